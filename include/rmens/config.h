@@ -1,0 +1,80 @@
+/* Run configuration: a libconfig file, command-line overrides, and a schema.
+ *
+ * Every key rmens understands is in one schema table (src/config.c) with its type,
+ * default, bounds and documentation. Loading merges the file with `--set key=value`
+ * overrides (value in libconfig syntax; a bare word that parses as nothing else is a
+ * string), rejects unknown keys with the closest valid one suggested, checks types and
+ * ranges (errors name the key and the file line), and fills rm_settings. The merged
+ * configuration text is kept for provenance in every result file. */
+#ifndef RMENS_CONFIG_H
+#define RMENS_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define RM_MAX_HIDDEN 8
+#define RM_MAX_LIST 64
+
+typedef struct {
+    /* top level */
+    char store[1024];   /* path of the embedding store */
+    char output[1024];  /* run directory (members.h5, results.h5, results.json) */
+    long long seed;     /* experiment seed: pairs, labels, member seeds (seed*42+m) */
+
+    /* synth.* : the synthetic store written by `rmens synth` */
+    long long synth_train_prompts, synth_train_responses;
+    long long synth_test_prompts, synth_test_responses;
+    long long synth_dim, synth_topics, synth_bench_pairs;
+    char synth_dtype[16]; /* "float32" | "float16" */
+    long long synth_seed;
+    double synth_noise;   /* response scatter around its prompt (relative) */
+
+    /* pairs.* */
+    char pairs_mode[32];  /* "cross_prompt" | "within_prompt" */
+    long long pairs_count;
+    double pairs_annotator_beta; /* < 0: perfect annotator */
+
+    /* model.* */
+    int model_n_hidden;
+    int model_hidden[RM_MAX_HIDDEN];
+    char model_objective[16]; /* "bt" | "clf" */
+
+    /* train.* */
+    long long train_epochs, train_batch_size, train_patience;
+    double train_learning_rate, train_weight_decay, train_val_fraction;
+    double train_checkpoint_minutes;
+
+    /* ensemble.* */
+    long long ensemble_members;
+    char ensemble_data[16]; /* "full" | "bootstrap" */
+
+    /* parallel.* */
+    long long parallel_ranks_per_member;
+    long long parallel_blas_threads; /* 0: automatic */
+    long long parallel_read_chunk_mb; /* bound on one store read piece */
+
+    /* eval.* */
+    int eval_n_bon;
+    long long eval_bon_n[RM_MAX_LIST];
+    int eval_n_uwo;
+    double eval_uwo_lambda[RM_MAX_LIST];
+    int eval_n_ablation;
+    long long eval_ablation_sizes[RM_MAX_LIST]; /* empty: 1, 2, 4, ... up to E */
+    long long eval_ablation_subsets;
+    int eval_save_predictions;
+    long long eval_chunk_prompts; /* test prompts scored per streamed piece */
+
+    /* provenance */
+    char source_path[1024];  /* the config file loaded */
+    char *config_text;       /* merged configuration, libconfig syntax (malloc'd) */
+} rm_settings;
+
+/* Load `path` (may be NULL: defaults only) with n_overrides "key=value" strings applied.
+ * 0 on success; -1 with a one-line error (naming file, line and key) otherwise. */
+int rm_settings_load(rm_settings *s, const char *path, const char *const *overrides, int n_overrides);
+void rm_settings_free(rm_settings *s);
+
+/* Print every key with its type, default and documentation (for `--help`). */
+void rm_settings_print_keys(FILE *out);
+
+#endif

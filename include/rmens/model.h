@@ -1,0 +1,55 @@
+/* The reward model: an MLP  D -> h1 -> ... -> hL -> 1  with ReLU, on OpenBLAS.
+ *
+ * Parameters live in one contiguous float array, layer by layer (W0, b0, W1, b1, ...),
+ * W_l row-major [out, in] as in PyTorch's nn.Linear, so Adam and MPI_Allreduce act on
+ * one buffer and a member loads into PyTorch by copying arrays. An empty hidden list is
+ * a linear reward model. Forward and backward work on whole minibatches with
+ * cblas_sgemm (llm.c style: each layer a *_forward / *_backward pair). */
+#ifndef RMENS_MODEL_H
+#define RMENS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RM_MAX_LAYERS 9 /* hidden layers + output layer */
+
+typedef struct {
+    int n_layers;                   /* linear layers = hidden widths + 1 */
+    int dims[RM_MAX_LAYERS + 1];    /* dims[0] = D, dims[n_layers] = 1 */
+    size_t n_params;
+    float *params;                  /* [n_params], owned */
+    size_t weight_offset[RM_MAX_LAYERS], bias_offset[RM_MAX_LAYERS];
+} rm_mlp;
+
+/* Activations of one forward pass, kept for backward; sized for up to `capacity` rows. */
+typedef struct {
+    int capacity;
+    float *act[RM_MAX_LAYERS + 1]; /* act[l]: output of layer l-1 after ReLU, [B, dims[l]]; act[0] unused (input) */
+    float *grad_act[2];            /* scratch for backward, [B, max width] each */
+} rm_mlp_workspace;
+
+int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
+void rm_mlp_free(rm_mlp *m);
+/* PyTorch's default nn.Linear initialisation: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+ * drawn from (seed, stream). */
+void rm_mlp_init_uniform(rm_mlp *m, uint64_t seed, uint64_t stream);
+/* FLOPs of forward and backward (no input gradient at the first layer) for B rows. */
+double rm_mlp_forward_flops(const rm_mlp *m, size_t rows);
+double rm_mlp_backward_flops(const rm_mlp *m, size_t rows);
+
+int rm_mlp_workspace_create(rm_mlp_workspace *ws, const rm_mlp *m, int capacity);
+void rm_mlp_workspace_free(rm_mlp_workspace *ws);
+
+/* scores[B] = MLP(X[B, D]); keeps activations in ws for backward. */
+void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
+/* grads[n_params] += d loss / d params, given dscores[B] = d loss / d scores and the
+ * activations of the last forward on the same X. */
+void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);
+
+/* Objectives. Both return the summed loss over the batch and write d(summed loss)/d score.
+ * bt:  scores = [r_w (B), r_l (B)] for B pairs; loss_i = -log sigmoid(r_w - r_l).
+ * clf: scores of 2B items with labels (winner 1, loser 0); BCE with logits. */
+double rm_bt_loss(const float *scores, int n_pairs, float *dscores, int *n_correct);
+double rm_clf_loss(const float *scores, const float *labels, int n, float *dscores, int *n_correct);
+
+#endif

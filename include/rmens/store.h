@@ -1,0 +1,92 @@
+/* The embedding store: one HDF5 file, read and written collectively with MPI-IO.
+ *
+ * Layout (format_version 1; readable by h5py with no help from rmens):
+ *   /                  attrs: format="rmens-store", format_version=1 (int),
+ *                             embed_model, response_model, task, store_uuid (strings)
+ *   /train/embeddings  [N_train, K_train, D]  float32 or IEEE float16
+ *   /train/rewards     [N_train, K_train]     float32 golden rewards
+ *   /test/embeddings   [N_test,  K_test,  D]
+ *   /test/rewards      [N_test,  K_test]
+ *   /bench/chosen, /bench/rejected   optional [N_bench, D]
+ * Row i of a split is prompt i; column k its k-th response.
+ *
+ * Every function taking a store is collective over the store's communicator unless
+ * marked local: all ranks call it, each with its own (possibly empty) prompt range.
+ * Reads never load a whole split to read a part of it: a range is read in pieces of at
+ * most `read_chunk_bytes`, and float16 is converted to float32 piece by piece. Every
+ * value read is checked for NaN/Inf; an error names the file, dataset and prompt. */
+#ifndef RMENS_STORE_H
+#define RMENS_STORE_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stddef.h>
+
+#define RM_STORE_FORMAT "rmens-store"
+#define RM_STORE_FORMAT_VERSION 1
+
+typedef enum { RM_SPLIT_TRAIN = 0, RM_SPLIT_TEST = 1 } rm_split;
+typedef enum { RM_DTYPE_FLOAT32 = 0, RM_DTYPE_FLOAT16 = 1 } rm_dtype;
+
+typedef struct {
+    size_t n_prompts, n_responses; /* N, K */
+    rm_dtype dtype;                /* of the embeddings */
+} rm_split_info;
+
+typedef struct {
+    char path[1024];
+    MPI_Comm comm;   /* duplicated at open; freed at close */
+    hid_t file;
+    size_t dim;      /* D */
+    rm_split_info split[2];
+    size_t n_bench;  /* 0 when the store has no /bench */
+    char embed_model[256], response_model[256], task[256];
+    char uuid[64];   /* store_uuid attribute: identity recorded in every result's provenance */
+    size_t read_chunk_bytes; /* bound on one read piece per rank (default 64 MiB) */
+} rm_store;
+
+/* Open and validate (format attrs, dataset ranks, shape agreement, dtypes). */
+int rm_store_open(rm_store *s, const char *path, MPI_Comm comm);
+void rm_store_close(rm_store *s);
+
+/* Read embeddings of prompts [p0, p1) of a split into out[(p1-p0) * K * D] (float32). */
+int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
+/* Read golden rewards of prompts [p0, p1) into out[(p1-p0) * K]. */
+int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
+/* Read benchmark rows [i0, i1) of /bench/chosen and /bench/rejected, each [(i1-i0) * D]. */
+int rm_store_read_bench(rm_store *s, size_t i0, size_t i1, float *chosen, float *rejected);
+
+/* ---- writing (synth, import) ---- */
+
+typedef struct {
+    size_t dim;
+    rm_split_info split[2];
+    size_t n_bench;
+    const char *embed_model, *response_model, *task;
+    const char *uuid; /* NULL: derived from the content description and time */
+} rm_store_layout;
+
+typedef struct {
+    rm_store store;    /* the file being written, open on the temp path */
+    char final_path[1024];
+    char temp_path[1100];
+} rm_store_writer;
+
+/* Create the store at a temporary sibling of `path`; refuses an existing `path` unless force. */
+int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_layout *layout, int force);
+/* Write prompts [p0, p1) of a split: emb[(p1-p0)*K*D] float32 (converted if the store is
+ * float16) and rewards[(p1-p0)*K]. Either may be NULL to write only the other. */
+int rm_store_write_split(rm_store_writer *w, rm_split split, size_t p0, size_t p1, const float *emb, const float *rewards);
+int rm_store_write_bench(rm_store_writer *w, size_t i0, size_t i1, const float *chosen, const float *rejected);
+/* Close and atomically rename into place. */
+int rm_store_commit(rm_store_writer *w);
+/* Close and delete the temporary file (after a failure). */
+void rm_store_abandon(rm_store_writer *w);
+
+/* Local helpers. */
+void rm_half_to_float(const uint16_t *in, float *out, size_t n);
+void rm_float_to_half(const float *in, uint16_t *out, size_t n);
+/* Even contiguous partition of n items over `parts`: [*begin, *end) of part `index`. */
+void rm_partition(size_t n, int parts, int index, size_t *begin, size_t *end);
+
+#endif

@@ -1,0 +1,49 @@
+/* Training one ensemble member, on one rank or data-parallel over a group of ranks. */
+#ifndef RMENS_TRAIN_H
+#define RMENS_TRAIN_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "rmens/config.h"
+#include "rmens/model.h"
+#include "rmens/pairs.h"
+
+/* The train split as every rank of a node sees it (a node-shared window, or any array). */
+typedef struct {
+    const float *embeddings; /* [N * K * D] float32, item p*K+k at row p*K+k */
+    const float *rewards;    /* [N * K] golden rewards */
+    size_t n_prompts, n_responses, dim;
+} rm_train_data;
+
+/* A trained member: weights, standardisation and history. */
+typedef struct {
+    int index;               /* member number m in 0..E-1 */
+    uint64_t seed;           /* rm_member_seed(cfg seed, m) */
+    rm_mlp mlp;
+    double score_mean, score_std; /* of the member's scores over all train responses */
+    int epochs_run, best_epoch;   /* best_epoch: 1-based epoch whose weights were kept */
+    double *train_loss, *val_loss, *val_accuracy; /* [epochs_run], owned */
+    double train_seconds;
+    long long pairs_trained;      /* pair gradient evaluations, all epochs */
+} rm_member;
+
+/* Called on the group's rank 0 after each epoch. */
+typedef void (*rm_progress_fn)(const rm_member *m, int epoch, int epochs, double train_loss,
+                               double val_loss, double val_accuracy, double pairs_per_second,
+                               double eta_seconds, void *ctx);
+
+/* Train member `index` on `pairs` (collective over `group`: with S > 1 ranks each rank
+ * computes its share of every minibatch and gradients are summed with MPI_Allreduce
+ * before an identical Adam step). On return every rank of the group holds the same
+ * member. Hyperparameters from cfg (model.*, train.*, ensemble.data, seed). */
+int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
+                    int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx);
+void rm_member_free(rm_member *m);
+
+/* Score n items (flat indices, or rows 0..n-1 when items == NULL) of `embeddings` with
+ * the member's MLP into scores[n], in minibatches. Local. */
+int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, const uint32_t *items,
+                    size_t n, float *scores);
+
+#endif
