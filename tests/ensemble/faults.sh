@@ -18,10 +18,12 @@ expect_failure not_divisible "parallel.ranks_per_member = 2 does not divide the 
   train "$CFG" "${COMMON_SETS[@]}" --set parallel.ranks_per_member=2 --set output="$WORK/run"
 expect_failure missing_store "/nonexistent/store.h5" 2 \
   train "$CFG" "${COMMON_SETS[@]}" --set store=/nonexistent/store.h5 --set output="$WORK/run"
-expect_failure failing_rank "[rank 1] injected failure" 2 \
-  -x RMENS_TEST_FAIL=1:1 train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run"
-expect_failure failing_rank_late "[rank 1] injected failure" 2 \
-  -x RMENS_TEST_FAIL=1:3 train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run"
+# Local ranks inherit mpirun's environment, which carries the fault-injection hook.
+export RMENS_TEST_FAIL=1:1
+expect_failure failing_rank "[rank 1] injected failure" 2 train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run"
+export RMENS_TEST_FAIL=1:3  # after rank 0 finished member 0 and rank 1 member 1
+expect_failure failing_rank_late "[rank 1] injected failure" 2 train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run"
+unset RMENS_TEST_FAIL
 # More groups than members: a warning that says how many ranks idle, and a good result.
 run_mpi 3 train "$CFG" "${COMMON_SETS[@]}" --set ensemble.members=2 --set output="$WORK/run" >"$WORK/idle.log" 2>&1 \
   || { cat "$WORK/idle.log"; fail "idle ranks run failed"; }
