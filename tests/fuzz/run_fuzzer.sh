@@ -6,6 +6,9 @@ fuzzer="$1" seeds="$2" seconds="$3"
 work="$(mktemp -d /tmp/rmens_fuzz.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 cp -r "$seeds/." "$work/corpus/" 2>/dev/null || { mkdir -p "$work/corpus"; cp -r "$seeds/." "$work/corpus/"; }
+# LeakSanitizer ignores only the third-party leaks listed (and explained) in lsan.supp.
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/sanitizer/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 cd "$work"
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 corpus \
   >"$work/log" 2>&1 || { tail -40 "$work/log"; exit 1; }
