@@ -64,14 +64,15 @@ static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REA
 
 static void T(relu_forward)(REAL *x, size_t n)
 {
-    // x is (B,C) flattened to n
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+    // x is (B,C) flattened to n; written so that a NaN passes through (as in PyTorch)
+    // and bad data surfaces as a NaN loss instead of being silently zeroed
+    for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i];
 }
 
 static void T(relu_backward)(REAL *dx, const REAL *out, size_t n)
 {
     // dx is d loss / d output on entry, d loss / d input on exit; out is the forward output
-    for (size_t i = 0; i < n; i++) dx[i] = out[i] > 0 ? dx[i] : 0;
+    for (size_t i = 0; i < n; i++) dx[i] = out[i] <= 0 ? 0 : dx[i];
 }
 
 /* ----------------------------------------------------------------------------------

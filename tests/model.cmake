@@ -6,3 +6,4 @@ function(rmens_model_test name source)
 endfunction()
 
 rmens_model_test(test_model_grad ${CMAKE_CURRENT_SOURCE_DIR}/model/test_model_grad.c)
+rmens_model_test(test_train ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train.c)
