@@ -7,3 +7,8 @@ endfunction()
 
 rmens_model_test(test_model_grad ${CMAKE_CURRENT_SOURCE_DIR}/model/test_model_grad.c)
 rmens_model_test(test_train ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train.c)
+
+# Training benchmark (issue 7): built with the tests, run by hand, never timed in ctest:
+#   OPENBLAS_NUM_THREADS=2 build/tests/bench_train && /usr/bin/python3 tests/model/bench_train_torch.py
+add_executable(bench_train ${CMAKE_CURRENT_SOURCE_DIR}/model/bench_train.c)
+target_link_libraries(bench_train PRIVATE rmens_core)

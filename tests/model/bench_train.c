@@ -1,0 +1,137 @@
+/* Training benchmark at the reference shapes (issue 7): D = 2048 -> 1024 -> 512 -> 1,
+ * minibatches of 512 pairs (1024 rows), one rank, BLAS threads from OPENBLAS_NUM_THREADS.
+ *
+ * Measures, in one run:
+ *  1. the machine's cblas_sgemm rate at exactly the GEMM shapes of one training step
+ *     (the practical limit of this implementation);
+ *  2. rm_train_member's training rate on in-memory random data (no validation split, so
+ *     an epoch is pure training: gather, forward, backward, Adam), in pairs/s and GFLOP/s;
+ *  3. the fraction 2 / 1.
+ * FLOPs of one pair (2 rows): forward 2 (D H1 + H1 H2 + H2) per row, backward
+ * 2 (D H1 + 2 H1 H2 + 2 H2) per row (weight gradients of every layer, input gradients of
+ * every layer but the first): rm_mlp_forward_flops + rm_mlp_backward_flops for 2 rows.
+ * Prints a table and one JSON line. Usage: bench_train [pairs_per_epoch] [epochs]. */
+#include <cblas.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rmens/common.h"
+#include "rmens/config.h"
+#include "rmens/pairs.h"
+#include "rmens/rng.h"
+#include "rmens/train.h"
+
+enum { D = 2048, H1 = 1024, H2 = 512, BATCH_PAIRS = 512, ROWS = 2 * BATCH_PAIRS };
+
+static float *random_matrix(size_t n, uint64_t stream)
+{
+    float *a = malloc(n * sizeof(float));
+    if (!a) exit(2);
+    for (size_t i = 0; i < n; i++) a[i] = (float)(rm_rand_uniform(1, stream, i) - 0.5);
+    return a;
+}
+
+/* The GEMMs of one training step, at the step's shapes (row-major as in model.c). */
+static double step_gemms(float *X, float *W0, float *W1, float *A1, float *A2, float *dW0, float *dW1, float *dA1)
+{
+    double flops = 0;
+    // forward layer 0: A1 (R,H1) = X (R,D) @ W0^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ROWS, H1, D, 1, X, D, W0, D, 1, A1, H1);
+    flops += 2.0 * ROWS * H1 * D;
+    // forward layer 1: A2 (R,H2) = A1 @ W1^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ROWS, H2, H1, 1, A1, H1, W1, H1, 1, A2, H2);
+    flops += 2.0 * ROWS * H2 * H1;
+    // backward layer 1: dW1 (H2,H1) += dA2^T @ A1, dA1 (R,H1) = dA2 @ W1
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H2, H1, ROWS, 1, A2, H2, A1, H1, 1, dW1, H1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ROWS, H1, H2, 1, A2, H2, W1, H1, 0, dA1, H1);
+    flops += 4.0 * ROWS * H2 * H1;
+    // backward layer 0: dW0 (H1,D) += dA1^T @ X
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H1, D, ROWS, 1, dA1, H1, X, D, 1, dW0, D);
+    flops += 2.0 * ROWS * H1 * D;
+    return flops;
+}
+
+static double sgemm_rate(void)
+{
+    float *X = random_matrix((size_t)ROWS * D, 2), *W0 = random_matrix((size_t)H1 * D, 3);
+    float *W1 = random_matrix((size_t)H2 * H1, 4), *A1 = random_matrix((size_t)ROWS * H1, 5);
+    float *A2 = random_matrix((size_t)ROWS * H2, 6), *dW0 = random_matrix((size_t)H1 * D, 7);
+    float *dW1 = random_matrix((size_t)H2 * H1, 8), *dA1 = random_matrix((size_t)ROWS * H1, 9);
+    step_gemms(X, W0, W1, A1, A2, dW0, dW1, dA1); /* warm up threads and caches */
+    double flops = 0, t0 = rm_now();
+    int reps = 0;
+    while (rm_now() - t0 < 3.0 || reps < 5) {
+        flops += step_gemms(X, W0, W1, A1, A2, dW0, dW1, dA1);
+        reps++;
+    }
+    double rate = flops / (rm_now() - t0);
+    free(X); free(W0); free(W1); free(A1); free(A2); free(dW0); free(dW1); free(dA1);
+    return rate;
+}
+
+static double epoch_rate_sum = 0;
+static int epoch_rate_count = 0;
+static void on_epoch(const rm_member *m, int epoch, int epochs, double train_loss, double val_loss,
+                     double val_accuracy, double pairs_per_second, double eta, void *ctx)
+{
+    (void)m; (void)val_loss; (void)val_accuracy; (void)eta; (void)ctx;
+    printf("  epoch %d/%d: train loss %.4f, %.0f pairs/s\n", epoch, epochs, train_loss, pairs_per_second);
+    if (epoch > 1) { /* the first epoch pays for page faults of fresh buffers */
+        epoch_rate_sum += pairs_per_second;
+        epoch_rate_count++;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    long long pairs_per_epoch = argc > 1 ? atoll(argv[1]) : 8192;
+    int epochs = argc > 2 ? atoi(argv[2]) : 3;
+    if (epochs < 2) epochs = 2;
+    int threads = openblas_get_num_threads();
+
+    double limit = sgemm_rate();
+
+    /* 16 prompts x 512 responses of random embeddings: 64 MB, rewards random */
+    size_t n_prompts = 16, n_responses = 512, n_items = n_prompts * n_responses;
+    float *emb = random_matrix(n_items * D, 20), *rewards = random_matrix(n_items, 21);
+    rm_train_data data = {emb, rewards, n_prompts, n_responses, D};
+    char count[64], epochs_set[64], batch[64];
+    snprintf(count, sizeof count, "pairs.count=%lld", pairs_per_epoch);
+    snprintf(epochs_set, sizeof epochs_set, "train.epochs=%d", epochs);
+    snprintf(batch, sizeof batch, "train.batch_size=%d", BATCH_PAIRS);
+    const char *sets[] = {count, epochs_set, batch, "train.val_fraction=0", "train.patience=0",
+                          "model.hidden=[1024, 512]", "pairs.annotator_beta=1.0"};
+    rm_settings cfg;
+    rm_pairs pairs;
+    rm_member member;
+    if (rm_settings_load(&cfg, NULL, sets, 7) != 0 ||
+        rm_pairs_build(&pairs, rewards, n_prompts, n_responses, cfg.pairs_mode, (size_t)cfg.pairs_count,
+                       cfg.pairs_annotator_beta, cfg.train_val_fraction, 1) != 0 ||
+        rm_train_member(&cfg, &data, &pairs, 0, MPI_COMM_SELF, &member, on_epoch, NULL) != 0) {
+        fprintf(stderr, "bench_train: %s\n", rm_last_error());
+        return 1;
+    }
+    double flops_per_pair = rm_mlp_forward_flops(&member.mlp, 2) + rm_mlp_backward_flops(&member.mlp, 2);
+    double pairs_per_s = epoch_rate_sum / epoch_rate_count;
+    double gflops = pairs_per_s * flops_per_pair / 1e9;
+    printf("\n%-44s %12s\n", "training benchmark (D=2048-1024-512-1, B=512)", "value");
+    printf("%-44s %12d\n", "BLAS threads", threads);
+    printf("%-44s %12.1f\n", "sgemm limit at the step's shapes, GFLOP/s", limit / 1e9);
+    printf("%-44s %12.2f\n", "FLOPs per pair (fwd+bwd, 2 rows), MFLOP", flops_per_pair / 1e6);
+    printf("%-44s %12.0f\n", "training, distinct pairs/s", pairs_per_s);
+    printf("%-44s %12.1f\n", "training, GFLOP/s", gflops);
+    printf("%-44s %12.3f\n", "fraction of the sgemm limit", gflops * 1e9 / limit);
+    printf("{\"bench\": \"train\", \"threads\": %d, \"sgemm_gflops\": %.2f, \"mflop_per_pair\": %.3f, "
+           "\"pairs_per_s\": %.1f, \"train_gflops\": %.2f, \"fraction_of_sgemm\": %.4f}\n",
+           threads, limit / 1e9, flops_per_pair / 1e6, pairs_per_s, gflops, gflops * 1e9 / limit);
+    rm_member_free(&member);
+    rm_pairs_free(&pairs);
+    rm_settings_free(&cfg);
+    free(emb);
+    free(rewards);
+    MPI_Finalize();
+    return 0;
+}
