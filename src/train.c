@@ -272,6 +272,10 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
                 const float scale = (float)(1.0 / (per_pair_terms * (double)batch_pairs));
                 for (size_t i = 0; i < 2 * mine; i++) b.dscores[i] *= scale;
                 rm_mlp_backward(mlp, &b.ws, b.X, (int)(2 * mine), b.dscores, b.grads);
+                /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero,
+                 * but the float sum of +g and -g is not, and Adam would turn that round-off
+                 * into lr-sized random steps (an arbitrary drift of every score). */
+                if (!clf) b.grads[mlp->bias_offset[mlp->n_layers - 1]] = 0;
                 b.grads[n_params] = (float)loss;
             }
             /* The loss rides along with the gradient: every rank sees the same total and

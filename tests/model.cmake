@@ -12,3 +12,10 @@ rmens_model_test(test_train ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train.c)
 #   OPENBLAS_NUM_THREADS=2 build/tests/bench_train && /usr/bin/python3 tests/model/bench_train_torch.py
 add_executable(bench_train ${CMAKE_CURRENT_SOURCE_DIR}/model/bench_train.c)
 target_link_libraries(bench_train PRIVATE rmens_core)
+
+# Data-parallel training over a group of 2 ranks.
+add_executable(test_train_mpi ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train_mpi.c)
+target_link_libraries(test_train_mpi PRIVATE rmens_core)
+target_include_directories(test_train_mpi PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+rmens_mpi_test(test_train_mpi 2 $<TARGET_FILE:test_train_mpi>)
+set_property(TEST test_train_mpi APPEND PROPERTY LABELS model)
