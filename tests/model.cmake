@@ -19,3 +19,13 @@ target_link_libraries(test_train_mpi PRIVATE rmens_core)
 target_include_directories(test_train_mpi PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 rmens_mpi_test(test_train_mpi 2 $<TARGET_FILE:test_train_mpi>)
 set_property(TEST test_train_mpi APPEND PROPERTY LABELS model)
+
+# Against the reference's libraries: scikit-learn (linear BT = logistic regression on pair
+# differences) and PyTorch (forward of nn.Sequential with the same weights).
+add_executable(model_dump ${CMAKE_CURRENT_SOURCE_DIR}/model/model_dump.c)
+target_link_libraries(model_dump PRIVATE rmens_core)
+foreach(reference sklearn torch)
+  add_test(NAME test_model_${reference}
+           COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/model/check_reference.py ${reference} $<TARGET_FILE:model_dump>)
+  set_tests_properties(test_model_${reference} PROPERTIES LABELS "model;python" TIMEOUT 300 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+endforeach()
