@@ -2,6 +2,7 @@
  * double precision (the same layer code instantiated for double), for a linear model and
  * a 2-hidden-layer model; the float path agrees with the double one; the objectives stay
  * finite at extreme scores; FLOP counts; Adam against a direct double implementation. */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,37 @@ static void check_bad_architectures(void)
     CHECK(rm_mlp_create(&m, 0, NULL, 0) == -1);
 }
 
+/* Scores and gradients must not depend on the BLAS thread count: with one rank per
+ * member the ensemble file is promised bitwise identical for any number of ranks, and
+ * ranks on a node share its cores. Shapes above OpenBLAS's threading thresholds, for
+ * GEMM and for the GEMV of the scalar head. */
+static void check_thread_invariance(void)
+{
+    enum { ROWS = 512, DIM = 96 };
+    int hidden[2] = {160, 64};
+    rm_mlp m;
+    rm_mlp_workspace ws;
+    CHECK(rm_mlp_create(&m, DIM, hidden, 2) == 0);
+    CHECK(rm_mlp_workspace_create(&ws, &m, ROWS) == 0);
+    rm_mlp_init_uniform(&m, 3, 4);
+    float *X = malloc(sizeof(float) * ROWS * DIM), *scores[2], *grads[2], dscores[ROWS];
+    for (int i = 0; i < ROWS * DIM; i++) X[i] = (float)rm_rand_normal(8, 9, (uint64_t)i);
+    for (int t = 0; t < 2; t++) {
+        openblas_set_num_threads(t + 1);
+        scores[t] = malloc(sizeof(float) * ROWS);
+        grads[t] = calloc(m.n_params, sizeof(float));
+        rm_mlp_forward(&m, &ws, X, ROWS, scores[t]);
+        rm_bt_loss(scores[t], ROWS / 2, dscores, NULL);
+        rm_mlp_backward(&m, &ws, X, ROWS, dscores, grads[t]);
+    }
+    CHECK(memcmp(scores[0], scores[1], sizeof(float) * ROWS) == 0);
+    CHECK(memcmp(grads[0], grads[1], sizeof(float) * m.n_params) == 0);
+    for (int t = 0; t < 2; t++) { free(scores[t]); free(grads[t]); }
+    free(X);
+    rm_mlp_workspace_free(&ws);
+    rm_mlp_free(&m);
+}
+
 int main(void)
 {
     int two_hidden[2] = {7, 5};
@@ -182,5 +214,6 @@ int main(void)
     check_flops();
     check_adam();
     check_bad_architectures();
+    check_thread_invariance();
     return check_status("test_model_grad");
 }
