@@ -7,6 +7,8 @@
  *  2. rm_train_member's training rate on in-memory random data (no validation split, so
  *     an epoch is pure training: gather, forward, backward, Adam), in pairs/s and GFLOP/s;
  *  3. the fraction 2 / 1.
+ * The machine may be shared: the sgemm rate is measured between epochs and the best of
+ * each rate over the run is reported (best-of-n filters out other processes' load).
  * FLOPs of one pair (2 rows): forward 2 (D H1 + H1 H2 + H2) per row, backward
  * 2 (D H1 + 2 H1 H2 + 2 H2) per row (weight gradients of every layer, input gradients of
  * every layer but the first): rm_mlp_forward_flops + rm_mlp_backward_flops for 2 rows.
@@ -53,46 +55,53 @@ static double step_gemms(float *X, float *W0, float *W1, float *A1, float *A2, f
     return flops;
 }
 
-static double sgemm_rate(void)
+/* Buffers of the step's GEMMs, allocated once. */
+static float *gX, *gW0, *gW1, *gA1, *gA2, *gdW0, *gdW1, *gdA1;
+
+static void sgemm_buffers(void)
 {
-    float *X = random_matrix((size_t)ROWS * D, 2), *W0 = random_matrix((size_t)H1 * D, 3);
-    float *W1 = random_matrix((size_t)H2 * H1, 4), *A1 = random_matrix((size_t)ROWS * H1, 5);
-    float *A2 = random_matrix((size_t)ROWS * H2, 6), *dW0 = random_matrix((size_t)H1 * D, 7);
-    float *dW1 = random_matrix((size_t)H2 * H1, 8), *dA1 = random_matrix((size_t)ROWS * H1, 9);
-    step_gemms(X, W0, W1, A1, A2, dW0, dW1, dA1); /* warm up threads and caches */
-    double flops = 0, t0 = rm_now();
-    int reps = 0;
-    while (rm_now() - t0 < 3.0 || reps < 5) {
-        flops += step_gemms(X, W0, W1, A1, A2, dW0, dW1, dA1);
-        reps++;
-    }
-    double rate = flops / (rm_now() - t0);
-    free(X); free(W0); free(W1); free(A1); free(A2); free(dW0); free(dW1); free(dA1);
-    return rate;
+    gX = random_matrix((size_t)ROWS * D, 2); gW0 = random_matrix((size_t)H1 * D, 3);
+    gW1 = random_matrix((size_t)H2 * H1, 4); gA1 = random_matrix((size_t)ROWS * H1, 5);
+    gA2 = random_matrix((size_t)ROWS * H2, 6); gdW0 = random_matrix((size_t)H1 * D, 7);
+    gdW1 = random_matrix((size_t)H2 * H1, 8); gdA1 = random_matrix((size_t)ROWS * H1, 9);
+    step_gemms(gX, gW0, gW1, gA1, gA2, gdW0, gdW1, gdA1); /* warm up threads and caches */
 }
 
-static double epoch_rate_sum = 0;
-static int epoch_rate_count = 0;
+static double sgemm_rate(double seconds)
+{
+    double flops = 0, t0 = rm_now();
+    int reps = 0;
+    while (rm_now() - t0 < seconds || reps < 3) {
+        flops += step_gemms(gX, gW0, gW1, gA1, gA2, gdW0, gdW1, gdA1);
+        reps++;
+    }
+    return flops / (rm_now() - t0);
+}
+
+/* The machine is shared: the sgemm limit is measured between epochs (outside the epoch's
+ * timed region), so both rates see the same conditions, and the best of each is kept. */
+static double best_train = 0, best_sgemm = 0;
 static void on_epoch(const rm_member *m, int epoch, int epochs, double train_loss, double val_loss,
                      double val_accuracy, double pairs_per_second, double eta, void *ctx)
 {
     (void)m; (void)val_loss; (void)val_accuracy; (void)eta; (void)ctx;
-    printf("  epoch %d/%d: train loss %.4f, %.0f pairs/s\n", epoch, epochs, train_loss, pairs_per_second);
-    if (epoch > 1) { /* the first epoch pays for page faults of fresh buffers */
-        epoch_rate_sum += pairs_per_second;
-        epoch_rate_count++;
-    }
+    double limit = sgemm_rate(1.0);
+    printf("  epoch %d/%d: train loss %.4f, %.0f pairs/s; sgemm %.1f GFLOP/s\n", epoch, epochs, train_loss,
+           pairs_per_second, limit / 1e9);
+    if (limit > best_sgemm) best_sgemm = limit;
+    /* the first epoch pays for page faults of fresh buffers */
+    if (epoch > 1 && pairs_per_second > best_train) best_train = pairs_per_second;
 }
 
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     long long pairs_per_epoch = argc > 1 ? atoll(argv[1]) : 8192;
-    int epochs = argc > 2 ? atoi(argv[2]) : 3;
+    int epochs = argc > 2 ? atoi(argv[2]) : 6;
     if (epochs < 2) epochs = 2;
     int threads = openblas_get_num_threads();
 
-    double limit = sgemm_rate();
+    sgemm_buffers();
 
     /* 16 prompts x 512 responses of random embeddings: 64 MB, rewards random */
     size_t n_prompts = 16, n_responses = 512, n_items = n_prompts * n_responses;
@@ -115,7 +124,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double flops_per_pair = rm_mlp_forward_flops(&member.mlp, 2) + rm_mlp_backward_flops(&member.mlp, 2);
-    double pairs_per_s = epoch_rate_sum / epoch_rate_count;
+    double pairs_per_s = best_train, limit = best_sgemm;
     double gflops = pairs_per_s * flops_per_pair / 1e9;
     printf("\n%-44s %12s\n", "training benchmark (D=2048-1024-512-1, B=512)", "value");
     printf("%-44s %12d\n", "BLAS threads", threads);
