@@ -142,7 +142,7 @@ typedef struct {
     rm_mlp_workspace ws;
     rm_adam adam;
     float *X, *scores, *dscores, *labels;
-    float *grads;         /* [n_params + 2]: gradient, then the minibatch's loss and a spare slot */
+    float *grads;         /* [n_params + 1]: the gradient, then the minibatch's summed loss */
     float *best_params;
     uint32_t *train_ids;  /* pair ids of this member's training set (bootstrap: with repeats) */
     uint32_t *perm;       /* this epoch's order of train_ids */
@@ -221,7 +221,7 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
         b.scores = rm_alloc(rows_cap, sizeof(float), "minibatch scores");
         b.dscores = rm_alloc(rows_cap, sizeof(float), "minibatch score gradients");
         b.labels = rm_alloc(rows_cap, sizeof(float), "minibatch labels");
-        b.grads = rm_alloc(n_params + 2, sizeof(float), "gradients");
+        b.grads = rm_alloc(n_params + 1, sizeof(float), "gradients");
         b.best_params = rm_alloc(n_params, sizeof(float), "best parameters");
         b.train_ids = rm_alloc(n_train, sizeof(uint32_t), "training pair list");
         b.perm = rm_alloc(n_train, sizeof(uint32_t), "epoch order");
@@ -262,7 +262,7 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
             size_t mine = hi - lo;
             for (size_t i = 0; i < mine; i++) b.batch_ids[i] = b.train_ids[b.perm[start + lo + i]];
 
-            memset(b.grads, 0, (n_params + 2) * sizeof(float));
+            memset(b.grads, 0, (n_params + 1) * sizeof(float));
             if (mine > 0) {
                 gather_pairs(b.X, data->embeddings, dim, pairs, b.batch_ids, mine);
                 rm_mlp_forward(mlp, &b.ws, b.X, (int)(2 * mine), b.scores);
@@ -281,7 +281,7 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
             /* The loss rides along with the gradient: every rank sees the same total and
              * so stops together on a NaN, without a second message. */
             if (size > 1 &&
-                MPI_Allreduce(MPI_IN_PLACE, b.grads, (int)(n_params + 2), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS) {
+                MPI_Allreduce(MPI_IN_PLACE, b.grads, (int)(n_params + 1), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS) {
                 rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
                 goto fail;
             }

@@ -5,7 +5,7 @@ Mirrors the reference pipeline (../shared/REFERENCE.md): MLP D -> 1024 -> 512 ->
 ReLU, a "siamese" BT step = BCE-with-logits on r(a) - r(b), Adam lr 1e-3, minibatch of
 512 pair evaluations, the same thread count as bench_train (OPENBLAS_NUM_THREADS, else 2).
 The reference stores every pair in both orders, so its rate of *distinct* pairs is half
-its rate of pair evaluations; both are printed. Usage: bench_train_torch.py [seconds]"""
+its rate of pair evaluations; both are printed. Usage: bench_train_torch.py [seconds] [minibatch]"""
 import json
 import os
 import sys
@@ -13,7 +13,8 @@ import time
 
 import torch
 
-D, H1, H2, B = 2048, 1024, 512, 512
+D, H1, H2 = 2048, 1024, 512
+B = int(sys.argv[2]) if len(sys.argv) > 2 else 512  # pair evaluations per minibatch
 threads = int(os.environ.get("OPENBLAS_NUM_THREADS", "2"))
 torch.set_num_threads(threads)
 torch.manual_seed(0)
