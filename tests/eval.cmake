@@ -1,0 +1,7 @@
+# Evaluation: metrics against brute force, Monte Carlo and scipy; the order-independent
+# reduction; end-to-end figures for P = 1, 2, 3 ranks.
+rmens_unit_test(test_metrics ${CMAKE_CURRENT_SOURCE_DIR}/eval/test_metrics.c)
+add_executable(eval_metrics_dump ${CMAKE_CURRENT_SOURCE_DIR}/eval/metrics_dump.c)
+target_link_libraries(eval_metrics_dump PRIVATE rmens_core)
+add_test(NAME eval_metrics_scipy COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/eval/check_metrics_scipy.py $<TARGET_FILE:eval_metrics_dump>)
+set_tests_properties(eval_metrics_scipy PROPERTIES LABELS "unit" TIMEOUT 300)
