@@ -27,8 +27,28 @@ int rm_all_ok(MPI_Comm comm, int status)
     return -1;
 }
 
+#define MAX_TEMP_FILES 8
+static char temp_files[MAX_TEMP_FILES][1100];
+
+void rm_register_temp_file(const char *path)
+{
+    for (int i = 0; i < MAX_TEMP_FILES; i++)
+        if (!temp_files[i][0]) {
+            snprintf(temp_files[i], sizeof temp_files[i], "%s", path);
+            return;
+        }
+}
+
+void rm_unregister_temp_file(const char *path)
+{
+    for (int i = 0; i < MAX_TEMP_FILES; i++)
+        if (strcmp(temp_files[i], path) == 0) temp_files[i][0] = '\0';
+}
+
 _Noreturn void rm_abort_job(const char *message)
 {
+    for (int i = 0; i < MAX_TEMP_FILES; i++)
+        if (temp_files[i][0]) unlink(temp_files[i]);
     int rank = 0, initialized = 0;
     MPI_Initialized(&initialized);
     if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);

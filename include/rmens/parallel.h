@@ -14,6 +14,11 @@ int rm_all_ok(MPI_Comm comm, int status);
  * failures that only this rank sees mid-computation (NaN loss, I/O, allocation). */
 _Noreturn void rm_abort_job(const char *message);
 
+/* Temporary files this rank is writing: rm_abort_job deletes them before ending the job,
+ * so that a failure never leaves a partial result behind. */
+void rm_register_temp_file(const char *path);
+void rm_unregister_temp_file(const char *path);
+
 /* Check an MPI return code: 0, or -1 with an error naming the call. */
 int rm_mpi_check(int mpi_rc, const char *call);
 

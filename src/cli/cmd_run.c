@@ -1,12 +1,33 @@
-/* rmens run: placeholder until its issue lands (replaced, never shipped as is). */
+/* rmens run CONFIG: train, then evaluate, in one job. */
 #include "cli.h"
 #include "rmens/common.h"
+#include "rmens/ensemble.h"
+#include "rmens/eval.h"
+
+static const char RUN_DETAILS[] =
+    "Runs `rmens train` and then `rmens eval` with the same configuration in one MPI job:\n"
+    "<output>/members.h5, then <output>/results.h5 and results.json, and the report.\n\n"
+    "options:\n"
+    "  --set KEY=VALUE   override a config key (libconfig syntax; repeatable)\n"
+    "  --force           overwrite existing members and results\n\n"
+    "config keys:\n";
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "rmens run: not built yet\n");
-    return 1;
+    cli_args a;
+    int prc = cli_parse_config_args(argc, argv, &VERB_RUN, 0, &a);
+    if (prc == 1) {
+        if (cli_rank(MPI_COMM_WORLD) == 0) rm_settings_print_keys(stdout);
+        return 0;
+    }
+    if (prc != 0) return cli_fail("run", MPI_COMM_WORLD);
+    rm_settings cfg;
+    if (cli_load_settings(&a, &cfg, MPI_COMM_WORLD) != 0) return cli_fail("run", MPI_COMM_WORLD);
+    int rc = rm_ensemble_train(&cfg, MPI_COMM_WORLD, a.force, a.resume);
+    if (rc == 0) rc = rm_evaluate(&cfg, MPI_COMM_WORLD, a.force);
+    rm_settings_free(&cfg);
+    return rc == 0 ? 0 : cli_fail("run", MPI_COMM_WORLD);
 }
 
-const cli_verb VERB_RUN = {"run", "(pending)", "rmens run", NULL, cmd_run};
+const cli_verb VERB_RUN = {"run", "train then evaluate an ensemble in one job",
+                           "mpirun -n P rmens run CONFIG [--set KEY=VALUE]... [--force]", RUN_DETAILS, cmd_run};

@@ -1,12 +1,36 @@
-/* rmens train: placeholder until its issue lands (replaced, never shipped as is). */
+/* rmens train CONFIG: train an ensemble over the ranks of the job. */
 #include "cli.h"
 #include "rmens/common.h"
+#include "rmens/ensemble.h"
+
+static const char TRAIN_DETAILS[] =
+    "Trains ensemble.members reward models on the train split of `store` and writes\n"
+    "<output>/members.h5. Ranks form groups of parallel.ranks_per_member ranks; members are\n"
+    "dealt to the groups round-robin, and a group of more than one rank trains each member\n"
+    "data-parallel. Every node reads the train split once into shared memory.\n"
+    "With parallel.ranks_per_member = 1 the members are bitwise identical for any rank count.\n\n"
+    "options:\n"
+    "  --set KEY=VALUE   override a config key (libconfig syntax; repeatable)\n"
+    "  --force           overwrite an existing members.h5\n\n"
+    "config keys:\n";
 
 int cmd_train(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "rmens train: not built yet\n");
-    return 1;
+    cli_args a;
+    int prc = cli_parse_config_args(argc, argv, &VERB_TRAIN, 0, &a);
+    if (prc == 1) {
+        if (cli_rank(MPI_COMM_WORLD) == 0) rm_settings_print_keys(stdout);
+        return 0;
+    }
+    if (prc != 0) return cli_fail("train", MPI_COMM_WORLD);
+    rm_settings cfg;
+    if (cli_load_settings(&a, &cfg, MPI_COMM_WORLD) != 0) return cli_fail("train", MPI_COMM_WORLD);
+    int rc = rm_ensemble_train(&cfg, MPI_COMM_WORLD, a.force, a.resume);
+    rm_settings_free(&cfg);
+    return rc == 0 ? 0 : cli_fail("train", MPI_COMM_WORLD);
 }
 
-const cli_verb VERB_TRAIN = {"train", "(pending)", "rmens train", NULL, cmd_train};
+
+
+const cli_verb VERB_TRAIN = {"train", "train an ensemble of reward models over MPI ranks",
+                             "mpirun -n P rmens train CONFIG [--set KEY=VALUE]... [--force]", TRAIN_DETAILS, cmd_train};

@@ -1,0 +1,40 @@
+/* Small checked wrappers over HDF5 used by the members and results files: every call's
+ * failure becomes one rm_errorf message naming the file and object. In parallel files
+ * these are collective where HDF5 requires it (object and attribute creation). */
+#ifndef RMENS_H5UTIL_H
+#define RMENS_H5UTIL_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stddef.h>
+
+/* Silence HDF5's own error stack printing: rmens reports one line itself. */
+void rm_h5_quiet(void);
+
+/* Create `path` (truncating) for parallel access on comm, or open it read-only (comm may be
+ * MPI_COMM_NULL for a serial open on one rank). Negative hid_t with error on failure. */
+hid_t rm_h5_create_parallel(const char *path, MPI_Comm comm);
+hid_t rm_h5_open_read(const char *path, MPI_Comm comm);
+
+int rm_h5_attr_string(hid_t obj, const char *name, const char *value);
+int rm_h5_attr_int(hid_t obj, const char *name, long long value);
+int rm_h5_attr_double(hid_t obj, const char *name, double value);
+int rm_h5_attr_ints(hid_t obj, const char *name, const int *values, size_t n);
+
+/* Readers: -1 with "<what>: attribute '<name>' ..." on a missing or mistyped attribute. */
+int rm_h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap, const char *what);
+int rm_h5_read_attr_string_alloc(hid_t obj, const char *name, char **out, const char *what);
+int rm_h5_read_attr_int(hid_t obj, const char *name, long long *out, const char *what);
+int rm_h5_read_attr_double(hid_t obj, const char *name, double *out, const char *what);
+/* Reads up to cap ints; *n gets the count. */
+int rm_h5_read_attr_ints(hid_t obj, const char *name, int *out, size_t cap, size_t *n, const char *what);
+
+/* Create dataset `name` under loc of `rank` dims with type, and write `data` collectively
+ * when `writer` is true on this rank (other ranks take part with an empty selection).
+ * mem_type/file_type e.g. H5T_NATIVE_FLOAT/H5T_IEEE_F32LE. */
+int rm_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                        const hsize_t *dims, const void *data, int writer, int collective, const char *what);
+/* Read a whole dataset whose shape must equal dims (rank `rank`). */
+int rm_h5_read_dataset(hid_t loc, const char *name, hid_t mem_type, int rank, const hsize_t *dims, void *out, const char *what);
+
+#endif

@@ -1,0 +1,552 @@
+/* Distributed ensemble training and the members file (see include/rmens/ensemble.h).
+ *
+ * Shape of a run on P ranks with S ranks per member:
+ *   1. every node reads the train split once into a node-shared window (each rank of the
+ *      node reads a contiguous shard of prompts with collective parallel HDF5);
+ *   2. every rank builds the same preference pairs (counter-based RNG, no communication);
+ *   3. G = P / S groups train members g, g+G, g+2G, ... (data-parallel inside a group);
+ *   4. members.h5 is written collectively at a temporary name, then renamed. */
+#define _GNU_SOURCE
+#include "rmens/ensemble.h"
+#include "rmens/common.h"
+#include "rmens/h5util.h"
+#include "rmens/pairs.h"
+#include "rmens/parallel.h"
+#include "rmens/rng.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MEMBERS_FORMAT "rmens-members"
+#define MEMBERS_FORMAT_VERSION 1
+
+/* ---------------------------------------------------------------------------------- */
+/* The train split in one node-shared window                                           */
+
+typedef struct {
+    MPI_Comm node;
+    MPI_Win window;
+    float *embeddings; /* [N*K*D] */
+    float *rewards;    /* [N*K] */
+    size_t bytes;      /* window size on this node */
+} node_shared_split;
+
+static int node_split_load(node_shared_split *ns, rm_store *store, MPI_Comm comm)
+{
+    memset(ns, 0, sizeof *ns);
+    ns->window = MPI_WIN_NULL;
+    const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];
+    size_t n_items = 0, n_values = 0, bytes = 0;
+    int rc = rm_size_mul(tr->n_prompts, tr->n_responses, &n_items, "train split");
+    if (rc == 0) rc = rm_size_mul(n_items, store->dim, &n_values, "train split");
+    if (rc == 0) rc = rm_size_mul(n_values + n_items, sizeof(float), &bytes, "train split");
+    if (rm_all_ok(comm, rc) != 0) return -1;
+
+    if (rm_node_comm(comm, &ns->node) != 0) rm_abort_job(rm_last_error());
+    int node_rank, node_size;
+    MPI_Comm_rank(ns->node, &node_rank);
+    MPI_Comm_size(ns->node, &node_size);
+    MPI_Comm_set_errhandler(ns->node, MPI_ERRORS_RETURN);
+    void *base = NULL;
+    rc = rm_mpi_check(MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)bytes : 0, sizeof(float), MPI_INFO_NULL,
+                                              ns->node, &base, &ns->window),
+                      "MPI_Win_allocate_shared (train split)");
+    if (rc != 0) rm_error_context("cannot hold the train split (%zu MiB) in node memory", bytes >> 20);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    MPI_Aint size = 0;
+    int disp_unit = 0;
+    MPI_Win_shared_query(ns->window, 0, &size, &disp_unit, &base);
+    ns->bytes = bytes;
+    ns->embeddings = base;
+    ns->rewards = ns->embeddings + n_values;
+
+    /* Each rank of the node fills its shard; the reads are collective over the whole job,
+     * so every rank of every node takes part at the same time. */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, ns->window);
+    size_t p0, p1;
+    rm_partition(tr->n_prompts, node_size, node_rank, &p0, &p1);
+    size_t row = tr->n_responses * store->dim;
+    rc = rm_store_read_embeddings(store, RM_SPLIT_TRAIN, p0, p1, ns->embeddings + p0 * row);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    rc = rm_store_read_rewards(store, RM_SPLIT_TRAIN, p0, p1, ns->rewards + p0 * tr->n_responses);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    MPI_Win_sync(ns->window);
+    MPI_Barrier(ns->node);
+    MPI_Win_sync(ns->window);
+    return 0;
+}
+
+static void node_split_free(node_shared_split *ns)
+{
+    if (ns->window != MPI_WIN_NULL) {
+        MPI_Win_unlock_all(ns->window);
+        MPI_Win_free(&ns->window);
+    }
+    if (ns->node != MPI_COMM_NULL && ns->node != 0) MPI_Comm_free(&ns->node);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Progress                                                                             */
+
+typedef struct {
+    int world_rank;
+    int member_position, members_of_group; /* for the ETA over the group's members */
+} progress_ctx;
+
+static void print_progress(const rm_member *m, int epoch, int epochs, double train_loss, double val_loss,
+                           double val_accuracy, double pairs_per_second, double eta_seconds, void *opaque)
+{
+    const progress_ctx *ctx = opaque;
+    printf("[rank %d] member %d (%d/%d) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
+           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, epoch, epochs, train_loss,
+           val_loss, val_accuracy, pairs_per_second, eta_seconds);
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* members.h5                                                                           */
+
+/* Per-member scalars exchanged so that every rank can create every member's objects
+ * (HDF5 metadata operations are collective). Exactly one rank fills each row, so a
+ * summing allreduce is exact. */
+enum { META_OWNER, META_EPOCHS_RUN, META_BEST_EPOCH, META_MEAN, META_STD, META_SECONDS, META_PAIRS, META_FIELDS };
+
+static int write_member_group(hid_t file, const rm_settings *cfg, const rm_member *m, int member, const double *meta,
+                              const double *history, int max_epochs, int dim, int writer)
+{
+    char name[64];
+    snprintf(name, sizeof name, "member_%d", member);
+    hid_t g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return rm_errorf("cannot create group /%s", name);
+    int rc = 0;
+    rc |= rm_h5_attr_int(g, "index", member);
+    rc |= rm_h5_attr_int(g, "seed", (long long)rm_member_seed((uint64_t)cfg->seed, member));
+    rc |= rm_h5_attr_int(g, "dim", dim);
+    rc |= rm_h5_attr_ints(g, "hidden", cfg->model_hidden, (size_t)cfg->model_n_hidden);
+    rc |= rm_h5_attr_string(g, "objective", cfg->model_objective);
+    rc |= rm_h5_attr_string(g, "activation", "relu");
+    rc |= rm_h5_attr_double(g, "score_mean", meta[META_MEAN]);
+    rc |= rm_h5_attr_double(g, "score_std", meta[META_STD]);
+    rc |= rm_h5_attr_int(g, "epochs_run", (long long)meta[META_EPOCHS_RUN]);
+    rc |= rm_h5_attr_int(g, "best_epoch", (long long)meta[META_BEST_EPOCH]);
+    rc |= rm_h5_attr_int(g, "pairs_trained", (long long)meta[META_PAIRS]);
+    if (rc != 0) {
+        H5Gclose(g);
+        return rm_error_context("/%s", name);
+    }
+    int layers = cfg->model_n_hidden + 1;
+    size_t offset = 0;
+    for (int l = 0; l < layers && rc == 0; l++) {
+        int in = l == 0 ? dim : cfg->model_hidden[l - 1];
+        int out = l == layers - 1 ? 1 : cfg->model_hidden[l];
+        char lname[32];
+        snprintf(lname, sizeof lname, "layer_%d", l);
+        hid_t lg = H5Gcreate2(g, lname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (lg < 0) { rc = rm_errorf("cannot create group /%s/%s", name, lname); break; }
+        hsize_t wdims[2] = {(hsize_t)out, (hsize_t)in}, bdims[1] = {(hsize_t)out};
+        const float *w = writer ? m->mlp.params + m->mlp.weight_offset[l] : NULL;
+        const float *b = writer ? m->mlp.params + m->mlp.bias_offset[l] : NULL;
+        rc = rm_h5_write_dataset(lg, "weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wdims, w, writer, 1, name);
+        if (rc == 0) rc = rm_h5_write_dataset(lg, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bdims, b, writer, 1, name);
+        H5Gclose(lg);
+        offset += (size_t)out * (size_t)in + (size_t)out;
+    }
+    if (rc == 0) {
+        hid_t hg = H5Gcreate2(g, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (hg < 0) rc = rm_errorf("cannot create group /%s/history", name);
+        hsize_t n = (hsize_t)meta[META_EPOCHS_RUN];
+        static const char *series[3] = {"train_loss", "val_loss", "val_accuracy"};
+        /* History rows are identical on every rank after the exchange, so rank 0 writes. */
+        for (int s = 0; s < 3 && rc == 0; s++)
+            rc = rm_h5_write_dataset(hg, series[s], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n,
+                                     history + (size_t)s * (size_t)max_epochs, writer, 1, name);
+        if (hg >= 0) H5Gclose(hg);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+/* Collective over comm. local[m] is non-NULL on the rank that owns member m. */
+static int write_members_file(const char *path, const rm_settings *cfg, const rm_store *store, MPI_Comm comm,
+                              rm_member *const *local, int n_members, int dim, double wall_seconds)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int max_epochs = (int)cfg->train_epochs;
+    size_t n_meta = (size_t)n_members * META_FIELDS, n_hist = (size_t)n_members * 3 * (size_t)max_epochs;
+    double *meta = rm_calloc(n_meta + n_hist, sizeof(double), "members metadata");
+    if (rm_all_ok(comm, meta ? 0 : -1) != 0) { free(meta); return -1; }
+    double *hist = meta + n_meta;
+    for (int m = 0; m < n_members; m++) {
+        const rm_member *mm = local[m];
+        if (!mm) continue;
+        double *row = meta + (size_t)m * META_FIELDS;
+        row[META_OWNER] = rank;
+        row[META_EPOCHS_RUN] = mm->epochs_run;
+        row[META_BEST_EPOCH] = mm->best_epoch;
+        row[META_MEAN] = mm->score_mean;
+        row[META_STD] = mm->score_std;
+        row[META_SECONDS] = mm->train_seconds;
+        row[META_PAIRS] = (double)mm->pairs_trained;
+        double *h = hist + (size_t)m * 3 * (size_t)max_epochs;
+        for (int e = 0; e < mm->epochs_run && e < max_epochs; e++) {
+            h[e] = mm->train_loss[e];
+            h[max_epochs + e] = mm->val_loss[e];
+            h[2 * max_epochs + e] = mm->val_accuracy[e];
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, meta, (int)(n_meta + n_hist), MPI_DOUBLE, MPI_SUM, comm);
+
+    char *temp = rm_temp_sibling(path, "partial");
+    int rc = temp ? 0 : -1;
+    hid_t file = -1;
+    if (rc == 0) {
+        file = rm_h5_create_parallel(temp, comm);
+        rc = file < 0 ? -1 : 0;
+    }
+    if (rm_all_ok(comm, rc) != 0) {
+        free(meta);
+        free(temp);
+        return rm_error_context("writing %s", path);
+    }
+    rm_register_temp_file(temp);
+    /* Provenance that is the same for every rank count lives on the root; what depends
+     * on the run (ranks, timings) lives in /run, so that the members themselves compare
+     * bitwise across rank counts. */
+    rc |= rm_h5_attr_string(file, "format", MEMBERS_FORMAT);
+    rc |= rm_h5_attr_int(file, "format_version", MEMBERS_FORMAT_VERSION);
+    rc |= rm_h5_attr_string(file, "version", RMENS_VERSION);
+    rc |= rm_h5_attr_int(file, "n_members", n_members);
+    rc |= rm_h5_attr_int(file, "dim", dim);
+    rc |= rm_h5_attr_string(file, "objective", cfg->model_objective);
+    rc |= rm_h5_attr_string(file, "config", cfg->config_text);
+    rc |= rm_h5_attr_string(file, "store", store->path);
+    rc |= rm_h5_attr_string(file, "store_uuid", store->uuid);
+    for (int m = 0; m < n_members && rc == 0; m++) {
+        const double *row = meta + (size_t)m * META_FIELDS;
+        int writer = (int)row[META_OWNER] == rank;
+        rc = write_member_group(file, cfg, local[m], m, row, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs,
+                                dim, writer);
+        (void)0;
+    }
+    if (rc == 0) {
+        hid_t run = H5Gcreate2(file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (run < 0) rc = rm_errorf("cannot create group /run");
+        else {
+            rc |= rm_h5_attr_int(run, "ranks", size);
+            rc |= rm_h5_attr_int(run, "ranks_per_member", cfg->parallel_ranks_per_member);
+            rc |= rm_h5_attr_double(run, "wall_seconds", wall_seconds);
+            hsize_t n = (hsize_t)n_members;
+            double *seconds = rm_alloc((size_t)n_members * 2, sizeof(double), "run timings");
+            if (!seconds) rc = -1;
+            else {
+                for (int m = 0; m < n_members; m++) {
+                    seconds[m] = meta[(size_t)m * META_FIELDS + META_SECONDS];
+                    seconds[n_members + m] = meta[(size_t)m * META_FIELDS + META_OWNER];
+                }
+                if (rc == 0) rc = rm_h5_write_dataset(run, "member_train_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, seconds, rank == 0, 1, "/run");
+                if (rc == 0) rc = rm_h5_write_dataset(run, "member_owner_rank", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, seconds + n_members, rank == 0, 1, "/run");
+                free(seconds);
+            }
+            H5Gclose(run);
+        }
+    }
+    if (H5Fclose(file) < 0 && rc == 0) rc = rm_errorf("cannot close");
+    free(meta);
+    if (rm_all_ok(comm, rc) != 0) {
+        if (rank == 0) unlink(temp);
+        rm_unregister_temp_file(temp);
+        free(temp);
+        return rm_error_context("writing %s", path);
+    }
+    if (rank == 0 && rename(temp, path) != 0) rc = rm_errorf("cannot rename %s to %s", temp, path);
+    rm_unregister_temp_file(temp);
+    free(temp);
+    return rm_all_ok(comm, rc);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Loading                                                                              */
+
+static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *objective)
+{
+    char name[64];
+    snprintf(name, sizeof name, "member_%d", m);
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return rm_errorf("group /%s is missing", name);
+    hid_t g = H5Gopen2(file, name, H5P_DEFAULT);
+    if (g < 0) return rm_errorf("cannot open group /%s", name);
+    long long dim = 0, epochs = 0, best = 0, pairs = 0, seed = 0;
+    int hidden[RM_MAX_HIDDEN + 1];
+    size_t n_hidden = 0;
+    char obj[16];
+    int rc = 0;
+    rc |= rm_h5_read_attr_int(g, "dim", &dim, name);
+    if (rc == 0) rc |= rm_h5_read_attr_ints(g, "hidden", hidden, RM_MAX_HIDDEN, &n_hidden, name);
+    if (rc == 0) rc |= rm_h5_read_attr_string(g, "objective", obj, sizeof obj, name);
+    if (rc == 0) rc |= rm_h5_read_attr_double(g, "score_mean", &out->score_mean, name);
+    if (rc == 0) rc |= rm_h5_read_attr_double(g, "score_std", &out->score_std, name);
+    if (rc == 0) rc |= rm_h5_read_attr_int(g, "epochs_run", &epochs, name);
+    if (rc == 0) rc |= rm_h5_read_attr_int(g, "best_epoch", &best, name);
+    if (rc == 0) rc |= rm_h5_read_attr_int(g, "pairs_trained", &pairs, name);
+    if (rc == 0) rc |= rm_h5_read_attr_int(g, "seed", &seed, name);
+    if (rc == 0 && (dim < 1 || dim > 1000000)) rc = rm_errorf("/%s: dim %lld is out of range", name, dim);
+    if (rc == 0 && *dim_io > 0 && dim != *dim_io)
+        rc = rm_errorf("/%s has dim %lld but member_0 has %d", name, dim, *dim_io);
+    if (rc == 0 && objective[0] && strcmp(obj, objective) != 0)
+        rc = rm_errorf("/%s has objective '%s' but member_0 has '%s'", name, obj, objective);
+    if (rc == 0 && !(out->score_std > 0)) rc = rm_errorf("/%s: score_std must be > 0", name);
+    if (rc == 0 && rm_mlp_create(&out->mlp, (int)dim, hidden, (int)n_hidden) != 0) rc = rm_error_context("/%s", name);
+    for (int l = 0; rc == 0 && l < out->mlp.n_layers; l++) {
+        char path[64];
+        hsize_t wdims[2] = {(hsize_t)out->mlp.dims[l + 1], (hsize_t)out->mlp.dims[l]};
+        hsize_t bdims[1] = {(hsize_t)out->mlp.dims[l + 1]};
+        snprintf(path, sizeof path, "layer_%d/weight", l);
+        rc = rm_h5_read_dataset(g, path, H5T_NATIVE_FLOAT, 2, wdims, out->mlp.params + out->mlp.weight_offset[l], name);
+        snprintf(path, sizeof path, "layer_%d/bias", l);
+        if (rc == 0) rc = rm_h5_read_dataset(g, path, H5T_NATIVE_FLOAT, 1, bdims, out->mlp.params + out->mlp.bias_offset[l], name);
+    }
+    H5Gclose(g);
+    if (rc != 0) return -1;
+    out->index = m;
+    out->seed = (uint64_t)seed;
+    out->epochs_run = (int)epochs;
+    out->best_epoch = (int)best;
+    out->pairs_trained = pairs;
+    *dim_io = (int)dim;
+    if (!objective[0]) snprintf(objective, 16, "%s", obj);
+    return 0;
+}
+
+/* Broadcast a member from rank 0 (architecture first, then the parameter block). */
+static int bcast_member(rm_member *m, MPI_Comm comm, int rank)
+{
+    int arch[RM_MAX_LAYERS + 2] = {0};
+    if (rank == 0) {
+        arch[0] = m->mlp.n_layers;
+        for (int l = 0; l <= m->mlp.n_layers; l++) arch[1 + l] = m->mlp.dims[l];
+    }
+    MPI_Bcast(arch, RM_MAX_LAYERS + 2, MPI_INT, 0, comm);
+    double scalars[2] = {m->score_mean, m->score_std};
+    long long ints[5] = {m->index, (long long)m->seed, m->epochs_run, m->best_epoch, m->pairs_trained};
+    MPI_Bcast(scalars, 2, MPI_DOUBLE, 0, comm);
+    MPI_Bcast(ints, 5, MPI_LONG_LONG, 0, comm);
+    int rc = 0;
+    if (rank != 0) {
+        int hidden[RM_MAX_LAYERS];
+        for (int l = 1; l < arch[0]; l++) hidden[l - 1] = arch[1 + l];
+        rc = rm_mlp_create(&m->mlp, arch[1], hidden, arch[0] - 1);
+        m->score_mean = scalars[0];
+        m->score_std = scalars[1];
+        m->index = (int)ints[0];
+        m->seed = (uint64_t)ints[1];
+        m->epochs_run = (int)ints[2];
+        m->best_epoch = (int)ints[3];
+        m->pairs_trained = ints[4];
+    }
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    /* Parameters can exceed INT_MAX floats only for absurd models; send in slices. */
+    size_t done = 0;
+    while (done < m->mlp.n_params) {
+        size_t n = m->mlp.n_params - done;
+        if (n > (1u << 30)) n = 1u << 30;
+        MPI_Bcast(m->mlp.params + done, (int)n, MPI_FLOAT, 0, comm);
+        done += n;
+    }
+    return 0;
+}
+
+int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect_dim)
+{
+    memset(e, 0, sizeof *e);
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    int rc = 0;
+    long long n_members = 0;
+    hid_t file = -1;
+    if (rank == 0) {
+        /* Members are small: one rank reads with the serial driver and broadcasts. */
+        file = rm_h5_open_read(path, MPI_COMM_NULL);
+        rc = file < 0 ? -1 : 0;
+        char format[64] = "";
+        if (rc == 0) rc = rm_h5_read_attr_string(file, "format", format, sizeof format, "/");
+        if (rc == 0 && strcmp(format, MEMBERS_FORMAT) != 0)
+            rc = rm_errorf("format is '%s', expected '%s'", format, MEMBERS_FORMAT);
+        if (rc == 0) rc = rm_h5_read_attr_int(file, "n_members", &n_members, "/");
+        if (rc == 0 && (n_members < 1 || n_members > 100000)) rc = rm_errorf("n_members %lld is out of range", n_members);
+        if (rc == 0) rc = rm_h5_read_attr_string(file, "store_uuid", e->store_uuid, sizeof e->store_uuid, "/");
+        if (rc == 0) rc = rm_h5_read_attr_string_alloc(file, "config", &e->config_text, "/");
+    }
+    MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
+    if (rm_all_ok(comm, rc) != 0) goto fail;
+    e->members = rm_calloc((size_t)n_members, sizeof(rm_member), "members");
+    if (rm_all_ok(comm, e->members ? 0 : -1) != 0) goto fail;
+    e->n_members = (int)n_members;
+    int dim = 0;
+    for (int m = 0; m < e->n_members; m++) {
+        if (rank == 0) rc = read_member(file, m, &e->members[m], &dim, e->objective);
+        if (rm_all_ok(comm, rc) != 0) goto fail;
+        if (bcast_member(&e->members[m], comm, rank) != 0) goto fail;
+    }
+    MPI_Bcast(&dim, 1, MPI_INT, 0, comm);
+    MPI_Bcast(e->objective, sizeof e->objective, MPI_CHAR, 0, comm);
+    MPI_Bcast(e->store_uuid, sizeof e->store_uuid, MPI_CHAR, 0, comm);
+    e->dim = dim;
+    if (rank == 0) H5Fclose(file);
+    file = -1;
+    if (expect_dim > 0 && dim != expect_dim) {
+        rm_errorf("members have dim %d but the store has dim %d", dim, expect_dim);
+        goto fail;
+    }
+    return 0;
+fail:
+    if (file >= 0) H5Fclose(file);
+    rm_ensemble_free(e);
+    return rm_error_context("%s", path);
+}
+
+void rm_ensemble_free(rm_ensemble *e)
+{
+    for (int m = 0; m < e->n_members; m++) rm_member_free(&e->members[m]);
+    free(e->members);
+    free(e->config_text);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Training                                                                             */
+
+static int check_layout(const rm_settings *cfg, int size, int rank)
+{
+    long long S = cfg->parallel_ranks_per_member;
+    if (size % S != 0)
+        return rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job", S, size);
+    long long groups = size / S;
+    if (groups > cfg->ensemble_members && rank == 0)
+        rm_warnf("%lld member groups for %lld members: %lld group(s) (%lld ranks) will stay idle during training",
+                 groups, cfg->ensemble_members, groups - cfg->ensemble_members,
+                 (groups - cfg->ensemble_members) * S);
+    if (!cfg->store[0]) return rm_errorf("no store given (set 'store' in the config or --set store=PATH)");
+    if (!cfg->output[0]) return rm_errorf("no output directory given (set 'output' or --set output=DIR)");
+    return 0;
+}
+
+/* Test hook for the failing-rank tests: RMENS_TEST_FAIL="RANK:MEMBER" makes that rank
+ * fail (as an I/O or NaN failure would) when it starts training that member. */
+static int injected_failure(int rank, int member)
+{
+    const char *spec = getenv("RMENS_TEST_FAIL");
+    int r = -1, m = -1;
+    if (!spec || sscanf(spec, "%d:%d", &r, &m) != 2) return 0;
+    return r == rank && m == member;
+}
+
+int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
+{
+    double t0 = rm_now();
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    (void)resume;
+    if (rm_all_ok(comm, check_layout(cfg, size, rank)) != 0) return -1;
+
+    char *members_path = rm_path_join(cfg->output, "members.h5");
+    if (rm_all_ok(comm, members_path ? 0 : -1) != 0) return -1;
+    int rc = 0;
+    if (rank == 0) {
+        rc = rm_mkdir_p(cfg->output);
+        if (rc == 0 && !force && rm_path_exists(members_path))
+            rc = rm_errorf("%s already exists (use --force to overwrite)", members_path);
+        if (rc == 0 && access(cfg->output, W_OK) != 0) rc = rm_errorf("output directory %s is not writable", cfg->output);
+    }
+    if (rm_all_ok(comm, rc) != 0) { free(members_path); return -1; }
+
+    int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
+    rm_store store;
+    if (rm_all_ok(comm, rm_store_open(&store, cfg->store, comm)) != 0) { free(members_path); return -1; }
+    store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
+    const rm_split_info *tr = &store.split[RM_SPLIT_TRAIN];
+
+    node_shared_split ns;
+    double t_read = rm_now();
+    if (node_split_load(&ns, &store, comm) != 0) {
+        rm_error_context("reading the train split of %s", cfg->store);
+        node_split_free(&ns);
+        rm_store_close(&store);
+        free(members_path);
+        return -1;
+    }
+    t_read = rm_now() - t_read;
+    int node_rank, node_size;
+    MPI_Comm_rank(ns.node, &node_rank);
+    MPI_Comm_size(ns.node, &node_size);
+    if (node_rank == 0) {
+        char host[256] = "?";
+        gethostname(host, sizeof host);
+        printf("[rank %d] node %s: train split %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; BLAS threads %d\n",
+               rank, host, tr->n_prompts, tr->n_responses, store.dim, ns.bytes, node_size, t_read, threads);
+        fflush(stdout);
+    }
+
+    rm_train_data data = {ns.embeddings, ns.rewards, tr->n_prompts, tr->n_responses, store.dim};
+    rm_pairs pairs;
+    rc = rm_pairs_build(&pairs, ns.rewards, tr->n_prompts, tr->n_responses, cfg->pairs_mode, (size_t)cfg->pairs_count,
+                        cfg->pairs_annotator_beta, cfg->train_val_fraction, (uint64_t)cfg->seed);
+    if (rm_all_ok(comm, rc) != 0) {
+        node_split_free(&ns);
+        rm_store_close(&store);
+        free(members_path);
+        return -1;
+    }
+    if (rank == 0) {
+        printf("[rank 0] %zu %s pairs (%zu train, %zu validation), annotator beta %g: labels agree with the golden order for %.4f of pairs\n",
+               pairs.n, cfg->pairs_mode, pairs.n_train, pairs.n - pairs.n_train, cfg->pairs_annotator_beta,
+               pairs.label_agreement);
+        fflush(stdout);
+    }
+
+    int S = (int)cfg->parallel_ranks_per_member, G = size / S, group_id = rank / S;
+    MPI_Comm group;
+    MPI_Comm_split(comm, group_id, rank, &group);
+    int group_rank;
+    MPI_Comm_rank(group, &group_rank);
+
+    int E = (int)cfg->ensemble_members;
+    rm_member *trained = rm_calloc((size_t)E, sizeof(rm_member), "members");
+    rm_member **local = rm_calloc((size_t)E, sizeof(rm_member *), "members");
+    if (!trained || !local) rm_abort_job(rm_last_error());
+    int mine = 0;
+    for (int m = group_id; m < E; m += G) mine++;
+    progress_ctx pctx = {rank, 0, mine};
+    for (int m = group_id; m < E; m += G) {
+        if (injected_failure(rank, m)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
+        rc = rm_train_member(cfg, &data, &pairs, m, group, &trained[m], group_rank == 0 ? print_progress : NULL, &pctx);
+        if (rc != 0) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "member %d: %s", m, rm_last_error());
+            rm_abort_job(msg);
+        }
+        if (group_rank == 0) local[m] = &trained[m];
+        pctx.member_position++;
+    }
+    double wall = rm_now() - t0;
+    rc = write_members_file(members_path, cfg, &store, comm, local, E, (int)store.dim, wall);
+    if (rc == 0) {
+        printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, mine, rm_now() - t0,
+               (double)rm_peak_rss() / 1048576.0);
+        fflush(stdout);
+        MPI_Barrier(comm);
+        if (rank == 0) printf("wrote %s\n", members_path);
+    }
+    for (int m = 0; m < E; m++)
+        if (trained[m].mlp.params) rm_member_free(&trained[m]);
+    free(trained);
+    free(local);
+    MPI_Comm_free(&group);
+    rm_pairs_free(&pairs);
+    node_split_free(&ns);
+    rm_store_close(&store);
+    free(members_path);
+    return rc;
+}
