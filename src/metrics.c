@@ -364,6 +364,7 @@ void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, 
 {
     /* doubles count exactly up to 2^53 pairs */
     double agree = 0.0;
+    int64_t member_pairs = (int64_t)k * (k - 1) / 2;
     size_t p = 0;
     for (size_t i = 0; i < K; i++)
         for (size_t j = i + 1; j < K; j++, p++) {
@@ -373,9 +374,10 @@ void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, 
                 q += __builtin_popcountll(eq[p * words + w] & subset[w]);
             }
             int l = k - g - q;
-            agree += (double)((int64_t)g * (g - 1) / 2 + (int64_t)l * (l - 1) / 2 + (int64_t)q * (q - 1) / 2);
+            int64_t agreeing_pairs = (int64_t)g * (g - 1) / 2 + (int64_t)l * (l - 1) / 2 + (int64_t)q * (q - 1) / 2;
+            agree += (double)agreeing_pairs;
             if (golden[i] == golden[j]) continue;
-            int level = 2 * g + q < 2 * l + q ? 2 * g + q : 2 * l + q;
+            int64_t level = member_pairs - agreeing_pairs;
             int correct = golden[i] > golden[j] ? reference[i] > reference[j] : reference[i] < reference[j];
             if (correct) right[level] += 1.0;
             else wrong[level] += 1.0;

@@ -121,16 +121,16 @@ void rm_member_std(const float *z, size_t member_stride, const int *members, int
 size_t rm_pair_mask_words(int n_members);
 void rm_pair_masks(const float *z, size_t member_stride, int n_members, size_t K, uint64_t *gt, uint64_t *eq);
 
-/* Pair statistics of the member subset `subset` (a mask of `words` words, k members):
- *  - disagreement level of each pair L = min(2g + q, 2l + q) in 0..k, with g, l, q the
- *    members preferring i, preferring j, tying them (so L / 2k is the minority share,
- *    a tie counting half to each side); for pairs with distinct golden rewards,
- *    wrong[L] += 1 when `reference` (the subset's mean ensemble) does not order the pair
- *    as golden does (a reference tie counts wrong), right[L] += 1 otherwise;
- *  - agreeing member pairs: the number of (member pair, response pair) with the same
- *    sign (both prefer the same response, or both tie), C(g,2) + C(l,2) + C(q,2) per
- *    response pair, summed into *agreeing.
- * wrong and right have k + 1 entries. */
+/* Pair statistics of the member subset `subset` (a mask of `words` words, k members).
+ * For each response pair i < j let g, l, q be the members preferring i, preferring j,
+ * tying them; a member pair agrees on the response pair when both give it the same sign
+ * (both prefer i, both prefer j, or both tie): C(g,2) + C(l,2) + C(q,2) member pairs.
+ *  - *agreeing += agreeing member pairs, summed over response pairs;
+ *  - the pair's disagreement level is the number of disagreeing member pairs,
+ *    L = C(k,2) - agreeing, in 0..C(k,2) (0 for identical members); for response pairs
+ *    with distinct golden rewards, wrong[L] += 1 when `reference` (the subset's mean
+ *    ensemble) does not order the pair as golden does (a reference tie counts wrong),
+ *    right[L] += 1 otherwise. wrong and right have C(k,2) + 1 entries. */
 void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, size_t K, const uint64_t *subset, int k,
                           const double *reference, const double *golden, double *wrong, double *right,
                           double *agreeing);

@@ -265,29 +265,28 @@ static void test_pair_subset_stats(void)
     int k = 6;
     uint64_t subset[2] = {0, 0};
     for (int i = 0; i < k; i++) subset[members[i] / 64] |= (uint64_t)1 << (members[i] % 64);
-    double wrong[7] = {0}, right[7] = {0}, agreeing = 0;
+    double wrong[16] = {0}, right[16] = {0}, agreeing = 0;
     rm_pair_subset_stats(gt, eq, words, K, subset, k, reference, golden, wrong, right, &agreeing);
-    double bw[7] = {0}, br[7] = {0}, bagree = 0;
+    double bw[16] = {0}, br[16] = {0}, bagree = 0;
     for (int i = 0; i < K; i++)
         for (int j = i + 1; j < K; j++) {
-            int g = 0, l = 0, q = 0;
+            int disagree = 0;
             for (int a = 0; a < k; a++) {
                 float zi = z[members[a] * K + i], zj = z[members[a] * K + j];
-                g += zi > zj;
-                l += zi < zj;
-                q += zi == zj;
                 for (int b = a + 1; b < k; b++) {
                     float wi = z[members[b] * K + i], wj = z[members[b] * K + j];
-                    bagree += ((zi > zj) - (zi < zj)) == ((wi > wj) - (wi < wj));
+                    int same = ((zi > zj) - (zi < zj)) == ((wi > wj) - (wi < wj));
+                    bagree += same;
+                    disagree += !same;
                 }
             }
             if (golden[i] == golden[j]) continue;
-            int level = 2 * g + q < 2 * l + q ? 2 * g + q : 2 * l + q;
+            int level = disagree;
             int correct = (golden[i] - golden[j]) * (reference[i] - reference[j]) > 0;
             (correct ? br : bw)[level] += 1;
         }
     CHECK(agreeing == bagree);
-    for (int l = 0; l <= k; l++) CHECK(wrong[l] == bw[l] && right[l] == br[l]);
+    for (int l = 0; l < 16; l++) CHECK(wrong[l] == bw[l] && right[l] == br[l]);
 }
 
 int main(void)
