@@ -23,7 +23,8 @@
 #include "rmens/store.h"
 
 #define SCORE_ROWS 256   /* responses per scoring block: 2 MB of embeddings at D = 2048 */
-#define BENCH_PIECE 1024 /* benchmark pairs per read piece */
+#define BENCH_BLOCK SCORE_ROWS /* benchmark pairs are dealt to ranks in blocks of this many */
+#define BENCH_PIECE_BLOCKS 4     /* bench blocks per read piece */
 #define SGEMM_REFERENCE_GFLOPS 180.0 /* OpenBLAS sgemm on this project's 2-core machine (REFERENCE.md) */
 
 typedef struct {
@@ -34,18 +35,22 @@ typedef struct {
     double responses_scored;      /* member x response forward passes */
 } scorer;
 
-/* z[m * rows + r] = standardised score of row r by member m, for rows [0, rows) of emb. */
-static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, float *z)
+/* z[m * z_stride + r] = standardised score of row r by member m, for rows [0, rows) of
+ * emb, in calls of SCORE_ROWS rows starting at emb. Every row block is scored by every
+ * member while it is in cache. OpenBLAS's sgemv/sgemm kernels round a row differently
+ * depending on where it falls in a call (row tails take other code paths), so callers
+ * start the calls at fixed global positions: scores then do not depend on the rank count. */
+static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, float *z, size_t z_stride)
 {
     double t0 = rm_now();
     int E = sc->ensemble.n_members;
     for (size_t start = 0; start < rows; start += SCORE_ROWS) {
         int count = (int)(rows - start < SCORE_ROWS ? rows - start : SCORE_ROWS);
         const float *block = emb + start * dim;
-        for (int m = 0; m < E; m++) { /* every member on this block while it is in cache */
+        for (int m = 0; m < E; m++) {
             const rm_member *member = &sc->ensemble.members[m];
             rm_mlp_forward(&member->mlp, &sc->workspaces[m], block, count, sc->raw);
-            for (int r = 0; r < count; r++) z[(size_t)m * rows + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
+            for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }
     }
     sc->responses_scored += (double)rows * E;
@@ -446,7 +451,9 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     rm_eval_split(n_blocks, size, rank, &b0, &b1);
     size_t p_begin = b0 * RM_EVAL_BLOCK_PROMPTS, p_end = b1 * RM_EVAL_BLOCK_PROMPTS < N ? b1 * RM_EVAL_BLOCK_PROMPTS : N;
     if (p_begin > p_end) p_begin = p_end;
-    size_t chunk = (size_t)cfg->eval_chunk_prompts;
+    /* pieces hold whole blocks, so that scoring calls start at block boundaries */
+    size_t chunk_blocks = ((size_t)cfg->eval_chunk_prompts + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS;
+    size_t chunk = chunk_blocks * RM_EVAL_BLOCK_PROMPTS;
     long long my_pieces = (long long)((p_end - p_begin + chunk - 1) / chunk), pieces = 0;
     MPI_Allreduce(&my_pieces, &pieces, 1, MPI_LONG_LONG, MPI_MAX, comm);
 
@@ -485,7 +492,10 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (rc == 0) rc = rm_store_read_rewards(&store, RM_SPLIT_TEST, q0, q1, golden);
         sc.read_seconds += rm_now() - t0;
         if (rm_all_ok(comm, rc) != 0) goto fail;
-        score_rows(&sc, emb, D, rows, z);
+        for (size_t b = q0; b < q1; b += RM_EVAL_BLOCK_PROMPTS) { /* one prompt block at a time */
+            size_t b_end = b + RM_EVAL_BLOCK_PROMPTS < q1 ? b + RM_EVAL_BLOCK_PROMPTS : q1;
+            score_rows(&sc, emb + (b - q0) * K * D, D, (b_end - b) * K, z + (b - q0) * K, rows);
+        }
         if (cfg->eval_save_predictions && rm_all_ok(comm, write_predictions(pred_dset, E, q0, q1, K, z)) != 0) goto fail;
         t0 = rm_now();
         for (size_t q = q0; q < q1; q++) /* z of prompt q: member stride `rows` */
@@ -501,25 +511,29 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 
     /* ---- benchmark pairs: integer counts, any partition is exact ---- */
     if (store.n_bench > 0) {
-        size_t i0, i1;
-        rm_eval_split(store.n_bench, size, rank, &i0, &i1);
-        long long my_bench_pieces = (long long)((i1 - i0 + BENCH_PIECE - 1) / BENCH_PIECE), bench_pieces = 0;
+        size_t n_bench_blocks = (store.n_bench + BENCH_BLOCK - 1) / BENCH_BLOCK, c0, c1;
+        rm_eval_split(n_bench_blocks, size, rank, &c0, &c1);
+        size_t i0 = c0 * BENCH_BLOCK, i1 = c1 * BENCH_BLOCK < store.n_bench ? c1 * BENCH_BLOCK : store.n_bench;
+        if (i0 > i1) i0 = i1;
+        const size_t piece_pairs = (size_t)BENCH_PIECE_BLOCKS * BENCH_BLOCK;
+        long long my_bench_pieces = (long long)((i1 - i0 + piece_pairs - 1) / piece_pairs), bench_pieces = 0;
         MPI_Allreduce(&my_bench_pieces, &bench_pieces, 1, MPI_LONG_LONG, MPI_MAX, comm);
-        bench_c = rm_alloc((size_t)BENCH_PIECE * D, sizeof(float), "bench piece");
-        bench_r = rm_alloc((size_t)BENCH_PIECE * D, sizeof(float), "bench piece");
-        zc = rm_alloc((size_t)E * BENCH_PIECE, sizeof(float), "bench predictions");
-        zr = rm_alloc((size_t)E * BENCH_PIECE, sizeof(float), "bench predictions");
+        bench_c = rm_alloc(piece_pairs * D, sizeof(float), "bench piece");
+        bench_r = rm_alloc(piece_pairs * D, sizeof(float), "bench piece");
+        zc = rm_alloc((size_t)E * piece_pairs, sizeof(float), "bench predictions");
+        zr = rm_alloc((size_t)E * piece_pairs, sizeof(float), "bench predictions");
         if (rm_all_ok(comm, bench_c && bench_r && zc && zr ? 0 : -1) != 0) goto fail;
         for (long long piece = 0; piece < bench_pieces; piece++) {
-            size_t j0 = i0 + (size_t)piece * BENCH_PIECE, j1 = j0 + BENCH_PIECE;
+            size_t j0 = i0 + (size_t)piece * piece_pairs, j1 = j0 + piece_pairs;
             if (j0 > i1) j0 = i1;
             if (j1 > i1) j1 = i1;
             double t0 = rm_now();
             rc = rm_store_read_bench(&store, j0, j1, bench_c, bench_r);
             sc.read_seconds += rm_now() - t0;
             if (rm_all_ok(comm, rc) != 0) goto fail;
-            score_rows(&sc, bench_c, D, j1 - j0, zc);
-            score_rows(&sc, bench_r, D, j1 - j0, zr);
+            /* j0 is a multiple of BENCH_BLOCK = SCORE_ROWS: calls start at fixed positions */
+            score_rows(&sc, bench_c, D, j1 - j0, zc, j1 - j0);
+            score_rows(&sc, bench_r, D, j1 - j0, zr, j1 - j0);
             rm_eval_accumulate_bench(&plan, &work, zc, zr, j1 - j0, j1 - j0, bench_counts);
         }
     }

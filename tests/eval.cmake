@@ -11,3 +11,7 @@ target_link_libraries(test_eval_reduce PRIVATE rmens_core)
 foreach(np 1 2 3)
   rmens_mpi_test(eval_reduce_np${np} ${np} $<TARGET_FILE:test_eval_reduce>)
 endforeach()
+# End to end with the store and members: figures identical for P = 1, 2, 3, checked
+# against numpy/scipy recomputation from /predictions.
+rmens_script_test(eval_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh)
+set_tests_properties(eval_ranks_identical PROPERTIES LABELS "mpi;e2e")
