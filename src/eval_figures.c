@@ -10,7 +10,15 @@
  *     best-pick agreement | mean std | std-vs-rank-error Spearman | agreeing member pairs
  *     (agreeing, compared) | wrong[L] | right[L]   (histograms over the L = C(k,2) + 1
  *     disagreement levels of a response pair)
- * followed by the global oracle best-of-n and the member-pair Spearman slots. */
+ * followed by the global oracle best-of-n and the member-pair Spearman slots.
+ *
+ * Cost per prompt: every aggregate is sorted (O(K log K): best-of-n for all n, Spearman,
+ * Knight's pair counts). The pair-level figures (member pairs agreeing on a response
+ * pair, the disagreement AUROC) need each response pair's member signs: built once as
+ * bit masks in E K^2 / 2 comparisons, then O(K^2) popcounts per subset. That is chosen
+ * over an O(K log K) formulation because scoring already costs E K forward passes of
+ * ~5 MFLOP each; at K = 500, E = 4 with 26 subsets (defaults) the statistics took 1.5 s
+ * against 4.7 s of scoring for 48 prompts on one rank. */
 #include "rmens/eval.h"
 
 #include <limits.h>
