@@ -27,7 +27,8 @@ with TempDir() as d:
         store = os.path.join(d, f"{dtype}.h5")
         synth(store, sets=[f"synth.dtype={dtype}"])
         with h5py.File(store, "r") as f:
-            for split, p0, p1 in [("train", 0, 301), ("train", 17, 123), ("test", 3, 50), ("test", 5, 5), ("bench", 2, 37)]:
+            ranges = [("train", 0, 301), ("train", 17, 123), ("test", 3, 50), ("test", 5, 5), ("bench", 2, 37)]
+            for index, (split, p0, p1) in enumerate(ranges):
                 if split == "bench":
                     want_a = f["bench/chosen"][p0:p1].astype(np.float32).ravel()
                     want_b = f["bench/rejected"][p0:p1].astype(np.float32).ravel()
@@ -37,7 +38,7 @@ with TempDir() as d:
                 # Every (piece bound, rank count) pair appears across the ranges; one
                 # mpirun each keeps the test at a few seconds.
                 for c, chunk_bytes in enumerate((50, 1000, 1 << 20)):
-                    for ranks in ((c + len(split) + p0) % 3 + 1, (c + len(split) + p0 + 1) % 3 + 1):
+                    for ranks in ((c + index) % 3 + 1,):
                         a, b = read_with_tool(store, split, p0, p1, chunk_bytes, ranks, os.path.join(d, "out"))
                         what = f"{dtype} {split}[{p0}:{p1}] chunk {chunk_bytes} B, {ranks} ranks"
                         check(a.tobytes() == want_a.tobytes(), f"{what}: embeddings differ from h5py")
