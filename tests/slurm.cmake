@@ -14,3 +14,9 @@ set_tests_properties(slurm_requeue PROPERTIES LABELS "slurm" TIMEOUT 300 RUN_SER
 # synth -> train -> eval -> report chain, with the real rmens; outputs checked.
 add_test(NAME slurm_jobs COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_jobs.sh)
 set_tests_properties(slurm_jobs PROPERTIES LABELS "slurm" TIMEOUT 1500 RUN_SERIAL TRUE ENVIRONMENT "${RMENS_SLURM_ENV}")
+
+# The campaign analysis (merge -> CSV, figures, report) on a hand-made campaign whose
+# numbers are known, checked cell by cell; no Slurm needed.
+add_test(NAME campaign_analysis COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_analysis.py)
+set_tests_properties(campaign_analysis PROPERTIES LABELS "slurm;analysis" TIMEOUT 300
+  ENVIRONMENT "SRCDIR=${CMAKE_SOURCE_DIR};MPLBACKEND=Agg")
