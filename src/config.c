@@ -201,10 +201,16 @@ static int parse_value(config_t *tmp, const char *text, const char *key)
     if (ok) return 0;
     config_destroy(tmp);
     config_init(tmp);
-    if (strpbrk(text, "[](){};\"") != NULL)
+    /* On failure tmp is destroyed here; on success the caller destroys it. */
+    if (strpbrk(text, "[](){};\"") != NULL) {
+        config_destroy(tmp);
         return rm_errorf("--set %s=%s: not a valid value (libconfig syntax: 64, 0.001, true, [1, 2], \"text\")", key, text);
+    }
     config_setting_t *s = config_setting_add(config_root_setting(tmp), "v", CONFIG_TYPE_STRING);
-    if (!s || config_setting_set_string(s, text) != CONFIG_TRUE) return rm_errorf("--set %s: cannot store the value", key);
+    if (!s || config_setting_set_string(s, text) != CONFIG_TRUE) {
+        config_destroy(tmp);
+        return rm_errorf("--set %s: cannot store the value", key);
+    }
     return 0;
 }
 

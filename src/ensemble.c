@@ -136,7 +136,6 @@ static int write_member_group(hid_t file, const rm_settings *cfg, const rm_membe
         return rm_error_context("/%s", name);
     }
     int layers = cfg->model_n_hidden + 1;
-    size_t offset = 0;
     for (int l = 0; l < layers && rc == 0; l++) {
         int in = l == 0 ? dim : cfg->model_hidden[l - 1];
         int out = l == layers - 1 ? 1 : cfg->model_hidden[l];
@@ -150,7 +149,6 @@ static int write_member_group(hid_t file, const rm_settings *cfg, const rm_membe
         rc = rm_h5_write_dataset(lg, "weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wdims, w, writer, 1, name);
         if (rc == 0) rc = rm_h5_write_dataset(lg, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bdims, b, writer, 1, name);
         H5Gclose(lg);
-        offset += (size_t)out * (size_t)in + (size_t)out;
     }
     if (rc == 0) {
         hid_t hg = H5Gcreate2(g, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -229,7 +227,6 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
         int writer = (int)row[META_OWNER] == rank;
         rc = write_member_group(file, cfg, local[m], m, row, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs,
                                 dim, writer);
-        (void)0;
     }
     if (rc == 0) {
         hid_t run = H5Gcreate2(file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

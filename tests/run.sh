@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # The test command (README; .ci/run calls exactly this): sets up the machine, builds and
-# runs the whole ctest suite. Extra arguments go to ctest (e.g. -L unit, -R store).
+# runs the whole ctest suite, then builds again with clang under AddressSanitizer and
+# UndefinedBehaviorSanitizer and runs the unit, MPI and fuzz tests there.
+#   tests/run.sh [ctest args]      e.g. tests/run.sh -L unit, tests/run.sh -R store
+# Extra arguments restrict the main pass and skip the sanitizer pass;
+# RMENS_SANITIZER_PASS=0 skips it too.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
-RMENS_EXTRA_PACKAGES="python3-torch slurm-wlm munge ${RMENS_EXTRA_PACKAGES:-}" "$ROOT/jobs/setup.sh"
+RMENS_EXTRA_PACKAGES="python3-torch slurm-wlm munge clang libclang-rt-14-dev ${RMENS_EXTRA_PACKAGES:-}" "$ROOT/jobs/setup.sh"
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
-cd "$BUILD_DIR"
-ctest --output-on-failure --timeout 900 "$@"
+(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 "$@")
+
+if [ $# -eq 0 ] && [ "${RMENS_SANITIZER_PASS:-1}" = 1 ]; then
+  echo "== sanitizer pass: clang, AddressSanitizer + UndefinedBehaviorSanitizer, fuzzers =="
+  SAN_DIR="$ROOT/build-sanitize"
+  CC=clang cmake -S "$ROOT" -B "$SAN_DIR" -DCMAKE_BUILD_TYPE=Debug -DRMENS_SANITIZE=ON -DRMENS_FUZZ=ON \
+        -DRMENS_FUZZ_SECONDS="${RMENS_FUZZ_SECONDS:-60}" >/dev/null
+  cmake --build "$SAN_DIR" -j "$(nproc)" -- --no-print-directory >/dev/null
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+  export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizer/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  (cd "$SAN_DIR" && ctest --output-on-failure --timeout 900 -L "unit|mpi|fuzz")
+fi

@@ -24,8 +24,10 @@ typedef struct {
 /* Activations of one forward pass, kept for backward; sized for up to `capacity` rows. */
 typedef struct {
     int capacity;
-    float *act[RM_MAX_LAYERS + 1]; /* act[l]: output of layer l-1 after ReLU, [B, dims[l]]; act[0] unused (input) */
+    float *act[RM_MAX_LAYERS + 1]; /* act[l]: output of layer l-1 after ReLU, [B, dims[l]], l = 1..n_layers-1;
+                                      act[0] (the input) and act[n_layers] (the scores) unused */
     float *grad_act[2];            /* scratch for backward, [B, max width] each */
+    float *ones;                   /* [capacity] of 1: bias gradients as one GEMV */
 } rm_mlp_workspace;
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);

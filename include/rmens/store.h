@@ -14,13 +14,34 @@
  * marked local: all ranks call it, each with its own (possibly empty) prompt range.
  * Reads never load a whole split to read a part of it: a range is read in pieces of at
  * most `read_chunk_bytes`, and float16 is converted to float32 piece by piece. Every
- * value read is checked for NaN/Inf; an error names the file, dataset and prompt. */
+ * value read is checked for NaN/Inf; an error names the file, dataset and prompt.
+ *
+ * Collective reads and writes: HDF5's collective transfer needs every rank to call
+ * H5Dread/H5Dwrite the same number of times, so each call first agrees (MPI_Allreduce
+ * max) on the number of pieces; a rank with fewer pieces (or an empty range) takes part
+ * with empty selections. A failure on any rank (I/O error, NaN/Inf) makes the call
+ * return -1 on every rank with the lowest failing rank's message.
+ *
+ * Piece size: a piece is a run of whole prompts of at most read_chunk_bytes of stored
+ * data; when one prompt alone is larger, it is read a run of responses at a time (a
+ * single response row of D values is the smallest piece).
+ *
+ * Chunking (chosen for prompt-range reads): embeddings are chunked as
+ * [c, K, D] with c = max(1, 4 MiB / (K * D * element size)) whole prompts, so a prompt
+ * range touches only the chunks of its prompts and every chunk is one contiguous,
+ * few-MiB MPI-IO request; when one prompt exceeds 4 MiB (e.g. K = 500, D = 4096) the
+ * chunk is [1, k, D] with k responses filling 4 MiB. Rewards use [c, K] chunks of about
+ * 1 MiB, the benchmark [r, D] chunks of about 4 MiB. No compression (parallel writes of
+ * filtered datasets are slow in HDF5 1.10 and embeddings do not compress), no fill
+ * values (every element is written), object timestamps off so that identical content
+ * gives an identical file. */
 #ifndef RMENS_STORE_H
 #define RMENS_STORE_H
 
 #include <hdf5.h>
 #include <mpi.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RM_STORE_FORMAT "rmens-store"
 #define RM_STORE_FORMAT_VERSION 1
@@ -43,6 +64,9 @@ typedef struct {
     char embed_model[256], response_model[256], task[256];
     char uuid[64];   /* store_uuid attribute: identity recorded in every result's provenance */
     size_t read_chunk_bytes; /* bound on one read piece per rank (default 64 MiB) */
+    rm_dtype bench_dtype;    /* of /bench/chosen and /bench/rejected (when n_bench > 0) */
+    /* Open dataset handles (H5I_INVALID_HID when absent): [split] and chosen/rejected. */
+    hid_t embeddings[2], rewards[2], bench[2];
 } rm_store;
 
 /* Open and validate (format attrs, dataset ranks, shape agreement, dtypes). */
@@ -55,6 +79,24 @@ int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, 
 int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
 /* Read benchmark rows [i0, i1) of /bench/chosen and /bench/rejected, each [(i1-i0) * D]. */
 int rm_store_read_bench(rm_store *s, size_t i0, size_t i1, float *chosen, float *rejected);
+
+/* Whole-split statistics for `rmens inspect` (collective; each rank scans its own part
+ * of the prompts, in read_chunk_bytes pieces). Non-finite values are counted here, not
+ * treated as errors. */
+typedef struct {
+    size_t embedding_values, embedding_nonfinite;
+    size_t reward_values, reward_nonfinite;
+    double reward_min, reward_max, reward_mean, reward_std; /* over finite rewards */
+    double embedding_mean_norm;                             /* mean L2 norm of finite rows */
+} rm_split_stats;
+int rm_store_scan_split(rm_store *s, rm_split split, rm_split_stats *out);
+/* Non-finite values in /bench/chosen and /bench/rejected (collective). */
+int rm_store_scan_bench(rm_store *s, size_t *values, size_t *nonfinite);
+/* Chunk dimensions of a dataset ("train/embeddings", ...) into dims[3]; 0 for contiguous. */
+int rm_store_chunk_dims(rm_store *s, const char *dataset, int *rank, unsigned long long dims[3]);
+
+const char *rm_split_name(rm_split split); /* "train" | "test" */
+const char *rm_dtype_name(rm_dtype dtype); /* "float32" | "float16" */
 
 /* ---- writing (synth, import) ---- */
 
@@ -83,9 +125,13 @@ int rm_store_commit(rm_store_writer *w);
 /* Close and delete the temporary file (after a failure). */
 void rm_store_abandon(rm_store_writer *w);
 
-/* Local helpers. */
+/* Local helpers. Half precision is IEEE binary16; float -> half rounds to nearest even,
+ * overflows to Inf and keeps NaN a NaN (the same bits as numpy's astype(float16)). */
 void rm_half_to_float(const uint16_t *in, float *out, size_t n);
 void rm_float_to_half(const float *in, uint16_t *out, size_t n);
+/* A store_uuid ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx") hashed from a description of the
+ * content, so that the same content description always gives the same identity. */
+void rm_store_uuid_from_text(const char *text, char *out, size_t n);
 /* Even contiguous partition of n items over `parts`: [*begin, *end) of part `index`. */
 void rm_partition(size_t n, int parts, int index, size_t *begin, size_t *end);
 

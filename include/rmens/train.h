@@ -36,7 +36,27 @@ typedef void (*rm_progress_fn)(const rm_member *m, int epoch, int epochs, double
 /* Train member `index` on `pairs` (collective over `group`: with S > 1 ranks each rank
  * computes its share of every minibatch and gradients are summed with MPI_Allreduce
  * before an identical Adam step). On return every rank of the group holds the same
- * member. Hyperparameters from cfg (model.*, train.*, ensemble.data, seed). */
+ * member. Hyperparameters from cfg (model.*, train.*, ensemble.data, seed).
+ *
+ * Details the results depend on:
+ *  - seed = rm_member_seed(cfg->seed, index); initialisation from stream
+ *    RM_STREAM_MEMBER(index, RM_MEMBER_INIT), epoch e's minibatch order from
+ *    RM_STREAM_MEMBER(index, RM_MEMBER_SHUFFLE) at counters e * 2^32 + i, bootstrap
+ *    resampling (ensemble.data = "bootstrap") from RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP).
+ *    With S = 1 the member depends on (cfg, data, pairs, index) only, bit for bit, whatever
+ *    the BLAS thread count.
+ *  - Minibatches of train.batch_size pairs (the last one of an epoch may be smaller);
+ *    losses are means: per pair for bt, per item (2 per pair) for clf, as the reference.
+ *    Under bt the output bias gets no gradient (it cancels in r_w - r_l).
+ *  - val_loss / val_accuracy: the objective's mean loss and the fraction of validation
+ *    pairs with r_w > r_l (both objectives), per epoch; NaN when there are no validation
+ *    pairs. Early stopping: after train.patience epochs (0 = never) without a new lowest
+ *    validation loss; the weights of best_epoch are returned.
+ *  - score_mean / score_std: mean and population standard deviation of the member's
+ *    scores over all N*K train items. train_seconds covers the whole call.
+ *  - Errors (return -1, nothing allocated in *out): invalid settings naming the key,
+ *    train.batch_size larger than the training pairs, pairs outside the data, a NaN/Inf
+ *    training loss (identically on every rank of the group). */
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx);
 void rm_member_free(rm_member *m);

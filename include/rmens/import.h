@@ -1,0 +1,35 @@
+/* `rmens import`: build a store from the paper's released NumPy files.
+ *
+ * embd_<gen>_<embedder>_<task>_<split>.npy   (N, K, D) float32 or float16
+ * reward_<gen>_<embedder>_<task>_<split>.npy (N, K, 1) or (N, K), float32/16/64
+ * and optionally a benchmark's chosen/rejected embeddings (N_bench, D).
+ * Every header is validated (rm_npy_open) and every shape cross-checked before the
+ * output is created; data then streams through in pieces of at most chunk_bytes per rank
+ * (at least one prompt), each piece checked for NaN/Inf before it is written. Ranks
+ * import disjoint prompt ranges collectively. The store is written under a temporary
+ * name and renamed when complete; on any failure the temporary file is removed. */
+#ifndef RMENS_IMPORT_H
+#define RMENS_IMPORT_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *train_embeddings, *train_rewards, *test_embeddings, *test_rewards;
+    const char *bench_chosen, *bench_rejected; /* both or neither */
+    const char *output;
+    int float16; /* store embeddings as IEEE half */
+    int force;
+    size_t chunk_bytes; /* 0: 64 MiB */
+    /* Attributes; NULL: parsed from the embeddings' file names (embd_<gen>_<embedder>_<task>_<split>). */
+    const char *embed_model, *response_model, *task;
+} rm_import_args;
+
+typedef struct {
+    size_t bytes_read, bytes_written; /* .npy data read, embedding+reward data written (all ranks) */
+    double seconds;
+} rm_import_result;
+
+int rm_import(const rm_import_args *args, MPI_Comm comm, rm_import_result *result);
+
+#endif

@@ -1,0 +1,601 @@
+/* rmens eval: score the test split with every member, reduce to the ensemble figures,
+ * write results.h5 and results.json, print the table (see include/rmens/eval.h).
+ *
+ * Data flow per rank: its contiguous blocks of test prompts are read once, in pieces of
+ * eval.chunk_prompts with collective reads (every rank makes the same number of calls,
+ * empty when it has run out), each piece is scored by every member in row blocks of
+ * SCORE_ROWS responses (one row block is scored by all members while it is in cache),
+ * standardised, optionally written to /predictions, and reduced per prompt into its
+ * block. Benchmark pairs follow the same pattern. Rank 0 sums the blocks and writes. */
+#include "rmens/eval.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rmens/common.h"
+#include "rmens/ensemble.h"
+#include "rmens/h5util.h"
+#include "rmens/model.h"
+#include "rmens/parallel.h"
+#include "rmens/store.h"
+
+#define SCORE_ROWS 256   /* responses per scoring block: 2 MB of embeddings at D = 2048 */
+#define BENCH_BLOCK SCORE_ROWS /* benchmark pairs are dealt to ranks in blocks of this many */
+#define BENCH_PIECE_BLOCKS 4     /* bench blocks per read piece */
+#define SGEMM_REFERENCE_GFLOPS 180.0 /* OpenBLAS sgemm on this project's 2-core machine (REFERENCE.md) */
+
+typedef struct {
+    rm_ensemble ensemble;
+    rm_mlp_workspace *workspaces; /* [E] */
+    float *raw;                   /* [SCORE_ROWS] */
+    double score_seconds, read_seconds, stats_seconds;
+    double responses_scored;      /* member x response forward passes */
+} scorer;
+
+/* z[m * z_stride + r] = standardised score of row r by member m, for rows [0, rows) of
+ * emb, in calls of SCORE_ROWS rows starting at emb. Every row block is scored by every
+ * member while it is in cache. OpenBLAS's sgemv/sgemm kernels round a row differently
+ * depending on where it falls in a call (row tails take other code paths), so callers
+ * start the calls at fixed global positions: scores then do not depend on the rank count. */
+static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, float *z, size_t z_stride)
+{
+    double t0 = rm_now();
+    int E = sc->ensemble.n_members;
+    for (size_t start = 0; start < rows; start += SCORE_ROWS) {
+        int count = (int)(rows - start < SCORE_ROWS ? rows - start : SCORE_ROWS);
+        const float *block = emb + start * dim;
+        for (int m = 0; m < E; m++) {
+            const rm_member *member = &sc->ensemble.members[m];
+            rm_mlp_forward(&member->mlp, &sc->workspaces[m], block, count, sc->raw);
+            for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
+        }
+    }
+    sc->responses_scored += (double)rows * E;
+    sc->score_seconds += rm_now() - t0;
+}
+
+/* ---- output: JSON ---- */
+
+static void json_number(FILE *f, double v)
+{
+    if (isnan(v) || isinf(v)) fputs("null", f);
+    else fprintf(f, "%.17g", v);
+}
+
+static void json_bon(FILE *f, const rm_eval_plan *p, const double *values)
+{
+    fputc('{', f);
+    for (int j = 0; j < p->n_bon; j++) {
+        fprintf(f, "%s\"%zu\": ", j ? ", " : "", p->bon_n[j]);
+        json_number(f, values[j]);
+    }
+    fputc('}', f);
+}
+
+static void json_aggregate(FILE *f, const rm_eval_plan *p, const rm_aggregate_figures *a, const double *kl)
+{
+    fputs("{\"bon\": ", f);
+    json_bon(f, p, a->bon);
+    fputs(", \"kl\": ", f);
+    json_bon(f, p, kl);
+    fputs(", \"spearman\": ", f);
+    json_number(f, a->spearman);
+    fputs(", \"pair_accuracy\": ", f);
+    json_number(f, a->pair_accuracy);
+    fputs(", \"bench_accuracy\": ", f);
+    json_number(f, a->bench_accuracy);
+    fputc('}', f);
+}
+
+static void json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent)
+{
+    fprintf(f, "\"aggregators\": {");
+    for (int a = 0; a < p->n_aggregators; a++) {
+        fprintf(f, "%s\n%s  \"%s\": ", a ? "," : "", indent, p->aggregator_names[a]);
+        json_aggregate(f, p, &e->aggregate[a], kl);
+    }
+    fprintf(f, "\n%s},\n%s\"agreement\": {\"member_spearman\": ", indent, indent);
+    json_number(f, e->member_spearman);
+    fputs(", \"pair_agreement\": ", f);
+    json_number(f, e->pair_agreement);
+    fputs(", \"best_pick_agreement\": ", f);
+    json_number(f, e->best_pick_agreement);
+    fprintf(f, "},\n%s\"uncertainty\": {\"mean_std\": ", indent);
+    json_number(f, e->mean_std);
+    fputs(", \"std_rank_error_spearman\": ", f);
+    json_number(f, e->std_rank_error_spearman);
+    fputs(", \"disagreement_auroc\": ", f);
+    json_number(f, e->disagreement_auroc);
+    fputc('}', f);
+}
+
+static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_results *r)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return rm_errorf("cannot create '%s': %s", path, strerror(errno));
+    fprintf(f, "{\n\"members\": %d,\n", p->n_members);
+    json_ensemble(f, p, &r->full, r->kl, "");
+    fputs(",\n\"single\": {\"bon\": ", f);
+    json_bon(f, p, r->single_mean.bon);
+    fputs(", \"kl\": ", f);
+    json_bon(f, p, r->kl);
+    fputs(", \"spearman\": ", f);
+    json_number(f, r->single_mean.spearman);
+    fputs(", \"pair_accuracy\": ", f);
+    json_number(f, r->single_mean.pair_accuracy);
+    fputs(", \"bench_accuracy\": ", f);
+    json_number(f, r->single_mean.bench_accuracy);
+    fputs(",\n  \"std\": {\"bon\": ", f);
+    json_bon(f, p, r->single_std.bon);
+    fputs(", \"spearman\": ", f);
+    json_number(f, r->single_std.spearman);
+    fputs(", \"pair_accuracy\": ", f);
+    json_number(f, r->single_std.pair_accuracy);
+    fputs(", \"bench_accuracy\": ", f);
+    json_number(f, r->single_std.bench_accuracy);
+    fputs("}},\n\"oracle_bon\": ", f);
+    json_bon(f, p, r->oracle_bon);
+    fputs(",\n\"ablation\": {", f);
+    for (int i = 0; i < p->n_sizes; i++) {
+        fprintf(f, "%s\n  \"%d\": {\"subsets\": %d,\n    ", i ? "," : "", p->sizes[i], p->size_subsets[i]);
+        json_ensemble(f, p, &r->ablation[i], r->kl, "    ");
+        fputc('}', f);
+    }
+    fputs("\n}\n}\n", f);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(errno));
+    return 0;
+}
+
+/* ---- output: HDF5 (rank 0, serial, after the collective /predictions if any) ---- */
+
+static int h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims)
+{
+    return rm_h5_write_dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v, 1, 0, "results.h5");
+}
+
+static hid_t h5_group(hid_t loc, const char *name)
+{
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) rm_errorf("results.h5: cannot create group '%s'", name);
+    return g;
+}
+
+static int h5_aggregate(hid_t loc, const char *name, const rm_eval_plan *p, const rm_aggregate_figures *a)
+{
+    hid_t g = h5_group(loc, name);
+    if (g < 0) return -1;
+    hsize_t n = (hsize_t)p->n_bon;
+    int rc = h5_doubles(g, "bon", a->bon, 1, &n);
+    if (rc == 0) rc = rm_h5_attr_double(g, "spearman", a->spearman);
+    if (rc == 0) rc = rm_h5_attr_double(g, "pair_accuracy", a->pair_accuracy);
+    if (rc == 0) rc = rm_h5_attr_double(g, "bench_accuracy", a->bench_accuracy);
+    H5Gclose(g);
+    return rc ? rm_error_context("results.h5: /%s", name) : 0;
+}
+
+static int h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e)
+{
+    hid_t aggs = h5_group(g, "aggregators");
+    if (aggs < 0) return -1;
+    int rc = 0;
+    for (int a = 0; a < p->n_aggregators && rc == 0; a++) rc = h5_aggregate(aggs, p->aggregator_names[a], p, &e->aggregate[a]);
+    H5Gclose(aggs);
+    hid_t agr = rc == 0 ? h5_group(g, "agreement") : -1;
+    if (agr < 0) return -1;
+    rc = rm_h5_attr_double(agr, "member_spearman", e->member_spearman);
+    if (rc == 0) rc = rm_h5_attr_double(agr, "pair_agreement", e->pair_agreement);
+    if (rc == 0) rc = rm_h5_attr_double(agr, "best_pick_agreement", e->best_pick_agreement);
+    H5Gclose(agr);
+    hid_t unc = rc == 0 ? h5_group(g, "uncertainty") : -1;
+    if (unc < 0) return -1;
+    rc = rm_h5_attr_double(unc, "mean_std", e->mean_std);
+    if (rc == 0) rc = rm_h5_attr_double(unc, "std_rank_error_spearman", e->std_rank_error_spearman);
+    if (rc == 0) rc = rm_h5_attr_double(unc, "disagreement_auroc", e->disagreement_auroc);
+    H5Gclose(unc);
+    return rc;
+}
+
+typedef struct {
+    const rm_settings *cfg;
+    const char *members_path;
+    const rm_store *store;
+    int ranks;
+    double seconds;
+} provenance;
+
+static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const provenance *prov)
+{
+    int E = p->n_members;
+    int rc = rm_h5_attr_string(f, "format", "rmens-results");
+    if (rc == 0) rc = rm_h5_attr_int(f, "format_version", 1);
+    if (rc == 0) rc = rm_h5_attr_string(f, "version", RMENS_VERSION);
+    if (rc == 0) rc = rm_h5_attr_string(f, "config", prov->cfg->config_text ? prov->cfg->config_text : "");
+    if (rc == 0) rc = rm_h5_attr_string(f, "store", prov->store->path);
+    if (rc == 0) rc = rm_h5_attr_string(f, "store_uuid", prov->store->uuid);
+    if (rc == 0) rc = rm_h5_attr_string(f, "members_file", prov->members_path);
+    if (rc == 0) rc = rm_h5_attr_int(f, "ranks", prov->ranks);
+    if (rc == 0) rc = rm_h5_attr_int(f, "n_members", E);
+    if (rc == 0) rc = rm_h5_attr_int(f, "test_prompts", (long long)prov->store->split[RM_SPLIT_TEST].n_prompts);
+    if (rc == 0) rc = rm_h5_attr_int(f, "test_responses", (long long)p->n_responses);
+    if (rc == 0) rc = rm_h5_attr_int(f, "bench_pairs", (long long)r->n_bench);
+    if (rc == 0) rc = rm_h5_attr_double(f, "eval_seconds", prov->seconds);
+    if (rc != 0) return rm_error_context("results.h5: root attributes");
+    hsize_t nb = (hsize_t)p->n_bon;
+    long long bon_n[RM_MAX_LIST];
+    for (int j = 0; j < p->n_bon; j++) bon_n[j] = (long long)p->bon_n[j];
+    rc = rm_h5_write_dataset(f, "bon_n", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &nb, bon_n, 1, 0, "results.h5");
+    if (rc == 0) rc = h5_doubles(f, "kl", r->kl, 1, &nb);
+    if (rc == 0) rc = h5_doubles(f, "oracle_bon", r->oracle_bon, 1, &nb);
+    if (rc == 0) rc = h5_ensemble(f, p, &r->full);
+    if (rc != 0) return -1;
+    hsize_t ee[2] = {(hsize_t)E, (hsize_t)E};
+    if (h5_doubles(f, "agreement/member_spearman_matrix", r->member_spearman_matrix, 2, ee) != 0) return -1;
+
+    /* singles: per member arrays, and the mean and spread over members */
+    hid_t single = h5_group(f, "single");
+    if (single < 0) return -1;
+    double *bon = rm_alloc((size_t)E * (size_t)p->n_bon, sizeof(double), "results"), *v = rm_alloc((size_t)E, sizeof(double), "results");
+    rc = bon && v ? 0 : -1;
+    if (rc == 0) {
+        for (int m = 0; m < E; m++) memcpy(bon + (size_t)m * (size_t)p->n_bon, r->single[m].bon, sizeof(double) * (size_t)p->n_bon);
+        hsize_t d2[2] = {(hsize_t)E, nb}, d1 = (hsize_t)E;
+        rc = h5_doubles(single, "bon", bon, 2, d2);
+        for (int m = 0; m < E; m++) v[m] = r->single[m].spearman;
+        if (rc == 0) rc = h5_doubles(single, "spearman", v, 1, &d1);
+        for (int m = 0; m < E; m++) v[m] = r->single[m].pair_accuracy;
+        if (rc == 0) rc = h5_doubles(single, "pair_accuracy", v, 1, &d1);
+        for (int m = 0; m < E; m++) v[m] = r->single[m].bench_accuracy;
+        if (rc == 0) rc = h5_doubles(single, "bench_accuracy", v, 1, &d1);
+        if (rc == 0) rc = h5_aggregate(single, "mean", p, &r->single_mean);
+        if (rc == 0) rc = h5_aggregate(single, "std", p, &r->single_std);
+    }
+    free(bon);
+    free(v);
+    H5Gclose(single);
+    if (rc != 0) return -1;
+
+    hid_t abl = h5_group(f, "ablation");
+    if (abl < 0) return -1;
+    for (int i = 0; i < p->n_sizes && rc == 0; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%d", p->sizes[i]);
+        hid_t g = h5_group(abl, name);
+        if (g < 0) {
+            rc = -1;
+            break;
+        }
+        rc = rm_h5_attr_int(g, "subsets", p->size_subsets[i]);
+        /* the member subsets themselves, [subsets, k] */
+        int k = p->sizes[i];
+        int *lists = rc == 0 ? rm_alloc((size_t)p->size_subsets[i] * (size_t)k, sizeof(int), "results") : NULL;
+        if (!lists) rc = -1;
+        if (rc == 0) {
+            for (int s = 0; s < p->size_subsets[i]; s++)
+                memcpy(lists + (size_t)s * (size_t)k, p->subsets[p->size_first[i] + s].members, sizeof(int) * (size_t)k);
+            hsize_t d[2] = {(hsize_t)p->size_subsets[i], (hsize_t)k};
+            rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0, "results.h5");
+        }
+        free(lists);
+        if (rc == 0) rc = h5_ensemble(g, p, &r->ablation[i]);
+        H5Gclose(g);
+    }
+    H5Gclose(abl);
+    return rc;
+}
+
+/* ---- the table ---- */
+
+static void print_number(FILE *out, double v, int width)
+{
+    if (isnan(v)) fprintf(out, " %*s", width, "-");
+    else fprintf(out, " %*.4f", width, v);
+}
+
+static void print_table(FILE *out, const rm_eval_plan *p, const rm_eval_results *r)
+{
+    fprintf(out, "\nbest-of-n golden reward (exact expectation over all n-subsets), KL = log n - (n-1)/n\n");
+    fprintf(out, "%-16s", "n");
+    for (int j = 0; j < p->n_bon; j++) fprintf(out, " %8zu", p->bon_n[j]);
+    fprintf(out, " %8s %8s %8s\n%-16s", "spearman", "pair_acc", "bench", "KL");
+    for (int j = 0; j < p->n_bon; j++) print_number(out, r->kl[j], 8);
+    fputc('\n', out);
+    for (int a = 0; a < p->n_aggregators; a++) {
+        const rm_aggregate_figures *g = &r->full.aggregate[a];
+        fprintf(out, "%-16s", p->aggregator_names[a]);
+        for (int j = 0; j < p->n_bon; j++) print_number(out, g->bon[j], 8);
+        print_number(out, g->spearman, 8);
+        print_number(out, g->pair_accuracy, 8);
+        print_number(out, g->bench_accuracy, 8);
+        fputc('\n', out);
+    }
+    fprintf(out, "%-16s", "single (mean)");
+    for (int j = 0; j < p->n_bon; j++) print_number(out, r->single_mean.bon[j], 8);
+    print_number(out, r->single_mean.spearman, 8);
+    print_number(out, r->single_mean.pair_accuracy, 8);
+    print_number(out, r->single_mean.bench_accuracy, 8);
+    fprintf(out, "\n%-16s", "single (std)");
+    for (int j = 0; j < p->n_bon; j++) print_number(out, r->single_std.bon[j], 8);
+    print_number(out, r->single_std.spearman, 8);
+    print_number(out, r->single_std.pair_accuracy, 8);
+    print_number(out, r->single_std.bench_accuracy, 8);
+    fprintf(out, "\n%-16s", "oracle");
+    for (int j = 0; j < p->n_bon; j++) print_number(out, r->oracle_bon[j], 8);
+    fprintf(out, "\n\nagreement: member Spearman %.4f, pair agreement %.4f, best-pick agreement %.4f\n",
+            r->full.member_spearman, r->full.pair_agreement, r->full.best_pick_agreement);
+    fprintf(out, "uncertainty: mean std %.4f, Spearman(std, |rank error|) %.4f, AUROC(disagreement -> mean wrong) %.4f\n",
+            r->full.mean_std, r->full.std_rank_error_spearman, r->full.disagreement_auroc);
+    fprintf(out, "\nensemble-size ablation (mean over random subsets; aggregator mean unless named)\n");
+    fprintf(out, "%4s %7s %10s %10s %10s %10s %10s %9s %9s\n", "k", "subsets", "bon(max n)", "min bon", "spearman",
+            "pair_acc", "bench", "agree", "auroc");
+    for (int i = 0; i < p->n_sizes; i++) {
+        const rm_ensemble_figures *e = &r->ablation[i];
+        fprintf(out, "%4d %7d", p->sizes[i], p->size_subsets[i]);
+        print_number(out, e->aggregate[0].bon[p->n_bon - 1], 10);
+        print_number(out, e->aggregate[1].bon[p->n_bon - 1], 10);
+        print_number(out, e->aggregate[0].spearman, 10);
+        print_number(out, e->aggregate[0].pair_accuracy, 10);
+        print_number(out, e->aggregate[0].bench_accuracy, 10);
+        print_number(out, e->pair_agreement, 9);
+        print_number(out, e->disagreement_auroc, 9);
+        fputc('\n', out);
+    }
+}
+
+/* ---- the verb ---- */
+
+/* Collective create of the results file and its /predictions dataset [E, N, K]. */
+static int open_predictions(const char *temp, MPI_Comm comm, int E, size_t N, size_t K, hid_t *file, hid_t *dset)
+{
+    *file = rm_h5_create_parallel(temp, comm);
+    if (*file < 0) return -1;
+    hsize_t dims[3] = {(hsize_t)E, (hsize_t)N, (hsize_t)K};
+    hid_t space = H5Screate_simple(3, dims, NULL);
+    *dset = space < 0 ? -1 : H5Dcreate2(*file, "predictions", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (space >= 0) H5Sclose(space);
+    if (*dset < 0) return rm_errorf("%s: cannot create dataset /predictions [%d, %zu, %zu]", temp, E, N, K);
+    return 0;
+}
+
+/* Collective write of prompts [p0, p1) (possibly empty on this rank): z is [E][(p1-p0) K]. */
+static int write_predictions(hid_t dset, int E, size_t p0, size_t p1, size_t K, const float *z)
+{
+    hid_t fspace = H5Dget_space(dset);
+    hsize_t start[3] = {0, (hsize_t)p0, 0}, count[3] = {(hsize_t)E, (hsize_t)(p1 - p0), (hsize_t)K};
+    hid_t mspace = H5Screate_simple(3, count, NULL);
+    herr_t rc = fspace < 0 || mspace < 0 ? -1 : 0;
+    if (rc == 0) {
+        if (p1 > p0) rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        else {
+            H5Sselect_none(fspace);
+            H5Sselect_none(mspace);
+        }
+    }
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (rc >= 0) rc = H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    if (rc >= 0) rc = H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, z);
+    H5Pclose(dxpl);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    return rc < 0 ? rm_errorf("results.h5: cannot write /predictions for prompts [%zu, %zu)", p0, p1) : 0;
+}
+
+int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    double t_start = rm_now();
+    rm_h5_quiet();
+    rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
+
+    char *members_path = rm_path_join(cfg->output, "members.h5");
+    char *h5_path = rm_path_join(cfg->output, "results.h5");
+    char *json_path = rm_path_join(cfg->output, "results.json");
+    char *h5_temp = h5_path ? rm_temp_sibling(h5_path, "writing") : NULL;
+    char *json_temp = json_path ? rm_temp_sibling(json_path, "writing") : NULL;
+    int rc = members_path && h5_path && json_path && h5_temp && json_temp ? 0 : -1;
+    if (rc == 0 && rank == 0) {
+        if (!cfg->output[0]) rc = rm_errorf("output is empty: set the run directory holding members.h5");
+        else if (!cfg->store[0]) rc = rm_errorf("store is empty: set the embedding store to evaluate on");
+        else if (!rm_path_exists(members_path)) rc = rm_errorf("%s does not exist: run `rmens train` first", members_path);
+        else if (!force && (rm_path_exists(h5_path) || rm_path_exists(json_path)))
+            rc = rm_errorf("results already exist in %s (use --force to overwrite)", cfg->output);
+    }
+    if (rm_all_ok(comm, rc) != 0) {
+        free(members_path), free(h5_path), free(json_path), free(h5_temp), free(json_temp);
+        return -1;
+    }
+
+    rm_store store;
+    memset(&store, 0, sizeof store);
+    scorer sc;
+    memset(&sc, 0, sizeof sc);
+    rm_eval_plan plan;
+    memset(&plan, 0, sizeof plan);
+    rm_eval_work work;
+    memset(&work, 0, sizeof work);
+    rm_eval_results res;
+    memset(&res, 0, sizeof res);
+    float *emb = NULL, *golden = NULL, *z = NULL, *bench_c = NULL, *bench_r = NULL, *zc = NULL, *zr = NULL;
+    double *blocks = NULL, *total = NULL;
+    int64_t *bench_counts = NULL, *bench_total = NULL;
+    hid_t pred_file = -1, pred_dset = -1;
+    int store_open = 0, ensemble_loaded = 0, h5_created = 0;
+
+    if (rm_all_ok(comm, rm_store_open(&store, cfg->store, comm)) != 0) goto fail;
+    store_open = 1;
+    const rm_split_info *test = &store.split[RM_SPLIT_TEST];
+    size_t N = test->n_prompts, K = test->n_responses, D = store.dim;
+    if (rm_ensemble_load(&sc.ensemble, members_path, comm, (int)D) != 0) goto fail;
+    ensemble_loaded = 1;
+    int E = sc.ensemble.n_members;
+    if (rank == 0 && strcmp(sc.ensemble.store_uuid, store.uuid) != 0)
+        rm_warnf("members.h5 was trained on store %s, evaluating on store %s", sc.ensemble.store_uuid, store.uuid);
+
+    rc = rm_eval_plan_create(&plan, cfg, E, K);
+    if (rc == 0) rc = rm_eval_work_create(&work, &plan);
+    if (rm_all_ok(comm, rc) != 0) goto fail;
+    if (rank == 0) {
+        for (int i = 0; i < cfg->eval_n_bon; i++)
+            if ((size_t)cfg->eval_bon_n[i] > K) rm_warnf("eval.bon_n: n = %lld skipped (K_test = %zu)", cfg->eval_bon_n[i], K);
+        for (int i = 0; i < cfg->eval_n_ablation; i++)
+            if (cfg->eval_ablation_sizes[i] > E) rm_warnf("eval.ablation_sizes: k = %lld skipped (%d members)", cfg->eval_ablation_sizes[i], E);
+    }
+
+    /* this rank's blocks of prompts, and the number of pieces every rank will read */
+    size_t n_blocks = (N + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS, b0, b1;
+    rm_eval_split(n_blocks, size, rank, &b0, &b1);
+    size_t p_begin = b0 * RM_EVAL_BLOCK_PROMPTS, p_end = b1 * RM_EVAL_BLOCK_PROMPTS < N ? b1 * RM_EVAL_BLOCK_PROMPTS : N;
+    if (p_begin > p_end) p_begin = p_end;
+    /* pieces hold whole blocks, so that scoring calls start at block boundaries */
+    size_t chunk_blocks = ((size_t)cfg->eval_chunk_prompts + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS;
+    size_t chunk = chunk_blocks * RM_EVAL_BLOCK_PROMPTS;
+    long long my_pieces = (long long)((p_end - p_begin + chunk - 1) / chunk), pieces = 0;
+    MPI_Allreduce(&my_pieces, &pieces, 1, MPI_LONG_LONG, MPI_MAX, comm);
+
+    size_t piece_rows = chunk * K, emb_count;
+    rc = rm_size_mul(piece_rows, D, &emb_count, "test piece");
+    sc.workspaces = rm_calloc((size_t)E, sizeof *sc.workspaces, "scoring workspaces");
+    sc.raw = rm_alloc(SCORE_ROWS, sizeof(float), "scores");
+    emb = rc == 0 ? rm_alloc(emb_count, sizeof(float), "test embeddings piece (lower eval.chunk_prompts)") : NULL;
+    golden = rm_alloc(piece_rows, sizeof(float), "test rewards piece");
+    z = rm_alloc((size_t)E * piece_rows, sizeof(float), "test predictions piece");
+    blocks = rm_calloc((b1 - b0 + 1) * plan.n_slots, sizeof(double), "figure blocks");
+    bench_counts = rm_calloc(plan.n_bench_counts, sizeof(int64_t), "bench counts");
+    bench_total = rm_calloc(plan.n_bench_counts, sizeof(int64_t), "bench counts");
+    total = rm_calloc(plan.n_slots, sizeof(double), "figures");
+    rc = sc.workspaces && sc.raw && emb && golden && z && blocks && bench_counts && bench_total && total ? 0 : -1;
+    for (int m = 0; m < E && rc == 0 && sc.workspaces; m++)
+        rc = rm_mlp_workspace_create(&sc.workspaces[m], &sc.ensemble.members[m].mlp, SCORE_ROWS);
+    if (rm_all_ok(comm, rc) != 0) goto fail;
+
+    if (cfg->eval_save_predictions) {
+        if (rank == 0) remove(h5_temp); /* a leftover of an interrupted run */
+        MPI_Barrier(comm);
+        rc = open_predictions(h5_temp, comm, E, N, K, &pred_file, &pred_dset);
+        h5_created = 1;
+        if (rm_all_ok(comm, rc) != 0) goto fail;
+    }
+
+    /* ---- the test split: read once, in pieces ---- */
+    for (long long piece = 0; piece < pieces; piece++) {
+        size_t q0 = p_begin + (size_t)piece * chunk, q1 = q0 + chunk;
+        if (q0 > p_end) q0 = p_end;
+        if (q1 > p_end) q1 = p_end;
+        size_t rows = (q1 - q0) * K;
+        double t0 = rm_now();
+        rc = rm_store_read_embeddings(&store, RM_SPLIT_TEST, q0, q1, emb);
+        if (rc == 0) rc = rm_store_read_rewards(&store, RM_SPLIT_TEST, q0, q1, golden);
+        sc.read_seconds += rm_now() - t0;
+        if (rm_all_ok(comm, rc) != 0) goto fail;
+        for (size_t b = q0; b < q1; b += RM_EVAL_BLOCK_PROMPTS) { /* one prompt block at a time */
+            size_t b_end = b + RM_EVAL_BLOCK_PROMPTS < q1 ? b + RM_EVAL_BLOCK_PROMPTS : q1;
+            score_rows(&sc, emb + (b - q0) * K * D, D, (b_end - b) * K, z + (b - q0) * K, rows);
+        }
+        if (cfg->eval_save_predictions && rm_all_ok(comm, write_predictions(pred_dset, E, q0, q1, K, z)) != 0) goto fail;
+        t0 = rm_now();
+        for (size_t q = q0; q < q1; q++) /* z of prompt q: member stride `rows` */
+            rm_eval_accumulate_prompt(&plan, &work, z + (q - q0) * K, rows, golden + (q - q0) * K,
+                                      blocks + (q / RM_EVAL_BLOCK_PROMPTS - b0) * plan.n_slots);
+        sc.stats_seconds += rm_now() - t0;
+    }
+    if (pred_dset >= 0) H5Dclose(pred_dset);
+    pred_dset = -1;
+    if (pred_file >= 0 && H5Fclose(pred_file) < 0) rc = rm_errorf("%s: cannot close after writing /predictions", h5_temp);
+    pred_file = -1;
+    if (rm_all_ok(comm, rc) != 0) goto fail;
+
+    /* ---- benchmark pairs: integer counts, any partition is exact ---- */
+    if (store.n_bench > 0) {
+        size_t n_bench_blocks = (store.n_bench + BENCH_BLOCK - 1) / BENCH_BLOCK, c0, c1;
+        rm_eval_split(n_bench_blocks, size, rank, &c0, &c1);
+        size_t i0 = c0 * BENCH_BLOCK, i1 = c1 * BENCH_BLOCK < store.n_bench ? c1 * BENCH_BLOCK : store.n_bench;
+        if (i0 > i1) i0 = i1;
+        const size_t piece_pairs = (size_t)BENCH_PIECE_BLOCKS * BENCH_BLOCK;
+        long long my_bench_pieces = (long long)((i1 - i0 + piece_pairs - 1) / piece_pairs), bench_pieces = 0;
+        MPI_Allreduce(&my_bench_pieces, &bench_pieces, 1, MPI_LONG_LONG, MPI_MAX, comm);
+        bench_c = rm_alloc(piece_pairs * D, sizeof(float), "bench piece");
+        bench_r = rm_alloc(piece_pairs * D, sizeof(float), "bench piece");
+        zc = rm_alloc((size_t)E * piece_pairs, sizeof(float), "bench predictions");
+        zr = rm_alloc((size_t)E * piece_pairs, sizeof(float), "bench predictions");
+        if (rm_all_ok(comm, bench_c && bench_r && zc && zr ? 0 : -1) != 0) goto fail;
+        for (long long piece = 0; piece < bench_pieces; piece++) {
+            size_t j0 = i0 + (size_t)piece * piece_pairs, j1 = j0 + piece_pairs;
+            if (j0 > i1) j0 = i1;
+            if (j1 > i1) j1 = i1;
+            double t0 = rm_now();
+            rc = rm_store_read_bench(&store, j0, j1, bench_c, bench_r);
+            sc.read_seconds += rm_now() - t0;
+            if (rm_all_ok(comm, rc) != 0) goto fail;
+            /* j0 is a multiple of BENCH_BLOCK = SCORE_ROWS: calls start at fixed positions */
+            score_rows(&sc, bench_c, D, j1 - j0, zc, j1 - j0);
+            score_rows(&sc, bench_r, D, j1 - j0, zr, j1 - j0);
+            rm_eval_accumulate_bench(&plan, &work, zc, zr, j1 - j0, j1 - j0, bench_counts);
+        }
+    }
+
+    /* ---- reduction and figures ---- */
+    double t_reduce = rm_now();
+    if (rm_eval_reduce(&plan, comm, blocks, b1 - b0, bench_counts, total, bench_total) != 0) goto fail;
+    t_reduce = rm_now() - t_reduce;
+    double local_times[3] = {sc.read_seconds, sc.score_seconds, sc.stats_seconds}, max_times[3];
+    MPI_Reduce(local_times, max_times, 3, MPI_DOUBLE, MPI_MAX, 0, comm);
+    double scored = 0.0;
+    MPI_Reduce(&sc.responses_scored, &scored, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
+
+    rc = 0;
+    if (rank == 0) {
+        rc = rm_eval_finish(&plan, total, bench_total, store.n_bench, &res);
+        provenance prov = {cfg, members_path, &store, size, rm_now() - t_start};
+        hid_t f = -1;
+        if (rc == 0) {
+            /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
+            f = cfg->eval_save_predictions ? H5Fopen(h5_temp, H5F_ACC_RDWR, H5P_DEFAULT) : rm_h5_create_parallel(h5_temp, MPI_COMM_NULL);
+            if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);
+            h5_created = 1;
+        }
+        if (rc == 0) rc = write_h5_figures(f, &plan, &res, &prov);
+        if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = rm_errorf("%s: cannot close", h5_temp);
+        if (rc == 0) rc = write_json(json_temp, &plan, &res);
+        if (rc == 0 && rename(h5_temp, h5_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", h5_temp, h5_path, strerror(errno));
+        if (rc == 0 && rename(json_temp, json_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", json_temp, json_path, strerror(errno));
+        if (rc == 0) {
+            print_table(stdout, &plan, &res);
+            const rm_mlp *mlp = &sc.ensemble.members[0].mlp;
+            double gflops = rm_mlp_forward_flops(mlp, 1) * scored / max_times[1] * 1e-9;
+            printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
+                   "(%.1f GFLOP/s, %.2f of the %.0f GFLOP/s sgemm reference)\n",
+                   N * K, E, store.n_bench, size, scored / max_times[1], gflops, gflops / SGEMM_REFERENCE_GFLOPS,
+                   SGEMM_REFERENCE_GFLOPS);
+            printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
+                   max_times[0], max_times[1], max_times[2], t_reduce, rm_now() - t_start);
+            printf("wrote %s and %s\n", h5_path, json_path);
+            fflush(stdout);
+        }
+    }
+    if (rm_all_ok(comm, rc) != 0) goto fail;
+    goto done;
+
+fail:
+    rc = -1;
+    if (pred_dset >= 0) H5Dclose(pred_dset);
+    if (pred_file >= 0) H5Fclose(pred_file);
+    if (rank == 0 && h5_created && h5_temp) remove(h5_temp);
+    if (rank == 0 && json_temp) remove(json_temp);
+done:
+    for (int m = 0; sc.workspaces && m < sc.ensemble.n_members; m++) rm_mlp_workspace_free(&sc.workspaces[m]);
+    free(sc.workspaces);
+    free(sc.raw);
+    if (ensemble_loaded) rm_ensemble_free(&sc.ensemble);
+    if (store_open) rm_store_close(&store);
+    rm_eval_results_free(&res);
+    rm_eval_work_free(&work);
+    rm_eval_plan_free(&plan);
+    free(emb), free(golden), free(z), free(bench_c), free(bench_r), free(zc), free(zr);
+    free(blocks), free(total), free(bench_counts), free(bench_total);
+    free(members_path), free(h5_path), free(json_path), free(h5_temp), free(json_temp);
+    return rc;
+}

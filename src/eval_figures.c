@@ -1,0 +1,518 @@
+/* Evaluation figures: the plan of what is accumulated, the per-prompt accumulation, the
+ * rank-count-independent reduction and the final figures (see include/rmens/eval.h).
+ *
+ * Slots. Every figure that is an average over prompts is a (sum, count) pair of doubles:
+ * a prompt where the figure is undefined (a constant score for Spearman) adds nothing.
+ * Pooled counts (pairs, disagreement histograms) are integers held in doubles, exact to
+ * 2^53. Per subset the slots are, for each aggregator:
+ *     bon[n] (sum, count) x n_bon | spearman (sum, count) | pair accuracy (correct, valid)
+ * and then, for the full ensemble and ablation subsets:
+ *     best-pick agreement | mean std | std-vs-rank-error Spearman | agreeing member pairs
+ *     (agreeing, compared) | wrong[L] | right[L]   (histograms over the L = C(k,2) + 1
+ *     disagreement levels of a response pair)
+ * followed by the global oracle best-of-n and the member-pair Spearman slots.
+ *
+ * Cost per prompt: every aggregate is sorted (O(K log K): best-of-n for all n, Spearman,
+ * Knight's pair counts). The pair-level figures (member pairs agreeing on a response
+ * pair, the disagreement AUROC) need each response pair's member signs: built once as
+ * bit masks in E K^2 / 2 comparisons, then O(K^2) popcounts per subset. That is chosen
+ * over an O(K log K) formulation because scoring already costs E K forward passes of
+ * ~5 MFLOP each; at K = 500, E = 4 with 26 subsets (defaults) the statistics took 1.5 s
+ * against 4.7 s of scoring for 48 prompts on one rank. */
+#include "rmens/eval.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rmens/common.h"
+#include "rmens/parallel.h"
+#include "rmens/rng.h"
+
+enum { SLOT_BEST_PICK = 0, SLOT_MEAN_STD = 2, SLOT_STD_RANK = 4, SLOT_AGREE = 6, SLOT_HIST = 8 };
+
+void rm_eval_split(size_t n, int parts, int index, size_t *begin, size_t *end)
+{
+    size_t base = n / (size_t)parts, extra = n % (size_t)parts, i = (size_t)index;
+    *begin = i * base + (i < extra ? i : extra);
+    *end = *begin + base + (i < extra ? 1 : 0);
+}
+
+/* Disagreement levels of a response pair for k members: 0..C(k,2) disagreeing member pairs. */
+static size_t disagreement_levels(int k) { return (size_t)k * (size_t)(k - 1) / 2 + 1; }
+static size_t ensemble_slots(int k) { return SLOT_HIST + 2 * disagreement_levels(k); }
+
+/* Deterministic random k-subset of 0..E-1 number s of size k: a partial Fisher-Yates
+ * shuffle drawn from (seed, RM_STREAM_ABLATION, index(k, s, j)). */
+static void draw_subset(uint64_t seed, int E, int k, int s, int *out, int *pool)
+{
+    for (int i = 0; i < E; i++) pool[i] = i;
+    for (int j = 0; j < k; j++) {
+        uint64_t index = ((((uint64_t)k << 20) + (uint64_t)s) << 17) | (uint64_t)j; /* k < 2^17, s < 2^20, j < 2^17 */
+        int pick = j + (int)rm_rand_below(seed, RM_STREAM_ABLATION, index, (uint64_t)(E - j));
+        int t = pool[j];
+        pool[j] = pool[pick];
+        pool[pick] = t;
+    }
+    for (int j = 0; j < k; j++) out[j] = pool[j];
+    /* ascending, so that the subset reads naturally in results.h5 */
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            int t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+}
+
+int rm_eval_plan_create(rm_eval_plan *p, const rm_settings *cfg, int n_members, size_t n_responses)
+{
+    memset(p, 0, sizeof *p);
+    if (n_members < 1) return rm_errorf("evaluation needs at least one member");
+    if (n_members >= (1 << 17)) return rm_errorf("evaluation supports at most %d members", (1 << 17) - 1);
+    if (n_responses < 2) return rm_errorf("the test split has %zu response(s) per prompt; evaluation needs at least 2", n_responses);
+    p->n_members = n_members;
+    p->n_responses = n_responses;
+    for (int i = 0; i < cfg->eval_n_bon; i++)
+        if ((size_t)cfg->eval_bon_n[i] <= n_responses) p->bon_n[p->n_bon++] = (size_t)cfg->eval_bon_n[i];
+    if (p->n_bon == 0) return rm_errorf("eval.bon_n: no n is <= K_test = %zu", n_responses);
+    p->n_uwo = cfg->eval_n_uwo;
+    memcpy(p->uwo_lambda, cfg->eval_uwo_lambda, sizeof(double) * (size_t)p->n_uwo);
+    p->n_aggregators = 3 + p->n_uwo;
+    strcpy(p->aggregator_names[0], "mean");
+    strcpy(p->aggregator_names[1], "min");
+    strcpy(p->aggregator_names[2], "median");
+    for (int u = 0; u < p->n_uwo; u++) snprintf(p->aggregator_names[3 + u], sizeof p->aggregator_names[0], "uwo_%g", p->uwo_lambda[u]);
+
+    /* ablation sizes */
+    if (cfg->eval_n_ablation == 0) {
+        for (int k = 1; k < n_members && p->n_sizes < RM_MAX_LIST - 1; k *= 2) p->sizes[p->n_sizes++] = k;
+        p->sizes[p->n_sizes++] = n_members;
+    } else {
+        for (int i = 0; i < cfg->eval_n_ablation; i++)
+            if (cfg->eval_ablation_sizes[i] <= n_members) p->sizes[p->n_sizes++] = (int)cfg->eval_ablation_sizes[i];
+    }
+    if (cfg->eval_ablation_subsets >= (1 << 20)) return rm_errorf("eval.ablation_subsets: at most %d", (1 << 20) - 1);
+    int n_ablation = 0;
+    for (int i = 0; i < p->n_sizes; i++) {
+        /* the whole ensemble is one subset; any other size draws eval.ablation_subsets */
+        p->size_subsets[i] = p->sizes[i] == n_members ? 1 : (int)cfg->eval_ablation_subsets;
+        p->size_first[i] = 1 + n_members + n_ablation;
+        n_ablation += p->size_subsets[i];
+    }
+
+    p->n_subsets = 1 + n_members + n_ablation;
+    p->mask_words = rm_pair_mask_words(n_members);
+    size_t member_total = (size_t)n_members * 2; /* full + singles */
+    for (int i = 0; i < p->n_sizes; i++) member_total += (size_t)p->sizes[i] * (size_t)p->size_subsets[i];
+    p->subsets = rm_calloc((size_t)p->n_subsets, sizeof *p->subsets, "evaluation subsets");
+    p->member_lists = rm_alloc(member_total, sizeof(int), "evaluation subsets");
+    p->masks = rm_calloc((size_t)p->n_subsets * p->mask_words, sizeof(uint64_t), "evaluation subsets");
+    int *pool = rm_alloc((size_t)n_members, sizeof(int), "evaluation subsets");
+    if (!p->subsets || !p->member_lists || !p->masks || !pool) {
+        free(pool);
+        rm_eval_plan_free(p);
+        return -1;
+    }
+    int *next = p->member_lists;
+    for (int s = 0; s < p->n_subsets; s++) {
+        rm_eval_subset *sub = &p->subsets[s];
+        if (s == 0) {
+            sub->k = n_members;
+            for (int m = 0; m < n_members; m++) next[m] = m;
+        } else if (s <= n_members) {
+            sub->k = 1;
+            next[0] = s - 1;
+        } else {
+            int size = p->n_sizes - 1;
+            while (p->size_first[size] > s) size--;
+            sub->k = p->sizes[size];
+            if (sub->k == n_members) for (int m = 0; m < n_members; m++) next[m] = m;
+            else draw_subset((uint64_t)cfg->seed, n_members, sub->k, s - p->size_first[size], next, pool);
+        }
+        sub->members = next;
+        uint64_t *mask = p->masks + (size_t)s * p->mask_words;
+        for (int i = 0; i < sub->k; i++) mask[next[i] / 64] |= (uint64_t)1 << (next[i] % 64);
+        sub->mask = mask;
+        next += sub->k;
+        sub->n_aggregators = s >= 1 && s <= n_members ? 1 : p->n_aggregators;
+        sub->ensemble_figures = !(s >= 1 && s <= n_members);
+        if (sub->ensemble_figures && sub->k >= 2) p->pair_statistics = 1;
+    }
+    free(pool);
+
+    p->aggregator_slots = 2 * (size_t)p->n_bon + 4;
+    size_t offset = 0;
+    for (int s = 0; s < p->n_subsets; s++) {
+        rm_eval_subset *sub = &p->subsets[s];
+        sub->offset = offset;
+        offset += (size_t)sub->n_aggregators * p->aggregator_slots;
+        if (sub->ensemble_figures) offset += ensemble_slots(sub->k);
+    }
+    p->oracle_offset = offset;
+    offset += 2 * (size_t)p->n_bon;
+    p->member_spearman_offset = offset;
+    offset += (size_t)n_members * (size_t)(n_members - 1); /* (sum, count) per pair a < b */
+    p->n_slots = offset;
+    p->n_bench_counts = (size_t)p->n_subsets * (size_t)p->n_aggregators;
+    return 0;
+}
+
+void rm_eval_plan_free(rm_eval_plan *p)
+{
+    free(p->subsets);
+    free(p->member_lists);
+    free(p->masks);
+    memset(p, 0, sizeof *p);
+}
+
+int rm_eval_work_create(rm_eval_work *w, const rm_eval_plan *p)
+{
+    memset(w, 0, sizeof *w);
+    size_t K = p->n_responses, E = (size_t)p->n_members;
+    if (rm_metric_scratch_create(&w->scratch, K) != 0) return -1;
+    w->golden = rm_alloc(K, sizeof(double), "evaluation work");
+    w->golden_ranks = rm_alloc(K, sizeof(double), "evaluation work");
+    w->golden_by_score = rm_alloc(K, sizeof(double), "evaluation work");
+    w->win = rm_alloc((size_t)p->n_bon * K, sizeof(double), "evaluation work");
+    w->aggregate = rm_alloc((size_t)p->n_aggregators * K, sizeof(double), "evaluation work");
+    w->ranks = rm_alloc(K, sizeof(double), "evaluation work");
+    w->member_ranks = rm_alloc(E * K, sizeof(double), "evaluation work");
+    w->spread = rm_alloc(K, sizeof(double), "evaluation work");
+    w->rank_error = rm_alloc(K, sizeof(double), "evaluation work");
+    w->sort_buffer = rm_alloc(E, sizeof(double), "evaluation work");
+    w->member_pick = rm_alloc(E, sizeof(int), "evaluation work");
+    int ok = w->golden && w->golden_ranks && w->golden_by_score && w->win && w->aggregate && w->ranks &&
+             w->member_ranks && w->spread && w->rank_error && w->sort_buffer && w->member_pick;
+    if (ok && p->pair_statistics) {
+        /* K(K-1)/2 pairs x mask words, twice: 2 MB for K = 500 and up to 64 members */
+        size_t n_pairs = K * (K - 1) / 2, words;
+        if (rm_size_mul(n_pairs, p->mask_words, &words, "pair masks") != 0) ok = 0;
+        else {
+            w->pair_gt = rm_alloc(words, sizeof(uint64_t), "pair masks");
+            w->pair_eq = rm_alloc(words, sizeof(uint64_t), "pair masks");
+            ok = w->pair_gt && w->pair_eq;
+        }
+    }
+    if (!ok) {
+        rm_eval_work_free(w);
+        return rm_error_context("evaluation scratch for K = %zu, E = %zu", K, E);
+    }
+    for (int j = 0; j < p->n_bon; j++) rm_bon_win_probabilities(K, p->bon_n[j], w->win + (size_t)j * K);
+    return 0;
+}
+
+void rm_eval_work_free(rm_eval_work *w)
+{
+    rm_metric_scratch_free(&w->scratch);
+    free(w->golden);
+    free(w->golden_ranks);
+    free(w->golden_by_score);
+    free(w->win);
+    free(w->aggregate);
+    free(w->ranks);
+    free(w->member_ranks);
+    free(w->spread);
+    free(w->rank_error);
+    free(w->sort_buffer);
+    free(w->member_pick);
+    free(w->pair_gt);
+    free(w->pair_eq);
+    memset(w, 0, sizeof *w);
+}
+
+static inline void add_mean(double *slot, double value)
+{
+    if (isnan(value)) return;
+    slot[0] += value;
+    slot[1] += 1.0;
+}
+
+static size_t argmax_first(const double *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* One aggregate's figures for one prompt: bon for each n, Spearman, pair accuracy. */
+static void accumulate_aggregate(const rm_eval_plan *p, rm_eval_work *w, const double *score, double *slots)
+{
+    size_t K = p->n_responses;
+    rm_golden_by_score(score, w->golden, K, w->golden_by_score, &w->scratch);
+    for (int j = 0; j < p->n_bon; j++) add_mean(slots + 2 * j, rm_bon_expected(w->win + (size_t)j * K, w->golden_by_score, K));
+    rm_average_ranks(score, K, w->ranks, &w->scratch);
+    add_mean(slots + 2 * p->n_bon, rm_pearson(w->ranks, w->golden_ranks, K));
+    int64_t twice_correct = 0;
+    int64_t valid = rm_pair_accuracy_counts(score, w->golden, K, &twice_correct, &w->scratch);
+    slots[2 * p->n_bon + 2] += 0.5 * (double)twice_correct;
+    slots[2 * p->n_bon + 3] += (double)valid;
+}
+
+void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
+                               const float *golden, double *slots)
+{
+    size_t K = p->n_responses;
+    int E = p->n_members;
+    for (size_t r = 0; r < K; r++) w->golden[r] = golden[r];
+    rm_average_ranks(w->golden, K, w->golden_ranks, &w->scratch);
+
+    /* oracle: best-of-n picking by golden reward itself */
+    rm_golden_by_score(w->golden, w->golden, K, w->golden_by_score, &w->scratch);
+    for (int j = 0; j < p->n_bon; j++)
+        add_mean(slots + p->oracle_offset + 2 * j, rm_bon_expected(w->win + (size_t)j * K, w->golden_by_score, K));
+
+    /* per member: ranks (for member-pair Spearman) and the best-of-K pick */
+    for (int m = 0; m < E; m++) {
+        double *score = w->aggregate; /* reused as a double copy of the member's scores */
+        for (size_t r = 0; r < K; r++) score[r] = z[(size_t)m * member_stride + r];
+        rm_average_ranks(score, K, w->member_ranks + (size_t)m * K, &w->scratch);
+        w->member_pick[m] = (int)argmax_first(score, K);
+    }
+    double *pair_slot = slots + p->member_spearman_offset;
+    for (int a = 0; a < E; a++)
+        for (int b = a + 1; b < E; b++, pair_slot += 2)
+            add_mean(pair_slot, rm_pearson(w->member_ranks + (size_t)a * K, w->member_ranks + (size_t)b * K, K));
+
+    if (p->pair_statistics) rm_pair_masks(z, member_stride, E, K, w->pair_gt, w->pair_eq);
+
+    for (int s = 0; s < p->n_subsets; s++) {
+        const rm_eval_subset *sub = &p->subsets[s];
+        double *base = slots + sub->offset;
+        for (int a = 0; a < sub->n_aggregators; a++) {
+            double *agg = w->aggregate + (size_t)a * K;
+            rm_aggregator kind = a < 3 ? (rm_aggregator)a : RM_AGG_UWO;
+            rm_aggregate(z, member_stride, sub->members, sub->k, K, kind, a < 3 ? 0.0 : p->uwo_lambda[a - 3], agg,
+                         w->sort_buffer);
+            accumulate_aggregate(p, w, agg, base + (size_t)a * p->aggregator_slots);
+        }
+        if (!sub->ensemble_figures) continue;
+        double *ens = base + (size_t)sub->n_aggregators * p->aggregator_slots;
+        const double *mean = w->aggregate; /* aggregator 0 */
+
+        /* agreement: members whose best-of-K pick is the mean ensemble's */
+        size_t mean_pick = argmax_first(mean, K);
+        int same = 0;
+        for (int i = 0; i < sub->k; i++) same += (size_t)w->member_pick[sub->members[i]] == mean_pick;
+        add_mean(ens + SLOT_BEST_PICK, (double)same / sub->k);
+
+        /* uncertainty: ensemble deviation, and whether it tracks the mean's rank error */
+        rm_member_std(z, member_stride, sub->members, sub->k, K, w->spread);
+        double spread_sum = 0.0;
+        for (size_t r = 0; r < K; r++) spread_sum += w->spread[r];
+        add_mean(ens + SLOT_MEAN_STD, spread_sum / (double)K);
+        rm_average_ranks(mean, K, w->ranks, &w->scratch);
+        for (size_t r = 0; r < K; r++) w->rank_error[r] = fabs(w->ranks[r] - w->golden_ranks[r]);
+        add_mean(ens + SLOT_STD_RANK, rm_spearman(w->spread, w->rank_error, K, &w->scratch));
+
+        if (sub->k >= 2) {
+            double agreeing = 0.0;
+            rm_pair_subset_stats(w->pair_gt, w->pair_eq, p->mask_words, K, sub->mask, sub->k, mean, w->golden,
+                                 ens + SLOT_HIST, ens + SLOT_HIST + disagreement_levels(sub->k), &agreeing);
+            ens[SLOT_AGREE] += agreeing;
+            ens[SLOT_AGREE + 1] += (double)(K * (K - 1) / 2) * (double)sub->k * (double)(sub->k - 1) / 2.0;
+        }
+    }
+}
+
+void rm_eval_accumulate_bench(const rm_eval_plan *p, rm_eval_work *w, const float *z_chosen, const float *z_rejected,
+                              size_t member_stride, size_t n, int64_t *counts)
+{
+    double chosen, rejected;
+    for (int s = 0; s < p->n_subsets; s++) {
+        const rm_eval_subset *sub = &p->subsets[s];
+        for (int a = 0; a < sub->n_aggregators; a++) {
+            rm_aggregator kind = a < 3 ? (rm_aggregator)a : RM_AGG_UWO;
+            double lambda = a < 3 ? 0.0 : p->uwo_lambda[a - 3];
+            int64_t twice_correct = 0;
+            for (size_t i = 0; i < n; i++) {
+                rm_aggregate(z_chosen + i, member_stride, sub->members, sub->k, 1, kind, lambda, &chosen, w->sort_buffer);
+                rm_aggregate(z_rejected + i, member_stride, sub->members, sub->k, 1, kind, lambda, &rejected, w->sort_buffer);
+                twice_correct += chosen > rejected ? 2 : chosen == rejected ? 1 : 0;
+            }
+            counts[(size_t)s * (size_t)p->n_aggregators + (size_t)a] += twice_correct;
+        }
+    }
+}
+
+int rm_eval_reduce(const rm_eval_plan *p, MPI_Comm comm, const double *local_blocks, size_t n_local_blocks,
+                   const int64_t *bench_local, double *total, int64_t *bench_total)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    /* Every rank's blocks, in rank order = block order (ranks hold contiguous block ranges). */
+    long long mine = (long long)(n_local_blocks * p->n_slots);
+    long long *counts_ll = rank == 0 ? rm_alloc((size_t)size, sizeof(long long), "reduction") : NULL;
+    int rc = rank == 0 && !counts_ll ? -1 : 0;
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    if (rm_mpi_check(MPI_Gather(&mine, 1, MPI_LONG_LONG, counts_ll, 1, MPI_LONG_LONG, 0, comm), "MPI_Gather (block counts)") != 0)
+        rc = -1;
+    int *counts = NULL, *displs = NULL;
+    double *all = NULL;
+    long long n_all = 0;
+    if (rc == 0 && rank == 0) {
+        for (int r = 0; r < size; r++) n_all += counts_ll[r];
+        if (n_all > INT_MAX) {
+            rc = rm_errorf("the reduction holds %lld values, more than one MPI_Gatherv can move; raise the block size", n_all);
+        } else {
+            counts = rm_alloc((size_t)size, sizeof(int), "reduction");
+            displs = rm_alloc((size_t)size, sizeof(int), "reduction");
+            all = rm_alloc(n_all > 0 ? (size_t)n_all : 1, sizeof(double), "reduction");
+            if (!counts || !displs || !all) rc = -1;
+            else
+                for (int r = 0, d = 0; r < size; r++) {
+                    counts[r] = (int)counts_ll[r];
+                    displs[r] = d;
+                    d += counts[r];
+                }
+        }
+    }
+    if (rm_all_ok(comm, rc) == 0) {
+        rc = rm_mpi_check(MPI_Gatherv(local_blocks, (int)mine, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, comm),
+                          "MPI_Gatherv (figure blocks)");
+        if (rc == 0 && rank == 0) {
+            memset(total, 0, p->n_slots * sizeof *total);
+            size_t n_blocks = (size_t)n_all / p->n_slots;
+            for (size_t b = 0; b < n_blocks; b++) /* block order: the same for any rank count */
+                for (size_t i = 0; i < p->n_slots; i++) total[i] += all[b * p->n_slots + i];
+        }
+        /* integer counts: exact in any order */
+        if (rc == 0)
+            rc = rm_mpi_check(MPI_Reduce(bench_local, bench_total, (int)p->n_bench_counts, MPI_INT64_T, MPI_SUM, 0, comm),
+                              "MPI_Reduce (bench counts)");
+        rc = rm_all_ok(comm, rc);
+    } else {
+        rc = -1;
+    }
+    free(counts_ll);
+    free(counts);
+    free(displs);
+    free(all);
+    return rc;
+}
+
+static double ratio(const double *slot) { return slot[1] > 0 ? slot[0] / slot[1] : NAN; }
+
+static void finish_aggregate(const rm_eval_plan *p, const double *slots, int64_t bench_twice, size_t n_bench,
+                             rm_aggregate_figures *out)
+{
+    for (int j = 0; j < p->n_bon; j++) out->bon[j] = ratio(slots + 2 * j);
+    out->spearman = ratio(slots + 2 * p->n_bon);
+    out->pair_accuracy = ratio(slots + 2 * p->n_bon + 2);
+    out->bench_accuracy = n_bench ? 0.5 * (double)bench_twice / (double)n_bench : NAN;
+}
+
+/* A subset's figures; the member-pair Spearman from the matrix of pair means. */
+static void finish_subset(const rm_eval_plan *p, int s, const double *total, const int64_t *bench, size_t n_bench,
+                          const double *matrix, rm_ensemble_figures *out)
+{
+    const rm_eval_subset *sub = &p->subsets[s];
+    const double *base = total + sub->offset;
+    for (int a = 0; a < sub->n_aggregators; a++)
+        finish_aggregate(p, base + (size_t)a * p->aggregator_slots, bench[(size_t)s * (size_t)p->n_aggregators + (size_t)a],
+                         n_bench, &out->aggregate[a]);
+    const double *ens = base + (size_t)sub->n_aggregators * p->aggregator_slots;
+    out->best_pick_agreement = ratio(ens + SLOT_BEST_PICK);
+    out->mean_std = ratio(ens + SLOT_MEAN_STD);
+    out->std_rank_error_spearman = ratio(ens + SLOT_STD_RANK);
+    out->pair_agreement = sub->k >= 2 ? ratio(ens + SLOT_AGREE) : NAN;
+    size_t levels = disagreement_levels(sub->k);
+    out->disagreement_auroc = sub->k >= 2 ? rm_auroc_levels(ens + SLOT_HIST, ens + SLOT_HIST + levels, (int)levels) : NAN;
+    double sum = 0.0;
+    int n = 0;
+    for (int i = 0; i < sub->k; i++)
+        for (int j = i + 1; j < sub->k; j++) {
+            double v = matrix[(size_t)sub->members[i] * (size_t)p->n_members + (size_t)sub->members[j]];
+            if (!isnan(v)) {
+                sum += v;
+                n++;
+            }
+        }
+    out->member_spearman = n ? sum / n : NAN;
+}
+
+/* Mean over the values that are defined; NaN when none is. */
+static void nan_mean_accumulate(double *sum, double *count, double v)
+{
+    if (isnan(v)) return;
+    *sum += v;
+    *count += 1;
+}
+
+static void average_ensemble_figures(const rm_eval_plan *p, const rm_ensemble_figures *in, int n, rm_ensemble_figures *out)
+{
+    /* field by field over a flat view: every field of rm_ensemble_figures is a double */
+    size_t fields = sizeof(rm_ensemble_figures) / sizeof(double);
+    (void)p;
+    for (size_t f = 0; f < fields; f++) {
+        double sum = 0.0, count = 0.0;
+        for (int i = 0; i < n; i++) nan_mean_accumulate(&sum, &count, ((const double *)&in[i])[f]);
+        ((double *)out)[f] = count > 0 ? sum / count : NAN;
+    }
+}
+
+int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *bench_total, size_t n_bench,
+                   rm_eval_results *out)
+{
+    memset(out, 0, sizeof *out);
+    int E = p->n_members;
+    out->n_bench = n_bench;
+    out->single = rm_calloc((size_t)E, sizeof *out->single, "results");
+    out->member_spearman_matrix = rm_calloc((size_t)E * (size_t)E, sizeof(double), "results");
+    out->ablation = rm_calloc((size_t)p->n_sizes + 1, sizeof *out->ablation, "results");
+    int max_subsets = 1;
+    for (int i = 0; i < p->n_sizes; i++) max_subsets = p->size_subsets[i] > max_subsets ? p->size_subsets[i] : max_subsets;
+    rm_ensemble_figures *tmp = rm_calloc((size_t)max_subsets, sizeof *tmp, "results");
+    if (!out->single || !out->member_spearman_matrix || !out->ablation || !tmp) {
+        free(tmp);
+        rm_eval_results_free(out);
+        return -1;
+    }
+    for (int j = 0; j < p->n_bon; j++) {
+        out->oracle_bon[j] = ratio(total + p->oracle_offset + 2 * j);
+        out->kl[j] = rm_bon_kl(p->bon_n[j]);
+    }
+    double *matrix = out->member_spearman_matrix;
+    const double *pair_slot = total + p->member_spearman_offset;
+    for (int a = 0; a < E; a++) {
+        matrix[(size_t)a * E + a] = 1.0;
+        for (int b = a + 1; b < E; b++, pair_slot += 2)
+            matrix[(size_t)a * E + b] = matrix[(size_t)b * E + a] = ratio(pair_slot);
+    }
+    finish_subset(p, 0, total, bench_total, n_bench, matrix, &out->full);
+    for (int m = 0; m < E; m++) {
+        const rm_eval_subset *sub = &p->subsets[1 + m];
+        finish_aggregate(p, total + sub->offset, bench_total[(size_t)(1 + m) * (size_t)p->n_aggregators], n_bench,
+                         &out->single[m]);
+    }
+    /* mean and population deviation over members, field by field */
+    size_t fields = sizeof(rm_aggregate_figures) / sizeof(double);
+    for (size_t f = 0; f < fields; f++) {
+        double sum = 0.0, count = 0.0;
+        for (int m = 0; m < E; m++) nan_mean_accumulate(&sum, &count, ((double *)&out->single[m])[f]);
+        double mean = count > 0 ? sum / count : NAN, ss = 0.0;
+        for (int m = 0; m < E; m++) {
+            double v = ((double *)&out->single[m])[f];
+            if (!isnan(v)) ss += (v - mean) * (v - mean);
+        }
+        ((double *)&out->single_mean)[f] = mean;
+        ((double *)&out->single_std)[f] = count > 0 ? sqrt(ss / count) : NAN;
+    }
+    for (int i = 0; i < p->n_sizes; i++) {
+        for (int s = 0; s < p->size_subsets[i]; s++)
+            finish_subset(p, p->size_first[i] + s, total, bench_total, n_bench, matrix, &tmp[s]);
+        average_ensemble_figures(p, tmp, p->size_subsets[i], &out->ablation[i]);
+    }
+    free(tmp);
+    return 0;
+}
+
+void rm_eval_results_free(rm_eval_results *r)
+{
+    free(r->single);
+    free(r->member_spearman_matrix);
+    free(r->ablation);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,386 @@
+/* Evaluation metrics of one prompt (see include/rmens/metrics.h). */
+#include "rmens/metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rmens/common.h"
+
+int rm_metric_scratch_create(rm_metric_scratch *s, size_t capacity)
+{
+    memset(s, 0, sizeof *s);
+    if (capacity == 0) capacity = 1;
+    s->capacity = capacity;
+    s->keyed = rm_alloc(capacity, sizeof(rm_keyed), "metric scratch");
+    s->keyed_tmp = rm_alloc(capacity, sizeof(rm_keyed), "metric scratch");
+    s->indices[0] = rm_alloc(capacity, sizeof(size_t), "metric scratch");
+    s->indices[1] = rm_alloc(capacity, sizeof(size_t), "metric scratch");
+    int ok = s->keyed && s->keyed_tmp && s->indices[0] && s->indices[1];
+    for (int i = 0; i < 4; i++) {
+        s->values[i] = rm_alloc(capacity, sizeof(double), "metric scratch");
+        ok = ok && s->values[i];
+    }
+    if (!ok) {
+        rm_metric_scratch_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void rm_metric_scratch_free(rm_metric_scratch *s)
+{
+    free(s->keyed);
+    free(s->keyed_tmp);
+    free(s->indices[0]);
+    free(s->indices[1]);
+    for (int i = 0; i < 4; i++) free(s->values[i]);
+    memset(s, 0, sizeof *s);
+}
+
+/* Total order: by value, then by index, so equal values keep their index order. */
+static int keyed_compare(const void *pa, const void *pb)
+{
+    const rm_keyed *a = pa, *b = pb;
+    if (a->value < b->value) return -1;
+    if (a->value > b->value) return 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* Fill s->keyed with (values[i], i) sorted ascending. */
+static void sort_keyed(const double *values, size_t n, rm_metric_scratch *s)
+{
+    for (size_t i = 0; i < n; i++) s->keyed[i] = (rm_keyed){values[i], i};
+    qsort(s->keyed, n, sizeof(rm_keyed), keyed_compare);
+}
+
+void rm_sort_order(const double *values, size_t n, size_t *order, rm_metric_scratch *s)
+{
+    sort_keyed(values, n, s);
+    for (size_t i = 0; i < n; i++) order[i] = s->keyed[i].index;
+}
+
+void rm_average_ranks(const double *values, size_t n, double *ranks, rm_metric_scratch *s)
+{
+    sort_keyed(values, n, s);
+    size_t start = 0;
+    while (start < n) {
+        size_t end = start + 1;
+        while (end < n && s->keyed[end].value == s->keyed[start].value) end++;
+        /* positions start..end-1 hold 1-based ranks start+1..end: their mean */
+        double rank = 0.5 * (double)(start + 1 + end);
+        for (size_t i = start; i < end; i++) ranks[s->keyed[i].index] = rank;
+        start = end;
+    }
+}
+
+/* ---- best-of-n ---- */
+
+double rm_bon_kl(size_t n)
+{
+    return log((double)n) - ((double)n - 1.0) / (double)n;
+}
+
+void rm_bon_win_probabilities(size_t K, size_t n, double *win)
+{
+    /* win[i] = C(i, n-1)/C(K, n); win[K-1] = C(K-1, n-1)/C(K, n) = n/K and
+     * C(i-1, n-1)/C(i, n-1) = (i-n+1)/i. */
+    win[K - 1] = (double)n / (double)K;
+    for (size_t i = K - 1; i >= 1; i--) {
+        if (i + 1 <= n) { /* i < n: fewer than n-1 responses below position i-1 */
+            for (size_t j = 0; j < i; j++) win[j] = 0.0;
+            break;
+        }
+        win[i - 1] = win[i] * ((double)(i + 1 - n) / (double)i);
+    }
+}
+
+void rm_golden_by_score(const double *score, const double *golden, size_t K, double *golden_by_score,
+                        rm_metric_scratch *s)
+{
+    sort_keyed(score, K, s);
+    size_t start = 0;
+    while (start < K) {
+        size_t end = start + 1;
+        while (end < K && s->keyed[end].value == s->keyed[start].value) end++;
+        double sum = 0.0;
+        for (size_t i = start; i < end; i++) sum += golden[s->keyed[i].index];
+        double mean = sum / (double)(end - start);
+        for (size_t i = start; i < end; i++) golden_by_score[i] = end - start == 1 ? golden[s->keyed[i].index] : mean;
+        start = end;
+    }
+}
+
+double rm_bon_expected(const double *win, const double *golden_by_score, size_t K)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < K; i++) sum += win[i] * golden_by_score[i];
+    return sum;
+}
+
+double rm_best_of_n(const double *score, const double *golden, size_t K, size_t n, rm_metric_scratch *s)
+{
+    double *win = s->values[2], *by_score = s->values[3];
+    rm_golden_by_score(score, golden, K, by_score, s);
+    rm_bon_win_probabilities(K, n, win);
+    return rm_bon_expected(win, by_score, K);
+}
+
+/* ---- rank correlation ---- */
+
+double rm_pearson(const double *a, const double *b, size_t n)
+{
+    if (n < 2) return NAN;
+    double ma = 0.0, mb = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        ma += a[i];
+        mb += b[i];
+    }
+    ma /= (double)n;
+    mb /= (double)n;
+    double saa = 0.0, sbb = 0.0, sab = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double da = a[i] - ma, db = b[i] - mb;
+        saa += da * da;
+        sbb += db * db;
+        sab += da * db;
+    }
+    if (saa <= 0.0 || sbb <= 0.0) return NAN;
+    double r = sab / sqrt(saa * sbb);
+    return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
+}
+
+double rm_spearman(const double *x, const double *y, size_t n, rm_metric_scratch *s)
+{
+    double *rx = s->values[0], *ry = s->values[1];
+    rm_average_ranks(x, n, rx, s);
+    rm_average_ranks(y, n, ry, s);
+    return rm_pearson(rx, ry, n);
+}
+
+/* Pairs within runs of equal values of a sorted sequence: sum of t(t-1)/2 over runs. */
+static int64_t tied_pairs_sorted(const rm_keyed *a, size_t n)
+{
+    int64_t pairs = 0;
+    for (size_t start = 0; start < n;) {
+        size_t end = start + 1;
+        while (end < n && a[end].value == a[start].value) end++;
+        int64_t t = (int64_t)(end - start);
+        pairs += t * (t - 1) / 2;
+        start = end;
+    }
+    return pairs;
+}
+
+/* Merge sort of a[0..n) by value, counting strict inversions (i < j, a[i] > a[j]). */
+static int64_t merge_count_inversions(rm_keyed *a, rm_keyed *tmp, size_t n)
+{
+    if (n < 2) return 0;
+    size_t half = n / 2;
+    int64_t inversions = merge_count_inversions(a, tmp, half) + merge_count_inversions(a + half, tmp, n - half);
+    size_t i = 0, j = half, o = 0;
+    while (i < half && j < n) {
+        if (a[j].value < a[i].value) { /* a[j] is below every remaining left element */
+            inversions += (int64_t)(half - i);
+            tmp[o++] = a[j++];
+        } else {
+            tmp[o++] = a[i++];
+        }
+    }
+    while (i < half) tmp[o++] = a[i++];
+    while (j < n) tmp[o++] = a[j++];
+    memcpy(a, tmp, n * sizeof *a);
+    return inversions;
+}
+
+void rm_count_pairs(const double *x, const double *y, size_t n, rm_pair_counts *out, rm_metric_scratch *s)
+{
+    memset(out, 0, sizeof *out);
+    out->pairs = (int64_t)n * ((int64_t)n - 1) / 2;
+    if (n < 2) return;
+    /* Order by (x, y) with two sorts: first by y, giving each response its position in
+     * the y order; then by (x, y position) - keyed_compare breaks ties of x by index, and
+     * the index carried is the y position. */
+    size_t *response_at_y = s->indices[0], *y_position = s->indices[1];
+    sort_keyed(y, n, s);
+    out->y_ties = tied_pairs_sorted(s->keyed, n);
+    for (size_t r = 0; r < n; r++) {
+        response_at_y[r] = s->keyed[r].index;
+        y_position[s->keyed[r].index] = r;
+    }
+    for (size_t i = 0; i < n; i++) s->keyed_tmp[i] = (rm_keyed){x[i], y_position[i]};
+    qsort(s->keyed_tmp, n, sizeof(rm_keyed), keyed_compare);
+    double *x_sorted = s->values[0];
+    rm_keyed *y_in_xy_order = s->keyed;
+    for (size_t r = 0; r < n; r++) {
+        x_sorted[r] = s->keyed_tmp[r].value;
+        y_in_xy_order[r] = (rm_keyed){y[response_at_y[s->keyed_tmp[r].index]], r};
+    }
+    /* ties in x, and in (x, y), are runs in the (x, y) order */
+    for (size_t start = 0; start < n;) {
+        size_t end = start + 1;
+        while (end < n && x_sorted[end] == x_sorted[start]) end++;
+        int64_t t = (int64_t)(end - start);
+        out->x_ties += t * (t - 1) / 2;
+        out->joint_ties += tied_pairs_sorted(y_in_xy_order + start, end - start); /* y ascending within the run */
+        start = end;
+    }
+    /* Strict inversions of y in the (x, y) order are exactly the discordant pairs: pairs
+     * tied in x are ascending in y, and pairs tied in y are not strict inversions. */
+    out->discordant = merge_count_inversions(y_in_xy_order, s->keyed_tmp, n);
+}
+
+int64_t rm_pairs_concordant(const rm_pair_counts *c)
+{
+    return c->pairs - c->discordant - c->x_ties - c->y_ties + c->joint_ties;
+}
+
+int64_t rm_pair_accuracy_counts(const double *score, const double *golden, size_t K, int64_t *twice_correct,
+                                rm_metric_scratch *s)
+{
+    rm_pair_counts c;
+    rm_count_pairs(golden, score, K, &c, s);
+    int64_t valid = c.pairs - c.x_ties;                 /* golden ties excluded */
+    int64_t score_tied_only = c.y_ties - c.joint_ties;  /* count one half each */
+    *twice_correct = 2 * rm_pairs_concordant(&c) + score_tied_only;
+    return valid;
+}
+
+/* ---- AUROC ---- */
+
+double rm_auroc(const double *score, const int *label, size_t n, rm_metric_scratch *s)
+{
+    double *ranks = s->values[0];
+    rm_average_ranks(score, n, ranks, s);
+    double n_pos = 0.0, rank_sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (label[i]) {
+            n_pos += 1.0;
+            rank_sum += ranks[i];
+        }
+    double n_neg = (double)n - n_pos;
+    if (n_pos == 0.0 || n_neg == 0.0) return NAN;
+    return (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg);
+}
+
+double rm_auroc_levels(const double *positives, const double *negatives, int levels)
+{
+    double n_pos = 0.0, n_neg = 0.0, favourable = 0.0, negatives_below = 0.0;
+    for (int l = 0; l < levels; l++) {
+        favourable += positives[l] * (negatives_below + 0.5 * negatives[l]);
+        negatives_below += negatives[l];
+        n_pos += positives[l];
+        n_neg += negatives[l];
+    }
+    if (n_pos == 0.0 || n_neg == 0.0) return NAN;
+    return favourable / (n_pos * n_neg);
+}
+
+/* ---- ensembles ---- */
+
+static void insertion_sort(double *v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        double x = v[i];
+        int j = i - 1;
+        while (j >= 0 && v[j] > x) {
+            v[j + 1] = v[j];
+            j--;
+        }
+        v[j + 1] = x;
+    }
+}
+
+void rm_aggregate(const float *z, size_t member_stride, const int *members, int k, size_t K,
+                  rm_aggregator agg, double lambda, double *out, double *sort_scratch)
+{
+    for (size_t r = 0; r < K; r++) {
+        double value;
+        if (agg == RM_AGG_MIN) {
+            value = z[(size_t)members[0] * member_stride + r];
+            for (int i = 1; i < k; i++) value = fmin(value, (double)z[(size_t)members[i] * member_stride + r]);
+        } else if (agg == RM_AGG_MEDIAN) {
+            for (int i = 0; i < k; i++) sort_scratch[i] = z[(size_t)members[i] * member_stride + r];
+            insertion_sort(sort_scratch, k);
+            value = k % 2 ? sort_scratch[k / 2] : 0.5 * (sort_scratch[k / 2 - 1] + sort_scratch[k / 2]);
+        } else {
+            double sum = 0.0;
+            for (int i = 0; i < k; i++) sum += z[(size_t)members[i] * member_stride + r];
+            value = sum / k;
+            if (agg == RM_AGG_UWO) { /* two-pass population variance: exact 0 for equal members */
+                double ss = 0.0;
+                for (int i = 0; i < k; i++) {
+                    double d = z[(size_t)members[i] * member_stride + r] - value;
+                    ss += d * d;
+                }
+                value -= lambda * ss / k;
+            }
+        }
+        out[r] = value;
+    }
+}
+
+void rm_member_std(const float *z, size_t member_stride, const int *members, int k, size_t K, double *out)
+{
+    for (size_t r = 0; r < K; r++) {
+        double sum = 0.0, ss = 0.0;
+        for (int i = 0; i < k; i++) sum += z[(size_t)members[i] * member_stride + r];
+        double mean = sum / k;
+        for (int i = 0; i < k; i++) {
+            double d = z[(size_t)members[i] * member_stride + r] - mean;
+            ss += d * d;
+        }
+        out[r] = sqrt(ss / k);
+    }
+}
+
+size_t rm_pair_mask_words(int n_members)
+{
+    return ((size_t)n_members + 63) / 64;
+}
+
+void rm_pair_masks(const float *z, size_t member_stride, int n_members, size_t K, uint64_t *gt, uint64_t *eq)
+{
+    size_t words = rm_pair_mask_words(n_members);
+    size_t n_pairs = K * (K - 1) / 2;
+    memset(gt, 0, n_pairs * words * sizeof *gt);
+    memset(eq, 0, n_pairs * words * sizeof *eq);
+    for (int m = 0; m < n_members; m++) {
+        const float *zm = z + (size_t)m * member_stride;
+        uint64_t bit = (uint64_t)1 << (m % 64);
+        size_t word = (size_t)m / 64, p = 0;
+        for (size_t i = 0; i < K; i++)
+            for (size_t j = i + 1; j < K; j++, p++) {
+                /* branch-free: the compiler vectorises the inner loop */
+                gt[p * words + word] |= bit & -(uint64_t)(zm[i] > zm[j]);
+                eq[p * words + word] |= bit & -(uint64_t)(zm[i] == zm[j]);
+            }
+    }
+}
+
+void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, size_t K, const uint64_t *subset, int k,
+                          const double *reference, const double *golden, double *wrong, double *right,
+                          double *agreeing)
+{
+    /* doubles count exactly up to 2^53 pairs */
+    double agree = 0.0;
+    int64_t member_pairs = (int64_t)k * (k - 1) / 2;
+    size_t p = 0;
+    for (size_t i = 0; i < K; i++)
+        for (size_t j = i + 1; j < K; j++, p++) {
+            int g = 0, q = 0;
+            for (size_t w = 0; w < words; w++) {
+                g += __builtin_popcountll(gt[p * words + w] & subset[w]);
+                q += __builtin_popcountll(eq[p * words + w] & subset[w]);
+            }
+            int l = k - g - q;
+            int64_t agreeing_pairs = (int64_t)g * (g - 1) / 2 + (int64_t)l * (l - 1) / 2 + (int64_t)q * (q - 1) / 2;
+            agree += (double)agreeing_pairs;
+            if (golden[i] == golden[j]) continue;
+            int64_t level = member_pairs - agreeing_pairs;
+            int correct = golden[i] > golden[j] ? reference[i] > reference[j] : reference[i] < reference[j];
+            if (correct) right[level] += 1.0;
+            else wrong[level] += 1.0;
+        }
+    *agreeing += (double)agree;
+}

@@ -1,0 +1,202 @@
+/* The MLP's layers and objectives, written once for any floating type.
+ *
+ * model.c includes this file twice: with REAL = float (the fast path every verb uses,
+ * cblas_sgemm) and with REAL = double (cblas_dgemm; only the finite-difference gradient
+ * tests use it), so the code the tests check is the code that trains. The includer
+ * defines:
+ *   REAL         float or double
+ *   T(name)      name with a type suffix (static functions of each instance)
+ *   GEMM, GEMV   cblas_sgemm/cblas_sgemv or cblas_dgemm/cblas_dgemv
+ *   MLP, MLP_WS  the parameter and workspace structs (same fields, REAL arrays)
+ * No include guard on purpose. */
+
+/* ----------------------------------------------------------------------------------
+ * linear: out = inp @ weight^T + bias   (weight row-major [OC, C], as nn.Linear) */
+
+static void T(linear_forward)(REAL *out, const REAL *inp, const REAL *weight, const REAL *bias,
+                              int B, int C, int OC)
+{
+    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC)
+    // Bias first, then accumulate the product onto it (beta = 1): one pass over out.
+    for (int b = 0; b < B; b++) memcpy(out + (size_t)b * OC, bias, (size_t)OC * sizeof(REAL));
+    if (OC == 1) {
+        // the scalar head: out (B) += inp (B,C) @ w (C)
+        GEMV(CblasRowMajor, CblasNoTrans, B, C, 1, inp, C, weight, 1, 1, out, 1);
+    } else {
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, OC, C, 1, inp, C, weight, C, 1, out, OC);
+    }
+}
+
+static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout,
+                               const REAL *inp, const REAL *weight, const REAL *ones, int B, int C, int OC)
+{
+    // dinp is (B,C) or NULL (no input gradient: the first layer's input is the data),
+    // dweight is (OC,C) and dbias (OC), accumulated (+=); dout is (B,OC), inp (B,C);
+    // ones is (B) of 1s: dbias (OC) += dout^T (OC,B) @ ones (B), the column sums of dout
+    // in BLAS (vectorised, threaded) instead of a scalar loop over B*OC
+    GEMV(CblasRowMajor, CblasTrans, B, OC, 1, dout, OC, ones, 1, 1, dbias, 1);
+    if (OC == 1) {
+        // dweight (C) += inp^T (C,B) @ dout (B)
+        GEMV(CblasRowMajor, CblasTrans, B, C, 1, inp, C, dout, 1, 1, dweight, 1);
+        if (dinp) {
+            // dinp (B,C) = dout (B) outer weight (C)
+            for (int b = 0; b < B; b++) {
+                REAL *dinp_b = dinp + (size_t)b * C;
+                REAL g = dout[b];
+                for (int c = 0; c < C; c++) dinp_b[c] = g * weight[c];
+            }
+        }
+    } else {
+        // dweight (OC,C) += dout^T (OC,B) @ inp (B,C)
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1, dout, OC, inp, C, 1, dweight, C);
+        // dinp (B,C) = dout (B,OC) @ weight (OC,C)
+        if (dinp) GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1, dout, OC, weight, C, 0, dinp, C);
+    }
+}
+
+/* ----------------------------------------------------------------------------------
+ * relu, in place: the forward overwrites the pre-activation with its output, and the
+ * backward only needs to know where the output is positive. */
+
+/* -O2 (the project's build) does not vectorise loops with a remainder; these two stream
+ * every activation once per step, so they ask for it. Elementwise: the result is the
+ * same bit for bit either way. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define RM_VECTORISE __attribute__((optimize("tree-vectorize")))
+#else
+#define RM_VECTORISE
+#endif
+
+RM_VECTORISE static void T(relu_forward)(REAL *x, size_t n)
+{
+    // x is (B,C) flattened to n; written so that a NaN passes through (as in PyTorch)
+    // and bad data surfaces as a NaN loss instead of being silently zeroed
+    for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i];
+}
+
+RM_VECTORISE static void T(relu_backward)(REAL *dx, const REAL *out, size_t n)
+{
+    // dx is d loss / d output on entry, d loss / d input on exit; out is the forward output
+    for (size_t i = 0; i < n; i++) dx[i] = out[i] <= 0 ? 0 : dx[i];
+}
+
+/* ----------------------------------------------------------------------------------
+ * the network */
+
+static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL *scores)
+{
+    // X is (B,D), scores (B); ws->act[l] (B,dims[l]) for the hidden layers l = 1..L-1
+    const int L = m->n_layers;
+    const REAL *inp = X;
+    for (int l = 0; l < L; l++) {
+        REAL *out = (l == L - 1) ? scores : ws->act[l + 1];
+        T(linear_forward)(out, inp, m->params + m->weight_offset[l], m->params + m->bias_offset[l],
+                          B, m->dims[l], m->dims[l + 1]);
+        if (l < L - 1) T(relu_forward)(out, (size_t)B * (size_t)m->dims[l + 1]);
+        inp = out;
+    }
+}
+
+static void T(mlp_backward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, const REAL *dscores, REAL *grads)
+{
+    // dscores is (B); grads (n_params) laid out like params, accumulated (+=).
+    // The two grad_act buffers alternate: layer l reads dout from one, writes dinp to the other.
+    const int L = m->n_layers;
+    const REAL *dout = dscores;
+    int next = 0;
+    for (int l = L - 1; l >= 0; l--) {
+        const REAL *inp = (l == 0) ? X : ws->act[l];
+        REAL *dinp = (l == 0) ? NULL : ws->grad_act[next];
+        T(linear_backward)(dinp, grads + m->weight_offset[l], grads + m->bias_offset[l], dout, inp,
+                           m->params + m->weight_offset[l], ws->ones, B, m->dims[l], m->dims[l + 1]);
+        if (l > 0) {
+            T(relu_backward)(dinp, ws->act[l], (size_t)B * (size_t)m->dims[l]);
+            dout = dinp;
+            next ^= 1;
+        }
+    }
+}
+
+/* ----------------------------------------------------------------------------------
+ * objectives: summed loss over the batch, d(summed loss)/d score.
+ * softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|) never overflows, and
+ * sigmoid is evaluated on the side where exp() is at most 1. */
+
+static double T(softplus)(double x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
+
+static double T(sigmoid)(double x)
+{
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+static double T(bt_loss)(const REAL *scores, int n_pairs, REAL *dscores, int *n_correct)
+{
+    // scores is (2*n_pairs): winners' scores, then losers'; dscores the same shape
+    double loss = 0;
+    int correct = 0;
+    for (int i = 0; i < n_pairs; i++) {
+        double margin = (double)scores[i] - (double)scores[n_pairs + i];
+        loss += T(softplus)(-margin);             // -log sigmoid(margin)
+        double g = -T(sigmoid)(-margin);          // d loss / d margin
+        dscores[i] = (REAL)g;
+        dscores[n_pairs + i] = (REAL)-g;
+        correct += margin > 0;
+    }
+    if (n_correct) *n_correct = correct;
+    return loss;
+}
+
+static double T(clf_loss)(const REAL *scores, const REAL *labels, int n, REAL *dscores, int *n_correct)
+{
+    // scores, labels (1 winner, 0 loser) and dscores are (n); binary cross-entropy with logits
+    double loss = 0;
+    int correct = 0;
+    for (int i = 0; i < n; i++) {
+        double z = scores[i], y = labels[i];
+        loss += T(softplus)(z) - z * y;           // -y log sigmoid(z) - (1-y) log(1 - sigmoid(z))
+        dscores[i] = (REAL)(T(sigmoid)(z) - y);
+        correct += (z > 0) == (y > 0.5);
+    }
+    if (n_correct) *n_correct = correct;
+    return loss;
+}
+
+/* ----------------------------------------------------------------------------------
+ * workspace */
+
+static int T(workspace_create)(MLP_WS *ws, const MLP *m, int capacity)
+{
+    memset(ws, 0, sizeof *ws);
+    if (capacity < 1) return rm_errorf("MLP workspace: capacity %d rows must be at least 1", capacity);
+    ws->capacity = capacity;
+    int widest = 1;
+    for (int l = 1; l < m->n_layers; l++) {
+        if (m->dims[l] > widest) widest = m->dims[l];
+        ws->act[l] = rm_alloc((size_t)capacity * (size_t)m->dims[l], sizeof(REAL), "MLP activations");
+        if (!ws->act[l]) goto fail;
+    }
+    for (int i = 0; i < 2; i++) {
+        ws->grad_act[i] = rm_alloc((size_t)capacity * (size_t)widest, sizeof(REAL), "MLP activation gradients");
+        if (!ws->grad_act[i]) goto fail;
+    }
+    ws->ones = rm_alloc((size_t)capacity, sizeof(REAL), "MLP bias-gradient ones");
+    if (!ws->ones) goto fail;
+    for (int i = 0; i < capacity; i++) ws->ones[i] = 1;
+    return 0;
+fail:
+    for (int l = 0; l <= RM_MAX_LAYERS; l++) free(ws->act[l]);
+    for (int i = 0; i < 2; i++) free(ws->grad_act[i]);
+    free(ws->ones);
+    memset(ws, 0, sizeof *ws);
+    return -1;
+}
+
+static void T(workspace_free)(MLP_WS *ws)
+{
+    for (int l = 0; l <= RM_MAX_LAYERS; l++) free(ws->act[l]);
+    for (int i = 0; i < 2; i++) free(ws->grad_act[i]);
+    free(ws->ones);
+    memset(ws, 0, sizeof *ws);
+}

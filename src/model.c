@@ -1,0 +1,194 @@
+/* The reward-model MLP on OpenBLAS (see include/rmens/model.h). The layers and
+ * objectives live in mlp_template.h, instantiated here for float (the fast path) and
+ * double (for the gradient tests, src/model_internal.h). */
+#include "rmens/model.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+#include "rmens/common.h"
+#include "rmens/rng.h"
+
+#define REAL float
+#define T(name) name##_f32
+#define GEMM cblas_sgemm
+#define GEMV cblas_sgemv
+#define MLP rm_mlp
+#define MLP_WS rm_mlp_workspace
+#include "mlp_template.h"
+#undef REAL
+#undef T
+#undef GEMM
+#undef GEMV
+#undef MLP
+#undef MLP_WS
+
+#define REAL double
+#define T(name) name##_f64
+#define GEMM cblas_dgemm
+#define GEMV cblas_dgemv
+#define MLP rm_mlp64
+#define MLP_WS rm_mlp64_workspace
+#include "mlp_template.h"
+#undef REAL
+#undef T
+#undef GEMM
+#undef GEMV
+#undef MLP
+#undef MLP_WS
+
+/* Architecture and parameter layout: W0, b0, W1, b1, ... Every width must fit a BLAS
+ * int, and the parameter count an MPI count (gradients travel in one MPI_Allreduce). */
+static int mlp_layout(int dim, const int *hidden, int n_hidden, int *n_layers, int *dims,
+                      size_t *weight_offset, size_t *bias_offset, size_t *n_params)
+{
+    if (dim < 1) return rm_errorf("model: input dimension %d must be at least 1", dim);
+    if (n_hidden < 0 || n_hidden > RM_MAX_LAYERS - 1)
+        return rm_errorf("model.hidden: %d hidden layers; at most %d are supported", n_hidden, RM_MAX_LAYERS - 1);
+    dims[0] = dim;
+    for (int l = 0; l < n_hidden; l++) {
+        if (hidden[l] < 1) return rm_errorf("model.hidden: width %d of hidden layer %d must be at least 1", hidden[l], l + 1);
+        dims[l + 1] = hidden[l];
+    }
+    *n_layers = n_hidden + 1;
+    dims[*n_layers] = 1;
+    size_t total = 0;
+    for (int l = 0; l < *n_layers; l++) {
+        size_t weights = (size_t)dims[l] * (size_t)dims[l + 1];
+        weight_offset[l] = total;
+        bias_offset[l] = total + weights;
+        total += weights + (size_t)dims[l + 1];
+        if (total > (size_t)INT_MAX - 2)
+            return rm_errorf("model.hidden: a %d-input model with these widths has more than %d parameters, "
+                             "the limit of one MPI message; use narrower layers", dim, INT_MAX - 2);
+    }
+    *n_params = total;
+    return 0;
+}
+
+int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden)
+{
+    memset(m, 0, sizeof *m);
+    if (mlp_layout(dim, hidden, n_hidden, &m->n_layers, m->dims, m->weight_offset, m->bias_offset, &m->n_params) != 0)
+        return -1;
+    m->params = rm_calloc(m->n_params, sizeof(float), "model parameters");
+    if (!m->params) return -1;
+    return 0;
+}
+
+void rm_mlp_free(rm_mlp *m)
+{
+    free(m->params);
+    memset(m, 0, sizeof *m);
+}
+
+void rm_mlp_init_uniform(rm_mlp *m, uint64_t seed, uint64_t stream)
+{
+    /* The counter is the parameter's position in the flat array: any rank draws the same
+     * initial model, and no state is carried between layers. */
+    for (int l = 0; l < m->n_layers; l++) {
+        double bound = 1.0 / sqrt((double)m->dims[l]);
+        size_t begin = m->weight_offset[l], end = m->bias_offset[l] + (size_t)m->dims[l + 1];
+        for (size_t i = begin; i < end; i++)
+            m->params[i] = (float)((2.0 * rm_rand_uniform(seed, stream, i) - 1.0) * bound);
+    }
+}
+
+double rm_mlp_forward_flops(const rm_mlp *m, size_t rows)
+{
+    /* 2 FLOPs per multiply-add of every weight per row: 2 B (D H1 + H1 H2 + H2) */
+    double macs = 0;
+    for (int l = 0; l < m->n_layers; l++) macs += (double)m->dims[l] * m->dims[l + 1];
+    return 2.0 * (double)rows * macs;
+}
+
+double rm_mlp_backward_flops(const rm_mlp *m, size_t rows)
+{
+    /* weight gradients of every layer, plus input gradients of every layer but the first */
+    double macs = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        macs += (double)m->dims[l] * m->dims[l + 1];
+        if (l > 0) macs += (double)m->dims[l] * m->dims[l + 1];
+    }
+    return 2.0 * (double)rows * macs;
+}
+
+int rm_mlp_workspace_create(rm_mlp_workspace *ws, const rm_mlp *m, int capacity)
+{
+    return workspace_create_f32(ws, m, capacity);
+}
+
+void rm_mlp_workspace_free(rm_mlp_workspace *ws) { workspace_free_f32(ws); }
+
+void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
+{
+    mlp_forward_f32(m, ws, X, B, scores);
+}
+
+void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads)
+{
+    mlp_backward_f32(m, ws, X, B, dscores, grads);
+}
+
+double rm_bt_loss(const float *scores, int n_pairs, float *dscores, int *n_correct)
+{
+    return bt_loss_f32(scores, n_pairs, dscores, n_correct);
+}
+
+double rm_clf_loss(const float *scores, const float *labels, int n, float *dscores, int *n_correct)
+{
+    return clf_loss_f32(scores, labels, n, dscores, n_correct);
+}
+
+/* ---- double precision, for the gradient tests ---- */
+
+int rm_mlp64_from_float(rm_mlp64 *out, const rm_mlp *m)
+{
+    memset(out, 0, sizeof *out);
+    out->n_layers = m->n_layers;
+    memcpy(out->dims, m->dims, sizeof out->dims);
+    memcpy(out->weight_offset, m->weight_offset, sizeof out->weight_offset);
+    memcpy(out->bias_offset, m->bias_offset, sizeof out->bias_offset);
+    out->n_params = m->n_params;
+    out->params = rm_alloc(m->n_params, sizeof(double), "model parameters (double)");
+    if (!out->params) return -1;
+    for (size_t i = 0; i < m->n_params; i++) out->params[i] = m->params[i];
+    return 0;
+}
+
+void rm_mlp64_free(rm_mlp64 *m)
+{
+    free(m->params);
+    memset(m, 0, sizeof *m);
+}
+
+int rm_mlp64_workspace_create(rm_mlp64_workspace *ws, const rm_mlp64 *m, int capacity)
+{
+    return workspace_create_f64(ws, m, capacity);
+}
+
+void rm_mlp64_workspace_free(rm_mlp64_workspace *ws) { workspace_free_f64(ws); }
+
+void rm_mlp64_forward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X, int B, double *scores)
+{
+    mlp_forward_f64(m, ws, X, B, scores);
+}
+
+void rm_mlp64_backward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X, int B, const double *dscores, double *grads)
+{
+    mlp_backward_f64(m, ws, X, B, dscores, grads);
+}
+
+double rm_bt_loss64(const double *scores, int n_pairs, double *dscores, int *n_correct)
+{
+    return bt_loss_f64(scores, n_pairs, dscores, n_correct);
+}
+
+double rm_clf_loss64(const double *scores, const double *labels, int n, double *dscores, int *n_correct)
+{
+    return clf_loss_f64(scores, labels, n, dscores, n_correct);
+}

@@ -1,0 +1,388 @@
+/* Training one ensemble member (see include/rmens/train.h).
+ *
+ * Reproducibility: everything random comes from the member's own streams keyed by its
+ * seed (initialisation, bootstrap, one minibatch order per epoch), so with one rank per
+ * member the trained weights depend on (cfg, member index) only. With S ranks per member
+ * every rank takes a contiguous share of each minibatch; the gradient (already divided by
+ * the full minibatch size) is summed with one MPI_Allreduce and every rank applies the
+ * same Adam step. Summation order then differs from S = 1 by float round-off only. */
+#include "rmens/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rmens/common.h"
+#include "rmens/optim.h"
+#include "rmens/parallel.h"
+#include "rmens/rng.h"
+
+/* Rows scored per BLAS call when scoring: large enough for sgemm to run at full rate,
+ * small enough that the activations stay a few MB. */
+#define RM_SCORE_ROWS 1024
+
+/* [begin, end) of part `index` of n items split evenly over `parts`. */
+static void share_of(size_t n, int parts, int index, size_t *begin, size_t *end)
+{
+    *begin = n * (size_t)index / (size_t)parts;
+    *end = n * (size_t)(index + 1) / (size_t)parts;
+}
+
+/* Fisher-Yates of perm[0..n) from counters base, base+1, ...: one stream serves every
+ * epoch by giving each epoch its own counter range. */
+static void shuffle(uint64_t seed, uint64_t stream, uint64_t base, uint32_t *perm, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rm_rand_below(seed, stream, base + (n - i), i);
+        uint32_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* X rows [0, n) = winners of pairs ids[0..n), rows [n, 2n) = their losers. */
+static void gather_pairs(float *X, const float *embeddings, size_t dim, const rm_pairs *pairs,
+                         const uint32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        memcpy(X + i * dim, embeddings + (size_t)pairs->winner[ids[i]] * dim, dim * sizeof(float));
+        memcpy(X + (n + i) * dim, embeddings + (size_t)pairs->loser[ids[i]] * dim, dim * sizeof(float));
+    }
+}
+
+/* Summed objective over 2n scores (winners then losers) with dscores; labels for clf. */
+static double objective_loss(int clf, const float *scores, size_t n, float *dscores, float *labels)
+{
+    if (!clf) return rm_bt_loss(scores, (int)n, dscores, NULL);
+    for (size_t i = 0; i < n; i++) {
+        labels[i] = 1.0f;
+        labels[n + i] = 0.0f;
+    }
+    return rm_clf_loss(scores, labels, (int)(2 * n), dscores, NULL);
+}
+
+int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, const uint32_t *items,
+                    size_t n, float *scores)
+{
+    if (dim != (size_t)mlp->dims[0])
+        return rm_errorf("scoring: embeddings have dimension %zu, the model expects %d", dim, mlp->dims[0]);
+    if (n == 0) return 0;
+    int rows = n < RM_SCORE_ROWS ? (int)n : RM_SCORE_ROWS;
+    rm_mlp_workspace ws;
+    if (rm_mlp_workspace_create(&ws, mlp, rows) != 0) return rm_error_context("scoring");
+    float *X = NULL;
+    if (items) {
+        X = rm_alloc((size_t)rows * dim, sizeof(float), "scoring rows");
+        if (!X) {
+            rm_mlp_workspace_free(&ws);
+            return rm_error_context("scoring");
+        }
+    }
+    for (size_t start = 0; start < n; start += (size_t)rows) {
+        size_t count = n - start < (size_t)rows ? n - start : (size_t)rows;
+        const float *block = embeddings + start * dim;
+        if (items) {
+            for (size_t i = 0; i < count; i++)
+                memcpy(X + i * dim, embeddings + (size_t)items[start + i] * dim, dim * sizeof(float));
+            block = X;
+        }
+        rm_mlp_forward(mlp, &ws, block, (int)count, scores + start);
+    }
+    free(X);
+    rm_mlp_workspace_free(&ws);
+    return 0;
+}
+
+void rm_member_free(rm_member *m)
+{
+    rm_mlp_free(&m->mlp);
+    free(m->train_loss);
+    free(m->val_loss);
+    free(m->val_accuracy);
+    memset(m, 0, sizeof *m);
+}
+
+/* Every value rm_train_member relies on, checked with the config key in the message:
+ * callers may fill rm_settings by hand, not only through the schema. */
+static int check_settings(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs)
+{
+    if (strcmp(cfg->model_objective, "bt") != 0 && strcmp(cfg->model_objective, "clf") != 0)
+        return rm_errorf("model.objective = \"%s\": expected \"bt\" or \"clf\"", cfg->model_objective);
+    if (strcmp(cfg->ensemble_data, "full") != 0 && strcmp(cfg->ensemble_data, "bootstrap") != 0)
+        return rm_errorf("ensemble.data = \"%s\": expected \"full\" or \"bootstrap\"", cfg->ensemble_data);
+    if (cfg->train_epochs < 1 || cfg->train_epochs > 1000000)
+        return rm_errorf("train.epochs = %lld: must be in 1..1000000", cfg->train_epochs);
+    if (cfg->train_batch_size < 1 || cfg->train_batch_size > (1 << 24))
+        return rm_errorf("train.batch_size = %lld: must be in 1..%d", cfg->train_batch_size, 1 << 24);
+    if (!(cfg->train_learning_rate > 0) || !isfinite(cfg->train_learning_rate))
+        return rm_errorf("train.learning_rate = %g: must be > 0", cfg->train_learning_rate);
+    if (!(cfg->train_weight_decay >= 0) || !isfinite(cfg->train_weight_decay))
+        return rm_errorf("train.weight_decay = %g: must be >= 0", cfg->train_weight_decay);
+    if (cfg->train_patience < 0) return rm_errorf("train.patience = %lld: must be >= 0", cfg->train_patience);
+    if (cfg->model_n_hidden < 0 || cfg->model_n_hidden > RM_MAX_HIDDEN)
+        return rm_errorf("model.hidden: %d widths; at most %d hidden layers", cfg->model_n_hidden, RM_MAX_HIDDEN);
+    if (data->dim < 1 || data->dim > (1u << 30))
+        return rm_errorf("train data: embedding dimension %zu is out of range", data->dim);
+    size_t n_items = data->n_prompts * data->n_responses;
+    if (n_items < 2) return rm_errorf("train data: %zu items; at least 2 are needed", n_items);
+    if (pairs->n_train < 1 || pairs->n_train > pairs->n)
+        return rm_errorf("pairs: %zu training pairs of %zu", pairs->n_train, pairs->n);
+    if ((size_t)cfg->train_batch_size > pairs->n_train)
+        return rm_errorf("train.batch_size = %lld is larger than the %zu training pairs "
+                         "(pairs.count = %zu, train.val_fraction = %g)",
+                         cfg->train_batch_size, pairs->n_train, pairs->n, cfg->train_val_fraction);
+    for (size_t i = 0; i < pairs->n; i++)
+        if (pairs->winner[i] >= n_items || pairs->loser[i] >= n_items || pairs->order[i] >= pairs->n)
+            return rm_errorf("pairs: pair %zu refers to an item outside the %zu train items", i, n_items);
+    return 0;
+}
+
+/* Everything the training loop allocates, freed in one place. */
+typedef struct {
+    rm_mlp_workspace ws;
+    rm_adam adam;
+    float *X, *scores, *dscores, *labels;
+    float *grads;         /* [n_params + 1]: the gradient, then the minibatch's summed loss */
+    float *best_params;
+    uint32_t *train_ids;  /* pair ids of this member's training set (bootstrap: with repeats) */
+    uint32_t *perm;       /* this epoch's order of train_ids */
+    uint32_t *batch_ids;
+    float *local_scores;  /* standardisation scores of this rank's share of the items */
+} train_buffers;
+
+static void buffers_free(train_buffers *b)
+{
+    rm_mlp_workspace_free(&b->ws);
+    rm_adam_free(&b->adam);
+    free(b->X);
+    free(b->scores);
+    free(b->dscores);
+    free(b->labels);
+    free(b->grads);
+    free(b->best_params);
+    free(b->train_ids);
+    free(b->perm);
+    free(b->batch_ids);
+    free(b->local_scores);
+}
+
+/* Validation over pairs ids[0..n): this rank's share; returns summed loss and the count
+ * of pairs ranked correctly through *loss and *correct. */
+static void validate_share(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
+                           const uint32_t *ids, size_t n, int clf, size_t chunk, double *loss, double *correct)
+{
+    *loss = 0;
+    *correct = 0;
+    for (size_t start = 0; start < n; start += chunk) {
+        size_t count = n - start < chunk ? n - start : chunk;
+        gather_pairs(b->X, data->embeddings, data->dim, pairs, ids + start, count);
+        rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * count), b->scores);
+        *loss += objective_loss(clf, b->scores, count, b->dscores, b->labels);
+        for (size_t i = 0; i < count; i++) *correct += b->scores[i] > b->scores[count + i];
+    }
+}
+
+int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
+                    int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx)
+{
+    double t_start = rm_now();
+    memset(out, 0, sizeof *out);
+    int rank = 0, size = 1;
+    MPI_Comm_rank(group, &rank);
+    MPI_Comm_size(group, &size);
+    if (check_settings(cfg, data, pairs) != 0) return rm_error_context("member %d", index);
+
+    const int clf = strcmp(cfg->model_objective, "clf") == 0;
+    const int bootstrap = strcmp(cfg->ensemble_data, "bootstrap") == 0;
+    const size_t dim = data->dim, batch = (size_t)cfg->train_batch_size;
+    const size_t n_train = pairs->n_train, n_val = pairs->n - pairs->n_train;
+    const uint32_t *val_ids = pairs->order + n_train;
+    const int epochs = (int)cfg->train_epochs;
+    const float lr = (float)cfg->train_learning_rate, weight_decay = (float)cfg->train_weight_decay;
+
+    out->index = index;
+    out->seed = rm_member_seed((uint64_t)cfg->seed, index);
+    const uint64_t seed = out->seed;
+
+    if (rm_mlp_create(&out->mlp, (int)dim, cfg->model_hidden, cfg->model_n_hidden) != 0)
+        return rm_error_context("member %d", index);
+    rm_mlp_init_uniform(&out->mlp, seed, RM_STREAM_MEMBER(index, RM_MEMBER_INIT));
+    rm_mlp *mlp = &out->mlp;
+    const size_t n_params = mlp->n_params;
+
+    /* This rank's share of a minibatch is at most ceil(batch / size) pairs = twice as many rows. */
+    const size_t share_cap = (batch + (size_t)size - 1) / (size_t)size;
+    const size_t rows_cap = 2 * share_cap;
+    train_buffers b;
+    memset(&b, 0, sizeof b);
+    int failed = rm_mlp_workspace_create(&b.ws, mlp, (int)rows_cap) != 0 || rm_adam_create(&b.adam, n_params) != 0;
+    if (!failed) {
+        b.X = rm_alloc(rows_cap * dim, sizeof(float), "minibatch rows");
+        b.scores = rm_alloc(rows_cap, sizeof(float), "minibatch scores");
+        b.dscores = rm_alloc(rows_cap, sizeof(float), "minibatch score gradients");
+        b.labels = rm_alloc(rows_cap, sizeof(float), "minibatch labels");
+        b.grads = rm_alloc(n_params + 1, sizeof(float), "gradients");
+        b.best_params = rm_alloc(n_params, sizeof(float), "best parameters");
+        b.train_ids = rm_alloc(n_train, sizeof(uint32_t), "training pair list");
+        b.perm = rm_alloc(n_train, sizeof(uint32_t), "epoch order");
+        b.batch_ids = rm_alloc(share_cap, sizeof(uint32_t), "minibatch pair ids");
+        out->train_loss = rm_alloc((size_t)epochs, sizeof(double), "training history");
+        out->val_loss = rm_alloc((size_t)epochs, sizeof(double), "validation history");
+        out->val_accuracy = rm_alloc((size_t)epochs, sizeof(double), "validation history");
+        failed = !b.X || !b.scores || !b.dscores || !b.labels || !b.grads || !b.best_params || !b.train_ids ||
+                 !b.perm || !b.batch_ids || !out->train_loss || !out->val_loss || !out->val_accuracy;
+    }
+    if (failed) rm_error_context("member %d (batch %zu pairs, %zu parameters)", index, batch, n_params);
+    /* A rank that could not allocate must not leave the others waiting in an Allreduce. */
+    if (size > 1 ? rm_all_ok(group, failed ? -1 : 0) != 0 : failed) goto fail;
+
+    /* The member's training set: the pairs of the split, or a bootstrap resample of them. */
+    for (size_t i = 0; i < n_train; i++) {
+        size_t pick = bootstrap ? (size_t)rm_rand_below(seed, RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP), i, n_train) : i;
+        b.train_ids[i] = pairs->order[pick];
+    }
+
+    /* BT's loss is the mean over pairs, clf's the mean over items (two per pair), as the
+     * reference's BCE losses average; the same normalisation applies to validation. */
+    const double per_pair_terms = clf ? 2.0 : 1.0;
+    double best_val = INFINITY;
+    int since_best = 0;
+    double train_time = 0;
+    out->best_epoch = 0;
+    for (int epoch = 0; epoch < epochs; epoch++) {
+        double t_epoch = rm_now();
+        for (size_t i = 0; i < n_train; i++) b.perm[i] = (uint32_t)i;
+        shuffle(seed, RM_STREAM_MEMBER(index, RM_MEMBER_SHUFFLE), (uint64_t)epoch << 32, b.perm, n_train);
+
+        double epoch_loss = 0;
+        for (size_t start = 0; start < n_train; start += batch) {
+            size_t batch_pairs = n_train - start < batch ? n_train - start : batch;
+            size_t lo, hi;
+            share_of(batch_pairs, size, rank, &lo, &hi);
+            size_t mine = hi - lo;
+            for (size_t i = 0; i < mine; i++) b.batch_ids[i] = b.train_ids[b.perm[start + lo + i]];
+
+            memset(b.grads, 0, (n_params + 1) * sizeof(float));
+            if (mine > 0) {
+                gather_pairs(b.X, data->embeddings, dim, pairs, b.batch_ids, mine);
+                rm_mlp_forward(mlp, &b.ws, b.X, (int)(2 * mine), b.scores);
+                double loss = objective_loss(clf, b.scores, mine, b.dscores, b.labels);
+                /* d(mean loss over the whole minibatch): every rank divides by the full size,
+                 * so the Allreduce sum is the gradient of the minibatch mean. */
+                const float scale = (float)(1.0 / (per_pair_terms * (double)batch_pairs));
+                for (size_t i = 0; i < 2 * mine; i++) b.dscores[i] *= scale;
+                rm_mlp_backward(mlp, &b.ws, b.X, (int)(2 * mine), b.dscores, b.grads);
+                /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero,
+                 * but the float sum of +g and -g is not, and Adam would turn that round-off
+                 * into lr-sized random steps (an arbitrary drift of every score). */
+                if (!clf) b.grads[mlp->bias_offset[mlp->n_layers - 1]] = 0;
+                b.grads[n_params] = (float)loss;
+            }
+            /* The loss rides along with the gradient: every rank sees the same total and
+             * so stops together on a NaN, without a second message. */
+            if (size > 1 &&
+                MPI_Allreduce(MPI_IN_PLACE, b.grads, (int)(n_params + 1), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS) {
+                rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
+                goto fail;
+            }
+            double batch_loss = b.grads[n_params];
+            if (!isfinite(batch_loss)) {
+                rm_errorf("member %d: training loss is %s at epoch %d, minibatch of pairs %zu..%zu: a NaN/Inf "
+                          "in these pairs' embeddings, or diverging training (lower train.learning_rate)",
+                          index, isnan(batch_loss) ? "NaN" : "Inf", epoch + 1, start, start + batch_pairs);
+                goto fail;
+            }
+            epoch_loss += batch_loss;
+            rm_adam_step(&b.adam, mlp->params, b.grads, lr, weight_decay);
+        }
+        out->pairs_trained += (long long)n_train;
+
+        /* val_sums[0] validation loss, [1] validation pairs ranked correctly (this rank's share) */
+        double val_sums[2] = {0, 0};
+        size_t vlo, vhi;
+        share_of(n_val, size, rank, &vlo, &vhi);
+        validate_share(mlp, &b, data, pairs, val_ids + vlo, vhi - vlo, clf, share_cap, &val_sums[0], &val_sums[1]);
+        if (size > 1) {
+            /* Rank 0's totals decide early stopping for everyone: one value, one decision. */
+            if (MPI_Reduce(rank == 0 ? MPI_IN_PLACE : val_sums, val_sums, 2, MPI_DOUBLE, MPI_SUM, 0, group) != MPI_SUCCESS ||
+                MPI_Bcast(val_sums, 2, MPI_DOUBLE, 0, group) != MPI_SUCCESS) {
+                rm_errorf("member %d: MPI reduction of the validation metrics failed", index);
+                goto fail;
+            }
+        }
+        /* epoch_loss is a group total already: it travelled with the gradients */
+        double train_loss = epoch_loss / (per_pair_terms * (double)n_train);
+        double val_loss = n_val ? val_sums[0] / (per_pair_terms * (double)n_val) : NAN;
+        double val_accuracy = n_val ? val_sums[1] / (double)n_val : NAN;
+        out->train_loss[epoch] = train_loss;
+        out->val_loss[epoch] = val_loss;
+        out->val_accuracy[epoch] = val_accuracy;
+        out->epochs_run = epoch + 1;
+
+        int stop = 0;
+        if (n_val == 0) {
+            out->best_epoch = epoch + 1; /* nothing to select on: the last weights */
+        } else if (val_loss < best_val) {
+            best_val = val_loss;
+            out->best_epoch = epoch + 1;
+            since_best = 0;
+            memcpy(b.best_params, mlp->params, n_params * sizeof(float));
+        } else {
+            since_best++;
+            stop = cfg->train_patience > 0 && since_best >= cfg->train_patience;
+        }
+        double seconds = rm_now() - t_epoch;
+        train_time += seconds;
+        if (progress && rank == 0) {
+            double eta = stop ? 0 : train_time / (epoch + 1) * (epochs - epoch - 1);
+            progress(out, epoch + 1, epochs, train_loss, val_loss, val_accuracy,
+                     seconds > 0 ? (double)n_train / seconds : 0, eta, ctx);
+        }
+        if (stop) break;
+    }
+    if (n_val > 0 && out->best_epoch > 0) memcpy(mlp->params, b.best_params, n_params * sizeof(float));
+    /* The ranks applied identical steps; make "every rank holds the same member" exact
+     * whatever the MPI library's reduction order. */
+    if (size > 1 && MPI_Bcast(mlp->params, (int)n_params, MPI_FLOAT, 0, group) != MPI_SUCCESS) {
+        rm_errorf("member %d: MPI_Bcast of the parameters failed", index);
+        goto fail;
+    }
+
+    /* Standardisation over all N*K train responses: each rank scores a contiguous share,
+     * then mean and (population) standard deviation in two passes from the group totals. */
+    {
+        size_t n_items = data->n_prompts * data->n_responses, lo, hi;
+        share_of(n_items, size, rank, &lo, &hi);
+        b.local_scores = rm_alloc(hi - lo, sizeof(float), "standardisation scores");
+        int status = 0;
+        if (!b.local_scores || rm_member_score(mlp, data->embeddings + lo * dim, dim, NULL, hi - lo, b.local_scores) != 0)
+            status = rm_error_context("member %d: scoring the train responses", index);
+        if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) goto fail;
+        double sum = 0;
+        for (size_t i = 0; i < hi - lo; i++) sum += b.local_scores[i];
+        if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS) {
+            rm_errorf("member %d: MPI_Allreduce of the score sum failed", index);
+            goto fail;
+        }
+        double mean = sum / (double)n_items, squares = 0;
+        for (size_t i = 0; i < hi - lo; i++) squares += ((double)b.local_scores[i] - mean) * ((double)b.local_scores[i] - mean);
+        if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &squares, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS) {
+            rm_errorf("member %d: MPI_Allreduce of the score variance failed", index);
+            goto fail;
+        }
+        out->score_mean = mean;
+        out->score_std = sqrt(squares / (double)n_items);
+        if (!isfinite(mean) || !isfinite(out->score_std)) {
+            rm_errorf("member %d: scores of the train responses are not finite (mean %g)", index, mean);
+            goto fail;
+        }
+    }
+    buffers_free(&b);
+    out->train_seconds = rm_now() - t_start;
+    return 0;
+
+fail:
+    buffers_free(&b);
+    rm_member_free(out);
+    return -1;
+}

@@ -1,0 +1,24 @@
+# Shared set-up for the ensemble tests: a scratch directory removed on exit, a tiny
+# synthetic store, and helpers. Expects RMENS, MPIRUN, PYTHON, SRCDIR (set by ctest).
+set -euo pipefail
+: "${RMENS:?}" "${MPIRUN:?}" "${PYTHON:?}" "${SRCDIR:?}"
+WORK="$(mktemp -d /tmp/rmens_test.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+CFG="$SRCDIR/configs/demo.cfg"
+STORE="$WORK/store.h5"
+# Small and quick: 300 prompts x 6 responses at D = 24, a 2-layer MLP, 3 epochs.
+COMMON_SETS=(--set store="$STORE" --set synth.train_prompts=300 --set synth.train_responses=6
+             --set synth.test_prompts=30 --set synth.test_responses=12 --set synth.dim=24
+             --set synth.bench_pairs=50 --set model.hidden=[16,8] --set train.epochs=3
+             --set train.batch_size=64 --set pairs.count=1200 --set ensemble.members=4
+             --set parallel.blas_threads=1)
+
+make_store() { "$RMENS" synth "$CFG" "${COMMON_SETS[@]}" --force >"$WORK/synth.log"; }
+
+# run_mpi NP VERB [args...]: rmens under mpirun with a bounded wall time.
+run_mpi() {
+  local np="$1"; shift
+  timeout 300 "$MPIRUN" --oversubscribe --bind-to none -n "$np" "$RMENS" "$@"
+}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }

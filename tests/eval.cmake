@@ -1,0 +1,17 @@
+# Evaluation: metrics against brute force, Monte Carlo and scipy; the order-independent
+# reduction; end-to-end figures for P = 1, 2, 3 ranks.
+rmens_unit_test(test_metrics ${CMAKE_CURRENT_SOURCE_DIR}/eval/test_metrics.c)
+add_executable(eval_metrics_dump ${CMAKE_CURRENT_SOURCE_DIR}/eval/metrics_dump.c)
+target_link_libraries(eval_metrics_dump PRIVATE rmens_core)
+add_test(NAME eval_metrics_scipy COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/eval/check_metrics_scipy.py $<TARGET_FILE:eval_metrics_dump>)
+set_tests_properties(eval_metrics_scipy PROPERTIES LABELS "unit" TIMEOUT 300)
+# The reduction with made-up predictions and the real block partition over 1, 2, 3 ranks.
+add_executable(test_eval_reduce ${CMAKE_CURRENT_SOURCE_DIR}/eval/test_eval_reduce.c)
+target_link_libraries(test_eval_reduce PRIVATE rmens_core)
+foreach(np 1 2 3)
+  rmens_mpi_test(eval_reduce_np${np} ${np} $<TARGET_FILE:test_eval_reduce>)
+endforeach()
+# End to end with the store and members: figures identical for P = 1, 2, 3, checked
+# against numpy/scipy recomputation from /predictions.
+rmens_script_test(eval_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh)
+set_tests_properties(eval_ranks_identical PROPERTIES LABELS "mpi;e2e")

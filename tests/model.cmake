@@ -1,0 +1,31 @@
+# Reward-model core (issue 3): MLP, objectives, Adam, pairs, training one member.
+# Model tests may use the internal double-precision MLP (src/model_internal.h).
+function(rmens_model_test name source)
+  rmens_unit_test(${name} ${source} model ${ARGN})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+endfunction()
+
+rmens_model_test(test_model_grad ${CMAKE_CURRENT_SOURCE_DIR}/model/test_model_grad.c)
+rmens_model_test(test_train ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train.c)
+
+# Training benchmark (issue 7): built with the tests, run by hand, never timed in ctest:
+#   OPENBLAS_NUM_THREADS=2 build/tests/bench_train && /usr/bin/python3 tests/model/bench_train_torch.py
+add_executable(bench_train ${CMAKE_CURRENT_SOURCE_DIR}/model/bench_train.c)
+target_link_libraries(bench_train PRIVATE rmens_core)
+
+# Data-parallel training over a group of 2 ranks.
+add_executable(test_train_mpi ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train_mpi.c)
+target_link_libraries(test_train_mpi PRIVATE rmens_core)
+target_include_directories(test_train_mpi PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+rmens_mpi_test(test_train_mpi 2 $<TARGET_FILE:test_train_mpi>)
+set_property(TEST test_train_mpi APPEND PROPERTY LABELS model)
+
+# Against the reference's libraries: scikit-learn (linear BT = logistic regression on pair
+# differences) and PyTorch (forward of nn.Sequential with the same weights).
+add_executable(model_dump ${CMAKE_CURRENT_SOURCE_DIR}/model/model_dump.c)
+target_link_libraries(model_dump PRIVATE rmens_core)
+foreach(reference sklearn torch)
+  add_test(NAME test_model_${reference}
+           COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/model/check_reference.py ${reference} $<TARGET_FILE:model_dump>)
+  set_tests_properties(test_model_${reference} PROPERTIES LABELS "model;python" TIMEOUT 300 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+endforeach()

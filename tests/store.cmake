@@ -1,0 +1,20 @@
+# The embedding store (issue 2): reader/writer, synth, import, inspect.
+set(STORE_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/store)
+
+rmens_unit_test(test_store ${STORE_TESTS}/test_store.c)
+set_tests_properties(test_store PROPERTIES ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+
+# Exposes the C reader and half conversions to the Python checks below.
+add_executable(store_tool ${STORE_TESTS}/store_tool.c)
+target_link_libraries(store_tool PRIVATE rmens_core)
+set(STORE_TOOL $<TARGET_FILE:store_tool>)
+
+rmens_script_test(store_half ${SYSTEM_PYTHON} ${STORE_TESTS}/test_half.py ${STORE_TOOL})
+rmens_script_test(store_synth_ranks ${SYSTEM_PYTHON} ${STORE_TESTS}/test_synth_ranks.py)
+rmens_script_test(store_synth_learnable ${SYSTEM_PYTHON} ${STORE_TESTS}/test_synth_learnable.py)
+rmens_script_test(store_read_ranges ${SYSTEM_PYTHON} ${STORE_TESTS}/test_read_ranges.py ${STORE_TOOL})
+rmens_script_test(store_import ${SYSTEM_PYTHON} ${STORE_TESTS}/test_import.py)
+rmens_script_test(store_bad_input ${SYSTEM_PYTHON} ${STORE_TESTS}/test_bad_input.py ${STORE_TOOL})
+rmens_script_test(store_inspect ${SYSTEM_PYTHON} ${STORE_TESTS}/test_inspect.py)
+set_tests_properties(store_half store_synth_ranks store_synth_learnable store_read_ranges store_import
+  store_bad_input store_inspect PROPERTIES LABELS "e2e;store")

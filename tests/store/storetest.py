@@ -1,0 +1,57 @@
+"""Shared helpers for the store's script tests (run by /usr/bin/python3 under ctest).
+
+The environment (tests/CMakeLists.txt, rmens_script_test) provides RMENS, MPIRUN and
+SRCDIR. Every check failure is collected, printed and turns into a non-zero exit."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+RMENS = os.environ["RMENS"]
+MPIRUN = os.environ.get("MPIRUN", "mpirun")
+SRCDIR = os.environ["SRCDIR"]
+SMALL_CFG = os.path.join(SRCDIR, "tests", "store", "small.cfg")
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("CHECK FAILED:", what, file=sys.stderr)
+    return cond
+
+
+def run(args, ranks=1, expect=None):
+    """Run a command (under mpirun when ranks > 1); returns (exit code, stdout, stderr)."""
+    cmd = ([MPIRUN, "--oversubscribe", "-n", str(ranks)] if ranks > 1 else []) + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if expect is not None and p.returncode != expect:
+        check(False, f"{' '.join(cmd)}: exit {p.returncode}, expected {expect}\nstdout: {p.stdout}\nstderr: {p.stderr}")
+    return p.returncode, p.stdout, p.stderr
+
+
+def synth(store, ranks=1, sets=(), force=True):
+    args = [RMENS, "synth", SMALL_CFG, "--set", f"store={store}"]
+    for s in sets:
+        args += ["--set", s]
+    if force:
+        args.append("--force")
+    return run(args, ranks=ranks, expect=0)
+
+
+class TempDir:
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="rmens-store-test-")
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def finish(name):
+    if failures:
+        print(f"{name}: {len(failures)} check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print(f"{name}: all checks passed")

@@ -1,0 +1,49 @@
+"""The C reader (rm_store_read_*) on 1, 2 and 3 ranks, with piece bounds from a few
+bytes (pieces inside a prompt, smaller than one response) to megabytes, returns exactly
+h5py's slice for float32 and float16 stores; out-of-range requests fail on every rank."""
+import glob
+import os
+import sys
+
+import h5py
+import numpy as np
+
+from storetest import TempDir, check, finish, run, synth
+
+tool = sys.argv[1]
+
+
+def read_with_tool(store, split, p0, p1, chunk_bytes, ranks, prefix):
+    for old in glob.glob(prefix + ".*"):
+        os.remove(old)
+    run([tool, "read", store, split, p0, p1, chunk_bytes, prefix], ranks=ranks, expect=0)
+    a = np.concatenate([np.fromfile(f"{prefix}.{r}.a", dtype=np.float32) for r in range(ranks)])
+    b = np.concatenate([np.fromfile(f"{prefix}.{r}.b", dtype=np.float32) for r in range(ranks)])
+    return a, b
+
+
+with TempDir() as d:
+    for dtype in ("float32", "float16"):
+        store = os.path.join(d, f"{dtype}.h5")
+        synth(store, sets=[f"synth.dtype={dtype}"])
+        with h5py.File(store, "r") as f:
+            for split, p0, p1 in [("train", 0, 301), ("train", 17, 123), ("test", 3, 50), ("test", 5, 5), ("bench", 2, 37)]:
+                if split == "bench":
+                    want_a = f["bench/chosen"][p0:p1].astype(np.float32).ravel()
+                    want_b = f["bench/rejected"][p0:p1].astype(np.float32).ravel()
+                else:
+                    want_a = f[f"{split}/embeddings"][p0:p1].astype(np.float32).ravel()
+                    want_b = f[f"{split}/rewards"][p0:p1].ravel()
+                # Every (piece bound, rank count) pair appears across the ranges; one
+                # mpirun each keeps the test at a few seconds.
+                for c, chunk_bytes in enumerate((50, 1000, 1 << 20)):
+                    for ranks in ((c + len(split) + p0) % 3 + 1, (c + len(split) + p0 + 1) % 3 + 1):
+                        a, b = read_with_tool(store, split, p0, p1, chunk_bytes, ranks, os.path.join(d, "out"))
+                        what = f"{dtype} {split}[{p0}:{p1}] chunk {chunk_bytes} B, {ranks} ranks"
+                        check(a.tobytes() == want_a.tobytes(), f"{what}: embeddings differ from h5py")
+                        check(b.tobytes() == want_b.tobytes(), f"{what}: rewards differ from h5py")
+        for ranks in (1, 2):
+            code, out, err = run([tool, "read", store, "test", 40, 54, 1000, os.path.join(d, "bad")], ranks=ranks)
+            check(code != 0 and "/test/embeddings" in err and "outside [0, 53)" in err,
+                  f"out-of-range read on {ranks} ranks: exit {code}, stderr {err!r}")
+finish("store_read_ranges")
