@@ -145,11 +145,15 @@ def finish(fig, path, title, note=None):
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
+    bottom = 0.0
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False, fontsize=9)
+        ncol = min(len(labels), 8)
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
+        # Reserve the legend's rows (about 0.3 inch each) below the panels.
+        bottom = (0.3 * math.ceil(len(labels) / ncol) + 0.15) / fig.get_figheight()
     if note:
         fig.text(0.01, 0.995, note, fontsize=7, va="top", color="0.4")
-    fig.tight_layout(rect=(0, 0.07 if handles else 0, 1, 0.95))
+    fig.tight_layout(rect=(0, bottom, 1, 1 - 0.3 / fig.get_figheight()))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
