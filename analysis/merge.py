@@ -1,0 +1,274 @@
+#!/usr/bin/python3
+"""Merge every run of a campaign into tidy CSV tables.
+
+    /usr/bin/python3 analysis/merge.py CAMPAIGN_DIR [RUN_DIR ...]
+
+A run is a directory holding results.json (and results.h5, whose root attribute `config`
+is the merged configuration of the run). The runs are CAMPAIGN_DIR/points/*/ (a campaign
+from jobs/campaign.sh) plus any RUN_DIR given. Writes:
+
+  CAMPAIGN_DIR/campaign.csv   one row per run x aggregator x n: the full ensemble's
+                              aggregators, `single` (a member alone, mean over members)
+                              and `oracle` (true best-of-n)
+  CAMPAIGN_DIR/ablation.csv   one row per run x ensemble size k x aggregator x n, from
+                              the runs' ensemble-size ablation
+
+Columns: run, then the swept keys (the keys whose values differ between runs, from each
+run's config and its point.json sweep record), members, aggregator, n, kl_bon, bon_reward
+(expected golden reward of the best-of-n pick), oracle_bon, spearman, pair_accuracy,
+bench_accuracy, and the run's agreement and uncertainty figures.
+"""
+import csv
+import glob
+import json
+import os
+import re
+import sys
+
+# Keys that name files, differ between every run and say nothing about the experiment.
+NOT_SWEPT = {"store", "output"}
+AGREEMENT = ["member_spearman", "pair_agreement", "best_pick_agreement"]
+UNCERTAINTY = ["mean_std", "std_rank_error_spearman", "disagreement_auroc"]
+FIGURES = ["spearman", "pair_accuracy", "bench_accuracy"]
+
+
+# ---- a small reader for libconfig text (the `config` attribute of results.h5) ----
+
+_TOKEN = re.compile(r'''
+    (?P<ws>\s+|\#[^\n]*|//[^\n]*|/\*.*?\*/)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<number>[-+]?(?:0[xX][0-9a-fA-F]+L{0,2}|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?L{0,2}))
+  | (?P<word>[A-Za-z*][-A-Za-z0-9_*]*)
+  | (?P<punct>[=:;,{}\[\]()])
+''', re.S | re.X)
+
+
+def _tokens(text):
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ValueError(f"libconfig: cannot read '{text[pos:pos + 20]}'")
+        pos = m.end()
+        if m.lastgroup != "ws":
+            yield m.lastgroup, m.group()
+    yield "end", ""
+
+
+def parse_libconfig(text):
+    """Flatten libconfig text into {"group.key": python value}."""
+    toks = list(_tokens(text))
+    i = 0
+
+    def value():
+        nonlocal i
+        kind, tok = toks[i]
+        if tok in ("{",):
+            i += 1
+            out = settings("}")
+            i += 1
+            return out
+        if tok in ("[", "("):
+            close = "]" if tok == "[" else ")"
+            i += 1
+            items = []
+            while toks[i][1] != close:
+                items.append(value())
+                if toks[i][1] == ",":
+                    i += 1
+            i += 1
+            return items
+        i += 1
+        if kind == "string":
+            s = json.loads(tok)
+            while toks[i][0] == "string":  # adjacent strings concatenate
+                s += json.loads(toks[i][1])
+                i += 1
+            return s
+        if kind == "number":
+            t = tok.rstrip("L")
+            if t.lower().startswith(("0x", "-0x", "+0x")):
+                return int(t, 16)
+            return float(t) if re.search(r"[.eE]", t) else int(t)
+        if kind == "word" and tok.lower() in ("true", "false"):
+            return tok.lower() == "true"
+        raise ValueError(f"libconfig: unexpected '{tok}'")
+
+    def settings(closer):
+        nonlocal i
+        out = {}
+        while toks[i][1] != closer and toks[i][0] != "end":
+            name = toks[i][1]
+            i += 1
+            if toks[i][1] not in ("=", ":"):
+                raise ValueError(f"libconfig: expected = after '{name}'")
+            i += 1
+            out[name] = value()
+            if toks[i][1] in (";", ","):
+                i += 1
+        return out
+
+    flat = {}
+
+    def flatten(prefix, node):
+        for k, v in node.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict):
+                flatten(key + ".", v)
+            else:
+                flat[key] = v
+
+    flatten("", settings(""))
+    return flat
+
+
+def format_value(v):
+    """A config value as a CSV cell: lists as [a, b], numbers without noise."""
+    if isinstance(v, list):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v) if v != int(v) or abs(v) >= 1e15 else f"{v:.1f}"
+    return str(v)
+
+
+def normalise_override(text):
+    """A sweep value as written in the sweep file ('"bt"', '-1.0') in the CSV's form."""
+    try:
+        return format_value(parse_libconfig(f"x = {text};")["x"])
+    except ValueError:
+        return text.strip('"')
+
+
+def read_run(directory):
+    """One run: its results, its flat config and its sweep record (may be empty)."""
+    with open(os.path.join(directory, "results.json"), encoding="utf-8") as f:
+        results = json.load(f)
+    config = {}
+    h5_path = os.path.join(directory, "results.h5")
+    if os.path.exists(h5_path):
+        import h5py  # only needed when results.h5 is there
+        with h5py.File(h5_path, "r") as h5:
+            text = h5.attrs.get("config")
+            if text is not None:
+                if isinstance(text, bytes):
+                    text = text.decode()
+                config = {k: format_value(v) for k, v in parse_libconfig(str(text)).items()}
+    record = {}
+    point_path = os.path.join(directory, "point.json")
+    if os.path.exists(point_path):
+        with open(point_path, encoding="utf-8") as f:
+            record = json.load(f)
+    # The sweep record is authoritative for the keys it names (and the only source when a
+    # run has no results.h5).
+    for key, text in {**record.get("set", {}), **record.get("grid", {})}.items():
+        config[key] = normalise_override(text)
+    return {"run": os.path.basename(os.path.normpath(directory)), "dir": directory,
+            "results": results, "config": config, "grid": list(record.get("grid", {}))}
+
+
+def find_runs(campaign, extra):
+    dirs = sorted(glob.glob(os.path.join(campaign, "points", "*", "")))
+    dirs += [d for d in extra]
+    runs, missing = [], []
+    for d in dirs:
+        if os.path.exists(os.path.join(d, "results.json")):
+            runs.append(read_run(d))
+        else:
+            missing.append(os.path.basename(os.path.normpath(d)))
+    return runs, missing
+
+
+def swept_keys(runs):
+    """Keys that vary between runs, sweep-file order first, then alphabetical."""
+    keys = []
+    for r in runs:
+        for k in r["grid"]:
+            if k not in keys:
+                keys.append(k)
+    all_keys = sorted({k for r in runs for k in r["config"]} - NOT_SWEPT)
+    for k in all_keys:
+        values = {r["config"].get(k) for r in runs}
+        if len(values) > 1 and k not in keys:
+            keys.append(k)
+    return keys
+
+
+def _num(v):
+    return "" if v is None else repr(float(v))
+
+
+def aggregate_rows(base, part, agg_name, figures, kl, oracle):
+    rows = []
+    for n in sorted(figures["bon"], key=int):
+        row = dict(base)
+        row.update({"aggregator": agg_name, "n": int(n), "kl_bon": _num(kl.get(n)),
+                    "bon_reward": _num(figures["bon"][n]), "oracle_bon": _num(oracle.get(n))})
+        for f in FIGURES:
+            row[f] = _num(figures.get(f))
+        rows.append(row)
+    return rows
+
+
+def ensemble_rows(base, ens, kl, oracle):
+    rows = []
+    extra = {f"agreement_{k}": _num(ens.get("agreement", {}).get(k)) for k in AGREEMENT}
+    extra.update({f"uncertainty_{k}": _num(ens.get("uncertainty", {}).get(k)) for k in UNCERTAINTY})
+    for name, figures in ens["aggregators"].items():
+        rows += aggregate_rows({**base, **extra}, "ensemble", name, figures, kl, oracle)
+    return rows
+
+
+def merge(campaign, extra=()):
+    runs, missing = find_runs(campaign, extra)
+    if not runs:
+        raise SystemExit(f"merge: no results.json under {campaign}/points/*/ (missing: {', '.join(missing) or 'all'})")
+    keys = swept_keys(runs)
+    main_rows, ablation_rows = [], []
+    for r in runs:
+        res = r["results"]
+        kl = res["single"].get("kl") or next(iter(res["aggregators"].values()))["kl"]
+        oracle = res.get("oracle_bon", {})
+        base = {"run": r["run"], **{k: r["config"].get(k, "") for k in keys}, "members": res["members"]}
+        main_rows += ensemble_rows(base, res, kl, oracle)
+        single = {k: v for k, v in res["single"].items() if k != "std"}
+        main_rows += aggregate_rows(base, "single", "single", single, kl, oracle)
+        oracle_figs = {"bon": oracle}
+        main_rows += aggregate_rows(base, "oracle", "oracle", oracle_figs, kl, oracle)
+        for k, ens in sorted(res.get("ablation", {}).items(), key=lambda kv: int(kv[0])):
+            ablation_rows += [{**row, "ensemble_size": int(k), "subsets": ens.get("subsets", "")}
+                              for row in ensemble_rows(base, ens, kl, oracle)]
+    run_cols = [f"agreement_{k}" for k in AGREEMENT] + [f"uncertainty_{k}" for k in UNCERTAINTY]
+    cols = ["run", *keys, "members", "aggregator", "n", "kl_bon", "bon_reward", "oracle_bon", *FIGURES, *run_cols]
+    write_csv(os.path.join(campaign, "campaign.csv"), cols, main_rows)
+    abl_cols = ["run", *keys, "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward",
+                "oracle_bon", *FIGURES, *run_cols]
+    write_csv(os.path.join(campaign, "ablation.csv"), abl_cols, ablation_rows)
+    return {"runs": [r["run"] for r in runs], "missing": missing, "keys": keys,
+            "rows": len(main_rows), "ablation_rows": len(ablation_rows)}
+
+
+def write_csv(path, columns, rows):
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns, restval="")
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    info = merge(argv[0], argv[1:])
+    print(f"merge: {len(info['runs'])} runs, swept keys {', '.join(info['keys']) or '(none)'}: "
+          f"{info['rows']} rows -> {os.path.join(argv[0], 'campaign.csv')}, "
+          f"{info['ablation_rows']} -> ablation.csv"
+          + (f"; no results yet for {', '.join(info['missing'])}" if info["missing"] else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,335 @@
+#!/usr/bin/python3
+"""Figures of a merged campaign (run analysis/merge.py first; analysis/report.py does both).
+
+    /usr/bin/python3 analysis/plots.py CAMPAIGN_DIR
+
+Reads CAMPAIGN_DIR/campaign.csv and ablation.csv and writes CAMPAIGN_DIR/figures/:
+  bon_vs_kl.png             expected golden reward of the best-of-n pick against
+                            KL(best-of-n) = log n - (n-1)/n, per aggregator, with a single
+                            member and the oracle (true best-of-n); one panel per setting
+  ensemble_size.png         best-of-n golden reward at the largest n, and Spearman, against
+                            ensemble size k (the ensemble-size ablation)
+  annotator_quality.png     per aggregator against annotator quality (when it is swept)
+  uncertainty_vs_error.png  ensemble disagreement against the ensemble's errors
+A setting is one combination of the swept keys other than the seed; runs that differ only
+in seed are averaged (the band is their min-max).
+"""
+import csv
+import math
+import os
+import sys
+from collections import defaultdict
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+BETA = "pairs.annotator_beta"
+REPLICATE_KEYS = {"seed"}  # runs differing only here are replicates, averaged
+FIXED = ["run", "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward", "oracle_bon",
+         "spearman", "pair_accuracy", "bench_accuracy"]
+MAX_PANELS = 12
+KEY_LABELS = {BETA: "annotator β", "model.objective": "objective", "ensemble.members": "members",
+              "seed": "seed", "ensemble.data": "member data", "pairs.mode": "pairs"}
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def swept_keys(rows):
+    """The swept-key columns: everything between `run` and the fixed columns."""
+    if not rows:
+        return []
+    return [c for c in rows[0] if c not in FIXED and not c.startswith(("agreement_", "uncertainty_"))]
+
+
+def num(v):
+    return float(v) if v not in ("", None) else math.nan
+
+
+def beta_label(v):
+    b = num(v)
+    return "perfect" if b < 0 else f"β={v}"
+
+
+def beta_order(v):
+    """Annotator quality from best to worst: perfect labels, then decreasing beta."""
+    b = num(v)
+    return (0, 0.0) if b < 0 else (1, -b)
+
+
+def setting_label(keys, values):
+    parts = []
+    for k, v in zip(keys, values):
+        if k == BETA:
+            parts.append(f"annotator {beta_label(v)}")
+        else:
+            parts.append(f"{KEY_LABELS.get(k, k)}={v}")
+    return ", ".join(parts) or "all runs"
+
+
+def group_rows(rows, keys):
+    groups = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in keys)].append(r)
+    def order(item):
+        return tuple(beta_order(v) if k == BETA else _sortable(v) for k, v in zip(keys, item[0]))
+    return sorted(groups.items(), key=order)
+
+
+def _sortable(v):
+    """Numbers in numeric order, then words in alphabetical order."""
+    try:
+        return (0, float(v), "")
+    except ValueError:
+        return (1, 0.0, v)
+
+
+def aggregator_style(name):
+    """Same colour for an aggregator in every figure; reference lines in grey and black."""
+    fixed = {"mean": ("C0", "-", "o"), "min": ("C1", "-", "s"), "median": ("C2", "-", "^"),
+             "single": ("0.45", "--", "x"), "oracle": ("black", ":", "")}
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("uwo_"):
+        palette = ["C3", "C4", "C5", "C6", "C8", "C9"]
+        lam = name[4:]
+        return (_uwo_colours.setdefault(lam, palette[len(_uwo_colours) % len(palette)]), "-", "D")
+    return ("C7", "-", ".")
+
+
+_uwo_colours = {}
+
+
+def aggregator_label(name):
+    if name.startswith("uwo_"):
+        return f"UWO λ={name[4:]}"
+    return {"mean": "mean", "min": "min (worst case)", "median": "median", "single": "single member",
+            "oracle": "oracle (true best-of-n)"}.get(name, name)
+
+
+def aggregator_order(names):
+    first = ["mean", "min", "median"]
+    return [a for a in first if a in names] + sorted(a for a in names if a.startswith("uwo_")) + \
+        [a for a in ("single", "oracle") if a in names]
+
+
+def panel_grid(n_panels, width=4.2, height=3.4):
+    cols = min(n_panels, 4 if n_panels > 6 else 3)
+    rows = math.ceil(n_panels / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.8), squeeze=False)
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def replicate_stats(rows, x_key, y_key):
+    """x values and mean/min/max of y over the replicate runs at each x."""
+    by_x = defaultdict(list)
+    for r in rows:
+        by_x[num(r[x_key])].append(num(r[y_key]))
+    xs = sorted(by_x)
+    ys = [np.array(by_x[x]) for x in xs]
+    return (np.array(xs), np.array([np.nanmean(y) for y in ys]),
+            np.array([np.nanmin(y) for y in ys]), np.array([np.nanmax(y) for y in ys]))
+
+
+def finish(fig, path, title, note=None):
+    fig.suptitle(title, fontsize=12)
+    handles, labels = [], []
+    for ax in fig.axes:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    bottom = 0.0
+    if handles:
+        ncol = min(len(labels), 8)
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
+        # Reserve the legend's rows (about 0.3 inch each) below the panels.
+        bottom = (0.3 * math.ceil(len(labels) / ncol) + 0.15) / fig.get_figheight()
+    if note:
+        fig.text(0.01, 0.995, note, fontsize=7, va="top", color="0.4")
+    fig.tight_layout(rect=(0, bottom, 1, 1 - 0.3 / fig.get_figheight()))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def capped(groups, what):
+    if len(groups) > MAX_PANELS:
+        return groups[:MAX_PANELS], f"{what}: first {MAX_PANELS} of {len(groups)} settings shown"
+    return groups, None
+
+
+def plot_bon_vs_kl(rows, keys, path):
+    setting_keys = [k for k in keys if k not in REPLICATE_KEYS]
+    groups, note = capped(group_rows(rows, setting_keys), "bon_vs_kl")
+    fig, axes = panel_grid(len(groups))
+    for ax, (values, grows) in zip(axes, groups):
+        aggs = aggregator_order({r["aggregator"] for r in grows})
+        for a in aggs:
+            arows = [r for r in grows if r["aggregator"] == a]
+            x, y, lo, hi = replicate_stats(arows, "kl_bon", "bon_reward")
+            colour, style, marker = aggregator_style(a)
+            ax.plot(x, y, linestyle=style, marker=marker, markersize=3.5, color=colour, label=aggregator_label(a))
+            if len({r["run"] for r in arows}) > 1:
+                ax.fill_between(x, lo, hi, color=colour, alpha=0.12, linewidth=0)
+            if a == "oracle":
+                ns = sorted({int(r["n"]) for r in arows})
+                for n in ns[1:]:
+                    k = math.log(n) - (n - 1) / n
+                    ax.annotate(f"n={n}", (k, y[list(x).index(min(x, key=lambda v: abs(v - k)))]), fontsize=6,
+                                color="0.3", textcoords="offset points", xytext=(-4, 4))
+        ax.set_title(setting_label(setting_keys, values), fontsize=9)
+        ax.set_xlabel("KL(best-of-n) = log n − (n−1)/n  [nats]")
+        ax.set_ylabel("golden reward of best-of-n pick")
+        ax.grid(alpha=0.3)
+    finish(fig, path, "Best-of-n: golden reward against KL, per aggregator", note)
+
+
+def plot_ensemble_size(abl, keys, path):
+    setting_keys = [k for k in keys if k not in REPLICATE_KEYS]
+    n_max = max(int(r["n"]) for r in abl)
+    rows = [r for r in abl if int(r["n"]) == n_max]
+    groups, note = capped(group_rows(rows, setting_keys), "ensemble_size")
+    fig, axes = plt.subplots(2, len(groups), figsize=(max(4.0 * len(groups), 6), 7.2), squeeze=False)
+    for col, (values, grows) in enumerate(groups):
+        for row, (metric, label) in enumerate([("bon_reward", f"golden reward of best-of-{n_max}"),
+                                                ("spearman", "Spearman ρ with golden reward")]):
+            ax = axes[row][col]
+            for a in aggregator_order({r["aggregator"] for r in grows}):
+                arows = [r for r in grows if r["aggregator"] == a]
+                x, y, lo, hi = replicate_stats(arows, "ensemble_size", metric)
+                colour, style, marker = aggregator_style(a)
+                ax.plot(x, y, linestyle=style, marker=marker, color=colour, label=aggregator_label(a))
+                if len({r["run"] for r in arows}) > 1:
+                    ax.fill_between(x, lo, hi, color=colour, alpha=0.12, linewidth=0)
+            ax.set_xlabel("ensemble size k [members]")
+            ax.set_ylabel(label)
+            ax.set_xticks(sorted({int(r["ensemble_size"]) for r in grows}))
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(setting_label(setting_keys, values), fontsize=9)
+    finish(fig, path, f"Ensemble-size ablation (mean over random k-member subsets), n = {n_max}", note)
+
+
+def plot_annotator_quality(rows, keys, path):
+    if BETA not in keys:
+        return False
+    setting_keys = [k for k in keys if k not in REPLICATE_KEYS and k != BETA]
+    n_max = max(int(r["n"]) for r in rows)
+    groups, note = capped(group_rows(rows, setting_keys), "annotator_quality")
+    groups = groups[:4]
+    metrics = [("bon_reward", f"golden reward of best-of-{n_max}"), ("spearman", "Spearman ρ with golden reward"),
+               ("pair_accuracy", "pairwise accuracy vs golden order")]
+    fig, axes = plt.subplots(len(groups), 3, figsize=(13, 3.6 * len(groups) + 0.8), squeeze=False)
+    betas = sorted({r[BETA] for r in rows}, key=beta_order)
+    position = {b: i for i, b in enumerate(betas)}
+    for gi, (values, grows) in enumerate(groups):
+        for mi, (metric, label) in enumerate(metrics):
+            ax = axes[gi][mi]
+            aggs = aggregator_order({r["aggregator"] for r in grows})
+            for a in aggs:
+                if a == "oracle" and metric != "bon_reward":
+                    continue
+                arows = [r for r in grows if r["aggregator"] == a and (metric != "bon_reward" or int(r["n"]) == n_max)]
+                if metric != "bon_reward":  # one value per run; take it once
+                    arows = [r for r in arows if int(r["n"]) == n_max]
+                by_beta = defaultdict(list)
+                for r in arows:
+                    by_beta[r[BETA]].append(num(r[metric]))
+                xs = [position[b] for b in betas if b in by_beta]
+                ys = [np.nanmean(by_beta[b]) for b in betas if b in by_beta]
+                if not xs or all(math.isnan(y) for y in ys):
+                    continue
+                colour, style, marker = aggregator_style(a)
+                ax.plot(xs, ys, linestyle=style, marker=marker, color=colour, label=aggregator_label(a))
+            ax.set_xticks(range(len(betas)), [beta_label(b) for b in betas])
+            ax.set_xlabel("annotator quality (β; label noise grows →)")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+            if setting_keys:
+                ax.set_title(setting_label(setting_keys, values), fontsize=9)
+    finish(fig, path, "Aggregators against annotator quality", note)
+    return True
+
+
+def plot_uncertainty(rows, abl, keys, path):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+    mean_abl = [r for r in abl if r["aggregator"] == "mean" and r["n"] == min((x["n"] for x in abl), key=int)]
+    colour_key = BETA if BETA in keys else None
+    cats = sorted({r[colour_key] for r in mean_abl}, key=beta_order) if colour_key else [None]
+    for ci, cat in enumerate(cats):
+        sel = [r for r in mean_abl if colour_key is None or r[colour_key] == cat]
+        x = [num(r["uncertainty_mean_std"]) for r in sel]
+        y = [1 - num(r["pair_accuracy"]) for r in sel]
+        size = [12 + 10 * int(r["ensemble_size"]) for r in sel]
+        ax1.scatter(x, y, s=size, color=f"C{ci}", alpha=0.75,
+                    label=f"annotator {beta_label(cat)}" if cat is not None else "runs")
+    ax1.set_xlabel("mean ensemble std of standardised scores [member s.d. units]")
+    ax1.set_ylabel("pairwise error of the mean ensemble (1 − accuracy)")
+    ax1.set_title("Disagreement vs error (runs × ensemble sizes; marker size ∝ k)", fontsize=9)
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=8, frameon=False)
+
+    full = {}
+    for r in rows:
+        if r["aggregator"] == "mean":
+            full[r["run"]] = r
+    runs = sorted(full)
+    auroc = [num(full[r]["uncertainty_disagreement_auroc"]) for r in runs]
+    rho = [num(full[r]["uncertainty_std_rank_error_spearman"]) for r in runs]
+    x = np.arange(len(runs))
+    ax2.bar(x - 0.2, auroc, width=0.4, color="C0", label="AUROC: pair disagreement predicts a wrong order")
+    ax2.bar(x + 0.2, rho, width=0.4, color="C1", label="Spearman ρ(ensemble std, |rank error|)")
+    ax2.axhline(0.5, color="C0", linestyle=":", linewidth=1, label="AUROC of chance (0.5)")
+    ax2.axhline(0.0, color="0.3", linewidth=0.8)
+    labels = [r + ("\n" + beta_label(full[r][BETA]) if BETA in keys else "") for r in runs]
+    ax2.set_xticks(x, labels, fontsize=7, rotation=0 if len(runs) <= 8 else 90)
+    ax2.set_ylabel("figure value (dimensionless)")
+    ax2.set_xlabel("run")
+    ax2.set_title("Does disagreement flag the errors? (full ensemble)", fontsize=9)
+    ax2.grid(alpha=0.3, axis="y")
+    low = min([0.0] + [v for v in auroc + rho if not math.isnan(v)])
+    ax2.set_ylim(low - 0.05 if low < 0 else 0, 1.3)  # room above the bars for the legend
+    ax2.legend(fontsize=7, frameon=False, loc="upper left")
+    fig.suptitle("Uncertainty against error", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def make_figures(campaign):
+    rows = read_csv(os.path.join(campaign, "campaign.csv"))
+    abl = read_csv(os.path.join(campaign, "ablation.csv"))
+    keys = swept_keys(rows)
+    out = os.path.join(campaign, "figures")
+    os.makedirs(out, exist_ok=True)
+    made = []
+    plot_bon_vs_kl(rows, keys, os.path.join(out, "bon_vs_kl.png"))
+    made.append("bon_vs_kl.png")
+    if abl:
+        plot_ensemble_size(abl, keys, os.path.join(out, "ensemble_size.png"))
+        made.append("ensemble_size.png")
+    if plot_annotator_quality(rows, keys, os.path.join(out, "annotator_quality.png")):
+        made.append("annotator_quality.png")
+    if abl:
+        plot_uncertainty(rows, abl, keys, os.path.join(out, "uncertainty_vs_error.png"))
+        made.append("uncertainty_vs_error.png")
+    return made
+
+
+def main(argv):
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    made = make_figures(argv[0])
+    print(f"plots: {', '.join(made)} -> {os.path.join(argv[0], 'figures')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

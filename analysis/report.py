@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""One-page markdown report of a campaign: merge, figures, tables.
+
+    /usr/bin/python3 analysis/report.py CAMPAIGN_DIR
+
+Runs analysis/merge.py (campaign.csv, ablation.csv) and analysis/plots.py (figures/*.png)
+on CAMPAIGN_DIR and writes CAMPAIGN_DIR/report.md, which embeds the figures and tabulates
+every run: best-of-n golden reward per aggregator at the largest n, its gain over a single
+member, ranking quality, agreement and uncertainty. Runs without results yet are listed as
+missing (the report of a partial campaign is still written). Also prints the main table.
+"""
+import datetime
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import merge  # noqa: E402
+import plots  # noqa: E402
+
+
+def fmt(v, digits=3):
+    x = plots.num(v)
+    return "–" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def signed(x, digits=3):
+    return "–" if math.isnan(x) else f"{x:+.{digits}f}"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def key_header(keys):
+    return [plots.KEY_LABELS.get(k, k) for k in keys]
+
+
+def key_cells(row, keys):
+    return [plots.beta_label(row[k]) if k == plots.BETA else row[k] for k in keys]
+
+
+def write_report(campaign):
+    info = merge.merge(campaign)
+    figures = plots.make_figures(campaign)
+    rows = plots.read_csv(os.path.join(campaign, "campaign.csv"))
+    keys = plots.swept_keys(rows)
+    n_max = max(int(r["n"]) for r in rows)
+    aggs = plots.aggregator_order({r["aggregator"] for r in rows})
+    ensemble_aggs = [a for a in aggs if a not in ("single", "oracle")]
+    at = {(r["run"], r["aggregator"]): r for r in rows if int(r["n"]) == n_max}
+    runs = sorted({r["run"] for r in rows})
+
+    bon_rows = []
+    for run in runs:
+        any_row = at[(run, "single")]
+        single = plots.num(any_row["bon_reward"])
+        values = {a: plots.num(at[(run, a)]["bon_reward"]) for a in aggs if (run, a) in at}
+        best = max(ensemble_aggs, key=lambda a: values.get(a, -math.inf))
+        bon_rows.append([run, *key_cells(any_row, keys), any_row["members"],
+                         *[("**" + fmt(values[a]) + "**") if a == best else fmt(values.get(a, math.nan)) for a in aggs],
+                         f"{plots.aggregator_label(best)} {signed(values[best] - single)}"])
+    bon_header = ["run", *key_header(keys), "E", *[plots.aggregator_label(a) for a in aggs], "best vs single"]
+
+    rank_rows = []
+    for run in runs:
+        m = at[(run, "mean")] if (run, "mean") in at else at[(run, ensemble_aggs[0])]
+        s = at[(run, "single")]
+        rank_rows.append([run, *key_cells(m, keys), fmt(s["spearman"]), fmt(m["spearman"]), fmt(s["pair_accuracy"]),
+                          fmt(m["pair_accuracy"]), fmt(m["bench_accuracy"]), fmt(m["agreement_member_spearman"]),
+                          fmt(m["uncertainty_mean_std"]), fmt(m["uncertainty_disagreement_auroc"])])
+    rank_header = ["run", *key_header(keys), "ρ single", "ρ mean", "pair acc. single", "pair acc. mean",
+                   "bench acc. mean", "member ρ", "ens. std", "disagr. AUROC"]
+
+    sweep_path = os.path.join(campaign, "sweep.txt")
+    name = os.path.basename(os.path.normpath(campaign))
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    parts = [f"# Campaign report: {name}", "",
+             f"`{os.path.abspath(campaign)}` — {len(runs)} runs with results"
+             + (f"; **missing (no results.json yet): {', '.join(info['missing'])}**" if info["missing"] else "; none missing")
+             + f". Swept: {', '.join(key_header(keys)) or 'nothing'}."
+             + (f" Sweep file: `sweep.txt`." if os.path.exists(sweep_path) else "")
+             + f" Generated {now} by `analysis/report.py`; data in `campaign.csv` (run × aggregator × n)"
+             " and `ablation.csv` (run × ensemble size × aggregator × n).", "",
+             f"## Best-of-{n_max}: expected golden reward of the selected response", "",
+             "Exact expectation over n of the K test responses per prompt, averaged over prompts; "
+             "best ensemble aggregator in bold; *best vs single* is its gain over one member (mean over members); "
+             "*oracle* picks by golden reward itself.", "",
+             table(bon_header, bon_rows), "",
+             "## Ranking quality, agreement and uncertainty (full ensemble)", "",
+             "ρ: Spearman correlation with golden reward within a prompt; pair acc.: fraction of within-prompt pairs "
+             "ordered like the golden reward; member ρ: mean Spearman between members; ens. std: mean ensemble "
+             "standard deviation of standardised scores; disagr. AUROC: member disagreement on a pair as a predictor "
+             "of the ensemble mean ordering it wrongly (0.5 = chance).", "",
+             table(rank_header, rank_rows), "", "## Figures", ""]
+    captions = {
+        "bon_vs_kl.png": "Golden reward of best-of-n against KL(best-of-n), per aggregator, with a single member "
+                         "and the oracle. A curve that bends down at large n over-optimises the reward model.",
+        "ensemble_size.png": f"Ensemble-size ablation: best-of-{n_max} golden reward and Spearman ρ against the number "
+                             "of members k (random k-member subsets of each trained ensemble).",
+        "annotator_quality.png": "Aggregators against annotator quality (perfect labels, then decreasing β, i.e. more "
+                                 "label noise).",
+        "uncertainty_vs_error.png": "Uncertainty against error: ensemble disagreement against the mean ensemble's "
+                                    "pairwise error, and how well disagreement predicts its errors.",
+    }
+    for fig in figures:
+        parts += [f"![{captions[fig].split(':')[0].split('.')[0]}](figures/{fig})", "", f"*{captions[fig]}*", ""]
+    if "annotator_quality.png" not in figures:
+        parts += ["*(No annotator-quality figure: `pairs.annotator_beta` is not swept in this campaign.)*", ""]
+    text = "\n".join(parts)
+    tmp = os.path.join(campaign, "report.md.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, os.path.join(campaign, "report.md"))
+    return info, figures, table(bon_header, bon_rows)
+
+
+def main(argv):
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    info, figures, main_table = write_report(argv[0])
+    print(main_table)
+    print(f"report: {len(info['runs'])} runs, {len(figures)} figures -> {os.path.join(argv[0], 'report.md')}"
+          + (f" (missing: {', '.join(info['missing'])})" if info["missing"] else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,22 @@
+# Slurm: the jobs/slurm/ scripts and jobs/campaign.sh, exercised for real on a private
+# one-node Slurm cluster that tests/slurm/cluster.sh starts on localhost and always tears
+# down (Debian slurm-wlm + munge; run as root). A cluster that cannot start fails the test
+# with the reason; nothing is skipped. RUN_SERIAL: each test owns the machine's 2 cores
+# through its cluster, and two clusters at once would only fight over them.
+set(RMENS_SLURM_ENV
+  "RMENS=${RMENS_BIN};PYTHON=${SYSTEM_PYTHON};SRCDIR=${CMAKE_SOURCE_DIR};RMENS_ROOT=${CMAKE_SOURCE_DIR};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+
+# Preemption: USR1 forwarded, exit 75 -> scontrol requeue -> --resume (a checkpointing test double as the ranks).
+add_test(NAME slurm_requeue COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_requeue.sh)
+set_tests_properties(slurm_requeue PROPERTIES LABELS "slurm" TIMEOUT 300 RUN_SERIAL TRUE ENVIRONMENT "${RMENS_SLURM_ENV}")
+
+# The demo config through the single-node script, a 3-task sweep array and the whole
+# synth -> train -> eval -> report chain, with the real rmens; outputs checked.
+add_test(NAME slurm_jobs COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_jobs.sh)
+set_tests_properties(slurm_jobs PROPERTIES LABELS "slurm" TIMEOUT 1500 RUN_SERIAL TRUE ENVIRONMENT "${RMENS_SLURM_ENV}")
+
+# The campaign analysis (merge -> CSV, figures, report) on a hand-made campaign whose
+# numbers are known, checked cell by cell; no Slurm needed.
+add_test(NAME campaign_analysis COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_analysis.py)
+set_tests_properties(campaign_analysis PROPERTIES LABELS "slurm;analysis" TIMEOUT 300
+  ENVIRONMENT "SRCDIR=${CMAKE_SOURCE_DIR};MPLBACKEND=Agg")
