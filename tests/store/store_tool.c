@@ -104,20 +104,28 @@ static int run_readbench(char **argv)
     rm_store s;
     if (rm_store_open(&s, argv[2], MPI_COMM_WORLD) != 0) return -1;
     s.read_chunk_bytes = (size_t)strtoull(argv[3], NULL, 10) << 20;
+    /* One buffer of ~256 MiB, touched before the clock starts, as a trainer would reuse
+     * its buffers: the figure is the read path, not first-touch page faults. */
+    size_t buffer_floats = ((size_t)256 << 20) / sizeof(float);
+    for (int sp = 0; sp < 2; sp++)
+        if (s.split[sp].n_responses * s.dim > buffer_floats) buffer_floats = s.split[sp].n_responses * s.dim;
+    float *emb = rm_calloc(buffer_floats, sizeof(float), "embeddings");
+    float *rew = rm_calloc(buffer_floats, sizeof(float), "rewards");
+    int rc = rm_all_ok(MPI_COMM_WORLD, emb && rew ? 0 : -1);
+    if (rc == 0) {
+        memset(emb, 1, buffer_floats * sizeof(float));
+        memset(rew, 1, buffer_floats * sizeof(float));
+    }
     MPI_Barrier(MPI_COMM_WORLD);
     double start = MPI_Wtime(), stored_bytes = 0;
-    int rc = 0;
     for (int sp = 0; sp < 2 && rc == 0; sp++) {
         size_t k = s.split[sp].n_responses, row = k * s.dim;
         size_t begin, end;
         rm_partition(s.split[sp].n_prompts, size, rank, &begin, &end);
-        size_t step = ((size_t)256 << 20) / (row * sizeof(float));
-        if (step == 0) step = 1;
+        size_t step = buffer_floats / row;
         /* Calls are collective: every rank makes the same number, empty ones at the end. */
         size_t mine = (end - begin + step - 1) / step, most = 0;
         MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG, MPI_MAX, MPI_COMM_WORLD);
-        float *emb = rm_alloc(step * row, sizeof(float), "embeddings"), *rew = rm_alloc(step * k, sizeof(float), "rewards");
-        rc = rm_all_ok(MPI_COMM_WORLD, emb && rew ? 0 : -1);
         for (size_t i = 0; i < most && rc == 0; i++) {
             size_t p0 = begin + i * step, p1 = p0 + step;
             if (p0 > end) p0 = end;
@@ -125,8 +133,6 @@ static int run_readbench(char **argv)
             rc = rm_store_read_embeddings(&s, (rm_split)sp, p0, p1, emb);
             if (rc == 0) rc = rm_store_read_rewards(&s, (rm_split)sp, p0, p1, rew);
         }
-        free(emb);
-        free(rew);
         size_t elem = s.split[sp].dtype == RM_DTYPE_FLOAT16 ? 2 : 4;
         stored_bytes += (double)s.split[sp].n_prompts * (double)k * (double)(s.dim * elem + 4);
     }
@@ -135,6 +141,8 @@ static int run_readbench(char **argv)
     if (rc == 0 && rank == 0)
         printf("readbench: %d rank%s read %.1f MB of stored data in %.2f s: %.1f MB/s\n", size, size > 1 ? "s" : "",
                stored_bytes / 1e6, seconds, stored_bytes / 1e6 / seconds);
+    free(emb);
+    free(rew);
     rm_store_close(&s);
     return rc;
 }
