@@ -8,12 +8,14 @@
  *   4. members.h5 is written collectively at a temporary name, then renamed. */
 #define _GNU_SOURCE
 #include "rmens/ensemble.h"
+#include "rmens/checkpoint.h"
 #include "rmens/common.h"
 #include "rmens/h5util.h"
 #include "rmens/pairs.h"
 #include "rmens/parallel.h"
 #include "rmens/rng.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -441,40 +443,89 @@ static int injected_failure(int rank, int member)
     return r == rank && m == member;
 }
 
+/* ---- stopping for checkpoints: SIGTERM / SIGUSR1 (what Slurm sends before a kill) or
+ * the periodic timer. Handlers only set a flag; training looks at it between steps. */
+static volatile sig_atomic_t stop_signal = 0;
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+typedef struct {
+    double deadline; /* rm_now() of the next periodic checkpoint, 0: none */
+} stop_clock;
+
+static int should_stop(void *opaque)
+{
+    const stop_clock *clock = opaque;
+    return stop_signal != 0 || (clock->deadline > 0 && rm_now() >= clock->deadline);
+}
+
+static void arm_clock(stop_clock *clock, const rm_settings *cfg)
+{
+    clock->deadline = cfg->train_checkpoint_minutes > 0 ? rm_now() + 60.0 * cfg->train_checkpoint_minutes : 0;
+}
+
+typedef struct {
+    char *members, *checkpoint;
+} run_paths;
+
+/* Rank 0 prepares the output directory and decides what this run is: 0 train, 1 the
+ * members file is complete already (resume of a finished run), 2 resume a checkpoint. */
+static int prepare_output(const rm_settings *cfg, const run_paths *paths, int force, int resume, int *mode)
+{
+    *mode = 0;
+    if (rm_mkdir_p(cfg->output) != 0) return -1;
+    if (access(cfg->output, W_OK) != 0) return rm_errorf("output directory %s is not writable", cfg->output);
+    int have_members = rm_path_exists(paths->members), have_checkpoint = rm_path_exists(paths->checkpoint);
+    if (resume && have_members && !force) {
+        *mode = 1;
+        return 0;
+    }
+    if (resume && have_checkpoint && !force) {
+        *mode = 2;
+        return 0;
+    }
+    if (!force && have_members) return rm_errorf("%s already exists (use --force to overwrite)", paths->members);
+    if (!force && have_checkpoint)
+        return rm_errorf("%s exists from an interrupted run: continue it with --resume, or start over with --force",
+                         paths->checkpoint);
+    return 0;
+}
+
 int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
 {
     double t0 = rm_now();
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    (void)resume;
     if (rm_all_ok(comm, check_layout(cfg, size, rank)) != 0) return -1;
+    /* From here on a SIGTERM/SIGUSR1 is a request to checkpoint, even while the store is
+     * still being read (then the first step boundary stops for it). */
+    struct sigaction action, old_term, old_usr1;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, &old_term);
+    sigaction(SIGUSR1, &action, &old_usr1);
 
-    char *members_path = rm_path_join(cfg->output, "members.h5");
-    if (rm_all_ok(comm, members_path ? 0 : -1) != 0) return -1;
-    int rc = 0;
-    if (rank == 0) {
-        rc = rm_mkdir_p(cfg->output);
-        if (rc == 0 && !force && rm_path_exists(members_path))
-            rc = rm_errorf("%s already exists (use --force to overwrite)", members_path);
-        if (rc == 0 && access(cfg->output, W_OK) != 0) rc = rm_errorf("output directory %s is not writable", cfg->output);
+    run_paths paths = {rm_path_join(cfg->output, "members.h5"), rm_path_join(cfg->output, "checkpoint.h5")};
+    int rc = paths.members && paths.checkpoint ? 0 : -1;
+    int mode = 0;
+    if (rc == 0 && rank == 0) rc = prepare_output(cfg, &paths, force, resume, &mode);
+    MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
+    if (rm_all_ok(comm, rc) != 0) goto out_paths;
+    if (mode == 1) {
+        if (rank == 0) printf("%s is complete already: nothing to resume\n", paths.members);
+        goto out_paths;
     }
-    if (rm_all_ok(comm, rc) != 0) { free(members_path); return -1; }
 
     int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
     rm_store store;
-    if (rm_all_ok(comm, rm_store_open(&store, cfg->store, comm)) != 0) { free(members_path); return -1; }
+    if ((rc = rm_all_ok(comm, rm_store_open(&store, cfg->store, comm))) != 0) goto out_paths;
     store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
     const rm_split_info *tr = &store.split[RM_SPLIT_TRAIN];
 
     node_shared_split ns;
     double t_read = rm_now();
-    if (node_split_load(&ns, &store, comm) != 0) {
-        node_split_free(&ns);
-        rm_store_close(&store);
-        free(members_path);
-        return -1;
-    }
+    if ((rc = node_split_load(&ns, &store, comm)) != 0) goto out_store;
     t_read = rm_now() - t_read;
     int node_rank, node_size;
     MPI_Comm_rank(ns.node, &node_rank);
@@ -491,23 +542,12 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     rm_pairs pairs;
     rc = rm_pairs_build(&pairs, ns.rewards, tr->n_prompts, tr->n_responses, cfg->pairs_mode, (size_t)cfg->pairs_count,
                         cfg->pairs_annotator_beta, cfg->train_val_fraction, (uint64_t)cfg->seed);
-    if (rm_all_ok(comm, rc) != 0) {
-        node_split_free(&ns);
-        rm_store_close(&store);
-        free(members_path);
-        return -1;
-    }
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
     /* Settings every member would reject: say so once, from rank 0, before training. */
     if ((size_t)cfg->train_batch_size > pairs.n_train)
         rc = rm_errorf("train.batch_size = %lld is larger than the %zu training pairs (pairs.count = %lld, train.val_fraction = %g)",
                        cfg->train_batch_size, pairs.n_train, cfg->pairs_count, cfg->train_val_fraction);
-    if (rm_all_ok(comm, rc) != 0) {
-        rm_pairs_free(&pairs);
-        node_split_free(&ns);
-        rm_store_close(&store);
-        free(members_path);
-        return -1;
-    }
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_pairs;
     if (rank == 0) {
         printf("[rank 0] %zu %s pairs (%zu train, %zu validation), annotator beta %g: labels agree with the golden order for %.4f of pairs\n",
                pairs.n, cfg->pairs_mode, pairs.n_train, pairs.n - pairs.n_train, cfg->pairs_annotator_beta,
@@ -515,47 +555,140 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
         fflush(stdout);
     }
 
-    int S = (int)cfg->parallel_ranks_per_member, G = size / S, group_id = rank / S;
+    const int S = (int)cfg->parallel_ranks_per_member, G = size / S, group_id = rank / S, E = (int)cfg->ensemble_members;
     MPI_Comm group;
     MPI_Comm_split(comm, group_id, rank, &group);
     int group_rank;
     MPI_Comm_rank(group, &group_rank);
 
-    int E = (int)cfg->ensemble_members;
-    rm_member *trained = rm_calloc((size_t)E, sizeof(rm_member), "members");
-    rm_member **local = rm_calloc((size_t)E, sizeof(rm_member *), "members");
-    if (!trained || !local) rm_abort_job(rm_last_error());
+    rm_member_slot *slots = rm_calloc((size_t)E, sizeof(rm_member_slot), "member slots");
+    char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
+    if ((rc = rm_all_ok(comm, slots && fingerprint ? 0 : -1)) != 0) goto out_group;
     int mine = 0;
-    for (int m = group_id; m < E; m += G) mine++;
-    progress_ctx pctx = {rank, 0, mine};
-    for (int m = group_id; m < E; m += G) {
-        if (injected_failure(rank, m)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
-        rc = rm_train_member(cfg, &data, &pairs, m, group, &trained[m], group_rank == 0 ? print_progress : NULL, &pctx);
-        if (rc != 0) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "%s", rm_last_error());
-            rm_abort_job(msg);
-        }
-        if (group_rank == 0) local[m] = &trained[m];
-        pctx.member_position++;
+    for (int m = 0; m < E; m++) {
+        slots[m].trains = m % G == group_id;
+        slots[m].owned = slots[m].trains && group_rank == 0;
+        mine += slots[m].trains;
     }
+    rm_mlp probe;
+    size_t n_params = 0;
+    if (rm_mlp_create(&probe, (int)store.dim, cfg->model_hidden, cfg->model_n_hidden) == 0) {
+        n_params = probe.n_params;
+        rm_mlp_free(&probe);
+    }
+    if (mode == 2) {
+        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)store.dim, n_params, slots, E);
+        if ((rc = rm_all_ok(comm, rc)) != 0) goto out_slots;
+        if (rank == 0) {
+            int counts[3] = {0, 0, 0};
+            for (int m = 0; m < E; m++) counts[slots[m].status]++;
+            printf("[rank 0] resuming from %s: %d member(s) finished, %d in progress, %d to start\n", paths.checkpoint,
+                   counts[RM_MEMBER_FINISHED], counts[RM_MEMBER_IN_PROGRESS], counts[RM_MEMBER_PENDING]);
+            fflush(stdout);
+        }
+    }
+
+    stop_clock clock;
+    arm_clock(&clock, cfg);
+
+    /* Rounds: each rank trains its group's members until they are done or a stop is
+     * asked for, then all ranks meet. If every member is finished the members file is
+     * written; otherwise a checkpoint, and on a signal the job ends for requeueing. A rank
+     * with nothing left to train waits at the meeting point. */
+    progress_ctx pctx = {rank, 0, mine};
+    int checkpoints = 0;
+    for (;;) {
+        for (int m = group_id; m < E; m += G) {
+            rm_member_slot *sl = &slots[m];
+            if (sl->status == RM_MEMBER_FINISHED) continue;
+            if (injected_failure(rank, m)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
+            rm_train_control control;
+            memset(&control, 0, sizeof control);
+            control.should_stop = should_stop;
+            control.stop_ctx = &clock;
+            rm_member resumed_member;
+            rm_train_state resumed_state;
+            int resuming = sl->status == RM_MEMBER_IN_PROGRESS;
+            if (resuming) {
+                resumed_member = sl->member;
+                resumed_state = sl->state;
+                control.resume_member = &resumed_member;
+                control.resume_state = &resumed_state;
+                memset(&sl->member, 0, sizeof sl->member);
+                memset(&sl->state, 0, sizeof sl->state);
+            }
+            rc = rm_train_member_controlled(cfg, &data, &pairs, m, group, &sl->member,
+                                            group_rank == 0 ? print_progress : NULL, &pctx, &control);
+            if (resuming) {
+                rm_member_free(&resumed_member);
+                rm_train_state_free(&resumed_state);
+            }
+            if (rc != 0) rm_abort_job(rm_last_error());
+            if (control.interrupted) {
+                sl->status = RM_MEMBER_IN_PROGRESS;
+                sl->state = control.saved;
+                break;
+            }
+            sl->status = RM_MEMBER_FINISHED;
+            pctx.member_position++;
+        }
+        int unfinished = 0;
+        for (int m = 0; m < E; m++) unfinished |= slots[m].trains && slots[m].status != RM_MEMBER_FINISHED;
+        int flags[2] = {unfinished, stop_signal != 0};
+        MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, comm);
+        if (!flags[0]) break;
+        double t_ckpt = rm_now();
+        rc = rm_checkpoint_write(paths.checkpoint, comm, fingerprint, slots, E, n_params, (int)cfg->train_epochs);
+        if (rc != 0) goto out_slots;
+        checkpoints++;
+        if (rank == 0) {
+            printf("[rank 0] checkpoint %d written to %s in %.2fs%s\n", checkpoints, paths.checkpoint, rm_now() - t_ckpt,
+                   flags[1] ? "; stopping on signal (exit 75): continue with rmens train --resume" : "");
+            fflush(stdout);
+        }
+        if (flags[1]) {
+            rc = RM_EXIT_CHECKPOINTED;
+            goto out_slots;
+        }
+        arm_clock(&clock, cfg);
+    }
+
+    rm_member **local = rm_calloc((size_t)E, sizeof(rm_member *), "members");
+    if (!local) rm_abort_job(rm_last_error());
+    for (int m = 0; m < E; m++)
+        if (slots[m].owned) local[m] = &slots[m].member;
     double wall = rm_now() - t0;
-    rc = write_members_file(members_path, cfg, &store, comm, local, E, (int)store.dim, wall);
+    rc = write_members_file(paths.members, cfg, &store, comm, local, E, (int)store.dim, wall);
+    free(local);
     if (rc == 0) {
+        if (rank == 0) unlink(paths.checkpoint); /* the run is complete: nothing to resume */
         printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, mine, rm_now() - t0,
                (double)rm_peak_rss() / 1048576.0);
         fflush(stdout);
         MPI_Barrier(comm);
-        if (rank == 0) printf("wrote %s\n", members_path);
+        if (rank == 0) printf("wrote %s\n", paths.members);
     }
-    for (int m = 0; m < E; m++)
-        if (trained[m].mlp.params) rm_member_free(&trained[m]);
-    free(trained);
-    free(local);
+out_slots:
+    for (int m = 0; m < E; m++) rm_member_slot_free(&slots[m]);
+out_group:
+    free(slots);
+    free(fingerprint);
     MPI_Comm_free(&group);
+out_pairs:
     rm_pairs_free(&pairs);
+out_split:
     node_split_free(&ns);
+out_store:
     rm_store_close(&store);
-    free(members_path);
+out_paths:
+    free(paths.members);
+    free(paths.checkpoint);
+    /* After a checkpoint for a signal the handlers stay: the launcher may SIGTERM the ranks
+     * that are still finishing (mpirun does once the first rank exits with 75), and they
+     * must exit with 75 too, not die of the signal. */
+    if (rc != RM_EXIT_CHECKPOINTED) {
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGUSR1, &old_usr1, NULL);
+    }
     return rc;
 }

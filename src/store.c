@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rmens/common.h"
@@ -924,6 +925,9 @@ static int prepare_create(rm_store_writer *w, const char *path, const rm_store_l
     const char *slash = strrchr(path, '/');
     char dir[1024];
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    struct stat dir_stat;
+    if (stat(dir, &dir_stat) != 0) return rm_errorf("%s: cannot write to directory %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(dir_stat.st_mode)) return rm_errorf("%s: cannot write to directory %s: not a directory", path, dir);
     if (access(dir, W_OK) != 0) return rm_errorf("%s: cannot write to directory %s: %s", path, dir, strerror(errno));
     char *temp = rm_temp_sibling(path, "partial");
     if (!temp) return -1;

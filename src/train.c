@@ -142,7 +142,7 @@ typedef struct {
     rm_mlp_workspace ws;
     rm_adam adam;
     float *X, *scores, *dscores, *labels;
-    float *grads;         /* [n_params + 1]: the gradient, then the minibatch's summed loss */
+    float *grads;         /* [n_params + 2]: the gradient, the minibatch's summed loss, stop requests */
     float *best_params;
     uint32_t *train_ids;  /* pair ids of this member's training set (bootstrap: with repeats) */
     uint32_t *perm;       /* this epoch's order of train_ids */
@@ -182,8 +182,58 @@ static void validate_share(const rm_mlp *mlp, train_buffers *b, const rm_train_d
     }
 }
 
+int rm_train_state_alloc(rm_train_state *s, size_t n_params)
+{
+    memset(s, 0, sizeof *s);
+    s->n_params = n_params;
+    s->best_val = INFINITY;
+    s->adam_m = rm_alloc(n_params, sizeof(float), "Adam moments");
+    s->adam_v = rm_alloc(n_params, sizeof(float), "Adam moments");
+    s->best_params = rm_alloc(n_params, sizeof(float), "best parameters");
+    if (!s->adam_m || !s->adam_v || !s->best_params) {
+        rm_train_state_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void rm_train_state_free(rm_train_state *s)
+{
+    free(s->adam_m);
+    free(s->adam_v);
+    free(s->best_params);
+    memset(s, 0, sizeof *s);
+}
+
+/* Copy a member's weights and history (as far as it got) into `out`, sized for `epochs`. */
+static int restore_member(rm_member *out, const rm_member *from, int epochs)
+{
+    if (from->mlp.n_params != out->mlp.n_params)
+        return rm_errorf("checkpoint: member %d has %zu parameters, the model has %zu", from->index,
+                         from->mlp.n_params, out->mlp.n_params);
+    if (from->epochs_run < 0 || from->epochs_run > epochs)
+        return rm_errorf("checkpoint: member %d ran %d epochs of %d", from->index, from->epochs_run, epochs);
+    memcpy(out->mlp.params, from->mlp.params, out->mlp.n_params * sizeof(float));
+    for (int e = 0; e < from->epochs_run; e++) {
+        out->train_loss[e] = from->train_loss[e];
+        out->val_loss[e] = from->val_loss[e];
+        out->val_accuracy[e] = from->val_accuracy[e];
+    }
+    out->epochs_run = from->epochs_run;
+    out->best_epoch = from->best_epoch;
+    out->pairs_trained = from->pairs_trained;
+    return 0;
+}
+
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx)
+{
+    return rm_train_member_controlled(cfg, data, pairs, index, group, out, progress, ctx, NULL);
+}
+
+int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
+                               MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
+                               rm_train_control *control)
 {
     double t_start = rm_now();
     memset(out, 0, sizeof *out);
@@ -221,7 +271,7 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
         b.scores = rm_alloc(rows_cap, sizeof(float), "minibatch scores");
         b.dscores = rm_alloc(rows_cap, sizeof(float), "minibatch score gradients");
         b.labels = rm_alloc(rows_cap, sizeof(float), "minibatch labels");
-        b.grads = rm_alloc(n_params + 1, sizeof(float), "gradients");
+        b.grads = rm_alloc(n_params + 2, sizeof(float), "gradients");
         b.best_params = rm_alloc(n_params, sizeof(float), "best parameters");
         b.train_ids = rm_alloc(n_train, sizeof(uint32_t), "training pair list");
         b.perm = rm_alloc(n_train, sizeof(uint32_t), "epoch order");
@@ -249,20 +299,47 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
     int since_best = 0;
     double train_time = 0;
     out->best_epoch = 0;
-    for (int epoch = 0; epoch < epochs; epoch++) {
+    int first_epoch = 0;
+    size_t first_start = 0;
+    double resumed_epoch_loss = 0;
+    if (control && control->resume_state) {
+        const rm_train_state *rs = control->resume_state;
+        if (rs->n_params != n_params) {
+            rm_errorf("member %d: checkpoint has %zu parameters, the model has %zu", index, rs->n_params, n_params);
+            goto fail;
+        }
+        if (restore_member(out, control->resume_member, epochs) != 0) goto fail;
+        memcpy(b.adam.m, rs->adam_m, n_params * sizeof(float));
+        memcpy(b.adam.v, rs->adam_v, n_params * sizeof(float));
+        memcpy(b.best_params, rs->best_params, n_params * sizeof(float));
+        b.adam.step = rs->adam_step;
+        best_val = rs->best_val;
+        since_best = rs->since_best;
+        train_time = rs->train_time;
+        first_epoch = rs->next_epoch;
+        first_start = (size_t)rs->next_start;
+        resumed_epoch_loss = rs->epoch_loss;
+    }
+    if (control) control->interrupted = 0;
+    for (int epoch = first_epoch; epoch < epochs; epoch++) {
         double t_epoch = rm_now();
         for (size_t i = 0; i < n_train; i++) b.perm[i] = (uint32_t)i;
         shuffle(seed, RM_STREAM_MEMBER(index, RM_MEMBER_SHUFFLE), (uint64_t)epoch << 32, b.perm, n_train);
 
-        double epoch_loss = 0;
-        for (size_t start = 0; start < n_train; start += batch) {
+        const int resuming_here = epoch == first_epoch;
+        double epoch_loss = resuming_here ? resumed_epoch_loss : 0;
+        for (size_t start = resuming_here ? first_start : 0; start < n_train; start += batch) {
+            /* A stop request is honoured at this step boundary, by every rank of the group
+             * together: the request rides in the gradient's Allreduce one step ahead. */
+            float stop_request = control && control->should_stop && control->should_stop(control->stop_ctx) ? 1.0f : 0.0f;
             size_t batch_pairs = n_train - start < batch ? n_train - start : batch;
             size_t lo, hi;
             share_of(batch_pairs, size, rank, &lo, &hi);
             size_t mine = hi - lo;
             for (size_t i = 0; i < mine; i++) b.batch_ids[i] = b.train_ids[b.perm[start + lo + i]];
 
-            memset(b.grads, 0, (n_params + 1) * sizeof(float));
+            memset(b.grads, 0, (n_params + 2) * sizeof(float));
+            b.grads[n_params + 1] = stop_request;
             if (mine > 0) {
                 gather_pairs(b.X, data->embeddings, dim, pairs, b.batch_ids, mine);
                 rm_mlp_forward(mlp, &b.ws, b.X, (int)(2 * mine), b.scores);
@@ -281,7 +358,7 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
             /* The loss rides along with the gradient: every rank sees the same total and
              * so stops together on a NaN, without a second message. */
             if (size > 1 &&
-                MPI_Allreduce(MPI_IN_PLACE, b.grads, (int)(n_params + 1), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS) {
+                MPI_Allreduce(MPI_IN_PLACE, b.grads, (int)(n_params + 2), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS) {
                 rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
                 goto fail;
             }
@@ -294,6 +371,24 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
             }
             epoch_loss += batch_loss;
             rm_adam_step(&b.adam, mlp->params, b.grads, lr, weight_decay);
+            if (b.grads[n_params + 1] > 0) {
+                /* Save the state after this step and hand back: the caller checkpoints. */
+                rm_train_state *st = &control->saved;
+                if (rm_train_state_alloc(st, n_params) != 0) goto fail;
+                memcpy(st->adam_m, b.adam.m, n_params * sizeof(float));
+                memcpy(st->adam_v, b.adam.v, n_params * sizeof(float));
+                memcpy(st->best_params, b.best_params, n_params * sizeof(float));
+                st->adam_step = b.adam.step;
+                st->next_epoch = epoch;
+                st->next_start = (long long)(start + batch);
+                st->epoch_loss = epoch_loss;
+                st->best_val = best_val;
+                st->since_best = since_best;
+                st->train_time = train_time + (rm_now() - t_epoch);
+                control->interrupted = 1;
+                buffers_free(&b);
+                return 0;
+            }
         }
         out->pairs_trained += (long long)n_train;
 

@@ -61,6 +61,44 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx);
 void rm_member_free(rm_member *m);
 
+/* ---- interrupting and resuming (checkpoints) ---- */
+
+/* Everything besides the member itself (weights, history, epochs_run, best_epoch,
+ * pairs_trained) that training needs to continue bit for bit from a step boundary. */
+typedef struct {
+    int next_epoch;          /* 0-based epoch to continue */
+    long long next_start;    /* position in that epoch's pair order of the next minibatch */
+    long long adam_step;     /* Adam's step count */
+    double epoch_loss;       /* loss summed over the epoch's steps so far */
+    double best_val;         /* lowest validation loss so far (INFINITY before any) */
+    int since_best;          /* epochs since best_val */
+    double train_time;       /* seconds of training so far (for progress and ETA only) */
+    size_t n_params;
+    float *adam_m, *adam_v, *best_params; /* [n_params] each, owned */
+} rm_train_state;
+
+typedef struct {
+    /* Polled on every rank before each step; non-zero asks to stop at the next step
+     * boundary. With S > 1 the request of any rank of the group stops them all together. */
+    int (*should_stop)(void *ctx);
+    void *stop_ctx;
+    /* Continue from a checkpoint: member weights and history in *resume_member, the rest
+     * in *resume_state (both as saved by an interrupted call). NULL: start afresh. */
+    const rm_member *resume_member;
+    const rm_train_state *resume_state;
+    /* Out: set when training stopped on request; then *out holds the weights and history
+     * so far (no standardisation) and *saved the state (caller frees it). */
+    int interrupted;
+    rm_train_state saved;
+} rm_train_control;
+
+/* rm_train_member with interruption and resumption. */
+int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
+                               MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
+                               rm_train_control *control);
+int rm_train_state_alloc(rm_train_state *s, size_t n_params);
+void rm_train_state_free(rm_train_state *s);
+
 /* Score n items (flat indices, or rows 0..n-1 when items == NULL) of `embeddings` with
  * the member's MLP into scores[n], in minibatches. Local. */
 int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, const uint32_t *items,
