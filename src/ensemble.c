@@ -364,7 +364,7 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
     hid_t file = -1;
     if (rank == 0) {
         /* Members are small: one rank reads with the serial driver and broadcasts. */
-        file = rm_h5_open_read(path, MPI_COMM_NULL);
+        file = rm_h5_open_read(path, MPI_COMM_NULL); /* its message names the path */
         rc = file < 0 ? -1 : 0;
         char format[64] = "";
         if (rc == 0) rc = rm_h5_read_attr_string(file, "format", format, sizeof format, "/");
@@ -400,7 +400,9 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
 fail:
     if (file >= 0) H5Fclose(file);
     rm_ensemble_free(e);
-    return rm_error_context("%s", path);
+    /* Name the file once: lower layers may have named it already. */
+    if (strncmp(rm_last_error(), path, strlen(path)) != 0) rm_error_context("%s", path);
+    return -1;
 }
 
 void rm_ensemble_free(rm_ensemble *e)
@@ -468,7 +470,6 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     node_shared_split ns;
     double t_read = rm_now();
     if (node_split_load(&ns, &store, comm) != 0) {
-        rm_error_context("reading the train split of %s", cfg->store);
         node_split_free(&ns);
         rm_store_close(&store);
         free(members_path);
@@ -491,6 +492,17 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     rc = rm_pairs_build(&pairs, ns.rewards, tr->n_prompts, tr->n_responses, cfg->pairs_mode, (size_t)cfg->pairs_count,
                         cfg->pairs_annotator_beta, cfg->train_val_fraction, (uint64_t)cfg->seed);
     if (rm_all_ok(comm, rc) != 0) {
+        node_split_free(&ns);
+        rm_store_close(&store);
+        free(members_path);
+        return -1;
+    }
+    /* Settings every member would reject: say so once, from rank 0, before training. */
+    if ((size_t)cfg->train_batch_size > pairs.n_train)
+        rc = rm_errorf("train.batch_size = %lld is larger than the %zu training pairs (pairs.count = %lld, train.val_fraction = %g)",
+                       cfg->train_batch_size, pairs.n_train, cfg->pairs_count, cfg->train_val_fraction);
+    if (rm_all_ok(comm, rc) != 0) {
+        rm_pairs_free(&pairs);
         node_split_free(&ns);
         rm_store_close(&store);
         free(members_path);
@@ -521,7 +533,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
         rc = rm_train_member(cfg, &data, &pairs, m, group, &trained[m], group_rank == 0 ? print_progress : NULL, &pctx);
         if (rc != 0) {
             char msg[1200];
-            snprintf(msg, sizeof msg, "member %d: %s", m, rm_last_error());
+            snprintf(msg, sizeof msg, "%s", rm_last_error());
             rm_abort_job(msg);
         }
         if (group_rank == 0) local[m] = &trained[m];

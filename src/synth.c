@@ -97,11 +97,29 @@ static double synth_golden(const synth_model *m, const float *e)
     return reward + SYNTH_INTERACTION * (u0 * m->norm) * (u1 * m->norm);
 }
 
-/* One response: e = x + noise * N(0, I), draws stream/index_base + d. */
-static void synth_response(const synth_model *m, const double *x, uint64_t stream, uint64_t index_base, float *e)
+/* Two standard normals from one Philox block (Box-Muller's cosine and sine halves):
+ * responses are most of the data, and this halves their generator cost. */
+static inline void normal_pair(uint64_t seed, uint64_t stream, uint64_t block, double *z0, double *z1)
 {
-    for (size_t d = 0; d < m->dim; d++)
-        e[d] = (float)(x[d] + m->noise * rm_rand_normal(m->seed, stream, index_base + d));
+    rm_philox_block b = rm_philox(seed, stream, block);
+    double u1 = (double)(((uint64_t)b.w[0] << 32 | b.w[1]) >> 11) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(((uint64_t)b.w[2] << 32 | b.w[3]) >> 11) * (1.0 / 9007199254740992.0);
+    double r = sqrt(-2.0 * log(1.0 - u1)), angle = 6.283185307179586 * u2;
+    *z0 = r * cos(angle);
+    *z1 = r * sin(angle);
+}
+
+/* One response: e = x + noise * N(0, I). Response `response_index` of a stream uses the
+ * Philox blocks response_index * ceil(D / 2) + d / 2. */
+static void synth_response(const synth_model *m, const double *x, uint64_t stream, uint64_t response_index, float *e)
+{
+    uint64_t first_block = response_index * (uint64_t)((m->dim + 1) / 2);
+    for (size_t d = 0; d < m->dim; d += 2) {
+        double z0, z1;
+        normal_pair(m->seed, stream, first_block + d / 2, &z0, &z1);
+        e[d] = (float)(x[d] + m->noise * z0);
+        if (d + 1 < m->dim) e[d + 1] = (float)(x[d + 1] + m->noise * z1);
+    }
 }
 
 /* Generate prompts [p0, p1) of a split into emb/rewards. */
@@ -112,7 +130,7 @@ static void synth_split_rows(const synth_model *m, uint64_t first_global_prompt,
         double offset = synth_prompt(m, first_global_prompt + p, x);
         for (size_t k = 0; k < k_count; k++) {
             float *e = emb + ((p - p0) * k_count + k) * m->dim;
-            synth_response(m, x, RM_STREAM_SYNTH_RESPONSE, response_base + ((uint64_t)p * k_count + k) * m->dim, e);
+            synth_response(m, x, RM_STREAM_SYNTH_RESPONSE, response_base + (uint64_t)p * k_count + k, e);
             rewards[(p - p0) * k_count + k] = (float)(offset + synth_golden(m, e));
         }
     }
@@ -145,7 +163,7 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
     const size_t D = m->dim;
     /* Global prompt numbering and response-draw offsets: train, test, then benchmark. */
     const uint64_t first_prompt[2] = {0, n[0]};
-    const uint64_t response_base[2] = {0, (uint64_t)n[0] * k[0] * D};
+    const uint64_t response_base[2] = {0, (uint64_t)n[0] * k[0]}; /* response numbering: train, then test */
 
     size_t piece_rows[2] = {rows_per_piece(k[0] * D), rows_per_piece(k[1] * D)};
     size_t bench_rows = rows_per_piece(2 * D);
@@ -188,7 +206,7 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
                     synth_prompt(m, (uint64_t)n[0] + n[1] + b, x); /* the offset is shared: it cancels */
                     double g[2];
                     for (int r = 0; r < 2; r++) {
-                        synth_response(m, x, RM_STREAM_SYNTH_BENCH, ((uint64_t)b * 2 + (uint64_t)r) * D, pair + (size_t)r * D);
+                        synth_response(m, x, RM_STREAM_SYNTH_BENCH, (uint64_t)b * 2 + (uint64_t)r, pair + (size_t)r * D);
                         g[r] = synth_golden(m, pair + (size_t)r * D);
                     }
                     int best = g[1] > g[0];

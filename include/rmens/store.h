@@ -63,7 +63,8 @@ typedef struct {
     size_t n_bench;  /* 0 when the store has no /bench */
     char embed_model[256], response_model[256], task[256];
     char uuid[64];   /* store_uuid attribute: identity recorded in every result's provenance */
-    size_t read_chunk_bytes; /* bound on one read piece per rank (default 64 MiB) */
+    size_t read_chunk_bytes; /* bound on one read piece per rank (default 64 MiB); set it after
+                              * open from the config: (size_t)cfg.parallel_read_chunk_mb << 20 */
     rm_dtype bench_dtype;    /* of /bench/chosen and /bench/rejected (when n_bench > 0) */
     /* Open dataset handles (H5I_INVALID_HID when absent): [split] and chosen/rejected. */
     hid_t embeddings[2], rewards[2], bench[2];

@@ -173,6 +173,16 @@ static void check_training(const synth_split *train_split, const synth_split *te
     CHECK(model_acc > pairs.label_agreement);
     CHECK(m0.pairs_trained == (long long)m0.epochs_run * (long long)pairs.n_train);
     CHECK(m0.seed == rm_member_seed(5, 0));
+    {
+        /* under BT the output bias has no gradient: it keeps its initial value exactly */
+        rm_mlp init;
+        CHECK(rm_mlp_create(&init, (int)data.dim, cfg.model_hidden, cfg.model_n_hidden) == 0);
+        rm_mlp_init_uniform(&init, m0.seed, RM_STREAM_MEMBER(0, RM_MEMBER_INIT));
+        size_t out_bias = init.bias_offset[init.n_layers - 1];
+        CHECK(init.params[out_bias] == m0.mlp.params[out_bias]);
+        CHECK(init.params[0] != m0.mlp.params[0]);
+        rm_mlp_free(&init);
+    }
 
     /* the kept weights are the best epoch's: their validation loss is the minimum of the history */
     double best = INFINITY;

@@ -11,14 +11,12 @@ source "$(dirname "$0")/harness.sh"
 mn_check || fail "two-node set-up unavailable"
 # Shared files live outside /tmp-private views; here both nodes see the same /tmp.
 make_store
-run_mpi 1 train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run" >"$WORK/one.log" 2>&1 || { cat "$WORK/one.log"; fail "1-rank run"; }
-mv "$WORK/run/members.h5" "$WORK/one.h5"
+run_mpi 1 run "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/one" >"$WORK/one.log" 2>&1 || { cat "$WORK/one.log"; fail "1-rank run"; }
 
-two_nodes() { # NAME MAPPING S
+two_nodes() { # NAME MAPPING S: train and evaluate on 2 nodes x 2 ranks
   local name="$1" mapping="$2" S="$3" start=$SECONDS
-  mn_mpirun 4 --map-by "$mapping" -- "$RMENS" train "$CFG" "${COMMON_SETS[@]}" --set parallel.ranks_per_member="$S" \
-    --set output="$WORK/run" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "$name"; }
-  mv "$WORK/run/members.h5" "$WORK/$name.h5"
+  mn_mpirun 4 --map-by "$mapping" -- "$RMENS" run "$CFG" "${COMMON_SETS[@]}" --set parallel.ranks_per_member="$S" \
+    --set output="$WORK/$name" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "$name"; }
   echo "$name: $((SECONDS - start))s wall"
 }
 two_nodes s1 slot 1
@@ -28,19 +26,23 @@ grep "shared window" "$WORK/s1.log"
 [ "$(grep -c "in one shared window of $expected bytes for 2 rank(s)" "$WORK/s1.log")" = 2 ] || fail "expected one window per node"
 [ "$(grep "shared window" "$WORK/s1.log" | sed -n 's/.*node \([^:]*\):.*/\1/p' | sort -u | wc -l)" = 2 ] || fail "windows not on two hosts"
 # 1.
-"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/one.h5" "$WORK/s1.h5"
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/one/members.h5" "$WORK/s1/members.h5"
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_results.py" 0 "$WORK/one/results.json" "$WORK/s1/results.json"
 # 2.
 two_nodes s2a node 2
 two_nodes s2b node 2
-"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/s2a.h5" "$WORK/s2b.h5"
-"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" --tolerance 1e-3 "$WORK/one.h5" "$WORK/s2a.h5"
+# Each member's two ranks sit on different nodes: its gradient allreduce crosses TCP.
+grep -q "member 0 " "$WORK/s2a.log" || fail "no progress for member 0"
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/s2a/members.h5" "$WORK/s2b/members.h5"
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_results.py" 1e-4 "$WORK/one/results.json" "$WORK/s2a/results.json"
 # 5. rank 3 (on the second node with --map-by slot) fails; the whole job ends.
 start=$SECONDS rc=0
 RMENS_TEST_FAIL=3:3 mn_mpirun 4 --map-by slot -x RMENS_TEST_FAIL -- "$RMENS" train "$CFG" "${COMMON_SETS[@]}" \
-  --set output="$WORK/run" >"$WORK/fail.log" 2>&1 || rc=$?
+  --set output="$WORK/fail" >"$WORK/fail.log" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { cat "$WORK/fail.log"; fail "failing rank: exit $rc"; }
 grep -qF "[rank 3] injected failure" "$WORK/fail.log" || { cat "$WORK/fail.log"; fail "failing rank: message missing"; }
-[ ! -e "$WORK/run/members.h5" ] || fail "failing rank left members.h5"
+[ ! -e "$WORK/fail/members.h5" ] || fail "failing rank left members.h5"
+! ls -a "$WORK/fail" | grep -q tmp || fail "failing rank left a temporary file"
 (( SECONDS - start < 120 )) || fail "failing rank took $((SECONDS - start))s to end the job"
 echo "failing rank on node 2 ended the job in $((SECONDS - start))s with exit $rc"
 echo "two_nodes_mpirun: ok"

@@ -7,12 +7,17 @@
  *       SPLIT train|test|bench; the range [P0, P1) is partitioned over the ranks, each
  *       reads its part collectively with read_chunk_bytes = CHUNK_BYTES and writes
  *       OUTPREFIX.<rank>.a (embeddings / chosen) and OUTPREFIX.<rank>.b (rewards /
- *       rejected) as raw float32. Exit 1 with the error on stderr when a read fails. */
+ *       rejected) as raw float32. Exit 1 with the error on stderr when a read fails.
+ *   mpirun -n R store_tool readbench STORE CHUNK_MB
+ *       Read both splits whole (each rank its prompt range, in calls of about 256 MiB)
+ *       and print the read throughput of the embeddings and rewards (for
+ *       measure_throughput.sh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rmens/common.h"
+#include "rmens/parallel.h"
 #include "rmens/store.h"
 
 static int write_raw(const char *path, const void *data, size_t bytes)
@@ -91,13 +96,65 @@ static int run_read(char **argv)
     return rc;
 }
 
+static int run_readbench(char **argv)
+{
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    rm_store s;
+    if (rm_store_open(&s, argv[2], MPI_COMM_WORLD) != 0) return -1;
+    s.read_chunk_bytes = (size_t)strtoull(argv[3], NULL, 10) << 20;
+    /* One buffer of ~256 MiB, touched before the clock starts, as a trainer would reuse
+     * its buffers: the figure is the read path, not first-touch page faults. */
+    size_t buffer_floats = ((size_t)256 << 20) / sizeof(float);
+    for (int sp = 0; sp < 2; sp++)
+        if (s.split[sp].n_responses * s.dim > buffer_floats) buffer_floats = s.split[sp].n_responses * s.dim;
+    float *emb = rm_calloc(buffer_floats, sizeof(float), "embeddings");
+    float *rew = rm_calloc(buffer_floats, sizeof(float), "rewards");
+    int rc = rm_all_ok(MPI_COMM_WORLD, emb && rew ? 0 : -1);
+    if (rc == 0) {
+        memset(emb, 1, buffer_floats * sizeof(float));
+        memset(rew, 1, buffer_floats * sizeof(float));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    double start = MPI_Wtime(), stored_bytes = 0;
+    for (int sp = 0; sp < 2 && rc == 0; sp++) {
+        size_t k = s.split[sp].n_responses, row = k * s.dim;
+        size_t begin, end;
+        rm_partition(s.split[sp].n_prompts, size, rank, &begin, &end);
+        size_t step = buffer_floats / row;
+        /* Calls are collective: every rank makes the same number, empty ones at the end. */
+        size_t mine = (end - begin + step - 1) / step, most = 0;
+        MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG, MPI_MAX, MPI_COMM_WORLD);
+        for (size_t i = 0; i < most && rc == 0; i++) {
+            size_t p0 = begin + i * step, p1 = p0 + step;
+            if (p0 > end) p0 = end;
+            if (p1 > end) p1 = end;
+            rc = rm_store_read_embeddings(&s, (rm_split)sp, p0, p1, emb);
+            if (rc == 0) rc = rm_store_read_rewards(&s, (rm_split)sp, p0, p1, rew);
+        }
+        size_t elem = s.split[sp].dtype == RM_DTYPE_FLOAT16 ? 2 : 4;
+        stored_bytes += (double)s.split[sp].n_prompts * (double)k * (double)(s.dim * elem + 4);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    double seconds = MPI_Wtime() - start;
+    if (rc == 0 && rank == 0)
+        printf("readbench: %d rank%s read %.1f MB of stored data in %.2f s: %.1f MB/s\n", size, size > 1 ? "s" : "",
+               stored_bytes / 1e6, seconds, stored_bytes / 1e6 / seconds);
+    free(emb);
+    free(rew);
+    rm_store_close(&s);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     int rc;
     if (argc == 5 && strcmp(argv[1], "half") == 0) rc = run_half(argv);
     else if (argc == 8 && strcmp(argv[1], "read") == 0) rc = run_read(argv);
-    else rc = rm_errorf("usage: store_tool half OUT_FLOATS FLOATS_IN OUT_HALVES | read STORE SPLIT P0 P1 CHUNK_BYTES OUTPREFIX");
+    else if (argc == 4 && strcmp(argv[1], "readbench") == 0) rc = run_readbench(argv);
+    else rc = rm_errorf("usage: store_tool half OUT_FLOATS FLOATS_IN OUT_HALVES | read STORE SPLIT P0 P1 CHUNK_BYTES OUTPREFIX | readbench STORE CHUNK_MB");
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rc != 0 && rank == 0) fprintf(stderr, "store_tool: error: %s\n", rm_last_error());
