@@ -120,7 +120,8 @@ def aggregator_order(names):
 def panel_grid(n_panels, width=4.2, height=3.4):
     cols = min(n_panels, 4 if n_panels > 6 else 3)
     rows = math.ceil(n_panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.8), squeeze=False)
+    # One y scale for all settings, so panels compare at a glance.
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.8), squeeze=False, sharey=True)
     for ax in axes.flat[n_panels:]:
         ax.set_visible(False)
     return fig, axes.flat

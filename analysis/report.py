@@ -19,6 +19,9 @@ import merge  # noqa: E402
 import plots  # noqa: E402
 
 
+MAX_RUN_ROWS = 40  # keeps the report near one page; campaign.csv has every run
+
+
 def fmt(v, digits=3):
     x = plots.num(v)
     return "–" if math.isnan(x) else f"{x:.{digits}f}"
@@ -74,6 +77,29 @@ def write_report(campaign):
     rank_header = ["run", *key_header(keys), "ρ single", "ρ mean", "pair acc. single", "pair acc. mean",
                    "bench acc. mean", "member ρ", "ens. std", "disagr. AUROC"]
 
+    # Runs that differ only in seed: a summary per setting, mean over the seeds.
+    setting_keys = [k for k in keys if k not in plots.REPLICATE_KEYS]
+    summary = None
+    if len(setting_keys) < len(keys):
+        summary_rows = []
+        for values, grows in plots.group_rows([r for r in rows if int(r["n"]) == n_max], setting_keys):
+            by_agg = {a: [plots.num(r["bon_reward"]) for r in grows if r["aggregator"] == a] for a in aggs}
+            means = {a: sum(v) / len(v) for a, v in by_agg.items() if v}
+            best = max(ensemble_aggs, key=lambda a: means.get(a, -math.inf))
+            spread = max(by_agg["single"]) - min(by_agg["single"]) if by_agg.get("single") else math.nan
+            summary_rows.append([*[plots.beta_label(v) if k == plots.BETA else v for k, v in zip(setting_keys, values)],
+                                 len(by_agg["single"]),
+                                 *[("**" + fmt(means[a]) + "**") if a == best else fmt(means.get(a, math.nan)) for a in aggs],
+                                 f"{plots.aggregator_label(best)} {signed(means[best] - means['single'])}",
+                                 fmt(spread)])
+        summary = table([*key_header(setting_keys), "runs", *[plots.aggregator_label(a) for a in aggs],
+                         "best vs single", "single: seed range"], summary_rows)
+    per_run_note = None
+    if len(runs) > MAX_RUN_ROWS:
+        per_run_note = (f"*{len(runs)} runs: the per-run tables show the first {MAX_RUN_ROWS}; "
+                        "every run is in `campaign.csv`.*")
+        bon_rows, rank_rows = bon_rows[:MAX_RUN_ROWS], rank_rows[:MAX_RUN_ROWS]
+
     sweep_path = os.path.join(campaign, "sweep.txt")
     name = os.path.basename(os.path.normpath(campaign))
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -87,8 +113,11 @@ def write_report(campaign):
              f"## Best-of-{n_max}: expected golden reward of the selected response", "",
              "Exact expectation over n of the K test responses per prompt, averaged over prompts; "
              "best ensemble aggregator in bold; *best vs single* is its gain over one member (mean over members); "
-             "*oracle* picks by golden reward itself.", "",
-             table(bon_header, bon_rows), "",
+             "*oracle* picks by golden reward itself.", ""]
+    if summary:
+        parts += ["By setting, mean over seeds (*single: seed range* = max - min of the single-member figure "
+                  "over seeds, a yardstick for the differences):", "", summary, "", "Per run:", ""]
+    parts += [table(bon_header, bon_rows), "", *([per_run_note, ""] if per_run_note else []),
              "## Ranking quality, agreement and uncertainty (full ensemble)", "",
              "ρ: Spearman correlation with golden reward within a prompt; pair acc.: fraction of within-prompt pairs "
              "ordered like the golden reward; member ρ: mean Spearman between members; ens. std: mean ensemble "

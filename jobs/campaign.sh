@@ -47,7 +47,7 @@ if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_
 "$PY" "$SWEEP_TOOL" check "$sweep_src" --rmens "$RMENS" >/dev/null
 campaign="$("$PY" "$SWEEP_TOOL" campaign-dir "$sweep_src")"
 export RMENS_CAMPAIGN_DIR="$campaign"
-mkdir -p "$campaign/logs"
+dry="${RMENS_DRY_RUN:-0}"
 
 # The jobs read the campaign's own copy of the sweep, so editing the original while the
 # campaign is queued changes nothing. A campaign directory belongs to one sweep.
@@ -56,7 +56,13 @@ if [ -f "$sweep" ] && ! cmp -s "$sweep_src" "$sweep"; then
   echo "campaign: $campaign already holds a different sweep ($sweep); use another RMENS_CAMPAIGN_DIR" >&2
   exit 1
 fi
-cp "$sweep_src" "$sweep"
+if [ "$dry" = 1 ]; then
+  sweep="$(cd "$(dirname "$sweep_src")" && pwd)/$(basename "$sweep_src")" # a dry run writes nothing
+else
+  mkdir -p "$campaign/logs"
+  cp "$sweep_src" "$sweep"
+  : >"$campaign/jobs.txt"
+fi
 points="$("$PY" "$SWEEP_TOOL" count "$sweep")"
 mapfile -t base_args < <("$PY" "$SWEEP_TOOL" base-args "$sweep")
 store="$(printf '%s\n' "${base_args[@]}" | sed -n 's/^store=//p' | tail -n 1)"
@@ -75,7 +81,7 @@ array="0-$(( points - 1 ))"
 submit() {
   local name="$1" id
   shift
-  if [ "${RMENS_DRY_RUN:-0}" = 1 ]; then
+  if [ "$dry" = 1 ]; then
     echo "sbatch $*" >&2
     echo "DRY-$name"
     return
@@ -87,7 +93,6 @@ submit() {
 }
 after() { if [ -n "$1" ]; then echo "--dependency=afterok:$1"; fi; }
 
-: >"$campaign/jobs.txt"
 previous=""
 synth_mode="${RMENS_SYNTH:-auto}"
 if [ "$synth_mode" = 1 ] || { [ "$synth_mode" = auto ] && [ ! -e "$store" ]; }; then
@@ -112,7 +117,7 @@ report="$(submit report --parsable "${site[@]}" --ntasks=1 --cpus-per-task=1 --t
           "$ROOT/jobs/slurm/report.sbatch" "$campaign")"
 
 echo "campaign: $points points of $sweep_src -> $campaign" >&2
-[ "${RMENS_DRY_RUN:-0}" = 1 ] || sed 's/^/campaign:   job /' "$campaign/jobs.txt" >&2
+[ "$dry" = 1 ] || sed 's/^/campaign:   job /' "$campaign/jobs.txt" >&2
 echo "campaign: when job $report ends: $campaign/report.md (logs in $campaign/logs/)" >&2
 # The report job's id on stdout, for scripts that wait for the campaign.
 echo "$report"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the batch scripts in jobs/slurm/ (sourced, not run). It finds the repository
 # and the rmens binary, sets BLAS threads from the allocation, launches one rmens verb with
 # mpirun or srun, forwards the preemption signals to it, and requeues the job when the
@@ -133,7 +134,7 @@ rmens_job_launch() {
   threads="$(rmens_job_threads)"
   ranks="${SLURM_NTASKS:-1}"
   export OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
-  cd "${RMENS_WORKDIR:-${SLURM_SUBMIT_DIR:-.}}"
+  cd "${RMENS_WORKDIR:-${SLURM_SUBMIT_DIR:-.}}" || { rmens_job_log "cannot enter the working directory"; exit 1; }
   rmens_job_verb_args "$verb" "$@"
   local cmd=()
   case "$launcher" in

@@ -230,7 +230,8 @@ slurm_cluster_stop() {
   unset SLURM_CLUSTER_DIR SLURM_CLUSTER_OWN_DIR
 }
 
-# Wait for jobs to leave the queue (any end state); bounded. Usage: slurm_wait_jobs SECONDS JOBID...
+# Wait until jobs end (any end state, or pending on a dependency that can never be met);
+# bounded. Usage: slurm_wait_jobs SECONDS JOBID...
 slurm_wait_jobs() {
   local limit="$1" waited=0 pending
   shift
@@ -239,9 +240,14 @@ slurm_wait_jobs() {
     local id st
     for id in "$@"; do
       # An array job shows one line per task; any task not finished keeps us waiting.
-      while read -r st; do
-        case "$st" in COMPLETED|FAILED|CANCELLED*|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED) ;; *) pending=1 ;; esac
-      done < <(scontrol show job "$id" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+      # A job whose afterok dependency failed stays PENDING forever: that is an end too.
+      while read -r st reason; do
+        case "$st" in
+          COMPLETED|FAILED|CANCELLED*|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED) ;;
+          PENDING) [ "$reason" = "Reason=DependencyNeverSatisfied" ] || pending=1 ;;
+          *) pending=1 ;;
+        esac
+      done < <(scontrol show job "$id" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\) \(Reason=[A-Za-z_]*\).*/\1 \2/p')
     done
     (( pending )) || return 0
     sleep 2; waited=$(( waited + 2 ))

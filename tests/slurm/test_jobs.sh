@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shipped Slurm scripts with the real rmens and the demo config, on a private one-node
 # Slurm cluster (tests/slurm/cluster.sh):
-#   1. jobs/slurm/single_node.sbatch: synth, then `run` on 2 ranks (afterok);
+#   1. jobs/slurm/single_node.sbatch: synth, then `run` on 2 ranks (afterok); the same
+#      run through jobs/slurm/multi_node.sbatch (srun --mpi=pmix) on the one node;
 #   2. jobs/slurm/sweep_array.sbatch: the 3 points of configs/sweeps/demo.sweep as a
 #      3-task array, each writing its own point directory with the right overrides;
 #   3. jobs/campaign.sh: the whole synth -> train array -> eval array -> report chain.
@@ -58,6 +59,17 @@ ranks="$("$PY" -c 'import h5py,sys; print(int(h5py.File(sys.argv[1])["/"].attrs[
 members="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["members"])' "$work/single/results.json")"
 [ "$members" = 4 ] || fail "results.json has $members members, expected 4 (configs/demo.cfg)"
 echo "test_jobs: single-node script: synth job $synth_job + run job $run_job on 2 ranks OK"
+
+# ---- 1b. the multi-node script's srun --mpi=pmix launch, on the one node there is here ----
+mkdir -p "$work/srun"
+srun_job="$(sbatch --parsable -N 1 --ntasks-per-node=2 --output="$work/srun/run.out" "$SRCDIR/jobs/slurm/multi_node.sbatch" \
+            run "$demo" --set store="$work/single/store.h5" --set output="$work/srun")"
+slurm_wait_jobs 300 "$srun_job" || fail "multi-node script job did not finish"
+expect_completed "$srun_job"
+grep -q 'srun --mpi=pmix --ntasks=2 --cpus-per-task=1' "$work/srun/run.out" || fail "multi_node.sbatch did not launch with srun --mpi=pmix"
+[ "$(bon_of "$work/srun/results.json")" = "$(bon_of "$work/single/results.json")" ] ||
+  fail "the srun-launched run differs from the mpirun-launched one"
+echo "test_jobs: multi-node script (srun --mpi=pmix, 1 node x 2 ranks): job $srun_job OK, same figures as mpirun"
 
 # ---- 2. sweep array: 3 tasks, one grid point each ----
 export RMENS_CAMPAIGN_DIR="$work/array"
