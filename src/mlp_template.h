@@ -28,13 +28,29 @@ static void T(linear_forward)(REAL *out, const REAL *inp, const REAL *weight, co
 }
 
 static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout,
-                               const REAL *inp, const REAL *weight, const REAL *ones, int B, int C, int OC)
+                               const REAL *inp, const REAL *weight, const REAL *ones, REAL *pair_sums,
+                               int B, int C, int OC)
 {
     // dinp is (B,C) or NULL (no input gradient: the first layer's input is the data),
     // dweight is (OC,C) and dbias (OC), accumulated (+=); dout is (B,OC), inp (B,C);
     // ones is (B) of 1s: dbias (OC) += dout^T (OC,B) @ ones (B), the column sums of dout
     // in BLAS (vectorised, threaded) instead of a scalar loop over B*OC
-    GEMV(CblasRowMajor, CblasTrans, B, OC, 1, dout, OC, ones, 1, 1, dbias, 1);
+    if (pair_sums) {
+        // paired rows (B even): row i and row B/2+i are the two sides of pair i. Adding
+        // each pair's rows first makes a bias gradient that cancels within every pair
+        // (a unit active on both sides just below the output, under BT) exactly zero,
+        // however the minibatch is split over ranks; summed in another order, round-off
+        // would leave a residue that Adam's normalisation turns into lr-sized steps.
+        const int h = B / 2;
+        for (int i = 0; i < h; i++) {
+            const REAL *a = dout + (size_t)i * OC, *b = dout + (size_t)(h + i) * OC;
+            REAL *sum = pair_sums + (size_t)i * OC;
+            for (int j = 0; j < OC; j++) sum[j] = a[j] + b[j];
+        }
+        GEMV(CblasRowMajor, CblasTrans, h, OC, 1, pair_sums, OC, ones, 1, 1, dbias, 1);
+    } else {
+        GEMV(CblasRowMajor, CblasTrans, B, OC, 1, dout, OC, ones, 1, 1, dbias, 1);
+    }
     if (OC == 1) {
         // dweight (C) += inp^T (C,B) @ dout (B)
         GEMV(CblasRowMajor, CblasTrans, B, C, 1, inp, C, dout, 1, 1, dweight, 1);
@@ -97,7 +113,7 @@ static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL 
     }
 }
 
-static void T(mlp_backward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, const REAL *dscores, REAL *grads)
+static void T(mlp_backward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, const REAL *dscores, REAL *grads, int paired)
 {
     // dscores is (B); grads (n_params) laid out like params, accumulated (+=).
     // The two grad_act buffers alternate: layer l reads dout from one, writes dinp to the other.
@@ -108,7 +124,8 @@ static void T(mlp_backward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, cons
         const REAL *inp = (l == 0) ? X : ws->act[l];
         REAL *dinp = (l == 0) ? NULL : ws->grad_act[next];
         T(linear_backward)(dinp, grads + m->weight_offset[l], grads + m->bias_offset[l], dout, inp,
-                           m->params + m->weight_offset[l], ws->ones, B, m->dims[l], m->dims[l + 1]);
+                           m->params + m->weight_offset[l], ws->ones, paired ? ws->pair_sums : NULL, B, m->dims[l],
+                           m->dims[l + 1]);
         if (l > 0) {
             T(relu_backward)(dinp, ws->act[l], (size_t)B * (size_t)m->dims[l]);
             dout = dinp;
@@ -183,12 +200,15 @@ static int T(workspace_create)(MLP_WS *ws, const MLP *m, int capacity)
     }
     ws->ones = rm_alloc((size_t)capacity, sizeof(REAL), "MLP bias-gradient ones");
     if (!ws->ones) goto fail;
+    ws->pair_sums = rm_alloc((size_t)(capacity / 2 + 1) * (size_t)widest, sizeof(REAL), "MLP pair sums");
+    if (!ws->pair_sums) goto fail;
     for (int i = 0; i < capacity; i++) ws->ones[i] = 1;
     return 0;
 fail:
     for (int l = 0; l <= RM_MAX_LAYERS; l++) free(ws->act[l]);
     for (int i = 0; i < 2; i++) free(ws->grad_act[i]);
     free(ws->ones);
+    free(ws->pair_sums);
     memset(ws, 0, sizeof *ws);
     return -1;
 }
@@ -198,5 +218,6 @@ static void T(workspace_free)(MLP_WS *ws)
     for (int l = 0; l <= RM_MAX_LAYERS; l++) free(ws->act[l]);
     for (int i = 0; i < 2; i++) free(ws->grad_act[i]);
     free(ws->ones);
+    free(ws->pair_sums);
     memset(ws, 0, sizeof *ws);
 }

@@ -131,7 +131,12 @@ void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B
 
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads)
 {
-    mlp_backward_f32(m, ws, X, B, dscores, grads);
+    mlp_backward_f32(m, ws, X, B, dscores, grads, 0);
+}
+
+void rm_mlp_backward_pairs(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads)
+{
+    mlp_backward_f32(m, ws, X, B, dscores, grads, B % 2 == 0);
 }
 
 double rm_bt_loss(const float *scores, int n_pairs, float *dscores, int *n_correct)
@@ -180,7 +185,7 @@ void rm_mlp64_forward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X
 
 void rm_mlp64_backward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X, int B, const double *dscores, double *grads)
 {
-    mlp_backward_f64(m, ws, X, B, dscores, grads);
+    mlp_backward_f64(m, ws, X, B, dscores, grads, 0);
 }
 
 double rm_bt_loss64(const double *scores, int n_pairs, double *dscores, int *n_correct)

@@ -21,6 +21,7 @@ typedef struct {
     double *act[RM_MAX_LAYERS + 1];
     double *grad_act[2];
     double *ones;
+    double *pair_sums;
 } rm_mlp64_workspace;
 
 /* A double copy of a float model (same architecture and values). */

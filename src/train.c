@@ -348,7 +348,7 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
                  * so the Allreduce sum is the gradient of the minibatch mean. */
                 const float scale = (float)(1.0 / (per_pair_terms * (double)batch_pairs));
                 for (size_t i = 0; i < 2 * mine; i++) b.dscores[i] *= scale;
-                rm_mlp_backward(mlp, &b.ws, b.X, (int)(2 * mine), b.dscores, b.grads);
+                rm_mlp_backward_pairs(mlp, &b.ws, b.X, (int)(2 * mine), b.dscores, b.grads);
                 /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero,
                  * but the float sum of +g and -g is not, and Adam would turn that round-off
                  * into lr-sized random steps (an arbitrary drift of every score). */

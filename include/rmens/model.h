@@ -28,6 +28,7 @@ typedef struct {
                                       act[0] (the input) and act[n_layers] (the scores) unused */
     float *grad_act[2];            /* scratch for backward, [B, max width] each */
     float *ones;                   /* [capacity] of 1: bias gradients as one GEMV */
+    float *pair_sums;              /* [capacity/2 + 1, max width]: paired bias gradients */
 } rm_mlp_workspace;
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
@@ -47,6 +48,10 @@ void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B
 /* grads[n_params] += d loss / d params, given dscores[B] = d loss / d scores and the
  * activations of the last forward on the same X. */
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);
+/* The same for B = 2n rows that are n pairs: row i and row n+i are the two sides of pair i
+ * (winners first, then losers). Bias gradients add each pair's two rows first, so that a
+ * gradient which cancels within every pair is exactly zero for any split of the pairs. */
+void rm_mlp_backward_pairs(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);
 
 /* Objectives. Both return the summed loss over the batch and write d(summed loss)/d score.
  * bt:  scores = [r_w (B), r_l (B)] for B pairs; loss_i = -log sigmoid(r_w - r_l).

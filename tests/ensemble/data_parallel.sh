@@ -3,6 +3,9 @@
 # Deterministic run to run (bitwise-identical members), and the ensemble's figures agree
 # with a 1-rank run within 1e-4.
 source "$(dirname "$0")/common.sh"
+# Rank statistics move in steps of about 1/(test prompts) when float round-off swaps two
+# near-tied responses: 400 test prompts keep one swap below the 1e-4 tolerance.
+COMMON_SETS+=(--set synth.test_prompts=400)
 make_store
 run() { # NP S NAME
   run_mpi "$1" run "$CFG" "${COMMON_SETS[@]}" --set parallel.ranks_per_member="$2" --set output="$WORK/$3" --force \

@@ -203,6 +203,55 @@ static void check_thread_invariance(void)
     rm_mlp_free(&m);
 }
 
+/* rm_mlp_backward_pairs: equal to the plain backward up to round-off, and a bias gradient
+ * that cancels within every pair (units active on both sides just below the output, under
+ * BT) is exactly zero, for the whole batch and for any split of its pairs. */
+static void check_paired_bias_gradients(void)
+{
+    enum { D = 6, N = 40 };
+    int hidden[2] = {5, 4};
+    rm_mlp m;
+    CHECK(rm_mlp_create(&m, D, hidden, 2) == 0);
+    rm_mlp_init_uniform(&m, 3, 4);
+    /* Large positive biases in the last hidden layer keep its units active on every row. */
+    for (int j = 0; j < 4; j++) m.params[m.bias_offset[1] + j] = 50.0f;
+    float X[2 * N * D], scores[2 * N], dscores[2 * N];
+    for (int i = 0; i < 2 * N * D; i++) X[i] = (float)rm_rand_normal(5, 6, (uint64_t)i);
+    rm_mlp_workspace ws;
+    CHECK(rm_mlp_workspace_create(&ws, &m, 2 * N) == 0);
+    float *paired = calloc(m.n_params, sizeof(float)), *plain = calloc(m.n_params, sizeof(float));
+    float *split = calloc(m.n_params, sizeof(float));
+    rm_mlp_forward(&m, &ws, X, 2 * N, scores);
+    rm_bt_loss(scores, N, dscores, NULL);
+    rm_mlp_backward_pairs(&m, &ws, X, 2 * N, dscores, paired);
+    rm_mlp_forward(&m, &ws, X, 2 * N, scores);
+    rm_mlp_backward(&m, &ws, X, 2 * N, dscores, plain);
+    double scale = 0;
+    for (size_t i = 0; i < m.n_params; i++) scale = fmax(scale, fabs(plain[i]));
+    for (size_t i = 0; i < m.n_params; i++) CHECK_CLOSE(paired[i], plain[i], 1e-5 * scale);
+    /* The same pairs in two parts (13 and 27 pairs), as two ranks would take them. */
+    int parts[2][2] = {{0, 13}, {13, N}};
+    for (int p = 0; p < 2; p++) {
+        int n = parts[p][1] - parts[p][0];
+        float Xp[2 * N * D], sp[2 * N], dp[2 * N];
+        memcpy(Xp, X + (size_t)parts[p][0] * D, (size_t)n * D * sizeof(float));
+        memcpy(Xp + (size_t)n * D, X + (size_t)(N + parts[p][0]) * D, (size_t)n * D * sizeof(float));
+        rm_mlp_forward(&m, &ws, Xp, 2 * n, sp);
+        rm_bt_loss(sp, n, dp, NULL);
+        rm_mlp_backward_pairs(&m, &ws, Xp, 2 * n, dp, split);
+    }
+    for (int j = 0; j < 4; j++) {
+        CHECK(paired[m.bias_offset[1] + j] == 0.0f);
+        CHECK(split[m.bias_offset[1] + j] == 0.0f);
+    }
+    CHECK(paired[m.bias_offset[2]] == 0.0f); /* the output bias cancels too */
+    free(paired);
+    free(plain);
+    free(split);
+    rm_mlp_workspace_free(&ws);
+    rm_mlp_free(&m);
+}
+
 int main(void)
 {
     int two_hidden[2] = {7, 5};
@@ -215,5 +264,6 @@ int main(void)
     check_adam();
     check_bad_architectures();
     check_thread_invariance();
+    check_paired_bias_gradients();
     return check_status("test_model_grad");
 }
