@@ -85,30 +85,19 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
             row[F_SINCE_BEST] = st->since_best;
             row[F_TRAIN_TIME] = st->train_time;
         }
-        double *h = hist + (size_t)m * 3 * (size_t)max_epochs;
-        for (int e = 0; e < mm->epochs_run && e < max_epochs; e++) {
-            h[e] = mm->train_loss[e];
-            h[max_epochs + e] = mm->val_loss[e];
-            h[2 * max_epochs + e] = mm->val_accuracy[e];
-        }
+        rm_member_history_rows(mm, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs);
     }
     /* One owner per member row, zeros elsewhere: the sum is exact. (best_val may be
      * infinite: inf + 0 stays inf.) */
     MPI_Allreduce(MPI_IN_PLACE, meta, (int)(n_meta + n_hist), MPI_DOUBLE, MPI_SUM, comm);
 
-    char *temp = rm_temp_sibling(path, "partial");
-    int rc = temp ? 0 : -1;
-    hid_t file = -1;
-    if (rc == 0) {
-        file = rm_h5_create_parallel(temp, comm);
-        rc = file < 0 ? -1 : 0;
-    }
-    if (rm_all_ok(comm, rc) != 0) {
+    rm_h5_atomic out;
+    if (rm_h5_atomic_create(&out, path, comm) != 0) {
         free(meta);
-        free(temp);
-        return rm_error_context("writing checkpoint %s", path);
+        return -1;
     }
-    rm_register_temp_file(temp);
+    hid_t file = out.file;
+    int rc = 0;
     rc |= rm_h5_attr_string(file, "format", CHECKPOINT_FORMAT);
     rc |= rm_h5_attr_int(file, "format_version", 1);
     rc |= rm_h5_attr_string(file, "version", RMENS_VERSION);
@@ -145,18 +134,8 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
         }
         H5Gclose(g);
     }
-    if (H5Fclose(file) < 0 && rc == 0) rc = rm_errorf("cannot close the file");
     free(meta);
-    if (rm_all_ok(comm, rc) != 0) {
-        if (rank == 0) unlink(temp);
-        rm_unregister_temp_file(temp);
-        free(temp);
-        return rm_error_context("writing checkpoint %s", path);
-    }
-    if (rank == 0 && rename(temp, path) != 0) rc = rm_errorf("cannot rename %s to %s", temp, path);
-    rm_unregister_temp_file(temp);
-    free(temp);
-    return rm_all_ok(comm, rc);
+    return rm_h5_atomic_finish(&out, rc);
 }
 
 /* Local: read member m's slot (status always; the data when `want_data`). */

@@ -190,28 +190,17 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
         row[META_STD] = mm->score_std;
         row[META_SECONDS] = mm->train_seconds;
         row[META_PAIRS] = (double)mm->pairs_trained;
-        double *h = hist + (size_t)m * 3 * (size_t)max_epochs;
-        for (int e = 0; e < mm->epochs_run && e < max_epochs; e++) {
-            h[e] = mm->train_loss[e];
-            h[max_epochs + e] = mm->val_loss[e];
-            h[2 * max_epochs + e] = mm->val_accuracy[e];
-        }
+        rm_member_history_rows(mm, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs);
     }
     MPI_Allreduce(MPI_IN_PLACE, meta, (int)(n_meta + n_hist), MPI_DOUBLE, MPI_SUM, comm);
 
-    char *temp = rm_temp_sibling(path, "partial");
-    int rc = temp ? 0 : -1;
-    hid_t file = -1;
-    if (rc == 0) {
-        file = rm_h5_create_parallel(temp, comm);
-        rc = file < 0 ? -1 : 0;
-    }
-    if (rm_all_ok(comm, rc) != 0) {
+    rm_h5_atomic out;
+    if (rm_h5_atomic_create(&out, path, comm) != 0) {
         free(meta);
-        free(temp);
-        return rm_error_context("writing %s", path);
+        return -1;
     }
-    rm_register_temp_file(temp);
+    hid_t file = out.file;
+    int rc = 0;
     /* Provenance that is the same for every rank count lives on the root; what depends
      * on the run (ranks, timings) lives in /run, so that the members themselves compare
      * bitwise across rank counts. */
@@ -252,18 +241,8 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
             H5Gclose(run);
         }
     }
-    if (H5Fclose(file) < 0 && rc == 0) rc = rm_errorf("cannot close");
     free(meta);
-    if (rm_all_ok(comm, rc) != 0) {
-        if (rank == 0) unlink(temp);
-        rm_unregister_temp_file(temp);
-        free(temp);
-        return rm_error_context("writing %s", path);
-    }
-    if (rank == 0 && rename(temp, path) != 0) rc = rm_errorf("cannot rename %s to %s", temp, path);
-    rm_unregister_temp_file(temp);
-    free(temp);
-    return rm_all_ok(comm, rc);
+    return rm_h5_atomic_finish(&out, rc);
 }
 
 /* ---------------------------------------------------------------------------------- */

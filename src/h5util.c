@@ -1,9 +1,11 @@
 /* Checked HDF5 helpers (see include/rmens/h5util.h). */
 #include "rmens/h5util.h"
 #include "rmens/common.h"
+#include "rmens/parallel.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void rm_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -35,6 +37,45 @@ hid_t rm_h5_open_read(const char *path, MPI_Comm comm)
     H5Pclose(fapl);
     if (f < 0) return rm_errorf("%s: cannot open as an HDF5 file (missing, unreadable or not HDF5)", path);
     return f;
+}
+
+int rm_h5_atomic_create(rm_h5_atomic *a, const char *path, MPI_Comm comm)
+{
+    a->path = path;
+    a->comm = comm;
+    a->file = -1;
+    a->temp = rm_temp_sibling(path, "partial");
+    int rc = a->temp ? 0 : -1;
+    if (rc == 0) {
+        a->file = rm_h5_create_parallel(a->temp, comm);
+        rc = a->file < 0 ? -1 : 0;
+    }
+    if (rm_all_ok(comm, rc) != 0) {
+        if (a->file >= 0) H5Fclose(a->file);
+        free(a->temp);
+        a->temp = NULL;
+        return rm_error_context("writing %s", path);
+    }
+    rm_register_temp_file(a->temp);
+    return 0;
+}
+
+int rm_h5_atomic_finish(rm_h5_atomic *a, int status)
+{
+    int rank;
+    MPI_Comm_rank(a->comm, &rank);
+    if (H5Fclose(a->file) < 0 && status == 0) status = rm_errorf("%s: cannot close", a->temp);
+    int rc = rm_all_ok(a->comm, status);
+    if (rc != 0) {
+        if (rank == 0) unlink(a->temp);
+        rm_error_context("writing %s", a->path);
+    } else if (rank == 0 && rename(a->temp, a->path) != 0) {
+        rc = rm_errorf("cannot rename %s to %s", a->temp, a->path);
+    }
+    rm_unregister_temp_file(a->temp);
+    free(a->temp);
+    a->temp = NULL;
+    return rc == 0 ? rm_all_ok(a->comm, 0) : -1;
 }
 
 static int write_attr(hid_t obj, const char *name, hid_t type, hid_t space, const void *value)

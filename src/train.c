@@ -93,6 +93,15 @@ int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, cons
     return 0;
 }
 
+void rm_member_history_rows(const rm_member *m, double *rows, int stride)
+{
+    for (int e = 0; e < m->epochs_run && e < stride; e++) {
+        rows[e] = m->train_loss[e];
+        rows[stride + e] = m->val_loss[e];
+        rows[2 * stride + e] = m->val_accuracy[e];
+    }
+}
+
 void rm_member_free(rm_member *m)
 {
     rm_mlp_free(&m->mlp);

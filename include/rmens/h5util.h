@@ -16,6 +16,19 @@ void rm_h5_quiet(void);
 hid_t rm_h5_create_parallel(const char *path, MPI_Comm comm);
 hid_t rm_h5_open_read(const char *path, MPI_Comm comm);
 
+/* A file that appears complete or not at all: created collectively at a temporary
+ * sibling of `path` (registered so that rm_abort_job removes it), and on finish closed,
+ * agreed on by all ranks, then renamed into place by rank 0. `status` is this rank's
+ * result of writing the contents; on any rank's failure the temporary file is deleted. */
+typedef struct {
+    hid_t file;
+    char *temp;
+    const char *path;
+    MPI_Comm comm;
+} rm_h5_atomic;
+int rm_h5_atomic_create(rm_h5_atomic *a, const char *path, MPI_Comm comm);
+int rm_h5_atomic_finish(rm_h5_atomic *a, int status);
+
 int rm_h5_attr_string(hid_t obj, const char *name, const char *value);
 int rm_h5_attr_int(hid_t obj, const char *name, long long value);
 int rm_h5_attr_double(hid_t obj, const char *name, double value);

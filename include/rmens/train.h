@@ -60,6 +60,9 @@ typedef void (*rm_progress_fn)(const rm_member *m, int epoch, int epochs, double
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx);
 void rm_member_free(rm_member *m);
+/* The member's history as three rows of a table of width `stride` >= epochs_run:
+ * rows[e] train loss, rows[stride + e] validation loss, rows[2 * stride + e] accuracy. */
+void rm_member_history_rows(const rm_member *m, double *rows, int stride);
 
 /* ---- interrupting and resuming (checkpoints) ---- */
 
