@@ -9,7 +9,8 @@
 
 void rm_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
-hid_t rm_h5_create_parallel(const char *path, MPI_Comm comm)
+/* File access properties: MPI-IO on comm, or HDF5's default (serial) driver for MPI_COMM_NULL. */
+static hid_t file_access(const char *path, MPI_Comm comm)
 {
     rm_h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -18,6 +19,13 @@ hid_t rm_h5_create_parallel(const char *path, MPI_Comm comm)
         H5Pclose(fapl);
         return rm_errorf("%s: cannot set the MPI-IO driver", path);
     }
+    return fapl;
+}
+
+hid_t rm_h5_create_parallel(const char *path, MPI_Comm comm)
+{
+    hid_t fapl = file_access(path, comm);
+    if (fapl < 0) return -1;
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (f < 0) return rm_errorf("%s: cannot create HDF5 file (directory missing or not writable?)", path);
@@ -26,13 +34,8 @@ hid_t rm_h5_create_parallel(const char *path, MPI_Comm comm)
 
 hid_t rm_h5_open_read(const char *path, MPI_Comm comm)
 {
-    rm_h5_quiet();
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0) return rm_errorf("%s: H5Pcreate failed", path);
-    if (comm != MPI_COMM_NULL && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
-        H5Pclose(fapl);
-        return rm_errorf("%s: cannot set the MPI-IO driver", path);
-    }
+    hid_t fapl = file_access(path, comm);
+    if (fapl < 0) return -1;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (f < 0) return rm_errorf("%s: cannot open as an HDF5 file (missing, unreadable or not HDF5)", path);
