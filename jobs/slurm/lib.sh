@@ -80,8 +80,11 @@ _rmens_job_forward() {
 rmens_job_run_forwarding() {
   "$@" &
   _rmens_job_child=$!
+  # Both arrive as USR1: rmens checkpoints on either, but mpirun turns a SIGTERM into a
+  # job abort (exit 1, measured with Open MPI 4.1) while it forwards SIGUSR1 to the ranks,
+  # which then exit 75; srun forwards both.
   trap '_rmens_job_forward USR1' USR1
-  trap '_rmens_job_forward TERM' TERM
+  trap '_rmens_job_forward USR1' TERM
   local rc
   while :; do
     _rmens_job_got_signal=0
