@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "rmens/common.h"
@@ -914,6 +915,29 @@ static int validate_layout(const rm_store_layout *l, const char *path)
     return 0;
 }
 
+/* Bytes of data the layout holds, in checked arithmetic: a layout whose size overflows
+ * is refused before anything is created. */
+static int layout_bytes(const rm_store_layout *l, const char *path, double *bytes)
+{
+    size_t total = 0;
+    for (int sp = 0; sp < 2; sp++) {
+        size_t items, values, emb_bytes, reward_bytes;
+        size_t item_size = l->split[sp].dtype == RM_DTYPE_FLOAT16 ? 2 : 4;
+        if (rm_size_mul(l->split[sp].n_prompts, l->split[sp].n_responses, &items, path) != 0 ||
+            rm_size_mul(items, l->dim, &values, path) != 0 || rm_size_mul(values, item_size, &emb_bytes, path) != 0 ||
+            rm_size_mul(items, sizeof(float), &reward_bytes, path) != 0 || emb_bytes > SIZE_MAX - total - reward_bytes)
+            return rm_errorf("%s: the %s split (%zu x %zu x %zu) is too large to address", path, SPLIT_NAMES[sp],
+                             l->split[sp].n_prompts, l->split[sp].n_responses, l->dim);
+        total += emb_bytes + reward_bytes;
+    }
+    size_t bench_values, bench_bytes;
+    if (rm_size_mul(l->n_bench, l->dim, &bench_values, path) != 0 || rm_size_mul(bench_values, 8, &bench_bytes, path) != 0 ||
+        bench_bytes > SIZE_MAX - total)
+        return rm_errorf("%s: the benchmark (%zu x %zu) is too large to address", path, l->n_bench, l->dim);
+    *bytes = (double)(total + bench_bytes);
+    return 0;
+}
+
 /* Local part of create: everything up to (not including) the collective H5Fcreate. */
 static int prepare_create(rm_store_writer *w, const char *path, const rm_store_layout *layout, int force)
 {
@@ -929,6 +953,17 @@ static int prepare_create(rm_store_writer *w, const char *path, const rm_store_l
     if (stat(dir, &dir_stat) != 0) return rm_errorf("%s: cannot write to directory %s: %s", path, dir, strerror(errno));
     if (!S_ISDIR(dir_stat.st_mode)) return rm_errorf("%s: cannot write to directory %s: not a directory", path, dir);
     if (access(dir, W_OK) != 0) return rm_errorf("%s: cannot write to directory %s: %s", path, dir, strerror(errno));
+    /* Refuse a store that cannot fit where it goes, before the MPI-IO layer finds out
+     * half-way (and HDF5 is left with a file it cannot close). */
+    double needed = 0;
+    if (layout_bytes(layout, path, &needed) != 0) return -1;
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0) {
+        double available = (double)fs.f_bavail * (double)fs.f_frsize;
+        if (needed > available)
+            return rm_errorf("%s: the store needs %.1f GiB but only %.1f GiB are free in %s", path, needed / 1073741824.0,
+                             available / 1073741824.0, dir);
+    }
     char *temp = rm_temp_sibling(path, "partial");
     if (!temp) return -1;
     if (strlen(temp) >= sizeof w->temp_path) {
