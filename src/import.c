@@ -258,6 +258,7 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
         .response_model = a->response_model ? a->response_model : gen,
         .task = a->task ? a->task : task,
         .uuid = uuid,
+        .provenance = description,
     };
     size_t chunk_bytes = a->chunk_bytes ? a->chunk_bytes : IMPORT_DEFAULT_CHUNK;
     rm_store_writer w;

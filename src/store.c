@@ -1036,7 +1036,9 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
         write_string_attribute(s->file, s->path, "embed_model", s->embed_model) != 0 ||
         write_string_attribute(s->file, s->path, "response_model", s->response_model) != 0 ||
         write_string_attribute(s->file, s->path, "task", s->task) != 0 ||
-        write_string_attribute(s->file, s->path, "store_uuid", s->uuid) != 0)
+        write_string_attribute(s->file, s->path, "store_uuid", s->uuid) != 0 ||
+        write_string_attribute(s->file, s->path, "rmens_version", RMENS_VERSION) != 0 ||
+        write_string_attribute(s->file, s->path, "provenance", layout->provenance ? layout->provenance : "") != 0)
         rc = -1;
     for (int sp = 0; rc == 0 && sp < 2; sp++) {
         hsize_t edims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, s->dim};

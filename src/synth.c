@@ -233,7 +233,7 @@ int rm_synth_write(const rm_settings *cfg, MPI_Comm comm, int force)
      * configuration always gives the same store_uuid (and the same file). */
     char description[512], uuid[64];
     snprintf(description, sizeof description,
-             "rmens-synth-v1|train=%lldx%lld|test=%lldx%lld|dim=%lld|topics=%lld|bench=%lld|dtype=%s|seed=%lld|noise=%.17g",
+             "rmens synth|train=%lldx%lld|test=%lldx%lld|dim=%lld|topics=%lld|bench=%lld|dtype=%s|seed=%lld|noise=%.17g",
              cfg->synth_train_prompts, cfg->synth_train_responses, cfg->synth_test_prompts, cfg->synth_test_responses,
              cfg->synth_dim, cfg->synth_topics, cfg->synth_bench_pairs, rm_dtype_name(dtype), cfg->synth_seed,
              cfg->synth_noise);
@@ -250,6 +250,7 @@ int rm_synth_write(const rm_settings *cfg, MPI_Comm comm, int force)
         .response_model = "synthetic",
         .task = task,
         .uuid = uuid,
+        .provenance = description,
     };
     synth_model model;
     if (rm_all_ok(comm, synth_model_init(&model, cfg)) != 0) return -1;

@@ -107,6 +107,9 @@ typedef struct {
     size_t n_bench;
     const char *embed_model, *response_model, *task;
     const char *uuid; /* NULL: derived from the content description and time */
+    const char *provenance; /* how the store was made (written as root attribute 'provenance'
+                               with 'rmens_version'); rank counts are left out on purpose: the
+                               file is the same for any number of writing ranks */
 } rm_store_layout;
 
 typedef struct {
