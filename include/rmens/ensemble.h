@@ -38,6 +38,11 @@ static inline float rm_member_standardise(const rm_member *m, float raw)
     return (float)((raw - m->score_mean) / m->score_std);
 }
 
+/* Turn SIGTERM and SIGUSR1 into checkpoint requests from process start on (`train` and
+ * `run` call it before MPI_Init): a signal that arrives while the job is still starting
+ * makes training checkpoint at its first step boundary instead of killing the rank. */
+void rm_catch_stop_signals(void);
+
 /* `rmens train`: the whole distributed training of cfg on comm. */
 int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resume);
 
