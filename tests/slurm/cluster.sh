@@ -14,6 +14,10 @@
 #                       SLURM_CLUSTER_KEEP=1). Keep its path short: the munge socket path
 #                       must fit in 108 bytes.
 #   SLURM_CLUSTER_KEEP  1: keep the directory (logs) after stop.
+#   SLURM_CLUSTER_NODE_CPUS  CPUs each node declares (default: this machine's, from
+#                       `slurmd -C`). More than the machine has lets a test ask for
+#                       `-c 2` per rank on several ranks per node (config_overrides: the
+#                       cores are then shared, which tests of correctness accept).
 #   SLURM_CLUSTER_NODES 1 (default): one node named after this host, on 127.0.0.1.
 #                       2: two simulated nodes n1 (127.0.0.2) and n2 (127.0.0.3) for the
 #                       multi-node tests (issue 10; tests/multinode/slurm2.sh). Each node's
@@ -120,6 +124,15 @@ _slurm_cluster_write_conf() {
   if [ -z "$cpus" ] || [ -z "$mem" ]; then
     _slurm_cluster_log "could not read CPUs and RealMemory from slurmd -C"; return 1
   fi
+  local overrides=""
+  if [ -n "${SLURM_CLUSTER_NODE_CPUS:-}" ]; then
+    [[ "$SLURM_CLUSTER_NODE_CPUS" =~ ^[1-9][0-9]*$ ]] ||
+      { _slurm_cluster_log "SLURM_CLUSTER_NODE_CPUS='$SLURM_CLUSTER_NODE_CPUS' is not a CPU count"; return 1; }
+    cpus="$SLURM_CLUSTER_NODE_CPUS"
+    hw="CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem "
+    # slurmd would otherwise drain a node that declares more CPUs than it finds.
+    overrides="SlurmdParameters=config_overrides"
+  fi
   for i in "${!SLURM_CLUSTER_NODE_NAMES[@]}"; do
     node_lines+="NodeName=${SLURM_CLUSTER_NODE_NAMES[i]} NodeAddr=${SLURM_CLUSTER_NODE_ADDRS[i]} Port=${SLURM_CLUSTER_NODE_PORTS[i]} ${hw}State=UNKNOWN"$'\n'
   done
@@ -163,6 +176,7 @@ KillWait=5
 InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30
+$overrides
 ${node_lines}PartitionName=test Nodes=$names Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
   SLURM_CLUSTER_CPUS="$cpus"
