@@ -50,10 +50,13 @@ grep -q "epoch 1/4" "$log" || fail "training did not get through an epoch within
 scancel --batch --signal=USR1 "$job"
 
 # Slurm gives a requeued batch job a begin time about two minutes ahead; once it is back
-# in the queue, move that to now so the test does not sit idle.
+# in the queue, move that to 2 s from now so the test does not sit idle. Not to "now":
+# slurmd revoked the first attempt's credential when it ended, and it compares times in
+# whole seconds, so a relaunch within the same second is refused ("Job credential
+# revoked") and the job ends FAILED.
 for _ in $(seq 1 300); do
   if scontrol show job "$job" | grep -q 'Restarts=1' && [ "$(slurm_job_state "$job")" = PENDING ]; then
-    scontrol update JobId="$job" StartTime=now
+    scontrol update JobId="$job" StartTime=now+2
     break
   fi
   sleep 0.2
