@@ -4,9 +4,10 @@
 # with the reason; nothing is skipped. RUN_SERIAL: each test owns the machine's 2 cores
 # through its cluster, and two clusters at once would only fight over them.
 set(RMENS_SLURM_ENV
-  "RMENS=${RMENS_BIN};PYTHON=${SYSTEM_PYTHON};SRCDIR=${CMAKE_SOURCE_DIR};RMENS_ROOT=${CMAKE_SOURCE_DIR};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+  "RMENS=${RMENS_BIN};MPIRUN=${MPIRUN};PYTHON=${SYSTEM_PYTHON};SRCDIR=${CMAKE_SOURCE_DIR};RMENS_ROOT=${CMAKE_SOURCE_DIR};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 
-# Preemption: USR1 forwarded, exit 75 -> scontrol requeue -> --resume (a checkpointing test double as the ranks).
+# Preemption of a real 2-rank rmens training: USR1 forwarded, checkpoint, exit 75 ->
+# scontrol requeue -> --resume -> COMPLETED, members bitwise equal to an uninterrupted run.
 add_test(NAME slurm_requeue COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_requeue.sh)
 set_tests_properties(slurm_requeue PROPERTIES LABELS "slurm" TIMEOUT 300 RUN_SERIAL TRUE ENVIRONMENT "${RMENS_SLURM_ENV}")
 

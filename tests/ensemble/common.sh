@@ -2,7 +2,9 @@
 # synthetic store, and helpers. Expects RMENS, MPIRUN, PYTHON, SRCDIR (set by ctest).
 set -euo pipefail
 : "${RMENS:?}" "${MPIRUN:?}" "${PYTHON:?}" "${SRCDIR:?}"
-WORK="$(mktemp -d /tmp/rmens_test.XXXXXX)"
+# RMENS_TEST_TMP: where the scratch directory goes (/tmp by default). The Slurm multi-node
+# tests put it under /var/tmp, because each simulated node has its own /tmp.
+WORK="$(mktemp -d "${RMENS_TEST_TMP:-/tmp}/rmens_test.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 CFG="$SRCDIR/configs/demo.cfg"
 STORE="$WORK/store.h5"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A private one-node Slurm cluster on localhost, for tests: Debian's slurm-wlm + munge.
+# A private Slurm cluster on localhost, for tests: Debian's slurm-wlm + munge. One node
+# (this machine) by default; two simulated nodes with SLURM_CLUSTER_NODES=2.
 #
 #   tests/slurm/cluster.sh COMMAND [ARGS...]
 #       start the cluster, run COMMAND with SLURM_CONF exported (so sbatch, squeue,
@@ -13,14 +14,30 @@
 #                       SLURM_CLUSTER_KEEP=1). Keep its path short: the munge socket path
 #                       must fit in 108 bytes.
 #   SLURM_CLUSTER_KEEP  1: keep the directory (logs) after stop.
+#   SLURM_CLUSTER_NODE_CPUS  CPUs each node declares (default: this machine's, from
+#                       `slurmd -C`). More than the machine has lets a test ask for
+#                       `-c 2` per rank on several ranks per node (config_overrides: the
+#                       cores are then shared, which tests of correctness accept).
+#   SLURM_CLUSTER_NODES 1 (default): one node named after this host, on 127.0.0.1.
+#                       2: two simulated nodes n1 (127.0.0.2) and n2 (127.0.0.3) for the
+#                       multi-node tests (issue 10; tests/multinode/slurm2.sh). Each node's
+#                       slurmd runs in its own UTS and mount namespaces, with its own
+#                       hostname and its own /tmp (a bind mount of <dir>/nodes/NODE/tmp):
+#                       the PMIx plugin makes per-step directories in /tmp, which two nodes
+#                       must not share. So every file the nodes share (this directory, the
+#                       store, outputs, scripts) must live outside /tmp; the default
+#                       directory is then a mktemp -d under /var/tmp.
 #
 # Everything is private: its own munge key, munged socket and pid file, ports picked free
-# on 127.0.0.1, state and spool directories inside SLURM_CLUSTER_DIR. The node gets this
-# machine's cores and memory as `slurmd -C` reports them. Nothing system-wide (/etc/slurm,
-# /etc/munge, /run/munge) is used or changed. Teardown cancels the cluster's jobs and
-# stops only the daemons this script started, by the pids in their own pid files, with
-# bounded waits. Any failure to start prints the reason and the daemon log tail and
-# returns non-zero: a test built on this fails, never skips.
+# on 127.0.0.1, state and spool directories inside SLURM_CLUSTER_DIR. Each node gets this
+# machine's cores and memory as `slurmd -C` reports them (two simulated nodes share them).
+# Nothing system-wide (/etc/slurm, /etc/munge, /run/munge) is used or changed. Teardown
+# cancels the cluster's jobs and stops only the daemons this script started, by the pids
+# in their own pid files, with bounded waits. A simulated node's namespaces end with the
+# last process in them; a process still inside one after its slurmd stopped (a job step
+# that outlived it) is ours by construction and is killed, so nothing holds the node's
+# /tmp mount. Any failure to start prints the reason and the daemon log tail and returns
+# non-zero: a test built on this fails, never skips.
 #
 # Runs as root (SlurmUser=root), as CI and the dev containers do.
 
@@ -73,33 +90,71 @@ _slurm_cluster_kill_pid() {
   fi
 }
 
+# The nodes of the cluster: names, addresses and slurmd ports (arrays, set by start).
+_slurm_cluster_plan_nodes() {
+  local i port used=" "
+  case "${SLURM_CLUSTER_NODES:-1}" in
+    1) SLURM_CLUSTER_NODE_NAMES=("$(hostname -s)"); SLURM_CLUSTER_NODE_ADDRS=(127.0.0.1) ;;
+    # Two loopback addresses other than 127.0.0.1, so neither Slurm nor Open MPI takes a
+    # simulated node for the host slurmctld runs on.
+    2) SLURM_CLUSTER_NODE_NAMES=(n1 n2); SLURM_CLUSTER_NODE_ADDRS=(127.0.0.2 127.0.0.3) ;;
+    *) _slurm_cluster_log "SLURM_CLUSTER_NODES must be 1 or 2, not '${SLURM_CLUSTER_NODES}'"; return 1 ;;
+  esac
+  SLURM_CLUSTER_CTLD_PORT="$(_slurm_cluster_free_port)"
+  used+="$SLURM_CLUSTER_CTLD_PORT "
+  SLURM_CLUSTER_NODE_PORTS=()
+  for i in "${!SLURM_CLUSTER_NODE_NAMES[@]}"; do
+    port="$(_slurm_cluster_free_port)"
+    while [[ "$used" == *" $port "* ]]; do port="$(_slurm_cluster_free_port)"; done
+    used+="$port "
+    SLURM_CLUSTER_NODE_PORTS[i]="$port"
+  done
+  # The first node: where a batch script runs.
+  export SLURM_CLUSTER_NODE="${SLURM_CLUSTER_NODE_NAMES[0]}"
+}
+
 _slurm_cluster_write_conf() {
-  local d="$SLURM_CLUSTER_DIR" node_line cpus mem
+  local d="$SLURM_CLUSTER_DIR" hw cpus mem i node_lines="" names
   # `slurmd -C` prints "NodeName=host CPUs=.. Boards=.. SocketsPerBoard=.. CoresPerSocket=..
   # ThreadsPerCore=.. RealMemory=.."; keep the hardware fields, name the node ourselves.
-  node_line="$(slurmd -C | head -n 1)" || { _slurm_cluster_log "slurmd -C failed"; return 1; }
-  node_line="$(echo "$node_line" | tr ' ' '\n' | grep -E '^(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore|RealMemory)=' | tr '\n' ' ')"
-  cpus="$(echo "$node_line" | tr ' ' '\n' | sed -n 's/^CPUs=//p')"
-  mem="$(echo "$node_line" | tr ' ' '\n' | sed -n 's/^RealMemory=//p')"
-  [ -n "$cpus" ] && [ -n "$mem" ] || { _slurm_cluster_log "could not read CPUs and RealMemory from slurmd -C"; return 1; }
+  hw="$(slurmd -C | head -n 1)" || { _slurm_cluster_log "slurmd -C failed"; return 1; }
+  hw="$(echo "$hw" | tr ' ' '\n' | grep -E '^(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore|RealMemory)=' | tr '\n' ' ')"
+  cpus="$(echo "$hw" | tr ' ' '\n' | sed -n 's/^CPUs=//p')"
+  mem="$(echo "$hw" | tr ' ' '\n' | sed -n 's/^RealMemory=//p')"
+  if [ -z "$cpus" ] || [ -z "$mem" ]; then
+    _slurm_cluster_log "could not read CPUs and RealMemory from slurmd -C"; return 1
+  fi
+  local overrides=""
+  if [ -n "${SLURM_CLUSTER_NODE_CPUS:-}" ]; then
+    [[ "$SLURM_CLUSTER_NODE_CPUS" =~ ^[1-9][0-9]*$ ]] ||
+      { _slurm_cluster_log "SLURM_CLUSTER_NODE_CPUS='$SLURM_CLUSTER_NODE_CPUS' is not a CPU count"; return 1; }
+    cpus="$SLURM_CLUSTER_NODE_CPUS"
+    hw="CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem "
+    # slurmd would otherwise drain a node that declares more CPUs than it finds.
+    overrides="SlurmdParameters=config_overrides"
+  fi
+  for i in "${!SLURM_CLUSTER_NODE_NAMES[@]}"; do
+    node_lines+="NodeName=${SLURM_CLUSTER_NODE_NAMES[i]} NodeAddr=${SLURM_CLUSTER_NODE_ADDRS[i]} Port=${SLURM_CLUSTER_NODE_PORTS[i]} ${hw}State=UNKNOWN"$'\n'
+  done
+  names="$(IFS=,; echo "${SLURM_CLUSTER_NODE_NAMES[*]}")"
   : >"$d/etc/plugstack.conf" # isolate from /etc/slurm/plugstack.conf
+  # %n (the node name) keeps each slurmd's spool, pid and log files apart.
   cat >"$d/etc/slurm.conf" <<EOF
-# Generated by tests/slurm/cluster.sh: a private one-node test cluster.
+# Generated by tests/slurm/cluster.sh: a private ${#SLURM_CLUSTER_NODE_NAMES[@]}-node test cluster.
 ClusterName=rmenstest
-SlurmctldHost=$SLURM_CLUSTER_NODE(127.0.0.1)
+SlurmctldHost=$(hostname -s)(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort=$SLURM_CLUSTER_CTLD_PORT
-SlurmdPort=$SLURM_CLUSTER_SLURMD_PORT
 AuthType=auth/munge
 AuthInfo=socket=$d/munge/munge.socket
 CredType=cred/munge
 StateSaveLocation=$d/state
-SlurmdSpoolDir=$d/spool
+SlurmdSpoolDir=$d/spool/%n
 SlurmctldPidFile=$d/run/slurmctld.pid
-SlurmdPidFile=$d/run/slurmd.pid
+SlurmdPidFile=$d/run/slurmd-%n.pid
 SlurmctldLogFile=$d/log/slurmctld.log
-SlurmdLogFile=$d/log/slurmd.log
+SlurmdLogFile=$d/log/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 PlugStackConfig=$d/etc/plugstack.conf
@@ -121,21 +176,67 @@ KillWait=5
 InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30
-NodeName=$SLURM_CLUSTER_NODE NodeAddr=127.0.0.1 $node_line State=UNKNOWN
-PartitionName=test Nodes=$SLURM_CLUSTER_NODE Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+$overrides
+${node_lines}PartitionName=test Nodes=$names Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
   SLURM_CLUSTER_CPUS="$cpus"
   export SLURM_CLUSTER_CPUS
 }
 
-# Start munged, slurmctld and slurmd; export SLURM_CONF. Returns non-zero with the reason.
+# The mount namespace of a process ("mnt:[inode]"), empty if it is gone.
+_slurm_cluster_mntns() { readlink "/proc/$1/ns/mnt" 2>/dev/null || true; }
+
+# Start the slurmd of node I. One node: a plain slurmd. Simulated nodes: slurmd in new UTS
+# and mount namespaces, with the node's hostname and the node's own /tmp bind-mounted
+# (private propagation: the mount is invisible outside). slurmd forks into the
+# background; the daemon keeps the namespaces alive, and with them the mount.
+_slurm_cluster_start_slurmd() {
+  local i="$1" d="$SLURM_CLUSTER_DIR" node="${SLURM_CLUSTER_NODE_NAMES[$1]}" pid
+  mkdir -p "$d/spool/$node"
+  if [ "${SLURM_CLUSTER_NODES:-1}" = 1 ]; then
+    slurmd -f "$SLURM_CONF" -N "$node" 2>>"$d/log/slurmd-$node.stderr.log" ||
+      { _slurm_cluster_log "slurmd failed to start"; slurm_cluster_dump_logs; return 1; }
+  else
+    local node_tmp="$d/nodes/$node/tmp"
+    mkdir -p "$node_tmp"
+    chmod 1777 "$node_tmp"
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    if ! unshare --uts --mount --propagation private sh -c \
+         'mount --bind "$0" /tmp && hostname "$1" && exec slurmd -f "$2" -N "$1"' \
+         "$node_tmp" "$node" "$SLURM_CONF" 2>>"$d/log/slurmd-$node.stderr.log"; then
+      _slurm_cluster_log "could not start slurmd for $node in its own UTS and mount namespaces (unshare --uts --mount needs root or CAP_SYS_ADMIN): $(tail -n 3 "$d/log/slurmd-$node.stderr.log")"
+      slurm_cluster_dump_logs; return 1
+    fi
+  fi
+  pid="$(_slurm_cluster_wait_pidfile "$d/run/slurmd-$node.pid" "slurmd $node")" || { slurm_cluster_dump_logs; return 1; }
+  SLURM_CLUSTER_SLURMD_PIDS[i]="$pid"
+  if [ "${SLURM_CLUSTER_NODES:-1}" != 1 ]; then
+    SLURM_CLUSTER_NODE_MNTNS[i]="$(_slurm_cluster_mntns "$pid")"
+    # Check what the tests rely on: the node has its own hostname and its own /tmp.
+    if [ -z "${SLURM_CLUSTER_NODE_MNTNS[i]}" ] || [ "${SLURM_CLUSTER_NODE_MNTNS[i]}" = "$(_slurm_cluster_mntns $$)" ] ||
+       [ "$(nsenter -t "$pid" -u hostname)" != "$node" ] ||
+       ! nsenter -t "$pid" -m touch /tmp/.rmens-node-probe ||
+       [ ! -e "$node_tmp/.rmens-node-probe" ]; then
+      _slurm_cluster_log "slurmd $node (pid $pid) is not in its own namespaces with hostname $node and /tmp = $node_tmp"
+      return 1
+    fi
+    rm -f "$node_tmp/.rmens-node-probe"
+  fi
+}
+
+# Start munged, slurmctld and the slurmds; export SLURM_CONF. Returns non-zero with the reason.
 slurm_cluster_start() {
-  local missing=() cmd
+  local missing=() cmd i
   for cmd in munged mungekey slurmctld slurmd sbatch squeue scontrol sinfo scancel; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
+  if [ "${SLURM_CLUSTER_NODES:-1}" != 1 ]; then
+    for cmd in unshare nsenter mount; do
+      command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+    done
+  fi
   if ((${#missing[@]})); then
-    _slurm_cluster_log "missing ${missing[*]}: install the Debian packages slurm-wlm and munge (tests/run.sh does)"
+    _slurm_cluster_log "missing ${missing[*]}: install the Debian packages slurm-wlm, munge and util-linux (tests/run.sh does)"
     return 1
   fi
   if [ "$(id -u)" -ne 0 ]; then
@@ -143,19 +244,24 @@ slurm_cluster_start() {
     return 1
   fi
   if [ -z "${SLURM_CLUSTER_DIR:-}" ]; then
-    SLURM_CLUSTER_DIR="$(mktemp -d /tmp/rmslurm.XXXXXX)"
+    # Simulated nodes each have a private /tmp: the shared directory must be elsewhere.
+    if [ "${SLURM_CLUSTER_NODES:-1}" = 1 ]; then
+      SLURM_CLUSTER_DIR="$(mktemp -d /tmp/rmslurm.XXXXXX)"
+    else
+      SLURM_CLUSTER_DIR="$(mktemp -d /var/tmp/rmslurm.XXXXXX)"
+    fi
     SLURM_CLUSTER_OWN_DIR=1
   fi
   export SLURM_CLUSTER_DIR
   local d="$SLURM_CLUSTER_DIR"
   mkdir -p "$d"/{etc,state,spool,run,log,munge}
   chmod 700 "$d/munge"
-  SLURM_CLUSTER_NODE="$(hostname -s)"
-  SLURM_CLUSTER_CTLD_PORT="$(_slurm_cluster_free_port)"
-  SLURM_CLUSTER_SLURMD_PORT="$(_slurm_cluster_free_port)"
-  while [ "$SLURM_CLUSTER_SLURMD_PORT" = "$SLURM_CLUSTER_CTLD_PORT" ]; do
-    SLURM_CLUSTER_SLURMD_PORT="$(_slurm_cluster_free_port)"
-  done
+  if [ "${SLURM_CLUSTER_NODES:-1}" != 1 ]; then
+    case "$(realpath "$d")/" in
+      /tmp/*) _slurm_cluster_log "SLURM_CLUSTER_DIR=$d is under /tmp, which each simulated node replaces with its own"; return 1 ;;
+    esac
+  fi
+  _slurm_cluster_plan_nodes || return 1
   _slurm_cluster_write_conf || return 1
   export SLURM_CONF="$d/etc/slurm.conf"
 
@@ -180,31 +286,63 @@ slurm_cluster_start() {
     _slurm_cluster_log "slurmctld failed to start"; slurm_cluster_dump_logs; return 1
   fi
   SLURM_CLUSTER_CTLD_PID="$(_slurm_cluster_wait_pidfile "$d/run/slurmctld.pid" slurmctld)" || { slurm_cluster_dump_logs; return 1; }
-  if ! slurmd -f "$SLURM_CONF" -N "$SLURM_CLUSTER_NODE" 2>>"$d/log/slurmd.stderr.log"; then
-    _slurm_cluster_log "slurmd failed to start"; slurm_cluster_dump_logs; return 1
-  fi
-  SLURM_CLUSTER_SLURMD_PID="$(_slurm_cluster_wait_pidfile "$d/run/slurmd.pid" slurmd)" || { slurm_cluster_dump_logs; return 1; }
-  export SLURM_CLUSTER_MUNGED_PID SLURM_CLUSTER_CTLD_PID SLURM_CLUSTER_SLURMD_PID
+  SLURM_CLUSTER_SLURMD_PIDS=() SLURM_CLUSTER_NODE_MNTNS=()
+  for i in "${!SLURM_CLUSTER_NODE_NAMES[@]}"; do
+    _slurm_cluster_start_slurmd "$i" || return 1
+  done
+  export SLURM_CLUSTER_MUNGED_PID SLURM_CLUSTER_CTLD_PID
 
-  # The node must register and become idle before jobs can start.
-  local waited=0 state=""
+  # Every node must register and become idle before jobs can start.
+  local waited=0 states="" want
+  want="$(printf '%s idle\n' "${SLURM_CLUSTER_NODE_NAMES[@]}" | sort)"
   while (( waited < SLURM_CLUSTER_WAIT )); do
-    state="$(sinfo -h -n "$SLURM_CLUSTER_NODE" -o '%t' 2>/dev/null || true)"
-    case "$state" in idle|mix|alloc) break ;; esac
+    states="$(sinfo -h -N -o '%N %t' 2>/dev/null | sort -u || true)"
+    [ "$states" = "$want" ] && break
     sleep 1; waited=$(( waited + 1 ))
   done
-  case "$state" in
-    idle|mix|alloc) ;;
-    *) _slurm_cluster_log "node $SLURM_CLUSTER_NODE not idle after ${SLURM_CLUSTER_WAIT}s (state '${state:-none}')"
-       slurm_cluster_dump_logs; return 1 ;;
-  esac
-  _slurm_cluster_log "up: node $SLURM_CLUSTER_NODE ($SLURM_CLUSTER_CPUS CPUs), slurmctld :$SLURM_CLUSTER_CTLD_PORT, slurmd :$SLURM_CLUSTER_SLURMD_PORT, dir $d"
+  if [ "$states" != "$want" ]; then
+    _slurm_cluster_log "nodes not all idle after ${SLURM_CLUSTER_WAIT}s: $(echo "${states:-none}" | tr '\n' ';')"
+    slurm_cluster_dump_logs; return 1
+  fi
+  local summary=""
+  for i in "${!SLURM_CLUSTER_NODE_NAMES[@]}"; do
+    summary+="${SLURM_CLUSTER_NODE_NAMES[i]} ${SLURM_CLUSTER_NODE_ADDRS[i]}:${SLURM_CLUSTER_NODE_PORTS[i]}, "
+  done
+  _slurm_cluster_log "up: ${#SLURM_CLUSTER_NODE_NAMES[@]} node(s) ($SLURM_CLUSTER_CPUS CPUs each): ${summary}slurmctld :$SLURM_CLUSTER_CTLD_PORT, dir $d"
+}
+
+# The pids of the processes in mount namespace NS.
+_slurm_cluster_pids_in_ns() {
+  local ns="$1" p
+  for p in /proc/[0-9]*; do
+    p="${p#/proc/}"
+    [ "$(_slurm_cluster_mntns "$p")" = "$ns" ] && echo "$p"
+  done
+  return 0
+}
+
+# Kill every process still in mount namespace NS (a simulated node's), with bounded
+# waits. Only for namespaces this script created: never the host's own.
+_slurm_cluster_kill_namespace() {
+  local ns="$1" name="$2" sig waited left
+  [ -n "$ns" ] && [ "$ns" != "$(_slurm_cluster_mntns $$)" ] || return 0
+  for sig in TERM KILL; do
+    mapfile -t left < <(_slurm_cluster_pids_in_ns "$ns")
+    ((${#left[@]})) || return 0
+    _slurm_cluster_log "$name: SIG$sig to ${#left[@]} process(es) left in its namespace: ${left[*]}"
+    kill -s "$sig" "${left[@]}" 2>/dev/null || true
+    waited=0
+    while (( waited < SLURM_CLUSTER_WAIT * 10 )) && [ -n "$(_slurm_cluster_pids_in_ns "$ns")" ]; do
+      sleep 0.1; waited=$(( waited + 1 ))
+    done
+  done
+  [ -z "$(_slurm_cluster_pids_in_ns "$ns")" ] || _slurm_cluster_log "$name: processes survive SIGKILL in its namespace"
 }
 
 # Cancel the cluster's jobs, stop its daemons (our pids only), remove its directory.
 # Safe to call more than once and after a partial start.
 slurm_cluster_stop() {
-  local d="${SLURM_CLUSTER_DIR:-}" waited=0
+  local d="${SLURM_CLUSTER_DIR:-}" waited=0 i node pid ns
   [ -n "$d" ] || return 0
   if [ -n "${SLURM_CLUSTER_CTLD_PID:-}" ] && kill -0 "$SLURM_CLUSTER_CTLD_PID" 2>/dev/null; then
     # Jobs first, so slurmd's job step daemons end their processes themselves.
@@ -214,14 +352,25 @@ slurm_cluster_stop() {
       sleep 1; waited=$(( waited + 1 ))
     done
   fi
-  # Read pids from the pid files too, in case start stopped before recording them.
-  [ -n "${SLURM_CLUSTER_SLURMD_PID:-}" ] || SLURM_CLUSTER_SLURMD_PID="$(cat "$d/run/slurmd.pid" 2>/dev/null || true)"
+  # Pids from the pid files too, in case start stopped before recording them.
+  for i in "${!SLURM_CLUSTER_NODE_NAMES[@]}"; do
+    node="${SLURM_CLUSTER_NODE_NAMES[i]}"
+    pid="${SLURM_CLUSTER_SLURMD_PIDS[i]:-$(cat "$d/run/slurmd-$node.pid" 2>/dev/null || true)}"
+    ns=""
+    if [ "${SLURM_CLUSTER_NODES:-1}" != 1 ]; then
+      ns="${SLURM_CLUSTER_NODE_MNTNS[i]:-}"
+      [ -n "$ns" ] || [ -z "$pid" ] || ns="$(_slurm_cluster_mntns "$pid")"
+    fi
+    _slurm_cluster_kill_pid "$pid" "slurmd $node"
+    # A simulated node: whatever is left in its namespace goes too; with the last
+    # process the namespaces, and the node's /tmp bind mount, are gone.
+    _slurm_cluster_kill_namespace "$ns" "node $node"
+  done
   [ -n "${SLURM_CLUSTER_CTLD_PID:-}" ] || SLURM_CLUSTER_CTLD_PID="$(cat "$d/run/slurmctld.pid" 2>/dev/null || true)"
   [ -n "${SLURM_CLUSTER_MUNGED_PID:-}" ] || SLURM_CLUSTER_MUNGED_PID="$(cat "$d/munge/munged.pid" 2>/dev/null || true)"
-  _slurm_cluster_kill_pid "${SLURM_CLUSTER_SLURMD_PID:-}" slurmd
   _slurm_cluster_kill_pid "${SLURM_CLUSTER_CTLD_PID:-}" slurmctld
   _slurm_cluster_kill_pid "${SLURM_CLUSTER_MUNGED_PID:-}" munged
-  unset SLURM_CLUSTER_SLURMD_PID SLURM_CLUSTER_CTLD_PID SLURM_CLUSTER_MUNGED_PID
+  unset SLURM_CLUSTER_SLURMD_PIDS SLURM_CLUSTER_NODE_MNTNS SLURM_CLUSTER_CTLD_PID SLURM_CLUSTER_MUNGED_PID
   if [ "${SLURM_CLUSTER_KEEP:-0}" = 1 ]; then
     _slurm_cluster_log "kept $d"
   elif [ "${SLURM_CLUSTER_OWN_DIR:-0}" = 1 ]; then
