@@ -220,6 +220,38 @@ class Bench:
                 shutil.rmtree(run_dir, ignore_errors=True)
         self.result["memory"] = res
 
+    def run_case_study(self):
+        """configs/case_study.cfg end to end on 2 ranks: synth the store, then `rmens run`.
+        Long (10-20 min): started on its own (--case-study), in the background; writes
+        <out>/case_study.json, which a later benchmark run includes in its table."""
+        config = os.path.join(SRC, "configs", "case_study.cfg")
+        data = os.path.join(self.data, "case_study")
+        os.makedirs(data, exist_ok=True)
+        store, run_dir = os.path.join(data, "store.h5"), os.path.join(data, "run")
+        sets = ["--set", f"store={store}", "--set", f"output={run_dir}"]
+        res = {"config": config, "ranks": 2, "load_at_start": os.getloadavg(), "sgemm_before": self.sgemm(2)}
+        log("case study: synth (reference scale)")
+        _, res["synth_seconds"] = run([self.mpirun, "-n", "2", self.rmens, "synth", config] + sets + ["--force"])
+        log(f"case study: synth {res['synth_seconds']:.0f} s; rmens run on 2 ranks")
+        out, wall = run([self.mpirun, "-n", "2", self.rmens, "run", config] + sets + ["--force"])
+        with open(os.path.join(self.out, "case_study_run.log"), "w") as f:
+            f.write(out)
+        res["run_wall_seconds"] = round(wall, 1)
+        trained = [float(x) for x in re.findall(r"done: \d+ member\(s\) trained, wall ([\d.]+)s", out)]
+        res["train_seconds"] = max(trained) if trained else None
+        e = self.parse_eval(out)
+        res["eval_seconds"] = e["total_seconds"]
+        res["eval"] = e
+        res["sgemm_after"] = self.sgemm(2)
+        res["load_at_end"] = os.getloadavg()
+        res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        os.makedirs(self.out, exist_ok=True)
+        with open(os.path.join(self.out, "case_study.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        log(f"case study: rmens run {wall / 60:.1f} min (train {res['train_seconds']} s, eval {res['eval_seconds']} s)")
+        if not self.a.keep_data:
+            shutil.rmtree(data, ignore_errors=True)
+
     def case_study(self):
         path = self.a.case_study_json or os.path.join(self.out, "case_study.json")
         if os.path.exists(path):
@@ -325,8 +357,11 @@ if __name__ == "__main__":
                    help="test prompts (x 500 x 2048 float32) of the big memory split: 3300 = 13.5 GB; the small one has a tenth")
     p.add_argument("--memory-chunk", type=int, default=16, help="eval.chunk_prompts of the memory runs")
     p.add_argument("--case-study-json", default=None, help="case_study.sh's JSON (default <out>/case_study.json)")
+    p.add_argument("--case-study", action="store_true",
+                   help="run only the full case study (long; start it in the background with nohup) -> <out>/case_study.json")
     p.add_argument("--keep-data", action="store_true", help="keep the synthetic stores")
     args = p.parse_args()
     args.out = args.out or os.path.join(args.build, "bench")
     args.parts = [x for x in args.parts.split(",") if x]
-    Bench(args).main()
+    bench = Bench(args)
+    bench.run_case_study() if args.case_study else bench.main()
