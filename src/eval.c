@@ -21,7 +21,10 @@
 #include "rmens/parallel.h"
 #include "rmens/store.h"
 
-#define SCORE_ROWS 256   /* responses per scoring block: 2 MB of embeddings at D = 2048 */
+#define SCORE_ROWS 1024  /* responses per scoring block (8 MB of embeddings at D = 2048): sgemm packs
+                          * each member's weights once per block, so short blocks pay that
+                          * packing (and a thread hand-off) per few rows; 1024 runs at the full
+                          * sgemm rate (tests/bench: bench_sgemm forward_256 vs forward_1024) */
 #define BENCH_BLOCK SCORE_ROWS /* benchmark pairs are dealt to ranks in blocks of this many */
 #define BENCH_PIECE_BLOCKS 4     /* bench blocks per read piece */
 

@@ -39,19 +39,45 @@ void rm_metric_scratch_free(rm_metric_scratch *s)
 }
 
 /* Total order: by value, then by index, so equal values keep their index order. */
-static int keyed_compare(const void *pa, const void *pb)
+static inline int keyed_less(const rm_keyed *a, const rm_keyed *b)
 {
-    const rm_keyed *a = pa, *b = pb;
-    if (a->value < b->value) return -1;
-    if (a->value > b->value) return 1;
-    return (a->index > b->index) - (a->index < b->index);
+    return a->value < b->value || (!(a->value > b->value) && a->index < b->index);
 }
 
-/* Fill s->keyed with (values[i], i) sorted ascending. */
+/* Sort a[0..n) by keyed_less, with tmp[0..n) as scratch. The evaluation sorts every
+ * prompt's K scores a few times per aggregator and ensemble subset (thousands of sorts
+ * of 500 per prompt at the case study's 82 subsets); qsort's call through a comparator
+ * pointer per comparison made that a large part of the statistics time. The order is
+ * total (value, then index) on finite values, so the result is the one qsort gave. */
+static void keyed_sort(rm_keyed *a, rm_keyed *tmp, size_t n)
+{
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            rm_keyed x = a[i];
+            size_t j = i;
+            while (j > 0 && keyed_less(&x, &a[j - 1])) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = x;
+        }
+        return;
+    }
+    size_t half = n / 2;
+    keyed_sort(a, tmp, half);
+    keyed_sort(a + half, tmp, n - half);
+    if (!keyed_less(&a[half], &a[half - 1])) return; /* already in order */
+    memcpy(tmp, a, half * sizeof *a);
+    size_t i = 0, j = half, o = 0;
+    while (i < half && j < n) a[o++] = keyed_less(&a[j], &tmp[i]) ? a[j++] : tmp[i++];
+    while (i < half) a[o++] = tmp[i++];
+}
+
+/* Fill s->keyed with (values[i], i) sorted ascending (s->keyed_tmp is scratch). */
 static void sort_keyed(const double *values, size_t n, rm_metric_scratch *s)
 {
     for (size_t i = 0; i < n; i++) s->keyed[i] = (rm_keyed){values[i], i};
-    qsort(s->keyed, n, sizeof(rm_keyed), keyed_compare);
+    keyed_sort(s->keyed, s->keyed_tmp, n);
 }
 
 void rm_sort_order(const double *values, size_t n, size_t *order, rm_metric_scratch *s)
@@ -199,7 +225,7 @@ void rm_count_pairs(const double *x, const double *y, size_t n, rm_pair_counts *
     out->pairs = (int64_t)n * ((int64_t)n - 1) / 2;
     if (n < 2) return;
     /* Order by (x, y) with two sorts: first by y, giving each response its position in
-     * the y order; then by (x, y position) - keyed_compare breaks ties of x by index, and
+     * the y order; then by (x, y position) - keyed_less breaks ties of x by index, and
      * the index carried is the y position. */
     size_t *response_at_y = s->indices[0], *y_position = s->indices[1];
     sort_keyed(y, n, s);
@@ -209,7 +235,7 @@ void rm_count_pairs(const double *x, const double *y, size_t n, rm_pair_counts *
         y_position[s->keyed[r].index] = r;
     }
     for (size_t i = 0; i < n; i++) s->keyed_tmp[i] = (rm_keyed){x[i], y_position[i]};
-    qsort(s->keyed_tmp, n, sizeof(rm_keyed), keyed_compare);
+    keyed_sort(s->keyed_tmp, s->keyed, n); /* s->keyed is free until y_in_xy_order below */
     double *x_sorted = s->values[0];
     rm_keyed *y_in_xy_order = s->keyed;
     for (size_t r = 0; r < n; r++) {
@@ -362,25 +388,50 @@ void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, 
                           const double *reference, const double *golden, double *wrong, double *right,
                           double *agreeing)
 {
-    /* doubles count exactly up to 2^53 pairs */
-    double agree = 0.0;
     int64_t member_pairs = (int64_t)k * (k - 1) / 2;
+    size_t levels = (size_t)member_pairs + 1;
+    /* Counted in integers, without a branch on each pair's (unpredictable) correctness,
+     * and added to the double histograms once: every count is an integer below 2^53, so
+     * the doubles end up exactly as if 1.0 had been added per pair. */
+    enum { LOCAL_LEVELS = 1024 };
+    int64_t counts[2][LOCAL_LEVELS]; /* [0] wrong, [1] right, per level; more levels (k > 45):
+                                      * counted straight into the doubles */
+    int local = levels <= LOCAL_LEVELS;
+    if (local) {
+        memset(counts[0], 0, levels * sizeof(int64_t));
+        memset(counts[1], 0, levels * sizeof(int64_t));
+    }
+    int64_t agree = 0;
     size_t p = 0;
     for (size_t i = 0; i < K; i++)
         for (size_t j = i + 1; j < K; j++, p++) {
             int g = 0, q = 0;
-            for (size_t w = 0; w < words; w++) {
-                g += __builtin_popcountll(gt[p * words + w] & subset[w]);
-                q += __builtin_popcountll(eq[p * words + w] & subset[w]);
+            if (words == 1) { /* up to 64 members: the common case */
+                g = __builtin_popcountll(gt[p] & subset[0]);
+                q = __builtin_popcountll(eq[p] & subset[0]);
+            } else {
+                for (size_t w = 0; w < words; w++) {
+                    g += __builtin_popcountll(gt[p * words + w] & subset[w]);
+                    q += __builtin_popcountll(eq[p * words + w] & subset[w]);
+                }
             }
             int l = k - g - q;
             int64_t agreeing_pairs = (int64_t)g * (g - 1) / 2 + (int64_t)l * (l - 1) / 2 + (int64_t)q * (q - 1) / 2;
-            agree += (double)agreeing_pairs;
-            if (golden[i] == golden[j]) continue;
+            agree += agreeing_pairs;
             int64_t level = member_pairs - agreeing_pairs;
             int correct = golden[i] > golden[j] ? reference[i] > reference[j] : reference[i] < reference[j];
-            if (correct) right[level] += 1.0;
-            else wrong[level] += 1.0;
+            int counted = golden[i] != golden[j];
+            if (local) {
+                counts[correct][level] += counted;
+            } else if (counted) {
+                if (correct) right[level] += 1.0;
+                else wrong[level] += 1.0;
+            }
+        }
+    if (local)
+        for (size_t v = 0; v < levels; v++) {
+            wrong[v] += (double)counts[0][v];
+            right[v] += (double)counts[1][v];
         }
     *agreeing += (double)agree;
 }
