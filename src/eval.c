@@ -569,7 +569,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
             const rm_mlp *mlp = &sc.ensemble.members[0].mlp;
             double gflops = rm_mlp_forward_flops(mlp, 1) * scored / max_times[1] * 1e-9;
             printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
-                   "(%.1f GFLOP/s; rmens bench gives the fraction of this machine's sgemm rate)\n",
+                   "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
                    N * K, E, store.n_bench, size, scored / max_times[1], gflops);
             printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
                    max_times[0], max_times[1], max_times[2], t_reduce, rm_now() - t_start);
