@@ -15,8 +15,9 @@
 #
 # The nodes reach each other over loopback only, which Open MPI's TCP transports leave out
 # by default: slurm2_start exports OMPI_MCA_btl_tcp_if_include=lo and
-# OMPI_MCA_oob_tcp_if_include=lo (and the root permission variables), and sbatch passes the
-# submitting environment on to the jobs.
+# OMPI_MCA_oob_tcp_if_include=lo, OMPI_MCA_mpi_yield_when_idle=1 (the nodes share the
+# cores) and the root permission variables; sbatch passes the submitting environment on
+# to the jobs.
 #
 # If the namespaces or the daemons cannot be created, start fails with the reason; a test
 # built on it fails, it never skips.
@@ -32,6 +33,9 @@ slurm2_start() {
   export SLURM_CLUSTER_NODES
   slurm_cluster_start || return 1
   export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+  # The simulated nodes share this machine's cores: ranks waiting in MPI must yield them
+  # (see harness.sh).
+  export OMPI_MCA_mpi_yield_when_idle=1
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 }
 
