@@ -289,13 +289,13 @@ static int assign(rm_settings *s, const key_spec *k, const config_setting_t *st,
     int t = config_setting_type(st);
     switch (k->type) {
     case T_INT: {
-        double d; long long v = 0;
+        double d = 0; long long v = 0;
         if (get_number(st, k, 1, &d, &v, where) != 0 || check_range(k, d, where) != 0) return -1;
         *(long long *)(base + k->offset) = v;
         return 0;
     }
     case T_FLOAT: {
-        double d;
+        double d = 0;
         if (get_number(st, k, 0, &d, NULL, where) != 0) return -1;
         if (d != d) return rm_errorf("%s'%s' is NaN", where, k->key);
         if (check_range(k, d, where) != 0) return -1;
@@ -333,7 +333,7 @@ static int assign(rm_settings *s, const key_spec *k, const config_setting_t *st,
         if ((size_t)n > k->capacity) return rm_errorf("%s'%s' has %d entries, at most %zu allowed", where, k->key, n, k->capacity);
         for (int i = 0; i < n; i++) {
             const config_setting_t *e = config_setting_get_elem(st, (unsigned)i);
-            double d; long long v = 0;
+            double d = 0; long long v = 0;
             if (get_number(e, k, k->type == T_INT_LIST, &d, &v, where) != 0) return -1;
             if (check_range(k, d, where) != 0) return -1;
             if (k->type == T_INT_LIST) {

@@ -12,11 +12,12 @@
 #include "model_internal.h"
 #include "rmens/common.h"
 #include "rmens/rng.h"
+#include "tiled_blas.h"
 
 #define REAL float
 #define T(name) name##_f32
-#define GEMM cblas_sgemm
-#define GEMV cblas_sgemv
+#define GEMM rm_tiled_sgemm
+#define GEMV rm_tiled_sgemv
 #define MLP rm_mlp
 #define MLP_WS rm_mlp_workspace
 #include "mlp_template.h"
@@ -29,8 +30,8 @@
 
 #define REAL double
 #define T(name) name##_f64
-#define GEMM cblas_dgemm
-#define GEMV cblas_dgemv
+#define GEMM rm_tiled_dgemm
+#define GEMV rm_tiled_dgemv
 #define MLP rm_mlp64
 #define MLP_WS rm_mlp64_workspace
 #include "mlp_template.h"
@@ -69,6 +70,10 @@ static int mlp_layout(int dim, const int *hidden, int n_hidden, int *n_layers, i
     *n_params = total;
     return 0;
 }
+
+void rm_mlp_set_threads(int threads) { rm_tiled_set_threads(threads); }
+
+int rm_mlp_threads(void) { return rm_tiled_threads(); }
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden)
 {

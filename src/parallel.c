@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "rmens/parallel.h"
 #include "rmens/common.h"
+#include "rmens/model.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -101,6 +102,9 @@ int rm_set_blas_threads(MPI_Comm comm, int configured)
         threads = share < mask_cores ? share : mask_cores;
         if (threads < 1) threads = 1;
     }
-    openblas_set_num_threads(threads);
+    /* The threads go to the model's tiled products; OpenBLAS itself runs one thread per
+     * call, so the rank count never changes a single bit of a member (rmens/model.h). */
+    openblas_set_num_threads(1);
+    rm_mlp_set_threads(threads);
     return threads;
 }

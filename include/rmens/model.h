@@ -4,7 +4,8 @@
  * W_l row-major [out, in] as in PyTorch's nn.Linear, so Adam and MPI_Allreduce act on
  * one buffer and a member loads into PyTorch by copying arrays. An empty hidden list is
  * a linear reward model. Forward and backward work on whole minibatches with
- * cblas_sgemm (llm.c style: each layer a *_forward / *_backward pair). */
+ * cblas_sgemm (llm.c style: each layer a *_forward / *_backward pair), threaded by tiles
+ * so that results do not depend on the thread count. */
 #ifndef RMENS_MODEL_H
 #define RMENS_MODEL_H
 
@@ -30,6 +31,12 @@ typedef struct {
     float *ones;                   /* [capacity] of 1: bias gradients as one GEMV */
     float *pair_sums;              /* [capacity/2 + 1, max width]: paired bias gradients */
 } rm_mlp_workspace;
+
+/* Threads every forward, backward and scoring call of this process uses (default 1).
+ * Results are bitwise the same for any count: products are cut into tiles fixed by
+ * their shape alone (src/tiled_blas.h), and OpenBLAS itself stays single-threaded. */
+void rm_mlp_set_threads(int threads);
+int rm_mlp_threads(void);
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
 void rm_mlp_free(rm_mlp *m);

@@ -27,7 +27,8 @@ int rm_node_comm(MPI_Comm comm, MPI_Comm *node_comm);
 
 /* BLAS threads for this rank: `configured` if > 0; else SLURM_CPUS_PER_TASK if set;
  * else the cores of this process's affinity mask divided by the ranks on its node
- * (at least 1). Applies the choice to OpenBLAS and returns it. */
+ * (at least 1). Gives them to the model's products (rm_mlp_set_threads; OpenBLAS runs
+ * single-threaded under them) and returns the count. */
 int rm_set_blas_threads(MPI_Comm comm, int configured);
 
 #endif

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # With parallel.ranks_per_member = 1, members.h5 holds bitwise-identical members for
 # 1, 2, 3 and 4 ranks (members dealt over the ranks differently each time), and the
-# node-shared window holds exactly one copy of the train split.
+# node-shared window holds exactly one copy of the train split. The thread count per rank
+# differs too (2, 1, 2, 1), with products large enough to be cut into several tiles
+# (minibatches of 600 rows, a first hidden layer of 300 units): the bits must not move.
 source "$(dirname "$0")/common.sh"
 make_store
 for np in 1 2 3 4; do
-  run_mpi "$np" train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run" --force >"$WORK/train_$np.log" 2>&1 \
+  run_mpi "$np" train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run" --force \
+    --set train.batch_size=300 --set model.hidden=[300,8] --set parallel.blas_threads=$(( np % 2 + 1 )) \
+    >"$WORK/train_$np.log" 2>&1 \
     || { cat "$WORK/train_$np.log"; fail "train with $np ranks"; }
   mv "$WORK/run/members.h5" "$WORK/members_$np.h5"
   # One shared window per node (one node here), sized for the split, whatever the rank count.

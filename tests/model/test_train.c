@@ -219,11 +219,11 @@ static void check_training(const synth_split *train_split, const synth_split *te
     }
 
     /* deterministic; independent of the BLAS thread count */
-    openblas_set_num_threads(1);
+    rm_mlp_set_threads(1);
     CHECK(train(&cfg, &data, &pairs, 0, &again) == 0);
     CHECK(same_member(&m0, &again));
     rm_member_free(&again);
-    openblas_set_num_threads(2);
+    rm_mlp_set_threads(2);
     CHECK(train(&cfg, &data, &pairs, 0, &again) == 0);
     CHECK(same_member(&m0, &again));
     rm_member_free(&again);
@@ -337,7 +337,7 @@ static void check_errors(const synth_split *train_split)
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
-    openblas_set_num_threads(2);
+    rm_mlp_set_threads(2);
     synth_split train_split, test;
     if (synth_make(&train_split, 300, 8, 16, 11) != 0 || synth_make(&test, 60, 12, 16, 12) != 0) return 2;
     check_pairs(&train_split);
