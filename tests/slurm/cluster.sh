@@ -25,8 +25,10 @@
 #                       hostname and its own /tmp (a bind mount of <dir>/nodes/NODE/tmp):
 #                       the PMIx plugin makes per-step directories in /tmp, which two nodes
 #                       must not share. So every file the nodes share (this directory, the
-#                       store, outputs, scripts) must live outside /tmp; the default
-#                       directory is then a mktemp -d under /var/tmp.
+#                       store, outputs) must live outside /tmp; the default directory is
+#                       then a mktemp -d under /var/tmp. Exceptions, bound into each node's
+#                       /tmp at the same path: this checkout and the rmens binary's
+#                       directory (a CI clone under /tmp), and SLURM_CLUSTER_SHARED_PATHS.
 #
 # Everything is private: its own munge key, munged socket and pid file, ports picked free
 # on 127.0.0.1, state and spool directories inside SLURM_CLUSTER_DIR. Each node gets this
@@ -183,6 +185,17 @@ EOF
   export SLURM_CLUSTER_CPUS
 }
 
+# Directories every simulated node must see as they are, one per line: this checkout,
+# the rmens binary's directory, and SLURM_CLUSTER_SHARED_PATHS (colon-separated). Only
+# those under /tmp need anything done (see _slurm_cluster_start_slurmd).
+_slurm_cluster_shared_paths() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+  printf '%s\n' "$root"
+  [ -z "${RMENS:-}" ] || (cd "$(dirname "$RMENS")" 2>/dev/null && pwd -P) || true
+  [ -z "${SLURM_CLUSTER_SHARED_PATHS:-}" ] || tr ':' '\n' <<<"$SLURM_CLUSTER_SHARED_PATHS"
+}
+
 # The mount namespace of a process ("mnt:[inode]"), empty if it is gone.
 _slurm_cluster_mntns() { readlink "/proc/$1/ns/mnt" 2>/dev/null || true; }
 
@@ -197,13 +210,26 @@ _slurm_cluster_start_slurmd() {
     slurmd -f "$SLURM_CONF" -N "$node" 2>>"$d/log/slurmd-$node.stderr.log" ||
       { _slurm_cluster_log "slurmd failed to start"; slurm_cluster_dump_logs; return 1; }
   else
-    local node_tmp="$d/nodes/$node/tmp"
+    local node_tmp="$d/nodes/$node/tmp" shared=() p
     mkdir -p "$node_tmp"
     chmod 1777 "$node_tmp"
+    # Shared paths under /tmp (a checkout cloned there, its build) stay visible on the
+    # node: bound into the node's /tmp at the same place before it covers /tmp.
+    while IFS= read -r p; do
+      case "$p" in
+        /tmp/?*)
+          [ -d "$p" ] || continue
+          local q covered=0
+          for q in "${shared[@]}"; do case "$p/" in "$q"/*) covered=1 ;; esac; done
+          [ "$covered" = 1 ] || { mkdir -p "$node_tmp/${p#/tmp/}"; shared+=("$p"); } ;;
+      esac
+    done < <(_slurm_cluster_shared_paths)
     # shellcheck disable=SC2016 # expanded by the inner sh
     if ! unshare --uts --mount --propagation private sh -c \
-         'mount --bind "$0" /tmp && hostname "$1" && exec slurmd -f "$2" -N "$1"' \
-         "$node_tmp" "$node" "$SLURM_CONF" 2>>"$d/log/slurmd-$node.stderr.log"; then
+         'set -e; node_tmp="$0" node="$1" conf="$2"; shift 3
+          for p in "$@"; do mount --bind "$p" "$node_tmp/${p#/tmp/}"; done
+          mount --rbind "$node_tmp" /tmp; hostname "$node"; exec slurmd -f "$conf" -N "$node"' \
+         "$node_tmp" "$node" "$SLURM_CONF" "${shared[@]}" 2>>"$d/log/slurmd-$node.stderr.log"; then
       _slurm_cluster_log "could not start slurmd for $node in its own UTS and mount namespaces (unshare --uts --mount needs root or CAP_SYS_ADMIN): $(tail -n 3 "$d/log/slurmd-$node.stderr.log")"
       slurm_cluster_dump_logs; return 1
     fi
