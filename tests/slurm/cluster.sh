@@ -226,7 +226,7 @@ _slurm_cluster_start_slurmd() {
     done < <(_slurm_cluster_shared_paths)
     # shellcheck disable=SC2016 # expanded by the inner sh
     if ! unshare --uts --mount --propagation private sh -c \
-         'set -e; node_tmp="$0" node="$1" conf="$2"; shift 3
+         'set -e; node_tmp="$0" node="$1" conf="$2"; shift 2
           for p in "$@"; do mount --bind "$p" "$node_tmp/${p#/tmp/}"; done
           mount --rbind "$node_tmp" /tmp; hostname "$node"; exec slurmd -f "$conf" -N "$node"' \
          "$node_tmp" "$node" "$SLURM_CONF" "${shared[@]}" 2>>"$d/log/slurmd-$node.stderr.log"; then
