@@ -86,21 +86,31 @@ int rm_set_blas_threads(MPI_Comm comm, int configured)
     /* The node-local communicator is needed on every rank (collective) even when the
      * answer is already known, so that all ranks take the same path. */
     MPI_Comm node;
-    int ranks_on_node = 1;
+    int ranks_on_node = 1, node_rank = 0;
     if (rm_node_comm(comm, &node) == 0) {
         MPI_Comm_size(node, &ranks_on_node);
+        MPI_Comm_rank(node, &node_rank);
         MPI_Comm_free(&node);
     }
+    long node_cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int mask_cores = (int)(node_cores > 0 ? node_cores : 1);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) mask_cores = CPU_COUNT(&set);
     if (threads <= 0) {
         /* The node's cores shared evenly by its ranks, but never more than this
          * rank's affinity mask allows (mpirun may bind each rank to one core). */
-        long node_cores = sysconf(_SC_NPROCESSORS_ONLN);
-        int mask_cores = (int)(node_cores > 0 ? node_cores : 1);
-        cpu_set_t set;
-        if (sched_getaffinity(0, sizeof set, &set) == 0) mask_cores = CPU_COUNT(&set);
         int share = (int)(node_cores / ranks_on_node);
         threads = share < mask_cores ? share : mask_cores;
         if (threads < 1) threads = 1;
+    } else if (threads > mask_cores && node_rank == 0) {
+        /* Asked for explicitly, but the rank is bound to fewer cores: its threads would
+         * take turns on them. mpirun binds ranks to one core each by default (for up to
+         * 2 ranks); jobs/launch.sh and the Slurm scripts pass --bind-to none. */
+        int rank;
+        MPI_Comm_rank(comm, &rank);
+        fprintf(stderr, "[rank %d] warning: %d threads per rank, but this rank may only run on %d core(s) "
+                        "(its CPU affinity; mpirun --bind-to none, or --map-by slot:PE=%d, frees them)\n",
+                rank, threads, mask_cores, threads);
     }
     /* The threads go to the model's tiled products; OpenBLAS itself runs one thread per
      * call, so the rank count never changes a single bit of a member (rmens/model.h). */

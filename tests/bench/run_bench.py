@@ -117,10 +117,10 @@ class Bench:
         self.config = os.path.join(SRC, "configs", "case_study.cfg")
         if not os.path.exists(store):
             log(f"synth: test split {self.a.test_prompts} x 500 x {D} float32 ({self.a.test_prompts * 500 * D * 4 / 1e9:.2f} GB)")
-            run([self.mpirun, "-n", "2", self.rmens, "synth", self.config] + self.eval_sets + ["--force"])
+            run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "synth", self.config] + self.eval_sets + ["--force"])
         self.eval_store_path, self.eval_run = store, run_dir
         if not os.path.exists(os.path.join(run_dir, "members.h5")):
-            run([self.mpirun, "-n", "2", self.rmens, "train", self.config] + self.eval_sets + ["--set", "parallel.blas_threads=1", "--force"])
+            run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "train", self.config] + self.eval_sets + ["--set", "parallel.blas_threads=1", "--force"])
 
     def ensemble(self):
         """rmens train of 4 members, reference shapes: 1 rank (1 and 2 threads), 2 ranks x 1 thread."""
@@ -129,7 +129,7 @@ class Bench:
             best = None
             for _ in range(self.a.reps):
                 lim = self.sgemm(ranks * threads)["train_step_gflops"]
-                out, wall = run([self.mpirun, "-n", str(ranks), self.rmens, "train", self.config] + self.eval_sets +
+                out, wall = run([self.mpirun, "--bind-to", "none", "-n", str(ranks), self.rmens, "train", self.config] + self.eval_sets +
                                 ["--set", f"parallel.blas_threads={threads}", "--force"])
                 if best is None or wall < best["wall_seconds"]:
                     best = {"ranks": ranks, "threads": threads, "wall_seconds": round(wall, 2), "sgemm_gflops": lim}
@@ -144,7 +144,8 @@ class Bench:
     def parse_eval(text):
         m = re.search(r"scored (\d+) test responses x (\d+) members .*?: (\d+) member-responses/s \(([\d.]+) GFLOP/s", text)
         t = re.search(r"read ([\d.]+) s, score ([\d.]+) s, statistics ([\d.]+) s; reduce ([\d.]+) s; total ([\d.]+) s", text)
-        rss = [int(x) for x in re.findall(r"^PEAK_RSS_KB (\d+)", text, re.M)]
+        # /usr/bin/time's line of each rank; ranks' output may interleave mid-line
+        rss = [int(x) for x in re.findall(r"PEAK_RSS_KB (\d+)", text)]
         if not m or not t:
             sys.exit(f"bench: cannot parse rmens eval output:\n{text[-3000:]}")
         return {"responses": int(m.group(1)), "members": int(m.group(2)), "member_responses_per_s": float(m.group(3)),
@@ -154,7 +155,7 @@ class Bench:
 
     def rmens_eval(self, ranks, threads, sets):
         # GNU time around each rank: its peak resident set (ru_maxrss), per rank
-        out, wall = run([self.mpirun, "-n", str(ranks), "/usr/bin/time", "-f", "PEAK_RSS_KB %M", self.rmens, "eval",
+        out, wall = run([self.mpirun, "--bind-to", "none", "-n", str(ranks), "/usr/bin/time", "-f", "PEAK_RSS_KB %M", self.rmens, "eval",
                          self.config] + sets + ["--set", f"parallel.blas_threads={threads}", "--force"])
         r = self.parse_eval(out)
         r["wall_seconds"] = round(wall, 2)
@@ -208,8 +209,8 @@ class Bench:
                 log(f"memory {label}: skipped, disk too small")
                 continue
             log(f"memory {label}: synth test split {prompts} x 500 x {D} float32 = {gb(prompts):.1f} GB")
-            _, synth_s = run([self.mpirun, "-n", "2", self.rmens, "synth", self.config] + sets + ["--force"])
-            run([self.mpirun, "-n", "2", self.rmens, "train", self.config] + sets + ["--set", "parallel.blas_threads=1", "--force"])
+            _, synth_s = run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "synth", self.config] + sets + ["--force"])
+            run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "train", self.config] + sets + ["--set", "parallel.blas_threads=1", "--force"])
             r = self.rmens_eval(2, 1, sets)
             r.update(test_split_gb=round(os.path.getsize(store) / 1e9, 2), synth_seconds=round(synth_s, 1))
             res[label] = r
@@ -231,9 +232,9 @@ class Bench:
         sets = ["--set", f"store={store}", "--set", f"output={run_dir}"]
         res = {"config": config, "ranks": 2, "load_at_start": os.getloadavg(), "sgemm_before": self.sgemm(2)}
         log("case study: synth (reference scale)")
-        _, res["synth_seconds"] = run([self.mpirun, "-n", "2", self.rmens, "synth", config] + sets + ["--force"])
+        _, res["synth_seconds"] = run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "synth", config] + sets + ["--force"])
         log(f"case study: synth {res['synth_seconds']:.0f} s; rmens run on 2 ranks")
-        out, wall = run([self.mpirun, "-n", "2", self.rmens, "run", config] + sets + ["--force"])
+        out, wall = run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "run", config] + sets + ["--force"])
         with open(os.path.join(self.out, "case_study_run.log"), "w") as f:
             f.write(out)
         res["run_wall_seconds"] = round(wall, 1)
@@ -299,7 +300,7 @@ class Bench:
                 m = r["memory"].get(label, {})
                 if "skipped" in m:
                     add(f"eval memory, {label} split", "skipped", m["skipped"])
-                elif m:
+                elif m and m.get("peak_rss_mib_per_rank"):
                     add(f"eval peak RSS/rank, {m['test_split_gb']:.1f} GB split", f"{max(m['peak_rss_mib_per_rank']):.0f} MiB",
                         f"per rank {m['peak_rss_mib_per_rank']}, chunk_prompts {r['memory']['chunk_prompts']}")
         if "case_study" in r:
@@ -330,9 +331,11 @@ class Bench:
         self.result["machine"]["load_at_end"] = os.getloadavg()
         if not a.keep_data:
             shutil.rmtree(self.data, ignore_errors=True)
+        os.makedirs(self.out, exist_ok=True)
+        with open(os.path.join(self.out, "bench.json"), "w") as f:  # the measurements, even if the table fails
+            json.dump(self.result, f, indent=1)
         table = self.table()
         self.result["table"] = table.splitlines()
-        os.makedirs(self.out, exist_ok=True)
         with open(os.path.join(self.out, "bench.json"), "w") as f:
             json.dump(self.result, f, indent=1)
         print("\n" + table)
