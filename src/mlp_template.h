@@ -6,69 +6,10 @@
  * defines:
  *   REAL         float or double
  *   T(name)      name with a type suffix (static functions of each instance)
- *   GEMM, GEMV   cblas_sgemm/cblas_sgemv or cblas_dgemm/cblas_dgemv
+ *   GEMM, GEMV   rm_tiled_sgemm/rm_tiled_sgemv or the double ones (src/tiled_blas.h)
+ *   TILE_GEMM, TILE_GEMV  cblas_?gemm/cblas_?gemv: single-threaded, inside one tile
  *   MLP, MLP_WS  the parameter and workspace structs (same fields, REAL arrays)
  * No include guard on purpose. */
-
-/* ----------------------------------------------------------------------------------
- * linear: out = inp @ weight^T + bias   (weight row-major [OC, C], as nn.Linear) */
-
-static void T(linear_forward)(REAL *out, const REAL *inp, const REAL *weight, const REAL *bias,
-                              int B, int C, int OC)
-{
-    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC)
-    // Bias first, then accumulate the product onto it (beta = 1): one pass over out.
-    for (int b = 0; b < B; b++) memcpy(out + (size_t)b * OC, bias, (size_t)OC * sizeof(REAL));
-    if (OC == 1) {
-        // the scalar head: out (B) += inp (B,C) @ w (C)
-        GEMV(CblasRowMajor, CblasNoTrans, B, C, 1, inp, C, weight, 1, 1, out, 1);
-    } else {
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, OC, C, 1, inp, C, weight, C, 1, out, OC);
-    }
-}
-
-static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout,
-                               const REAL *inp, const REAL *weight, const REAL *ones, REAL *pair_sums,
-                               int B, int C, int OC)
-{
-    // dinp is (B,C) or NULL (no input gradient: the first layer's input is the data),
-    // dweight is (OC,C) and dbias (OC), accumulated (+=); dout is (B,OC), inp (B,C);
-    // ones is (B) of 1s: dbias (OC) += dout^T (OC,B) @ ones (B), the column sums of dout
-    // in BLAS (vectorised, threaded) instead of a scalar loop over B*OC
-    if (pair_sums) {
-        // paired rows (B even): row i and row B/2+i are the two sides of pair i. Adding
-        // each pair's rows first makes a bias gradient that cancels within every pair
-        // (a unit active on both sides just below the output, under BT) exactly zero,
-        // however the minibatch is split over ranks; summed in another order, round-off
-        // would leave a residue that Adam's normalisation turns into lr-sized steps.
-        const int h = B / 2;
-        for (int i = 0; i < h; i++) {
-            const REAL *a = dout + (size_t)i * OC, *b = dout + (size_t)(h + i) * OC;
-            REAL *sum = pair_sums + (size_t)i * OC;
-            for (int j = 0; j < OC; j++) sum[j] = a[j] + b[j];
-        }
-        GEMV(CblasRowMajor, CblasTrans, h, OC, 1, pair_sums, OC, ones, 1, 1, dbias, 1);
-    } else {
-        GEMV(CblasRowMajor, CblasTrans, B, OC, 1, dout, OC, ones, 1, 1, dbias, 1);
-    }
-    if (OC == 1) {
-        // dweight (C) += inp^T (C,B) @ dout (B)
-        GEMV(CblasRowMajor, CblasTrans, B, C, 1, inp, C, dout, 1, 1, dweight, 1);
-        if (dinp) {
-            // dinp (B,C) = dout (B) outer weight (C)
-            for (int b = 0; b < B; b++) {
-                REAL *dinp_b = dinp + (size_t)b * C;
-                REAL g = dout[b];
-                for (int c = 0; c < C; c++) dinp_b[c] = g * weight[c];
-            }
-        }
-    } else {
-        // dweight (OC,C) += dout^T (OC,B) @ inp (B,C)
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1, dout, OC, inp, C, 1, dweight, C);
-        // dinp (B,C) = dout (B,OC) @ weight (OC,C)
-        if (dinp) GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1, dout, OC, weight, C, 0, dinp, C);
-    }
-}
 
 /* ----------------------------------------------------------------------------------
  * relu, in place: the forward overwrites the pre-activation with its output, and the
@@ -97,6 +38,110 @@ RM_VECTORISE static void T(relu_backward)(REAL *dx, const REAL *out, size_t n)
 }
 
 /* ----------------------------------------------------------------------------------
+ * linear: out = inp @ weight^T + bias   (weight row-major [OC, C], as nn.Linear) */
+
+// One tile of the forward: rows [t*RM_TILE_ROWS, ...) of out get the bias, the product
+// and (hidden layers) the ReLU, all while the tile is in cache and on the tile's thread.
+// The product's shape per tile is what rm_tiled_sgemm would use: same bits.
+typedef struct {
+    REAL *out;
+    const REAL *inp, *weight, *bias;
+    int B, C, OC, relu;
+} T(linear_job);
+
+static void T(linear_forward_tile)(const void *p, int t)
+{
+    const T(linear_job) *j = p;
+    const int rows = rm_tiled_rows(j->B, t), C = j->C, OC = j->OC;
+    REAL *out = j->out + (size_t)t * RM_TILE_ROWS * (size_t)OC;
+    const REAL *inp = j->inp + (size_t)t * RM_TILE_ROWS * (size_t)C;
+    // Bias first, then accumulate the product onto it (beta = 1): one pass over out.
+    for (int b = 0; b < rows; b++) memcpy(out + (size_t)b * OC, j->bias, (size_t)OC * sizeof(REAL));
+    if (OC == 1) {
+        // the scalar head: out (rows) += inp (rows,C) @ w (C)
+        TILE_GEMV(CblasRowMajor, CblasNoTrans, rows, C, 1, inp, C, j->weight, 1, 1, out, 1);
+    } else {
+        TILE_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1, inp, C, j->weight, C, 1, out, OC);
+    }
+    if (j->relu) T(relu_forward)(out, (size_t)rows * (size_t)OC);
+}
+
+static void T(linear_forward)(REAL *out, const REAL *inp, const REAL *weight, const REAL *bias,
+                              int B, int C, int OC, int relu)
+{
+    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC); relu: apply ReLU to out
+    T(linear_job) job = {out, inp, weight, bias, B, C, OC, relu};
+    rm_tiled_run(T(linear_forward_tile), &job, rm_tiled_count(B));
+}
+
+// One tile of the input gradient: rows of dinp (B,C) = dout (B,OC) @ weight (OC,C), then
+// the ReLU's backward on the same rows (act: the forward output of the layer below).
+typedef struct {
+    REAL *dinp;
+    const REAL *dout, *weight, *act;
+    int B, C, OC;
+} T(input_grad_job);
+
+static void T(input_grad_tile)(const void *p, int t)
+{
+    const T(input_grad_job) *j = p;
+    const int rows = rm_tiled_rows(j->B, t), C = j->C, OC = j->OC;
+    const size_t r = (size_t)t * RM_TILE_ROWS;
+    REAL *dinp = j->dinp + r * (size_t)C;
+    const REAL *dout = j->dout + r * (size_t)OC;
+    if (OC == 1) {
+        // dinp (rows,C) = dout (rows) outer weight (C)
+        for (int b = 0; b < rows; b++) {
+            REAL *dinp_b = dinp + (size_t)b * C;
+            REAL g = dout[b];
+            for (int c = 0; c < C; c++) dinp_b[c] = g * j->weight[c];
+        }
+    } else {
+        TILE_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1, dout, OC, j->weight, C, 0, dinp, C);
+    }
+    T(relu_backward)(dinp, j->act + r * (size_t)C, (size_t)rows * (size_t)C);
+}
+
+static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout,
+                               const REAL *inp, const REAL *weight, const REAL *ones, REAL *pair_sums,
+                               int B, int C, int OC)
+{
+    // dinp is (B,C) or NULL (no input gradient: the first layer's input is the data); it
+    // leaves with the ReLU's backward applied (inp is that ReLU's output),
+    // dweight is (OC,C) and dbias (OC), accumulated (+=); dout is (B,OC), inp (B,C);
+    // ones is (B) of 1s: dbias (OC) += dout^T (OC,B) @ ones (B), the column sums of dout
+    // in BLAS (vectorised, threaded) instead of a scalar loop over B*OC
+    if (pair_sums) {
+        // paired rows (B even): row i and row B/2+i are the two sides of pair i. Adding
+        // each pair's rows first makes a bias gradient that cancels within every pair
+        // (a unit active on both sides just below the output, under BT) exactly zero,
+        // however the minibatch is split over ranks; summed in another order, round-off
+        // would leave a residue that Adam's normalisation turns into lr-sized steps.
+        const int h = B / 2;
+        for (int i = 0; i < h; i++) {
+            const REAL *a = dout + (size_t)i * OC, *b = dout + (size_t)(h + i) * OC;
+            REAL *sum = pair_sums + (size_t)i * OC;
+            for (int j = 0; j < OC; j++) sum[j] = a[j] + b[j];
+        }
+        GEMV(CblasRowMajor, CblasTrans, h, OC, 1, pair_sums, OC, ones, 1, 1, dbias, 1);
+    } else {
+        GEMV(CblasRowMajor, CblasTrans, B, OC, 1, dout, OC, ones, 1, 1, dbias, 1);
+    }
+    if (OC == 1) {
+        // dweight (C) += inp^T (C,B) @ dout (B)
+        GEMV(CblasRowMajor, CblasTrans, B, C, 1, inp, C, dout, 1, 1, dweight, 1);
+    } else {
+        // dweight (OC,C) += dout^T (OC,B) @ inp (B,C)
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1, dout, OC, inp, C, 1, dweight, C);
+    }
+    if (dinp) {
+        // dinp (B,C) = dout (B,OC) @ weight (OC,C), masked by the ReLU below, tile by tile
+        T(input_grad_job) job = {dinp, dout, weight, inp, B, C, OC};
+        rm_tiled_run(T(input_grad_tile), &job, rm_tiled_count(B));
+    }
+}
+
+/* ----------------------------------------------------------------------------------
  * the network */
 
 static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL *scores)
@@ -107,8 +152,7 @@ static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL 
     for (int l = 0; l < L; l++) {
         REAL *out = (l == L - 1) ? scores : ws->act[l + 1];
         T(linear_forward)(out, inp, m->params + m->weight_offset[l], m->params + m->bias_offset[l],
-                          B, m->dims[l], m->dims[l + 1]);
-        if (l < L - 1) T(relu_forward)(out, (size_t)B * (size_t)m->dims[l + 1]);
+                          B, m->dims[l], m->dims[l + 1], l < L - 1);
         inp = out;
     }
 }
@@ -127,7 +171,6 @@ static void T(mlp_backward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, cons
                            m->params + m->weight_offset[l], ws->ones, paired ? ws->pair_sums : NULL, B, m->dims[l],
                            m->dims[l + 1]);
         if (l > 0) {
-            T(relu_backward)(dinp, ws->act[l], (size_t)B * (size_t)m->dims[l]);
             dout = dinp;
             next ^= 1;
         }

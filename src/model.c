@@ -18,6 +18,8 @@
 #define T(name) name##_f32
 #define GEMM rm_tiled_sgemm
 #define GEMV rm_tiled_sgemv
+#define TILE_GEMM cblas_sgemm
+#define TILE_GEMV cblas_sgemv
 #define MLP rm_mlp
 #define MLP_WS rm_mlp_workspace
 #include "mlp_template.h"
@@ -25,6 +27,8 @@
 #undef T
 #undef GEMM
 #undef GEMV
+#undef TILE_GEMM
+#undef TILE_GEMV
 #undef MLP
 #undef MLP_WS
 
@@ -32,6 +36,8 @@
 #define T(name) name##_f64
 #define GEMM rm_tiled_dgemm
 #define GEMV rm_tiled_dgemv
+#define TILE_GEMM cblas_dgemm
+#define TILE_GEMV cblas_dgemv
 #define MLP rm_mlp64
 #define MLP_WS rm_mlp64_workspace
 #include "mlp_template.h"
@@ -39,6 +45,8 @@
 #undef T
 #undef GEMM
 #undef GEMV
+#undef TILE_GEMM
+#undef TILE_GEMV
 #undef MLP
 #undef MLP_WS
 

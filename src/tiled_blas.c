@@ -31,7 +31,7 @@ static void *tile_worker_main(void *arg)
     return NULL;
 }
 
-static void run_tiles(void (*run_tile)(const void *, int), const void *job, int n_tiles)
+void rm_tiled_run(void (*run_tile)(const void *, int), const void *job, int n_tiles)
 {
     if (n_tiles <= 0) return;
     int workers = tile_threads < n_tiles ? tile_threads : n_tiles;
@@ -49,8 +49,8 @@ static void run_tiles(void (*run_tile)(const void *, int), const void *job, int 
     for (int i = 1; i <= started; i++) pthread_join(threads[i], NULL);
 }
 
-static int tiles_of(int n) { return n <= 0 ? 0 : (n + RM_TILE_ROWS - 1) / RM_TILE_ROWS; }
-static int tile_len(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ? n - t * RM_TILE_ROWS : RM_TILE_ROWS; }
+int rm_tiled_count(int n) { return n <= 0 ? 0 : (n + RM_TILE_ROWS - 1) / RM_TILE_ROWS; }
+int rm_tiled_rows(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ? n - t * RM_TILE_ROWS : RM_TILE_ROWS; }
 
 /* GEMM, C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C: tile t is rows
  * [t*RM_TILE_ROWS, ...) of C and the matching rows of op(A) (columns of A if transposed). */
@@ -67,7 +67,7 @@ static int tile_len(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ?
         const NAME##_job *j = p;                                                                             \
         size_t r = (size_t)t * RM_TILE_ROWS;                                                                 \
         const REAL *A = j->ta == CblasNoTrans ? j->A + r * (size_t)j->lda : j->A + r;                       \
-        GEMM(CblasRowMajor, j->ta, j->tb, tile_len(j->M, t), j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb,  \
+        GEMM(CblasRowMajor, j->ta, j->tb, rm_tiled_rows(j->M, t), j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb,  \
              j->beta, j->C + r * (size_t)j->ldc, j->ldc);                                                    \
     }                                                                                                        \
     void NAME(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, REAL alpha,    \
@@ -76,7 +76,7 @@ static int tile_len(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ?
         assert(order == CblasRowMajor);                                                                      \
         (void)order;                                                                                         \
         NAME##_job job = {ta, tb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};                             \
-        run_tiles(NAME##_tile, &job, tiles_of(M));                                                           \
+        rm_tiled_run(NAME##_tile, &job, rm_tiled_count(M));                                                           \
     }
 
 /* GEMV, y = alpha op(A) x + beta y, A (M,N): tile t is a range of y's elements, i.e.
@@ -95,10 +95,10 @@ static int tile_len(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ?
         size_t r = (size_t)t * RM_TILE_ROWS;                                                                 \
         REAL *y = j->y + r * (size_t)j->incy;                                                                \
         if (j->trans == CblasNoTrans)                                                                        \
-            GEMV(CblasRowMajor, CblasNoTrans, tile_len(j->M, t), j->N, j->alpha, j->A + r * (size_t)j->lda,  \
+            GEMV(CblasRowMajor, CblasNoTrans, rm_tiled_rows(j->M, t), j->N, j->alpha, j->A + r * (size_t)j->lda,  \
                  j->lda, j->x, j->incx, j->beta, y, j->incy);                                                \
         else                                                                                                 \
-            GEMV(CblasRowMajor, CblasTrans, j->M, tile_len(j->N, t), j->alpha, j->A + r, j->lda, j->x,       \
+            GEMV(CblasRowMajor, CblasTrans, j->M, rm_tiled_rows(j->N, t), j->alpha, j->A + r, j->lda, j->x,       \
                  j->incx, j->beta, y, j->incy);                                                              \
     }                                                                                                        \
     void NAME(CBLAS_ORDER order, CBLAS_TRANSPOSE trans, int M, int N, REAL alpha, const REAL *A, int lda,    \
@@ -107,7 +107,7 @@ static int tile_len(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ?
         assert(order == CblasRowMajor);                                                                      \
         (void)order;                                                                                         \
         NAME##_job job = {trans, M, N, lda, incx, incy, alpha, beta, A, x, y};                               \
-        run_tiles(NAME##_tile, &job, tiles_of(trans == CblasNoTrans ? M : N));                               \
+        rm_tiled_run(NAME##_tile, &job, rm_tiled_count(trans == CblasNoTrans ? M : N));                               \
     }
 
 DEFINE_TILED_GEMM(rm_tiled_sgemm, float, cblas_sgemm)

@@ -24,6 +24,13 @@
 void rm_tiled_set_threads(int threads);
 int rm_tiled_threads(void);
 
+/* The tile count for n output rows, and a runner for callers that fuse elementwise work
+ * (bias, ReLU) into each tile of a product: run_tile(job, t) for t in [0, n_tiles), over
+ * the threads. Tiles must be independent. */
+int rm_tiled_count(int n);
+int rm_tiled_rows(int n, int tile);
+void rm_tiled_run(void (*run_tile)(const void *job, int tile), const void *job, int n_tiles);
+
 void rm_tiled_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
                     float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void rm_tiled_dgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
