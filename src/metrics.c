@@ -403,7 +403,8 @@ void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, 
     }
     int64_t agree = 0;
     size_t p = 0;
-    for (size_t i = 0; i < K; i++)
+    for (size_t i = 0; i < K; i++) {
+        const double golden_i = golden[i], reference_i = reference[i];
         for (size_t j = i + 1; j < K; j++, p++) {
             int g = 0, q = 0;
             if (words == 1) { /* up to 64 members: the common case */
@@ -419,8 +420,12 @@ void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, 
             int64_t agreeing_pairs = (int64_t)g * (g - 1) / 2 + (int64_t)l * (l - 1) / 2 + (int64_t)q * (q - 1) / 2;
             agree += agreeing_pairs;
             int64_t level = member_pairs - agreeing_pairs;
-            int correct = golden[i] > golden[j] ? reference[i] > reference[j] : reference[i] < reference[j];
-            int counted = golden[i] != golden[j];
+            /* Branch-free (the golden order of a pair is a coin flip to the predictor): the
+             * reference orders the pair as the golden rewards do; pairs tied in golden
+             * reward are not counted (the store holds no NaN). */
+            int golden_above = golden_i > golden[j], golden_below = golden_i < golden[j];
+            int correct = (golden_above & (reference_i > reference[j])) | (golden_below & (reference_i < reference[j]));
+            int counted = golden_above | golden_below;
             if (local) {
                 counts[correct][level] += counted;
             } else if (counted) {
@@ -428,6 +433,7 @@ void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, 
                 else wrong[level] += 1.0;
             }
         }
+    }
     if (local)
         for (size_t v = 0; v < levels; v++) {
             wrong[v] += (double)counts[0][v];
