@@ -81,8 +81,6 @@ static int mlp_layout(int dim, const int *hidden, int n_hidden, int *n_layers, i
 
 void rm_mlp_set_threads(int threads) { rm_tiled_set_threads(threads); }
 
-int rm_mlp_threads(void) { return rm_tiled_threads(); }
-
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden)
 {
     memset(m, 0, sizeof *m);

@@ -10,9 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* OpenBLAS's own entry point; declared here because cblas.h variants differ. */
-void openblas_set_num_threads(int num_threads);
-
 int rm_all_ok(MPI_Comm comm, int status)
 {
     int rank;
@@ -112,9 +109,8 @@ int rm_set_blas_threads(MPI_Comm comm, int configured)
                         "(its CPU affinity; mpirun --bind-to none, or --map-by slot:PE=%d, frees them)\n",
                 rank, threads, mask_cores, threads);
     }
-    /* The threads go to the model's tiled products; OpenBLAS itself runs one thread per
-     * call, so the rank count never changes a single bit of a member (rmens/model.h). */
-    openblas_set_num_threads(1);
+    /* The threads go to the model's tiled products (OpenBLAS itself runs one thread per
+     * call), so the rank count never changes a single bit of a member (rmens/model.h). */
     rm_mlp_set_threads(threads);
     return threads;
 }

@@ -4,16 +4,23 @@
 #include <assert.h>
 #include <pthread.h>
 
+/* OpenBLAS's own entry point; declared here because cblas.h variants differ. */
+void openblas_set_num_threads(int num_threads);
+
 #define RM_MAX_TILE_THREADS 256
 
 static int tile_threads = 1;
 
+/* The tiles' promise needs OpenBLAS single-threaded inside every tile: set on the first
+ * product of the process (whoever calls the model) and again with every thread count. */
+static pthread_once_t openblas_once = PTHREAD_ONCE_INIT;
+static void openblas_single_threaded(void) { openblas_set_num_threads(1); }
+
 void rm_tiled_set_threads(int threads)
 {
     tile_threads = threads < 1 ? 1 : threads > RM_MAX_TILE_THREADS ? RM_MAX_TILE_THREADS : threads;
+    openblas_single_threaded();
 }
-
-int rm_tiled_threads(void) { return tile_threads; }
 
 /* One product cut into n_tiles independent calls: tile t runs on worker t mod workers.
  * A thread is started per call and per extra worker; at the shapes where there is more
@@ -34,6 +41,7 @@ static void *tile_worker_main(void *arg)
 void rm_tiled_run(void (*run_tile)(const void *, int), const void *job, int n_tiles)
 {
     if (n_tiles <= 0) return;
+    pthread_once(&openblas_once, openblas_single_threaded);
     int workers = tile_threads < n_tiles ? tile_threads : n_tiles;
     pthread_t threads[RM_MAX_TILE_THREADS];
     tile_worker work[RM_MAX_TILE_THREADS] = {{0}};

@@ -21,8 +21,8 @@
 
 #define RM_TILE_ROWS 256 /* rows of the output per tile: large enough to keep sgemm at its rate */
 
+/* Threads that run the tiles; also puts OpenBLAS (again) at one thread per call. */
 void rm_tiled_set_threads(int threads);
-int rm_tiled_threads(void);
 
 /* The tile count for n output rows, and a runner for callers that fuse elementwise work
  * (bias, ReLU) into each tile of a product: run_tile(job, t) for t in [0, n_tiles), over

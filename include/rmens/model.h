@@ -36,7 +36,6 @@ typedef struct {
  * Results are bitwise the same for any count: products are cut into tiles fixed by
  * their shape alone (src/tiled_blas.h), and OpenBLAS itself stays single-threaded. */
 void rm_mlp_set_threads(int threads);
-int rm_mlp_threads(void);
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
 void rm_mlp_free(rm_mlp *m);

@@ -78,6 +78,11 @@ class Bench:
                                    "mem_total_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
                                    "started": time.strftime("%Y-%m-%d %H:%M:%S")}}
 
+    def mpi(self, ranks):
+        """mpirun prefix: no binding, so a rank's threads get the cores they are given
+        (mpirun binds up to 2 ranks to one core each by default)."""
+        return [self.mpirun, "--bind-to", "none", "-n", str(ranks)]
+
     # ---- the limit ----
     def sgemm(self, threads, seconds=None):
         out, _ = run([os.path.join(self.build, "tests", "bench_sgemm"), str(threads), str(seconds or self.a.sgemm_seconds)])
@@ -117,10 +122,10 @@ class Bench:
         self.config = os.path.join(SRC, "configs", "case_study.cfg")
         if not os.path.exists(store):
             log(f"synth: test split {self.a.test_prompts} x 500 x {D} float32 ({self.a.test_prompts * 500 * D * 4 / 1e9:.2f} GB)")
-            run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "synth", self.config] + self.eval_sets + ["--force"])
+            run(self.mpi(2) + [self.rmens, "synth", self.config] + self.eval_sets + ["--force"])
         self.eval_store_path, self.eval_run = store, run_dir
         if not os.path.exists(os.path.join(run_dir, "members.h5")):
-            run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "train", self.config] + self.eval_sets + ["--set", "parallel.blas_threads=1", "--force"])
+            run(self.mpi(2) + [self.rmens, "train", self.config] + self.eval_sets + ["--set", "parallel.blas_threads=1", "--force"])
 
     def ensemble(self):
         """rmens train of 4 members, reference shapes: 1 rank (1 and 2 threads), 2 ranks x 1 thread."""
@@ -129,7 +134,7 @@ class Bench:
             best = None
             for _ in range(self.a.reps):
                 lim = self.sgemm(ranks * threads)["train_step_gflops"]
-                out, wall = run([self.mpirun, "--bind-to", "none", "-n", str(ranks), self.rmens, "train", self.config] + self.eval_sets +
+                out, wall = run(self.mpi(ranks) + [self.rmens, "train", self.config] + self.eval_sets +
                                 ["--set", f"parallel.blas_threads={threads}", "--force"])
                 if best is None or wall < best["wall_seconds"]:
                     best = {"ranks": ranks, "threads": threads, "wall_seconds": round(wall, 2), "sgemm_gflops": lim}
@@ -155,7 +160,7 @@ class Bench:
 
     def rmens_eval(self, ranks, threads, sets):
         # GNU time around each rank: its peak resident set (ru_maxrss), per rank
-        out, wall = run([self.mpirun, "--bind-to", "none", "-n", str(ranks), "/usr/bin/time", "-f", "PEAK_RSS_KB %M", self.rmens, "eval",
+        out, wall = run(self.mpi(ranks) + ["/usr/bin/time", "-f", "PEAK_RSS_KB %M", self.rmens, "eval",
                          self.config] + sets + ["--set", f"parallel.blas_threads={threads}", "--force"])
         r = self.parse_eval(out)
         r["wall_seconds"] = round(wall, 2)
@@ -211,8 +216,8 @@ class Bench:
                 log(f"memory {label}: skipped, disk too small")
                 continue
             log(f"memory {label}: synth test split {prompts} x 500 x {D} float32 = {gb(prompts):.1f} GB")
-            _, synth_s = run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "synth", self.config] + sets + ["--force"])
-            run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "train", self.config] + sets + ["--set", "parallel.blas_threads=1", "--force"])
+            _, synth_s = run(self.mpi(2) + [self.rmens, "synth", self.config] + sets + ["--force"])
+            run(self.mpi(2) + [self.rmens, "train", self.config] + sets + ["--set", "parallel.blas_threads=1", "--force"])
             r = self.rmens_eval(2, 1, sets)
             r.update(test_split_gb=round(os.path.getsize(store) / 1e9, 2), synth_seconds=round(synth_s, 1))
             res[label] = r
@@ -234,9 +239,9 @@ class Bench:
         sets = ["--set", f"store={store}", "--set", f"output={run_dir}"]
         res = {"config": config, "ranks": 2, "load_at_start": os.getloadavg(), "sgemm_before": self.sgemm(2)}
         log("case study: synth (reference scale)")
-        _, res["synth_seconds"] = run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "synth", config] + sets + ["--force"])
+        _, res["synth_seconds"] = run(self.mpi(2) + [self.rmens, "synth", config] + sets + ["--force"])
         log(f"case study: synth {res['synth_seconds']:.0f} s; rmens run on 2 ranks")
-        out, wall = run([self.mpirun, "--bind-to", "none", "-n", "2", self.rmens, "run", config] + sets + ["--force"])
+        out, wall = run(self.mpi(2) + [self.rmens, "run", config] + sets + ["--force"])
         with open(os.path.join(self.out, "case_study_run.log"), "w") as f:
             f.write(out)
         res["run_wall_seconds"] = round(wall, 1)

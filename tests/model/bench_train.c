@@ -107,10 +107,8 @@ int main(int argc, char **argv)
     if (epochs < 2) epochs = 2;
     int threads = openblas_get_num_threads();
     bench_threads = threads;
+    sgemm_buffers(); /* warm-up at OpenBLAS's own thread count, before the model takes it to 1 */
     rm_mlp_set_threads(threads);
-
-    sgemm_buffers();
-    openblas_set_num_threads(1);
 
     /* 16 prompts x 512 responses of random embeddings: 64 MB, rewards random */
     size_t n_prompts = 16, n_responses = 512, n_items = n_prompts * n_responses;
