@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
-          libopenblas-dev libconfig-dev python3 python3-numpy python3-h5py python3-scipy
+          libopenblas-dev libconfig-dev libdnnl-dev python3 python3-numpy python3-h5py python3-scipy
           python3-sklearn python3-matplotlib ${RMENS_EXTRA_PACKAGES:-})
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,6 +13,7 @@
 #include "rmens/h5util.h"
 #include "rmens/pairs.h"
 #include "rmens/parallel.h"
+#include "rmens/precision.h"
 #include "rmens/rng.h"
 
 #include <signal.h>
@@ -226,6 +227,11 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
             rc |= rm_h5_attr_int(run, "ranks", size);
             rc |= rm_h5_attr_int(run, "ranks_per_member", cfg->parallel_ranks_per_member);
             rc |= rm_h5_attr_double(run, "wall_seconds", wall_seconds);
+            const rm_precision_info *precision = rm_precision_current();
+            rc |= rm_h5_attr_string(run, "precision", precision->precision);
+            rc |= rm_h5_attr_string(run, "precision_requested", precision->requested);
+            rc |= rm_h5_attr_string(run, "matmul_kernel", precision->kernel);
+            rc |= rm_h5_attr_string(run, "cpu", precision->cpu);
             hsize_t n = (hsize_t)n_members;
             double *seconds = rm_alloc((size_t)n_members * 2, sizeof(double), "run timings");
             if (!seconds) rc = -1;
@@ -507,6 +513,8 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     }
 
     int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
+    if ((rc = rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL))) != 0) goto out_paths;
+    const rm_precision_info *precision = rm_precision_current();
     rm_store store;
     if ((rc = rm_all_ok(comm, rm_store_open(&store, cfg->store, comm))) != 0) goto out_paths;
     store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
@@ -522,8 +530,9 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     if (node_rank == 0) {
         char host[256] = "?";
         gethostname(host, sizeof host);
-        printf("[rank %d] node %s: train split %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; BLAS threads %d\n",
-               rank, host, tr->n_prompts, tr->n_responses, store.dim, ns.bytes, node_size, t_read, threads);
+        printf("[rank %d] node %s: train split %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d\n",
+               rank, host, tr->n_prompts, tr->n_responses, store.dim, ns.bytes, node_size, t_read,
+               precision->precision, precision->kernel, threads);
         fflush(stdout);
     }
 

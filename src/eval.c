@@ -19,6 +19,7 @@
 #include "rmens/h5util.h"
 #include "rmens/model.h"
 #include "rmens/parallel.h"
+#include "rmens/precision.h"
 #include "rmens/store.h"
 
 #define SCORE_ROWS 1024  /* responses per scoring block (8 MB of embeddings at D = 2048): sgemm packs
@@ -50,7 +51,7 @@ static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, fl
         const float *block = emb + start * dim;
         for (int m = 0; m < E; m++) {
             const rm_member *member = &sc->ensemble.members[m];
-            rm_mlp_forward(&member->mlp, &sc->workspaces[m], block, count, sc->raw);
+            rm_mlp_forward_frozen(&member->mlp, &sc->workspaces[m], block, count, sc->raw);
             for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }
     }
@@ -113,11 +114,49 @@ static void json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figu
     fputc('}', f);
 }
 
-static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_results *r)
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", (unsigned char)*s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct {
+    const rm_settings *cfg;
+    const char *members_path;
+    const rm_store *store;
+    int ranks;
+    double seconds;
+} provenance;
+
+/* Where the figures come from: version, config file, store identity, ranks, precision, CPU
+ * (the merged config text itself is in results.h5). */
+static void json_provenance(FILE *f, const provenance *prov)
+{
+    const rm_precision_info *precision = rm_precision_current();
+    const char *keys[] = {"version", "config_file", "store", "store_uuid", "members_file", "precision",
+                          "precision_requested", "matmul_kernel", "cpu"};
+    const char *values[] = {RMENS_VERSION, prov->cfg->source_path, prov->store->path, prov->store->uuid,
+                            prov->members_path, precision->precision, precision->requested, precision->kernel,
+                            precision->cpu};
+    fputs("\"provenance\": {", f);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
+        json_string(f, values[i]);
+    }
+    fprintf(f, ", \"ranks\": %d},\n", prov->ranks);
+}
+
+static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_results *r, const provenance *prov)
 {
     FILE *f = fopen(path, "w");
     if (!f) return rm_errorf("cannot create '%s': %s", path, strerror(errno));
     fprintf(f, "{\n\"members\": %d,\n", p->n_members);
+    json_provenance(f, prov);
     json_ensemble(f, p, &r->full, r->kl, "");
     fputs(",\n\"single\": {\"bon\": ", f);
     json_bon(f, p, r->single_mean.bon);
@@ -200,14 +239,6 @@ static int h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures
     return rc;
 }
 
-typedef struct {
-    const rm_settings *cfg;
-    const char *members_path;
-    const rm_store *store;
-    int ranks;
-    double seconds;
-} provenance;
-
 static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const provenance *prov)
 {
     int E = p->n_members;
@@ -224,6 +255,11 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
     if (rc == 0) rc = rm_h5_attr_int(f, "test_responses", (long long)p->n_responses);
     if (rc == 0) rc = rm_h5_attr_int(f, "bench_pairs", (long long)r->n_bench);
     if (rc == 0) rc = rm_h5_attr_double(f, "eval_seconds", prov->seconds);
+    const rm_precision_info *precision = rm_precision_current();
+    if (rc == 0) rc = rm_h5_attr_string(f, "precision", precision->precision);
+    if (rc == 0) rc = rm_h5_attr_string(f, "precision_requested", precision->requested);
+    if (rc == 0) rc = rm_h5_attr_string(f, "matmul_kernel", precision->kernel);
+    if (rc == 0) rc = rm_h5_attr_string(f, "cpu", precision->cpu);
     if (rc != 0) return rm_error_context("results.h5: root attributes");
     hsize_t nb = (hsize_t)p->n_bon;
     long long bon_n[RM_MAX_LIST];
@@ -392,6 +428,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     double t_start = rm_now();
     rm_h5_quiet();
     rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
+    if (rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL)) != 0) return -1;
 
     char *members_path = rm_path_join(cfg->output, "members.h5");
     char *h5_path = rm_path_join(cfg->output, "results.h5");
@@ -561,7 +598,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         }
         if (rc == 0) rc = write_h5_figures(f, &plan, &res, &prov);
         if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = rm_errorf("%s: cannot close", h5_temp);
-        if (rc == 0) rc = write_json(json_temp, &plan, &res);
+        if (rc == 0) rc = write_json(json_temp, &plan, &res, &prov);
         if (rc == 0 && rename(h5_temp, h5_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", h5_temp, h5_path, strerror(errno));
         if (rc == 0 && rename(json_temp, json_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", json_temp, json_path, strerror(errno));
         if (rc == 0) {

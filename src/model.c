@@ -5,12 +5,15 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mlp_bf16.h"
 #include "model_internal.h"
 #include "rmens/common.h"
+#include "rmens/precision.h"
 #include "rmens/rng.h"
 #include "tiled_blas.h"
 
@@ -128,26 +131,55 @@ double rm_mlp_backward_flops(const rm_mlp *m, size_t rows)
     return 2.0 * (double)rows * macs;
 }
 
+static int bf16_products(void) { return rm_precision_backend() != RM_MATMUL_FP32; }
+
 int rm_mlp_workspace_create(rm_mlp_workspace *ws, const rm_mlp *m, int capacity)
 {
-    return workspace_create_f32(ws, m, capacity);
+    if (workspace_create_f32(ws, m, capacity) != 0) return -1;
+    if (bf16_products() && rm_mlp_bf16_workspace_alloc(ws, m) != 0) {
+        workspace_free_f32(ws);
+        return -1;
+    }
+    return 0;
 }
 
-void rm_mlp_workspace_free(rm_mlp_workspace *ws) { workspace_free_f32(ws); }
+void rm_mlp_workspace_free(rm_mlp_workspace *ws)
+{
+    rm_mlp_bf16_workspace_free(ws);
+    workspace_free_f32(ws);
+}
+
+/* The workspace made its bf16 plans and buffers where errors are returned; a product of a
+ * new shape that cannot be planned later is out of memory inside a step: say so and end. */
+static void bf16_failed(void)
+{
+    fprintf(stderr, "rmens: error: %s\n", rm_last_error());
+    fflush(stderr);
+    abort();
+}
 
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
 {
-    mlp_forward_f32(m, ws, X, B, scores);
+    if (!bf16_products()) mlp_forward_f32(m, ws, X, B, scores);
+    else if (rm_mlp_bf16_forward(m, ws, X, B, scores, 0) != 0) bf16_failed();
+}
+
+void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
+{
+    if (!bf16_products()) mlp_forward_f32(m, ws, X, B, scores);
+    else if (rm_mlp_bf16_forward(m, ws, X, B, scores, 1) != 0) bf16_failed();
 }
 
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads)
 {
-    mlp_backward_f32(m, ws, X, B, dscores, grads, 0);
+    if (!bf16_products()) mlp_backward_f32(m, ws, X, B, dscores, grads, 0);
+    else if (rm_mlp_bf16_backward(m, ws, X, B, dscores, grads, 0) != 0) bf16_failed();
 }
 
 void rm_mlp_backward_pairs(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads)
 {
-    mlp_backward_f32(m, ws, X, B, dscores, grads, B % 2 == 0);
+    if (!bf16_products()) mlp_backward_f32(m, ws, X, B, dscores, grads, B % 2 == 0);
+    else if (rm_mlp_bf16_backward(m, ws, X, B, dscores, grads, B % 2 == 0) != 0) bf16_failed();
 }
 
 double rm_bt_loss(const float *scores, int n_pairs, float *dscores, int *n_correct)

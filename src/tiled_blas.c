@@ -10,6 +10,7 @@ void openblas_set_num_threads(int num_threads);
 #define RM_MAX_TILE_THREADS 256
 
 static int tile_threads = 1;
+static __thread int current_worker; /* index of the worker running this thread's tiles */
 
 /* The tiles' promise needs OpenBLAS single-threaded inside every tile: set on the first
  * product of the process (whoever calls the model) and again with every thread count. */
@@ -34,6 +35,7 @@ typedef struct {
 static void *tile_worker_main(void *arg)
 {
     const tile_worker *w = arg;
+    current_worker = w->first;
     for (int t = w->first; t < w->n_tiles; t += w->stride) w->run_tile(w->job, t);
     return NULL;
 }
@@ -55,7 +57,11 @@ void rm_tiled_run(void (*run_tile)(const void *, int), const void *job, int n_ti
     for (int i = started + 1; i < workers; i++) tile_worker_main(&work[i]);
     tile_worker_main(&work[0]);
     for (int i = 1; i <= started; i++) pthread_join(threads[i], NULL);
+    current_worker = 0;
 }
+
+int rm_tiled_threads(void) { return tile_threads; }
+int rm_tiled_worker(void) { return current_worker; }
 
 int rm_tiled_count(int n) { return n <= 0 ? 0 : (n + RM_TILE_ROWS - 1) / RM_TILE_ROWS; }
 int rm_tiled_rows(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ? n - t * RM_TILE_ROWS : RM_TILE_ROWS; }

@@ -30,6 +30,10 @@ void rm_tiled_set_threads(int threads);
 int rm_tiled_count(int n);
 int rm_tiled_rows(int n, int tile);
 void rm_tiled_run(void (*run_tile)(const void *job, int tile), const void *job, int n_tiles);
+/* The thread count, and the index in [0, threads) of the worker running the current tile
+ * (0 outside rm_tiled_run): per-worker resources (the bf16 backend's streams). */
+int rm_tiled_threads(void);
+int rm_tiled_worker(void);
 
 void rm_tiled_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
                     float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);

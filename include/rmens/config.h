@@ -38,6 +38,7 @@ typedef struct {
     int model_n_hidden;
     int model_hidden[RM_MAX_HIDDEN];
     char model_objective[16]; /* "bt" | "clf" */
+    char model_precision[8];  /* "fp32" | "bf16" | "auto" (rmens/precision.h) */
 
     /* train.* */
     long long train_epochs, train_batch_size, train_patience;

@@ -30,6 +30,13 @@ typedef struct {
     float *grad_act[2];            /* scratch for backward, [B, max width] each */
     float *ones;                   /* [capacity] of 1: bias gradients as one GEMV */
     float *pair_sums;              /* [capacity/2 + 1, max width]: paired bias gradients */
+    /* model.precision = bf16 (rmens/precision.h): the products' operands rounded to bf16,
+     * in the backend's form (src/matmul.h); NULL in fp32 */
+    void *low_weights;             /* [n_params] */
+    void *low_act[RM_MAX_LAYERS];  /* input of each hidden (product) layer, [capacity, dims[l]] */
+    void *low_grad[2];             /* output gradients of product layers, [capacity, max width] */
+    size_t low_elem;               /* bytes per element of the above */
+    const float *low_weights_of;   /* rm_mlp_forward_frozen: the parameters low_weights hold */
 } rm_mlp_workspace;
 
 /* Threads every forward, backward and scoring call of this process uses (default 1).
@@ -49,8 +56,12 @@ double rm_mlp_backward_flops(const rm_mlp *m, size_t rows);
 int rm_mlp_workspace_create(rm_mlp_workspace *ws, const rm_mlp *m, int capacity);
 void rm_mlp_workspace_free(rm_mlp_workspace *ws);
 
-/* scores[B] = MLP(X[B, D]); keeps activations in ws for backward. */
+/* scores[B] = MLP(X[B, D]); keeps activations in ws for backward. The products run in the
+ * process's precision (rmens/precision.h). */
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
+/* The same for scoring with parameters that do not change between the calls on this
+ * workspace: in bf16 the weights are rounded on the first call only. */
+void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
 /* grads[n_params] += d loss / d params, given dscores[B] = d loss / d scores and the
  * activations of the last forward on the same X. */
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);
