@@ -2,6 +2,7 @@
 #include "rmens/precision.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -91,11 +92,12 @@ int rm_precision_select(const char *requested, int warn, rm_precision_info *info
     } else if (strcmp(requested, "auto") == 0) {
         backend = native && rm_precision_onednn_available() ? RM_MATMUL_BF16_ONEDNN : RM_MATMUL_FP32;
     } else if (strcmp(requested, "bf16") == 0) {
-        if (rm_precision_onednn_available()) {
+        const char *emulate = getenv("RMENS_BF16_EMULATE"); /* tests: the emulated path on any CPU */
+        if (rm_precision_onednn_available() && !(emulate && strcmp(emulate, "1") == 0)) {
             backend = RM_MATMUL_BF16_ONEDNN;
         } else {
             backend = RM_MATMUL_BF16_EMULATED;
-            if (warn)
+            if (warn && !(emulate && strcmp(emulate, "1") == 0))
                 rm_warnf("model.precision = \"bf16\": oneDNN has no bf16 kernel on this CPU (bf16 flags: %s); operands "
                          "are rounded to bf16 and multiplied with sgemm (same rounding, fp32 speed)", flags);
         }

@@ -2,6 +2,11 @@
 rmens_script_test(ensemble_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh)
 rmens_script_test(ensemble_data_parallel ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/data_parallel.sh)
 rmens_script_test(ensemble_faults ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/faults.sh)
-set_tests_properties(ensemble_ranks_identical ensemble_data_parallel ensemble_faults PROPERTIES LABELS "mpi;e2e")
+# The same in bf16 (issue 15): through oneDNN where it has a bf16 kernel, and emulated.
+rmens_script_test(ensemble_ranks_identical_bf16 ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh bf16)
+rmens_script_test(ensemble_ranks_identical_bf16_emulated ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh bf16)
+set_property(TEST ensemble_ranks_identical_bf16_emulated APPEND PROPERTY ENVIRONMENT "RMENS_BF16_EMULATE=1")
+set_tests_properties(ensemble_ranks_identical ensemble_ranks_identical_bf16 ensemble_ranks_identical_bf16_emulated
+                     ensemble_data_parallel ensemble_faults PROPERTIES LABELS "mpi;e2e")
 rmens_script_test(campaign_local ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/campaign_local.sh)
 set_tests_properties(campaign_local PROPERTIES LABELS "e2e;analysis")

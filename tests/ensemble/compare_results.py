@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """compare_results.py TOL A/results.json B/results.json ...: every figure of B within TOL of A
-(absolute), with the same keys and the same nulls. TOL 0 means exactly equal."""
+(absolute), with the same keys and the same nulls. TOL 0 means exactly equal. The
+provenance object (ranks, paths, precision, CPU) describes the run, not a figure: skipped."""
 import json
 import math
 import sys
@@ -10,6 +11,8 @@ def flatten(node, prefix=""):
     out = {}
     if isinstance(node, dict):
         for key, value in node.items():
+            if not prefix and key == "provenance":
+                continue
             out.update(flatten(value, f"{prefix}/{key}"))
     elif isinstance(node, list):
         for i, value in enumerate(node):

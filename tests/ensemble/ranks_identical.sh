@@ -4,11 +4,14 @@
 # node-shared window holds exactly one copy of the train split. The thread count per rank
 # differs too (2, 1, 2, 1), with products large enough to be cut into several tiles
 # (minibatches of 600 rows, a first hidden layer of 300 units): the bits must not move.
+# Usage: ranks_identical.sh [fp32|bf16] (model.precision; RMENS_BF16_EMULATE=1 selects the
+# emulated bf16 backend where oneDNN would run).
 source "$(dirname "$0")/common.sh"
+PRECISION="${1:-fp32}"
 make_store
 for np in 1 2 3 4; do
   run_mpi "$np" train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run" --force \
-    --set train.batch_size=300 --set model.hidden=[300,8] --set parallel.blas_threads=$(( np % 2 + 1 )) \
+    --set train.batch_size=300 --set model.hidden=[300,8] --set parallel.blas_threads=$(( np % 2 + 1 )) --set model.precision="$PRECISION" \
     >"$WORK/train_$np.log" 2>&1 \
     || { cat "$WORK/train_$np.log"; fail "train with $np ranks"; }
   mv "$WORK/run/members.h5" "$WORK/members_$np.h5"
@@ -22,12 +25,16 @@ for np in 1 2 3 4; do
       || fail "$np ranks: no progress line for member $m"
   done
   grep -q "peak memory" "$WORK/train_$np.log" || fail "$np ranks: no per-rank summary"
+  grep -q "precision $PRECISION (" "$WORK/train_$np.log" || { cat "$WORK/train_$np.log"; fail "$np ranks: not trained in $PRECISION"; }
 done
 "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/members_1.h5" "$WORK/members_2.h5" "$WORK/members_3.h5" "$WORK/members_4.h5"
 # The run record differs: ranks are recorded for provenance.
-"$PYTHON" - "$WORK/members_3.h5" <<'PY'
+"$PYTHON" - "$WORK/members_3.h5" "$PRECISION" <<'PY'
 import sys, h5py
 with h5py.File(sys.argv[1], "r") as f:
+    run = f["run"].attrs
+    assert run["precision"] == sys.argv[2] and run["precision_requested"] == sys.argv[2], dict(run)
+    assert len(run["cpu"]) > 0 and len(run["matmul_kernel"]) > 0, dict(run)
     assert f.attrs["format"] == "rmens-members", f.attrs["format"]
     assert int(f["run"].attrs["ranks"]) == 3
     assert len(f.attrs["store_uuid"]) > 0 and "learning_rate" in f.attrs["config"]
@@ -35,4 +42,4 @@ with h5py.File(sys.argv[1], "r") as f:
     assert owners == [0, 1, 2], owners
 print("provenance ok")
 PY
-echo "ranks_identical: ok"
+echo "ranks_identical ($PRECISION): ok"
