@@ -15,3 +15,6 @@ endforeach()
 # against numpy/scipy recomputation from /predictions.
 rmens_script_test(eval_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh)
 set_tests_properties(eval_ranks_identical PROPERTIES LABELS "mpi;e2e")
+# bf16 evaluation within tolerance of fp32 on the demo store (issue 15).
+rmens_script_test(eval_bf16_figures ${CMAKE_CURRENT_SOURCE_DIR}/eval/bf16_figures.sh)
+set_tests_properties(eval_bf16_figures PROPERTIES LABELS "mpi;e2e")
