@@ -32,6 +32,7 @@
 typedef struct {
     rm_ensemble ensemble;
     rm_mlp_workspace *workspaces; /* [E] */
+    rm_mlp_input input;           /* the row block, prepared once for every member (bf16) */
     float *raw;                   /* [SCORE_ROWS] */
     double score_seconds, read_seconds, stats_seconds;
     double responses_scored;      /* member x response forward passes */
@@ -49,9 +50,10 @@ static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, fl
     for (size_t start = 0; start < rows; start += SCORE_ROWS) {
         int count = (int)(rows - start < SCORE_ROWS ? rows - start : SCORE_ROWS);
         const float *block = emb + start * dim;
+        rm_mlp_input_prepare(&sc->input, block, (size_t)count * dim);
         for (int m = 0; m < E; m++) {
             const rm_member *member = &sc->ensemble.members[m];
-            rm_mlp_forward_frozen(&member->mlp, &sc->workspaces[m], block, count, sc->raw);
+            rm_mlp_forward_frozen(&member->mlp, &sc->workspaces[m], block, &sc->input, count, sc->raw);
             for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }
     }
@@ -509,6 +511,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     rc = sc.workspaces && sc.raw && emb && golden && z && blocks && bench_counts && bench_total && total ? 0 : -1;
     for (int m = 0; m < E && rc == 0 && sc.workspaces; m++)
         rc = rm_mlp_workspace_create(&sc.workspaces[m], &sc.ensemble.members[m].mlp, SCORE_ROWS);
+    if (rc == 0) rc = rm_mlp_input_create(&sc.input, (size_t)SCORE_ROWS * D);
     if (rm_all_ok(comm, rc) != 0) goto fail;
 
     if (cfg->eval_save_predictions) {
@@ -626,6 +629,7 @@ fail:
 done:
     for (int m = 0; sc.workspaces && m < sc.ensemble.n_members; m++) rm_mlp_workspace_free(&sc.workspaces[m]);
     free(sc.workspaces);
+    rm_mlp_input_free(&sc.input);
     free(sc.raw);
     if (ensemble_loaded) rm_ensemble_free(&sc.ensemble);
     if (store_open) rm_store_close(&store);

@@ -64,6 +64,75 @@ void rm_lowp_round(void *dst, const float *src, size_t n)
     else rm_bf16_round_floats(dst, src, n);
 }
 
+/* ReLU fused with the rounding of its result (forward), and the ReLU's backward fused with
+ * the rounding of the masked gradient: one vectorised pass instead of a branchy scalar
+ * loop and a second pass. The masks are those of src/mlp_template.h (NaN passes). */
+RM_VECTORISE static void relu_round_bits(float *restrict x, uint16_t *restrict low, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] < 0 ? 0 : x[i];
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        x[i] = v;
+        low[i] = (uint16_t)bf16_upper(u);
+    }
+}
+
+RM_VECTORISE static void relu_round_floats(float *restrict x, float *restrict low, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] < 0 ? 0 : x[i];
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        x[i] = v;
+        u = bf16_upper(u) << 16;
+        memcpy(&low[i], &u, sizeof u);
+    }
+}
+
+RM_VECTORISE static void relu_backward_round_bits(float *restrict dx, const float *restrict out,
+                                                  uint16_t *restrict low, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = out[i] <= 0 ? 0 : dx[i];
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        dx[i] = v;
+        low[i] = (uint16_t)bf16_upper(u);
+    }
+}
+
+RM_VECTORISE static void relu_backward_round_floats(float *restrict dx, const float *restrict out,
+                                                    float *restrict low, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = out[i] <= 0 ? 0 : dx[i];
+        uint32_t u;
+        memcpy(&u, &v, sizeof u);
+        dx[i] = v;
+        u = bf16_upper(u) << 16;
+        memcpy(&low[i], &u, sizeof u);
+    }
+}
+
+RM_VECTORISE static void relu_backward_only(float *restrict dx, const float *restrict out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = out[i] <= 0 ? 0 : dx[i];
+}
+
+void rm_lowp_relu_round(float *x, void *low, size_t n)
+{
+    if (lowp_backend == RM_MATMUL_BF16_ONEDNN) relu_round_bits(x, low, n);
+    else relu_round_floats(x, low, n);
+}
+
+void rm_lowp_relu_backward_round(float *dx, const float *out, void *low, size_t n)
+{
+    if (!low) relu_backward_only(dx, out, n);
+    else if (lowp_backend == RM_MATMUL_BF16_ONEDNN) relu_backward_round_bits(dx, out, low, n);
+    else relu_backward_round_floats(dx, out, low, n);
+}
+
 void rm_lowp_round_rows(void *dst, size_t ld_dst, const float *src, size_t ld_src, size_t rows, size_t cols)
 {
     size_t es = rm_lowp_size();
@@ -76,11 +145,11 @@ void rm_lowp_round_rows(void *dst, size_t ld_dst, const float *src, size_t ld_sr
 #define MAX_WORKERS 256
 
 struct rm_lowp_plan {
-    int trans_a, trans_b, M, N, K, lda, ldb, ldc, accumulate;
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, mode;
     unsigned long long last_used;
 #ifdef RMENS_HAVE_ONEDNN
     dnnl_primitive_t primitive;
-    dnnl_memory_desc_t a_md, b_md, c_md, scratch_md;
+    dnnl_memory_desc_t a_md, b_md, c_md, bias_md, scratch_md;
     size_t scratch_bytes;
 #endif
 };
@@ -136,8 +205,10 @@ static int onednn_plan(rm_lowp_plan *p, char *impl, size_t impl_size)
         strided_md(&p->b_md, p->K, p->N, p->ldb, p->trans_b, dnnl_bf16) != 0 ||
         strided_md(&p->c_md, p->M, p->N, p->ldc, 0, dnnl_f32) != 0)
         return -1;
+    if (p->mode == RM_LOWP_BIAS && strided_md(&p->bias_md, 1, p->N, p->N, 0, dnnl_f32) != 0) return -1;
     dnnl_matmul_desc_t desc;
-    if (dnnl_check(dnnl_matmul_desc_init(&desc, &p->a_md, &p->b_md, NULL, &p->c_md), "dnnl_matmul_desc_init") != 0)
+    if (dnnl_check(dnnl_matmul_desc_init(&desc, &p->a_md, &p->b_md, p->mode == RM_LOWP_BIAS ? &p->bias_md : NULL, &p->c_md),
+                   "dnnl_matmul_desc_init") != 0)
         return -1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t post_ops = NULL;
@@ -146,7 +217,7 @@ static int onednn_plan(rm_lowp_plan *p, char *impl, size_t impl_size)
     /* scratchpad per worker (ours): primitives then run concurrently on any thread */
     if (rc == 0) rc = dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user),
                                  "dnnl_primitive_attr_set_scratchpad_mode");
-    if (rc == 0 && p->accumulate) {
+    if (rc == 0 && p->mode == RM_LOWP_ACCUMULATE) {
         rc = dnnl_check(dnnl_post_ops_create(&post_ops), "dnnl_post_ops_create");
         if (rc == 0) rc = dnnl_check(dnnl_post_ops_append_sum(post_ops, 1.0f), "dnnl_post_ops_append_sum");
         if (rc == 0) rc = dnnl_check(dnnl_primitive_attr_set_post_ops(attr, post_ops), "dnnl_primitive_attr_set_post_ops");
@@ -190,18 +261,18 @@ static int workers_ready(size_t scratch_bytes)
 #endif
 
 const rm_lowp_plan *rm_lowp_plan_get(int trans_a, int trans_b, int M, int N, int K, int lda, int ldb, int ldc,
-                                     int accumulate)
+                                     int mode)
 {
     pthread_mutex_lock(&plan_lock);
     rm_lowp_plan key;
     memset(&key, 0, sizeof key);
     key.trans_a = trans_a, key.trans_b = trans_b, key.M = M, key.N = N, key.K = K;
-    key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.accumulate = accumulate != 0;
+    key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.mode = mode;
     rm_lowp_plan *found = NULL;
     for (int i = 0; i < n_plans && !found; i++) {
         rm_lowp_plan *p = &plans[i];
         if (p->trans_a == key.trans_a && p->trans_b == key.trans_b && p->M == M && p->N == N && p->K == K &&
-            p->lda == lda && p->ldb == ldb && p->ldc == ldc && p->accumulate == key.accumulate)
+            p->lda == lda && p->ldb == ldb && p->ldc == ldc && p->mode == mode)
             found = p;
     }
     int rc = 0;
@@ -246,39 +317,44 @@ static void run_failed(const rm_lowp_plan *p, const char *call, dnnl_status_t st
     abort();
 }
 
-static void onednn_run(const rm_lowp_plan *p, const void *A, const void *B, float *C)
+static void onednn_run(const rm_lowp_plan *p, const void *A, const void *B, const float *bias, float *C)
 {
     int w = rm_tiled_worker();
     worker_slot *slot = &workers[w < MAX_WORKERS ? w : 0];
     omp_set_num_threads(1);
-    dnnl_memory_t a = NULL, b = NULL, c = NULL, s = NULL;
+    dnnl_memory_t a = NULL, b = NULL, c = NULL, s = NULL, bm = NULL;
     dnnl_status_t st = dnnl_memory_create(&a, &p->a_md, engine, (void *)A);
     if (st == dnnl_success) st = dnnl_memory_create(&b, &p->b_md, engine, (void *)B);
     if (st == dnnl_success) st = dnnl_memory_create(&c, &p->c_md, engine, C);
     if (st == dnnl_success) st = dnnl_memory_create(&s, &p->scratch_md, engine, slot->scratch);
+    if (st == dnnl_success && p->mode == RM_LOWP_BIAS) st = dnnl_memory_create(&bm, &p->bias_md, engine, (void *)bias);
     if (st != dnnl_success) run_failed(p, "dnnl_memory_create", st);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}, {DNNL_ARG_SCRATCHPAD, s}};
-    st = dnnl_primitive_execute(p->primitive, slot->stream, 4, args);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}, {DNNL_ARG_SCRATCHPAD, s},
+                               {DNNL_ARG_BIAS, bm}};
+    st = dnnl_primitive_execute(p->primitive, slot->stream, p->mode == RM_LOWP_BIAS ? 5 : 4, args);
     if (st == dnnl_success) st = dnnl_stream_wait(slot->stream);
     if (st != dnnl_success) run_failed(p, "dnnl_primitive_execute", st);
     dnnl_memory_destroy(a);
     dnnl_memory_destroy(b);
     dnnl_memory_destroy(c);
     dnnl_memory_destroy(s);
+    if (bm) dnnl_memory_destroy(bm);
 }
 #endif
 
-void rm_lowp_run(const rm_lowp_plan *p, const void *A, const void *B, float *C)
+void rm_lowp_run(const rm_lowp_plan *p, const void *A, const void *B, const float *bias, float *C)
 {
 #ifdef RMENS_HAVE_ONEDNN
     if (lowp_backend == RM_MATMUL_BF16_ONEDNN) {
-        onednn_run(p, A, B, C);
+        onednn_run(p, A, B, bias, C);
         return;
     }
 #endif
-    /* emulated: the operands already hold bf16-rounded values */
+    /* emulated: the operands already hold bf16-rounded values; a bias is C's start */
+    if (p->mode == RM_LOWP_BIAS)
+        for (int r = 0; r < p->M; r++) memcpy(C + (size_t)r * p->ldc, bias, (size_t)p->N * sizeof(float));
     cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans, p->trans_b ? CblasTrans : CblasNoTrans, p->M,
-                p->N, p->K, 1.0f, A, p->lda, B, p->ldb, p->accumulate ? 1.0f : 0.0f, C, p->ldc);
+                p->N, p->K, 1.0f, A, p->lda, B, p->ldb, p->mode == RM_LOWP_OVERWRITE ? 0.0f : 1.0f, C, p->ldc);
 }
 
 void rm_lowp_set_backend(rm_matmul_backend backend)
@@ -308,7 +384,7 @@ int rm_lowp_onednn_probe(char *impl, size_t impl_size)
     rm_lowp_plan probe;
     memset(&probe, 0, sizeof probe);
     probe.trans_b = 1, probe.M = RM_TILE_ROWS, probe.N = 1024, probe.K = 2048;
-    probe.lda = 2048, probe.ldb = 2048, probe.ldc = 1024, probe.accumulate = 1;
+    probe.lda = 2048, probe.ldb = 2048, probe.ldc = 1024, probe.mode = RM_LOWP_BIAS;
     omp_set_num_threads(1);
     int rc = onednn_plan(&probe, kernel_name, sizeof kernel_name);
     plan_release(&probe);

@@ -25,19 +25,27 @@ void rm_lowp_round(void *dst, const float *src, size_t n);
 /* The same into a given form, for tests: uint16 bits / floats holding the rounded value. */
 void rm_bf16_round_bits(uint16_t *dst, const float *src, size_t n);
 void rm_bf16_round_floats(float *dst, const float *src, size_t n);
+/* x = ReLU(x) and low = bf16(x), in one pass. */
+void rm_lowp_relu_round(float *x, void *low, size_t n);
+/* dx = (out > 0 ? dx : 0) and, unless low is NULL, low = bf16(dx), in one pass. */
+void rm_lowp_relu_backward_round(float *dx, const float *out, void *low, size_t n);
 /* Rows of a row-major matrix: dst (rows, cols; leading dim ld_dst) from src (ld_src). */
 void rm_lowp_round_rows(void *dst, size_t ld_dst, const float *src, size_t ld_src, size_t rows, size_t cols);
 
-/* A planned product  C (M,N) = op(A) (M,K) @ op(B) (K,N)  [+ C when accumulate]:
+/* How a product writes C. */
+enum { RM_LOWP_OVERWRITE = 0, RM_LOWP_ACCUMULATE = 1, RM_LOWP_BIAS = 2 /* C = product + bias row */ };
+
+/* A planned product  C (M,N) = op(A) (M,K) @ op(B) (K,N)  [+ C | + bias (N) per row]:
  * A row-major (M,K) with leading dimension lda, or transposed (stored (K,M));
  * B row-major (K,N), or transposed (stored (N,K), as nn.Linear weights); C fp32. */
 typedef struct rm_lowp_plan rm_lowp_plan;
 
 /* The plan for this shape (cached; valid until the backend changes). NULL with an error. */
 const rm_lowp_plan *rm_lowp_plan_get(int trans_a, int trans_b, int M, int N, int K, int lda, int ldb, int ldc,
-                                     int accumulate);
-/* Run a plan on the calling worker (single-threaded). A, B in the backend's form. */
-void rm_lowp_run(const rm_lowp_plan *plan, const void *A, const void *B, float *C);
+                                     int mode);
+/* Run a plan on the calling worker (single-threaded). A, B in the backend's form; bias
+ * (fp32, N) for RM_LOWP_BIAS plans, else NULL. */
+void rm_lowp_run(const rm_lowp_plan *plan, const void *A, const void *B, const float *bias, float *C);
 
 /* The oneDNN implementation name of a reference-shape plan ("" if none). */
 const char *rm_lowp_kernel_name(void);

@@ -16,15 +16,16 @@ static void *lowp_at(void *base, size_t index) { return (char *)base + index * r
 /* Hidden layers are products (several outputs); the scalar head is a GEMV and stays fp32. */
 static int is_product_layer(const rm_mlp *m, int l) { return m->dims[l + 1] > 1; }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define RM_VECTORISE __attribute__((optimize("tree-vectorize")))
+#else
+#define RM_VECTORISE
+#endif
+
 /* As in src/mlp_template.h: a NaN passes through, so bad data surfaces as a NaN loss. */
-static void relu_forward(float *x, size_t n)
+RM_VECTORISE static void relu_forward(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i];
-}
-
-static void relu_backward(float *dx, const float *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) dx[i] = out[i] <= 0 ? 0 : dx[i];
 }
 
 /* ---- plans: the full-tile and the last-tile shape of each product of a layer ---- */
@@ -34,15 +35,15 @@ typedef struct {
 } tile_plans;
 
 static int plan_tiles(tile_plans *p, int trans_a, int trans_b, int rows, int N, int K, int lda, int ldb, int ldc,
-                      int accumulate)
+                      int mode)
 {
     p->full = p->tail = NULL;
     if (rows >= RM_TILE_ROWS) {
-        p->full = rm_lowp_plan_get(trans_a, trans_b, RM_TILE_ROWS, N, K, lda, ldb, ldc, accumulate);
+        p->full = rm_lowp_plan_get(trans_a, trans_b, RM_TILE_ROWS, N, K, lda, ldb, ldc, mode);
         if (!p->full) return -1;
     }
     if (rows % RM_TILE_ROWS) {
-        p->tail = rm_lowp_plan_get(trans_a, trans_b, rows % RM_TILE_ROWS, N, K, lda, ldb, ldc, accumulate);
+        p->tail = rm_lowp_plan_get(trans_a, trans_b, rows % RM_TILE_ROWS, N, K, lda, ldb, ldc, mode);
         if (!p->tail) return -1;
     }
     return 0;
@@ -50,25 +51,25 @@ static int plan_tiles(tile_plans *p, int trans_a, int trans_b, int rows, int N, 
 
 static const rm_lowp_plan *plan_for(const tile_plans *p, int rows) { return rows == RM_TILE_ROWS ? p->full : p->tail; }
 
-/* layer l on B rows: out (B,OC) = inp (B,C) @ W^T; W (OC,C) as nn.Linear */
+/* layer l on B rows: out (B,OC) = inp (B,C) @ W^T + bias; W (OC,C) as nn.Linear */
 static int plan_forward(tile_plans *p, const rm_mlp *m, int l, int B)
 {
     int C = m->dims[l], OC = m->dims[l + 1];
-    return plan_tiles(p, 0, 1, B, OC, C, C, C, OC, 1);
+    return plan_tiles(p, 0, 1, B, OC, C, C, C, OC, RM_LOWP_BIAS);
 }
 
 /* dW (OC,C) += dout^T (OC,B) @ inp (B,C): tiles over the rows of dW */
 static int plan_weight_grad(tile_plans *p, const rm_mlp *m, int l, int B)
 {
     int C = m->dims[l], OC = m->dims[l + 1];
-    return plan_tiles(p, 1, 0, OC, C, B, OC, C, C, 1);
+    return plan_tiles(p, 1, 0, OC, C, B, OC, C, C, RM_LOWP_ACCUMULATE);
 }
 
 /* dinp (B,C) = dout (B,OC) @ W (OC,C) */
 static int plan_input_grad(tile_plans *p, const rm_mlp *m, int l, int B)
 {
     int C = m->dims[l], OC = m->dims[l + 1];
-    return plan_tiles(p, 0, 0, B, C, OC, OC, C, C, 0);
+    return plan_tiles(p, 0, 0, B, C, OC, OC, C, C, RM_LOWP_OVERWRITE);
 }
 
 /* ---- workspace ---- */
@@ -83,6 +84,7 @@ void rm_mlp_bf16_workspace_free(rm_mlp_workspace *ws)
     memset(ws->low_grad, 0, sizeof ws->low_grad);
     ws->low_elem = 0;
     ws->low_weights_of = NULL;
+    ws->low_input = NULL;
 }
 
 int rm_mlp_bf16_workspace_alloc(rm_mlp_workspace *ws, const rm_mlp *m)
@@ -94,7 +96,9 @@ int rm_mlp_bf16_workspace_alloc(rm_mlp_workspace *ws, const rm_mlp *m)
     int widest = 1;
     for (int l = 1; l < m->n_layers; l++) widest = m->dims[l] > widest ? m->dims[l] : widest;
     int ok = (ws->low_weights = rm_alloc(m->n_params, es, "bf16 weights")) != NULL;
-    for (int l = 0; l < m->n_layers && ok; l++)
+    /* the batch's copy (layer 0) is made on the first forward that needs it: scoring with
+     * prepared rows (rm_mlp_input) never does */
+    for (int l = 1; l < m->n_layers && ok; l++)
         if (is_product_layer(m, l)) ok = (ws->low_act[l] = rm_alloc(cap * (size_t)m->dims[l], es, "bf16 activations")) != NULL;
     for (int i = 0; i < 2 && ok; i++) ok = (ws->low_grad[i] = rm_alloc(cap * (size_t)widest, es, "bf16 gradients")) != NULL;
     /* plan the products of a full-capacity call now, where an error can still be returned */
@@ -127,10 +131,10 @@ static void round_chunk(const void *p, int t)
     rm_lowp_round(lowp_at(j->dst, begin), j->src + begin, n);
 }
 
-static void round_weights(rm_mlp_workspace *ws, const rm_mlp *m)
+void rm_mlp_bf16_round(void *dst, const float *src, size_t n)
 {
-    round_job job = {ws->low_weights, m->params, m->n_params};
-    rm_tiled_run(round_chunk, &job, (int)((m->n_params + ROUND_CHUNK - 1) / ROUND_CHUNK));
+    round_job job = {dst, src, n};
+    rm_tiled_run(round_chunk, &job, (int)((n + ROUND_CHUNK - 1) / ROUND_CHUNK));
 }
 
 /* ---- forward ---- */
@@ -139,6 +143,7 @@ typedef struct {
     const rm_mlp *m;
     rm_mlp_workspace *ws;
     const float *inp; /* fp32 input of the layer: the batch for l = 0, else act[l] */
+    const void *inp_low; /* l = 0: the batch already rounded (rm_mlp_input), or NULL */
     float *out;
     int B, l;
     tile_plans plans;
@@ -153,15 +158,16 @@ static void forward_tile(const void *p, int t)
     const int l = j->l, C = m->dims[l], OC = m->dims[l + 1], rows = rm_tiled_rows(j->B, t);
     const size_t r0 = (size_t)t * RM_TILE_ROWS;
     void *a = lowp_at(j->ws->low_act[l], r0 * (size_t)C);
-    if (l == 0 || !is_product_layer(m, l - 1)) /* no bf16 copy of the input yet */
+    if (j->inp_low) a = lowp_at((void *)j->inp_low, r0 * (size_t)C);
+    else if (l == 0 || !is_product_layer(m, l - 1)) /* no bf16 copy of the input yet */
         rm_lowp_round(a, j->inp + r0 * (size_t)C, (size_t)rows * (size_t)C);
     float *out = j->out + r0 * (size_t)OC;
-    const float *bias = m->params + m->bias_offset[l];
-    for (int b = 0; b < rows; b++) memcpy(out + (size_t)b * OC, bias, (size_t)OC * sizeof(float));
-    rm_lowp_run(plan_for(&j->plans, rows), a, lowp_at(j->ws->low_weights, m->weight_offset[l]), out);
-    relu_forward(out, (size_t)rows * (size_t)OC);
+    rm_lowp_run(plan_for(&j->plans, rows), a, lowp_at(j->ws->low_weights, m->weight_offset[l]),
+                m->params + m->bias_offset[l], out);
     if (l + 1 < m->n_layers && is_product_layer(m, l + 1))
-        rm_lowp_round(lowp_at(j->ws->low_act[l + 1], r0 * (size_t)OC), out, (size_t)rows * (size_t)OC);
+        rm_lowp_relu_round(out, lowp_at(j->ws->low_act[l + 1], r0 * (size_t)OC), (size_t)rows * (size_t)OC);
+    else
+        relu_forward(out, (size_t)rows * (size_t)OC);
 }
 
 // One tile of a one-output layer (the head; a hidden layer of width 1 also takes the ReLU),
@@ -179,15 +185,21 @@ static void head_tile(const void *p, int t)
     if (l < m->n_layers - 1) relu_forward(out, (size_t)rows);
 }
 
-int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores, int frozen)
+int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const void *X_low, int B,
+                        float *scores, int frozen)
 {
     // X is (B,D), scores (B); ws->act[l] (B,dims[l]) fp32 and ws->low_act[l] its bf16 copy
     if (rm_mlp_bf16_workspace_alloc(ws, m) != 0) return -1;
-    if (!frozen || ws->low_weights_of != m->params) round_weights(ws, m);
+    if (!X_low && is_product_layer(m, 0) && !ws->low_act[0] &&
+        !(ws->low_act[0] = rm_alloc((size_t)ws->capacity * (size_t)m->dims[0], ws->low_elem, "bf16 copy of the batch")))
+        return -1;
+    ws->low_input = X_low ? X_low : ws->low_act[0]; /* what the backward's first layer reads */
+    if (!frozen || ws->low_weights_of != m->params) rm_mlp_bf16_round(ws->low_weights, m->params, m->n_params);
     ws->low_weights_of = frozen ? m->params : NULL;
     const float *inp = X;
     for (int l = 0; l < m->n_layers; l++) {
-        layer_job job = {m, ws, inp, l == m->n_layers - 1 ? scores : ws->act[l + 1], B, l, {NULL, NULL}};
+        layer_job job = {m, ws, inp, l == 0 ? X_low : NULL, l == m->n_layers - 1 ? scores : ws->act[l + 1], B, l,
+                         {NULL, NULL}};
         if (is_product_layer(m, l)) {
             if (plan_forward(&job.plans, m, l, B) != 0) return -1;
             rm_tiled_run(forward_tile, &job, rm_tiled_count(B));
@@ -219,8 +231,8 @@ static void weight_grad_tile(const void *p, int t)
     const grad_job *j = p;
     const int C = j->m->dims[j->l], OC = j->m->dims[j->l + 1], rows = rm_tiled_rows(OC, t);
     const size_t r0 = (size_t)t * RM_TILE_ROWS;
-    rm_lowp_run(plan_for(&j->plans, rows), lowp_at((void *)j->low_dout, r0), j->ws->low_act[j->l],
-                j->dweight + r0 * (size_t)C);
+    const void *inp = j->l == 0 ? j->ws->low_input : j->ws->low_act[j->l];
+    rm_lowp_run(plan_for(&j->plans, rows), lowp_at((void *)j->low_dout, r0), inp, NULL, j->dweight + r0 * (size_t)C);
 }
 
 // After the input gradient of rows [r0, r0 + rows): the ReLU below, and the bf16 copy.
@@ -228,8 +240,8 @@ static void input_grad_finish(const grad_job *j, size_t r0, int rows)
 {
     const int C = j->m->dims[j->l];
     float *dinp = j->dinp + r0 * (size_t)C;
-    relu_backward(dinp, j->ws->act[j->l] + r0 * (size_t)C, (size_t)rows * (size_t)C);
-    if (j->low_dinp) rm_lowp_round(lowp_at(j->low_dinp, r0 * (size_t)C), dinp, (size_t)rows * (size_t)C);
+    rm_lowp_relu_backward_round(dinp, j->ws->act[j->l] + r0 * (size_t)C,
+                                j->low_dinp ? lowp_at(j->low_dinp, r0 * (size_t)C) : NULL, (size_t)rows * (size_t)C);
 }
 
 // Tile t of dinp (B,C) = bf16(dout) (rows,OC) @ bf16(W) (OC,C), then ReLU backward.
@@ -240,7 +252,7 @@ static void input_grad_tile(const void *p, int t)
     const int C = m->dims[j->l], OC = m->dims[j->l + 1], rows = rm_tiled_rows(j->B, t);
     const size_t r0 = (size_t)t * RM_TILE_ROWS;
     rm_lowp_run(plan_for(&j->plans, rows), lowp_at((void *)j->low_dout, r0 * (size_t)OC),
-                lowp_at(j->ws->low_weights, m->weight_offset[j->l]), j->dinp + r0 * (size_t)C);
+                lowp_at(j->ws->low_weights, m->weight_offset[j->l]), NULL, j->dinp + r0 * (size_t)C);
     input_grad_finish(j, r0, rows);
 }
 

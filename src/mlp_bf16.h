@@ -20,8 +20,12 @@ void rm_mlp_bf16_workspace_free(rm_mlp_workspace *ws);
 
 /* As rm_mlp_forward / rm_mlp_backward(_pairs). frozen: the parameters have not changed
  * since the last frozen call on this workspace (scoring), so the rounded weights are
- * reused. -1 with an error if a product cannot be planned (memory). */
-int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores, int frozen);
+ * reused. X_low: NULL, or X already rounded (rm_mlp_input). -1 with an error if a product
+ * cannot be planned (memory). */
+int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const void *X_low, int B,
+                        float *scores, int frozen);
+/* dst = bf16(src) in the backend's form, in fixed chunks over the threads. */
+void rm_mlp_bf16_round(void *dst, const float *src, size_t n);
 int rm_mlp_bf16_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores,
                          float *grads, int paired);
 

@@ -161,13 +161,46 @@ static void bf16_failed(void)
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
 {
     if (!bf16_products()) mlp_forward_f32(m, ws, X, B, scores);
-    else if (rm_mlp_bf16_forward(m, ws, X, B, scores, 0) != 0) bf16_failed();
+    else if (rm_mlp_bf16_forward(m, ws, X, NULL, B, scores, 0) != 0) bf16_failed();
 }
 
-void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
+int rm_mlp_input_create(rm_mlp_input *in, size_t max_values)
 {
-    if (!bf16_products()) mlp_forward_f32(m, ws, X, B, scores);
-    else if (rm_mlp_bf16_forward(m, ws, X, B, scores, 1) != 0) bf16_failed();
+    memset(in, 0, sizeof *in);
+    if (!bf16_products()) return 0;
+    in->elem = rm_precision_backend() == RM_MATMUL_BF16_ONEDNN ? 2 : 4;
+    in->low = rm_alloc(max_values, in->elem, "bf16 copy of the scored rows");
+    if (!in->low) return -1;
+    in->capacity = max_values;
+    return 0;
+}
+
+void rm_mlp_input_free(rm_mlp_input *in)
+{
+    free(in->low);
+    memset(in, 0, sizeof *in);
+}
+
+void rm_mlp_input_prepare(rm_mlp_input *in, const float *X, size_t n)
+{
+    in->rows = X;
+    in->n = n;
+    if (in->low && n <= in->capacity) rm_mlp_bf16_round(in->low, X, n);
+}
+
+void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const rm_mlp_input *in, int B,
+                           float *scores)
+{
+    if (!bf16_products()) {
+        mlp_forward_f32(m, ws, X, B, scores);
+        return;
+    }
+    /* the prepared copy is used only if it is this backend's, of these rows, complete */
+    const void *X_low = in && in->low && in->rows == X && in->n >= (size_t)B * (size_t)m->dims[0] &&
+                                in->n <= in->capacity && in->elem == (rm_precision_backend() == RM_MATMUL_BF16_ONEDNN ? 2u : 4u)
+                            ? in->low
+                            : NULL;
+    if (rm_mlp_bf16_forward(m, ws, X, X_low, B, scores, 1) != 0) bf16_failed();
 }
 
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads)

@@ -86,7 +86,7 @@ int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, cons
                 memcpy(X + i * dim, embeddings + (size_t)items[start + i] * dim, dim * sizeof(float));
             block = X;
         }
-        rm_mlp_forward_frozen(mlp, &ws, block, (int)count, scores + start);
+        rm_mlp_forward_frozen(mlp, &ws, block, NULL, (int)count, scores + start);
     }
     free(X);
     rm_mlp_workspace_free(&ws);

@@ -37,6 +37,7 @@ typedef struct {
     void *low_grad[2];             /* output gradients of product layers, [capacity, max width] */
     size_t low_elem;               /* bytes per element of the above */
     const float *low_weights_of;   /* rm_mlp_forward_frozen: the parameters low_weights hold */
+    const void *low_input;         /* the last forward's rounded batch (low_act[0] or prepared rows) */
 } rm_mlp_workspace;
 
 /* Threads every forward, backward and scoring call of this process uses (default 1).
@@ -59,9 +60,26 @@ void rm_mlp_workspace_free(rm_mlp_workspace *ws);
 /* scores[B] = MLP(X[B, D]); keeps activations in ws for backward. The products run in the
  * process's precision (rmens/precision.h). */
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
-/* The same for scoring with parameters that do not change between the calls on this
- * workspace: in bf16 the weights are rounded on the first call only. */
-void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
+/* Rows that several models score (an ensemble scoring one block), prepared once: in bf16
+ * their rounded copy, made over the threads, so that E members do not round the same rows
+ * E times. In fp32 nothing is kept. */
+typedef struct {
+    void *low;        /* rounded rows in the bf16 backend's form, or NULL */
+    size_t capacity;  /* values low can hold */
+    size_t elem;      /* bytes per value of low */
+    const float *rows;
+    size_t n;         /* values prepared from `rows` */
+} rm_mlp_input;
+int rm_mlp_input_create(rm_mlp_input *in, size_t max_values);
+void rm_mlp_input_free(rm_mlp_input *in);
+/* Prepare X (n = rows * D values) for the scoring calls that follow. */
+void rm_mlp_input_prepare(rm_mlp_input *in, const float *X, size_t n);
+
+/* rm_mlp_forward for scoring with parameters that do not change between the calls on this
+ * workspace: in bf16 the weights are rounded on the first call only. `in`: NULL, or X
+ * prepared by rm_mlp_input_prepare (its rounded rows are used as they are). */
+void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const rm_mlp_input *in, int B,
+                           float *scores);
 /* grads[n_params] += d loss / d params, given dscores[B] = d loss / d scores and the
  * activations of the last forward on the same X. */
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);

@@ -12,7 +12,9 @@
  * FLOPs of one pair (2 rows): forward 2 (D H1 + H1 H2 + H2) per row, backward
  * 2 (D H1 + 2 H1 H2 + 2 H2) per row (weight gradients of every layer, input gradients of
  * every layer but the first): rm_mlp_forward_flops + rm_mlp_backward_flops for 2 rows.
- * Prints a table and one JSON line. Usage: bench_train [pairs_per_epoch] [epochs]. */
+ * Prints a table and one JSON line. Usage: bench_train [pairs_per_epoch] [epochs] [precision],
+ * precision fp32 (default) | bf16 | auto (model.precision; the limit stays sgemm's: the
+ * benchmark divides bf16 rates by oneDNN's bf16 matmul rate, tests/bench/bench_bf16). */
 #include <cblas.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "rmens/common.h"
 #include "rmens/config.h"
 #include "rmens/pairs.h"
+#include "rmens/precision.h"
 #include "rmens/rng.h"
 #include "rmens/train.h"
 
@@ -105,6 +108,12 @@ int main(int argc, char **argv)
     long long pairs_per_epoch = argc > 1 ? atoll(argv[1]) : 8192;
     int epochs = argc > 2 ? atoi(argv[2]) : 6;
     if (epochs < 2) epochs = 2;
+    const char *precision = argc > 3 ? argv[3] : "fp32";
+    rm_precision_info prec;
+    if (rm_precision_select(precision, 1, &prec) != 0) {
+        fprintf(stderr, "bench_train: %s\n", rm_last_error());
+        return 1;
+    }
     int threads = openblas_get_num_threads();
     bench_threads = threads;
     sgemm_buffers(); /* warm-up at OpenBLAS's own thread count, before the model takes it to 1 */
@@ -146,6 +155,8 @@ int main(int argc, char **argv)
     double score_gflops = score_rate * rm_mlp_forward_flops(&member.mlp, 1) / 1e9;
     printf("\n%-44s %12s\n", "training benchmark (D=2048-1024-512-1, B=512)", "value");
     printf("%-44s %12d\n", "BLAS threads", threads);
+    printf("%-44s %12s\n", "precision", prec.precision);
+    printf("%-44s %s\n", "products", prec.kernel);
     printf("%-44s %12.1f\n", "sgemm limit at the step's shapes, GFLOP/s", limit / 1e9);
     printf("%-44s %12.2f\n", "FLOPs per pair (fwd+bwd, 2 rows), MFLOP", flops_per_pair / 1e6);
     printf("%-44s %12.0f\n", "training, distinct pairs/s", pairs_per_s);
@@ -155,8 +166,9 @@ int main(int argc, char **argv)
     printf("%-44s %12.1f\n", "scoring, GFLOP/s", score_gflops);
     printf("{\"bench\": \"train\", \"threads\": %d, \"sgemm_gflops\": %.2f, \"mflop_per_pair\": %.3f, "
            "\"pairs_per_s\": %.1f, \"train_gflops\": %.2f, \"fraction_of_sgemm\": %.4f, "
-           "\"score_items_per_s\": %.1f, \"score_gflops\": %.2f}\n",
-           threads, limit / 1e9, flops_per_pair / 1e6, pairs_per_s, gflops, gflops * 1e9 / limit, score_rate, score_gflops);
+           "\"score_items_per_s\": %.1f, \"score_gflops\": %.2f, \"precision\": \"%s\", \"kernel\": \"%s\"}\n",
+           threads, limit / 1e9, flops_per_pair / 1e6, pairs_per_s, gflops, gflops * 1e9 / limit, score_rate, score_gflops,
+           prec.precision, prec.kernel);
     rm_member_free(&member);
     rm_pairs_free(&pairs);
     rm_settings_free(&cfg);

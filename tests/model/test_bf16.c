@@ -109,13 +109,14 @@ typedef struct {
 /* C (M,N) = op(A) op(B) [+ C0] on the current backend, vs double of the same rounded inputs.
  * Every operand is a block of a wider matrix (leading dimensions larger than the block),
  * as the model's tiles are (a tile of dW reads a column block of dout). */
-static product_error check_product(int ta, int tb, int M, int N, int K, int accumulate, uint64_t stream)
+static product_error check_product(int ta, int tb, int M, int N, int K, int mode, uint64_t stream)
 {
     int lda = (ta ? M : K) + 13, ldb = (tb ? K : N) + 5, ldc = N + 3;
     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
     float *A = random_floats(na, stream, 1.0), *Bm = random_floats(nb, stream + 1, 0.05);
     float *C = random_floats(nc, stream + 2, 0.5), *C0 = malloc(nc * sizeof(float));
     memcpy(C0, C, nc * sizeof(float));
+    float *bias = random_floats((size_t)N, stream + 3, 0.5);
     float *Ar = malloc(na * sizeof(float)), *Br = malloc(nb * sizeof(float)); /* rounded, as floats */
     rm_bf16_round_floats(Ar, A, na);
     rm_bf16_round_floats(Br, Bm, nb);
@@ -123,23 +124,24 @@ static product_error check_product(int ta, int tb, int M, int N, int K, int accu
     void *Al = malloc(na * es), *Bl = malloc(nb * es);
     rm_lowp_round(Al, A, na);
     rm_lowp_round(Bl, Bm, nb);
-    const rm_lowp_plan *plan = rm_lowp_plan_get(ta, tb, M, N, K, lda, ldb, ldc, accumulate);
+    const rm_lowp_plan *plan = rm_lowp_plan_get(ta, tb, M, N, K, lda, ldb, ldc, mode);
     CHECK(plan != NULL);
     product_error e = {0, 0};
     if (plan) {
-        rm_lowp_run(plan, Al, Bl, C);
+        rm_lowp_run(plan, Al, Bl, mode == RM_LOWP_BIAS ? bias : NULL, C);
         const double u = ldexp(1.0, -24);
         int untouched = 1;
         for (int i = 0; i < M; i++) {
             for (int j = 0; j < N; j++) {
-                double ref = accumulate ? C0[(size_t)i * ldc + j] : 0, mag = fabs(ref);
+                double ref = mode == RM_LOWP_ACCUMULATE ? C0[(size_t)i * ldc + j] : mode == RM_LOWP_BIAS ? bias[j] : 0;
+                double mag = fabs(ref);
                 for (int k = 0; k < K; k++) {
                     double p = at(Ar, ta, lda, i, k) * at(Br, tb, ldb, k, j);
                     ref += p;
                     mag += fabs(p);
                 }
                 double err = fabs((double)C[(size_t)i * ldc + j] - ref);
-                double bound = (double)K * u * mag + 1e-30; /* K terms (K - 1 additions) plus C0 */
+                double bound = (double)K * u * mag + 1e-30; /* K terms (K - 1 additions) plus C0 or the bias */
                 if (err / bound > e.worst_ratio) e.worst_ratio = err / bound;
                 if (mag > 0 && err / mag > e.worst_rel) e.worst_rel = err / mag;
             }
@@ -147,16 +149,16 @@ static product_error check_product(int ta, int tb, int M, int N, int K, int accu
         }
         CHECK(untouched); /* nothing written outside the block */
     }
-    free(A), free(Bm), free(C), free(C0), free(Ar), free(Br), free(Al), free(Bl);
+    free(bias), free(A), free(Bm), free(C), free(C0), free(Ar), free(Br), free(Al), free(Bl);
     return e;
 }
 
 /* The three products of a layer C -> OC on `rows` rows, for one tile of `tile` rows. */
 static void check_layer_products(const char *backend, int C, int OC, int tile)
 {
-    product_error f = check_product(0, 1, tile, OC, C, 1, 100);    /* out += inp @ W^T */
-    product_error w = check_product(1, 0, tile < OC ? tile : OC, C, 600, 1, 200); /* dW += dout^T @ inp, K = 600 rows */
-    product_error g = check_product(0, 0, tile, C, OC, 0, 300);    /* dinp = dout @ W */
+    product_error f = check_product(0, 1, tile, OC, C, RM_LOWP_BIAS, 100); /* out = inp @ W^T + bias */
+    product_error w = check_product(1, 0, tile < OC ? tile : OC, C, 600, RM_LOWP_ACCUMULATE, 200); /* dW += dout^T @ inp, K = 600 rows */
+    product_error g = check_product(0, 0, tile, C, OC, RM_LOWP_OVERWRITE, 300); /* dinp = dout @ W */
     product_error all[3] = {f, w, g};
     const char *names[3] = {"forward", "weight-grad", "input-grad"};
     for (int i = 0; i < 3; i++) {
