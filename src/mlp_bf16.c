@@ -9,6 +9,14 @@
 #include "rmens/common.h"
 #include "tiled_blas.h"
 
+/* Output rows per bf16 tile, fixed (like RM_TILE_ROWS for fp32): tiles depend on the shape
+ * alone, so results do not depend on the thread count. */
+#ifndef BF16_TILE_ROWS
+#define BF16_TILE_ROWS 256
+#endif
+static int tile_count(int n) { return n <= 0 ? 0 : (n + BF16_TILE_ROWS - 1) / BF16_TILE_ROWS; }
+static int tile_rows(int n, int t) { return n - t * BF16_TILE_ROWS < BF16_TILE_ROWS ? n - t * BF16_TILE_ROWS : BF16_TILE_ROWS; }
+
 #define ROUND_CHUNK ((size_t)1 << 16) /* weights rounded in chunks of this many, over the threads */
 
 static void *lowp_at(void *base, size_t index) { return (char *)base + index * rm_lowp_size(); }
@@ -38,18 +46,18 @@ static int plan_tiles(tile_plans *p, int trans_a, int trans_b, int rows, int N, 
                       int mode)
 {
     p->full = p->tail = NULL;
-    if (rows >= RM_TILE_ROWS) {
-        p->full = rm_lowp_plan_get(trans_a, trans_b, RM_TILE_ROWS, N, K, lda, ldb, ldc, mode);
+    if (rows >= BF16_TILE_ROWS) {
+        p->full = rm_lowp_plan_get(trans_a, trans_b, BF16_TILE_ROWS, N, K, lda, ldb, ldc, mode);
         if (!p->full) return -1;
     }
-    if (rows % RM_TILE_ROWS) {
-        p->tail = rm_lowp_plan_get(trans_a, trans_b, rows % RM_TILE_ROWS, N, K, lda, ldb, ldc, mode);
+    if (rows % BF16_TILE_ROWS) {
+        p->tail = rm_lowp_plan_get(trans_a, trans_b, rows % BF16_TILE_ROWS, N, K, lda, ldb, ldc, mode);
         if (!p->tail) return -1;
     }
     return 0;
 }
 
-static const rm_lowp_plan *plan_for(const tile_plans *p, int rows) { return rows == RM_TILE_ROWS ? p->full : p->tail; }
+static const rm_lowp_plan *plan_for(const tile_plans *p, int rows) { return rows == BF16_TILE_ROWS ? p->full : p->tail; }
 
 /* layer l on B rows: out (B,OC) = inp (B,C) @ W^T + bias; W (OC,C) as nn.Linear */
 static int plan_forward(tile_plans *p, const rm_mlp *m, int l, int B)
@@ -155,8 +163,8 @@ static void forward_tile(const void *p, int t)
 {
     const layer_job *j = p;
     const rm_mlp *m = j->m;
-    const int l = j->l, C = m->dims[l], OC = m->dims[l + 1], rows = rm_tiled_rows(j->B, t);
-    const size_t r0 = (size_t)t * RM_TILE_ROWS;
+    const int l = j->l, C = m->dims[l], OC = m->dims[l + 1], rows = tile_rows(j->B, t);
+    const size_t r0 = (size_t)t * BF16_TILE_ROWS;
     void *a = lowp_at(j->ws->low_act[l], r0 * (size_t)C);
     if (j->inp_low) a = lowp_at((void *)j->inp_low, r0 * (size_t)C);
     else if (l == 0 || !is_product_layer(m, l - 1)) /* no bf16 copy of the input yet */
@@ -176,8 +184,8 @@ static void head_tile(const void *p, int t)
 {
     const layer_job *j = p;
     const rm_mlp *m = j->m;
-    const int l = j->l, C = m->dims[l], rows = rm_tiled_rows(j->B, t);
-    const size_t r0 = (size_t)t * RM_TILE_ROWS;
+    const int l = j->l, C = m->dims[l], rows = tile_rows(j->B, t);
+    const size_t r0 = (size_t)t * BF16_TILE_ROWS;
     float *out = j->out + r0;
     for (int b = 0; b < rows; b++) out[b] = m->params[m->bias_offset[l]];
     cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, C, 1, j->inp + r0 * (size_t)C, C, m->params + m->weight_offset[l], 1,
@@ -202,9 +210,9 @@ int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, c
                          {NULL, NULL}};
         if (is_product_layer(m, l)) {
             if (plan_forward(&job.plans, m, l, B) != 0) return -1;
-            rm_tiled_run(forward_tile, &job, rm_tiled_count(B));
+            rm_tiled_run(forward_tile, &job, tile_count(B));
         } else {
-            rm_tiled_run(head_tile, &job, rm_tiled_count(B));
+            rm_tiled_run(head_tile, &job, tile_count(B));
         }
         inp = job.out;
     }
@@ -229,8 +237,8 @@ typedef struct {
 static void weight_grad_tile(const void *p, int t)
 {
     const grad_job *j = p;
-    const int C = j->m->dims[j->l], OC = j->m->dims[j->l + 1], rows = rm_tiled_rows(OC, t);
-    const size_t r0 = (size_t)t * RM_TILE_ROWS;
+    const int C = j->m->dims[j->l], OC = j->m->dims[j->l + 1], rows = tile_rows(OC, t);
+    const size_t r0 = (size_t)t * BF16_TILE_ROWS;
     const void *inp = j->l == 0 ? j->ws->low_input : j->ws->low_act[j->l];
     rm_lowp_run(plan_for(&j->plans, rows), lowp_at((void *)j->low_dout, r0), inp, NULL, j->dweight + r0 * (size_t)C);
 }
@@ -249,8 +257,8 @@ static void input_grad_tile(const void *p, int t)
 {
     const grad_job *j = p;
     const rm_mlp *m = j->m;
-    const int C = m->dims[j->l], OC = m->dims[j->l + 1], rows = rm_tiled_rows(j->B, t);
-    const size_t r0 = (size_t)t * RM_TILE_ROWS;
+    const int C = m->dims[j->l], OC = m->dims[j->l + 1], rows = tile_rows(j->B, t);
+    const size_t r0 = (size_t)t * BF16_TILE_ROWS;
     rm_lowp_run(plan_for(&j->plans, rows), lowp_at((void *)j->low_dout, r0 * (size_t)OC),
                 lowp_at(j->ws->low_weights, m->weight_offset[j->l]), NULL, j->dinp + r0 * (size_t)C);
     input_grad_finish(j, r0, rows);
@@ -261,8 +269,8 @@ static void head_input_grad_tile(const void *p, int t)
 {
     const grad_job *j = p;
     const rm_mlp *m = j->m;
-    const int C = m->dims[j->l], rows = rm_tiled_rows(j->B, t);
-    const size_t r0 = (size_t)t * RM_TILE_ROWS;
+    const int C = m->dims[j->l], rows = tile_rows(j->B, t);
+    const size_t r0 = (size_t)t * BF16_TILE_ROWS;
     const float *w = m->params + m->weight_offset[j->l];
     for (int b = 0; b < rows; b++) {
         float g = j->dout[r0 + (size_t)b], *row = j->dinp + (r0 + (size_t)b) * (size_t)C;
@@ -296,14 +304,14 @@ static int layer_backward(grad_job *j, const float *inp, float *dbias, int paire
     if (!is_product_layer(m, l)) {
         // the head: dweight (C) += inp^T (C,B) @ dout (B), fp32
         rm_tiled_sgemv(CblasRowMajor, CblasTrans, j->B, C, 1, inp, C, j->dout, 1, 1, j->dweight, 1);
-        if (j->dinp) rm_tiled_run(head_input_grad_tile, j, rm_tiled_count(j->B));
+        if (j->dinp) rm_tiled_run(head_input_grad_tile, j, tile_count(j->B));
         return 0;
     }
     if (plan_weight_grad(&j->plans, m, l, j->B) != 0) return -1;
-    rm_tiled_run(weight_grad_tile, j, rm_tiled_count(OC));
+    rm_tiled_run(weight_grad_tile, j, tile_count(OC));
     if (j->dinp) {
         if (plan_input_grad(&j->plans, m, l, j->B) != 0) return -1;
-        rm_tiled_run(input_grad_tile, j, rm_tiled_count(j->B));
+        rm_tiled_run(input_grad_tile, j, tile_count(j->B));
     }
     return 0;
 }
