@@ -2,4 +2,5 @@
 rmens_script_test(bad_inputs ${CMAKE_CURRENT_SOURCE_DIR}/reliability/bad_inputs.py)
 set_tests_properties(bad_inputs PROPERTIES LABELS "e2e;reliability")
 rmens_script_test(kill_resume ${CMAKE_CURRENT_SOURCE_DIR}/reliability/kill_resume.sh)
-set_tests_properties(kill_resume PROPERTIES LABELS "e2e;reliability;mpi")
+rmens_script_test(kill_resume_bf16 ${CMAKE_CURRENT_SOURCE_DIR}/reliability/kill_resume.sh bf16)
+set_tests_properties(kill_resume kill_resume_bf16 PROPERTIES LABELS "e2e;reliability;mpi")

@@ -3,10 +3,14 @@
 # with SIGKILL) and resumed with --resume until done gives members bitwise identical to
 # an uninterrupted run; a SIGTERM'd run exits 75 with a checkpoint; kills never leave a
 # torn file. Ranks: 2 (members dealt over them), and the SIGKILL case on 1 rank.
+# Usage: kill_resume.sh [fp32|bf16]: model.precision of every run (bf16: the rounded
+# weights are remade from the checkpointed fp32 master weights on resume).
 source "$(dirname "$0")/../ensemble/common.sh"
+PRECISION="${1:-fp32}"
 # Long enough to be interrupted at random points (several seconds): D = 512, 512-256 MLP.
 SETS=("${COMMON_SETS[@]}" --set synth.dim=512 --set synth.train_prompts=600 --set model.hidden=[512,256]
-      --set train.epochs=4 --set train.batch_size=64 --set pairs.count=16000 --set train.patience=0)
+      --set train.epochs=4 --set train.batch_size=64 --set pairs.count=16000 --set train.patience=0
+      --set model.precision="$PRECISION")
 "$RMENS" synth "$CFG" "${SETS[@]}" --force >/dev/null
 start=$SECONDS
 run_mpi 2 train "$CFG" "${SETS[@]}" --set output="$WORK/reference" >"$WORK/reference.log" 2>&1 || { cat "$WORK/reference.log"; fail "reference run"; }
