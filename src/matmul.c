@@ -200,6 +200,9 @@ static int strided_md(dnnl_memory_desc_t *md, int rows, int cols, int ld, int tr
 
 static int onednn_plan(rm_lowp_plan *p, char *impl, size_t impl_size)
 {
+    /* planning runs on the calling thread: no OpenMP team there either (its idle threads
+     * would spin on the cores the tiles use) */
+    omp_set_num_threads(1);
     if (engine_ready() != 0) return -1;
     if (strided_md(&p->a_md, p->M, p->K, p->lda, p->trans_a, dnnl_bf16) != 0 ||
         strided_md(&p->b_md, p->K, p->N, p->ldb, p->trans_b, dnnl_bf16) != 0 ||
@@ -385,7 +388,6 @@ int rm_lowp_onednn_probe(char *impl, size_t impl_size)
     memset(&probe, 0, sizeof probe);
     probe.trans_b = 1, probe.M = RM_TILE_ROWS, probe.N = 1024, probe.K = 2048;
     probe.lda = 2048, probe.ldb = 2048, probe.ldc = 1024, probe.mode = RM_LOWP_BIAS;
-    omp_set_num_threads(1);
     int rc = onednn_plan(&probe, kernel_name, sizeof kernel_name);
     plan_release(&probe);
     if (impl) snprintf(impl, impl_size, "%s", kernel_name);

@@ -165,10 +165,14 @@ static void forward_tile(const void *p, int t)
     const rm_mlp *m = j->m;
     const int l = j->l, C = m->dims[l], OC = m->dims[l + 1], rows = tile_rows(j->B, t);
     const size_t r0 = (size_t)t * BF16_TILE_ROWS;
-    void *a = lowp_at(j->ws->low_act[l], r0 * (size_t)C);
-    if (j->inp_low) a = lowp_at((void *)j->inp_low, r0 * (size_t)C);
-    else if (l == 0 || !is_product_layer(m, l - 1)) /* no bf16 copy of the input yet */
-        rm_lowp_round(a, j->inp + r0 * (size_t)C, (size_t)rows * (size_t)C);
+    void *a;
+    if (j->inp_low) {
+        a = lowp_at((void *)j->inp_low, r0 * (size_t)C);
+    } else {
+        a = lowp_at(j->ws->low_act[l], r0 * (size_t)C);
+        if (l == 0 || !is_product_layer(m, l - 1)) /* no bf16 copy of the input yet */
+            rm_lowp_round(a, j->inp + r0 * (size_t)C, (size_t)rows * (size_t)C);
+    }
     float *out = j->out + r0 * (size_t)OC;
     rm_lowp_run(plan_for(&j->plans, rows), a, lowp_at(j->ws->low_weights, m->weight_offset[l]),
                 m->params + m->bias_offset[l], out);

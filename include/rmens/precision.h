@@ -10,8 +10,9 @@
  *         - "emulated": operands rounded to bf16 values held in floats, multiplied with
  *           sgemm, for CPUs where oneDNN has no bf16 kernel (AVX2-only): the same
  *           rounding at fp32 speed, so the bf16 path is exercised on every machine.
- * auto: bf16 where the CPU has native bf16 (AMX or AVX512_BF16) and oneDNN runs it,
- *       fp32 elsewhere.
+ * auto: bf16 where it is faster than fp32 - oneDNN runs its AMX kernels (the CPU has
+ *       AMX-BF16) - and fp32 elsewhere, including CPUs with AVX512_BF16 but no AMX, where
+ *       oneDNN 2.6's bf16 matmul measured slower than sgemm (113 vs 177 GFLOP/s, one core).
  *
  * The setting is process-wide, like the thread count (rm_mlp_set_threads), and applies to
  * the verb that runs: members trained in one precision can be scored in the other.

@@ -3,7 +3,7 @@
 # scored with model.precision = fp32 and bf16 give figures within the tolerances a study
 # can ignore - Spearman and pairwise accuracy within 0.005, best-of-n golden reward within
 # 0.01 - through oneDNN where the CPU has a bf16 kernel and through the emulated backend;
-# `auto` picks bf16 exactly where the CPU has native bf16; members trained in bf16 are
+# `auto` picks bf16 exactly where oneDNN runs an AMX kernel; members trained in bf16 are
 # scored in fp32 too (precision belongs to the verb that runs); provenance says which.
 set -euo pipefail
 : "${RMENS:?}" "${MPIRUN:?}" "${PYTHON:?}" "${SRCDIR:?}"
@@ -66,8 +66,10 @@ auto = load("eval_auto")["provenance"]
 assert auto["precision_requested"] == "auto"
 onednn = bf16["provenance"]["matmul_kernel"].startswith("onednn")
 print("oneDNN bf16 kernel here:", onednn, "- auto chose", auto["precision"], auto["matmul_kernel"])
-if auto["precision"] == "bf16":
-    assert onednn and auto["matmul_kernel"] == bf16["provenance"]["matmul_kernel"], auto
+amx = onednn and "amx" in bf16["provenance"]["matmul_kernel"]
+assert (auto["precision"] == "bf16") == amx, (auto, bf16["provenance"])
+if amx:
+    assert auto["matmul_kernel"] == bf16["provenance"]["matmul_kernel"], auto
     compare("eval_auto")
 # bf16-trained members: trained in bf16 (members.h5 /run), scored in fp32
 with h5py.File(f"{work}/bf16/members.h5", "r") as f:
