@@ -28,6 +28,7 @@
  * Usage: bench_bf16 THREADS SECONDS_PER_WORKLOAD [WORKLOAD,...]   (default: all)
  * THREADS sets oneDNN's OpenMP threads (omp_set_num_threads) and OpenBLAS's threads.
  * Prints a table and one JSON line (tests/bench/run_bench.py reads the JSON). */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <cblas.h>
 #include <math.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -284,9 +285,23 @@ static double run_workload(gemm **parts, int n, enum way way)
     return flops;
 }
 
+/* Idle threads of the library used last keep spinning for a while (OpenBLAS's for 2^28
+ * cycles, about 0.1 s; OpenMP's, oneDNN's, shorter): on a machine with as many cores as
+ * threads they would take cores from the other library's first calls. Wait them out. */
+static void library_switch(enum way way)
+{
+    static int last = -1;
+    if (last >= 0 && (last == SGEMM) != (way == SGEMM)) {
+        struct timespec pause = {0, 250000000L};
+        nanosleep(&pause, NULL);
+    }
+    last = (int)way;
+}
+
 /* best one-call rate over `seconds` (at least 3 samples), after a warm-up call */
 static double best_rate(gemm **parts, int n, enum way way, double seconds)
 {
+    library_switch(way);
     run_workload(parts, n, way);
     double best = 0, t_end = now() + seconds;
     int samples = 0;
