@@ -253,7 +253,7 @@ class Bench:
                               str(self.a.train_epochs), "bf16"], threads)
                 c = last_json(out)
                 c.update(bf16_limit_gflops=lim, fraction_of_bf16_limit=ratio(c["train_gflops"], lim, 4),
-                         bf16_limit_sgemm_gflops=lim_j["workloads"]["train_step"]["sgemm_gflops"])
+                         bf16_limit_sgemm_gflops=lim_j.get("workloads", {}).get("train_step", {}).get("sgemm_gflops"))
                 if best_c is None or (c["fraction_of_bf16_limit"] or 0) > (best_c["fraction_of_bf16_limit"] or 0):
                     best_c = c
             t = last_json(run([PYTHON, os.path.join(HERE, "torch_reference.py"), "train", str(self.a.train_pairs),
@@ -556,6 +556,9 @@ class Bench:
         cpu = r["machine"]["cpu"]
         nob = "no native bf16"
 
+        def of_limit(x, lim):  # "0.812 of the bf16 limit 1642", or why there is no limit
+            return f"{x:.3f} of the bf16 limit {lim:.0f}" if x and lim else "no bf16 limit measured"
+
         def unavailable(name, why):  # a bf16 row that could not be measured, and why
             add(name, nob if why == nob else "unavailable", "neither AMX nor AVX512_BF16 on this CPU" if why == nob else why)
         s1, s2 = r["sgemm_start"]["1"], r["sgemm_start"]["2"]
@@ -598,7 +601,7 @@ class Bench:
             if "rmens" in b:
                 c = b["rmens"]
                 add(f"train {th} thr bf16: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
-                    f"{b['fraction_of_bf16_limit']:.3f} of the bf16 limit {b['bf16_limit_gflops']:.0f}; {b['vs_rmens_fp32']:.2f}x fp32; "
+                    f"{of_limit(b['fraction_of_bf16_limit'], b['bf16_limit_gflops'])}; {b['vs_rmens_fp32']:.2f}x fp32; "
                     f"kernel {b['kernel']}")
             else:
                 unavailable(f"train {th} thr bf16: distinct pairs/s", b["unavailable"])
@@ -629,7 +632,7 @@ class Bench:
                 x = b[k]
                 add(f"eval bf16 {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
                     f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
-                    f"{x['fraction_of_bf16_limit']:.3f} of the bf16 limit {x['bf16_limit_gflops']:.0f}; {x['vs_fp32']:.2f}x fp32; "
+                    f"{of_limit(x['fraction_of_bf16_limit'], x['bf16_limit_gflops'])}; {x['vs_fp32']:.2f}x fp32; "
                     f"score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s = "
                     f"{100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s; kernel {x['kernel']}")
             if b.get("torch_2_threads"):
