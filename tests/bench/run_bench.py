@@ -3,19 +3,32 @@
 
     /usr/bin/python3 tests/bench/run_bench.py [--build build] [--out build/bench] [--reps 2]
 
-Measures and prints a table, and writes <out>/bench.json:
+Measures and prints a table, and writes <out>/bench.json (with the CPU's model and its
+avx2 / avx512f / avx512_bf16 / amx_bf16 / amx_tile flags: native bf16 = AMX or AVX512_BF16):
   sgemm      cblas_sgemm GFLOP/s at the model's GEMM shapes (build/tests/bench_sgemm), 1 and
              2 threads: the practical limit every other rate is divided by;
+  bf16       the bf16 limit: oneDNN's bf16 matmul at the same shapes beside sgemm measured
+             right after it (build/tests/bench_bf16, only built when oneDNN is found),
+             1 and 2 threads, plain nn.Linear weights and the kernel's own layout, and
+             single-threaded tiles of 256 / 512 / 1024 rows;
   train      rm_train_member at D = 2048 -> 1024 -> 512 -> 1, minibatch 512 pairs, in memory
              (build/tests/bench_train, which measures the sgemm limit between its epochs);
              the PyTorch reference on the same pairs/epochs/minibatch (torch_reference.py);
+             in fp32 and, where the build has the bf16 backend (bench_train's third
+             argument), in bf16 against the bf16 limit, beside PyTorch under autocast;
   eval       `rmens eval`, 4 members, streaming the test split of a store on disk, 1 rank
              and 2 ranks; the PyTorch reference scoring the same store with the same weights;
+             fp32 and model.precision=bf16 (against the bf16 limit; PyTorch in bf16);
+             the statistics' share of each eval's total;
+  large      `rmens eval` of E = 4 / 16 / 64 quickly trained members on a small test split:
+             per-member cost (total / E), E = 64 against E = 4, and what the ablation over
+             sizes 1..64 adds to the E = 64 eval;
   ensemble   `rmens train` of 4 members at the reference shapes, 1 and 2 ranks;
   memory     peak resident memory per rank of `rmens eval` on a test split larger than half
              the machine's RAM and on one a tenth of it (same eval.chunk_prompts);
-  case_study the full configs/case_study.cfg (tests/bench/case_study.sh, run separately,
-             in the background: it takes long); included if its JSON exists.
+  case_study the full configs/case_study.cfg (--case-study, run separately, in the
+             background: it takes long), fp32 and model.precision=auto; included if its
+             JSON exists.
 The machine may be shared: the sgemm limit is measured right before each workload, each
 workload is repeated --reps times, and the best rate (and its ratio to the limit measured
 next to it) is kept. Timings are never pass/fail: this is not a ctest test."""
@@ -40,22 +53,29 @@ D, H1, H2 = 2048, 1024, 512
 FORWARD_FLOPS = 2 * (D * H1 + H1 * H2 + H2)
 BACKWARD_FLOPS = 2 * (D * H1 + 2 * H1 * H2 + 2 * H2)
 MEMBERS = 4
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+NO_BF16_BACKEND = "bf16 backend not available in this build"
 
 
 def log(msg):
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def run(cmd, threads=None, check=True):
+def run_status(cmd, threads=None):
+    """(exit status, output, wall seconds); threads: OpenBLAS's and OpenMP's (oneDNN, torch)"""
     env = dict(ENV)
     if threads is not None:
-        env["OPENBLAS_NUM_THREADS"] = str(threads)
+        env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wall = time.perf_counter() - t0
-    if check and p.returncode != 0:
-        sys.exit(f"bench: command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout[-4000:]}")
-    return p.stdout, wall
+    return p.returncode, p.stdout, time.perf_counter() - t0
+
+
+def run(cmd, threads=None, check=True):
+    rc, out, wall = run_status(cmd, threads)
+    if check and rc != 0:
+        sys.exit(f"bench: command failed ({rc}): {' '.join(cmd)}\n{out[-4000:]}")
+    return out, wall
 
 
 def last_json(text):
@@ -63,6 +83,54 @@ def last_json(text):
         if line.startswith("{"):
             return json.loads(line)
     sys.exit(f"bench: no JSON line in output:\n{text[-2000:]}")
+
+
+def cpu_info():
+    """The CPU's model name and the flags that decide the bf16 path (/proc/cpuinfo, else lscpu)."""
+    model, flags = None, None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key == "flags" and flags is None:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    if model is None or flags is None:
+        try:
+            out = subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True, env=dict(os.environ, LC_ALL="C")).stdout
+            for line in out.splitlines():
+                key, _, value = line.partition(":")
+                if key.strip() == "Model name" and model is None:
+                    model = value.strip()
+                elif key.strip() == "Flags" and flags is None:
+                    flags = set(value.split())
+        except OSError:
+            pass
+    have = {f: f in (flags or ()) for f in CPU_FLAGS}
+    via = [name for name, ok in (("AMX", have["amx_bf16"] and have["amx_tile"]), ("AVX512_BF16", have["avx512_bf16"])) if ok]
+    return {"model": model or "unknown", "flags": have, "native_bf16": bool(via), "native_bf16_via": via}
+
+
+def cpu_line(cpu):
+    flags = " ".join(f if ok else f"-{f}" for f, ok in cpu["flags"].items())
+    native = f"yes ({', '.join(cpu['native_bf16_via'])})" if cpu["native_bf16"] else "no"
+    return f"CPU: {cpu['model']}; flags {flags}; native bf16: {native}"
+
+
+def bf16_limit(j, workload):
+    """The bf16 limit of a workload in bench_bf16's JSON: the faster of the two weight layouts
+    (plain nn.Linear, the kernel's own) - what oneDNN reaches at these shapes."""
+    w = (j or {}).get("workloads", {}).get(workload, {})
+    rates = [r for r in (w.get("bf16_gflops"), w.get("bf16_any_gflops")) if r]
+    return max(rates) if rates else None
+
+
+def ratio(a, b, digits=3):
+    return round(a / b, digits) if a and b else None
 
 
 class Bench:
@@ -76,7 +144,10 @@ class Bench:
         self.mpirun = shutil.which("mpirun") or "mpirun"
         self.result = {"machine": {"cores": os.cpu_count(), "load_at_start": os.getloadavg(),
                                    "mem_total_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-                                   "started": time.strftime("%Y-%m-%d %H:%M:%S")}}
+                                   "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": cpu_info()}}
+        self.cpu = self.result["machine"]["cpu"]
+        self.config = os.path.join(SRC, "configs", "case_study.cfg")
+        self._rmens_bf16 = self._train_bf16 = None
 
     def mpi(self, ranks):
         """mpirun prefix: no binding, so a rank's threads get the cores they are given
@@ -87,6 +158,58 @@ class Bench:
     def sgemm(self, threads, seconds=None):
         out, _ = run([os.path.join(self.build, "tests", "bench_sgemm"), str(threads), str(seconds or self.a.sgemm_seconds)])
         return last_json(out)
+
+    def bf16(self, threads, workloads="all", seconds=None):
+        """bench_bf16's JSON: oneDNN bf16 matmul beside sgemm (bf16 figures null where oneDNN
+        has none; a stand-in with the reason where bench_bf16 was not built)."""
+        exe = os.path.join(self.build, "tests", "bench_bf16")
+        if not os.path.exists(exe):
+            return {"bf16_available": False, "unavailable": "bench_bf16 not built (tests/bench.cmake found no oneDNN)"}
+        out, _ = run([exe, str(threads), str(seconds or self.a.bf16_seconds), workloads], threads)
+        return last_json(out)
+
+    def bf16_matmul(self):
+        """The bf16 limit at every shape, 1 and 2 threads; the tiles (1 thread) for the backend."""
+        res = {}
+        for threads in (1, 2):
+            j = res[str(threads)] = self.bf16(threads)
+            if not j.get("bf16_available"):
+                log(f"bf16 matmul {threads} thread(s): unavailable: {j.get('unavailable')}")
+                continue
+            w = j["workloads"]
+            log(f"bf16 matmul {threads} thread(s), {j['gemms']['fwd0_1024']['impl']}: " + "; ".join(
+                f"{k} {w[k]['bf16_gflops']:.0f} (any {w[k]['bf16_any_gflops']:.0f}) vs sgemm {w[k]['sgemm_gflops']:.0f}"
+                for k in ("train_step", "forward_1024", "forward_256")))
+        self.result["bf16_limit"] = res
+
+    def bf16_unavailable(self, need_backend=True):
+        """Why bf16 rows of rmens (need_backend) or PyTorch cannot be measured here, or None."""
+        if not self.cpu["native_bf16"]:
+            return "no native bf16"
+        if need_backend:
+            if self._rmens_bf16 is None:
+                # the backend adds the key model.precision; an rmens without it rejects the key
+                _, out, _ = run_status([self.rmens, "eval", "--help"])
+                self._rmens_bf16 = "" if re.search(r"^\s*model\.precision\b", out, re.M) else \
+                    f"{NO_BF16_BACKEND} (rmens has no model.precision)"
+            return self._rmens_bf16 or None
+        return None
+
+    def bench_train_bf16(self):
+        """Why bench_train cannot train in bf16, or None: a short probe run (its JSON carries
+        "precision" once the backend is in)."""
+        if self._train_bf16 is None:
+            rc, out, _ = run_status([os.path.join(self.build, "tests", "bench_train"), "1024", "2", "bf16"], 1)
+            j = next((json.loads(l) for l in reversed(out.splitlines()) if l.startswith("{")), None)
+            if rc != 0 or j is None:
+                self._train_bf16 = f"bench_train bf16 failed (exit {rc}): {out.strip().splitlines()[-1:] }"
+            elif "precision" not in j:
+                self._train_bf16 = f"{NO_BF16_BACKEND} (bench_train's JSON has no precision)"
+            elif j["precision"] != "bf16":
+                self._train_bf16 = f"bench_train asked for bf16 trained in {j['precision']} (kernel {j.get('kernel')})"
+            else:
+                self._train_bf16 = ""
+        return self._train_bf16 or None
 
     # ---- training, in memory, one rank ----
     def train(self):
@@ -107,7 +230,47 @@ class Bench:
             c, t = best
             res[str(threads)] = {"rmens": c, "torch": t, "fraction_of_sgemm": c["fraction_of_sgemm"],
                                  "vs_torch_distinct_pairs": round(c["pairs_per_s"] / t["distinct_pairs_per_s"], 3)}
+            res[str(threads)]["bf16"] = self.train_bf16(threads, c)
         self.result["train"] = res
+
+    def train_bf16(self, threads, fp32):
+        """bench_train in bf16 against the bf16 limit of the step's shapes (bench_bf16 run right
+        before it), and PyTorch under autocast on the same pairs/epochs/minibatch."""
+        res = {}
+        why_torch = self.bf16_unavailable(need_backend=False)
+        why = why_torch or self.bench_train_bf16()
+        if why:
+            res["unavailable"] = why
+        if why_torch:
+            return res
+        best_c = best_t = None
+        for rep in range(self.a.reps):
+            c = None
+            if not why:
+                lim_j = self.bf16(threads, "train_step")
+                lim = bf16_limit(lim_j, "train_step")
+                out, _ = run([os.path.join(self.build, "tests", "bench_train"), str(self.a.train_pairs),
+                              str(self.a.train_epochs), "bf16"], threads)
+                c = last_json(out)
+                c.update(bf16_limit_gflops=lim, fraction_of_bf16_limit=ratio(c["train_gflops"], lim, 4),
+                         bf16_limit_sgemm_gflops=lim_j.get("workloads", {}).get("train_step", {}).get("sgemm_gflops"))
+                if best_c is None or (c["fraction_of_bf16_limit"] or 0) > (best_c["fraction_of_bf16_limit"] or 0):
+                    best_c = c
+            t = last_json(run([PYTHON, os.path.join(HERE, "torch_reference.py"), "train", str(self.a.train_pairs),
+                               str(self.a.train_epochs), "512", "bf16"], threads)[0])
+            if best_t is None or t["distinct_pairs_per_s"] > best_t["distinct_pairs_per_s"]:
+                best_t = t
+            log(f"train bf16 {threads} thread(s) rep {rep + 1}: " +
+                (f"rmens {c['pairs_per_s']:.0f} pairs/s ({c['train_gflops']:.0f} GFLOP/s, kernel {c.get('kernel')}) = "
+                 f"{c['fraction_of_bf16_limit']} of the bf16 limit {c['bf16_limit_gflops']}; " if c else f"rmens: {why}; ") +
+                f"torch autocast {t['distinct_pairs_per_s']:.0f} distinct pairs/s")
+        res["torch"] = best_t
+        if best_c:
+            res.update(rmens=best_c, kernel=best_c.get("kernel"), bf16_limit_gflops=best_c["bf16_limit_gflops"],
+                       fraction_of_bf16_limit=best_c["fraction_of_bf16_limit"],
+                       vs_torch_bf16_distinct_pairs=ratio(best_c["pairs_per_s"], best_t["distinct_pairs_per_s"]),
+                       vs_rmens_fp32=ratio(best_c["pairs_per_s"], fp32["pairs_per_s"]))
+        return res
 
     # ---- a store on disk with 4 trained members ----
     def eval_store(self):
@@ -153,9 +316,13 @@ class Bench:
         rss = [int(x) for x in re.findall(r"PEAK_RSS_KB (\d+)", text)]
         if not m or not t:
             sys.exit(f"bench: cannot parse rmens eval output:\n{text[-3000:]}")
+        # the bf16 backend may name the kernel it picked (e.g. "kernel brg:avx512_core_amx_bf16")
+        kernel = re.search(r"\bkernel[\s:=]+\"?([\w:.+/-]+)", text)
         return {"responses": int(m.group(1)), "members": int(m.group(2)), "member_responses_per_s": float(m.group(3)),
                 "gflops": float(m.group(4)), "read_seconds": float(t.group(1)), "score_seconds": float(t.group(2)),
-                "statistics_seconds": float(t.group(3)), "total_seconds": float(t.group(5)),
+                "statistics_seconds": float(t.group(3)), "reduce_seconds": float(t.group(4)), "total_seconds": float(t.group(5)),
+                "statistics_share": ratio(float(t.group(3)), float(t.group(5))),
+                "kernel": kernel.group(1) if kernel else None,
                 "peak_rss_mib_per_rank": [round(k / 1024, 1) for k in rss]}
 
     def rmens_eval(self, ranks, threads, sets):
@@ -196,7 +363,106 @@ class Bench:
         res["vs_torch_wall"] = round(best_torch["wall_seconds"] / res["1x2"]["total_seconds"], 3)
         res["scaling_2_ranks_vs_1_rank_2_threads"] = round(res["2x1"]["member_responses_per_s"] / res["1x2"]["member_responses_per_s"], 3)
         res["efficiency_2_ranks_vs_1_rank_1_thread"] = round(res["2x1"]["member_responses_per_s"] / (2 * res["1x1"]["member_responses_per_s"]), 3)
+        res["bf16"] = self.evaluation_bf16(res)
         self.result["eval"] = res
+
+    def evaluation_bf16(self, fp32):
+        """rmens eval with model.precision=bf16 on the same store and members, against the bf16
+        limit of a 1024-row forward (bench_bf16 right before it); PyTorch scoring in bf16."""
+        res = {}
+        why_torch = self.bf16_unavailable(need_backend=False)
+        why = why_torch or self.bf16_unavailable()
+        if why:
+            res["unavailable"] = why
+        if why_torch:
+            return res
+        for ranks, threads in (() if why else ((1, 2), (2, 1), (1, 1))):
+            best = None
+            for rep in range(self.a.reps):
+                lim = bf16_limit(self.bf16(ranks * threads, "forward_1024"), "forward_1024")
+                r = self.rmens_eval(ranks, threads, self.eval_sets + ["--set", "model.precision=bf16"])
+                r.update(ranks=ranks, threads=threads, precision="bf16", bf16_limit_gflops=lim,
+                         fraction_of_bf16_limit=ratio(r["gflops"], lim))
+                log(f"eval bf16 {ranks} rank(s) x {threads} thread(s) rep {rep + 1}: {r['member_responses_per_s']:.0f} "
+                    f"member-responses/s, {r['gflops']:.1f} GFLOP/s = {r['fraction_of_bf16_limit']} of the bf16 limit "
+                    f"{lim} (kernel {r['kernel']}); score {r['score_seconds']} s, statistics {r['statistics_seconds']} s "
+                    f"= {r['statistics_share']} of {r['total_seconds']} s")
+                if best is None or r["member_responses_per_s"] > best["member_responses_per_s"]:
+                    best = r
+            best["vs_fp32"] = ratio(best["member_responses_per_s"], fp32[f"{ranks}x{threads}"]["member_responses_per_s"])
+            res[f"{ranks}x{threads}"] = best
+        best_torch = None
+        for rep in range(self.a.reps):
+            t = last_json(run([PYTHON, os.path.join(HERE, "torch_reference.py"), "eval", self.eval_store_path,
+                               os.path.join(self.eval_run, "members.h5"), "16", "bf16"], 2)[0])
+            log(f"torch eval bf16 2 threads rep {rep + 1}: {t['member_responses_per_s']:.0f} member-responses/s")
+            if best_torch is None or t["member_responses_per_s"] > best_torch["member_responses_per_s"]:
+                best_torch = t
+        res["torch_2_threads"] = best_torch
+        if "1x2" in res:
+            res["vs_torch_bf16_scoring"] = ratio(res["1x2"]["member_responses_per_s"], best_torch["member_responses_per_s"])
+            res["vs_torch_bf16_wall"] = ratio(best_torch["wall_seconds"], res["1x2"]["total_seconds"])
+        return res
+
+    # ---- large ensembles: per-member eval cost at E = 4 / 16 / 64, the ablation's cost ----
+    def large_ensembles(self):
+        """Tiny members (train.epochs=1, few pairs) at the reference shapes, so the cost measured
+        is eval's: scoring plus statistics, on 2 ranks x 1 thread (as the case study). Per size E
+        the eval without the ablation; at the largest E also with eval.ablation_sizes over
+        1, 2, 4, ..., E. The ablation is off with its only size above E (skipped, no subsets)."""
+        a = self.a
+        store = os.path.join(self.data, "large_store.h5")
+        train_pairs = int(a.large_pairs * 0.8)
+        base = ["--set", f"store={store}", "--set", f"synth.dim={D}", "--set", f"synth.train_prompts={a.large_train_prompts}",
+                "--set", "synth.train_responses=10", "--set", f"synth.test_prompts={a.large_test_prompts}",
+                "--set", "synth.test_responses=500", "--set", "synth.bench_pairs=0", "--set", f"pairs.count={a.large_pairs}",
+                "--set", "train.epochs=1", "--set", f"train.batch_size={min(512, train_pairs)}", "--set", "train.patience=0",
+                "--set", "model.hidden=[1024, 512]", "--set", "eval.chunk_prompts=16", "--set", "parallel.blas_threads=1"]
+        sizes = a.large_sizes
+        res = {"sizes": sizes, "test_prompts": a.large_test_prompts, "test_responses": 500, "ranks": 2, "threads": 1}
+        log(f"large ensembles: synth test split {a.large_test_prompts} x 500 x {D}; train E = {sizes} tiny members")
+        run(self.mpi(2) + [self.rmens, "synth", self.config] + base + ["--force"])
+        runs = {}
+        for E in sizes:
+            runs[E] = base + ["--set", f"output={os.path.join(self.data, f'large_E{E}')}", "--set", f"ensemble.members={E}"]
+            _, wall = run(self.mpi(2) + [self.rmens, "train", self.config] + runs[E] + ["--force"])
+            log(f"large ensembles: trained E = {E} in {wall:.1f} s")
+        why = self.bf16_unavailable()
+        E_max = sizes[-1]
+        ablation = [k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256) if k < E_max] + [E_max]
+        for precision in ("fp32", "bf16"):
+            if precision == "bf16" and why:
+                res["bf16"] = {"unavailable": why}
+                continue
+            p = res[precision] = {}
+            extra = ["--set", "model.precision=bf16"] if precision == "bf16" else []
+            cases = [(str(E), E, [f"{E + 1}"]) for E in sizes] + [(f"{E_max}_ablation", E_max, [str(k) for k in ablation])]
+            for key, E, abl in cases:
+                best = None
+                for rep in range(a.reps):
+                    out, wall = run(self.mpi(2) + [self.rmens, "eval", self.config] + runs[E] + extra +
+                                    ["--set", f"eval.ablation_sizes=[{', '.join(abl)}]", "--force"])
+                    r = self.parse_eval(out)
+                    r.update(E=E, wall_seconds=round(wall, 2), ablation_sizes=[int(k) for k in abl if int(k) <= E],
+                             per_member_seconds=round(r["total_seconds"] / E, 4), per_member_wall_seconds=round(wall / E, 4))
+                    if best is None or r["total_seconds"] < best["total_seconds"]:
+                        best = r
+                p[key] = best
+                log(f"large ensembles {precision} E = {E}{' + ablation' if 'ablation' in key else ''}: total "
+                    f"{best['total_seconds']} s = {best['per_member_seconds']} s/member (score {best['score_seconds']} s, "
+                    f"statistics {best['statistics_seconds']} s); process wall {best['wall_seconds']} s")
+            p["per_member_ratio_max_vs_min"] = ratio(p[str(E_max)]["per_member_seconds"], p[str(sizes[0])]["per_member_seconds"])
+            on, off = p[f"{E_max}_ablation"], p[str(E_max)]
+            # the ablation adds statistics (and their reduction) only: measured there, the
+            # figure does not move with the scoring's noise on a shared machine
+            p["ablation_added"] = round((on["statistics_seconds"] + on["reduce_seconds"] - off["statistics_seconds"]
+                                         - off["reduce_seconds"]) / off["total_seconds"], 3)
+            p["ablation_added_total"] = round(on["total_seconds"] / off["total_seconds"] - 1, 3)
+        self.result["large_ensembles"] = res
+        if not a.keep_data:
+            os.remove(store)
+            for E in sizes:
+                shutil.rmtree(os.path.join(self.data, f"large_E{E}"), ignore_errors=True)
 
     def memory(self):
         """Peak RSS per rank of rmens eval on a big and a small test split, same chunk."""
@@ -229,34 +495,50 @@ class Bench:
         self.result["memory"] = res
 
     def run_case_study(self):
-        """configs/case_study.cfg end to end on 2 ranks: synth the store, then `rmens run`.
-        Long (10-20 min): started on its own (--case-study), in the background; writes
-        <out>/case_study.json, which a later benchmark run includes in its table."""
+        """configs/case_study.cfg end to end on 2 ranks: synth the store, then `rmens run` in fp32
+        and with model.precision=auto (where the build has the bf16 backend and the CPU native
+        bf16). Long (10-20 min): started on its own (--case-study), in the background; writes
+        <out>/case_study.json, which a later benchmark run includes in its table.
+        --case-study-set KEY=VALUE overrides the config (a reduced run, to test this path)."""
         config = os.path.join(SRC, "configs", "case_study.cfg")
         data = os.path.join(self.data, "case_study")
         os.makedirs(data, exist_ok=True)
+        os.makedirs(self.out, exist_ok=True)
         store, run_dir = os.path.join(data, "store.h5"), os.path.join(data, "run")
         sets = ["--set", f"store={store}", "--set", f"output={run_dir}"]
-        res = {"config": config, "ranks": 2, "load_at_start": os.getloadavg(), "sgemm_before": self.sgemm(2)}
-        log("case study: synth (reference scale)")
+        for kv in self.a.case_study_set:
+            sets += ["--set", kv]
+        scale = "reference scale" if not self.a.case_study_set else "reduced: " + ", ".join(self.a.case_study_set)
+        res = {"config": config, "ranks": 2, "overrides": self.a.case_study_set, "cpu": self.cpu,
+               "load_at_start": os.getloadavg(), "sgemm_before": self.sgemm(2)}
+        why = self.bf16_unavailable()
+        if not why:
+            res["bf16_before"] = self.bf16(2, "train_step,forward_1024")
+        log(f"case study: synth ({scale})")
         _, res["synth_seconds"] = run(self.mpi(2) + [self.rmens, "synth", config] + sets + ["--force"])
-        log(f"case study: synth {res['synth_seconds']:.0f} s; rmens run on 2 ranks")
-        out, wall = run(self.mpi(2) + [self.rmens, "run", config] + sets + ["--force"])
-        with open(os.path.join(self.out, "case_study_run.log"), "w") as f:
-            f.write(out)
-        res["run_wall_seconds"] = round(wall, 1)
-        trained = [float(x) for x in re.findall(r"done: \d+ member\(s\) trained, wall ([\d.]+)s", out)]
-        res["train_seconds"] = max(trained) if trained else None
-        e = self.parse_eval(out)
-        res["eval_seconds"] = e["total_seconds"]
-        res["eval"] = e
+        for precision in ("fp32", "auto"):
+            if precision == "auto" and why:
+                res["auto"] = {"unavailable": why}
+                log(f"case study: model.precision=auto skipped: {why}")
+                continue
+            log(f"case study: synth {res['synth_seconds']:.0f} s; rmens run on 2 ranks, model.precision={precision}")
+            extra = ["--set", f"model.precision={precision}"] if precision != "fp32" else []
+            out, wall = run(self.mpi(2) + [self.rmens, "run", config] + sets + extra + ["--force"])
+            with open(os.path.join(self.out, "case_study_run.log" if precision == "fp32" else f"case_study_run_{precision}.log"), "w") as f:
+                f.write(out)
+            trained = [float(x) for x in re.findall(r"done: \d+ member\(s\) trained, wall ([\d.]+)s", out)]
+            e = self.parse_eval(out)
+            r = {"precision": precision, "run_wall_seconds": round(wall, 1), "train_seconds": max(trained) if trained else None,
+                 "eval_seconds": e["total_seconds"], "eval": e}
+            # fp32 at the top level, as before issue 15 (older case_study.json files read the same)
+            res.update(r) if precision == "fp32" else res.__setitem__(precision, r)
+            log(f"case study {precision}: rmens run {wall / 60:.1f} min (train {r['train_seconds']} s, eval {r['eval_seconds']} s, "
+                f"statistics {e['statistics_seconds']} s = {e['statistics_share']} of eval)")
         res["sgemm_after"] = self.sgemm(2)
         res["load_at_end"] = os.getloadavg()
         res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-        os.makedirs(self.out, exist_ok=True)
         with open(os.path.join(self.out, "case_study.json"), "w") as f:
             json.dump(res, f, indent=1)
-        log(f"case study: rmens run {wall / 60:.1f} min (train {res['train_seconds']} s, eval {res['eval_seconds']} s)")
         if not self.a.keep_data:
             shutil.rmtree(data, ignore_errors=True)
 
@@ -271,10 +553,39 @@ class Bench:
         r = self.result
         rows = []
         add = lambda name, value, note="": rows.append((name, value, note))
+        cpu = r["machine"]["cpu"]
+        nob = "no native bf16"
+
+        def of_limit(x, lim):  # "0.812 of the bf16 limit 1642", or why there is no limit
+            return f"{x:.3f} of the bf16 limit {lim:.0f}" if x and lim else "no bf16 limit measured"
+
+        def unavailable(name, why):  # a bf16 row that could not be measured, and why
+            add(name, nob if why == nob else "unavailable", "neither AMX nor AVX512_BF16 on this CPU" if why == nob else why)
         s1, s2 = r["sgemm_start"]["1"], r["sgemm_start"]["2"]
         add("sgemm, train-step shapes, 1 / 2 threads", f"{s1['train_step_gflops']:.1f} / {s2['train_step_gflops']:.1f} GFLOP/s", "the limit")
         add("sgemm, forward shapes (1024 rows), 1 / 2 threads", f"{s1['forward_1024_gflops']:.1f} / {s2['forward_1024_gflops']:.1f} GFLOP/s",
             f"256 rows: {s1['forward_256_gflops']:.1f} / {s2['forward_256_gflops']:.1f}")
+        tiles = None
+        if "bf16_limit" in r:
+            b1, b2 = r["bf16_limit"]["1"], r["bf16_limit"]["2"]
+            if not cpu["native_bf16"] or not b1.get("bf16_available"):
+                note = b1.get("unavailable") or ""
+                if b1.get("bf16_available"):  # oneDNN emulates bf16 without native instructions
+                    w = b1["workloads"]["train_step"]
+                    note = f"oneDNN {b1['gemms']['fwd0_1024']['impl']} emulates: {w['bf16_gflops']:.0f} GFLOP/s 1 thr"
+                add("bf16 matmul (oneDNN), the bf16 limit", nob if not cpu["native_bf16"] else "unavailable", note)
+            else:
+                impl = b1["gemms"]["fwd0_1024"]["impl"]
+                names = [("train_step", "train-step shapes (5 GEMMs)"), ("forward_1024", "forward shapes (1024 rows)"),
+                         ("fwd0_1024", "fwd L0 1024x1024, K 2048"), ("fwd1_1024", "fwd L1 1024x512, K 1024"),
+                         ("bwd1_weight", "bwd L1 dW 512x1024, K 1024"), ("bwd1_input", "bwd L1 dX 1024x1024, K 512"),
+                         ("bwd0_weight", "bwd L0 dW 1024x2048, K 1024")]
+                for key, label in names:
+                    x1, x2 = b1["workloads"][key], b2["workloads"][key]
+                    add(f"bf16 matmul, {label}, 1 / 2 thr", f"{x1['bf16_gflops']:.0f} / {x2['bf16_gflops']:.0f} GFLOP/s",
+                        f"{x1['bf16_vs_sgemm']:.2f}x / {x2['bf16_vs_sgemm']:.2f}x sgemm {x1['sgemm_gflops']:.0f} / {x2['sgemm_gflops']:.0f}; "
+                        f"any layout {x1['bf16_any_gflops']:.0f} / {x2['bf16_any_gflops']:.0f}" + (f"; {impl}" if key == "train_step" else ""))
+                tiles = b1
         for th in ("2", "1"):
             if "train" not in r:
                 break
@@ -284,6 +595,20 @@ class Bench:
                 f"{t['fraction_of_sgemm']:.3f} of sgemm {c['sgemm_gflops']:.1f} (target >= 0.85)")
             add(f"train {th} thr: PyTorch distinct pairs/s", f"{t['torch']['distinct_pairs_per_s']:.0f}",
                 f"rmens/torch = {t['vs_torch_distinct_pairs']:.2f}x (target >= 2)")
+            b = t.get("bf16")
+            if b is None:
+                continue
+            if "rmens" in b:
+                c = b["rmens"]
+                add(f"train {th} thr bf16: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
+                    f"{of_limit(b['fraction_of_bf16_limit'], b['bf16_limit_gflops'])}; {b['vs_rmens_fp32']:.2f}x fp32; "
+                    f"kernel {b['kernel']}")
+            else:
+                unavailable(f"train {th} thr bf16: distinct pairs/s", b["unavailable"])
+            if b.get("torch"):
+                add(f"train {th} thr: PyTorch bf16 autocast distinct pairs/s", f"{b['torch']['distinct_pairs_per_s']:.0f}",
+                    f"rmens bf16/torch bf16 = {b['vs_torch_bf16_distinct_pairs']:.2f}x" if b.get("vs_torch_bf16_distinct_pairs")
+                    else f"rmens/torch bf16 = {c['pairs_per_s'] / b['torch']['distinct_pairs_per_s']:.2f}x (rmens fp32)")
         if "eval" in r:
             e = r["eval"]
             for k in ("1x2", "2x1", "1x1"):
@@ -291,17 +616,54 @@ class Bench:
                 add(f"eval {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
                     f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
                     f"{x['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.90); "
-                    f"read {x['read_seconds']:.1f} s, score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s")
+                    f"read {x['read_seconds']:.1f} s, score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s"
+                    + (f" = {100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s" if x.get("statistics_share") else ""))
             t = e["torch_2_threads"]
             add("eval PyTorch 2 thr: member-responses/s (GFLOP/s)", f"{t['member_responses_per_s']:.0f} ({t['gflops']:.1f})",
                 f"rmens/torch = {e['vs_torch_scoring']:.2f}x scoring (target >= 1), {e['vs_torch_wall']:.2f}x wall")
             add("eval 2 ranks vs 1 rank x 2 thr / vs 2 x (1 rank x 1 thr)",
                 f"{e['scaling_2_ranks_vs_1_rank_2_threads']:.2f} / {e['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}", "")
+            b = e.get("bf16", {})
+            if "unavailable" in b:
+                unavailable("eval bf16: member-responses/s", b["unavailable"])
+            for k in ("1x2", "2x1", "1x1"):
+                if k not in b:
+                    continue
+                x = b[k]
+                add(f"eval bf16 {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
+                    f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
+                    f"{of_limit(x['fraction_of_bf16_limit'], x['bf16_limit_gflops'])}; {x['vs_fp32']:.2f}x fp32; "
+                    f"score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s = "
+                    f"{100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s; kernel {x['kernel']}")
+            if b.get("torch_2_threads"):
+                t = b["torch_2_threads"]
+                add("eval PyTorch bf16 2 thr: member-responses/s (GFLOP/s)", f"{t['member_responses_per_s']:.0f} ({t['gflops']:.1f})",
+                    f"rmens bf16/torch bf16 = {b['vs_torch_bf16_scoring']:.2f}x scoring, {b['vs_torch_bf16_wall']:.2f}x wall"
+                    if b.get("vs_torch_bf16_scoring") else f"rmens fp32/torch bf16 = {e['1x2']['member_responses_per_s'] / t['member_responses_per_s']:.2f}x scoring")
         if "ensemble_train" in r:
             t = r["ensemble_train"]
             add(f"rmens train {MEMBERS} members: wall 1x1 / 1x2 / 2x1 (ranks x thr)",
                 f"{t['1x1']['wall_seconds']:.1f} / {t['1x2']['wall_seconds']:.1f} / {t['2x1']['wall_seconds']:.1f} s",
                 f"2-rank efficiency {t['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}, speed-up over 1x2 {t['speedup_2_ranks_vs_1_rank_2_threads']:.2f}")
+        if "large_ensembles" in r:
+            g = r["large_ensembles"]
+            sizes, E_max = g["sizes"], g["sizes"][-1]
+            for precision in ("fp32", "bf16"):
+                p = g.get(precision)
+                if not p:
+                    continue
+                if "unavailable" in p:
+                    unavailable(f"eval E = {' / '.join(map(str, sizes))} {precision}", p["unavailable"])
+                    continue
+                add(f"eval E = {' / '.join(map(str, sizes))} {precision}: s per member (total / E)",
+                    " / ".join(f"{p[str(E)]['per_member_seconds']:.3f}" for E in sizes),
+                    f"E={E_max} vs E={sizes[0]}: {p['per_member_ratio_max_vs_min']:.2f} (goal within 10 %); stats share "
+                    + " / ".join(f"{100 * p[str(E)]['statistics_share']:.0f} %" for E in sizes)
+                    + f"; {g['test_prompts']} x {g['test_responses']} test, 2 x 1")
+                x, y = p[f"{E_max}_ablation"], p[str(E_max)]
+                add(f"eval E = {E_max} {precision}: ablation over sizes 1..{E_max} adds", f"{100 * p['ablation_added']:+.0f} %",
+                    f"of eval's {y['total_seconds']:.1f} s: stats + reduce {x['statistics_seconds'] + x['reduce_seconds']:.2f} s vs "
+                    f"{y['statistics_seconds'] + y['reduce_seconds']:.2f} s without (totals: {100 * p['ablation_added_total']:+.0f} %); goal <= 20 %")
         if "memory" in r:
             for label in ("small", "big"):
                 m = r["memory"].get(label, {})
@@ -312,17 +674,42 @@ class Bench:
                         f"per rank {m['peak_rss_mib_per_rank']}, chunk_prompts {r['memory']['chunk_prompts']}")
         if "case_study" in r:
             c = r["case_study"]
-            add("case study (10 members, reference scale), 2 ranks", f"{c['run_wall_seconds'] / 60:.1f} min",
-                f"train {c.get('train_seconds', float('nan')):.0f} s, eval {c.get('eval_seconds', float('nan')):.0f} s (goal < 12 min)")
+            amx = "AMX" in (c.get("cpu") or {}).get("native_bf16_via", [])  # older JSONs: no CPU recorded
+            scale = "10 members, reference scale" if not c.get("overrides") else f"REDUCED by {len(c['overrides'])} overrides"
+            stats = lambda x: (f", stats {100 * x['eval']['statistics_share']:.0f} % of eval" if x.get("eval", {}).get("statistics_share") else "")
+            add(f"case study ({scale}), 2 ranks" + (", fp32" if "auto" in c else ""), f"{c['run_wall_seconds'] / 60:.1f} min",
+                f"train {c.get('train_seconds') or float('nan'):.0f} s, eval {c.get('eval_seconds') or float('nan'):.0f} s{stats(c)} "
+                + ("(goal on AMX <= 5 min)" if amx else "(goal < 12 min)"))
+            x = c.get("auto")
+            if x and "unavailable" in x:
+                unavailable("case study, model.precision=auto", x["unavailable"])
+            elif x:
+                add(f"case study ({scale}), 2 ranks, model.precision=auto", f"{x['run_wall_seconds'] / 60:.1f} min",
+                    f"train {x.get('train_seconds') or float('nan'):.0f} s, eval {x['eval_seconds']:.0f} s{stats(x)}; "
+                    f"{c['run_wall_seconds'] / x['run_wall_seconds']:.2f}x fp32 (goal on AMX <= 2.5 min)")
         width = max(len(n) for n, _, _ in rows)
-        lines = [f"{'measure':<{width}}  {'value':>24}  ratio / note", "-" * (width + 60)]
+        lines = [cpu_line(cpu), "", f"{'measure':<{width}}  {'value':>24}  ratio / note", "-" * (width + 60)]
         lines += [f"{n:<{width}}  {v:>24}  {note}" for n, v, note in rows]
+        if tiles:
+            lines += ["", "single-threaded tiles: bf16 matmul (oneDNN) vs sgemm, GFLOP/s, forward L0 (N 1024, K 2048) + L1 (N 512, K 1024)",
+                      f"{'rows':>5}  {'bf16':>7}  {'any':>7}  {'sgemm':>7}  {'ratio':>6}  {'L0 bf16':>8}  {'L0 any':>7}  {'L1 bf16':>8}  {'L1 any':>7}"]
+            for rows_ in (256, 512, 1024):
+                w, l0, l1 = (tiles["workloads"][f"{k}_{rows_}"] for k in ("forward", "fwd0", "fwd1"))
+                lines.append(f"{rows_:>5}  {w['bf16_gflops']:>7.0f}  {w['bf16_any_gflops']:>7.0f}  {w['sgemm_gflops']:>7.0f}  "
+                             f"{w['bf16_vs_sgemm']:>5.2f}x  {l0['bf16_gflops']:>8.0f}  {l0['bf16_any_gflops']:>7.0f}  "
+                             f"{l1['bf16_gflops']:>8.0f}  {l1['bf16_any_gflops']:>7.0f}")
+            g = tiles["gemms"]["fwd0_1024"]
+            lines.append(f"kernel {g['impl']}; weights any -> {g['weights_any_format']} "
+                         f"(plain nn.Linear = ba); max |bf16 - fp32| {g['max_abs_diff']:.3g} of |C| up to {g['max_abs_value']:.3g}")
         return "\n".join(lines)
 
     def main(self):
         a = self.a
+        log(cpu_line(self.cpu))
         log(f"sgemm limit (1 and 2 threads), then {', '.join(a.parts)}")
         self.result["sgemm_start"] = {str(t): self.sgemm(t) for t in (1, 2)}
+        if "bf16" in a.parts:
+            self.bf16_matmul()
         if "train" in a.parts:
             self.train()
         if "eval" in a.parts or "ensemble" in a.parts:
@@ -331,6 +718,8 @@ class Bench:
             self.ensemble()
         if "eval" in a.parts:
             self.evaluation()
+        if "large" in a.parts:
+            self.large_ensembles()
         if "memory" in a.parts:
             self.memory()
         self.case_study()
@@ -354,9 +743,12 @@ if __name__ == "__main__":
     p.add_argument("--build", default=os.path.join(SRC, "build"), help="CMake build directory (rmens, tests/bench_*)")
     p.add_argument("--out", default=None, help="output directory for bench.json (default <build>/bench)")
     p.add_argument("--data", default=None, help="directory for the stores (default <out>/data; deleted afterwards)")
-    p.add_argument("--parts", default="train,ensemble,eval,memory", help="comma-separated subset of train,ensemble,eval,memory")
+    p.add_argument("--parts", default="bf16,train,ensemble,eval,large,memory",
+                   help="comma-separated subset of bf16,train,ensemble,eval,large,memory")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each workload (best kept)")
     p.add_argument("--sgemm-seconds", type=float, default=1.0, help="seconds per sgemm shape per measurement")
+    p.add_argument("--bf16-seconds", type=float, default=0.5,
+                   help="seconds per workload and way (bf16, bf16 any layout, sgemm) per bench_bf16 measurement")
     p.add_argument("--train-pairs", type=int, default=8192, help="distinct pairs per epoch, in-memory training")
     p.add_argument("--train-epochs", type=int, default=4, help="epochs of in-memory training (the first is warm-up)")
     p.add_argument("--train-prompts", type=int, default=1000, help="train prompts (x 10) of the eval store")
@@ -366,12 +758,19 @@ if __name__ == "__main__":
     p.add_argument("--big-prompts", type=int, default=3300,
                    help="test prompts (x 500 x 2048 float32) of the big memory split: 3300 = 13.5 GB; the small one has a tenth")
     p.add_argument("--memory-chunk", type=int, default=16, help="eval.chunk_prompts of the memory runs")
+    p.add_argument("--large-sizes", default="4,16,64", help="ensemble sizes E of the large-ensemble evals (ascending)")
+    p.add_argument("--large-test-prompts", type=int, default=40, help="test prompts (x 500) of the large-ensemble store")
+    p.add_argument("--large-train-prompts", type=int, default=200, help="train prompts (x 10) of the large-ensemble store")
+    p.add_argument("--large-pairs", type=int, default=640, help="pairs.count of each large-ensemble member (1 epoch)")
     p.add_argument("--case-study-json", default=None, help="case_study.sh's JSON (default <out>/case_study.json)")
     p.add_argument("--case-study", action="store_true",
                    help="run only the full case study (long; start it in the background with nohup) -> <out>/case_study.json")
+    p.add_argument("--case-study-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--set override of the case study (repeatable), e.g. for a reduced test of --case-study")
     p.add_argument("--keep-data", action="store_true", help="keep the synthetic stores")
     args = p.parse_args()
     args.out = args.out or os.path.join(args.build, "bench")
     args.parts = [x for x in args.parts.split(",") if x]
+    args.large_sizes = sorted(int(x) for x in args.large_sizes.split(",") if x)
     bench = Bench(args)
     bench.run_case_study() if args.case_study else bench.main()
