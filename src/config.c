@@ -50,7 +50,7 @@ static const key_spec SCHEMA[] = {
 
     {"model.hidden", T_INT_LIST, LIST(model_hidden, model_n_hidden, RM_MAX_HIDDEN), "[1024, 512]", 1, 1e6, NULL, "hidden layer widths; [] is a linear reward model"},
     {"model.objective", T_STRING, STR(model_objective), "\"bt\"", 0, 0, "bt|clf", "bt: Bradley-Terry on pairs; clf: pointwise classification"},
-    {"model.precision", T_STRING, STR(model_precision), "\"fp32\"", 0, 0, "fp32|bf16|auto", "products of the verb that runs: fp32 (OpenBLAS); bf16 (bf16 operands, fp32 accumulation, oneDNN on AMX/AVX512-BF16, emulated on sgemm elsewhere); auto: bf16 where the CPU has native bf16"},
+    {"model.precision", T_STRING, STR(model_precision), "\"fp32\"", 0, 0, "fp32|bf16|auto", "products of the verb that runs: fp32 (OpenBLAS); bf16 (bf16 operands, fp32 accumulation, oneDNN on AMX/AVX512-BF16, emulated on sgemm elsewhere); auto: bf16 where oneDNN runs AMX, else fp32"},
 
     {"train.epochs", T_INT, NUM(train_epochs), "30", 1, 1e6, NULL, "training epochs"},
     {"train.batch_size", T_INT, NUM(train_batch_size), "512", 1, 1e7, NULL, "pairs per minibatch"},

@@ -611,6 +611,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
             printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
                    "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
                    N * K, E, store.n_bench, size, scored / max_times[1], gflops);
+            const rm_precision_info *precision = rm_precision_current();
+            printf("precision %s, kernel \"%s\", CPU %s\n", precision->precision, precision->kernel, precision->cpu);
             printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
                    max_times[0], max_times[1], max_times[2], t_reduce, rm_now() - t_start);
             printf("wrote %s and %s\n", h5_path, json_path);

@@ -317,7 +317,7 @@ class Bench:
         if not m or not t:
             sys.exit(f"bench: cannot parse rmens eval output:\n{text[-3000:]}")
         # the bf16 backend may name the kernel it picked (e.g. "kernel brg:avx512_core_amx_bf16")
-        kernel = re.search(r"\bkernel[\s:=]+\"?([\w:.+/-]+)", text)
+        kernel = re.search(r"\bkernel[\s:=]+\"([^\"]+)\"", text) or re.search(r"\bkernel[\s:=]+([\w:.+/-]+)", text)
         return {"responses": int(m.group(1)), "members": int(m.group(2)), "member_responses_per_s": float(m.group(3)),
                 "gflops": float(m.group(4)), "read_seconds": float(t.group(1)), "score_seconds": float(t.group(2)),
                 "statistics_seconds": float(t.group(3)), "reduce_seconds": float(t.group(4)), "total_seconds": float(t.group(5)),
