@@ -19,13 +19,19 @@ run_mpi 2 train "$CFG" "${SETS[@]}" --set output="$WORK/fp32" >"$WORK/train.log"
 evaluate() { # evaluate NAME PRECISION [env...]: eval of the fp32 members into $WORK/NAME
   local name="$1" precision="$2"; shift 2
   mkdir -p "$WORK/$name" && ln -sf "$WORK/fp32/members.h5" "$WORK/$name/members.h5"
-  env "$@" "$MPIRUN" --oversubscribe --bind-to none -n 2 "$RMENS" eval "$CFG" "${SETS[@]}" --set output="$WORK/$name" \
+  env "$@" "$MPIRUN" --oversubscribe --bind-to none -n 2 -x ONEDNN_MAX_CPU_ISA -x RMENS_BF16_EMULATE "$RMENS" eval "$CFG" "${SETS[@]}" --set output="$WORK/$name" \
     --set model.precision="$precision" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "eval $name"; }
 }
 evaluate eval_fp32 fp32
 evaluate eval_bf16 bf16
 evaluate eval_emulated bf16 RMENS_BF16_EMULATE=1
 evaluate eval_auto auto
+# A CPU where oneDNN has no bf16 kernel (an AVX2-only machine), simulated by capping
+# oneDNN's ISA: bf16 runs emulated with a one-line warning, auto stays fp32.
+evaluate eval_avx2 bf16 ONEDNN_MAX_CPU_ISA=AVX2
+evaluate eval_avx2_auto auto ONEDNN_MAX_CPU_ISA=AVX2
+[ "$(grep -c "warning: model.precision = \"bf16\": oneDNN has no bf16 kernel" "$WORK/eval_avx2.log")" = 1 ] \
+  || { cat "$WORK/eval_avx2.log"; fail "bf16 without a oneDNN bf16 kernel: expected one warning (rank 0)"; }
 # members trained in bf16, scored in fp32
 run_mpi 2 train "$CFG" "${SETS[@]}" --set output="$WORK/bf16" --set model.precision=bf16 >"$WORK/train_bf16.log" 2>&1 \
   || { cat "$WORK/train_bf16.log"; fail "train in bf16"; }
@@ -66,6 +72,9 @@ auto = load("eval_auto")["provenance"]
 assert auto["precision_requested"] == "auto"
 onednn = bf16["provenance"]["matmul_kernel"].startswith("onednn")
 print("oneDNN bf16 kernel here:", onednn, "- auto chose", auto["precision"], auto["matmul_kernel"])
+avx2 = compare("eval_avx2")
+assert "emulated" in avx2["provenance"]["matmul_kernel"], avx2["provenance"]
+assert load("eval_avx2_auto")["provenance"]["precision"] == "fp32"
 amx = onednn and "amx" in bf16["provenance"]["matmul_kernel"]
 assert (auto["precision"] == "bf16") == amx, (auto, bf16["provenance"])
 if amx:
