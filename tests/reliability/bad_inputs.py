@@ -150,6 +150,8 @@ def cases():
     add("learning rate zero", train_on("good.h5", 2, "train.learning_rate=0")[0], 2, "'train.learning_rate' must be > 0")
     add("learning rate NaN word", train_on("good.h5", 2, "train.learning_rate=nan")[0], 2, "'train.learning_rate' expects a number, got a string")
     add("unknown objective", train_on("good.h5", 2, "model.objective=ranknet")[0], 2, "'model.objective' = \"ranknet\" is not one of bt|clf")
+    add("unknown precision (train)", train_on("good.h5", 2, "model.precision=fp16")[0], 2, "'model.precision' = \"fp16\" is not one of fp32|bf16|auto")
+    add("unknown precision (eval)", eval_on("good.h5", "trained", 2, "model.precision=int8")[0], 2, "'model.precision' = \"int8\" is not one of fp32|bf16|auto")
     add("hidden width zero", train_on("good.h5", 2, "model.hidden=[8,0]")[0], 2, "'model.hidden' = 0 is out of range")
     add("override without value", ["train", DEMO, "--set", "train.epochs"], 2, "expected key=value")
     add("boolean as integer", ["eval", DEMO, "--set", "eval.save_predictions=1"], 2, "'eval.save_predictions' expects a boolean")
