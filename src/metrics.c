@@ -21,6 +21,10 @@ int rm_metric_scratch_create(rm_metric_scratch *s, size_t capacity)
         s->values[i] = rm_alloc(capacity, sizeof(double), "metric scratch");
         ok = ok && s->values[i];
     }
+    for (int i = 0; i < 2; i++) {
+        s->counts[i] = rm_alloc(capacity + 1, sizeof(int32_t), "metric scratch");
+        ok = ok && s->counts[i];
+    }
     if (!ok) {
         rm_metric_scratch_free(s);
         return -1;
@@ -35,6 +39,7 @@ void rm_metric_scratch_free(rm_metric_scratch *s)
     free(s->indices[0]);
     free(s->indices[1]);
     for (int i = 0; i < 4; i++) free(s->values[i]);
+    for (int i = 0; i < 2; i++) free(s->counts[i]);
     memset(s, 0, sizeof *s);
 }
 
@@ -150,6 +155,47 @@ double rm_best_of_n(const double *score, const double *golden, size_t K, size_t 
     rm_golden_by_score(score, golden, K, by_score, s);
     rm_bon_win_probabilities(K, n, win);
     return rm_bon_expected(win, by_score, K);
+}
+
+int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes)
+{
+    memset(t, 0, sizeof *t);
+    t->K = K;
+    t->n_sizes = n_sizes;
+    size_t cells;
+    if (rm_size_mul(K, (size_t)(n_sizes > 0 ? n_sizes : 1), &cells, "best-of-n table") != 0) return -1;
+    t->win = rm_alloc(cells, sizeof(double), "best-of-n table");
+    t->first = rm_alloc((size_t)(n_sizes > 0 ? n_sizes : 1), sizeof(size_t), "best-of-n table");
+    if (!t->win || !t->first) {
+        rm_bon_table_free(t);
+        return -1;
+    }
+    for (int j = 0; j < n_sizes; j++) {
+        double *win = t->win + (size_t)j * K;
+        rm_bon_win_probabilities(K, n[j], win);
+        size_t first = 0;
+        while (first + 1 < K && win[first] == 0.0) first++;
+        t->first[j] = first;
+    }
+    return 0;
+}
+
+void rm_bon_table_free(rm_bon_table *t)
+{
+    free(t->win);
+    free(t->first);
+    memset(t, 0, sizeof *t);
+}
+
+void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out)
+{
+    /* rm_bon_expected itself, so that the sum compiles to the same instructions (whether
+     * the compiler contracts it into fused multiply-adds or not), from the first non-zero
+     * term: the skipped terms are exact zeros that would leave the sum at +0. */
+    for (int j = 0; j < t->n_sizes; j++) {
+        size_t first = t->first[j];
+        out[j] = rm_bon_expected(t->win + (size_t)j * t->K + first, golden_by_score + first, t->K - first);
+    }
 }
 
 /* ---- rank correlation ---- */
@@ -270,6 +316,127 @@ int64_t rm_pair_accuracy_counts(const double *score, const double *golden, size_
     int64_t score_tied_only = c.y_ties - c.joint_ties;  /* count one half each */
     *twice_correct = 2 * rm_pairs_concordant(&c) + score_tied_only;
     return valid;
+}
+
+/* ---- every figure of a score vector from one sort ---- */
+
+int rm_golden_sorted_create(rm_golden_sorted *g, size_t capacity)
+{
+    memset(g, 0, sizeof *g);
+    if (capacity == 0) capacity = 1;
+    g->capacity = capacity;
+    g->order = rm_alloc(capacity, sizeof(size_t), "golden order");
+    g->position = rm_alloc(capacity, sizeof(size_t), "golden order");
+    g->ranks = rm_alloc(capacity, sizeof(double), "golden order");
+    g->dense = rm_alloc(capacity, sizeof(int32_t), "golden order");
+    g->by_golden = rm_alloc(capacity, sizeof(double), "golden order");
+    if (!g->order || !g->position || !g->ranks || !g->dense || !g->by_golden) {
+        rm_golden_sorted_free(g);
+        return -1;
+    }
+    return 0;
+}
+
+void rm_golden_sorted_free(rm_golden_sorted *g)
+{
+    free(g->order);
+    free(g->position);
+    free(g->ranks);
+    free(g->dense);
+    free(g->by_golden);
+    memset(g, 0, sizeof *g);
+}
+
+void rm_golden_sorted_set(rm_golden_sorted *g, const double *golden, size_t n, rm_metric_scratch *s)
+{
+    g->golden = golden;
+    g->n = n;
+    g->levels = 0;
+    g->tied_pairs = 0;
+    sort_keyed(golden, n, s);
+    for (size_t start = 0; start < n;) {
+        size_t end = start + 1;
+        while (end < n && s->keyed[end].value == s->keyed[start].value) end++;
+        /* the loops of rm_average_ranks and rm_golden_by_score(golden, golden) */
+        double rank = 0.5 * (double)(start + 1 + end), sum = 0.0;
+        for (size_t i = start; i < end; i++) sum += golden[s->keyed[i].index];
+        double mean = sum / (double)(end - start);
+        for (size_t i = start; i < end; i++) {
+            size_t r = s->keyed[i].index;
+            g->order[i] = r;
+            g->position[r] = i;
+            g->ranks[r] = rank;
+            g->dense[r] = g->levels;
+            g->by_golden[i] = end - start == 1 ? golden[r] : mean;
+        }
+        int64_t t = (int64_t)(end - start);
+        g->tied_pairs += t * (t - 1) / 2;
+        g->levels++;
+        start = end;
+    }
+}
+
+/* Fenwick tree over levels 0..n-1 (tree[1..n]): counts of inserted levels. */
+static inline void fenwick_add(int32_t *tree, int32_t n, int32_t level)
+{
+    for (int32_t i = level + 1; i <= n; i += i & -i) tree[i]++;
+}
+
+static inline int32_t fenwick_at_most(const int32_t *tree, int32_t level)
+{
+    int32_t count = 0;
+    for (int32_t i = level + 1; i > 0; i -= i & -i) count += tree[i];
+    return count;
+}
+
+void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, const rm_bon_table *bon_table,
+                              double *bon, double *ranks, int32_t *dense, rm_score_figures *out, rm_metric_scratch *s)
+{
+    size_t n = g->n;
+    const double *golden = g->golden;
+    double *by_score = s->values[3];
+    int32_t *tree = s->counts[0], *in_run = s->counts[1];
+    memset(tree, 0, ((size_t)g->levels + 1) * sizeof *tree);
+    memset(in_run, 0, (size_t)g->levels * sizeof *in_run);
+    sort_keyed(score, n, s);
+    const rm_keyed *sorted = s->keyed;
+    int64_t score_ties = 0, joint_ties = 0, discordant = 0;
+    int32_t run = 0;
+    for (size_t start = 0; start < n; run++) {
+        size_t end = start + 1;
+        while (end < n && sorted[end].value == sorted[start].value) end++;
+        /* rm_golden_by_score's and rm_average_ranks's loops over the tied block */
+        double sum = 0.0, rank = 0.5 * (double)(start + 1 + end);
+        for (size_t i = start; i < end; i++) sum += golden[sorted[i].index];
+        double mean = sum / (double)(end - start);
+        for (size_t i = start; i < end; i++) {
+            size_t r = sorted[i].index;
+            by_score[i] = end - start == 1 ? golden[r] : mean;
+            ranks[r] = rank;
+            if (dense) dense[r] = run;
+            /* Earlier runs score strictly lower: those with a strictly higher golden
+             * reward are discordant with r. Within the run, equal golden levels are pairs
+             * tied in both. */
+            int32_t level = g->dense[r];
+            discordant += (int64_t)start - fenwick_at_most(tree, level);
+            joint_ties += in_run[level]++;
+        }
+        for (size_t i = start; i < end; i++) {
+            int32_t level = g->dense[sorted[i].index];
+            in_run[level] = 0;
+            fenwick_add(tree, g->levels, level);
+        }
+        int64_t t = (int64_t)(end - start);
+        score_ties += t * (t - 1) / 2;
+        start = end;
+    }
+    rm_bon_table_expect(bon_table, by_score, bon);
+    out->spearman = rm_pearson(ranks, g->ranks, n);
+    /* rm_pair_accuracy_counts with golden as x and score as y of rm_count_pairs */
+    int64_t pairs = (int64_t)n * ((int64_t)n - 1) / 2;
+    int64_t concordant = pairs - discordant - g->tied_pairs - score_ties + joint_ties;
+    out->valid = pairs - g->tied_pairs;
+    out->twice_correct = 2 * concordant + (score_ties - joint_ties);
 }
 
 /* ---- AUROC ---- */

@@ -15,3 +15,7 @@ endforeach()
 # against numpy/scipy recomputation from /predictions.
 rmens_script_test(eval_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh)
 set_tests_properties(eval_ranks_identical PROPERTIES LABELS "mpi;e2e")
+# The statistics against the old implementation kept verbatim as the oracle
+# (stats_oracle.c): random data with ties, many K, member counts and subsets, 1-3 threads.
+rmens_unit_test(test_stats_oracle ${CMAKE_CURRENT_SOURCE_DIR}/eval/test_stats_oracle.c)
+target_sources(test_stats_oracle PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/eval/stats_oracle.c)
