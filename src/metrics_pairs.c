@@ -131,6 +131,14 @@ static void finish_group(rm_pair_table *t, int c0, int c1)
     }
 }
 
+/* row[c] += 1 where column c's reference orders the pair correctly (v above u). restrict:
+ * uint32_t and int32_t may alias, and GCC's -O2 vectoriser will not add a runtime check. */
+static inline void add_correct(uint32_t *restrict row, const int32_t *restrict rv, const int32_t *restrict ru, int width)
+{
+    for (int cb = 0; cb < width; cb += LANES)
+        for (int l = 0; l < LANES; l++) row[cb + l] += (uint32_t)(rv[cb + l] > ru[cb + l]);
+}
+
 /* One pass over all pairs for the columns [c0, c0 + width) (width a multiple of LANES). */
 static void run_group(rm_pair_table *t, size_t K, int c0, int width)
 {
@@ -160,9 +168,7 @@ static void run_group(rm_pair_table *t, size_t K, int c0, int width)
                 t->count_all[p]++;
                 if (!counted) continue;
                 t->count_counted[p]++;
-                uint32_t *row = t->right_rows + (size_t)p * RM_PAIR_TABLE_GROUP;
-                for (int cb = 0; cb < width; cb += LANES)
-                    for (int l = 0; l < LANES; l++) row[cb + l] += (uint32_t)(rv[cb + l] > ru[cb + l]);
+                add_correct(t->right_rows + (size_t)p * RM_PAIR_TABLE_GROUP, rv, ru, width);
             }
         }
     }

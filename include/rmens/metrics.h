@@ -29,6 +29,10 @@ typedef struct {
     size_t *indices[2];  /* [capacity] each */
     double *values[4];   /* [capacity] each */
     int32_t *counts[2];  /* [capacity + 1] each */
+    uint64_t *bits;      /* [capacity / 64 + 1] */
+    uint64_t *radix_keys;          /* [capacity] */
+    uint32_t *radix_index[2];      /* [capacity] each */
+    uint32_t (*radix_counts)[256]; /* [8] */
 } rm_metric_scratch;
 
 int rm_metric_scratch_create(rm_metric_scratch *s, size_t capacity);
@@ -117,6 +121,7 @@ typedef struct {
     size_t *position;      /* [n] inverse of order */
     double *ranks;         /* [n] rm_average_ranks(golden) */
     int32_t *dense;        /* [n] 0-based dense rank: equal golden rewards share one */
+    int32_t *above;        /* [n] first position in order with a strictly higher golden reward */
     int32_t levels;        /* distinct golden rewards */
     int64_t tied_pairs;    /* pairs with equal golden rewards */
     double *by_golden;     /* [n] rm_golden_by_score(golden, golden): the oracle's best-of-n */
@@ -139,8 +144,9 @@ typedef struct {
  * Outputs ranks[n], the average ranks of score, and, when dense is not NULL, its 0-based
  * dense ranks (strict order kept, ties equal). Results are bitwise those of the separate
  * functions: the same sort order and the same sums in the same order. The discordant
- * pairs are counted with a Fenwick tree over the golden levels, run of tied scores by run,
- * so no second sort by (golden, score) is needed. */
+ * pairs are counted run of tied scores by run, against the responses of the earlier runs
+ * with a higher golden reward (a bit set of golden positions with per-word suffix counts
+ * below n = 1024, a Fenwick tree from there), so no second sort by (golden, score) is needed. */
 void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, const rm_bon_table *bon_table,
                               double *bon, double *ranks, int32_t *dense, rm_score_figures *out, rm_metric_scratch *s);
 

@@ -47,13 +47,45 @@ static double random_value(uint64_t seed, uint64_t index, int kind)
     }
 }
 
+/* The library's sort (a radix sort from 64 values) against the old merge sort: orders and
+ * ranks, with ties, -0 beside +0, infinities, and NaN (where the old sort is used). */
+static void test_sort(void)
+{
+    enum { MAXK = 600 };
+    static double v[MAXK], ranks[MAXK], oracle_ranks[MAXK];
+    static size_t order[MAXK], oracle_order[MAXK];
+    size_t Ks[] = {1, 2, 3, 17, 63, 64, 65, 200, 500, 599};
+    rm_metric_scratch s;
+    oracle_scratch os;
+    CHECK(rm_metric_scratch_create(&s, MAXK) == 0 && oracle_metric_scratch_create(&os, MAXK) == 0);
+    for (size_t a = 0; a < sizeof Ks / sizeof Ks[0]; a++)
+        for (int trial = 0; trial < 16; trial++) {
+            size_t K = Ks[a];
+            for (size_t r = 0; r < K; r++) {
+                v[r] = random_value(300 + a * 100 + (uint64_t)trial, r, trial % 5);
+                if (trial >= 5 && r % 7 == 3) v[r] = r % 2 ? -0.0 : 0.0;
+                if (trial >= 8 && r % 11 == 5) v[r] = r % 2 ? INFINITY : -INFINITY;
+                if (trial >= 10 && (float)v[r] != v[r]) v[r] = (float)v[r]; /* low mantissa bytes zero */
+                if (trial >= 13 && r == K / 2) v[r] = NAN;
+            }
+            rm_sort_order(v, K, order, &s);
+            oracle_sort_order(v, K, oracle_order, &os);
+            CHECK(memcmp(order, oracle_order, K * sizeof *order) == 0);
+            rm_average_ranks(v, K, ranks, &s);
+            oracle_average_ranks(v, K, oracle_ranks, &os);
+            CHECK(memcmp(ranks, oracle_ranks, K * sizeof *ranks) == 0);
+        }
+    rm_metric_scratch_free(&s);
+    oracle_metric_scratch_free(&os);
+}
+
 /* rm_golden_sorted and rm_score_figures_compute against the separate oracle functions. */
 static void test_score_figures(void)
 {
-    enum { MAXK = 600 };
+    enum { MAXK = 1600 };
     static double golden[MAXK], score[MAXK], ranks[MAXK], oracle_ranks[MAXK], by_score[MAXK], bon[4];
     static int32_t dense[MAXK];
-    size_t Ks[] = {1, 2, 3, 4, 5, 16, 17, 33, 100, 500, 599};
+    size_t Ks[] = {1, 2, 3, 4, 5, 16, 17, 33, 63, 64, 100, 500, 599, 1023, 1024, 1500}; /* 1024 on: Fenwick tree */
     size_t ns[] = {1, 2, 5, 500};
     rm_metric_scratch s;
     oracle_scratch os;
@@ -267,6 +299,7 @@ static void test_accumulate(void)
 
 int main(void)
 {
+    test_sort();
     test_score_figures();
     test_pair_table();
     test_accumulate();
