@@ -284,10 +284,19 @@ void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const flo
     add_delta(slots, w->delta, p->n_slots);
 }
 
+/* Pair masks of more threads than this are not allocated: ensembles of more than 12
+ * members use K^2 masks per work (200 MB at K = 5000); fewer threads give the same bits. */
+#define TEAM_MASK_BYTES ((size_t)512 << 20)
+
 int rm_eval_team_create(rm_eval_team *t, const rm_eval_plan *p, int threads)
 {
     memset(t, 0, sizeof *t);
     if (threads < 1) threads = 1;
+    if (p->n_pair_columns > 0 && !p->pair_table) {
+        size_t K = p->n_responses, mask_bytes = K * (K - 1) / 2 * p->mask_words * 2 * sizeof(uint64_t);
+        size_t fit = mask_bytes > 0 ? TEAM_MASK_BYTES / mask_bytes : (size_t)threads;
+        if ((size_t)threads > fit) threads = fit > 1 ? (int)fit : 1;
+    }
     t->works = rm_calloc((size_t)threads, sizeof *t->works, "statistics threads");
     if (!t->works) return -1;
     for (int i = 0; i < threads; i++) {

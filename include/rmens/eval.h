@@ -111,7 +111,8 @@ void rm_eval_work_free(rm_eval_work *w);
 void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
                                const float *golden, double *slots);
 
-/* The rank's threads for the statistics: one work each. */
+/* The rank's threads for the statistics: one work each (fewer than asked when the pair
+ * masks of more than 12 members would take more than 512 MiB in all). */
 typedef struct {
     int n_threads;
     rm_eval_work *works; /* [n_threads] */
