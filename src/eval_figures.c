@@ -1,5 +1,5 @@
-/* Evaluation figures: the plan of what is accumulated, the per-prompt accumulation, the
- * rank-count-independent reduction and the final figures (see include/rmens/eval.h).
+/* Evaluation figures: the plan of what is accumulated, the rank-count-independent
+ * reduction and the final figures (see include/rmens/eval.h).
  *
  * Slots. Every figure that is an average over prompts is a (sum, count) pair of doubles:
  * a prompt where the figure is undefined (a constant score for Spearman) adds nothing.
