@@ -429,7 +429,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     MPI_Comm_size(comm, &size);
     double t_start = rm_now();
     rm_h5_quiet();
-    rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
+    int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
     if (rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL)) != 0) return -1;
 
     char *members_path = rm_path_join(cfg->output, "members.h5");
@@ -456,8 +456,10 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     memset(&sc, 0, sizeof sc);
     rm_eval_plan plan;
     memset(&plan, 0, sizeof plan);
-    rm_eval_work work;
+    rm_eval_work work; /* bench pairs */
     memset(&work, 0, sizeof work);
+    rm_eval_team team; /* test prompts, over the rank's threads */
+    memset(&team, 0, sizeof team);
     rm_eval_results res;
     memset(&res, 0, sizeof res);
     float *emb = NULL, *golden = NULL, *z = NULL, *bench_c = NULL, *bench_r = NULL, *zc = NULL, *zr = NULL;
@@ -478,6 +480,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 
     rc = rm_eval_plan_create(&plan, cfg, E, K);
     if (rc == 0) rc = rm_eval_work_create(&work, &plan);
+    if (rc == 0) rc = rm_eval_team_create(&team, &plan, threads);
     if (rm_all_ok(comm, rc) != 0) goto fail;
     if (rank == 0) {
         for (int i = 0; i < cfg->eval_n_bon; i++)
@@ -539,9 +542,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         }
         if (cfg->eval_save_predictions && rm_all_ok(comm, write_predictions(pred_dset, E, q0, q1, K, z)) != 0) goto fail;
         t0 = rm_now();
-        for (size_t q = q0; q < q1; q++) /* z of prompt q: member stride `rows` */
-            rm_eval_accumulate_prompt(&plan, &work, z + (q - q0) * K, rows, golden + (q - q0) * K,
-                                      blocks + (q / RM_EVAL_BLOCK_PROMPTS - b0) * plan.n_slots);
+        /* z of prompt q at z + (q - q0) K, member stride `rows` */
+        rm_eval_accumulate_prompts(&plan, &team, z, rows, golden, q0, q1, b0, blocks);
         sc.stats_seconds += rm_now() - t0;
     }
     if (pred_dset >= 0) H5Dclose(pred_dset);
@@ -637,6 +639,7 @@ done:
     if (store_open) rm_store_close(&store);
     rm_eval_results_free(&res);
     rm_eval_work_free(&work);
+    rm_eval_team_free(&team);
     rm_eval_plan_free(&plan);
     free(emb), free(golden), free(z), free(bench_c), free(bench_r), free(zc), free(zr);
     free(blocks), free(total), free(bench_counts), free(bench_total);

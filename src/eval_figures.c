@@ -1,5 +1,5 @@
-/* Evaluation figures: the plan of what is accumulated, the per-prompt accumulation, the
- * rank-count-independent reduction and the final figures (see include/rmens/eval.h).
+/* Evaluation figures: the plan of what is accumulated, the rank-count-independent
+ * reduction and the final figures (see include/rmens/eval.h).
  *
  * Slots. Every figure that is an average over prompts is a (sum, count) pair of doubles:
  * a prompt where the figure is undefined (a constant score for Spearman) adds nothing.
@@ -12,13 +12,7 @@
  *     disagreement levels of a response pair)
  * followed by the global oracle best-of-n and the member-pair Spearman slots.
  *
- * Cost per prompt: every aggregate is sorted (O(K log K): best-of-n for all n, Spearman,
- * Knight's pair counts). The pair-level figures (member pairs agreeing on a response
- * pair, the disagreement AUROC) need each response pair's member signs: built once as
- * bit masks in E K^2 / 2 comparisons, then O(K^2) popcounts per subset. That is chosen
- * over an O(K log K) formulation because scoring already costs E K forward passes of
- * ~5 MFLOP each; at K = 500, E = 4 with 26 subsets (defaults) the statistics took 1.5 s
- * against 4.7 s of scoring for 48 prompts on one rank. */
+ * The per-prompt accumulation is in src/eval_accumulate.c (its cost is described there). */
 #include "rmens/eval.h"
 
 #include <limits.h>
@@ -26,11 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval_internal.h"
 #include "rmens/common.h"
 #include "rmens/parallel.h"
 #include "rmens/rng.h"
-
-enum { SLOT_BEST_PICK = 0, SLOT_MEAN_STD = 2, SLOT_STD_RANK = 4, SLOT_AGREE = 6, SLOT_HIST = 8 };
 
 void rm_eval_split(size_t n, int parts, int index, size_t *begin, size_t *end)
 {
@@ -38,10 +31,6 @@ void rm_eval_split(size_t n, int parts, int index, size_t *begin, size_t *end)
     *begin = i * base + (i < extra ? i : extra);
     *end = *begin + base + (i < extra ? 1 : 0);
 }
-
-/* Disagreement levels of a response pair for k members: 0..C(k,2) disagreeing member pairs. */
-static size_t disagreement_levels(int k) { return (size_t)k * (size_t)(k - 1) / 2 + 1; }
-static size_t ensemble_slots(int k) { return SLOT_HIST + 2 * disagreement_levels(k); }
 
 /* Deterministic random k-subset of 0..E-1 number s of size k: a partial Fisher-Yates
  * shuffle drawn from (seed, RM_STREAM_ABLATION, index(k, s, j)). */
@@ -63,6 +52,56 @@ static void draw_subset(uint64_t seed, int E, int k, int s, int *out, int *pool)
             out[j] = out[j - 1];
             out[j - 1] = t;
         }
+}
+
+static int same_members(const rm_eval_subset *a, const rm_eval_subset *b)
+{
+    return a->k == b->k && memcmp(a->members, b->members, (size_t)a->k * sizeof(int)) == 0;
+}
+
+/* The aggregate (subset s, aggregator a) computes its figures itself unless they are
+ * provably those of an earlier one: the same aggregator of an earlier subset with the same
+ * members, or, on one member, min and median (the member itself, as is the mean), or, on
+ * two members, the median ((a + b) / 2 against the mean's (0 + a + b) / 2: the same
+ * double up to the sign of a zero). Every figure uses aggregates only through comparisons
+ * (sort order, ties, argmax), so equal values give equal figures. */
+static size_t figure_source_of(const rm_eval_plan *p, int s, int a)
+{
+    const rm_eval_subset *sub = &p->subsets[s];
+    size_t own = sub->offset + (size_t)a * p->aggregator_slots;
+    if (a >= sub->n_aggregators) return own;
+    for (int s2 = 0; s2 < s; s2++)
+        if (a < p->subsets[s2].n_aggregators && same_members(&p->subsets[s2], sub))
+            return p->figure_source[(size_t)s2 * (size_t)p->n_aggregators + (size_t)a];
+    if ((sub->k == 1 && (a == RM_AGG_MIN || a == RM_AGG_MEDIAN)) || (sub->k == 2 && a == RM_AGG_MEDIAN))
+        return p->figure_source[(size_t)s * (size_t)p->n_aggregators]; /* its mean's (computed first) */
+    return own;
+}
+
+/* figure_source, ensemble_source, the pair-statistics columns (see rm_eval_plan). */
+static int plan_sources(rm_eval_plan *p)
+{
+    size_t S = (size_t)p->n_subsets;
+    p->figure_source = rm_alloc(S * (size_t)p->n_aggregators, sizeof(size_t), "evaluation subsets");
+    p->ensemble_source = rm_alloc(S, sizeof(int), "evaluation subsets");
+    p->pair_column = rm_alloc(S, sizeof(int), "evaluation subsets");
+    if (!p->figure_source || !p->ensemble_source || !p->pair_column) return -1;
+    p->n_pair_columns = 0;
+    for (int s = 0; s < p->n_subsets; s++) {
+        const rm_eval_subset *sub = &p->subsets[s];
+        for (int a = 0; a < p->n_aggregators; a++)
+            p->figure_source[(size_t)s * (size_t)p->n_aggregators + (size_t)a] = figure_source_of(p, s, a);
+        p->ensemble_source[s] = s;
+        p->pair_column[s] = -1;
+        if (!sub->ensemble_figures) continue;
+        for (int s2 = 0; s2 < s && p->ensemble_source[s] == s; s2++)
+            if (p->subsets[s2].ensemble_figures && same_members(&p->subsets[s2], sub)) p->ensemble_source[s] = s2;
+        if (p->ensemble_source[s] == s && sub->k >= 2) p->pair_column[s] = p->n_pair_columns++;
+    }
+    size_t K = p->n_responses;
+    p->pair_table = p->mask_words == 1 && p->n_members <= RM_PAIR_TABLE_MAX_MEMBERS &&
+                    (double)K * (double)(K - 1) / 2 <= 4294967295.0;
+    return 0;
 }
 
 int rm_eval_plan_create(rm_eval_plan *p, const rm_settings *cfg, int n_members, size_t n_responses)
@@ -155,6 +194,10 @@ int rm_eval_plan_create(rm_eval_plan *p, const rm_settings *cfg, int n_members, 
     offset += (size_t)n_members * (size_t)(n_members - 1); /* (sum, count) per pair a < b */
     p->n_slots = offset;
     p->n_bench_counts = (size_t)p->n_subsets * (size_t)p->n_aggregators;
+    if (plan_sources(p) != 0) {
+        rm_eval_plan_free(p);
+        return -1;
+    }
     return 0;
 }
 
@@ -163,177 +206,10 @@ void rm_eval_plan_free(rm_eval_plan *p)
     free(p->subsets);
     free(p->member_lists);
     free(p->masks);
+    free(p->figure_source);
+    free(p->ensemble_source);
+    free(p->pair_column);
     memset(p, 0, sizeof *p);
-}
-
-int rm_eval_work_create(rm_eval_work *w, const rm_eval_plan *p)
-{
-    memset(w, 0, sizeof *w);
-    size_t K = p->n_responses, E = (size_t)p->n_members;
-    if (rm_metric_scratch_create(&w->scratch, K) != 0) return -1;
-    w->golden = rm_alloc(K, sizeof(double), "evaluation work");
-    w->golden_ranks = rm_alloc(K, sizeof(double), "evaluation work");
-    w->golden_by_score = rm_alloc(K, sizeof(double), "evaluation work");
-    w->win = rm_alloc((size_t)p->n_bon * K, sizeof(double), "evaluation work");
-    w->aggregate = rm_alloc((size_t)p->n_aggregators * K, sizeof(double), "evaluation work");
-    w->ranks = rm_alloc(K, sizeof(double), "evaluation work");
-    w->member_ranks = rm_alloc(E * K, sizeof(double), "evaluation work");
-    w->spread = rm_alloc(K, sizeof(double), "evaluation work");
-    w->rank_error = rm_alloc(K, sizeof(double), "evaluation work");
-    w->sort_buffer = rm_alloc(E, sizeof(double), "evaluation work");
-    w->member_pick = rm_alloc(E, sizeof(int), "evaluation work");
-    int ok = w->golden && w->golden_ranks && w->golden_by_score && w->win && w->aggregate && w->ranks &&
-             w->member_ranks && w->spread && w->rank_error && w->sort_buffer && w->member_pick;
-    if (ok && p->pair_statistics) {
-        /* K(K-1)/2 pairs x mask words, twice: 2 MB for K = 500 and up to 64 members */
-        size_t n_pairs = K * (K - 1) / 2, words;
-        if (rm_size_mul(n_pairs, p->mask_words, &words, "pair masks") != 0) ok = 0;
-        else {
-            w->pair_gt = rm_alloc(words, sizeof(uint64_t), "pair masks");
-            w->pair_eq = rm_alloc(words, sizeof(uint64_t), "pair masks");
-            ok = w->pair_gt && w->pair_eq;
-        }
-    }
-    if (!ok) {
-        rm_eval_work_free(w);
-        return rm_error_context("evaluation scratch for K = %zu, E = %zu", K, E);
-    }
-    for (int j = 0; j < p->n_bon; j++) rm_bon_win_probabilities(K, p->bon_n[j], w->win + (size_t)j * K);
-    return 0;
-}
-
-void rm_eval_work_free(rm_eval_work *w)
-{
-    rm_metric_scratch_free(&w->scratch);
-    free(w->golden);
-    free(w->golden_ranks);
-    free(w->golden_by_score);
-    free(w->win);
-    free(w->aggregate);
-    free(w->ranks);
-    free(w->member_ranks);
-    free(w->spread);
-    free(w->rank_error);
-    free(w->sort_buffer);
-    free(w->member_pick);
-    free(w->pair_gt);
-    free(w->pair_eq);
-    memset(w, 0, sizeof *w);
-}
-
-static inline void add_mean(double *slot, double value)
-{
-    if (isnan(value)) return;
-    slot[0] += value;
-    slot[1] += 1.0;
-}
-
-static size_t argmax_first(const double *v, size_t n)
-{
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
-/* One aggregate's figures for one prompt: bon for each n, Spearman, pair accuracy. */
-static void accumulate_aggregate(const rm_eval_plan *p, rm_eval_work *w, const double *score, double *slots)
-{
-    size_t K = p->n_responses;
-    rm_golden_by_score(score, w->golden, K, w->golden_by_score, &w->scratch);
-    for (int j = 0; j < p->n_bon; j++) add_mean(slots + 2 * j, rm_bon_expected(w->win + (size_t)j * K, w->golden_by_score, K));
-    rm_average_ranks(score, K, w->ranks, &w->scratch);
-    add_mean(slots + 2 * p->n_bon, rm_pearson(w->ranks, w->golden_ranks, K));
-    int64_t twice_correct = 0;
-    int64_t valid = rm_pair_accuracy_counts(score, w->golden, K, &twice_correct, &w->scratch);
-    slots[2 * p->n_bon + 2] += 0.5 * (double)twice_correct;
-    slots[2 * p->n_bon + 3] += (double)valid;
-}
-
-void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
-                               const float *golden, double *slots)
-{
-    size_t K = p->n_responses;
-    int E = p->n_members;
-    for (size_t r = 0; r < K; r++) w->golden[r] = golden[r];
-    rm_average_ranks(w->golden, K, w->golden_ranks, &w->scratch);
-
-    /* oracle: best-of-n picking by golden reward itself */
-    rm_golden_by_score(w->golden, w->golden, K, w->golden_by_score, &w->scratch);
-    for (int j = 0; j < p->n_bon; j++)
-        add_mean(slots + p->oracle_offset + 2 * j, rm_bon_expected(w->win + (size_t)j * K, w->golden_by_score, K));
-
-    /* per member: ranks (for member-pair Spearman) and the best-of-K pick */
-    for (int m = 0; m < E; m++) {
-        double *score = w->aggregate; /* reused as a double copy of the member's scores */
-        for (size_t r = 0; r < K; r++) score[r] = z[(size_t)m * member_stride + r];
-        rm_average_ranks(score, K, w->member_ranks + (size_t)m * K, &w->scratch);
-        w->member_pick[m] = (int)argmax_first(score, K);
-    }
-    double *pair_slot = slots + p->member_spearman_offset;
-    for (int a = 0; a < E; a++)
-        for (int b = a + 1; b < E; b++, pair_slot += 2)
-            add_mean(pair_slot, rm_pearson(w->member_ranks + (size_t)a * K, w->member_ranks + (size_t)b * K, K));
-
-    if (p->pair_statistics) rm_pair_masks(z, member_stride, E, K, w->pair_gt, w->pair_eq);
-
-    for (int s = 0; s < p->n_subsets; s++) {
-        const rm_eval_subset *sub = &p->subsets[s];
-        double *base = slots + sub->offset;
-        for (int a = 0; a < sub->n_aggregators; a++) {
-            double *agg = w->aggregate + (size_t)a * K;
-            rm_aggregator kind = a < 3 ? (rm_aggregator)a : RM_AGG_UWO;
-            rm_aggregate(z, member_stride, sub->members, sub->k, K, kind, a < 3 ? 0.0 : p->uwo_lambda[a - 3], agg,
-                         w->sort_buffer);
-            accumulate_aggregate(p, w, agg, base + (size_t)a * p->aggregator_slots);
-        }
-        if (!sub->ensemble_figures) continue;
-        double *ens = base + (size_t)sub->n_aggregators * p->aggregator_slots;
-        const double *mean = w->aggregate; /* aggregator 0 */
-
-        /* agreement: members whose best-of-K pick is the mean ensemble's */
-        size_t mean_pick = argmax_first(mean, K);
-        int same = 0;
-        for (int i = 0; i < sub->k; i++) same += (size_t)w->member_pick[sub->members[i]] == mean_pick;
-        add_mean(ens + SLOT_BEST_PICK, (double)same / sub->k);
-
-        /* uncertainty: ensemble deviation, and whether it tracks the mean's rank error */
-        rm_member_std(z, member_stride, sub->members, sub->k, K, w->spread);
-        double spread_sum = 0.0;
-        for (size_t r = 0; r < K; r++) spread_sum += w->spread[r];
-        add_mean(ens + SLOT_MEAN_STD, spread_sum / (double)K);
-        rm_average_ranks(mean, K, w->ranks, &w->scratch);
-        for (size_t r = 0; r < K; r++) w->rank_error[r] = fabs(w->ranks[r] - w->golden_ranks[r]);
-        add_mean(ens + SLOT_STD_RANK, rm_spearman(w->spread, w->rank_error, K, &w->scratch));
-
-        if (sub->k >= 2) {
-            double agreeing = 0.0;
-            rm_pair_subset_stats(w->pair_gt, w->pair_eq, p->mask_words, K, sub->mask, sub->k, mean, w->golden,
-                                 ens + SLOT_HIST, ens + SLOT_HIST + disagreement_levels(sub->k), &agreeing);
-            ens[SLOT_AGREE] += agreeing;
-            ens[SLOT_AGREE + 1] += (double)(K * (K - 1) / 2) * (double)sub->k * (double)(sub->k - 1) / 2.0;
-        }
-    }
-}
-
-void rm_eval_accumulate_bench(const rm_eval_plan *p, rm_eval_work *w, const float *z_chosen, const float *z_rejected,
-                              size_t member_stride, size_t n, int64_t *counts)
-{
-    double chosen, rejected;
-    for (int s = 0; s < p->n_subsets; s++) {
-        const rm_eval_subset *sub = &p->subsets[s];
-        for (int a = 0; a < sub->n_aggregators; a++) {
-            rm_aggregator kind = a < 3 ? (rm_aggregator)a : RM_AGG_UWO;
-            double lambda = a < 3 ? 0.0 : p->uwo_lambda[a - 3];
-            int64_t twice_correct = 0;
-            for (size_t i = 0; i < n; i++) {
-                rm_aggregate(z_chosen + i, member_stride, sub->members, sub->k, 1, kind, lambda, &chosen, w->sort_buffer);
-                rm_aggregate(z_rejected + i, member_stride, sub->members, sub->k, 1, kind, lambda, &rejected, w->sort_buffer);
-                twice_correct += chosen > rejected ? 2 : chosen == rejected ? 1 : 0;
-            }
-            counts[(size_t)s * (size_t)p->n_aggregators + (size_t)a] += twice_correct;
-        }
-    }
 }
 
 int rm_eval_reduce(const rm_eval_plan *p, MPI_Comm comm, const double *local_blocks, size_t n_local_blocks,

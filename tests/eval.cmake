@@ -18,3 +18,7 @@ set_tests_properties(eval_ranks_identical PROPERTIES LABELS "mpi;e2e")
 # bf16 evaluation within tolerance of fp32 on the demo store (issue 15).
 rmens_script_test(eval_bf16_figures ${CMAKE_CURRENT_SOURCE_DIR}/eval/bf16_figures.sh)
 set_tests_properties(eval_bf16_figures PROPERTIES LABELS "mpi;e2e")
+# The statistics against the old implementation kept verbatim as the oracle
+# (stats_oracle.c): random data with ties, many K, member counts and subsets, 1-3 threads.
+rmens_unit_test(test_stats_oracle ${CMAKE_CURRENT_SOURCE_DIR}/eval/test_stats_oracle.c)
+target_sources(test_stats_oracle PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/eval/stats_oracle.c)

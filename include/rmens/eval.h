@@ -58,6 +58,17 @@ typedef struct {
     size_t mask_words;
     int pair_statistics;    /* some subset has k >= 2: build pair masks per prompt */
 
+    /* Figures computed once per prompt and repeated where they are provably the same:
+     * subsets with the same members (ablation draws of one member list, the ablation's
+     * whole-ensemble size), and aggregates equal to another one (one member: its mean,
+     * min and median are the member; two: the median is their mean). */
+    size_t *figure_source;  /* [n_subsets][n_aggregators]: slot offset of the aggregate whose
+                             * per-prompt figures this one repeats (its own offset: computed) */
+    int *ensemble_source;   /* [n_subsets]: subset whose ensemble figures this one repeats */
+    int n_pair_columns;     /* distinct ensemble subsets with k >= 2: the pair statistics */
+    int *pair_column;       /* [n_subsets]: its column, or -1 */
+    int pair_table;         /* 1: rm_pair_table (E <= RM_PAIR_TABLE_MAX_MEMBERS), 0: pair masks */
+
     size_t aggregator_slots; /* slots per aggregator: bon (sum, count) x n_bon, spearman, pair accuracy */
     size_t oracle_offset;    /* oracle best-of-n (sum, count) x n_bon */
     size_t member_spearman_offset; /* (sum, count) per member pair a < b */
@@ -74,23 +85,50 @@ void rm_eval_plan_free(rm_eval_plan *p);
  * first n % parts parts get one more). Used for blocks of test prompts and bench rows. */
 void rm_eval_split(size_t n, int parts, int index, size_t *begin, size_t *end);
 
-/* Per-rank scratch for the per-prompt work. */
+/* Scratch for the per-prompt work of one thread. */
 typedef struct {
     rm_metric_scratch scratch;
-    double *golden, *golden_ranks, *golden_by_score, *win; /* win: [n_bon][K] */
+    rm_golden_sorted gold;   /* the prompt's golden rewards, sorted once */
+    rm_bon_table bon;        /* win probabilities of every n */
+    double *golden, *bon_values; /* [K], [n_bon] */
     double *aggregate;       /* [n_aggregators][K] */
-    double *ranks, *member_ranks, *spread, *rank_error, *sort_buffer;
+    double *ranks, *mean_ranks, *member_ranks, *spread, *rank_error, *sort_buffer;
+    int32_t *mean_dense;     /* [K] dense ranks of the current subset's mean */
     int *member_pick;        /* [E] best-of-K pick of each member */
-    uint64_t *pair_gt, *pair_eq;
+    rm_pair_table pairs;     /* plan->pair_table */
+    uint64_t *pair_gt, *pair_eq; /* otherwise */
+    double *delta;           /* [n_slots] one prompt's figures, added to its block in one go */
 } rm_eval_work;
 
 int rm_eval_work_create(rm_eval_work *w, const rm_eval_plan *p);
 void rm_eval_work_free(rm_eval_work *w);
 
-/* Add one prompt's figures into a block's slots (n_slots doubles). z[m * member_stride + r]
- * is member m's standardised score of response r; golden[r] its golden reward. */
+/* Add one prompt's figures into a block's slots (n_slots doubles, starting from zeros).
+ * z[m * member_stride + r] is member m's standardised score of response r; golden[r] its
+ * golden reward. The figures are computed into w->delta, then added slot by slot: each
+ * slot receives one value per prompt (0 where a figure is undefined), so the block's sums
+ * are those of adding the figures one by one. */
 void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
                                const float *golden, double *slots);
+
+/* The rank's threads for the statistics: one work each (fewer than asked when the pair
+ * masks of more than 12 members would take more than 512 MiB in all). */
+typedef struct {
+    int n_threads;
+    rm_eval_work *works; /* [n_threads] */
+} rm_eval_team;
+
+int rm_eval_team_create(rm_eval_team *t, const rm_eval_plan *p, int threads);
+void rm_eval_team_free(rm_eval_team *t);
+
+/* rm_eval_accumulate_prompt for prompts q0 <= q < q1 of a piece, over the team's threads:
+ * prompt q's scores at z + (q - q0) K (member stride member_stride), its golden rewards at
+ * golden + (q - q0) K, its block at blocks + (q / RM_EVAL_BLOCK_PROMPTS - first_block)
+ * n_slots. Up to n_threads prompts are computed at once (through rm_tiled_run), each into
+ * its thread's delta; the deltas are then added to their blocks in prompt order, so the
+ * blocks are bitwise the same for any thread count. */
+void rm_eval_accumulate_prompts(const rm_eval_plan *p, rm_eval_team *t, const float *z, size_t member_stride,
+                                const float *golden, size_t q0, size_t q1, size_t first_block, double *blocks);
 /* Benchmark pairs: counts[subset * n_aggregators + a] += 2 if the aggregate scores chosen
  * above rejected, 1 if tied, for n pairs (z_* laid out like z above). */
 void rm_eval_accumulate_bench(const rm_eval_plan *p, rm_eval_work *w, const float *z_chosen, const float *z_rejected,

@@ -28,6 +28,11 @@ typedef struct {
     rm_keyed *keyed_tmp; /* [capacity] */
     size_t *indices[2];  /* [capacity] each */
     double *values[4];   /* [capacity] each */
+    int32_t *counts[2];  /* [capacity + 1] each */
+    uint64_t *bits;      /* [capacity / 64 + 1] */
+    uint64_t *radix_keys;          /* [capacity] */
+    uint32_t *radix_index[2];      /* [capacity] each */
+    uint32_t (*radix_counts)[256]; /* [8] */
 } rm_metric_scratch;
 
 int rm_metric_scratch_create(rm_metric_scratch *s, size_t capacity);
@@ -63,6 +68,20 @@ double rm_bon_expected(const double *win, const double *golden_by_score, size_t 
 /* Convenience: both steps for one n (allocation-free apart from scratch). */
 double rm_best_of_n(const double *score, const double *golden, size_t K, size_t n, rm_metric_scratch *s);
 
+/* The win probabilities of several n at once, for rm_bon_table_expect. */
+typedef struct {
+    size_t K;
+    int n_sizes;
+    double *win;   /* [n_sizes][K] rm_bon_win_probabilities */
+    size_t *first; /* [n_sizes] first non-zero win: the terms below it add exact zeros */
+} rm_bon_table;
+
+int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes);
+void rm_bon_table_free(rm_bon_table *t);
+/* out[j] = rm_bon_expected(win_j, golden_by_score, K), bit for bit: the same sum without
+ * its leading zero terms (which leave it unchanged). */
+void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out);
+
 /* ---- rank correlation and pairwise order ---- */
 
 /* Pearson correlation; NaN when either input is constant or n < 2. */
@@ -90,6 +109,46 @@ int64_t rm_pairs_concordant(const rm_pair_counts *c);
  * 2 x (accuracy numerator), an integer so sums over prompts and ranks are exact. */
 int64_t rm_pair_accuracy_counts(const double *score, const double *golden, size_t K, int64_t *twice_correct,
                                 rm_metric_scratch *s);
+
+/* ---- every figure of a score vector from one sort ---- */
+
+/* The golden side of one prompt, sorted once and shared by every score vector (aggregate,
+ * member, subset) compared with it. */
+typedef struct {
+    size_t capacity, n;
+    const double *golden;  /* [n], the caller's */
+    size_t *order;         /* [n] responses by ascending golden reward, ties by index */
+    size_t *position;      /* [n] inverse of order */
+    double *ranks;         /* [n] rm_average_ranks(golden) */
+    int32_t *dense;        /* [n] 0-based dense rank: equal golden rewards share one */
+    int32_t *above;        /* [n] first position in order with a strictly higher golden reward */
+    int32_t levels;        /* distinct golden rewards */
+    int64_t tied_pairs;    /* pairs with equal golden rewards */
+    double *by_golden;     /* [n] rm_golden_by_score(golden, golden): the oracle's best-of-n */
+} rm_golden_sorted;
+
+int rm_golden_sorted_create(rm_golden_sorted *g, size_t capacity);
+void rm_golden_sorted_free(rm_golden_sorted *g);
+/* Sort golden[0..n) (kept by pointer until the next call) and fill the fields. */
+void rm_golden_sorted_set(rm_golden_sorted *g, const double *golden, size_t n, rm_metric_scratch *s);
+
+typedef struct {
+    double spearman;       /* rm_pearson(ranks, golden ranks): rm_spearman(score, golden) */
+    int64_t valid;         /* rm_pair_accuracy_counts(score, golden): its return value */
+    int64_t twice_correct; /* and its *twice_correct */
+} rm_score_figures;
+
+/* Every per-prompt figure of `score` against g from one sort of the score (where the
+ * functions above sort it four times): bon[j] = the expected golden reward of best-of-n_j
+ * (rm_golden_by_score then rm_bon_table_expect), Spearman and the pair-accuracy counts.
+ * Outputs ranks[n], the average ranks of score, and, when dense is not NULL, its 0-based
+ * dense ranks (strict order kept, ties equal). Results are bitwise those of the separate
+ * functions: the same sort order and the same sums in the same order. The discordant
+ * pairs are counted run of tied scores by run, against the responses of the earlier runs
+ * with a higher golden reward (a bit set of golden positions with per-word suffix counts
+ * below n = 1024, a Fenwick tree from there), so no second sort by (golden, score) is needed. */
+void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, const rm_bon_table *bon_table,
+                              double *bon, double *ranks, int32_t *dense, rm_score_figures *out, rm_metric_scratch *s);
 
 /* ---- AUROC ---- */
 
@@ -134,5 +193,43 @@ void rm_pair_masks(const float *z, size_t member_stride, int n_members, size_t K
 void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, size_t K, const uint64_t *subset, int k,
                           const double *reference, const double *golden, double *wrong, double *right,
                           double *agreeing);
+
+/* The same pair statistics for many member subsets at once (src/metrics_pairs.c), for
+ * ensembles of up to RM_PAIR_TABLE_MAX_MEMBERS members. rm_pair_subset_stats costs a few
+ * operations per response pair and subset (7.7 M per prompt at K = 500 and the case
+ * study's 62 subsets). Here each response pair, with responses in golden order, is
+ * classified once by its sign pattern over all E members (which members prefer the
+ * golden-better response, which tie); per pattern, a row of counters gets one vector
+ * increment of "the column's reference orders the pair correctly" for all subsets (columns)
+ * at once. A subset's disagreement level depends only on the pattern, so the histograms
+ * follow from the 2^E pattern rows at the end. Pairs that some member ties are rare and
+ * are counted directly. Integer counts: exactly rm_pair_subset_stats's. */
+#define RM_PAIR_TABLE_MAX_MEMBERS 12
+#define RM_PAIR_TABLE_GROUP 64 /* columns per pass over the pairs: rows of 256 bytes */
+
+typedef struct {
+    int n_members, n_columns, stride; /* stride: columns padded to a multiple of 16 */
+    size_t capacity, padded;          /* K; K padded to a multiple of 16 */
+    uint32_t *masks;                  /* [n_columns] member bits of each column's subset */
+    int *k;                           /* [n_columns] its member count */
+    size_t *level_offset;             /* [n_columns + 1] of its histograms in wrong, right */
+    int32_t *reference;               /* [capacity][stride] dense ranks of each column's reference, by golden position */
+    float *by_golden;                 /* [n_members][padded] member scores by golden position */
+    size_t *run_end;                  /* [capacity] end of each position's run of equal golden rewards */
+    uint32_t *count_all, *count_counted, *right_rows; /* [2^E], [2^E], [2^E][RM_PAIR_TABLE_GROUP] */
+    int64_t *agreeing;                /* [n_columns] outputs of rm_pair_table_run */
+    int64_t *wrong, *right;           /* [level_offset[n_columns]] */
+} rm_pair_table;
+
+/* Columns c < n_columns: subset masks[c] (one word: n_members <= 12) of k[c] >= 2 members. */
+int rm_pair_table_create(rm_pair_table *t, int n_members, size_t K, int n_columns, const uint64_t *masks,
+                         const int *k);
+void rm_pair_table_free(rm_pair_table *t);
+/* Column c's reference (the subset's mean ensemble) by its dense ranks over responses,
+ * as rm_score_figures_compute gives them; g sets the golden order of the prompt. */
+void rm_pair_table_reference(rm_pair_table *t, int column, const int32_t *dense, const rm_golden_sorted *g);
+/* Counts for every column: agreeing[c], wrong[level_offset[c] + L], right[...] as
+ * rm_pair_subset_stats adds them (wrong and right indexed by disagreement level L). */
+void rm_pair_table_run(rm_pair_table *t, const float *z, size_t member_stride, const rm_golden_sorted *g);
 
 #endif
