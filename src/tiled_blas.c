@@ -3,6 +3,8 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 /* OpenBLAS's own entry point; declared here because cblas.h variants differ. */
 void openblas_set_num_threads(int num_threads);
@@ -22,19 +24,66 @@ void rm_tiled_set_threads(int threads)
     openblas_single_threaded();
 }
 
-/* One product cut into n_tiles independent calls: tile t runs on worker t mod workers.
- * A thread is started per call and per extra worker; at the shapes where there is more
- * than one tile a call takes milliseconds, against tens of microseconds to start one. */
-typedef struct {
-    void (*run_tile)(const void *job, int tile);
-    const void *job;
-    int n_tiles, stride, first;
-} tile_worker;
+/* One product cut into n_tiles independent calls, run by a pool of threads started once
+ * (a pthread_create per product and worker cost ~2% of a training step at 2 threads):
+ * the caller and tile_threads - 1 helpers take tiles from a shared counter until none is
+ * left. Who computes a tile never changes its bits, so the order tiles are taken in is
+ * free. A helper waits for the next product spinning briefly (a step's products follow
+ * each other within microseconds), then blocked on a condition variable. A call made
+ * while the pool is busy (from inside a tile, or another application thread) runs its
+ * tiles in the calling thread: same calls, same bits. */
+#define POOL_SPINS 4000 /* ~0.1 ms of pause instructions before a helper blocks */
 
-static void *tile_worker_main(void *arg)
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, idle;
+    int started;                 /* helpers running */
+    atomic_ulong generation;     /* bumped for every product handed to the helpers */
+    void (*run_tile)(const void *, int);
+    const void *job;
+    int n_tiles, helpers;        /* helpers [0, helpers) take part in this product */
+    atomic_int next_tile, pending;
+    unsigned long start_generation[RM_MAX_TILE_THREADS]; /* a helper's first product comes after this */
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
+static atomic_flag pool_busy = ATOMIC_FLAG_INIT;
+
+static inline void cpu_relax(void)
 {
-    const tile_worker *w = arg;
-    for (int t = w->first; t < w->n_tiles; t += w->stride) w->run_tile(w->job, t);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void take_tiles(void (*run_tile)(const void *, int), const void *job, int n_tiles)
+{
+    for (int t; (t = atomic_fetch_add_explicit(&pool.next_tile, 1, memory_order_relaxed)) < n_tiles;) run_tile(job, t);
+}
+
+static void *pool_main(void *arg)
+{
+    const int id = (int)(intptr_t)arg;
+    pthread_mutex_lock(&pool.mu);
+    unsigned long seen = pool.start_generation[id];
+    pthread_mutex_unlock(&pool.mu);
+    for (;;) {
+        for (int spin = 0; spin < POOL_SPINS && atomic_load_explicit(&pool.generation, memory_order_acquire) == seen; spin++)
+            cpu_relax();
+        pthread_mutex_lock(&pool.mu);
+        while (atomic_load(&pool.generation) == seen) pthread_cond_wait(&pool.wake, &pool.mu);
+        seen = atomic_load(&pool.generation);
+        const int mine = id < pool.helpers;
+        void (*run_tile)(const void *, int) = pool.run_tile;
+        const void *job = pool.job;
+        const int n_tiles = pool.n_tiles;
+        pthread_mutex_unlock(&pool.mu);
+        if (!mine) continue;
+        take_tiles(run_tile, job, n_tiles);
+        if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool.mu);
+            pthread_cond_signal(&pool.idle);
+            pthread_mutex_unlock(&pool.mu);
+        }
+    }
     return NULL;
 }
 
@@ -42,19 +91,39 @@ void rm_tiled_run(void (*run_tile)(const void *, int), const void *job, int n_ti
 {
     if (n_tiles <= 0) return;
     pthread_once(&openblas_once, openblas_single_threaded);
-    int workers = tile_threads < n_tiles ? tile_threads : n_tiles;
-    pthread_t threads[RM_MAX_TILE_THREADS];
-    tile_worker work[RM_MAX_TILE_THREADS] = {{0}};
-    int started = 0;
-    for (int i = 0; i < workers; i++) work[i] = (tile_worker){run_tile, job, n_tiles, workers, i};
-    for (int i = 1; i < workers; i++) {
-        if (pthread_create(&threads[i], NULL, tile_worker_main, &work[i]) != 0) break;
-        started = i;
+    int helpers = (tile_threads < n_tiles ? tile_threads : n_tiles) - 1;
+    if (helpers <= 0 || atomic_flag_test_and_set_explicit(&pool_busy, memory_order_acquire)) {
+        for (int t = 0; t < n_tiles; t++) run_tile(job, t);
+        return;
     }
-    /* Tiles of workers that could not be started run here: same calls, same bits. */
-    for (int i = started + 1; i < workers; i++) tile_worker_main(&work[i]);
-    tile_worker_main(&work[0]);
-    for (int i = 1; i <= started; i++) pthread_join(threads[i], NULL);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.started < helpers) {
+        pthread_t thread;
+        pool.start_generation[pool.started] = atomic_load(&pool.generation);
+        if (pthread_create(&thread, NULL, pool_main, (void *)(intptr_t)pool.started) != 0) break;
+        pthread_detach(thread);
+        pool.started++;
+    }
+    if (helpers > pool.started) helpers = pool.started; /* fewer helpers than asked: the caller does the rest */
+    pool.run_tile = run_tile;
+    pool.job = job;
+    pool.n_tiles = n_tiles;
+    pool.helpers = helpers;
+    atomic_store(&pool.next_tile, 0);
+    atomic_store(&pool.pending, helpers);
+    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+
+    take_tiles(run_tile, job, n_tiles);
+    for (int spin = 0; spin < POOL_SPINS && atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; spin++)
+        cpu_relax();
+    if (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) {
+        pthread_mutex_lock(&pool.mu);
+        while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.idle, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    atomic_flag_clear_explicit(&pool_busy, memory_order_release);
 }
 
 int rm_tiled_count(int n) { return n <= 0 ? 0 : (n + RM_TILE_ROWS - 1) / RM_TILE_ROWS; }
