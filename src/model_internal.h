@@ -20,8 +20,6 @@ typedef struct {
     int capacity;
     double *act[RM_MAX_LAYERS + 1];
     double *grad_act[2];
-    double *ones;
-    double *pair_sums;
 } rm_mlp64_workspace;
 
 /* A double copy of a float model (same architecture and values). */

@@ -30,9 +30,31 @@ void rm_tiled_set_threads(int threads);
 int rm_tiled_count(int n);
 int rm_tiled_rows(int n, int tile);
 void rm_tiled_run(void (*run_tile)(const void *job, int tile), const void *job, int n_tiles);
+/* The same, telling each call which of the rm_tiled_threads() workers runs it (0 = the
+ * caller), for tiles that need a buffer of their own. */
+void rm_tiled_run_workers(void (*run)(const void *job, int tile, int worker), const void *job, int n_tiles);
+int rm_tiled_threads(void);
 
 void rm_tiled_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
                     float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* A product with its elementwise epilogue fused: C (M,N) = (bias ? bias[j] : beta C) +
+ * op(A) op(B), then C = max(C, 0) if relu (a NaN stays), then C = 0 where gate (M,N,
+ * leading dimension ldg) <= 0 if gate (the ReLU's backward). Row-major. */
+void rm_tiled_sgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu,
+                       const float *gate, int ldg);
+void rm_tiled_dgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, const double *A, int lda,
+                       const double *B, int ldb, double beta, double *C, int ldc, const double *bias, int relu,
+                       const double *gate, int ldg);
+
+/* The fp32 GEMM of src/tiled_sgemm.c (AVX-512 builds): every element of C is computed by
+ * the same instructions wherever it falls in the product and whoever computes it, so the
+ * work is split over the threads freely and the packed operands are shared. Returns 0
+ * when it did the product, -1 when the caller must (no AVX-512, alpha != 1, K = 0). */
+int rm_own_sgemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu,
+                 const float *gate, int ldg);
+
 void rm_tiled_dgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
                     double alpha, const double *A, int lda, const double *B, int ldb, double beta, double *C, int ldc);
 void rm_tiled_sgemv(CBLAS_ORDER order, CBLAS_TRANSPOSE trans, int M, int N, float alpha, const float *A, int lda,

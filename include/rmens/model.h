@@ -28,8 +28,6 @@ typedef struct {
     float *act[RM_MAX_LAYERS + 1]; /* act[l]: output of layer l-1 after ReLU, [B, dims[l]], l = 1..n_layers-1;
                                       act[0] (the input) and act[n_layers] (the scores) unused */
     float *grad_act[2];            /* scratch for backward, [B, max width] each */
-    float *ones;                   /* [capacity] of 1: bias gradients as one GEMV */
-    float *pair_sums;              /* [capacity/2 + 1, max width]: paired bias gradients */
 } rm_mlp_workspace;
 
 /* Threads every forward, backward and scoring call of this process uses (default 1).
