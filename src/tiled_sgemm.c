@@ -37,6 +37,7 @@
 #define KC 384  /* depth block: S micro-panel 18 KB (L1), V micro-panel 48 KB (L2) */
 #define JC 256  /* columns per work unit: V block 384 KB (L2), C block M x JC */
 #define PREFETCH_K 8 /* depth steps the V loads are prefetched ahead */
+#define PACK_AHEAD 4 /* source rows the row-wise packs prefetch ahead (transposing ones: 4 x 16 columns) */
 #define S_TASK_PANELS 8 /* row panels per packing task */
 #define MAX_WORKERS 256
 
@@ -87,25 +88,36 @@ static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <=
 
 /* ---- packing (plain copies: any way of doing them gives the same bits) ---- */
 
-/* S panel: dst[k * MR + r] = op(A)(i0 + r, k0 + k), zero for rows past M */
-static void pack_s_panel(const sg_job *j, int i0, int k0, int kc, float *dst)
+/* S panels [ip0, ip1) of one depth block: panel ip at dst + ip * MR * kc, dst[k * MR + r] =
+ * op(A)(ip * MR + r, k0 + k), zero for rows past M. Sources are read along their rows
+ * (a strip of one panel per row would start a new page at every row: no prefetching). */
+static void pack_s(const sg_job *j, int ip0, int ip1, int k0, int kc, float *dst)
 {
-    const int rows = j->M - i0 < MR ? j->M - i0 : MR;
     if (j->ta == CblasTrans) {
-        /* op(A)(i, k) = A[k * lda + i]: MR contiguous values per k */
-        const __mmask16 m = lanes(rows);
-        const float *src = j->A + (size_t)k0 * j->lda + i0;
-        for (int k = 0; k < kc; k++) _mm512_mask_storeu_ps(dst + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(m, src + (size_t)k * j->lda));
-    } else {
-        /* op(A)(i, k) = A[i * lda + k]: transposed in 16 x 16 blocks */
+        /* op(A)(i, k) = A[k * lda + i]: row k of A holds the panels side by side */
+        for (int k = 0; k < kc; k++) {
+            const float *src = j->A + (size_t)(k0 + k) * j->lda;
+            if (k + PACK_AHEAD < kc)
+                for (int i = ip0 * MR; i < ip1 * MR && i < j->M; i += 16) _mm_prefetch((const char *)(src + (size_t)PACK_AHEAD * j->lda + i), _MM_HINT_T0);
+            for (int ip = ip0; ip < ip1; ip++)
+                _mm512_mask_storeu_ps(dst + (size_t)ip * MR * kc + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(lanes(j->M - ip * MR), src + ip * MR));
+        }
+        return;
+    }
+    /* op(A)(i, k) = A[i * lda + k]: transposed in 16 x 16 blocks */
+    for (int ip = ip0; ip < ip1; ip++) {
+        const int i0 = ip * MR, rows = j->M - i0 < MR ? j->M - i0 : MR;
         const float *src = j->A + (size_t)i0 * j->lda + k0;
+        float *d = dst + (size_t)ip * MR * kc;
         for (int kk = 0; kk < kc; kk += 16) {
             const int w = kc - kk < 16 ? kc - kk : 16;
             const __mmask16 m = lanes(w);
             __m512 r[16];
+            if (kk + 64 < kc)
+                for (int q = 0; q < rows; q++) _mm_prefetch((const char *)(src + (size_t)q * j->lda + kk + 64), _MM_HINT_T0);
             for (int q = 0; q < 16; q++) r[q] = q < rows ? _mm512_maskz_loadu_ps(m, src + (size_t)q * j->lda + kk) : _mm512_setzero_ps();
             transpose16(r);
-            for (int t = 0; t < w; t++) _mm512_mask_storeu_ps(dst + (kk + t) * MR, 0x0FFF, r[t]);
+            for (int t = 0; t < w; t++) _mm512_mask_storeu_ps(d + (kk + t) * MR, 0x0FFF, r[t]);
         }
     }
 }
@@ -114,29 +126,36 @@ static void pack_s_panel(const sg_job *j, int i0, int k0, int kc, float *dst)
  * op(B)(k0 + k, j0 + p * NR + c), zero past N */
 static void pack_v(const sg_job *j, int j0, int cols, int k0, int kc, float *dst)
 {
-    for (int p = 0; p * NR < cols; p++, dst += NR * kc) {
-        const int jb = j0 + p * NR, n = j->N - jb < NR ? j->N - jb : NR;
-        if (j->tb == CblasNoTrans) {
-            /* op(B)(k, j) = B[k * ldb + j]: NR contiguous values per k */
-            const __mmask16 m0 = lanes(n), m1 = lanes(n - 16);
-            const float *src = j->B + (size_t)k0 * j->ldb + jb;
-            for (int k = 0; k < kc; k++, src += j->ldb) {
-                _mm512_store_ps(dst + k * NR, _mm512_maskz_loadu_ps(m0, src));
-                _mm512_store_ps(dst + k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+    const int panels = (cols + NR - 1) / NR;
+    if (j->tb == CblasNoTrans) {
+        /* op(B)(k, j) = B[k * ldb + j]: row k of B holds the panels side by side */
+        for (int k = 0; k < kc; k++) {
+            const float *src = j->B + (size_t)(k0 + k) * j->ldb + j0;
+            if (k + PACK_AHEAD < kc)
+                for (int c = 0; c < cols; c += 16) _mm_prefetch((const char *)(src + (size_t)PACK_AHEAD * j->ldb + c), _MM_HINT_T0);
+            for (int p = 0; p < panels; p++) {
+                const int n = j->N - (j0 + p * NR);
+                _mm512_store_ps(dst + (size_t)p * NR * kc + k * NR, _mm512_maskz_loadu_ps(lanes(n), src + p * NR));
+                _mm512_store_ps(dst + (size_t)p * NR * kc + k * NR + 16, _mm512_maskz_loadu_ps(lanes(n - 16), src + p * NR + 16));
             }
-        } else {
-            /* op(B)(k, j) = B[j * ldb + k]: transposed in 16 x 16 blocks */
-            for (int h = 0; h < 2; h++) {
-                const int nh = n - 16 * h;
-                const float *src = j->B + (size_t)(jb + 16 * h) * j->ldb + k0;
-                for (int kk = 0; kk < kc; kk += 16) {
-                    const int w = kc - kk < 16 ? kc - kk : 16;
-                    const __mmask16 m = lanes(w);
-                    __m512 r[16];
-                    for (int q = 0; q < 16; q++) r[q] = q < nh ? _mm512_maskz_loadu_ps(m, src + (size_t)q * j->ldb + kk) : _mm512_setzero_ps();
-                    transpose16(r);
-                    for (int t = 0; t < w; t++) _mm512_store_ps(dst + (kk + t) * NR + 16 * h, r[t]);
-                }
+        }
+        return;
+    }
+    /* op(B)(k, j) = B[j * ldb + k]: transposed in 16 x 16 blocks */
+    for (int p = 0; p < panels; p++, dst += NR * kc) {
+        const int jb = j0 + p * NR, n = j->N - jb < NR ? j->N - jb : NR;
+        for (int h = 0; h < 2; h++) {
+            const int nh = n - 16 * h;
+            const float *src = j->B + (size_t)(jb + 16 * h) * j->ldb + k0;
+            for (int kk = 0; kk < kc; kk += 16) {
+                const int w = kc - kk < 16 ? kc - kk : 16;
+                const __mmask16 m = lanes(w);
+                __m512 r[16];
+                if (kk + 64 < kc)
+                    for (int q = 0; q < nh && q < 16; q++) _mm_prefetch((const char *)(src + (size_t)q * j->ldb + kk + 64), _MM_HINT_T0);
+                for (int q = 0; q < 16; q++) r[q] = q < nh ? _mm512_maskz_loadu_ps(m, src + (size_t)q * j->ldb + kk) : _mm512_setzero_ps();
+                transpose16(r);
+                for (int t = 0; t < w; t++) _mm512_store_ps(dst + (kk + t) * NR + 16 * h, r[t]);
             }
         }
     }
@@ -216,7 +235,7 @@ static void pack_s_task(const void *p, int t)
     const int first = t * S_TASK_PANELS, last = first + S_TASK_PANELS < j->m_panels ? first + S_TASK_PANELS : j->m_panels;
     for (int kb = 0; kb < j->n_kb; kb++) {
         const int k0 = kb * KC, kc = j->K - k0 < KC ? j->K - k0 : KC;
-        for (int ip = first; ip < last; ip++) pack_s_panel(j, ip * MR, k0, kc, j->S + (size_t)k0 * j->Mp + (size_t)ip * MR * kc);
+        pack_s(j, first, last, k0, kc, j->S + (size_t)k0 * j->Mp);
     }
 }
 
