@@ -33,6 +33,7 @@
 #include <immintrin.h>
 
 #define MR 12   /* rows of C per micro-tile: 12 x 2 accumulators of 16 */
+#define SK 16   /* floats per depth step of an S panel: MR padded to a whole, aligned vector */
 #define NR 32   /* columns per micro-tile: two vectors */
 #define KC 384  /* depth block: S micro-panel 18 KB (L1), V micro-panel 48 KB (L2) */
 #define JC 256  /* columns per work unit: V block 384 KB (L2), C block M x JC */
@@ -50,7 +51,7 @@ typedef struct {
     float beta;
     int relu, init;
     float *C;
-    float *S;          /* packed op(A): depth block kb at S + k0 * Mp, panel ip at + ip * MR * kc */
+    float *S;          /* packed op(A): depth block kb at S + k0 * Mp, panel ip at + ip * SK * kc */
     float *const *V;   /* per worker: KC x JC */
     int Mp, m_panels, n_kb, n_jc, n_rr;
 } sg_job;
@@ -88,7 +89,7 @@ static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <=
 
 /* ---- packing (plain copies: any way of doing them gives the same bits) ---- */
 
-/* S panels [ip0, ip1) of one depth block: panel ip at dst + ip * MR * kc, dst[k * MR + r] =
+/* S panels [ip0, ip1) of one depth block: panel ip at dst + ip * SK * kc, dst[k * SK + r] =
  * op(A)(ip * MR + r, k0 + k), zero for rows past M. Sources are read along their rows
  * (a strip of one panel per row would start a new page at every row: no prefetching). */
 static void pack_s(const sg_job *j, int ip0, int ip1, int k0, int kc, float *dst)
@@ -100,7 +101,7 @@ static void pack_s(const sg_job *j, int ip0, int ip1, int k0, int kc, float *dst
             if (k + PACK_AHEAD < kc)
                 for (int i = ip0 * MR; i < ip1 * MR && i < j->M; i += 16) _mm_prefetch((const char *)(src + (size_t)PACK_AHEAD * j->lda + i), _MM_HINT_T0);
             for (int ip = ip0; ip < ip1; ip++)
-                _mm512_mask_storeu_ps(dst + (size_t)ip * MR * kc + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(lanes(j->M - ip * MR), src + ip * MR));
+                _mm512_store_ps(dst + (size_t)ip * SK * kc + k * SK, _mm512_maskz_loadu_ps(lanes(j->M - ip * MR) & 0x0FFF, src + ip * MR));
         }
         return;
     }
@@ -108,7 +109,7 @@ static void pack_s(const sg_job *j, int ip0, int ip1, int k0, int kc, float *dst
     for (int ip = ip0; ip < ip1; ip++) {
         const int i0 = ip * MR, rows = j->M - i0 < MR ? j->M - i0 : MR;
         const float *src = j->A + (size_t)i0 * j->lda + k0;
-        float *d = dst + (size_t)ip * MR * kc;
+        float *d = dst + (size_t)ip * SK * kc;
         for (int kk = 0; kk < kc; kk += 16) {
             const int w = kc - kk < 16 ? kc - kk : 16;
             const __mmask16 m = lanes(w);
@@ -117,7 +118,7 @@ static void pack_s(const sg_job *j, int ip0, int ip1, int k0, int kc, float *dst
                 for (int q = 0; q < rows; q++) _mm_prefetch((const char *)(src + (size_t)q * j->lda + kk + 64), _MM_HINT_T0);
             for (int q = 0; q < 16; q++) r[q] = q < rows ? _mm512_maskz_loadu_ps(m, src + (size_t)q * j->lda + kk) : _mm512_setzero_ps();
             transpose16(r);
-            for (int t = 0; t < w; t++) _mm512_mask_storeu_ps(d + (kk + t) * MR, 0x0FFF, r[t]);
+            for (int t = 0; t < w; t++) _mm512_store_ps(d + (kk + t) * SK, r[t]); /* lanes MR.. are zero */
         }
     }
 }
@@ -209,7 +210,7 @@ static void kernel(int kc, const float *restrict s, const float *restrict v, flo
         _mm_prefetch((const char *)(v + PREFETCH_K * NR), _MM_HINT_T0);
         _mm_prefetch((const char *)(v + PREFETCH_K * NR + 16), _MM_HINT_T0);
         v += NR;
-        s += MR;
+        s += SK;
     }
     const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
     const float *bias = j->bias ? j->bias + j0 : NULL;
@@ -233,10 +234,13 @@ static void pack_s_task(const void *p, int t)
 {
     const sg_job *j = p;
     const int first = t * S_TASK_PANELS, last = first + S_TASK_PANELS < j->m_panels ? first + S_TASK_PANELS : j->m_panels;
-    for (int kb = 0; kb < j->n_kb; kb++) {
-        const int k0 = kb * KC, kc = j->K - k0 < KC ? j->K - k0 : KC;
-        pack_s(j, first, last, k0, kc, j->S + (size_t)k0 * j->Mp);
-    }
+    /* transposing: panel by panel, each reading its rows start to end; copying: row by row */
+    const int step = j->ta == CblasTrans ? last - first : 1;
+    for (int ip = first; ip < last; ip += step)
+        for (int kb = 0; kb < j->n_kb; kb++) {
+            const int k0 = kb * KC, kc = j->K - k0 < KC ? j->K - k0 : KC;
+            pack_s(j, ip, ip + step, k0, kc, j->S + (size_t)k0 * j->Mp);
+        }
 }
 
 static void unit_task(const void *p, int u, int worker)
@@ -255,7 +259,7 @@ static void unit_task(const void *p, int u, int worker)
             const int i0 = ip * MR, rows = j->M - i0 < MR ? j->M - i0 : MR;
             for (int jp = 0; jp * NR < cols; jp++) {
                 const int jb = j0 + jp * NR;
-                kernel(kc, S + (size_t)ip * MR * kc, V + (size_t)jp * NR * kc, j->C + (size_t)i0 * j->ldc + jb, j->ldc, rows,
+                kernel(kc, S + (size_t)ip * SK * kc, V + (size_t)jp * NR * kc, j->C + (size_t)i0 * j->ldc + jb, j->ldc, rows,
                        j->N - jb < NR ? j->N - jb : NR, mode, last, j, i0, jb);
             }
         }
@@ -286,7 +290,7 @@ int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, fl
     sg_job j = {ta, tb, M, N, K, lda, ldb, ldc, ldg, A, B, bias, gate, beta, relu, 0, C, NULL, NULL, 0, 0, 0, 0, 0};
     j.init = bias ? INIT_BIAS : beta == 0 ? INIT_ZERO : beta == 1 ? INIT_ADD : INIT_BETA;
     j.m_panels = (M + MR - 1) / MR;
-    j.Mp = j.m_panels * MR;
+    j.Mp = j.m_panels * SK;
     j.n_kb = (K + KC - 1) / KC;
     j.n_jc = (N + JC - 1) / JC;
     /* work units: column blocks, cut into row ranges too when they are fewer than twice the
