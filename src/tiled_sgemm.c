@@ -36,7 +36,7 @@
 #define SK 16   /* floats per depth step of an S panel: MR padded to a whole, aligned vector */
 #define NR 32   /* columns per micro-tile: two vectors */
 #define KC 384  /* depth block: S micro-panel 18 KB (L1), V micro-panel 48 KB (L2) */
-#define JC 256  /* columns per work unit: V block 384 KB (L2), C block M x JC */
+#define JC 512  /* columns per work unit: V block 768 KB (L2), C block M x JC */
 #define PREFETCH_K 8 /* depth steps the V loads are prefetched ahead */
 #define PACK_AHEAD 4 /* source rows the row-wise packs prefetch ahead (transposing ones: 4 x 16 columns) */
 #define S_TASK_PANELS 8 /* row panels per packing task */
