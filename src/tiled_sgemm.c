@@ -293,11 +293,12 @@ int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, fl
     j.Mp = j.m_panels * SK;
     j.n_kb = (K + KC - 1) / KC;
     j.n_jc = (N + JC - 1) / JC;
-    /* work units: column blocks, cut into row ranges too when they are fewer than twice the
-     * threads (performance only: the bits are the same for any cut) */
-    int threads = rm_tiled_threads();
-    j.n_rr = 1;
-    if (threads > 1 && j.n_jc < 2 * threads) j.n_rr = (2 * threads + j.n_jc - 1) / j.n_jc;
+    /* work units: column blocks, cut into row ranges too when they do not share out evenly
+     * over the threads (each range packs the block's V again); performance only: the bits
+     * are the same for any cut */
+    int threads = rm_tiled_threads(), g = j.n_jc, t = threads;
+    while (t) { int r = g % t; g = t; t = r; } /* g = gcd(n_jc, threads) */
+    j.n_rr = threads / g;
     if (j.n_rr > j.m_panels) j.n_rr = j.m_panels;
     const size_t s_size = (size_t)j.Mp * (size_t)K;
 
