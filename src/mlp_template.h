@@ -58,16 +58,17 @@ static void T(head_forward_tile)(const void *p, int t)
 }
 
 static void T(linear_forward)(REAL *out, const REAL *inp, const REAL *weight, const REAL *bias,
-                              int B, int C, int OC, int relu)
+                              int B, int C, int OC, int relu, const REAL *packed_weight)
 {
-    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC); relu: apply ReLU to out
+    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC); relu: apply ReLU to out;
+    // packed_weight: NULL or weight^T packed ahead for the product (rm_mlp_workspace_pack)
     if (OC == 1 && !relu) {
         T(head_job) job = {out, inp, weight, bias, B, C};
         rm_tiled_run(T(head_forward_tile), &job, rm_tiled_count(B));
         return;
     }
     // out (B,OC) = bias + inp (B,C) @ weight^T (C,OC), then the ReLU
-    GEMM_EP(CblasNoTrans, CblasTrans, B, OC, C, inp, C, weight, C, 0, out, OC, bias, relu, NULL, 0);
+    GEMM_EP(CblasNoTrans, CblasTrans, B, OC, C, inp, C, weight, C, 0, out, OC, bias, relu, NULL, 0, packed_weight);
 }
 
 // One tile of the input gradient of the scalar head: rows of dinp (B,C) = dout (B) outer
@@ -151,7 +152,7 @@ static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REA
         rm_tiled_run(T(input_grad_tile), &job, rm_tiled_count(B));
     } else if (dinp) {
         // dinp (B,C) = dout (B,OC) @ weight (OC,C), masked by the ReLU below (inp, its output)
-        GEMM_EP(CblasNoTrans, CblasNoTrans, B, C, OC, dout, OC, weight, C, 0, dinp, C, NULL, 0, inp, C);
+        GEMM_EP(CblasNoTrans, CblasNoTrans, B, C, OC, dout, OC, weight, C, 0, dinp, C, NULL, 0, inp, C, NULL);
     }
 }
 
@@ -163,10 +164,12 @@ static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL 
     // X is (B,D), scores (B); ws->act[l] (B,dims[l]) for the hidden layers l = 1..L-1
     const int L = m->n_layers;
     const REAL *inp = X;
+    const int packed = ws->packed && ws->packed_params == m->params; /* for this model (see rm_mlp_workspace_pack) */
     for (int l = 0; l < L; l++) {
         REAL *out = (l == L - 1) ? scores : ws->act[l + 1];
         T(linear_forward)(out, inp, m->params + m->weight_offset[l], m->params + m->bias_offset[l],
-                          B, m->dims[l], m->dims[l + 1], l < L - 1);
+                          B, m->dims[l], m->dims[l + 1], l < L - 1,
+                          packed && ws->packed_offset[l] != (size_t)-1 ? ws->packed + ws->packed_offset[l] : NULL);
         inp = out;
     }
 }
@@ -267,5 +270,6 @@ static void T(workspace_free)(MLP_WS *ws)
 {
     for (int l = 0; l <= RM_MAX_LAYERS; l++) free(ws->act[l]);
     for (int i = 0; i < 2; i++) free(ws->grad_act[i]);
+    free(ws->packed);
     memset(ws, 0, sizeof *ws);
 }

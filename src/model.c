@@ -135,6 +135,29 @@ int rm_mlp_workspace_create(rm_mlp_workspace *ws, const rm_mlp *m, int capacity)
 
 void rm_mlp_workspace_free(rm_mlp_workspace *ws) { workspace_free_f32(ws); }
 
+int rm_mlp_workspace_pack(rm_mlp_workspace *ws, const rm_mlp *m)
+{
+    free(ws->packed);
+    ws->packed = NULL;
+    ws->packed_params = NULL;
+    size_t total = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        /* the hidden layers' products: out = inp @ W^T; the head (OC = 1) is a GEMV */
+        size_t n = m->dims[l + 1] > 1 ? rm_own_sgemm_packed_b_size(m->dims[l + 1], m->dims[l]) : 0;
+        ws->packed_offset[l] = n ? total : (size_t)-1;
+        total += n;
+    }
+    if (total == 0) return 0;
+    ws->packed = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
+    if (!ws->packed) return rm_errorf("out of memory: %zu MiB of packed weights for scoring", (total * sizeof(float)) >> 20);
+    for (int l = 0; l < m->n_layers; l++)
+        if (ws->packed_offset[l] != (size_t)-1)
+            rm_own_sgemm_pack_b(CblasTrans, m->dims[l + 1], m->dims[l], m->params + m->weight_offset[l], m->dims[l],
+                                ws->packed + ws->packed_offset[l]);
+    ws->packed_params = m->params;
+    return 0;
+}
+
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
 {
     mlp_forward_f32(m, ws, X, B, scores);

@@ -20,6 +20,9 @@ typedef struct {
     int capacity;
     double *act[RM_MAX_LAYERS + 1];
     double *grad_act[2];
+    double *packed;                 /* never set: the doubles have no packed weights */
+    const double *packed_params;
+    size_t packed_offset[RM_MAX_LAYERS];
 } rm_mlp64_workspace;
 
 /* A double copy of a float model (same architecture and values). */

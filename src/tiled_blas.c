@@ -203,9 +203,10 @@ int rm_tiled_rows(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ? n
     }                                                                                                        \
     static void NAME##_run(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, REAL alpha,          \
                            const REAL *A, int lda, const REAL *B, int ldb, REAL beta, REAL *C, int ldc,      \
-                           const REAL *bias, int relu, const REAL *gate, int ldg)                            \
+                           const REAL *bias, int relu, const REAL *gate, int ldg, const REAL *packed_b)      \
     {                                                                                                        \
-        if (OWN(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg) == 0) return;   \
+        if (OWN(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg, packed_b) == 0) \
+            return;                                                                                          \
         NAME##_job job = {ta, tb, M, N, K, lda, ldb, ldc, ldg, relu, alpha, beta, A, B, bias, gate, C};      \
         rm_tiled_run(NAME##_tile, &job, rm_tiled_count(M));                                                  \
     }                                                                                                        \
@@ -214,22 +215,22 @@ int rm_tiled_rows(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ? n
     {                                                                                                        \
         assert(order == CblasRowMajor);                                                                      \
         (void)order;                                                                                         \
-        NAME##_run(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0, NULL, 0);                  \
+        NAME##_run(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, 0, NULL, 0, NULL);            \
     }                                                                                                        \
     void NAME##_ep(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const REAL *A, int lda,      \
                    const REAL *B, int ldb, REAL beta, REAL *C, int ldc, const REAL *bias, int relu,          \
-                   const REAL *gate, int ldg)                                                                \
+                   const REAL *gate, int ldg, const REAL *packed_b)                                          \
     {                                                                                                        \
-        NAME##_run(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg);                 \
+        NAME##_run(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg, packed_b);       \
     }
 
 /* doubles never take the own path */
 static int no_own_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha, const double *A,
                         int lda, const double *B, int ldb, double beta, double *C, int ldc, const double *bias,
-                        int relu, const double *gate, int ldg)
+                        int relu, const double *gate, int ldg, const double *packed_b)
 {
     (void)ta; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb;
-    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg;
+    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg; (void)packed_b;
     return -1;
 }
 

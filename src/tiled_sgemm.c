@@ -53,6 +53,8 @@ typedef struct {
     float *C;
     float *S;          /* packed op(A): depth block kb at S + k0 * Mp, panel ip at + ip * SK * kc */
     float *const *V;   /* per worker: KC x JC */
+    const float *packed_b; /* or all of op(B) packed ahead (rm_own_sgemm_pack_b): block kb at + k0 * Np */
+    int Np;
     int Mp, m_panels, n_kb, n_jc, n_rr;
 } sg_job;
 
@@ -249,11 +251,11 @@ static void unit_task(const void *p, int u, int worker)
     const int jc = u % j->n_jc, rr = u / j->n_jc;
     const int j0 = jc * JC, cols = j->N - j0 < JC ? j->N - j0 : JC;
     const int ip0 = (int)((long long)j->m_panels * rr / j->n_rr), ip1 = (int)((long long)j->m_panels * (rr + 1) / j->n_rr);
-    float *V = j->V[worker];
     for (int kb = 0; kb < j->n_kb; kb++) {
         const int k0 = kb * KC, kc = j->K - k0 < KC ? j->K - k0 : KC;
         const int mode = kb == 0 ? j->init : INIT_ADD, last = kb == j->n_kb - 1;
-        pack_v(j, j0, cols, k0, kc, V);
+        const float *V = j->packed_b ? j->packed_b + (size_t)k0 * j->Np + (size_t)j0 * kc : j->V[worker];
+        if (!j->packed_b) pack_v(j, j0, cols, k0, kc, j->V[worker]);
         const float *S = j->S + (size_t)k0 * j->Mp;
         for (int ip = ip0; ip < ip1; ip++) {
             const int i0 = ip * MR, rows = j->M - i0 < MR ? j->M - i0 : MR;
@@ -281,13 +283,28 @@ static float *grow(float **buffer, size_t *capacity, size_t n)
     return *buffer;
 }
 
+size_t rm_own_sgemm_packed_b_size(int N, int K)
+{
+    return N > 0 && K > 0 ? (size_t)((N + NR - 1) / NR * NR) * (size_t)K : 0;
+}
+
+int rm_own_sgemm_pack_b(CBLAS_TRANSPOSE tb, int N, int K, const float *B, int ldb, float *packed)
+{
+    if (N <= 0 || K <= 0 || ((uintptr_t)packed & 63)) return -1;
+    sg_job j = {.tb = tb, .N = N, .K = K, .ldb = ldb, .B = B};
+    const size_t Np = (size_t)(N + NR - 1) / NR * NR;
+    for (int k0 = 0; k0 < K; k0 += KC) pack_v(&j, 0, N, k0, K - k0 < KC ? K - k0 : KC, packed + (size_t)k0 * Np);
+    return 0;
+}
+
 int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu, const float *gate,
-                 int ldg)
+                 int ldg, const float *packed_b)
 {
     if (alpha != 1 || K <= 0) return -1;
     if (M <= 0 || N <= 0) return 0;
-    sg_job j = {ta, tb, M, N, K, lda, ldb, ldc, ldg, A, B, bias, gate, beta, relu, 0, C, NULL, NULL, 0, 0, 0, 0, 0};
+    sg_job j = {ta, tb, M, N, K, lda, ldb, ldc, ldg, A, B, bias, gate, beta, relu, 0, C, NULL, NULL, packed_b,
+                (N + NR - 1) / NR * NR, 0, 0, 0, 0, 0};
     j.init = bias ? INIT_BIAS : beta == 0 ? INIT_ZERO : beta == 1 ? INIT_ADD : INIT_BETA;
     j.m_panels = (M + MR - 1) / MR;
     j.Mp = j.m_panels * SK;
@@ -334,12 +351,24 @@ int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, fl
 
 #else /* no AVX-512: OpenBLAS under tiles (src/tiled_blas.c) */
 
+size_t rm_own_sgemm_packed_b_size(int N, int K)
+{
+    (void)N; (void)K;
+    return 0;
+}
+
+int rm_own_sgemm_pack_b(CBLAS_TRANSPOSE tb, int N, int K, const float *B, int ldb, float *packed)
+{
+    (void)tb; (void)N; (void)K; (void)B; (void)ldb; (void)packed;
+    return -1;
+}
+
 int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu, const float *gate,
-                 int ldg)
+                 int ldg, const float *packed_b)
 {
     (void)ta; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb;
-    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg;
+    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg; (void)packed_b;
     return -1;
 }
 

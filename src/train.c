@@ -92,6 +92,10 @@ int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, cons
     int rows = n < RM_SCORE_ROWS ? (int)n : RM_SCORE_ROWS;
     rm_mlp_workspace ws;
     if (rm_mlp_workspace_create(&ws, mlp, rows) != 0) return rm_error_context("scoring");
+    if (n > (size_t)rows && rm_mlp_workspace_pack(&ws, mlp) != 0) { /* weights packed once for all the blocks */
+        rm_mlp_workspace_free(&ws);
+        return rm_error_context("scoring");
+    }
     float *X = NULL;
     if (items) {
         X = rm_alloc((size_t)rows * dim, sizeof(float), "scoring rows");
