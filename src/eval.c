@@ -512,8 +512,10 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     bench_total = rm_calloc(plan.n_bench_counts, sizeof(int64_t), "bench counts");
     total = rm_calloc(plan.n_slots, sizeof(double), "figures");
     rc = sc.workspaces && sc.raw && emb && golden && z && blocks && bench_counts && bench_total && total ? 0 : -1;
+    /* each member's weights packed once for its products, not in every block's forward */
     for (int m = 0; m < E && rc == 0 && sc.workspaces; m++)
-        rc = rm_mlp_workspace_create(&sc.workspaces[m], &sc.ensemble.members[m].mlp, SCORE_ROWS);
+        if ((rc = rm_mlp_workspace_create(&sc.workspaces[m], &sc.ensemble.members[m].mlp, SCORE_ROWS)) == 0)
+            rc = rm_mlp_workspace_pack(&sc.workspaces[m], &sc.ensemble.members[m].mlp);
     if (rc == 0) rc = rm_mlp_input_create(&sc.input, (size_t)SCORE_ROWS * D);
     if (rm_all_ok(comm, rc) != 0) goto fail;
 

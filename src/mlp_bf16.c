@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "matmul.h"
+#include "model_internal.h"
 #include "rmens/common.h"
 #include "tiled_blas.h"
 
@@ -283,28 +284,11 @@ static void head_input_grad_tile(const void *p, int t)
     input_grad_finish(j, r0, rows);
 }
 
-/* dbias (OC) += column sums of dout (B,OC), fp32; paired: each pair's two rows added first
- * (see rm_mlp_backward_pairs), exactly as the fp32 path does. */
-static void bias_grad(rm_mlp_workspace *ws, float *dbias, const float *dout, int B, int OC, int paired)
-{
-    if (!paired) {
-        rm_tiled_sgemv(CblasRowMajor, CblasTrans, B, OC, 1, dout, OC, ws->ones, 1, 1, dbias, 1);
-        return;
-    }
-    const int h = B / 2;
-    for (int i = 0; i < h; i++) {
-        const float *a = dout + (size_t)i * OC, *b = dout + (size_t)(h + i) * OC;
-        float *sum = ws->pair_sums + (size_t)i * OC;
-        for (int c = 0; c < OC; c++) sum[c] = a[c] + b[c];
-    }
-    rm_tiled_sgemv(CblasRowMajor, CblasTrans, h, OC, 1, ws->pair_sums, OC, ws->ones, 1, 1, dbias, 1);
-}
-
 static int layer_backward(grad_job *j, const float *inp, float *dbias, int paired)
 {
     const rm_mlp *m = j->m;
     const int l = j->l, C = m->dims[l], OC = m->dims[l + 1];
-    bias_grad(j->ws, dbias, j->dout, j->B, OC, paired);
+    rm_mlp_bias_grad_f32(dbias, j->dout, j->B, OC, paired); /* fp32, exactly as the fp32 path */
     if (!is_product_layer(m, l)) {
         // the head: dweight (C) += inp^T (C,B) @ dout (B), fp32
         rm_tiled_sgemv(CblasRowMajor, CblasTrans, j->B, C, 1, inp, C, j->dout, 1, 1, j->dweight, 1);

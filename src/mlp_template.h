@@ -12,24 +12,18 @@
  * No include guard on purpose. */
 
 /* ----------------------------------------------------------------------------------
- * relu, in place: the forward overwrites the pre-activation with its output, and the
- * backward only needs to know where the output is positive. */
+ * relu: the forward's is fused into the product (GEMM_EP below), which overwrites the
+ * pre-activation with its output; the backward only needs to know where the output is
+ * positive. */
 
-/* -O2 (the project's build) does not vectorise loops with a remainder; these two stream
- * every activation once per step, so they ask for it. Elementwise: the result is the
- * same bit for bit either way. */
+/* -O2 (the project's build) does not vectorise loops with a remainder; the elementwise
+ * loops stream activations once per step, so they ask for it. Elementwise: the result is
+ * the same bit for bit either way. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define RM_VECTORISE __attribute__((optimize("tree-vectorize")))
 #else
 #define RM_VECTORISE
 #endif
-
-RM_VECTORISE static void T(relu_forward)(REAL *x, size_t n)
-{
-    // x is (B,C) flattened to n; written so that a NaN passes through (as in PyTorch)
-    // and bad data surfaces as a NaN loss instead of being silently zeroed
-    for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i];
-}
 
 RM_VECTORISE static void T(relu_backward)(REAL *dx, const REAL *out, size_t n)
 {
@@ -40,93 +34,111 @@ RM_VECTORISE static void T(relu_backward)(REAL *dx, const REAL *out, size_t n)
 /* ----------------------------------------------------------------------------------
  * linear: out = inp @ weight^T + bias   (weight row-major [OC, C], as nn.Linear) */
 
-// One tile of the forward: rows [t*RM_TILE_ROWS, ...) of out get the bias, the product
-// and (hidden layers) the ReLU, all while the tile is in cache and on the tile's thread.
-// The product's shape per tile is what rm_tiled_sgemm would use: same bits.
+/* GEMM_EP: the product with its epilogue fused (rm_tiled_sgemm_ep / rm_tiled_dgemm_ep,
+ * src/tiled_blas.h): bias, ReLU and the ReLU's backward are applied to each block of the
+ * output while it is in cache, by the thread that computed it. */
+#define RM_CAT_(a, b) a##b
+#define RM_CAT(a, b) RM_CAT_(a, b)
+#define GEMM_EP RM_CAT(GEMM, _ep)
+
+// The scalar head (OC = 1), one tile of rows [t*RM_TILE_ROWS, ...): out = bias + inp @ w.
 typedef struct {
     REAL *out;
     const REAL *inp, *weight, *bias;
-    int B, C, OC, relu;
-} T(linear_job);
+    int B, C;
+} T(head_job);
 
-static void T(linear_forward_tile)(const void *p, int t)
+static void T(head_forward_tile)(const void *p, int t)
 {
-    const T(linear_job) *j = p;
-    const int rows = rm_tiled_rows(j->B, t), C = j->C, OC = j->OC;
-    REAL *out = j->out + (size_t)t * RM_TILE_ROWS * (size_t)OC;
-    const REAL *inp = j->inp + (size_t)t * RM_TILE_ROWS * (size_t)C;
-    // Bias first, then accumulate the product onto it (beta = 1): one pass over out.
-    for (int b = 0; b < rows; b++) memcpy(out + (size_t)b * OC, j->bias, (size_t)OC * sizeof(REAL));
-    if (OC == 1) {
-        // the scalar head: out (rows) += inp (rows,C) @ w (C)
-        TILE_GEMV(CblasRowMajor, CblasNoTrans, rows, C, 1, inp, C, j->weight, 1, 1, out, 1);
-    } else {
-        TILE_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1, inp, C, j->weight, C, 1, out, OC);
-    }
-    if (j->relu) T(relu_forward)(out, (size_t)rows * (size_t)OC);
+    const T(head_job) *j = p;
+    const int rows = rm_tiled_rows(j->B, t), C = j->C;
+    REAL *out = j->out + (size_t)t * RM_TILE_ROWS;
+    for (int b = 0; b < rows; b++) out[b] = j->bias[0];
+    TILE_GEMV(CblasRowMajor, CblasNoTrans, rows, C, 1, j->inp + (size_t)t * RM_TILE_ROWS * (size_t)C, C, j->weight, 1, 1, out, 1);
 }
 
 static void T(linear_forward)(REAL *out, const REAL *inp, const REAL *weight, const REAL *bias,
-                              int B, int C, int OC, int relu)
+                              int B, int C, int OC, int relu, const REAL *packed_weight)
 {
-    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC); relu: apply ReLU to out
-    T(linear_job) job = {out, inp, weight, bias, B, C, OC, relu};
-    rm_tiled_run(T(linear_forward_tile), &job, rm_tiled_count(B));
+    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC); relu: apply ReLU to out;
+    // packed_weight: NULL or weight^T packed ahead for the product (rm_mlp_workspace_pack)
+    if (OC == 1 && !relu) {
+        T(head_job) job = {out, inp, weight, bias, B, C};
+        rm_tiled_run(T(head_forward_tile), &job, rm_tiled_count(B));
+        return;
+    }
+    // out (B,OC) = bias + inp (B,C) @ weight^T (C,OC), then the ReLU
+    GEMM_EP(CblasNoTrans, CblasTrans, B, OC, C, inp, C, weight, C, 0, out, OC, bias, relu, NULL, 0, packed_weight);
 }
 
-// One tile of the input gradient: rows of dinp (B,C) = dout (B,OC) @ weight (OC,C), then
-// the ReLU's backward on the same rows (act: the forward output of the layer below).
+// One tile of the input gradient of the scalar head: rows of dinp (B,C) = dout (B) outer
+// weight (C), then the ReLU's backward on the same rows (act: the forward output below).
 typedef struct {
     REAL *dinp;
     const REAL *dout, *weight, *act;
-    int B, C, OC;
+    int B, C;
 } T(input_grad_job);
 
 static void T(input_grad_tile)(const void *p, int t)
 {
     const T(input_grad_job) *j = p;
-    const int rows = rm_tiled_rows(j->B, t), C = j->C, OC = j->OC;
+    const int rows = rm_tiled_rows(j->B, t), C = j->C;
     const size_t r = (size_t)t * RM_TILE_ROWS;
     REAL *dinp = j->dinp + r * (size_t)C;
-    const REAL *dout = j->dout + r * (size_t)OC;
-    if (OC == 1) {
-        // dinp (rows,C) = dout (rows) outer weight (C)
-        for (int b = 0; b < rows; b++) {
-            REAL *dinp_b = dinp + (size_t)b * C;
-            REAL g = dout[b];
-            for (int c = 0; c < C; c++) dinp_b[c] = g * j->weight[c];
-        }
-    } else {
-        TILE_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1, dout, OC, j->weight, C, 0, dinp, C);
+    for (int b = 0; b < rows; b++) {
+        REAL *dinp_b = dinp + (size_t)b * C;
+        REAL g = j->dout[r + b];
+        for (int c = 0; c < C; c++) dinp_b[c] = g * j->weight[c];
     }
     T(relu_backward)(dinp, j->act + r * (size_t)C, (size_t)rows * (size_t)C);
 }
 
+// One tile of the bias gradient: dbias[j] += sum over rows of dout[., j] for a range of
+// columns, each column summed row by row in order (vectorised across columns: the same
+// bits as the scalar loop, for any thread count). Paired rows (half = B/2): row i and
+// row half+i are the two sides of pair i and are added first (see linear_backward).
+typedef struct {
+    REAL *dbias;
+    const REAL *dout;
+    int B, OC, paired;
+} T(bias_grad_job);
+
+RM_VECTORISE static void T(bias_grad_tile)(const void *p, int t)
+{
+    const T(bias_grad_job) *j = p;
+    const int OC = j->OC, j0 = t * RM_TILE_ROWS, n = rm_tiled_rows(OC, t);
+    REAL sum[RM_TILE_ROWS];
+    for (int c = 0; c < n; c++) sum[c] = 0;
+    if (j->paired) {
+        const int h = j->B / 2;
+        for (int i = 0; i < h; i++) {
+            const REAL *a = j->dout + (size_t)i * OC + j0, *b = j->dout + (size_t)(h + i) * OC + j0;
+            for (int c = 0; c < n; c++) sum[c] += a[c] + b[c];
+        }
+    } else {
+        for (int i = 0; i < j->B; i++) {
+            const REAL *a = j->dout + (size_t)i * OC + j0;
+            for (int c = 0; c < n; c++) sum[c] += a[c];
+        }
+    }
+    for (int c = 0; c < n; c++) j->dbias[j0 + c] += sum[c];
+}
+
 static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout,
-                               const REAL *inp, const REAL *weight, const REAL *ones, REAL *pair_sums,
+                               const REAL *inp, const REAL *weight, int paired,
                                int B, int C, int OC)
 {
     // dinp is (B,C) or NULL (no input gradient: the first layer's input is the data); it
     // leaves with the ReLU's backward applied (inp is that ReLU's output),
     // dweight is (OC,C) and dbias (OC), accumulated (+=); dout is (B,OC), inp (B,C);
-    // ones is (B) of 1s: dbias (OC) += dout^T (OC,B) @ ones (B), the column sums of dout
-    // in BLAS (vectorised, threaded) instead of a scalar loop over B*OC
-    if (pair_sums) {
-        // paired rows (B even): row i and row B/2+i are the two sides of pair i. Adding
-        // each pair's rows first makes a bias gradient that cancels within every pair
-        // (a unit active on both sides just below the output, under BT) exactly zero,
-        // however the minibatch is split over ranks; summed in another order, round-off
-        // would leave a residue that Adam's normalisation turns into lr-sized steps.
-        const int h = B / 2;
-        for (int i = 0; i < h; i++) {
-            const REAL *a = dout + (size_t)i * OC, *b = dout + (size_t)(h + i) * OC;
-            REAL *sum = pair_sums + (size_t)i * OC;
-            for (int j = 0; j < OC; j++) sum[j] = a[j] + b[j];
-        }
-        GEMV(CblasRowMajor, CblasTrans, h, OC, 1, pair_sums, OC, ones, 1, 1, dbias, 1);
-    } else {
-        GEMV(CblasRowMajor, CblasTrans, B, OC, 1, dout, OC, ones, 1, 1, dbias, 1);
-    }
+    // dbias (OC) += the column sums of dout, in one pass over dout, over the threads.
+    // paired (B even): row i and row B/2+i are the two sides of pair i. Adding each
+    // pair's rows first makes a bias gradient that cancels within every pair (a unit active
+    // on both sides just below the output, under BT) exactly zero, however the minibatch
+    // is split over ranks; summed in another order, round-off would leave a residue that
+    // Adam's normalisation turns into lr-sized steps.
+    T(bias_grad_job) bias_job = {dbias, dout, B, OC, paired};
+    rm_tiled_run(T(bias_grad_tile), &bias_job, rm_tiled_count(OC));
     if (OC == 1) {
         // dweight (C) += inp^T (C,B) @ dout (B)
         GEMV(CblasRowMajor, CblasTrans, B, C, 1, inp, C, dout, 1, 1, dweight, 1);
@@ -134,10 +146,13 @@ static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REA
         // dweight (OC,C) += dout^T (OC,B) @ inp (B,C)
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1, dout, OC, inp, C, 1, dweight, C);
     }
-    if (dinp) {
-        // dinp (B,C) = dout (B,OC) @ weight (OC,C), masked by the ReLU below, tile by tile
-        T(input_grad_job) job = {dinp, dout, weight, inp, B, C, OC};
+    if (dinp && OC == 1) {
+        // dinp (B,C) = dout (B) outer weight (C), masked by the ReLU below, tile by tile
+        T(input_grad_job) job = {dinp, dout, weight, inp, B, C};
         rm_tiled_run(T(input_grad_tile), &job, rm_tiled_count(B));
+    } else if (dinp) {
+        // dinp (B,C) = dout (B,OC) @ weight (OC,C), masked by the ReLU below (inp, its output)
+        GEMM_EP(CblasNoTrans, CblasNoTrans, B, C, OC, dout, OC, weight, C, 0, dinp, C, NULL, 0, inp, C, NULL);
     }
 }
 
@@ -149,10 +164,12 @@ static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL 
     // X is (B,D), scores (B); ws->act[l] (B,dims[l]) for the hidden layers l = 1..L-1
     const int L = m->n_layers;
     const REAL *inp = X;
+    const int packed = ws->packed && ws->packed_params == m->params; /* for this model (see rm_mlp_workspace_pack) */
     for (int l = 0; l < L; l++) {
         REAL *out = (l == L - 1) ? scores : ws->act[l + 1];
         T(linear_forward)(out, inp, m->params + m->weight_offset[l], m->params + m->bias_offset[l],
-                          B, m->dims[l], m->dims[l + 1], l < L - 1);
+                          B, m->dims[l], m->dims[l + 1], l < L - 1,
+                          packed && ws->packed_offset[l] != (size_t)-1 ? ws->packed + ws->packed_offset[l] : NULL);
         inp = out;
     }
 }
@@ -168,7 +185,7 @@ static void T(mlp_backward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, cons
         const REAL *inp = (l == 0) ? X : ws->act[l];
         REAL *dinp = (l == 0) ? NULL : ws->grad_act[next];
         T(linear_backward)(dinp, grads + m->weight_offset[l], grads + m->bias_offset[l], dout, inp,
-                           m->params + m->weight_offset[l], ws->ones, paired ? ws->pair_sums : NULL, B, m->dims[l],
+                           m->params + m->weight_offset[l], paired, B, m->dims[l],
                            m->dims[l + 1]);
         if (l > 0) {
             dout = dinp;
@@ -241,17 +258,10 @@ static int T(workspace_create)(MLP_WS *ws, const MLP *m, int capacity)
         ws->grad_act[i] = rm_alloc((size_t)capacity * (size_t)widest, sizeof(REAL), "MLP activation gradients");
         if (!ws->grad_act[i]) goto fail;
     }
-    ws->ones = rm_alloc((size_t)capacity, sizeof(REAL), "MLP bias-gradient ones");
-    if (!ws->ones) goto fail;
-    ws->pair_sums = rm_alloc((size_t)(capacity / 2 + 1) * (size_t)widest, sizeof(REAL), "MLP pair sums");
-    if (!ws->pair_sums) goto fail;
-    for (int i = 0; i < capacity; i++) ws->ones[i] = 1;
     return 0;
 fail:
     for (int l = 0; l <= RM_MAX_LAYERS; l++) free(ws->act[l]);
     for (int i = 0; i < 2; i++) free(ws->grad_act[i]);
-    free(ws->ones);
-    free(ws->pair_sums);
     memset(ws, 0, sizeof *ws);
     return -1;
 }
@@ -260,7 +270,6 @@ static void T(workspace_free)(MLP_WS *ws)
 {
     for (int l = 0; l <= RM_MAX_LAYERS; l++) free(ws->act[l]);
     for (int i = 0; i < 2; i++) free(ws->grad_act[i]);
-    free(ws->ones);
-    free(ws->pair_sums);
+    free(ws->packed);
     memset(ws, 0, sizeof *ws);
 }

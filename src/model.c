@@ -53,6 +53,12 @@
 #undef MLP
 #undef MLP_WS
 
+void rm_mlp_bias_grad_f32(float *dbias, const float *dout, int B, int OC, int paired)
+{
+    bias_grad_job_f32 job = {dbias, dout, B, OC, paired};
+    rm_tiled_run(bias_grad_tile_f32, &job, rm_tiled_count(OC));
+}
+
 /* Architecture and parameter layout: W0, b0, W1, b1, ... Every width must fit a BLAS
  * int, and the parameter count an MPI count (gradients travel in one MPI_Allreduce). */
 static int mlp_layout(int dim, const int *hidden, int n_hidden, int *n_layers, int *dims,
@@ -156,6 +162,30 @@ static void bf16_failed(void)
     fprintf(stderr, "rmens: error: %s\n", rm_last_error());
     fflush(stderr);
     abort();
+}
+
+int rm_mlp_workspace_pack(rm_mlp_workspace *ws, const rm_mlp *m)
+{
+    free(ws->packed);
+    ws->packed = NULL;
+    ws->packed_params = NULL;
+    if (bf16_products()) return 0; /* bf16 keeps its own rounded weights (rm_mlp_forward_frozen) */
+    size_t total = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        /* the hidden layers' products: out = inp @ W^T; the head (OC = 1) is a GEMV */
+        size_t n = m->dims[l + 1] > 1 ? rm_own_sgemm_packed_b_size(m->dims[l + 1], m->dims[l]) : 0;
+        ws->packed_offset[l] = n ? total : (size_t)-1;
+        total += n;
+    }
+    if (total == 0) return 0;
+    ws->packed = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
+    if (!ws->packed) return rm_errorf("out of memory: %zu MiB of packed weights for scoring", (total * sizeof(float)) >> 20);
+    for (int l = 0; l < m->n_layers; l++)
+        if (ws->packed_offset[l] != (size_t)-1)
+            rm_own_sgemm_pack_b(CblasTrans, m->dims[l + 1], m->dims[l], m->params + m->weight_offset[l], m->dims[l],
+                                ws->packed + ws->packed_offset[l]);
+    ws->packed_params = m->params;
+    return 0;
 }
 
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)

@@ -20,9 +20,15 @@ typedef struct {
     int capacity;
     double *act[RM_MAX_LAYERS + 1];
     double *grad_act[2];
-    double *ones;
-    double *pair_sums;
+    double *packed;                 /* never set: the doubles have no packed weights */
+    const double *packed_params;
+    size_t packed_offset[RM_MAX_LAYERS];
 } rm_mlp64_workspace;
+
+/* dbias (OC) += the column sums of dout (B,OC) in fp32, over the threads; paired: each
+ * pair's two rows added first (rm_mlp_backward_pairs). The fp32 layers' own code, for the
+ * bf16 layers (src/mlp_bf16.c), whose biases stay fp32. */
+void rm_mlp_bias_grad_f32(float *dbias, const float *dout, int B, int OC, int paired);
 
 /* A double copy of a float model (same architecture and values). */
 int rm_mlp64_from_float(rm_mlp64 *out, const rm_mlp *m);

@@ -40,9 +40,9 @@ void rm_adam_free(rm_adam *a)
 #include <immintrin.h>
 #endif
 
-static void adam_update(float *restrict params, const float *restrict grads, float *restrict m, float *restrict v,
+static void adam_update(float *restrict params, float *restrict grads, float *restrict m, float *restrict v,
                         size_t n, float beta1, float beta2, float eps, float step_size, float inv_sqrt_bc2,
-                        float decay)
+                        float decay, int clear)
 {
     const float one_minus_beta1 = 1.0f - beta1, one_minus_beta2 = 1.0f - beta2;
     size_t i = 0;
@@ -57,6 +57,7 @@ static void adam_update(float *restrict params, const float *restrict grads, flo
         __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, g), g));
         _mm256_storeu_ps(m + i, mi);
         _mm256_storeu_ps(v + i, vi);
+        if (clear) _mm256_storeu_ps(grads + i, _mm256_setzero_ps());
         __m256 p = _mm256_loadu_ps(params + i);
         __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), ib), ep);
         __m256 update = _mm256_add_ps(_mm256_div_ps(_mm256_mul_ps(ss, mi), denom), _mm256_mul_ps(dc, p));
@@ -69,6 +70,7 @@ static void adam_update(float *restrict params, const float *restrict grads, flo
         float vi = beta2 * v[i] + one_minus_beta2 * g * g;
         m[i] = mi;
         v[i] = vi;
+        if (clear) grads[i] = 0;
         /* lr * mhat / (sqrt(vhat) + eps) with mhat = m / bc1, vhat = v / bc2 */
         float denom = sqrtf(vi) * inv_sqrt_bc2 + eps;
         params[i] -= step_size * mi / denom + decay * params[i];
@@ -82,9 +84,9 @@ static void adam_update(float *restrict params, const float *restrict grads, flo
 
 typedef struct {
     rm_adam *a;
-    float *params;
-    const float *grads;
+    float *params, *grads; /* grads written only when clear */
     float step_size, inv_sqrt_bc2, decay;
+    int clear;
 } adam_job;
 
 static void adam_chunk(const void *p, int t)
@@ -92,10 +94,10 @@ static void adam_chunk(const void *p, int t)
     const adam_job *j = p;
     size_t begin = (size_t)t * ADAM_CHUNK, n = j->a->n - begin < ADAM_CHUNK ? j->a->n - begin : ADAM_CHUNK;
     adam_update(j->params + begin, j->grads + begin, j->a->m + begin, j->a->v + begin, n, j->a->beta1, j->a->beta2,
-                j->a->eps, j->step_size, j->inv_sqrt_bc2, j->decay);
+                j->a->eps, j->step_size, j->inv_sqrt_bc2, j->decay, j->clear);
 }
 
-void rm_adam_step(rm_adam *a, float *params, const float *grads, float lr, float weight_decay)
+static void adam_step(rm_adam *a, float *params, float *grads, float lr, float weight_decay, int clear)
 {
     a->step++;
     /* Bias corrections in double: beta2^t is close to 1 for thousands of steps. */
@@ -103,6 +105,19 @@ void rm_adam_step(rm_adam *a, float *params, const float *grads, float lr, float
     double bias_correction2 = 1.0 - pow(a->beta2, (double)a->step);
     float step_size = (float)(lr / bias_correction1);
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(bias_correction2));
-    adam_job job = {a, params, grads, step_size, inv_sqrt_bc2, lr * weight_decay};
+    adam_job job = {a, params, grads, step_size, inv_sqrt_bc2, lr * weight_decay, clear};
     rm_tiled_run(adam_chunk, &job, (int)((a->n + ADAM_CHUNK - 1) / ADAM_CHUNK));
+}
+
+void rm_adam_step(rm_adam *a, float *params, const float *grads, float lr, float weight_decay)
+{
+    adam_step(a, params, (float *)grads, lr, weight_decay, 0); /* not written: clear = 0 */
+}
+
+/* The gradient is read once per step anyway: zeroing it in the same pass costs stores to
+ * lines already in cache, where a separate memset streamed 10 MB through memory again
+ * (1% of a step at the reference shapes, on one thread, before the products could start). */
+void rm_adam_step_clear(rm_adam *a, float *params, float *grads, float lr, float weight_decay)
+{
+    adam_step(a, params, grads, lr, weight_decay, 1);
 }

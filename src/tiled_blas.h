@@ -30,13 +30,41 @@ void rm_tiled_set_threads(int threads);
 int rm_tiled_count(int n);
 int rm_tiled_rows(int n, int tile);
 void rm_tiled_run(void (*run_tile)(const void *job, int tile), const void *job, int n_tiles);
-/* The thread count, and the index in [0, threads) of the worker running the current tile
- * (0 outside rm_tiled_run): per-worker resources (the bf16 backend's streams). */
+/* The same, telling each call which of the rm_tiled_threads() workers runs it (0 = the
+ * caller), for tiles that need a buffer of their own. */
+void rm_tiled_run_workers(void (*run)(const void *job, int tile, int worker), const void *job, int n_tiles);
 int rm_tiled_threads(void);
+/* The index in [0, rm_tiled_threads()) of the worker running the current tile (0
+ * outside rm_tiled_run): per-worker resources (the bf16 backend's oneDNN streams). */
 int rm_tiled_worker(void);
 
 void rm_tiled_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
                     float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* A product with its elementwise epilogue fused: C (M,N) = (bias ? bias[j] : beta C) +
+ * op(A) op(B), then C = max(C, 0) if relu (a NaN stays), then C = 0 where gate (M,N,
+ * leading dimension ldg) <= 0 if gate (the ReLU's backward). Row-major. packed_b: NULL,
+ * or op(B) packed ahead by rm_own_sgemm_pack_b with the same trans_b, N, K (B is then
+ * used only by the paths without the own GEMM); the doubles ignore it. */
+void rm_tiled_sgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu,
+                       const float *gate, int ldg, const float *packed_b);
+void rm_tiled_dgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, const double *A, int lda,
+                       const double *B, int ldb, double beta, double *C, int ldc, const double *bias, int relu,
+                       const double *gate, int ldg, const double *packed_b);
+
+/* The fp32 GEMM of src/tiled_sgemm.c (AVX-512 builds): every element of C is computed by
+ * the same instructions wherever it falls in the product and whoever computes it, so the
+ * work is split over the threads freely and the packed operands are shared. Returns 0
+ * when it did the product, -1 when the caller must (no AVX-512, alpha != 1, K = 0). */
+int rm_own_sgemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu,
+                 const float *gate, int ldg, const float *packed_b);
+/* op(B) (K,N) packed once for many products with it (a model's weights while it scores):
+ * the floats it takes (0: no own GEMM in this build), and the packing into a 64-byte
+ * aligned buffer of that size (-1: not done). */
+size_t rm_own_sgemm_packed_b_size(int N, int K);
+int rm_own_sgemm_pack_b(CBLAS_TRANSPOSE trans_b, int N, int K, const float *B, int ldb, float *packed);
+
 void rm_tiled_dgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
                     double alpha, const double *A, int lda, const double *B, int ldb, double beta, double *C, int ldc);
 void rm_tiled_sgemv(CBLAS_ORDER order, CBLAS_TRANSPOSE trans, int M, int N, float alpha, const float *A, int lda,

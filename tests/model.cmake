@@ -10,11 +10,16 @@ rmens_model_test(test_train ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train.c)
 # bf16 products (model.precision, issue 15) against double references of the same rounded
 # operands, on the emulated backend and on oneDNN where it has a bf16 kernel.
 rmens_model_test(test_bf16 ${CMAKE_CURRENT_SOURCE_DIR}/model/test_bf16.c)
+rmens_model_test(test_tiled_sgemm ${CMAKE_CURRENT_SOURCE_DIR}/model/test_tiled_sgemm.c)
 
 # Training benchmark (issue 7): built with the tests, run by hand, never timed in ctest:
 #   OPENBLAS_NUM_THREADS=2 build/tests/bench_train && /usr/bin/python3 tests/model/bench_train_torch.py
 add_executable(bench_train ${CMAKE_CURRENT_SOURCE_DIR}/model/bench_train.c)
 target_link_libraries(bench_train PRIVATE rmens_core)
+# Scoring benchmark (rmens eval's inner loop against OpenBLAS on the same blocks), by hand:
+#   OPENBLAS_NUM_THREADS=2 build/tests/bench_score
+add_executable(bench_score ${CMAKE_CURRENT_SOURCE_DIR}/model/bench_score.c)
+target_link_libraries(bench_score PRIVATE rmens_core)
 
 # Data-parallel training over a group of 2 ranks.
 add_executable(test_train_mpi ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train_mpi.c)
