@@ -50,7 +50,8 @@ static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, fl
         const float *block = emb + start * dim;
         for (int m = 0; m < E; m++) {
             const rm_member *member = &sc->ensemble.members[m];
-            rm_mlp_forward(&member->mlp, &sc->workspaces[m], block, count, sc->raw);
+            /* members after the first: the block's packing for the first layer is reused */
+            (m == 0 ? rm_mlp_forward : rm_mlp_forward_again)(&member->mlp, &sc->workspaces[m], block, count, sc->raw);
             for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }
     }

@@ -160,7 +160,12 @@ int rm_mlp_workspace_pack(rm_mlp_workspace *ws, const rm_mlp *m)
 
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
 {
-    mlp_forward_f32(m, ws, X, B, scores);
+    mlp_forward_f32(m, ws, X, B, scores, 0);
+}
+
+void rm_mlp_forward_again(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
+{
+    mlp_forward_f32(m, ws, X, B, scores, 1);
 }
 
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads)
@@ -214,7 +219,7 @@ void rm_mlp64_workspace_free(rm_mlp64_workspace *ws) { workspace_free_f64(ws); }
 
 void rm_mlp64_forward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X, int B, double *scores)
 {
-    mlp_forward_f64(m, ws, X, B, scores);
+    mlp_forward_f64(m, ws, X, B, scores, 0);
 }
 
 void rm_mlp64_backward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X, int B, const double *dscores, double *grads)

@@ -273,6 +273,15 @@ static void unit_task(const void *p, int u, int worker)
 static pthread_mutex_t buffers_mu = PTHREAD_MUTEX_INITIALIZER;
 static float *s_buffer, *v_buffers[MAX_WORKERS];
 static size_t s_capacity;
+/* op(A) of the last RM_A_KEEP product, packed: the first layer's input of a forward, which
+ * rm_mlp_forward_again scores with the next member without packing it again */
+static float *kept_buffer;
+static size_t kept_capacity;
+static struct {
+    const float *A;
+    CBLAS_TRANSPOSE ta;
+    int M, K, lda, valid;
+} kept;
 
 static float *grow(float **buffer, size_t *capacity, size_t n)
 {
@@ -299,9 +308,11 @@ int rm_own_sgemm_pack_b(CBLAS_TRANSPOSE tb, int N, int K, const float *B, int ld
 
 int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu, const float *gate,
-                 int ldg, const float *packed_b)
+                 int ldg, const rm_gemm_hints *hints)
 {
     if (alpha != 1 || K <= 0) return -1;
+    const float *packed_b = hints ? hints->packed_b : NULL;
+    const int a_reuse = hints ? hints->a_reuse : RM_A_NONE;
     if (M <= 0 || N <= 0) return 0;
     sg_job j = {ta, tb, M, N, K, lda, ldb, ldc, ldg, A, B, bias, gate, beta, relu, 0, C, NULL, NULL, packed_b,
                 (N + NR - 1) / NR * NR, 0, 0, 0, 0, 0};
@@ -324,10 +335,20 @@ int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, fl
         int ok = grow(&s_buffer, &s_capacity, s_size) != NULL;
         int workers = threads < MAX_WORKERS ? threads : MAX_WORKERS;
         for (int w = 0; ok && w < workers; w++) ok = grow(&v_buffers[w], &v_capacity[w], (size_t)KC * JC) != NULL;
+        const int same = a_reuse == RM_A_AGAIN && kept.valid && kept.A == A && kept.ta == ta && kept.M == M &&
+                         kept.K == K && kept.lda == lda;
+        if (ok && a_reuse != RM_A_NONE && !same) {
+            kept.valid = 0;
+            ok = grow(&kept_buffer, &kept_capacity, s_size) != NULL;
+        }
         if (ok) {
-            j.S = s_buffer;
+            j.S = a_reuse != RM_A_NONE ? kept_buffer : s_buffer;
             j.V = v_buffers;
-            rm_tiled_run(pack_s_task, &j, (j.m_panels + S_TASK_PANELS - 1) / S_TASK_PANELS);
+            if (!same) rm_tiled_run(pack_s_task, &j, (j.m_panels + S_TASK_PANELS - 1) / S_TASK_PANELS);
+            if (a_reuse != RM_A_NONE && !same) {
+                kept.A = A, kept.ta = ta, kept.M = M, kept.K = K, kept.lda = lda;
+                kept.valid = 1;
+            }
             rm_tiled_run_workers(unit_task, &j, j.n_jc * j.n_rr);
         }
         pthread_mutex_unlock(&buffers_mu);
@@ -365,10 +386,10 @@ int rm_own_sgemm_pack_b(CBLAS_TRANSPOSE tb, int N, int K, const float *B, int ld
 
 int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu, const float *gate,
-                 int ldg, const float *packed_b)
+                 int ldg, const rm_gemm_hints *hints)
 {
     (void)ta; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb;
-    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg; (void)packed_b;
+    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg; (void)hints;
     return -1;
 }
 

@@ -58,6 +58,11 @@ int rm_mlp_workspace_pack(rm_mlp_workspace *ws, const rm_mlp *m);
 
 /* scores[B] = MLP(X[B, D]); keeps activations in ws for backward. */
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
+/* The same, for the X (same pointer, same values) that the last rm_mlp_forward of this
+ * process scored, with another model: scoring a block with every member of an ensemble,
+ * the block is packed for the first layer's product once (repacked if another forward
+ * came in between). The bits are the same as rm_mlp_forward's. */
+void rm_mlp_forward_again(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
 /* grads[n_params] += d loss / d params, given dscores[B] = d loss / d scores and the
  * activations of the last forward on the same X. */
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);
