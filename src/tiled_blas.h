@@ -6,14 +6,20 @@
  * elements of a 512x160x96 sgemm). A members file promised bitwise identical for any
  * rank count (1 rank with 2 threads against 2 ranks with 1 each) cannot rest on that.
  *
- * So OpenBLAS always runs single-threaded here, and each product is cut into tiles of
- * a fixed number of output rows (output columns for the GEMVs with a transposed
- * matrix). The tiles depend only on the problem's shape; the threads merely decide who
- * computes which tile, so the result is the same for any count. Measured at the
- * reference shapes, 2 threads over 256-row tiles run as fast as OpenBLAS's 2 threads.
+ * fp32 products on AVX-512 builds run on a GEMM of our own (src/tiled_sgemm.c) that
+ * computes every element with the same instructions wherever it falls in the product,
+ * so the threads split the work freely and share the packed operands; with OpenBLAS
+ * under tiles, each tile re-packed the whole shared operand, and on AVX-512 (multiply-adds
+ * twice as fast as on AVX2) that packing held training at 0.85 of the sgemm limit.
  *
- * Same signatures as cblas_?gemm / cblas_?gemv; row-major only. Internal to rmens_core
- * (the public switch is rm_mlp_set_threads in rmens/model.h). */
+ * Everywhere else (no AVX-512, the doubles of the gradient tests, GEMVs) OpenBLAS runs
+ * single-threaded under tiles of a fixed number of output rows (output columns for the
+ * GEMVs with a transposed matrix): the tiles depend only on the problem's shape, the
+ * threads merely decide who computes which tile, so the result is the same for any count.
+ *
+ * The threads are a pool started once (rm_tiled_run). Same signatures as cblas_?gemm /
+ * cblas_?gemv; row-major only. Internal to rmens_core (the public switch is
+ * rm_mlp_set_threads in rmens/model.h). */
 #ifndef RMENS_TILED_BLAS_H
 #define RMENS_TILED_BLAS_H
 

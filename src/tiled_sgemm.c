@@ -17,11 +17,18 @@
  * Which thread computes which columns, and how many threads there are, change nothing.
  *
  * Loop structure (BLIS-like, row-major C): op(A) is packed whole into panels of MR rows
- * ("S", broadcast by the micro-kernel: one panel of a block, kc x MR, sits in L1), in
- * parallel, before the products start. The work units are column blocks of JC columns
- * (times a row range when there are few columns): a unit packs its columns of op(B) per
- * depth block ("V", kc x JC, in L2, vector loads), then runs every row panel of its range
- * against it. */
+ * ("S", broadcast by the micro-kernel: one panel of a block, kc x SK, sits in L1), in
+ * parallel, before the products start. The work units are column blocks of JC columns,
+ * cut into row ranges too when the blocks do not share out evenly over the threads: a
+ * unit packs its columns of op(B) per depth block ("V", kc x JC, in L2, vector loads),
+ * then runs every row panel of its range against it. Two ways to pack less, for callers
+ * that know more (rm_gemm_hints): op(B) packed ahead once (a scoring model's weights,
+ * rm_own_sgemm_pack_b), and op(A)'s packing kept for the next product with the same A
+ * (an ensemble's members scoring one block: rm_mlp_forward_again).
+ *
+ * Measured on a 2-core AVX-512 Xeon (AMX, AVX512_BF16) against OpenBLAS 0.3.21's
+ * SkylakeX sgemm at the training step's shapes: 1 thread 0.98-1.02 of its rate, 2
+ * threads 0.96-1.0 (its own threading). */
 #include "tiled_blas.h"
 
 #include <pthread.h>

@@ -34,8 +34,9 @@ typedef struct {
 } rm_mlp_workspace;
 
 /* Threads every forward, backward and scoring call of this process uses (default 1).
- * Results are bitwise the same for any count: products are cut into tiles fixed by
- * their shape alone (src/tiled_blas.h), and OpenBLAS itself stays single-threaded. */
+ * Results are bitwise the same for any count: every element of a product is computed the
+ * same way whichever thread computes it (src/tiled_blas.h), and OpenBLAS itself stays
+ * single-threaded. */
 void rm_mlp_set_threads(int threads);
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
