@@ -53,6 +53,8 @@ static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, fl
         rm_mlp_input_prepare(&sc->input, block, (size_t)count * dim);
         for (int m = 0; m < E; m++) {
             const rm_member *member = &sc->ensemble.members[m];
+            /* members after the first reuse the block's preparation (bf16: its rounding,
+             * fp32: its packing for the first layer) */
             rm_mlp_forward_frozen(&member->mlp, &sc->workspaces[m], block, &sc->input, count, sc->raw);
             for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }

@@ -58,17 +58,17 @@ static void T(head_forward_tile)(const void *p, int t)
 }
 
 static void T(linear_forward)(REAL *out, const REAL *inp, const REAL *weight, const REAL *bias,
-                              int B, int C, int OC, int relu, const REAL *packed_weight)
+                              int B, int C, int OC, int relu, const rm_gemm_hints *hints)
 {
     // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC); relu: apply ReLU to out;
-    // packed_weight: NULL or weight^T packed ahead for the product (rm_mlp_workspace_pack)
+    // hints: weight^T packed ahead (rm_mlp_workspace_pack), inp's packing kept or reused
     if (OC == 1 && !relu) {
         T(head_job) job = {out, inp, weight, bias, B, C};
         rm_tiled_run(T(head_forward_tile), &job, rm_tiled_count(B));
         return;
     }
     // out (B,OC) = bias + inp (B,C) @ weight^T (C,OC), then the ReLU
-    GEMM_EP(CblasNoTrans, CblasTrans, B, OC, C, inp, C, weight, C, 0, out, OC, bias, relu, NULL, 0, packed_weight);
+    GEMM_EP(CblasNoTrans, CblasTrans, B, OC, C, inp, C, weight, C, 0, out, OC, bias, relu, NULL, 0, hints);
 }
 
 // One tile of the input gradient of the scalar head: rows of dinp (B,C) = dout (B) outer
@@ -159,17 +159,19 @@ static void T(linear_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REA
 /* ----------------------------------------------------------------------------------
  * the network */
 
-static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL *scores)
+static void T(mlp_forward)(const MLP *m, MLP_WS *ws, const REAL *X, int B, REAL *scores, int again)
 {
-    // X is (B,D), scores (B); ws->act[l] (B,dims[l]) for the hidden layers l = 1..L-1
+    // X is (B,D), scores (B); ws->act[l] (B,dims[l]) for the hidden layers l = 1..L-1;
+    // again: X is the last forward's (another model's): its packing for layer 0 is reused
     const int L = m->n_layers;
     const REAL *inp = X;
     const int packed = ws->packed && ws->packed_params == m->params; /* for this model (see rm_mlp_workspace_pack) */
     for (int l = 0; l < L; l++) {
         REAL *out = (l == L - 1) ? scores : ws->act[l + 1];
+        rm_gemm_hints hints = {NULL, l > 0 ? RM_A_NONE : again ? RM_A_AGAIN : RM_A_KEEP};
+        if (packed && ws->packed_offset[l] != (size_t)-1) hints.packed_b = (const float *)(ws->packed + ws->packed_offset[l]);
         T(linear_forward)(out, inp, m->params + m->weight_offset[l], m->params + m->bias_offset[l],
-                          B, m->dims[l], m->dims[l + 1], l < L - 1,
-                          packed && ws->packed_offset[l] != (size_t)-1 ? ws->packed + ws->packed_offset[l] : NULL);
+                          B, m->dims[l], m->dims[l + 1], l < L - 1, &hints);
         inp = out;
     }
 }

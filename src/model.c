@@ -190,7 +190,13 @@ int rm_mlp_workspace_pack(rm_mlp_workspace *ws, const rm_mlp *m)
 
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
 {
-    if (!bf16_products()) mlp_forward_f32(m, ws, X, B, scores);
+    if (!bf16_products()) mlp_forward_f32(m, ws, X, B, scores, 0);
+    else if (rm_mlp_bf16_forward(m, ws, X, NULL, B, scores, 0) != 0) bf16_failed();
+}
+
+void rm_mlp_forward_again(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores)
+{
+    if (!bf16_products()) mlp_forward_f32(m, ws, X, B, scores, 1);
     else if (rm_mlp_bf16_forward(m, ws, X, NULL, B, scores, 0) != 0) bf16_failed();
 }
 
@@ -215,14 +221,18 @@ void rm_mlp_input_prepare(rm_mlp_input *in, const float *X, size_t n)
 {
     in->rows = X;
     in->n = n;
+    in->uses = 0;
     if (in->low && n <= in->capacity) rm_mlp_bf16_round(in->low, X, n);
 }
 
-void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const rm_mlp_input *in, int B,
+void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, rm_mlp_input *in, int B,
                            float *scores)
 {
     if (!bf16_products()) {
-        mlp_forward_f32(m, ws, X, B, scores);
+        /* the first layer's packing of X kept from the first forward after the prepare */
+        int again = in && in->rows == X && in->uses > 0;
+        if (in) in->uses++;
+        mlp_forward_f32(m, ws, X, B, scores, again);
         return;
     }
     /* the prepared copy is used only if it is this backend's, of these rows, complete */
@@ -286,7 +296,7 @@ void rm_mlp64_workspace_free(rm_mlp64_workspace *ws) { workspace_free_f64(ws); }
 
 void rm_mlp64_forward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X, int B, double *scores)
 {
-    mlp_forward_f64(m, ws, X, B, scores);
+    mlp_forward_f64(m, ws, X, B, scores, 0);
 }
 
 void rm_mlp64_backward(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double *X, int B, const double *dscores, double *grads)

@@ -210,9 +210,9 @@ int rm_tiled_rows(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ? n
     }                                                                                                        \
     static void NAME##_run(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, REAL alpha,          \
                            const REAL *A, int lda, const REAL *B, int ldb, REAL beta, REAL *C, int ldc,      \
-                           const REAL *bias, int relu, const REAL *gate, int ldg, const REAL *packed_b)      \
+                           const REAL *bias, int relu, const REAL *gate, int ldg, const rm_gemm_hints *hints) \
     {                                                                                                        \
-        if (OWN(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg, packed_b) == 0) \
+        if (OWN(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg, hints) == 0)    \
             return;                                                                                          \
         NAME##_job job = {ta, tb, M, N, K, lda, ldb, ldc, ldg, relu, alpha, beta, A, B, bias, gate, C};      \
         rm_tiled_run(NAME##_tile, &job, rm_tiled_count(M));                                                  \
@@ -226,18 +226,18 @@ int rm_tiled_rows(int n, int t) { return n - t * RM_TILE_ROWS < RM_TILE_ROWS ? n
     }                                                                                                        \
     void NAME##_ep(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const REAL *A, int lda,      \
                    const REAL *B, int ldb, REAL beta, REAL *C, int ldc, const REAL *bias, int relu,          \
-                   const REAL *gate, int ldg, const REAL *packed_b)                                          \
+                   const REAL *gate, int ldg, const rm_gemm_hints *hints)                                    \
     {                                                                                                        \
-        NAME##_run(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg, packed_b);       \
+        NAME##_run(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, bias, relu, gate, ldg, hints);          \
     }
 
 /* doubles never take the own path */
 static int no_own_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha, const double *A,
                         int lda, const double *B, int ldb, double beta, double *C, int ldc, const double *bias,
-                        int relu, const double *gate, int ldg, const double *packed_b)
+                        int relu, const double *gate, int ldg, const rm_gemm_hints *hints)
 {
     (void)ta; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb;
-    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg; (void)packed_b;
+    (void)beta; (void)C; (void)ldc; (void)bias; (void)relu; (void)gate; (void)ldg; (void)hints;
     return -1;
 }
 

@@ -6,14 +6,20 @@
  * elements of a 512x160x96 sgemm). A members file promised bitwise identical for any
  * rank count (1 rank with 2 threads against 2 ranks with 1 each) cannot rest on that.
  *
- * So OpenBLAS always runs single-threaded here, and each product is cut into tiles of
- * a fixed number of output rows (output columns for the GEMVs with a transposed
- * matrix). The tiles depend only on the problem's shape; the threads merely decide who
- * computes which tile, so the result is the same for any count. Measured at the
- * reference shapes, 2 threads over 256-row tiles run as fast as OpenBLAS's 2 threads.
+ * fp32 products on AVX-512 builds run on a GEMM of our own (src/tiled_sgemm.c) that
+ * computes every element with the same instructions wherever it falls in the product,
+ * so the threads split the work freely and share the packed operands; with OpenBLAS
+ * under tiles, each tile re-packed the whole shared operand, and on AVX-512 (multiply-adds
+ * twice as fast as on AVX2) that packing held training at 0.85 of the sgemm limit.
  *
- * Same signatures as cblas_?gemm / cblas_?gemv; row-major only. Internal to rmens_core
- * (the public switch is rm_mlp_set_threads in rmens/model.h). */
+ * Everywhere else (no AVX-512, the doubles of the gradient tests, GEMVs) OpenBLAS runs
+ * single-threaded under tiles of a fixed number of output rows (output columns for the
+ * GEMVs with a transposed matrix): the tiles depend only on the problem's shape, the
+ * threads merely decide who computes which tile, so the result is the same for any count.
+ *
+ * The threads are a pool started once (rm_tiled_run). Same signatures as cblas_?gemm /
+ * cblas_?gemv; row-major only. Internal to rmens_core (the public switch is
+ * rm_mlp_set_threads in rmens/model.h). */
 #ifndef RMENS_TILED_BLAS_H
 #define RMENS_TILED_BLAS_H
 
@@ -40,17 +46,27 @@ int rm_tiled_worker(void);
 
 void rm_tiled_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
                     float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* What a caller knows about a product's operands, for the own GEMM (NULL: nothing; the
+ * other paths and the doubles ignore it):
+ *   packed_b  op(B) packed ahead by rm_own_sgemm_pack_b with the same trans_b, N, K;
+ *   a_reuse   RM_A_KEEP: keep op(A)'s packing for a later product with the same A;
+ *             RM_A_AGAIN: A (pointer, shape and values) is the one of the last RM_A_KEEP
+ *             product, whose packing is used if it is still there (repacked otherwise). */
+enum { RM_A_NONE, RM_A_KEEP, RM_A_AGAIN };
+typedef struct {
+    const float *packed_b;
+    int a_reuse;
+} rm_gemm_hints;
+
 /* A product with its elementwise epilogue fused: C (M,N) = (bias ? bias[j] : beta C) +
  * op(A) op(B), then C = max(C, 0) if relu (a NaN stays), then C = 0 where gate (M,N,
- * leading dimension ldg) <= 0 if gate (the ReLU's backward). Row-major. packed_b: NULL,
- * or op(B) packed ahead by rm_own_sgemm_pack_b with the same trans_b, N, K (B is then
- * used only by the paths without the own GEMM); the doubles ignore it. */
+ * leading dimension ldg) <= 0 if gate (the ReLU's backward). Row-major. */
 void rm_tiled_sgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, const float *A, int lda,
                        const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu,
-                       const float *gate, int ldg, const float *packed_b);
+                       const float *gate, int ldg, const rm_gemm_hints *hints);
 void rm_tiled_dgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, const double *A, int lda,
                        const double *B, int ldb, double beta, double *C, int ldc, const double *bias, int relu,
-                       const double *gate, int ldg, const double *packed_b);
+                       const double *gate, int ldg, const rm_gemm_hints *hints);
 
 /* The fp32 GEMM of src/tiled_sgemm.c (AVX-512 builds): every element of C is computed by
  * the same instructions wherever it falls in the product and whoever computes it, so the
@@ -58,7 +74,7 @@ void rm_tiled_dgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, 
  * when it did the product, -1 when the caller must (no AVX-512, alpha != 1, K = 0). */
 int rm_own_sgemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu,
-                 const float *gate, int ldg, const float *packed_b);
+                 const float *gate, int ldg, const rm_gemm_hints *hints);
 /* op(B) (K,N) packed once for many products with it (a model's weights while it scores):
  * the floats it takes (0: no own GEMM in this build), and the packing into a 64-byte
  * aligned buffer of that size (-1: not done). */

@@ -42,8 +42,9 @@ typedef struct {
 } rm_mlp_workspace;
 
 /* Threads every forward, backward and scoring call of this process uses (default 1).
- * Results are bitwise the same for any count: products are cut into tiles fixed by
- * their shape alone (src/tiled_blas.h), and OpenBLAS itself stays single-threaded. */
+ * Results are bitwise the same for any count: every element of a product is computed the
+ * same way whichever thread computes it (src/tiled_blas.h), and OpenBLAS itself stays
+ * single-threaded. */
 void rm_mlp_set_threads(int threads);
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
@@ -76,6 +77,7 @@ typedef struct {
     size_t elem;      /* bytes per value of low */
     const float *rows;
     size_t n;         /* values prepared from `rows` */
+    int uses;         /* forwards on these rows since they were prepared */
 } rm_mlp_input;
 int rm_mlp_input_create(rm_mlp_input *in, size_t max_values);
 void rm_mlp_input_free(rm_mlp_input *in);
@@ -84,9 +86,16 @@ void rm_mlp_input_prepare(rm_mlp_input *in, const float *X, size_t n);
 
 /* rm_mlp_forward for scoring with parameters that do not change between the calls on this
  * workspace: in bf16 the weights are rounded on the first call only. `in`: NULL, or X
- * prepared by rm_mlp_input_prepare (its rounded rows are used as they are). */
-void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const rm_mlp_input *in, int B,
+ * prepared by rm_mlp_input_prepare: bf16 uses its rounded rows as they are; fp32 packs the
+ * rows for the first layer on the first forward after the prepare only (as
+ * rm_mlp_forward_again). The bits are those of rm_mlp_forward either way. */
+void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, rm_mlp_input *in, int B,
                            float *scores);
+/* The same, for the X (same pointer, same values) that the last rm_mlp_forward of this
+ * process scored, with another model: scoring a block with every member of an ensemble,
+ * the block is packed for the first layer's product once (repacked if another forward
+ * came in between). The bits are the same as rm_mlp_forward's. */
+void rm_mlp_forward_again(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
 /* grads[n_params] += d loss / d params, given dscores[B] = d loss / d scores and the
  * activations of the last forward on the same X. */
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rmens/common.h"
 #include "rmens/config.h"
@@ -95,6 +96,10 @@ static void on_epoch(const rm_member *m, int epoch, int epochs, double train_los
 {
     (void)m; (void)val_loss; (void)val_accuracy; (void)eta; (void)ctx;
     double limit = sgemm_rate(1.0);
+    /* OpenBLAS's worker threads spin (sched_yield) for 2^28 TSC ticks, ~0.1 s, after its
+     * last threaded call before they sleep: the next epoch would share the cores with
+     * them, which rmens train, never calling OpenBLAS threaded, does not. Wait them out. */
+    if (getenv("BENCH_NO_SETTLE") == NULL) nanosleep(&(struct timespec){0, 250000000}, NULL);
     printf("  epoch %d/%d: train loss %.4f, %.0f pairs/s; sgemm %.1f GFLOP/s\n", epoch, epochs, train_loss,
            pairs_per_second, limit / 1e9);
     if (limit > best_sgemm) best_sgemm = limit;

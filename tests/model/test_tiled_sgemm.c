@@ -2,8 +2,9 @@
  * double-precision reference for every transpose combination, edge sizes (not multiples
  * of the micro-tile, several depth blocks, leading dimensions wider than the matrices),
  * each initial value (beta 1, beta 0, beta 0.5, bias) and epilogue (ReLU, ReLU backward
- * gate); bitwise the same for 1, 2 and 3 threads and with op(B) packed ahead; the columns
- * past N of C untouched. */
+ * gate); bitwise the same for 1, 2 and 3 threads, with op(B) packed ahead and with op(A)'s
+ * packing kept and reused (RM_A_KEEP / RM_A_AGAIN, also across another product, and
+ * repacked after a product that kept another A); the columns past N of C untouched. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static void check_product(int M, int N, int K, int ta, int tb, int variant)
     const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2, ldg = N + 7;
     const size_t a_n = (size_t)lda * (ta ? K : M), b_n = (size_t)ldb * (tb ? N : K), c_n = (size_t)ldc * M;
     float *A = malloc(sizeof(float) * a_n), *B = malloc(sizeof(float) * b_n), *C0 = malloc(sizeof(float) * c_n);
-    float *bias = malloc(sizeof(float) * N), *gate = malloc(sizeof(float) * (size_t)ldg * M), *C[4];
+    float *bias = malloc(sizeof(float) * N), *gate = malloc(sizeof(float) * (size_t)ldg * M), *C[7];
     for (size_t i = 0; i < a_n; i++) A[i] = uniform();
     for (size_t i = 0; i < b_n; i++) B[i] = uniform();
     for (size_t i = 0; i < c_n; i++) C0[i] = uniform();
@@ -36,12 +37,27 @@ static void check_product(int M, int N, int K, int ta, int tb, int variant)
     size_t packed_n = rm_own_sgemm_packed_b_size(N, K);
     float *packed = packed_n ? aligned_alloc(64, (packed_n * sizeof(float) + 63) / 64 * 64) : NULL;
     if (packed) CHECK(rm_own_sgemm_pack_b(TB, N, K, B, ldb, packed) == 0);
-    for (int t = 0; t < 4; t++) {
+    float *other = malloc(sizeof(float) * a_n), *scratch = malloc(sizeof(float) * c_n);
+    for (size_t i = 0; i < a_n; i++) other[i] = uniform();
+    for (int t = 0; t < 7; t++) {
         rm_tiled_set_threads(t < 3 ? t + 1 : 2);
         C[t] = malloc(sizeof(float) * c_n);
         memcpy(C[t], C0, sizeof(float) * c_n);
-        rm_tiled_sgemm_ep(TA, TB, M, N, K, A, lda, B, ldb, beta, C[t], ldc, b, relu, g, ldg, t == 3 ? packed : NULL);
+        /* 3: B packed ahead; 4: A's packing kept; 5: reused after another product; 6: after
+         * a product that kept another A's (repacked) */
+        rm_gemm_hints h = {t == 3 ? packed : NULL, t == 4 ? RM_A_KEEP : t >= 5 ? RM_A_AGAIN : RM_A_NONE};
+        if (t == 5) {
+            float x[21] = {0}, y[35] = {0}, z[15];
+            rm_tiled_sgemm_ep(CblasNoTrans, CblasNoTrans, 3, 5, 7, x, 7, y, 5, 0, z, 5, NULL, 0, NULL, 0, NULL);
+        }
+        if (t == 6) {
+            rm_gemm_hints keep_other = {NULL, RM_A_KEEP};
+            rm_tiled_sgemm_ep(TA, TB, M, N, K, other, lda, B, ldb, 0, scratch, ldc, NULL, 0, NULL, 0, &keep_other);
+        }
+        rm_tiled_sgemm_ep(TA, TB, M, N, K, A, lda, B, ldb, beta, C[t], ldc, b, relu, g, ldg, &h);
     }
+    free(other);
+    free(scratch);
     rm_tiled_set_threads(1);
     double worst = 0;
     int outside = 0;
@@ -65,8 +81,8 @@ static void check_product(int M, int N, int K, int ta, int tb, int variant)
     if (!(worst < 1e-5) || outside) fprintf(stderr, "M %d N %d K %d ta %d tb %d variant %d: error %g\n", M, N, K, ta, tb, variant, worst);
     CHECK(worst < 1e-5);
     CHECK(outside == 0);
-    for (int t = 1; t < 4; t++) CHECK(memcmp(C[0], C[t], sizeof(float) * c_n) == 0);
-    for (int t = 0; t < 4; t++) free(C[t]);
+    for (int t = 1; t < 7; t++) CHECK(memcmp(C[0], C[t], sizeof(float) * c_n) == 0);
+    for (int t = 0; t < 7; t++) free(C[t]);
     free(A), free(B), free(C0), free(bias), free(gate), free(packed);
 }
 
