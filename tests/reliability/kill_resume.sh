@@ -7,9 +7,12 @@
 # weights are remade from the checkpointed fp32 master weights on resume).
 source "$(dirname "$0")/../ensemble/common.sh"
 PRECISION="${1:-fp32}"
+# Under the sanitizers (tests/run.sh's second pass) every step runs ~4x slower: a third of
+# the pairs still gives runs long enough to be interrupted at random points.
+[ -n "${RMENS_SANITIZER_BUILD:-}" ] && KILL_RESUME_PAIRS=6000
 # Long enough to be interrupted at random points (several seconds): D = 512, 512-256 MLP.
 SETS=("${COMMON_SETS[@]}" --set synth.dim=512 --set synth.train_prompts=600 --set model.hidden=[512,256]
-      --set train.epochs=4 --set train.batch_size=64 --set pairs.count=16000 --set train.patience=0
+      --set train.epochs=4 --set train.batch_size=64 --set pairs.count="${KILL_RESUME_PAIRS:-16000}" --set train.patience=0
       --set model.precision="$PRECISION")
 "$RMENS" synth "$CFG" "${SETS[@]}" --force >/dev/null
 start=$SECONDS
