@@ -11,8 +11,9 @@
 
 #include "matmul.h"
 #include "rmens/common.h"
+#include "tiled_blas.h"
 
-static rm_precision_info current = {"fp32", RM_MATMUL_FP32, "fp32", "openblas sgemm", "", 0, ""};
+static rm_precision_info current = {"fp32", RM_MATMUL_FP32, "fp32", "", "", 0, ""}; /* described on first use */
 static int onednn_state = -1; /* -1 unknown, 0 no bf16 matmul here, 1 available */
 static char onednn_impl[96];
 
@@ -66,7 +67,7 @@ static void describe(rm_precision_info *info, rm_matmul_backend backend)
 {
     info->backend = backend;
     snprintf(info->precision, sizeof info->precision, "%s", backend == RM_MATMUL_FP32 ? "fp32" : "bf16");
-    if (backend == RM_MATMUL_FP32) snprintf(info->kernel, sizeof info->kernel, "openblas sgemm");
+    if (backend == RM_MATMUL_FP32) snprintf(info->kernel, sizeof info->kernel, "%s", rm_own_sgemm_name());
     else if (backend == RM_MATMUL_BF16_ONEDNN) snprintf(info->kernel, sizeof info->kernel, "onednn %s", onednn_impl);
     else snprintf(info->kernel, sizeof info->kernel, "openblas sgemm on bf16-rounded operands (emulated)");
     cpu_model(info->cpu, sizeof info->cpu);

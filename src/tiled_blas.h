@@ -72,6 +72,8 @@ void rm_tiled_dgemm_ep(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, 
  * the same instructions wherever it falls in the product and whoever computes it, so the
  * work is split over the threads freely and the packed operands are shared. Returns 0
  * when it did the product, -1 when the caller must (no AVX-512, alpha != 1, K = 0). */
+/* What runs the fp32 products: "rmens avx512 sgemm" (this GEMM) or "openblas sgemm". */
+const char *rm_own_sgemm_name(void);
 int rm_own_sgemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int relu,
                  const float *gate, int ldg, const rm_gemm_hints *hints);

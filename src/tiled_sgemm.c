@@ -379,7 +379,11 @@ int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, fl
     return rc;
 }
 
+const char *rm_own_sgemm_name(void) { return "rmens avx512 sgemm"; }
+
 #else /* no AVX-512: OpenBLAS under tiles (src/tiled_blas.c) */
+
+const char *rm_own_sgemm_name(void) { return "openblas sgemm"; }
 
 size_t rm_own_sgemm_packed_b_size(int N, int K)
 {

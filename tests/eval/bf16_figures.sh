@@ -44,7 +44,7 @@ work = sys.argv[1]
 load = lambda name: json.load(open(f"{work}/{name}/results.json"))
 ref = load("eval_fp32")
 prov = ref["provenance"]
-assert prov["precision"] == "fp32" and prov["matmul_kernel"] == "openblas sgemm" and prov["cpu"], prov
+assert prov["precision"] == "fp32" and prov["matmul_kernel"] in ("openblas sgemm", "rmens avx512 sgemm") and prov["cpu"], prov
 tol = {"spearman": 0.005, "pair_accuracy": 0.005, "bench_accuracy": 0.01}
 def compare(name):
     got, worst = load(name), {}
