@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "matmul.h"
 #include "mlp_bf16.h"
 #include "model_internal.h"
 #include "rmens/common.h"
@@ -204,7 +205,7 @@ int rm_mlp_input_create(rm_mlp_input *in, size_t max_values)
 {
     memset(in, 0, sizeof *in);
     if (!bf16_products()) return 0;
-    in->elem = rm_precision_backend() == RM_MATMUL_BF16_ONEDNN ? 2 : 4;
+    in->elem = rm_lowp_size();
     in->low = rm_alloc(max_values, in->elem, "bf16 copy of the scored rows");
     if (!in->low) return -1;
     in->capacity = max_values;
@@ -237,7 +238,7 @@ void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X
     }
     /* the prepared copy is used only if it is this backend's, of these rows, complete */
     const void *X_low = in && in->low && in->rows == X && in->n >= (size_t)B * (size_t)m->dims[0] &&
-                                in->n <= in->capacity && in->elem == (rm_precision_backend() == RM_MATMUL_BF16_ONEDNN ? 2u : 4u)
+                                in->n <= in->capacity && in->elem == rm_lowp_size()
                             ? in->low
                             : NULL;
     if (rm_mlp_bf16_forward(m, ws, X, X_low, B, scores, 1) != 0) bf16_failed();
