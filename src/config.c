@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_INT, T_FLOAT, T_STRING, T_BOOL, T_INT_LIST, T_FLOAT_LIST } key_type;
+/* T_SCALE: a positive number, or the word in `choices` (stored as 0). */
+typedef enum { T_INT, T_FLOAT, T_STRING, T_BOOL, T_INT_LIST, T_FLOAT_LIST, T_SCALE } key_type;
 
 typedef struct {
     const char *key;
@@ -47,6 +48,12 @@ static const key_spec SCHEMA[] = {
     {"pairs.mode", T_STRING, STR(pairs_mode), "\"cross_prompt\"", 0, 0, "cross_prompt|within_prompt", "how preference pairs are drawn from the train split"},
     {"pairs.count", T_INT, NUM(pairs_count), "10000", 1, 4e9, NULL, "total preference pairs (train + validation)"},
     {"pairs.annotator_beta", T_FLOAT, NUM(pairs_annotator_beta), "-1.0", -BIG, BIG, NULL, "annotator quality beta; < 0 is a perfect annotator"},
+    {"pairs.label_flip", T_FLOAT, NUM(pairs_label_flip), "0.0", 0, 0.5, NULL, "probability of flipping each label after the annotator (Coste et al.: 0.25)"},
+    {"pairs.reward_scale", T_SCALE, NUM(pairs_reward_scale), "\"std\"", 1e-300, BIG, "std", "s in P(a preferred) = sigmoid(beta (g_a - g_b) / s): \"std\" (of the train rewards) or a number > 0"},
+    {"pairs.sampling", T_STRING, STR(pairs_sampling), "\"items\"", 0, 0, "items|prompts", "items: each pair's items drawn independently; prompts: count/per_prompt distinct prompts, per_prompt distinct pairs each"},
+    {"pairs.per_prompt", T_INT, NUM(pairs_per_prompt), "1", 1, 1e9, NULL, "pairs per sampled prompt (pairs.sampling = \"prompts\"; must divide pairs.count)"},
+    {"pairs.candidates", T_STRING, STR(pairs_candidates), "\"all\"", 0, 0, "all|random_two|middle_two|extremes", "responses of a prompt that may be compared: all; two random; the two beside the golden median; the golden best and worst"},
+    {"pairs.both_orders", T_BOOL, NUM(pairs_both_orders), "false", 0, 0, NULL, "train on every pair in both orders (labels 1 and 0), as the seed code: changes drawn minibatches only, at twice the work"},
 
     {"model.hidden", T_INT_LIST, LIST(model_hidden, model_n_hidden, RM_MAX_HIDDEN), "[1024, 512]", 1, 1e6, NULL, "hidden layer widths; [] is a linear reward model"},
     {"model.objective", T_STRING, STR(model_objective), "\"bt\"", 0, 0, "bt|clf", "bt: Bradley-Terry on pairs; clf: pointwise classification"},
@@ -59,6 +66,9 @@ static const key_spec SCHEMA[] = {
     {"train.val_fraction", T_FLOAT, NUM(train_val_fraction), "0.2", 0, 0.9, NULL, "fraction of pairs held out for validation"},
     {"train.patience", T_INT, NUM(train_patience), "3", 0, 1e6, NULL, "epochs without validation improvement before stopping (0: never stop early)"},
     {"train.checkpoint_minutes", T_FLOAT, NUM(train_checkpoint_minutes), "10.0", 0, 1e6, NULL, "minutes between periodic checkpoints (0: only on signal)"},
+    {"train.restore_best", T_BOOL, NUM(train_restore_best), "true", 0, 0, NULL, "end with the weights of the lowest validation loss (false: the last weights, as the seed code)"},
+    {"train.stop_rule", T_STRING, STR(train_stop_rule), "\"no_improvement\"", 0, 0, "no_improvement|rise", "early stop: after patience epochs without a new lowest validation loss; rise: when the latest is above each of the previous patience ones (the seed code)"},
+    {"train.minibatches", T_STRING, STR(train_minibatches), "\"epoch\"", 0, 0, "epoch|draw", "epoch: one permutation per epoch; draw: each step draws its minibatch afresh, ceil(n_train / batch) steps per epoch (the seed code)"},
 
     {"ensemble.members", T_INT, NUM(ensemble_members), "4", 1, 1e5, NULL, "ensemble size E"},
     {"ensemble.data", T_STRING, STR(ensemble_data), "\"full\"", 0, 0, "full|bootstrap", "full: all members see all pairs; bootstrap: each resamples them"},
@@ -72,6 +82,7 @@ static const key_spec SCHEMA[] = {
     {"eval.ablation_sizes", T_INT_LIST, LIST(eval_ablation_sizes, eval_n_ablation, RM_MAX_LIST), "[]", 1, 1e5, NULL, "ensemble sizes for the ablation ([]: 1, 2, 4, ... up to E)"},
     {"eval.ablation_subsets", T_INT, NUM(eval_ablation_subsets), "10", 1, 1e6, NULL, "random member subsets averaged per ablation size"},
     {"eval.save_predictions", T_BOOL, NUM(eval_save_predictions), "false", 0, 0, NULL, "write per-member standardised test scores to results.h5"},
+    {"eval.calibration_pairs", T_INT, NUM(eval_calibration_pairs), "100000", 0, 1e9, NULL, "within-prompt test pairs for the calibration of preference probabilities (0: none)"},
     {"eval.chunk_prompts", T_INT, NUM(eval_chunk_prompts), "64", 1, 1e9, NULL, "test prompts read and scored per streamed piece"},
 };
 #define N_SCHEMA (sizeof SCHEMA / sizeof SCHEMA[0])
@@ -262,7 +273,10 @@ static const char *type_name(int t)
 static int check_range(const key_spec *k, double v, const char *where)
 {
     if (v < k->min || v > k->max) {
-        if (k->min == 1e-300) return rm_errorf("%s'%s' must be > 0 (got %g)", where, k->key, v);
+        if (k->min == 1e-300) {
+            if (k->max >= BIG) return rm_errorf("%s'%s' = %g is out of range: must be > 0", where, k->key, v);
+            return rm_errorf("%s'%s' = %g is out of range (0, %g]", where, k->key, v, k->max);
+        }
         return rm_errorf("%s'%s' = %g is out of range [%g, %g]", where, k->key, v, k->min, k->max);
     }
     return 0;
@@ -296,6 +310,21 @@ static int assign(rm_settings *s, const key_spec *k, const config_setting_t *st,
         return 0;
     }
     case T_FLOAT: {
+        double d = 0;
+        if (get_number(st, k, 0, &d, NULL, where) != 0) return -1;
+        if (d != d) return rm_errorf("%s'%s' is NaN", where, k->key);
+        if (check_range(k, d, where) != 0) return -1;
+        *(double *)(base + k->offset) = d;
+        return 0;
+    }
+    case T_SCALE: {
+        if (t == CONFIG_TYPE_STRING) {
+            const char *v = config_setting_get_string(st);
+            if (strcmp(v, k->choices) != 0)
+                return rm_errorf("%s'%s' = \"%s\": expected \"%s\" or a number > 0", where, k->key, v, k->choices);
+            *(double *)(base + k->offset) = 0;
+            return 0;
+        }
         double d = 0;
         if (get_number(st, k, 0, &d, NULL, where) != 0) return -1;
         if (d != d) return rm_errorf("%s'%s' is NaN", where, k->key);
@@ -429,7 +458,7 @@ void rm_settings_free(rm_settings *s)
 
 void rm_settings_print_keys(FILE *out)
 {
-    static const char *names[] = {"int", "float", "string", "bool", "int list", "float list"};
+    static const char *names[] = {"int", "float", "string", "bool", "int list", "float list", "number|word"};
     for (size_t i = 0; i < N_SCHEMA; i++) {
         const key_spec *k = &SCHEMA[i];
         fprintf(out, "  %-28s %-10s default %-12s %s", k->key, names[k->type], k->default_text, k->doc);

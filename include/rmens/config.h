@@ -33,6 +33,12 @@ typedef struct {
     char pairs_mode[32];  /* "cross_prompt" | "within_prompt" */
     long long pairs_count;
     double pairs_annotator_beta; /* < 0: perfect annotator */
+    double pairs_label_flip;     /* probability of flipping each label after the annotator */
+    double pairs_reward_scale;   /* s of the BT annotator; 0: "std" (of the train rewards) */
+    char pairs_sampling[16];     /* "items" | "prompts" */
+    long long pairs_per_prompt;  /* pairs per sampled prompt (sampling = "prompts") */
+    char pairs_candidates[16];   /* "all" | "random_two" | "middle_two" | "extremes" */
+    int pairs_both_orders;       /* train on each pair in both orders (labels 1 and 0) */
 
     /* model.* */
     int model_n_hidden;
@@ -44,6 +50,9 @@ typedef struct {
     long long train_epochs, train_batch_size, train_patience;
     double train_learning_rate, train_weight_decay, train_val_fraction;
     double train_checkpoint_minutes;
+    int train_restore_best;       /* keep the best-validation weights (else the last) */
+    char train_stop_rule[24];     /* "no_improvement" | "rise" */
+    char train_minibatches[8];    /* "epoch" (a permutation per epoch) | "draw" (each step afresh) */
 
     /* ensemble.* */
     long long ensemble_members;
@@ -64,6 +73,7 @@ typedef struct {
     long long eval_ablation_subsets;
     int eval_save_predictions;
     long long eval_chunk_prompts; /* test prompts scored per streamed piece */
+    long long eval_calibration_pairs; /* within-prompt test pairs for calibration (0: none) */
 
     /* provenance */
     char source_path[1024];  /* the config file loaded */

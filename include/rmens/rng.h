@@ -32,11 +32,19 @@ enum {
     RM_STREAM_LABELS = 11,          /* the simulated annotator's coin flips */
     RM_STREAM_VALIDATION = 12,      /* train/validation split of the pairs */
     RM_STREAM_ABLATION = 13,        /* ensemble-size ablation subsets */
+    RM_STREAM_LABEL_FLIPS = 14,     /* the annotator's label flips (pairs.label_flip) */
+    RM_STREAM_PROMPT_ORDER = 15,    /* pairs.sampling = "prompts": which prompts, in order */
+    RM_STREAM_PROMPT_PAIRS = 16,    /* pairs.sampling = "prompts": each prompt's pairs */
+    RM_STREAM_CANDIDATES = 17,      /* pairs.candidates = "random_two": each prompt's two */
+    RM_STREAM_CALIBRATION_PAIRS = 20,  /* eval: which within-prompt test pairs */
+    RM_STREAM_CALIBRATION_LABELS = 21, /* eval: the annotator's outcomes of those pairs */
+    RM_STREAM_CALIBRATION_FLIPS = 22,  /* eval: their label flips */
 };
 enum {
     RM_MEMBER_INIT = 0,      /* weight initialisation */
     RM_MEMBER_SHUFFLE = 1,   /* minibatch order, one permutation per epoch */
     RM_MEMBER_BOOTSTRAP = 2, /* bootstrap resampling of the training pairs */
+    RM_MEMBER_DRAW = 3,      /* train.minibatches = "draw": each step's minibatch */
 };
 #define RM_STREAM_MEMBER(m, purpose) ((uint64_t)1000 + (uint64_t)(m) * 16u + (uint64_t)(purpose))
 

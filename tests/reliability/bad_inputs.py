@@ -147,7 +147,7 @@ def cases():
     add("override unknown key", ["synth", DEMO, "--set", "synth.dimm=3"], None, "unknown key 'synth.dimm' (did you mean 'synth.dim'?)")
     add("override out of range", ["synth", DEMO, "--set", "synth.dim=0"], None, "'synth.dim' = 0 is out of range")
     add("override negative batch", train_on("good.h5", 2, "train.batch_size=-5")[0], 2, "'train.batch_size' = -5 is out of range")
-    add("learning rate zero", train_on("good.h5", 2, "train.learning_rate=0")[0], 2, "'train.learning_rate' must be > 0")
+    add("learning rate zero", train_on("good.h5", 2, "train.learning_rate=0")[0], 2, "'train.learning_rate' = 0 is out of range (0, 1000]")
     add("learning rate NaN word", train_on("good.h5", 2, "train.learning_rate=nan")[0], 2, "'train.learning_rate' expects a number, got a string")
     add("unknown objective", train_on("good.h5", 2, "model.objective=ranknet")[0], 2, "'model.objective' = \"ranknet\" is not one of bt|clf")
     add("unknown precision (train)", train_on("good.h5", 2, "model.precision=fp16")[0], 2, "'model.precision' = \"fp16\" is not one of fp32|bf16|auto")

@@ -78,7 +78,7 @@ int main(void)
     CHECK(expect_error(write_cfg("e.cfg", "model = { objective = \"ranknet\"; };\n"), NULL, 0, "'model.objective' = \"ranknet\" is not one of bt|clf"));
     CHECK(expect_error("/nonexistent/x.cfg", NULL, 0, "/nonexistent/x.cfg: cannot read config file"));
     const char *bad1[] = {"train.learning_rate=0"};
-    CHECK(expect_error(NULL, bad1, 1, "--set train.learning_rate: 'train.learning_rate' must be > 0"));
+    CHECK(expect_error(NULL, bad1, 1, "--set train.learning_rate: 'train.learning_rate' = 0 is out of range (0, 1000]"));
     const char *bad2[] = {"pairs.cout=5"};
     CHECK(expect_error(NULL, bad2, 1, "unknown key 'pairs.cout' (did you mean 'pairs.count'?)"));
     const char *bad3[] = {"train.batch_size=-4"};
