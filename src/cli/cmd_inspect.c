@@ -149,11 +149,12 @@ static int inspect_verify(rm_store *s, int root)
         if (root)
             printf("verify %-8s %zu values, %zu NaN/Inf, digest %s %s\n", GROUP_NAMES[g], v->values, v->nonfinite,
                    v->computed, verdict);
+        /* NaN/Inf first: the more specific reason when both hold (a value edited to NaN) */
+        if (rc == 0 && v->nonfinite > 0)
+            rc = rm_errorf("%s: invalid store: %zu NaN/Inf values in %s", s->path, v->nonfinite, GROUP_NAMES[g]);
         if (rc == 0 && v->digest == 0)
             rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
                            "was written", s->path, GROUP_NAMES[g], s->digest[g], v->computed);
-        if (rc == 0 && v->nonfinite > 0)
-            rc = rm_errorf("%s: invalid store: %zu NaN/Inf values in %s", s->path, v->nonfinite, GROUP_NAMES[g]);
     }
     if (root)
         printf("verified        %.1f MB in %.3f s: %.1f MB/s (%d rank%s, pieces of %zu MiB per rank)\n", r.bytes / 1e6,
