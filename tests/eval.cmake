@@ -13,7 +13,11 @@ foreach(np 1 2 3)
 endforeach()
 # End to end with the store and members: figures identical for P = 1, 2, 3, checked
 # against numpy/scipy recomputation from /predictions.
-rmens_script_test(eval_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh)
+# The calibration pairs from the generator, for check_results.py's recomputation.
+add_executable(eval_calibration_pairs_dump ${CMAKE_CURRENT_SOURCE_DIR}/eval/calibration_pairs_dump.c)
+target_link_libraries(eval_calibration_pairs_dump PRIVATE rmens_core)
+rmens_script_test(eval_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh
+                  $<TARGET_FILE:eval_calibration_pairs_dump>)
 set_tests_properties(eval_ranks_identical PROPERTIES LABELS "mpi;e2e")
 # bf16 evaluation within tolerance of fp32 on the demo store (issue 15).
 rmens_script_test(eval_bf16_figures ${CMAKE_CURRENT_SOURCE_DIR}/eval/bf16_figures.sh)
