@@ -169,8 +169,8 @@ static int write_member_group(hid_t file, const rm_settings *cfg, const rm_membe
 }
 
 /* Collective over comm. local[m] is non-NULL on the rank that owns member m. */
-static int write_members_file(const char *path, const rm_settings *cfg, const rm_store *store, MPI_Comm comm,
-                              rm_member *const *local, int n_members, int dim, double wall_seconds)
+static int write_members_file(const char *path, const rm_settings *cfg, const rm_store *store, const rm_pairs *pairs,
+                              MPI_Comm comm, rm_member *const *local, int n_members, int dim, double wall_seconds)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -214,6 +214,11 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
     rc |= rm_h5_attr_string(file, "config", cfg->config_text);
     rc |= rm_h5_attr_string(file, "store", store->path);
     rc |= rm_h5_attr_string(file, "store_uuid", store->uuid);
+    /* the labels the members learnt from: what evaluation's calibration draws against */
+    rc |= rm_h5_attr_double(file, "reward_scale", pairs->reward_scale);
+    rc |= rm_h5_attr_double(file, "label_flip_rate", pairs->label_flip_rate);
+    rc |= rm_h5_attr_double(file, "label_agreement", pairs->label_agreement);
+    rc |= rm_h5_attr_int(file, "n_pairs", (long long)pairs->n);
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_FIELDS;
         int writer = (int)row[META_OWNER] == rank;
@@ -538,8 +543,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
 
     rm_train_data data = {ns.embeddings, ns.rewards, tr->n_prompts, tr->n_responses, store.dim};
     rm_pairs pairs;
-    rc = rm_pairs_build(&pairs, ns.rewards, tr->n_prompts, tr->n_responses, cfg->pairs_mode, (size_t)cfg->pairs_count,
-                        cfg->pairs_annotator_beta, cfg->train_val_fraction, (uint64_t)cfg->seed);
+    rc = rm_pairs_build_from_settings(&pairs, cfg, ns.rewards, tr->n_prompts, tr->n_responses);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
     /* Settings every member would reject: say so once, from rank 0, before training. */
     if ((size_t)cfg->train_batch_size > pairs.n_train)
@@ -547,8 +551,10 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
                        cfg->train_batch_size, pairs.n_train, cfg->pairs_count, cfg->train_val_fraction);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_pairs;
     if (rank == 0) {
-        printf("[rank 0] %zu %s pairs (%zu train, %zu validation), annotator beta %g: labels agree with the golden order for %.4f of pairs\n",
-               pairs.n, cfg->pairs_mode, pairs.n_train, pairs.n - pairs.n_train, cfg->pairs_annotator_beta,
+        printf("[rank 0] %zu %s pairs (%zu train, %zu validation; sampling %s, candidates %s), annotator beta %g, "
+               "reward scale %.6g, label flips %.4f (pairs.label_flip %g): labels agree with the golden order for %.4f of pairs\n",
+               pairs.n, cfg->pairs_mode, pairs.n_train, pairs.n - pairs.n_train, cfg->pairs_sampling, cfg->pairs_candidates,
+               cfg->pairs_annotator_beta, pairs.reward_scale, pairs.label_flip_rate, cfg->pairs_label_flip,
                pairs.label_agreement);
         fflush(stdout);
     }
@@ -656,7 +662,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     for (int m = 0; m < E; m++)
         if (slots[m].owned) local[m] = &slots[m].member;
     double wall = rm_now() - t0;
-    rc = write_members_file(paths.members, cfg, &store, comm, local, E, (int)store.dim, wall);
+    rc = write_members_file(paths.members, cfg, &store, &pairs, comm, local, E, (int)store.dim, wall);
     free(local);
     if (rc == 0) {
         if (rank == 0) unlink(paths.checkpoint); /* the run is complete: nothing to resume */

@@ -133,13 +133,12 @@ int main(int argc, char **argv)
     snprintf(epochs_set, sizeof epochs_set, "train.epochs=%d", epochs);
     snprintf(batch, sizeof batch, "train.batch_size=%d", BATCH_PAIRS);
     const char *sets[] = {count, epochs_set, batch, "train.val_fraction=0", "train.patience=0",
-                          "model.hidden=[1024, 512]", "pairs.annotator_beta=1.0"};
+                          "model.hidden=[1024, 512]", "pairs.annotator_beta=1.0", "seed=1"};
     rm_settings cfg;
     rm_pairs pairs;
     rm_member member;
-    if (rm_settings_load(&cfg, NULL, sets, 7) != 0 ||
-        rm_pairs_build(&pairs, rewards, n_prompts, n_responses, cfg.pairs_mode, (size_t)cfg.pairs_count,
-                       cfg.pairs_annotator_beta, cfg.train_val_fraction, 1) != 0 ||
+    if (rm_settings_load(&cfg, NULL, sets, 8) != 0 ||
+        rm_pairs_build_from_settings(&pairs, &cfg, rewards, n_prompts, n_responses) != 0 ||
         rm_train_member(&cfg, &data, &pairs, 0, MPI_COMM_SELF, &member, on_epoch, NULL) != 0) {
         fprintf(stderr, "bench_train: %s\n", rm_last_error());
         return 1;

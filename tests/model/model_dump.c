@@ -40,7 +40,7 @@ static int dump_sklearn(const char *dir)
     synth_split split;
     rm_pairs pairs;
     if (synth_make(&split, 400, 5, D, 3) != 0 ||
-        rm_pairs_build(&pairs, split.rewards, split.n_prompts, split.n_responses, "cross_prompt", PAIRS, 2.0, 0.0, 4) != 0) {
+        test_pairs_build(&pairs, split.rewards, split.n_prompts, split.n_responses, "cross_prompt", PAIRS, 2.0, 0.0, 4) != 0) {
         fprintf(stderr, "model_dump: %s\n", rm_last_error());
         return 1;
     }

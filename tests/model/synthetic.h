@@ -6,8 +6,27 @@
 #define RMENS_TEST_SYNTHETIC_H
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "rmens/annotator.h"
+#include "rmens/pairs.h"
 #include "rmens/rng.h"
+
+/* The pairs of the original design (sampling "items", candidates "all", no flips, the
+ * reward scale the std of `rewards`): what the model tests train on. */
+static inline int test_pairs_build(rm_pairs *p, const float *rewards, size_t n_prompts, size_t n_responses,
+                                   const char *mode, size_t count, double beta, double val_fraction, uint64_t seed)
+{
+    rm_settings cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.pairs_annotator_beta = beta;
+    cfg.seed = (long long)seed;
+    rm_annotator ann;
+    if (rm_annotator_from_settings(&ann, &cfg, rm_annotator_scale(&cfg, rewards, n_prompts * n_responses)) != 0)
+        return -1;
+    rm_pairs_design d = {mode, "items", "all", count, 1, val_fraction, seed};
+    return rm_pairs_build(p, rewards, n_prompts, n_responses, &d, &ann);
+}
 
 typedef struct {
     size_t n_prompts, n_responses, dim;

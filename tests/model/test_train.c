@@ -62,8 +62,8 @@ static void test_accuracy(const rm_member *m, const synth_split *test, double be
 static void check_pairs(const synth_split *train)
 {
     rm_pairs a, b, c;
-    CHECK(rm_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 3000, 1.0, 0.2, 9) == 0);
-    CHECK(rm_pairs_build(&b, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 1000, 1.0, 0.2, 9) == 0);
+    CHECK(test_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 3000, 1.0, 0.2, 9) == 0);
+    CHECK(test_pairs_build(&b, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 1000, 1.0, 0.2, 9) == 0);
     CHECK(a.n_train == 2400 && b.n_train == 800);
     /* a longer list starts with the shorter one: pairs depend on (seed, index) only */
     CHECK(memcmp(a.winner, b.winner, 1000 * sizeof(uint32_t)) == 0);
@@ -103,7 +103,7 @@ static void check_pairs(const synth_split *train)
     CHECK_CLOSE(a.reward_scale, sqrt(ss / (double)n_items), 1e-9);
 
     /* perfect annotator, within-prompt pairs */
-    CHECK(rm_pairs_build(&c, train->rewards, train->n_prompts, train->n_responses, "within_prompt", 2000, -1.0, 0.0, 9) == 0);
+    CHECK(test_pairs_build(&c, train->rewards, train->n_prompts, train->n_responses, "within_prompt", 2000, -1.0, 0.0, 9) == 0);
     CHECK(c.n_train == 2000);
     CHECK(c.label_agreement == 1.0);
     size_t cross = 0, wrong = 0;
@@ -117,13 +117,13 @@ static void check_pairs(const synth_split *train)
     rm_pairs_free(&c);
 
     /* errors */
-    CHECK(rm_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "within", 10, 1.0, 0.2, 9) == -1);
+    CHECK(test_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "within", 10, 1.0, 0.2, 9) == -1);
     CHECK(strstr(rm_last_error(), "pairs.mode") != NULL);
-    CHECK(rm_pairs_build(&a, train->rewards, train->n_prompts * train->n_responses, 1, "within_prompt", 10, 1.0, 0.2, 9) == -1);
+    CHECK(test_pairs_build(&a, train->rewards, train->n_prompts * train->n_responses, 1, "within_prompt", 10, 1.0, 0.2, 9) == -1);
     CHECK(strstr(rm_last_error(), "2 responses") != NULL);
-    CHECK(rm_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 1, 1.0, 0.5, 9) == 0);
+    CHECK(test_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 1, 1.0, 0.5, 9) == 0);
     rm_pairs_free(&a);
-    CHECK(rm_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 0, 1.0, 0.5, 9) == -1);
+    CHECK(test_pairs_build(&a, train->rewards, train->n_prompts, train->n_responses, "cross_prompt", 0, 1.0, 0.5, 9) == -1);
 }
 
 static int train(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index, rm_member *out)
@@ -156,7 +156,7 @@ static void check_training(const synth_split *train_split, const synth_split *te
 {
     rm_settings cfg = settings(NULL, 0);
     rm_pairs pairs;
-    CHECK(rm_pairs_build(&pairs, train_split->rewards, train_split->n_prompts, train_split->n_responses,
+    CHECK(test_pairs_build(&pairs, train_split->rewards, train_split->n_prompts, train_split->n_responses,
                          cfg.pairs_mode, 3000, cfg.pairs_annotator_beta, cfg.train_val_fraction, (uint64_t)cfg.seed) == 0);
     rm_train_data data = {train_split->embeddings, train_split->rewards, train_split->n_prompts,
                           train_split->n_responses, train_split->dim};
@@ -266,7 +266,7 @@ static void check_training(const synth_split *train_split, const synth_split *te
         CHECK(other.epochs_run == 3);
         rm_member_free(&other);
         rm_pairs all;
-        CHECK(rm_pairs_build(&all, data.rewards, data.n_prompts, data.n_responses, "cross_prompt", 500, 1.0, 0.0, 5) == 0);
+        CHECK(test_pairs_build(&all, data.rewards, data.n_prompts, data.n_responses, "cross_prompt", 500, 1.0, 0.0, 5) == 0);
         CHECK(train(&s, &data, &all, 0, &other) == 0);
         CHECK(other.epochs_run == 3 && other.best_epoch == 3 && isnan(other.val_loss[0]));
         rm_member_free(&other);
@@ -296,7 +296,7 @@ static void check_errors(const synth_split *train_split)
 {
     rm_settings cfg = settings(NULL, 0);
     rm_pairs pairs;
-    CHECK(rm_pairs_build(&pairs, train_split->rewards, train_split->n_prompts, train_split->n_responses,
+    CHECK(test_pairs_build(&pairs, train_split->rewards, train_split->n_prompts, train_split->n_responses,
                          "cross_prompt", 300, 1.0, 0.2, 1) == 0);
     rm_train_data data = {train_split->embeddings, train_split->rewards, train_split->n_prompts,
                           train_split->n_responses, train_split->dim};

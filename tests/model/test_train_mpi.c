@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     rm_settings cfg;
     CHECK(rm_settings_load(&cfg, NULL, sets, 6) == 0);
     rm_pairs pairs;
-    CHECK(rm_pairs_build(&pairs, split.rewards, split.n_prompts, split.n_responses, cfg.pairs_mode, 3000,
+    CHECK(test_pairs_build(&pairs, split.rewards, split.n_prompts, split.n_responses, cfg.pairs_mode, 3000,
                          cfg.pairs_annotator_beta, cfg.train_val_fraction, (uint64_t)cfg.seed) == 0);
     rm_train_data data = {split.embeddings, split.rewards, split.n_prompts, split.n_responses, split.dim};
 
