@@ -484,62 +484,6 @@ static void print_diagnostics(FILE *out, const rm_eval_plan *p, const rm_eval_re
 
 /* ---- the verb ---- */
 
-/* The reward scale s of the calibration outcomes: the one the members' training labels
- * were drawn with, members.h5's root attribute reward_scale. Files written before it
- * existed fall back to rm_annotator_scale of the test rewards (pairs.reward_scale when a
- * number, else their standard deviation), with a warning. Collective. */
-static int calibration_reward_scale(const rm_settings *cfg, const char *members_path, rm_store *store, MPI_Comm comm,
-                                    double *scale)
-{
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    double found[2] = {0.0, 0.0}; /* present, value */
-    int rc = 0;
-    if (rank == 0) {
-        hid_t f = rm_h5_open_read(members_path, MPI_COMM_NULL);
-        htri_t exists = f < 0 ? -1 : H5Aexists(f, "reward_scale");
-        if (f < 0) rc = rm_error_context("reading the reward scale for the calibration pairs");
-        else if (exists < 0) rc = rm_errorf("%s: cannot look up the root attribute 'reward_scale'", members_path);
-        else if (exists > 0 && (rc = rm_h5_read_attr_double(f, "reward_scale", &found[1], members_path)) == 0) found[0] = 1;
-        if (f >= 0) H5Fclose(f);
-        if (rc == 0 && found[0] && !(found[1] >= 0 && isfinite(found[1])))
-            rc = rm_errorf("%s: reward_scale = %g is not a scale (>= 0)", members_path, found[1]);
-    }
-    if (rm_all_ok(comm, rc) != 0) return -1;
-    MPI_Bcast(found, 2, MPI_DOUBLE, 0, comm);
-    if (found[0]) {
-        *scale = found[1];
-        return 0;
-    }
-    const rm_split_info *test = &store->split[RM_SPLIT_TEST];
-    size_t n = cfg->pairs_reward_scale > 0 ? 0 : test->n_prompts * test->n_responses;
-    float *rewards = n ? rm_alloc(n, sizeof(float), "test rewards for the reward scale") : NULL;
-    rc = n && !rewards ? -1 : 0;
-    if (rm_all_ok(comm, rc) != 0) return -1;
-    if (n) rc = rm_store_read_rewards(store, RM_SPLIT_TEST, 0, test->n_prompts, rewards); /* collective */
-    if (rc == 0) *scale = rm_annotator_scale(cfg, rewards, n);
-    free(rewards);
-    if (rm_all_ok(comm, rc) != 0) return -1;
-    if (rank == 0)
-        rm_warnf("%s has no reward_scale attribute (trained before it was recorded): the calibration outcomes use "
-                 "reward scale %g (%s)", members_path, *scale, n ? "the std of the test rewards" : "pairs.reward_scale");
-    return 0;
-}
-
-/* Switch the plan's calibration pairs on (eval.calibration_pairs > 0). Collective. */
-static int setup_calibration(const rm_settings *cfg, const char *members_path, rm_store *store,
-                             const rm_ensemble *ensemble, rm_eval_plan *plan, MPI_Comm comm)
-{
-    if (cfg->eval_calibration_pairs <= 0) return 0;
-    double scale = 0.0;
-    if (calibration_reward_scale(cfg, members_path, store, comm, &scale) != 0) return -1;
-    double *member_scale = rm_alloc((size_t)ensemble->n_members, sizeof(double), "member score scales");
-    int rc = member_scale ? 0 : -1;
-    for (int m = 0; rc == 0 && m < ensemble->n_members; m++) member_scale[m] = ensemble->members[m].score_std;
-    if (rc == 0) rc = rm_eval_plan_calibration(plan, cfg, store->split[RM_SPLIT_TEST].n_prompts, scale, member_scale);
-    free(member_scale);
-    return rm_all_ok(comm, rc);
-}
 
 
 /* Collective create of the results file and its /predictions dataset [E, N, K]. */
@@ -636,7 +580,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 
     rc = rm_eval_plan_create(&plan, cfg, E, K);
     if (rm_all_ok(comm, rc) != 0) goto fail;
-    if (setup_calibration(cfg, members_path, &store, &sc.ensemble, &plan, comm) != 0) goto fail; /* before the works */
+    if (eval_setup_calibration(cfg, members_path, &store, &sc.ensemble, &plan, comm) != 0) goto fail; /* before the works */
     rc = rm_eval_work_create(&work, &plan);
     if (rc == 0) rc = rm_eval_team_create(&team, &plan, threads);
     if (rm_all_ok(comm, rc) != 0) goto fail;

@@ -197,6 +197,7 @@ def check_calibration(dump, res, j, mem, zf, golden, problems):
             count = group["count"][()]
             if not np.array_equal(count, ref["count"]) or json_obj["bins"]["count"] != list(count):
                 problems.append(f"{label} bin counts {count} vs np.histogram {ref['count']}")
+                return
             nonempty = count > 0
             for key in ["fraction_preferred", "mean_probability"]:
                 if not np.allclose(group[key][()][nonempty], ref[key], rtol=0, atol=1e-9):
