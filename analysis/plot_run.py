@@ -103,18 +103,20 @@ def bon_curves(results, field):
 
 
 def gain(curve):
-    """A curve as its gain over its first point (n = 1), band dropped."""
+    """A curve as its gain over its first point (the smallest n), band dropped."""
     return curve._replace(y=[v - curve.y[0] for v in curve.y], lo=None, hi=None)
 
 
 def plot_bon_vs_kl(results, path, title):
     """Golden reward of the best-of-n pick against KL and, beside it, the gain of the
-    golden and of the proxy reward of the same pick over n = 1 (the proxy-gold gap)."""
+    golden and of the proxy reward of the same pick over the smallest n (the proxy-gold gap)."""
     golden, ns = bon_curves(results, "bon")
     proxy, _ = bon_curves(results, "proxy_bon")
-    proxy = [c for c in proxy if c.name != "single" or len(proxy) > 1]
-    if not proxy:
+    if not any(c.name != "single" for c in proxy):  # the ensemble's proxy values are what the panel is for
+        proxy = []
         skipped("bon_vs_kl.png: the proxy-gold panel", "aggregators.<a>.proxy_bon")
+    elif not any(c.name == "single" for c in proxy):
+        skipped("bon_vs_kl.png: the single member's proxy curve", "single.proxy_bon")
     fig, axes = plt.subplots(1, 2 if proxy else 1, figsize=(12.4, 5.4) if proxy else (7.0, 6.0), squeeze=False)
     plots.draw_bon_panel(axes[0][0], golden, ns, "golden reward of the best-of-n pick",
                          "golden reward of the pick (what it is really worth)")
@@ -123,7 +125,7 @@ def plot_bon_vs_kl(results, path, title):
         with_proxy = {c.name for c in proxy}
         curves = [gain(c)._replace(style="-") for c in golden if c.name in with_proxy]
         curves += [gain(c)._replace(style="--") for c in proxy]
-        plots.draw_bon_panel(ax, curves, ns, "gain over n = 1\n(golden: reward units; proxy: member s.d.)",
+        plots.draw_bon_panel(ax, curves, ns, f"gain over n = {min(ns)}\n(golden: reward units; proxy: member s.d.)",
                              "proxy (dashed) against golden (solid) reward of the same pick:\n"
                              "the widening gap is over-optimisation")
         ax.legend([plt.Line2D([], [], color="0.3", linestyle="-"), plt.Line2D([], [], color="0.3", linestyle="--")],

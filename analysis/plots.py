@@ -175,7 +175,7 @@ def finish(fig, path, title, note=None, legend=True, dpi=DPI):
         bottom = (0.3 * math.ceil(len(labels) / ncol) + 0.15) / fig.get_figheight()
     if note:
         fig.text(0.01, 0.995, note, fontsize=7, va="top", color="0.4")
-    top = 0.3 + 0.22 * title.count("\n")  # inches the title takes: 0.3 for its first line
+    top = 0.12 + 0.2 * title.count("\n")  # inches to keep for the title beyond tight_layout's pad
     fig.tight_layout(rect=(0, bottom, 1, 1 - top / fig.get_figheight()))
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
