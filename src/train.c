@@ -168,10 +168,13 @@ static int check_settings(const rm_settings *cfg, const rm_train_data *data, con
     if (n_items < 2) return rm_errorf("train data: %zu items; at least 2 are needed", n_items);
     if (pairs->n_train < 1 || pairs->n_train > pairs->n)
         return rm_errorf("pairs: %zu training pairs of %zu", pairs->n_train, pairs->n);
-    if ((size_t)cfg->train_batch_size > pairs->n_train)
-        return rm_errorf("train.batch_size = %lld is larger than the %zu training pairs "
-                         "(pairs.count = %zu, train.val_fraction = %g)",
-                         cfg->train_batch_size, pairs->n_train, pairs->n, cfg->train_val_fraction);
+    /* a minibatch holds entries of the training list: each pair twice with both orders */
+    const size_t n_list = pairs->n_train * (cfg->pairs_both_orders ? 2 : 1);
+    if ((size_t)cfg->train_batch_size > n_list)
+        return rm_errorf("train.batch_size = %lld is larger than the %zu training %s "
+                         "(pairs.count = %zu, train.val_fraction = %g%s)",
+                         cfg->train_batch_size, n_list, cfg->pairs_both_orders ? "entries" : "pairs", pairs->n,
+                         cfg->train_val_fraction, cfg->pairs_both_orders ? ", pairs.both_orders = true" : "");
     for (size_t i = 0; i < pairs->n; i++)
         if (pairs->winner[i] >= n_items || pairs->loser[i] >= n_items || pairs->order[i] >= pairs->n)
             return rm_errorf("pairs: pair %zu refers to an item outside the %zu train items", i, n_items);
