@@ -57,7 +57,7 @@ N, K, D, N_TEST, K_TEST, SEEDS = 1000, 10, 32, 200, 20, 3
 OVERRIDES = ["pairs.count=3000", "pairs.annotator_beta=1.0", "model.hidden=[128,64]",
              "train.batch_size=512", "parallel.blas_threads=1"]
 DEFAULT_RULES = ["train.restore_best=true", "train.stop_rule=\"no_improvement\"",
-                 "train.minibatches=\"epoch\"", "pairs.both_orders=false"]
+                 "train.minibatches=\"epoch\"", "pairs.both_orders=false", "train.val_split=\"pairs\""]
 # Floors added to the measured spread: float32 round-off between two BLAS libraries
 # changes nothing visible at these sizes, so the floors only absorb the granularity of a
 # 3-seed range: 0.005 of pair accuracy and Spearman (one test prompt of 200 moving its
@@ -93,7 +93,8 @@ def run_dump(binary, config, d, extra):
         e = int(h[0])
         out["members"].append({"params": f32(f"member{m}.params.f32"), "epochs_run": e, "best_epoch": int(h[1]),
                                "train_loss": h[2:2 + e], "val_loss": h[2 + e:2 + 2 * e], "val_acc": h[2 + 2 * e:2 + 3 * e],
-                               "pairs_trained": int(h[2 + 3 * e])})
+                               "pairs_trained": int(h[2 + 3 * e]), "train_ids": u32(f"member{m}.train_ids.u32"),
+                               "val_ids": u32(f"member{m}.val_ids.u32")})
     return out
 
 
@@ -131,26 +132,17 @@ def test_figures(model, test_x, test_g):
     return acc, float(rho.mean())
 
 
-def torch_member(dump, seed, rules, split=None):
+def torch_member(dump, seed, rules, split):
     """The seed lab's train_model (rules = "seed") or the same loop with rmens' default
     rules ("default"), on dump's pairs. split: (train entries, validation entries) as
-    (a, b, y) index triples, else rmens' split of pairs."""
+    (a, b, y) index triples (member_split: rmens' lists, seed_split: the seed code's)."""
     meta = dump["meta"]
     torch.manual_seed(seed)
     model = make_mlp([int(h) for h in meta["hidden"]])
     opt = torch.optim.Adam(model.parameters(), lr=float(meta["learning_rate"]))
     bce = torch.nn.BCELoss()
     X = torch.from_numpy(dump["train_x"])
-    w, l, order, n_train = dump["winner"], dump["loser"], dump["order"], dump["n_train"]
-    tr, va = order[:n_train], order[n_train:]
-    if split is None:
-        if rules == "seed":  # both orders, labels 1 and 0
-            a, b, y = np.concatenate([w[tr], l[tr]]), np.concatenate([l[tr], w[tr]]), np.r_[np.ones(len(tr)), np.zeros(len(tr))]
-        else:
-            a, b, y = w[tr], l[tr], np.ones(len(tr))
-        va_a, va_b, va_y = np.concatenate([w[va], l[va]]), np.concatenate([l[va], w[va]]), np.r_[np.ones(len(va)), np.zeros(len(va))]
-    else:
-        (a, b, y), (va_a, va_b, va_y) = split
+    (a, b, y), (va_a, va_b, va_y) = split
     a, b, va_a, va_b = (torch.from_numpy(v) for v in (a, b, va_a, va_b))
     y = torch.from_numpy(y.astype(np.float32)).view(-1, 1)
     va_y = torch.from_numpy(va_y.astype(np.float32)).view(-1, 1)
@@ -188,6 +180,14 @@ def torch_member(dump, seed, rules, split=None):
     return model, len(val_losses), val_losses[kept - 1], val_losses
 
 
+def member_split(dump, m):
+    """rmens' member m's own lists (train.val_split; with both orders an entry is the pair
+    in one of its orders, (a, b, 1) being the same loss as (b, a, 0))."""
+    mem, w, l = dump["members"][m], dump["winner"], dump["loser"]
+    tr, va = mem["train_ids"], mem["val_ids"]
+    return (w[tr], l[tr], np.ones(len(tr))), (w[va], l[va], np.ones(len(va)))
+
+
 def seed_split(dump, m):
     """The seed code's own data preparation on dump's pairs (all of them): both orders,
     shuffled, then sklearn's train_test_split(test_size=0.2, random_state=42 + m) over the
@@ -212,9 +212,9 @@ def check_rules(dump, label):
     rise, restore = meta["stop_rule"] == "rise", meta["restore_best"] == "1"
     patience, epochs = int(meta["patience"]), int(meta["epochs"])
     X = torch.from_numpy(dump["train_x"])
-    va = dump["order"][dump["n_train"]:]
-    w, l = X[torch.from_numpy(dump["winner"][va])], X[torch.from_numpy(dump["loser"][va])]
     for m, mem in enumerate(dump["members"]):
+        va = mem["val_ids"]
+        w, l = X[torch.from_numpy(dump["winner"][va])], X[torch.from_numpy(dump["loser"][va])]
         v = list(mem["val_loss"])
         stop = epochs
         for e in range(1, epochs + 1):
@@ -229,7 +229,7 @@ def check_rules(dump, label):
                 break
         kept = int(np.argmin(v)) + 1 if restore else len(v)
         # entries per epoch: ceil(n / batch) drawn steps of min(batch, n), or the list once
-        n_list, batch = dump["n_train"] * (2 if meta["both_orders"] == "1" else 1), int(meta["batch_size"])
+        n_list, batch = len(mem["train_ids"]), int(meta["batch_size"])
         per_epoch = -(-n_list // batch) * min(batch, n_list) if meta["minibatches"] == "draw" else n_list
         model = make_mlp([int(h) for h in meta["hidden"]])
         load_flat(model, mem["params"])
@@ -269,7 +269,8 @@ def rmens_side(dump):
 
 def torch_side(dump, rules, seed_splits=False):
     base = int(dump["meta"]["seed"]) * 42
-    runs = [torch_member(dump, base + m, rules, seed_split(dump, m) if seed_splits else None) for m in range(SEEDS)]
+    runs = [torch_member(dump, base + m, rules, seed_split(dump, m) if seed_splits else member_split(dump, m))
+            for m in range(SEEDS)]
     return side_figures(dump, [r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs],
                         [r[3] for r in runs]), [r[3] for r in runs]
 
@@ -308,9 +309,9 @@ def main():
           f"with the golden order for {float(m['label_agreement']):.3f}; train {N}x{K}, test {N_TEST}x{K_TEST}, D {D}, "
           f"hidden {m['hidden']}")
     # the four rules come from the config file itself, and the overrides give rmens' defaults
-    assert (m["both_orders"], m["minibatches"], m["stop_rule"], m["restore_best"]) == ("1", "draw", "rise", "0"), m
+    assert (m["both_orders"], m["minibatches"], m["stop_rule"], m["restore_best"], m["val_split"]) == ("1", "draw", "rise", "0", "entries"), m
     dm = default["meta"]
-    assert (dm["both_orders"], dm["minibatches"], dm["stop_rule"], dm["restore_best"]) == ("0", "epoch", "no_improvement", "1"), dm
+    assert (dm["both_orders"], dm["minibatches"], dm["stop_rule"], dm["restore_best"], dm["val_split"]) == ("0", "epoch", "no_improvement", "1", "pairs"), dm
     # the four rules do not change the pairs: both protocols train on the same ones
     for key in ("winner", "loser", "order"):
         assert np.array_equal(seed[key], default[key]), f"pairs differ between the protocols ({key})"

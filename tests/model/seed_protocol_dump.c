@@ -91,6 +91,15 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "member%d.history.f64", m);
         if (write_file(dir, name, history, sizeof(double), 3 + 3 * (size_t)E)) status = 1;
         free(history);
+        /* the member's own training and validation lists (train.val_split) */
+        size_t n_val, n_list = rm_member_list_sizes(&cfg, &pairs, &n_val);
+        uint32_t *lists = malloc(sizeof(uint32_t) * (n_list + n_val + 1));
+        if (!lists || rm_member_lists(&cfg, &pairs, m, lists, lists + n_list) != 0) status = 1;
+        snprintf(name, sizeof name, "member%d.train_ids.u32", m);
+        if (status == 0 && write_file(dir, name, lists, sizeof(uint32_t), n_list)) status = 1;
+        snprintf(name, sizeof name, "member%d.val_ids.u32", m);
+        if (status == 0 && write_file(dir, name, lists + n_list, sizeof(uint32_t), n_val)) status = 1;
+        free(lists);
         rm_member_free(&member);
     }
 
@@ -103,8 +112,8 @@ int main(int argc, char **argv)
                 cfg.seed);
         fprintf(f, "n_pairs %zu\nn_train %zu\nlabel_agreement %.17g\nreward_scale %.17g\n", pairs.n, pairs.n_train,
                 pairs.label_agreement, pairs.reward_scale);
-        fprintf(f, "both_orders %d\nminibatches %s\nstop_rule %s\nrestore_best %d\n", cfg.pairs_both_orders,
-                cfg.train_minibatches, cfg.train_stop_rule, cfg.train_restore_best);
+        fprintf(f, "both_orders %d\nminibatches %s\nstop_rule %s\nrestore_best %d\nval_split %s\n", cfg.pairs_both_orders,
+                cfg.train_minibatches, cfg.train_stop_rule, cfg.train_restore_best, cfg.train_val_split);
         fprintf(f, "batch_size %lld\nepochs %lld\npatience %lld\nlearning_rate %.17g\nweight_decay %.17g\nobjective %s\n",
                 cfg.train_batch_size, cfg.train_epochs, cfg.train_patience, cfg.train_learning_rate,
                 cfg.train_weight_decay, cfg.model_objective);
