@@ -253,8 +253,16 @@ def plot_uncertainty(results, path, title):
         facts.append(f"mean ensemble s.d. {unc['mean_std']:.3f} member s.d.")
     ax.set_title("; ".join(facts), fontsize=9)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
-    draw_counts(ax_n, x, [("pairs", colour, count)], "pairs per bin")
-    ax_n.set_xlabel("member disagreement on the pair (bin mean)")
+    if table.get("lower") and table.get("upper"):  # the bins' own (roughly geometric) edges
+        draw_counts(ax_n, floats(table["lower"]) + [float(table["upper"][-1])], [("pairs", colour, count)], "pairs per bin")
+    else:
+        draw_counts(ax_n, x, [("pairs", colour, count)], "pairs per bin")
+    # disagreement spans decades (most pairs a few hundredths, a few up to 0.5)
+    ax.set_xscale("symlog", linthresh=0.01, linscale=0.5)
+    if table.get("upper"):
+        filled = [u for u, c in zip(floats(table["upper"]), count) if c and c > 0]
+        ax.set_xlim(0, filled[-1] if filled else float(table["upper"][-1]))
+    ax_n.set_xlabel("member disagreement: std over members of P(a preferred)  (log scale above 0.01)")
     plots.finish(fig, path, f"Does disagreement flag the ensemble's errors?\n{title}", legend=False)
     return True
 

@@ -167,7 +167,7 @@ void rm_eval_calibration_prompt(const rm_eval_plan *p, rm_eval_work *w, const fl
         for (int m = 0; m < E; m++) ss += (prob[m] - mean) * (prob[m] - mean);
         double spread = sqrt(ss / E), error = rm_preference_error(mean, golden_a, golden_b);
         if (isnan(error)) continue; /* a golden tie has no order to err against */
-        double *bin = by_disagreement + 3 * rm_uniform_bin(spread, 0.0, 0.5, RM_DISAGREEMENT_BINS);
+        double *bin = by_disagreement + 3 * rm_disagreement_bin(spread);
         bin[0] += 1.0;
         bin[1] += spread;
         bin[2] += error;
@@ -233,8 +233,8 @@ int eval_calibration_finish(const rm_eval_plan *p, const double *total, rm_eval_
     rm_disagreement_figures *d = &out->error_by_disagreement;
     const double *bins = cal ? cal + (size_t)(E + 1) * CAL_PREDICTOR_SLOTS : zeros;
     for (int b = 0; b < RM_DISAGREEMENT_BINS; b++) {
-        d->lower[b] = rm_uniform_edge(0.0, 0.5, RM_DISAGREEMENT_BINS, b);
-        d->upper[b] = rm_uniform_edge(0.0, 0.5, RM_DISAGREEMENT_BINS, b + 1);
+        d->lower[b] = RM_DISAGREEMENT_EDGES[b];
+        d->upper[b] = RM_DISAGREEMENT_EDGES[b + 1];
         d->count[b] = bins[3 * b];
         d->disagreement[b] = d->count[b] > 0 ? bins[3 * b + 1] / d->count[b] : NAN;
         d->error_rate[b] = d->count[b] > 0 ? bins[3 * b + 2] / d->count[b] : NAN;

@@ -31,6 +31,16 @@ int rm_uniform_bin(double x, double lo, double hi, int bins)
     return b;
 }
 
+const double RM_DISAGREEMENT_EDGES[RM_DISAGREEMENT_BINS + 1] = {0.0,  0.005, 0.01, 0.02, 0.03, 0.05,
+                                                                  0.075, 0.1, 0.15, 0.25, 0.5};
+
+int rm_disagreement_bin(double x)
+{
+    int b = 0;
+    while (b < RM_DISAGREEMENT_BINS - 1 && x >= RM_DISAGREEMENT_EDGES[b + 1]) b++;
+    return b;
+}
+
 double rm_brier_term(double p, int y)
 {
     double d = p - (y ? 1.0 : 0.0);

@@ -194,7 +194,7 @@ typedef struct {
 } rm_calibration_figures;
 
 /* Error of the mean aggregator's preferred side against the golden order (untied golden
- * pairs), by member disagreement std_m(P_m) in RM_DISAGREEMENT_BINS bins of [0, 0.5]. */
+ * pairs), by member disagreement std_m(P_m) in the RM_DISAGREEMENT_BINS bins of RM_DISAGREEMENT_EDGES. */
 typedef struct {
     double lower[RM_DISAGREEMENT_BINS], upper[RM_DISAGREEMENT_BINS], count[RM_DISAGREEMENT_BINS];
     double disagreement[RM_DISAGREEMENT_BINS], error_rate[RM_DISAGREEMENT_BINS]; /* bin means */

@@ -178,7 +178,7 @@ double rm_auroc_levels(const double *positives, const double *negatives, int lev
 /* ---- calibration of preference probabilities (src/metrics_calibration.c) ---- */
 
 #define RM_CALIBRATION_BINS 15  /* reliability bins of the expected calibration error */
-#define RM_DISAGREEMENT_BINS 10 /* bins of member disagreement (std of P_m) on [0, 0.5] */
+#define RM_DISAGREEMENT_BINS 10 /* bins of member disagreement (std of P_m), RM_DISAGREEMENT_EDGES */
 #define RM_LOG_LOSS_CLIP 1e-15  /* probabilities clipped to [c, 1 - c] in the log loss */
 
 /* 1 / (1 + exp(-x)), without overflow for either sign. */
@@ -191,6 +191,13 @@ double rm_sigmoid(double x);
 int rm_uniform_bin(double x, double lo, double hi, int bins);
 /* edge_i of rm_uniform_bin, 0 <= i <= bins. */
 double rm_uniform_edge(double lo, double hi, int bins, int i);
+
+/* The fixed edges of the disagreement bins, 0 ... 0.5 (std_m P_m is at most 0.5),
+ * spaced roughly geometrically: members mostly disagree by a few hundredths, and equal
+ * widths would put nearly every pair in the first bin. Bin b is [edge_b, edge_(b+1)),
+ * the last closed; rm_disagreement_bin = np.searchsorted(edges[1:-1], x, "right"). */
+extern const double RM_DISAGREEMENT_EDGES[RM_DISAGREEMENT_BINS + 1];
+int rm_disagreement_bin(double x);
 
 /* One predicted probability p of an outcome y in {0, 1}: its Brier term (p - y)^2 and its
  * log-loss term -(y log q + (1 - y) log(1 - q)) with q = p clipped to [1e-15, 1 - 1e-15]

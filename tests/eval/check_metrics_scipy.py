@@ -91,10 +91,15 @@ def check_cal_case(f):
 
 
 def check_bin_case(f):
-    lo, hi, bins, M = float(f[0]), float(f[1]), int(f[2]), int(f[3])
-    x = np.array(f[4:4 + M], float)
-    got = np.array(f[4 + M:4 + 2 * M], int)
-    want = np.searchsorted(np.linspace(lo, hi, bins + 1)[1:-1], x, side="right")
+    bins = int(f[0])
+    edges = np.array(f[1:bins + 2], float)
+    M = int(f[bins + 2])
+    x = np.array(f[bins + 3:bins + 3 + M], float)
+    got = np.array(f[bins + 3 + M:bins + 3 + 2 * M], int)
+    # the documented edges (include/rmens/metrics.h), increasing from 0 to 0.5
+    if not np.array_equal(edges, [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5]):
+        return [f"disagreement edges {edges} are not the documented ones"], True
+    want = np.searchsorted(edges[1:-1], x, side="right")
     return ([] if np.array_equal(got, want) else [f"disagreement bins differ at {np.flatnonzero(got != want)[:5]}"]), True
 
 

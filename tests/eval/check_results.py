@@ -217,8 +217,11 @@ def check_calibration(dump, res, j, mem, zf, golden, problems):
     spread = pm.std(0)
     untied = diff != 0
     error = np.where(mean == 0.5, 0.5, ((mean > 0.5) != (diff > 0)).astype(float))[untied]
-    ids = np.searchsorted(np.linspace(0, 0.5, 11)[1:-1], spread[untied], side="right")
     g = res["uncertainty/error_by_disagreement"]
+    edges = np.r_[g["lower"][()], g["upper"][-1]]
+    if not np.array_equal(edges, [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5]):
+        problems.append(f"error_by_disagreement edges {edges} are not the documented ones")
+    ids = np.searchsorted(edges[1:-1], spread[untied], side="right")
     jd = j["uncertainty"]["error_by_disagreement"]
     count = np.bincount(ids, minlength=10)
     if not np.array_equal(g["count"][()], count) or jd["count"] != list(g["count"][()]):

@@ -79,15 +79,18 @@ static int write_diagnostics(FILE *out)
         free(p);
         free(y);
     }
-    /* the disagreement bins of [0, 0.5]: edges, their neighbours, the ends */
-    fprintf(out, "bin 0 0.5 %d 300", RM_DISAGREEMENT_BINS);
+    /* the disagreement bins: their edges, then values on the edges, their neighbours, the
+     * ends and random ones, then the bins */
+    fprintf(out, "bin %d", RM_DISAGREEMENT_BINS);
+    for (int b = 0; b <= RM_DISAGREEMENT_BINS; b++) fprintf(out, " %.17g", RM_DISAGREEMENT_EDGES[b]);
+    fprintf(out, " 300");
     double x[300];
     for (int i = 0; i < 300; i++) {
-        double e = rm_uniform_edge(0, 0.5, RM_DISAGREEMENT_BINS, i % 11);
+        double e = RM_DISAGREEMENT_EDGES[i % 11];
         x[i] = i < 33 ? e : i < 66 ? nextafter(e, -1) : i < 99 ? nextafter(e, 1) : 0.5 * rm_rand_uniform(13, 62, (uint64_t)i);
         fprintf(out, " %.17g", x[i]);
     }
-    for (int i = 0; i < 300; i++) fprintf(out, " %d", rm_uniform_bin(x[i], 0, 0.5, RM_DISAGREEMENT_BINS));
+    for (int i = 0; i < 300; i++) fprintf(out, " %d", rm_disagreement_bin(x[i]));
     fputc('\n', out);
     rm_metric_scratch_free(&s);
     rm_golden_sorted_free(&g);
