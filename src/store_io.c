@@ -110,7 +110,7 @@ void store_h5_quiet(void)
 
 typedef struct {
     char detail[256]; /* the innermost description */
-    int checksum;     /* some level blamed the Fletcher-32 checksum */
+    int checksum;     /* some level blamed the Fletcher-32 checksum of a chunk */
 } h5_reason;
 
 static herr_t collect_reason(unsigned n, const H5E_error2_t *e, void *data)
@@ -119,7 +119,7 @@ static herr_t collect_reason(unsigned n, const H5E_error2_t *e, void *data)
     h5_reason *r = data;
     if (e->desc && e->desc[0]) {
         snprintf(r->detail, sizeof r->detail, "%s", e->desc);
-        if (strstr(e->desc, "Fletcher32") || strstr(e->desc, "checksum")) r->checksum = 1;
+        if (strstr(e->desc, "Fletcher32")) r->checksum = 1; /* "data error detected by Fletcher32 checksum" */
     }
     return 0;
 }
@@ -423,10 +423,9 @@ void rm_store_digest_format(uint64_t digest, char *out, size_t n)
 
 /* ---- checksum errors: which chunk ---- */
 
-/* A piece failed its checksum. Reads of filtered datasets are done chunk by chunk (even
- * under a collective transfer, in HDF5 1.10), so re-reading the piece one chunk at a time,
- * independently (no other rank takes part), finds the corrupt chunk; the message names its
- * prompt range. Local; bounded by one chunk of memory. Returns -1 with the message. */
+/* A piece failed its checksum. Re-reading the piece one chunk at a time, independently (no
+ * other rank takes part), finds the corrupt chunk; the message names its prompt range (the
+ * whole chunk's, as stored). Local; bounded by one chunk of memory. Returns -1. */
 static int report_checksum_error(rm_store *s, const transfer_target *t, size_t r0, size_t nr, size_t c0, size_t nc)
 {
     const char *advice = "the stored data is corrupt (restore the store from a copy or write it again)";
@@ -445,11 +444,13 @@ static int report_checksum_error(rm_store *s, const transfer_target *t, size_t r
             b0 = c > c0 ? c : c0, b1 = c + cc < c0 + nc ? c + cc : c0 + nc;
             hsize_t start[3] = {a0, b0, 0}, count[3] = {a1 - a0, b1 - b0, t->n2};
             hid_t mem = H5Screate_simple(t->rank, count, NULL);
-            if (mem < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0) break;
+            if (mem < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
+                store_close_id(&mem, H5Sclose);
+                break;
+            }
             if (H5Dread(t->dset, mem_type, mem, space, dxpl, scratch) < 0) {
                 h5_reason why = take_reason();
                 located = why.checksum;
-                /* the chunk's own range, as stored, not just the part this piece wanted */
                 a0 = q, a1 = q + cr < dims[0] ? q + cr : (size_t)dims[0];
                 b0 = c, b1 = c + cc < t->n1 ? c + cc : t->n1;
             }
