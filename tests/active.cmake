@@ -1,0 +1,7 @@
+# Active reward modelling (issue 14): the criteria against numpy, the verb end to end.
+add_executable(active_criteria_tool ${CMAKE_CURRENT_SOURCE_DIR}/active/criteria_tool.c)
+target_link_libraries(active_criteria_tool PRIVATE rmens_core)
+add_test(NAME active_criteria COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/active/check_criteria.py
+         $<TARGET_FILE:active_criteria_tool> ${MPIRUN})
+set_tests_properties(active_criteria PROPERTIES LABELS "mpi;active" TIMEOUT 300
+  ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
