@@ -579,6 +579,8 @@ static int warm_state(const rm_member *warm, rm_member *member, rm_train_state *
         return -1;
     }
     memcpy(member->mlp.params, warm->mlp.params, warm->mlp.n_params * sizeof(float));
+    memset(state->adam_m, 0, warm->mlp.n_params * sizeof(float));
+    memset(state->adam_v, 0, warm->mlp.n_params * sizeof(float));
     memcpy(state->best_params, warm->mlp.params, warm->mlp.n_params * sizeof(float));
     member->index = warm->index;
     member->seed = warm->seed;

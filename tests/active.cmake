@@ -5,3 +5,5 @@ add_test(NAME active_criteria COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DI
          $<TARGET_FILE:active_criteria_tool> ${MPIRUN})
 set_tests_properties(active_criteria PROPERTIES LABELS "mpi;active" TIMEOUT 300
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+rmens_script_test(active_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/active/ranks_identical.sh)
+set_tests_properties(active_ranks_identical PROPERTIES LABELS "mpi;e2e;active")
