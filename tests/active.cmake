@@ -7,3 +7,5 @@ set_tests_properties(active_criteria PROPERTIES LABELS "mpi;active" TIMEOUT 300
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 rmens_script_test(active_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/active/ranks_identical.sh)
 set_tests_properties(active_ranks_identical PROPERTIES LABELS "mpi;e2e;active")
+rmens_script_test(active_resume ${CMAKE_CURRENT_SOURCE_DIR}/active/resume.sh)
+set_tests_properties(active_resume PROPERTIES LABELS "mpi;e2e;active;reliability")

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Compare active.h5 files read by h5py: every dataset and attribute outside /run (which
-records ranks and timings) must be bitwise identical; NaN equals NaN.
+records ranks and timings) must be bitwise identical; NaN equals NaN. The config text is
+compared without its `output` line (runs compared side by side write to other directories).
 usage: compare_active.py A.h5 B.h5 ..."""
 import sys
 
@@ -19,9 +20,15 @@ def items(path):
             for key, value in obj.attrs.items():
                 out[f"{name}@{key}"] = value
         for key, value in f.attrs.items():
-            out[f"@{key}"] = value
+            out[f"@{key}"] = without_output(value) if key == "config" else value
         f.visititems(visit)
     return out
+
+
+def without_output(text):
+    if isinstance(text, bytes):
+        text = text.decode()
+    return "\n".join(line for line in str(text).splitlines() if not line.strip().startswith("output"))
 
 
 def same(a, b):
