@@ -145,14 +145,20 @@ static int check_settings(const rm_settings *cfg, const rm_train_data *data, con
         return rm_errorf("model.objective = \"%s\": expected \"bt\" or \"clf\"", cfg->model_objective);
     if (strcmp(cfg->ensemble_data, "full") != 0 && strcmp(cfg->ensemble_data, "bootstrap") != 0)
         return rm_errorf("ensemble.data = \"%s\": expected \"full\" or \"bootstrap\"", cfg->ensemble_data);
+    if (strcmp(cfg->train_stop_rule, "no_improvement") != 0 && strcmp(cfg->train_stop_rule, "rise") != 0)
+        return rm_errorf("train.stop_rule = \"%s\": expected \"no_improvement\" or \"rise\"", cfg->train_stop_rule);
+    if (strcmp(cfg->train_minibatches, "epoch") != 0 && strcmp(cfg->train_minibatches, "draw") != 0)
+        return rm_errorf("train.minibatches = \"%s\": expected \"epoch\" or \"draw\"", cfg->train_minibatches);
+    if (cfg->pairs_both_orders && pairs->n_train > (UINT32_MAX >> 1))
+        return rm_errorf("pairs.both_orders: %zu training pairs twice exceed the 2^32 limit", pairs->n_train);
     if (cfg->train_epochs < 1 || cfg->train_epochs > 1000000)
-        return rm_errorf("train.epochs = %lld: must be in 1..1000000", cfg->train_epochs);
+        return rm_errorf("train.epochs = %lld is out of range [1, 1000000]", cfg->train_epochs);
     if (cfg->train_batch_size < 1 || cfg->train_batch_size > (1 << 24))
-        return rm_errorf("train.batch_size = %lld: must be in 1..%d", cfg->train_batch_size, 1 << 24);
+        return rm_errorf("train.batch_size = %lld is out of range [1, %d]", cfg->train_batch_size, 1 << 24);
     if (!(cfg->train_learning_rate > 0) || !isfinite(cfg->train_learning_rate))
-        return rm_errorf("train.learning_rate = %g: must be > 0", cfg->train_learning_rate);
+        return rm_errorf("train.learning_rate = %g is out of range: must be finite and > 0", cfg->train_learning_rate);
     if (!(cfg->train_weight_decay >= 0) || !isfinite(cfg->train_weight_decay))
-        return rm_errorf("train.weight_decay = %g: must be >= 0", cfg->train_weight_decay);
+        return rm_errorf("train.weight_decay = %g is out of range: must be finite and >= 0", cfg->train_weight_decay);
     if (cfg->train_patience < 0) return rm_errorf("train.patience = %lld: must be >= 0", cfg->train_patience);
     if (cfg->model_n_hidden < 0 || cfg->model_n_hidden > RM_MAX_HIDDEN)
         return rm_errorf("model.hidden: %d widths; at most %d hidden layers", cfg->model_n_hidden, RM_MAX_HIDDEN);
@@ -180,7 +186,8 @@ typedef struct {
     float *grads;         /* [n_params + 2]: the gradient, the minibatch's summed loss, stop requests */
     float *best_params;
     uint32_t *train_ids;  /* pair ids of this member's training set (bootstrap: with repeats) */
-    uint32_t *perm;       /* this epoch's order of train_ids */
+    uint32_t *perm;       /* this epoch's order of train_ids (draw: the identity between steps) */
+    uint32_t *swaps;      /* [batch] a drawn step's swaps, to undo them */
     uint32_t *batch_ids;
     float *local_scores;  /* standardisation scores of this rank's share of the items */
 } train_buffers;
@@ -197,6 +204,7 @@ static void buffers_free(train_buffers *b)
     free(b->best_params);
     free(b->train_ids);
     free(b->perm);
+    free(b->swaps);
     free(b->batch_ids);
     free(b->local_scores);
 }
@@ -266,6 +274,280 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
     return rm_train_member_controlled(cfg, data, pairs, index, group, out, progress, ctx, NULL);
 }
 
+/* ---- the training loop, by responsibility ---- */
+
+/* The rules of the loop (train.*, pairs.both_orders, ensemble.data, model.objective). */
+typedef struct {
+    int clf, bootstrap, both_orders, draw, rise, restore_best;
+    size_t batch;
+    int patience;
+} loop_rules;
+
+static void rules_from_settings(loop_rules *r, const rm_settings *cfg)
+{
+    r->clf = strcmp(cfg->model_objective, "clf") == 0;
+    r->bootstrap = strcmp(cfg->ensemble_data, "bootstrap") == 0;
+    r->both_orders = cfg->pairs_both_orders != 0;
+    r->draw = strcmp(cfg->train_minibatches, "draw") == 0;
+    r->rise = strcmp(cfg->train_stop_rule, "rise") == 0;
+    r->restore_best = cfg->train_restore_best != 0;
+    r->batch = (size_t)cfg->train_batch_size;
+    r->patience = (int)cfg->train_patience;
+}
+
+/* The member's training list into b->train_ids: the training pairs of the split, or a
+ * bootstrap resample of them; with both orders every pair twice in a row (the two orders
+ * give the same loss and gradient, so an entry is the pair itself). Returns its length. */
+static size_t training_list(train_buffers *b, const rm_pairs *pairs, const loop_rules *r, uint64_t seed, int index)
+{
+    const size_t n_train = pairs->n_train, copies = r->both_orders ? 2 : 1;
+    for (size_t i = 0; i < n_train; i++) {
+        size_t pick = r->bootstrap ? (size_t)rm_rand_below(seed, RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP), i, n_train) : i;
+        for (size_t c = 0; c < copies; c++) b->train_ids[i * copies + c] = pairs->order[pick];
+    }
+    return n_train * copies;
+}
+
+/* Steps of an epoch, and the list entries each step trains on. "epoch": consecutive
+ * batches of one permutation per epoch (the last may be smaller). "draw": ceil(n / batch)
+ * steps, each a fresh uniform draw of min(batch, n) distinct entries. */
+static size_t step_pairs(const loop_rules *r, size_t n_list, size_t start)
+{
+    size_t full = r->batch < n_list ? r->batch : n_list;
+    if (r->draw) return full;
+    return n_list - start < r->batch ? n_list - start : r->batch;
+}
+
+static void epoch_order(train_buffers *b, const loop_rules *r, uint64_t seed, int index, int epoch, size_t n_list)
+{
+    for (size_t i = 0; i < n_list; i++) b->perm[i] = (uint32_t)i;
+    if (!r->draw) shuffle(seed, RM_STREAM_MEMBER(index, RM_MEMBER_SHUFFLE), (uint64_t)epoch << 32, b->perm, n_list);
+}
+
+/* This rank's share [lo, hi) of the step's entries into b->batch_ids. A drawn step is a
+ * partial Fisher-Yates on the identity in b->perm from counters epoch * 2^32 + start + t,
+ * undone afterwards: every step is a pure function of (seed, epoch, step), so a resumed
+ * epoch draws what the uninterrupted one would. */
+static void step_batch(train_buffers *b, const loop_rules *r, uint64_t seed, int index, int epoch, size_t n_list,
+                       size_t start, size_t n_step, size_t lo, size_t hi)
+{
+    if (!r->draw) {
+        for (size_t i = lo; i < hi; i++) b->batch_ids[i - lo] = b->train_ids[b->perm[start + i]];
+        return;
+    }
+    const uint64_t stream = RM_STREAM_MEMBER(index, RM_MEMBER_DRAW), base = ((uint64_t)epoch << 32) + start;
+    for (size_t t = 0; t < n_step; t++) {
+        size_t j = t + (size_t)rm_rand_below(seed, stream, base + t, n_list - t);
+        uint32_t x = b->perm[t];
+        b->perm[t] = b->perm[j];
+        b->perm[j] = x;
+        b->swaps[t] = (uint32_t)j;
+    }
+    for (size_t i = lo; i < hi; i++) b->batch_ids[i - lo] = b->train_ids[b->perm[i]];
+    for (size_t t = n_step; t-- > 0;) {
+        uint32_t j = b->swaps[t], x = b->perm[t];
+        b->perm[t] = b->perm[j];
+        b->perm[j] = x;
+    }
+}
+
+/* One minibatch of n_step entries, of which this rank holds `mine` in b->batch_ids:
+ * forward, backward, gradient sum over the group, Adam. The loss and the stop request
+ * ride along with the gradient. Returns 0, or -1 with the error set. */
+static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
+                      const loop_rules *r, size_t mine, size_t n_step, float stop_request, MPI_Comm group, int size,
+                      int index, float lr, float weight_decay, double *batch_loss)
+{
+    const size_t n_params = mlp->n_params;
+    /* b->grads[0, n_params) is zero here: calloc'd, then cleared by every Adam step */
+    b->grads[n_params] = 0;
+    b->grads[n_params + 1] = stop_request;
+    if (mine > 0) {
+        gather_pairs(b->X, data->embeddings, data->dim, pairs, b->batch_ids, mine);
+        rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * mine), b->scores);
+        double loss = objective_loss(r->clf, b->scores, mine, b->dscores, b->labels);
+        /* d(mean loss over the whole minibatch): every rank divides by the full size, so
+         * the Allreduce sum is the gradient of the minibatch mean. */
+        const float scale = (float)(1.0 / ((r->clf ? 2.0 : 1.0) * (double)n_step));
+        for (size_t i = 0; i < 2 * mine; i++) b->dscores[i] *= scale;
+        rm_mlp_backward_pairs(mlp, &b->ws, b->X, (int)(2 * mine), b->dscores, b->grads);
+        /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero, but
+         * the float sum of +g and -g is not, and Adam would turn that round-off into
+         * lr-sized random steps (an arbitrary drift of every score). */
+        if (!r->clf) b->grads[mlp->bias_offset[mlp->n_layers - 1]] = 0;
+        b->grads[n_params] = (float)loss;
+    }
+    /* Every rank sees the same total loss and so stops together on a NaN. */
+    if (size > 1 &&
+        MPI_Allreduce(MPI_IN_PLACE, b->grads, (int)(n_params + 2), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS)
+        return rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
+    *batch_loss = b->grads[n_params];
+    if (!isfinite(*batch_loss)) return 0; /* the caller names the minibatch */
+    rm_adam_step_clear(&b->adam, mlp->params, b->grads, lr, weight_decay);
+    return 0;
+}
+
+/* Early stopping after epoch `done` (1-based count) with validation losses val[0..done). */
+static int stop_early(const loop_rules *r, const double *val, int done, int since_best)
+{
+    if (r->patience <= 0) return 0;
+    if (!r->rise) return since_best >= r->patience;
+    /* the seed code's rule: the latest loss is above each of the previous `patience` */
+    if (done <= r->patience) return 0;
+    for (int j = 1; j <= r->patience; j++)
+        if (!(val[done - 1] > val[done - 1 - j])) return 0;
+    return 1;
+}
+
+/* Validation of this epoch's weights over the group: summed loss and correct pairs. */
+static int validate_epoch(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
+                          const loop_rules *r, size_t share_cap, MPI_Comm group, int rank, int size, int index,
+                          double sums[2])
+{
+    const size_t n_val = pairs->n - pairs->n_train;
+    size_t vlo, vhi;
+    share_of(n_val, size, rank, &vlo, &vhi);
+    validate_share(mlp, b, data, pairs, pairs->order + pairs->n_train + vlo, vhi - vlo, r->clf, share_cap, &sums[0],
+                   &sums[1]);
+    if (size > 1) {
+        /* Rank 0's totals decide early stopping for everyone: one value, one decision. */
+        if (MPI_Reduce(rank == 0 ? MPI_IN_PLACE : sums, sums, 2, MPI_DOUBLE, MPI_SUM, 0, group) != MPI_SUCCESS ||
+            MPI_Bcast(sums, 2, MPI_DOUBLE, 0, group) != MPI_SUCCESS)
+            return rm_errorf("member %d: MPI reduction of the validation metrics failed", index);
+    }
+    return 0;
+}
+
+/* Standardisation over all N*K train responses: each rank scores a contiguous share,
+ * then mean and (population) standard deviation in two passes from the group totals. */
+static int standardise(rm_member *out, train_buffers *b, const rm_train_data *data, MPI_Comm group, int rank,
+                       int size)
+{
+    const int index = out->index;
+    size_t n_items = data->n_prompts * data->n_responses, lo, hi;
+    share_of(n_items, size, rank, &lo, &hi);
+    b->local_scores = rm_alloc(hi - lo, sizeof(float), "standardisation scores");
+    int status = 0;
+    if (!b->local_scores ||
+        rm_member_score(&out->mlp, data->embeddings + lo * data->dim, data->dim, NULL, hi - lo, b->local_scores) != 0)
+        status = rm_error_context("member %d: scoring the train responses", index);
+    if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) return -1;
+    double sum = 0;
+    for (size_t i = 0; i < hi - lo; i++) sum += b->local_scores[i];
+    if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
+        return rm_errorf("member %d: MPI_Allreduce of the score sum failed", index);
+    double mean = sum / (double)n_items, squares = 0;
+    for (size_t i = 0; i < hi - lo; i++) squares += ((double)b->local_scores[i] - mean) * ((double)b->local_scores[i] - mean);
+    if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &squares, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
+        return rm_errorf("member %d: MPI_Allreduce of the score variance failed", index);
+    out->score_mean = mean;
+    out->score_std = sqrt(squares / (double)n_items);
+    if (!isfinite(mean) || !isfinite(out->score_std))
+        return rm_errorf("member %d: scores of the train responses are not finite (mean %g)", index, mean);
+    return 0;
+}
+
+int rm_member_divergence(const rm_member *m, char *why, size_t n)
+{
+    if (m->epochs_run < 1) return 0;
+    const int last = m->epochs_run - 1, kept = m->best_epoch > 0 ? m->best_epoch - 1 : last;
+    double first_train = m->train_loss[0], lowest_val = INFINITY;
+    for (int e = 0; e <= last; e++)
+        if (m->val_loss[e] < lowest_val) lowest_val = m->val_loss[e];
+    if (m->val_accuracy[kept] < 0.5) {
+        snprintf(why, n, "validation accuracy %.4f < 0.5 at its kept epoch %d", m->val_accuracy[kept], kept + 1);
+        return 1;
+    }
+    if (m->train_loss[last] > 10 * first_train) {
+        snprintf(why, n, "training loss grew from %.4g (epoch 1) to %.4g (epoch %d)", first_train, m->train_loss[last],
+                 last + 1);
+        return 1;
+    }
+    if (isfinite(lowest_val) && m->val_loss[kept] > 10 * lowest_val) {
+        snprintf(why, n, "validation loss grew from %.4g (lowest) to %.4g (epoch %d)", lowest_val, m->val_loss[kept],
+                 kept + 1);
+        return 1;
+    }
+    return 0;
+}
+
+static int allocate_buffers(train_buffers *b, rm_member *out, const rm_pairs *pairs, const loop_rules *r, size_t dim,
+                            size_t share_cap, int epochs)
+{
+    const size_t rows_cap = 2 * share_cap, n_params = out->mlp.n_params;
+    const size_t n_list = pairs->n_train * (r->both_orders ? 2 : 1);
+    memset(b, 0, sizeof *b);
+    if (rm_mlp_workspace_create(&b->ws, &out->mlp, (int)rows_cap) != 0 || rm_adam_create(&b->adam, n_params) != 0)
+        return -1;
+    b->X = rm_alloc(rows_cap * dim, sizeof(float), "minibatch rows");
+    b->scores = rm_alloc(rows_cap, sizeof(float), "minibatch scores");
+    b->dscores = rm_alloc(rows_cap, sizeof(float), "minibatch score gradients");
+    b->labels = rm_alloc(rows_cap, sizeof(float), "minibatch labels");
+    b->grads = rm_calloc(n_params + 2, sizeof(float), "gradients"); /* zero: Adam re-zeroes it every step */
+    b->best_params = rm_alloc(n_params, sizeof(float), "best parameters");
+    b->train_ids = rm_alloc(n_list, sizeof(uint32_t), "training pair list");
+    b->perm = rm_alloc(n_list, sizeof(uint32_t), "epoch order");
+    b->swaps = rm_alloc(r->batch, sizeof(uint32_t), "minibatch draw");
+    b->batch_ids = rm_alloc(share_cap, sizeof(uint32_t), "minibatch pair ids");
+    out->train_loss = rm_alloc((size_t)epochs, sizeof(double), "training history");
+    out->val_loss = rm_alloc((size_t)epochs, sizeof(double), "validation history");
+    out->val_accuracy = rm_alloc((size_t)epochs, sizeof(double), "validation history");
+    return !b->X || !b->scores || !b->dscores || !b->labels || !b->grads || !b->best_params || !b->train_ids ||
+                   !b->perm || !b->swaps || !b->batch_ids || !out->train_loss || !out->val_loss || !out->val_accuracy
+               ? -1
+               : 0;
+}
+
+/* The loop's position and selection state: what a checkpoint saves beside the member. */
+typedef struct {
+    double best_val;
+    int since_best;
+    double train_time;
+    int first_epoch;
+    size_t first_start;
+    double resumed_epoch_loss;
+} loop_state;
+
+static int resume_from(rm_member *out, train_buffers *b, loop_state *ls, const rm_train_control *control, int epochs)
+{
+    const rm_train_state *rs = control->resume_state;
+    const size_t n_params = out->mlp.n_params;
+    if (rs->n_params != n_params)
+        return rm_errorf("member %d: checkpoint has %zu parameters, the model has %zu", out->index, rs->n_params, n_params);
+    if (restore_member(out, control->resume_member, epochs) != 0) return -1;
+    memcpy(b->adam.m, rs->adam_m, n_params * sizeof(float));
+    memcpy(b->adam.v, rs->adam_v, n_params * sizeof(float));
+    memcpy(b->best_params, rs->best_params, n_params * sizeof(float));
+    b->adam.step = rs->adam_step;
+    ls->best_val = rs->best_val;
+    ls->since_best = rs->since_best;
+    ls->train_time = rs->train_time;
+    ls->first_epoch = rs->next_epoch;
+    ls->first_start = (size_t)rs->next_start;
+    ls->resumed_epoch_loss = rs->epoch_loss;
+    return 0;
+}
+
+/* Hand the state after a step to the caller, which checkpoints. */
+static int save_state(rm_train_control *control, const train_buffers *b, const loop_state *ls, size_t n_params,
+                      int epoch, size_t next_start, double epoch_loss, double epoch_seconds)
+{
+    rm_train_state *st = &control->saved;
+    if (rm_train_state_alloc(st, n_params) != 0) return -1;
+    memcpy(st->adam_m, b->adam.m, n_params * sizeof(float));
+    memcpy(st->adam_v, b->adam.v, n_params * sizeof(float));
+    memcpy(st->best_params, b->best_params, n_params * sizeof(float));
+    st->adam_step = b->adam.step;
+    st->next_epoch = epoch;
+    st->next_start = (long long)next_start;
+    st->epoch_loss = epoch_loss;
+    st->best_val = ls->best_val;
+    st->since_best = ls->since_best;
+    st->train_time = ls->train_time + epoch_seconds;
+    control->interrupted = 1;
+    return 0;
+}
+
 int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
                                MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
                                rm_train_control *control)
@@ -277,18 +559,14 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
     MPI_Comm_size(group, &size);
     if (check_settings(cfg, data, pairs) != 0) return rm_error_context("member %d", index);
 
-    const int clf = strcmp(cfg->model_objective, "clf") == 0;
-    const int bootstrap = strcmp(cfg->ensemble_data, "bootstrap") == 0;
-    const size_t dim = data->dim, batch = (size_t)cfg->train_batch_size;
-    const size_t n_train = pairs->n_train, n_val = pairs->n - pairs->n_train;
-    const uint32_t *val_ids = pairs->order + n_train;
+    loop_rules r;
+    rules_from_settings(&r, cfg);
+    const size_t dim = data->dim, batch = r.batch, n_val = pairs->n - pairs->n_train;
     const int epochs = (int)cfg->train_epochs;
     const float lr = (float)cfg->train_learning_rate, weight_decay = (float)cfg->train_weight_decay;
-
     out->index = index;
     out->seed = rm_member_seed((uint64_t)cfg->seed, index);
     const uint64_t seed = out->seed;
-
     if (rm_mlp_create(&out->mlp, (int)dim, cfg->model_hidden, cfg->model_n_hidden) != 0)
         return rm_error_context("member %d", index);
     rm_mlp_init_uniform(&out->mlp, seed, RM_STREAM_MEMBER(index, RM_MEMBER_INIT));
@@ -297,152 +575,58 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
 
     /* This rank's share of a minibatch is at most ceil(batch / size) pairs = twice as many rows. */
     const size_t share_cap = (batch + (size_t)size - 1) / (size_t)size;
-    const size_t rows_cap = 2 * share_cap;
     train_buffers b;
-    memset(&b, 0, sizeof b);
-    int failed = rm_mlp_workspace_create(&b.ws, mlp, (int)rows_cap) != 0 || rm_adam_create(&b.adam, n_params) != 0;
-    if (!failed) {
-        b.X = rm_alloc(rows_cap * dim, sizeof(float), "minibatch rows");
-        b.scores = rm_alloc(rows_cap, sizeof(float), "minibatch scores");
-        b.dscores = rm_alloc(rows_cap, sizeof(float), "minibatch score gradients");
-        b.labels = rm_alloc(rows_cap, sizeof(float), "minibatch labels");
-        b.grads = rm_calloc(n_params + 2, sizeof(float), "gradients"); /* zero: Adam re-zeroes it every step */
-        b.best_params = rm_alloc(n_params, sizeof(float), "best parameters");
-        b.train_ids = rm_alloc(n_train, sizeof(uint32_t), "training pair list");
-        b.perm = rm_alloc(n_train, sizeof(uint32_t), "epoch order");
-        b.batch_ids = rm_alloc(share_cap, sizeof(uint32_t), "minibatch pair ids");
-        out->train_loss = rm_alloc((size_t)epochs, sizeof(double), "training history");
-        out->val_loss = rm_alloc((size_t)epochs, sizeof(double), "validation history");
-        out->val_accuracy = rm_alloc((size_t)epochs, sizeof(double), "validation history");
-        failed = !b.X || !b.scores || !b.dscores || !b.labels || !b.grads || !b.best_params || !b.train_ids ||
-                 !b.perm || !b.batch_ids || !out->train_loss || !out->val_loss || !out->val_accuracy;
-    }
+    int failed = allocate_buffers(&b, out, pairs, &r, dim, share_cap, epochs) != 0;
     if (failed) rm_error_context("member %d (batch %zu pairs, %zu parameters)", index, batch, n_params);
     /* A rank that could not allocate must not leave the others waiting in an Allreduce. */
     if (size > 1 ? rm_all_ok(group, failed ? -1 : 0) != 0 : failed) goto fail;
+    const size_t n_list = training_list(&b, pairs, &r, seed, index);
+    const size_t steps = (n_list + batch - 1) / batch;
+    /* entries one epoch trains on: the loss is their mean (per pair for bt, per item for
+     * clf, as the reference's BCE losses average; validation is normalised the same way) */
+    const double per_pair_terms = r.clf ? 2.0 : 1.0;
+    const size_t epoch_entries = r.draw ? steps * step_pairs(&r, n_list, 0) : n_list;
 
-    /* The member's training set: the pairs of the split, or a bootstrap resample of them. */
-    for (size_t i = 0; i < n_train; i++) {
-        size_t pick = bootstrap ? (size_t)rm_rand_below(seed, RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP), i, n_train) : i;
-        b.train_ids[i] = pairs->order[pick];
-    }
-
-    /* BT's loss is the mean over pairs, clf's the mean over items (two per pair), as the
-     * reference's BCE losses average; the same normalisation applies to validation. */
-    const double per_pair_terms = clf ? 2.0 : 1.0;
-    double best_val = INFINITY;
-    int since_best = 0;
-    double train_time = 0;
+    loop_state ls = {INFINITY, 0, 0, 0, 0, 0};
     out->best_epoch = 0;
-    int first_epoch = 0;
-    size_t first_start = 0;
-    double resumed_epoch_loss = 0;
-    if (control && control->resume_state) {
-        const rm_train_state *rs = control->resume_state;
-        if (rs->n_params != n_params) {
-            rm_errorf("member %d: checkpoint has %zu parameters, the model has %zu", index, rs->n_params, n_params);
-            goto fail;
-        }
-        if (restore_member(out, control->resume_member, epochs) != 0) goto fail;
-        memcpy(b.adam.m, rs->adam_m, n_params * sizeof(float));
-        memcpy(b.adam.v, rs->adam_v, n_params * sizeof(float));
-        memcpy(b.best_params, rs->best_params, n_params * sizeof(float));
-        b.adam.step = rs->adam_step;
-        best_val = rs->best_val;
-        since_best = rs->since_best;
-        train_time = rs->train_time;
-        first_epoch = rs->next_epoch;
-        first_start = (size_t)rs->next_start;
-        resumed_epoch_loss = rs->epoch_loss;
-    }
+    if (control && control->resume_state && resume_from(out, &b, &ls, control, epochs) != 0) goto fail;
     if (control) control->interrupted = 0;
-    for (int epoch = first_epoch; epoch < epochs; epoch++) {
+    for (int epoch = ls.first_epoch; epoch < epochs; epoch++) {
         double t_epoch = rm_now();
-        for (size_t i = 0; i < n_train; i++) b.perm[i] = (uint32_t)i;
-        shuffle(seed, RM_STREAM_MEMBER(index, RM_MEMBER_SHUFFLE), (uint64_t)epoch << 32, b.perm, n_train);
-
-        const int resuming_here = epoch == first_epoch;
-        double epoch_loss = resuming_here ? resumed_epoch_loss : 0;
-        for (size_t start = resuming_here ? first_start : 0; start < n_train; start += batch) {
+        epoch_order(&b, &r, seed, index, epoch, n_list);
+        const int resuming_here = epoch == ls.first_epoch;
+        double epoch_loss = resuming_here ? ls.resumed_epoch_loss : 0;
+        for (size_t start = resuming_here ? ls.first_start : 0; start < n_list; start += batch) {
             /* A stop request is honoured at this step boundary, by every rank of the group
              * together: the request rides in the gradient's Allreduce one step ahead. */
             float stop_request = control && control->should_stop && control->should_stop(control->stop_ctx) ? 1.0f : 0.0f;
-            size_t batch_pairs = n_train - start < batch ? n_train - start : batch;
-            size_t lo, hi;
-            share_of(batch_pairs, size, rank, &lo, &hi);
-            size_t mine = hi - lo;
-            for (size_t i = 0; i < mine; i++) b.batch_ids[i] = b.train_ids[b.perm[start + lo + i]];
-
-            /* b.grads[0, n_params) is zero here: calloc'd, then cleared by every Adam step */
-            b.grads[n_params] = 0;
-            b.grads[n_params + 1] = stop_request;
-            if (mine > 0) {
-                gather_pairs(b.X, data->embeddings, dim, pairs, b.batch_ids, mine);
-                rm_mlp_forward(mlp, &b.ws, b.X, (int)(2 * mine), b.scores);
-                double loss = objective_loss(clf, b.scores, mine, b.dscores, b.labels);
-                /* d(mean loss over the whole minibatch): every rank divides by the full size,
-                 * so the Allreduce sum is the gradient of the minibatch mean. */
-                const float scale = (float)(1.0 / (per_pair_terms * (double)batch_pairs));
-                for (size_t i = 0; i < 2 * mine; i++) b.dscores[i] *= scale;
-                rm_mlp_backward_pairs(mlp, &b.ws, b.X, (int)(2 * mine), b.dscores, b.grads);
-                /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero,
-                 * but the float sum of +g and -g is not, and Adam would turn that round-off
-                 * into lr-sized random steps (an arbitrary drift of every score). */
-                if (!clf) b.grads[mlp->bias_offset[mlp->n_layers - 1]] = 0;
-                b.grads[n_params] = (float)loss;
-            }
-            /* The loss rides along with the gradient: every rank sees the same total and
-             * so stops together on a NaN, without a second message. */
-            if (size > 1 &&
-                MPI_Allreduce(MPI_IN_PLACE, b.grads, (int)(n_params + 2), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS) {
-                rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
+            size_t n_step = step_pairs(&r, n_list, start), lo, hi;
+            share_of(n_step, size, rank, &lo, &hi);
+            step_batch(&b, &r, seed, index, epoch, n_list, start, n_step, lo, hi);
+            double batch_loss = 0;
+            if (train_step(mlp, &b, data, pairs, &r, hi - lo, n_step, stop_request, group, size, index, lr,
+                           weight_decay, &batch_loss) != 0)
                 goto fail;
-            }
-            double batch_loss = b.grads[n_params];
             if (!isfinite(batch_loss)) {
-                rm_errorf("member %d: training loss is %s at epoch %d, minibatch of pairs %zu..%zu: a NaN/Inf "
+                rm_errorf("member %d: training loss is %s at epoch %d, minibatch of entries %zu..%zu: a NaN/Inf "
                           "in these pairs' embeddings, or diverging training (lower train.learning_rate)",
-                          index, isnan(batch_loss) ? "NaN" : "Inf", epoch + 1, start, start + batch_pairs);
+                          index, isnan(batch_loss) ? "NaN" : "Inf", epoch + 1, start, start + n_step);
                 goto fail;
             }
             epoch_loss += batch_loss;
-            rm_adam_step_clear(&b.adam, mlp->params, b.grads, lr, weight_decay);
             if (b.grads[n_params + 1] > 0) {
-                /* Save the state after this step and hand back: the caller checkpoints. */
-                rm_train_state *st = &control->saved;
-                if (rm_train_state_alloc(st, n_params) != 0) goto fail;
-                memcpy(st->adam_m, b.adam.m, n_params * sizeof(float));
-                memcpy(st->adam_v, b.adam.v, n_params * sizeof(float));
-                memcpy(st->best_params, b.best_params, n_params * sizeof(float));
-                st->adam_step = b.adam.step;
-                st->next_epoch = epoch;
-                st->next_start = (long long)(start + batch);
-                st->epoch_loss = epoch_loss;
-                st->best_val = best_val;
-                st->since_best = since_best;
-                st->train_time = train_time + (rm_now() - t_epoch);
-                control->interrupted = 1;
+                if (save_state(control, &b, &ls, n_params, epoch, start + batch, epoch_loss, rm_now() - t_epoch) != 0)
+                    goto fail;
                 buffers_free(&b);
                 return 0;
             }
         }
-        out->pairs_trained += (long long)n_train;
+        out->pairs_trained += (long long)epoch_entries;
 
-        /* val_sums[0] validation loss, [1] validation pairs ranked correctly (this rank's share) */
-        double val_sums[2] = {0, 0};
-        size_t vlo, vhi;
-        share_of(n_val, size, rank, &vlo, &vhi);
-        validate_share(mlp, &b, data, pairs, val_ids + vlo, vhi - vlo, clf, share_cap, &val_sums[0], &val_sums[1]);
-        if (size > 1) {
-            /* Rank 0's totals decide early stopping for everyone: one value, one decision. */
-            if (MPI_Reduce(rank == 0 ? MPI_IN_PLACE : val_sums, val_sums, 2, MPI_DOUBLE, MPI_SUM, 0, group) != MPI_SUCCESS ||
-                MPI_Bcast(val_sums, 2, MPI_DOUBLE, 0, group) != MPI_SUCCESS) {
-                rm_errorf("member %d: MPI reduction of the validation metrics failed", index);
-                goto fail;
-            }
-        }
+        double val_sums[2] = {0, 0}; /* validation loss, validation pairs ranked correctly */
+        if (validate_epoch(mlp, &b, data, pairs, &r, share_cap, group, rank, size, index, val_sums) != 0) goto fail;
         /* epoch_loss is a group total already: it travelled with the gradients */
-        double train_loss = epoch_loss / (per_pair_terms * (double)n_train);
+        double train_loss = epoch_loss / (per_pair_terms * (double)epoch_entries);
         double val_loss = n_val ? val_sums[0] / (per_pair_terms * (double)n_val) : NAN;
         double val_accuracy = n_val ? val_sums[1] / (double)n_val : NAN;
         out->train_loss[epoch] = train_loss;
@@ -453,60 +637,39 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
         int stop = 0;
         if (n_val == 0) {
             out->best_epoch = epoch + 1; /* nothing to select on: the last weights */
-        } else if (val_loss < best_val) {
-            best_val = val_loss;
-            out->best_epoch = epoch + 1;
-            since_best = 0;
-            memcpy(b.best_params, mlp->params, n_params * sizeof(float));
         } else {
-            since_best++;
-            stop = cfg->train_patience > 0 && since_best >= cfg->train_patience;
+            if (val_loss < ls.best_val) {
+                ls.best_val = val_loss;
+                out->best_epoch = epoch + 1;
+                ls.since_best = 0;
+                memcpy(b.best_params, mlp->params, n_params * sizeof(float));
+            } else {
+                ls.since_best++;
+            }
+            stop = stop_early(&r, out->val_loss, epoch + 1, ls.since_best);
         }
         double seconds = rm_now() - t_epoch;
-        train_time += seconds;
+        ls.train_time += seconds;
         if (progress && rank == 0) {
-            double eta = stop ? 0 : train_time / (epoch + 1) * (epochs - epoch - 1);
+            double eta = stop ? 0 : ls.train_time / (epoch + 1) * (epochs - epoch - 1);
             progress(out, epoch + 1, epochs, train_loss, val_loss, val_accuracy,
-                     seconds > 0 ? (double)n_train / seconds : 0, eta, ctx);
+                     seconds > 0 ? (double)epoch_entries / seconds : 0, eta, ctx);
         }
         if (stop) break;
     }
-    if (n_val > 0 && out->best_epoch > 0) memcpy(mlp->params, b.best_params, n_params * sizeof(float));
+    if (!r.restore_best) out->best_epoch = out->epochs_run; /* the last weights are kept */
+    else if (n_val > 0 && out->best_epoch > 0) memcpy(mlp->params, b.best_params, n_params * sizeof(float));
     /* The ranks applied identical steps; make "every rank holds the same member" exact
      * whatever the MPI library's reduction order. */
     if (size > 1 && MPI_Bcast(mlp->params, (int)n_params, MPI_FLOAT, 0, group) != MPI_SUCCESS) {
         rm_errorf("member %d: MPI_Bcast of the parameters failed", index);
         goto fail;
     }
-
-    /* Standardisation over all N*K train responses: each rank scores a contiguous share,
-     * then mean and (population) standard deviation in two passes from the group totals. */
-    {
-        size_t n_items = data->n_prompts * data->n_responses, lo, hi;
-        share_of(n_items, size, rank, &lo, &hi);
-        b.local_scores = rm_alloc(hi - lo, sizeof(float), "standardisation scores");
-        int status = 0;
-        if (!b.local_scores || rm_member_score(mlp, data->embeddings + lo * dim, dim, NULL, hi - lo, b.local_scores) != 0)
-            status = rm_error_context("member %d: scoring the train responses", index);
-        if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) goto fail;
-        double sum = 0;
-        for (size_t i = 0; i < hi - lo; i++) sum += b.local_scores[i];
-        if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS) {
-            rm_errorf("member %d: MPI_Allreduce of the score sum failed", index);
-            goto fail;
-        }
-        double mean = sum / (double)n_items, squares = 0;
-        for (size_t i = 0; i < hi - lo; i++) squares += ((double)b.local_scores[i] - mean) * ((double)b.local_scores[i] - mean);
-        if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &squares, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS) {
-            rm_errorf("member %d: MPI_Allreduce of the score variance failed", index);
-            goto fail;
-        }
-        out->score_mean = mean;
-        out->score_std = sqrt(squares / (double)n_items);
-        if (!isfinite(mean) || !isfinite(out->score_std)) {
-            rm_errorf("member %d: scores of the train responses are not finite (mean %g)", index, mean);
-            goto fail;
-        }
+    if (standardise(out, &b, data, group, rank, size) != 0) goto fail;
+    char why[160];
+    if (rank == 0 && rm_member_divergence(out, why, sizeof why)) {
+        fprintf(stderr, "warning: member %d may have diverged: %s (it is written anyway)\n", index, why);
+        fflush(stderr);
     }
     buffers_free(&b);
     out->train_seconds = rm_now() - t_start;

@@ -45,13 +45,22 @@ typedef void (*rm_progress_fn)(const rm_member *m, int epoch, int epochs, double
  *    resampling (ensemble.data = "bootstrap") from RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP).
  *    With S = 1 the member depends on (cfg, data, pairs, index) only, bit for bit, whatever
  *    the BLAS thread count.
- *  - Minibatches of train.batch_size pairs (the last one of an epoch may be smaller);
- *    losses are means: per pair for bt, per item (2 per pair) for clf, as the reference.
+ *  - The training list: the training pairs (bootstrap: a resample), each twice with
+ *    pairs.both_orders (the two orders have the same loss and gradient).
+ *  - Minibatches of train.batch_size entries. train.minibatches = "epoch": consecutive
+ *    batches of one permutation per epoch (the last may be smaller); "draw" (the seed
+ *    code's loop): ceil(n / batch) steps per epoch, each a fresh uniform draw of
+ *    min(batch, n) distinct entries from RM_STREAM_MEMBER(index, RM_MEMBER_DRAW) at
+ *    counters e * 2^32 + step * batch + t.
+ *    Losses are means: per pair for bt, per item (2 per pair) for clf, as the reference.
  *    Under bt the output bias gets no gradient (it cancels in r_w - r_l).
  *  - val_loss / val_accuracy: the objective's mean loss and the fraction of validation
  *    pairs with r_w > r_l (both objectives), per epoch; NaN when there are no validation
- *    pairs. Early stopping: after train.patience epochs (0 = never) without a new lowest
- *    validation loss; the weights of best_epoch are returned.
+ *    pairs. Early stopping (train.patience = P > 0): train.stop_rule = "no_improvement"
+ *    stops after P epochs without a new lowest validation loss; "rise" (the seed code)
+ *    when the latest validation loss is above each of the previous P. The weights kept are
+ *    those of the lowest validation loss (train.restore_best = true; best_epoch says
+ *    which) or the last ones (false; best_epoch = epochs_run).
  *  - score_mean / score_std: mean and population standard deviation of the member's
  *    scores over all N*K train items. train_seconds covers the whole call.
  *  - Errors (return -1, nothing allocated in *out): invalid settings naming the key,
@@ -60,6 +69,10 @@ typedef void (*rm_progress_fn)(const rm_member *m, int epoch, int epochs, double
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx);
 void rm_member_free(rm_member *m);
+/* Non-zero when a trained member looks diverged, with the reason in why[n]: validation
+ * accuracy below 0.5 at the kept epoch, or a training or validation loss that grew
+ * tenfold (last against first epoch; kept against lowest). rm_train_member warns. */
+int rm_member_divergence(const rm_member *m, char *why, size_t n);
 /* The member's history as three rows of a table of width `stride` >= epochs_run:
  * rows[e] train loss, rows[stride + e] validation loss, rows[2 * stride + e] accuracy. */
 void rm_member_history_rows(const rm_member *m, double *rows, int stride);
