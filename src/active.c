@@ -265,7 +265,8 @@ static int select_batch(active_ctx *c, int round, rm_active_pick *picks)
 static int select_round(active_ctx *c, int round, active_round *ar)
 {
     double t0 = rm_now();
-    if (rm_all_ok(c->comm, score_pool(c)) != 0) return -1;
+    /* random needs no scores */
+    if (c->strategy != RM_ACTIVE_RANDOM && rm_all_ok(c->comm, score_pool(c)) != 0) return -1;
     ar->seconds[T_SCORE] = rm_now() - t0;
     t0 = rm_now();
     const size_t k = (size_t)c->cfg->active_batch;

@@ -104,7 +104,7 @@ int rm_active_top(MPI_Comm comm, const double *crit, const uint32_t *ids, const 
     int size;
     MPI_Comm_size(comm, &size);
     /* each rank's own best k (NaN criteria rank last: they are never above anything) */
-    rm_active_pick *local = rm_alloc(n ? n : 1, sizeof *local, "selection candidates");
+    rm_active_pick *local = rm_alloc(n > k ? n : k ? k : 1, sizeof *local, "selection candidates"); /* padded to k */
     rm_active_pick *all = rm_alloc((size_t)size * k, sizeof *all, "selection candidates");
     int rc = local && all ? 0 : -1;
     size_t m = 0;

@@ -444,15 +444,7 @@ static int injected_failure(int rank, int member)
 static volatile sig_atomic_t stop_signal = 0;
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
-void rm_catch_stop_signals(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGTERM, &action, NULL);
-    sigaction(SIGUSR1, &action, NULL);
-}
+void rm_catch_stop_signals(void) { rm_ensemble_catch_signals(NULL, NULL); }
 
 typedef struct {
     double deadline; /* rm_now() of the next periodic checkpoint, 0: none */
