@@ -86,7 +86,9 @@ def summarise(groups, full_accuracy):
 
 
 def plot(groups, path, aggregator):
-    fig, axes = plots.panel_grid(len(METRICS))
+    # one scale per metric (plots.panel_grid shares y, for panels of one metric)
+    fig, axes = plots.plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.4 + 0.8), squeeze=False)
+    axes = axes.flat
     for ax, (key, title) in zip(axes, METRICS):
         for s, (labels, m, seeds) in groups.items():
             mean = np.nanmean(m[key], axis=0)
@@ -97,7 +99,6 @@ def plot(groups, path, aggregator):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("labelled pairs")
         ax.grid(alpha=0.3)
-        ax.yaxis.set_tick_params(labelleft=True)
     plots.finish(fig, path, f"label efficiency ({aggregator} of the ensemble; band: min..max over seeds)")
 
 
