@@ -13,12 +13,17 @@ Reads CAMPAIGN_DIR/campaign.csv and ablation.csv and writes CAMPAIGN_DIR/figures
   uncertainty_vs_error.png  ensemble disagreement against the ensemble's errors
 A setting is one combination of the swept keys other than the seed; runs that differ only
 in seed are averaged (the band is their min-max).
+
+This module is also the plotting module of analysis/plot_run.py (the figures of one run):
+the aggregators' colours and labels, the best-of-n and ensemble-size panels and the
+figure layout (finish) are defined here once.
 """
 import csv
 import math
 import os
 import sys
 from collections import defaultdict
+from typing import NamedTuple, Optional, Sequence
 
 import matplotlib
 matplotlib.use("Agg")
@@ -30,6 +35,12 @@ REPLICATE_KEYS = {"seed"}  # runs differing only here are replicates, averaged
 FIXED = ["run", "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward", "oracle_bon",
          "spearman", "pair_accuracy", "bench_accuracy"]
 MAX_PANELS = 12
+DPI = 110  # every figure, campaign and per run: pixel size = figsize x DPI
+
+
+def size_metrics(n_max):
+    """The ensemble-size panels: (figure column, axis label), best-of-n_max then Spearman."""
+    return [("bon_reward", f"golden reward of best-of-{n_max} pick"), ("spearman", "Spearman ρ with golden reward")]
 KEY_LABELS = {BETA: "annotator β", "model.objective": "objective", "ensemble.members": "members",
               "seed": "seed", "ensemble.data": "member data", "pairs.mode": "pairs"}
 
@@ -138,25 +149,102 @@ def replicate_stats(rows, x_key, y_key):
             np.array([np.nanmin(y) for y in ys]), np.array([np.nanmax(y) for y in ys]))
 
 
-def finish(fig, path, title, note=None):
+def finish(fig, path, title, note=None, legend=True, dpi=DPI):
+    """Title the figure, gather the panels' legend entries into one legend below them
+    (each label once; `legend=False` keeps the panels' own legends), lay it out and save."""
     fig.suptitle(title, fontsize=12)
     handles, labels = [], []
-    for ax in fig.axes:
+    for ax in fig.axes if legend else []:
         for h, l in zip(*ax.get_legend_handles_labels()):
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
     bottom = 0.0
     if handles:
-        ncol = min(len(labels), 8)
+        # As many columns (up to 8) as fit the figure's width.
+        renderer = fig.canvas.get_renderer()
+        for ncol in range(min(len(labels), 8), 0, -1):
+            box = fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
+            fits = ncol == 1 or box.get_window_extent(renderer).width <= 0.98 * fig.bbox.width
+            box.remove()
+            if fits:
+                break
+        ncol = math.ceil(len(labels) / math.ceil(len(labels) / ncol))  # rows as full as each other
         fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
         # Reserve the legend's rows (about 0.3 inch each) below the panels.
         bottom = (0.3 * math.ceil(len(labels) / ncol) + 0.15) / fig.get_figheight()
     if note:
         fig.text(0.01, 0.995, note, fontsize=7, va="top", color="0.4")
-    fig.tight_layout(rect=(0, bottom, 1, 1 - 0.3 / fig.get_figheight()))
-    fig.savefig(path, dpi=110)
+    top = 0.12 + 0.2 * title.count("\n")  # inches to keep for the title beyond tight_layout's pad
+    fig.tight_layout(rect=(0, bottom, 1, 1 - top / fig.get_figheight()))
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
+
+
+# ---- panels shared by the campaign figures and the per-run figures (plot_run.py) ----
+
+KL_LABEL = "KL(best-of-n) = log n − (n−1)/n  [nats]"
+
+
+class Curve(NamedTuple):
+    """One line of a panel: `name` picks colour, line style and legend label
+    (aggregator_style, aggregator_label; `label` and `style` override them); lo/hi, when
+    given, draw a band."""
+    name: str
+    x: Sequence[float]
+    y: Sequence[float]
+    lo: Optional[Sequence[float]] = None
+    hi: Optional[Sequence[float]] = None
+    label: Optional[str] = None
+    style: Optional[str] = None
+
+
+def kl_of_n(n):
+    """KL divergence of best-of-n sampling from the base policy: log n - (n-1)/n [nats]."""
+    return math.log(n) - (n - 1) / n
+
+
+def draw_curves(ax, curves, markersize=3.5):
+    """Draw each Curve in its aggregator's style, with its band where it has one."""
+    for c in curves:
+        colour, style, marker = aggregator_style(c.name)
+        ax.plot(c.x, c.y, linestyle=c.style or style, marker=marker, markersize=markersize, color=colour,
+                label=c.label or aggregator_label(c.name))
+        if c.lo is not None and c.hi is not None:
+            ax.fill_between(c.x, c.lo, c.hi, color=colour, alpha=0.15, linewidth=0)
+
+
+def add_n_axis(ax, ns):
+    """Label the KL axis with the n it comes from, on a second x axis along the top."""
+    top = ax.secondary_xaxis("top")
+    shown = []
+    for n in sorted(ns):  # drop an n whose tick would touch the previous one
+        if not shown or kl_of_n(n) - kl_of_n(shown[-1]) > 0.04 * kl_of_n(max(ns)):
+            shown.append(n)
+    top.set_xticks([kl_of_n(n) for n in shown], [f"n={n}" if i == 0 else str(n) for i, n in enumerate(shown)],
+                   fontsize=7)
+
+
+def draw_bon_panel(ax, curves, ns, ylabel="golden reward of best-of-n pick", title=None):
+    """A best-of-n panel: `curves` against KL(best-of-n), n marked along the top."""
+    draw_curves(ax, curves)
+    add_n_axis(ax, ns)
+    ax.set_xlabel(KL_LABEL)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def draw_size_panel(ax, curves, ks, ylabel, title=None):
+    """An ensemble-size panel: `curves` against the number of members k."""
+    draw_curves(ax, curves, markersize=5)
+    ax.set_xlabel("ensemble size k [members]")
+    ax.set_ylabel(ylabel)
+    ax.set_xticks(sorted(ks))
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9)
 
 
 def capped(groups, what):
@@ -165,29 +253,25 @@ def capped(groups, what):
     return groups, None
 
 
+def replicate_curves(rows, x_key, y_key, aggregators):
+    """One Curve per aggregator: the mean over replicate runs, banded by their min-max
+    when there is more than one run."""
+    curves = []
+    for a in aggregators:
+        arows = [r for r in rows if r["aggregator"] == a]
+        x, y, lo, hi = replicate_stats(arows, x_key, y_key)
+        banded = len({r["run"] for r in arows}) > 1
+        curves.append(Curve(a, x, y, lo if banded else None, hi if banded else None))
+    return curves
+
+
 def plot_bon_vs_kl(rows, keys, path):
     setting_keys = [k for k in keys if k not in REPLICATE_KEYS]
     groups, note = capped(group_rows(rows, setting_keys), "bon_vs_kl")
     fig, axes = panel_grid(len(groups))
     for ax, (values, grows) in zip(axes, groups):
-        aggs = aggregator_order({r["aggregator"] for r in grows})
-        for a in aggs:
-            arows = [r for r in grows if r["aggregator"] == a]
-            x, y, lo, hi = replicate_stats(arows, "kl_bon", "bon_reward")
-            colour, style, marker = aggregator_style(a)
-            ax.plot(x, y, linestyle=style, marker=marker, markersize=3.5, color=colour, label=aggregator_label(a))
-            if len({r["run"] for r in arows}) > 1:
-                ax.fill_between(x, lo, hi, color=colour, alpha=0.12, linewidth=0)
-            if a == "oracle":
-                ns = sorted({int(r["n"]) for r in arows})
-                for n in ns[1:]:
-                    k = math.log(n) - (n - 1) / n
-                    ax.annotate(f"n={n}", (k, y[list(x).index(min(x, key=lambda v: abs(v - k)))]), fontsize=6,
-                                color="0.3", textcoords="offset points", xytext=(-4, 4))
-        ax.set_title(setting_label(setting_keys, values), fontsize=9)
-        ax.set_xlabel("KL(best-of-n) = log n − (n−1)/n  [nats]")
-        ax.set_ylabel("golden reward of best-of-n pick")
-        ax.grid(alpha=0.3)
+        curves = replicate_curves(grows, "kl_bon", "bon_reward", aggregator_order({r["aggregator"] for r in grows}))
+        draw_bon_panel(ax, curves, {int(r["n"]) for r in grows}, title=setting_label(setting_keys, values))
     finish(fig, path, "Best-of-n: golden reward against KL, per aggregator", note)
 
 
@@ -198,22 +282,11 @@ def plot_ensemble_size(abl, keys, path):
     groups, note = capped(group_rows(rows, setting_keys), "ensemble_size")
     fig, axes = plt.subplots(2, len(groups), figsize=(max(4.0 * len(groups), 6), 7.2), squeeze=False)
     for col, (values, grows) in enumerate(groups):
-        for row, (metric, label) in enumerate([("bon_reward", f"golden reward of best-of-{n_max}"),
-                                                ("spearman", "Spearman ρ with golden reward")]):
-            ax = axes[row][col]
-            for a in aggregator_order({r["aggregator"] for r in grows}):
-                arows = [r for r in grows if r["aggregator"] == a]
-                x, y, lo, hi = replicate_stats(arows, "ensemble_size", metric)
-                colour, style, marker = aggregator_style(a)
-                ax.plot(x, y, linestyle=style, marker=marker, color=colour, label=aggregator_label(a))
-                if len({r["run"] for r in arows}) > 1:
-                    ax.fill_between(x, lo, hi, color=colour, alpha=0.12, linewidth=0)
-            ax.set_xlabel("ensemble size k [members]")
-            ax.set_ylabel(label)
-            ax.set_xticks(sorted({int(r["ensemble_size"]) for r in grows}))
-            ax.grid(alpha=0.3)
-            if row == 0:
-                ax.set_title(setting_label(setting_keys, values), fontsize=9)
+        aggs = aggregator_order({r["aggregator"] for r in grows})
+        ks = {int(r["ensemble_size"]) for r in grows}
+        for row, (metric, label) in enumerate(size_metrics(n_max)):
+            draw_size_panel(axes[row][col], replicate_curves(grows, "ensemble_size", metric, aggs), ks, label,
+                            title=setting_label(setting_keys, values) if row == 0 else None)
     finish(fig, path, f"Ensemble-size ablation (mean over random k-member subsets), n = {n_max}", note)
 
 
@@ -299,7 +372,7 @@ def plot_uncertainty(rows, abl, keys, path):
     ax2.legend(fontsize=7, frameon=False, loc="upper left")
     fig.suptitle("Uncertainty against error", fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 

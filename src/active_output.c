@@ -16,6 +16,7 @@
  *                         wall_seconds; round_seconds [R+1, 4] (train, score, select, evaluate)
  * Everything outside /run is the same for any rank count and after a resume. */
 #include "active_internal.h"
+#include "eval_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -69,7 +70,7 @@ static int write_round_h5(hid_t file, const active_record *rec, int r)
     hsize_t n = (hsize_t)ar->n_selected;
     if (rc == 0)
         rc = rm_h5_write_dataset(g, "selected", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &n, ar->selected, 1, 0, "active.h5");
-    if (rc == 0) rc = rm_eval_h5_ensemble(g, &rec->plan, &ar->fig);
+    if (rc == 0) rc = rm_eval_h5_ensemble(g, &rec->plan, &ar->fig, NULL);
     H5Gclose(g);
     return rc ? rm_error_context("active.h5: /%s", name) : 0;
 }
@@ -139,29 +140,29 @@ static void json_round(FILE *f, const active_record *rec, int r)
 {
     const active_round *ar = &rec->rounds[r];
     fprintf(f, "%s\n  {\"round\": %d, \"labels\": %lld, \"label_agreement\": ", r ? "," : "", r, ar->labels);
-    rm_json_number(f, ar->label_agreement);
+    eval_json_number(f, ar->label_agreement);
     fputs(",\n   \"selected\": [", f);
     for (size_t i = 0; i < ar->n_selected; i++) fprintf(f, "%s%u", i ? ", " : "", ar->selected[i]);
     fputs("],\n   \"criterion\": {\"mean\": ", f);
-    rm_json_number(f, ar->crit[0]);
+    eval_json_number(f, ar->crit[0]);
     fputs(", \"min\": ", f);
-    rm_json_number(f, ar->crit[1]);
+    eval_json_number(f, ar->crit[1]);
     fputs(", \"max\": ", f);
-    rm_json_number(f, ar->crit[2]);
+    eval_json_number(f, ar->crit[2]);
     fputs("},\n   \"training\": {", f);
     for (int t = 0; t < TRAIN_FIELDS; t++) {
         fprintf(f, "%s\"%s\": ", t ? ", " : "", TRAIN_NAMES[t] + 6);
-        rm_json_number(f, ar->train[t]);
+        eval_json_number(f, ar->train[t]);
     }
     fputs("},\n   \"seconds\": {", f);
     for (int t = 0; t < T_FIELDS; t++) {
         fprintf(f, "%s\"%s\": ", t ? ", " : "", SECONDS_NAMES[t]);
-        rm_json_number(f, ar->seconds[t]);
+        eval_json_number(f, ar->seconds[t]);
     }
     fputs("},\n   ", f);
     double kl[RM_MAX_LIST];
     for (int j = 0; j < rec->plan.n_bon; j++) kl[j] = rm_bon_kl(rec->plan.bon_n[j]);
-    rm_eval_json_ensemble(f, &rec->plan, &ar->fig, kl, "   ");
+    rm_eval_json_ensemble(f, &rec->plan, &ar->fig, kl, "   ", NULL);
     fputc('}', f);
 }
 

@@ -43,12 +43,12 @@ char *rm_checkpoint_fingerprint(const rm_settings *c, const char *store_uuid)
                  "model.objective=%s train.epochs=%lld train.batch_size=%lld train.learning_rate=%.17g "
                  "train.weight_decay=%.17g train.val_fraction=%.17g train.patience=%lld ensemble.members=%lld "
                  "ensemble.data=%s pairs.label_flip=%.17g pairs.reward_scale=%.17g pairs.sampling=%s pairs.per_prompt=%lld "
-                 "pairs.candidates=%s pairs.both_orders=%d train.restore_best=%d train.stop_rule=%s train.minibatches=%s",
+                 "pairs.candidates=%s pairs.both_orders=%d train.restore_best=%d train.stop_rule=%s train.minibatches=%s train.val_split=%s",
                  store_uuid, c->seed, c->pairs_mode, c->pairs_count, c->pairs_annotator_beta, hidden, c->model_objective,
                  c->train_epochs, c->train_batch_size, c->train_learning_rate, c->train_weight_decay,
                  c->train_val_fraction, c->train_patience, c->ensemble_members, c->ensemble_data, c->pairs_label_flip,
                  c->pairs_reward_scale, c->pairs_sampling, c->pairs_per_prompt, c->pairs_candidates, c->pairs_both_orders,
-                 c->train_restore_best, c->train_stop_rule, c->train_minibatches) < 0) {
+                 c->train_restore_best, c->train_stop_rule, c->train_minibatches, c->train_val_split) < 0) {
         rm_errorf("out of memory");
         return NULL;
     }

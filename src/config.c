@@ -68,6 +68,7 @@ static const key_spec SCHEMA[] = {
     {"train.checkpoint_minutes", T_FLOAT, NUM(train_checkpoint_minutes), "10.0", 0, 1e6, NULL, "minutes between periodic checkpoints (0: only on signal)"},
     {"train.restore_best", T_BOOL, NUM(train_restore_best), "true", 0, 0, NULL, "end with the weights of the lowest validation loss (false: the last weights, as the seed code)"},
     {"train.stop_rule", T_STRING, STR(train_stop_rule), "\"no_improvement\"", 0, 0, "no_improvement|rise", "early stop: after patience epochs without a new lowest validation loss; rise: when the latest is above each of the previous patience ones (the seed code)"},
+    {"train.val_split", T_STRING, STR(train_val_split), "\"pairs\"", 0, 0, "pairs|entries", "pairs: validation pairs held out of every member's training; entries (the seed code): each member splits its list of entries (both orders) itself, so a pair's two orders may fall on both sides"},
     {"train.minibatches", T_STRING, STR(train_minibatches), "\"epoch\"", 0, 0, "epoch|draw", "epoch: one permutation per epoch; draw: each step draws its minibatch afresh, ceil(n_train / batch) steps per epoch (the seed code)"},
 
     {"ensemble.members", T_INT, NUM(ensemble_members), "4", 1, 1e5, NULL, "ensemble size E"},

@@ -721,9 +721,11 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     rc = rm_pairs_build_from_settings(&pairs, cfg, ns.rewards, tr->n_prompts, tr->n_responses);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
     /* Settings every member would reject: say so once, from rank 0, before training. */
-    if ((size_t)cfg->train_batch_size > pairs.n_train)
-        rc = rm_errorf("train.batch_size = %lld is larger than the %zu training pairs (pairs.count = %lld, train.val_fraction = %g)",
-                       cfg->train_batch_size, pairs.n_train, cfg->pairs_count, cfg->train_val_fraction);
+    const size_t n_list = rm_member_list_sizes(cfg, &pairs, NULL); /* entries a minibatch draws from */
+    if ((size_t)cfg->train_batch_size > n_list)
+        rc = rm_errorf("train.batch_size = %lld is larger than the %zu training %s (pairs.count = %lld, train.val_fraction = %g%s)",
+                       cfg->train_batch_size, n_list, cfg->pairs_both_orders ? "entries" : "pairs", cfg->pairs_count,
+                       cfg->train_val_fraction, cfg->pairs_both_orders ? ", pairs.both_orders = true" : "");
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_pairs;
     if (rank == 0) rm_pairs_print(&pairs, cfg);
 

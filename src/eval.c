@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval_internal.h"
 #include "rmens/common.h"
 #include "rmens/ensemble.h"
 #include "rmens/h5util.h"
@@ -65,10 +66,20 @@ static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, fl
 
 /* ---- output: JSON ---- */
 
-void rm_json_number(FILE *f, double v)
+void eval_json_number(FILE *f, double v)
 {
     if (isnan(v) || isinf(v)) fputs("null", f);
     else fprintf(f, "%.17g", v);
+}
+
+void eval_json_array(FILE *f, const double *v, int n)
+{
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        eval_json_number(f, v[i]);
+    }
+    fputc(']', f);
 }
 
 static void json_bon(FILE *f, const rm_eval_plan *p, const double *values)
@@ -76,45 +87,75 @@ static void json_bon(FILE *f, const rm_eval_plan *p, const double *values)
     fputc('{', f);
     for (int j = 0; j < p->n_bon; j++) {
         fprintf(f, "%s\"%zu\": ", j ? ", " : "", p->bon_n[j]);
-        rm_json_number(f, values[j]);
+        eval_json_number(f, values[j]);
     }
     fputc('}', f);
 }
 
-static void json_aggregate(FILE *f, const rm_eval_plan *p, const rm_aggregate_figures *a, const double *kl)
+/* The overoptimization diagnostics of an aggregate, after its older fields. */
+static void json_diagnostics(FILE *f, const rm_eval_plan *p, const rm_aggregate_figures *a)
+{
+    fputs(", \"proxy_bon\": ", f);
+    json_bon(f, p, a->proxy_bon);
+    fputs(", \"pick_quantile\": ", f);
+    eval_json_number(f, a->pick_quantile);
+    fputs(", \"above_median\": ", f);
+    eval_json_number(f, a->above_median);
+}
+
+/* "calibration": the figures, or null when eval.calibration_pairs = 0. */
+static void json_calibration(FILE *f, const rm_eval_results *r, const rm_calibration_figures *c)
+{
+    fputs(", \"calibration\": ", f);
+    if (r->calibration_pairs > 0) eval_json_calibration(f, c, 1);
+    else fputs("null", f);
+}
+
+static void json_aggregate(FILE *f, const rm_eval_plan *p, const rm_aggregate_figures *a, const double *kl,
+                           const rm_eval_results *calibration)
 {
     fputs("{\"bon\": ", f);
     json_bon(f, p, a->bon);
     fputs(", \"kl\": ", f);
     json_bon(f, p, kl);
     fputs(", \"spearman\": ", f);
-    rm_json_number(f, a->spearman);
+    eval_json_number(f, a->spearman);
     fputs(", \"pair_accuracy\": ", f);
-    rm_json_number(f, a->pair_accuracy);
+    eval_json_number(f, a->pair_accuracy);
     fputs(", \"bench_accuracy\": ", f);
-    rm_json_number(f, a->bench_accuracy);
+    eval_json_number(f, a->bench_accuracy);
+    json_diagnostics(f, p, a);
+    if (calibration) json_calibration(f, calibration, &calibration->calibration_mean);
     fputc('}', f);
 }
 
-void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent)
+/* r: the full ensemble's results, whose mean carries the calibration and whose
+ * uncertainty the error by disagreement; NULL for an ablation entry. */
+void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
+                          const rm_eval_results *r)
 {
     fprintf(f, "\"aggregators\": {");
     for (int a = 0; a < p->n_aggregators; a++) {
         fprintf(f, "%s\n%s  \"%s\": ", a ? "," : "", indent, p->aggregator_names[a]);
-        json_aggregate(f, p, &e->aggregate[a], kl);
+        json_aggregate(f, p, &e->aggregate[a], kl, a == RM_AGG_MEAN ? r : NULL);
     }
     fprintf(f, "\n%s},\n%s\"agreement\": {\"member_spearman\": ", indent, indent);
-    rm_json_number(f, e->member_spearman);
+    eval_json_number(f, e->member_spearman);
     fputs(", \"pair_agreement\": ", f);
-    rm_json_number(f, e->pair_agreement);
+    eval_json_number(f, e->pair_agreement);
     fputs(", \"best_pick_agreement\": ", f);
-    rm_json_number(f, e->best_pick_agreement);
+    eval_json_number(f, e->best_pick_agreement);
     fprintf(f, "},\n%s\"uncertainty\": {\"mean_std\": ", indent);
-    rm_json_number(f, e->mean_std);
+    eval_json_number(f, e->mean_std);
     fputs(", \"std_rank_error_spearman\": ", f);
-    rm_json_number(f, e->std_rank_error_spearman);
+    eval_json_number(f, e->std_rank_error_spearman);
     fputs(", \"disagreement_auroc\": ", f);
-    rm_json_number(f, e->disagreement_auroc);
+    eval_json_number(f, e->disagreement_auroc);
+    if (r) {
+        fputs(", \"error_by_disagreement\": ", f);
+        if (r->calibration_pairs > 0) eval_json_error_by_disagreement(f, &r->error_by_disagreement);
+        else fputs("null", f);
+    }
     fputc('}', f);
 }
 
@@ -161,31 +202,34 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
     if (!f) return rm_errorf("cannot create '%s': %s", path, strerror(errno));
     fprintf(f, "{\n\"members\": %d,\n", p->n_members);
     json_provenance(f, prov);
-    rm_eval_json_ensemble(f, p, &r->full, r->kl, "");
+    rm_eval_json_ensemble(f, p, &r->full, r->kl, "", r);
     fputs(",\n\"single\": {\"bon\": ", f);
     json_bon(f, p, r->single_mean.bon);
     fputs(", \"kl\": ", f);
     json_bon(f, p, r->kl);
     fputs(", \"spearman\": ", f);
-    rm_json_number(f, r->single_mean.spearman);
+    eval_json_number(f, r->single_mean.spearman);
     fputs(", \"pair_accuracy\": ", f);
-    rm_json_number(f, r->single_mean.pair_accuracy);
+    eval_json_number(f, r->single_mean.pair_accuracy);
     fputs(", \"bench_accuracy\": ", f);
-    rm_json_number(f, r->single_mean.bench_accuracy);
+    eval_json_number(f, r->single_mean.bench_accuracy);
+    json_diagnostics(f, p, &r->single_mean);
+    json_calibration(f, r, &r->calibration_single);
     fputs(",\n  \"std\": {\"bon\": ", f);
     json_bon(f, p, r->single_std.bon);
     fputs(", \"spearman\": ", f);
-    rm_json_number(f, r->single_std.spearman);
+    eval_json_number(f, r->single_std.spearman);
     fputs(", \"pair_accuracy\": ", f);
-    rm_json_number(f, r->single_std.pair_accuracy);
+    eval_json_number(f, r->single_std.pair_accuracy);
     fputs(", \"bench_accuracy\": ", f);
-    rm_json_number(f, r->single_std.bench_accuracy);
+    eval_json_number(f, r->single_std.bench_accuracy);
+    json_diagnostics(f, p, &r->single_std);
     fputs("}},\n\"oracle_bon\": ", f);
     json_bon(f, p, r->oracle_bon);
     fputs(",\n\"ablation\": {", f);
     for (int i = 0; i < p->n_sizes; i++) {
         fprintf(f, "%s\n  \"%d\": {\"subsets\": %d,\n    ", i ? "," : "", p->sizes[i], p->size_subsets[i]);
-        rm_eval_json_ensemble(f, p, &r->ablation[i], r->kl, "    ");
+        rm_eval_json_ensemble(f, p, &r->ablation[i], r->kl, "    ", NULL);
         fputc('}', f);
     }
     fputs("\n}\n}\n", f);
@@ -196,12 +240,12 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
 
 /* ---- output: HDF5 (rank 0, serial, after the collective /predictions if any) ---- */
 
-static int h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims)
+int eval_h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims)
 {
     return rm_h5_write_dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v, 1, 0, "results.h5");
 }
 
-static hid_t h5_group(hid_t loc, const char *name)
+hid_t eval_h5_group(hid_t loc, const char *name)
 {
     hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) rm_errorf("results.h5: cannot create group '%s'", name);
@@ -210,35 +254,42 @@ static hid_t h5_group(hid_t loc, const char *name)
 
 static int h5_aggregate(hid_t loc, const char *name, const rm_eval_plan *p, const rm_aggregate_figures *a)
 {
-    hid_t g = h5_group(loc, name);
+    hid_t g = eval_h5_group(loc, name);
     if (g < 0) return -1;
     hsize_t n = (hsize_t)p->n_bon;
-    int rc = h5_doubles(g, "bon", a->bon, 1, &n);
+    int rc = eval_h5_doubles(g, "bon", a->bon, 1, &n);
     if (rc == 0) rc = rm_h5_attr_double(g, "spearman", a->spearman);
     if (rc == 0) rc = rm_h5_attr_double(g, "pair_accuracy", a->pair_accuracy);
     if (rc == 0) rc = rm_h5_attr_double(g, "bench_accuracy", a->bench_accuracy);
+    if (rc == 0) rc = eval_h5_doubles(g, "proxy_bon", a->proxy_bon, 1, &n);
+    if (rc == 0) rc = rm_h5_attr_double(g, "pick_quantile", a->pick_quantile);
+    if (rc == 0) rc = rm_h5_attr_double(g, "above_median", a->above_median);
     H5Gclose(g);
     return rc ? rm_error_context("results.h5: /%s", name) : 0;
 }
 
-int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e)
+/* r: the full ensemble's results (the calibration of its mean, the error by
+ * disagreement), NULL for an ablation entry. */
+int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r)
 {
-    hid_t aggs = h5_group(g, "aggregators");
+    hid_t aggs = eval_h5_group(g, "aggregators");
     if (aggs < 0) return -1;
     int rc = 0;
     for (int a = 0; a < p->n_aggregators && rc == 0; a++) rc = h5_aggregate(aggs, p->aggregator_names[a], p, &e->aggregate[a]);
+    if (rc == 0 && r && r->calibration_pairs > 0) rc = eval_h5_calibration(aggs, "mean/calibration", &r->calibration_mean);
     H5Gclose(aggs);
-    hid_t agr = rc == 0 ? h5_group(g, "agreement") : -1;
+    hid_t agr = rc == 0 ? eval_h5_group(g, "agreement") : -1;
     if (agr < 0) return -1;
     rc = rm_h5_attr_double(agr, "member_spearman", e->member_spearman);
     if (rc == 0) rc = rm_h5_attr_double(agr, "pair_agreement", e->pair_agreement);
     if (rc == 0) rc = rm_h5_attr_double(agr, "best_pick_agreement", e->best_pick_agreement);
     H5Gclose(agr);
-    hid_t unc = rc == 0 ? h5_group(g, "uncertainty") : -1;
+    hid_t unc = rc == 0 ? eval_h5_group(g, "uncertainty") : -1;
     if (unc < 0) return -1;
     rc = rm_h5_attr_double(unc, "mean_std", e->mean_std);
     if (rc == 0) rc = rm_h5_attr_double(unc, "std_rank_error_spearman", e->std_rank_error_spearman);
     if (rc == 0) rc = rm_h5_attr_double(unc, "disagreement_auroc", e->disagreement_auroc);
+    if (rc == 0 && r && r->calibration_pairs > 0) rc = eval_h5_error_by_disagreement(unc, &r->error_by_disagreement);
     H5Gclose(unc);
     return rc;
 }
@@ -264,47 +315,57 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
     if (rc == 0) rc = rm_h5_attr_string(f, "precision_requested", precision->requested);
     if (rc == 0) rc = rm_h5_attr_string(f, "matmul_kernel", precision->kernel);
     if (rc == 0) rc = rm_h5_attr_string(f, "cpu", precision->cpu);
+    if (rc == 0) rc = rm_h5_attr_int(f, "calibration_pairs", (long long)r->calibration_pairs);
+    if (rc == 0 && r->calibration_pairs > 0)
+        rc = rm_h5_attr_double(f, "calibration_reward_scale", p->calibration.annotator.reward_scale);
     if (rc != 0) return rm_error_context("results.h5: root attributes");
     hsize_t nb = (hsize_t)p->n_bon;
     long long bon_n[RM_MAX_LIST];
     for (int j = 0; j < p->n_bon; j++) bon_n[j] = (long long)p->bon_n[j];
     rc = rm_h5_write_dataset(f, "bon_n", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &nb, bon_n, 1, 0, "results.h5");
-    if (rc == 0) rc = h5_doubles(f, "kl", r->kl, 1, &nb);
-    if (rc == 0) rc = h5_doubles(f, "oracle_bon", r->oracle_bon, 1, &nb);
-    if (rc == 0) rc = rm_eval_h5_ensemble(f, p, &r->full);
+    if (rc == 0) rc = eval_h5_doubles(f, "kl", r->kl, 1, &nb);
+    if (rc == 0) rc = eval_h5_doubles(f, "oracle_bon", r->oracle_bon, 1, &nb);
+    if (rc == 0) rc = rm_eval_h5_ensemble(f, p, &r->full, r);
     if (rc != 0) return -1;
     hsize_t ee[2] = {(hsize_t)E, (hsize_t)E};
-    if (h5_doubles(f, "agreement/member_spearman_matrix", r->member_spearman_matrix, 2, ee) != 0) return -1;
+    if (eval_h5_doubles(f, "agreement/member_spearman_matrix", r->member_spearman_matrix, 2, ee) != 0) return -1;
 
     /* singles: per member arrays, and the mean and spread over members */
-    hid_t single = h5_group(f, "single");
+    hid_t single = eval_h5_group(f, "single");
     if (single < 0) return -1;
     double *bon = rm_alloc((size_t)E * (size_t)p->n_bon, sizeof(double), "results"), *v = rm_alloc((size_t)E, sizeof(double), "results");
     rc = bon && v ? 0 : -1;
     if (rc == 0) {
         for (int m = 0; m < E; m++) memcpy(bon + (size_t)m * (size_t)p->n_bon, r->single[m].bon, sizeof(double) * (size_t)p->n_bon);
         hsize_t d2[2] = {(hsize_t)E, nb}, d1 = (hsize_t)E;
-        rc = h5_doubles(single, "bon", bon, 2, d2);
+        rc = eval_h5_doubles(single, "bon", bon, 2, d2);
+        for (int m = 0; m < E; m++) memcpy(bon + (size_t)m * (size_t)p->n_bon, r->single[m].proxy_bon, sizeof(double) * (size_t)p->n_bon);
+        if (rc == 0) rc = eval_h5_doubles(single, "proxy_bon", bon, 2, d2);
+        for (int m = 0; m < E; m++) v[m] = r->single[m].pick_quantile;
+        if (rc == 0) rc = eval_h5_doubles(single, "pick_quantile", v, 1, &d1);
+        for (int m = 0; m < E; m++) v[m] = r->single[m].above_median;
+        if (rc == 0) rc = eval_h5_doubles(single, "above_median", v, 1, &d1);
         for (int m = 0; m < E; m++) v[m] = r->single[m].spearman;
-        if (rc == 0) rc = h5_doubles(single, "spearman", v, 1, &d1);
+        if (rc == 0) rc = eval_h5_doubles(single, "spearman", v, 1, &d1);
         for (int m = 0; m < E; m++) v[m] = r->single[m].pair_accuracy;
-        if (rc == 0) rc = h5_doubles(single, "pair_accuracy", v, 1, &d1);
+        if (rc == 0) rc = eval_h5_doubles(single, "pair_accuracy", v, 1, &d1);
         for (int m = 0; m < E; m++) v[m] = r->single[m].bench_accuracy;
-        if (rc == 0) rc = h5_doubles(single, "bench_accuracy", v, 1, &d1);
+        if (rc == 0) rc = eval_h5_doubles(single, "bench_accuracy", v, 1, &d1);
         if (rc == 0) rc = h5_aggregate(single, "mean", p, &r->single_mean);
         if (rc == 0) rc = h5_aggregate(single, "std", p, &r->single_std);
+        if (rc == 0 && r->calibration_pairs > 0) rc = eval_h5_calibration_single(single, p, r);
     }
     free(bon);
     free(v);
     H5Gclose(single);
     if (rc != 0) return -1;
 
-    hid_t abl = h5_group(f, "ablation");
+    hid_t abl = eval_h5_group(f, "ablation");
     if (abl < 0) return -1;
     for (int i = 0; i < p->n_sizes && rc == 0; i++) {
         char name[32];
         snprintf(name, sizeof name, "%d", p->sizes[i]);
-        hid_t g = h5_group(abl, name);
+        hid_t g = eval_h5_group(abl, name);
         if (g < 0) {
             rc = -1;
             break;
@@ -321,7 +382,7 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
             rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0, "results.h5");
         }
         free(lists);
-        if (rc == 0) rc = rm_eval_h5_ensemble(g, p, &r->ablation[i]);
+        if (rc == 0) rc = rm_eval_h5_ensemble(g, p, &r->ablation[i], NULL);
         H5Gclose(g);
     }
     H5Gclose(abl);
@@ -386,7 +447,44 @@ static void print_table(FILE *out, const rm_eval_plan *p, const rm_eval_results 
     }
 }
 
+/* The overoptimization diagnostics and the calibration, below the main table. */
+static void print_diagnostics(FILE *out, const rm_eval_plan *p, const rm_eval_results *r)
+{
+    int last = p->n_bon - 1;
+    fprintf(out, "\noveroptimization at n = %zu: golden reward and proxy (the aggregate's own standardised score) of the\n"
+                 "best-of-n pick; the best-of-K pick's golden quantile in its prompt and share above the prompt's median\n",
+            p->bon_n[last]);
+    fprintf(out, "%-16s %8s %8s %8s %8s %9s\n", "", "golden", "proxy", "gap", "quantile", "above_med");
+    for (int a = 0; a <= p->n_aggregators; a++) {
+        const rm_aggregate_figures *g = a < p->n_aggregators ? &r->full.aggregate[a] : &r->single_mean;
+        fprintf(out, "%-16s", a < p->n_aggregators ? p->aggregator_names[a] : "single (mean)");
+        print_number(out, g->bon[last], 8);
+        print_number(out, g->proxy_bon[last], 8);
+        print_number(out, g->proxy_bon[last] - g->bon[last], 8);
+        print_number(out, g->pick_quantile, 8);
+        print_number(out, g->above_median, 9);
+        fputc('\n', out);
+    }
+    if (r->calibration_pairs == 0) return;
+    const rm_calibration_figures *m = &r->calibration_mean, *s = &r->calibration_single;
+    fprintf(out, "\ncalibration of P(a preferred) on %llu within-prompt test pairs against the annotator's outcomes\n"
+                 "(reward scale %g): mean ensemble ECE %.4f, Brier %.4f, log loss %.4f; single members (mean) ECE %.4f, "
+                 "Brier %.4f, log loss %.4f\n",
+            (unsigned long long)r->calibration_pairs, p->calibration.annotator.reward_scale, m->ece, m->brier,
+            m->log_loss, s->ece, s->brier, s->log_loss);
+    const rm_disagreement_figures *d = &r->error_by_disagreement;
+    fprintf(out, "error of the mean's preferred side by member disagreement std(P_m) (bin: error rate, pairs):\n ");
+    for (int b = 0; b < RM_DISAGREEMENT_BINS; b++) {
+        if (d->count[b] == 0) continue;
+        fprintf(out, " [%.2f,%.2f%c %.3f (%.0f)", d->lower[b], d->upper[b], b + 1 < RM_DISAGREEMENT_BINS ? ')' : ']',
+                d->error_rate[b], d->count[b]);
+    }
+    fputc('\n', out);
+}
+
 /* ---- the verb ---- */
+
+
 
 /* Collective create of the results file and its /predictions dataset [E, N, K]. */
 static int open_predictions(const char *temp, MPI_Comm comm, int E, size_t N, size_t K, hid_t *file, hid_t *dset)
@@ -667,6 +765,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         rm_warnf("members.h5 was trained on store %s, evaluating on store %s", ensemble.store_uuid, store.uuid);
 
     if (rm_all_ok(comm, rm_eval_plan_create(&plan, cfg, E, K)) != 0) goto fail;
+    if (eval_setup_calibration(cfg, members_path, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
     if (rank == 0) {
         for (int i = 0; i < cfg->eval_n_bon; i++)
             if ((size_t)cfg->eval_bon_n[i] > K) rm_warnf("eval.bon_n: n = %lld skipped (K_test = %zu)", cfg->eval_bon_n[i], K);
@@ -698,6 +797,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (rc == 0 && rename(json_temp, json_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", json_temp, json_path, strerror(errno));
         if (rc == 0) {
             print_table(stdout, &plan, &res);
+            print_diagnostics(stdout, &plan, &res);
             const rm_mlp *mlp = &ensemble.members[0].mlp;
             double gflops = rm_mlp_forward_flops(mlp, 1) * tm.scored / tm.score * 1e-9;
             printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "

@@ -43,8 +43,11 @@ static int work_buffers(rm_eval_work *w, const rm_eval_plan *p)
     w->mean_dense = rm_alloc(K, sizeof(int32_t), "evaluation work");
     w->member_pick = rm_alloc(E, sizeof(int), "evaluation work");
     w->delta = rm_alloc(p->n_slots, sizeof(double), "evaluation work");
+    w->proxy_values = rm_alloc((size_t)p->n_bon, sizeof(double), "evaluation work");
+    w->member_probability = rm_alloc(E, sizeof(double), "evaluation work");
     return w->golden && w->bon_values && w->aggregate && w->ranks && w->mean_ranks && w->member_ranks && w->spread &&
-                   w->rank_error && w->sort_buffer && w->mean_dense && w->member_pick && w->delta
+                   w->rank_error && w->sort_buffer && w->mean_dense && w->member_pick && w->delta &&
+                   w->proxy_values && w->member_probability
                ? 0
                : -1;
 }
@@ -113,6 +116,8 @@ void rm_eval_work_free(rm_eval_work *w)
     free(w->pair_gt);
     free(w->pair_eq);
     free(w->delta);
+    free(w->proxy_values);
+    free(w->member_probability);
     memset(w, 0, sizeof *w);
 }
 
@@ -131,17 +136,23 @@ static size_t argmax_first(const double *v, size_t n)
     return best;
 }
 
-/* One aggregate's figures for one prompt: bon for each n, Spearman, pair accuracy.
- * ranks[K] and (if not NULL) dense[K] receive the score's ranks. */
+/* One aggregate's figures for one prompt: bon and its proxy for each n, Spearman, pair
+ * accuracy, the best-of-K pick's quantile and above-median share (slot layout in
+ * eval_internal.h). ranks[K] and (if not NULL) dense[K] receive the score's ranks. */
 static void aggregate_figures(const rm_eval_plan *p, rm_eval_work *w, const double *score, double *ranks,
                               int32_t *dense, double *slots)
 {
     rm_score_figures f;
-    rm_score_figures_compute(score, &w->gold, &w->bon, w->bon_values, ranks, dense, &f, &w->scratch);
-    for (int j = 0; j < p->n_bon; j++) add_mean(slots + 2 * j, w->bon_values[j]);
-    add_mean(slots + 2 * p->n_bon, f.spearman);
-    slots[2 * p->n_bon + 2] += 0.5 * (double)f.twice_correct;
-    slots[2 * p->n_bon + 3] += (double)f.valid;
+    rm_score_figures_compute(score, &w->gold, &w->bon, w->bon_values, w->proxy_values, ranks, dense, &f, &w->scratch);
+    for (int j = 0; j < p->n_bon; j++) {
+        add_mean(slots + 2 * j, w->bon_values[j]);
+        add_mean(slots + agg_slot_proxy(p->n_bon) + 2 * j, w->proxy_values[j]);
+    }
+    add_mean(slots + agg_slot_spearman(p->n_bon), f.spearman);
+    slots[agg_slot_pair_accuracy(p->n_bon)] += 0.5 * (double)f.twice_correct;
+    slots[agg_slot_pair_accuracy(p->n_bon) + 1] += (double)f.valid;
+    add_mean(slots + agg_slot_pick_quantile(p->n_bon), f.pick_quantile);
+    add_mean(slots + agg_slot_above_median(p->n_bon), f.above_median);
 }
 
 /* Per prompt, before the subsets: golden order, oracle best-of-n, each member's ranks and
@@ -232,8 +243,8 @@ static void subset_figures(const rm_eval_plan *p, rm_eval_work *w, int s, const 
     if (!mean_fresh) { /* its mean's figures came from another subset: the mean itself is needed here */
         rm_aggregate(z, member_stride, sub->members, sub->k, K, RM_AGG_MEAN, 0.0, w->aggregate, w->sort_buffer);
         rm_score_figures f;
-        rm_score_figures_compute(w->aggregate, &w->gold, &w->bon, w->bon_values, w->mean_ranks, w->mean_dense, &f,
-                                 &w->scratch);
+        rm_score_figures_compute(w->aggregate, &w->gold, &w->bon, w->bon_values, NULL, w->mean_ranks, w->mean_dense,
+                                 &f, &w->scratch);
     }
     ensemble_figures(p, w, s, z, member_stride, d + sub->offset + (size_t)sub->n_aggregators * p->aggregator_slots);
 }
@@ -259,7 +270,7 @@ static void pair_table_figures(const rm_eval_plan *p, rm_eval_work *w, const flo
 
 /* One prompt's figures into w->delta. */
 static void prompt_delta(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
-                         const float *golden)
+                         const float *golden, size_t prompt)
 {
     double *d = w->delta;
     memset(d, 0, p->n_slots * sizeof *d);
@@ -272,6 +283,7 @@ static void prompt_delta(const rm_eval_plan *p, rm_eval_work *w, const float *z,
         memcpy(d + sub->offset + (size_t)sub->n_aggregators * p->aggregator_slots,
                d + src->offset + (size_t)src->n_aggregators * p->aggregator_slots, ensemble_slots(sub->k) * sizeof *d);
     }
+    if (p->calibration.n_pairs > 0) rm_eval_calibration_prompt(p, w, z, member_stride, golden, prompt, d);
 }
 
 static void add_delta(double *slots, const double *delta, size_t n)
@@ -280,9 +292,9 @@ static void add_delta(double *slots, const double *delta, size_t n)
 }
 
 void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
-                               const float *golden, double *slots)
+                               const float *golden, size_t prompt, double *slots)
 {
-    prompt_delta(p, w, z, member_stride, golden);
+    prompt_delta(p, w, z, member_stride, golden, prompt);
     add_delta(slots, w->delta, p->n_slots);
 }
 
@@ -323,6 +335,7 @@ typedef struct {
     rm_eval_team *team;
     const float *z, *golden;
     size_t member_stride;
+    size_t first_prompt; /* test-split index of the round's prompt 0 */
 } round_job;
 
 /* Tile i of a round: the round's prompt i, with thread i's work. */
@@ -330,7 +343,8 @@ static void round_tile(const void *arg, int i)
 {
     const round_job *j = arg;
     size_t K = j->p->n_responses;
-    prompt_delta(j->p, &j->team->works[i], j->z + (size_t)i * K, j->member_stride, j->golden + (size_t)i * K);
+    prompt_delta(j->p, &j->team->works[i], j->z + (size_t)i * K, j->member_stride, j->golden + (size_t)i * K,
+                 j->first_prompt + (size_t)i);
 }
 
 void rm_eval_accumulate_prompts(const rm_eval_plan *p, rm_eval_team *t, const float *z, size_t member_stride,
@@ -339,7 +353,7 @@ void rm_eval_accumulate_prompts(const rm_eval_plan *p, rm_eval_team *t, const fl
     size_t K = p->n_responses, n = (size_t)t->n_threads;
     for (size_t q = q0; q < q1; q += n) {
         size_t count = q1 - q < n ? q1 - q : n;
-        round_job job = {p, t, z + (q - q0) * K, golden + (q - q0) * K, member_stride};
+        round_job job = {p, t, z + (q - q0) * K, golden + (q - q0) * K, member_stride, q};
         rm_tiled_run(round_tile, &job, (int)count);
         for (size_t i = 0; i < count; i++) /* in prompt order */
             add_delta(blocks + ((q + i) / RM_EVAL_BLOCK_PROMPTS - first_block) * p->n_slots, t->works[i].delta,

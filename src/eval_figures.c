@@ -6,11 +6,13 @@
  * Pooled counts (pairs, disagreement histograms) are integers held in doubles, exact to
  * 2^53. Per subset the slots are, for each aggregator:
  *     bon[n] (sum, count) x n_bon | spearman (sum, count) | pair accuracy (correct, valid)
+ *     | proxy bon[n] (sum, count) x n_bon | pick quantile | above median
  * and then, for the full ensemble and ablation subsets:
  *     best-pick agreement | mean std | std-vs-rank-error Spearman | agreeing member pairs
  *     (agreeing, compared) | wrong[L] | right[L]   (histograms over the L = C(k,2) + 1
  *     disagreement levels of a response pair)
- * followed by the global oracle best-of-n and the member-pair Spearman slots.
+ * followed by the global oracle best-of-n and the member-pair Spearman slots, and, once
+ * rm_eval_plan_calibration switched them on, the calibration slots (eval_internal.h).
  *
  * The per-prompt accumulation is in src/eval_accumulate.c (its cost is described there). */
 #include "rmens/eval.h"
@@ -180,7 +182,7 @@ int rm_eval_plan_create(rm_eval_plan *p, const rm_settings *cfg, int n_members, 
     }
     free(pool);
 
-    p->aggregator_slots = 2 * (size_t)p->n_bon + 4;
+    p->aggregator_slots = 4 * (size_t)p->n_bon + 8;
     size_t offset = 0;
     for (int s = 0; s < p->n_subsets; s++) {
         rm_eval_subset *sub = &p->subsets[s];
@@ -209,6 +211,9 @@ void rm_eval_plan_free(rm_eval_plan *p)
     free(p->figure_source);
     free(p->ensemble_source);
     free(p->pair_column);
+    free(p->calibration.prompt_first);
+    free(p->calibration.pair_index);
+    free(p->calibration.member_scale);
     memset(p, 0, sizeof *p);
 }
 
@@ -274,9 +279,14 @@ static double ratio(const double *slot) { return slot[1] > 0 ? slot[0] / slot[1]
 static void finish_aggregate(const rm_eval_plan *p, const double *slots, int64_t bench_twice, size_t n_bench,
                              rm_aggregate_figures *out)
 {
-    for (int j = 0; j < p->n_bon; j++) out->bon[j] = ratio(slots + 2 * j);
-    out->spearman = ratio(slots + 2 * p->n_bon);
-    out->pair_accuracy = ratio(slots + 2 * p->n_bon + 2);
+    for (int j = 0; j < p->n_bon; j++) {
+        out->bon[j] = ratio(slots + 2 * j);
+        out->proxy_bon[j] = ratio(slots + agg_slot_proxy(p->n_bon) + 2 * j);
+    }
+    out->spearman = ratio(slots + agg_slot_spearman(p->n_bon));
+    out->pair_accuracy = ratio(slots + agg_slot_pair_accuracy(p->n_bon));
+    out->pick_quantile = ratio(slots + agg_slot_pick_quantile(p->n_bon));
+    out->above_median = ratio(slots + agg_slot_above_median(p->n_bon));
     out->bench_accuracy = n_bench ? 0.5 * (double)bench_twice / (double)n_bench : NAN;
 }
 
@@ -382,6 +392,10 @@ int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *be
         average_ensemble_figures(p, tmp, p->size_subsets[i], &out->ablation[i]);
     }
     free(tmp);
+    if (eval_calibration_finish(p, total, out) != 0) {
+        rm_eval_results_free(out);
+        return -1;
+    }
     return 0;
 }
 
@@ -390,5 +404,6 @@ void rm_eval_results_free(rm_eval_results *r)
     free(r->single);
     free(r->member_spearman_matrix);
     free(r->ablation);
+    free(r->calibration_member);
     memset(r, 0, sizeof *r);
 }

@@ -206,10 +206,21 @@ void rm_golden_by_score(const double *score, const double *golden, size_t K, dou
     }
 }
 
+/* The products fused into the sum explicitly where the CPU fuses them (-march=native):
+ * left to contraction, GCC compiled this loop differently in different callers (scalar
+ * fused multiply-adds in one, vectorised products and separate additions in another),
+ * which moved the last bits of best-of-n between them; fma() is the same everywhere.
+ * Without FMA hardware nothing is fused, and vectorised products round as scalar ones. */
+#ifdef __FMA__
+#define BON_MULTIPLY_ADD(a, b, sum) fma(a, b, sum)
+#else
+#define BON_MULTIPLY_ADD(a, b, sum) ((sum) + (a) * (b))
+#endif
+
 double rm_bon_expected(const double *win, const double *golden_by_score, size_t K)
 {
     double sum = 0.0;
-    for (size_t i = 0; i < K; i++) sum += win[i] * golden_by_score[i];
+    for (size_t i = 0; i < K; i++) sum = BON_MULTIPLY_ADD(win[i], golden_by_score[i], sum);
     return sum;
 }
 
@@ -441,6 +452,8 @@ void rm_golden_sorted_set(rm_golden_sorted *g, const double *golden, size_t n, r
         g->levels++;
         start = end;
     }
+    /* np.median: (a + b) / 2 of the two middle values (the middle one for odd n) */
+    g->median = n == 0 ? NAN : 0.5 * (golden[g->order[(n - 1) / 2]] + golden[g->order[n / 2]]);
 }
 
 /* Responses of earlier runs (all scored strictly lower) with a golden reward above
@@ -509,8 +522,24 @@ static void count_discordant(const rm_golden_sorted *g, const rm_keyed *sorted, 
     *joint_ties = joint;
 }
 
+/* The best-of-K pick's golden quantile and above-median share, the top block of tied
+ * scores [top, n) of `sorted` sharing the pick (see rm_score_figures). */
+static void pick_figures(const rm_golden_sorted *g, const rm_keyed *sorted, size_t top, size_t n, rm_score_figures *out)
+{
+    double at_or_below = 0.0, above_median = 0.0;
+    for (size_t i = top; i < n; i++) {
+        size_t r = sorted[i].index;
+        at_or_below += (double)g->above[r]; /* responses with golden <= golden_r */
+        above_median += g->golden[r] > g->median;
+    }
+    double t = (double)(n - top);
+    out->pick_quantile = at_or_below / t / (double)n;
+    out->above_median = above_median / t;
+}
+
 void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, const rm_bon_table *bon_table,
-                              double *bon, double *ranks, int32_t *dense, rm_score_figures *out, rm_metric_scratch *s)
+                              double *bon, double *proxy_bon, double *ranks, int32_t *dense, rm_score_figures *out,
+                              rm_metric_scratch *s)
 {
     size_t n = g->n;
     const double *golden = g->golden;
@@ -519,7 +548,9 @@ void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, co
     const rm_keyed *sorted = s->keyed;
     int64_t score_ties = 0, discordant, joint_ties;
     int32_t run = 0;
+    size_t top = 0; /* start of the last run: the tied best-of-K pick */
     for (size_t start = 0; start < n; run++) {
+        top = start;
         size_t end = start + 1;
         while (end < n && sorted[end].value == sorted[start].value) end++;
         /* rm_golden_by_score's and rm_average_ranks's loops over the tied block (a single
@@ -540,6 +571,13 @@ void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, co
         int64_t t = (int64_t)(end - start);
         score_ties += t * (t - 1) / 2;
         start = end;
+    }
+    if (n > 0) pick_figures(g, sorted, top, n, out);
+    else out->pick_quantile = out->above_median = NAN;
+    if (proxy_bon) { /* the scores in ascending order: the proxy's "golden_by_score" */
+        double *score_by_score = s->values[2];
+        for (size_t i = 0; i < n; i++) score_by_score[i] = sorted[i].value;
+        rm_bon_table_expect(bon_table, score_by_score, proxy_bon);
     }
     count_discordant(g, sorted, n, s, &discordant, &joint_ties);
     rm_bon_table_expect(bon_table, by_score, bon);

@@ -207,7 +207,7 @@ int rm_pairs_build(rm_pairs *p, const float *rewards, size_t n_prompts, size_t n
     if (strcmp(d->sampling, "prompts") == 0) prompts = 1;
     else if (strcmp(d->sampling, "items") != 0)
         return rm_errorf("pairs.sampling = \"%s\": expected \"items\" or \"prompts\"", d->sampling);
-    candidate_kind kind;
+    candidate_kind kind = CAND_ALL;
     if (parse_candidates(d->candidates, &kind) != 0) return -1;
     if (kind != CAND_ALL && n_responses < 2)
         return rm_errorf("pairs.candidates = \"%s\" needs at least 2 responses per prompt, the split has %zu",

@@ -149,8 +149,8 @@ static int check_settings(const rm_settings *cfg, const rm_train_data *data, con
         return rm_errorf("train.stop_rule = \"%s\": expected \"no_improvement\" or \"rise\"", cfg->train_stop_rule);
     if (strcmp(cfg->train_minibatches, "epoch") != 0 && strcmp(cfg->train_minibatches, "draw") != 0)
         return rm_errorf("train.minibatches = \"%s\": expected \"epoch\" or \"draw\"", cfg->train_minibatches);
-    if (cfg->pairs_both_orders && pairs->n_train > (UINT32_MAX >> 1))
-        return rm_errorf("pairs.both_orders: %zu training pairs twice exceed the 2^32 limit", pairs->n_train);
+    if (cfg->pairs_both_orders && pairs->n > (UINT32_MAX >> 1))
+        return rm_errorf("pairs.both_orders: %zu pairs twice exceed the 2^32 limit", pairs->n);
     if (cfg->train_epochs < 1 || cfg->train_epochs > 1000000)
         return rm_errorf("train.epochs = %lld is out of range [1, 1000000]", cfg->train_epochs);
     if (cfg->train_batch_size < 1 || cfg->train_batch_size > (1 << 24))
@@ -168,10 +168,17 @@ static int check_settings(const rm_settings *cfg, const rm_train_data *data, con
     if (n_items < 2) return rm_errorf("train data: %zu items; at least 2 are needed", n_items);
     if (pairs->n_train < 1 || pairs->n_train > pairs->n)
         return rm_errorf("pairs: %zu training pairs of %zu", pairs->n_train, pairs->n);
-    if ((size_t)cfg->train_batch_size > pairs->n_train)
-        return rm_errorf("train.batch_size = %lld is larger than the %zu training pairs "
-                         "(pairs.count = %zu, train.val_fraction = %g)",
-                         cfg->train_batch_size, pairs->n_train, pairs->n, cfg->train_val_fraction);
+    /* a minibatch holds entries of the training list: each pair twice with both orders */
+    if (strcmp(cfg->train_val_split, "pairs") != 0 && strcmp(cfg->train_val_split, "entries") != 0)
+        return rm_errorf("train.val_split = \"%s\": expected \"pairs\" or \"entries\"", cfg->train_val_split);
+    const size_t n_list = rm_member_list_sizes(cfg, pairs, NULL);
+    if (n_list < 1) return rm_errorf("pairs.count = %zu with train.val_fraction = %g leaves no training entries", pairs->n,
+                                     cfg->train_val_fraction);
+    if ((size_t)cfg->train_batch_size > n_list)
+        return rm_errorf("train.batch_size = %lld is larger than the %zu training %s "
+                         "(pairs.count = %zu, train.val_fraction = %g%s)",
+                         cfg->train_batch_size, n_list, cfg->pairs_both_orders ? "entries" : "pairs", pairs->n,
+                         cfg->train_val_fraction, cfg->pairs_both_orders ? ", pairs.both_orders = true" : "");
     for (size_t i = 0; i < pairs->n; i++)
         if (pairs->winner[i] >= n_items || pairs->loser[i] >= n_items || pairs->order[i] >= pairs->n)
             return rm_errorf("pairs: pair %zu refers to an item outside the %zu train items", i, n_items);
@@ -185,7 +192,8 @@ typedef struct {
     float *X, *scores, *dscores, *labels;
     float *grads;         /* [n_params + 2]: the gradient, the minibatch's summed loss, stop requests */
     float *best_params;
-    uint32_t *train_ids;  /* pair ids of this member's training set (bootstrap: with repeats) */
+    uint32_t *train_ids;  /* pair ids of this member's training list (bootstrap: with repeats) */
+    uint32_t *val_ids;    /* pair ids of its validation list */
     uint32_t *perm;       /* this epoch's order of train_ids (draw: the identity between steps) */
     uint32_t *swaps;      /* [batch] a drawn step's swaps, to undo them */
     uint32_t *batch_ids;
@@ -203,6 +211,7 @@ static void buffers_free(train_buffers *b)
     free(b->grads);
     free(b->best_params);
     free(b->train_ids);
+    free(b->val_ids);
     free(b->perm);
     free(b->swaps);
     free(b->batch_ids);
@@ -278,7 +287,7 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
 
 /* The rules of the loop (train.*, pairs.both_orders, ensemble.data, model.objective). */
 typedef struct {
-    int clf, bootstrap, both_orders, draw, rise, restore_best;
+    int clf, draw, rise, restore_best;
     size_t batch;
     int patience;
 } loop_rules;
@@ -286,8 +295,6 @@ typedef struct {
 static void rules_from_settings(loop_rules *r, const rm_settings *cfg)
 {
     r->clf = strcmp(cfg->model_objective, "clf") == 0;
-    r->bootstrap = strcmp(cfg->ensemble_data, "bootstrap") == 0;
-    r->both_orders = cfg->pairs_both_orders != 0;
     r->draw = strcmp(cfg->train_minibatches, "draw") == 0;
     r->rise = strcmp(cfg->train_stop_rule, "rise") == 0;
     r->restore_best = cfg->train_restore_best != 0;
@@ -295,17 +302,56 @@ static void rules_from_settings(loop_rules *r, const rm_settings *cfg)
     r->patience = (int)cfg->train_patience;
 }
 
-/* The member's training list into b->train_ids: the training pairs of the split, or a
- * bootstrap resample of them; with both orders every pair twice in a row (the two orders
- * give the same loss and gradient, so an entry is the pair itself). Returns its length. */
-static size_t training_list(train_buffers *b, const rm_pairs *pairs, const loop_rules *r, uint64_t seed, int index)
+size_t rm_member_list_sizes(const rm_settings *cfg, const rm_pairs *pairs, size_t *n_val)
 {
-    const size_t n_train = pairs->n_train, copies = r->both_orders ? 2 : 1;
-    for (size_t i = 0; i < n_train; i++) {
-        size_t pick = r->bootstrap ? (size_t)rm_rand_below(seed, RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP), i, n_train) : i;
-        for (size_t c = 0; c < copies; c++) b->train_ids[i * copies + c] = pairs->order[pick];
+    const size_t copies = cfg->pairs_both_orders ? 2 : 1;
+    if (strcmp(cfg->train_val_split, "entries") == 0) {
+        size_t total = pairs->n * copies, v = (size_t)floor((double)total * cfg->train_val_fraction);
+        if (n_val) *n_val = v;
+        return total - v;
     }
-    return n_train * copies;
+    if (n_val) *n_val = pairs->n - pairs->n_train;
+    return pairs->n_train * copies;
+}
+
+int rm_member_lists(const rm_settings *cfg, const rm_pairs *pairs, int index, uint32_t *train_ids, uint32_t *val_ids)
+{
+    const uint64_t seed = rm_member_seed((uint64_t)cfg->seed, index);
+    const int bootstrap = strcmp(cfg->ensemble_data, "bootstrap") == 0;
+    const size_t copies = cfg->pairs_both_orders ? 2 : 1;
+    size_t n_val;
+    rm_member_list_sizes(cfg, pairs, &n_val);
+    /* the validation list, and the source the training list is made from */
+    const uint32_t *val_src, *train_src;
+    uint32_t *perm = NULL;
+    size_t n_train_src;
+    if (strcmp(cfg->train_val_split, "entries") == 0) {
+        /* the seed code's split: over the list of entries (each pair `copies` times), one
+         * per member, so a pair's two orders may fall on both sides */
+        size_t total = pairs->n * copies;
+        perm = rm_alloc(total, sizeof(uint32_t), "member split");
+        if (!perm) return -1;
+        rm_permutation(seed, RM_STREAM_MEMBER(index, RM_MEMBER_SPLIT), perm, total);
+        for (size_t e = 0; e < total; e++) perm[e] = (uint32_t)(perm[e] / copies);
+        val_src = perm;
+        train_src = perm + n_val;
+        n_train_src = total - n_val;
+    } else {
+        val_src = pairs->order + pairs->n_train;
+        train_src = pairs->order;
+        n_train_src = pairs->n_train;
+    }
+    for (size_t i = 0; i < n_val; i++) val_ids[i] = val_src[i];
+    /* pairs: each training pair `copies` times in a row (the two orders have the same loss
+     * and gradient, so an entry is the pair itself); entries: each entry once. Bootstrap
+     * resamples the training pairs (or entries) with replacement. */
+    const size_t repeat = perm ? 1 : copies;
+    for (size_t i = 0; i < n_train_src; i++) {
+        size_t pick = bootstrap ? (size_t)rm_rand_below(seed, RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP), i, n_train_src) : i;
+        for (size_t c = 0; c < repeat; c++) train_ids[i * repeat + c] = train_src[pick];
+    }
+    free(perm);
+    return 0;
 }
 
 /* Steps of an epoch, and the list entries each step trains on. "epoch": consecutive
@@ -401,14 +447,12 @@ static int stop_early(const loop_rules *r, const double *val, int done, int sinc
 
 /* Validation of this epoch's weights over the group: summed loss and correct pairs. */
 static int validate_epoch(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
-                          const loop_rules *r, size_t share_cap, MPI_Comm group, int rank, int size, int index,
-                          double sums[2])
+                          size_t n_val, const loop_rules *r, size_t share_cap, MPI_Comm group, int rank, int size,
+                          int index, double sums[2])
 {
-    const size_t n_val = pairs->n - pairs->n_train;
     size_t vlo, vhi;
     share_of(n_val, size, rank, &vlo, &vhi);
-    validate_share(mlp, b, data, pairs, pairs->order + pairs->n_train + vlo, vhi - vlo, r->clf, share_cap, &sums[0],
-                   &sums[1]);
+    validate_share(mlp, b, data, pairs, b->val_ids + vlo, vhi - vlo, r->clf, share_cap, &sums[0], &sums[1]);
     if (size > 1) {
         /* Rank 0's totals decide early stopping for everyone: one value, one decision. */
         if (MPI_Reduce(rank == 0 ? MPI_IN_PLACE : sums, sums, 2, MPI_DOUBLE, MPI_SUM, 0, group) != MPI_SUCCESS ||
@@ -471,11 +515,10 @@ int rm_member_divergence(const rm_member *m, char *why, size_t n)
     return 0;
 }
 
-static int allocate_buffers(train_buffers *b, rm_member *out, const rm_pairs *pairs, const loop_rules *r, size_t dim,
-                            size_t share_cap, int epochs)
+static int allocate_buffers(train_buffers *b, rm_member *out, size_t n_list, size_t n_val, const loop_rules *r,
+                            size_t dim, size_t share_cap, int epochs)
 {
     const size_t rows_cap = 2 * share_cap, n_params = out->mlp.n_params;
-    const size_t n_list = pairs->n_train * (r->both_orders ? 2 : 1);
     memset(b, 0, sizeof *b);
     if (rm_mlp_workspace_create(&b->ws, &out->mlp, (int)rows_cap) != 0 || rm_adam_create(&b->adam, n_params) != 0)
         return -1;
@@ -486,6 +529,7 @@ static int allocate_buffers(train_buffers *b, rm_member *out, const rm_pairs *pa
     b->grads = rm_calloc(n_params + 2, sizeof(float), "gradients"); /* zero: Adam re-zeroes it every step */
     b->best_params = rm_alloc(n_params, sizeof(float), "best parameters");
     b->train_ids = rm_alloc(n_list, sizeof(uint32_t), "training pair list");
+    b->val_ids = rm_alloc(n_val ? n_val : 1, sizeof(uint32_t), "validation pair list");
     b->perm = rm_alloc(n_list, sizeof(uint32_t), "epoch order");
     b->swaps = rm_alloc(r->batch, sizeof(uint32_t), "minibatch draw");
     b->batch_ids = rm_alloc(share_cap, sizeof(uint32_t), "minibatch pair ids");
@@ -493,7 +537,7 @@ static int allocate_buffers(train_buffers *b, rm_member *out, const rm_pairs *pa
     out->val_loss = rm_alloc((size_t)epochs, sizeof(double), "validation history");
     out->val_accuracy = rm_alloc((size_t)epochs, sizeof(double), "validation history");
     return !b->X || !b->scores || !b->dscores || !b->labels || !b->grads || !b->best_params || !b->train_ids ||
-                   !b->perm || !b->swaps || !b->batch_ids || !out->train_loss || !out->val_loss || !out->val_accuracy
+                   !b->val_ids || !b->perm || !b->swaps || !b->batch_ids || !out->train_loss || !out->val_loss || !out->val_accuracy
                ? -1
                : 0;
 }
@@ -561,7 +605,9 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
 
     loop_rules r;
     rules_from_settings(&r, cfg);
-    const size_t dim = data->dim, batch = r.batch, n_val = pairs->n - pairs->n_train;
+    size_t n_val;
+    const size_t n_list = rm_member_list_sizes(cfg, pairs, &n_val);
+    const size_t dim = data->dim, batch = r.batch;
     const int epochs = (int)cfg->train_epochs;
     const float lr = (float)cfg->train_learning_rate, weight_decay = (float)cfg->train_weight_decay;
     out->index = index;
@@ -576,11 +622,11 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
     /* This rank's share of a minibatch is at most ceil(batch / size) pairs = twice as many rows. */
     const size_t share_cap = (batch + (size_t)size - 1) / (size_t)size;
     train_buffers b;
-    int failed = allocate_buffers(&b, out, pairs, &r, dim, share_cap, epochs) != 0;
+    int failed = allocate_buffers(&b, out, n_list, n_val, &r, dim, share_cap, epochs) != 0 ||
+                 rm_member_lists(cfg, pairs, index, b.train_ids, b.val_ids) != 0;
     if (failed) rm_error_context("member %d (batch %zu pairs, %zu parameters)", index, batch, n_params);
     /* A rank that could not allocate must not leave the others waiting in an Allreduce. */
     if (size > 1 ? rm_all_ok(group, failed ? -1 : 0) != 0 : failed) goto fail;
-    const size_t n_list = training_list(&b, pairs, &r, seed, index);
     const size_t steps = (n_list + batch - 1) / batch;
     /* entries one epoch trains on: the loss is their mean (per pair for bt, per item for
      * clf, as the reference's BCE losses average; validation is normalised the same way) */
@@ -624,7 +670,7 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
         out->pairs_trained += (long long)epoch_entries;
 
         double val_sums[2] = {0, 0}; /* validation loss, validation pairs ranked correctly */
-        if (validate_epoch(mlp, &b, data, pairs, &r, share_cap, group, rank, size, index, val_sums) != 0) goto fail;
+        if (validate_epoch(mlp, &b, data, pairs, n_val, &r, share_cap, group, rank, size, index, val_sums) != 0) goto fail;
         /* epoch_loss is a group total already: it travelled with the gradients */
         double train_loss = epoch_loss / (per_pair_terms * (double)epoch_entries);
         double val_loss = n_val ? val_sums[0] / (per_pair_terms * (double)n_val) : NAN;

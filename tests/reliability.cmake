@@ -6,3 +6,6 @@ rmens_script_test(kill_resume_bf16 ${CMAKE_CURRENT_SOURCE_DIR}/reliability/kill_
 set_tests_properties(kill_resume PROPERTIES LABELS "e2e;reliability;mpi")
 # Not in the sanitizer pass (label mpi): the fp32 run covers the checkpoint code there.
 set_tests_properties(kill_resume_bf16 PROPERTIES LABELS "e2e;reliability")
+# Two runs on one output directory (issue 18): the run directory's lock.
+rmens_script_test(concurrent_runs ${CMAKE_CURRENT_SOURCE_DIR}/reliability/concurrent_runs.sh)
+set_property(TEST concurrent_runs APPEND PROPERTY LABELS "reliability;mpi")

@@ -53,6 +53,7 @@ typedef struct {
     int train_restore_best;       /* keep the best-validation weights (else the last) */
     char train_stop_rule[24];     /* "no_improvement" | "rise" */
     char train_minibatches[8];    /* "epoch" (a permutation per epoch) | "draw" (each step afresh) */
+    char train_val_split[8];      /* "pairs" (one split of the pairs) | "entries" (per member, of the list) */
 
     /* ensemble.* */
     long long ensemble_members;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rmens/annotator.h"
 #include "rmens/config.h"
 #include "rmens/ensemble.h"
 #include "rmens/metrics.h"
@@ -38,6 +39,25 @@ typedef struct {
 } rm_eval_subset;
 
 typedef enum { RM_SUBSET_FULL = 0, RM_SUBSET_SINGLE = 1, RM_SUBSET_ABLATION = 2 } rm_subset_kind;
+
+/* Calibration pairs (eval.calibration_pairs, src/eval_calibration.c): within-prompt test
+ * pairs i = 0..n_pairs-1 drawn from (seed, RM_STREAM_CALIBRATION_PAIRS): prompt
+ * rm_rand_below(3i, N_test), responses a = rm_rand_below(3i+1, K), b = rm_rand_below(3i+2,
+ * K-1) with b += b >= a; outcome rm_annotator_label(annotator, i, golden_a, golden_b)
+ * (the run's annotator on the calibration streams). Each member's P_m(a over b) =
+ * sigmoid(raw_a - raw_b) from its raw scores, raw = z score_std + score_mean, so the
+ * difference is (z_a - z_b) score_std (member_scale); the mean aggregator's P is the mean
+ * of the P_m. The pairs are listed by prompt, ascending within one, and summed into the
+ * prompt's delta like every other figure, so they too are the same for any rank count. */
+typedef struct {
+    uint64_t n_pairs;       /* 0: off */
+    size_t n_prompts;       /* N_test */
+    size_t *prompt_first;   /* [n_prompts + 1]: prompt q's pairs are pair_index[prompt_first[q] .. [q+1]) */
+    uint64_t *pair_index;   /* [n_pairs] */
+    rm_annotator annotator;
+    double *member_scale;   /* [E] score_std of each member */
+    size_t offset;          /* first slot of the calibration figures in a block */
+} rm_eval_calibration;
 
 typedef struct {
     int n_members;          /* E */
@@ -72,7 +92,10 @@ typedef struct {
     int *pair_column;       /* [n_subsets]: its column, or -1 */
     int pair_table;         /* 1: rm_pair_table (E <= RM_PAIR_TABLE_MAX_MEMBERS), 0: pair masks */
 
-    size_t aggregator_slots; /* slots per aggregator: bon (sum, count) x n_bon, spearman, pair accuracy */
+    rm_eval_calibration calibration; /* rm_eval_plan_calibration; n_pairs 0 until then */
+
+    size_t aggregator_slots; /* slots per aggregator: bon (sum, count) x n_bon, spearman, pair accuracy,
+                              * proxy bon (sum, count) x n_bon, pick quantile, above median */
     size_t oracle_offset;    /* oracle best-of-n (sum, count) x n_bon */
     size_t member_spearman_offset; /* (sum, count) per member pair a < b */
     size_t n_slots;          /* doubles per block */
@@ -83,6 +106,13 @@ typedef struct {
  * list: 1, 2, 4, ... and E); subsets drawn from (cfg->seed, RM_STREAM_ABLATION). */
 int rm_eval_plan_create(rm_eval_plan *p, const rm_settings *cfg, int n_members, size_t n_responses);
 void rm_eval_plan_free(rm_eval_plan *p);
+
+/* Switch on the calibration figures (see rm_eval_calibration): cfg->eval_calibration_pairs
+ * pairs over n_prompts test prompts, the annotator of cfg with reward scale reward_scale,
+ * member_scale[E] the members' score_std. Adds the calibration slots to the plan, so it
+ * must come before any work or team is created from it. 0 pairs: nothing to do. */
+int rm_eval_plan_calibration(rm_eval_plan *p, const rm_settings *cfg, size_t n_prompts, double reward_scale,
+                             const double *member_scale);
 
 /* Even contiguous split of n items over `parts`: [*begin, *end) of part `index` (the
  * first n % parts parts get one more). Used for blocks of test prompts and bench rows. */
@@ -98,6 +128,8 @@ typedef struct {
     double *ranks, *mean_ranks, *member_ranks, *spread, *rank_error, *sort_buffer;
     int32_t *mean_dense;     /* [K] dense ranks of the current subset's mean */
     int *member_pick;        /* [E] best-of-K pick of each member */
+    double *proxy_values;    /* [n_bon] */
+    double *member_probability; /* [E] P_m of one calibration pair */
     rm_pair_table pairs;     /* plan->pair_table */
     uint64_t *pair_gt, *pair_eq; /* otherwise */
     double *delta;           /* [n_slots] one prompt's figures, added to its block in one go */
@@ -108,11 +140,15 @@ void rm_eval_work_free(rm_eval_work *w);
 
 /* Add one prompt's figures into a block's slots (n_slots doubles, starting from zeros).
  * z[m * member_stride + r] is member m's standardised score of response r; golden[r] its
- * golden reward. The figures are computed into w->delta, then added slot by slot: each
+ * golden reward; `prompt` its index in the test split (which calibration pairs are its).
+ * The figures are computed into w->delta, then added slot by slot: each
  * slot receives one value per prompt (0 where a figure is undefined), so the block's sums
  * are those of adding the figures one by one. */
 void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
-                               const float *golden, double *slots);
+                               const float *golden, size_t prompt, double *slots);
+/* The calibration pairs of `prompt` into the delta d (src/eval_calibration.c). */
+void rm_eval_calibration_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
+                                const float *golden, size_t prompt, double *d);
 
 /* The rank's threads for the statistics: one work each (fewer than asked when the pair
  * masks of more than 12 members would take more than 512 MiB in all). */
@@ -147,7 +183,25 @@ int rm_eval_reduce(const rm_eval_plan *p, MPI_Comm comm, const double *local_blo
 typedef struct {
     double bon[RM_MAX_LIST];
     double spearman, pair_accuracy, bench_accuracy;
+    double proxy_bon[RM_MAX_LIST]; /* the expected standardised aggregate score of the best-of-n pick */
+    double pick_quantile, above_median; /* of the best-of-K pick, averaged over prompts (rm_score_figures) */
 } rm_aggregate_figures;
+
+/* Calibration of one predictor's P(a over b) on the calibration pairs: ECE over
+ * RM_CALIBRATION_BINS bins of [0, 1] (rm_uniform_bin), the mean Brier and log-loss terms,
+ * and the reliability bins: [lower, upper) edges, pairs, mean P, share with outcome a. */
+typedef struct {
+    double ece, brier, log_loss;
+    double lower[RM_CALIBRATION_BINS], upper[RM_CALIBRATION_BINS], count[RM_CALIBRATION_BINS];
+    double mean_probability[RM_CALIBRATION_BINS], fraction_preferred[RM_CALIBRATION_BINS];
+} rm_calibration_figures;
+
+/* Error of the mean aggregator's preferred side against the golden order (untied golden
+ * pairs), by member disagreement std_m(P_m) in the RM_DISAGREEMENT_BINS bins of RM_DISAGREEMENT_EDGES. */
+typedef struct {
+    double lower[RM_DISAGREEMENT_BINS], upper[RM_DISAGREEMENT_BINS], count[RM_DISAGREEMENT_BINS];
+    double disagreement[RM_DISAGREEMENT_BINS], error_rate[RM_DISAGREEMENT_BINS]; /* bin means */
+} rm_disagreement_figures;
 
 typedef struct {
     rm_aggregate_figures aggregate[3 + RM_MAX_LIST];
@@ -164,6 +218,12 @@ typedef struct {
     rm_ensemble_figures *ablation;         /* [n_sizes], averaged over the size's subsets */
     double kl[RM_MAX_LIST];
     size_t n_bench;
+    /* calibration pairs (all NaN / 0 when eval.calibration_pairs = 0) */
+    uint64_t calibration_pairs;
+    rm_calibration_figures calibration_mean;   /* the mean aggregator of the full ensemble */
+    rm_calibration_figures calibration_single; /* ece, brier, log_loss: means over members; bins pooled */
+    rm_calibration_figures *calibration_member; /* [E] */
+    rm_disagreement_figures error_by_disagreement;
 } rm_eval_results;
 
 /* From the reduced totals (rank 0). n_bench = 0: bench accuracy NaN. */
@@ -196,12 +256,12 @@ int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const 
 
 /* results.json / results.h5 pieces, for other result files with the same layout:
  * "aggregators", "agreement", "uncertainty" of e (JSON members, no braces around them),
- * and the groups aggregators/, agreement/, uncertainty/ under HDF5 group g. */
+ * and the groups aggregators/, agreement/, uncertainty/ under HDF5 group g. r: the full
+ * ensemble's results when its calibration is to be written with them, else NULL. */
 void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl,
-                           const char *indent);
-int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e);
-/* A JSON number (null for NaN/Inf) and string. */
-void rm_json_number(FILE *f, double v);
+                           const char *indent, const rm_eval_results *r);
+int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r);
+/* A JSON string, escaped. */
 void rm_json_string(FILE *f, const char *s);
 
 /* `rmens eval`: score cfg's store with <output>/members.h5, write results.h5 and

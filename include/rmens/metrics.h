@@ -125,6 +125,7 @@ typedef struct {
     int32_t levels;        /* distinct golden rewards */
     int64_t tied_pairs;    /* pairs with equal golden rewards */
     double *by_golden;     /* [n] rm_golden_by_score(golden, golden): the oracle's best-of-n */
+    double median;         /* np.median(golden): the middle value, the mean of the two middle ones for even n */
 } rm_golden_sorted;
 
 int rm_golden_sorted_create(rm_golden_sorted *g, size_t capacity);
@@ -136,11 +137,25 @@ typedef struct {
     double spearman;       /* rm_pearson(ranks, golden ranks): rm_spearman(score, golden) */
     int64_t valid;         /* rm_pair_accuracy_counts(score, golden): its return value */
     int64_t twice_correct; /* and its *twice_correct */
+    /* The best-of-K pick (the argmax of score over all K responses; a tied top block of t
+     * responses shares the pick, each with weight 1/t), read off the same sort:
+     *  - pick_quantile = sum over the top block of (1/t) #{j : golden_j <= golden_r} / K:
+     *    the seed lab's step6_eval_rms.py quantile ((golden <= golden[pick]).mean() with
+     *    pick = argmax), its ties shared instead of taken by first index;
+     *  - above_median = (1/t) #{r in the top block : golden_r > median(golden)} (strictly
+     *    above np.median of the prompt's golden rewards). */
+    double pick_quantile, above_median;
 } rm_score_figures;
 
 /* Every per-prompt figure of `score` against g from one sort of the score (where the
  * functions above sort it four times): bon[j] = the expected golden reward of best-of-n_j
  * (rm_golden_by_score then rm_bon_table_expect), Spearman and the pair-accuracy counts.
+ * proxy_bon (NULL: not computed) gets the *proxy* value of the same picks: proxy_bon[j] =
+ * the expected score itself of the best-of-n_j pick, sum_i win_j[i] * score_(i) over the
+ * ascending scores with the same win probabilities (a tied block shares its probability,
+ * and its members share one score, so no averaging is needed): rm_bon_table_expect of the
+ * sorted scores. The gap proxy - golden growing with n is the overoptimization signature
+ * (Gao et al. 2022).
  * Outputs ranks[n], the average ranks of score, and, when dense is not NULL, its 0-based
  * dense ranks (strict order kept, ties equal). Results are bitwise those of the separate
  * functions: the same sort order and the same sums in the same order. The discordant
@@ -148,7 +163,8 @@ typedef struct {
  * with a higher golden reward (a bit set of golden positions with per-word suffix counts
  * below n = 1024, a Fenwick tree from there), so no second sort by (golden, score) is needed. */
 void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, const rm_bon_table *bon_table,
-                              double *bon, double *ranks, int32_t *dense, rm_score_figures *out, rm_metric_scratch *s);
+                              double *bon, double *proxy_bon, double *ranks, int32_t *dense, rm_score_figures *out,
+                              rm_metric_scratch *s);
 
 /* ---- AUROC ---- */
 
@@ -158,6 +174,47 @@ double rm_auroc(const double *score, const int *label, size_t n, rm_metric_scrat
 /* The same from counts per discrete score level 0..levels-1 (ascending):
  * positives[l], negatives[l]. */
 double rm_auroc_levels(const double *positives, const double *negatives, int levels);
+
+/* ---- calibration of preference probabilities (src/metrics_calibration.c) ---- */
+
+#define RM_CALIBRATION_BINS 15  /* reliability bins of the expected calibration error */
+#define RM_DISAGREEMENT_BINS 10 /* bins of member disagreement (std of P_m), RM_DISAGREEMENT_EDGES */
+#define RM_LOG_LOSS_CLIP 1e-15  /* probabilities clipped to [c, 1 - c] in the log loss */
+
+/* 1 / (1 + exp(-x)), without overflow for either sign. */
+double rm_sigmoid(double x);
+
+/* The bin of x among `bins` equal-width bins of [lo, hi], with the edges of
+ * np.linspace(lo, hi, bins + 1): edge_i = lo + i * ((hi - lo) / bins), the last edge hi
+ * itself. Bin b is [edge_b, edge_(b+1)), the last bin closed [edge_(bins-1), hi]; x below
+ * lo falls in bin 0, above hi in the last (np.searchsorted(edges[1:-1], x, "right")). */
+int rm_uniform_bin(double x, double lo, double hi, int bins);
+/* edge_i of rm_uniform_bin, 0 <= i <= bins. */
+double rm_uniform_edge(double lo, double hi, int bins, int i);
+
+/* The fixed edges of the disagreement bins, 0 ... 0.5 (std_m P_m is at most 0.5),
+ * spaced roughly geometrically: members mostly disagree by a few hundredths, and equal
+ * widths would put nearly every pair in the first bin. Bin b is [edge_b, edge_(b+1)),
+ * the last closed; rm_disagreement_bin = np.searchsorted(edges[1:-1], x, "right"). */
+extern const double RM_DISAGREEMENT_EDGES[RM_DISAGREEMENT_BINS + 1];
+int rm_disagreement_bin(double x);
+
+/* One predicted probability p of an outcome y in {0, 1}: its Brier term (p - y)^2 and its
+ * log-loss term -(y log q + (1 - y) log(1 - q)) with q = p clipped to [1e-15, 1 - 1e-15]
+ * (sklearn.metrics.brier_score_loss and log_loss are the means of these). */
+double rm_brier_term(double p, int y);
+double rm_log_loss_term(double p, int y);
+
+/* Expected calibration error from per-bin sums over N = sum count[b] predictions:
+ * sum_b (count_b / N) |probability_sum_b / count_b - positive_sum_b / count_b| over the
+ * non-empty bins (sklearn's calibration_curve bins; NaN when N = 0). */
+double rm_expected_calibration_error(const double *count, const double *probability_sum, const double *positive_sum,
+                                     int bins);
+
+/* Whether the preference probability p of "a over b" errs against the golden order:
+ * 1 if it prefers (p > 1/2) the golden-worse response, 0 if the golden-better one, 1/2 at
+ * p = 1/2; NaN for a golden tie (no order to err against). */
+double rm_preference_error(double p, double golden_a, double golden_b);
 
 /* ---- ensembles ---- */
 

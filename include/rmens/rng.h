@@ -45,6 +45,7 @@ enum {
     RM_MEMBER_SHUFFLE = 1,   /* minibatch order, one permutation per epoch */
     RM_MEMBER_BOOTSTRAP = 2, /* bootstrap resampling of the training pairs */
     RM_MEMBER_DRAW = 3,      /* train.minibatches = "draw": each step's minibatch */
+    RM_MEMBER_SPLIT = 4,     /* train.val_split = "entries": the member's own split */
 };
 #define RM_STREAM_MEMBER(m, purpose) ((uint64_t)1000 + (uint64_t)(m) * 16u + (uint64_t)(purpose))
 

@@ -69,6 +69,18 @@ typedef void (*rm_progress_fn)(const rm_member *m, int epoch, int epochs, double
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx);
 void rm_member_free(rm_member *m);
+
+/* Member `index`'s training and validation lists, as pair ids (train.val_split):
+ *  - "pairs" (default): the pairs' own split (pairs->order), the same for every member;
+ *    with pairs.both_orders each training pair twice in a row;
+ *  - "entries" (the seed code's train_test_split of its doubled list): all pairs, each
+ *    twice with both orders, in one permutation per member from
+ *    RM_STREAM_MEMBER(index, RM_MEMBER_SPLIT); its first floor(n_entries * val_fraction)
+ *    entries validate, the rest train, so a pair's two orders may fall on both sides.
+ * ensemble.data = "bootstrap" resamples the training list. Sizes first (n_val may be
+ * NULL); the lists go into caller arrays of those sizes. */
+size_t rm_member_list_sizes(const rm_settings *cfg, const rm_pairs *pairs, size_t *n_val);
+int rm_member_lists(const rm_settings *cfg, const rm_pairs *pairs, int index, uint32_t *train_ids, uint32_t *val_ids);
 /* Non-zero when a trained member looks diverged, with the reason in why[n]: validation
  * accuracy below 0.5 at the kept epoch, or a training or validation loss that grew
  * tenfold (last against first epoch; kept against lowest). rm_train_member warns. */

@@ -1,5 +1,6 @@
 /* rmens eval CONFIG: score the test split with every member and write the figures. */
 #include "cli.h"
+#include "rmens/lock.h"
 #include "rmens/common.h"
 #include "rmens/eval.h"
 
@@ -38,7 +39,13 @@ int cmd_eval(int argc, char **argv)
     if (prc != 0) return cli_fail("eval", MPI_COMM_WORLD);
     rm_settings cfg;
     if (cli_load_settings(&a, &cfg, MPI_COMM_WORLD) != 0) return cli_fail("eval", MPI_COMM_WORLD);
+    rm_output_lock lock;
+    if (rm_output_lock_acquire(&lock, cfg.output, 0, "eval", MPI_COMM_WORLD) != 0) {
+        rm_settings_free(&cfg);
+        return cli_fail("eval", MPI_COMM_WORLD);
+    }
     int rc = rm_evaluate(&cfg, MPI_COMM_WORLD, a.force);
+    rm_output_lock_release(&lock);
     rm_settings_free(&cfg);
     return rc == 0 ? 0 : cli_fail("eval", MPI_COMM_WORLD);
 }

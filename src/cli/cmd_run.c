@@ -1,5 +1,6 @@
 /* rmens run CONFIG: train, then evaluate, in one job. */
 #include "cli.h"
+#include "rmens/lock.h"
 #include "rmens/common.h"
 #include "rmens/checkpoint.h"
 #include "rmens/ensemble.h"
@@ -25,9 +26,16 @@ int cmd_run(int argc, char **argv)
     if (prc != 0) return cli_fail("run", MPI_COMM_WORLD);
     rm_settings cfg;
     if (cli_load_settings(&a, &cfg, MPI_COMM_WORLD) != 0) return cli_fail("run", MPI_COMM_WORLD);
+    /* one exclusive lock for both steps: eval here reads what this job wrote */
+    rm_output_lock lock;
+    if (rm_output_lock_acquire(&lock, cfg.output, 1, "run", MPI_COMM_WORLD) != 0) {
+        rm_settings_free(&cfg);
+        return cli_fail("run", MPI_COMM_WORLD);
+    }
     int rc = rm_ensemble_train(&cfg, MPI_COMM_WORLD, a.force, a.resume);
     /* A resumed run re-evaluates whatever results an interrupted one may have left. */
     if (rc == 0) rc = rm_evaluate(&cfg, MPI_COMM_WORLD, a.force || a.resume);
+    rm_output_lock_release(&lock);
     rm_settings_free(&cfg);
     if (rc == RM_EXIT_CHECKPOINTED) return RM_EXIT_CHECKPOINTED;
     return rc == 0 ? 0 : cli_fail("run", MPI_COMM_WORLD);

@@ -1,5 +1,6 @@
 /* rmens train CONFIG: train an ensemble over the ranks of the job. */
 #include "cli.h"
+#include "rmens/lock.h"
 #include "rmens/common.h"
 #include "rmens/checkpoint.h"
 #include "rmens/ensemble.h"
@@ -33,7 +34,13 @@ int cmd_train(int argc, char **argv)
     if (prc != 0) return cli_fail("train", MPI_COMM_WORLD);
     rm_settings cfg;
     if (cli_load_settings(&a, &cfg, MPI_COMM_WORLD) != 0) return cli_fail("train", MPI_COMM_WORLD);
+    rm_output_lock lock;
+    if (rm_output_lock_acquire(&lock, cfg.output, 1, "train", MPI_COMM_WORLD) != 0) {
+        rm_settings_free(&cfg);
+        return cli_fail("train", MPI_COMM_WORLD);
+    }
     int rc = rm_ensemble_train(&cfg, MPI_COMM_WORLD, a.force, a.resume);
+    rm_output_lock_release(&lock);
     rm_settings_free(&cfg);
     if (rc == RM_EXIT_CHECKPOINTED) return RM_EXIT_CHECKPOINTED;
     return rc == 0 ? 0 : cli_fail("train", MPI_COMM_WORLD);

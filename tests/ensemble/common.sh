@@ -5,7 +5,7 @@ set -euo pipefail
 # RMENS_TEST_TMP: where the scratch directory goes (/tmp by default). The Slurm multi-node
 # tests put it under /var/tmp, because each simulated node has its own /tmp.
 WORK="$(mktemp -d "${RMENS_TEST_TMP:-/tmp}/rmens_test.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 CFG="$SRCDIR/configs/demo.cfg"
 STORE="$WORK/store.h5"
 # Small and quick: 300 prompts x 6 responses at D = 24, a 2-layer MLP, 3 epochs.

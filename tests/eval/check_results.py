@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks results.h5 / results.json of rmens eval against an independent recomputation.
 
-usage: check_results.py STORE MEMBERS RESULTS_P1.h5 [RESULTS_Pn.h5 ...] RESULTS.json
+usage: check_results.py [--pairs-dump BINARY] STORE MEMBERS RESULTS_P1.h5 [RESULTS_Pn.h5 ...] RESULTS.json
   - every figure dataset and attribute (except the run record: ranks, eval_seconds) and
     /predictions are bitwise identical across the results files;
   - /predictions equals the members' MLPs applied to the test embeddings in numpy,
@@ -10,8 +10,17 @@ usage: check_results.py STORE MEMBERS RESULTS_P1.h5 [RESULTS_Pn.h5 ...] RESULTS.
     exact best-of-n (brute force over all subsets where small, else the order-statistics
     formula), Spearman (scipy), pairwise accuracy (brute force), bench accuracy, oracle,
     single-member figures, agreement and uncertainty;
+  - the overoptimization diagnostics: proxy best-of-n (the same brute force on the
+    aggregate score itself), the best-of-K pick's quantile and above-median share (the seed
+    lab's step6_eval_rms.py formula, tied picks shared);
+  - with --pairs-dump (tests/eval/calibration_pairs_dump.c: the calibration pairs and the
+    annotator's uniforms from the generator): the annotator's outcomes, each member's and
+    the mean's P(a over b) from /predictions and the members' score_std, and from them ECE,
+    Brier and log loss (scikit-learn: calibration_curve, brier_score_loss, log_loss; numpy
+    np.histogram bins) and the error by disagreement;
   - results.json has the documented shape and the same numbers as results.h5.
 """
+import subprocess
 import itertools
 import json
 import math
@@ -80,8 +89,160 @@ def pair_accuracy_counts(score, golden):
     return ((dg == ds) & upper).sum() + 0.5 * ((ds == 0) & upper).sum(), upper.sum()
 
 
+def parse_config(text):
+    """section.key -> value string of the merged libconfig text in results.h5."""
+    out, section = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.endswith(":"):
+            section = line[:-1].strip()
+        elif line.startswith("};"):
+            section = None
+        elif "=" in line:
+            key, value = (t.strip() for t in line.rstrip(";").split("=", 1))
+            out[f"{section}.{key}" if section else key] = value.strip('"')
+    return out
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def check_diagnostics(res, j, aggs, zd, golden, bon_n, problems):
+    """Proxy best-of-n, pick quantile and above-median share of every aggregate and member."""
+    N, K = golden.shape
+
+    def diagnostics(score):
+        proxy = [np.mean([bon_exact(score[p], score[p], n) for p in range(N)]) for n in bon_n]
+        q, above = [], []
+        for p in range(N):
+            picks = np.flatnonzero(score[p] == score[p].max())
+            q.append(np.mean([(golden[p] <= golden[p][i]).mean() for i in picks]))
+            above.append(np.mean(golden[p][picks] > np.median(golden[p])))
+        return proxy, float(np.mean(q)), float(np.mean(above))
+
+    def compare(label, got_proxy, got_q, got_above, score):
+        proxy, q, above = diagnostics(score)
+        if not all(close(float(a), b) for a, b in zip(got_proxy, proxy)):
+            problems.append(f"{label}: proxy_bon {list(got_proxy)} vs {proxy}")
+        if not close(float(got_q), q) or not close(float(got_above), above):
+            problems.append(f"{label}: pick quantile {got_q} above median {got_above} vs {q} {above}")
+        return proxy, q, above
+
+    for name, score in aggs.items():
+        g = res[f"aggregators/{name}"]
+        compare(name, g["proxy_bon"][()], g.attrs["pick_quantile"], g.attrs["above_median"], score)
+        a = j["aggregators"][name]
+        if list(a["proxy_bon"]) != [str(n) for n in bon_n] or \
+                not all(close(a["proxy_bon"][str(n)], float(g["proxy_bon"][i]), 0) for i, n in enumerate(bon_n)) or \
+                not close(a["pick_quantile"], float(g.attrs["pick_quantile"]), 0):
+            problems.append(f"results.json: {name} proxy_bon / pick_quantile differ from results.h5")
+    singles = [compare(f"single {m}", res["single/proxy_bon"][m], res["single/pick_quantile"][m],
+                       res["single/above_median"][m], zd[m]) for m in range(zd.shape[0])]
+    mean_proxy = np.mean([s[0] for s in singles], 0)
+    sj = j["single"]
+    if not all(close(sj["proxy_bon"][str(n)], mean_proxy[i]) for i, n in enumerate(bon_n)) or \
+            not close(sj["pick_quantile"], float(np.mean([s[1] for s in singles]))) or \
+            not close(sj["std"]["above_median"], float(np.std([s[2] for s in singles]))):
+        problems.append("results.json: single proxy_bon / pick_quantile / std above_median")
+
+
+def calibration_reference(p, y):
+    """ECE, Brier, log loss and np.histogram bins of probabilities p of outcomes y."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss, log_loss
+    edges = np.linspace(0, 1, 16)
+    count = np.histogram(p, bins=edges)[0]
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=15, strategy="uniform")
+    ece = float(np.sum(count[count > 0] / len(p) * np.abs(prob_pred - prob_true)))
+    return {"ece": ece, "brier": brier_score_loss(y, p), "log_loss": log_loss(y, p, eps=1e-15, labels=[0, 1]),
+            "count": count, "fraction_preferred": prob_true, "mean_probability": prob_pred}
+
+
+def check_calibration(dump, res, j, mem, zf, golden, problems):
+    """The calibration figures and the error by disagreement, recomputed pair by pair."""
+    cfg = parse_config(res.attrs["config"])
+    n_pairs, seed = int(cfg["eval.calibration_pairs"]), int(cfg["seed"])
+    E, N, K = zf.shape
+    if int(res.attrs["calibration_pairs"]) != n_pairs:
+        problems.append(f"calibration_pairs attribute {res.attrs['calibration_pairs']} != {n_pairs}")
+        return
+    out = subprocess.run([dump, str(seed), str(N), str(K), str(n_pairs)], check=True, capture_output=True, text=True)
+    d = np.loadtxt(out.stdout.splitlines(), ndmin=2)
+    q, a, b = (d[:, i].astype(int) for i in range(3))
+    u_label, u_flip = d[:, 3], d[:, 4]
+    # the reward scale: the one training recorded, else the std of the test rewards
+    want_scale = float(mem.attrs["reward_scale"]) if "reward_scale" in mem.attrs else \
+        (float(cfg["pairs.reward_scale"]) if cfg["pairs.reward_scale"] != "std" else float(np.std(golden)))
+    scale = float(res.attrs["calibration_reward_scale"])
+    if not close(scale, want_scale, 1e-12):
+        problems.append(f"calibration reward scale {scale} vs {want_scale}")
+    beta, flip = float(cfg["pairs.annotator_beta"]), float(cfg["pairs.label_flip"])
+    diff = golden[q, a] - golden[q, b]
+    if beta < 0:
+        y = (diff > 0) | ((diff == 0) & (u_label < 0.5))
+    else:
+        y = u_label < sigmoid(beta * diff / scale if scale > 0 else 0 * diff)
+    y = np.where((flip > 0) & (u_flip < flip), ~y, y).astype(int)
+    std = np.array([mem[f"member_{m}"].attrs["score_std"] for m in range(E)])
+    z = zf.astype(np.float64)
+    pm = sigmoid((z[:, q, a] - z[:, q, b]) * std[:, None])  # [E, pairs]
+    mean = pm.mean(0)
+
+    def compare(label, group, json_obj, ref, with_bins=True):
+        for key in ["ece", "brier", "log_loss"]:
+            if not close(float(group.attrs[key]), ref[key], 1e-9) or not close(json_obj[key], float(group.attrs[key]), 0):
+                problems.append(f"{label} {key}: {group.attrs[key]} (json {json_obj[key]}) vs {ref[key]}")
+        if with_bins:
+            count = group["count"][()]
+            if not np.array_equal(count, ref["count"]) or json_obj["bins"]["count"] != list(count):
+                problems.append(f"{label} bin counts {count} vs np.histogram {ref['count']}")
+                return
+            nonempty = count > 0
+            for key in ["fraction_preferred", "mean_probability"]:
+                if not np.allclose(group[key][()][nonempty], ref[key], rtol=0, atol=1e-9):
+                    problems.append(f"{label} {key} {group[key][()][nonempty]} vs sklearn {ref[key]}")
+
+    compare("mean calibration", res["aggregators/mean/calibration"], j["aggregators"]["mean"]["calibration"],
+            calibration_reference(mean, y))
+    members = [calibration_reference(pm[m], y) for m in range(E)]
+    pooled = calibration_reference(pm.reshape(-1), np.tile(y, E))
+    single = {key: float(np.mean([r[key] for r in members])) for key in ["ece", "brier", "log_loss"]}
+    single.update({key: pooled[key] for key in ["count", "fraction_preferred", "mean_probability"]})
+    compare("single calibration", res["single/calibration"], j["single"]["calibration"], single)
+    if not np.allclose(res["single/calibration/member_brier"][()], [r["brier"] for r in members], rtol=0, atol=1e-9):
+        problems.append("single member Brier scores")
+
+    # error of the mean's preferred side by member disagreement, untied golden pairs
+    spread = pm.std(0)
+    untied = diff != 0
+    error = np.where(mean == 0.5, 0.5, ((mean > 0.5) != (diff > 0)).astype(float))[untied]
+    g = res["uncertainty/error_by_disagreement"]
+    edges = np.r_[g["lower"][()], g["upper"][-1]]
+    if not np.array_equal(edges, [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5]):
+        problems.append(f"error_by_disagreement edges {edges} are not the documented ones")
+    ids = np.searchsorted(edges[1:-1], spread[untied], side="right")
+    jd = j["uncertainty"]["error_by_disagreement"]
+    count = np.bincount(ids, minlength=10)
+    if not np.array_equal(g["count"][()], count) or jd["count"] != list(g["count"][()]):
+        problems.append(f"error_by_disagreement counts {g['count'][()]} vs {count}")
+    for bin_ in np.flatnonzero(count):
+        sel = ids == bin_
+        if not close(float(g["error_rate"][bin_]), error[sel].mean(), 1e-9) or \
+                not close(float(g["disagreement"][bin_]), spread[untied][sel].mean(), 1e-9):
+            problems.append(f"error_by_disagreement bin {bin_}: {g['error_rate'][bin_]} vs {error[sel].mean()}")
+    if y.mean() in (0.0, 1.0) or count[1:].sum() == 0:
+        problems.append(f"calibration check too weak: outcome share {y.mean()}, pairs above the first bin {count[1:].sum()}")
+    print(f"check_results: calibration over {n_pairs} pairs: mean ECE {res['aggregators/mean/calibration'].attrs['ece']:.4f}, "
+          f"{int(count[1:].sum())} untied pairs above disagreement 0.05")
+
+
 def main():
-    store_path, members_path, *rest = sys.argv[1:]
+    args = sys.argv[1:]
+    dump = None
+    if args[:1] == ["--pairs-dump"]:
+        dump, args = args[1], args[2:]
+    store_path, members_path, *rest = args
     json_path = rest[-1]
     result_paths = rest[:-1]
     problems = []
@@ -241,7 +402,9 @@ def main():
         problems.append(f"results.json: members {j.get('members')}, aggregators {sorted(j['aggregators'])}")
     for name in aggs:
         a = j["aggregators"][name]
-        if sorted(a) != ["bench_accuracy", "bon", "kl", "pair_accuracy", "spearman"]:
+        want_keys = ["above_median", "bench_accuracy", "bon", "kl", "pair_accuracy", "pick_quantile", "proxy_bon",
+                     "spearman"] + (["calibration"] if name == "mean" else [])
+        if sorted(a) != sorted(want_keys):
             problems.append(f"results.json: aggregator keys {sorted(a)}")
         if list(a["bon"]) != [str(n) for n in bon_n] or not close(a["bon"][str(bon_n[-1])], float(res[f"aggregators/{name}/bon"][-1]), 0):
             problems.append(f"results.json: {name} bon differs")
@@ -251,6 +414,12 @@ def main():
         problems.append(f"results.json: ablation sizes {sorted(j['ablation'])}")
     if j["ablation"]["1"]["agreement"]["pair_agreement"] is not None:
         problems.append("results.json: agreement of one member should be null")
+
+    check_diagnostics(res, j, aggs, zd, golden, bon_n, problems)
+    if dump:
+        check_calibration(dump, res, j, mem, zf, golden, problems)
+    elif j["aggregators"]["mean"]["calibration"] is not None:
+        print("check_results: calibration figures not recomputed (no --pairs-dump)")
 
     for p in problems:
         print("FAIL:", p)

@@ -2,9 +2,11 @@
 # rmens eval end to end: a tiny synthetic store, 4 members trained once, then eval on
 # P = 1, 2, 3 ranks with uneven pieces. results.json must be byte-identical, every figure
 # and /predictions in results.h5 bitwise identical; the figures are recomputed
-# independently from /predictions (numpy/scipy) and the predictions from members.h5.
+# independently from /predictions (numpy/scipy) and the predictions from members.h5, the
+# calibration figures from the pairs of calibration_pairs_dump ($1) with scikit-learn.
 set -euo pipefail
 : "${RMENS:?}" "${MPIRUN:?}" "${PYTHON:?}" "${SRCDIR:?}"
+PAIRS_DUMP="${1:?usage: ranks_identical.sh CALIBRATION_PAIRS_DUMP}"
 WORK="$(mktemp -d /tmp/rmens_eval.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -16,7 +18,8 @@ SETS=(--set store="$WORK/store.h5" --set output="$WORK/run" --set synth.train_pr
       --set synth.dim=24 --set synth.bench_pairs=41 --set model.hidden=[16,8] --set train.epochs=3
       --set train.batch_size=64 --set pairs.count=1200 --set ensemble.members=4
       --set parallel.blas_threads=1 --set "eval.bon_n=[1,2,3,5,11,40]" --set "eval.uwo_lambda=[0.5]"
-      --set eval.ablation_subsets=3 --set eval.save_predictions=true --set eval.chunk_prompts=5)
+      --set eval.ablation_subsets=3 --set eval.save_predictions=true --set eval.chunk_prompts=5
+      --set pairs.label_flip=0.1 --set eval.calibration_pairs=20000)
 
 "$RMENS" synth "$CFG" "${SETS[@]}" --force >"$WORK/synth.log" 2>&1 || { cat "$WORK/synth.log"; fail "synth"; }
 run_mpi 2 train "$CFG" "${SETS[@]}" --force >"$WORK/train.log" 2>&1 || { cat "$WORK/train.log"; fail "train"; }
@@ -24,6 +27,8 @@ run_mpi 2 train "$CFG" "${SETS[@]}" --force >"$WORK/train.log" 2>&1 || { cat "$W
 for np in 1 2 3; do
   run_mpi "$np" eval "$CFG" "${SETS[@]}" --force >"$WORK/eval_$np.log" 2>&1 || { cat "$WORK/eval_$np.log"; fail "eval on $np ranks"; }
   grep -q "AUROC(disagreement" "$WORK/eval_$np.log" || { cat "$WORK/eval_$np.log"; fail "$np ranks: no table"; }
+  grep -q "^calibration of P(a preferred) on 20000" "$WORK/eval_$np.log" && grep -q "^overoptimization at n = 11" "$WORK/eval_$np.log" \
+    || { cat "$WORK/eval_$np.log"; fail "$np ranks: no overoptimization or calibration table"; }
   cp "$WORK/run/results.json" "$WORK/results_$np.json"
   cp "$WORK/run/results.h5" "$WORK/results_$np.h5"
 done
@@ -42,6 +47,6 @@ grep -q "already exist" "$WORK/refuse.log" || { cat "$WORK/refuse.log"; fail "no
 cmp "$WORK/run/results.json" "$WORK/results_3.json" || fail "refused eval touched results.json"
 ls -a "$WORK/run" | grep -q "tmp" && fail "temporary files left behind"
 
-"$PYTHON" "$SRCDIR/tests/eval/check_results.py" "$WORK/store.h5" "$WORK/run/members.h5" \
+"$PYTHON" "$SRCDIR/tests/eval/check_results.py" --pairs-dump "$PAIRS_DUMP" "$WORK/store.h5" "$WORK/run/members.h5" \
   "$WORK/results_1.h5" "$WORK/results_2.h5" "$WORK/results_3.h5" "$WORK/results_1.json"
 echo "eval ranks_identical: ok"

@@ -46,7 +46,7 @@ static void accumulate(const rm_eval_plan *plan, rm_eval_work *w, int identical,
     for (size_t b = b0; b < b1; b++)
         for (size_t p = b * RM_EVAL_BLOCK_PROMPTS; p < (b + 1) * RM_EVAL_BLOCK_PROMPTS && p < N; p++) {
             predictions((int)p, identical, z, golden);
-            rm_eval_accumulate_prompt(plan, w, z, K, golden, blocks + (b - b0) * plan->n_slots);
+            rm_eval_accumulate_prompt(plan, w, z, K, golden, p, blocks + (b - b0) * plan->n_slots);
         }
     bench_predictions(identical, zc, zr);
     /* this rank's bench rows, laid out [E][rows] like rmens eval's pieces */
@@ -62,6 +62,56 @@ static void accumulate(const rm_eval_plan *plan, rm_eval_work *w, int identical,
     free(r);
 }
 
+/* The calibration figures recomputed pair by pair in pair-index order (not prompt by
+ * prompt as the evaluation sums them): Brier and log loss of the mean's and member 2's
+ * P(a over b), the share of outcomes a, and the pairs counted by disagreement. */
+static void check_calibration(const rm_settings *cfg, const rm_eval_plan *plan, const rm_eval_results *res, int identical)
+{
+    static float z[E * K], golden[K];
+    const rm_eval_calibration *c = &plan->calibration;
+    double brier = 0, log_loss = 0, brier_2 = 0, positive = 0, untied = 0;
+    for (uint64_t i = 0; i < c->n_pairs; i++) {
+        uint64_t seed = (uint64_t)cfg->seed;
+        int p = (int)rm_rand_below(seed, RM_STREAM_CALIBRATION_PAIRS, 3 * i, N);
+        size_t a = rm_rand_below(seed, RM_STREAM_CALIBRATION_PAIRS, 3 * i + 1, K);
+        size_t b = rm_rand_below(seed, RM_STREAM_CALIBRATION_PAIRS, 3 * i + 2, K - 1);
+        b += b >= a;
+        predictions(p, identical, z, golden);
+        int y = rm_annotator_label(&c->annotator, i, golden[a], golden[b], NULL);
+        double mean = 0, p2 = 0;
+        for (int m = 0; m < E; m++) {
+            double pm = 1 / (1 + exp(-((double)z[m * K + a] - (double)z[m * K + b]) * c->member_scale[m]));
+            mean += pm / E;
+            if (m == 2) p2 = pm;
+        }
+        brier += (mean - y) * (mean - y);
+        brier_2 += (p2 - y) * (p2 - y);
+        log_loss -= y ? log(mean) : log(1 - mean);
+        positive += y;
+        untied += golden[a] != golden[b];
+    }
+    double n = (double)c->n_pairs, counted = 0, pooled = 0, in_bins = 0;
+    CHECK_CLOSE(res->calibration_mean.brier, brier / n, 1e-12);
+    CHECK_CLOSE(res->calibration_mean.log_loss, log_loss / n, 1e-12);
+    CHECK_CLOSE(res->calibration_member[2].brier, brier_2 / n, 1e-12);
+    for (int b = 0; b < RM_CALIBRATION_BINS; b++) {
+        in_bins += res->calibration_mean.count[b];
+        pooled += res->calibration_single.count[b];
+        if (res->calibration_mean.count[b] > 0) counted += res->calibration_mean.count[b] * res->calibration_mean.fraction_preferred[b];
+    }
+    CHECK(in_bins == n && pooled == E * n);
+    CHECK_CLOSE(counted, positive, 1e-9);
+    double dis = 0;
+    for (int b = 0; b < RM_DISAGREEMENT_BINS; b++) dis += res->error_by_disagreement.count[b];
+    CHECK(dis == untied);
+    CHECK(res->calibration_mean.ece >= 0 && res->calibration_mean.ece <= 1);
+    if (identical) { /* equal members and scales: every P_m is the mean, no disagreement */
+        CHECK(res->error_by_disagreement.count[0] == untied);
+        CHECK_CLOSE(res->calibration_single.brier, res->calibration_mean.brier, 1e-12);
+        CHECK_CLOSE(res->calibration_single.ece, res->calibration_mean.ece, 1e-12);
+    }
+}
+
 static int run_case(MPI_Comm comm, int identical, const rm_settings *cfg)
 {
     int rank, size;
@@ -69,7 +119,10 @@ static int run_case(MPI_Comm comm, int identical, const rm_settings *cfg)
     MPI_Comm_size(comm, &size);
     rm_eval_plan plan;
     rm_eval_work work;
-    if (rm_eval_plan_create(&plan, cfg, E, K) != 0 || rm_eval_work_create(&work, &plan) != 0) {
+    const double scales[E] = {1.0, 0.5, 2.0, 1.5, 1.0}, same_scales[E] = {1.5, 1.5, 1.5, 1.5, 1.5};
+    if (rm_eval_plan_create(&plan, cfg, E, K) != 0 ||
+        rm_eval_plan_calibration(&plan, cfg, N, 0.7, identical ? same_scales : scales) != 0 ||
+        rm_eval_work_create(&work, &plan) != 0) {
         fprintf(stderr, "plan: %s\n", rm_last_error());
         return 1;
     }
@@ -114,6 +167,8 @@ static int run_case(MPI_Comm comm, int identical, const rm_settings *cfg)
         CHECK_CLOSE(res.full.aggregate[0].pair_accuracy, correct / valid, 1e-15);
         CHECK_CLOSE(res.oracle_bon[plan.n_bon - 1], oracle_last / N, 1e-12);
         CHECK(res.full.aggregate[0].bench_accuracy >= 0 && res.full.aggregate[0].bench_accuracy <= 1);
+        CHECK(res.calibration_pairs == (uint64_t)cfg->eval_calibration_pairs);
+        check_calibration(cfg, &plan, &res, identical);
 
         if (identical) {
             CHECK_CLOSE(res.full.member_spearman, 1.0, 1e-12);
@@ -161,8 +216,9 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     rm_settings cfg;
-    const char *sets[] = {"eval.bon_n=[1,2,5,13,50]", "eval.uwo_lambda=[0.5,2.0]", "eval.ablation_subsets=3", "seed=7"};
-    if (rm_settings_load(&cfg, NULL, sets, 4) != 0) {
+    const char *sets[] = {"eval.bon_n=[1,2,5,13,50]", "eval.uwo_lambda=[0.5,2.0]", "eval.ablation_subsets=3", "seed=7",
+                          "eval.calibration_pairs=700", "pairs.annotator_beta=2.0", "pairs.label_flip=0.1"};
+    if (rm_settings_load(&cfg, NULL, sets, 7) != 0) {
         fprintf(stderr, "settings: %s\n", rm_last_error());
         MPI_Abort(MPI_COMM_WORLD, 1);
     }

@@ -210,10 +210,13 @@ def cases():
 
 
 def listing(d):
+    """Files under d, less the run directory's lock file (rmens.lock: kept on purpose, its
+    empty or stale record is how a crashed holder is recognised; see include/rmens/lock.h)."""
     out = set()
     for root, dirs, files in os.walk(d):
         for name in dirs + files:
-            out.add(os.path.relpath(os.path.join(root, name), d))
+            if name != "rmens.lock":
+                out.add(os.path.relpath(os.path.join(root, name), d))
     return out
 
 

@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+"""Figures of one run: what `rmens run` (or `rmens eval`) wrote, without a campaign.
+
+    /usr/bin/python3 analysis/plot_run.py RUN_DIR
+
+Reads RUN_DIR/results.json, writes RUN_DIR/figures/ and prints the path of every figure
+it wrote, one a line:
+  bon_vs_kl.png             best-of-n against KL(best-of-n) = log n - (n-1)/n, per
+                            aggregator: the golden reward of the pick beside the oracle
+                            (true best-of-n) and a single member (mean +- s.d. over the
+                            members), and the proxy reward of the same pick (its
+                            standardised aggregate score); proxy rising while golden
+                            flattens is over-optimisation of the reward model
+  ensemble_size.png         the ensemble-size ablation: best-of-n golden reward at the
+                            largest n and Spearman against the number of members k
+  reliability.png           reliability diagram of the preference probabilities of the
+                            mean ensemble and of a single member, with ECE, Brier score,
+                            log loss and the number of pairs per bin
+  uncertainty_vs_error.png  error rate of the mean ensemble's pairwise preference against
+                            the members' disagreement on the pair
+A figure (or curve) whose fields older results lack is skipped with a one-line note on
+stderr. The style and panels are those of the campaign figures (analysis/plots.py).
+"""
+import json
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plots  # noqa: E402  (also selects the Agg backend)
+from plots import Curve, plt  # noqa: E402
+
+
+def skipped(what, field):
+    """The one-line note for a figure or curve whose field the results do not have."""
+    print(f"plot_run: {what} skipped: results.json has no {field} (older results)", file=sys.stderr)
+
+
+def lookup(tree, dotted):
+    """tree["a"]["b"]... for dotted = "a.b...", or None where a key is missing."""
+    for key in dotted.split("."):
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
+def by_n(table):
+    """{"n": value} (JSON keys are strings) as (sorted ns, values, with null as NaN)."""
+    ns = sorted(table, key=int)
+    return [int(n) for n in ns], [math.nan if table[n] is None else float(table[n]) for n in ns]
+
+
+def floats(values):
+    """A JSON list of numbers (null for an empty bin) as floats, NaN for null."""
+    return [math.nan if v is None else float(v) for v in values]
+
+
+def run_label(results, run_dir):
+    """`run NAME: CONFIG, store STORE, E members, PRECISION` from the run's provenance."""
+    prov = results.get("provenance", {})
+    store = prov.get("store", "")
+    store = os.path.join(os.path.basename(os.path.dirname(store)), os.path.basename(store)) if store else "?"
+    parts = [prov.get("config_file", "?"), f"store {store}", f"{results.get('members', '?')} members"]
+    if prov.get("precision"):
+        parts.append(prov["precision"])
+    return f"run {os.path.basename(os.path.abspath(run_dir))}: " + ", ".join(parts)
+
+
+def ensemble_aggregators(results):
+    """The full ensemble's aggregators in the figures' order (mean, min, median, UWO...)."""
+    return plots.aggregator_order(set(results["aggregators"]))
+
+
+def bon_curves(results, field):
+    """Curves of best-of-n `field` ("bon" golden, "proxy_bon" proxy) against KL: every
+    aggregator that has it, then the single member banded by +- its s.d. over members,
+    then (golden only) the oracle. Returns (curves, ns)."""
+    single = results["single"]
+    kl_table = single.get("kl") or next(iter(results["aggregators"].values()))["kl"]
+    kl = dict(zip(*by_n(kl_table)))
+    curves, ns = [], set()
+    for a in ensemble_aggregators(results):
+        if field in results["aggregators"][a]:
+            n, y = by_n(results["aggregators"][a][field])
+            curves.append(Curve(a, [kl.get(i, plots.kl_of_n(i)) for i in n], y))
+            ns.update(n)
+    if field in single:
+        n, y = by_n(single[field])
+        std = lookup(single, f"std.{field}")
+        lo = hi = None
+        if std is not None:
+            s = dict(zip(*by_n(std)))
+            lo = [v - s.get(i, 0.0) for i, v in zip(n, y)]
+            hi = [v + s.get(i, 0.0) for i, v in zip(n, y)]
+        curves.append(Curve("single", [kl.get(i, plots.kl_of_n(i)) for i in n], y, lo, hi,
+                            label=f"single member (mean ± s.d. over {results.get('members', 'the')} members)"))
+        ns.update(n)
+    if field == "bon" and results.get("oracle_bon"):
+        n, y = by_n(results["oracle_bon"])
+        curves.append(Curve("oracle", [kl.get(i, plots.kl_of_n(i)) for i in n], y))
+    return curves, ns
+
+
+def gain(curve):
+    """A curve as its gain over its first point (the smallest n), band dropped."""
+    return curve._replace(y=[v - curve.y[0] for v in curve.y], lo=None, hi=None)
+
+
+def plot_bon_vs_kl(results, path, title):
+    """Golden reward of the best-of-n pick against KL and, beside it, the gain of the
+    golden and of the proxy reward of the same pick over the smallest n (the proxy-gold gap)."""
+    golden, ns = bon_curves(results, "bon")
+    proxy, _ = bon_curves(results, "proxy_bon")
+    if not any(c.name != "single" for c in proxy):  # the ensemble's proxy values are what the panel is for
+        proxy = []
+        skipped("bon_vs_kl.png: the proxy-gold panel", "aggregators.<a>.proxy_bon")
+    elif not any(c.name == "single" for c in proxy):
+        skipped("bon_vs_kl.png: the single member's proxy curve", "single.proxy_bon")
+    fig, axes = plt.subplots(1, 2 if proxy else 1, figsize=(12.4, 5.4) if proxy else (7.0, 6.0), squeeze=False)
+    plots.draw_bon_panel(axes[0][0], golden, ns, "golden reward of the best-of-n pick",
+                         "golden reward of the pick (what it is really worth)")
+    if proxy:
+        ax = axes[0][1]
+        with_proxy = {c.name for c in proxy}
+        curves = [gain(c)._replace(style="-") for c in golden if c.name in with_proxy]
+        curves += [gain(c)._replace(style="--") for c in proxy]
+        plots.draw_bon_panel(ax, curves, ns, f"gain over n = {min(ns)}\n(golden: reward units; proxy: member s.d.)",
+                             "proxy (dashed) against golden (solid) reward of the same pick:\n"
+                             "the widening gap is over-optimisation")
+        ax.legend([plt.Line2D([], [], color="0.3", linestyle="-"), plt.Line2D([], [], color="0.3", linestyle="--")],
+                  ["golden reward of the pick", "proxy reward (aggregate score) of the pick"],
+                  loc="upper left", fontsize=8, frameon=False)
+    plots.finish(fig, path, f"Best-of-n against KL, per aggregator\n{title}")
+    return True
+
+
+def plot_ensemble_size(results, path, title):
+    """Best-of-n golden reward at the largest n and Spearman against ensemble size k."""
+    ablation = results.get("ablation")
+    if not ablation:
+        skipped("ensemble_size.png", "ablation")
+        return False
+    ks = sorted(ablation, key=int)
+    n_max = max(max(int(n) for n in ablation[k]["aggregators"][a]["bon"]) for k in ks for a in ablation[k]["aggregators"])
+    aggs = plots.aggregator_order({a for k in ks for a in ablation[k]["aggregators"]})
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.8))
+    for ax, (metric, label) in zip(axes, plots.size_metrics(n_max)):
+        curves = []
+        for a in aggs:
+            points = [(int(k), ablation[k]["aggregators"][a]) for k in ks if a in ablation[k]["aggregators"]]
+            y = [f["bon"].get(str(n_max)) if metric == "bon_reward" else f.get(metric) for _, f in points]
+            curves.append(Curve(a, [k for k, _ in points], floats(y)))
+        plots.draw_size_panel(ax, curves, [int(k) for k in ks], label)
+        ax.set_xticks([int(k) for k in ks], [f"{k}\n({subsets(ablation[k])})" for k in ks],
+                      fontsize=8)
+    plots.finish(fig, path, f"Ensemble size (mean over random k-member subsets), best-of-{n_max}\n{title}")
+    return True
+
+
+def subsets(ablation_k):
+    """`10 subsets`, `1 subset`: how many k-member subsets an ablation point averages."""
+    count = ablation_k.get("subsets", "?")
+    return f"{count} subset" + ("" if count == 1 else "s")
+
+
+def draw_counts(ax, edges_or_centres, series, ylabel, log_if_wide=True):
+    """A thin panel of counts per bin below a diagram: `series` = [(label, colour, counts)],
+    drawn as outlines over bin edges (len = bins + 1) or as bars at bin centres."""
+    width = None
+    if len(edges_or_centres) != len(series[0][2]) + 1:  # centres: bars as wide as the gaps allow
+        gaps = [b - a for a, b in zip(edges_or_centres, edges_or_centres[1:]) if b > a]
+        width = 0.8 * min(gaps) / len(series) if gaps else 0.8
+    for i, (label, colour, counts) in enumerate(series):
+        if width is None:
+            ax.stairs(counts, edges_or_centres, baseline=None, color=colour, linewidth=1.4, label=label)
+        else:
+            offset = (i - (len(series) - 1) / 2) * width
+            ax.bar([x + offset for x in edges_or_centres], counts, width=width, color=colour, alpha=0.7, label=label)
+    positive = [c for _, _, counts in series for c in counts if c and c > 0]
+    if log_if_wide and positive and max(positive) > 50 * min(positive):
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def calibration_label(name, calibration):
+    """Legend entry: the curve's name with its ECE, Brier score and log loss."""
+    figures = [(key, calibration.get(key)) for key in ("ece", "brier", "log_loss")]
+    text = " · ".join(f"{label} {value:.3f}" for (key, value), label in zip(figures, ("ECE", "Brier", "log loss"))
+                     if value is not None)
+    return f"{name}\n{text}" if text else name
+
+
+def plot_reliability(results, path, title):
+    """Reliability diagram of P(a preferred): mean ensemble and single member, diagonal,
+    pairs per bin below."""
+    ensemble = lookup(results, "aggregators.mean.calibration")
+    if not ensemble or "bins" not in ensemble:
+        skipped("reliability.png", "aggregators.mean.calibration.bins")
+        return False
+    single = lookup(results, "single.calibration")
+    if not single or "bins" not in single:
+        skipped("reliability.png: the single-member curve", "single.calibration.bins")
+        single = None
+    fig, (ax, ax_n) = plt.subplots(2, 1, figsize=(6.6, 7.6), sharex=True, gridspec_kw={"height_ratios": [3.2, 1]})
+    ax.plot([0, 1], [0, 1], color="black", linestyle=":", linewidth=1, label="perfect calibration")
+    series = []
+    for name, cal, (colour, style, marker) in [
+            ("mean ensemble", ensemble, plots.aggregator_style("mean")),
+            ("single member (mean over members)", single, plots.aggregator_style("single"))]:
+        if cal is None:
+            continue
+        bins = cal["bins"]
+        ax.plot(floats(bins["mean_probability"]), floats(bins["fraction_preferred"]), color=colour, linestyle=style,
+                marker=marker, markersize=5, label=calibration_label(name, cal))
+        series.append((name, colour, floats(bins["count"])))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("observed share of pairs where a is preferred")
+    ax.set_title("points: bins of predicted probability (15 equal-width)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, frameon=False, labelspacing=0.8)
+    edges = floats(ensemble["bins"]["lower"]) + [float(ensemble["bins"]["upper"][-1])]
+    draw_counts(ax_n, edges, series, "pairs per bin")
+    ax_n.set_xlabel("predicted P(a preferred over b)")
+    plots.finish(fig, path, f"Calibration of preference probabilities\n{title}", legend=False)
+    return True
+
+
+def plot_uncertainty(results, path, title):
+    """Error rate of the mean ensemble's pairwise preference against member disagreement."""
+    table = lookup(results, "uncertainty.error_by_disagreement")
+    if not table:
+        skipped("uncertainty_vs_error.png", "uncertainty.error_by_disagreement")
+        return False
+    unc = results.get("uncertainty", {})
+    x, err, count = floats(table["disagreement"]), floats(table["error_rate"]), floats(table["count"])
+    fig, (ax, ax_n) = plt.subplots(2, 1, figsize=(7.4, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    colour, _, marker = plots.aggregator_style("mean")
+    ax.plot(x, err, color=colour, marker=marker, markersize=6, label="mean ensemble: pairs binned by disagreement")
+    accuracy = lookup(results, "aggregators.mean.pair_accuracy")
+    if accuracy is not None:
+        ax.axhline(1 - accuracy, color="0.45", linestyle="--", linewidth=1,
+                   label=f"mean ensemble: all pairs ({1 - accuracy:.3f})")
+    ax.set_ylabel("error rate of the mean ensemble\n(share of pairs ordered against the golden reward)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    facts = []
+    if unc.get("disagreement_auroc") is not None:
+        facts.append(f"AUROC(disagreement → wrong) {unc['disagreement_auroc']:.3f} (chance 0.5)")
+    if unc.get("mean_std") is not None:
+        facts.append(f"mean ensemble s.d. {unc['mean_std']:.3f} member s.d.")
+    ax.set_title("; ".join(facts), fontsize=9)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    if table.get("lower") and table.get("upper"):  # the bins' own (roughly geometric) edges
+        draw_counts(ax_n, floats(table["lower"]) + [float(table["upper"][-1])], [("pairs", colour, count)], "pairs per bin")
+    else:
+        draw_counts(ax_n, x, [("pairs", colour, count)], "pairs per bin")
+    # disagreement spans decades (most pairs a few hundredths, a few up to 0.5)
+    ax.set_xscale("symlog", linthresh=0.01, linscale=0.5)
+    if table.get("upper"):
+        filled = [u for u, c in zip(floats(table["upper"]), count) if c and c > 0]
+        ax.set_xlim(0, filled[-1] if filled else float(table["upper"][-1]))
+    ax_n.set_xlabel("member disagreement: std over members of P(a preferred)  (log scale above 0.01)")
+    plots.finish(fig, path, f"Does disagreement flag the ensemble's errors?\n{title}", legend=False)
+    return True
+
+
+FIGURES = [("bon_vs_kl.png", plot_bon_vs_kl), ("ensemble_size.png", plot_ensemble_size),
+           ("reliability.png", plot_reliability), ("uncertainty_vs_error.png", plot_uncertainty)]
+
+
+def make_figures(run_dir):
+    """Draw every figure the results have fields for into RUN_DIR/figures/; their paths."""
+    with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
+        results = json.load(f)
+    out = os.path.join(run_dir, "figures")
+    os.makedirs(out, exist_ok=True)
+    title = run_label(results, run_dir)
+    made = []
+    for name, plot in FIGURES:
+        path = os.path.join(out, name)
+        if plot(results, path, title):
+            made.append(path)
+    return made
+
+
+def main(argv):
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    if not os.path.isfile(os.path.join(argv[0], "results.json")):
+        print(f"plot_run: error: {os.path.join(argv[0], 'results.json')} not found (run `rmens run` or `rmens eval` first)",
+              file=sys.stderr)
+        return 1
+    for path in make_figures(argv[0]):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""analysis/plot_run.py on a real run: a small synthetic store, `rmens run` on 2 ranks,
+then the figures of the run.
+
+Checks that plot_run.py prints the four figures' paths, and that each is a non-empty PNG
+of the expected pixel size (read from its IHDR header: figure size x 110 dpi). Then, on a
+copy of results.json without the fields older results lack (proxy_bon, calibration,
+uncertainty.error_by_disagreement), that it still succeeds, notes each skipped figure or
+curve in one line on stderr, and writes the others; and that a directory without
+results.json is a clear error. Expects RMENS, MPIRUN, SRCDIR (set by ctest).
+"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+PYTHON = "/usr/bin/python3"
+# name -> (width, height) in pixels. bon_vs_kl is two panels (golden | proxy-gold gap) when
+# the results have proxy_bon, the golden panel alone when they do not.
+EXPECTED = {"bon_vs_kl.png": (1364, 594), "ensemble_size.png": (1210, 528),
+            "reliability.png": (726, 836), "uncertainty_vs_error.png": (814, 704)}
+GOLDEN_ONLY = (770, 660)
+# The evaluator's fields each figure (or curve) needs, as dotted paths into results.json.
+FIELDS = {"bon_vs_kl.png": "aggregators.mean.proxy_bon", "reliability.png": "aggregators.mean.calibration.bins",
+          "uncertainty_vs_error.png": "uncertainty.error_by_disagreement"}
+MIN_BYTES = 15000  # a PNG of axes, labels and curves at these sizes; an empty canvas is ~5 kB
+
+failures = []
+
+
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+        print(f"FAIL: {message}", file=sys.stderr)
+    return ok
+
+
+def run(cmd, what, **kw):
+    """Run a command; on failure print its output and stop the test."""
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
+    if p.returncode != 0:
+        print(p.stdout, p.stderr, sep="\n", file=sys.stderr)
+        sys.exit(f"FAIL: {what} exited with {p.returncode}")
+    return p
+
+
+def png_size(path):
+    """(width, height) from the PNG's IHDR chunk, or None if it is not a PNG."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", head[16:24])
+
+
+def has(tree, dotted):
+    for key in dotted.split("."):
+        if not isinstance(tree, dict) or key not in tree:
+            return False
+        tree = tree[key]
+    return True
+
+
+def check_figures(printed, directory, expected):
+    """plot_run.py printed exactly the `expected` figures of `directory`, all good PNGs."""
+    paths = [line for line in printed.splitlines() if line.strip()]
+    want = [os.path.join(directory, "figures", name) for name in expected]
+    check(sorted(paths) == sorted(want), f"plot_run.py printed {paths}, expected {want}")
+    for name, size in expected.items():
+        path = os.path.join(directory, "figures", name)
+        if not check(os.path.isfile(path), f"{path} missing"):
+            continue
+        check(os.path.getsize(path) > MIN_BYTES, f"{name}: only {os.path.getsize(path)} bytes")
+        check(png_size(path) == size, f"{name}: {png_size(path)} pixels, expected {size}")
+
+
+def strip_new_fields(results):
+    """results.json as an evaluator without the issue-13 diagnostics wrote it."""
+    for figures in list(results["aggregators"].values()) + [results["single"]]:
+        figures.pop("proxy_bon", None)
+        figures.pop("calibration", None)
+    results["single"].get("std", {}).pop("proxy_bon", None)
+    results.get("uncertainty", {}).pop("error_by_disagreement", None)
+    return results
+
+
+def main():
+    rmens, mpirun, src = os.environ["RMENS"], os.environ["MPIRUN"], os.environ["SRCDIR"]
+    plot_run = os.path.join(src, "analysis", "plot_run.py")
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    work = tempfile.mkdtemp(prefix="rmens_plot_run.")
+    try:
+        cfg = os.path.join(src, "configs", "demo.cfg")
+        run_dir = os.path.join(work, "run")
+        sets = [f"store={work}/store.h5", f"output={run_dir}", "synth.train_prompts=300", "synth.train_responses=6",
+                "synth.test_prompts=30", "synth.test_responses=12", "synth.dim=24", "synth.bench_pairs=50",
+                "model.hidden=[16,8]", "train.epochs=3", "train.batch_size=64", "pairs.count=1200",
+                "ensemble.members=4", "parallel.blas_threads=1", "eval.bon_n=[1,2,3,5,12]", "eval.uwo_lambda=[0.5]",
+                "eval.ablation_subsets=3"]
+        sets = [a for s in sets for a in ("--set", s)]
+        run([rmens, "synth", cfg, *sets, "--force"], "rmens synth")
+        run([mpirun, "--oversubscribe", "--bind-to", "none", "-n", "2", rmens, "run", cfg, *sets, "--force"],
+            "rmens run")
+
+        with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
+            results = json.load(f)
+        for name, field in FIELDS.items():
+            check(has(results, field), f"results.json has no {field} (for {name}): the evaluator's issue-13 "
+                                       "diagnostics are not in this rmens")
+
+        # The real run: all four figures.
+        p = subprocess.run([PYTHON, plot_run, run_dir], capture_output=True, text=True, timeout=300, env=env)
+        check(p.returncode == 0, f"plot_run.py exited with {p.returncode}: {p.stderr.strip()}")
+        check_figures(p.stdout, run_dir, EXPECTED)
+        check("skipped" not in p.stderr, f"plot_run.py skipped parts of a full run: {p.stderr.strip()}")
+
+        # Older results: the figures they have fields for, a one-line note for each skipped one.
+        old_dir = os.path.join(work, "old")
+        os.makedirs(old_dir)
+        with open(os.path.join(old_dir, "results.json"), "w", encoding="utf-8") as f:
+            json.dump(strip_new_fields(results), f)
+        p = subprocess.run([PYTHON, plot_run, old_dir], capture_output=True, text=True, timeout=300, env=env)
+        check(p.returncode == 0, f"plot_run.py on older results exited with {p.returncode}: {p.stderr.strip()}")
+        check("Traceback" not in p.stderr, f"plot_run.py on older results: {p.stderr.strip()}")
+        check_figures(p.stdout, old_dir, {"bon_vs_kl.png": GOLDEN_ONLY, "ensemble_size.png": EXPECTED["ensemble_size.png"]})
+        notes = [line for line in p.stderr.splitlines() if line.strip()]
+        check(len(notes) == 3 and all(line.startswith("plot_run: ") and "skipped" in line for line in notes),
+              f"expected 3 one-line notes (proxy panel, reliability, uncertainty), got {notes}")
+        for name in ("reliability.png", "uncertainty_vs_error.png"):
+            check(not os.path.exists(os.path.join(old_dir, "figures", name)), f"{name} drawn without its fields")
+
+        # No results at all: an error naming the file, no figure.
+        empty = os.path.join(work, "empty")
+        os.makedirs(empty)
+        p = subprocess.run([PYTHON, plot_run, empty], capture_output=True, text=True, timeout=60, env=env)
+        check(p.returncode == 1 and "results.json" in p.stderr and "Traceback" not in p.stderr,
+              f"plot_run.py without results.json: status {p.returncode}, stderr {p.stderr.strip()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        print(f"test_plot_run: {len(failures)} failure(s)", file=sys.stderr)
+        return 1
+    print("test_plot_run: PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
