@@ -1,5 +1,6 @@
 /* rmens active CONFIG: active reward modelling, the ensemble choosing the pairs to label. */
 #include "cli.h"
+#include "rmens/lock.h"
 #include "rmens/active.h"
 #include "rmens/checkpoint.h"
 #include "rmens/common.h"
@@ -44,7 +45,13 @@ int cmd_active(int argc, char **argv)
     if (prc != 0) return cli_fail("active", MPI_COMM_WORLD);
     rm_settings cfg;
     if (cli_load_settings(&a, &cfg, MPI_COMM_WORLD) != 0) return cli_fail("active", MPI_COMM_WORLD);
+    rm_output_lock lock;
+    if (rm_output_lock_acquire(&lock, cfg.output, 1, "active", MPI_COMM_WORLD) != 0) {
+        rm_settings_free(&cfg);
+        return cli_fail("active", MPI_COMM_WORLD);
+    }
     int rc = rm_active_run(&cfg, MPI_COMM_WORLD, a.force, a.resume);
+    rm_output_lock_release(&lock, rc == 0 || rc == RM_EXIT_CHECKPOINTED);
     rm_settings_free(&cfg);
     if (rc == RM_EXIT_CHECKPOINTED) return RM_EXIT_CHECKPOINTED;
     return rc == 0 ? 0 : cli_fail("active", MPI_COMM_WORLD);

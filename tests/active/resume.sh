@@ -6,14 +6,14 @@
 # round's members and their weights.
 source "$(dirname "$0")/common.sh"
 SETS=("${COMMON_SETS[@]}" --set synth.dim=256 --set synth.train_prompts=600 --set model.hidden=[256,64]
-      --set ensemble.members=2 --set train.epochs=6 --set train.batch_size=64 --set train.patience=0
+      --set ensemble.members=2 --set train.epochs=24 --set train.batch_size=64 --set train.patience=0
       --set active.pool=6000 --set active.initial=2000 --set active.batch=500 --set active.rounds=3
       --set active.strategy=past_dopt --set active.warm_start=true)
 "$RMENS" synth "$CFG" "${SETS[@]}" --force >/dev/null
-start=$SECONDS
+start=$(date +%s.%N)
 run_mpi 2 active "$CFG" "${SETS[@]}" --set output="$WORK/reference" >"$WORK/reference.log" 2>&1 \
   || { cat "$WORK/reference.log"; fail "reference run"; }
-reference_seconds=$(( SECONDS - start ))
+reference_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 echo "uninterrupted run: ${reference_seconds}s"
 
 start_active() { # OUTPUT [extra args]
@@ -32,7 +32,7 @@ for point in 1 2 3; do
     attempts=$((attempts + 1)); (( attempts <= 8 )) || fail "point $point: no completion after 8 attempts"
     start_active "$out" "${args[@]}"
     if (( attempts <= 2 )); then
-      sleep "$(awk -v r="$RANDOM" -v t="$reference_seconds" 'BEGIN { printf "%.1f", 0.8 + (r / 32767) * t * 0.45 }')"
+      sleep "$(awk -v r="$RANDOM" -v t="$reference_seconds" 'BEGIN { printf "%.2f", t * (0.25 + 0.5 * r / 32767) }')"
       ranks=$(ranks_of "$pid")
       [ -n "$ranks" ] && kill -TERM $ranks 2>/dev/null || true
     fi
