@@ -23,7 +23,9 @@
 #   RMENS_SBATCH_ARGS     extra sbatch arguments for every job (e.g. "--account=x --qos=y")
 #   RMENS_SYNTH           auto: write a synthetic store only when the sweep's store does
 #                         not exist yet; 1: always (overwrites); 0: never [auto]
-#   RMENS_VERBS           "train eval": separate train and eval arrays; "run": one array
+#   RMENS_VERBS           "train eval": separate train and eval arrays; "run": one array;
+#                         "active": rmens active per point (configs/sweeps/active.sweep),
+#                         reported by analysis/plot_active.py
 #                         running both per point (fewer queue waits) ["train eval"]
 #   RMENS_FORCE           1: pass --force (overwrite existing members/results) [0]
 #   RMENS_DRY_RUN         1: print the sbatch commands instead of submitting [0]
@@ -104,7 +106,7 @@ fi
 
 read -r -a verbs <<<"${RMENS_VERBS:-train eval}"
 for verb in "${verbs[@]}"; do
-  case "$verb" in train|eval|run) ;; *) echo "campaign: RMENS_VERBS: '$verb' is not train, eval or run" >&2; exit 2 ;; esac
+  case "$verb" in train|eval|run|active) ;; *) echo "campaign: RMENS_VERBS: '$verb' is not train, eval, run or active" >&2; exit 2 ;; esac
   dep="$(after "$previous")"
   previous="$(submit "$verb" "${common[@]}" --array="$array" --job-name="rmens-$verb" \
               --output="$campaign/logs/%x-%A_%a.out" ${dep:+"$dep"} \
@@ -114,7 +116,7 @@ done
 dep="$(after "$previous")"
 report="$(submit report --parsable "${site[@]}" --ntasks=1 --cpus-per-task=1 --time=00:30:00 \
           --job-name=rmens-report --output="$campaign/logs/%x-%j.out" ${dep:+"$dep"} \
-          "$ROOT/jobs/slurm/report.sbatch" "$campaign")"
+          "$ROOT/jobs/slurm/report.sbatch" "$campaign" ${RMENS_VERBS:+"$RMENS_VERBS"})"
 
 echo "campaign: $points points of $sweep_src -> $campaign" >&2
 [ "$dry" = 1 ] || sed 's/^/campaign:   job /' "$campaign/jobs.txt" >&2

@@ -10,7 +10,9 @@
 # figures/*.png and report.md. A point that already has results is skipped, so an
 # interrupted campaign continues where it stopped.
 #
-# Environment: RMENS [build/rmens], RMENS_RANKS [2], RMENS_CAMPAIGN_DIR [the sweep's output].
+# Environment: RMENS [build/rmens], RMENS_RANKS [2], RMENS_CAMPAIGN_DIR [the sweep's output],
+# RMENS_VERBS [run]: "active" runs `rmens active` per point (configs/sweeps/active.sweep)
+# and reports with analysis/plot_active.py.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY=/usr/bin/python3
@@ -39,13 +41,20 @@ if [ -n "$store" ] && [ ! -e "$store" ]; then
   "$RMENS" synth "${base_args[@]}" >"$campaign/logs/synth.log"
 fi
 points="$("$PY" "$SWEEP_TOOL" count "$sweep")"
+verb="${RMENS_VERBS:-run}" result=results.json
+case "$verb" in run) ;; active) result=active.json ;; *) echo "campaign: RMENS_VERBS: '$verb' is not run or active" >&2; exit 2 ;; esac
 for ((i = 0; i < points; i++)); do
   mapfile -t args < <("$PY" "$SWEEP_TOOL" point-args "$sweep" "$i" --record)
   dir="$campaign/points/$(printf 'p%04d' "$i")"
-  if [ -f "$dir/results.json" ]; then echo "campaign: point $i has results; skipped" >&2; continue; fi
+  if [ -f "$dir/$result" ]; then echo "campaign: point $i has results; skipped" >&2; continue; fi
   echo "campaign: point $((i + 1))/$points" >&2
-  "$ROOT/jobs/launch.sh" -n "${RMENS_RANKS:-2}" run "${args[@]}" --resume >"$campaign/logs/point_$i.log" 2>&1 \
+  "$ROOT/jobs/launch.sh" -n "${RMENS_RANKS:-2}" "$verb" "${args[@]}" --resume >"$campaign/logs/point_$i.log" 2>&1 \
     || { tail -5 "$campaign/logs/point_$i.log" >&2; echo "campaign: point $i failed (log: $campaign/logs/point_$i.log)" >&2; exit 1; }
 done
-"$PY" "$ROOT/analysis/report.py" "$campaign"
-echo "campaign: $campaign/report.md" >&2
+if [ "$verb" = active ]; then
+  "$PY" "$ROOT/analysis/plot_active.py" "$campaign"
+  echo "campaign: $campaign/active_report.md" >&2
+else
+  "$PY" "$ROOT/analysis/report.py" "$campaign"
+  echo "campaign: $campaign/report.md" >&2
+fi

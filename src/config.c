@@ -74,6 +74,14 @@ static const key_spec SCHEMA[] = {
     {"ensemble.members", T_INT, NUM(ensemble_members), "4", 1, 1e5, NULL, "ensemble size E"},
     {"ensemble.data", T_STRING, STR(ensemble_data), "\"full\"", 0, 0, "full|bootstrap", "full: all members see all pairs; bootstrap: each resamples them"},
 
+    {"active.strategy", T_STRING, STR(active_strategy), "\"random\"", 0, 0, "random|entropy|disagreement|bald|levelset|dopt|past_dopt", "rmens active: the rule choosing each round's pairs to label"},
+    {"active.pool", T_INT, NUM(active_pool), "100000", 2, 4e9, NULL, "rmens active: candidate pairs drawn by pairs.* (no validation split)"},
+    {"active.initial", T_INT, NUM(active_initial), "1000", 1, 4e9, NULL, "rmens active: pairs labelled before round 1 (the pool's first pairs, a random subset)"},
+    {"active.batch", T_INT, NUM(active_batch), "1000", 1, 4e9, NULL, "rmens active: pairs labelled per round"},
+    {"active.rounds", T_INT, NUM(active_rounds), "10", 0, 1e6, NULL, "rmens active: selection rounds after the initial set (0: train on it only)"},
+    {"active.warm_start", T_BOOL, NUM(active_warm_start), "false", 0, 0, NULL, "rmens active: each round's members start from the previous round's weights"},
+    {"active.dopt_ridge", T_FLOAT, NUM(active_dopt_ridge), "1.0", 1e-12, 1e12, NULL, "rmens active: dopt's information starts at ridge * I (past_dopt adds the labelled pairs)"},
+
     {"parallel.ranks_per_member", T_INT, NUM(parallel_ranks_per_member), "1", 1, 1e6, NULL, "ranks training one member data-parallel (must divide the rank count)"},
     {"parallel.blas_threads", T_INT, NUM(parallel_blas_threads), "0", 0, 1024, NULL, "BLAS threads per rank (0: SLURM_CPUS_PER_TASK or node cores / node ranks)"},
     {"parallel.read_chunk_mb", T_INT, NUM(parallel_read_chunk_mb), "64", 1, 1e6, NULL, "MiB bound on one store read piece per rank"},

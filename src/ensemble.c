@@ -16,6 +16,7 @@
 #include "rmens/precision.h"
 #include "rmens/rng.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,11 @@
 /* ---------------------------------------------------------------------------------- */
 /* The train split in one node-shared window                                           */
 
-typedef struct {
-    MPI_Comm node;
-    MPI_Win window;
-    float *embeddings; /* [N*K*D] */
-    float *rewards;    /* [N*K] */
-    size_t bytes;      /* window size on this node */
-} node_shared_split;
-
-static int node_split_load(node_shared_split *ns, rm_store *store, MPI_Comm comm)
+int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, int threads)
 {
+    double t_read = rm_now();
+    int world_rank;
+    MPI_Comm_rank(comm, &world_rank);
     memset(ns, 0, sizeof *ns);
     ns->window = MPI_WIN_NULL;
     const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];
@@ -77,10 +73,20 @@ static int node_split_load(node_shared_split *ns, rm_store *store, MPI_Comm comm
     MPI_Win_sync(ns->window);
     MPI_Barrier(ns->node);
     MPI_Win_sync(ns->window);
+    t_read = rm_now() - t_read;
+    if (node_rank == 0) {
+        char host[256] = "?";
+        gethostname(host, sizeof host);
+        const rm_precision_info *precision = rm_precision_current();
+        printf("[rank %d] node %s: train split %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d\n",
+               world_rank, host, tr->n_prompts, tr->n_responses, store->dim, ns->bytes, node_size, t_read,
+               precision->precision, precision->kernel, threads);
+        fflush(stdout);
+    }
     return 0;
 }
 
-static void node_split_free(node_shared_split *ns)
+void rm_shared_split_free(rm_shared_split *ns)
 {
     if (ns->window != MPI_WIN_NULL) {
         MPI_Win_unlock_all(ns->window);
@@ -309,20 +315,20 @@ static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *obj
 }
 
 /* Broadcast a member from rank 0 (architecture first, then the parameter block). */
-static int bcast_member(rm_member *m, MPI_Comm comm, int rank)
+static int bcast_member(rm_member *m, MPI_Comm comm, int rank, int root)
 {
     int arch[RM_MAX_LAYERS + 2] = {0};
-    if (rank == 0) {
+    if (rank == root) {
         arch[0] = m->mlp.n_layers;
         for (int l = 0; l <= m->mlp.n_layers; l++) arch[1 + l] = m->mlp.dims[l];
     }
-    MPI_Bcast(arch, RM_MAX_LAYERS + 2, MPI_INT, 0, comm);
+    MPI_Bcast(arch, RM_MAX_LAYERS + 2, MPI_INT, root, comm);
     double scalars[2] = {m->score_mean, m->score_std};
     long long ints[5] = {m->index, (long long)m->seed, m->epochs_run, m->best_epoch, m->pairs_trained};
-    MPI_Bcast(scalars, 2, MPI_DOUBLE, 0, comm);
-    MPI_Bcast(ints, 5, MPI_LONG_LONG, 0, comm);
+    MPI_Bcast(scalars, 2, MPI_DOUBLE, root, comm);
+    MPI_Bcast(ints, 5, MPI_LONG_LONG, root, comm);
     int rc = 0;
-    if (rank != 0) {
+    if (rank != root) {
         int hidden[RM_MAX_LAYERS];
         for (int l = 1; l < arch[0]; l++) hidden[l - 1] = arch[1 + l];
         rc = rm_mlp_create(&m->mlp, arch[1], hidden, arch[0] - 1);
@@ -340,7 +346,7 @@ static int bcast_member(rm_member *m, MPI_Comm comm, int rank)
     while (done < m->mlp.n_params) {
         size_t n = m->mlp.n_params - done;
         if (n > (1u << 30)) n = 1u << 30;
-        MPI_Bcast(m->mlp.params + done, (int)n, MPI_FLOAT, 0, comm);
+        MPI_Bcast(m->mlp.params + done, (int)n, MPI_FLOAT, root, comm);
         done += n;
     }
     return 0;
@@ -376,7 +382,7 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
     for (int m = 0; m < e->n_members; m++) {
         if (rank == 0) rc = read_member(file, m, &e->members[m], &dim, e->objective);
         if (rm_all_ok(comm, rc) != 0) goto fail;
-        if (bcast_member(&e->members[m], comm, rank) != 0) goto fail;
+        if (bcast_member(&e->members[m], comm, rank, 0) != 0) goto fail;
     }
     MPI_Bcast(&dim, 1, MPI_INT, 0, comm);
     MPI_Bcast(e->objective, sizeof e->objective, MPI_CHAR, 0, comm);
@@ -438,15 +444,7 @@ static int injected_failure(int rank, int member)
 static volatile sig_atomic_t stop_signal = 0;
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
-void rm_catch_stop_signals(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGTERM, &action, NULL);
-    sigaction(SIGUSR1, &action, NULL);
-}
+void rm_catch_stop_signals(void) { rm_ensemble_catch_signals(NULL, NULL); }
 
 typedef struct {
     double deadline; /* rm_now() of the next periodic checkpoint, 0: none */
@@ -490,6 +488,202 @@ static int prepare_output(const rm_settings *cfg, const run_paths *paths, int fo
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Members dealt over rank groups (shared by `train` and `active`)                      */
+
+int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm comm, int dim)
+{
+    memset(d, 0, sizeof *d);
+    d->comm = comm;
+    MPI_Comm_rank(comm, &d->rank);
+    MPI_Comm_size(comm, &d->size);
+    const int S = (int)cfg->parallel_ranks_per_member;
+    d->n_groups = d->size / S;
+    d->group_id = d->rank / S;
+    d->n_members = (int)cfg->ensemble_members;
+    MPI_Comm_split(comm, d->group_id, d->rank, &d->group);
+    MPI_Comm_rank(d->group, &d->group_rank);
+    d->slots = rm_calloc((size_t)d->n_members, sizeof(rm_member_slot), "member slots");
+    if (rm_all_ok(comm, d->slots ? 0 : -1) != 0) {
+        rm_member_deal_free(d);
+        return -1;
+    }
+    for (int m = 0; m < d->n_members; m++) {
+        d->slots[m].trains = m % d->n_groups == d->group_id;
+        d->slots[m].owned = d->slots[m].trains && d->group_rank == 0;
+        d->mine += d->slots[m].trains;
+    }
+    rm_mlp probe;
+    if (rm_mlp_create(&probe, dim, cfg->model_hidden, cfg->model_n_hidden) == 0) {
+        d->n_params = probe.n_params;
+        rm_mlp_free(&probe);
+    }
+    return 0;
+}
+
+void rm_member_deal_reset(rm_member_deal *d)
+{
+    for (int m = 0; m < d->n_members; m++) {
+        rm_member_slot_free(&d->slots[m]);
+        d->slots[m].status = RM_MEMBER_PENDING;
+    }
+}
+
+void rm_member_deal_free(rm_member_deal *d)
+{
+    if (d->slots)
+        for (int m = 0; m < d->n_members; m++) rm_member_slot_free(&d->slots[m]);
+    free(d->slots);
+    if (d->group != MPI_COMM_NULL && d->group != 0) MPI_Comm_free(&d->group);
+    memset(d, 0, sizeof *d);
+}
+
+int rm_member_deal_share(const rm_member_deal *d, rm_member *all)
+{
+    memset(all, 0, sizeof(rm_member) * (size_t)d->n_members);
+    for (int m = 0; m < d->n_members; m++) {
+        /* the owner is the first rank of group m % G */
+        int root = (m % d->n_groups) * (d->size / d->n_groups), rc = 0;
+        if (d->rank == root) {
+            const rm_member *src = &d->slots[m].member;
+            rc = rm_mlp_create(&all[m].mlp, src->mlp.dims[0], src->mlp.dims + 1, src->mlp.n_layers - 1);
+            if (rc == 0) memcpy(all[m].mlp.params, src->mlp.params, src->mlp.n_params * sizeof(float));
+            all[m].score_mean = src->score_mean, all[m].score_std = src->score_std, all[m].index = src->index;
+            all[m].seed = src->seed, all[m].epochs_run = src->epochs_run, all[m].best_epoch = src->best_epoch;
+            all[m].pairs_trained = src->pairs_trained;
+        }
+        if (rm_all_ok(d->comm, rc) != 0 || bcast_member(&all[m], d->comm, d->rank, root) != 0) {
+            for (int k = 0; k <= m; k++) rm_member_free(&all[k]);
+            return rm_error_context("sharing member %d", m);
+        }
+    }
+    return 0;
+}
+
+/* Start member m from the weights of `warm` (active.warm_start): a resume from a fresh
+ * state, i.e. epoch 0, Adam's moments zero, no history. */
+static int warm_state(const rm_member *warm, rm_member *member, rm_train_state *state)
+{
+    memset(member, 0, sizeof *member);
+    if (rm_train_state_alloc(state, warm->mlp.n_params) != 0) return -1;
+    if (rm_mlp_create(&member->mlp, warm->mlp.dims[0], warm->mlp.dims + 1, warm->mlp.n_layers - 1) != 0) {
+        rm_train_state_free(state);
+        return -1;
+    }
+    memcpy(member->mlp.params, warm->mlp.params, warm->mlp.n_params * sizeof(float));
+    memset(state->adam_m, 0, warm->mlp.n_params * sizeof(float));
+    memset(state->adam_v, 0, warm->mlp.n_params * sizeof(float));
+    memcpy(state->best_params, warm->mlp.params, warm->mlp.n_params * sizeof(float));
+    member->index = warm->index;
+    member->seed = warm->seed;
+    state->best_val = INFINITY;
+    return 0;
+}
+
+/* Train (or continue) member m of the deal's slots; 0, or 1 when interrupted. Aborts the
+ * job on a training failure, which only this group sees. */
+static int train_slot(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data, const rm_pairs *pairs,
+                      const rm_member *warm, int m, stop_clock *clock, progress_ctx *pctx)
+{
+    rm_member_slot *sl = &d->slots[m];
+    if (injected_failure(d->rank, m)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
+    rm_train_control control;
+    memset(&control, 0, sizeof control);
+    control.should_stop = should_stop;
+    control.stop_ctx = clock;
+    rm_member resumed_member;
+    rm_train_state resumed_state;
+    int resuming = sl->status == RM_MEMBER_IN_PROGRESS, warming = !resuming && warm != NULL;
+    if (resuming) {
+        resumed_member = sl->member;
+        resumed_state = sl->state;
+        memset(&sl->member, 0, sizeof sl->member);
+        memset(&sl->state, 0, sizeof sl->state);
+    } else if (warming && warm_state(&warm[m], &resumed_member, &resumed_state) != 0) {
+        rm_abort_job(rm_last_error());
+    }
+    if (resuming || warming) {
+        control.resume_member = &resumed_member;
+        control.resume_state = &resumed_state;
+    }
+    int rc = rm_train_member_controlled(cfg, data, pairs, m, d->group, &sl->member,
+                                        d->group_rank == 0 ? print_progress : NULL, pctx, &control);
+    if (resuming || warming) {
+        rm_member_free(&resumed_member);
+        rm_train_state_free(&resumed_state);
+    }
+    if (rc != 0) rm_abort_job(rm_last_error());
+    if (control.interrupted) {
+        sl->status = RM_MEMBER_IN_PROGRESS;
+        sl->state = control.saved;
+        return 1;
+    }
+    sl->status = RM_MEMBER_FINISHED;
+    pctx->member_position++;
+    return 0;
+}
+
+int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
+                            const rm_pairs *pairs, const rm_member *warm, const char *checkpoint_path,
+                            const char *fingerprint, const char *resume_hint)
+{
+    stop_clock clock;
+    arm_clock(&clock, cfg);
+    const int E = d->n_members, G = d->n_groups;
+    /* Rounds: each rank trains its group's members until they are done or a stop is
+     * asked for, then all ranks meet. If every member is finished the caller writes them;
+     * otherwise a checkpoint, and on a signal the job ends for requeueing. A rank with
+     * nothing left to train waits at the meeting point. */
+    progress_ctx pctx = {d->rank, 0, d->mine};
+    for (int m = 0; m < E; m++) pctx.member_position += d->slots[m].trains && d->slots[m].status == RM_MEMBER_FINISHED;
+    int checkpoints = 0;
+    for (;;) {
+        for (int m = d->group_id; m < E; m += G)
+            if (d->slots[m].status != RM_MEMBER_FINISHED && train_slot(cfg, d, data, pairs, warm, m, &clock, &pctx))
+                break;
+        int unfinished = 0;
+        for (int m = 0; m < E; m++) unfinished |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
+        int flags[2] = {unfinished, stop_signal != 0};
+        MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, d->comm);
+        if (!flags[0]) return 0;
+        double t_ckpt = rm_now();
+        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->n_params, (int)cfg->train_epochs) != 0)
+            return -1;
+        checkpoints++;
+        if (d->rank == 0) {
+            printf("[rank 0] checkpoint %d written to %s in %.2fs%s%s\n", checkpoints, checkpoint_path, rm_now() - t_ckpt,
+                   flags[1] ? "; stopping on signal (exit 75): continue with " : "", flags[1] ? resume_hint : "");
+            fflush(stdout);
+        }
+        if (flags[1]) return RM_EXIT_CHECKPOINTED;
+        arm_clock(&clock, cfg);
+    }
+}
+
+int rm_members_write(const char *path, const rm_settings *cfg, const rm_store *store, const rm_pairs *pairs,
+                     const rm_member_deal *d, double wall_seconds)
+{
+    rm_member **local = rm_calloc((size_t)d->n_members, sizeof(rm_member *), "members");
+    if (!local) rm_abort_job(rm_last_error());
+    for (int m = 0; m < d->n_members; m++)
+        if (d->slots[m].owned) local[m] = &d->slots[m].member;
+    int rc = write_members_file(path, cfg, store, pairs, d->comm, local, d->n_members, (int)store->dim, wall_seconds);
+    free(local);
+    return rc;
+}
+
+int rm_ensemble_stop_requested(void) { return stop_signal != 0; }
+
+void rm_ensemble_catch_signals(struct sigaction *old_term, struct sigaction *old_usr1)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, old_term);
+    sigaction(SIGUSR1, &action, old_usr1);
+}
+
 int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
 {
     double t0 = rm_now();
@@ -499,12 +693,8 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     if (rm_all_ok(comm, check_layout(cfg, size, rank)) != 0) return -1;
     /* From here on a SIGTERM/SIGUSR1 is a request to checkpoint, even while the store is
      * still being read (then the first step boundary stops for it). */
-    struct sigaction action, old_term, old_usr1;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGTERM, &action, &old_term);
-    sigaction(SIGUSR1, &action, &old_usr1);
+    struct sigaction old_term, old_usr1;
+    rm_ensemble_catch_signals(&old_term, &old_usr1);
 
     run_paths paths = {rm_path_join(cfg->output, "members.h5"), rm_path_join(cfg->output, "checkpoint.h5")};
     int rc = paths.members && paths.checkpoint ? 0 : -1;
@@ -519,28 +709,13 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
 
     int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
     if ((rc = rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL))) != 0) goto out_paths;
-    const rm_precision_info *precision = rm_precision_current();
     rm_store store;
     if ((rc = rm_all_ok(comm, rm_store_open(&store, cfg->store, comm))) != 0) goto out_paths;
     store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
     const rm_split_info *tr = &store.split[RM_SPLIT_TRAIN];
 
-    node_shared_split ns;
-    double t_read = rm_now();
-    if ((rc = node_split_load(&ns, &store, comm)) != 0) goto out_store;
-    t_read = rm_now() - t_read;
-    int node_rank, node_size;
-    MPI_Comm_rank(ns.node, &node_rank);
-    MPI_Comm_size(ns.node, &node_size);
-    if (node_rank == 0) {
-        char host[256] = "?";
-        gethostname(host, sizeof host);
-        printf("[rank %d] node %s: train split %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d\n",
-               rank, host, tr->n_prompts, tr->n_responses, store.dim, ns.bytes, node_size, t_read,
-               precision->precision, precision->kernel, threads);
-        fflush(stdout);
-    }
-
+    rm_shared_split ns;
+    if ((rc = rm_shared_split_load(&ns, &store, comm, threads)) != 0) goto out_store;
     rm_train_data data = {ns.embeddings, ns.rewards, tr->n_prompts, tr->n_responses, store.dim};
     rm_pairs pairs;
     rc = rm_pairs_build_from_settings(&pairs, cfg, ns.rewards, tr->n_prompts, tr->n_responses);
@@ -552,138 +727,43 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
                        cfg->train_batch_size, n_list, cfg->pairs_both_orders ? "entries" : "pairs", cfg->pairs_count,
                        cfg->train_val_fraction, cfg->pairs_both_orders ? ", pairs.both_orders = true" : "");
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_pairs;
-    if (rank == 0) {
-        printf("[rank 0] %zu %s pairs (%zu train, %zu validation; sampling %s, candidates %s), annotator beta %g, "
-               "reward scale %.6g, label flips %.4f (pairs.label_flip %g): labels agree with the golden order for %.4f of pairs\n",
-               pairs.n, cfg->pairs_mode, pairs.n_train, pairs.n - pairs.n_train, cfg->pairs_sampling, cfg->pairs_candidates,
-               cfg->pairs_annotator_beta, pairs.reward_scale, pairs.label_flip_rate, cfg->pairs_label_flip,
-               pairs.label_agreement);
-        fflush(stdout);
-    }
+    if (rank == 0) rm_pairs_print(&pairs, cfg);
 
-    const int S = (int)cfg->parallel_ranks_per_member, G = size / S, group_id = rank / S, E = (int)cfg->ensemble_members;
-    MPI_Comm group;
-    MPI_Comm_split(comm, group_id, rank, &group);
-    int group_rank;
-    MPI_Comm_rank(group, &group_rank);
-
-    rm_member_slot *slots = rm_calloc((size_t)E, sizeof(rm_member_slot), "member slots");
+    rm_member_deal deal;
+    if ((rc = rm_member_deal_create(&deal, cfg, comm, (int)store.dim)) != 0) goto out_pairs;
     char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
-    if ((rc = rm_all_ok(comm, slots && fingerprint ? 0 : -1)) != 0) goto out_group;
-    int mine = 0;
-    for (int m = 0; m < E; m++) {
-        slots[m].trains = m % G == group_id;
-        slots[m].owned = slots[m].trains && group_rank == 0;
-        mine += slots[m].trains;
-    }
-    rm_mlp probe;
-    size_t n_params = 0;
-    if (rm_mlp_create(&probe, (int)store.dim, cfg->model_hidden, cfg->model_n_hidden) == 0) {
-        n_params = probe.n_params;
-        rm_mlp_free(&probe);
-    }
+    if ((rc = rm_all_ok(comm, fingerprint ? 0 : -1)) != 0) goto out_deal;
+    const int E = deal.n_members;
     if (mode == 2) {
-        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)store.dim, n_params, slots, E);
-        if ((rc = rm_all_ok(comm, rc)) != 0) goto out_slots;
+        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)store.dim, deal.n_params, deal.slots, E);
+        if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
         if (rank == 0) {
             int counts[3] = {0, 0, 0};
-            for (int m = 0; m < E; m++) counts[slots[m].status]++;
+            for (int m = 0; m < E; m++) counts[deal.slots[m].status]++;
             printf("[rank 0] resuming from %s: %d member(s) finished, %d in progress, %d to start\n", paths.checkpoint,
                    counts[RM_MEMBER_FINISHED], counts[RM_MEMBER_IN_PROGRESS], counts[RM_MEMBER_PENDING]);
             fflush(stdout);
         }
     }
+    rc = rm_ensemble_train_slots(cfg, &deal, &data, &pairs, NULL, paths.checkpoint, fingerprint, "rmens train --resume");
+    if (rc != 0) goto out_deal;
 
-    stop_clock clock;
-    arm_clock(&clock, cfg);
-
-    /* Rounds: each rank trains its group's members until they are done or a stop is
-     * asked for, then all ranks meet. If every member is finished the members file is
-     * written; otherwise a checkpoint, and on a signal the job ends for requeueing. A rank
-     * with nothing left to train waits at the meeting point. */
-    progress_ctx pctx = {rank, 0, mine};
-    int checkpoints = 0;
-    for (;;) {
-        for (int m = group_id; m < E; m += G) {
-            rm_member_slot *sl = &slots[m];
-            if (sl->status == RM_MEMBER_FINISHED) continue;
-            if (injected_failure(rank, m)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
-            rm_train_control control;
-            memset(&control, 0, sizeof control);
-            control.should_stop = should_stop;
-            control.stop_ctx = &clock;
-            rm_member resumed_member;
-            rm_train_state resumed_state;
-            int resuming = sl->status == RM_MEMBER_IN_PROGRESS;
-            if (resuming) {
-                resumed_member = sl->member;
-                resumed_state = sl->state;
-                control.resume_member = &resumed_member;
-                control.resume_state = &resumed_state;
-                memset(&sl->member, 0, sizeof sl->member);
-                memset(&sl->state, 0, sizeof sl->state);
-            }
-            rc = rm_train_member_controlled(cfg, &data, &pairs, m, group, &sl->member,
-                                            group_rank == 0 ? print_progress : NULL, &pctx, &control);
-            if (resuming) {
-                rm_member_free(&resumed_member);
-                rm_train_state_free(&resumed_state);
-            }
-            if (rc != 0) rm_abort_job(rm_last_error());
-            if (control.interrupted) {
-                sl->status = RM_MEMBER_IN_PROGRESS;
-                sl->state = control.saved;
-                break;
-            }
-            sl->status = RM_MEMBER_FINISHED;
-            pctx.member_position++;
-        }
-        int unfinished = 0;
-        for (int m = 0; m < E; m++) unfinished |= slots[m].trains && slots[m].status != RM_MEMBER_FINISHED;
-        int flags[2] = {unfinished, stop_signal != 0};
-        MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, comm);
-        if (!flags[0]) break;
-        double t_ckpt = rm_now();
-        rc = rm_checkpoint_write(paths.checkpoint, comm, fingerprint, slots, E, n_params, (int)cfg->train_epochs);
-        if (rc != 0) goto out_slots;
-        checkpoints++;
-        if (rank == 0) {
-            printf("[rank 0] checkpoint %d written to %s in %.2fs%s\n", checkpoints, paths.checkpoint, rm_now() - t_ckpt,
-                   flags[1] ? "; stopping on signal (exit 75): continue with rmens train --resume" : "");
-            fflush(stdout);
-        }
-        if (flags[1]) {
-            rc = RM_EXIT_CHECKPOINTED;
-            goto out_slots;
-        }
-        arm_clock(&clock, cfg);
-    }
-
-    rm_member **local = rm_calloc((size_t)E, sizeof(rm_member *), "members");
-    if (!local) rm_abort_job(rm_last_error());
-    for (int m = 0; m < E; m++)
-        if (slots[m].owned) local[m] = &slots[m].member;
-    double wall = rm_now() - t0;
-    rc = write_members_file(paths.members, cfg, &store, &pairs, comm, local, E, (int)store.dim, wall);
-    free(local);
+    rc = rm_members_write(paths.members, cfg, &store, &pairs, &deal, rm_now() - t0);
     if (rc == 0) {
         if (rank == 0) unlink(paths.checkpoint); /* the run is complete: nothing to resume */
-        printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, mine, rm_now() - t0,
+        printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, deal.mine, rm_now() - t0,
                (double)rm_peak_rss() / 1048576.0);
         fflush(stdout);
         MPI_Barrier(comm);
         if (rank == 0) printf("wrote %s\n", paths.members);
     }
-out_slots:
-    for (int m = 0; m < E; m++) rm_member_slot_free(&slots[m]);
-out_group:
-    free(slots);
+out_deal:
     free(fingerprint);
-    MPI_Comm_free(&group);
+    rm_member_deal_free(&deal);
 out_pairs:
     rm_pairs_free(&pairs);
 out_split:
-    node_split_free(&ns);
+    rm_shared_split_free(&ns);
 out_store:
     rm_store_close(&store);
 out_paths:
@@ -697,4 +777,14 @@ out_paths:
         sigaction(SIGUSR1, &old_usr1, NULL);
     }
     return rc;
+}
+
+void rm_pairs_print(const rm_pairs *pairs, const rm_settings *cfg)
+{
+    printf("[rank 0] %zu %s pairs (%zu train, %zu validation; sampling %s, candidates %s), annotator beta %g, "
+           "reward scale %.6g, label flips %.4f (pairs.label_flip %g): labels agree with the golden order for %.4f of pairs\n",
+           pairs->n, cfg->pairs_mode, pairs->n_train, pairs->n - pairs->n_train, cfg->pairs_sampling, cfg->pairs_candidates,
+           cfg->pairs_annotator_beta, pairs->reward_scale, pairs->label_flip_rate, cfg->pairs_label_flip,
+           pairs->label_agreement);
+    fflush(stdout);
 }

@@ -23,47 +23,6 @@
 #include "rmens/precision.h"
 #include "rmens/store.h"
 
-#define SCORE_ROWS 1024  /* responses per scoring block (8 MB of embeddings at D = 2048): sgemm packs
-                          * each member's weights once per block, so short blocks pay that
-                          * packing (and a thread hand-off) per few rows; 1024 runs at the full
-                          * sgemm rate (tests/bench: bench_sgemm forward_256 vs forward_1024) */
-#define BENCH_BLOCK SCORE_ROWS /* benchmark pairs are dealt to ranks in blocks of this many */
-#define BENCH_PIECE_BLOCKS 4     /* bench blocks per read piece */
-
-typedef struct {
-    rm_ensemble ensemble;
-    rm_mlp_workspace *workspaces; /* [E] */
-    rm_mlp_input input;           /* the row block, prepared once for every member (bf16) */
-    float *raw;                   /* [SCORE_ROWS] */
-    double score_seconds, read_seconds, stats_seconds;
-    double responses_scored;      /* member x response forward passes */
-} scorer;
-
-/* z[m * z_stride + r] = standardised score of row r by member m, for rows [0, rows) of
- * emb, in calls of SCORE_ROWS rows starting at emb. Every row block is scored by every
- * member while it is in cache. OpenBLAS's sgemv/sgemm kernels round a row differently
- * depending on where it falls in a call (row tails take other code paths), so callers
- * start the calls at fixed global positions: scores then do not depend on the rank count. */
-static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, float *z, size_t z_stride)
-{
-    double t0 = rm_now();
-    int E = sc->ensemble.n_members;
-    for (size_t start = 0; start < rows; start += SCORE_ROWS) {
-        int count = (int)(rows - start < SCORE_ROWS ? rows - start : SCORE_ROWS);
-        const float *block = emb + start * dim;
-        rm_mlp_input_prepare(&sc->input, block, (size_t)count * dim);
-        for (int m = 0; m < E; m++) {
-            const rm_member *member = &sc->ensemble.members[m];
-            /* members after the first reuse the block's preparation (bf16: its rounding,
-             * fp32: its packing for the first layer) */
-            rm_mlp_forward_frozen(&member->mlp, &sc->workspaces[m], block, &sc->input, count, sc->raw);
-            for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
-        }
-    }
-    sc->responses_scored += (double)rows * E;
-    sc->score_seconds += rm_now() - t0;
-}
-
 /* ---- output: JSON ---- */
 
 void eval_json_number(FILE *f, double v)
@@ -131,7 +90,7 @@ static void json_aggregate(FILE *f, const rm_eval_plan *p, const rm_aggregate_fi
 
 /* r: the full ensemble's results, whose mean carries the calibration and whose
  * uncertainty the error by disagreement; NULL for an ablation entry. */
-static void json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
+void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
                           const rm_eval_results *r)
 {
     fprintf(f, "\"aggregators\": {");
@@ -159,7 +118,7 @@ static void json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figu
     fputc('}', f);
 }
 
-static void json_string(FILE *f, const char *s)
+void rm_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -191,7 +150,7 @@ static void json_provenance(FILE *f, const provenance *prov)
     fputs("\"provenance\": {", f);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
-        json_string(f, values[i]);
+        rm_json_string(f, values[i]);
     }
     fprintf(f, ", \"ranks\": %d},\n", prov->ranks);
 }
@@ -202,7 +161,7 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
     if (!f) return rm_errorf("cannot create '%s': %s", path, strerror(errno));
     fprintf(f, "{\n\"members\": %d,\n", p->n_members);
     json_provenance(f, prov);
-    json_ensemble(f, p, &r->full, r->kl, "", r);
+    rm_eval_json_ensemble(f, p, &r->full, r->kl, "", r);
     fputs(",\n\"single\": {\"bon\": ", f);
     json_bon(f, p, r->single_mean.bon);
     fputs(", \"kl\": ", f);
@@ -229,7 +188,7 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
     fputs(",\n\"ablation\": {", f);
     for (int i = 0; i < p->n_sizes; i++) {
         fprintf(f, "%s\n  \"%d\": {\"subsets\": %d,\n    ", i ? "," : "", p->sizes[i], p->size_subsets[i]);
-        json_ensemble(f, p, &r->ablation[i], r->kl, "    ", NULL);
+        rm_eval_json_ensemble(f, p, &r->ablation[i], r->kl, "    ", NULL);
         fputc('}', f);
     }
     fputs("\n}\n}\n", f);
@@ -270,7 +229,7 @@ static int h5_aggregate(hid_t loc, const char *name, const rm_eval_plan *p, cons
 
 /* r: the full ensemble's results (the calibration of its mean, the error by
  * disagreement), NULL for an ablation entry. */
-static int h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r)
+int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r)
 {
     hid_t aggs = eval_h5_group(g, "aggregators");
     if (aggs < 0) return -1;
@@ -325,7 +284,7 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
     rc = rm_h5_write_dataset(f, "bon_n", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &nb, bon_n, 1, 0, "results.h5");
     if (rc == 0) rc = eval_h5_doubles(f, "kl", r->kl, 1, &nb);
     if (rc == 0) rc = eval_h5_doubles(f, "oracle_bon", r->oracle_bon, 1, &nb);
-    if (rc == 0) rc = h5_ensemble(f, p, &r->full, r);
+    if (rc == 0) rc = rm_eval_h5_ensemble(f, p, &r->full, r);
     if (rc != 0) return -1;
     hsize_t ee[2] = {(hsize_t)E, (hsize_t)E};
     if (eval_h5_doubles(f, "agreement/member_spearman_matrix", r->member_spearman_matrix, 2, ee) != 0) return -1;
@@ -382,7 +341,7 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
             rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0, "results.h5");
         }
         free(lists);
-        if (rc == 0) rc = h5_ensemble(g, p, &r->ablation[i], NULL);
+        if (rc == 0) rc = rm_eval_h5_ensemble(g, p, &r->ablation[i], NULL);
         H5Gclose(g);
     }
     H5Gclose(abl);
@@ -522,6 +481,31 @@ static int write_predictions(hid_t dset, int E, size_t p0, size_t p1, size_t K, 
     return rc < 0 ? rm_errorf("results.h5: cannot write /predictions for prompts [%zu, %zu)", p0, p1) : 0;
 }
 
+/* /predictions of rmens eval: each piece written collectively as it is scored. */
+typedef struct {
+    hid_t file, dset;
+    const char *temp;
+    int E;
+    size_t K;
+} predictions_sink;
+
+static int sink_write(void *opaque, size_t q0, size_t q1, const float *z)
+{
+    predictions_sink *ps = opaque;
+    return write_predictions(ps->dset, ps->E, q0, q1, ps->K, z);
+}
+
+static int sink_done(void *opaque)
+{
+    predictions_sink *ps = opaque;
+    int rc = 0;
+    if (ps->dset >= 0) H5Dclose(ps->dset);
+    ps->dset = -1;
+    if (ps->file >= 0 && H5Fclose(ps->file) < 0) rc = rm_errorf("%s: cannot close after writing /predictions", ps->temp);
+    ps->file = -1;
+    return rc;
+}
+
 int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 {
     int rank, size;
@@ -552,159 +536,53 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 
     rm_store store;
     memset(&store, 0, sizeof store);
-    scorer sc;
-    memset(&sc, 0, sizeof sc);
+    rm_ensemble ensemble;
+    memset(&ensemble, 0, sizeof ensemble);
     rm_eval_plan plan;
     memset(&plan, 0, sizeof plan);
-    rm_eval_work work; /* bench pairs */
-    memset(&work, 0, sizeof work);
-    rm_eval_team team; /* test prompts, over the rank's threads */
-    memset(&team, 0, sizeof team);
     rm_eval_results res;
     memset(&res, 0, sizeof res);
-    float *emb = NULL, *golden = NULL, *z = NULL, *bench_c = NULL, *bench_r = NULL, *zc = NULL, *zr = NULL;
-    double *blocks = NULL, *total = NULL;
-    int64_t *bench_counts = NULL, *bench_total = NULL;
-    hid_t pred_file = -1, pred_dset = -1;
+    predictions_sink ps = {-1, -1, h5_temp, 0, 0};
+    rm_eval_sink sink = {sink_write, sink_done, &ps};
+    rm_eval_timing tm;
     int store_open = 0, ensemble_loaded = 0, h5_created = 0;
 
     if (rm_all_ok(comm, rm_store_open(&store, cfg->store, comm)) != 0) goto fail;
     store_open = 1;
     const rm_split_info *test = &store.split[RM_SPLIT_TEST];
     size_t N = test->n_prompts, K = test->n_responses, D = store.dim;
-    if (rm_ensemble_load(&sc.ensemble, members_path, comm, (int)D) != 0) goto fail;
+    if (rm_ensemble_load(&ensemble, members_path, comm, (int)D) != 0) goto fail;
     ensemble_loaded = 1;
-    int E = sc.ensemble.n_members;
-    if (rank == 0 && strcmp(sc.ensemble.store_uuid, store.uuid) != 0)
-        rm_warnf("members.h5 was trained on store %s, evaluating on store %s", sc.ensemble.store_uuid, store.uuid);
+    int E = ensemble.n_members;
+    if (rank == 0 && strcmp(ensemble.store_uuid, store.uuid) != 0)
+        rm_warnf("members.h5 was trained on store %s, evaluating on store %s", ensemble.store_uuid, store.uuid);
 
-    rc = rm_eval_plan_create(&plan, cfg, E, K);
-    if (rm_all_ok(comm, rc) != 0) goto fail;
-    if (eval_setup_calibration(cfg, members_path, &store, &sc.ensemble, &plan, comm) != 0) goto fail; /* before the works */
-    rc = rm_eval_work_create(&work, &plan);
-    if (rc == 0) rc = rm_eval_team_create(&team, &plan, threads);
-    if (rm_all_ok(comm, rc) != 0) goto fail;
+    if (rm_all_ok(comm, rm_eval_plan_create(&plan, cfg, E, K)) != 0) goto fail;
+    if (eval_setup_calibration(cfg, members_path, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
     if (rank == 0) {
         for (int i = 0; i < cfg->eval_n_bon; i++)
             if ((size_t)cfg->eval_bon_n[i] > K) rm_warnf("eval.bon_n: n = %lld skipped (K_test = %zu)", cfg->eval_bon_n[i], K);
         for (int i = 0; i < cfg->eval_n_ablation; i++)
             if (cfg->eval_ablation_sizes[i] > E) rm_warnf("eval.ablation_sizes: k = %lld skipped (%d members)", cfg->eval_ablation_sizes[i], E);
     }
-
-    /* this rank's blocks of prompts, and the number of pieces every rank will read */
-    size_t n_blocks = (N + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS, b0, b1;
-    rm_eval_split(n_blocks, size, rank, &b0, &b1);
-    size_t p_begin = b0 * RM_EVAL_BLOCK_PROMPTS, p_end = b1 * RM_EVAL_BLOCK_PROMPTS < N ? b1 * RM_EVAL_BLOCK_PROMPTS : N;
-    if (p_begin > p_end) p_begin = p_end;
-    /* pieces hold whole blocks, so that scoring calls start at block boundaries */
-    size_t chunk_blocks = ((size_t)cfg->eval_chunk_prompts + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS;
-    size_t chunk = chunk_blocks * RM_EVAL_BLOCK_PROMPTS;
-    long long my_pieces = (long long)((p_end - p_begin + chunk - 1) / chunk), pieces = 0;
-    MPI_Allreduce(&my_pieces, &pieces, 1, MPI_LONG_LONG, MPI_MAX, comm);
-
-    size_t piece_rows = chunk * K, emb_count;
-    rc = rm_size_mul(piece_rows, D, &emb_count, "test piece");
-    sc.workspaces = rm_calloc((size_t)E, sizeof *sc.workspaces, "scoring workspaces");
-    sc.raw = rm_alloc(SCORE_ROWS, sizeof(float), "scores");
-    emb = rc == 0 ? rm_alloc(emb_count, sizeof(float), "test embeddings piece (lower eval.chunk_prompts)") : NULL;
-    golden = rm_alloc(piece_rows, sizeof(float), "test rewards piece");
-    z = rm_alloc((size_t)E * piece_rows, sizeof(float), "test predictions piece");
-    blocks = rm_calloc((b1 - b0 + 1) * plan.n_slots, sizeof(double), "figure blocks");
-    bench_counts = rm_calloc(plan.n_bench_counts, sizeof(int64_t), "bench counts");
-    bench_total = rm_calloc(plan.n_bench_counts, sizeof(int64_t), "bench counts");
-    total = rm_calloc(plan.n_slots, sizeof(double), "figures");
-    rc = sc.workspaces && sc.raw && emb && golden && z && blocks && bench_counts && bench_total && total ? 0 : -1;
-    /* each member's weights packed once for its products, not in every block's forward */
-    for (int m = 0; m < E && rc == 0 && sc.workspaces; m++)
-        if ((rc = rm_mlp_workspace_create(&sc.workspaces[m], &sc.ensemble.members[m].mlp, SCORE_ROWS)) == 0)
-            rc = rm_mlp_workspace_pack(&sc.workspaces[m], &sc.ensemble.members[m].mlp);
-    if (rc == 0) rc = rm_mlp_input_create(&sc.input, (size_t)SCORE_ROWS * D);
-    if (rm_all_ok(comm, rc) != 0) goto fail;
-
     if (cfg->eval_save_predictions) {
         if (rank == 0) remove(h5_temp); /* a leftover of an interrupted run */
         MPI_Barrier(comm);
-        rc = open_predictions(h5_temp, comm, E, N, K, &pred_file, &pred_dset);
+        rc = open_predictions(h5_temp, comm, E, N, K, &ps.file, &ps.dset);
+        ps.E = E, ps.K = K;
         h5_created = 1;
         if (rm_all_ok(comm, rc) != 0) goto fail;
     }
-
-    /* ---- the test split: read once, in pieces ---- */
-    for (long long piece = 0; piece < pieces; piece++) {
-        size_t q0 = p_begin + (size_t)piece * chunk, q1 = q0 + chunk;
-        if (q0 > p_end) q0 = p_end;
-        if (q1 > p_end) q1 = p_end;
-        size_t rows = (q1 - q0) * K;
-        double t0 = rm_now();
-        rc = rm_store_read_embeddings(&store, RM_SPLIT_TEST, q0, q1, emb);
-        if (rc == 0) rc = rm_store_read_rewards(&store, RM_SPLIT_TEST, q0, q1, golden);
-        sc.read_seconds += rm_now() - t0;
-        if (rm_all_ok(comm, rc) != 0) goto fail;
-        for (size_t b = q0; b < q1; b += RM_EVAL_BLOCK_PROMPTS) { /* one prompt block at a time */
-            size_t b_end = b + RM_EVAL_BLOCK_PROMPTS < q1 ? b + RM_EVAL_BLOCK_PROMPTS : q1;
-            score_rows(&sc, emb + (b - q0) * K * D, D, (b_end - b) * K, z + (b - q0) * K, rows);
-        }
-        if (cfg->eval_save_predictions && rm_all_ok(comm, write_predictions(pred_dset, E, q0, q1, K, z)) != 0) goto fail;
-        t0 = rm_now();
-        /* z of prompt q at z + (q - q0) K, member stride `rows` */
-        rm_eval_accumulate_prompts(&plan, &team, z, rows, golden, q0, q1, b0, blocks);
-        sc.stats_seconds += rm_now() - t0;
-    }
-    if (pred_dset >= 0) H5Dclose(pred_dset);
-    pred_dset = -1;
-    if (pred_file >= 0 && H5Fclose(pred_file) < 0) rc = rm_errorf("%s: cannot close after writing /predictions", h5_temp);
-    pred_file = -1;
-    if (rm_all_ok(comm, rc) != 0) goto fail;
-
-    /* ---- benchmark pairs: integer counts, any partition is exact ---- */
-    if (store.n_bench > 0) {
-        size_t n_bench_blocks = (store.n_bench + BENCH_BLOCK - 1) / BENCH_BLOCK, c0, c1;
-        rm_eval_split(n_bench_blocks, size, rank, &c0, &c1);
-        size_t i0 = c0 * BENCH_BLOCK, i1 = c1 * BENCH_BLOCK < store.n_bench ? c1 * BENCH_BLOCK : store.n_bench;
-        if (i0 > i1) i0 = i1;
-        const size_t piece_pairs = (size_t)BENCH_PIECE_BLOCKS * BENCH_BLOCK;
-        long long my_bench_pieces = (long long)((i1 - i0 + piece_pairs - 1) / piece_pairs), bench_pieces = 0;
-        MPI_Allreduce(&my_bench_pieces, &bench_pieces, 1, MPI_LONG_LONG, MPI_MAX, comm);
-        bench_c = rm_alloc(piece_pairs * D, sizeof(float), "bench piece");
-        bench_r = rm_alloc(piece_pairs * D, sizeof(float), "bench piece");
-        zc = rm_alloc((size_t)E * piece_pairs, sizeof(float), "bench predictions");
-        zr = rm_alloc((size_t)E * piece_pairs, sizeof(float), "bench predictions");
-        if (rm_all_ok(comm, bench_c && bench_r && zc && zr ? 0 : -1) != 0) goto fail;
-        for (long long piece = 0; piece < bench_pieces; piece++) {
-            size_t j0 = i0 + (size_t)piece * piece_pairs, j1 = j0 + piece_pairs;
-            if (j0 > i1) j0 = i1;
-            if (j1 > i1) j1 = i1;
-            double t0 = rm_now();
-            rc = rm_store_read_bench(&store, j0, j1, bench_c, bench_r);
-            sc.read_seconds += rm_now() - t0;
-            if (rm_all_ok(comm, rc) != 0) goto fail;
-            /* j0 is a multiple of BENCH_BLOCK = SCORE_ROWS: calls start at fixed positions */
-            score_rows(&sc, bench_c, D, j1 - j0, zc, j1 - j0);
-            score_rows(&sc, bench_r, D, j1 - j0, zr, j1 - j0);
-            rm_eval_accumulate_bench(&plan, &work, zc, zr, j1 - j0, j1 - j0, bench_counts);
-        }
-    }
-
-    /* ---- reduction and figures ---- */
-    double t_reduce = rm_now();
-    if (rm_eval_reduce(&plan, comm, blocks, b1 - b0, bench_counts, total, bench_total) != 0) goto fail;
-    t_reduce = rm_now() - t_reduce;
-    double local_times[3] = {sc.read_seconds, sc.score_seconds, sc.stats_seconds}, max_times[3];
-    MPI_Reduce(local_times, max_times, 3, MPI_DOUBLE, MPI_MAX, 0, comm);
-    double scored = 0.0;
-    MPI_Reduce(&sc.responses_scored, &scored, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
+    if (rm_eval_score(cfg, comm, &store, &ensemble, &plan, threads, cfg->eval_save_predictions ? &sink : NULL, &res, &tm) != 0)
+        goto fail;
 
     rc = 0;
     if (rank == 0) {
-        rc = rm_eval_finish(&plan, total, bench_total, store.n_bench, &res);
         provenance prov = {cfg, members_path, &store, size, rm_now() - t_start};
-        hid_t f = -1;
-        if (rc == 0) {
-            /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
-            f = cfg->eval_save_predictions ? H5Fopen(h5_temp, H5F_ACC_RDWR, H5P_DEFAULT) : rm_h5_create_parallel(h5_temp, MPI_COMM_NULL);
-            if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);
-            h5_created = 1;
-        }
+        /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
+        hid_t f = cfg->eval_save_predictions ? H5Fopen(h5_temp, H5F_ACC_RDWR, H5P_DEFAULT) : rm_h5_create_parallel(h5_temp, MPI_COMM_NULL);
+        if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);
+        h5_created = 1;
         if (rc == 0) rc = write_h5_figures(f, &plan, &res, &prov);
         if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = rm_errorf("%s: cannot close", h5_temp);
         if (rc == 0) rc = write_json(json_temp, &plan, &res, &prov);
@@ -713,15 +591,15 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (rc == 0) {
             print_table(stdout, &plan, &res);
             print_diagnostics(stdout, &plan, &res);
-            const rm_mlp *mlp = &sc.ensemble.members[0].mlp;
-            double gflops = rm_mlp_forward_flops(mlp, 1) * scored / max_times[1] * 1e-9;
+            const rm_mlp *mlp = &ensemble.members[0].mlp;
+            double gflops = rm_mlp_forward_flops(mlp, 1) * tm.scored / tm.score * 1e-9;
             printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
                    "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
-                   N * K, E, store.n_bench, size, scored / max_times[1], gflops);
+                   N * K, E, store.n_bench, size, tm.scored / tm.score, gflops);
             const rm_precision_info *precision = rm_precision_current();
             printf("precision %s, kernel \"%s\", CPU %s\n", precision->precision, precision->kernel, precision->cpu);
             printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
-                   max_times[0], max_times[1], max_times[2], t_reduce, rm_now() - t_start);
+                   tm.read, tm.score, tm.stats, tm.reduce, rm_now() - t_start);
             printf("wrote %s and %s\n", h5_path, json_path);
             fflush(stdout);
         }
@@ -731,23 +609,14 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 
 fail:
     rc = -1;
-    if (pred_dset >= 0) H5Dclose(pred_dset);
-    if (pred_file >= 0) H5Fclose(pred_file);
+    sink_done(&ps);
     if (rank == 0 && h5_created && h5_temp) remove(h5_temp);
     if (rank == 0 && json_temp) remove(json_temp);
 done:
-    for (int m = 0; sc.workspaces && m < sc.ensemble.n_members; m++) rm_mlp_workspace_free(&sc.workspaces[m]);
-    free(sc.workspaces);
-    rm_mlp_input_free(&sc.input);
-    free(sc.raw);
-    if (ensemble_loaded) rm_ensemble_free(&sc.ensemble);
+    if (ensemble_loaded) rm_ensemble_free(&ensemble);
     if (store_open) rm_store_close(&store);
     rm_eval_results_free(&res);
-    rm_eval_work_free(&work);
-    rm_eval_team_free(&team);
     rm_eval_plan_free(&plan);
-    free(emb), free(golden), free(z), free(bench_c), free(bench_r), free(zc), free(zr);
-    free(blocks), free(total), free(bench_counts), free(bench_total);
     free(members_path), free(h5_path), free(json_path), free(h5_temp), free(json_temp);
     return rc;
 }

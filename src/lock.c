@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "rmens/lock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -82,6 +83,8 @@ static int write_record(int fd, const char *verb)
 /* Rank 0's part: 0 with lock->fd held, or -1 with the error set. */
 static int acquire_local(rm_output_lock *lock, const char *output, int exclusive, const char *verb)
 {
+    struct stat st;
+    lock->created = exclusive && stat(output, &st) != 0;
     if (exclusive && rm_mkdir_p(output) != 0) return -1;
     char *path = rm_path_join(output, LOCK_NAME);
     if (!path) return -1;
@@ -127,6 +130,8 @@ static int acquire_local(rm_output_lock *lock, const char *output, int exclusive
             return rc;
         }
     }
+    snprintf(lock->path, sizeof lock->path, "%s", path);
+    snprintf(lock->dir, sizeof lock->dir, "%s", output);
     free(path);
     lock->fd = fd;
     return 0;
@@ -136,6 +141,7 @@ int rm_output_lock_acquire(rm_output_lock *lock, const char *output, int exclusi
 {
     lock->fd = -1;
     lock->exclusive = exclusive;
+    lock->created = 0;
     int rank = 0, rc = 0;
     MPI_Comm_rank(comm, &rank);
     if (rank == 0) {
@@ -146,9 +152,28 @@ int rm_output_lock_acquire(rm_output_lock *lock, const char *output, int exclusi
     return rm_all_ok(comm, rc);
 }
 
-void rm_output_lock_release(rm_output_lock *lock)
+/* Whether the directory holds anything besides the lock file. */
+static int holds_more(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 1;
+    struct dirent *e;
+    int more = 0;
+    while (!more && (e = readdir(d)) != NULL)
+        more = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && strcmp(e->d_name, LOCK_NAME) != 0;
+    closedir(d);
+    return more;
+}
+
+void rm_output_lock_release(rm_output_lock *lock, int succeeded)
 {
     if (lock->fd < 0) return;
+    if (!succeeded && lock->exclusive && !holds_more(lock->dir)) {
+        /* unlinked while held: a process that opened the old file meanwhile was refused,
+         * and later ones create a fresh lock file */
+        unlink(lock->path);
+        if (lock->created) rmdir(lock->dir);
+    }
     /* an empty record is a clean release: nobody will be warned about us */
     if (lock->exclusive && ftruncate(lock->fd, 0) != 0) {
         /* nothing to do: the flock still goes with the close */

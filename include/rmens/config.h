@@ -59,6 +59,15 @@ typedef struct {
     long long ensemble_members;
     char ensemble_data[16]; /* "full" | "bootstrap" */
 
+    /* active.* (rmens active, include/rmens/active.h) */
+    char active_strategy[16];    /* random|entropy|disagreement|bald|levelset|dopt|past_dopt */
+    long long active_pool;       /* candidate pairs */
+    long long active_initial;    /* labelled before round 1: the pool's first pairs */
+    long long active_batch;      /* pairs labelled per round */
+    long long active_rounds;     /* selection rounds (0: train on the initial set only) */
+    int active_warm_start;       /* each round continues from the previous round's weights */
+    double active_dopt_ridge;    /* dopt: M starts at ridge * I; past_dopt adds the labelled pairs */
+
     /* parallel.* */
     long long parallel_ranks_per_member;
     long long parallel_blas_threads; /* 0: automatic */

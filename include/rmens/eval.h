@@ -17,10 +17,13 @@
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rmens/annotator.h"
 #include "rmens/config.h"
+#include "rmens/ensemble.h"
 #include "rmens/metrics.h"
+#include "rmens/store.h"
 
 #define RM_EVAL_BLOCK_PROMPTS 8
 
@@ -227,6 +230,39 @@ typedef struct {
 int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *bench_total, size_t n_bench,
                    rm_eval_results *out);
 void rm_eval_results_free(rm_eval_results *r);
+
+/* ---- scoring the test split with members in memory (`eval`, and `active` every round) ---- */
+
+/* Where scored pieces go as they are made (eval.save_predictions): write(ctx, q0, q1, z)
+ * gets the standardised scores of test prompts [q0, q1) (z[m * (q1-q0) K + ...]), called
+ * collectively once per piece; done(ctx) after the last. Either may be NULL. */
+typedef struct {
+    int (*write)(void *ctx, size_t q0, size_t q1, const float *z);
+    int (*done)(void *ctx);
+    void *ctx;
+} rm_eval_sink;
+
+/* Slowest rank's seconds, and member x response forwards in all (on rank 0). */
+typedef struct {
+    double read, score, stats, reduce, scored;
+} rm_eval_timing;
+
+/* Collective: score the store's test split and bench pairs with every member of e (every
+ * rank holds all of them), reduce in block order, and on rank 0 compute *res (the
+ * caller frees it). Bitwise identical for any rank count. */
+int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_ensemble *e,
+                  const rm_eval_plan *plan, int threads, const rm_eval_sink *sink, rm_eval_results *res,
+                  rm_eval_timing *timing);
+
+/* results.json / results.h5 pieces, for other result files with the same layout:
+ * "aggregators", "agreement", "uncertainty" of e (JSON members, no braces around them),
+ * and the groups aggregators/, agreement/, uncertainty/ under HDF5 group g. r: the full
+ * ensemble's results when its calibration is to be written with them, else NULL. */
+void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl,
+                           const char *indent, const rm_eval_results *r);
+int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r);
+/* A JSON string, escaped. */
+void rm_json_string(FILE *f, const char *s);
 
 /* `rmens eval`: score cfg's store with <output>/members.h5, write results.h5 and
  * results.json into the output directory, print the table on rank 0. Collective. */

@@ -19,13 +19,17 @@
 typedef struct {
     int fd;        /* rank 0's lock file, -1 when not held */
     int exclusive;
+    int created;   /* the lock created the output directory (a failed run removes it) */
+    char path[1024], dir[1024];
 } rm_output_lock;
 
 /* Collective. exclusive: a writer (creates the output directory if needed); otherwise a
  * reader (no lock is needed, and none is taken, when the directory does not exist). `verb`
  * is recorded for the message others get. Returns 0, or -1 on every rank with the error. */
 int rm_output_lock_acquire(rm_output_lock *lock, const char *output, int exclusive, const char *verb, MPI_Comm comm);
-/* Release (rank 0 clears the record of a writer). Safe on a lock never taken. */
-void rm_output_lock_release(rm_output_lock *lock);
+/* Release (rank 0 clears the record of a writer). Safe on a lock never taken. After a run
+ * that failed (succeeded = 0) and left nothing, the lock file goes and, if the lock created
+ * it, the empty directory too: bad input leaves no trace. */
+void rm_output_lock_release(rm_output_lock *lock, int succeeded);
 
 #endif

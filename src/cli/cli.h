@@ -41,7 +41,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_active(int argc, char **argv);
 
-extern const cli_verb VERB_SYNTH, VERB_IMPORT, VERB_INSPECT, VERB_TRAIN, VERB_EVAL, VERB_RUN;
+extern const cli_verb VERB_SYNTH, VERB_IMPORT, VERB_INSPECT, VERB_TRAIN, VERB_EVAL, VERB_RUN, VERB_ACTIVE;
 
 #endif

@@ -45,7 +45,7 @@ int cmd_eval(int argc, char **argv)
         return cli_fail("eval", MPI_COMM_WORLD);
     }
     int rc = rm_evaluate(&cfg, MPI_COMM_WORLD, a.force);
-    rm_output_lock_release(&lock);
+    rm_output_lock_release(&lock, rc == 0 || rc == RM_EXIT_CHECKPOINTED);
     rm_settings_free(&cfg);
     return rc == 0 ? 0 : cli_fail("eval", MPI_COMM_WORLD);
 }

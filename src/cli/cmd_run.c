@@ -35,7 +35,7 @@ int cmd_run(int argc, char **argv)
     int rc = rm_ensemble_train(&cfg, MPI_COMM_WORLD, a.force, a.resume);
     /* A resumed run re-evaluates whatever results an interrupted one may have left. */
     if (rc == 0) rc = rm_evaluate(&cfg, MPI_COMM_WORLD, a.force || a.resume);
-    rm_output_lock_release(&lock);
+    rm_output_lock_release(&lock, rc == 0 || rc == RM_EXIT_CHECKPOINTED);
     rm_settings_free(&cfg);
     if (rc == RM_EXIT_CHECKPOINTED) return RM_EXIT_CHECKPOINTED;
     return rc == 0 ? 0 : cli_fail("run", MPI_COMM_WORLD);

@@ -40,7 +40,7 @@ int cmd_train(int argc, char **argv)
         return cli_fail("train", MPI_COMM_WORLD);
     }
     int rc = rm_ensemble_train(&cfg, MPI_COMM_WORLD, a.force, a.resume);
-    rm_output_lock_release(&lock);
+    rm_output_lock_release(&lock, rc == 0 || rc == RM_EXIT_CHECKPOINTED);
     rm_settings_free(&cfg);
     if (rc == RM_EXIT_CHECKPOINTED) return RM_EXIT_CHECKPOINTED;
     return rc == 0 ? 0 : cli_fail("train", MPI_COMM_WORLD);

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Label-efficiency curves of rmens active runs (issue 14).
+
+usage: plot_active.py RUN_DIR|CAMPAIGN_DIR [--full RESULTS_JSON] [--aggregator mean]
+
+RUN_DIR holds one active.json; a CAMPAIGN_DIR (jobs/campaign*.sh with RMENS_VERBS=active)
+holds points/*/active.json. Writes into the directory given:
+  figures/active_curves.png  golden best-of-n (largest n), Spearman and pair accuracy of the
+                             aggregator against labels used, one line per strategy: mean
+                             over seeds, band from the lowest to the highest seed
+  active_summary.json        per strategy: labels to reach 95 % of the full-pool pair
+                             accuracy (first round whose seed-mean reaches it), the area
+                             under the best-of-n curve (trapezoid over labels, divided by
+                             the label range) and its difference to random
+  active_report.md           the same as a table
+The full-pool pair accuracy is that of --full (results.json of rmens run/eval trained on
+the whole pool: pairs.count = active.pool), else the highest final-round pair accuracy of
+any run (said so in the report)."""
+import argparse
+import glob
+import json
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plots  # noqa: E402  (the campaign plotting helpers: one plotting module)
+
+METRICS = [("bon", "golden best-of-n (largest n)"), ("spearman", "Spearman (within prompt)"),
+           ("pair_accuracy", "pair accuracy")]
+ORDER = ["random", "entropy", "disagreement", "bald", "levelset", "dopt", "past_dopt"]
+
+
+def load_runs(directory):
+    paths = [os.path.join(directory, "active.json")]
+    if not os.path.exists(paths[0]):
+        paths = sorted(glob.glob(os.path.join(directory, "points", "*", "active.json")))
+    if not paths:
+        raise SystemExit(f"plot_active: no active.json in {directory} or its points/*/")
+    return [json.load(open(p)) for p in paths]
+
+
+def curve(run, aggregator):
+    """labels and the three metrics per round."""
+    labels, values = [], defaultdict(list)
+    for r in run["rounds"]:
+        agg = r["aggregators"][aggregator]
+        labels.append(r["labels"])
+        bon = agg["bon"]
+        largest = max(bon, key=int)
+        values["bon"].append(np.nan if bon[largest] is None else bon[largest])
+        for key in ("spearman", "pair_accuracy"):
+            values[key].append(np.nan if agg[key] is None else agg[key])
+    return np.array(labels), {k: np.array(v, float) for k, v in values.items()}
+
+
+def by_strategy(runs, aggregator):
+    groups = defaultdict(list)
+    for run in runs:
+        groups[run["strategy"]].append(curve(run, aggregator))
+    out = {}
+    for s, curves in groups.items():
+        labels = curves[0][0]
+        if any(len(c[0]) != len(labels) or np.any(c[0] != labels) for c in curves):
+            raise SystemExit(f"plot_active: runs of {s} have different label schedules")
+        out[s] = (labels, {k: np.vstack([c[1][k] for c in curves]) for k, _ in METRICS}, len(curves))
+    return dict(sorted(out.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else 99))
+
+
+def summarise(groups, full_accuracy):
+    summary = {}
+    for s, (labels, m, seeds) in groups.items():
+        acc = np.nanmean(m["pair_accuracy"], axis=0)
+        reach = [int(x) for x, a in zip(labels, acc) if a >= 0.95 * full_accuracy]
+        bon = np.nanmean(m["bon"], axis=0)
+        span = labels[-1] - labels[0]
+        area = float(np.trapz(bon, labels) / span) if span > 0 else float(bon[0])
+        summary[s] = {"seeds": seeds, "labels_to_95pct_pair_accuracy": reach[0] if reach else None,
+                      "bon_area": area, "final_pair_accuracy": float(acc[-1]), "final_bon": float(bon[-1])}
+    if "random" in summary:
+        for s in summary:
+            summary[s]["bon_area_minus_random"] = summary[s]["bon_area"] - summary["random"]["bon_area"]
+    return summary
+
+
+def plot(groups, path, aggregator):
+    # one scale per metric (plots.panel_grid shares y, for panels of one metric)
+    fig, axes = plots.plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.4 + 0.8), squeeze=False)
+    axes = axes.flat
+    for ax, (key, title) in zip(axes, METRICS):
+        for s, (labels, m, seeds) in groups.items():
+            mean = np.nanmean(m[key], axis=0)
+            line, = ax.plot(labels, mean, marker="o", ms=3, label=s)
+            if seeds > 1:
+                ax.fill_between(labels, np.nanmin(m[key], axis=0), np.nanmax(m[key], axis=0), color=line.get_color(),
+                                alpha=0.15, lw=0)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("labelled pairs")
+        ax.grid(alpha=0.3)
+    plots.finish(fig, path, f"label efficiency ({aggregator} of the ensemble; band: min..max over seeds)")
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("directory")
+    ap.add_argument("--full", help="results.json of an ensemble trained on the whole pool")
+    ap.add_argument("--aggregator", default="mean")
+    a = ap.parse_args(argv)
+    runs = load_runs(a.directory)
+    groups = by_strategy(runs, a.aggregator)
+    if a.full:
+        full = json.load(open(a.full))["aggregators"][a.aggregator]["pair_accuracy"]
+        full_note = f"full-pool pair accuracy {full:.4f} from {a.full}"
+    else:
+        full = max(float(np.nanmax(m["pair_accuracy"][:, -1])) for _, m, _ in groups.values())
+        full_note = f"no --full results.json: the reference is the best final-round pair accuracy, {full:.4f}"
+    summary = summarise(groups, full)
+    os.makedirs(os.path.join(a.directory, "figures"), exist_ok=True)
+    figure = os.path.join(a.directory, "figures", "active_curves.png")
+    plot(groups, figure, a.aggregator)
+    with open(os.path.join(a.directory, "active_summary.json"), "w") as f:
+        json.dump({"aggregator": a.aggregator, "full_pair_accuracy": full, "strategies": summary}, f, indent=1)
+    lines = [f"# rmens active: label efficiency ({len(runs)} runs)", "", full_note + ".", "",
+             "| strategy | seeds | labels to 95 % pair acc. | best-of-n area | vs random | final pair acc. | final best-of-n |",
+             "|---|---|---|---|---|---|---|"]
+    for s, v in summary.items():
+        reach = v["labels_to_95pct_pair_accuracy"]
+        diff = v.get("bon_area_minus_random")
+        lines.append(f"| {s} | {v['seeds']} | {reach if reach is not None else 'not reached'} | {v['bon_area']:.4f} | "
+                     f"{'' if diff is None else f'{diff:+.4f}'} | {v['final_pair_accuracy']:.4f} | {v['final_bon']:.4f} |")
+    lines += ["", f"![curves](figures/{os.path.basename(figure)})", ""]
+    with open(os.path.join(a.directory, "active_report.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines[4:4 + 2 + len(summary)]))
+    print(f"wrote {figure}, active_summary.json, active_report.md")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

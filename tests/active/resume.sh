@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# rmens active --resume: interrupted by SIGTERM at random times (inside a round's training
+# or between rounds) and by SIGKILL after a periodic checkpoint, every continued run ends
+# with an active.h5 identical (outside /run) to the uninterrupted run's, and the same
+# members.h5. past_dopt with warm starts: the selection needs the labelled set, the last
+# round's members and their weights.
+source "$(dirname "$0")/common.sh"
+SETS=("${COMMON_SETS[@]}" --set synth.dim=256 --set synth.train_prompts=600 --set model.hidden=[256,64]
+      --set ensemble.members=2 --set train.epochs=24 --set train.batch_size=64 --set train.patience=0
+      --set active.pool=6000 --set active.initial=2000 --set active.batch=500 --set active.rounds=3
+      --set active.strategy=past_dopt --set active.warm_start=true)
+"$RMENS" synth "$CFG" "${SETS[@]}" --force >/dev/null
+start=$(date +%s.%N)
+run_mpi 2 active "$CFG" "${SETS[@]}" --set output="$WORK/reference" >"$WORK/reference.log" 2>&1 \
+  || { cat "$WORK/reference.log"; fail "reference run"; }
+reference_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+echo "uninterrupted run: ${reference_seconds}s"
+
+start_active() { # OUTPUT [extra args]
+  local out="$1"; shift
+  "$MPIRUN" --oversubscribe --bind-to none -n 2 "$RMENS" active "$CFG" "${SETS[@]}" --set output="$out" "$@" >>"$out.log" 2>&1 &
+  pid=$!
+}
+ranks_of() { pgrep -P "$1" -f "rmens active" || true; }
+
+interrupted=0
+for point in 1 2 3; do
+  out="$WORK/sigterm_$point"
+  mkdir -p "$out"
+  attempts=0 status=1 args=()
+  while [ "$status" -ne 0 ]; do
+    attempts=$((attempts + 1)); (( attempts <= 8 )) || fail "point $point: no completion after 8 attempts"
+    start_active "$out" "${args[@]}"
+    if (( attempts <= 2 )); then
+      sleep "$(awk -v r="$RANDOM" -v t="$reference_seconds" 'BEGIN { printf "%.2f", t * (0.25 + 0.5 * r / 32767) }')"
+      ranks=$(ranks_of "$pid")
+      [ -n "$ranks" ] && kill -TERM $ranks 2>/dev/null || true
+    fi
+    status=0; wait "$pid" || status=$?
+    case "$status" in
+      0) ;;
+      75) interrupted=$((interrupted + 1))
+          grep -q "exit 75" "$out.log" || fail "point $point: no checkpoint message" ;;
+      *) cat "$out.log"; fail "point $point: exit $status" ;;
+    esac
+    args=(--resume)
+  done
+  "$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$WORK/reference/active.h5" "$out/active.h5"
+  "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/reference/members.h5" "$out/members.h5"
+  ls "$out" | grep -q -e active_state -e active_members -e checkpoint -e partial && fail "point $point: files left behind: $(ls "$out")"
+  echo "point $point: $((attempts - 1)) interruption(s); $(grep -c 'resuming' "$out.log" || true) resume message(s)"
+done
+(( interrupted >= 2 )) || fail "only $interrupted of the SIGTERMs interrupted the run (too short?)"
+
+# SIGKILL after a periodic checkpoint inside training: no clean stop at all.
+out="$WORK/sigkill"
+mkdir -p "$out"
+start_active "$out" --set train.checkpoint_minutes=0.002
+for _ in $(seq 1 100); do [ -f "$out/checkpoint.h5" ] || [ -f "$out/active_state.h5" ] && break; sleep 0.1; done
+sleep 0.3
+ranks=$(ranks_of "$pid")
+kill -KILL $ranks "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+run_mpi 2 active "$CFG" "${SETS[@]}" --set output="$out" --resume >>"$out.log" 2>&1 || { cat "$out.log"; fail "resume after SIGKILL"; }
+"$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$WORK/reference/active.h5" "$out/active.h5"
+# a complete run resumes to nothing
+run_mpi 2 active "$CFG" "${SETS[@]}" --set output="$out" --resume 2>&1 | grep -q "complete already" || fail "resume of a complete run"
+echo "active resume: ok"
