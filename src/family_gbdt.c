@@ -19,10 +19,22 @@
 
 int rm_family_have_xgboost(void) { return 1; }
 
+/* XGBoost's last error on one line: its messages carry a "[hh:mm:ss] file:line: " prefix
+ * and, for parse errors, a stack trace on the following lines. */
+static const char *xgb_error(char *buf, size_t n)
+{
+    const char *e = XGBGetLastError();
+    const char *start = e[0] == '[' && strstr(e, "] ") ? strstr(e, "] ") + 2 : e;
+    size_t len = strcspn(start, "\n");
+    snprintf(buf, n, "%.*s", (int)len, start);
+    return buf;
+}
+
 int rm_xgb_check(int rc, const char *what)
 {
     if (rc == 0) return 0;
-    return rm_errorf("%s: XGBoost: %s", what, XGBGetLastError());
+    char buf[512];
+    return rm_errorf("%s: XGBoost: %s", what, xgb_error(buf, sizeof buf));
 }
 
 int rm_gbdt_threads(void) { return rm_tiled_threads() > 0 ? rm_tiled_threads() : 1; }
@@ -42,8 +54,9 @@ int rm_gbdt_model_load(rm_member *m, const char *json, size_t len, const char *n
     /* XGBoost accepts some damaged JSON models and fails only when predicting: a model
      * must parse and know its features to be a member */
     bst_ulong features = 0;
+    char why[512];
     if (rc == 0 && XGBoosterLoadModelFromBuffer(g->booster, g->json, (bst_ulong)len) != 0)
-        rc = rm_errorf("%s: corrupt xgboost_json (%zu bytes): XGBoost: %s", name, len, XGBGetLastError());
+        rc = rm_errorf("%s: corrupt xgboost_json (%zu bytes): XGBoost: %s", name, len, xgb_error(why, sizeof why));
     if (rc == 0 && (XGBoosterGetNumFeature(g->booster, &features) != 0 || features == 0))
         rc = rm_errorf("%s: corrupt xgboost_json: the model has no features", name);
     char threads[16];
