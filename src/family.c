@@ -91,6 +91,8 @@ int rm_family_check_settings(const rm_settings *cfg, int warn)
     const char *key = cfg->ensemble_n_families > 0 ? "ensemble.families" : "model.family";
     if (!rm_family_have_xgboost())
         return rm_errorf("%s: \"gbdt\" needs XGBoost, and this rmens was built without it (Debian: libxgboost-dev; reconfigure)", key);
+    if (strcmp(cfg->active_strategy, "dopt") == 0 || strcmp(cfg->active_strategy, "past_dopt") == 0)
+        return rm_errorf("active.strategy = \"%s\": needs the MLP's last hidden layer, and %s has \"gbdt\"", cfg->active_strategy, key);
     if (cfg->active_warm_start) return rm_errorf("active.warm_start: tree members (%s has \"gbdt\") cannot continue from the previous round's trees", key);
     if (strcmp(cfg->gbdt_tree_method, "hist") != 0 && cfg->gbdt_tree_method[0])
         return rm_errorf("gbdt.tree_method = \"%s\": expected \"hist\"", cfg->gbdt_tree_method);
