@@ -1,6 +1,6 @@
 /* The embedding store: one HDF5 file, read and written collectively with MPI-IO.
  *
- * Layout (format_version 1; readable by h5py with no help from rmens):
+ * Layout (format_version 1; readable by h5py with no help from rmens or plugins):
  *   /                  attrs: format="rmens-store", format_version=1 (int),
  *                             embed_model, response_model, task, store_uuid (strings)
  *   /train/embeddings  [N_train, K_train, D]  float32 or IEEE float16
@@ -8,6 +8,7 @@
  *   /test/embeddings   [N_test,  K_test,  D]
  *   /test/rewards      [N_test,  K_test]
  *   /bench/chosen, /bench/rejected   optional [N_bench, D]
+ *   /train, /test, /bench (groups)   attr content_digest (string, see Integrity)
  * Row i of a split is prompt i; column k its k-th response.
  *
  * Every function taking a store is collective over the store's communicator unless
@@ -19,8 +20,10 @@
  * Collective reads and writes: HDF5's collective transfer needs every rank to call
  * H5Dread/H5Dwrite the same number of times, so each call first agrees (MPI_Allreduce
  * max) on the number of pieces; a rank with fewer pieces (or an empty range) takes part
- * with empty selections. A failure on any rank (I/O error, NaN/Inf) makes the call
- * return -1 on every rank with the lowest failing rank's message.
+ * with empty selections. A failure on any rank (I/O error, NaN/Inf, checksum) makes the
+ * call return -1 on every rank with the lowest failing rank's message. Reads of filtered
+ * (checksummed) datasets are independent MPI-IO: HDF5 1.10 reads filtered chunks one at a
+ * time either way, and its collective path around them is 3-4x slower.
  *
  * Piece size: a piece is a run of whole prompts of at most read_chunk_bytes of stored
  * data; when one prompt alone is larger, it is read a run of responses at a time (a
@@ -31,10 +34,34 @@
  * range touches only the chunks of its prompts and every chunk is one contiguous,
  * few-MiB MPI-IO request; when one prompt exceeds 4 MiB (e.g. K = 500, D = 4096) the
  * chunk is [1, k, D] with k responses filling 4 MiB. Rewards use [c, K] chunks of about
- * 1 MiB, the benchmark [r, D] chunks of about 4 MiB. No compression (parallel writes of
- * filtered datasets are slow in HDF5 1.10 and embeddings do not compress), no fill
- * values (every element is written), object timestamps off so that identical content
- * gives an identical file. */
+ * 1 MiB, the benchmark [r, D] chunks of about 4 MiB. No compression (embeddings do not
+ * compress, and a compressed chunk's size would depend on its content), no fill values
+ * of our own (every element is written), object timestamps off so that identical content
+ * gives an identical file.
+ *
+ * Integrity. rmens writes every dataset with HDF5's Fletcher-32 checksum filter (built
+ * into HDF5: h5py and any HDF5 reader need no plugin). It is the only filter: Fletcher-32
+ * adds 4 bytes to each chunk and keeps the data uncompressed. Parallel HDF5 1.10 writes
+ * filtered datasets only collectively (which every write here is) and, with early
+ * allocation, writes the chunks once filled when the dataset is created, so the file
+ * layout still does not depend on the writers. Every read checks the checksum of every
+ * chunk it touches; a mismatch is an error naming the file, the dataset and the chunk's
+ * prompt range, on every rank that reads that chunk. Checksums are a property of each
+ * dataset, found in its creation property list, not of format_version: stores written
+ * before (format_version 1 all the same) or by h5py are read as they are and reported
+ * as unprotected by rm_store_checksums.
+ * Each group also records a content digest, the attribute content_digest =
+ * "rmens-sum64-v1:" followed by 16 lowercase hex digits of
+ *     digest = sum over j of mix64((j * 0x9E3779B97F4A7C15) XOR bits_j)   (mod 2^64)
+ * where j runs over the group's stored values in order - /train and /test: every value of
+ * embeddings (row-major, i.e. prompt, response, dimension) then every value of rewards;
+ * /bench: chosen then rejected - and bits_j is value j's stored bit pattern (the uint32
+ * of a float32, the uint16 of a float16); mix64 is SplitMix64's finaliser
+ * (z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB;
+ * z ^= z >> 31). A sum of position-keyed terms is the same whichever ranks and pieces
+ * computed its parts, so it costs one MPI_Allreduce; any single changed value changes it
+ * (mix64 is a bijection), and it catches what a checksum cannot: data rewritten with a
+ * valid checksum, or chunks swapped. rm_store_verify recomputes it. */
 #ifndef RMENS_STORE_H
 #define RMENS_STORE_H
 
@@ -68,7 +95,15 @@ typedef struct {
     rm_dtype bench_dtype;    /* of /bench/chosen and /bench/rejected (when n_bench > 0) */
     /* Open dataset handles (H5I_INVALID_HID when absent): [split] and chosen/rejected. */
     hid_t embeddings[2], rewards[2], bench[2];
+    /* Integrity, found at open: whether each dataset carries Fletcher-32 ([split] and
+     * chosen/rejected), and each group's recorded content_digest ("" when absent). */
+    int checksum_embeddings[2], checksum_rewards[2], checksum_bench[2];
+    char digest[3][64]; /* [rm_store_group] */
 } rm_store;
+
+typedef enum { RM_GROUP_TRAIN = 0, RM_GROUP_TEST = 1, RM_GROUP_BENCH = 2 } rm_store_group;
+#define RM_STORE_DIGEST_PREFIX "rmens-sum64-v1:"
+
 
 /* Open and validate (format attrs, dataset ranks, shape agreement, dtypes). */
 int rm_store_open(rm_store *s, const char *path, MPI_Comm comm);
@@ -96,6 +131,36 @@ int rm_store_scan_bench(rm_store *s, size_t *values, size_t *nonfinite);
 /* Chunk dimensions of a dataset ("train/embeddings", ...) into dims[3]; 0 for contiguous. */
 int rm_store_chunk_dims(rm_store *s, const char *dataset, int *rank, unsigned long long dims[3]);
 
+/* Checksums (local): 1 when every dataset carries Fletcher-32, 0 when none does, -1 when
+ * only some do (`which`, if not NULL, gets the first dataset without). */
+int rm_store_checksums(const rm_store *s, const char **which);
+
+/* `rmens inspect --verify` (collective): read every value of every dataset once, each rank
+ * its share of the prompts in read_chunk_bytes pieces (memory bounded by one piece), so
+ * HDF5 checks every chunk's checksum; count NaN/Inf and recompute each group's content
+ * digest. A checksum or I/O error fails the call (-1, the message names the chunk); NaN/Inf
+ * and digest mismatches are reported in `out` for the caller to judge. */
+typedef struct {
+    int present;              /* the group exists (bench is optional) */
+    size_t values, nonfinite; /* values read, of which NaN/Inf */
+    double bytes;             /* stored bytes read */
+    char computed[64];        /* digest of what was read, in the attribute's form */
+    int digest;               /* 1 matches the recorded one, 0 differs, -1 none recorded */
+} rm_group_verify;
+typedef struct {
+    rm_group_verify group[3]; /* [rm_store_group] */
+    double bytes, seconds;    /* all stored bytes read; wall time of the pass (slowest rank) */
+    int ranks;
+} rm_store_verify_report;
+int rm_store_verify(rm_store *s, rm_store_verify_report *out);
+
+/* Content digest terms (local): the digest of values[0..n) that sit at positions
+ * first_index.. of their group's sequence, added to acc (see Integrity above). */
+uint64_t rm_store_digest_f32(uint64_t acc, const float *values, size_t n, uint64_t first_index);
+uint64_t rm_store_digest_f16(uint64_t acc, const uint16_t *values, size_t n, uint64_t first_index);
+/* RM_STORE_DIGEST_PREFIX and 16 hex digits into out[n]. */
+void rm_store_digest_format(uint64_t digest, char *out, size_t n);
+
 const char *rm_split_name(rm_split split); /* "train" | "test" */
 const char *rm_dtype_name(rm_dtype dtype); /* "float32" | "float16" */
 
@@ -116,12 +181,17 @@ typedef struct {
     rm_store store;    /* the file being written, open on the temp path */
     char final_path[1024];
     char temp_path[1100];
+    /* This rank's part of each group's content digest and the values it wrote: at commit
+     * the sums over ranks give the digest attributes, and the counts must equal the
+     * group's size (every value written exactly once, as synth and import do). */
+    uint64_t digest[3], written[3];
 } rm_store_writer;
 
 /* Create the store at a temporary sibling of `path`; refuses an existing `path` unless force. */
 int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_layout *layout, int force);
 /* Write prompts [p0, p1) of a split: emb[(p1-p0)*K*D] float32 (converted if the store is
- * float16) and rewards[(p1-p0)*K]. Either may be NULL to write only the other. */
+ * float16) and rewards[(p1-p0)*K]. Either may be NULL to write only the other. Every
+ * value must be written exactly once (the content digest sums what was written). */
 int rm_store_write_split(rm_store_writer *w, rm_split split, size_t p0, size_t p1, const float *emb, const float *rewards);
 int rm_store_write_bench(rm_store_writer *w, size_t i0, size_t i1, const float *chosen, const float *rejected);
 /* Close and atomically rename into place. */

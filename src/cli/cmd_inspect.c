@@ -1,4 +1,4 @@
-/* rmens inspect: describe and validate a store. */
+/* rmens inspect: describe and validate a store; --verify checks its integrity. */
 #include "cli.h"
 
 #include <math.h>
@@ -9,15 +9,22 @@
 #include "rmens/parallel.h"
 #include "rmens/store.h"
 
-static int parse_inspect_args(int argc, char **argv, const char **path, size_t *chunk_bytes)
+static const char *const EMB_NAMES[2] = {"/train/embeddings", "/test/embeddings"};
+static const char *const REW_NAMES[2] = {"/train/rewards", "/test/rewards"};
+static const char *const GROUP_NAMES[3] = {"/train", "/test", "/bench"};
+
+static int parse_inspect_args(int argc, char **argv, const char **path, size_t *chunk_bytes, int *verify)
 {
     *path = NULL;
     *chunk_bytes = 0;
+    *verify = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             if (cli_rank(MPI_COMM_WORLD) == 0) cli_print_help(&VERB_INSPECT, stdout);
             return 1;
+        } else if (strcmp(a, "--verify") == 0) {
+            *verify = 1;
         } else if (strcmp(a, "--read-chunk-mb") == 0 || strncmp(a, "--read-chunk-mb=", 16) == 0) {
             const char *v = a[15] == '=' ? a + 16 : (i + 1 < argc ? argv[++i] : NULL);
             char *end = NULL;
@@ -47,48 +54,60 @@ static void chunk_text(rm_store *s, const char *dataset, char *buf, size_t n)
     else snprintf(buf, n, "[%llu, %llu, %llu]", dims[0], dims[1], dims[2]);
 }
 
-int cmd_inspect(int argc, char **argv)
+/* Checksums and digests as recorded (no data read). "unprotected" is the word to look
+ * for: reads of such a store cannot detect corruption. */
+static void print_integrity(const rm_store *s)
 {
-    MPI_Comm comm = MPI_COMM_WORLD;
-    const char *path;
-    size_t chunk_bytes;
-    int parsed = parse_inspect_args(argc, argv, &path, &chunk_bytes);
-    if (parsed == 1) return 0;
-    if (parsed != 0) return cli_fail("inspect", comm);
-    rm_store s;
-    if (rm_store_open(&s, path, comm) != 0) return cli_fail("inspect", comm);
-    if (chunk_bytes) s.read_chunk_bytes = chunk_bytes;
-    int root = cli_rank(comm) == 0;
+    const char *without = NULL;
+    int sums = rm_store_checksums(s, &without);
+    if (sums == 1) printf("checksums       Fletcher-32 on every dataset (checked on every read)\n");
+    else if (sums == 0)
+        printf("checksums       none: unprotected (written before rmens checksummed stores, or by another tool); "
+               "corruption is not detected on read\n");
+    else printf("checksums       partial: unprotected datasets, the first %s\n", without);
+    int groups = s->n_bench > 0 ? 3 : 2, recorded = 0;
+    for (int g = 0; g < groups; g++) recorded += s->digest[g][0] != '\0';
+    if (recorded == 0) {
+        printf("digests         none recorded\n");
+        return;
+    }
+    for (int g = 0; g < groups; g++)
+        printf("digest %-8s %s\n", GROUP_NAMES[g], s->digest[g][0] ? s->digest[g] : "(none recorded)");
+}
+
+static void print_header(rm_store *s, int root)
+{
     if (root) {
-        printf("store           %s\n", s.path);
+        printf("store           %s\n", s->path);
         printf("format          %s, version %d\n", RM_STORE_FORMAT, RM_STORE_FORMAT_VERSION);
-        printf("store_uuid      %s\n", s.uuid[0] ? s.uuid : "(none)");
-        printf("embed_model     %s\nresponse_model  %s\ntask            %s\n", s.embed_model, s.response_model, s.task);
+        printf("store_uuid      %s\n", s->uuid[0] ? s->uuid : "(none)");
+        printf("embed_model     %s\nresponse_model  %s\ntask            %s\n", s->embed_model, s->response_model, s->task);
+        print_integrity(s);
         printf("\n%-6s %10s %10s %7s %-8s %-20s %-16s\n", "split", "prompts", "responses", "dim", "dtype",
                "embedding chunks", "reward chunks");
     }
-    static const char *const emb_names[2] = {"/train/embeddings", "/test/embeddings"};
-    static const char *const rew_names[2] = {"/train/rewards", "/test/rewards"};
     for (int sp = 0; sp < 2; sp++) {
         char ce[64], cr[64];
-        chunk_text(&s, emb_names[sp], ce, sizeof ce);
-        chunk_text(&s, rew_names[sp], cr, sizeof cr);
+        chunk_text(s, EMB_NAMES[sp], ce, sizeof ce);
+        chunk_text(s, REW_NAMES[sp], cr, sizeof cr);
         if (root)
-            printf("%-6s %10zu %10zu %7zu %-8s %-20s %-16s\n", rm_split_name((rm_split)sp), s.split[sp].n_prompts,
-                   s.split[sp].n_responses, s.dim, rm_dtype_name(s.split[sp].dtype), ce, cr);
+            printf("%-6s %10zu %10zu %7zu %-8s %-20s %-16s\n", rm_split_name((rm_split)sp), s->split[sp].n_prompts,
+                   s->split[sp].n_responses, s->dim, rm_dtype_name(s->split[sp].dtype), ce, cr);
     }
+}
+
+/* The statistics pass. Collective; 0, or -1 with the message (invalid data included). */
+static int inspect_statistics(rm_store *s, int root)
+{
     size_t bad_total = 0;
     char first_bad[256] = "";
     rm_split_stats st[2];
     for (int sp = 0; sp < 2; sp++) {
-        if (rm_store_scan_split(&s, (rm_split)sp, &st[sp]) != 0) {
-            rm_store_close(&s);
-            return cli_fail("inspect", comm);
-        }
+        if (rm_store_scan_split(s, (rm_split)sp, &st[sp]) != 0) return -1;
         if (st[sp].embedding_nonfinite && !first_bad[0])
-            snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in %s", st[sp].embedding_nonfinite, emb_names[sp]);
+            snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in %s", st[sp].embedding_nonfinite, EMB_NAMES[sp]);
         if (st[sp].reward_nonfinite && !first_bad[0])
-            snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in %s", st[sp].reward_nonfinite, rew_names[sp]);
+            snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in %s", st[sp].reward_nonfinite, REW_NAMES[sp]);
         bad_total += st[sp].embedding_nonfinite + st[sp].reward_nonfinite;
     }
     if (root) {
@@ -100,41 +119,90 @@ int cmd_inspect(int argc, char **argv)
         printf("mean embedding L2 norm: train %.5g, test %.5g\n", st[0].embedding_mean_norm, st[1].embedding_mean_norm);
     }
     size_t bench_values = 0, bench_bad = 0;
-    if (s.n_bench > 0) {
+    if (s->n_bench > 0) {
         char cb[64];
-        chunk_text(&s, "/bench/chosen", cb, sizeof cb);
-        if (rm_store_scan_bench(&s, &bench_values, &bench_bad) != 0) {
-            rm_store_close(&s);
-            return cli_fail("inspect", comm);
-        }
+        chunk_text(s, "/bench/chosen", cb, sizeof cb);
+        if (rm_store_scan_bench(s, &bench_values, &bench_bad) != 0) return -1;
         if (root)
-            printf("\nbench           %zu chosen/rejected pairs, %s, chunks %s, NaN/Inf %zu/%zu\n", s.n_bench,
-                   rm_dtype_name(s.bench_dtype), cb, bench_bad, bench_values);
+            printf("\nbench           %zu chosen/rejected pairs, %s, chunks %s, NaN/Inf %zu/%zu\n", s->n_bench,
+                   rm_dtype_name(s->bench_dtype), cb, bench_bad, bench_values);
         if (bench_bad && !first_bad[0]) snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in /bench", bench_bad);
         bad_total += bench_bad;
     } else if (root) {
         printf("\nbench           absent\n");
     }
-    rm_store_close(&s);
-    if (bad_total > 0) {
-        rm_errorf("%s: invalid store: %s (%zu non-finite values in all)", path, first_bad, bad_total);
-        return cli_fail("inspect", comm);
+    if (bad_total > 0) return rm_errorf("%s: invalid store: %s (%zu non-finite values in all)", s->path, first_bad, bad_total);
+    return 0;
+}
+
+/* The --verify pass: every value read once (checksums checked by HDF5 on the way), NaN/Inf
+ * counted, digests recomputed and compared. Collective; 0, or -1 with the first failure. */
+static int inspect_verify(rm_store *s, int root)
+{
+    rm_store_verify_report r;
+    if (rm_store_verify(s, &r) != 0) return -1;
+    int rc = 0;
+    for (int g = 0; g < 3; g++) {
+        const rm_group_verify *v = &r.group[g];
+        if (!v->present) continue;
+        const char *verdict = v->digest == 1 ? "matches" : v->digest == 0 ? "MISMATCH" : "(none recorded to compare)";
+        if (root)
+            printf("verify %-8s %zu values, %zu NaN/Inf, digest %s %s\n", GROUP_NAMES[g], v->values, v->nonfinite,
+                   v->computed, verdict);
+        /* NaN/Inf first: the more specific reason when both hold (a value edited to NaN) */
+        if (rc == 0 && v->nonfinite > 0)
+            rc = rm_errorf("%s: invalid store: %zu NaN/Inf values in %s", s->path, v->nonfinite, GROUP_NAMES[g]);
+        if (rc == 0 && v->digest == 0)
+            rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
+                           "was written", s->path, GROUP_NAMES[g], s->digest[g], v->computed);
     }
-    if (root) printf("status          ok\n");
+    if (root)
+        printf("verified        %.1f MB in %.3f s: %.1f MB/s (%d rank%s, pieces of %zu MiB per rank)\n", r.bytes / 1e6,
+               r.seconds, r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0, r.ranks, r.ranks == 1 ? "" : "s",
+               s->read_chunk_bytes >> 20);
+    return rc;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    MPI_Comm comm = MPI_COMM_WORLD;
+    const char *path;
+    size_t chunk_bytes;
+    int verify;
+    int parsed = parse_inspect_args(argc, argv, &path, &chunk_bytes, &verify);
+    if (parsed == 1) return 0;
+    if (parsed != 0) return cli_fail("inspect", comm);
+    rm_store s;
+    if (rm_store_open(&s, path, comm) != 0) return cli_fail("inspect", comm);
+    if (chunk_bytes) s.read_chunk_bytes = chunk_bytes;
+    int root = cli_rank(comm) == 0;
+    print_header(&s, root);
+    int rc = verify ? inspect_verify(&s, root) : inspect_statistics(&s, root);
+    int protected_store = rm_store_checksums(&s, NULL) == 1;
+    rm_store_close(&s);
+    if (rc != 0) return cli_fail("inspect", comm);
+    if (root) printf("status          ok%s\n", protected_store ? "" : " (unprotected: no checksums)");
     return 0;
 }
 
 const cli_verb VERB_INSPECT = {
     "inspect",
-    "describe a store: shapes, dtypes, chunks, golden reward statistics, NaN/Inf counts",
-    "rmens inspect STORE [--read-chunk-mb N]",
-    "Opens STORE, validates its layout (format attributes, dataset ranks, shapes, dtypes)\n"
-    "and scans every value: prints the shapes, dtypes and chunking of each split, the\n"
-    "golden reward statistics, the NaN/Inf counts and whether a /bench is present.\n"
-    "Exits non-zero (with a one-line reason) when the store is invalid or holds any\n"
-    "NaN/Inf. Under mpirun the ranks scan disjoint prompt ranges.\n"
+    "describe a store: shapes, dtypes, chunks, checksums, golden reward statistics, NaN/Inf counts",
+    "rmens inspect STORE [--verify] [--read-chunk-mb N]",
+    "Opens STORE, validates its layout (format attributes, dataset ranks, shapes, dtypes,\n"
+    "filters) and scans every value: prints the shapes, dtypes and chunking of each split,\n"
+    "whether the datasets carry Fletcher-32 checksums (a store without is reported as\n"
+    "unprotected), the golden reward statistics, the NaN/Inf counts and whether a /bench is\n"
+    "present. Exits non-zero (with a one-line reason) when the store is invalid, holds any\n"
+    "NaN/Inf, or a chunk fails its checksum. Under mpirun the ranks scan disjoint prompt\n"
+    "ranges.\n"
     "\n"
     "options:\n"
+    "  --verify            instead of the statistics, check integrity: read every value once,\n"
+    "                      collectively (each rank its share, one piece of memory at a time),\n"
+    "                      so that every chunk's checksum is checked; count NaN/Inf; recompute\n"
+    "                      each group's content digest and compare it with the recorded one;\n"
+    "                      print the read throughput\n"
     "  --read-chunk-mb N   bound on one read piece per rank, in MiB (default 64)\n",
     cmd_inspect,
 };

@@ -26,6 +26,10 @@ avx2 / avx512f / avx512_bf16 / amx_bf16 / amx_tile flags: native bf16 = AMX or A
   ensemble   `rmens train` of 4 members at the reference shapes, 1 and 2 ranks;
   memory     peak resident memory per rank of `rmens eval` on a test split larger than half
              the machine's RAM and on one a tenth of it (same eval.chunk_prompts);
+  integrity  the parallel read rate of a store of --integrity-gb with Fletcher-32 checksums
+             (as synth writes it) and of an h5py copy with the same chunks and none, read
+             by the reader train and eval use (tests/store_tool readbench), 1 and 2 ranks:
+             the checksum's cost (issue 18's target: <= 10 %); and `rmens inspect --verify`;
   case_study the full configs/case_study.cfg (--case-study, run separately, in the
              background: it takes long), fp32 and model.precision=auto; included if its
              JSON exists.
@@ -494,6 +498,46 @@ class Bench:
                 shutil.rmtree(run_dir, ignore_errors=True)
         self.result["memory"] = res
 
+    def integrity(self):
+        """Read rate with and without Fletcher-32 on the same data (issue 18). Both files are
+        read right after they are written, so both see the same page-cache state; each rate
+        is the best of --reps."""
+        a = self.a
+        store, plain = os.path.join(self.data, "integrity.h5"), os.path.join(self.data, "integrity_plain.h5")
+        prompts = max(1, int(a.integrity_gb * 1e9 / (10 * (D * 4 + 4))))
+        sets = ["--set", f"store={store}", "--set", f"synth.dim={D}", "--set", f"synth.train_prompts={prompts}",
+                "--set", "synth.train_responses=10", "--set", "synth.test_prompts=10", "--set", "synth.test_responses=10",
+                "--set", "synth.bench_pairs=0"]
+        log(f"integrity: synth {prompts} x 10 x {D} float32 ({a.integrity_gb:.1f} GB) with checksums")
+        _, synth_s = run(self.mpi(2) + [self.rmens, "synth", self.config] + sets + ["--force"])
+        copy = ("import h5py, sys\n"
+                "with h5py.File(sys.argv[1]) as f, h5py.File(sys.argv[2], 'w') as g:\n"
+                "    for k, v in f.attrs.items(): g.attrs[k] = v\n"
+                "    for n in ('train/embeddings', 'train/rewards', 'test/embeddings', 'test/rewards'):\n"
+                "        d = f[n]; o = g.create_dataset(n, d.shape, d.dtype, chunks=d.chunks)\n"
+                "        for i in range(0, d.shape[0], d.chunks[0]): o[i:i + d.chunks[0]] = d[i:i + d.chunks[0]]\n")
+        _, copy_s = run([PYTHON, "-c", copy, store, plain])
+        tool = os.path.join(self.build, "tests", "store_tool")
+        res = {"gb": round(os.path.getsize(store) / 1e9, 2), "synth_seconds": round(synth_s, 1),
+               "h5py_copy_seconds": round(copy_s, 1), "read_chunk_mb": 64}
+        for ranks in (1, 2):
+            for label, path in (("checksummed", store), ("plain", plain)):
+                rates = []
+                for _ in range(a.reps):
+                    out, _ = run(self.mpi(ranks) + [tool, "readbench", path, "64"])
+                    rates.append(float(re.search(r"([\d.]+) MB/s", out).group(1)))
+                res[f"{label}_{ranks}"] = max(rates)
+            res[f"cost_{ranks}"] = round(1 - res[f"checksummed_{ranks}"] / res[f"plain_{ranks}"], 3)
+            log(f"integrity, {ranks} rank(s): {res[f'checksummed_{ranks}']:.0f} MB/s with checksums, "
+                f"{res[f'plain_{ranks}']:.0f} MB/s without: cost {100 * res[f'cost_{ranks}']:.1f} %")
+        out, _ = run(self.mpi(2) + [self.rmens, "inspect", "--verify", store])
+        res["verify_2"] = float(re.search(r"([\d.]+) MB/s", out).group(1))
+        log(f"integrity: rmens inspect --verify, 2 ranks: {res['verify_2']:.0f} MB/s")
+        if not a.keep_data:
+            os.remove(store)
+            os.remove(plain)
+        self.result["integrity"] = res
+
     def run_case_study(self):
         """configs/case_study.cfg end to end on 2 ranks: synth the store, then `rmens run` in fp32
         and with model.precision=auto (where the build has the bf16 backend and the CPU native
@@ -672,6 +716,13 @@ class Bench:
                 elif m and m.get("peak_rss_mib_per_rank"):
                     add(f"eval peak RSS/rank, {m['test_split_gb']:.1f} GB split", f"{max(m['peak_rss_mib_per_rank']):.0f} MiB",
                         f"per rank {m['peak_rss_mib_per_rank']}, chunk_prompts {r['memory']['chunk_prompts']}")
+        if "integrity" in r:
+            g = r["integrity"]
+            for ranks in (1, 2):
+                add(f"store read {ranks} rank{'s' if ranks > 1 else ''}, Fletcher-32", f"{g[f'checksummed_{ranks}']:.0f} MB/s",
+                    f"without checksums {g[f'plain_{ranks}']:.0f} MB/s: the checksum costs {100 * g[f'cost_{ranks}']:.1f} % "
+                    f"(target <= 10 %); {g['gb']} GB store, page cache")
+            add("rmens inspect --verify, 2 ranks", f"{g['verify_2']:.0f} MB/s", "checksums + NaN/Inf + content digests")
         if "case_study" in r:
             c = r["case_study"]
             amx = "AMX" in (c.get("cpu") or {}).get("native_bf16_via", [])  # older JSONs: no CPU recorded
@@ -722,6 +773,8 @@ class Bench:
             self.large_ensembles()
         if "memory" in a.parts:
             self.memory()
+        if "integrity" in a.parts:
+            self.integrity()
         self.case_study()
         self.result["sgemm_end"] = {str(t): self.sgemm(t) for t in (1, 2)}
         self.result["machine"]["load_at_end"] = os.getloadavg()
@@ -743,8 +796,8 @@ if __name__ == "__main__":
     p.add_argument("--build", default=os.path.join(SRC, "build"), help="CMake build directory (rmens, tests/bench_*)")
     p.add_argument("--out", default=None, help="output directory for bench.json (default <build>/bench)")
     p.add_argument("--data", default=None, help="directory for the stores (default <out>/data; deleted afterwards)")
-    p.add_argument("--parts", default="bf16,train,ensemble,eval,large,memory",
-                   help="comma-separated subset of bf16,train,ensemble,eval,large,memory")
+    p.add_argument("--parts", default="bf16,train,ensemble,eval,large,memory,integrity",
+                   help="comma-separated subset of bf16,train,ensemble,eval,large,memory,integrity")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each workload (best kept)")
     p.add_argument("--sgemm-seconds", type=float, default=1.0, help="seconds per sgemm shape per measurement")
     p.add_argument("--bf16-seconds", type=float, default=0.5,
@@ -757,6 +810,7 @@ if __name__ == "__main__":
     p.add_argument("--ensemble-epochs", type=int, default=3, help="train.epochs for the 4-member ensemble")
     p.add_argument("--big-prompts", type=int, default=3300,
                    help="test prompts (x 500 x 2048 float32) of the big memory split: 3300 = 13.5 GB; the small one has a tenth")
+    p.add_argument("--integrity-gb", type=float, default=3.0, help="size of the store read with and without checksums")
     p.add_argument("--memory-chunk", type=int, default=16, help="eval.chunk_prompts of the memory runs")
     p.add_argument("--large-sizes", default="4,16,64", help="ensemble sizes E of the large-ensemble evals (ascending)")
     p.add_argument("--large-test-prompts", type=int, default=40, help="test prompts (x 500) of the large-ensemble store")

@@ -206,7 +206,55 @@ def cases():
     add("members file missing", ["eval", DEMO] + sets(f"store={path('good.h5')}", f"output={path('empty_run')}"), 2, "members.h5")
     add("members file truncated", ["eval", DEMO] + sets(f"store={path('good.h5')}", f"output={path('bad_members')}"), 2, "members.h5")
     add("members file existing without --force", train_on("good.h5", 2)[0], 2, "already exists (use --force")
+    integrity_cases(add)
     return c
+
+
+# ---------------------------------------------------------------- integrity (issue 18)
+# Corrupted chunks (one byte flipped inside a chunk, found with h5py's get_chunk_info),
+# an edited content digest and a filter this HDF5 lacks. The small stores hold one chunk
+# per dataset, so the prompt range named is the whole split.
+INTEGRITY_NEEDS_MEMBERS = ("store corrupt chunk in test rewards",)
+
+
+def make_integrity_fixtures():
+    good = path("good.h5")
+
+    def corrupt(name, dataset, offset):
+        shutil.copy(good, path(name))
+        with h5py.File(good, "r") as f:
+            at = f[dataset].id.get_chunk_info(0).byte_offset + offset
+        with open(path(name), "r+b") as f:
+            f.seek(at)
+            b = f.read(1)
+            f.seek(at)
+            f.write(bytes([b[0] ^ 0x01]))
+
+    corrupt("corrupt_train.h5", "train/embeddings", 999)
+    corrupt("corrupt_test.h5", "test/rewards", 13)
+    shutil.copy(good, path("digest.h5"))
+    with h5py.File(path("digest.h5"), "r+") as f:
+        f["bench"].attrs["content_digest"] = "rmens-sum64-v1:0123456789abcdef"
+    with h5py.File(good, "r") as f, h5py.File(path("lzf.h5"), "w") as g:
+        for k, v in f.attrs.items():
+            g.attrs[k] = v
+        for name in ("train/embeddings", "train/rewards", "test/embeddings", "test/rewards"):
+            g.create_dataset(name, data=f[name][...], compression="lzf" if name == "test/embeddings" else None)
+
+
+def integrity_cases(add):
+    add("store corrupt chunk in train embeddings", train_on("corrupt_train.h5")[0], 2,
+        "/train/embeddings: Fletcher-32 checksum mismatch in prompts [0, 120)")
+    add("store corrupt chunk in test rewards", eval_on("corrupt_test.h5")[0], 2,
+        "/test/rewards: Fletcher-32 checksum mismatch in prompts [0, 12)")
+    add("inspect corrupt chunk", ["inspect", path("corrupt_test.h5")], None, "/test/rewards: Fletcher-32 checksum mismatch")
+    add("verify corrupt chunk (2 ranks)", ["inspect", "--verify", path("corrupt_train.h5")], 2,
+        "corrupt_train.h5: /train/embeddings: Fletcher-32 checksum mismatch in prompts [0, 120)")
+    add("verify edited digest", ["inspect", "--verify", path("digest.h5")], None,
+        "digest.h5: /bench: content digest mismatch (recorded rmens-sum64-v1:0123456789abcdef")
+    add("verify NaN store", ["inspect", "--verify", path("nan.h5")], 2, "nan.h5: invalid store: 1 NaN/Inf values in /train")
+    add("store with a filter HDF5 lacks", train_on("lzf.h5")[0], 2, "/test/embeddings: written with HDF5 filter 32000 (lzf)")
+    add("verify option misspelt", ["inspect", "--verfy", path("good.h5")], None, "unknown option '--verfy'")
 
 
 def listing(d):
@@ -222,6 +270,7 @@ def listing(d):
 
 def main():
     make_fixtures()
+    make_integrity_fixtures()
     failures = 0
     table = cases()
     for name, argv, np_, fragment in table:
@@ -229,7 +278,8 @@ def main():
         out = path("out")
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
-        if "members dim differs" in name or "Inf in test rewards" in name or "existing without --force" in name:
+        if "members dim differs" in name or "Inf in test rewards" in name or "existing without --force" in name \
+                or name in INTEGRITY_NEEDS_MEMBERS:
             shutil.copy(path("trained", "members.h5"), out)
         for d in ("empty_run", "bad_members"):
             os.makedirs(path(d), exist_ok=True)
