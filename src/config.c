@@ -503,7 +503,7 @@ void rm_settings_free(rm_settings *s)
 
 void rm_settings_print_keys(FILE *out)
 {
-    static const char *names[] = {"int", "float", "string", "bool", "int list", "float list", "number|word"};
+    static const char *names[] = {"int", "float", "string", "bool", "int list", "float list", "number|word", "string list"};
     for (size_t i = 0; i < N_SCHEMA; i++) {
         const key_spec *k = &SCHEMA[i];
         fprintf(out, "  %-28s %-10s default %-12s %s", k->key, names[k->type], k->default_text, k->doc);

@@ -297,9 +297,9 @@ static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *obj
 /* Broadcast a member from `root`: its family and scalars, then the family's model. */
 static int bcast_member(rm_member *m, MPI_Comm comm, int rank, int root)
 {
-    int is_gbdt = rank == root && rm_member_family(m) == &rm_family_gbdt;
-    MPI_Bcast(&is_gbdt, 1, MPI_INT, root, comm);
-    const rm_family *family = is_gbdt ? &rm_family_gbdt : &rm_family_mlp;
+    int id = rank == root ? rm_family_id(rm_member_family(m)) : 0;
+    MPI_Bcast(&id, 1, MPI_INT, root, comm);
+    const rm_family *family = rm_family_from_id(id);
     double scalars[2] = {m->score_mean, m->score_std};
     long long ints[5] = {m->index, (long long)m->seed, m->epochs_run, m->best_epoch, m->pairs_trained};
     MPI_Bcast(scalars, 2, MPI_DOUBLE, root, comm);
