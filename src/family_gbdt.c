@@ -262,7 +262,11 @@ static int nx_write(hid_t g, const rm_settings *c, const rm_member *m, int d, si
     (void)g, (void)c, (void)m, (void)d, (void)b, (void)w, (void)n;
     return no_xgboost();
 }
-static int nx_read(hid_t g, rm_member *o, int d, const char *n) { (void)g, (void)o, (void)d, (void)n; return no_xgboost(); }
+static int nx_read(hid_t g, rm_member *o, int d, const char *n)
+{
+    (void)g, (void)o, (void)d;
+    return rm_errorf("/%s is a tree member (family gbdt), and this rmens was built without XGBoost (Debian: libxgboost-dev; reconfigure)", n);
+}
 static int nx_ckw(hid_t g, const rm_member *m, size_t p, size_t b, int w, const char *n)
 {
     (void)g, (void)m, (void)p, (void)b, (void)w, (void)n;
