@@ -30,6 +30,12 @@ avx2 / avx512f / avx512_bf16 / amx_bf16 / amx_tile flags: native bf16 = AMX or A
              (as synth writes it) and of an h5py copy with the same chunks and none, read
              by the reader train and eval use (tests/store_tool readbench), 1 and 2 ranks:
              the checksum's cost (issue 18's target: <= 10 %); and `rmens inspect --verify`;
+  active     `rmens active` (configs/active.cfg; --parts active, not by default) for entropy
+             and past_dopt: pool 100 000, 1 000 initial labels, 2 rounds of 1 000, 5 members,
+             2 ranks x 1 thread, on a 20 000 x 10 train / 50 x 500 test store of D = 2048:
+             per round the seconds of train / score / select / evaluate (active.h5's
+             /run/round_seconds), the pool's scoring rate (2 x pool x members responses per
+             score second) and its GFLOP/s against the forward sgemm limit, the selection;
   case_study the full configs/case_study.cfg (--case-study, run separately, in the
              background: it takes long), fp32 and model.precision=auto; included if its
              JSON exists.
@@ -538,6 +544,75 @@ class Bench:
             os.remove(plain)
         self.result["integrity"] = res
 
+    # ---- active labelling: seconds per round, the pool's scoring rate (issue 14) ----
+    def active(self):
+        """`rmens active` with configs/active.cfg at the reference shapes (D = 2048 -> 1024 -> 512),
+        a 100 000-pair cross-prompt pool of a --active-train-prompts x 10 train split, a small
+        test split (the evaluation is not the point), --active-rounds rounds of 1 000 pairs after
+        1 000 initial labels, 5 members, 2 ranks x 1 thread; per strategy /run/round_seconds of
+        active.h5 (train, score, select, evaluate per round). The pool's scoring rate is
+        2 x pool x members responses per score second, its GFLOP/s those responses' forward
+        FLOPs, against the 2-thread sgemm limit at the forward shapes measured right before."""
+        import h5py
+        a = self.a
+        config = os.path.join(SRC, "configs", "active.cfg")
+        store = os.path.join(self.data, "active_store.h5")
+        base = ["--set", f"store={store}", "--set", f"synth.dim={D}", "--set", f"synth.train_prompts={a.active_train_prompts}",
+                "--set", "synth.train_responses=10", "--set", f"synth.test_prompts={a.active_test_prompts}",
+                "--set", "synth.test_responses=500", "--set", "synth.bench_pairs=0"]
+        ranks, threads = 2, 1
+        res = {"config": config, "ranks": ranks, "threads": threads, "train_prompts": a.active_train_prompts,
+               "train_responses": 10, "test_prompts": a.active_test_prompts, "test_responses": 500, "pool": a.active_pool,
+               "initial": 1000, "batch": 1000, "rounds": a.active_rounds, "members": a.active_members,
+               "forward_flops_per_response": FORWARD_FLOPS, "strategies": {}}
+        if not os.path.exists(store):
+            gb = a.active_train_prompts * 10 * D * 4 / 1e9 + a.active_test_prompts * 500 * D * 4 / 1e9
+            log(f"active: synth {a.active_train_prompts} x 10 train, {a.active_test_prompts} x 500 test, D = {D} ({gb:.2f} GB)")
+            _, res["synth_seconds"] = run(self.mpi(2) + [self.rmens, "synth", config] + base + ["--force"])
+        for strategy in a.active_strategies:
+            run_dir = os.path.join(self.data, f"active_{strategy}")
+            sets = base + ["--set", f"output={run_dir}", "--set", f"active.strategy={strategy}",
+                           "--set", f"active.pool={a.active_pool}", "--set", "active.initial=1000", "--set", "active.batch=1000",
+                           "--set", f"active.rounds={a.active_rounds}", "--set", f"ensemble.members={a.active_members}",
+                           "--set", f"parallel.blas_threads={threads}"]
+            best = None
+            for rep in range(a.active_reps):
+                lim = self.sgemm(ranks * threads)["forward_1024_gflops"]
+                out, wall = run(self.mpi(ranks) + [self.rmens, "active", config] + sets + ["--force"])
+                with h5py.File(os.path.join(run_dir, "active.h5"), "r") as f:
+                    sec = f["run/round_seconds"][()]
+                    attrs = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v)
+                             for k, v in f["run"].attrs.items()}
+                    labels = [int(x) for x in f["labels"][()]]
+                rounds = []
+                for r, (tr, sc, se, ev) in enumerate(sec):
+                    x = {"round": r, "labels": labels[r], "train_seconds": round(float(tr), 3), "score_seconds": round(float(sc), 3),
+                         "select_seconds": round(float(se), 3), "evaluate_seconds": round(float(ev), 3)}
+                    if r > 0 and sc > 0:  # round 0 labels the initial pairs: nothing scored or selected
+                        mrs = 2 * a.active_pool * a.active_members / sc
+                        gflops = mrs * FORWARD_FLOPS / 1e9
+                        x.update(member_responses_per_s=round(mrs), gflops=round(gflops, 1),
+                                 fraction_of_sgemm=ratio(gflops, lim))
+                    rounds.append(x)
+                scored = [x for x in rounds if "gflops" in x]
+                r_ = {"strategy": strategy, "wall_seconds": round(wall, 1), "sgemm_forward_gflops": lim,
+                      "sgemm_forward_gflops_after": self.sgemm(ranks * threads)["forward_1024_gflops"],
+                      "load_after": os.getloadavg(), "run": attrs, "rounds": rounds,
+                      "best_fraction_of_sgemm": max((x["fraction_of_sgemm"] for x in scored), default=None)}
+                log(f"active {strategy} rep {rep + 1}: wall {wall:.1f} s; " + "; ".join(
+                    f"round {x['round']}: train {x['train_seconds']:.1f} score {x['score_seconds']:.2f} "
+                    f"select {x['select_seconds']:.2f} evaluate {x['evaluate_seconds']:.1f} s"
+                    + (f" ({x['member_responses_per_s']} member-responses/s = {x['fraction_of_sgemm']} of sgemm {lim:.1f})"
+                       if "gflops" in x else "") for x in rounds))
+                if best is None or (r_["best_fraction_of_sgemm"] or 0) > (best["best_fraction_of_sgemm"] or 0):
+                    best = r_
+            res["strategies"][strategy] = best
+            if not a.keep_data:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        self.result["active"] = res
+        if not a.keep_data:
+            os.remove(store)
+
     def run_case_study(self):
         """configs/case_study.cfg end to end on 2 ranks: synth the store, then `rmens run` in fp32
         and with model.precision=auto (where the build has the bf16 backend and the CPU native
@@ -723,6 +798,19 @@ class Bench:
                     f"without checksums {g[f'plain_{ranks}']:.0f} MB/s: the checksum costs {100 * g[f'cost_{ranks}']:.1f} % "
                     f"(target <= 10 %); {g['gb']} GB store, page cache")
             add("rmens inspect --verify, 2 ranks", f"{g['verify_2']:.0f} MB/s", "checksums + NaN/Inf + content digests")
+        if "active" in r:
+            g = r["active"]
+            shape = (f"pool {g['pool']}, {g['members']} members, {g['ranks']} x {g['threads']}; "
+                     f"{g['train_prompts']} x 10 train, {g['test_prompts']} x 500 test")
+            for strategy, x in g["strategies"].items():
+                for y in x["rounds"]:
+                    add(f"active {strategy} round {y['round']} ({y['labels']} labels): s train / score / select / eval",
+                        f"{y['train_seconds']:.1f} / {y['score_seconds']:.1f} / {y['select_seconds']:.2f} / {y['evaluate_seconds']:.1f}",
+                        shape if y["round"] == 0 else f"selection {y['select_seconds']:.2f} s")
+                    if "gflops" in y:
+                        add(f"active {strategy} round {y['round']}: pool scoring member-responses/s (GFLOP/s)",
+                            f"{y['member_responses_per_s']:.0f} ({y['gflops']:.1f})",
+                            f"{y['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.85)")
         if "case_study" in r:
             c = r["case_study"]
             amx = "AMX" in (c.get("cpu") or {}).get("native_bf16_via", [])  # older JSONs: no CPU recorded
@@ -775,6 +863,8 @@ class Bench:
             self.memory()
         if "integrity" in a.parts:
             self.integrity()
+        if "active" in a.parts:
+            self.active()
         self.case_study()
         self.result["sgemm_end"] = {str(t): self.sgemm(t) for t in (1, 2)}
         self.result["machine"]["load_at_end"] = os.getloadavg()
@@ -797,7 +887,7 @@ if __name__ == "__main__":
     p.add_argument("--out", default=None, help="output directory for bench.json (default <build>/bench)")
     p.add_argument("--data", default=None, help="directory for the stores (default <out>/data; deleted afterwards)")
     p.add_argument("--parts", default="bf16,train,ensemble,eval,large,memory,integrity",
-                   help="comma-separated subset of bf16,train,ensemble,eval,large,memory,integrity")
+                   help="comma-separated subset of bf16,train,ensemble,eval,large,memory,integrity,active (active: not by default)")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each workload (best kept)")
     p.add_argument("--sgemm-seconds", type=float, default=1.0, help="seconds per sgemm shape per measurement")
     p.add_argument("--bf16-seconds", type=float, default=0.5,
@@ -816,6 +906,16 @@ if __name__ == "__main__":
     p.add_argument("--large-test-prompts", type=int, default=40, help="test prompts (x 500) of the large-ensemble store")
     p.add_argument("--large-train-prompts", type=int, default=200, help="train prompts (x 10) of the large-ensemble store")
     p.add_argument("--large-pairs", type=int, default=640, help="pairs.count of each large-ensemble member (1 epoch)")
+    p.add_argument("--active-strategies", default="entropy,past_dopt",
+                   help="active.strategy values of the active part (comma-separated)")
+    p.add_argument("--active-pool", type=int, default=100000, help="active.pool of the active part")
+    p.add_argument("--active-rounds", type=int, default=2, help="active.rounds (of 1000 pairs, after 1000 initial labels)")
+    p.add_argument("--active-members", type=int, default=5, help="ensemble.members of the active part")
+    p.add_argument("--active-train-prompts", type=int, default=20000,
+                   help="train prompts (x 10) of the active store: the 100 000-pair cross-prompt pool's responses")
+    p.add_argument("--active-test-prompts", type=int, default=50, help="test prompts (x 500) of the active store")
+    p.add_argument("--active-reps", type=int, default=1,
+                   help="runs of rmens active per strategy (each is minutes; every round scores the pool again)")
     p.add_argument("--case-study-json", default=None, help="case_study.sh's JSON (default <out>/case_study.json)")
     p.add_argument("--case-study", action="store_true",
                    help="run only the full case study (long; start it in the background with nohup) -> <out>/case_study.json")
@@ -825,6 +925,7 @@ if __name__ == "__main__":
     args = p.parse_args()
     args.out = args.out or os.path.join(args.build, "bench")
     args.parts = [x for x in args.parts.split(",") if x]
+    args.active_strategies = [x for x in args.active_strategies.split(",") if x]
     args.large_sizes = sorted(int(x) for x in args.large_sizes.split(",") if x)
     bench = Bench(args)
     bench.run_case_study() if args.case_study else bench.main()
