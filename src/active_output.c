@@ -190,8 +190,11 @@ static int write_json(const char *path, const active_record *rec)
     fprintf(f, ", \"ranks\": %d, \"wall_seconds\": %.3f},\n\"rounds\": [", rec->size, rec->wall_seconds);
     for (int r = 0; r < rec->n_rounds; r++) json_round(f, rec, r);
     fputs("\n]\n}\n", f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(errno));
+    /* Flushed and synced before the caller renames it into place: a full disk shows up
+     * here (fwrite only fills the buffer), and after a crash the renamed file is whole. */
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int saved = errno;
+    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(bad ? saved : errno));
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eval_internal.h"
 #include "rmens/common.h"
@@ -192,8 +193,11 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
         fputc('}', f);
     }
     fputs("\n}\n}\n", f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(errno));
+    /* Flushed and synced before the caller renames it into place: a full disk shows up
+     * here (fwrite only fills the buffer), and after a crash the renamed file is whole. */
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int saved = errno;
+    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(bad ? saved : errno));
     return 0;
 }
 

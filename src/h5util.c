@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,27 @@ static herr_t collect_reason(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
-static const char *take_reason(char *buf, size_t cap)
+/* Whether the file system holding loc's file has no block left: MPI-IO's collective
+ * writes report only "file write failed" on the ranks whose own write(2) did not fail. */
+static int disk_full(hid_t loc)
+{
+    char name[1100];
+    ssize_t n = loc >= 0 ? H5Fget_name(loc, name, sizeof name) : -1;
+    if (n <= 0 || (size_t)n >= sizeof name) return 0;
+    char *slash = strrchr(name, '/');
+    if (slash) *slash = '\0';
+    else snprintf(name, sizeof name, ".");
+    struct statvfs fs;
+    return statvfs(slash && !name[0] ? "/" : name, &fs) == 0 && fs.f_bavail == 0;
+}
+
+static const char *take_reason(char *buf, size_t cap, hid_t loc)
 {
     h5_reason r = {"", 0};
     int saved = errno;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_reason, &r);
     H5Eclear2(H5E_DEFAULT);
+    if (!r.no_space && saved != ENOSPC && saved != EDQUOT && disk_full(loc)) r.no_space = 1;
     if (r.no_space || saved == ENOSPC || saved == EDQUOT) snprintf(buf, cap, "%s", strerror(saved == EDQUOT ? EDQUOT : ENOSPC));
     else if (r.detail[0]) snprintf(buf, cap, "%s", r.detail);
     else snprintf(buf, cap, "HDF5 gave no reason");
@@ -165,20 +181,31 @@ int rm_h5_atomic_create(rm_h5_atomic *a, const char *path, MPI_Comm comm)
     return 0;
 }
 
+static int files_left_open = 0;
+int rm_h5_files_left_open(void) { return files_left_open; }
+
 int rm_h5_atomic_finish(rm_h5_atomic *a, int status)
 {
     int rank;
     MPI_Comm_rank(a->comm, &rank);
     untrack_atomic(a->temp);
     if (status == 0 && rank == 0) status = reserve_space(a);
-    /* Agreed before the (collective) close, so that every rank takes the same path. On a
-     * failure the temporary file's blocks are given back first: H5Fclose still writes
-     * the metadata, and must find room for it (the file is deleted right after). */
+    /* Agreed before the (collective) close, so that every rank takes the same path. A
+     * file that failed is not closed at all: H5Fclose would write its metadata, and
+     * parallel HDF5 1.10 does not fail consistently when that does not fit (one rank
+     * leaves a barrier the others wait in, forever). It is abandoned instead: rank 0
+     * deletes it, and main() leaves without MPI_Finalize (whose HDF5 clean-up would try
+     * the close again), see rm_h5_files_left_open. */
     int failed = rm_all_ok(a->comm, status) != 0;
-    if (failed && rank == 0 && truncate(a->temp, 0) != 0) rm_warnf("%s: cannot truncate: %s", a->temp, strerror(errno));
-    if (failed) MPI_Barrier(a->comm);
     char why[256];
-    if (H5Fclose(a->file) < 0 && status == 0) status = rm_errorf("cannot close: %s", take_reason(why, sizeof why));
+    if (failed) {
+        files_left_open++;
+        H5Eclear2(H5E_DEFAULT);
+    } else if (H5Fclose(a->file) < 0) {
+        /* Not expected once the blocks are reserved (a file system without fallocate). */
+        status = rm_errorf("cannot close: %s", take_reason(why, sizeof why, -1));
+        if (H5Iis_valid(a->file) > 0) files_left_open++;
+    }
     int rc = rm_all_ok(a->comm, failed ? -1 : status);
     if (rc != 0) {
         if (rank == 0) unlink(a->temp);
@@ -352,13 +379,13 @@ int rm_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_
     char why[256];
     if (writer) {
         if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, dxpl, data) < 0)
-            rc = rm_errorf("%s: cannot write dataset '%s': %s", what, name, take_reason(why, sizeof why));
+            rc = rm_errorf("%s: cannot write dataset '%s': %s", what, name, take_reason(why, sizeof why, loc));
     } else if (collective) {
         /* Collective transfers need every rank; the others select nothing. */
         H5Sselect_none(space);
         hid_t mspace = H5Scopy(space);
         if (H5Dwrite(d, mem_type, mspace, space, dxpl, data) < 0)
-            rc = rm_errorf("%s: cannot write dataset '%s': %s", what, name, take_reason(why, sizeof why));
+            rc = rm_errorf("%s: cannot write dataset '%s': %s", what, name, take_reason(why, sizeof why, loc));
         H5Sclose(mspace);
     }
     H5Pclose(dxpl);
