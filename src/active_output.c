@@ -203,6 +203,7 @@ int rm_active_write_outputs(const active_record *rec, const active_paths *paths)
     if (write_h5(paths->output_h5, rec) != 0) return -1;
     char *temp = rm_temp_sibling(paths->output_json, "writing");
     int rc = temp ? write_json(temp, rec) : -1;
+    if (rc != 0 && temp) rm_error_context("writing %s", paths->output_json);
     if (rc == 0 && rename(temp, paths->output_json) != 0)
         rc = rm_errorf("cannot rename %s to %s: %s", temp, paths->output_json, strerror(errno));
     if (rc != 0 && temp) remove(temp);

@@ -588,8 +588,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);
         h5_created = 1;
         if (rc == 0) rc = write_h5_figures(f, &plan, &res, &prov);
-        if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = rm_errorf("%s: cannot close", h5_temp);
-        if (rc == 0) rc = write_json(json_temp, &plan, &res, &prov);
+        if (f >= 0 && rm_h5_close(f, h5_path) != 0 && rc == 0) rc = -1; /* a full disk shows up here */
+        if (rc == 0 && write_json(json_temp, &plan, &res, &prov) != 0) rc = rm_error_context("writing %s", json_path);
         if (rc == 0 && rename(h5_temp, h5_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", h5_temp, h5_path, strerror(errno));
         if (rc == 0 && rename(json_temp, json_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", json_temp, json_path, strerror(errno));
         if (rc == 0) {

@@ -184,6 +184,15 @@ int rm_h5_atomic_create(rm_h5_atomic *a, const char *path, MPI_Comm comm)
 static int files_left_open = 0;
 int rm_h5_files_left_open(void) { return files_left_open; }
 
+int rm_h5_close(hid_t file, const char *path)
+{
+    if (H5Fclose(file) >= 0) return 0;
+    char why[256];
+    int rc = rm_errorf("%s: cannot close: %s", path, take_reason(why, sizeof why, -1));
+    if (H5Iis_valid(file) > 0) files_left_open++;
+    return rc;
+}
+
 int rm_h5_atomic_finish(rm_h5_atomic *a, int status)
 {
     int rank;

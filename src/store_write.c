@@ -152,8 +152,8 @@ static int prepare_create(rm_store_writer *w, const char *path, const rm_store_l
     if (statvfs(dir, &fs) == 0) {
         double available = (double)fs.f_bavail * (double)fs.f_frsize;
         if (needed > available)
-            return rm_errorf("%s: the store needs %.1f GiB but only %.1f GiB are free in %s", path, needed / 1073741824.0,
-                             available / 1073741824.0, dir);
+            return rm_errorf("%s: %s: the store needs %.1f MiB but only %.1f MiB are free in %s", path, strerror(ENOSPC),
+                             needed / 1048576.0, available / 1048576.0, dir);
     }
     char *temp = rm_temp_sibling(path, "partial");
     if (!temp) return -1;

@@ -54,7 +54,7 @@ for verb in $VERBS; do
       pid=$!
       # a random moment of the first 80 % of a run (the start-up of mpirun included)
       sleep "$(awk -v r="$RANDOM" -v t="$t" 'BEGIN { printf "%.2f", 0.3 + (r / 32767) * t * 0.8 }')"
-      ranks=($(pgrep -f "rmens $verb $CFG .*output=$out\$" || true))
+      ranks=($(pgrep -f "^$RMENS $verb $CFG .*output=$out\$" || true))  # the ranks, not mpirun
       victim=""
       if [ "${#ranks[@]}" -gt 0 ]; then victim=${ranks[$((RANDOM % ${#ranks[@]}))]}; kill -KILL "$victim" 2>/dev/null || true; fi
       start=$SECONDS status=0
