@@ -222,6 +222,12 @@ int rm_h5_atomic_finish(rm_h5_atomic *a, int status)
     } else if (rank == 0 && rename(a->temp, a->path) != 0) {
         rc = rm_errorf("cannot rename %s to %s: %s", a->temp, a->path, strerror(errno));
         unlink(a->temp);
+    } else if (rank == 0) {
+        /* give back what reserve_space allocated past the end (best effort) */
+        int fd = open(a->path, O_WRONLY);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0) (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)1 << 30);
+        if (fd >= 0) close(fd);
     }
     rm_unregister_temp_file(a->temp);
     free(a->temp);

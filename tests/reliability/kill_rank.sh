@@ -16,10 +16,10 @@ BOUND="${KILL_BOUND:-30}"
 VERBS="${KILL_VERBS:-train eval active}"
 NPS="${KILL_NPS:-2 3 4}"
 # Runs of ~2-3 s, so that a random moment falls inside them, with periodic checkpoints.
-SETS=("${COMMON_SETS[@]}" --set model.hidden=[64,32] --set train.epochs=12 --set pairs.count=4000
+SETS=("${COMMON_SETS[@]}" --set model.hidden=[64,32] --set train.epochs=8 --set pairs.count=3000
       --set train.patience=0 --set train.checkpoint_minutes=0.003)
-ASETS=("${SETS[@]}" --set ensemble.members=3 --set train.batch_size=32 --set train.epochs=6
-       --set active.pool=2000 --set active.initial=200 --set active.batch=100 --set active.rounds=3)
+ASETS=("${SETS[@]}" --set ensemble.members=3 --set train.batch_size=32 --set train.epochs=4
+       --set active.pool=2000 --set active.initial=200 --set active.batch=100 --set active.rounds=2)
 make_store
 
 run_ref() { # VERB OUT
@@ -66,7 +66,7 @@ for verb in $VERBS; do
       fi
       wait "$pid" || status=$?
       sleep 0.2
-      if pgrep -f "rmens $verb $CFG .*output=$out\$" >/dev/null; then fail "$verb np=$np point $point: ranks outlived mpirun"; fi
+      if pgrep -f "^$RMENS $verb $CFG .*output=$out\$" >/dev/null; then fail "$verb np=$np point $point: ranks outlived mpirun"; fi
       [ -n "$victim" ] && [ "$status" -eq 0 ] && echo "note: $verb np=$np point $point finished before the kill"
       [ -n "$victim" ] && [ "$status" -ne 0 ] && survived=$((survived + 1))
       # the run after the fault: resume (train, active) or rerun (eval)
