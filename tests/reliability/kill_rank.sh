@@ -10,6 +10,7 @@
 #  - `--resume` (train, active) or a rerun (eval: it has no state) gives bitwise the
 #    uninterrupted result: members.h5 by compare_members.py, results.json without
 #    "provenance", active.h5 by compare_active.py.
+# Then the same on two simulated nodes (tests/multinode/harness.sh), one node's ranks killed.
 source "$(dirname "$0")/../ensemble/common.sh"
 POINTS="${KILL_POINTS:-5}"
 BOUND="${KILL_BOUND:-30}"
@@ -85,4 +86,50 @@ for verb in $VERBS; do
     done
   done
 done
+
+# Two simulated nodes (tests/multinode/harness.sh: each node's daemon and ranks in their
+# own UTS namespace), 2 ranks each: all ranks of one node are SIGKILLed, as when a node
+# dies. KILL_NODE_POINTS (default 2) points of train and of active.
+source "$SRCDIR/tests/multinode/harness.sh"
+if mn_check; then
+  for verb in train active; do
+    case "$verb" in train) t=$t_train ;; active) t=$t_active ;; esac
+    for point in $(seq 1 "${KILL_NODE_POINTS:-2}"); do
+      out="$WORK/node.$verb.$point"; mkdir -p "$out"
+      sets=("${SETS[@]}"); [ "$verb" = active ] && sets=("${ASETS[@]}")
+      MN_TIMEOUT=120 mn_mpirun 4 -- "$RMENS" "$verb" "$CFG" "${sets[@]}" --set output="$out" >"$out.log" 2>&1 &
+      pid=$!
+      # the ranks, by node: a rank's UTS namespace is its node's
+      for _ in $(seq 100); do [ "$(pgrep -fc "^$RMENS $verb $CFG .*output=$out\$")" -ge 4 ] && break; sleep 0.05; done
+      sleep "$(awk -v r="$RANDOM" -v t="$t" 'BEGIN { printf "%.2f", 0.2 + (r / 32767) * t * 0.6 }')"
+      declare -A by_node=()
+      for p in $(pgrep -f "^$RMENS $verb $CFG .*output=$out\$" || true); do
+        ns=$(readlink "/proc/$p/ns/uts" 2>/dev/null) && by_node[$ns]+="$p "
+      done
+      victims=""
+      for ns in "${!by_node[@]}"; do victims=${by_node[$ns]}; break; done
+      [ -n "$victims" ] && kill -KILL $victims 2>/dev/null
+      start=$SECONDS status=0
+      # a node's death goes through its daemon and TCP: a wider bound than on one node
+      for _ in $(seq 1 $((BOUND * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && { cat "$out.log"; fail "node $verb point $point: job still running $((BOUND * 2))s after a node's ranks died"; }
+      wait "$pid" || status=$?
+      sleep 0.3
+      pgrep -f "^$RMENS $verb $CFG .*output=$out\$" >/dev/null && fail "node $verb point $point: ranks outlived the job"
+      [ -n "$victims" ] && [ "$status" -ne 0 ] && survived=$((survived + 1))
+      MN_TIMEOUT=120 mn_mpirun 4 -- "$RMENS" "$verb" "$CFG" "${sets[@]}" --set output="$out" --resume >>"$out.log" 2>&1 \
+        || { cat "$out.log"; fail "node $verb point $point: the resume failed"; }
+      leftovers=$(ls -a "$out" | grep -E '\.tmp|partial|writing' || true)
+      [ -z "$leftovers" ] || fail "node $verb point $point: temporary files left: $leftovers"
+      if [ "$verb" = train ]; then "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$REF/members.h5" "$out/members.h5" >/dev/null
+      else "$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$WORK/ref_active/active.h5" "$out/active.h5" >/dev/null; fi
+      [ -z "$victims" ] && echo "note: node $verb point $point: no rank to kill (the run had ended)"
+      echo "node $verb point $point: killed ranks $victims(one node); status $status after $((SECONDS - start))s; resumed bitwise"
+      unset by_node
+      rm -rf "$out"
+    done
+  done
+else
+  echo "note: two simulated nodes unavailable here; the node case was skipped"
+fi
 echo "kill_rank: ok ($survived killed-rank faults survived)"
