@@ -16,7 +16,7 @@ fi
 source "$(dirname "$0")/../ensemble/common.sh"
 ENOSPC="No space left on device"
 # the scratch directory's mounts go before it does (they vanish with the namespace anyway)
-trap 'for m in "$WORK"/*/; do umount -l "$m" 2>/dev/null; done; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
+trap 'for m in "$WORK"/*/; do umount -l "$m" 2>/dev/null || true; done; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 MPI2=("$MPIRUN" --oversubscribe --bind-to none -n 2 "$RMENS")
 faults=0
 
