@@ -8,6 +8,7 @@
 
 #include "rmens/common.h"
 #include "rmens/ensemble.h"
+#include "rmens/family.h"
 #include "rmens/model.h"
 #include "rmens/parallel.h"
 #include "rmens/store.h"
@@ -21,7 +22,8 @@
 
 typedef struct {
     const rm_ensemble *ens;
-    rm_mlp_workspace *workspaces; /* [E] */
+    rm_member_scorer *workspaces; /* [E] */
+    int failed;                   /* a member's scoring failed (trees: XGBoost), message set */
     rm_mlp_input input;           /* the row block, prepared once for every member (bf16) */
     float *raw;                   /* [SCORE_ROWS] */
     double score_seconds, read_seconds, stats_seconds;
@@ -45,7 +47,7 @@ static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, fl
             const rm_member *member = &sc->ens->members[m];
             /* members after the first reuse the block's preparation (bf16: its rounding,
              * fp32: its packing for the first layer) */
-            rm_mlp_forward_frozen(&member->mlp, &sc->workspaces[m], block, &sc->input, count, sc->raw);
+            if (!sc->failed && rm_member_scorer_score(&sc->workspaces[m], block, &sc->input, count, sc->raw) != 0) sc->failed = -1;
             for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }
     }
@@ -63,16 +65,14 @@ static int scorer_create(scorer *sc, const rm_ensemble *e, size_t D)
     sc->raw = rm_alloc(SCORE_ROWS, sizeof(float), "scores");
     if (!sc->workspaces || !sc->raw) return -1;
     /* each member's weights packed once for its products, not in every block's forward */
-    for (int m = 0; m < E && rc == 0; m++)
-        if ((rc = rm_mlp_workspace_create(&sc->workspaces[m], &e->members[m].mlp, SCORE_ROWS)) == 0)
-            rc = rm_mlp_workspace_pack(&sc->workspaces[m], &e->members[m].mlp);
+    for (int m = 0; m < E && rc == 0; m++) rc = rm_member_scorer_create(&sc->workspaces[m], &e->members[m], SCORE_ROWS);
     if (rc == 0) rc = rm_mlp_input_create(&sc->input, (size_t)SCORE_ROWS * D);
     return rc;
 }
 
 static void scorer_free(scorer *sc)
 {
-    for (int m = 0; sc->workspaces && m < sc->ens->n_members; m++) rm_mlp_workspace_free(&sc->workspaces[m]);
+    for (int m = 0; sc->workspaces && m < sc->ens->n_members; m++) rm_member_scorer_free(&sc->workspaces[m]);
     free(sc->workspaces);
     rm_mlp_input_free(&sc->input);
     free(sc->raw);
@@ -123,6 +123,7 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
             size_t b_end = b + RM_EVAL_BLOCK_PROMPTS < q1 ? b + RM_EVAL_BLOCK_PROMPTS : q1;
             score_rows(sc, emb + (b - q0) * K * D, D, (b_end - b) * K, z + (b - q0) * K, rows);
         }
+        if ((rc = rm_all_ok(comm, sc->failed)) != 0) break;
         if (sink && sink->write && (rc = rm_all_ok(comm, sink->write(sink->ctx, q0, q1, z))) != 0) break;
         t0 = rm_now();
         /* z of prompt q at z + (q - q0) K, member stride `rows` */
@@ -171,6 +172,7 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
         /* j0 is a multiple of BENCH_BLOCK = SCORE_ROWS: calls start at fixed positions */
         score_rows(sc, bench_c, D, j1 - j0, zc, j1 - j0);
         score_rows(sc, bench_r, D, j1 - j0, zr, j1 - j0);
+        if ((rc = rm_all_ok(comm, sc->failed)) != 0) break;
         rm_eval_accumulate_bench(plan, work, zc, zr, j1 - j0, j1 - j0, bench_counts);
     }
     free(bench_c), free(bench_r), free(zc), free(zr);

@@ -14,6 +14,7 @@
 
 #define RM_MAX_HIDDEN 8
 #define RM_MAX_LIST 64
+#define RM_MAX_FAMILIES 8
 
 typedef struct {
     /* top level */
@@ -45,6 +46,12 @@ typedef struct {
     int model_hidden[RM_MAX_HIDDEN];
     char model_objective[16]; /* "bt" | "clf" */
     char model_precision[8];  /* "fp32" | "bf16" | "auto" (rmens/precision.h) */
+    char model_family[8];     /* "mlp" | "gbdt" (rmens/family.h) */
+
+    /* gbdt.* : gradient-boosted tree members (XGBoost) */
+    long long gbdt_rounds, gbdt_max_depth;
+    double gbdt_eta, gbdt_min_child_weight, gbdt_subsample, gbdt_colsample, gbdt_lambda;
+    char gbdt_tree_method[8]; /* "hist" */
 
     /* train.* */
     long long train_epochs, train_batch_size, train_patience;
@@ -58,6 +65,8 @@ typedef struct {
     /* ensemble.* */
     long long ensemble_members;
     char ensemble_data[16]; /* "full" | "bootstrap" */
+    int ensemble_n_families;  /* 0: every member is model.family */
+    char ensemble_families[RM_MAX_FAMILIES][8]; /* member m is families[m mod n] */
 
     /* active.* (rmens active, include/rmens/active.h) */
     char active_strategy[16];    /* random|entropy|disagreement|bald|levelset|dopt|past_dopt */
