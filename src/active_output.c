@@ -190,8 +190,11 @@ static int write_json(const char *path, const active_record *rec)
     fprintf(f, ", \"ranks\": %d, \"wall_seconds\": %.3f},\n\"rounds\": [", rec->size, rec->wall_seconds);
     for (int r = 0; r < rec->n_rounds; r++) json_round(f, rec, r);
     fputs("\n]\n}\n", f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(errno));
+    /* Flushed and synced before the caller renames it into place: a full disk shows up
+     * here (fwrite only fills the buffer), and after a crash the renamed file is whole. */
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int saved = errno;
+    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(bad ? saved : errno));
     return 0;
 }
 
@@ -200,6 +203,7 @@ int rm_active_write_outputs(const active_record *rec, const active_paths *paths)
     if (write_h5(paths->output_h5, rec) != 0) return -1;
     char *temp = rm_temp_sibling(paths->output_json, "writing");
     int rc = temp ? write_json(temp, rec) : -1;
+    if (rc != 0 && temp) rm_error_context("writing %s", paths->output_json);
     if (rc == 0 && rename(temp, paths->output_json) != 0)
         rc = rm_errorf("cannot rename %s to %s: %s", temp, paths->output_json, strerror(errno));
     if (rc != 0 && temp) remove(temp);

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eval_internal.h"
 #include "rmens/common.h"
@@ -195,8 +196,11 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
         fputc('}', f);
     }
     fputs("\n}\n}\n", f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(errno));
+    /* Flushed and synced before the caller renames it into place: a full disk shows up
+     * here (fwrite only fills the buffer), and after a crash the renamed file is whole. */
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int saved = errno;
+    if (fclose(f) != 0 || bad) return rm_errorf("cannot write '%s': %s", path, strerror(bad ? saved : errno));
     return 0;
 }
 
@@ -587,8 +591,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);
         h5_created = 1;
         if (rc == 0) rc = write_h5_figures(f, &plan, &res, &prov);
-        if (f >= 0 && H5Fclose(f) < 0 && rc == 0) rc = rm_errorf("%s: cannot close", h5_temp);
-        if (rc == 0) rc = write_json(json_temp, &plan, &res, &prov);
+        if (f >= 0 && rm_h5_close(f, h5_path) != 0 && rc == 0) rc = -1; /* a full disk shows up here */
+        if (rc == 0 && write_json(json_temp, &plan, &res, &prov) != 0) rc = rm_error_context("writing %s", json_path);
         if (rc == 0 && rename(h5_temp, h5_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", h5_temp, h5_path, strerror(errno));
         if (rc == 0 && rename(json_temp, json_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", json_temp, json_path, strerror(errno));
         if (rc == 0) {

@@ -1,13 +1,130 @@
 /* Checked HDF5 helpers (see include/rmens/h5util.h). */
+#define _GNU_SOURCE /* strcasestr, fallocate */
 #include "rmens/h5util.h"
 #include "rmens/common.h"
 #include "rmens/parallel.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 void rm_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* HDF5's reason for the failure just seen (call before any other HDF5 call: each one
+ * clears the stack). A full disk shows up several levels down, or only in errno (the
+ * MPI-IO layer says "file write failed"): it is named with strerror(ENOSPC) so that
+ * every verb reports it in the same words. */
+typedef struct {
+    char detail[200];
+    int no_space;
+} h5_reason;
+
+static herr_t collect_reason(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    h5_reason *r = data;
+    if (!e->desc || !e->desc[0]) return 0;
+    snprintf(r->detail, sizeof r->detail, "%s", e->desc);
+    if (strstr(e->desc, "errno = 28") || strcasestr(e->desc, "no space") || strstr(e->desc, "MPI_ERR_NO_SPACE"))
+        r->no_space = 1;
+    return 0;
+}
+
+/* Whether the file system holding loc's file has no block left: MPI-IO's collective
+ * writes report only "file write failed" on the ranks whose own write(2) did not fail. */
+static int disk_full(hid_t loc)
+{
+    char name[1100];
+    ssize_t n = loc >= 0 ? H5Fget_name(loc, name, sizeof name) : -1;
+    if (n <= 0 || (size_t)n >= sizeof name) return 0;
+    char *slash = strrchr(name, '/');
+    if (slash) *slash = '\0';
+    else snprintf(name, sizeof name, ".");
+    struct statvfs fs;
+    return statvfs(slash && !name[0] ? "/" : name, &fs) == 0 && fs.f_bavail == 0;
+}
+
+static const char *take_reason(char *buf, size_t cap, hid_t loc)
+{
+    h5_reason r = {"", 0};
+    int saved = errno;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_reason, &r);
+    H5Eclear2(H5E_DEFAULT);
+    if (!r.no_space && saved != ENOSPC && saved != EDQUOT && disk_full(loc)) r.no_space = 1;
+    if (r.no_space || saved == ENOSPC || saved == EDQUOT) snprintf(buf, cap, "%s", strerror(saved == EDQUOT ? EDQUOT : ENOSPC));
+    else if (r.detail[0]) snprintf(buf, cap, "%s", r.detail);
+    else snprintf(buf, cap, "HDF5 gave no reason");
+    return buf;
+}
+
+/* The files being written by rm_h5_atomic_create, with the communicator they were
+ * opened on: a collective write into one of them is agreed on by all its ranks at once,
+ * so that a rank that fails (a full disk fails the rank that writes, not the others)
+ * never leaves its peers waiting in the next collective call. */
+#define MAX_ATOMIC 8
+static struct {
+    char temp[1100];
+    MPI_Comm comm;
+} atomic_files[MAX_ATOMIC];
+
+static MPI_Comm comm_of(hid_t loc)
+{
+    char name[1100];
+    ssize_t n = H5Fget_name(loc, name, sizeof name);
+    if (n <= 0 || (size_t)n >= sizeof name) return MPI_COMM_NULL;
+    for (int i = 0; i < MAX_ATOMIC; i++)
+        if (atomic_files[i].temp[0] && strcmp(atomic_files[i].temp, name) == 0) return atomic_files[i].comm;
+    return MPI_COMM_NULL;
+}
+
+static void track_atomic(const char *temp, MPI_Comm comm)
+{
+    for (int i = 0; i < MAX_ATOMIC; i++)
+        if (!atomic_files[i].temp[0]) {
+            snprintf(atomic_files[i].temp, sizeof atomic_files[i].temp, "%s", temp);
+            atomic_files[i].comm = comm;
+            return;
+        }
+}
+
+static void untrack_atomic(const char *temp)
+{
+    for (int i = 0; i < MAX_ATOMIC; i++)
+        if (strcmp(atomic_files[i].temp, temp) == 0) atomic_files[i].temp[0] = '\0';
+}
+
+/* Rank 0: allocate the disk blocks of the whole file (HDF5's end of allocation: every
+ * object and the metadata still in the cache have their addresses below it) before
+ * H5Fclose writes the metadata. Parallel HDF5 1.10 is not consistent when a metadata
+ * write fails inside H5Fclose: the rank that failed skips a barrier or a broadcast the
+ * others wait in, forever. With the blocks allocated, a full disk (or quota) fails
+ * here, where the ranks can agree, and the close cannot run out of space. */
+static int reserve_space(const rm_h5_atomic *a)
+{
+    /* The end of file MPI-IO has written so far, plus the metadata cache (every entry
+     * not yet written lies below HDF5's end of allocation, which 1.10 only reports for
+     * SWMR drivers), plus a little for what the close itself allocates. */
+    size_t max_size = 0, min_clean = 0, cur_size = 0;
+    int n_entries = 0;
+    if (H5Fget_mdc_size(a->file, &max_size, &min_clean, &cur_size, &n_entries) < 0) cur_size = 1 << 20;
+    int fd = open(a->temp, O_WRONLY);
+    if (fd < 0) return rm_errorf("%s: cannot open to reserve its space: %s", a->path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) rc = rm_errorf("%s: cannot stat: %s", a->temp, strerror(errno));
+    off_t need = rc == 0 ? st.st_size + (off_t)cur_size + 16384 : 0;
+    /* KEEP_SIZE: HDF5 still sees its own end of file. File systems without fallocate
+     * (EOPNOTSUPP) keep the old behaviour. */
+    if (rc == 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, need) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+        rc = rm_errorf("no room for its %.1f KiB: %s", (double)need / 1024.0, strerror(errno));
+    close(fd);
+    return rc;
+}
 
 /* File access properties: MPI-IO on comm, or HDF5's default (serial) driver for MPI_COMM_NULL. */
 static hid_t file_access(const char *path, MPI_Comm comm)
@@ -60,20 +177,57 @@ int rm_h5_atomic_create(rm_h5_atomic *a, const char *path, MPI_Comm comm)
         return rm_error_context("writing %s", path);
     }
     rm_register_temp_file(a->temp);
+    track_atomic(a->temp, comm);
     return 0;
+}
+
+static int files_left_open = 0;
+int rm_h5_files_left_open(void) { return files_left_open; }
+
+int rm_h5_close(hid_t file, const char *path)
+{
+    if (H5Fclose(file) >= 0) return 0;
+    char why[256];
+    int rc = rm_errorf("%s: cannot close: %s", path, take_reason(why, sizeof why, -1));
+    if (H5Iis_valid(file) > 0) files_left_open++;
+    return rc;
 }
 
 int rm_h5_atomic_finish(rm_h5_atomic *a, int status)
 {
     int rank;
     MPI_Comm_rank(a->comm, &rank);
-    if (H5Fclose(a->file) < 0 && status == 0) status = rm_errorf("%s: cannot close", a->temp);
-    int rc = rm_all_ok(a->comm, status);
+    untrack_atomic(a->temp);
+    if (status == 0 && rank == 0) status = reserve_space(a);
+    /* Agreed before the (collective) close, so that every rank takes the same path. A
+     * file that failed is not closed at all: H5Fclose would write its metadata, and
+     * parallel HDF5 1.10 does not fail consistently when that does not fit (one rank
+     * leaves a barrier the others wait in, forever). It is abandoned instead: rank 0
+     * deletes it, and main() leaves without MPI_Finalize (whose HDF5 clean-up would try
+     * the close again), see rm_h5_files_left_open. */
+    int failed = rm_all_ok(a->comm, status) != 0;
+    char why[256];
+    if (failed) {
+        files_left_open++;
+        H5Eclear2(H5E_DEFAULT);
+    } else if (H5Fclose(a->file) < 0) {
+        /* Not expected once the blocks are reserved (a file system without fallocate). */
+        status = rm_errorf("cannot close: %s", take_reason(why, sizeof why, -1));
+        if (H5Iis_valid(a->file) > 0) files_left_open++;
+    }
+    int rc = rm_all_ok(a->comm, failed ? -1 : status);
     if (rc != 0) {
         if (rank == 0) unlink(a->temp);
         rm_error_context("writing %s", a->path);
     } else if (rank == 0 && rename(a->temp, a->path) != 0) {
-        rc = rm_errorf("cannot rename %s to %s", a->temp, a->path);
+        rc = rm_errorf("cannot rename %s to %s: %s", a->temp, a->path, strerror(errno));
+        unlink(a->temp);
+    } else if (rank == 0) {
+        /* give back what reserve_space allocated past the end (best effort) */
+        int fd = open(a->path, O_WRONLY);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0) (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)1 << 30);
+        if (fd >= 0) close(fd);
     }
     rm_unregister_temp_file(a->temp);
     free(a->temp);
@@ -237,18 +391,25 @@ int rm_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (collective) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     int rc = 0;
+    char why[256];
     if (writer) {
-        if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, dxpl, data) < 0) rc = rm_errorf("%s: cannot write dataset '%s'", what, name);
+        if (H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, dxpl, data) < 0)
+            rc = rm_errorf("%s: cannot write dataset '%s': %s", what, name, take_reason(why, sizeof why, loc));
     } else if (collective) {
         /* Collective transfers need every rank; the others select nothing. */
         H5Sselect_none(space);
         hid_t mspace = H5Scopy(space);
-        if (H5Dwrite(d, mem_type, mspace, space, dxpl, data) < 0) rc = rm_errorf("%s: cannot write dataset '%s'", what, name);
+        if (H5Dwrite(d, mem_type, mspace, space, dxpl, data) < 0)
+            rc = rm_errorf("%s: cannot write dataset '%s': %s", what, name, take_reason(why, sizeof why, loc));
         H5Sclose(mspace);
     }
     H5Pclose(dxpl);
     H5Dclose(d);
     H5Sclose(space);
+    if (collective) {
+        MPI_Comm comm = comm_of(loc);
+        if (comm != MPI_COMM_NULL) rc = rm_all_ok(comm, rc);
+    }
     return rc;
 }
 

@@ -81,6 +81,39 @@ static int write_record(int fd, const char *verb)
 }
 
 /* Rank 0's part: 0 with lock->fd held, or -1 with the error set. */
+/* Temporaries of a run that was killed (SIGKILL, a dead node: no rank could delete them):
+ * ".<name>.partial.tmp" / ".<name>.writing.tmp" (rm_temp_sibling). Only a writer holding
+ * the exclusive lock removes them: nobody else can be writing them then. A later write of
+ * the same file would truncate and rename its own anyway; this catches the others (a
+ * checkpoint's, when the resumed run finishes without writing one). */
+static void remove_stale_temporaries(const char *output)
+{
+    DIR *d = opendir(output);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        const char *tail = n > 13 ? e->d_name + n - 12 : "";
+        /* and Open MPI's (ompio) shared-file-pointer lock beside one, "<temp>-<job>-<pid>.lock",
+         * which it creates when the ranks span nodes and a dead node leaves behind */
+        int ompio_lock = n > 5 && strcmp(e->d_name + n - 5, ".lock") == 0 &&
+                         (strstr(e->d_name, ".partial.tmp-") || strstr(e->d_name, ".writing.tmp-"));
+        if (e->d_name[0] != '.' || (strcmp(tail, ".partial.tmp") != 0 && strcmp(tail, ".writing.tmp") != 0 && !ompio_lock))
+            continue;
+        /* only the run's own files: a store may live here too, written by a synth or an
+         * import (which take no lock) at this very moment */
+        static const char *const own[] = {".members.h5.", ".checkpoint.h5.", ".results.h5.", ".results.json.", ".active"};
+        int ours = 0;
+        for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) ours |= strncmp(e->d_name, own[i], strlen(own[i])) == 0;
+        if (!ours) continue;
+        char *path = rm_path_join(output, e->d_name);
+        if (path && unlink(path) == 0)
+            fprintf(stderr, "warning: %s: removed, left by an interrupted run\n", path);
+        free(path);
+    }
+    closedir(d);
+}
+
 static int acquire_local(rm_output_lock *lock, const char *output, int exclusive, const char *verb)
 {
     struct stat st;
@@ -129,6 +162,7 @@ static int acquire_local(rm_output_lock *lock, const char *output, int exclusive
             free(path);
             return rc;
         }
+        remove_stale_temporaries(output);
     }
     snprintf(lock->path, sizeof lock->path, "%s", path);
     snprintf(lock->dir, sizeof lock->dir, "%s", output);

@@ -1,9 +1,11 @@
 /* The embedding store, writing half (see include/rmens/store.h): create the file at a
  * temporary sibling with chunked, Fletcher-32-checksummed datasets, write prompt ranges
  * collectively, and commit: content digests as group attributes, close, atomic rename. */
+#define _GNU_SOURCE /* fallocate */
 #include "store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -152,8 +154,8 @@ static int prepare_create(rm_store_writer *w, const char *path, const rm_store_l
     if (statvfs(dir, &fs) == 0) {
         double available = (double)fs.f_bavail * (double)fs.f_frsize;
         if (needed > available)
-            return rm_errorf("%s: the store needs %.1f GiB but only %.1f GiB are free in %s", path, needed / 1073741824.0,
-                             available / 1073741824.0, dir);
+            return rm_errorf("%s: %s: the store needs %.1f MiB but only %.1f MiB are free in %s", path, strerror(ENOSPC),
+                             needed / 1048576.0, available / 1048576.0, dir);
     }
     char *temp = rm_temp_sibling(path, "partial");
     if (!temp) return -1;
@@ -165,6 +167,38 @@ static int prepare_create(rm_store_writer *w, const char *path, const rm_store_l
     snprintf(w->store.path, sizeof w->store.path, "%s", temp);
     free(temp);
     return 0;
+}
+
+/* Rank 0: allocate the blocks of the whole store (its data plus a margin for chunk
+ * indexes, checksums and attributes) before any dataset exists. Parallel HDF5 1.10 does
+ * not fail consistently when the disk fills up under a collective call (the chunk
+ * allocation of H5Dcreate, the metadata flush of H5Fclose): the rank whose write failed
+ * returns while the others wait in a barrier forever. A full disk or quota fails here
+ * instead, where the ranks agree. File systems without fallocate keep the size check. */
+static int reserve_store(const rm_store_writer *w, const rm_store_layout *layout)
+{
+    double needed = 0;
+    if (layout_bytes(layout, w->final_path, &needed) != 0) return -1;
+    off_t bytes = (off_t)(needed * 1.0625) + ((off_t)1 << 20);
+    int fd = open(w->temp_path, O_WRONLY);
+    if (fd < 0) return rm_errorf("%s: cannot open to reserve its space: %s", w->temp_path, strerror(errno));
+    int rc = 0;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, bytes) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+        rc = rm_errorf("%s: %s: the store needs %.1f MiB with its metadata", w->final_path, strerror(errno),
+                       (double)bytes / 1048576.0);
+    close(fd);
+    return rc;
+}
+
+/* Rank 0, after the rename: give back what the reservation allocated past the end. */
+static void release_reserve(const char *path)
+{
+    int fd = open(path, O_WRONLY);
+    struct stat st;
+    if (fd < 0) return;
+    if (fstat(fd, &st) == 0)
+        (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)1 << 40); /* best effort */
+    close(fd);
 }
 
 int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_layout *layout, int force)
@@ -197,6 +231,10 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
     if (s->file < 0) rc = store_h5_fail(s->path, "/", "H5Fcreate");
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_close(s);
+        return -1;
+    }
+    if (rm_all_ok(comm, rank == 0 ? reserve_store(w, layout) : 0) != 0) {
+        rm_store_abandon(w);
         return -1;
     }
 
@@ -338,6 +376,8 @@ int rm_store_commit(rm_store_writer *w)
     if (rank == 0 && rename(w->temp_path, w->final_path) != 0) {
         rc = rm_errorf("cannot rename %s to %s: %s", w->temp_path, w->final_path, strerror(errno));
         unlink(w->temp_path);
+    } else if (rank == 0) {
+        release_reserve(w->final_path);
     }
     rc = rm_all_ok(comm, rc);
     snprintf(s->path, sizeof s->path, "%s", w->final_path);

@@ -9,3 +9,9 @@ set_tests_properties(kill_resume_bf16 PROPERTIES LABELS "e2e;reliability")
 # Two runs on one output directory (issue 18): the run directory's lock.
 rmens_script_test(concurrent_runs ${CMAKE_CURRENT_SOURCE_DIR}/reliability/concurrent_runs.sh)
 set_property(TEST concurrent_runs APPEND PROPERTY LABELS "reliability;mpi")
+# Full disks (issue 18): every verb on a small tmpfs in a private mount namespace (root).
+rmens_script_test(full_disk ${CMAKE_CURRENT_SOURCE_DIR}/reliability/full_disk.sh)
+set_property(TEST full_disk APPEND PROPERTY LABELS "reliability")
+# A rank killed mid-job (issue 18): train, eval, active on 2, 3, 4 ranks, 5 points each.
+rmens_script_test(kill_rank ${CMAKE_CURRENT_SOURCE_DIR}/reliability/kill_rank.sh)
+set_property(TEST kill_rank APPEND PROPERTY LABELS "reliability;mpi")

@@ -28,6 +28,13 @@ typedef struct {
 } rm_h5_atomic;
 int rm_h5_atomic_create(rm_h5_atomic *a, const char *path, MPI_Comm comm);
 int rm_h5_atomic_finish(rm_h5_atomic *a, int status);
+/* Files whose close failed so badly (a full disk with no room even for the metadata)
+ * that HDF5 still holds them open: main() then leaves without MPI_Finalize, whose HDF5
+ * clean-up would crash retrying the close. The error was reported, the file deleted. */
+int rm_h5_files_left_open(void);
+/* H5Fclose of a file this rank alone writes: -1 with "<path>: cannot close: <reason>"
+ * (a full disk as strerror(ENOSPC)); a file HDF5 still holds open counts as left open. */
+int rm_h5_close(hid_t file, const char *path);
 
 int rm_h5_attr_string(hid_t obj, const char *name, const char *value);
 int rm_h5_attr_int(hid_t obj, const char *name, long long value);

@@ -1,6 +1,8 @@
 /* rmens: train and evaluate ensembles of embedding-based reward models with MPI.
  * Verbs follow git's style: `rmens <verb> [options]`, `rmens <verb> --help`. */
 #include <mpi.h>
+#include <unistd.h>
+#include "rmens/h5util.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +42,12 @@ int main(int argc, char **argv)
     if (verb == &VERB_TRAIN || verb == &VERB_RUN || verb == &VERB_ACTIVE) rm_catch_stop_signals();
     MPI_Init(&argc, &argv);
     int status = verb->run(argc - 1, argv + 1);
+    if (rm_h5_files_left_open()) {
+        /* see rmens/h5util.h: the failure is reported already; mpirun ends the job */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(status ? status : 1);
+    }
     MPI_Finalize();
     return status;
 }

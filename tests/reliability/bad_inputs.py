@@ -185,7 +185,7 @@ def cases():
     add("inspect missing file", ["inspect", path("missing.h5")], None, "missing.h5")
     add("inspect NaN store", ["inspect", path("nan.h5")], None, "NaN")
     add("synth dims overflow", ["synth", DEMO] + sets(f"store={path('huge.h5')}", "synth.train_prompts=1000000000", "synth.train_responses=1000000", "synth.dim=1000000"), None, "huge.h5: the train split (1000000000 x 1000000 x 1000000) is too large to address")
-    add("synth larger than the disk", ["synth", DEMO] + sets(f"store={path('big.h5')}", "synth.train_prompts=100000000", "synth.dim=100000"), None, "GiB are free in")
+    add("synth larger than the disk", ["synth", DEMO] + sets(f"store={path('big.h5')}", "synth.train_prompts=100000000", "synth.dim=100000"), None, "are free in")
     add("synth existing store", ["synth", DEMO] + sets(f"store={path('good.h5')}"), None, "good.h5: output exists (use --force")
     # import
     add("npy truncated", imp(emb="emb_truncated.npy"), None, "emb_truncated.npy")

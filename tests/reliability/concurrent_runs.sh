@@ -35,7 +35,8 @@ expect_refused eval_during_train "is in use by rmens train (pid $holder_pid" eva
 kill -0 "$first" 2>/dev/null || fail "the first train died while others were refused"
 
 # 4 (on the real run): SIGKILL every rank, then a new train takes the lock over.
-pkill -9 -f "rmens train $CFG" || true
+# only this test's run: other tests (ctest -j) train on the same config at the same time
+pkill -9 -f "rmens train $CFG .*output=$OUT\$" || true
 wait "$first" 2>/dev/null || true
 run_mpi 2 train "$CFG" "${COMMON_SETS[@]}" --set output="$OUT" --force >"$WORK/after_kill.log" 2>&1 \
   || { cat "$WORK/after_kill.log"; fail "train after a SIGKILL'd holder"; }
