@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* T_SCALE: a positive number, or the word in `choices` (stored as 0). */
-typedef enum { T_INT, T_FLOAT, T_STRING, T_BOOL, T_INT_LIST, T_FLOAT_LIST, T_SCALE } key_type;
+typedef enum { T_INT, T_FLOAT, T_STRING, T_BOOL, T_INT_LIST, T_FLOAT_LIST, T_SCALE, T_STRING_LIST } key_type;
 
 typedef struct {
     const char *key;
@@ -44,6 +44,8 @@ static const key_spec SCHEMA[] = {
     {"synth.dtype", T_STRING, STR(synth_dtype), "\"float32\"", 0, 0, "float32|float16", "stored embedding type"},
     {"synth.seed", T_INT, NUM(synth_seed), "1234", 0, BIG, NULL, "seed of the synthetic data"},
     {"synth.noise", T_FLOAT, NUM(synth_noise), "0.5", 0, 1e3, NULL, "response scatter around its prompt, relative to topic spread"},
+    {"synth.views", T_INT, NUM(synth_views), "0", 0, RM_MAX_VIEWS - 1, NULL, "extra views view1, view2, ...: the same responses through random nonlinear maps (see rmens/synth.h)"},
+    {"synth.view_dims", T_INT_LIST, LIST(synth_view_dims, synth_n_view_dims, RM_MAX_VIEWS), "[]", 1, 1e6, NULL, "D of each extra view ([]: view v has synth.dim + 8 (v - 1)); as many entries as synth.views"},
 
     {"pairs.mode", T_STRING, STR(pairs_mode), "\"cross_prompt\"", 0, 0, "cross_prompt|within_prompt", "how preference pairs are drawn from the train split"},
     {"pairs.count", T_INT, NUM(pairs_count), "10000", 1, 4e9, NULL, "total preference pairs (train + validation)"},
@@ -72,6 +74,7 @@ static const key_spec SCHEMA[] = {
     {"train.minibatches", T_STRING, STR(train_minibatches), "\"epoch\"", 0, 0, "epoch|draw", "epoch: one permutation per epoch; draw: each step draws its minibatch afresh, ceil(n_train / batch) steps per epoch (the seed code)"},
 
     {"ensemble.members", T_INT, NUM(ensemble_members), "4", 1, 1e5, NULL, "ensemble size E"},
+    {"ensemble.views", T_STRING_LIST, LIST(ensemble_views, ensemble_n_views, RM_MAX_VIEWS), "[]", 0, 0, NULL, "store views the members are dealt to round-robin: member m uses view m mod V ([]: the default view)"},
     {"ensemble.data", T_STRING, STR(ensemble_data), "\"full\"", 0, 0, "full|bootstrap", "full: all members see all pairs; bootstrap: each resamples them"},
 
     {"active.strategy", T_STRING, STR(active_strategy), "\"random\"", 0, 0, "random|entropy|disagreement|bald|levelset|dopt|past_dopt", "rmens active: the rule choosing each round's pairs to label"},
@@ -364,6 +367,23 @@ static int assign(rm_settings *s, const key_spec *k, const config_setting_t *st,
         snprintf(base + k->offset, k->capacity, "%s", v);
         return 0;
     }
+    case T_STRING_LIST: {
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+            return rm_errorf("%s'%s' expects a list of strings like [\"a\", \"b\"], got %s", where, k->key, type_name(t));
+        int n = config_setting_length(st);
+        if ((size_t)n > k->capacity) return rm_errorf("%s'%s' has %d entries, at most %zu allowed", where, k->key, n, k->capacity);
+        char (*names)[RM_NAME_MAX] = (char (*)[RM_NAME_MAX])(base + k->offset);
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(st, (unsigned)i);
+            const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+            if (!v) return rm_errorf("%s'%s' entry %d is not a string", where, k->key, i);
+            if (!v[0] || strlen(v) >= RM_NAME_MAX)
+                return rm_errorf("%s'%s' entry %d must be 1 to %d characters", where, k->key, i, RM_NAME_MAX - 1);
+            snprintf(names[i], RM_NAME_MAX, "%s", v);
+        }
+        *(int *)(base + k->count_offset) = n;
+        return 0;
+    }
     case T_INT_LIST:
     case T_FLOAT_LIST: {
         if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
@@ -467,7 +487,7 @@ void rm_settings_free(rm_settings *s)
 
 void rm_settings_print_keys(FILE *out)
 {
-    static const char *names[] = {"int", "float", "string", "bool", "int list", "float list", "number|word"};
+    static const char *names[] = {"int", "float", "string", "bool", "int list", "float list", "number|word", "string list"};
     for (size_t i = 0; i < N_SCHEMA; i++) {
         const key_spec *k = &SCHEMA[i];
         fprintf(out, "  %-28s %-10s default %-12s %s", k->key, names[k->type], k->default_text, k->doc);
