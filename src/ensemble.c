@@ -771,7 +771,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     if (mode == 2 && deal.n_params == 0) rc = rm_errorf("%s: cannot resume: the views differ in D", paths.checkpoint);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
     if (mode == 2) {
-        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)store.dim, deal.n_params, deal.slots, E);
+        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)vp.dim[0], deal.n_params, deal.slots, E);
         if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
         if (rank == 0) {
             int counts[3] = {0, 0, 0};
