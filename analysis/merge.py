@@ -15,8 +15,9 @@ from jobs/campaign.sh) plus any RUN_DIR given. Writes:
 
 Columns: run, then the swept keys (the keys whose values differ between runs, from each
 run's config and its point.json sweep record), members, aggregator, n, kl_bon, bon_reward
-(expected golden reward of the best-of-n pick), oracle_bon, spearman, pair_accuracy,
-bench_accuracy, and the run's agreement and uncertainty figures.
+(expected golden reward of the best-of-n pick), proxy_bon (its expected standardised
+aggregate score: the proxy), oracle_bon, spearman, pair_accuracy,
+bench_accuracy, pick_quantile, above_median, and the run's agreement and uncertainty figures.
 """
 import csv
 import glob
@@ -29,7 +30,7 @@ import sys
 NOT_SWEPT = {"store", "output"}
 AGREEMENT = ["member_spearman", "pair_agreement", "best_pick_agreement"]
 UNCERTAINTY = ["mean_std", "std_rank_error_spearman", "disagreement_auroc"]
-FIGURES = ["spearman", "pair_accuracy", "bench_accuracy"]
+FIGURES = ["spearman", "pair_accuracy", "bench_accuracy", "pick_quantile", "above_median"]
 
 
 # ---- a small reader for libconfig text (the `config` attribute of results.h5) ----
@@ -204,7 +205,8 @@ def aggregate_rows(base, part, agg_name, figures, kl, oracle):
     for n in sorted(figures["bon"], key=int):
         row = dict(base)
         row.update({"aggregator": agg_name, "n": int(n), "kl_bon": _num(kl.get(n)),
-                    "bon_reward": _num(figures["bon"][n]), "oracle_bon": _num(oracle.get(n))})
+                    "bon_reward": _num(figures["bon"][n]), "proxy_bon": _num((figures.get("proxy_bon") or {}).get(n)),
+                    "oracle_bon": _num(oracle.get(n))})
         for f in FIGURES:
             row[f] = _num(figures.get(f))
         rows.append(row)
@@ -240,10 +242,11 @@ def merge(campaign, extra=()):
             ablation_rows += [{**row, "ensemble_size": int(k), "subsets": ens.get("subsets", "")}
                               for row in ensemble_rows(base, ens, kl, oracle)]
     run_cols = [f"agreement_{k}" for k in AGREEMENT] + [f"uncertainty_{k}" for k in UNCERTAINTY]
-    cols = ["run", *keys, "members", "aggregator", "n", "kl_bon", "bon_reward", "oracle_bon", *FIGURES, *run_cols]
+    cols = ["run", *keys, "members", "aggregator", "n", "kl_bon", "bon_reward", "proxy_bon", "oracle_bon", *FIGURES,
+            *run_cols]
     write_csv(os.path.join(campaign, "campaign.csv"), cols, main_rows)
     abl_cols = ["run", *keys, "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward",
-                "oracle_bon", *FIGURES, *run_cols]
+                "proxy_bon", "oracle_bon", *FIGURES, *run_cols]
     write_csv(os.path.join(campaign, "ablation.csv"), abl_cols, ablation_rows)
     return {"runs": [r["run"] for r in runs], "missing": missing, "keys": keys,
             "rows": len(main_rows), "ablation_rows": len(ablation_rows)}

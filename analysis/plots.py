@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 
 BETA = "pairs.annotator_beta"
 REPLICATE_KEYS = {"seed"}  # runs differing only here are replicates, averaged
-FIXED = ["run", "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward", "oracle_bon",
-         "spearman", "pair_accuracy", "bench_accuracy"]
+FIXED = ["run", "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward", "proxy_bon",
+         "oracle_bon", "spearman", "pair_accuracy", "bench_accuracy", "pick_quantile", "above_median"]
 MAX_PANELS = 12
 DPI = 110  # every figure, campaign and per run: pixel size = figsize x DPI
 

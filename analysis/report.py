@@ -77,6 +77,23 @@ def write_report(campaign):
     rank_header = ["run", *key_header(keys), "ρ single", "ρ mean", "pair acc. single", "pair acc. mean",
                    "bench acc. mean", "member ρ", "ens. std", "disagr. AUROC"]
 
+    # Overoptimization: proxy (the aggregate's own standardised score of the pick) against
+    # golden at the largest n, and where the best-of-K pick falls in its prompt.
+    proxy_aggs = [a for a in aggs if a != "oracle"]
+    over_rows = []
+    for run in runs:
+        cells = []
+        for a in proxy_aggs:
+            r = at.get((run, a))
+            gap = plots.num(r["proxy_bon"]) - plots.num(r["bon_reward"]) if r and r.get("proxy_bon") else math.nan
+            cells += [fmt(plots.num(r["proxy_bon"])) if r and r.get("proxy_bon") else "", signed(gap) if gap == gap else "",
+                      fmt(plots.num(r["pick_quantile"])) if r and r.get("pick_quantile") else ""]
+        over_rows.append([run, *key_cells(at[(run, "single")], keys), *cells])
+    over_header = ["run", *key_header(keys)]
+    for a in proxy_aggs:
+        label = plots.aggregator_label(a)
+        over_header += [f"{label} proxy", f"{label} gap", f"{label} quantile"]
+
     # Runs that differ only in seed: a summary per setting, mean over the seeds.
     setting_keys = [k for k in keys if k not in plots.REPLICATE_KEYS]
     summary = None
@@ -123,7 +140,13 @@ def write_report(campaign):
              "ordered like the golden reward; member ρ: mean Spearman between members; ens. std: mean ensemble "
              "standard deviation of standardised scores; disagr. AUROC: member disagreement on a pair as a predictor "
              "of the ensemble mean ordering it wrongly (0.5 = chance).", "",
-             table(rank_header, rank_rows), "", "## Figures", ""]
+             table(rank_header, rank_rows), "",
+             f"## Overoptimization at n = {n_max}: proxy against golden", "",
+             "*proxy*: the expected aggregate score (standardised) of the best-of-n pick; *gap* = proxy - golden reward "
+             "of the same pick (a gap widening with n is the overoptimization signature; the two are in different "
+             "units, so compare gaps between aggregators and settings); *quantile*: share of its prompt's responses "
+             "with golden reward <= the best-of-K pick's, averaged over prompts.", "",
+             table(over_header, over_rows), "", "## Figures", ""]
     captions = {
         "bon_vs_kl.png": "Golden reward of best-of-n against KL(best-of-n), per aggregator, with a single member "
                          "and the oracle. A curve that bends down at large n over-optimises the reward model.",

@@ -104,8 +104,8 @@ static int prepare_output(const rm_settings *cfg, const active_paths *paths, int
     if (resume && !force && have_output) return *mode = 2, 0;
     if (resume && !force && have_state) return *mode = 1, 0;
     if (!force && have_output) return rm_errorf("%s already exists (use --force to overwrite)", paths->output_h5);
-    /* --resume with only a checkpoint: round 0 was interrupted, continued below */
-    if (!force && (have_state || (have_checkpoint && !resume)))
+    /* (with --resume and only a training checkpoint, round 0 was interrupted: below) */
+    if (!force && !resume && (have_state || have_checkpoint))
         return rm_errorf("%s exists from an interrupted run: continue it with --resume, or start over with --force",
                          have_state ? paths->state : paths->checkpoint);
     if (rm_mkdir_p(cfg->output) != 0) return -1;
