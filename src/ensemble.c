@@ -239,7 +239,12 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
         int writer = (int)row[META_OWNER] == rank;
         /* ensemble.views: member m's view and its D (resolved before training) */
         const char *view = cfg->ensemble_n_views > 0 ? cfg->ensemble_views[m % cfg->ensemble_n_views] : NULL;
-        int member_dim = view ? (int)rm_store_view_dim(store, rm_store_find_view(store, view)) : dim;
+        int view_index = view ? rm_store_find_view(store, view) : 0;
+        if (view_index < 0) { /* the same verdict on every rank: they resolve the same names */
+            rc = -1;
+            break;
+        }
+        int member_dim = view ? (int)rm_store_view_dim(store, view_index) : dim;
         rc = write_member_group(file, cfg, local[m], m, row, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs,
                                 member_dim, view, writer);
     }
