@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "rmens/common.h"
+#include "rmens/family.h"
 #include "rmens/h5util.h"
 #include "rmens/parallel.h"
 #include "rmens/precision.h"
@@ -160,13 +161,11 @@ static int score_pool(active_ctx *c)
     const int E = c->deal.n_members, dopt = rm_active_is_dopt(c->strategy), H = c->H;
     float *X = rm_alloc((size_t)2 * POOL_BLOCK * D, sizeof(float), "pool rows");
     float *raw = rm_alloc((size_t)2 * POOL_BLOCK, sizeof(float), "pool scores");
-    rm_mlp_workspace *ws = rm_calloc((size_t)E, sizeof *ws, "pool workspaces");
+    rm_member_scorer *ws = rm_calloc((size_t)E, sizeof *ws, "pool scorers");
     rm_mlp_input input;
     memset(&input, 0, sizeof input);
     int rc = X && raw && ws ? rm_mlp_input_create(&input, (size_t)2 * POOL_BLOCK * D) : -1;
-    for (int m = 0; m < E && rc == 0; m++)
-        if ((rc = rm_mlp_workspace_create(&ws[m], &c->members[m].mlp, 2 * POOL_BLOCK)) == 0)
-            rc = rm_mlp_workspace_pack(&ws[m], &c->members[m].mlp);
+    for (int m = 0; m < E && rc == 0; m++) rc = rm_member_scorer_create(&ws[m], &c->members[m], 2 * POOL_BLOCK);
     for (size_t b = 0; rc == 0 && b < nl; b += POOL_BLOCK) {
         const size_t nb = nl - b < POOL_BLOCK ? nl - b : POOL_BLOCK;
         for (size_t i = 0; i < nb; i++) { /* a rows, then b rows */
@@ -175,19 +174,19 @@ static int score_pool(active_ctx *c)
             memcpy(X + (nb + i) * D, c->data.embeddings + (size_t)c->pool.loser[p] * D, D * sizeof(float));
         }
         rm_mlp_input_prepare(&input, X, 2 * nb * D);
-        for (int m = 0; m < E; m++) {
+        for (int m = 0; m < E && rc == 0; m++) {
             const rm_mlp *mlp = &c->members[m].mlp;
-            rm_mlp_forward_frozen(mlp, &ws[m], X, &input, (int)(2 * nb), raw);
+            if ((rc = rm_member_scorer_score(&ws[m], X, &input, (int)(2 * nb), raw)) != 0) break;
             for (size_t i = 0; i < nb; i++) c->d[(size_t)m * nl + b + i] = raw[i] - raw[nb + i];
             if (!dopt) continue;
-            const float *act = mlp->n_layers > 1 ? ws[m].act[mlp->n_layers - 1] : X;
+            const float *act = mlp->n_layers > 1 ? ws[m].ws.act[mlp->n_layers - 1] : X; /* MLPs only (family.h) */
             for (size_t i = 0; i < nb; i++) {
                 float *out = c->x + ((size_t)m * nl + b + i) * (size_t)H;
                 for (int h = 0; h < H; h++) out[h] = act[i * (size_t)H + h] - act[(nb + i) * (size_t)H + h];
             }
         }
     }
-    for (int m = 0; ws && m < E; m++) rm_mlp_workspace_free(&ws[m]);
+    for (int m = 0; ws && m < E; m++) rm_member_scorer_free(&ws[m]);
     free(ws), free(X), free(raw);
     rm_mlp_input_free(&input);
     return rc;

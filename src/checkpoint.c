@@ -14,6 +14,7 @@
 #include "rmens/checkpoint.h"
 #include "rmens/rng.h"
 #include "rmens/common.h"
+#include "rmens/family.h"
 #include "rmens/h5util.h"
 #include "rmens/parallel.h"
 
@@ -31,6 +32,9 @@ enum {
 static const char *const FIELD_NAMES[N_FIELDS] = {
     "owner", "status", "epochs_run", "best_epoch", "pairs_trained", "score_mean", "score_std", "train_seconds",
     "next_epoch", "next_start", "adam_step", "epoch_loss", "best_val", "since_best", "train_time"};
+/* Exchanged with the fields but not stored: the bytes of a member's model where the family
+ * stores one of its own size (trees). */
+enum { F_MODEL_BYTES = N_FIELDS, F_FAMILY, META_WIDTH };
 
 char *rm_checkpoint_fingerprint(const rm_settings *c, const char *store_uuid)
 {
@@ -52,7 +56,7 @@ char *rm_checkpoint_fingerprint(const rm_settings *c, const char *store_uuid)
         rm_errorf("out of memory");
         return NULL;
     }
-    return text;
+    return rm_family_fingerprint(c, text);
 }
 
 int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint, rm_member_slot *slots,
@@ -60,14 +64,14 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    size_t n_meta = (size_t)n_members * N_FIELDS, n_hist = (size_t)n_members * 3 * (size_t)max_epochs;
+    size_t n_meta = (size_t)n_members * META_WIDTH, n_hist = (size_t)n_members * 3 * (size_t)max_epochs;
     double *meta = rm_calloc(n_meta + n_hist, sizeof(double), "checkpoint metadata");
     if (rm_all_ok(comm, meta ? 0 : -1) != 0) { free(meta); return -1; }
     double *hist = meta + n_meta;
     for (int m = 0; m < n_members; m++) {
         const rm_member_slot *s = &slots[m];
         if (!s->owned) continue;
-        double *row = meta + (size_t)m * N_FIELDS;
+        double *row = meta + (size_t)m * META_WIDTH;
         const rm_member *mm = &s->member;
         const rm_train_state *st = &s->state;
         row[F_OWNER] = rank;
@@ -88,6 +92,8 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
             row[F_SINCE_BEST] = st->since_best;
             row[F_TRAIN_TIME] = st->train_time;
         }
+        row[F_MODEL_BYTES] = (double)rm_member_family(mm)->model_bytes(mm);
+        row[F_FAMILY] = rm_family_id(rm_member_family(mm));
         rm_member_history_rows(mm, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs);
     }
     /* One owner per member row, zeros elsewhere: the sum is exact. (best_val may be
@@ -108,7 +114,7 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
     rc |= rm_h5_attr_int(file, "n_params", (long long)n_params);
     rc |= rm_h5_attr_string(file, "fingerprint", fingerprint);
     for (int m = 0; m < n_members && rc == 0; m++) {
-        const double *row = meta + (size_t)m * N_FIELDS;
+        const double *row = meta + (size_t)m * META_WIDTH;
         int writer = (int)row[F_OWNER] == rank && slots[m].owned;
         char name[64];
         snprintf(name, sizeof name, "member_%d", m);
@@ -119,8 +125,8 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
         hsize_t np = n_params, ne = (hsize_t)row[F_EPOCHS_RUN];
         const rm_member_slot *s = &slots[m];
         if (rc == 0 && status != RM_MEMBER_PENDING) {
-            rc = rm_h5_write_dataset(g, "params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &np,
-                                     writer ? s->member.mlp.params : NULL, writer, 1, name);
+            rc = rm_family_from_id((int)row[F_FAMILY])->checkpoint_write(g, writer ? &s->member : NULL, n_params,
+                                                               (size_t)row[F_MODEL_BYTES], writer, name);
             static const char *series[3] = {"train_loss", "val_loss", "val_accuracy"};
             const double *h = hist + (size_t)m * 3 * (size_t)max_epochs;
             for (int k = 0; k < 3 && rc == 0 && ne > 0; k++) {
@@ -156,7 +162,7 @@ static int read_slot(hid_t file, int m, const rm_settings *cfg, int dim, size_t 
     if (rc == 0 && status != RM_MEMBER_PENDING && status != RM_MEMBER_IN_PROGRESS && status != RM_MEMBER_FINISHED)
         rc = rm_errorf("/%s: status %d is invalid", name, status);
     int epochs = (int)row[F_EPOCHS_RUN];
-    if (rc == 0 && (epochs < 0 || epochs > cfg->train_epochs)) rc = rm_errorf("/%s: epochs_run %d is invalid", name, epochs);
+    if (rc == 0 && (epochs < 0 || epochs > rm_settings_max_epochs(cfg))) rc = rm_errorf("/%s: epochs_run %d is invalid", name, epochs);
     s->status = rc == 0 ? status : RM_MEMBER_PENDING;
     if (rc != 0 || !want_data || status == RM_MEMBER_PENDING) {
         H5Gclose(g);
@@ -166,15 +172,14 @@ static int read_slot(hid_t file, int m, const rm_settings *cfg, int dim, size_t 
     memset(mm, 0, sizeof *mm);
     mm->index = m;
     mm->seed = rm_member_seed((uint64_t)cfg->seed, m);
-    size_t cap = (size_t)cfg->train_epochs;
+    size_t cap = (size_t)rm_settings_max_epochs(cfg);
     mm->train_loss = rm_calloc(cap, sizeof(double), "history");
     mm->val_loss = rm_calloc(cap, sizeof(double), "history");
     mm->val_accuracy = rm_calloc(cap, sizeof(double), "history");
     if (!mm->train_loss || !mm->val_loss || !mm->val_accuracy) rc = -1;
-    if (rc == 0) rc = rm_mlp_create(&mm->mlp, dim, cfg->model_hidden, cfg->model_n_hidden);
-    if (rc == 0 && mm->mlp.n_params != n_params) rc = rm_errorf("/%s: %zu parameters, expected %zu", name, n_params, mm->mlp.n_params);
+    const rm_family *family = rm_family_of_member(cfg, m);
+    if (rc == 0) rc = family->checkpoint_read(g, mm, cfg, dim, n_params, name);
     hsize_t np = n_params, ne = (hsize_t)epochs;
-    if (rc == 0) rc = rm_h5_read_dataset(g, "params", H5T_NATIVE_FLOAT, 1, &np, mm->mlp.params, name);
     if (rc == 0 && epochs > 0) {
         rc = rm_h5_read_dataset(g, "history_train_loss", H5T_NATIVE_DOUBLE, 1, &ne, mm->train_loss, name);
         if (rc == 0) rc = rm_h5_read_dataset(g, "history_val_loss", H5T_NATIVE_DOUBLE, 1, &ne, mm->val_loss, name);

@@ -59,6 +59,7 @@ static const key_spec SCHEMA[] = {
 
     {"model.hidden", T_INT_LIST, LIST(model_hidden, model_n_hidden, RM_MAX_HIDDEN), "[1024, 512]", 1, 1e6, NULL, "hidden layer widths; [] is a linear reward model"},
     {"model.objective", T_STRING, STR(model_objective), "\"bt\"", 0, 0, "bt|clf", "bt: Bradley-Terry on pairs; clf: pointwise classification"},
+    {"model.family", T_STRING, STR(model_family), "\"mlp\"", 0, 0, "mlp|gbdt", "mlp: the MLP of model.hidden; gbdt: gradient-boosted trees (XGBoost, gbdt.*)"},
     {"model.precision", T_STRING, STR(model_precision), "\"fp32\"", 0, 0, "fp32|bf16|auto", "products of the verb that runs: fp32 (OpenBLAS); bf16 (bf16 operands, fp32 accumulation, oneDNN on AMX/AVX512-BF16, emulated on sgemm elsewhere); auto: bf16 where oneDNN runs AMX, else fp32"},
 
     {"train.epochs", T_INT, NUM(train_epochs), "30", 1, 1e6, NULL, "training epochs"},
@@ -73,8 +74,18 @@ static const key_spec SCHEMA[] = {
     {"train.val_split", T_STRING, STR(train_val_split), "\"pairs\"", 0, 0, "pairs|entries", "pairs: validation pairs held out of every member's training; entries (the seed code): each member splits its list of entries (both orders) itself, so a pair's two orders may fall on both sides"},
     {"train.minibatches", T_STRING, STR(train_minibatches), "\"epoch\"", 0, 0, "epoch|draw", "epoch: one permutation per epoch; draw: each step draws its minibatch afresh, ceil(n_train / batch) steps per epoch (the seed code)"},
 
+    {"gbdt.rounds", T_INT, NUM(gbdt_rounds), "200", 1, 1e6, NULL, "gbdt: boosting rounds (at most; early stopping on the validation pairs after train.patience rounds without improvement)"},
+    {"gbdt.eta", T_FLOAT, NUM(gbdt_eta), "0.1", 1e-6, 1, NULL, "gbdt: learning rate (XGBoost eta), in (0, 1]"},
+    {"gbdt.max_depth", T_INT, NUM(gbdt_max_depth), "6", 1, 30, NULL, "gbdt: maximum tree depth"},
+    {"gbdt.min_child_weight", T_FLOAT, NUM(gbdt_min_child_weight), "1.0", 0, 1e9, NULL, "gbdt: minimum Hessian sum in a leaf"},
+    {"gbdt.subsample", T_FLOAT, NUM(gbdt_subsample), "0.8", 1e-6, 1, NULL, "gbdt: fraction of rows sampled per round (members differ through their seed)"},
+    {"gbdt.colsample", T_FLOAT, NUM(gbdt_colsample), "0.8", 1e-6, 1, NULL, "gbdt: fraction of embedding columns sampled per tree (XGBoost colsample_bytree)"},
+    {"gbdt.lambda", T_FLOAT, NUM(gbdt_lambda), "1.0", 0, 1e9, NULL, "gbdt: L2 regularisation of the leaf weights"},
+    {"gbdt.tree_method", T_STRING, STR(gbdt_tree_method), "\"hist\"", 0, 0, "hist", "gbdt: XGBoost's tree construction (histograms)"},
+
     {"ensemble.members", T_INT, NUM(ensemble_members), "4", 1, 1e5, NULL, "ensemble size E"},
     {"ensemble.views", T_STRING_LIST, LIST(ensemble_views, ensemble_n_views, RM_MAX_VIEWS), "[]", 0, 0, NULL, "store views the members are dealt to round-robin: member m uses view m mod V ([]: the default view)"},
+    {"ensemble.families", T_STRING_LIST, LIST(ensemble_families, ensemble_n_families, RM_MAX_FAMILIES), "[]", 0, 0, "mlp|gbdt", "families of a mixed ensemble, dealt round-robin: member m is families[m mod F] ([]: all model.family)"},
     {"ensemble.data", T_STRING, STR(ensemble_data), "\"full\"", 0, 0, "full|bootstrap", "full: all members see all pairs; bootstrap: each resamples them"},
 
     {"active.strategy", T_STRING, STR(active_strategy), "\"random\"", 0, 0, "random|entropy|disagreement|bald|levelset|dopt|past_dopt", "rmens active: the rule choosing each round's pairs to label"},
@@ -310,6 +321,45 @@ static int get_number(const config_setting_t *st, const key_spec *k, int want_in
     return rm_errorf("%s'%s' expects %s, got %s", where, k->key, want_int ? "an integer" : "a number", type_name(t));
 }
 
+/* A string that must be one of k->choices ("a|b|c"; NULL: any). */
+static int check_choice(const key_spec *k, const char *v, const char *where)
+{
+    if (!k->choices) return 0;
+    size_t n = strlen(v);
+    for (const char *c = k->choices; *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && strncmp(c, v, n) == 0) return 0;
+        c += len + (bar ? 1 : 0);
+    }
+    return rm_errorf("%s'%s' = \"%s\" is not one of %s", where, k->key, v, k->choices);
+}
+
+/* A list of strings, each one of k->choices (ensemble.families). */
+static int assign_string_list(rm_settings *s, const key_spec *k, const config_setting_t *st, const char *where)
+{
+    int t = config_setting_type(st);
+    if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+        return rm_errorf("%s'%s' expects a list like [\"a\", \"b\"], got %s", where, k->key, type_name(t));
+    int n = config_setting_length(st);
+    if ((size_t)n > k->capacity) return rm_errorf("%s'%s' has %d entries, at most %zu allowed", where, k->key, n, k->capacity);
+    /* bytes per entry: view names are longer than family names */
+    const size_t width = k->offset == OFF(ensemble_views) ? RM_NAME_MAX : sizeof s->ensemble_families[0];
+    char *out = (char *)s + k->offset;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(st, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING)
+            return rm_errorf("%s'%s' entry %d expects a string, got %s", where, k->key, i, type_name(config_setting_type(e)));
+        const char *v = config_setting_get_string(e);
+        if (check_choice(k, v, where) != 0) return -1;
+        if (!v[0] || strlen(v) >= width)
+            return rm_errorf("%s'%s' entry %d must be 1 to %zu characters", where, k->key, i, width - 1);
+        snprintf(out + (size_t)i * width, width, "%s", v);
+    }
+    *(int *)((char *)s + k->count_offset) = n;
+    return 0;
+}
+
 static int assign(rm_settings *s, const key_spec *k, const config_setting_t *st, const char *where)
 {
     char *base = (char *)s;
@@ -352,38 +402,11 @@ static int assign(rm_settings *s, const key_spec *k, const config_setting_t *st,
         if (t != CONFIG_TYPE_STRING) return rm_errorf("%s'%s' expects a string, got %s", where, k->key, type_name(t));
         const char *v = config_setting_get_string(st);
         if (strlen(v) >= k->capacity) return rm_errorf("%s'%s' is longer than %zu characters", where, k->key, k->capacity - 1);
-        if (k->choices) {
-            size_t n = strlen(v);
-            const char *c = k->choices;
-            int found = 0;
-            while (*c) {
-                const char *bar = strchr(c, '|');
-                size_t len = bar ? (size_t)(bar - c) : strlen(c);
-                if (len == n && strncmp(c, v, n) == 0) found = 1;
-                c += len + (bar ? 1 : 0);
-            }
-            if (!found) return rm_errorf("%s'%s' = \"%s\" is not one of %s", where, k->key, v, k->choices);
-        }
+        if (check_choice(k, v, where) != 0) return -1;
         snprintf(base + k->offset, k->capacity, "%s", v);
         return 0;
     }
-    case T_STRING_LIST: {
-        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
-            return rm_errorf("%s'%s' expects a list of strings like [\"a\", \"b\"], got %s", where, k->key, type_name(t));
-        int n = config_setting_length(st);
-        if ((size_t)n > k->capacity) return rm_errorf("%s'%s' has %d entries, at most %zu allowed", where, k->key, n, k->capacity);
-        char (*names)[RM_NAME_MAX] = (char (*)[RM_NAME_MAX])(base + k->offset);
-        for (int i = 0; i < n; i++) {
-            const config_setting_t *e = config_setting_get_elem(st, (unsigned)i);
-            const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
-            if (!v) return rm_errorf("%s'%s' entry %d is not a string", where, k->key, i);
-            if (!v[0] || strlen(v) >= RM_NAME_MAX)
-                return rm_errorf("%s'%s' entry %d must be 1 to %d characters", where, k->key, i, RM_NAME_MAX - 1);
-            snprintf(names[i], RM_NAME_MAX, "%s", v);
-        }
-        *(int *)(base + k->count_offset) = n;
-        return 0;
-    }
+    case T_STRING_LIST: return assign_string_list(s, k, st, where);
     case T_INT_LIST:
     case T_FLOAT_LIST: {
         if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)

@@ -10,6 +10,7 @@
 #include "rmens/ensemble.h"
 #include "rmens/checkpoint.h"
 #include "rmens/common.h"
+#include "rmens/family.h"
 #include "rmens/h5util.h"
 #include "rmens/pairs.h"
 #include "rmens/parallel.h"
@@ -127,7 +128,7 @@ static void print_progress(const rm_member *m, int epoch, int epochs, double tra
 /* Per-member scalars exchanged so that every rank can create every member's objects
  * (HDF5 metadata operations are collective). Exactly one rank fills each row, so a
  * summing allreduce is exact. */
-enum { META_OWNER, META_EPOCHS_RUN, META_BEST_EPOCH, META_MEAN, META_STD, META_SECONDS, META_PAIRS, META_FIELDS };
+enum { META_OWNER, META_EPOCHS_RUN, META_BEST_EPOCH, META_MEAN, META_STD, META_SECONDS, META_PAIRS, META_BYTES, META_FIELDS };
 
 static int write_member_group(hid_t file, const rm_settings *cfg, const rm_member *m, int member, const double *meta,
                               const double *history, int max_epochs, int dim, const char *view, int writer)
@@ -140,9 +141,8 @@ static int write_member_group(hid_t file, const rm_settings *cfg, const rm_membe
     rc |= rm_h5_attr_int(g, "index", member);
     rc |= rm_h5_attr_int(g, "seed", (long long)rm_member_seed((uint64_t)cfg->seed, member));
     rc |= rm_h5_attr_int(g, "dim", dim);
-    rc |= rm_h5_attr_ints(g, "hidden", cfg->model_hidden, (size_t)cfg->model_n_hidden);
-    rc |= rm_h5_attr_string(g, "objective", cfg->model_objective);
-    rc |= rm_h5_attr_string(g, "activation", "relu");
+    const rm_family *family = rm_family_of_member(cfg, member);
+    rc |= family->write_attrs(g, cfg);
     rc |= rm_h5_attr_double(g, "score_mean", meta[META_MEAN]);
     rc |= rm_h5_attr_double(g, "score_std", meta[META_STD]);
     rc |= rm_h5_attr_int(g, "epochs_run", (long long)meta[META_EPOCHS_RUN]);
@@ -153,21 +153,7 @@ static int write_member_group(hid_t file, const rm_settings *cfg, const rm_membe
         H5Gclose(g);
         return rm_error_context("/%s", name);
     }
-    int layers = cfg->model_n_hidden + 1;
-    for (int l = 0; l < layers && rc == 0; l++) {
-        int in = l == 0 ? dim : cfg->model_hidden[l - 1];
-        int out = l == layers - 1 ? 1 : cfg->model_hidden[l];
-        char lname[32];
-        snprintf(lname, sizeof lname, "layer_%d", l);
-        hid_t lg = H5Gcreate2(g, lname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (lg < 0) { rc = rm_errorf("cannot create group /%s/%s", name, lname); break; }
-        hsize_t wdims[2] = {(hsize_t)out, (hsize_t)in}, bdims[1] = {(hsize_t)out};
-        const float *w = writer ? m->mlp.params + m->mlp.weight_offset[l] : NULL;
-        const float *b = writer ? m->mlp.params + m->mlp.bias_offset[l] : NULL;
-        rc = rm_h5_write_dataset(lg, "weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wdims, w, writer, 1, name);
-        if (rc == 0) rc = rm_h5_write_dataset(lg, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bdims, b, writer, 1, name);
-        H5Gclose(lg);
-    }
+    rc = family->write(g, cfg, m, dim, (size_t)meta[META_BYTES], writer, name);
     if (rc == 0) {
         hid_t hg = H5Gcreate2(g, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (hg < 0) rc = rm_errorf("cannot create group /%s/history", name);
@@ -190,7 +176,7 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    int max_epochs = (int)cfg->train_epochs;
+    int max_epochs = rm_settings_max_epochs(cfg);
     size_t n_meta = (size_t)n_members * META_FIELDS, n_hist = (size_t)n_members * 3 * (size_t)max_epochs;
     double *meta = rm_calloc(n_meta + n_hist, sizeof(double), "members metadata");
     if (rm_all_ok(comm, meta ? 0 : -1) != 0) { free(meta); return -1; }
@@ -206,6 +192,7 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
         row[META_STD] = mm->score_std;
         row[META_SECONDS] = mm->train_seconds;
         row[META_PAIRS] = (double)mm->pairs_trained;
+        row[META_BYTES] = (double)rm_member_family(mm)->model_bytes(mm);
         rm_member_history_rows(mm, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs);
     }
     MPI_Allreduce(MPI_IN_PLACE, meta, (int)(n_meta + n_hist), MPI_DOUBLE, MPI_SUM, comm);
@@ -290,12 +277,14 @@ static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *obj
     hid_t g = H5Gopen2(file, name, H5P_DEFAULT);
     if (g < 0) return rm_errorf("cannot open group /%s", name);
     long long dim = 0, epochs = 0, best = 0, pairs = 0, seed = 0;
-    int hidden[RM_MAX_HIDDEN + 1];
-    size_t n_hidden = 0;
-    char obj[16];
+    char obj[16], family_name[16] = "mlp"; /* files from before the families have MLPs only */
     int rc = 0;
     rc |= rm_h5_read_attr_int(g, "dim", &dim, name);
-    if (rc == 0) rc |= rm_h5_read_attr_ints(g, "hidden", hidden, RM_MAX_HIDDEN, &n_hidden, name);
+    if (rc == 0 && H5Aexists(g, "family") > 0) rc = rm_h5_read_attr_string(g, "family", family_name, sizeof family_name, name);
+    char key[80];
+    snprintf(key, sizeof key, "/%s: family", name);
+    const rm_family *family = rc == 0 ? rm_family_named(family_name, key) : NULL;
+    if (!family) rc = -1;
     if (rc == 0) rc |= rm_h5_read_attr_string(g, "objective", obj, sizeof obj, name);
     if (rc == 0) rc |= rm_h5_read_attr_double(g, "score_mean", &out->score_mean, name);
     if (rc == 0) rc |= rm_h5_read_attr_double(g, "score_std", &out->score_std, name);
@@ -313,16 +302,7 @@ static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *obj
     if (rc == 0 && objective[0] && strcmp(obj, objective) != 0)
         rc = rm_errorf("/%s has objective '%s' but member_0 has '%s'", name, obj, objective);
     if (rc == 0 && !(out->score_std > 0)) rc = rm_errorf("/%s: score_std must be > 0", name);
-    if (rc == 0 && rm_mlp_create(&out->mlp, (int)dim, hidden, (int)n_hidden) != 0) rc = rm_error_context("/%s", name);
-    for (int l = 0; rc == 0 && l < out->mlp.n_layers; l++) {
-        char path[64];
-        hsize_t wdims[2] = {(hsize_t)out->mlp.dims[l + 1], (hsize_t)out->mlp.dims[l]};
-        hsize_t bdims[1] = {(hsize_t)out->mlp.dims[l + 1]};
-        snprintf(path, sizeof path, "layer_%d/weight", l);
-        rc = rm_h5_read_dataset(g, path, H5T_NATIVE_FLOAT, 2, wdims, out->mlp.params + out->mlp.weight_offset[l], name);
-        snprintf(path, sizeof path, "layer_%d/bias", l);
-        if (rc == 0) rc = rm_h5_read_dataset(g, path, H5T_NATIVE_FLOAT, 1, bdims, out->mlp.params + out->mlp.bias_offset[l], name);
-    }
+    if (rc == 0) rc = family->read(g, out, (int)dim, name);
     H5Gclose(g);
     if (rc != 0) return -1;
     out->index = m;
@@ -335,24 +315,17 @@ static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *obj
     return 0;
 }
 
-/* Broadcast a member from rank 0 (architecture first, then the parameter block). */
+/* Broadcast a member from `root`: its family and scalars, then the family's model. */
 static int bcast_member(rm_member *m, MPI_Comm comm, int rank, int root)
 {
-    int arch[RM_MAX_LAYERS + 2] = {0};
-    if (rank == root) {
-        arch[0] = m->mlp.n_layers;
-        for (int l = 0; l <= m->mlp.n_layers; l++) arch[1 + l] = m->mlp.dims[l];
-    }
-    MPI_Bcast(arch, RM_MAX_LAYERS + 2, MPI_INT, root, comm);
+    int id = rank == root ? rm_family_id(rm_member_family(m)) : 0;
+    MPI_Bcast(&id, 1, MPI_INT, root, comm);
+    const rm_family *family = rm_family_from_id(id);
     double scalars[2] = {m->score_mean, m->score_std};
     long long ints[5] = {m->index, (long long)m->seed, m->epochs_run, m->best_epoch, m->pairs_trained};
     MPI_Bcast(scalars, 2, MPI_DOUBLE, root, comm);
     MPI_Bcast(ints, 5, MPI_LONG_LONG, root, comm);
-    int rc = 0;
     if (rank != root) {
-        int hidden[RM_MAX_LAYERS];
-        for (int l = 1; l < arch[0]; l++) hidden[l - 1] = arch[1 + l];
-        rc = rm_mlp_create(&m->mlp, arch[1], hidden, arch[0] - 1);
         m->score_mean = scalars[0];
         m->score_std = scalars[1];
         m->index = (int)ints[0];
@@ -360,17 +333,9 @@ static int bcast_member(rm_member *m, MPI_Comm comm, int rank, int root)
         m->epochs_run = (int)ints[2];
         m->best_epoch = (int)ints[3];
         m->pairs_trained = ints[4];
+        m->family = family;
     }
-    if (rm_all_ok(comm, rc) != 0) return -1;
-    /* Parameters can exceed INT_MAX floats only for absurd models; send in slices. */
-    size_t done = 0;
-    while (done < m->mlp.n_params) {
-        size_t n = m->mlp.n_params - done;
-        if (n > (1u << 30)) n = 1u << 30;
-        MPI_Bcast(m->mlp.params + done, (int)n, MPI_FLOAT, root, comm);
-        done += n;
-    }
-    return 0;
+    return family->bcast(m, comm, rank, root);
 }
 
 int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect_dim)
@@ -449,6 +414,7 @@ static int check_layout(const rm_settings *cfg, int size, int rank)
         rm_warnf("%lld member groups for %lld members: %lld group(s) (%lld ranks) will stay idle during training",
                  groups, cfg->ensemble_members, groups - cfg->ensemble_members,
                  (groups - cfg->ensemble_members) * S);
+    if (rm_family_check_settings(cfg, rank == 0) != 0) return -1;
     if (!cfg->store[0]) return rm_errorf("no store given (set 'store' in the config or --set store=PATH)");
     if (!cfg->output[0]) return rm_errorf("no output directory given (set 'output' or --set output=DIR)");
     return 0;
@@ -572,8 +538,8 @@ int rm_member_deal_share(const rm_member_deal *d, rm_member *all)
         int root = (m % d->n_groups) * (d->size / d->n_groups), rc = 0;
         if (d->rank == root) {
             const rm_member *src = &d->slots[m].member;
-            rc = rm_mlp_create(&all[m].mlp, src->mlp.dims[0], src->mlp.dims + 1, src->mlp.n_layers - 1);
-            if (rc == 0) memcpy(all[m].mlp.params, src->mlp.params, src->mlp.n_params * sizeof(float));
+            all[m].family = src->family;
+            rc = rm_member_family(src)->copy(&all[m], src);
             all[m].score_mean = src->score_mean, all[m].score_std = src->score_std, all[m].index = src->index;
             all[m].seed = src->seed, all[m].epochs_run = src->epochs_run, all[m].best_epoch = src->best_epoch;
             all[m].pairs_trained = src->pairs_trained;
@@ -677,7 +643,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
             return rm_errorf("cannot checkpoint: the members' views (ensemble.views) differ in D; set "
                              "train.checkpoint_minutes = 0 and let the run finish");
         double t_ckpt = rm_now();
-        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->n_params, (int)cfg->train_epochs) != 0)
+        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->n_params, rm_settings_max_epochs(cfg)) != 0)
             return -1;
         checkpoints++;
         if (d->rank == 0) {

@@ -46,7 +46,8 @@ int rm_ensemble_member_views(const rm_ensemble *e, const rm_store *store, int *v
         int v = name[0] ? rm_store_find_view(store, name) : 0;
         if (v < 0) return rm_error_context("member %d was trained on view '%s'", m, name);
         size_t want = rm_store_view_dim(store, v);
-        if ((size_t)e->members[m].mlp.dims[0] != want)
+        /* an MLP member's input width is its dim (other families check their own input) */
+        if (e->members[m].mlp.n_layers > 0 && (size_t)e->members[m].mlp.dims[0] != want)
             return rm_errorf("member %d has dim %d but view '%s' of %s has D %zu", m, e->members[m].mlp.dims[0],
                              store->views[v].name, store->path, want);
         view_of_member[m] = v;

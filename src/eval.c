@@ -135,6 +135,7 @@ typedef struct {
     const rm_store *store;
     int ranks;
     double seconds;
+    const rm_ensemble *ensemble;
 } provenance;
 
 /* Where the figures come from: version, config file, store identity, ranks, precision, CPU
@@ -183,7 +184,9 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
     fputs(", \"bench_accuracy\": ", f);
     eval_json_number(f, r->single_std.bench_accuracy);
     json_diagnostics(f, p, &r->single_std);
-    fputs("}},\n\"oracle_bon\": ", f);
+    fputs("}}", f);
+    eval_json_families(f, p, r, prov->ensemble);
+    fputs(",\n\"oracle_bon\": ", f);
     json_bon(f, p, r->oracle_bon);
     fputs(",\n\"ablation\": {", f);
     for (int i = 0; i < p->n_sizes; i++) {
@@ -578,7 +581,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 
     rc = 0;
     if (rank == 0) {
-        provenance prov = {cfg, members_path, &store, size, rm_now() - t_start};
+        provenance prov = {cfg, members_path, &store, size, rm_now() - t_start, &ensemble};
         /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
         hid_t f = cfg->eval_save_predictions ? H5Fopen(h5_temp, H5F_ACC_RDWR, H5P_DEFAULT) : rm_h5_create_parallel(h5_temp, MPI_COMM_NULL);
         if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);

@@ -52,6 +52,9 @@ int eval_calibration_finish(const rm_eval_plan *p, const double *total, rm_eval_
 /* Writers shared by src/eval.c and src/eval_calibration.c. */
 void eval_json_number(FILE *f, double v);
 void eval_json_array(FILE *f, const double *v, int n);
+/* results.json's ",\n"families": {...}" (src/eval_families.c): the single-member figures
+ * averaged over each family's members, written when any member is not an MLP. */
+void eval_json_families(FILE *f, const rm_eval_plan *p, const rm_eval_results *r, const rm_ensemble *e);
 int eval_h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims);
 hid_t eval_h5_group(hid_t loc, const char *name);
 /* results.json / results.h5 parts of the calibration and error-by-disagreement figures. */

@@ -8,6 +8,7 @@
 
 #include "rmens/common.h"
 #include "rmens/ensemble.h"
+#include "rmens/family.h"
 #include "rmens/model.h"
 #include "rmens/parallel.h"
 #include "rmens/store.h"
@@ -21,7 +22,8 @@
 
 typedef struct {
     const rm_ensemble *ens;
-    rm_mlp_workspace *workspaces; /* [E] */
+    rm_member_scorer *workspaces; /* [E] */
+    int failed;                   /* a member's scoring failed (trees: XGBoost), message set */
     rm_mlp_input input;           /* the row block, prepared once for every member (bf16) */
     float *raw;                   /* [SCORE_ROWS] */
     double score_seconds, read_seconds, stats_seconds;
@@ -51,7 +53,7 @@ static void score_rows(scorer *sc, int view, const float *emb, size_t dim, size_
             const rm_member *member = &sc->ens->members[m];
             /* members after the first reuse the block's preparation (bf16: its rounding,
              * fp32: its packing for the first layer) */
-            rm_mlp_forward_frozen(&member->mlp, &sc->workspaces[m], block, &sc->input, count, sc->raw);
+            if (!sc->failed && rm_member_scorer_score(&sc->workspaces[m], block, &sc->input, count, sc->raw) != 0) sc->failed = -1;
             for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }
     }
@@ -86,16 +88,14 @@ static int scorer_create(scorer *sc, const rm_ensemble *e, const rm_store *store
     if (!sc->workspaces || !sc->raw || scorer_views(sc, e, store) != 0) return -1;
     size_t D = sc->max_dim;
     /* each member's weights packed once for its products, not in every block's forward */
-    for (int m = 0; m < E && rc == 0; m++)
-        if ((rc = rm_mlp_workspace_create(&sc->workspaces[m], &e->members[m].mlp, SCORE_ROWS)) == 0)
-            rc = rm_mlp_workspace_pack(&sc->workspaces[m], &e->members[m].mlp);
+    for (int m = 0; m < E && rc == 0; m++) rc = rm_member_scorer_create(&sc->workspaces[m], &e->members[m], SCORE_ROWS);
     if (rc == 0) rc = rm_mlp_input_create(&sc->input, (size_t)SCORE_ROWS * D);
     return rc;
 }
 
 static void scorer_free(scorer *sc)
 {
-    for (int m = 0; sc->workspaces && m < sc->ens->n_members; m++) rm_mlp_workspace_free(&sc->workspaces[m]);
+    for (int m = 0; sc->workspaces && m < sc->ens->n_members; m++) rm_member_scorer_free(&sc->workspaces[m]);
     free(sc->workspaces);
     rm_mlp_input_free(&sc->input);
     free(sc->raw);
@@ -155,7 +155,7 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
                 score_rows(sc, view, emb + (b - q0) * K * Dv, Dv, (b_end - b) * K, z + (b - q0) * K, rows);
             }
         }
-        if (rm_all_ok(comm, rc) != 0) break;
+        if ((rc = rm_all_ok(comm, rc ? rc : sc->failed)) != 0) break;
         if (sink && sink->write && (rc = rm_all_ok(comm, sink->write(sink->ctx, q0, q1, z))) != 0) break;
         t0 = rm_now();
         /* z of prompt q at z + (q - q0) K, member stride `rows` */
@@ -208,7 +208,7 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
             score_rows(sc, view, bench_c, Dv, j1 - j0, zc, j1 - j0);
             score_rows(sc, view, bench_r, Dv, j1 - j0, zr, j1 - j0);
         }
-        if (rc != 0) break;
+        if ((rc = rm_all_ok(comm, rc ? rc : sc->failed)) != 0) break;
         rm_eval_accumulate_bench(plan, work, zc, zr, j1 - j0, j1 - j0, bench_counts);
     }
     free(bench_c), free(bench_r), free(zc), free(zr);

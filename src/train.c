@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "family_internal.h"
 #include "rmens/common.h"
 #include "rmens/optim.h"
 #include "rmens/parallel.h"
@@ -130,7 +131,7 @@ void rm_member_history_rows(const rm_member *m, double *rows, int stride)
 
 void rm_member_free(rm_member *m)
 {
-    rm_mlp_free(&m->mlp);
+    rm_member_family(m)->free_model(m);
     free(m->train_loss);
     free(m->val_loss);
     free(m->val_accuracy);
@@ -464,24 +465,30 @@ static int validate_epoch(const rm_mlp *mlp, train_buffers *b, const rm_train_da
 
 /* Standardisation over all N*K train responses: each rank scores a contiguous share,
  * then mean and (population) standard deviation in two passes from the group totals. */
-static int standardise(rm_member *out, train_buffers *b, const rm_train_data *data, MPI_Comm group, int rank,
-                       int size)
+int rm_member_standardise_train(rm_member *out, const rm_train_data *data, MPI_Comm group)
 {
     const int index = out->index;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(group, &rank);
+    MPI_Comm_size(group, &size);
     size_t n_items = data->n_prompts * data->n_responses, lo, hi;
     share_of(n_items, size, rank, &lo, &hi);
-    b->local_scores = rm_alloc(hi - lo, sizeof(float), "standardisation scores");
+    float *local = rm_alloc(hi - lo, sizeof(float), "standardisation scores");
     int status = 0;
-    if (!b->local_scores ||
-        rm_member_score(&out->mlp, data->embeddings + lo * data->dim, data->dim, NULL, hi - lo, b->local_scores) != 0)
+    if (!local || rm_member_score_items(out, data->embeddings + lo * data->dim, data->dim, NULL, hi - lo, local) != 0)
         status = rm_error_context("member %d: scoring the train responses", index);
-    if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) return -1;
+    if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) {
+        free(local);
+        return -1;
+    }
     double sum = 0;
-    for (size_t i = 0; i < hi - lo; i++) sum += b->local_scores[i];
+    for (size_t i = 0; i < hi - lo; i++) sum += local[i];
     if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
-        return rm_errorf("member %d: MPI_Allreduce of the score sum failed", index);
+        status = rm_errorf("member %d: MPI_Allreduce of the score sum failed", index);
     double mean = sum / (double)n_items, squares = 0;
-    for (size_t i = 0; i < hi - lo; i++) squares += ((double)b->local_scores[i] - mean) * ((double)b->local_scores[i] - mean);
+    for (size_t i = 0; i < hi - lo; i++) squares += ((double)local[i] - mean) * ((double)local[i] - mean);
+    free(local);
+    if (status != 0) return -1;
     if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &squares, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
         return rm_errorf("member %d: MPI_Allreduce of the score variance failed", index);
     out->score_mean = mean;
@@ -595,6 +602,15 @@ static int save_state(rm_train_control *control, const train_buffers *b, const l
 int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
                                MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
                                rm_train_control *control)
+{
+    memset(out, 0, sizeof *out);
+    const rm_family *family = rm_family_of_member(cfg, index);
+    if (!family || rm_family_check_settings(cfg, 0) != 0) return rm_error_context("member %d", index);
+    return family->train(cfg, data, pairs, index, group, out, progress, ctx, control);
+}
+
+int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
+                        MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *control)
 {
     double t_start = rm_now();
     memset(out, 0, sizeof *out);
@@ -711,7 +727,7 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
         rm_errorf("member %d: MPI_Bcast of the parameters failed", index);
         goto fail;
     }
-    if (standardise(out, &b, data, group, rank, size) != 0) goto fail;
+    if (rm_member_standardise_train(out, data, group) != 0) goto fail;
     char why[160];
     if (rank == 0 && rm_member_divergence(out, why, sizeof why)) {
         fprintf(stderr, "warning: member %d may have diverged: %s (it is written anyway)\n", index, why);

@@ -16,6 +16,7 @@
 #define RM_MAX_LIST 64
 #define RM_MAX_VIEWS 16 /* = RM_STORE_MAX_VIEWS */
 #define RM_NAME_MAX 64
+#define RM_MAX_FAMILIES 8
 
 typedef struct {
     /* top level */
@@ -50,6 +51,12 @@ typedef struct {
     int model_hidden[RM_MAX_HIDDEN];
     char model_objective[16]; /* "bt" | "clf" */
     char model_precision[8];  /* "fp32" | "bf16" | "auto" (rmens/precision.h) */
+    char model_family[8];     /* "mlp" | "gbdt" (rmens/family.h) */
+
+    /* gbdt.* : gradient-boosted tree members (XGBoost) */
+    long long gbdt_rounds, gbdt_max_depth;
+    double gbdt_eta, gbdt_min_child_weight, gbdt_subsample, gbdt_colsample, gbdt_lambda;
+    char gbdt_tree_method[8]; /* "hist" */
 
     /* train.* */
     long long train_epochs, train_batch_size, train_patience;
@@ -65,6 +72,8 @@ typedef struct {
     char ensemble_data[16]; /* "full" | "bootstrap" */
     int ensemble_n_views;   /* 0: every member on the default view */
     char ensemble_views[RM_MAX_VIEWS][RM_NAME_MAX]; /* member m uses view m mod n */
+    int ensemble_n_families;  /* 0: every member is model.family */
+    char ensemble_families[RM_MAX_FAMILIES][8]; /* member m is families[m mod n] */
 
     /* active.* (rmens active, include/rmens/active.h) */
     char active_strategy[16];    /* random|entropy|disagreement|bald|levelset|dopt|past_dopt */

@@ -36,7 +36,8 @@ def main(argv):
     with h5py.File(ref_path, "r") as f:
         ref = member_items(f)
         n = int(f.attrs["n_members"])
-    assert sum(k.endswith("layer_0/weight") for k in ref) == n, "member count mismatch"
+    # a member is an MLP (layer_0/weight) or a tree model (xgboost_json, rmens/family.h)
+    assert sum(k.endswith("layer_0/weight") or k.endswith("/xgboost_json") for k in ref) == n, "member count mismatch"
     for path in others:
         with h5py.File(path, "r") as f:
             got = member_items(f)

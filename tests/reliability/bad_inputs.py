@@ -285,7 +285,7 @@ def views_cases(add):
     two = 'ensemble.views=["default","view1"]'
     add("ensemble.views unknown view", train_on("views.h5", 2, 'ensemble.views=["view1","nope"]')[0], 2,
         "views.h5: no view 'nope' (the store's views: default, view1, view2)")
-    add("ensemble.views not strings", train_on("views.h5", 2, "ensemble.views=[1]")[0], 2, "'ensemble.views' entry 0 is not a string")
+    add("ensemble.views not strings", train_on("views.h5", 2, "ensemble.views=[1]")[0], 2, "'ensemble.views' entry 0 expects a string")
     add("ensemble.views on a version 1 store", train_on("good.h5", 2, two)[0], 2, "good.h5: no view 'view1' (the store's views: default)")
     add("store view with another N", train_on("views_n.h5", 2, two)[0], 2,
         "view 'view1': /views/view1/train/embeddings has 119 prompts x 4 responses but /train/embeddings has 120 x 4")

@@ -1,0 +1,14 @@
+/* Family internals shared by src/family*.c and src/train.c. */
+#ifndef RMENS_FAMILY_INTERNAL_H
+#define RMENS_FAMILY_INTERNAL_H
+
+#include "rmens/family.h"
+
+/* The MLP's training loop (src/train.c). */
+int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
+                        MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *control);
+/* Mean and population standard deviation of member m's scores over all train items,
+ * into m->score_mean / score_std (collective over group; each rank scores its share). */
+int rm_member_standardise_train(rm_member *m, const rm_train_data *data, MPI_Comm group);
+
+#endif

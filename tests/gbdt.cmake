@@ -1,0 +1,10 @@
+# Gradient-boosted tree members (issue 17), only where rmens was built with XGBoost.
+if(RMENS_HAVE_XGBOOST)
+  rmens_unit_test(test_gbdt_objective ${CMAKE_CURRENT_SOURCE_DIR}/gbdt/test_gbdt_objective.c gbdt)
+  target_include_directories(test_gbdt_objective PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit ${XGBOOST_INCLUDE_DIR})
+  target_link_libraries(test_gbdt_objective PRIVATE ${XGBOOST_LIBRARY})
+  foreach(t python_predict ranks_identical accuracy bad_inputs checkpoint)
+    rmens_script_test(gbdt_${t} ${CMAKE_CURRENT_SOURCE_DIR}/gbdt/${t}.sh)
+    set_property(TEST gbdt_${t} APPEND PROPERTY LABELS gbdt)
+  endforeach()
+endif()
