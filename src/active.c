@@ -596,6 +596,11 @@ int rm_active_run(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
     int store_open = 0, mode = 0;
     if (rm_all_ok(comm, rc) != 0) goto out;
     rc = check_settings(cfg, &c.strategy);
+    /* The pool's pairs are scored on the default view's train rows and each round trains
+     * on one window: per-member views would need a pool window per view, not built yet. */
+    if (rc == 0 && cfg->ensemble_n_views > 0)
+        rc = rm_errorf("rmens active does not support ensemble.views (members on several store views): remove "
+                       "ensemble.views, or run rmens train / rmens run for a multi-view ensemble");
     if (rc == 0 && c.size % cfg->parallel_ranks_per_member != 0)
         rc = rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job", cfg->parallel_ranks_per_member, c.size);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out;

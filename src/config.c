@@ -44,6 +44,8 @@ static const key_spec SCHEMA[] = {
     {"synth.dtype", T_STRING, STR(synth_dtype), "\"float32\"", 0, 0, "float32|float16", "stored embedding type"},
     {"synth.seed", T_INT, NUM(synth_seed), "1234", 0, BIG, NULL, "seed of the synthetic data"},
     {"synth.noise", T_FLOAT, NUM(synth_noise), "0.5", 0, 1e3, NULL, "response scatter around its prompt, relative to topic spread"},
+    {"synth.views", T_INT, NUM(synth_views), "0", 0, RM_MAX_VIEWS - 1, NULL, "extra views view1, view2, ...: the same responses through random nonlinear maps (see rmens/synth.h)"},
+    {"synth.view_dims", T_INT_LIST, LIST(synth_view_dims, synth_n_view_dims, RM_MAX_VIEWS), "[]", 1, 1e6, NULL, "D of each extra view ([]: view v has synth.dim + 8 (v - 1)); as many entries as synth.views"},
 
     {"pairs.mode", T_STRING, STR(pairs_mode), "\"cross_prompt\"", 0, 0, "cross_prompt|within_prompt", "how preference pairs are drawn from the train split"},
     {"pairs.count", T_INT, NUM(pairs_count), "10000", 1, 4e9, NULL, "total preference pairs (train + validation)"},
@@ -82,6 +84,7 @@ static const key_spec SCHEMA[] = {
     {"gbdt.tree_method", T_STRING, STR(gbdt_tree_method), "\"hist\"", 0, 0, "hist", "gbdt: XGBoost's tree construction (histograms)"},
 
     {"ensemble.members", T_INT, NUM(ensemble_members), "4", 1, 1e5, NULL, "ensemble size E"},
+    {"ensemble.views", T_STRING_LIST, LIST(ensemble_views, ensemble_n_views, RM_MAX_VIEWS), "[]", 0, 0, NULL, "store views the members are dealt to round-robin: member m uses view m mod V ([]: the default view)"},
     {"ensemble.families", T_STRING_LIST, LIST(ensemble_families, ensemble_n_families, RM_MAX_FAMILIES), "[]", 0, 0, "mlp|gbdt", "families of a mixed ensemble, dealt round-robin: member m is families[m mod F] ([]: all model.family)"},
     {"ensemble.data", T_STRING, STR(ensemble_data), "\"full\"", 0, 0, "full|bootstrap", "full: all members see all pairs; bootstrap: each resamples them"},
 
@@ -340,14 +343,18 @@ static int assign_string_list(rm_settings *s, const key_spec *k, const config_se
         return rm_errorf("%s'%s' expects a list like [\"a\", \"b\"], got %s", where, k->key, type_name(t));
     int n = config_setting_length(st);
     if ((size_t)n > k->capacity) return rm_errorf("%s'%s' has %d entries, at most %zu allowed", where, k->key, n, k->capacity);
-    char (*out)[8] = (char (*)[8])((char *)s + k->offset);
+    /* bytes per entry: view names are longer than family names */
+    const size_t width = k->offset == OFF(ensemble_views) ? RM_NAME_MAX : sizeof s->ensemble_families[0];
+    char *out = (char *)s + k->offset;
     for (int i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(st, (unsigned)i);
         if (config_setting_type(e) != CONFIG_TYPE_STRING)
             return rm_errorf("%s'%s' entry %d expects a string, got %s", where, k->key, i, type_name(config_setting_type(e)));
         const char *v = config_setting_get_string(e);
         if (check_choice(k, v, where) != 0) return -1;
-        snprintf(out[i], sizeof out[i], "%s", v);
+        if (!v[0] || strlen(v) >= width)
+            return rm_errorf("%s'%s' entry %d must be 1 to %zu characters", where, k->key, i, width - 1);
+        snprintf(out + (size_t)i * width, width, "%s", v);
     }
     *(int *)((char *)s + k->count_offset) = n;
     return 0;

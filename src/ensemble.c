@@ -31,6 +31,11 @@
 
 int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, int threads)
 {
+    return rm_shared_split_load_view(ns, store, 0, comm, threads);
+}
+
+int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm, int threads)
+{
     double t_read = rm_now();
     int world_rank;
     MPI_Comm_rank(comm, &world_rank);
@@ -39,7 +44,8 @@ int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, in
     const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];
     size_t n_items = 0, n_values = 0, bytes = 0;
     int rc = rm_size_mul(tr->n_prompts, tr->n_responses, &n_items, "train split");
-    if (rc == 0) rc = rm_size_mul(n_items, store->dim, &n_values, "train split");
+    const size_t dim = rm_store_view_dim(store, view);
+    if (rc == 0) rc = rm_size_mul(n_items, dim, &n_values, "train split");
     if (rc == 0) rc = rm_size_mul(n_values + n_items, sizeof(float), &bytes, "train split");
     if (rm_all_ok(comm, rc) != 0) return -1;
 
@@ -66,8 +72,8 @@ int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, in
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ns->window);
     size_t p0, p1;
     rm_partition(tr->n_prompts, node_size, node_rank, &p0, &p1);
-    size_t row = tr->n_responses * store->dim;
-    rc = rm_store_read_embeddings(store, RM_SPLIT_TRAIN, p0, p1, ns->embeddings + p0 * row);
+    size_t row = tr->n_responses * dim;
+    rc = rm_store_read_view_embeddings(store, view, RM_SPLIT_TRAIN, p0, p1, ns->embeddings + p0 * row);
     if (rm_all_ok(comm, rc) != 0) return -1;
     rc = rm_store_read_rewards(store, RM_SPLIT_TRAIN, p0, p1, ns->rewards + p0 * tr->n_responses);
     if (rm_all_ok(comm, rc) != 0) return -1;
@@ -79,8 +85,10 @@ int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, in
         char host[256] = "?";
         gethostname(host, sizeof host);
         const rm_precision_info *precision = rm_precision_current();
-        printf("[rank %d] node %s: train split %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d\n",
-               world_rank, host, tr->n_prompts, tr->n_responses, store->dim, ns->bytes, node_size, t_read,
+        char view_text[96] = "";
+        if (store->n_views > 1) snprintf(view_text, sizeof view_text, " (view %s)", store->views[view].name);
+        printf("[rank %d] node %s: train split%s %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d\n",
+               world_rank, host, view_text, tr->n_prompts, tr->n_responses, dim, ns->bytes, node_size, t_read,
                precision->precision, precision->kernel, threads);
         fflush(stdout);
     }
@@ -123,7 +131,7 @@ static void print_progress(const rm_member *m, int epoch, int epochs, double tra
 enum { META_OWNER, META_EPOCHS_RUN, META_BEST_EPOCH, META_MEAN, META_STD, META_SECONDS, META_PAIRS, META_BYTES, META_FIELDS };
 
 static int write_member_group(hid_t file, const rm_settings *cfg, const rm_member *m, int member, const double *meta,
-                              const double *history, int max_epochs, int dim, int writer)
+                              const double *history, int max_epochs, int dim, const char *view, int writer)
 {
     char name[64];
     snprintf(name, sizeof name, "member_%d", member);
@@ -140,6 +148,7 @@ static int write_member_group(hid_t file, const rm_settings *cfg, const rm_membe
     rc |= rm_h5_attr_int(g, "epochs_run", (long long)meta[META_EPOCHS_RUN]);
     rc |= rm_h5_attr_int(g, "best_epoch", (long long)meta[META_BEST_EPOCH]);
     rc |= rm_h5_attr_int(g, "pairs_trained", (long long)meta[META_PAIRS]);
+    if (view) rc |= rm_h5_attr_string(g, "view", view);
     if (rc != 0) {
         H5Gclose(g);
         return rm_error_context("/%s", name);
@@ -215,8 +224,16 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_FIELDS;
         int writer = (int)row[META_OWNER] == rank;
+        /* ensemble.views: member m's view and its D (resolved before training) */
+        const char *view = cfg->ensemble_n_views > 0 ? cfg->ensemble_views[m % cfg->ensemble_n_views] : NULL;
+        int view_index = view ? rm_store_find_view(store, view) : 0;
+        if (view_index < 0) { /* the same verdict on every rank: they resolve the same names */
+            rc = -1;
+            break;
+        }
+        int member_dim = view ? (int)rm_store_view_dim(store, view_index) : dim;
         rc = write_member_group(file, cfg, local[m], m, row, hist + (size_t)m * 3 * (size_t)max_epochs, max_epochs,
-                                dim, writer);
+                                member_dim, view, writer);
     }
     if (rc == 0) {
         hid_t run = H5Gcreate2(file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -252,7 +269,7 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
 /* ---------------------------------------------------------------------------------- */
 /* Loading                                                                              */
 
-static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *objective)
+static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *objective, char *view)
 {
     char name[64];
     snprintf(name, sizeof name, "member_%d", m);
@@ -275,8 +292,12 @@ static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *obj
     if (rc == 0) rc |= rm_h5_read_attr_int(g, "best_epoch", &best, name);
     if (rc == 0) rc |= rm_h5_read_attr_int(g, "pairs_trained", &pairs, name);
     if (rc == 0) rc |= rm_h5_read_attr_int(g, "seed", &seed, name);
+    htri_t has_view = rc == 0 ? H5Aexists(g, "view") : 0;
+    if (has_view < 0) rc = rm_errorf("/%s: H5Aexists(view) failed", name);
+    if (has_view > 0) rc = rm_h5_read_attr_string(g, "view", view, 64, name);
     if (rc == 0 && (dim < 1 || dim > 1000000)) rc = rm_errorf("/%s: dim %lld is out of range", name, dim);
-    if (rc == 0 && *dim_io > 0 && dim != *dim_io)
+    /* members of different views may differ in dim: eval checks each against its view */
+    if (rc == 0 && !view[0] && *dim_io > 0 && dim != *dim_io)
         rc = rm_errorf("/%s has dim %lld but member_0 has %d", name, dim, *dim_io);
     if (rc == 0 && objective[0] && strcmp(obj, objective) != 0)
         rc = rm_errorf("/%s has objective '%s' but member_0 has '%s'", name, obj, objective);
@@ -289,7 +310,7 @@ static int read_member(hid_t file, int m, rm_member *out, int *dim_io, char *obj
     out->epochs_run = (int)epochs;
     out->best_epoch = (int)best;
     out->pairs_trained = pairs;
-    *dim_io = (int)dim;
+    if (*dim_io <= 0) *dim_io = (int)dim; /* member_0's */
     if (!objective[0]) snprintf(objective, 16, "%s", obj);
     return 0;
 }
@@ -341,21 +362,24 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
     MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
     if (rm_all_ok(comm, rc) != 0) goto fail;
     e->members = rm_calloc((size_t)n_members, sizeof(rm_member), "members");
-    if (rm_all_ok(comm, e->members ? 0 : -1) != 0) goto fail;
+    e->member_view = rm_calloc((size_t)n_members, sizeof *e->member_view, "member views");
+    if (rm_all_ok(comm, e->members && e->member_view ? 0 : -1) != 0) goto fail;
     e->n_members = (int)n_members;
-    int dim = 0;
+    int dim = 0, with_views = 0;
     for (int m = 0; m < e->n_members; m++) {
-        if (rank == 0) rc = read_member(file, m, &e->members[m], &dim, e->objective);
+        if (rank == 0) rc = read_member(file, m, &e->members[m], &dim, e->objective, e->member_view[m]);
         if (rm_all_ok(comm, rc) != 0) goto fail;
         if (bcast_member(&e->members[m], comm, rank, 0) != 0) goto fail;
     }
+    MPI_Bcast(e->member_view, (int)(n_members * (long long)sizeof *e->member_view), MPI_CHAR, 0, comm);
+    for (int m = 0; m < e->n_members; m++) with_views |= e->member_view[m][0] != '\0';
     MPI_Bcast(&dim, 1, MPI_INT, 0, comm);
     MPI_Bcast(e->objective, sizeof e->objective, MPI_CHAR, 0, comm);
     MPI_Bcast(e->store_uuid, sizeof e->store_uuid, MPI_CHAR, 0, comm);
     e->dim = dim;
     if (rank == 0) H5Fclose(file);
     file = -1;
-    if (expect_dim > 0 && dim != expect_dim) {
+    if (expect_dim > 0 && !with_views && dim != expect_dim) {
         rm_errorf("members have dim %d but the store has dim %d", dim, expect_dim);
         goto fail;
     }
@@ -372,6 +396,7 @@ void rm_ensemble_free(rm_ensemble *e)
 {
     for (int m = 0; m < e->n_members; m++) rm_member_free(&e->members[m]);
     free(e->members);
+    free(e->member_view);
     free(e->config_text);
     memset(e, 0, sizeof *e);
 }
@@ -422,9 +447,10 @@ static int should_stop(void *opaque)
     return stop_signal != 0 || (clock->deadline > 0 && rm_now() >= clock->deadline);
 }
 
-static void arm_clock(stop_clock *clock, const rm_settings *cfg)
+/* periodic: 0 when the deal cannot checkpoint (views of different D) */
+static void arm_clock(stop_clock *clock, const rm_settings *cfg, int periodic)
 {
-    clock->deadline = cfg->train_checkpoint_minutes > 0 ? rm_now() + 60.0 * cfg->train_checkpoint_minutes : 0;
+    clock->deadline = periodic && cfg->train_checkpoint_minutes > 0 ? rm_now() + 60.0 * cfg->train_checkpoint_minutes : 0;
 }
 
 typedef struct {
@@ -572,7 +598,8 @@ static int train_slot(const rm_settings *cfg, rm_member_deal *d, const rm_train_
         control.resume_member = &resumed_member;
         control.resume_state = &resumed_state;
     }
-    int rc = rm_train_member_controlled(cfg, data, pairs, m, d->group, &sl->member,
+    const rm_train_data *view_data = data + (d->n_views > 1 ? m % d->n_views : 0);
+    int rc = rm_train_member_controlled(cfg, view_data, pairs, m, d->group, &sl->member,
                                         d->group_rank == 0 ? print_progress : NULL, pctx, &control);
     if (resuming || warming) {
         rm_member_free(&resumed_member);
@@ -594,7 +621,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
                             const char *fingerprint, const char *resume_hint)
 {
     stop_clock clock;
-    arm_clock(&clock, cfg);
+    arm_clock(&clock, cfg, d->n_params > 0);
     const int E = d->n_members, G = d->n_groups;
     /* Rounds: each rank trains its group's members until they are done or a stop is
      * asked for, then all ranks meet. If every member is finished the caller writes them;
@@ -612,6 +639,9 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
         int flags[2] = {unfinished, stop_signal != 0};
         MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, d->comm);
         if (!flags[0]) return 0;
+        if (d->n_params == 0) /* views of different D: no checkpoint format for them (yet) */
+            return rm_errorf("cannot checkpoint: the members' views (ensemble.views) differ in D; set "
+                             "train.checkpoint_minutes = 0 and let the run finish");
         double t_ckpt = rm_now();
         if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->n_params, rm_settings_max_epochs(cfg)) != 0)
             return -1;
@@ -622,7 +652,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
             fflush(stdout);
         }
         if (flags[1]) return RM_EXIT_CHECKPOINTED;
-        arm_clock(&clock, cfg);
+        arm_clock(&clock, cfg, d->n_params > 0);
     }
 }
 
@@ -680,11 +710,19 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
     const rm_split_info *tr = &store.split[RM_SPLIT_TRAIN];
 
-    rm_shared_split ns;
-    if ((rc = rm_shared_split_load(&ns, &store, comm, threads)) != 0) goto out_store;
-    rm_train_data data = {ns.embeddings, ns.rewards, tr->n_prompts, tr->n_responses, store.dim};
+    /* one shared window per view the members use (the rewards are every view's) */
+    rm_view_plan vp;
+    if ((rc = rm_all_ok(comm, rm_view_plan_resolve(&vp, cfg, &store))) != 0) goto out_store;
+    rm_shared_split ns_views[RM_MAX_VIEWS], *ns = ns_views;
+    rm_train_data data[RM_MAX_VIEWS];
+    int n_loaded = 0;
+    for (; n_loaded < vp.n; n_loaded++) {
+        if ((rc = rm_shared_split_load_view(&ns[n_loaded], &store, vp.index[n_loaded], comm, threads)) != 0) goto out_split;
+        data[n_loaded] = (rm_train_data){ns[n_loaded].embeddings, ns[n_loaded].rewards, tr->n_prompts, tr->n_responses,
+                                         vp.dim[n_loaded]};
+    }
     rm_pairs pairs;
-    rc = rm_pairs_build_from_settings(&pairs, cfg, ns.rewards, tr->n_prompts, tr->n_responses);
+    rc = rm_pairs_build_from_settings(&pairs, cfg, ns->rewards, tr->n_prompts, tr->n_responses);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
     /* Settings every member would reject: say so once, from rank 0, before training. */
     const size_t n_list = rm_member_list_sizes(cfg, &pairs, NULL); /* entries a minibatch draws from */
@@ -697,11 +735,14 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
 
     rm_member_deal deal;
     if ((rc = rm_member_deal_create(&deal, cfg, comm, (int)store.dim)) != 0) goto out_pairs;
+    rm_member_deal_set_views(&deal, cfg, &vp);
     char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
     if ((rc = rm_all_ok(comm, fingerprint ? 0 : -1)) != 0) goto out_deal;
     const int E = deal.n_members;
+    if (mode == 2 && deal.n_params == 0) rc = rm_errorf("%s: cannot resume: the views differ in D", paths.checkpoint);
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
     if (mode == 2) {
-        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)store.dim, deal.n_params, deal.slots, E);
+        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)vp.dim[0], deal.n_params, deal.slots, E);
         if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
         if (rank == 0) {
             int counts[3] = {0, 0, 0};
@@ -711,7 +752,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
             fflush(stdout);
         }
     }
-    rc = rm_ensemble_train_slots(cfg, &deal, &data, &pairs, NULL, paths.checkpoint, fingerprint, "rmens train --resume");
+    rc = rm_ensemble_train_slots(cfg, &deal, data, &pairs, NULL, paths.checkpoint, fingerprint, "rmens train --resume");
     if (rc != 0) goto out_deal;
 
     rc = rm_members_write(paths.members, cfg, &store, &pairs, &deal, rm_now() - t0);
@@ -729,7 +770,7 @@ out_deal:
 out_pairs:
     rm_pairs_free(&pairs);
 out_split:
-    rm_shared_split_free(&ns);
+    for (int i = 0; i < n_loaded; i++) rm_shared_split_free(&ns[i]);
 out_store:
     rm_store_close(&store);
 out_paths:

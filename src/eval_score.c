@@ -28,6 +28,11 @@ typedef struct {
     float *raw;                   /* [SCORE_ROWS] */
     double score_seconds, read_seconds, stats_seconds;
     double responses_scored;      /* member x response forward passes */
+    /* ensemble.views: member m scores view member_view[m]'s embeddings; views[0..n_views)
+     * are the distinct views in use, ascending (one: the default view, or a single view) */
+    int *member_view;
+    int n_views, views[RM_STORE_MAX_VIEWS];
+    size_t max_dim;
 } scorer;
 
 /* z[m * z_stride + r] = standardised score of row r by member m, for rows [0, rows) of
@@ -35,15 +40,16 @@ typedef struct {
  * member while it is in cache. OpenBLAS's sgemv/sgemm kernels round a row differently
  * depending on where it falls in a call (row tails take other code paths), so callers
  * start the calls at fixed global positions: scores then do not depend on the rank count. */
-static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, float *z, size_t z_stride)
+static void score_rows(scorer *sc, int view, const float *emb, size_t dim, size_t rows, float *z, size_t z_stride)
 {
     double t0 = rm_now();
-    int E = sc->ens->n_members;
+    int E = sc->ens->n_members, scored = 0;
     for (size_t start = 0; start < rows; start += SCORE_ROWS) {
         int count = (int)(rows - start < SCORE_ROWS ? rows - start : SCORE_ROWS);
         const float *block = emb + start * dim;
         rm_mlp_input_prepare(&sc->input, block, (size_t)count * dim);
         for (int m = 0; m < E; m++) {
+            if (sc->member_view[m] != view) continue; /* scored with its own view's rows */
             const rm_member *member = &sc->ens->members[m];
             /* members after the first reuse the block's preparation (bf16: its rounding,
              * fp32: its packing for the first layer) */
@@ -51,19 +57,36 @@ static void score_rows(scorer *sc, const float *emb, size_t dim, size_t rows, fl
             for (int r = 0; r < count; r++) z[(size_t)m * z_stride + start + (size_t)r] = rm_member_standardise(member, sc->raw[r]);
         }
     }
-    sc->responses_scored += (double)rows * E;
+    for (int m = 0; m < E; m++) scored += sc->member_view[m] == view;
+    sc->responses_scored += (double)rows * scored;
     sc->score_seconds += rm_now() - t0;
 }
 
-/* The scorer's buffers for E members of dimension D. */
-static int scorer_create(scorer *sc, const rm_ensemble *e, size_t D)
+/* Each member's view (rm_ensemble_member_views) and the distinct views in use. */
+static int scorer_views(scorer *sc, const rm_ensemble *e, const rm_store *store)
+{
+    sc->member_view = rm_calloc((size_t)e->n_members, sizeof(int), "member views");
+    if (!sc->member_view || rm_ensemble_member_views(e, store, sc->member_view) != 0) return -1;
+    for (int v = 0; v < store->n_views; v++) {
+        int used = 0;
+        for (int m = 0; m < e->n_members; m++) used |= sc->member_view[m] == v;
+        if (!used) continue;
+        sc->views[sc->n_views++] = v;
+        if (rm_store_view_dim(store, v) > sc->max_dim) sc->max_dim = rm_store_view_dim(store, v);
+    }
+    return 0;
+}
+
+/* The scorer's buffers for the E members, each on its view. */
+static int scorer_create(scorer *sc, const rm_ensemble *e, const rm_store *store)
 {
     memset(sc, 0, sizeof *sc);
     sc->ens = e;
     int E = e->n_members, rc = 0;
     sc->workspaces = rm_calloc((size_t)E, sizeof *sc->workspaces, "scoring workspaces");
     sc->raw = rm_alloc(SCORE_ROWS, sizeof(float), "scores");
-    if (!sc->workspaces || !sc->raw) return -1;
+    if (!sc->workspaces || !sc->raw || scorer_views(sc, e, store) != 0) return -1;
+    size_t D = sc->max_dim;
     /* each member's weights packed once for its products, not in every block's forward */
     for (int m = 0; m < E && rc == 0; m++) rc = rm_member_scorer_create(&sc->workspaces[m], &e->members[m], SCORE_ROWS);
     if (rc == 0) rc = rm_mlp_input_create(&sc->input, (size_t)SCORE_ROWS * D);
@@ -76,6 +99,7 @@ static void scorer_free(scorer *sc)
     free(sc->workspaces);
     rm_mlp_input_free(&sc->input);
     free(sc->raw);
+    free(sc->member_view);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -89,7 +113,7 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     const rm_split_info *test = &store->split[RM_SPLIT_TEST];
-    size_t N = test->n_prompts, K = test->n_responses, D = store->dim;
+    size_t N = test->n_prompts, K = test->n_responses, D = sc->max_dim; /* D: the widest view's, for the buffer */
     int E = sc->ens->n_members;
     /* this rank's blocks of prompts, and the number of pieces every rank will read */
     size_t n_blocks = (N + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS, b0, b1;
@@ -115,15 +139,23 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
         if (q1 > p_end) q1 = p_end;
         size_t rows = (q1 - q0) * K;
         double t0 = rm_now();
-        rc = rm_store_read_embeddings(store, RM_SPLIT_TEST, q0, q1, emb);
-        if (rc == 0) rc = rm_store_read_rewards(store, RM_SPLIT_TEST, q0, q1, golden);
+        rc = rm_store_read_rewards(store, RM_SPLIT_TEST, q0, q1, golden);
         sc->read_seconds += rm_now() - t0;
         if (rm_all_ok(comm, rc) != 0) break;
-        for (size_t b = q0; b < q1; b += RM_EVAL_BLOCK_PROMPTS) { /* one prompt block at a time */
-            size_t b_end = b + RM_EVAL_BLOCK_PROMPTS < q1 ? b + RM_EVAL_BLOCK_PROMPTS : q1;
-            score_rows(sc, emb + (b - q0) * K * D, D, (b_end - b) * K, z + (b - q0) * K, rows);
+        /* each view's piece in turn, scored by that view's members (z: every member's rows) */
+        for (int i = 0; i < sc->n_views && rc == 0; i++) {
+            int view = sc->views[i];
+            size_t Dv = rm_store_view_dim(store, view);
+            t0 = rm_now();
+            rc = rm_store_read_view_embeddings(store, view, RM_SPLIT_TEST, q0, q1, emb);
+            sc->read_seconds += rm_now() - t0;
+            if (rc != 0) break;
+            for (size_t b = q0; b < q1; b += RM_EVAL_BLOCK_PROMPTS) { /* one prompt block at a time */
+                size_t b_end = b + RM_EVAL_BLOCK_PROMPTS < q1 ? b + RM_EVAL_BLOCK_PROMPTS : q1;
+                score_rows(sc, view, emb + (b - q0) * K * Dv, Dv, (b_end - b) * K, z + (b - q0) * K, rows);
+            }
         }
-        if ((rc = rm_all_ok(comm, sc->failed)) != 0) break;
+        if ((rc = rm_all_ok(comm, rc ? rc : sc->failed)) != 0) break;
         if (sink && sink->write && (rc = rm_all_ok(comm, sink->write(sink->ctx, q0, q1, z))) != 0) break;
         t0 = rm_now();
         /* z of prompt q at z + (q - q0) K, member stride `rows` */
@@ -148,7 +180,7 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    size_t D = store->dim, E = (size_t)sc->ens->n_members;
+    size_t D = sc->max_dim, E = (size_t)sc->ens->n_members;
     size_t n_bench_blocks = (store->n_bench + BENCH_BLOCK - 1) / BENCH_BLOCK, c0, c1;
     rm_eval_split(n_bench_blocks, size, rank, &c0, &c1);
     size_t i0 = c0 * BENCH_BLOCK, i1 = c1 * BENCH_BLOCK < store->n_bench ? c1 * BENCH_BLOCK : store->n_bench;
@@ -165,14 +197,18 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
         size_t j0 = i0 + (size_t)piece * piece_pairs, j1 = j0 + piece_pairs;
         if (j0 > i1) j0 = i1;
         if (j1 > i1) j1 = i1;
-        double t0 = rm_now();
-        rc = rm_store_read_bench(store, j0, j1, bench_c, bench_r);
-        sc->read_seconds += rm_now() - t0;
-        if ((rc = rm_all_ok(comm, rc)) != 0) break;
-        /* j0 is a multiple of BENCH_BLOCK = SCORE_ROWS: calls start at fixed positions */
-        score_rows(sc, bench_c, D, j1 - j0, zc, j1 - j0);
-        score_rows(sc, bench_r, D, j1 - j0, zr, j1 - j0);
-        if ((rc = rm_all_ok(comm, sc->failed)) != 0) break;
+        for (int i = 0; i < sc->n_views && rc == 0; i++) {
+            int view = sc->views[i];
+            size_t Dv = rm_store_view_dim(store, view);
+            double t0 = rm_now();
+            rc = rm_store_read_view_bench(store, view, j0, j1, bench_c, bench_r);
+            sc->read_seconds += rm_now() - t0;
+            if ((rc = rm_all_ok(comm, rc)) != 0) break;
+            /* j0 is a multiple of BENCH_BLOCK = SCORE_ROWS: calls start at fixed positions */
+            score_rows(sc, view, bench_c, Dv, j1 - j0, zc, j1 - j0);
+            score_rows(sc, view, bench_r, Dv, j1 - j0, zr, j1 - j0);
+        }
+        if ((rc = rm_all_ok(comm, rc ? rc : sc->failed)) != 0) break;
         rm_eval_accumulate_bench(plan, work, zc, zr, j1 - j0, j1 - j0, bench_counts);
     }
     free(bench_c), free(bench_r), free(zc), free(zr);
@@ -195,7 +231,7 @@ int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const 
     int64_t *bench_counts = rm_calloc(plan->n_bench_counts, sizeof(int64_t), "bench counts");
     int64_t *bench_total = rm_calloc(plan->n_bench_counts, sizeof(int64_t), "bench counts");
     size_t n_local_blocks = 0;
-    int rc = scorer_create(&sc, e, store->dim);
+    int rc = scorer_create(&sc, e, store);
     if (rc == 0) rc = total && bench_counts && bench_total ? 0 : -1;
     if (rc == 0) rc = rm_eval_work_create(&work, plan);
     if (rc == 0) rc = rm_eval_team_create(&team, plan, threads);

@@ -135,7 +135,9 @@ static int agree_pieces(MPI_Comm comm, size_t mine, size_t *most)
     return rm_all_ok(comm, rc);
 }
 
-static int import_split(rm_store_writer *w, import_inputs *in, int sp, size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read)
+/* view > 0: the embeddings of that view alone (its rewards were checked against the store's). */
+static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view, size_t chunk_bytes, MPI_Comm comm,
+                        size_t *bytes_read)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -160,21 +162,23 @@ static int import_split(rm_store_writer *w, import_inputs *in, int sp, size_t ch
         if (p1 > p0) {
             size_t ne = (p1 - p0) * k * d, nr = (p1 - p0) * k;
             if (rm_npy_read_floats(fe, p0 * k * d, ne, emb) != 0) status = rm_error_context("%s", INPUT_LABELS[ie]);
-            else if (rm_npy_read_floats(fr, p0 * k, nr, rew) != 0) status = rm_error_context("%s", INPUT_LABELS[ir]);
+            else if (view == 0 && rm_npy_read_floats(fr, p0 * k, nr, rew) != 0) status = rm_error_context("%s", INPUT_LABELS[ir]);
             else status = check_finite(emb, ne, fe, INPUT_LABELS[ie], p0, k * d, d, "prompt", "response");
-            if (status == 0) status = check_finite(rew, nr, fr, INPUT_LABELS[ir], p0, k, 1, "prompt", "response");
-            *bytes_read += ne * (size_t)fe->dtype + nr * (size_t)fr->dtype;
+            if (status == 0 && view == 0) status = check_finite(rew, nr, fr, INPUT_LABELS[ir], p0, k, 1, "prompt", "response");
+            *bytes_read += ne * (size_t)fe->dtype + (view == 0 ? nr * (size_t)fr->dtype : 0);
         }
         /* A bad piece anywhere stops everyone before the next collective write. */
         rc = rm_all_ok(comm, status);
-        if (rc == 0) rc = rm_store_write_split(w, (rm_split)sp, p0, p1, emb, rew);
+        if (rc == 0)
+            rc = view ? rm_store_write_view_split(w, view, (rm_split)sp, p0, p1, emb)
+                      : rm_store_write_split(w, (rm_split)sp, p0, p1, emb, rew);
     }
     free(emb);
     free(rew);
     return rc;
 }
 
-static int import_bench(rm_store_writer *w, import_inputs *in, size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read)
+static int import_bench(rm_store_writer *w, import_inputs *in, int view, size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -205,11 +209,97 @@ static int import_bench(rm_store_writer *w, import_inputs *in, size_t chunk_byte
             *bytes_read += ne * ((size_t)fc->dtype + (size_t)fj->dtype);
         }
         rc = rm_all_ok(comm, status);
-        if (rc == 0) rc = rm_store_write_bench(w, i0, i1, chosen, rejected);
+        if (rc == 0) rc = rm_store_write_view_bench(w, view, i0, i1, chosen, rejected);
     }
     free(chosen);
     free(rejected);
     return rc;
+}
+
+/* ---- --view: a further view of an existing store ---- */
+
+/* The inputs describe the store's prompts and responses (and bench pairs). Local. */
+static int check_view_shapes(const import_inputs *in, const rm_store *st)
+{
+    for (int sp = 0; sp < 2; sp++) {
+        int e = sp == 0 ? IN_TRAIN_EMB : IN_TEST_EMB;
+        const rm_npy *f = &in->npy[e];
+        if (f->shape[0] != st->split[sp].n_prompts || f->shape[1] != st->split[sp].n_responses)
+            return rm_errorf("%s %s has %zu prompts x %zu responses but store %s has %zu x %zu in /%s: a view must embed "
+                             "the store's responses", INPUT_LABELS[e], f->path, f->shape[0], f->shape[1], st->path,
+                             st->split[sp].n_prompts, st->split[sp].n_responses, rm_split_name((rm_split)sp));
+    }
+    if (!in->present[IN_BENCH_CHOSEN] != !st->n_bench)
+        return rm_errorf("store %s %s: %s", st->path, st->n_bench ? "has /bench" : "has no /bench",
+                         st->n_bench ? "give the view's --bench-chosen and --bench-rejected" : "leave out --bench-chosen/--bench-rejected");
+    if (st->n_bench && in->npy[IN_BENCH_CHOSEN].shape[0] != st->n_bench)
+        return rm_errorf("%s %s has %zu pairs but store %s has %zu in /bench", INPUT_LABELS[IN_BENCH_CHOSEN],
+                         in->npy[IN_BENCH_CHOSEN].path, in->npy[IN_BENCH_CHOSEN].shape[0], st->path, st->n_bench);
+    return 0;
+}
+
+/* Collective: the rewards file of split sp equals the store's rewards bit for bit (as
+ * float32, the way they would be stored): the same responses in the same order. */
+static int check_view_rewards(import_inputs *in, rm_store *st, int sp, size_t chunk_bytes, MPI_Comm comm)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int ir = sp == 0 ? IN_TRAIN_REW : IN_TEST_REW;
+    size_t n = st->split[sp].n_prompts, k = st->split[sp].n_responses, rows = chunk_bytes / (k * sizeof(float) * 2);
+    if (rows == 0) rows = 1;
+    size_t begin, end, most = 0;
+    rm_partition(n, size, rank, &begin, &end);
+    if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
+    float *mine = rm_alloc(rows * k, sizeof(float), "reward piece"), *theirs = rm_alloc(rows * k, sizeof(float), "reward piece");
+    int rc = rm_all_ok(comm, mine && theirs ? 0 : -1);
+    for (size_t i = 0; i < most && rc == 0; i++) {
+        size_t p0 = begin + i * rows, p1 = p0 + rows;
+        if (p0 > end) p0 = end;
+        if (p1 > end) p1 = end;
+        rc = rm_store_read_rewards(st, (rm_split)sp, p0, p1, theirs);
+        int status = rc;
+        if (rc == 0 && p1 > p0 && rm_npy_read_floats(&in->npy[ir], p0 * k, (p1 - p0) * k, mine) != 0)
+            status = rm_error_context("%s", INPUT_LABELS[ir]);
+        for (size_t j = 0; status == 0 && j < (p1 - p0) * k; j++)
+            if (memcmp(&mine[j], &theirs[j], sizeof(float)) != 0)
+                status = rm_errorf("%s %s differ from store %s /%s/rewards at prompt %zu, response %zu (%.9g vs %.9g): a "
+                                   "view must embed the store's responses", INPUT_LABELS[ir], in->npy[ir].path, st->path,
+                                   rm_split_name((rm_split)sp), p0 + j / k, j % k, mine[j], theirs[j]);
+        rc = rm_all_ok(comm, status);
+    }
+    free(mine);
+    free(theirs);
+    return rc;
+}
+
+static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, MPI_Comm comm, rm_import_result *result)
+{
+    size_t chunk_bytes = a->chunk_bytes ? a->chunk_bytes : IMPORT_DEFAULT_CHUNK;
+    rm_store st;
+    if (rm_store_open(&st, a->output, comm) != 0) return -1;
+    st.read_chunk_bytes = chunk_bytes;
+    int rc = rm_all_ok(comm, check_view_shapes(in, &st));
+    for (int sp = 0; sp < 2 && rc == 0; sp++) rc = check_view_rewards(in, &st, sp, chunk_bytes, comm);
+    size_t n_bench = st.n_bench;
+    rm_store_close(&st);
+    if (rc != 0) return -1;
+    rm_store_view_layout view = {a->view, dim, a->float16 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32};
+    rm_store_writer w;
+    if (rm_store_extend(&w, a->output, comm, &view) != 0) return -1;
+    w.store.read_chunk_bytes = chunk_bytes;
+    size_t bytes_read = 0;
+    for (int sp = 0; sp < 2 && rc == 0; sp++) rc = import_split(&w, in, sp, w.first_view, chunk_bytes, comm, &bytes_read);
+    if (rc == 0 && n_bench > 0) rc = import_bench(&w, in, w.first_view, chunk_bytes, comm, &bytes_read);
+    if (rc != 0) {
+        rm_store_abandon(&w);
+        return -1;
+    }
+    if (rm_store_commit(&w) != 0) return -1;
+    unsigned long long mine = bytes_read, total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+    result->bytes_read = (size_t)total;
+    return 0;
 }
 
 int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
@@ -235,6 +325,12 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     if (rm_all_ok(comm, rc) != 0) {
         close_inputs(&in);
         return -1;
+    }
+    if (a->view) {
+        rc = import_view(a, &in, dim, comm, result);
+        close_inputs(&in);
+        result->seconds = rm_now() - start;
+        return rc;
     }
 
     char gen[128], embedder[128], task[128], description[4096], uuid[64];
@@ -268,9 +364,9 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     }
     w.store.read_chunk_bytes = chunk_bytes;
     size_t bytes_read = 0;
-    rc = import_split(&w, &in, 0, chunk_bytes, comm, &bytes_read);
-    if (rc == 0) rc = import_split(&w, &in, 1, chunk_bytes, comm, &bytes_read);
-    if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, chunk_bytes, comm, &bytes_read);
+    rc = import_split(&w, &in, 0, 0, chunk_bytes, comm, &bytes_read);
+    if (rc == 0) rc = import_split(&w, &in, 1, 0, chunk_bytes, comm, &bytes_read);
+    if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read);
     close_inputs(&in);
     if (rc != 0) {
         rm_store_abandon(&w);

@@ -27,6 +27,8 @@ int store_classify_float(hid_t type); /* 0 float32, 1 IEEE float16, -1 other */
 const char *store_type_description(hid_t type, char *buf, size_t n);
 hid_t store_mpio_access(MPI_Comm comm, const char *path);
 void store_reset(rm_store *s);
+/* Attributes, datasets, shapes, filters and views of s->file, just opened (local). */
+int store_validate_open(rm_store *s);
 void store_close_handles(rm_store *s);
 
 int store_write_string_attr(hid_t obj, const char *path, const char *name, const char *value);
@@ -34,6 +36,10 @@ int store_write_int_attr(hid_t obj, const char *path, const char *name, long lon
 /* 1 if absent (buf = ""), 0 read, -1 error. */
 int store_read_string_attr(hid_t obj, const char *path, const char *name, char *buf, size_t n);
 int store_read_int_attr(hid_t obj, const char *path, const char *name, long long *value);
+/* The root `views` attribute: a 1-D array of variable-length UTF-8 strings (read: fixed
+ * length too). read: 1 if absent, 0 read (*n names into names[max][64]), -1 error. */
+int store_write_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int n);
+int store_read_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int max, int *n);
 
 /* ---- piecewise collective transfer of a row range of a [n0, n1, n2] (or [n0, n1]) dataset ---- */
 typedef struct {
@@ -57,7 +63,13 @@ int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t
 transfer_target store_embeddings_target(const rm_store *s, rm_split split);
 transfer_target store_rewards_target(const rm_store *s, rm_split split);
 transfer_target store_bench_target(const rm_store *s, int which);
+/* Targets of view v (0: the default view's). The digest bases count within the view's
+ * own groups (its embeddings alone). */
+transfer_target store_view_embeddings_target(const rm_store *s, int view, rm_split split);
+transfer_target store_view_bench_target(const rm_store *s, int view, int which);
 size_t store_count_nonfinite(const float *v, size_t n);
+/* 1 when `name` is a valid view name (1-63 of [A-Za-z0-9_.-], not "." or ".."). */
+int store_view_name_ok(const char *name);
 
 int store_check_range(const rm_store *s, const char *name, size_t p0, size_t p1, size_t n);
 /* A local argument error must still be agreed on, or the other ranks would wait. */

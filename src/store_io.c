@@ -288,7 +288,22 @@ void store_reset(rm_store *s)
     s->comm = MPI_COMM_NULL;
     s->file = H5I_INVALID_HID;
     for (int i = 0; i < 2; i++) s->embeddings[i] = s->rewards[i] = s->bench[i] = H5I_INVALID_HID;
+    for (int v = 0; v < RM_STORE_MAX_VIEWS; v++)
+        for (int i = 0; i < 2; i++) s->views[v].embeddings[i] = s->views[v].bench[i] = H5I_INVALID_HID;
+    s->n_views = 1;
+    snprintf(s->views[0].name, sizeof s->views[0].name, "%s", RM_STORE_DEFAULT_VIEW);
     s->read_chunk_bytes = DEFAULT_READ_CHUNK_BYTES;
+}
+
+int store_view_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 63 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' ||
+              *c == '-'))
+            return 0;
+    return 1;
 }
 
 void store_close_handles(rm_store *s)
@@ -297,6 +312,10 @@ void store_close_handles(rm_store *s)
         store_close_id(&s->embeddings[i], H5Dclose);
         store_close_id(&s->rewards[i], H5Dclose);
         store_close_id(&s->bench[i], H5Dclose);
+        for (int v = 1; v < RM_STORE_MAX_VIEWS; v++) {
+            store_close_id(&s->views[v].embeddings[i], H5Dclose);
+            store_close_id(&s->views[v].bench[i], H5Dclose);
+        }
     }
     store_close_id(&s->file, H5Fclose);
 }
@@ -636,6 +655,97 @@ transfer_target store_bench_target(const rm_store *s, int which)
     transfer_target t = {s->bench[which], STORE_BENCH_PATHS[which], 2, s->dim, 1, s->bench_dtype == RM_DTYPE_FLOAT16,
                          "pair", "dimension", which ? (uint64_t)s->n_bench * s->dim : 0};
     return t;
+}
+
+transfer_target store_view_embeddings_target(const rm_store *s, int view, rm_split split)
+{
+    if (view == 0) return store_embeddings_target(s, split);
+    const rm_store_view *v = &s->views[view];
+    transfer_target t = {v->embeddings[split], v->paths[split], 3, s->split[split].n_responses, v->dim,
+                         v->dtype[split] == RM_DTYPE_FLOAT16, "prompt", "response", 0};
+    return t;
+}
+
+transfer_target store_view_bench_target(const rm_store *s, int view, int which)
+{
+    if (view == 0) return store_bench_target(s, which);
+    const rm_store_view *v = &s->views[view];
+    transfer_target t = {v->bench[which], v->paths[2 + which], 2, v->dim, 1, v->bench_dtype == RM_DTYPE_FLOAT16,
+                         "pair", "dimension", which ? (uint64_t)s->n_bench * v->dim : 0};
+    return t;
+}
+
+int store_write_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int n)
+{
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    hsize_t dims[1] = {(hsize_t)n};
+    const char *ptrs[RM_STORE_MAX_VIEWS];
+    for (int i = 0; i < n && i < RM_STORE_MAX_VIEWS; i++) ptrs[i] = values[i];
+    int rc = n > RM_STORE_MAX_VIEWS ? rm_errorf("%s: %s: %d names, at most %d", path, name, n, RM_STORE_MAX_VIEWS) : 0;
+    if (rc == 0 && (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0))
+        rc = store_h5_fail(path, name, "string type");
+    /* rewriting (rm_store_extend) replaces the old attribute */
+    if (rc == 0 && H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) rc = store_h5_fail(path, name, "H5Adelete");
+    if (rc == 0 && (space = H5Screate_simple(1, dims, NULL)) < 0) rc = store_h5_fail(path, name, "H5Screate_simple");
+    if (rc == 0 && (attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        rc = store_h5_fail(path, name, "H5Acreate2");
+    if (rc == 0 && H5Awrite(attr, type, ptrs) < 0) rc = store_h5_fail(path, name, "H5Awrite");
+    store_close_id(&attr, H5Aclose);
+    store_close_id(&space, H5Sclose);
+    store_close_id(&type, H5Tclose);
+    return rc;
+}
+
+/* The elements of an open string-array attribute into values (already checked: n <= max). */
+static int read_string_elements(hid_t attr, hid_t type, hid_t space, const char *path, const char *name,
+                                char (*values)[64], int n)
+{
+    int rc = 0;
+    if (H5Tis_variable_str(type) > 0) {
+        char *ptrs[RM_STORE_MAX_VIEWS] = {NULL};
+        hid_t mem = H5Tcopy(H5T_C_S1);
+        if (mem < 0 || H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Tset_cset(mem, H5Tget_cset(type)) < 0)
+            rc = store_h5_fail(path, name, "string type");
+        else if (H5Aread(attr, mem, ptrs) < 0) rc = store_h5_fail(path, name, "H5Aread");
+        else {
+            for (int i = 0; i < n; i++) snprintf(values[i], 64, "%s", ptrs[i] ? ptrs[i] : "");
+            if (H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs) < 0) rc = store_h5_fail(path, name, "H5Dvlen_reclaim");
+        }
+        store_close_id(&mem, H5Tclose);
+        return rc;
+    }
+    size_t size = H5Tget_size(type);
+    char *tmp = rm_alloc((size_t)n * size + 1, 1, "string attribute");
+    if (!tmp) return -1;
+    if (H5Aread(attr, type, tmp) < 0) rc = store_h5_fail(path, name, "H5Aread");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        size_t len = strnlen(tmp + (size_t)i * size, size);
+        snprintf(values[i], 64, "%.*s", (int)(len < 63 ? len : 63), tmp + (size_t)i * size);
+    }
+    free(tmp);
+    return rc;
+}
+
+int store_read_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int max, int *n)
+{
+    *n = 0;
+    htri_t exists = H5Aexists(obj, name);
+    if (exists < 0) return store_h5_fail(path, name, "H5Aexists");
+    if (!exists) return 1;
+    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT), type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    if (attr < 0) return store_h5_fail(path, name, "H5Aopen");
+    int rc = 0;
+    hssize_t count = 0;
+    if ((type = H5Aget_type(attr)) < 0 || (space = H5Aget_space(attr)) < 0) rc = store_h5_fail(path, name, "H5Aget_type");
+    else if (H5Tget_class(type) != H5T_STRING) rc = rm_errorf("%s: root attribute '%s' is not a list of strings", path, name);
+    else if ((count = H5Sget_simple_extent_npoints(space)) < 1 || count > max)
+        rc = rm_errorf("%s: root attribute '%s' has %lld names (expected 1 to %d)", path, name, (long long)count, max);
+    else rc = read_string_elements(attr, type, space, path, name, values, (int)count);
+    if (rc == 0) *n = (int)count;
+    store_close_id(&space, H5Sclose);
+    store_close_id(&type, H5Tclose);
+    store_close_id(&attr, H5Aclose);
+    return rc;
 }
 
 int store_check_range(const rm_store *s, const char *name, size_t p0, size_t p1, size_t n)

@@ -36,15 +36,17 @@ static int inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher
     return rc;
 }
 
-/* The content_digest attribute of a group ("" when absent). */
-static int read_group_digest(rm_store *s, rm_store_group g)
+/* The content_digest attribute of a group ("" when absent) into out[64]. */
+static int read_digest_at(rm_store *s, const char *group, char *out)
 {
-    hid_t grp = H5Gopen2(s->file, STORE_GROUP_PATHS[g], H5P_DEFAULT);
-    if (grp < 0) return store_h5_fail(s->path, STORE_GROUP_PATHS[g], "H5Gopen2");
-    int rc = store_read_string_attr(grp, s->path, "content_digest", s->digest[g], sizeof s->digest[g]);
+    hid_t grp = H5Gopen2(s->file, group, H5P_DEFAULT);
+    if (grp < 0) return store_h5_fail(s->path, group, "H5Gopen2");
+    int rc = store_read_string_attr(grp, s->path, "content_digest", out, 64);
     H5Gclose(grp);
     return rc < 0 ? -1 : 0;
 }
+
+static int read_group_digest(rm_store *s, rm_store_group g) { return read_digest_at(s, STORE_GROUP_PATHS[g], s->digest[g]); }
 
 /* Open `name` and check its rank and type; dims filled; *dtype 0 float32, 1 float16.
  * half_allowed: whether float16 is acceptable (rewards must be float32). *fletcher: 1 when
@@ -52,12 +54,15 @@ static int read_group_digest(rm_store *s, rm_store_group g)
 static int open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset,
                                 hsize_t dims[3], rm_dtype *dtype, int *fletcher)
 {
-    /* H5Lexists needs every intermediate group to exist: check "/train" before "/train/x". */
-    char group[64];
-    const char *slash = strrchr(name, '/');
-    snprintf(group, sizeof group, "%.*s", (int)(slash - name), name);
-    htri_t exists = H5Lexists(s->file, group, H5P_DEFAULT);
-    if (exists > 0) exists = H5Lexists(s->file, name, H5P_DEFAULT);
+    /* H5Lexists needs every intermediate group to exist: check "/views", "/views/x", ...
+     * before "/views/x/train/embeddings". */
+    char prefix[256];
+    htri_t exists = 1;
+    for (const char *slash = strchr(name + 1, '/'); exists > 0; slash = slash ? strchr(slash + 1, '/') : NULL) {
+        snprintf(prefix, sizeof prefix, "%.*s", slash ? (int)(slash - name) : (int)strlen(name), name);
+        exists = H5Lexists(s->file, prefix, H5P_DEFAULT);
+        if (!slash) break;
+    }
     if (exists < 0) return store_h5_fail(s->path, name, "H5Lexists");
     if (!exists) return rm_errorf("%s: %s: missing dataset", s->path, name);
     hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT);
@@ -87,9 +92,70 @@ static int open_checked_dataset(rm_store *s, const char *name, int rank, int hal
 }
 
 
+/* Open view v's datasets (names in s->views[v].name) and check them against the default
+ * view: the same prompts and responses, one D, bench exactly when the default has one. */
+static int open_view(rm_store *s, int v)
+{
+    rm_store_view *w = &s->views[v];
+    static const char *const leaf[4] = {"train/embeddings", "test/embeddings", "bench/chosen", "bench/rejected"};
+    for (int i = 0; i < 4; i++) snprintf(w->paths[i], sizeof w->paths[i], "/views/%s/%s", w->name, leaf[i]);
+    snprintf(w->paths[4], sizeof w->paths[4], "/views/%s", w->name);
+    for (int sp = 0; sp < 2; sp++) {
+        hsize_t d[3] = {0};
+        char group[192];
+        snprintf(group, sizeof group, "/views/%s/%s", w->name, STORE_SPLIT_NAMES[sp]);
+        if (open_checked_dataset(s, w->paths[sp], 3, 1, &w->embeddings[sp], d, &w->dtype[sp], &w->checksum_embeddings[sp]) != 0 ||
+            read_digest_at(s, group, w->digest[sp]) != 0)
+            return -1;
+        if (d[0] != s->split[sp].n_prompts || d[1] != s->split[sp].n_responses)
+            return rm_errorf("%s: view '%s': %s has %llu prompts x %llu responses but %s has %zu x %zu: a view embeds the "
+                             "same responses", s->path, w->name, w->paths[sp], (unsigned long long)d[0],
+                             (unsigned long long)d[1], STORE_EMBEDDING_PATHS[sp], s->split[sp].n_prompts,
+                             s->split[sp].n_responses);
+        if (sp == 1 && d[2] != w->dim)
+            return rm_errorf("%s: view '%s': %s has dimension %llu but %s has %zu", s->path, w->name, w->paths[1],
+                             (unsigned long long)d[2], w->paths[0], w->dim);
+        w->dim = (size_t)d[2];
+    }
+    if (s->n_bench == 0) return 0;
+    char group[192];
+    snprintf(group, sizeof group, "/views/%s/bench", w->name);
+    for (int b = 0; b < 2; b++) {
+        hsize_t d[3] = {0};
+        rm_dtype t;
+        if (open_checked_dataset(s, w->paths[2 + b], 2, 1, &w->bench[b], d, &t, &w->checksum_bench[b]) != 0) return -1;
+        if (d[0] != s->n_bench || d[1] != w->dim)
+            return rm_errorf("%s: view '%s': %s is [%llu, %llu], expected [%zu, %zu] (the default view's pairs, the view's D)",
+                             s->path, w->name, w->paths[2 + b], (unsigned long long)d[0], (unsigned long long)d[1],
+                             s->n_bench, w->dim);
+        w->bench_dtype = t;
+    }
+    return read_digest_at(s, group, w->digest[RM_GROUP_BENCH]);
+}
+
+/* format_version 2: the `views` attribute and every view it names. */
+static int validate_views(rm_store *s)
+{
+    char names[RM_STORE_MAX_VIEWS][64];
+    int n = 0, rc = store_read_string_array_attr(s->file, s->path, "views", names, RM_STORE_MAX_VIEWS, &n);
+    if (rc < 0) return -1;
+    if (rc == 1) return rm_errorf("%s: format_version 2 but root attribute 'views' is missing", s->path);
+    for (int v = 0; v < n; v++) {
+        if (!store_view_name_ok(names[v]))
+            return rm_errorf("%s: root attribute 'views': invalid view name '%s' (1-63 of A-Z a-z 0-9 _ . -)", s->path, names[v]);
+        for (int u = 0; u < v; u++)
+            if (strcmp(names[u], names[v]) == 0) return rm_errorf("%s: root attribute 'views' names '%s' twice", s->path, names[v]);
+        snprintf(s->views[v].name, sizeof s->views[v].name, "%.63s", names[v]); /* checked above: <= 63 characters */
+    }
+    s->n_views = n;
+    for (int v = 1; v < n; v++)
+        if (open_view(s, v) != 0) return -1;
+    return 0;
+}
+
 /* Everything after the file is open: attributes, datasets, shapes, filters. Local (the
  * metadata is the same on every rank, so all ranks reach the same verdict). */
-static int validate_open_store(rm_store *s)
+int store_validate_open(rm_store *s)
 {
     char format[64];
     int rc = store_read_string_attr(s->file, s->path, "format", format, sizeof format);
@@ -99,8 +165,10 @@ static int validate_open_store(rm_store *s)
         return rm_errorf("%s: not an rmens store (root attribute format = '%s', expected '%s')", s->path, format, RM_STORE_FORMAT);
     long long version = 0;
     if (store_read_int_attr(s->file, s->path, "format_version", &version) != 0) return -1;
-    if (version != RM_STORE_FORMAT_VERSION)
-        return rm_errorf("%s: unsupported format_version %lld (this rmens reads %d)", s->path, version, RM_STORE_FORMAT_VERSION);
+    if (version != RM_STORE_FORMAT_VERSION && version != RM_STORE_FORMAT_VERSION_VIEWS)
+        return rm_errorf("%s: unsupported format_version %lld (this rmens reads %d and %d)", s->path, version,
+                         RM_STORE_FORMAT_VERSION, RM_STORE_FORMAT_VERSION_VIEWS);
+    s->format_version = (int)version;
     if (store_read_string_attr(s->file, s->path, "embed_model", s->embed_model, sizeof s->embed_model) < 0 ||
         store_read_string_attr(s->file, s->path, "response_model", s->response_model, sizeof s->response_model) < 0 ||
         store_read_string_attr(s->file, s->path, "task", s->task, sizeof s->task) < 0 ||
@@ -151,7 +219,10 @@ static int validate_open_store(rm_store *s)
         s->n_bench = (size_t)dims[0][0];
         s->bench_dtype = types[0];
     }
-    return 0;
+    rm_store_view *v0 = &s->views[0];
+    v0->dim = s->dim;
+    v0->dtype[0] = s->split[0].dtype, v0->dtype[1] = s->split[1].dtype, v0->bench_dtype = s->bench_dtype;
+    return s->format_version == RM_STORE_FORMAT_VERSION_VIEWS ? validate_views(s) : 0;
 }
 
 int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
@@ -186,7 +257,7 @@ int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
         rm_store_close(s);
         return -1;
     }
-    rc = validate_open_store(s);
+    rc = store_validate_open(s);
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_close(s);
         return -1;
@@ -207,6 +278,46 @@ int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, flo
     AGREE_ON_RANGE(s, STORE_REWARD_PATHS[split], p0, p1, s->split[split].n_prompts);
     transfer_target t = store_rewards_target(s, split);
     return store_transfer_rows(s, &t, 0, p0, p1, out, CHECK_FAIL, NULL);
+}
+
+int rm_store_find_view(const rm_store *s, const char *name)
+{
+    char list[1024] = "";
+    size_t used = 0;
+    for (int v = 0; v < s->n_views; v++) {
+        if (strcmp(s->views[v].name, name) == 0) return v;
+        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s%s", v ? ", " : "",
+                                 s->views[v].name);
+    }
+    rm_errorf("%s: no view '%s' (the store's views: %s)", s->path, name, list);
+    return -1;
+}
+
+size_t rm_store_view_dim(const rm_store *s, int view) { return view == 0 ? s->dim : s->views[view].dim; }
+
+static int check_view_index(const rm_store *s, int view)
+{
+    if (view < 0 || view >= s->n_views) return rm_errorf("%s: view %d does not exist (%d views)", s->path, view, s->n_views);
+    return 0;
+}
+
+int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out)
+{
+    if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
+    transfer_target t = store_view_embeddings_target(s, view, split);
+    AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
+    return store_transfer_rows(s, &t, 0, p0, p1, out, CHECK_FAIL, NULL);
+}
+
+int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float *chosen, float *rejected)
+{
+    if (view == 0) return rm_store_read_bench(s, i0, i1, chosen, rejected);
+    if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
+    if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the store has no /bench", s->path) : 0) != 0) return -1;
+    transfer_target c = store_view_bench_target(s, view, 0), r = store_view_bench_target(s, view, 1);
+    AGREE_ON_RANGE(s, c.name, i0, i1, s->n_bench);
+    if (store_transfer_rows(s, &c, 0, i0, i1, chosen, CHECK_FAIL, NULL) != 0) return -1;
+    return store_transfer_rows(s, &r, 0, i0, i1, rejected, CHECK_FAIL, NULL);
 }
 
 int rm_store_read_bench(rm_store *s, size_t i0, size_t i1, float *chosen, float *rejected)
@@ -389,6 +500,16 @@ int rm_store_checksums(const rm_store *s, const char **which)
                 without++;
             }
         }
+    for (int v = 1; v < s->n_views; v++)
+        for (int i = 0; i < 4; i++) {
+            if (i >= 2 && s->n_bench == 0) continue;
+            int flag = i < 2 ? s->views[v].checksum_embeddings[i] : s->views[v].checksum_bench[i - 2];
+            if (flag) with++;
+            else {
+                if (which && !*which) *which = s->views[v].paths[i];
+                without++;
+            }
+        }
     return without == 0 ? 1 : with == 0 ? 0 : -1;
 }
 
@@ -400,17 +521,20 @@ static void visit_count(const float *v, size_t rows, size_t row_len, void *p)
     counts[1] += store_count_nonfinite(v, rows * row_len);
 }
 
-static int verify_group(rm_store *s, rm_store_group g, rm_group_verify *out)
+/* Group g of view v: the default view's train/test groups hold embeddings and rewards,
+ * a further view's its embeddings alone; bench groups chosen and rejected. */
+static int verify_group(rm_store *s, int view, rm_store_group g, rm_group_verify *out)
 {
     memset(out, 0, sizeof *out);
     int bench = g == RM_GROUP_BENCH;
     if (bench && s->n_bench == 0) return 0;
-    transfer_target t[2] = {bench ? store_bench_target(s, 0) : store_embeddings_target(s, (rm_split)g),
-                            bench ? store_bench_target(s, 1) : store_rewards_target(s, (rm_split)g)};
+    transfer_target t[2] = {bench ? store_view_bench_target(s, view, 0) : store_view_embeddings_target(s, view, (rm_split)g),
+                            bench ? store_view_bench_target(s, view, 1) : store_rewards_target(s, (rm_split)g)};
+    int parts = bench || view == 0 ? 2 : 1;
     size_t rows = bench ? s->n_bench : s->split[g].n_prompts;
     uint64_t digest = 0, total = 0;
     unsigned long long counts[2][2] = {{0, 0}, {0, 0}}, sums[2][2];
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < parts; k++)
         if (scan_rows(s, &t[k], rows, visit_count, counts[k], &digest) != 0) return -1;
     if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&digest, &total, 1, MPI_UINT64_T, MPI_SUM, s->comm), "MPI_Allreduce")) != 0 ||
         rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, sums, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm), "MPI_Allreduce")) != 0)
@@ -420,7 +544,8 @@ static int verify_group(rm_store *s, rm_store_group g, rm_group_verify *out)
     out->nonfinite = (size_t)(sums[0][1] + sums[1][1]);
     out->bytes = (double)sums[0][0] * (t[0].half ? 2 : 4) + (double)sums[1][0] * (t[1].half ? 2 : 4);
     rm_store_digest_format(total, out->computed, sizeof out->computed);
-    out->digest = s->digest[g][0] ? strcmp(s->digest[g], out->computed) == 0 : -1;
+    const char *recorded = view == 0 ? s->digest[g] : s->views[view].digest[g];
+    out->digest = recorded[0] ? strcmp(recorded, out->computed) == 0 : -1;
     return 0;
 }
 
@@ -431,9 +556,14 @@ int rm_store_verify(rm_store *s, rm_store_verify_report *out)
     if (rm_all_ok(s->comm, rm_mpi_check(MPI_Barrier(s->comm), "MPI_Barrier")) != 0) return -1;
     double start = MPI_Wtime();
     for (int g = 0; g < 3; g++) {
-        if (verify_group(s, (rm_store_group)g, &out->group[g]) != 0) return -1;
+        if (verify_group(s, 0, (rm_store_group)g, &out->group[g]) != 0) return -1;
         out->bytes += out->group[g].bytes;
     }
+    for (int v = 1; v < s->n_views; v++)
+        for (int g = 0; g < 3; g++) {
+            if (verify_group(s, v, (rm_store_group)g, &out->view_group[v][g]) != 0) return -1;
+            out->bytes += out->view_group[v][g].bytes;
+        }
     double mine = MPI_Wtime() - start;
     return rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&mine, &out->seconds, 1, MPI_DOUBLE, MPI_MAX, s->comm), "MPI_Allreduce"));
 }

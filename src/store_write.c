@@ -128,15 +128,23 @@ static int layout_bytes(const rm_store_layout *l, const char *path, double *byte
         bench_bytes > SIZE_MAX - total)
         return rm_errorf("%s: the benchmark (%zu x %zu) is too large to address", path, l->n_bench, l->dim);
     *bytes = (double)(total + bench_bytes);
+    /* views: an estimate is enough here (their sizes were checked when they were planned) */
+    for (int v = 0; v < l->n_extra_views; v++) {
+        double per_value = l->extra_views[v].dtype == RM_DTYPE_FLOAT16 ? 2 : 4, rows = 2.0 * (double)l->n_bench;
+        for (int sp = 0; sp < 2; sp++) rows += (double)l->split[sp].n_prompts * (double)l->split[sp].n_responses;
+        *bytes += rows * (double)l->extra_views[v].dim * per_value;
+    }
     return 0;
 }
+
+static int check_layout_views(const rm_store_layout *l, const char *path);
 
 /* Local part of create: everything up to (not including) the collective H5Fcreate. */
 static int prepare_create(rm_store_writer *w, const char *path, const rm_store_layout *layout, int force)
 {
     if (strlen(path) >= sizeof w->final_path) return rm_errorf("output path too long: %s", path);
     snprintf(w->final_path, sizeof w->final_path, "%s", path);
-    if (validate_layout(layout, path) != 0) return -1;
+    if (validate_layout(layout, path) != 0 || check_layout_views(layout, path) != 0) return -1;
     if (rm_path_exists(path) && !force) return rm_errorf("%s: output exists (use --force to overwrite it)", path);
     /* The temporary file lives beside the output, so the directory must be writable. */
     const char *slash = strrchr(path, '/');
@@ -199,6 +207,80 @@ static void release_reserve(const char *path)
     if (fstat(fd, &st) == 0)
         (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)1 << 40); /* best effort */
     close(fd);
+}
+
+/* Fill s->views[v] (name, dim, dtype, paths) for a view being written. */
+static void plan_view(rm_store *s, int v, const rm_store_view_layout *l)
+{
+    rm_store_view *w = &s->views[v];
+    static const char *const leaf[4] = {"train/embeddings", "test/embeddings", "bench/chosen", "bench/rejected"};
+    snprintf(w->name, sizeof w->name, "%s", l->name);
+    w->dim = l->dim;
+    w->dtype[0] = w->dtype[1] = w->bench_dtype = l->dtype;
+    for (int i = 0; i < 4; i++) snprintf(w->paths[i], sizeof w->paths[i], "/views/%s/%s", l->name, leaf[i]);
+    snprintf(w->paths[4], sizeof w->paths[4], "/views/%s", l->name);
+}
+
+/* Collective: the groups and (chunked, Fletcher-32) datasets of view v >= 1, planned. */
+static int create_view_objects(rm_store *s, int v)
+{
+    rm_store_view *w = &s->views[v];
+    htri_t have_views = H5Lexists(s->file, "/views", H5P_DEFAULT);
+    if (have_views < 0) return store_h5_fail(s->path, "/views", "H5Lexists");
+    if (!have_views && create_group(s, "/views") != 0) return -1;
+    if (create_group(s, w->paths[4]) != 0) return -1;
+    char group[192];
+    for (int sp = 0; sp < 2; sp++) {
+        hsize_t dims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, w->dim};
+        snprintf(group, sizeof group, "%s/%s", w->paths[4], STORE_SPLIT_NAMES[sp]);
+        if (create_group(s, group) != 0 ||
+            create_dataset(s, w->paths[sp], 3, dims, w->dtype[sp] == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
+                           &w->embeddings[sp]) != 0)
+            return -1;
+        w->checksum_embeddings[sp] = 1;
+    }
+    if (s->n_bench == 0) return 0;
+    hsize_t bdims[3] = {s->n_bench, w->dim, 0};
+    snprintf(group, sizeof group, "%s/bench", w->paths[4]);
+    if (create_group(s, group) != 0) return -1;
+    for (int b = 0; b < 2; b++) {
+        if (create_dataset(s, w->paths[2 + b], 2, bdims, w->bench_dtype == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
+                           &w->bench[b]) != 0)
+            return -1;
+        w->checksum_bench[b] = 1;
+    }
+    return 0;
+}
+
+/* Root attributes format_version (2 once there are views) and `views`; replaces old ones. */
+static int write_view_attrs(rm_store *s)
+{
+    if (s->n_views < 2) return 0;
+    char names[RM_STORE_MAX_VIEWS][64];
+    for (int v = 0; v < s->n_views; v++) snprintf(names[v], sizeof names[v], "%s", s->views[v].name);
+    if (H5Aexists(s->file, "format_version") > 0 && H5Adelete(s->file, "format_version") < 0)
+        return store_h5_fail(s->path, "format_version", "H5Adelete");
+    s->format_version = RM_STORE_FORMAT_VERSION_VIEWS;
+    if (store_write_int_attr(s->file, s->path, "format_version", RM_STORE_FORMAT_VERSION_VIEWS) != 0) return -1;
+    return store_write_string_array_attr(s->file, s->path, "views", names, s->n_views);
+}
+
+/* Local: the extra views of a layout are valid and distinct. */
+static int check_layout_views(const rm_store_layout *l, const char *path)
+{
+    const char *def = l->default_view ? l->default_view : RM_STORE_DEFAULT_VIEW;
+    if (!store_view_name_ok(def)) return rm_errorf("%s: invalid view name '%s' (1-63 of A-Z a-z 0-9 _ . -)", path, def);
+    if (l->n_extra_views < 0 || l->n_extra_views + 1 > RM_STORE_MAX_VIEWS)
+        return rm_errorf("%s: %d views, at most %d", path, l->n_extra_views + 1, RM_STORE_MAX_VIEWS);
+    for (int v = 0; v < l->n_extra_views; v++) {
+        const char *name = l->extra_views[v].name;
+        if (!store_view_name_ok(name)) return rm_errorf("%s: invalid view name '%s' (1-63 of A-Z a-z 0-9 _ . -)", path, name);
+        if (l->extra_views[v].dim == 0) return rm_errorf("%s: view '%s': dimension must be at least 1", path, name);
+        if (strcmp(name, def) == 0) return rm_errorf("%s: view name '%s' is taken", path, name);
+        for (int u = 0; u < v; u++)
+            if (strcmp(l->extra_views[u].name, name) == 0) return rm_errorf("%s: view name '%s' is taken", path, name);
+    }
+    return 0;
 }
 
 int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_layout *layout, int force)
@@ -287,6 +369,14 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
             rc = create_dataset(s, STORE_BENCH_PATHS[b], 2, bdims, s->bench_dtype == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
                                 &s->bench[b]);
     }
+    if (layout->default_view) snprintf(s->views[0].name, sizeof s->views[0].name, "%s", layout->default_view);
+    s->views[0].dim = s->dim;
+    s->n_views = 1 + layout->n_extra_views;
+    for (int v = 1; rc == 0 && v < s->n_views; v++) {
+        plan_view(s, v, &layout->extra_views[v - 1]);
+        rc = create_view_objects(s, v);
+    }
+    if (rc == 0) rc = write_view_attrs(s);
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_abandon(w);
         return -1;
@@ -301,9 +391,43 @@ int rm_store_write_split(rm_store_writer *w, rm_split split, size_t p0, size_t p
     transfer_target te = store_embeddings_target(s, split), tr = store_rewards_target(s, split);
     /* Both datasets take part on every rank (collective), a NULL buffer as an empty range. */
     size_t e1 = emb ? p1 : p0, r1 = rewards ? p1 : p0;
-    w->written[split] += (e1 - p0) * te.n1 * te.n2 + (r1 - p0) * tr.n1;
-    if (store_transfer_rows(s, &te, 1, p0, e1, (float *)emb, CHECK_FAIL, &w->digest[split]) != 0) return -1;
-    return store_transfer_rows(s, &tr, 1, p0, r1, (float *)rewards, CHECK_FAIL, &w->digest[split]);
+    w->written[0][split] += (e1 - p0) * te.n1 * te.n2 + (r1 - p0) * tr.n1;
+    if (store_transfer_rows(s, &te, 1, p0, e1, (float *)emb, CHECK_FAIL, &w->digest[0][split]) != 0) return -1;
+    return store_transfer_rows(s, &tr, 1, p0, r1, (float *)rewards, CHECK_FAIL, &w->digest[0][split]);
+}
+
+/* A local argument error must be agreed on (as AGREE_ON_RANGE). */
+static int check_written_view(rm_store_writer *w, int view)
+{
+    if (view < w->first_view || view >= w->store.n_views || view == 0)
+        return rm_errorf("%s: view %d is not one this writer writes", w->store.path, view);
+    return 0;
+}
+
+int rm_store_write_view_split(rm_store_writer *w, int view, rm_split split, size_t p0, size_t p1, const float *emb)
+{
+    rm_store *s = &w->store;
+    if (view == 0) return rm_store_write_split(w, split, p0, p1, emb, NULL);
+    if (rm_all_ok(s->comm, check_written_view(w, view)) != 0) return -1;
+    transfer_target t = store_view_embeddings_target(s, view, split);
+    AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
+    size_t e1 = emb ? p1 : p0;
+    w->written[view][split] += (e1 - p0) * t.n1 * t.n2;
+    return store_transfer_rows(s, &t, 1, p0, e1, (float *)emb, CHECK_FAIL, &w->digest[view][split]);
+}
+
+int rm_store_write_view_bench(rm_store_writer *w, int view, size_t i0, size_t i1, const float *chosen, const float *rejected)
+{
+    rm_store *s = &w->store;
+    if (view == 0) return rm_store_write_bench(w, i0, i1, chosen, rejected);
+    if (rm_all_ok(s->comm, check_written_view(w, view)) != 0) return -1;
+    if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the layout has no /bench", s->path) : 0) != 0) return -1;
+    transfer_target c = store_view_bench_target(s, view, 0), r = store_view_bench_target(s, view, 1);
+    AGREE_ON_RANGE(s, c.name, i0, i1, s->n_bench);
+    uint64_t *digest = &w->digest[view][RM_GROUP_BENCH];
+    w->written[view][RM_GROUP_BENCH] += ((chosen ? i1 - i0 : 0) + (rejected ? i1 - i0 : 0)) * s->views[view].dim;
+    if (store_transfer_rows(s, &c, 1, i0, chosen ? i1 : i0, (float *)chosen, CHECK_FAIL, digest) != 0) return -1;
+    return store_transfer_rows(s, &r, 1, i0, rejected ? i1 : i0, (float *)rejected, CHECK_FAIL, digest);
 }
 
 int rm_store_write_bench(rm_store_writer *w, size_t i0, size_t i1, const float *chosen, const float *rejected)
@@ -312,40 +436,53 @@ int rm_store_write_bench(rm_store_writer *w, size_t i0, size_t i1, const float *
     if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the layout has no /bench", s->path) : 0) != 0) return -1;
     AGREE_ON_RANGE(s, STORE_BENCH_PATHS[0], i0, i1, s->n_bench);
     transfer_target c = store_bench_target(s, 0), r = store_bench_target(s, 1);
-    uint64_t *digest = &w->digest[RM_GROUP_BENCH];
-    w->written[RM_GROUP_BENCH] += ((chosen ? i1 - i0 : 0) + (rejected ? i1 - i0 : 0)) * s->dim;
+    uint64_t *digest = &w->digest[0][RM_GROUP_BENCH];
+    w->written[0][RM_GROUP_BENCH] += ((chosen ? i1 - i0 : 0) + (rejected ? i1 - i0 : 0)) * s->dim;
     if (store_transfer_rows(s, &c, 1, i0, chosen ? i1 : i0, (float *)chosen, CHECK_FAIL, digest) != 0) return -1;
     return store_transfer_rows(s, &r, 1, i0, rejected ? i1 : i0, (float *)rejected, CHECK_FAIL, digest);
 }
 
+/* Values group g of view v holds: the default view's train/test groups embeddings and
+ * rewards, a further view's its embeddings alone; bench groups chosen and rejected. */
+static unsigned long long group_values(const rm_store *s, int v, int g)
+{
+    unsigned long long dim = v == 0 ? s->dim : s->views[v].dim;
+    if (g == RM_GROUP_BENCH) return 2ull * s->n_bench * dim;
+    return (unsigned long long)s->split[g].n_prompts * s->split[g].n_responses * (dim + (v == 0));
+}
+
 /* Collective: sum the ranks' digests and counts, check that every value was written once,
- * and record each group's content_digest (every rank writes the same attribute). */
+ * and record each written group's content_digest (every rank writes the same attribute). */
 static int write_digests(rm_store_writer *w)
 {
     rm_store *s = &w->store;
-    unsigned long long counts[3] = {w->written[0], w->written[1], w->written[2]}, total_counts[3];
-    uint64_t total[3];
-    if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(w->digest, total, 3, MPI_UINT64_T, MPI_SUM, s->comm), "MPI_Allreduce")) != 0 ||
-        rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, total_counts, 3, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm),
+    const int n = RM_STORE_MAX_VIEWS * 3;
+    unsigned long long counts[RM_STORE_MAX_VIEWS * 3], total_counts[RM_STORE_MAX_VIEWS * 3];
+    uint64_t total[RM_STORE_MAX_VIEWS * 3];
+    for (int i = 0; i < n; i++) counts[i] = w->written[i / 3][i % 3];
+    if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(w->digest, total, n, MPI_UINT64_T, MPI_SUM, s->comm), "MPI_Allreduce")) != 0 ||
+        rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, total_counts, n, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm),
                                         "MPI_Allreduce")) != 0)
         return -1;
     int rc = 0;
-    for (int g = 0; g < 3 && rc == 0; g++) {
-        if (g == RM_GROUP_BENCH && s->n_bench == 0) continue;
-        unsigned long long expected = g == RM_GROUP_BENCH ? 2ull * s->n_bench * s->dim
-                                      : (unsigned long long)s->split[g].n_prompts * s->split[g].n_responses * (s->dim + 1);
-        if (total_counts[g] != expected) {
-            rc = rm_errorf("%s: %s: %llu values written, expected each of the %llu exactly once", s->path,
-                           STORE_GROUP_PATHS[g], total_counts[g], expected);
-            break;
+    for (int v = w->first_view; v < s->n_views && rc == 0; v++)
+        for (int g = 0; g < 3 && rc == 0; g++) {
+            if (g == RM_GROUP_BENCH && s->n_bench == 0) continue;
+            char group[192], text[64];
+            if (v == 0) snprintf(group, sizeof group, "%s", STORE_GROUP_PATHS[g]);
+            else snprintf(group, sizeof group, "%s%s", s->views[v].paths[4], STORE_GROUP_PATHS[g]);
+            unsigned long long expected = group_values(s, v, g), got = total_counts[v * 3 + g];
+            if (got != expected) {
+                rc = rm_errorf("%s: %s: %llu values written, expected each of the %llu exactly once", s->path, group, got,
+                               expected);
+                break;
+            }
+            rm_store_digest_format(total[v * 3 + g], text, sizeof text);
+            hid_t grp = H5Gopen2(s->file, group, H5P_DEFAULT);
+            if (grp < 0) rc = store_h5_fail(s->path, group, "H5Gopen2");
+            else rc = store_write_string_attr(grp, s->path, "content_digest", text);
+            if (grp >= 0) H5Gclose(grp);
         }
-        char text[64];
-        rm_store_digest_format(total[g], text, sizeof text);
-        hid_t grp = H5Gopen2(s->file, STORE_GROUP_PATHS[g], H5P_DEFAULT);
-        if (grp < 0) rc = store_h5_fail(s->path, STORE_GROUP_PATHS[g], "H5Gopen2");
-        else rc = store_write_string_attr(grp, s->path, "content_digest", text);
-        if (grp >= 0) H5Gclose(grp);
-    }
     return rm_all_ok(s->comm, rc);
 }
 
@@ -363,6 +500,10 @@ int rm_store_commit(rm_store_writer *w)
         store_close_id(&s->embeddings[i], H5Dclose);
         store_close_id(&s->rewards[i], H5Dclose);
         store_close_id(&s->bench[i], H5Dclose);
+        for (int v = 1; v < RM_STORE_MAX_VIEWS; v++) {
+            store_close_id(&s->views[v].embeddings[i], H5Dclose);
+            store_close_id(&s->views[v].bench[i], H5Dclose);
+        }
     }
     int rc = 0;
     if (H5Fclose(s->file) < 0) rc = store_h5_fail(s->path, "/", "H5Fclose");
@@ -383,6 +524,82 @@ int rm_store_commit(rm_store_writer *w)
     snprintf(s->path, sizeof s->path, "%s", w->final_path);
     rm_store_close(s);
     return rc;
+}
+
+/* Local (rank 0): byte copy of src to dst, created anew (mode 0644 under the umask). */
+static int copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY), out = in < 0 ? -1 : open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644), rc = 0;
+    if (in < 0) return rm_errorf("cannot read %s: %s", src, strerror(errno));
+    if (out < 0) rc = rm_errorf("cannot create %s: %s", dst, strerror(errno));
+    static char buf[1 << 20];
+    for (ssize_t n; rc == 0 && (n = read(in, buf, sizeof buf)) != 0;) {
+        if (n < 0) rc = rm_errorf("cannot read %s: %s", src, strerror(errno));
+        else if (write(out, buf, (size_t)n) != n) rc = rm_errorf("cannot write %s: %s", dst, strerror(errno));
+    }
+    close(in);
+    if (out >= 0 && close(out) != 0 && rc == 0) rc = rm_errorf("cannot write %s: %s", dst, strerror(errno));
+    if (rc != 0) unlink(dst);
+    return rc;
+}
+
+/* Local checks of a view to add to the open store s. */
+static int check_new_view(const rm_store *s, const rm_store_view_layout *view)
+{
+    if (!store_view_name_ok(view->name))
+        return rm_errorf("%s: invalid view name '%s' (1-63 of A-Z a-z 0-9 _ . -)", s->path, view->name);
+    for (int v = 0; v < s->n_views; v++)
+        if (strcmp(s->views[v].name, view->name) == 0) return rm_errorf("%s: the store has a view '%s' already", s->path, view->name);
+    if (s->n_views >= RM_STORE_MAX_VIEWS) return rm_errorf("%s: the store has %d views, the most there can be", s->path, s->n_views);
+    if (view->dim == 0) return rm_errorf("%s: view '%s': dimension must be at least 1", s->path, view->name);
+    return 0;
+}
+
+int rm_store_extend(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_view_layout *view)
+{
+    store_h5_quiet();
+    memset(w, 0, sizeof *w);
+    store_reset(&w->store);
+    rm_store *s = &w->store;
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    rm_store old;
+    if (rm_store_open(&old, path, comm) != 0) return -1;
+    int rc = check_new_view(&old, view);
+    rm_store_close(&old);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    char *temp = rm_temp_sibling(path, "partial");
+    rc = temp && strlen(temp) < sizeof w->temp_path && strlen(path) < sizeof w->final_path ? 0 : -1;
+    if (rc == 0) {
+        snprintf(w->temp_path, sizeof w->temp_path, "%s", temp);
+        snprintf(w->final_path, sizeof w->final_path, "%s", path);
+        snprintf(s->path, sizeof s->path, "%s", temp);
+    }
+    free(temp);
+    /* The copy is written before anyone opens it; the original is never opened for writing. */
+    if (rc == 0 && rank == 0) rc = copy_file(path, w->temp_path);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    if (rm_mpi_check(MPI_Comm_dup(comm, &s->comm), "MPI_Comm_dup") != 0) return rm_all_ok(comm, -1);
+    hid_t fapl = store_mpio_access(s->comm, s->path);
+    if (rm_all_ok(comm, fapl < 0 ? -1 : 0) != 0) {
+        rm_store_abandon(w);
+        return -1;
+    }
+    s->file = H5Fopen(s->path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    rc = s->file < 0 ? store_h5_fail(s->path, "/", "H5Fopen") : store_validate_open(s);
+    if (rc == 0) {
+        w->first_view = s->n_views;
+        plan_view(s, s->n_views, view);
+        s->n_views++;
+        rc = create_view_objects(s, w->first_view);
+        if (rc == 0) rc = write_view_attrs(s);
+    }
+    if (rm_all_ok(comm, rc) != 0) {
+        rm_store_abandon(w);
+        return -1;
+    }
+    return 0;
 }
 
 void rm_store_abandon(rm_store_writer *w)

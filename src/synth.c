@@ -136,6 +136,82 @@ static void synth_split_rows(const synth_model *m, uint64_t first_global_prompt,
     }
 }
 
+/* ---- extra views: y = tanh(1.5 M_v e / sqrt(D s2) + c_v), M_v [D_v, D] and c_v [D_v] drawn
+ * from RM_STREAM_SYNTH_TOPIC sub-streams 16 + 2v and 17 + 2v: the same latent response
+ * (and so the same golden reward) seen through a different random nonlinear map per view. */
+#define SYNTH_VIEW_GAIN 1.5
+#define SYNTH_VIEW_BIAS 0.3
+
+typedef struct {
+    int n;                      /* extra views */
+    size_t dim[RM_MAX_VIEWS];   /* [v - 1] */
+    double *map[RM_MAX_VIEWS];  /* [v - 1]: [D_v, D] */
+    double *bias[RM_MAX_VIEWS]; /* [v - 1]: [D_v] */
+    char name[RM_MAX_VIEWS][16];
+} synth_views;
+
+static void synth_views_free(synth_views *v)
+{
+    for (int i = 0; i < v->n; i++) free(v->map[i]), free(v->bias[i]);
+    memset(v, 0, sizeof *v);
+}
+
+/* D of extra view v >= 1: synth.view_dims[v - 1], else synth.dim + 8 (v - 1). */
+static size_t synth_view_dim(const rm_settings *cfg, int v)
+{
+    return cfg->synth_n_view_dims > 0 ? (size_t)cfg->synth_view_dims[v - 1] : (size_t)cfg->synth_dim + 8u * (size_t)(v - 1);
+}
+
+static int synth_views_init(synth_views *out, const synth_model *m, const rm_settings *cfg)
+{
+    memset(out, 0, sizeof *out);
+    if (cfg->synth_n_view_dims > 0 && cfg->synth_n_view_dims != cfg->synth_views)
+        return rm_errorf("synth.view_dims has %d entries but synth.views = %lld (give one D per extra view, or [])",
+                         cfg->synth_n_view_dims, cfg->synth_views);
+    double scale = SYNTH_VIEW_GAIN * m->norm; /* gain / sqrt(D s2): each z_j about unit variance */
+    for (int i = 0; i < (int)cfg->synth_views; i++) {
+        int v = i + 1;
+        size_t dv = synth_view_dim(cfg, v);
+        snprintf(out->name[i], sizeof out->name[i], "view%d", v);
+        out->dim[i] = dv;
+        out->map[i] = rm_alloc(dv * m->dim, sizeof(double), "synthetic view map");
+        out->bias[i] = rm_alloc(dv, sizeof(double), "synthetic view map");
+        out->n = v;
+        if (!out->map[i] || !out->bias[i]) return -1;
+        for (size_t j = 0; j < dv * m->dim; j++)
+            out->map[i][j] = scale * rm_rand_normal(m->seed, SUB(RM_STREAM_SYNTH_TOPIC, 16 + 2 * v), j);
+        for (size_t j = 0; j < dv; j++)
+            out->bias[i][j] = SYNTH_VIEW_BIAS * rm_rand_normal(m->seed, SUB(RM_STREAM_SYNTH_TOPIC, 17 + 2 * v), j);
+    }
+    return 0;
+}
+
+/* rows latent responses e[rows, D] (as stored) into view i's y[rows, D_v]. */
+static void synth_view_map(const synth_views *v, int i, const float *e, size_t D, size_t rows, float *y)
+{
+    size_t dv = v->dim[i];
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < dv; j++) {
+            const double *row = v->map[i] + j * D;
+            double z = v->bias[i][j];
+            for (size_t d = 0; d < D; d++) z += row[d] * e[r * D + d];
+            y[r * dv + j] = (float)tanh(z);
+        }
+}
+
+/* Collective: write rows of every extra view from the default view's piece e. */
+static int synth_write_views(rm_store_writer *w, const synth_views *v, int bench, rm_split sp, size_t p0, size_t p1,
+                             size_t rows, const float *e, const float *e2, size_t D, float *y, float *y2)
+{
+    for (int i = 0; i < v->n; i++) {
+        synth_view_map(v, i, e, D, rows, y);
+        if (bench) synth_view_map(v, i, e2, D, rows, y2);
+        int rc = bench ? rm_store_write_view_bench(w, i + 1, p0, p1, y, y2) : rm_store_write_view_split(w, i + 1, sp, p0, p1, y);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 static size_t rows_per_piece(size_t row_floats)
 {
     size_t rows = SYNTH_PIECE_BYTES / (row_floats * sizeof(float));
@@ -152,7 +228,8 @@ static int agree_pieces(MPI_Comm comm, size_t mine, size_t *most)
     return 0;
 }
 
-static int synth_write_contents(rm_store_writer *w, const synth_model *m, const rm_settings *cfg, MPI_Comm comm)
+static int synth_write_contents(rm_store_writer *w, const synth_model *m, const synth_views *views, const rm_settings *cfg,
+                                MPI_Comm comm)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -173,7 +250,11 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
     float *emb = rm_alloc(max_floats, sizeof(float), "synthetic embeddings piece");
     float *rewards = rm_alloc(max_floats / D + 2 * bench_rows, sizeof(float), "synthetic rewards piece");
     double *x = rm_alloc(D, sizeof(double), "synthetic prompt vector");
-    int rc = emb && rewards && x ? 0 : -1;
+    size_t widest = D;
+    for (int i = 0; i < views->n; i++) widest = views->dim[i] > widest ? views->dim[i] : widest;
+    /* a view's piece: as many rows as the default view's, at the view's D (bench: two halves) */
+    float *view_piece = views->n ? rm_alloc(max_floats / D * widest, sizeof(float), "synthetic view piece") : NULL;
+    int rc = emb && rewards && x && (view_piece || !views->n) ? 0 : -1;
     if (rm_all_ok(comm, rc) != 0) goto done;
 
     for (int sp = 0; sp < 2 && rc == 0; sp++) {
@@ -187,6 +268,8 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
             if (p1 > end) p1 = end;
             synth_split_rows(m, first_prompt[sp], response_base[sp], k[sp], p0, p1, x, emb, rewards);
             rc = rm_store_write_split(w, (rm_split)sp, p0, p1, emb, rewards);
+            if (rc == 0)
+                rc = synth_write_views(w, views, 0, (rm_split)sp, p0, p1, (p1 - p0) * k[sp], emb, NULL, D, view_piece, NULL);
         }
     }
     if (rc == 0 && n_bench > 0) {
@@ -214,6 +297,9 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
                     memcpy(rejected + (b - i0) * D, pair + (size_t)(1 - best) * D, D * sizeof(float));
                 }
                 rc = rm_store_write_bench(w, i0, i1, chosen, rejected);
+                if (rc == 0)
+                    rc = synth_write_views(w, views, 1, RM_SPLIT_TRAIN, i0, i1, i1 - i0, chosen, rejected, D, view_piece,
+                                           view_piece + (i1 - i0) * widest);
             }
             free(pair);
         }
@@ -222,6 +308,7 @@ done:
     free(emb);
     free(rewards);
     free(x);
+    free(view_piece);
     return rc;
 }
 
@@ -237,6 +324,12 @@ int rm_synth_write(const rm_settings *cfg, MPI_Comm comm, int force)
              cfg->synth_train_prompts, cfg->synth_train_responses, cfg->synth_test_prompts, cfg->synth_test_responses,
              cfg->synth_dim, cfg->synth_topics, cfg->synth_bench_pairs, rm_dtype_name(dtype), cfg->synth_seed,
              cfg->synth_noise);
+    /* views are appended only when there are any: a store without keeps its identity */
+    for (int v = 1; v <= (int)cfg->synth_views; v++) {
+        size_t used = strlen(description);
+        snprintf(description + used, sizeof description - used, "%sview%d=%zu", v == 1 ? "|views:" : ",", v,
+                 synth_view_dim(cfg, v));
+    }
     rm_store_uuid_from_text(description, uuid, sizeof uuid);
     char task[96];
     snprintf(task, sizeof task, "synthetic(topics=%lld,noise=%g,seed=%lld)", cfg->synth_topics, cfg->synth_noise,
@@ -254,13 +347,23 @@ int rm_synth_write(const rm_settings *cfg, MPI_Comm comm, int force)
     };
     synth_model model;
     if (rm_all_ok(comm, synth_model_init(&model, cfg)) != 0) return -1;
-    rm_store_writer w;
-    if (rm_store_create(&w, cfg->store, comm, &layout, force) != 0) {
+    synth_views views;
+    rm_store_view_layout view_layouts[RM_MAX_VIEWS];
+    if (rm_all_ok(comm, synth_views_init(&views, &model, cfg)) != 0) {
+        synth_views_free(&views);
         synth_model_free(&model);
         return -1;
     }
-    int rc = synth_write_contents(&w, &model, cfg, comm);
+    for (int i = 0; i < views.n; i++) view_layouts[i] = (rm_store_view_layout){views.name[i], views.dim[i], dtype};
+    layout.n_extra_views = views.n;
+    layout.extra_views = view_layouts;
+    rm_store_writer w;
+    int rc = rm_store_create(&w, cfg->store, comm, &layout, force);
+    if (rc == 0) rc = synth_write_contents(&w, &model, &views, cfg, comm);
+    else rc = 1; /* nothing to abandon */
+    synth_views_free(&views);
     synth_model_free(&model);
+    if (rc == 1) return -1;
     if (rc != 0) {
         rm_store_abandon(&w);
         return -1;

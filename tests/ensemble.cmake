@@ -2,6 +2,9 @@
 rmens_script_test(ensemble_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh)
 rmens_script_test(ensemble_data_parallel ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/data_parallel.sh)
 rmens_script_test(ensemble_faults ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/faults.sh)
+# Members on several store views (issue 16).
+rmens_script_test(ensemble_views ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/views.sh)
+set_tests_properties(ensemble_views PROPERTIES LABELS "mpi;e2e")
 # The same in bf16 (issue 15): through oneDNN where it has a bf16 kernel, and emulated.
 rmens_script_test(ensemble_ranks_identical_bf16 ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh bf16)
 rmens_script_test(ensemble_ranks_identical_bf16_emulated ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh bf16)

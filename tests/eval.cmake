@@ -19,6 +19,10 @@ target_link_libraries(eval_calibration_pairs_dump PRIVATE rmens_core)
 rmens_script_test(eval_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh
                   $<TARGET_FILE:eval_calibration_pairs_dump>)
 set_tests_properties(eval_ranks_identical PROPERTIES LABELS "mpi;e2e")
+# The same with members on three store views of different D (issue 16).
+rmens_script_test(eval_ranks_identical_views ${CMAKE_CURRENT_SOURCE_DIR}/eval/ranks_identical.sh
+                  $<TARGET_FILE:eval_calibration_pairs_dump> views)
+set_tests_properties(eval_ranks_identical_views PROPERTIES LABELS "mpi;e2e")
 # bf16 evaluation within tolerance of fp32 on the demo store (issue 15).
 rmens_script_test(eval_bf16_figures ${CMAKE_CURRENT_SOURCE_DIR}/eval/bf16_figures.sh)
 set_tests_properties(eval_bf16_figures PROPERTIES LABELS "mpi;e2e")

@@ -14,6 +14,8 @@
 
 #define RM_MAX_HIDDEN 8
 #define RM_MAX_LIST 64
+#define RM_MAX_VIEWS 16 /* = RM_STORE_MAX_VIEWS */
+#define RM_NAME_MAX 64
 #define RM_MAX_FAMILIES 8
 
 typedef struct {
@@ -29,6 +31,9 @@ typedef struct {
     char synth_dtype[16]; /* "float32" | "float16" */
     long long synth_seed;
     double synth_noise;   /* response scatter around its prompt (relative) */
+    long long synth_views; /* extra views beside the default one */
+    int synth_n_view_dims;
+    long long synth_view_dims[RM_MAX_VIEWS]; /* D of each extra view (empty: the rule in synth.h) */
 
     /* pairs.* */
     char pairs_mode[32];  /* "cross_prompt" | "within_prompt" */
@@ -65,6 +70,8 @@ typedef struct {
     /* ensemble.* */
     long long ensemble_members;
     char ensemble_data[16]; /* "full" | "bootstrap" */
+    int ensemble_n_views;   /* 0: every member on the default view */
+    char ensemble_views[RM_MAX_VIEWS][RM_NAME_MAX]; /* member m uses view m mod n */
     int ensemble_n_families;  /* 0: every member is model.family */
     char ensemble_families[RM_MAX_FAMILIES][8]; /* member m is families[m mod n] */
 

@@ -5,7 +5,10 @@
  *   /                attrs: format="rmens-members", format_version=1, version, n_members,
  *                           config (text), store, store_uuid, ranks, ranks_per_member
  *   /member_<m>/     attrs: index, seed, dim, hidden (int array), objective,
- *                           score_mean, score_std, epochs_run, best_epoch, train_seconds
+ *                           score_mean, score_std, epochs_run, best_epoch, train_seconds,
+ *                           view (string; only with ensemble.views: the store view the
+ *                           member was trained on and is scored on; absent: the default)
+ * With ensemble.views the root `dim` is the default view's; each member's dim is its view's.
  *   /member_<m>/layer_<l>/weight [out, in] float32, /member_<m>/layer_<l>/bias [out]
  *   /member_<m>/history/train_loss, val_loss, val_accuracy [epochs_run] float64
  * so that in PyTorch: lin.weight.data = torch.from_numpy(f["member_0/layer_0/weight"][:]). */
@@ -29,6 +32,7 @@ typedef struct {
     char objective[16];
     char store_uuid[64];
     char *config_text;  /* config the members were trained with */
+    char (*member_view)[64]; /* [n_members] member attribute `view`, "" when absent */
 } rm_ensemble;
 
 /* Load every member on every rank of comm (rank 0 reads, weights are broadcast).
@@ -47,6 +51,19 @@ static inline float rm_member_standardise(const rm_member *m, float raw)
  * makes training checkpoint at its first step boundary instead of killing the rank. */
 void rm_catch_stop_signals(void);
 
+/* ---- views (ensemble.views; src/ensemble_views.c) ---- */
+/* The configured views as store view indexes: index[i], dim[i] for i < n; without
+ * ensemble.views one entry, the default view. Local; an unknown name is an error. */
+typedef struct {
+    int n;
+    int index[RM_MAX_VIEWS];
+    size_t dim[RM_MAX_VIEWS];
+} rm_view_plan;
+int rm_view_plan_resolve(rm_view_plan *vp, const rm_settings *cfg, const rm_store *store);
+/* view_of_member[m] = the store view member m of a loaded ensemble is scored on, with its
+ * dim checked against the view's D (local). */
+int rm_ensemble_member_views(const rm_ensemble *e, const rm_store *store, int *view_of_member);
+
 /* `rmens train`: the whole distributed training of cfg on comm. */
 int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resume);
 
@@ -63,6 +80,8 @@ typedef struct {
     size_t bytes;      /* window size on this node */
 } rm_shared_split;
 int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, int threads);
+/* The same for store view `view` (its embeddings; the rewards are the same in every view). */
+int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm, int threads);
 void rm_shared_split_free(rm_shared_split *ns);
 
 /* Members dealt over groups of parallel.ranks_per_member ranks: group g trains members
@@ -72,14 +91,18 @@ typedef struct {
     int rank, size, n_groups, group_id, group_rank;
     int n_members, mine;   /* mine: members this rank's group trains */
     rm_member_slot *slots; /* [n_members] */
-    size_t n_params;       /* of one member */
+    size_t n_params;       /* of one member (0: views of different D, no checkpoints) */
+    int n_views;           /* member m trains on data[m % n_views] (0 or 1: one view) */
 } rm_member_deal;
 int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm comm, int dim);
 /* Every slot back to pending, its member freed (the next training of the same deal). */
 void rm_member_deal_reset(rm_member_deal *d);
 void rm_member_deal_free(rm_member_deal *d);
+/* The deal's views (after create): n_views and the parameter count they imply. */
+void rm_member_deal_set_views(rm_member_deal *d, const rm_settings *cfg, const rm_view_plan *vp);
 
-/* Collective: train every unfinished member of the deal on `pairs` (in-progress slots
+/* Collective: train every unfinished member of the deal on `pairs`, member m on
+ * data[m % d->n_views] (in-progress slots
  * continue from their state). warm: NULL, or [n_members] weights each member starts from
  * instead of its initialisation (fresh Adam state, no history). Stops at step boundaries
  * on SIGTERM/SIGUSR1 or every train.checkpoint_minutes, then writes every slot to

@@ -23,6 +23,13 @@ typedef struct {
     size_t chunk_bytes; /* 0: 64 MiB */
     /* Attributes; NULL: parsed from the embeddings' file names (embd_<gen>_<embedder>_<task>_<split>). */
     const char *embed_model, *response_model, *task;
+    /* --view NAME: add the inputs as view NAME of the existing store `output` instead of
+     * creating one. The embeddings must have the store's prompts and responses (N, K; the
+     * bench pairs when the store has /bench), and the rewards files must equal the store's
+     * rewards bit for bit as float32 (a mismatch: one line naming both files). The view
+     * is written into a copy renamed over the store when complete: on any failure the
+     * store is left as it was. */
+    const char *view;
 } rm_import_args;
 
 typedef struct {

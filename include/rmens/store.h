@@ -11,6 +11,21 @@
  *   /train, /test, /bench (groups)   attr content_digest (string, see Integrity)
  * Row i of a split is prompt i; column k its k-th response.
  *
+ * Views (format_version 2): the same prompts and responses embedded by several models.
+ * The datasets above are the default view; every further view <name> has
+ *   /views/<name>/train/embeddings [N_train, K_train, D_v]  float32 or IEEE float16
+ *   /views/<name>/test/embeddings  [N_test,  K_test,  D_v]
+ *   /views/<name>/bench/chosen, /views/<name>/bench/rejected  [N_bench, D_v] (exactly
+ *                                   when the default view has /bench)
+ *   /views/<name>/train, /test, /bench (groups)  attr content_digest
+ * with its own D_v and dtype, and no rewards of its own: N, K and the golden rewards are
+ * the default view's. Root attribute `views` (1-D array of variable-length UTF-8 strings;
+ * fixed-length strings are read too) lists every view's name, the default view first.
+ * rmens writes format_version 2 only for a store with more than one view; a version 1
+ * store (no `views`) has the single view "default". Names: 1-63 of [A-Za-z0-9_.-].
+ * Each view group is chunked and checksummed like the default view's, and its digest
+ * sums its embeddings alone (bench: chosen then rejected) in the same way.
+ *
  * Every function taking a store is collective over the store's communicator unless
  * marked local: all ranks call it, each with its own (possibly empty) prompt range.
  * Reads never load a whole split to read a part of it: a range is read in pieces of at
@@ -71,7 +86,10 @@
 #include <stdint.h>
 
 #define RM_STORE_FORMAT "rmens-store"
-#define RM_STORE_FORMAT_VERSION 1
+#define RM_STORE_FORMAT_VERSION 1        /* a store of the default view alone */
+#define RM_STORE_FORMAT_VERSION_VIEWS 2  /* a store with views */
+#define RM_STORE_MAX_VIEWS 16
+#define RM_STORE_DEFAULT_VIEW "default"
 
 typedef enum { RM_SPLIT_TRAIN = 0, RM_SPLIT_TEST = 1 } rm_split;
 typedef enum { RM_DTYPE_FLOAT32 = 0, RM_DTYPE_FLOAT16 = 1 } rm_dtype;
@@ -80,6 +98,19 @@ typedef struct {
     size_t n_prompts, n_responses; /* N, K */
     rm_dtype dtype;                /* of the embeddings */
 } rm_split_info;
+
+/* One view. views[0] describes the default view (its handles are the store's own
+ * embeddings[] and bench[], not repeated here); views[v >= 1] own their handles. */
+typedef struct {
+    char name[64];
+    size_t dim;
+    rm_dtype dtype[2], bench_dtype;
+    hid_t embeddings[2], bench[2];
+    int checksum_embeddings[2], checksum_bench[2];
+    char digest[3][64];  /* [rm_store_group] recorded content_digest, "" when absent */
+    char paths[5][160];  /* /views/<name>/train/embeddings, test/embeddings, bench/chosen,
+                          * bench/rejected, and the view's group /views/<name> */
+} rm_store_view;
 
 typedef struct {
     char path[1024];
@@ -99,6 +130,9 @@ typedef struct {
      * chosen/rejected), and each group's recorded content_digest ("" when absent). */
     int checksum_embeddings[2], checksum_rewards[2], checksum_bench[2];
     char digest[3][64]; /* [rm_store_group] */
+    int format_version; /* 1, or 2 (views) */
+    int n_views;        /* >= 1 */
+    rm_store_view views[RM_STORE_MAX_VIEWS];
 } rm_store;
 
 typedef enum { RM_GROUP_TRAIN = 0, RM_GROUP_TEST = 1, RM_GROUP_BENCH = 2 } rm_store_group;
@@ -111,6 +145,13 @@ void rm_store_close(rm_store *s);
 
 /* Read embeddings of prompts [p0, p1) of a split into out[(p1-p0) * K * D] (float32). */
 int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
+/* Views: index of the view called `name`, or -1 with an error listing the store's views
+ * (local). The *_view functions take a view index (0: the default view, the same as the
+ * functions without it); rm_store_view_dim gives its D. */
+int rm_store_find_view(const rm_store *s, const char *name);
+size_t rm_store_view_dim(const rm_store *s, int view);
+int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out);
+int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float *chosen, float *rejected);
 /* Read golden rewards of prompts [p0, p1) into out[(p1-p0) * K]. */
 int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
 /* Read benchmark rows [i0, i1) of /bench/chosen and /bench/rejected, each [(i1-i0) * D]. */
@@ -149,6 +190,7 @@ typedef struct {
 } rm_group_verify;
 typedef struct {
     rm_group_verify group[3]; /* [rm_store_group] */
+    rm_group_verify view_group[RM_STORE_MAX_VIEWS][3]; /* views v >= 1 ([0] unused) */
     double bytes, seconds;    /* all stored bytes read; wall time of the pass (slowest rank) */
     int ranks;
 } rm_store_verify_report;
@@ -167,9 +209,18 @@ const char *rm_dtype_name(rm_dtype dtype); /* "float32" | "float16" */
 /* ---- writing (synth, import) ---- */
 
 typedef struct {
+    const char *name;
+    size_t dim;
+    rm_dtype dtype; /* of all its embeddings */
+} rm_store_view_layout;
+
+typedef struct {
     size_t dim;
     rm_split_info split[2];
     size_t n_bench;
+    const char *default_view;          /* NULL: "default" */
+    int n_extra_views;                 /* views beside the default one (format_version 2 when > 0) */
+    const rm_store_view_layout *extra_views;
     const char *embed_model, *response_model, *task;
     const char *uuid; /* NULL: derived from the content description and time */
     const char *provenance; /* how the store was made (written as root attribute 'provenance'
@@ -184,7 +235,8 @@ typedef struct {
     /* This rank's part of each group's content digest and the values it wrote: at commit
      * the sums over ranks give the digest attributes, and the counts must equal the
      * group's size (every value written exactly once, as synth and import do). */
-    uint64_t digest[3], written[3];
+    uint64_t digest[RM_STORE_MAX_VIEWS][3], written[RM_STORE_MAX_VIEWS][3];
+    int first_view;    /* views written by this writer: [first_view, n_views) (extend: the new one) */
 } rm_store_writer;
 
 /* Create the store at a temporary sibling of `path`; refuses an existing `path` unless force. */
@@ -194,6 +246,14 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
  * value must be written exactly once (the content digest sums what was written). */
 int rm_store_write_split(rm_store_writer *w, rm_split split, size_t p0, size_t p1, const float *emb, const float *rewards);
 int rm_store_write_bench(rm_store_writer *w, size_t i0, size_t i1, const float *chosen, const float *rejected);
+/* Views' embeddings (rewards belong to the default view): as write_split / write_bench. */
+int rm_store_write_view_split(rm_store_writer *w, int view, rm_split split, size_t p0, size_t p1, const float *emb);
+int rm_store_write_view_bench(rm_store_writer *w, int view, size_t i0, size_t i1, const float *chosen, const float *rejected);
+/* Add a view to the existing store at `path`: a copy of it at a temporary sibling gets
+ * the view's (empty) datasets, format_version 2 and the longer `views`; write the view
+ * with rm_store_write_view_* (view index w->first_view), then commit renames the copy over
+ * the store (atomic: the store is the old one or the new one, never a mix), or abandon. */
+int rm_store_extend(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_view_layout *view);
 /* Close and atomically rename into place. */
 int rm_store_commit(rm_store_writer *w);
 /* Close and delete the temporary file (after a failure). */

@@ -13,7 +13,15 @@
  * linear model reaches about 0.71 within-prompt pairwise accuracy, a small MLP about 0.78,
  * the true function 1.0. Prompts are numbered train, then test, then benchmark, so the
  * benchmark's prompts are held out from both splits; each benchmark pair is two responses
- * of one such prompt, the one with the higher golden reward "chosen". */
+ * of one such prompt, the one with the higher golden reward "chosen".
+ *
+ * Views (synth.views = V > 0, format_version 2): views view1 .. viewV embed the same
+ * stored responses e (train, test and benchmark) as
+ *   y = tanh(1.5 M_v e / sqrt(D s2) + c_v),  M_v ~ N(0, 1)^[D_v x D], c_v ~ 0.3 N(0, I)
+ * (drawn from sub-streams of the topic stream), so every view carries the same golden
+ * reward through a different random nonlinear map. D_v = synth.view_dims[v - 1], or by
+ * default synth.dim + 8 (v - 1) (view1 as wide as the default view, each next one 8
+ * wider). The store_uuid description gains the views only when there are any. */
 #ifndef RMENS_SYNTH_H
 #define RMENS_SYNTH_H
 

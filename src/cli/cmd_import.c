@@ -31,6 +31,7 @@ static int parse_import_args(int argc, char **argv, rm_import_args *a)
         {"--bench-chosen", &a->bench_chosen},         {"--bench-rejected", &a->bench_rejected},
         {"--output", &a->output},                     {"--embed-model", &a->embed_model},
         {"--response-model", &a->response_model},     {"--task", &a->task},
+        {"--view", &a->view},
     };
     const int n_options = (int)(sizeof options / sizeof options[0]);
     for (int i = 1; i < argc; i++) {
@@ -74,7 +75,11 @@ int cmd_import(int argc, char **argv)
     if (parsed != 0) return cli_fail("import", comm);
     rm_import_result result;
     if (rm_import(&args, comm, &result) != 0) return cli_fail("import", comm);
-    if (cli_rank(comm) == 0) {
+    if (cli_rank(comm) == 0 && args.view) {
+        double mb = (double)result.bytes_read / 1e6;
+        printf("rmens import: added view '%s' (%s embeddings) to %s: read %.1f MB of .npy data in %.2f s\n", args.view,
+               args.float16 ? "float16" : "float32", args.output, mb, result.seconds);
+    } else if (cli_rank(comm) == 0) {
         double mb = (double)result.bytes_read / 1e6;
         printf("rmens import: wrote %s (%s embeddings): read %.1f MB of .npy data in %.2f s (%.1f MB/s)\n", args.output,
                args.float16 ? "float16" : "float32", mb, result.seconds, result.seconds > 0 ? mb / result.seconds : 0.0);
@@ -87,7 +92,7 @@ const cli_verb VERB_IMPORT = {
     "build a store from the paper's released .npy embeddings and golden rewards",
     "rmens import --train-embeddings F --train-rewards F --test-embeddings F --test-rewards F\n"
     "                    --output STORE [--bench-chosen F --bench-rejected F] [--float16] [--force]\n"
-    "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S]",
+    "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S] [--view NAME]",
     "Inputs are NumPy .npy files as released with the paper:\n"
     "  embd_<gen>_<embedder>_<task>_<split>.npy     (prompts, responses, D) float32 or float16\n"
     "  reward_<gen>_<embedder>_<task>_<split>.npy   (prompts, responses, 1) or (prompts, responses)\n"
@@ -102,6 +107,11 @@ const cli_verb VERB_IMPORT = {
     "options:\n"
     "  --float16            store embeddings as IEEE half (rounded to nearest even)\n"
     "  --force              overwrite an existing STORE\n"
+    "  --view NAME          add the files as view NAME of the existing STORE (format version 2):\n"
+    "                       /views/NAME/{train,test}/embeddings (and /bench/... when STORE has a\n"
+    "                       bench: then --bench-chosen/--bench-rejected are required). The files\n"
+    "                       must have STORE's prompts and responses and its rewards exactly; the\n"
+    "                       view goes into a copy renamed over STORE when complete\n"
     "  --chunk-mb N         bound on one piece per rank, in MiB\n"
     "  --embed-model S, --response-model S, --task S\n"
     "                       store attributes (default: <embedder>, <gen>, <task> parsed\n"

@@ -73,13 +73,19 @@ static void print_integrity(const rm_store *s)
     }
     for (int g = 0; g < groups; g++)
         printf("digest %-8s %s\n", GROUP_NAMES[g], s->digest[g][0] ? s->digest[g] : "(none recorded)");
+    for (int v = 1; v < s->n_views; v++)
+        for (int g = 0; g < groups; g++)
+            printf("digest %s%s %s\n", s->views[v].paths[4], GROUP_NAMES[g],
+                   s->views[v].digest[g][0] ? s->views[v].digest[g] : "(none recorded)");
 }
+
+static void print_views(const rm_store *s);
 
 static void print_header(rm_store *s, int root)
 {
     if (root) {
         printf("store           %s\n", s->path);
-        printf("format          %s, version %d\n", RM_STORE_FORMAT, RM_STORE_FORMAT_VERSION);
+        printf("format          %s, version %d\n", RM_STORE_FORMAT, s->format_version);
         printf("store_uuid      %s\n", s->uuid[0] ? s->uuid : "(none)");
         printf("embed_model     %s\nresponse_model  %s\ntask            %s\n", s->embed_model, s->response_model, s->task);
         print_integrity(s);
@@ -93,6 +99,23 @@ static void print_header(rm_store *s, int root)
         if (root)
             printf("%-6s %10zu %10zu %7zu %-8s %-20s %-16s\n", rm_split_name((rm_split)sp), s->split[sp].n_prompts,
                    s->split[sp].n_responses, s->dim, rm_dtype_name(s->split[sp].dtype), ce, cr);
+    }
+    if (root) print_views(s);
+}
+
+/* One line per view (format_version 2 stores; a version 1 store has the default alone). */
+static void print_views(const rm_store *s)
+{
+    printf("\nviews           %d:", s->n_views);
+    for (int v = 0; v < s->n_views; v++) printf(" %s%s", s->views[v].name, v == 0 ? " (default)" : "");
+    printf("\n");
+    for (int v = 0; v < s->n_views; v++) {
+        const rm_store_view *w = &s->views[v];
+        printf("view %-10s D %-6zu train %-8s test %-8s bench %s", w->name, rm_store_view_dim(s, v),
+               rm_dtype_name(v ? w->dtype[0] : s->split[0].dtype), rm_dtype_name(v ? w->dtype[1] : s->split[1].dtype),
+               s->n_bench ? rm_dtype_name(v ? w->bench_dtype : s->bench_dtype) : "absent");
+        if (v == 0) printf("  at /train, /test%s\n", s->n_bench ? ", /bench" : "");
+        else printf("  at %s\n", w->paths[4]);
     }
 }
 
@@ -142,20 +165,25 @@ static int inspect_verify(rm_store *s, int root)
     rm_store_verify_report r;
     if (rm_store_verify(s, &r) != 0) return -1;
     int rc = 0;
-    for (int g = 0; g < 3; g++) {
-        const rm_group_verify *v = &r.group[g];
-        if (!v->present) continue;
-        const char *verdict = v->digest == 1 ? "matches" : v->digest == 0 ? "MISMATCH" : "(none recorded to compare)";
-        if (root)
-            printf("verify %-8s %zu values, %zu NaN/Inf, digest %s %s\n", GROUP_NAMES[g], v->values, v->nonfinite,
-                   v->computed, verdict);
-        /* NaN/Inf first: the more specific reason when both hold (a value edited to NaN) */
-        if (rc == 0 && v->nonfinite > 0)
-            rc = rm_errorf("%s: invalid store: %zu NaN/Inf values in %s", s->path, v->nonfinite, GROUP_NAMES[g]);
-        if (rc == 0 && v->digest == 0)
-            rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
-                           "was written", s->path, GROUP_NAMES[g], s->digest[g], v->computed);
-    }
+    for (int view = 0; view < s->n_views; view++)
+        for (int g = 0; g < 3; g++) {
+            const rm_group_verify *v = view == 0 ? &r.group[g] : &r.view_group[view][g];
+            if (!v->present) continue;
+            char name[192];
+            if (view == 0) snprintf(name, sizeof name, "%s", GROUP_NAMES[g]);
+            else snprintf(name, sizeof name, "%s%s", s->views[view].paths[4], GROUP_NAMES[g]);
+            const char *recorded = view == 0 ? s->digest[g] : s->views[view].digest[g];
+            const char *verdict = v->digest == 1 ? "matches" : v->digest == 0 ? "MISMATCH" : "(none recorded to compare)";
+            if (root)
+                printf("verify %-8s %zu values, %zu NaN/Inf, digest %s %s\n", name, v->values, v->nonfinite, v->computed,
+                       verdict);
+            /* NaN/Inf first: the more specific reason when both hold (a value edited to NaN) */
+            if (rc == 0 && v->nonfinite > 0)
+                rc = rm_errorf("%s: invalid store: %zu NaN/Inf values in %s", s->path, v->nonfinite, name);
+            if (rc == 0 && v->digest == 0)
+                rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
+                               "was written", s->path, name, recorded, v->computed);
+        }
     if (root)
         printf("verified        %.1f MB in %.3f s: %.1f MB/s (%d rank%s, pieces of %zu MiB per rank)\n", r.bytes / 1e6,
                r.seconds, r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0, r.ranks, r.ranks == 1 ? "" : "s",

@@ -282,11 +282,21 @@ def main():
                 h = np.maximum(h, 0)
         return (h[..., 0] - g.attrs["score_mean"]) / g.attrs["score_std"]
 
+    # ensemble.views: member m reads its view's datasets (/views/<name>/...; the first
+    # name in the store's `views` is the default view at the root)
+    default_view = str(st.attrs["views"][0]) if "views" in st.attrs else "default"
+
+    def view_data(m, dataset):
+        view = mem[f"member_{m}"].attrs.get("view", default_view)
+        view = view.decode() if isinstance(view, bytes) else str(view)
+        path = dataset if view == default_view else f"views/{view}/{dataset}"
+        return st[path][()].astype(np.float64)
+
     z = res["predictions"][()].astype(np.float64)
     if z.shape != (E, N, K):
         problems.append(f"/predictions shape {z.shape}, expected {(E, N, K)}")
     for m in range(E):
-        mine = member_scores(m, emb)
+        mine = member_scores(m, view_data(m, "test/embeddings"))
         err = np.abs(mine - z[m]).max()
         if err > 1e-3 * max(1.0, np.abs(mine).max()):
             problems.append(f"/predictions member {m}: max error {err} against numpy")
@@ -319,8 +329,8 @@ def main():
     lam = 0.5
     aggs = {"mean": zd.mean(0), "min": zd.min(0), "median": np.median(zd, 0),
             "uwo_0.5": zd.mean(0) - lam * zd.var(0)}
-    bc = np.stack([member_scores(m, st["bench/chosen"][()].astype(np.float64)) for m in range(E)])
-    br = np.stack([member_scores(m, st["bench/rejected"][()].astype(np.float64)) for m in range(E)])
+    bc = np.stack([member_scores(m, view_data(m, "bench/chosen")) for m in range(E)])
+    br = np.stack([member_scores(m, view_data(m, "bench/rejected")) for m in range(E)])
     bench_aggs = {"mean": (bc.mean(0), br.mean(0)), "min": (bc.min(0), br.min(0)),
                   "median": (np.median(bc, 0), np.median(br, 0)),
                   "uwo_0.5": (bc.mean(0) - lam * bc.var(0), br.mean(0) - lam * br.var(0))}

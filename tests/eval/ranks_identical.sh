@@ -6,7 +6,10 @@
 # calibration figures from the pairs of calibration_pairs_dump ($1) with scikit-learn.
 set -euo pipefail
 : "${RMENS:?}" "${MPIRUN:?}" "${PYTHON:?}" "${SRCDIR:?}"
-PAIRS_DUMP="${1:?usage: ranks_identical.sh CALIBRATION_PAIRS_DUMP}"
+PAIRS_DUMP="${1:?usage: ranks_identical.sh CALIBRATION_PAIRS_DUMP [views]}"
+# views: a store with two extra views of other D and members dealt over three views
+# (member m on view m mod 3), each scored on its own view's test split and bench.
+VIEWS="${2:-}"
 WORK="$(mktemp -d /tmp/rmens_eval.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -20,6 +23,9 @@ SETS=(--set store="$WORK/store.h5" --set output="$WORK/run" --set synth.train_pr
       --set parallel.blas_threads=1 --set "eval.bon_n=[1,2,3,5,11,40]" --set "eval.uwo_lambda=[0.5]"
       --set eval.ablation_subsets=3 --set eval.save_predictions=true --set eval.chunk_prompts=5
       --set pairs.label_flip=0.1 --set eval.calibration_pairs=20000)
+if [ "$VIEWS" = views ]; then
+  SETS+=(--set synth.views=2 --set "synth.view_dims=[16,32]" --set 'ensemble.views=["view2","default","view1"]')
+fi
 
 "$RMENS" synth "$CFG" "${SETS[@]}" --force >"$WORK/synth.log" 2>&1 || { cat "$WORK/synth.log"; fail "synth"; }
 run_mpi 2 train "$CFG" "${SETS[@]}" --force >"$WORK/train.log" 2>&1 || { cat "$WORK/train.log"; fail "train"; }
@@ -49,4 +55,13 @@ ls -a "$WORK/run" | grep -q "tmp" && fail "temporary files left behind"
 
 "$PYTHON" "$SRCDIR/tests/eval/check_results.py" --pairs-dump "$PAIRS_DUMP" "$WORK/store.h5" "$WORK/run/members.h5" \
   "$WORK/results_1.h5" "$WORK/results_2.h5" "$WORK/results_3.h5" "$WORK/results_1.json"
-echo "eval ranks_identical: ok"
+if [ "$VIEWS" = views ]; then
+  "$PYTHON" - "$WORK/run/members.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    got = [(f[f"member_{m}"].attrs["view"], int(f[f"member_{m}"].attrs["dim"])) for m in range(4)]
+assert got == [("view2", 32), ("default", 24), ("view1", 16), ("view2", 32)], got
+print("member views ok")
+PY
+fi
+echo "eval ranks_identical ${VIEWS}: ok"

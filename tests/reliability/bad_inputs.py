@@ -207,6 +207,7 @@ def cases():
     add("members file truncated", ["eval", DEMO] + sets(f"store={path('good.h5')}", f"output={path('bad_members')}"), 2, "members.h5")
     add("members file existing without --force", train_on("good.h5", 2)[0], 2, "already exists (use --force")
     integrity_cases(add)
+    views_cases(add)
     return c
 
 
@@ -257,6 +258,49 @@ def integrity_cases(add):
     add("verify option misspelt", ["inspect", "--verfy", path("good.h5")], None, "unknown option '--verfy'")
 
 
+# ---------------------------------------------------------------- store views (issue 16)
+# A store with views view1 (D 16) and view2 (D 12); copies with a view of another N or K.
+def make_views_fixtures():
+    views = path("views.h5")
+    assert run(["synth", DEMO] + sets(f"store={views}", "synth.views=2", "synth.view_dims=[16,12]")).returncode == 0
+
+    def reshaped(name, cut):
+        shutil.copy(views, path(name))
+        with h5py.File(path(name), "r+") as f:
+            e = f["views/view1/train/embeddings"][()]
+            del f["views/view1/train/embeddings"]
+            f["views/view1/train/embeddings"] = cut(e)
+
+    reshaped("views_n.h5", lambda e: e[:-1])
+    reshaped("views_k.h5", lambda e: e[:, :-1])
+    with h5py.File(views, "r") as f:
+        np.save(path("view_emb_train.npy"), np.ones(f["train/embeddings"].shape[:2] + (6,), np.float32))
+        np.save(path("view_emb_test.npy"), np.ones(f["test/embeddings"].shape[:2] + (6,), np.float32))
+        np.save(path("view_rew_train.npy"), f["train/rewards"][()] + 1)
+        np.save(path("view_rew_test.npy"), f["test/rewards"][()])
+        np.save(path("view_bench.npy"), np.ones((f["bench/chosen"].shape[0], 6), np.float32))
+
+
+def views_cases(add):
+    two = 'ensemble.views=["default","view1"]'
+    add("ensemble.views unknown view", train_on("views.h5", 2, 'ensemble.views=["view1","nope"]')[0], 2,
+        "views.h5: no view 'nope' (the store's views: default, view1, view2)")
+    add("ensemble.views not strings", train_on("views.h5", 2, "ensemble.views=[1]")[0], 2, "'ensemble.views' entry 0 expects a string")
+    add("ensemble.views on a version 1 store", train_on("good.h5", 2, two)[0], 2, "good.h5: no view 'view1' (the store's views: default)")
+    add("store view with another N", train_on("views_n.h5", 2, two)[0], 2,
+        "view 'view1': /views/view1/train/embeddings has 119 prompts x 4 responses but /train/embeddings has 120 x 4")
+    add("store view with another K", train_on("views_k.h5", 2, two)[0], 2,
+        "view 'view1': /views/view1/train/embeddings has 120 prompts x 3 responses but /train/embeddings has 120 x 4")
+    add("synth.view_dims of another length", ["synth", DEMO] + sets(f"store={path('out', 'v.h5')}", "synth.views=2", "synth.view_dims=[8]"),
+        None, "synth.view_dims has 1 entries but synth.views = 2")
+    add("active with ensemble.views", ["active", DEMO] + sets(f"store={path('views.h5')}", f"output={path('out')}", two), 2,
+        "rmens active does not support ensemble.views")
+    add("import --view rewards differ", ["import", "--train-embeddings", path("view_emb_train.npy"), "--train-rewards",
+        path("view_rew_train.npy"), "--test-embeddings", path("view_emb_test.npy"), "--test-rewards", path("view_rew_test.npy"),
+        "--bench-chosen", path("view_bench.npy"), "--bench-rejected", path("view_bench.npy"), "--output", path("views.h5"), "--view", "x"],
+        2, "view_rew_train.npy differ from store " + path("views.h5") + " /train/rewards at prompt 0, response 0")
+
+
 def listing(d):
     """Files under d, less the run directory's lock file (rmens.lock: kept on purpose, its
     empty or stale record is how a crashed holder is recognised; see include/rmens/lock.h)."""
@@ -271,6 +315,7 @@ def listing(d):
 def main():
     make_fixtures()
     make_integrity_fixtures()
+    make_views_fixtures()
     failures = 0
     table = cases()
     for name, argv, np_, fragment in table:

@@ -198,7 +198,7 @@ with TempDir() as d:
                                        f.create_dataset("bench/rejected", data=np.zeros((3, 8), np.float32))), ["/bench/chosen [2, 8]", "disagree"]),
         ("not a store", set_attr("format", None), ["not an rmens store (root attribute 'format' is missing)"]),
         ("other format", set_attr("format", "something"), ["format = 'something'"]),
-        ("future version", set_attr("format_version", 2), ["unsupported format_version 2"]),
+        ("future version", set_attr("format_version", 3), ["unsupported format_version 3"]),
         ("NaN in embeddings", replace("train/embeddings", nan_store), ["invalid store", "1 NaN/Inf values in /train/embeddings"]),
         ("Inf in rewards", replace("test/rewards", inf_test_rew), ["invalid store", "1 NaN/Inf values in /test/rewards"]),
     ]
