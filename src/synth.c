@@ -299,7 +299,7 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
                 rc = rm_store_write_bench(w, i0, i1, chosen, rejected);
                 if (rc == 0)
                     rc = synth_write_views(w, views, 1, RM_SPLIT_TRAIN, i0, i1, i1 - i0, chosen, rejected, D, view_piece,
-                                           view_piece + (i1 - i0) * widest);
+                                           view_piece ? view_piece + (i1 - i0) * widest : NULL); /* NULL: no views */
             }
             free(pair);
         }
