@@ -88,6 +88,7 @@ class Sweep:
         self.store = "store.h5"
         self.sets = []   # [(key, value)]
         self.axes = []   # [(key, [values])]
+        self.lines = {}  # key -> the line that gives it (for errors found after parsing)
         self._parse()
         campaign = campaign or os.environ.get("RMENS_CAMPAIGN_DIR") or self.output
         if not campaign:
@@ -101,7 +102,7 @@ class Sweep:
             lines = open(self.path, encoding="utf-8").read().splitlines()
         except OSError as e:
             raise SweepError(f"cannot read sweep file: {e}")
-        keys_seen = {}
+        keys_seen = self.lines
         for number, raw in enumerate(lines, 1):
             where = f"{self.path}:{number}"
             line = strip_comment(raw).strip()
@@ -210,7 +211,7 @@ def check(sweep, rmens):
         for key in [k for k, _ in sweep.sets] + [k for k, _ in sweep.axes]:
             if key not in keys:
                 close = difflib.get_close_matches(key, sorted(keys), n=1, cutoff=0.0)
-                raise SweepError(f"{sweep.path}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+                raise SweepError(f"{sweep.path}:{sweep.lines[key]}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     print(f"sweep {sweep.path}: {sweep.count()} points, base {sweep.base}")
     print(f"campaign {sweep.campaign}, store {sweep.store}")
     for key, value in sweep.sets:
