@@ -79,12 +79,8 @@ static int write_run_h5(hid_t file, const active_record *rec)
 {
     hid_t run = H5Gcreate2(file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (run < 0) return rm_errorf("active.h5: cannot create group /run");
-    const rm_precision_info *precision = rm_precision_current();
     int rc = rm_h5_attr_int(run, "ranks", rec->size);
-    rc |= rm_h5_attr_string(run, "precision", precision->precision);
-    rc |= rm_h5_attr_string(run, "precision_requested", precision->requested);
-    rc |= rm_h5_attr_string(run, "matmul_kernel", precision->kernel);
-    rc |= rm_h5_attr_string(run, "cpu", precision->cpu);
+    rc |= rm_h5_attrs_precision(run);
     rc |= rm_h5_attr_double(run, "wall_seconds", rec->wall_seconds);
     double *sec = rm_alloc((size_t)rec->n_rounds * T_FIELDS + 1, sizeof(double), "round timings");
     if (!sec) rc = -1;

@@ -242,11 +242,7 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
             rc |= rm_h5_attr_int(run, "ranks", size);
             rc |= rm_h5_attr_int(run, "ranks_per_member", cfg->parallel_ranks_per_member);
             rc |= rm_h5_attr_double(run, "wall_seconds", wall_seconds);
-            const rm_precision_info *precision = rm_precision_current();
-            rc |= rm_h5_attr_string(run, "precision", precision->precision);
-            rc |= rm_h5_attr_string(run, "precision_requested", precision->requested);
-            rc |= rm_h5_attr_string(run, "matmul_kernel", precision->kernel);
-            rc |= rm_h5_attr_string(run, "cpu", precision->cpu);
+            rc |= rm_h5_attrs_precision(run);
             hsize_t n = (hsize_t)n_members;
             double *seconds = rm_alloc((size_t)n_members * 2, sizeof(double), "run timings");
             if (!seconds) rc = -1;

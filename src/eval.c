@@ -276,11 +276,7 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
     if (rc == 0) rc = rm_h5_attr_int(f, "test_responses", (long long)p->n_responses);
     if (rc == 0) rc = rm_h5_attr_int(f, "bench_pairs", (long long)r->n_bench);
     if (rc == 0) rc = rm_h5_attr_double(f, "eval_seconds", prov->seconds);
-    const rm_precision_info *precision = rm_precision_current();
-    if (rc == 0) rc = rm_h5_attr_string(f, "precision", precision->precision);
-    if (rc == 0) rc = rm_h5_attr_string(f, "precision_requested", precision->requested);
-    if (rc == 0) rc = rm_h5_attr_string(f, "matmul_kernel", precision->kernel);
-    if (rc == 0) rc = rm_h5_attr_string(f, "cpu", precision->cpu);
+    if (rc == 0) rc = rm_h5_attrs_precision(f);
     if (rc == 0) rc = rm_h5_attr_int(f, "calibration_pairs", (long long)r->calibration_pairs);
     if (rc == 0 && r->calibration_pairs > 0)
         rc = rm_h5_attr_double(f, "calibration_reward_scale", p->calibration.annotator.reward_scale);

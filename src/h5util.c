@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* strcasestr, fallocate */
 #include "rmens/h5util.h"
 #include "rmens/common.h"
+#include "rmens/precision.h"
 #include "rmens/parallel.h"
 
 #include <errno.h>
@@ -280,6 +281,16 @@ int rm_h5_attr_ints(hid_t obj, const char *name, const int *values, size_t n)
     hid_t space = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_NULL);
     int rc = write_attr(obj, name, H5T_NATIVE_INT, space, values);
     H5Sclose(space);
+    return rc;
+}
+
+int rm_h5_attrs_precision(hid_t obj)
+{
+    const rm_precision_info *precision = rm_precision_current();
+    int rc = rm_h5_attr_string(obj, "precision", precision->precision);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "precision_requested", precision->requested);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "matmul_kernel", precision->kernel);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "cpu", precision->cpu);
     return rc;
 }
 

@@ -40,6 +40,11 @@ int rm_h5_attr_string(hid_t obj, const char *name, const char *value);
 int rm_h5_attr_int(hid_t obj, const char *name, long long value);
 int rm_h5_attr_double(hid_t obj, const char *name, double value);
 int rm_h5_attr_ints(hid_t obj, const char *name, const int *values, size_t n);
+/* The products' provenance (rm_precision_current(): model.precision as run and as
+ * requested, the matmul kernel, the CPU) as the string attributes precision,
+ * precision_requested, matmul_kernel and cpu of obj: what members.h5's and active.h5's
+ * /run and results.h5's root record. */
+int rm_h5_attrs_precision(hid_t obj);
 
 /* Readers: -1 with "<what>: attribute '<name>' ..." on a missing or mistyped attribute. */
 int rm_h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap, const char *what);
