@@ -263,12 +263,7 @@ int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figure
 static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const provenance *prov)
 {
     int E = p->n_members;
-    int rc = rm_h5_attr_string(f, "format", "rmens-results");
-    if (rc == 0) rc = rm_h5_attr_int(f, "format_version", 1);
-    if (rc == 0) rc = rm_h5_attr_string(f, "version", RMENS_VERSION);
-    if (rc == 0) rc = rm_h5_attr_string(f, "config", prov->cfg->config_text ? prov->cfg->config_text : "");
-    if (rc == 0) rc = rm_h5_attr_string(f, "store", prov->store->path);
-    if (rc == 0) rc = rm_h5_attr_string(f, "store_uuid", prov->store->uuid);
+    int rc = rm_h5_attrs_provenance(f, "rmens-results", 1, prov->cfg->config_text, prov->store->path, prov->store->uuid);
     if (rc == 0) rc = rm_h5_attr_string(f, "members_file", prov->members_path);
     if (rc == 0) rc = rm_h5_attr_int(f, "ranks", prov->ranks);
     if (rc == 0) rc = rm_h5_attr_int(f, "n_members", E);

@@ -294,6 +294,18 @@ int rm_h5_attrs_precision(hid_t obj)
     return rc;
 }
 
+int rm_h5_attrs_provenance(hid_t obj, const char *format, long long format_version, const char *config_text,
+                           const char *store_path, const char *store_uuid)
+{
+    int rc = rm_h5_attr_string(obj, "format", format);
+    if (rc == 0) rc = rm_h5_attr_int(obj, "format_version", format_version);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "version", RMENS_VERSION);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "config", config_text ? config_text : "");
+    if (rc == 0) rc = rm_h5_attr_string(obj, "store", store_path);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "store_uuid", store_uuid);
+    return rc;
+}
+
 static hid_t open_attr(hid_t obj, const char *name, const char *what)
 {
     if (H5Aexists(obj, name) <= 0) return rm_errorf("%s: attribute '%s' is missing", what, name);

@@ -45,6 +45,10 @@ int rm_h5_attr_ints(hid_t obj, const char *name, const int *values, size_t n);
  * precision_requested, matmul_kernel and cpu of obj: what members.h5's and active.h5's
  * /run and results.h5's root record. */
 int rm_h5_attrs_precision(hid_t obj);
+/* A result file's provenance on its root: format, format_version, version (RMENS_VERSION),
+ * config (the configuration text; NULL as ""), store and store_uuid (the store read). */
+int rm_h5_attrs_provenance(hid_t obj, const char *format, long long format_version, const char *config_text,
+                           const char *store_path, const char *store_uuid);
 
 /* Readers: -1 with "<what>: attribute '<name>' ..." on a missing or mistyped attribute. */
 int rm_h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap, const char *what);
