@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rmens/trunk.h"
 #include "rmens/common.h"
 #include "rmens/family.h"
 #include "rmens/h5util.h"
@@ -63,7 +64,7 @@ static int check_settings(const rm_settings *cfg, rm_active_strategy *strategy)
 {
     if (!cfg->store[0]) return rm_errorf("no store given (set 'store' in the config or --set store=PATH)");
     if (!cfg->output[0]) return rm_errorf("no output directory given (set 'output' or --set output=DIR)");
-    if (rm_active_strategy_parse(cfg->active_strategy, strategy) != 0) return -1;
+    if (rm_active_strategy_parse(cfg->active_strategy, strategy) != 0 || rm_ensemble_kind_check(cfg) != 0) return -1;
     const long long pool = cfg->active_pool, initial = cfg->active_initial, batch = cfg->active_batch;
     if (initial > pool) return rm_errorf("active.initial = %lld is larger than active.pool = %lld", initial, pool);
     if (cfg->active_rounds > 0 && batch > pool - initial)
