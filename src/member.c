@@ -45,7 +45,8 @@ int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, cons
                 memcpy(X + i * dim, embeddings + (size_t)items[start + i] * dim, dim * sizeof(float));
             block = X;
         }
-        rm_mlp_forward_frozen(mlp, &ws, block, NULL, (int)count, scores + start);
+        /* scores [n, outputs]: a shared-trunk unit scores every head at once */
+        rm_mlp_forward_frozen(mlp, &ws, block, NULL, (int)count, scores + start * (size_t)mlp->dims[mlp->n_layers]);
     }
     free(X);
     rm_mlp_workspace_free(&ws);
@@ -74,36 +75,52 @@ void rm_member_free(rm_member *m)
  * then mean and (population) standard deviation in two passes from the group totals. */
 int rm_member_standardise_train(rm_member *out, const rm_train_data *data, MPI_Comm group)
 {
-    const int index = out->index;
+    return rm_members_standardise_train(out, 1, NULL, data, group);
+}
+
+int rm_members_standardise_train(rm_member *out, int E, const rm_mlp *unit, const rm_train_data *data, MPI_Comm group)
+{
+    const int index = out[0].index;
     int rank = 0, size = 1;
     MPI_Comm_rank(group, &rank);
     MPI_Comm_size(group, &size);
     /* a contiguous share of the items per rank */
     size_t n_items = data->n_prompts * data->n_responses;
     size_t lo = n_items * (size_t)rank / (size_t)size, hi = n_items * (size_t)(rank + 1) / (size_t)size;
-    float *local = rm_alloc(hi - lo, sizeof(float), "standardisation scores");
+    const size_t n = hi - lo, cols = (size_t)E;
+    float *local = rm_alloc(n * cols, sizeof(float), "standardisation scores");
+    double *sums = rm_calloc(2 * cols, sizeof(double), "standardisation sums"), *squares = sums + cols;
     int status = 0;
-    if (!local || rm_member_score_items(out, data->embeddings + lo * data->dim, data->dim, NULL, hi - lo, local) != 0)
+    if (!local || !sums) status = -1;
+    else if (unit ? rm_member_score(unit, data->embeddings + lo * data->dim, data->dim, NULL, n, local) != 0
+                  : rm_member_score_items(out, data->embeddings + lo * data->dim, data->dim, NULL, n, local) != 0)
         status = rm_error_context("member %d: scoring the train responses", index);
     if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) {
         free(local);
+        free(sums);
         return -1;
     }
-    double sum = 0;
-    for (size_t i = 0; i < hi - lo; i++) sum += local[i];
-    if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
+    for (size_t i = 0; i < n; i++)
+        for (size_t e = 0; e < cols; e++) sums[e] += local[i * cols + e];
+    if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, sums, E, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
         status = rm_errorf("member %d: MPI_Allreduce of the score sum failed", index);
-    double mean = sum / (double)n_items, squares = 0;
-    for (size_t i = 0; i < hi - lo; i++) squares += ((double)local[i] - mean) * ((double)local[i] - mean);
+    for (size_t i = 0; i < n; i++)
+        for (size_t e = 0; e < cols; e++) {
+            double d = (double)local[i * cols + e] - sums[e] / (double)n_items;
+            squares[e] += d * d;
+        }
     free(local);
-    if (status != 0) return -1;
-    if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &squares, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
-        return rm_errorf("member %d: MPI_Allreduce of the score variance failed", index);
-    out->score_mean = mean;
-    out->score_std = sqrt(squares / (double)n_items);
-    if (!isfinite(mean) || !isfinite(out->score_std))
-        return rm_errorf("member %d: scores of the train responses are not finite (mean %g)", index, mean);
-    return 0;
+    if (status == 0 && size > 1 && MPI_Allreduce(MPI_IN_PLACE, squares, E, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
+        status = rm_errorf("member %d: MPI_Allreduce of the score variance failed", index);
+    for (int e = 0; e < E && status == 0; e++) {
+        out[e].score_mean = sums[e] / (double)n_items;
+        out[e].score_std = sqrt(squares[e] / (double)n_items);
+        if (!isfinite(out[e].score_mean) || !isfinite(out[e].score_std))
+            status = rm_errorf("member %d: scores of the train responses are not finite (mean %g)", out[e].index,
+                               out[e].score_mean);
+    }
+    free(sums);
+    return status;
 }
 
 int rm_member_divergence(const rm_member *m, char *why, size_t n)

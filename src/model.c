@@ -115,14 +115,16 @@ void rm_mlp_free(rm_mlp *m)
 
 void rm_mlp_init_uniform(rm_mlp *m, uint64_t seed, uint64_t stream)
 {
+    for (int l = 0; l < m->n_layers; l++) rm_mlp_init_uniform_layer(m, l, seed, stream);
+}
+
+void rm_mlp_init_uniform_layer(rm_mlp *m, int l, uint64_t seed, uint64_t stream)
+{
     /* The counter is the parameter's position in the flat array: any rank draws the same
      * initial model, and no state is carried between layers. */
-    for (int l = 0; l < m->n_layers; l++) {
-        double bound = 1.0 / sqrt((double)m->dims[l]);
-        size_t begin = m->weight_offset[l], end = m->bias_offset[l] + (size_t)m->dims[l + 1];
-        for (size_t i = begin; i < end; i++)
-            m->params[i] = (float)((2.0 * rm_rand_uniform(seed, stream, i) - 1.0) * bound);
-    }
+    double bound = 1.0 / sqrt((double)m->dims[l]);
+    size_t begin = m->weight_offset[l], end = m->bias_offset[l] + (size_t)m->dims[l + 1];
+    for (size_t i = begin; i < end; i++) m->params[i] = (float)((2.0 * rm_rand_uniform(seed, stream, i) - 1.0) * bound);
 }
 
 double rm_mlp_forward_flops(const rm_mlp *m, size_t rows)

@@ -605,10 +605,12 @@ static int unit_finish(unit_run *u, train_buffers *b)
      * whatever the MPI library's reduction order. */
     if (u->size > 1 && MPI_Bcast(u->mlp->params, (int)n_params, MPI_FLOAT, 0, u->group) != MPI_SUCCESS)
         return rm_errorf("member %d: MPI_Bcast of the parameters failed", u->index);
+    /* the heads' statistics from one forward of the unit (the trunk once for all heads) */
+    if (rm_members_standardise_train(u->out, u->heads, u->heads > 1 ? &u->unit : NULL, u->data, u->group) != 0)
+        return -1;
     for (int e = 0; e < u->heads; e++) {
         rm_member *m = &u->out[e];
         if (u->heads > 1 && rm_trunk_unit_head(&u->unit, e, &m->mlp) != 0) return rm_error_context("member %d", m->index);
-        if (rm_member_standardise_train(m, u->data, u->group) != 0) return -1;
         char why[160];
         if (u->rank == 0 && rm_member_divergence(m, why, sizeof why)) {
             fprintf(stderr, "warning: member %d may have diverged: %s (it is written anyway)\n", m->index, why);

@@ -58,7 +58,7 @@ int rm_trunk_unit_create(rm_mlp *unit, const rm_settings *cfg, int dim, int n_he
     const int last = unit->n_layers - 1;
     const size_t width = (size_t)unit->dims[last];
     for (int e = 0; e < n_heads; e++) {
-        rm_mlp_init_uniform(&member, rm_member_seed((uint64_t)cfg->seed, e), RM_STREAM_MEMBER(e, RM_MEMBER_INIT));
+        rm_mlp_init_uniform_layer(&member, last, rm_member_seed((uint64_t)cfg->seed, e), RM_STREAM_MEMBER(e, RM_MEMBER_INIT));
         memcpy(unit->params + unit->weight_offset[last] + (size_t)e * width, member.params + member.weight_offset[last],
                width * sizeof(float));
         unit->params[unit->bias_offset[last] + (size_t)e] = member.params[member.bias_offset[last]];

@@ -56,6 +56,8 @@ void rm_mlp_free(rm_mlp *m);
 /* PyTorch's default nn.Linear initialisation: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
  * drawn from (seed, stream). */
 void rm_mlp_init_uniform(rm_mlp *m, uint64_t seed, uint64_t stream);
+/* Layer l alone, with the counters rm_mlp_init_uniform gives it. */
+void rm_mlp_init_uniform_layer(rm_mlp *m, int l, uint64_t seed, uint64_t stream);
 /* FLOPs of forward and backward (no input gradient at the first layer) for B rows. */
 double rm_mlp_forward_flops(const rm_mlp *m, size_t rows);
 double rm_mlp_backward_flops(const rm_mlp *m, size_t rows);
