@@ -526,7 +526,9 @@ int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm co
     MPI_Comm_split(comm, d->group_id, d->rank, &d->group);
     MPI_Comm_rank(d->group, &d->group_rank);
     d->slots = rm_calloc((size_t)d->n_members, sizeof(rm_member_slot), "member slots");
-    if (rm_all_ok(comm, d->slots ? 0 : -1) != 0) {
+    d->member_dim = rm_calloc((size_t)d->n_members, sizeof(int), "member dimensions");
+    d->member_params = rm_calloc((size_t)d->n_members, sizeof(size_t), "member parameter counts");
+    if (rm_all_ok(comm, d->slots && d->member_dim && d->member_params ? 0 : -1) != 0) {
         rm_member_deal_free(d);
         return -1;
     }
@@ -541,6 +543,10 @@ int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm co
     if (rm_mlp_create(&probe, dim, cfg->model_hidden, cfg->model_n_hidden) == 0) {
         d->n_params = probe.n_params;
         rm_mlp_free(&probe);
+    }
+    for (int m = 0; m < d->n_members; m++) {
+        d->member_dim[m] = dim;
+        d->member_params[m] = d->n_params;
     }
     return 0;
 }
@@ -558,6 +564,8 @@ void rm_member_deal_free(rm_member_deal *d)
     if (d->slots)
         for (int m = 0; m < d->n_members; m++) rm_member_slot_free(&d->slots[m]);
     free(d->slots);
+    free(d->member_dim);
+    free(d->member_params);
     if (d->group != MPI_COMM_NULL && d->group != 0) MPI_Comm_free(&d->group);
     memset(d, 0, sizeof *d);
 }
@@ -679,7 +687,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
                             const char *fingerprint, const char *resume_hint)
 {
     stop_clock clock;
-    arm_clock(&clock, cfg, d->n_params > 0 && !d->shared_trunk);
+    arm_clock(&clock, cfg, !d->shared_trunk);
     const int E = d->n_members, G = d->n_groups;
     /* Rounds: each rank trains its group's members until they are done or a stop is
      * asked for, then all ranks meet. If every member is finished the caller writes them;
@@ -700,11 +708,9 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
         int flags[2] = {unfinished, stop_signal != 0};
         MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, d->comm);
         if (!flags[0]) return 0;
-        if (d->n_params == 0) /* views of different D: no checkpoint format for them (yet) */
-            return rm_errorf("cannot checkpoint: the members' views (ensemble.views) differ in D; set "
-                             "train.checkpoint_minutes = 0 and let the run finish");
         double t_ckpt = rm_now();
-        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->n_params, rm_settings_max_epochs(cfg)) != 0)
+        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->member_params,
+                                rm_settings_max_epochs(cfg)) != 0)
             return -1;
         checkpoints++;
         if (d->rank == 0) {
@@ -713,7 +719,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
             fflush(stdout);
         }
         if (flags[1]) return RM_EXIT_CHECKPOINTED;
-        arm_clock(&clock, cfg, d->n_params > 0);
+        arm_clock(&clock, cfg, !d->shared_trunk);
     }
 }
 
@@ -800,10 +806,8 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
     if ((rc = rm_all_ok(comm, fingerprint ? 0 : -1)) != 0) goto out_deal;
     const int E = deal.n_members;
-    if (mode == 2 && deal.n_params == 0) rc = rm_errorf("%s: cannot resume: the views differ in D", paths.checkpoint);
-    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
     if (mode == 2) {
-        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)vp.dim[0], deal.n_params, deal.slots, E);
+        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, deal.member_dim, deal.member_params, deal.slots, E);
         if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
         if (rank == 0) {
             int counts[3] = {0, 0, 0};

@@ -95,7 +95,9 @@ typedef struct {
     int rank, size, n_groups, group_id, group_rank;
     int n_members, mine;   /* mine: members this rank's group trains */
     rm_member_slot *slots; /* [n_members] */
-    size_t n_params;       /* of one member (0: views of different D, no checkpoints) */
+    size_t n_params;       /* of one member (0: views of different D) */
+    int *member_dim;       /* [n_members] each member's input dimension (its view's D) */
+    size_t *member_params; /* [n_members] its parameter count (checkpoints) */
     int n_views;           /* member m trains on data[m % n_views] (0 or 1: one view) */
     int shared_trunk;      /* ensemble.kind = "shared_trunk": group 0 trains all members as one unit */
 } rm_member_deal;
