@@ -87,6 +87,7 @@ static const key_spec SCHEMA[] = {
     {"ensemble.views", T_STRING_LIST, LIST(ensemble_views, ensemble_n_views, RM_MAX_VIEWS), "[]", 0, 0, NULL, "store views the members are dealt to round-robin: member m uses view m mod V ([]: the default view)"},
     {"ensemble.families", T_STRING_LIST, LIST(ensemble_families, ensemble_n_families, RM_MAX_FAMILIES), "[]", 0, 0, "mlp|gbdt", "families of a mixed ensemble, dealt round-robin: member m is families[m mod F] ([]: all model.family)"},
     {"ensemble.data", T_STRING, STR(ensemble_data), "\"full\"", 0, 0, "full|bootstrap", "full: all members see all pairs; bootstrap: each resamples them"},
+    {"ensemble.kind", T_STRING, STR(ensemble_kind), "\"independent\"", 0, 0, "independent|shared_trunk", "independent: every member its own MLP; shared_trunk: one trunk (all hidden layers) trained jointly with E linear heads, one per member (its own initialisation and, with bootstrap, its own resample as pair weights)"},
 
     {"active.strategy", T_STRING, STR(active_strategy), "\"random\"", 0, 0, "random|entropy|disagreement|bald|levelset|dopt|past_dopt", "rmens active: the rule choosing each round's pairs to label"},
     {"active.pool", T_INT, NUM(active_pool), "100000", 2, 4e9, NULL, "rmens active: candidate pairs drawn by pairs.* (no validation split)"},

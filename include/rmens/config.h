@@ -70,6 +70,7 @@ typedef struct {
     /* ensemble.* */
     long long ensemble_members;
     char ensemble_data[16]; /* "full" | "bootstrap" */
+    char ensemble_kind[16]; /* "independent" | "shared_trunk" (include/rmens/trunk.h) */
     int ensemble_n_views;   /* 0: every member on the default view */
     char ensemble_views[RM_MAX_VIEWS][RM_NAME_MAX]; /* member m uses view m mod n */
     int ensemble_n_families;  /* 0: every member is model.family */
