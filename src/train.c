@@ -17,6 +17,7 @@
 #include "rmens/optim.h"
 #include "rmens/parallel.h"
 #include "rmens/rng.h"
+#include "rmens/warm.h"
 #include "tiled_blas.h"
 
 /* Rows scored per BLAS call when scoring: large enough for sgemm to run at full rate,
@@ -631,7 +632,7 @@ int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const
     const uint64_t seed = out->seed;
     if (rm_mlp_create(&out->mlp, (int)dim, cfg->model_hidden, cfg->model_n_hidden) != 0)
         return rm_error_context("member %d", index);
-    rm_mlp_init_uniform(&out->mlp, seed, RM_STREAM_MEMBER(index, RM_MEMBER_INIT));
+    rm_member_init_weights(&out->mlp, cfg, index); /* ensemble.shared_init: member 0's (rmens/warm.h) */
     rm_mlp *mlp = &out->mlp;
     const size_t n_params = mlp->n_params;
 
