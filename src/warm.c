@@ -6,6 +6,7 @@
  * that pass's single-member figures, computed and reduced exactly like every member's,
  * so they are bitwise the same for any rank count, and evaluations without warm never
  * reach this file (their results stay byte-identical). */
+#define _GNU_SOURCE /* asprintf */
 #include "rmens/warm.h"
 
 #include <math.h>
@@ -35,6 +36,19 @@ int rm_shared_init_check(const rm_settings *cfg)
             return rm_errorf("ensemble.shared_init = true: members on different views (ensemble.views \"%s\" and \"%s\") "
                              "cannot share one initialisation", cfg->ensemble_views[0], cfg->ensemble_views[v]);
     return 0;
+}
+
+char *rm_shared_init_fingerprint(const rm_settings *cfg, char *text)
+{
+    if (!text || !cfg->ensemble_shared_init) return text;
+    char *out = NULL;
+    int n = asprintf(&out, "%s ensemble.shared_init=1", text);
+    free(text);
+    if (n < 0) {
+        rm_errorf("out of memory (checkpoint fingerprint)");
+        return NULL;
+    }
+    return out;
 }
 
 /* Why the members of e cannot be weight-averaged, or 0. */

@@ -24,7 +24,10 @@
  * Refused with one line naming why, before anything is written: eval.warm = true without
  * shared_init = 1, and warm (true, or auto with shared_init = 1) over members that are not
  * all MLPs of one shape on one view. Training refuses ensemble.shared_init = true with
- * tree members or members on different views. */
+ * tree members or members on different views, and a checkpoint of one initialisation
+ * does not resume under the other (rm_shared_init_fingerprint). /predictions
+ * (eval.save_predictions) holds the members only. `rmens active` trains with the key
+ * but reports no warm. */
 #ifndef RMENS_WARM_H
 #define RMENS_WARM_H
 
@@ -42,6 +45,11 @@ void rm_member_init_weights(rm_mlp *mlp, const rm_settings *cfg, int index);
 
 /* The settings check of ensemble.shared_init (rm_family_check_settings calls it). */
 int rm_shared_init_check(const rm_settings *cfg);
+
+/* A checkpoint fingerprint (malloc'd `text`, freed here) with " ensemble.shared_init=1"
+ * appended when set: a checkpoint never resumes under the other initialisation, and
+ * fingerprints without the key stay as they were. */
+char *rm_shared_init_fingerprint(const rm_settings *cfg, char *text);
 
 /* Whether evaluation computes the warm aggregator for the loaded ensemble e under
  * eval.warm: *enabled 0 or 1, or -1 with the reason (local; the same on every rank). */

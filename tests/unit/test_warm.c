@@ -3,8 +3,9 @@
  * a run without the key; without it members differ. The config keys (eval.warm takes the
  * boolean true as "true"), the settings refusals, rm_warm_decide's verdicts, and
  * rm_warm_average: identical members average to the member exactly, two members to the
- * double mean rounded once. */
+ * double mean rounded once; checkpoint fingerprints tell the two initialisations apart. */
 #include "check.h"
+#include "rmens/checkpoint.h"
 #include "rmens/common.h"
 #include "rmens/config.h"
 #include "rmens/family.h"
@@ -49,6 +50,12 @@ static void check_init(void)
         rm_mlp_free(&a);
         rm_mlp_free(&b);
     }
+    /* a checkpoint of one initialisation never resumes under the other */
+    char *fp_shared = rm_checkpoint_fingerprint(&shared, "uuid"), *fp_own = rm_checkpoint_fingerprint(&own, "uuid");
+    CHECK(fp_shared && fp_own && strcmp(fp_shared, fp_own) != 0 && strstr(fp_shared, "ensemble.shared_init=1"));
+    CHECK(fp_own && !strstr(fp_own, "shared_init")); /* fingerprints without the key as before */
+    free(fp_shared);
+    free(fp_own);
     rm_mlp_free(&first);
     rm_mlp_free(&first_own);
     rm_settings_free(&shared);
