@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_results import bon_exact, pair_accuracy_counts, same, walk  # noqa: E402
+from check_results import bon_exact, differences_across, pair_accuracy_counts  # noqa: E402
 
 # float32 scoring in rmens against float64 here: rounding moves the figures by ~1e-7
 TOL = 1e-5
@@ -83,12 +83,7 @@ def main():
     json_path, result_paths = rest[-1], rest[:-1]
     problems = []
     files = [h5py.File(p, "r") for p in result_paths]
-    ref = walk(files[0])
-    for p, f in zip(result_paths[1:], files[1:]):
-        other = walk(f)
-        if set(other) != set(ref):
-            problems.append(f"{p}: different objects: {sorted(set(other) ^ set(ref))[:5]}")
-        problems += [f"{p}: {k} differs from {result_paths[0]}" for k in ref if k in other and not same(ref[k], other[k])]
+    problems += differences_across(result_paths, files)
     res = files[0]
     st = h5py.File(store_path, "r")
     mem = h5py.File(members_path, "r")

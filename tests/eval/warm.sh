@@ -15,24 +15,13 @@
 #              member sees the same gradient up to the summation order) leaves
 #              shared-init members within float rounding of each other, independent ones far
 #              apart; member 0 is bitwise the same with and without the key
-set -euo pipefail
-: "${RMENS:?}" "${MPIRUN:?}" "${PYTHON:?}" "${SRCDIR:?}"
 MODE="${1:?usage: warm.sh identical|numpy|refused|init}"
-WORK="$(mktemp -d /tmp/rmens_warm.XXXXXX)"
-trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-run_mpi() { local np="$1"; shift; timeout 300 "$MPIRUN" --oversubscribe --bind-to none -n "$np" "$RMENS" "$@"; }
-
-CFG="$SRCDIR/configs/demo.cfg"
-SETS=(--set store="$WORK/store.h5" --set output="$WORK/run" --set synth.train_prompts=300
-      --set synth.train_responses=6 --set synth.test_prompts=29 --set synth.test_responses=11
-      --set synth.dim=24 --set synth.bench_pairs=41 --set model.hidden=[16,8] --set train.epochs=3
-      --set train.batch_size=64 --set pairs.count=1200 --set ensemble.members=4
-      --set parallel.blas_threads=1 --set "eval.bon_n=[1,2,3,5,11]" --set "eval.uwo_lambda=[0.5]"
+source "$SRCDIR/tests/ensemble/common.sh" # WORK, CFG, STORE, COMMON_SETS, run_mpi, fail
+SETS=("${COMMON_SETS[@]}" --set output="$WORK/run" --set "eval.bon_n=[1,2,3,5,12]" --set "eval.uwo_lambda=[0.5]"
       --set eval.ablation_subsets=3 --set eval.chunk_prompts=5 --set eval.calibration_pairs=2000)
 SHARED=(--set ensemble.shared_init=true)
 
-"$RMENS" synth "$CFG" "${SETS[@]}" --force >"$WORK/synth.log" 2>&1 || { cat "$WORK/synth.log"; fail "synth"; }
+make_store || { cat "$WORK/synth.log"; fail "synth"; }
 train() { run_mpi 2 train "$CFG" "${SETS[@]}" "$@" --force >"$WORK/train.log" 2>&1 || { cat "$WORK/train.log"; fail "train $*"; }; }
 evaluate() { local np="$1"; shift; run_mpi "$np" eval "$CFG" "${SETS[@]}" "$@" --force >"$WORK/eval.log" 2>&1 || { cat "$WORK/eval.log"; fail "eval on $np ranks $*"; }; }
 shared_attr() { "$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1], "r").attrs["shared_init"]))' "$1"; }
@@ -94,7 +83,7 @@ numpy)
   grep -q '"warm": {"bon"' "$WORK/figures_1.json" || fail "results.json has no aggregators.warm"
   cmp "$WORK/figures_1.json" "$WORK/figures_2.json" || fail "results.json differs between 1 and 2 ranks"
   cmp "$WORK/figures_1.json" "$WORK/figures_3.json" || fail "results.json differs between 1 and 3 ranks"
-  "$PYTHON" "$SRCDIR/tests/eval/check_warm.py" "$WORK/store.h5" "$WORK/run/members.h5" \
+  "$PYTHON" "$SRCDIR/tests/eval/check_warm.py" "$STORE" "$WORK/run/members.h5" \
     "$WORK/results_1.h5" "$WORK/results_2.h5" "$WORK/results_3.h5" "$WORK/results_1.json"
   ;;
 refused)
