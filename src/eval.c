@@ -612,7 +612,9 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     if (rm_eval_score(cfg, comm, &store, &ensemble, &plan, threads, cfg->eval_save_predictions ? &sink : NULL, &res, &tm) != 0)
         goto fail;
     double warm_seconds = 0;
-    if (warm && rm_warm_evaluate(cfg, comm, &store, &ensemble, &plan, threads, &res, &warm_seconds) != 0) goto fail;
+    int warm_models = 0;
+    if (warm && rm_warm_evaluate(cfg, comm, &store, &ensemble, &plan, threads, &res, &warm_models, &warm_seconds) != 0)
+        goto fail;
 
     rc = 0;
     if (rank == 0) {
@@ -639,8 +641,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
             printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
                    tm.read, tm.score, tm.stats, tm.reduce, rm_now() - t_start);
             if (warm)
-                printf("warm: %d weight-averaged model(s) (the ensemble and its ablation subsets) standardised and "
-                       "scored in %.2f s\n", plan.n_subsets - E, warm_seconds);
+                printf("warm: %d weight-averaged model(s) (the ensemble and its distinct ablation subsets) "
+                       "standardised and scored in %.2f s\n", warm_models, warm_seconds);
             printf("wrote %s and %s\n", h5_path, json_path);
             fflush(stdout);
         }

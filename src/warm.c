@@ -1,8 +1,8 @@
 /* Shared initialisation and the warm (weight-averaged) aggregator: see include/rmens/warm.h.
  *
  * The warm models are scored by a second rm_eval_score over an "ensemble" whose members
- * are the warm models themselves: model 0 averages the full ensemble, model j >= 1 the
- * main plan's subset E + j (the ablation subsets, in order). Each one's figures are then
+ * are the warm models themselves: model 0 averages the full ensemble, the next ones each
+ * distinct member list among the main plan's ablation subsets. Each one's figures are then
  * that pass's single-member figures, computed and reduced exactly like every member's,
  * so they are bitwise the same for any rank count, and evaluations without warm never
  * reach this file (their results stay byte-identical). */
@@ -175,30 +175,54 @@ static void mean_figures(const rm_aggregate_figures *in, int n, rm_aggregate_fig
     }
 }
 
+/* The subsets' distinct member lists: model_of[j] for the full ensemble (j = 0) and the
+ * ablation subsets (j >= 1: plan subset E + j), distinct[d] the first subset of each.
+ * Ablation draws repeat member lists, and its whole-ensemble size is the full ensemble:
+ * equal lists give bitwise equal models, averaged, standardised and scored once. */
+static int distinct_subsets(const rm_eval_plan *plan, int n_warm, int *model_of, const rm_eval_subset **distinct)
+{
+    int n = 0, E = plan->n_members;
+    for (int j = 0; j < n_warm; j++) {
+        const rm_eval_subset *sub = &plan->subsets[j == 0 ? 0 : E + j];
+        int d = 0;
+        while (d < n && !(distinct[d]->k == sub->k && memcmp(distinct[d]->members, sub->members, sizeof(int) * (size_t)sub->k) == 0))
+            d++;
+        if (d == n) distinct[n++] = sub;
+        model_of[j] = d;
+    }
+    return n;
+}
+
 int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_ensemble *e,
-                     const rm_eval_plan *plan, int threads, rm_eval_results *res, double *seconds)
+                     const rm_eval_plan *plan, int threads, rm_eval_results *res, int *n_models, double *seconds)
 {
     double t0 = rm_now();
     int rank;
     MPI_Comm_rank(comm, &rank);
     int E = e->n_members, n_warm = plan->n_subsets - E; /* the full ensemble and the ablation subsets */
+    int max_subsets = 1;
+    for (int i = 0; i < plan->n_sizes; i++) max_subsets = plan->size_subsets[i] > max_subsets ? plan->size_subsets[i] : max_subsets;
     rm_ensemble w;
     memset(&w, 0, sizeof w);
     rm_settings *single_cfg = rm_alloc(1, sizeof *single_cfg, "eval.warm: settings");
-    w.members = rm_calloc((size_t)n_warm, sizeof *w.members, "eval.warm: models");
-    w.member_view = rm_calloc((size_t)n_warm, sizeof *w.member_view, "eval.warm: models");
-    int *sizes = rm_calloc((size_t)n_warm, sizeof(int), "eval.warm: models");
-    int rc = single_cfg && w.members && w.member_view && sizes ? 0 : -1;
+    int *model_of = rm_calloc((size_t)n_warm, sizeof(int), "eval.warm: models");
+    const rm_eval_subset **distinct = rm_calloc((size_t)n_warm, sizeof *distinct, "eval.warm: models");
+    rm_aggregate_figures *draws = rm_calloc((size_t)max_subsets, sizeof *draws, "eval.warm: results");
+    int rc = single_cfg && model_of && distinct && draws ? 0 : -1;
+    int n = rc == 0 ? distinct_subsets(plan, n_warm, model_of, distinct) : 0;
+    w.members = rm_calloc((size_t)n + 1, sizeof *w.members, "eval.warm: models");
+    w.member_view = rm_calloc((size_t)n + 1, sizeof *w.member_view, "eval.warm: models");
+    int *sizes = rm_calloc((size_t)n + 1, sizeof(int), "eval.warm: models");
+    if (!w.members || !w.member_view || !sizes) rc = -1;
     w.dim = e->dim;
     memcpy(w.objective, e->objective, sizeof w.objective);
     memcpy(w.store_uuid, e->store_uuid, sizeof w.store_uuid);
-    for (int j = 0; j < n_warm && rc == 0; j++) {
-        const rm_eval_subset *sub = &plan->subsets[j == 0 ? 0 : E + j];
-        rc = rm_warm_average(e, sub->members, sub->k, &w.members[j]);
-        w.n_members = rc == 0 ? j + 1 : j;
-        w.members[j].index = j;
-        sizes[j] = sub->k;
-        memcpy(w.member_view[j], e->member_view[0], sizeof w.member_view[j]);
+    for (int d = 0; d < n && rc == 0; d++) {
+        rc = rm_warm_average(e, distinct[d]->members, distinct[d]->k, &w.members[d]);
+        w.n_members = rc == 0 ? d + 1 : d;
+        w.members[d].index = d;
+        sizes[d] = distinct[d]->k;
+        memcpy(w.member_view[d], e->member_view[0], sizeof w.member_view[d]);
     }
     int view = 0, *view_of_member = rm_calloc((size_t)E, sizeof(int), "eval.warm: member views");
     if (!view_of_member) rc = -1;
@@ -221,16 +245,18 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
         single_cfg->eval_ablation_sizes[0] = 1;
         single_cfg->eval_ablation_subsets = 1;
         single_cfg->eval_calibration_pairs = 0;
-        rc = rm_all_ok(comm, rm_eval_plan_create(&single_plan, single_cfg, n_warm, plan->n_responses));
+        rc = rm_all_ok(comm, rm_eval_plan_create(&single_plan, single_cfg, n, plan->n_responses));
     }
     if (rc == 0) rc = rm_eval_score(single_cfg, comm, store, &w, &single_plan, threads, NULL, &warm_res, &tm);
     if (rc == 0 && rank == 0) {
         res->ablation_warm = rm_calloc((size_t)plan->n_sizes + 1, sizeof *res->ablation_warm, "eval.warm: results");
         if (!res->ablation_warm) rc = -1;
         else {
-            res->warm = warm_res.single[0];
-            for (int i = 0; i < plan->n_sizes; i++)
-                mean_figures(&warm_res.single[plan->size_first[i] - E], plan->size_subsets[i], &res->ablation_warm[i]);
+            res->warm = warm_res.single[model_of[0]];
+            for (int i = 0; i < plan->n_sizes; i++) {
+                for (int s = 0; s < plan->size_subsets[i]; s++) draws[s] = warm_res.single[model_of[plan->size_first[i] + s - E]];
+                mean_figures(draws, plan->size_subsets[i], &res->ablation_warm[i]);
+            }
             res->has_warm = 1;
         }
     }
@@ -238,9 +264,13 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
     double elapsed = rm_now() - t0;
     MPI_Allreduce(MPI_IN_PLACE, &elapsed, 1, MPI_DOUBLE, MPI_MAX, comm);
     *seconds = elapsed;
+    *n_models = n;
     rm_eval_results_free(&warm_res);
     rm_eval_plan_free(&single_plan);
     free(single_cfg);
+    free(model_of);
+    free(distinct);
+    free(draws);
     free(sizes);
     rm_ensemble_free(&w); /* config_text NULL: nothing else owned */
     return rc;
