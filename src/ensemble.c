@@ -363,6 +363,8 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
         htri_t has_shared = rc == 0 ? H5Aexists(file, "shared_init") : 0;
         if (has_shared < 0) rc = rm_errorf("/: H5Aexists(shared_init) failed");
         if (has_shared > 0) rc = rm_h5_read_attr_int(file, "shared_init", &shared_init, "/");
+        if (rc == 0 && shared_init != 0 && shared_init != 1)
+            rc = rm_errorf("root attribute shared_init = %lld: expected 0 or 1", shared_init);
     }
     MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
     MPI_Bcast(&shared_init, 1, MPI_LONG_LONG, 0, comm);

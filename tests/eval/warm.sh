@@ -9,8 +9,9 @@
 #   refused    eval.warm = true on members without shared_init: one clear line, non-zero
 #              exit, nothing written; auto adds nothing there (results.json as before the
 #              key, byte for byte against eval.warm = false); eval.warm = false on
-#              shared-init members has no warm; ensemble.shared_init with trees or two views
-#              refused by train before anything is written
+#              shared-init members has no warm; members.h5 with shared_init = 2 refused;
+#              ensemble.shared_init with trees or two views refused by train before
+#              anything is written
 #   init       shared initialisation through real training: one full-batch epoch (every
 #              member sees the same gradient up to the summation order) leaves
 #              shared-init members within float rounding of each other, independent ones far
@@ -104,6 +105,12 @@ refused)
   train "${SHARED[@]}"
   evaluate 1 --set eval.warm=false
   grep -q '"warm"' "$WORK/run/results.json" && fail "eval.warm = false reported warm"
+  # a shared_init that is neither 0 nor 1 is refused when members.h5 is read
+  rm -f "$WORK/run/results.json" "$WORK/run/results.h5"
+  "$PYTHON" -c 'import sys, h5py; h5py.File(sys.argv[1], "r+").attrs["shared_init"] = 2' "$WORK/run/members.h5"
+  if run_mpi 1 eval "$CFG" "${SETS[@]}" --force >"$WORK/bad.log" 2>&1; then fail "eval accepted shared_init = 2"; fi
+  grep -q "error: .*members.h5.*shared_init = 2: expected 0 or 1" "$WORK/bad.log" || { cat "$WORK/bad.log"; fail "no clear refusal of shared_init = 2"; }
+  [ ! -e "$WORK/run/results.json" ] && [ ! -e "$WORK/run/results.h5" ] || fail "eval wrote results from a bad members.h5"
   # training refuses shared initialisation it cannot honour, before writing anything
   rm -rf "$WORK/run"
   for bad in 'model.family="gbdt"' 'ensemble.views=["default","view1"]'; do

@@ -130,6 +130,9 @@ static void check_average_and_decide(void)
     CHECK(rm_warm_decide(&s, &e, &enabled) == 0 && enabled == 1);
     snprintf(s.eval_warm, sizeof s.eval_warm, "auto");
     CHECK(rm_warm_decide(&s, &e, &enabled) == 0 && enabled == 1);
+    e.members[1].family = &rm_family_gbdt;
+    CHECK(rm_warm_decide(&s, &e, &enabled) != 0 && strstr(rm_last_error(), "gbdt"));
+    e.members[1].family = NULL;
     snprintf(e.member_view[1], sizeof e.member_view[1], "view1");
     CHECK(rm_warm_decide(&s, &e, &enabled) != 0 && strstr(rm_last_error(), "view"));
     e.member_view[1][0] = '\0';
