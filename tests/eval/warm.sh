@@ -84,6 +84,8 @@ numpy)
   grep -q '"warm": {"bon"' "$WORK/figures_1.json" || fail "results.json has no aggregators.warm"
   cmp "$WORK/figures_1.json" "$WORK/figures_2.json" || fail "results.json differs between 1 and 2 ranks"
   cmp "$WORK/figures_1.json" "$WORK/figures_3.json" || fail "results.json differs between 1 and 3 ranks"
+  evaluate 1 --set eval.warm=true # asked for explicitly: the same as found by auto
+  grep -v '^"provenance": ' "$WORK/run/results.json" | cmp - "$WORK/figures_1.json" || fail "eval.warm = true differs from auto"
   "$PYTHON" "$SRCDIR/tests/eval/check_warm.py" "$STORE" "$WORK/run/members.h5" \
     "$WORK/results_1.h5" "$WORK/results_2.h5" "$WORK/results_3.h5" "$WORK/results_1.json"
   ;;
