@@ -103,7 +103,8 @@ def _sortable(v):
 def aggregator_style(name):
     """Same colour for an aggregator in every figure; reference lines in grey and black."""
     fixed = {"mean": ("C0", "-", "o"), "min": ("C1", "-", "s"), "median": ("C2", "-", "^"),
-             "single": ("0.45", "--", "x"), "oracle": ("black", ":", "")}
+             "single": ("0.45", "--", "x"), "oracle": ("black", ":", ""),
+             "warm": ("darkgoldenrod", "-.", "P")}
     if name in fixed:
         return fixed[name]
     if name.startswith("uwo_"):
@@ -120,13 +121,13 @@ def aggregator_label(name):
     if name.startswith("uwo_"):
         return f"UWO λ={name[4:]}"
     return {"mean": "mean", "min": "min (worst case)", "median": "median", "single": "single member",
-            "oracle": "oracle (true best-of-n)"}.get(name, name)
+            "oracle": "oracle (true best-of-n)", "warm": "WARM (weight average)"}.get(name, name)
 
 
 def aggregator_order(names):
     first = ["mean", "min", "median"]
     return [a for a in first if a in names] + sorted(a for a in names if a.startswith("uwo_")) + \
-        [a for a in ("single", "oracle") if a in names]
+        [a for a in ("warm", "single", "oracle") if a in names]
 
 
 def panel_grid(n_panels, width=4.2, height=3.4):

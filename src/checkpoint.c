@@ -19,6 +19,7 @@
 #include "rmens/family.h"
 #include "rmens/h5util.h"
 #include "rmens/parallel.h"
+#include "rmens/warm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -75,7 +76,7 @@ char *rm_checkpoint_fingerprint(const rm_settings *c, const char *store_uuid)
         }
         text = longer;
     }
-    return rm_family_fingerprint(c, text);
+    return rm_shared_init_fingerprint(c, rm_family_fingerprint(c, text));
 }
 
 int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint, rm_member_slot *slots,

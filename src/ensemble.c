@@ -246,6 +246,7 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
     rc |= rm_h5_attr_double(file, "label_agreement", pairs->label_agreement);
     rc |= rm_h5_attr_int(file, "n_pairs", (long long)pairs->n);
     rc |= rm_h5_attr_string(file, "ensemble_kind", cfg->ensemble_kind);
+    rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/warm.h) */
     if (rc == 0 && rm_settings_shared_trunk(cfg)) rc = write_trunk(file, cfg, local[0], (int)meta[META_OWNER] == rank, dim);
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_FIELDS;
@@ -370,7 +371,7 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
     int rank;
     MPI_Comm_rank(comm, &rank);
     int rc = 0;
-    long long n_members = 0;
+    long long n_members = 0, shared_init = 0;
     hid_t file = -1;
     if (rank == 0) {
         /* Members are small: one rank reads with the serial driver and broadcasts. */
@@ -384,8 +385,16 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
         if (rc == 0 && (n_members < 1 || n_members > 100000)) rc = rm_errorf("n_members %lld is out of range", n_members);
         if (rc == 0) rc = rm_h5_read_attr_string(file, "store_uuid", e->store_uuid, sizeof e->store_uuid, "/");
         if (rc == 0) rc = rm_h5_read_attr_string_alloc(file, "config", &e->config_text, "/");
+        /* files from before ensemble.shared_init have no attribute: independent initialisations */
+        htri_t has_shared = rc == 0 ? H5Aexists(file, "shared_init") : 0;
+        if (has_shared < 0) rc = rm_errorf("/: H5Aexists(shared_init) failed");
+        if (has_shared > 0) rc = rm_h5_read_attr_int(file, "shared_init", &shared_init, "/");
+        if (rc == 0 && shared_init != 0 && shared_init != 1)
+            rc = rm_errorf("root attribute shared_init = %lld: expected 0 or 1", shared_init);
     }
     MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
+    MPI_Bcast(&shared_init, 1, MPI_LONG_LONG, 0, comm);
+    e->shared_init = shared_init == 1;
     if (rm_all_ok(comm, rc) != 0) goto fail;
     e->members = rm_calloc((size_t)n_members, sizeof(rm_member), "members");
     e->member_view = rm_calloc((size_t)n_members, sizeof *e->member_view, "member views");

@@ -12,6 +12,7 @@
 #include "rmens/common.h"
 #include "rmens/h5util.h"
 #include "rmens/parallel.h"
+#include "rmens/warm.h"
 
 /* Rows scored per call when scoring a list of items (as in training's standardisation). */
 #define ITEM_BLOCK_ROWS 1024
@@ -83,6 +84,7 @@ int rm_family_check_settings(const rm_settings *cfg, int warn)
     if (rm_family_of_member(cfg, 0) == NULL) return -1;
     for (int i = 0; i < cfg->ensemble_n_families; i++)
         if (!rm_family_named(cfg->ensemble_families[i], "ensemble.families")) return -1;
+    if (rm_shared_init_check(cfg) != 0) return -1;
     if (!rm_settings_use_family(cfg, &rm_family_gbdt)) {
         if (warn && gbdt_keys_given(cfg))
             fprintf(stderr, "warning: gbdt.* settings are given but no member is a tree model (model.family = \"%s\")\n",

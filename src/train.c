@@ -18,6 +18,7 @@
 #include "rmens/parallel.h"
 #include "rmens/rng.h"
 #include "rmens/trunk.h"
+#include "rmens/warm.h"
 #include "tiled_blas.h"
 
 /* [begin, end) of part `index` of n items split evenly over `parts`. */
@@ -562,7 +563,8 @@ static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *control, 
     int failed = 0;
     if (u->heads == 1) {
         failed = rm_mlp_create(&u->out[0].mlp, dim, cfg->model_hidden, cfg->model_n_hidden) != 0;
-        if (!failed) rm_mlp_init_uniform(&u->out[0].mlp, u->out[0].seed, RM_STREAM_MEMBER(u->index, RM_MEMBER_INIT));
+        /* ensemble.shared_init: member 0's initialisation (rmens/warm.h) */
+        if (!failed) rm_member_init_weights(&u->out[0].mlp, cfg, u->index);
         u->mlp = &u->out[0].mlp;
     } else {
         failed = rm_trunk_unit_create(&u->unit, cfg, dim, u->heads) != 0;

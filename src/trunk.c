@@ -35,6 +35,9 @@ int rm_ensemble_kind_check(const rm_settings *cfg)
     if (cfg->ensemble_n_views > 1)
         return rm_errorf("ensemble.kind = \"shared_trunk\": one trunk reads one embedding, and ensemble.views has %d "
                          "views", cfg->ensemble_n_views);
+    if (cfg->ensemble_shared_init)
+        return rm_errorf("ensemble.shared_init: a shared trunk's heads share the trunk already, and each head's own "
+                         "initialisation is what makes them differ (ensemble.kind = \"shared_trunk\")");
     if (cfg->active_warm_start)
         return rm_errorf("active.warm_start: a shared trunk's heads cannot continue from the previous round's weights "
                          "(ensemble.kind = \"shared_trunk\")");

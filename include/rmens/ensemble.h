@@ -3,7 +3,10 @@
  *
  * members.h5 (documented names, readable by h5py):
  *   /                attrs: format="rmens-members", format_version=1, version, n_members,
- *                           config (text), store, store_uuid, ranks, ranks_per_member
+ *                           config (text), store, store_uuid, ranks, ranks_per_member,
+ *                           shared_init (int 0/1: 1 when trained with ensemble.shared_init =
+ *                           true, every member starting from member 0's initial weights,
+ *                           rmens/warm.h; absent in older files: 0)
  *   /member_<m>/     attrs: index, seed, dim, hidden (int array), objective,
  *                           score_mean, score_std, epochs_run, best_epoch, train_seconds,
  *                           view (string; only with ensemble.views: the store view the
@@ -37,6 +40,7 @@ typedef struct {
     char store_uuid[64];
     char *config_text;  /* config the members were trained with */
     char (*member_view)[64]; /* [n_members] member attribute `view`, "" when absent */
+    int shared_init;         /* root attribute shared_init = 1 (absent: 0) */
 } rm_ensemble;
 
 /* Load every member on every rank of comm (rank 0 reads, weights are broadcast).
