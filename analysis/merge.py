@@ -17,7 +17,8 @@ Columns: run, then the swept keys (the keys whose values differ between runs, fr
 run's config and its point.json sweep record), members, aggregator, n, kl_bon, bon_reward
 (expected golden reward of the best-of-n pick), proxy_bon (its expected standardised
 aggregate score: the proxy), oracle_bon, spearman, pair_accuracy,
-bench_accuracy, pick_quantile, above_median, and the run's agreement and uncertainty figures.
+bench_accuracy, pick_quantile, above_median, the run's agreement and uncertainty figures, and
+train_seconds (its members' training time, from members.h5).
 """
 import csv
 import glob
@@ -166,7 +167,21 @@ def read_run(directory):
     for key, text in {**record.get("set", {}), **record.get("grid", {})}.items():
         config[key] = normalise_override(text)
     return {"run": os.path.basename(os.path.normpath(directory)), "dir": directory,
-            "results": results, "config": config, "grid": list(record.get("grid", {}))}
+            "results": results, "config": config, "grid": list(record.get("grid", {})),
+            "variant_keys": set(record.get("variant_keys", [])), "train_seconds": train_seconds(directory)}
+
+
+def train_seconds(directory):
+    """The members' training seconds (members.h5 /run/member_train_seconds summed: a
+    shared trunk's heads share its time), or None without members.h5."""
+    path = os.path.join(directory, "members.h5")
+    if not os.path.exists(path):
+        return None
+    import h5py
+    with h5py.File(path, "r") as f:
+        if "run/member_train_seconds" not in f:
+            return None
+        return float(f["run/member_train_seconds"][()].sum())
 
 
 def find_runs(campaign, extra):
@@ -188,7 +203,9 @@ def swept_keys(runs):
         for k in r["grid"]:
             if k not in keys:
                 keys.append(k)
-    all_keys = sorted({k for r in runs for k in r["config"]} - NOT_SWEPT)
+    # keys a sweep's `variant` axis sets vary through that axis, which is the column
+    variant_keys = set().union(*(r.get("variant_keys", set()) for r in runs))
+    all_keys = sorted({k for r in runs for k in r["config"]} - NOT_SWEPT - variant_keys)
     for k in all_keys:
         values = {r["config"].get(k) for r in runs}
         if len(values) > 1 and k not in keys:
@@ -232,7 +249,8 @@ def merge(campaign, extra=()):
         res = r["results"]
         kl = res["single"].get("kl") or next(iter(res["aggregators"].values()))["kl"]
         oracle = res.get("oracle_bon", {})
-        base = {"run": r["run"], **{k: r["config"].get(k, "") for k in keys}, "members": res["members"]}
+        base = {"run": r["run"], **{k: r["config"].get(k, "") for k in keys}, "members": res["members"],
+                "train_seconds": _num(r["train_seconds"])}
         main_rows += ensemble_rows(base, res, kl, oracle)
         single = {k: v for k, v in res["single"].items() if k != "std"}
         main_rows += aggregate_rows(base, "single", "single", single, kl, oracle)
@@ -243,10 +261,10 @@ def merge(campaign, extra=()):
                               for row in ensemble_rows(base, ens, kl, oracle)]
     run_cols = [f"agreement_{k}" for k in AGREEMENT] + [f"uncertainty_{k}" for k in UNCERTAINTY]
     cols = ["run", *keys, "members", "aggregator", "n", "kl_bon", "bon_reward", "proxy_bon", "oracle_bon", *FIGURES,
-            *run_cols]
+            *run_cols, "train_seconds"]
     write_csv(os.path.join(campaign, "campaign.csv"), cols, main_rows)
     abl_cols = ["run", *keys, "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward",
-                "proxy_bon", "oracle_bon", *FIGURES, *run_cols]
+                "proxy_bon", "oracle_bon", *FIGURES, *run_cols, "train_seconds"]
     write_csv(os.path.join(campaign, "ablation.csv"), abl_cols, ablation_rows)
     return {"runs": [r["run"] for r in runs], "missing": missing, "keys": keys,
             "rows": len(main_rows), "ablation_rows": len(ablation_rows)}

@@ -33,7 +33,8 @@ import numpy as np  # noqa: E402
 BETA = "pairs.annotator_beta"
 REPLICATE_KEYS = {"seed"}  # runs differing only here are replicates, averaged
 FIXED = ["run", "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward", "proxy_bon",
-         "oracle_bon", "spearman", "pair_accuracy", "bench_accuracy", "pick_quantile", "above_median"]
+         "oracle_bon", "spearman", "pair_accuracy", "bench_accuracy", "pick_quantile", "above_median", "train_seconds"]
+KIND = "kind"  # the ensemble_kinds sweep's variant axis (configs/sweeps/ensemble_kinds.sweep)
 MAX_PANELS = 12
 DPI = 110  # every figure, campaign and per run: pixel size = figsize x DPI
 
@@ -102,7 +103,8 @@ def _sortable(v):
 def aggregator_style(name):
     """Same colour for an aggregator in every figure; reference lines in grey and black."""
     fixed = {"mean": ("C0", "-", "o"), "min": ("C1", "-", "s"), "median": ("C2", "-", "^"),
-             "single": ("0.45", "--", "x"), "oracle": ("black", ":", "")}
+             "single": ("0.45", "--", "x"), "oracle": ("black", ":", ""),
+             "warm": ("darkgoldenrod", "-.", "P")}
     if name in fixed:
         return fixed[name]
     if name.startswith("uwo_"):
@@ -119,13 +121,13 @@ def aggregator_label(name):
     if name.startswith("uwo_"):
         return f"UWO λ={name[4:]}"
     return {"mean": "mean", "min": "min (worst case)", "median": "median", "single": "single member",
-            "oracle": "oracle (true best-of-n)"}.get(name, name)
+            "oracle": "oracle (true best-of-n)", "warm": "WARM (weight average)"}.get(name, name)
 
 
 def aggregator_order(names):
     first = ["mean", "min", "median"]
     return [a for a in first if a in names] + sorted(a for a in names if a.startswith("uwo_")) + \
-        [a for a in ("single", "oracle") if a in names]
+        [a for a in ("warm", "single", "oracle") if a in names]
 
 
 def panel_grid(n_panels, width=4.2, height=3.4):
@@ -376,6 +378,67 @@ def plot_uncertainty(rows, abl, keys, path):
     plt.close(fig)
 
 
+def kind_summary(rows, keys):
+    """Per ensemble kind (and every other non-seed setting): means over seeds at the largest
+    n of the single member's and each aggregator's golden best-of-n and pair accuracy, and
+    of the training seconds. [(setting values, kind, runs, {aggregator: (bon, pair acc.)},
+    train seconds)]"""
+    setting_keys = [k for k in keys if k not in REPLICATE_KEYS and k != KIND]
+    n_max = max(int(r["n"]) for r in rows)
+    out = []
+    for values, grows in group_rows([r for r in rows if int(r["n"]) == n_max], setting_keys + [KIND]):
+        by_agg = defaultdict(list)
+        for r in grows:
+            by_agg[r["aggregator"]].append((num(r["bon_reward"]), num(r["pair_accuracy"])))
+        figures = {a: (float(np.nanmean([v[0] for v in vs])), float(np.nanmean([v[1] for v in vs])))
+                   for a, vs in by_agg.items() if a != "oracle"}
+        seconds = [num(r["train_seconds"]) for r in grows if r["aggregator"] == "single"]
+        out.append((values[:-1], values[-1], len(by_agg.get("single", [])), figures,
+                    float(np.nanmean(seconds)) if seconds and not all(math.isnan(x) for x in seconds) else math.nan))
+    return setting_keys, n_max, out
+
+
+def plot_ensemble_kinds(rows, keys, path):
+    """ensemble_kinds.png: best-of-n golden reward at the largest n and pair accuracy per
+    kind, the single member beside the ensemble's aggregators (mean over seeds)."""
+    if KIND not in keys:
+        return False
+    setting_keys, n_max, summary = kind_summary(rows, keys)
+    settings = sorted({s for s, *_ in summary}, key=lambda v: tuple(_sortable(x) for x in v))[:4]
+    kinds = []
+    for _, k, *_ in summary:
+        if k not in kinds:
+            kinds.append(k)
+    aggs = aggregator_order({a for *_, figs, _ in summary for a in figs})
+    aggs = ["single"] + [a for a in aggs if a != "single"]
+    fig, axes = plt.subplots(len(settings), 2, figsize=(13, 3.8 * len(settings) + 0.8), squeeze=False)
+    width = 0.8 / len(aggs)
+    for si, setting in enumerate(settings):
+        for mi, (label, index) in enumerate(((f"golden reward of best-of-{n_max} pick", 0),
+                                             ("pairwise accuracy vs golden order", 1))):
+            ax = axes[si][mi]
+            for ai, a in enumerate(aggs):
+                ys = []
+                for k in kinds:
+                    hit = [figs.get(a) for s, kk, _, figs, _ in summary if s == setting and kk == k]
+                    ys.append(hit[0][index] if hit and hit[0] else math.nan)
+                colour, _, _ = aggregator_style(a)
+                ax.bar(np.arange(len(kinds)) + (ai - (len(aggs) - 1) / 2) * width, ys, width, color=colour,
+                       label=aggregator_label(a))
+            ax.set_xticks(range(len(kinds)), kinds)
+            ax.set_ylabel(label)
+            finite = [v for s, _, _, figs, _ in summary if s == setting for f in figs.values() for v in [f[index]]
+                      if not math.isnan(v)]
+            if finite:
+                lo, hi = min(finite), max(finite)
+                ax.set_ylim(lo - 0.15 * (hi - lo + 1e-9), hi + 0.15 * (hi - lo + 1e-9))
+            ax.grid(alpha=0.3, axis="y")
+            if setting_keys:
+                ax.set_title(setting_label(setting_keys, setting), fontsize=9)
+    finish(fig, path, "Ensemble kinds against a single member (mean over seeds)")
+    return True
+
+
 def make_figures(campaign):
     rows = read_csv(os.path.join(campaign, "campaign.csv"))
     abl = read_csv(os.path.join(campaign, "ablation.csv"))
@@ -393,6 +456,8 @@ def make_figures(campaign):
     if abl:
         plot_uncertainty(rows, abl, keys, os.path.join(out, "uncertainty_vs_error.png"))
         made.append("uncertainty_vs_error.png")
+    if plot_ensemble_kinds(rows, keys, os.path.join(out, "ensemble_kinds.png")):
+        made.append("ensemble_kinds.png")
     return made
 
 

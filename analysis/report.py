@@ -117,6 +117,8 @@ def write_report(campaign):
                         "every run is in `campaign.csv`.*")
         bon_rows, rank_rows = bon_rows[:MAX_RUN_ROWS], rank_rows[:MAX_RUN_ROWS]
 
+    kinds = kinds_section(rows, keys) if plots.KIND in keys else None
+
     sweep_path = os.path.join(campaign, "sweep.txt")
     name = os.path.basename(os.path.normpath(campaign))
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -146,7 +148,7 @@ def write_report(campaign):
              "of the same pick (a gap widening with n is the overoptimization signature; the two are in different "
              "units, so compare gaps between aggregators and settings); *quantile*: share of its prompt's responses "
              "with golden reward <= the best-of-K pick's, averaged over prompts.", "",
-             table(over_header, over_rows), "", "## Figures", ""]
+             table(over_header, over_rows), "", *(kinds or []), "## Figures", ""]
     captions = {
         "bon_vs_kl.png": "Golden reward of best-of-n against KL(best-of-n), per aggregator, with a single member "
                          "and the oracle. A curve that bends down at large n over-optimises the reward model.",
@@ -156,6 +158,8 @@ def write_report(campaign):
                                  "label noise).",
         "uncertainty_vs_error.png": "Uncertainty against error: ensemble disagreement against the mean ensemble's "
                                     "pairwise error, and how well disagreement predicts its errors.",
+        "ensemble_kinds.png": f"Ensemble kinds: best-of-{n_max} golden reward and pairwise accuracy per kind, the "
+                              "single member beside the aggregators (mean over seeds).",
     }
     for fig in figures:
         parts += [f"![{captions[fig].split(':')[0].split('.')[0]}](figures/{fig})", "", f"*{captions[fig]}*", ""]
@@ -167,6 +171,28 @@ def write_report(campaign):
         f.write(text)
     os.replace(tmp, os.path.join(campaign, "report.md"))
     return info, figures, table(bon_header, bon_rows)
+
+
+def kinds_section(rows, keys):
+    """## Ensemble kinds: per kind and setting (mean over seeds) the golden best-of-n at the
+    largest n of one member and of each aggregator, the best's gain, pair accuracy, and the
+    training time."""
+    setting_keys, n_max, summary = plots.kind_summary(rows, keys)
+    aggs = [a for a in plots.aggregator_order({a for *_, figs, _ in summary for a in figs}) if a != "single"]
+    body = []
+    for setting, kind, runs, figs, seconds in summary:
+        single = figs.get("single", (math.nan, math.nan))
+        best = max(aggs, key=lambda a: figs.get(a, (-math.inf,))[0])
+        body.append([*[plots.beta_label(v) if k == plots.BETA else v for k, v in zip(setting_keys, setting)], kind, runs,
+                     fmt(single[0]), *[fmt(figs[a][0]) if a in figs else "" for a in aggs],
+                     f"{plots.aggregator_label(best)} {signed(figs[best][0] - single[0])}",
+                     fmt(single[1]), fmt(figs["mean"][1]) if "mean" in figs else "", fmt(seconds, 1)])
+    header = [*key_header(setting_keys), "kind", "runs", f"single best-of-{n_max}",
+              *[plots.aggregator_label(a) for a in aggs], "best vs single", "pair acc. single", "pair acc. mean",
+              "train s"]
+    return [f"## Ensemble kinds at n = {n_max}", "",
+            "Mean over seeds. *train s*: the members' training seconds (members.h5 `/run/member_train_seconds` "
+            "summed; a shared trunk's heads share the unit's time).", "", table(header, body), ""]
 
 
 def main(argv):

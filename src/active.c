@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rmens/trunk.h"
 #include "rmens/common.h"
 #include "rmens/family.h"
 #include "rmens/h5util.h"
@@ -63,7 +64,7 @@ static int check_settings(const rm_settings *cfg, rm_active_strategy *strategy)
 {
     if (!cfg->store[0]) return rm_errorf("no store given (set 'store' in the config or --set store=PATH)");
     if (!cfg->output[0]) return rm_errorf("no output directory given (set 'output' or --set output=DIR)");
-    if (rm_active_strategy_parse(cfg->active_strategy, strategy) != 0) return -1;
+    if (rm_active_strategy_parse(cfg->active_strategy, strategy) != 0 || rm_ensemble_kind_check(cfg) != 0) return -1;
     const long long pool = cfg->active_pool, initial = cfg->active_initial, batch = cfg->active_batch;
     if (initial > pool) return rm_errorf("active.initial = %lld is larger than active.pool = %lld", initial, pool);
     if (cfg->active_rounds > 0 && batch > pool - initial)
@@ -346,7 +347,7 @@ static int train_round(active_ctx *c, int round, int resume, active_round *ar)
     if (rc == 0 && c->rank == 0) have = resume && rm_path_exists(c->paths.checkpoint);
     MPI_Bcast(&have, 1, MPI_INT, 0, c->comm);
     if (rc == 0 && have) {
-        rc = rm_checkpoint_read(c->paths.checkpoint, fp, c->cfg, (int)c->store.dim, c->deal.n_params, c->deal.slots,
+        rc = rm_checkpoint_read(c->paths.checkpoint, fp, c->cfg, c->deal.member_dim, c->deal.member_params, c->deal.slots,
                                 c->deal.n_members);
         rc = rm_all_ok(c->comm, rc);
         if (rc == 0 && c->rank == 0) printf("[rank 0] round %d: resuming its training from %s\n", round, c->paths.checkpoint);
@@ -398,7 +399,7 @@ static int save_round(active_ctx *c, int round)
     char *path = rm_active_members_path(c->cfg, round), *fp = round_fingerprint(c, round);
     int rc = rm_all_ok(c->comm, path && fp ? 0 : -1);
     if (rc == 0)
-        rc = rm_checkpoint_write(path, c->comm, fp, c->deal.slots, c->deal.n_members, c->deal.n_params,
+        rc = rm_checkpoint_write(path, c->comm, fp, c->deal.slots, c->deal.n_members, c->deal.member_params,
                                  (int)c->cfg->train_epochs);
     if (rc == 0 && c->rank == 0) rc = rm_active_state_write(&c->rec, c->paths.state, c->fingerprint);
     if ((rc = rm_all_ok(c->comm, rc)) == 0 && c->rank == 0 && round > 0) {
@@ -423,7 +424,7 @@ static int restore_state(active_ctx *c)
         }
     int last = c->rec.n_rounds - 1;
     char *path = rm_active_members_path(c->cfg, last), *fp = round_fingerprint(c, last);
-    rc = path && fp ? rm_checkpoint_read(path, fp, c->cfg, (int)c->store.dim, c->deal.n_params, c->deal.slots,
+    rc = path && fp ? rm_checkpoint_read(path, fp, c->cfg, c->deal.member_dim, c->deal.member_params, c->deal.slots,
                                          c->deal.n_members)
                     : -1;
     free(path), free(fp);

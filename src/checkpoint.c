@@ -3,11 +3,13 @@
  * <output>/checkpoint.h5, written collectively by all ranks at a temporary name and
  * renamed, so that a kill at any moment leaves the previous checkpoint or the new one:
  *   /                attrs: format="rmens-checkpoint", format_version, version, n_members,
- *                           n_params, fingerprint (the settings the members depend on)
+ *                           n_params (member 0's), fingerprint (the settings the members
+ *                           depend on)
  *   /member_<m>/     attrs: status (0 pending, 1 in progress, 2 finished), epochs_run,
  *                           best_epoch, pairs_trained, score_mean, score_std,
  *                           train_seconds, next_epoch, next_start, adam_step, epoch_loss,
  *                           best_val, since_best, train_time
+ *                    n_params (its own: members on store views differ in D),
  *                    params [n_params], and in progress adam_m, adam_v, best_params
  *                    history/train_loss, val_loss, val_accuracy [epochs_run] */
 #define _GNU_SOURCE
@@ -17,6 +19,7 @@
 #include "rmens/family.h"
 #include "rmens/h5util.h"
 #include "rmens/parallel.h"
+#include "rmens/warm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -56,11 +59,28 @@ char *rm_checkpoint_fingerprint(const rm_settings *c, const char *store_uuid)
         rm_errorf("out of memory");
         return NULL;
     }
-    return rm_family_fingerprint(c, text);
+    /* settings added since, appended only when not their default: older checkpoints resume */
+    char extra[64 + RM_MAX_VIEWS * (RM_NAME_MAX + 1)] = "";
+    if (strcmp(c->ensemble_kind, "independent") != 0 && c->ensemble_kind[0])
+        snprintf(extra, sizeof extra, " ensemble.kind=%s", c->ensemble_kind);
+    for (int i = 0; i < c->ensemble_n_views; i++)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s%s", i ? "," : " ensemble.views=",
+                 c->ensemble_views[i]);
+    if (extra[0]) {
+        char *longer = NULL;
+        int n = asprintf(&longer, "%s%s", text, extra);
+        free(text);
+        if (n < 0) {
+            rm_errorf("out of memory");
+            return NULL;
+        }
+        text = longer;
+    }
+    return rm_shared_init_fingerprint(c, rm_family_fingerprint(c, text));
 }
 
 int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint, rm_member_slot *slots,
-                        int n_members, size_t n_params, int max_epochs)
+                        int n_members, const size_t *n_params, int max_epochs)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -111,7 +131,7 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
     rc |= rm_h5_attr_int(file, "format_version", 1);
     rc |= rm_h5_attr_string(file, "version", RMENS_VERSION);
     rc |= rm_h5_attr_int(file, "n_members", n_members);
-    rc |= rm_h5_attr_int(file, "n_params", (long long)n_params);
+    rc |= rm_h5_attr_int(file, "n_params", (long long)n_params[0]);
     rc |= rm_h5_attr_string(file, "fingerprint", fingerprint);
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_WIDTH;
@@ -121,11 +141,12 @@ int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint
         hid_t g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0) { rc = rm_errorf("cannot create /%s", name); break; }
         for (int f = F_STATUS; f < N_FIELDS && rc == 0; f++) rc = rm_h5_attr_double(g, FIELD_NAMES[f], row[f]);
+        if (rc == 0) rc = rm_h5_attr_int(g, "n_params", (long long)n_params[m]);
         int status = (int)row[F_STATUS];
-        hsize_t np = n_params, ne = (hsize_t)row[F_EPOCHS_RUN];
+        hsize_t np = n_params[m], ne = (hsize_t)row[F_EPOCHS_RUN];
         const rm_member_slot *s = &slots[m];
         if (rc == 0 && status != RM_MEMBER_PENDING) {
-            rc = rm_family_from_id((int)row[F_FAMILY])->checkpoint_write(g, writer ? &s->member : NULL, n_params,
+            rc = rm_family_from_id((int)row[F_FAMILY])->checkpoint_write(g, writer ? &s->member : NULL, n_params[m],
                                                                (size_t)row[F_MODEL_BYTES], writer, name);
             static const char *series[3] = {"train_loss", "val_loss", "val_accuracy"};
             const double *h = hist + (size_t)m * 3 * (size_t)max_epochs;
@@ -158,6 +179,11 @@ static int read_slot(hid_t file, int m, const rm_settings *cfg, int dim, size_t 
     double row[N_FIELDS] = {0};
     int rc = 0;
     for (int f = F_STATUS; f < N_FIELDS && rc == 0; f++) rc = rm_h5_read_attr_double(g, FIELD_NAMES[f], &row[f], name);
+    /* checkpoints from before views had one count for every member, at the root */
+    long long own = (long long)n_params;
+    if (rc == 0 && H5Aexists(g, "n_params") > 0) rc = rm_h5_read_attr_int(g, "n_params", &own, name);
+    if (rc == 0 && (size_t)own != n_params)
+        rc = rm_errorf("/%s: %lld parameters, the member has %zu (another model or view)", name, own, n_params);
     int status = (int)row[F_STATUS];
     if (rc == 0 && status != RM_MEMBER_PENDING && status != RM_MEMBER_IN_PROGRESS && status != RM_MEMBER_FINISHED)
         rc = rm_errorf("/%s: status %d is invalid", name, status);
@@ -209,8 +235,8 @@ static int read_slot(hid_t file, int m, const rm_settings *cfg, int dim, size_t 
     return rc;
 }
 
-int rm_checkpoint_read(const char *path, const char *fingerprint, const rm_settings *cfg, int dim, size_t n_params,
-                       rm_member_slot *slots, int n_members)
+int rm_checkpoint_read(const char *path, const char *fingerprint, const rm_settings *cfg, const int *dims,
+                       const size_t *n_params, rm_member_slot *slots, int n_members)
 {
     hid_t file = rm_h5_open_read(path, MPI_COMM_NULL);
     if (file < 0) return -1;
@@ -225,10 +251,11 @@ int rm_checkpoint_read(const char *path, const char *fingerprint, const rm_setti
                        "original configuration, or start over with --force", path, saved, fingerprint);
     if (rc == 0) rc = rm_h5_read_attr_int(file, "n_members", &n, path);
     if (rc == 0) rc = rm_h5_read_attr_int(file, "n_params", &np, path);
-    if (rc == 0 && (n != n_members || (size_t)np != n_params))
-        rc = rm_errorf("%s: %lld members of %lld parameters, expected %d of %zu", path, n, np, n_members, n_params);
+    if (rc == 0 && (n != n_members || (size_t)np != n_params[0]))
+        rc = rm_errorf("%s: %lld members, member 0 of %lld parameters; expected %d, of %zu", path, n, np, n_members,
+                       n_params[0]);
     for (int m = 0; m < n_members && rc == 0; m++) {
-        rc = read_slot(file, m, cfg, dim, n_params, slots[m].owned || slots[m].trains, &slots[m]);
+        rc = read_slot(file, m, cfg, dims[m], n_params[m], slots[m].owned || slots[m].trains, &slots[m]);
         if (rc != 0) rm_error_context("%s", path);
     }
     free(saved);

@@ -86,7 +86,9 @@ static const key_spec SCHEMA[] = {
     {"ensemble.members", T_INT, NUM(ensemble_members), "4", 1, 1e5, NULL, "ensemble size E"},
     {"ensemble.views", T_STRING_LIST, LIST(ensemble_views, ensemble_n_views, RM_MAX_VIEWS), "[]", 0, 0, NULL, "store views the members are dealt to round-robin: member m uses view m mod V ([]: the default view)"},
     {"ensemble.families", T_STRING_LIST, LIST(ensemble_families, ensemble_n_families, RM_MAX_FAMILIES), "[]", 0, 0, "mlp|gbdt", "families of a mixed ensemble, dealt round-robin: member m is families[m mod F] ([]: all model.family)"},
+    {"ensemble.shared_init", T_BOOL, NUM(ensemble_shared_init), "false", 0, 0, NULL, "every member starts from member 0's initialisation (seed*42, member 0's init stream); member seeds still drive data order and bootstrap. Needed for eval's warm (weight-averaged) aggregator; MLP members on one view only"},
     {"ensemble.data", T_STRING, STR(ensemble_data), "\"full\"", 0, 0, "full|bootstrap", "full: all members see all pairs; bootstrap: each resamples them"},
+    {"ensemble.kind", T_STRING, STR(ensemble_kind), "\"independent\"", 0, 0, "independent|shared_trunk", "independent: every member its own MLP; shared_trunk: one trunk (all hidden layers) trained jointly with E linear heads, one per member (its own initialisation and, with bootstrap, its own resample as pair weights)"},
 
     {"active.strategy", T_STRING, STR(active_strategy), "\"random\"", 0, 0, "random|entropy|disagreement|bald|levelset|dopt|past_dopt", "rmens active: the rule choosing each round's pairs to label"},
     {"active.pool", T_INT, NUM(active_pool), "100000", 2, 4e9, NULL, "rmens active: candidate pairs drawn by pairs.* (no validation split)"},
@@ -106,6 +108,7 @@ static const key_spec SCHEMA[] = {
     {"eval.ablation_subsets", T_INT, NUM(eval_ablation_subsets), "10", 1, 1e6, NULL, "random member subsets averaged per ablation size"},
     {"eval.save_predictions", T_BOOL, NUM(eval_save_predictions), "false", 0, 0, NULL, "write per-member standardised test scores to results.h5"},
     {"eval.calibration_pairs", T_INT, NUM(eval_calibration_pairs), "100000", 0, 1e9, NULL, "within-prompt test pairs for the calibration of preference probabilities (0: none)"},
+    {"eval.warm", T_STRING, STR(eval_warm), "\"auto\"", 0, 0, "auto|true|false", "the warm aggregator (the model with the members' mean weights, Rame et al. 2024): auto: when members.h5 has shared_init = 1; true: required (an error without it); false: never"},
     {"eval.chunk_prompts", T_INT, NUM(eval_chunk_prompts), "64", 1, 1e9, NULL, "test prompts read and scored per streamed piece"},
 };
 #define N_SCHEMA (sizeof SCHEMA / sizeof SCHEMA[0])
@@ -399,6 +402,12 @@ static int assign(rm_settings *s, const key_spec *k, const config_setting_t *st,
         *(int *)(base + k->offset) = config_setting_get_bool(st);
         return 0;
     case T_STRING: {
+        /* eval.warm = true reads as libconfig's boolean: a key whose words include
+         * true|false takes the boolean as that word */
+        if (t == CONFIG_TYPE_BOOL && k->choices && strstr(k->choices, "true|false")) {
+            snprintf(base + k->offset, k->capacity, "%s", config_setting_get_bool(st) ? "true" : "false");
+            return 0;
+        }
         if (t != CONFIG_TYPE_STRING) return rm_errorf("%s'%s' expects a string, got %s", where, k->key, type_name(t));
         const char *v = config_setting_get_string(st);
         if (strlen(v) >= k->capacity) return rm_errorf("%s'%s' is longer than %zu characters", where, k->key, k->capacity - 1);

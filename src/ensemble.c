@@ -16,6 +16,7 @@
 #include "rmens/parallel.h"
 #include "rmens/precision.h"
 #include "rmens/rng.h"
+#include "rmens/trunk.h"
 
 #include <math.h>
 #include <signal.h>
@@ -110,12 +111,21 @@ void rm_shared_split_free(rm_shared_split *ns)
 typedef struct {
     int world_rank;
     int member_position, members_of_group; /* for the ETA over the group's members */
+    int shared_trunk; /* the line is the unit's: means over its heads */
 } progress_ctx;
 
 static void print_progress(const rm_member *m, int epoch, int epochs, double train_loss, double val_loss,
                            double val_accuracy, double pairs_per_second, double eta_seconds, void *opaque)
 {
     const progress_ctx *ctx = opaque;
+    if (ctx->shared_trunk) {
+        printf("[rank %d] shared trunk, heads 0-%d (mean) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  "
+               "%.0f pairs/s  ETA %.0fs\n",
+               ctx->world_rank, ctx->members_of_group - 1, epoch, epochs, train_loss, val_loss, val_accuracy,
+               pairs_per_second, eta_seconds);
+        fflush(stdout);
+        return;
+    }
     printf("[rank %d] member %d (%d/%d) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
            ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, epoch, epochs, train_loss,
            val_loss, val_accuracy, pairs_per_second, eta_seconds);
@@ -169,6 +179,20 @@ static int write_member_group(hid_t file, const rm_settings *cfg, const rm_membe
     return rc;
 }
 
+/* /trunk/layer_<l> for every hidden layer of a shared trunk, from head `m` (any head
+ * holds the trunk), with the architecture's attributes. Collective; `writer` writes. */
+static int write_trunk(hid_t file, const rm_settings *cfg, const rm_member *m, int writer, int dim)
+{
+    hid_t g = H5Gcreate2(file, RM_TRUNK_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return rm_errorf("cannot create group %s", RM_TRUNK_GROUP);
+    int rc = rm_h5_attr_int(g, "dim", dim);
+    rc |= rm_h5_attr_ints(g, "hidden", cfg->model_hidden, (size_t)cfg->model_n_hidden);
+    rc |= rm_h5_attr_int(g, "n_heads", cfg->ensemble_members);
+    if (rc == 0) rc = rm_mlp_layers_write(g, cfg, m, dim, 0, cfg->model_n_hidden, writer, RM_TRUNK_GROUP + 1);
+    H5Gclose(g);
+    return rc;
+}
+
 /* Collective over comm. local[m] is non-NULL on the rank that owns member m. */
 static int write_members_file(const char *path, const rm_settings *cfg, const rm_store *store, const rm_pairs *pairs,
                               MPI_Comm comm, rm_member *const *local, int n_members, int dim, double wall_seconds)
@@ -216,6 +240,9 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
     rc |= rm_h5_attr_double(file, "label_flip_rate", pairs->label_flip_rate);
     rc |= rm_h5_attr_double(file, "label_agreement", pairs->label_agreement);
     rc |= rm_h5_attr_int(file, "n_pairs", (long long)pairs->n);
+    rc |= rm_h5_attr_string(file, "ensemble_kind", cfg->ensemble_kind);
+    rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/warm.h) */
+    if (rc == 0 && rm_settings_shared_trunk(cfg)) rc = write_trunk(file, cfg, local[0], (int)meta[META_OWNER] == rank, dim);
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_FIELDS;
         int writer = (int)row[META_OWNER] == rank;
@@ -335,7 +362,7 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
     int rank;
     MPI_Comm_rank(comm, &rank);
     int rc = 0;
-    long long n_members = 0;
+    long long n_members = 0, shared_init = 0;
     hid_t file = -1;
     if (rank == 0) {
         /* Members are small: one rank reads with the serial driver and broadcasts. */
@@ -349,8 +376,16 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
         if (rc == 0 && (n_members < 1 || n_members > 100000)) rc = rm_errorf("n_members %lld is out of range", n_members);
         if (rc == 0) rc = rm_h5_read_attr_string(file, "store_uuid", e->store_uuid, sizeof e->store_uuid, "/");
         if (rc == 0) rc = rm_h5_read_attr_string_alloc(file, "config", &e->config_text, "/");
+        /* files from before ensemble.shared_init have no attribute: independent initialisations */
+        htri_t has_shared = rc == 0 ? H5Aexists(file, "shared_init") : 0;
+        if (has_shared < 0) rc = rm_errorf("/: H5Aexists(shared_init) failed");
+        if (has_shared > 0) rc = rm_h5_read_attr_int(file, "shared_init", &shared_init, "/");
+        if (rc == 0 && shared_init != 0 && shared_init != 1)
+            rc = rm_errorf("root attribute shared_init = %lld: expected 0 or 1", shared_init);
     }
     MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
+    MPI_Bcast(&shared_init, 1, MPI_LONG_LONG, 0, comm);
+    e->shared_init = shared_init == 1;
     if (rm_all_ok(comm, rc) != 0) goto fail;
     e->members = rm_calloc((size_t)n_members, sizeof(rm_member), "members");
     e->member_view = rm_calloc((size_t)n_members, sizeof *e->member_view, "member views");
@@ -401,11 +436,15 @@ static int check_layout(const rm_settings *cfg, int size, int rank)
     if (size % S != 0)
         return rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job", S, size);
     long long groups = size / S;
-    if (groups > cfg->ensemble_members && rank == 0)
+    if (rm_settings_shared_trunk(cfg) && groups > 1 && rank == 0)
+        rm_warnf("ensemble.kind = \"shared_trunk\" is one unit that group 0 trains: %lld group(s) (%lld ranks) will "
+                 "stay idle during training (parallel.ranks_per_member = %d would train it data-parallel on all)",
+                 groups - 1, (groups - 1) * S, size);
+    else if (groups > cfg->ensemble_members && rank == 0)
         rm_warnf("%lld member groups for %lld members: %lld group(s) (%lld ranks) will stay idle during training",
                  groups, cfg->ensemble_members, groups - cfg->ensemble_members,
                  (groups - cfg->ensemble_members) * S);
-    if (rm_family_check_settings(cfg, rank == 0) != 0) return -1;
+    if (rm_family_check_settings(cfg, rank == 0) != 0 || rm_ensemble_kind_check(cfg) != 0) return -1;
     if (!cfg->store[0]) return rm_errorf("no store given (set 'store' in the config or --set store=PATH)");
     if (!cfg->output[0]) return rm_errorf("no output directory given (set 'output' or --set output=DIR)");
     return 0;
@@ -487,12 +526,16 @@ int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm co
     MPI_Comm_split(comm, d->group_id, d->rank, &d->group);
     MPI_Comm_rank(d->group, &d->group_rank);
     d->slots = rm_calloc((size_t)d->n_members, sizeof(rm_member_slot), "member slots");
-    if (rm_all_ok(comm, d->slots ? 0 : -1) != 0) {
+    d->member_dim = rm_calloc((size_t)d->n_members, sizeof(int), "member dimensions");
+    d->member_params = rm_calloc((size_t)d->n_members, sizeof(size_t), "member parameter counts");
+    if (rm_all_ok(comm, d->slots && d->member_dim && d->member_params ? 0 : -1) != 0) {
         rm_member_deal_free(d);
         return -1;
     }
+    d->shared_trunk = rm_settings_shared_trunk(cfg);
     for (int m = 0; m < d->n_members; m++) {
-        d->slots[m].trains = m % d->n_groups == d->group_id;
+        /* a shared trunk is one unit of all members: group 0 trains it */
+        d->slots[m].trains = (d->shared_trunk ? 0 : m % d->n_groups) == d->group_id;
         d->slots[m].owned = d->slots[m].trains && d->group_rank == 0;
         d->mine += d->slots[m].trains;
     }
@@ -500,6 +543,10 @@ int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm co
     if (rm_mlp_create(&probe, dim, cfg->model_hidden, cfg->model_n_hidden) == 0) {
         d->n_params = probe.n_params;
         rm_mlp_free(&probe);
+    }
+    for (int m = 0; m < d->n_members; m++) {
+        d->member_dim[m] = dim;
+        d->member_params[m] = d->n_params;
     }
     return 0;
 }
@@ -517,16 +564,23 @@ void rm_member_deal_free(rm_member_deal *d)
     if (d->slots)
         for (int m = 0; m < d->n_members; m++) rm_member_slot_free(&d->slots[m]);
     free(d->slots);
+    free(d->member_dim);
+    free(d->member_params);
     if (d->group != MPI_COMM_NULL && d->group != 0) MPI_Comm_free(&d->group);
     memset(d, 0, sizeof *d);
+}
+
+int rm_member_deal_owner(const rm_member_deal *d, int m)
+{
+    /* the first rank of group m % G, or of group 0 for a shared trunk */
+    return (d->shared_trunk ? 0 : m % d->n_groups) * (d->size / d->n_groups);
 }
 
 int rm_member_deal_share(const rm_member_deal *d, rm_member *all)
 {
     memset(all, 0, sizeof(rm_member) * (size_t)d->n_members);
     for (int m = 0; m < d->n_members; m++) {
-        /* the owner is the first rank of group m % G */
-        int root = (m % d->n_groups) * (d->size / d->n_groups), rc = 0;
+        int root = rm_member_deal_owner(d, m), rc = 0;
         if (d->rank == root) {
             const rm_member *src = &d->slots[m].member;
             all[m].family = src->family;
@@ -607,34 +661,56 @@ static int train_slot(const rm_settings *cfg, rm_member_deal *d, const rm_train_
     return 0;
 }
 
+/* A shared trunk's unit on group 0: all members at once, not interruptible (rmens/trunk.h). */
+static void train_unit_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
+                             const rm_pairs *pairs, progress_ctx *pctx)
+{
+    int pending = 0;
+    for (int m = 0; m < d->n_members; m++) pending |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
+    if (!pending) return;
+    if (injected_failure(d->rank, 0)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
+    rm_member *heads = rm_calloc((size_t)d->n_members, sizeof(rm_member), "shared-trunk members");
+    if (!heads || rm_train_shared_trunk(cfg, data, pairs, d->group, heads, d->group_rank == 0 ? print_progress : NULL,
+                                        pctx) != 0)
+        rm_abort_job(rm_last_error());
+    for (int m = 0; m < d->n_members; m++) {
+        rm_member_slot_free(&d->slots[m]);
+        d->slots[m].member = heads[m];
+        d->slots[m].status = RM_MEMBER_FINISHED;
+    }
+    free(heads);
+    pctx->member_position = d->n_members;
+}
+
 int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
                             const rm_pairs *pairs, const rm_member *warm, const char *checkpoint_path,
                             const char *fingerprint, const char *resume_hint)
 {
     stop_clock clock;
-    arm_clock(&clock, cfg, d->n_params > 0);
+    arm_clock(&clock, cfg, !d->shared_trunk);
     const int E = d->n_members, G = d->n_groups;
     /* Rounds: each rank trains its group's members until they are done or a stop is
      * asked for, then all ranks meet. If every member is finished the caller writes them;
      * otherwise a checkpoint, and on a signal the job ends for requeueing. A rank with
      * nothing left to train waits at the meeting point. */
-    progress_ctx pctx = {d->rank, 0, d->mine};
+    progress_ctx pctx = {d->rank, 0, d->mine, d->shared_trunk};
     for (int m = 0; m < E; m++) pctx.member_position += d->slots[m].trains && d->slots[m].status == RM_MEMBER_FINISHED;
     int checkpoints = 0;
     for (;;) {
-        for (int m = d->group_id; m < E; m += G)
-            if (d->slots[m].status != RM_MEMBER_FINISHED && train_slot(cfg, d, data, pairs, warm, m, &clock, &pctx))
-                break;
+        if (d->shared_trunk)
+            train_unit_slots(cfg, d, data, pairs, &pctx);
+        else
+            for (int m = d->group_id; m < E; m += G)
+                if (d->slots[m].status != RM_MEMBER_FINISHED && train_slot(cfg, d, data, pairs, warm, m, &clock, &pctx))
+                    break;
         int unfinished = 0;
         for (int m = 0; m < E; m++) unfinished |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
         int flags[2] = {unfinished, stop_signal != 0};
         MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, d->comm);
         if (!flags[0]) return 0;
-        if (d->n_params == 0) /* views of different D: no checkpoint format for them (yet) */
-            return rm_errorf("cannot checkpoint: the members' views (ensemble.views) differ in D; set "
-                             "train.checkpoint_minutes = 0 and let the run finish");
         double t_ckpt = rm_now();
-        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->n_params, rm_settings_max_epochs(cfg)) != 0)
+        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->member_params,
+                                rm_settings_max_epochs(cfg)) != 0)
             return -1;
         checkpoints++;
         if (d->rank == 0) {
@@ -643,7 +719,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
             fflush(stdout);
         }
         if (flags[1]) return RM_EXIT_CHECKPOINTED;
-        arm_clock(&clock, cfg, d->n_params > 0);
+        arm_clock(&clock, cfg, !d->shared_trunk);
     }
 }
 
@@ -730,10 +806,8 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
     if ((rc = rm_all_ok(comm, fingerprint ? 0 : -1)) != 0) goto out_deal;
     const int E = deal.n_members;
-    if (mode == 2 && deal.n_params == 0) rc = rm_errorf("%s: cannot resume: the views differ in D", paths.checkpoint);
-    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
     if (mode == 2) {
-        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, (int)vp.dim[0], deal.n_params, deal.slots, E);
+        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, deal.member_dim, deal.member_params, deal.slots, E);
         if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
         if (rank == 0) {
             int counts[3] = {0, 0, 0};

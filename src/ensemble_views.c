@@ -25,18 +25,23 @@ int rm_view_plan_resolve(rm_view_plan *vp, const rm_settings *cfg, const rm_stor
 void rm_member_deal_set_views(rm_member_deal *d, const rm_settings *cfg, const rm_view_plan *vp)
 {
     d->n_views = vp->n;
-    /* A checkpoint holds one parameter count for every member: with views of different D
-     * there is none (0), and rm_ensemble_train_slots does not checkpoint. */
-    for (int i = 1; i < vp->n; i++)
-        if (vp->dim[i] != vp->dim[0]) {
-            d->n_params = 0;
-            return;
+    size_t view_params[RM_MAX_VIEWS] = {0};
+    for (int i = 0; i < vp->n; i++) {
+        rm_mlp probe;
+        if (rm_mlp_create(&probe, (int)vp->dim[i], cfg->model_hidden, cfg->model_n_hidden) == 0) {
+            view_params[i] = probe.n_params;
+            rm_mlp_free(&probe);
         }
-    rm_mlp probe;
-    if (rm_mlp_create(&probe, (int)vp->dim[0], cfg->model_hidden, cfg->model_n_hidden) == 0) {
-        d->n_params = probe.n_params;
-        rm_mlp_free(&probe);
     }
+    /* member m on view m mod V: its D and parameter count (checkpoints hold each member's) */
+    for (int m = 0; m < d->n_members; m++) {
+        d->member_dim[m] = (int)vp->dim[m % vp->n];
+        d->member_params[m] = view_params[m % vp->n];
+    }
+    /* one count for every member, or 0 when the views differ in D */
+    d->n_params = view_params[0];
+    for (int i = 1; i < vp->n; i++)
+        if (view_params[i] != view_params[0]) d->n_params = 0;
 }
 
 int rm_ensemble_member_views(const rm_ensemble *e, const rm_store *store, int *view_of_member)

@@ -23,6 +23,7 @@
 #include "rmens/parallel.h"
 #include "rmens/precision.h"
 #include "rmens/store.h"
+#include "rmens/warm.h"
 
 /* ---- output: JSON ---- */
 
@@ -90,14 +91,19 @@ static void json_aggregate(FILE *f, const rm_eval_plan *p, const rm_aggregate_fi
 }
 
 /* r: the full ensemble's results, whose mean carries the calibration and whose
- * uncertainty the error by disagreement; NULL for an ablation entry. */
-void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
-                          const rm_eval_results *r)
+ * uncertainty the error by disagreement; NULL for an ablation entry. warm: the warm
+ * aggregator's figures after the others (rmens/warm.h), or NULL. */
+static void json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
+                          const rm_eval_results *r, const rm_aggregate_figures *warm)
 {
     fprintf(f, "\"aggregators\": {");
     for (int a = 0; a < p->n_aggregators; a++) {
         fprintf(f, "%s\n%s  \"%s\": ", a ? "," : "", indent, p->aggregator_names[a]);
         json_aggregate(f, p, &e->aggregate[a], kl, a == RM_AGG_MEAN ? r : NULL);
+    }
+    if (warm) {
+        fprintf(f, ",\n%s  \"warm\": ", indent);
+        json_aggregate(f, p, warm, kl, NULL);
     }
     fprintf(f, "\n%s},\n%s\"agreement\": {\"member_spearman\": ", indent, indent);
     eval_json_number(f, e->member_spearman);
@@ -117,6 +123,12 @@ void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_fig
         else fputs("null", f);
     }
     fputc('}', f);
+}
+
+void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
+                          const rm_eval_results *r)
+{
+    json_ensemble(f, p, e, kl, indent, r, NULL);
 }
 
 void rm_json_string(FILE *f, const char *s)
@@ -163,7 +175,7 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
     if (!f) return rm_errorf("cannot create '%s': %s", path, strerror(errno));
     fprintf(f, "{\n\"members\": %d,\n", p->n_members);
     json_provenance(f, prov);
-    rm_eval_json_ensemble(f, p, &r->full, r->kl, "", r);
+    json_ensemble(f, p, &r->full, r->kl, "", r, r->has_warm ? &r->warm : NULL);
     fputs(",\n\"single\": {\"bon\": ", f);
     json_bon(f, p, r->single_mean.bon);
     fputs(", \"kl\": ", f);
@@ -192,7 +204,7 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
     fputs(",\n\"ablation\": {", f);
     for (int i = 0; i < p->n_sizes; i++) {
         fprintf(f, "%s\n  \"%d\": {\"subsets\": %d,\n    ", i ? "," : "", p->sizes[i], p->size_subsets[i]);
-        rm_eval_json_ensemble(f, p, &r->ablation[i], r->kl, "    ", NULL);
+        json_ensemble(f, p, &r->ablation[i], r->kl, "    ", NULL, r->has_warm ? &r->ablation_warm[i] : NULL);
         fputc('}', f);
     }
     fputs("\n}\n}\n", f);
@@ -235,13 +247,15 @@ static int h5_aggregate(hid_t loc, const char *name, const rm_eval_plan *p, cons
 }
 
 /* r: the full ensemble's results (the calibration of its mean, the error by
- * disagreement), NULL for an ablation entry. */
-int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r)
+ * disagreement), NULL for an ablation entry; warm: aggregators/warm (rmens/warm.h), or NULL. */
+static int h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r,
+                       const rm_aggregate_figures *warm)
 {
     hid_t aggs = eval_h5_group(g, "aggregators");
     if (aggs < 0) return -1;
     int rc = 0;
     for (int a = 0; a < p->n_aggregators && rc == 0; a++) rc = h5_aggregate(aggs, p->aggregator_names[a], p, &e->aggregate[a]);
+    if (rc == 0 && warm) rc = h5_aggregate(aggs, "warm", p, warm);
     if (rc == 0 && r && r->calibration_pairs > 0) rc = eval_h5_calibration(aggs, "mean/calibration", &r->calibration_mean);
     H5Gclose(aggs);
     hid_t agr = rc == 0 ? eval_h5_group(g, "agreement") : -1;
@@ -258,6 +272,11 @@ int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figure
     if (rc == 0 && r && r->calibration_pairs > 0) rc = eval_h5_error_by_disagreement(unc, &r->error_by_disagreement);
     H5Gclose(unc);
     return rc;
+}
+
+int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r)
+{
+    return h5_ensemble(g, p, e, r, NULL);
 }
 
 static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const provenance *prov)
@@ -282,7 +301,7 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
     rc = rm_h5_write_dataset(f, "bon_n", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &nb, bon_n, 1, 0, "results.h5");
     if (rc == 0) rc = eval_h5_doubles(f, "kl", r->kl, 1, &nb);
     if (rc == 0) rc = eval_h5_doubles(f, "oracle_bon", r->oracle_bon, 1, &nb);
-    if (rc == 0) rc = rm_eval_h5_ensemble(f, p, &r->full, r);
+    if (rc == 0) rc = h5_ensemble(f, p, &r->full, r, r->has_warm ? &r->warm : NULL);
     if (rc != 0) return -1;
     hsize_t ee[2] = {(hsize_t)E, (hsize_t)E};
     if (eval_h5_doubles(f, "agreement/member_spearman_matrix", r->member_spearman_matrix, 2, ee) != 0) return -1;
@@ -339,7 +358,7 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
             rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0, "results.h5");
         }
         free(lists);
-        if (rc == 0) rc = rm_eval_h5_ensemble(g, p, &r->ablation[i], NULL);
+        if (rc == 0) rc = h5_ensemble(g, p, &r->ablation[i], NULL, r->has_warm ? &r->ablation_warm[i] : NULL);
         H5Gclose(g);
     }
     H5Gclose(abl);
@@ -362,9 +381,9 @@ static void print_table(FILE *out, const rm_eval_plan *p, const rm_eval_results 
     fprintf(out, " %8s %8s %8s\n%-16s", "spearman", "pair_acc", "bench", "KL");
     for (int j = 0; j < p->n_bon; j++) print_number(out, r->kl[j], 8);
     fputc('\n', out);
-    for (int a = 0; a < p->n_aggregators; a++) {
-        const rm_aggregate_figures *g = &r->full.aggregate[a];
-        fprintf(out, "%-16s", p->aggregator_names[a]);
+    for (int a = 0; a < p->n_aggregators + r->has_warm; a++) {
+        const rm_aggregate_figures *g = a < p->n_aggregators ? &r->full.aggregate[a] : &r->warm;
+        fprintf(out, "%-16s", a < p->n_aggregators ? p->aggregator_names[a] : "warm");
         for (int j = 0; j < p->n_bon; j++) print_number(out, g->bon[j], 8);
         print_number(out, g->spearman, 8);
         print_number(out, g->pair_accuracy, 8);
@@ -402,6 +421,13 @@ static void print_table(FILE *out, const rm_eval_plan *p, const rm_eval_results 
         print_number(out, e->disagreement_auroc, 9);
         fputc('\n', out);
     }
+    if (!r->has_warm) return;
+    fprintf(out, "warm (weight average of the same subsets): bon(max n), spearman, pair_acc by k:");
+    for (int i = 0; i < p->n_sizes; i++) {
+        const rm_aggregate_figures *w = &r->ablation_warm[i];
+        fprintf(out, " k=%d %.4f %.4f %.4f;", p->sizes[i], w->bon[p->n_bon - 1], w->spearman, w->pair_accuracy);
+    }
+    fputc('\n', out);
 }
 
 /* The overoptimization diagnostics and the calibration, below the main table. */
@@ -412,9 +438,10 @@ static void print_diagnostics(FILE *out, const rm_eval_plan *p, const rm_eval_re
                  "best-of-n pick; the best-of-K pick's golden quantile in its prompt and share above the prompt's median\n",
             p->bon_n[last]);
     fprintf(out, "%-16s %8s %8s %8s %8s %9s\n", "", "golden", "proxy", "gap", "quantile", "above_med");
-    for (int a = 0; a <= p->n_aggregators; a++) {
-        const rm_aggregate_figures *g = a < p->n_aggregators ? &r->full.aggregate[a] : &r->single_mean;
-        fprintf(out, "%-16s", a < p->n_aggregators ? p->aggregator_names[a] : "single (mean)");
+    for (int a = 0; a <= p->n_aggregators + r->has_warm; a++) {
+        int warm_row = r->has_warm && a == p->n_aggregators;
+        const rm_aggregate_figures *g = a < p->n_aggregators ? &r->full.aggregate[a] : warm_row ? &r->warm : &r->single_mean;
+        fprintf(out, "%-16s", a < p->n_aggregators ? p->aggregator_names[a] : warm_row ? "warm" : "single (mean)");
         print_number(out, g->bon[last], 8);
         print_number(out, g->proxy_bon[last], 8);
         print_number(out, g->proxy_bon[last] - g->bon[last], 8);
@@ -555,6 +582,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     if (rank == 0 && strcmp(ensemble.store_uuid, store.uuid) != 0)
         rm_warnf("members.h5 was trained on store %s, evaluating on store %s", ensemble.store_uuid, store.uuid);
 
+    int warm = 0; /* before anything is written: a refused warm leaves no results */
+    if (rm_all_ok(comm, rm_warm_decide(cfg, &ensemble, &warm)) != 0) goto fail;
     if (rm_all_ok(comm, rm_eval_plan_create(&plan, cfg, E, K)) != 0) goto fail;
     if (eval_setup_calibration(cfg, members_path, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
     if (rank == 0) {
@@ -572,6 +601,10 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (rm_all_ok(comm, rc) != 0) goto fail;
     }
     if (rm_eval_score(cfg, comm, &store, &ensemble, &plan, threads, cfg->eval_save_predictions ? &sink : NULL, &res, &tm) != 0)
+        goto fail;
+    double warm_seconds = 0;
+    int warm_models = 0;
+    if (warm && rm_warm_evaluate(cfg, comm, &store, &ensemble, &plan, threads, &res, &warm_models, &warm_seconds) != 0)
         goto fail;
 
     rc = 0;
@@ -598,6 +631,9 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
             printf("precision %s, kernel \"%s\", CPU %s\n", precision->precision, precision->kernel, precision->cpu);
             printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
                    tm.read, tm.score, tm.stats, tm.reduce, rm_now() - t_start);
+            if (warm)
+                printf("warm: %d weight-averaged model(s) (the ensemble and its distinct ablation subsets) "
+                       "standardised and scored in %.2f s\n", warm_models, warm_seconds);
             printf("wrote %s and %s\n", h5_path, json_path);
             fflush(stdout);
         }

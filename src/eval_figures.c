@@ -405,5 +405,6 @@ void rm_eval_results_free(rm_eval_results *r)
     free(r->member_spearman_matrix);
     free(r->ablation);
     free(r->calibration_member);
+    free(r->ablation_warm);
     memset(r, 0, sizeof *r);
 }

@@ -2,6 +2,7 @@
  * dispatch on it, and the MLP family's operations. */
 #define _GNU_SOURCE
 #include "rmens/family.h"
+#include "rmens/trunk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "rmens/common.h"
 #include "rmens/h5util.h"
 #include "rmens/parallel.h"
+#include "rmens/warm.h"
 
 /* Rows scored per call when scoring a list of items (as in training's standardisation). */
 #define ITEM_BLOCK_ROWS 1024
@@ -82,6 +84,7 @@ int rm_family_check_settings(const rm_settings *cfg, int warn)
     if (rm_family_of_member(cfg, 0) == NULL) return -1;
     for (int i = 0; i < cfg->ensemble_n_families; i++)
         if (!rm_family_named(cfg->ensemble_families[i], "ensemble.families")) return -1;
+    if (rm_shared_init_check(cfg) != 0) return -1;
     if (!rm_settings_use_family(cfg, &rm_family_gbdt)) {
         if (warn && gbdt_keys_given(cfg))
             fprintf(stderr, "warning: gbdt.* settings are given but no member is a tree model (model.family = \"%s\")\n",
@@ -166,13 +169,23 @@ static int mlp_write_attrs(hid_t g, const rm_settings *cfg)
     return rc;
 }
 
-/* /member_<m>/layer_<l>/weight [out, in] and bias [out], shapes from the settings. */
+/* /member_<m>/layer_<l>/weight [out, in] and bias [out], shapes from the settings. A
+ * shared trunk's head holds its own layer only, with attribute `trunk` naming the group
+ * of the others (rm_trunk_write). */
 static int mlp_write(hid_t g, const rm_settings *cfg, const rm_member *m, int dim, size_t bytes, int writer,
                      const char *name)
 {
     (void)bytes;
+    int layers = cfg->model_n_hidden + 1, first = rm_settings_shared_trunk(cfg) ? layers - 1 : 0;
+    if (first > 0 && rm_h5_attr_string(g, "trunk", RM_TRUNK_GROUP) != 0) return rm_error_context("/%s", name);
+    return rm_mlp_layers_write(g, cfg, m, dim, first, layers, writer, name);
+}
+
+int rm_mlp_layers_write(hid_t g, const rm_settings *cfg, const rm_member *m, int dim, int first, int end, int writer,
+                        const char *name)
+{
     int rc = 0, layers = cfg->model_n_hidden + 1;
-    for (int l = 0; l < layers && rc == 0; l++) {
+    for (int l = first; l < end && rc == 0; l++) {
         int in = l == 0 ? dim : cfg->model_hidden[l - 1];
         int out = l == layers - 1 ? 1 : cfg->model_hidden[l];
         char lname[32];
@@ -195,13 +208,21 @@ static int mlp_read(hid_t g, rm_member *out, int dim, const char *name)
     size_t n_hidden = 0;
     int rc = rm_h5_read_attr_ints(g, "hidden", hidden, RM_MAX_HIDDEN, &n_hidden, name);
     if (rc == 0 && rm_mlp_create(&out->mlp, dim, hidden, (int)n_hidden) != 0) rc = rm_error_context("/%s", name);
+    /* a shared trunk's head: every layer but its own from the trunk's group */
+    char trunk[64] = "";
+    htri_t has_trunk = rc == 0 ? H5Aexists(g, "trunk") : 0;
+    if (has_trunk < 0) rc = rm_errorf("/%s: H5Aexists(trunk) failed", name);
+    if (has_trunk > 0) rc = rm_h5_read_attr_string(g, "trunk", trunk, sizeof trunk, name);
+    if (rc == 0 && has_trunk > 0 && trunk[0] != '/')
+        rc = rm_errorf("/%s: attribute trunk = \"%s\" is not an absolute group path", name, trunk);
     for (int l = 0; rc == 0 && l < out->mlp.n_layers; l++) {
-        char path[64];
+        char path[160];
+        const char *from = trunk[0] && l < out->mlp.n_layers - 1 ? trunk : "";
         hsize_t wdims[2] = {(hsize_t)out->mlp.dims[l + 1], (hsize_t)out->mlp.dims[l]};
         hsize_t bdims[1] = {(hsize_t)out->mlp.dims[l + 1]};
-        snprintf(path, sizeof path, "layer_%d/weight", l);
+        snprintf(path, sizeof path, "%s%slayer_%d/weight", from, from[0] ? "/" : "", l);
         rc = rm_h5_read_dataset(g, path, H5T_NATIVE_FLOAT, 2, wdims, out->mlp.params + out->mlp.weight_offset[l], name);
-        snprintf(path, sizeof path, "layer_%d/bias", l);
+        snprintf(path, sizeof path, "%s%slayer_%d/bias", from, from[0] ? "/" : "", l);
         if (rc == 0) rc = rm_h5_read_dataset(g, path, H5T_NATIVE_FLOAT, 1, bdims, out->mlp.params + out->mlp.bias_offset[l], name);
     }
     return rc;

@@ -10,5 +10,12 @@ int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const
 /* Mean and population standard deviation of member m's scores over all train items,
  * into m->score_mean / score_std (collective over group; each rank scores its share). */
 int rm_member_standardise_train(rm_member *m, const rm_train_data *data, MPI_Comm group);
+/* The same for E members at once: with `unit` (a shared trunk's E-output MLP) one forward
+ * scores every head, member e's statistics from column e; unit NULL: E = 1, m's own scores. */
+int rm_members_standardise_train(rm_member *m, int E, const rm_mlp *unit, const rm_train_data *data, MPI_Comm group);
+/* rm_member_lists, with resample = 0: the training list without ensemble.data's resample
+ * (a shared trunk's common list; its heads weigh the entries instead). */
+int rm_member_lists_of(const rm_settings *cfg, const rm_pairs *pairs, int index, int resample, uint32_t *train_ids,
+                       uint32_t *val_ids);
 
 #endif

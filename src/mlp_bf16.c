@@ -23,7 +23,10 @@ static int tile_rows(int n, int t) { return n - t * BF16_TILE_ROWS < BF16_TILE_R
 static void *lowp_at(void *base, size_t index) { return (char *)base + index * rm_lowp_size(); }
 
 /* Hidden layers are products (several outputs); the scalar head is a GEMV and stays fp32. */
-static int is_product_layer(const rm_mlp *m, int l) { return m->dims[l + 1] > 1; }
+/* A layer whose products run in bf16: every hidden layer wider than 1. The output layer
+ * stays fp32 (one score, or a shared trunk's E heads): its product is small, and the
+ * scores and their gradients are never rounded. */
+static int is_product_layer(const rm_mlp *m, int l) { return l < m->n_layers - 1 && m->dims[l + 1] > 1; }
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define RM_VECTORISE __attribute__((optimize("tree-vectorize")))
@@ -183,19 +186,23 @@ static void forward_tile(const void *p, int t)
         relu_forward(out, (size_t)rows * (size_t)OC);
 }
 
-// One tile of a one-output layer (the head; a hidden layer of width 1 also takes the ReLU),
-// in fp32: out (rows) = bias + inp (rows,C) @ w (C).
+// One tile of an fp32 layer: the output layer (one score, or E heads) or a hidden layer of
+// width 1 (which also takes the ReLU): out (rows,OC) = bias + inp (rows,C) @ W^T (C,OC).
 static void head_tile(const void *p, int t)
 {
     const layer_job *j = p;
     const rm_mlp *m = j->m;
-    const int l = j->l, C = m->dims[l], rows = tile_rows(j->B, t);
+    const int l = j->l, C = m->dims[l], OC = m->dims[l + 1], rows = tile_rows(j->B, t);
     const size_t r0 = (size_t)t * BF16_TILE_ROWS;
-    float *out = j->out + r0;
-    for (int b = 0; b < rows; b++) out[b] = m->params[m->bias_offset[l]];
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, C, 1, j->inp + r0 * (size_t)C, C, m->params + m->weight_offset[l], 1,
-                1, out, 1);
-    if (l < m->n_layers - 1) relu_forward(out, (size_t)rows);
+    float *out = j->out + r0 * (size_t)OC;
+    const float *bias = m->params + m->bias_offset[l], *w = m->params + m->weight_offset[l];
+    for (int b = 0; b < rows; b++)
+        for (int o = 0; o < OC; o++) out[(size_t)b * OC + o] = bias[o];
+    if (OC == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, C, 1, j->inp + r0 * (size_t)C, C, w, 1, 1, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, C, 1, j->inp + r0 * (size_t)C, C, w, C, 1, out, OC);
+    if (l < m->n_layers - 1) relu_forward(out, (size_t)rows * (size_t)OC);
 }
 
 int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const void *X_low, int B,
@@ -269,17 +276,23 @@ static void input_grad_tile(const void *p, int t)
     input_grad_finish(j, r0, rows);
 }
 
-// Tile t of the head's input gradient, fp32: dinp (rows,C) = dout (rows) outer w (C).
+// Tile t of an fp32 layer's input gradient: dinp (rows,C) = dout (rows) outer w (C), or
+// dout (rows,OC) @ W (OC,C) for E heads.
 static void head_input_grad_tile(const void *p, int t)
 {
     const grad_job *j = p;
     const rm_mlp *m = j->m;
-    const int C = m->dims[j->l], rows = tile_rows(j->B, t);
+    const int C = m->dims[j->l], OC = m->dims[j->l + 1], rows = tile_rows(j->B, t);
     const size_t r0 = (size_t)t * BF16_TILE_ROWS;
     const float *w = m->params + m->weight_offset[j->l];
-    for (int b = 0; b < rows; b++) {
-        float g = j->dout[r0 + (size_t)b], *row = j->dinp + (r0 + (size_t)b) * (size_t)C;
-        for (int c = 0; c < C; c++) row[c] = g * w[c];
+    if (OC == 1) {
+        for (int b = 0; b < rows; b++) {
+            float g = j->dout[r0 + (size_t)b], *row = j->dinp + (r0 + (size_t)b) * (size_t)C;
+            for (int c = 0; c < C; c++) row[c] = g * w[c];
+        }
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, OC, 1, j->dout + r0 * (size_t)OC, OC, w, C, 0,
+                    j->dinp + r0 * (size_t)C, C);
     }
     input_grad_finish(j, r0, rows);
 }
@@ -290,8 +303,11 @@ static int layer_backward(grad_job *j, const float *inp, float *dbias, int paire
     const int l = j->l, C = m->dims[l], OC = m->dims[l + 1];
     rm_mlp_bias_grad_f32(dbias, j->dout, j->B, OC, paired); /* fp32, exactly as the fp32 path */
     if (!is_product_layer(m, l)) {
-        // the head: dweight (C) += inp^T (C,B) @ dout (B), fp32
-        rm_tiled_sgemv(CblasRowMajor, CblasTrans, j->B, C, 1, inp, C, j->dout, 1, 1, j->dweight, 1);
+        // the head: dweight (C) += inp^T (C,B) @ dout (B), or (OC,C) += dout^T (OC,B) @ inp (B,C), fp32
+        if (OC == 1)
+            rm_tiled_sgemv(CblasRowMajor, CblasTrans, j->B, C, 1, inp, C, j->dout, 1, 1, j->dweight, 1);
+        else
+            rm_tiled_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, j->B, 1, j->dout, OC, inp, C, 1, j->dweight, C);
         if (j->dinp) rm_tiled_run(head_input_grad_tile, j, tile_count(j->B));
         return 0;
     }

@@ -62,9 +62,10 @@ void rm_mlp_bias_grad_f32(float *dbias, const float *dout, int B, int OC, int pa
 
 /* Architecture and parameter layout: W0, b0, W1, b1, ... Every width must fit a BLAS
  * int, and the parameter count an MPI count (gradients travel in one MPI_Allreduce). */
-static int mlp_layout(int dim, const int *hidden, int n_hidden, int *n_layers, int *dims,
+static int mlp_layout(int dim, const int *hidden, int n_hidden, int n_outputs, int *n_layers, int *dims,
                       size_t *weight_offset, size_t *bias_offset, size_t *n_params)
 {
+    if (n_outputs < 1) return rm_errorf("model: %d outputs; at least 1 is needed", n_outputs);
     if (dim < 1) return rm_errorf("model: input dimension %d must be at least 1", dim);
     if (n_hidden < 0 || n_hidden > RM_MAX_LAYERS - 1)
         return rm_errorf("model.hidden: %d hidden layers; at most %d are supported", n_hidden, RM_MAX_LAYERS - 1);
@@ -74,7 +75,7 @@ static int mlp_layout(int dim, const int *hidden, int n_hidden, int *n_layers, i
         dims[l + 1] = hidden[l];
     }
     *n_layers = n_hidden + 1;
-    dims[*n_layers] = 1;
+    dims[*n_layers] = n_outputs;
     size_t total = 0;
     for (int l = 0; l < *n_layers; l++) {
         size_t weights = (size_t)dims[l] * (size_t)dims[l + 1];
@@ -93,8 +94,13 @@ void rm_mlp_set_threads(int threads) { rm_tiled_set_threads(threads); }
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden)
 {
+    return rm_mlp_create_outputs(m, dim, hidden, n_hidden, 1);
+}
+
+int rm_mlp_create_outputs(rm_mlp *m, int dim, const int *hidden, int n_hidden, int n_outputs)
+{
     memset(m, 0, sizeof *m);
-    if (mlp_layout(dim, hidden, n_hidden, &m->n_layers, m->dims, m->weight_offset, m->bias_offset, &m->n_params) != 0)
+    if (mlp_layout(dim, hidden, n_hidden, n_outputs, &m->n_layers, m->dims, m->weight_offset, m->bias_offset, &m->n_params) != 0)
         return -1;
     m->params = rm_calloc(m->n_params, sizeof(float), "model parameters");
     if (!m->params) return -1;
@@ -109,14 +115,16 @@ void rm_mlp_free(rm_mlp *m)
 
 void rm_mlp_init_uniform(rm_mlp *m, uint64_t seed, uint64_t stream)
 {
+    for (int l = 0; l < m->n_layers; l++) rm_mlp_init_uniform_layer(m, l, seed, stream);
+}
+
+void rm_mlp_init_uniform_layer(rm_mlp *m, int l, uint64_t seed, uint64_t stream)
+{
     /* The counter is the parameter's position in the flat array: any rank draws the same
      * initial model, and no state is carried between layers. */
-    for (int l = 0; l < m->n_layers; l++) {
-        double bound = 1.0 / sqrt((double)m->dims[l]);
-        size_t begin = m->weight_offset[l], end = m->bias_offset[l] + (size_t)m->dims[l + 1];
-        for (size_t i = begin; i < end; i++)
-            m->params[i] = (float)((2.0 * rm_rand_uniform(seed, stream, i) - 1.0) * bound);
-    }
+    double bound = 1.0 / sqrt((double)m->dims[l]);
+    size_t begin = m->weight_offset[l], end = m->bias_offset[l] + (size_t)m->dims[l + 1];
+    for (size_t i = begin; i < end; i++) m->params[i] = (float)((2.0 * rm_rand_uniform(seed, stream, i) - 1.0) * bound);
 }
 
 double rm_mlp_forward_flops(const rm_mlp *m, size_t rows)

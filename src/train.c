@@ -17,11 +17,9 @@
 #include "rmens/optim.h"
 #include "rmens/parallel.h"
 #include "rmens/rng.h"
+#include "rmens/trunk.h"
+#include "rmens/warm.h"
 #include "tiled_blas.h"
-
-/* Rows scored per BLAS call when scoring: large enough for sgemm to run at full rate,
- * small enough that the activations stay a few MB. */
-#define RM_SCORE_ROWS 1024
 
 /* [begin, end) of part `index` of n items split evenly over `parts`. */
 static void share_of(size_t n, int parts, int index, size_t *begin, size_t *end)
@@ -84,60 +82,6 @@ static double objective_loss(int clf, const float *scores, size_t n, float *dsco
     return rm_clf_loss(scores, labels, (int)(2 * n), dscores, NULL);
 }
 
-int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, const uint32_t *items,
-                    size_t n, float *scores)
-{
-    if (dim != (size_t)mlp->dims[0])
-        return rm_errorf("scoring: embeddings have dimension %zu, the model expects %d", dim, mlp->dims[0]);
-    if (n == 0) return 0;
-    int rows = n < RM_SCORE_ROWS ? (int)n : RM_SCORE_ROWS;
-    rm_mlp_workspace ws;
-    if (rm_mlp_workspace_create(&ws, mlp, rows) != 0) return rm_error_context("scoring");
-    if (n > (size_t)rows && rm_mlp_workspace_pack(&ws, mlp) != 0) { /* weights packed once for all the blocks */
-        rm_mlp_workspace_free(&ws);
-        return rm_error_context("scoring");
-    }
-    float *X = NULL;
-    if (items) {
-        X = rm_alloc((size_t)rows * dim, sizeof(float), "scoring rows");
-        if (!X) {
-            rm_mlp_workspace_free(&ws);
-            return rm_error_context("scoring");
-        }
-    }
-    for (size_t start = 0; start < n; start += (size_t)rows) {
-        size_t count = n - start < (size_t)rows ? n - start : (size_t)rows;
-        const float *block = embeddings + start * dim;
-        if (items) {
-            for (size_t i = 0; i < count; i++)
-                memcpy(X + i * dim, embeddings + (size_t)items[start + i] * dim, dim * sizeof(float));
-            block = X;
-        }
-        rm_mlp_forward_frozen(mlp, &ws, block, NULL, (int)count, scores + start);
-    }
-    free(X);
-    rm_mlp_workspace_free(&ws);
-    return 0;
-}
-
-void rm_member_history_rows(const rm_member *m, double *rows, int stride)
-{
-    for (int e = 0; e < m->epochs_run && e < stride; e++) {
-        rows[e] = m->train_loss[e];
-        rows[stride + e] = m->val_loss[e];
-        rows[2 * stride + e] = m->val_accuracy[e];
-    }
-}
-
-void rm_member_free(rm_member *m)
-{
-    rm_member_family(m)->free_model(m);
-    free(m->train_loss);
-    free(m->val_loss);
-    free(m->val_accuracy);
-    memset(m, 0, sizeof *m);
-}
-
 /* Every value rm_train_member relies on, checked with the config key in the message:
  * callers may fill rm_settings by hand, not only through the schema. */
 static int check_settings(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs)
@@ -198,7 +142,14 @@ typedef struct {
     uint32_t *perm;       /* this epoch's order of train_ids (draw: the identity between steps) */
     uint32_t *swaps;      /* [batch] a drawn step's swaps, to undo them */
     uint32_t *batch_ids;
+    size_t n_list;        /* entries of the training list */
     float *local_scores;  /* standardisation scores of this rank's share of the items */
+    /* a shared trunk's E heads (rmens/trunk.h); heads = 1 for an independent member */
+    int heads;
+    float *head_weights;  /* [heads][n_list] bootstrap weights of the list entries, or NULL (all 1) */
+    uint32_t *batch_pos;  /* [share_cap] list positions of batch_ids (with head_weights) */
+    float *batch_weights; /* [heads][share_cap] the step's pairs' weights (with head_weights) */
+    float *column, *dcolumn; /* [rows_cap] one head's scores and their gradients */
 } train_buffers;
 
 static void buffers_free(train_buffers *b)
@@ -217,21 +168,36 @@ static void buffers_free(train_buffers *b)
     free(b->swaps);
     free(b->batch_ids);
     free(b->local_scores);
+    free(b->head_weights);
+    free(b->batch_pos);
+    free(b->batch_weights);
+    free(b->column);
+    free(b->dcolumn);
 }
 
-/* Validation over pairs ids[0..n): this rank's share; returns summed loss and the count
- * of pairs ranked correctly through *loss and *correct. */
-static void validate_share(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
-                           const uint32_t *ids, size_t n, int clf, size_t chunk, double *loss, double *correct)
+/* Head e's 2n scores out of the unit's [2n, heads] into b->column. */
+static const float *head_column(train_buffers *b, size_t n, int e)
 {
-    *loss = 0;
-    *correct = 0;
+    if (b->heads == 1) return b->scores;
+    for (size_t i = 0; i < 2 * n; i++) b->column[i] = b->scores[i * (size_t)b->heads + (size_t)e];
+    return b->column;
+}
+
+/* Validation over pairs ids[0..n): this rank's share; sums[2e] the summed loss of head e
+ * and sums[2e + 1] the count of pairs it ranks correctly. */
+static void validate_share(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
+                           const uint32_t *ids, size_t n, int clf, size_t chunk, double *sums)
+{
+    for (int e = 0; e < 2 * b->heads; e++) sums[e] = 0;
     for (size_t start = 0; start < n; start += chunk) {
         size_t count = n - start < chunk ? n - start : chunk;
         gather_pairs(b->X, data->embeddings, data->dim, pairs, ids + start, count);
         rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * count), b->scores);
-        *loss += objective_loss(clf, b->scores, count, b->dscores, b->labels);
-        for (size_t i = 0; i < count; i++) *correct += b->scores[i] > b->scores[count + i];
+        for (int e = 0; e < b->heads; e++) {
+            float *col = (float *)head_column(b, count, e);
+            for (size_t i = 0; i < count; i++) sums[2 * e + 1] += col[i] > col[count + i];
+            sums[2 * e] += objective_loss(clf, col, count, b->dscores, b->labels);
+        }
     }
 }
 
@@ -303,58 +269,6 @@ static void rules_from_settings(loop_rules *r, const rm_settings *cfg)
     r->patience = (int)cfg->train_patience;
 }
 
-size_t rm_member_list_sizes(const rm_settings *cfg, const rm_pairs *pairs, size_t *n_val)
-{
-    const size_t copies = cfg->pairs_both_orders ? 2 : 1;
-    if (strcmp(cfg->train_val_split, "entries") == 0) {
-        size_t total = pairs->n * copies, v = (size_t)floor((double)total * cfg->train_val_fraction);
-        if (n_val) *n_val = v;
-        return total - v;
-    }
-    if (n_val) *n_val = pairs->n - pairs->n_train;
-    return pairs->n_train * copies;
-}
-
-int rm_member_lists(const rm_settings *cfg, const rm_pairs *pairs, int index, uint32_t *train_ids, uint32_t *val_ids)
-{
-    const uint64_t seed = rm_member_seed((uint64_t)cfg->seed, index);
-    const int bootstrap = strcmp(cfg->ensemble_data, "bootstrap") == 0;
-    const size_t copies = cfg->pairs_both_orders ? 2 : 1;
-    size_t n_val;
-    rm_member_list_sizes(cfg, pairs, &n_val);
-    /* the validation list, and the source the training list is made from */
-    const uint32_t *val_src, *train_src;
-    uint32_t *perm = NULL;
-    size_t n_train_src;
-    if (strcmp(cfg->train_val_split, "entries") == 0) {
-        /* the seed code's split: over the list of entries (each pair `copies` times), one
-         * per member, so a pair's two orders may fall on both sides */
-        size_t total = pairs->n * copies;
-        perm = rm_alloc(total, sizeof(uint32_t), "member split");
-        if (!perm) return -1;
-        rm_permutation(seed, RM_STREAM_MEMBER(index, RM_MEMBER_SPLIT), perm, total);
-        for (size_t e = 0; e < total; e++) perm[e] = (uint32_t)(perm[e] / copies);
-        val_src = perm;
-        train_src = perm + n_val;
-        n_train_src = total - n_val;
-    } else {
-        val_src = pairs->order + pairs->n_train;
-        train_src = pairs->order;
-        n_train_src = pairs->n_train;
-    }
-    for (size_t i = 0; i < n_val; i++) val_ids[i] = val_src[i];
-    /* pairs: each training pair `copies` times in a row (the two orders have the same loss
-     * and gradient, so an entry is the pair itself); entries: each entry once. Bootstrap
-     * resamples the training pairs (or entries) with replacement. */
-    const size_t repeat = perm ? 1 : copies;
-    for (size_t i = 0; i < n_train_src; i++) {
-        size_t pick = bootstrap ? (size_t)rm_rand_below(seed, RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP), i, n_train_src) : i;
-        for (size_t c = 0; c < repeat; c++) train_ids[i * repeat + c] = train_src[pick];
-    }
-    free(perm);
-    return 0;
-}
-
 /* Steps of an epoch, and the list entries each step trains on. "epoch": consecutive
  * batches of one permutation per epoch (the last may be smaller). "draw": ceil(n / batch)
  * steps, each a fresh uniform draw of min(batch, n) distinct entries. */
@@ -380,6 +294,8 @@ static void step_batch(train_buffers *b, const loop_rules *r, uint64_t seed, int
 {
     if (!r->draw) {
         for (size_t i = lo; i < hi; i++) b->batch_ids[i - lo] = b->train_ids[b->perm[start + i]];
+        if (b->batch_pos)
+            for (size_t i = lo; i < hi; i++) b->batch_pos[i - lo] = b->perm[start + i];
         return;
     }
     const uint64_t stream = RM_STREAM_MEMBER(index, RM_MEMBER_DRAW), base = ((uint64_t)epoch << 32) + start;
@@ -391,11 +307,28 @@ static void step_batch(train_buffers *b, const loop_rules *r, uint64_t seed, int
         b->swaps[t] = (uint32_t)j;
     }
     for (size_t i = lo; i < hi; i++) b->batch_ids[i - lo] = b->train_ids[b->perm[i]];
+    if (b->batch_pos)
+        for (size_t i = lo; i < hi; i++) b->batch_pos[i - lo] = b->perm[i];
     for (size_t t = n_step; t-- > 0;) {
         uint32_t j = b->swaps[t], x = b->perm[t];
         b->perm[t] = b->perm[j];
         b->perm[j] = x;
     }
+}
+
+/* The heads' objectives of a shared-trunk step (rm_trunk_heads_objective) with each
+ * pair's weights in head e's resample, gathered for the step's entries. */
+static double heads_objective(train_buffers *b, const loop_rules *r, size_t n, float scale, float *head_loss)
+{
+    const float *w = NULL;
+    if (b->head_weights) {
+        for (int e = 0; e < b->heads; e++)
+            for (size_t i = 0; i < n; i++)
+                b->batch_weights[(size_t)e * n + i] = b->head_weights[(size_t)e * b->n_list + b->batch_pos[i]];
+        w = b->batch_weights;
+    }
+    return rm_trunk_heads_objective(r->clf, b->scores, n, b->heads, w, scale, b->dscores, head_loss, b->column,
+                                    b->dcolumn);
 }
 
 /* One minibatch of n_step entries, of which this rank holds `mine` in b->batch_ids:
@@ -412,21 +345,28 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
     if (mine > 0) {
         gather_pairs(b->X, data->embeddings, data->dim, pairs, b->batch_ids, mine);
         rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * mine), b->scores);
-        double loss = objective_loss(r->clf, b->scores, mine, b->dscores, b->labels);
         /* d(mean loss over the whole minibatch): every rank divides by the full size, so
          * the Allreduce sum is the gradient of the minibatch mean. */
         const float scale = (float)(1.0 / ((r->clf ? 2.0 : 1.0) * (double)n_step));
-        for (size_t i = 0; i < 2 * mine; i++) b->dscores[i] *= scale;
+        double loss;
+        if (b->heads == 1) {
+            loss = objective_loss(r->clf, b->scores, mine, b->dscores, b->labels);
+            for (size_t i = 0; i < 2 * mine; i++) b->dscores[i] *= scale;
+        } else {
+            loss = heads_objective(b, r, mine, scale, b->grads + n_params + 2);
+        }
         rm_mlp_backward_pairs(mlp, &b->ws, b->X, (int)(2 * mine), b->dscores, b->grads);
         /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero, but
          * the float sum of +g and -g is not, and Adam would turn that round-off into
          * lr-sized random steps (an arbitrary drift of every score). */
-        if (!r->clf) b->grads[mlp->bias_offset[mlp->n_layers - 1]] = 0;
+        if (!r->clf)
+            for (int e = 0; e < b->heads; e++) b->grads[mlp->bias_offset[mlp->n_layers - 1] + (size_t)e] = 0;
         b->grads[n_params] = (float)loss;
     }
     /* Every rank sees the same total loss and so stops together on a NaN. */
+    const int extra = 2 + (b->heads > 1 ? b->heads : 0);
     if (size > 1 &&
-        MPI_Allreduce(MPI_IN_PLACE, b->grads, (int)(n_params + 2), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS)
+        MPI_Allreduce(MPI_IN_PLACE, b->grads, (int)(n_params + (size_t)extra), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS)
         return rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
     *batch_loss = b->grads[n_params];
     if (!isfinite(*batch_loss)) return 0; /* the caller names the minibatch */
@@ -449,104 +389,55 @@ static int stop_early(const loop_rules *r, const double *val, int done, int sinc
 /* Validation of this epoch's weights over the group: summed loss and correct pairs. */
 static int validate_epoch(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
                           size_t n_val, const loop_rules *r, size_t share_cap, MPI_Comm group, int rank, int size,
-                          int index, double sums[2])
+                          int index, double *sums)
 {
     size_t vlo, vhi;
     share_of(n_val, size, rank, &vlo, &vhi);
-    validate_share(mlp, b, data, pairs, b->val_ids + vlo, vhi - vlo, r->clf, share_cap, &sums[0], &sums[1]);
+    validate_share(mlp, b, data, pairs, b->val_ids + vlo, vhi - vlo, r->clf, share_cap, sums);
     if (size > 1) {
         /* Rank 0's totals decide early stopping for everyone: one value, one decision. */
-        if (MPI_Reduce(rank == 0 ? MPI_IN_PLACE : sums, sums, 2, MPI_DOUBLE, MPI_SUM, 0, group) != MPI_SUCCESS ||
-            MPI_Bcast(sums, 2, MPI_DOUBLE, 0, group) != MPI_SUCCESS)
+        const int n = 2 * b->heads;
+        if (MPI_Reduce(rank == 0 ? MPI_IN_PLACE : sums, sums, n, MPI_DOUBLE, MPI_SUM, 0, group) != MPI_SUCCESS ||
+            MPI_Bcast(sums, n, MPI_DOUBLE, 0, group) != MPI_SUCCESS)
             return rm_errorf("member %d: MPI reduction of the validation metrics failed", index);
     }
     return 0;
 }
 
-/* Standardisation over all N*K train responses: each rank scores a contiguous share,
- * then mean and (population) standard deviation in two passes from the group totals. */
-int rm_member_standardise_train(rm_member *out, const rm_train_data *data, MPI_Comm group)
+/* The loop's buffers for a unit of b->heads heads (one: an independent member) whose
+ * model is `mlp`; each head's history goes into out[e]. */
+static int allocate_buffers(train_buffers *b, const rm_mlp *mlp, rm_member *out, int heads, size_t n_list,
+                            size_t n_val, const loop_rules *r, size_t dim, size_t share_cap, int epochs)
 {
-    const int index = out->index;
-    int rank = 0, size = 1;
-    MPI_Comm_rank(group, &rank);
-    MPI_Comm_size(group, &size);
-    size_t n_items = data->n_prompts * data->n_responses, lo, hi;
-    share_of(n_items, size, rank, &lo, &hi);
-    float *local = rm_alloc(hi - lo, sizeof(float), "standardisation scores");
-    int status = 0;
-    if (!local || rm_member_score_items(out, data->embeddings + lo * data->dim, data->dim, NULL, hi - lo, local) != 0)
-        status = rm_error_context("member %d: scoring the train responses", index);
-    if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) {
-        free(local);
-        return -1;
-    }
-    double sum = 0;
-    for (size_t i = 0; i < hi - lo; i++) sum += local[i];
-    if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
-        status = rm_errorf("member %d: MPI_Allreduce of the score sum failed", index);
-    double mean = sum / (double)n_items, squares = 0;
-    for (size_t i = 0; i < hi - lo; i++) squares += ((double)local[i] - mean) * ((double)local[i] - mean);
-    free(local);
-    if (status != 0) return -1;
-    if (size > 1 && MPI_Allreduce(MPI_IN_PLACE, &squares, 1, MPI_DOUBLE, MPI_SUM, group) != MPI_SUCCESS)
-        return rm_errorf("member %d: MPI_Allreduce of the score variance failed", index);
-    out->score_mean = mean;
-    out->score_std = sqrt(squares / (double)n_items);
-    if (!isfinite(mean) || !isfinite(out->score_std))
-        return rm_errorf("member %d: scores of the train responses are not finite (mean %g)", index, mean);
-    return 0;
-}
-
-int rm_member_divergence(const rm_member *m, char *why, size_t n)
-{
-    if (m->epochs_run < 1) return 0;
-    const int last = m->epochs_run - 1, kept = m->best_epoch > 0 ? m->best_epoch - 1 : last;
-    double first_train = m->train_loss[0], lowest_val = INFINITY;
-    for (int e = 0; e <= last; e++)
-        if (m->val_loss[e] < lowest_val) lowest_val = m->val_loss[e];
-    if (m->val_accuracy[kept] < 0.5) {
-        snprintf(why, n, "validation accuracy %.4f < 0.5 at its kept epoch %d", m->val_accuracy[kept], kept + 1);
-        return 1;
-    }
-    if (m->train_loss[last] > 10 * first_train) {
-        snprintf(why, n, "training loss grew from %.4g (epoch 1) to %.4g (epoch %d)", first_train, m->train_loss[last],
-                 last + 1);
-        return 1;
-    }
-    if (isfinite(lowest_val) && m->val_loss[kept] > 10 * lowest_val) {
-        snprintf(why, n, "validation loss grew from %.4g (lowest) to %.4g (epoch %d)", lowest_val, m->val_loss[kept],
-                 kept + 1);
-        return 1;
-    }
-    return 0;
-}
-
-static int allocate_buffers(train_buffers *b, rm_member *out, size_t n_list, size_t n_val, const loop_rules *r,
-                            size_t dim, size_t share_cap, int epochs)
-{
-    const size_t rows_cap = 2 * share_cap, n_params = out->mlp.n_params;
+    const size_t rows_cap = 2 * share_cap, n_params = mlp->n_params, H = (size_t)heads;
     memset(b, 0, sizeof *b);
-    if (rm_mlp_workspace_create(&b->ws, &out->mlp, (int)rows_cap) != 0 || rm_adam_create(&b->adam, n_params) != 0)
+    b->heads = heads;
+    b->n_list = n_list;
+    if (rm_mlp_workspace_create(&b->ws, mlp, (int)rows_cap) != 0 || rm_adam_create(&b->adam, n_params) != 0)
         return -1;
-    b->X = rm_alloc(rows_cap * dim, sizeof(float), "minibatch rows");
-    b->scores = rm_alloc(rows_cap, sizeof(float), "minibatch scores");
-    b->dscores = rm_alloc(rows_cap, sizeof(float), "minibatch score gradients");
-    b->labels = rm_alloc(rows_cap, sizeof(float), "minibatch labels");
-    b->grads = rm_calloc(n_params + 2, sizeof(float), "gradients"); /* zero: Adam re-zeroes it every step */
-    b->best_params = rm_alloc(n_params, sizeof(float), "best parameters");
-    b->train_ids = rm_alloc(n_list, sizeof(uint32_t), "training pair list");
-    b->val_ids = rm_alloc(n_val ? n_val : 1, sizeof(uint32_t), "validation pair list");
-    b->perm = rm_alloc(n_list, sizeof(uint32_t), "epoch order");
-    b->swaps = rm_alloc(r->batch, sizeof(uint32_t), "minibatch draw");
-    b->batch_ids = rm_alloc(share_cap, sizeof(uint32_t), "minibatch pair ids");
-    out->train_loss = rm_alloc((size_t)epochs, sizeof(double), "training history");
-    out->val_loss = rm_alloc((size_t)epochs, sizeof(double), "validation history");
-    out->val_accuracy = rm_alloc((size_t)epochs, sizeof(double), "validation history");
-    return !b->X || !b->scores || !b->dscores || !b->labels || !b->grads || !b->best_params || !b->train_ids ||
-                   !b->val_ids || !b->perm || !b->swaps || !b->batch_ids || !out->train_loss || !out->val_loss || !out->val_accuracy
-               ? -1
-               : 0;
+    int ok = (b->X = rm_alloc(rows_cap * dim, sizeof(float), "minibatch rows")) != NULL;
+    ok = ok && (b->scores = rm_alloc(rows_cap * H, sizeof(float), "minibatch scores")) != NULL;
+    ok = ok && (b->dscores = rm_alloc(rows_cap * H, sizeof(float), "minibatch score gradients")) != NULL;
+    ok = ok && (b->labels = rm_alloc(rows_cap, sizeof(float), "minibatch labels")) != NULL;
+    /* the gradient, the summed loss, the stop request, and the heads' losses; zero: Adam
+     * re-zeroes it every step */
+    ok = ok && (b->grads = rm_calloc(n_params + 2 + H, sizeof(float), "gradients")) != NULL;
+    ok = ok && (b->best_params = rm_alloc(n_params, sizeof(float), "best parameters")) != NULL;
+    ok = ok && (b->train_ids = rm_alloc(n_list, sizeof(uint32_t), "training pair list")) != NULL;
+    ok = ok && (b->val_ids = rm_alloc(n_val ? n_val : 1, sizeof(uint32_t), "validation pair list")) != NULL;
+    ok = ok && (b->perm = rm_alloc(n_list, sizeof(uint32_t), "epoch order")) != NULL;
+    ok = ok && (b->swaps = rm_alloc(r->batch, sizeof(uint32_t), "minibatch draw")) != NULL;
+    ok = ok && (b->batch_ids = rm_alloc(share_cap, sizeof(uint32_t), "minibatch pair ids")) != NULL;
+    if (ok && heads > 1) {
+        ok = (b->column = rm_alloc(rows_cap, sizeof(float), "head scores")) != NULL &&
+             (b->dcolumn = rm_alloc(rows_cap, sizeof(float), "head score gradients")) != NULL;
+    }
+    for (int e = 0; e < heads && ok; e++) {
+        ok = (out[e].train_loss = rm_alloc((size_t)epochs, sizeof(double), "training history")) != NULL &&
+             (out[e].val_loss = rm_alloc((size_t)epochs, sizeof(double), "validation history")) != NULL &&
+             (out[e].val_accuracy = rm_alloc((size_t)epochs, sizeof(double), "validation history")) != NULL;
+    }
+    return ok ? 0 : -1;
 }
 
 /* The loop's position and selection state: what a checkpoint saves beside the member. */
@@ -609,136 +500,233 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
     return family->train(cfg, data, pairs, index, group, out, progress, ctx, control);
 }
 
-int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
-                        MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *control)
+/* One unit being trained: an independent member (heads = 1, its model out[0].mlp) or a
+ * shared trunk with its heads (rmens/trunk.h: its model `unit`, the heads split off at
+ * the end). */
+typedef struct {
+    const rm_settings *cfg;
+    const rm_train_data *data;
+    const rm_pairs *pairs;
+    MPI_Comm group;
+    int rank, size, index, heads, epochs;
+    rm_member *out; /* [heads] */
+    rm_mlp unit, *mlp;
+    loop_rules r;
+    size_t n_list, n_val, share_cap, epoch_entries;
+    double per_pair_terms;
+    double *mean_val; /* [epochs] the mean over heads of the validation loss: what selects */
+} unit_run;
+
+/* Epoch `epoch`'s histories from the group's summed losses, and the unit's selection of
+ * the weights to keep. Returns whether to stop early. */
+static int record_epoch(unit_run *u, train_buffers *b, loop_state *ls, int epoch, const double *head_train,
+                        const double *val_sums)
+{
+    const int H = u->heads;
+    double sum_val = 0;
+    for (int e = 0; e < H; e++) {
+        rm_member *m = &u->out[e];
+        /* train losses are group totals already: they travelled with the gradients */
+        m->train_loss[epoch] = head_train[e] / (u->per_pair_terms * (double)u->epoch_entries);
+        m->val_loss[epoch] = u->n_val ? val_sums[2 * e] / (u->per_pair_terms * (double)u->n_val) : NAN;
+        m->val_accuracy[epoch] = u->n_val ? val_sums[2 * e + 1] / (double)u->n_val : NAN;
+        m->epochs_run = epoch + 1;
+        m->pairs_trained += (long long)u->epoch_entries;
+        sum_val += m->val_loss[epoch];
+    }
+    u->mean_val[epoch] = H == 1 ? u->out[0].val_loss[epoch] : sum_val / H;
+    if (u->n_val == 0) { /* nothing to select on: the last weights */
+        for (int e = 0; e < H; e++) u->out[e].best_epoch = epoch + 1;
+        return 0;
+    }
+    if (u->mean_val[epoch] < ls->best_val) {
+        ls->best_val = u->mean_val[epoch];
+        for (int e = 0; e < H; e++) u->out[e].best_epoch = epoch + 1;
+        ls->since_best = 0;
+        memcpy(b->best_params, u->mlp->params, u->mlp->n_params * sizeof(float));
+    } else {
+        ls->since_best++;
+    }
+    /* one head: its own history, which a resumed run restored from the checkpoint */
+    return stop_early(&u->r, H == 1 ? u->out[0].val_loss : u->mean_val, epoch + 1, ls->since_best);
+}
+
+/* The model, the lists and the buffers of a unit; -1 on any rank of the group if one failed. */
+static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *control, loop_state *ls)
+{
+    const rm_settings *cfg = u->cfg;
+    const int dim = (int)u->data->dim;
+    for (int e = 0; e < u->heads; e++) {
+        u->out[e].index = u->index + e;
+        u->out[e].seed = rm_member_seed((uint64_t)cfg->seed, u->index + e);
+    }
+    int failed = 0;
+    if (u->heads == 1) {
+        failed = rm_mlp_create(&u->out[0].mlp, dim, cfg->model_hidden, cfg->model_n_hidden) != 0;
+        /* ensemble.shared_init: member 0's initialisation (rmens/warm.h) */
+        if (!failed) rm_member_init_weights(&u->out[0].mlp, cfg, u->index);
+        u->mlp = &u->out[0].mlp;
+    } else {
+        failed = rm_trunk_unit_create(&u->unit, cfg, dim, u->heads) != 0;
+        u->mlp = &u->unit;
+    }
+    const size_t batch = u->r.batch;
+    /* This rank's share of a minibatch is at most ceil(batch / size) pairs = twice as many rows. */
+    u->share_cap = (batch + (size_t)u->size - 1) / (size_t)u->size;
+    u->mean_val = rm_alloc((size_t)u->epochs, sizeof(double), "validation history");
+    memset(b, 0, sizeof *b);
+    failed = failed || !u->mean_val ||
+             allocate_buffers(b, u->mlp, u->out, u->heads, u->n_list, u->n_val, &u->r, u->data->dim, u->share_cap,
+                              u->epochs) != 0 ||
+             rm_member_lists_of(cfg, u->pairs, u->index, u->heads == 1, b->train_ids, b->val_ids) != 0;
+    if (!failed && u->heads > 1 && strcmp(cfg->ensemble_data, "bootstrap") == 0) {
+        b->head_weights = rm_alloc((size_t)u->heads * u->n_list, sizeof(float), "heads' bootstrap weights");
+        b->batch_pos = rm_alloc(u->share_cap, sizeof(uint32_t), "minibatch list positions");
+        b->batch_weights = rm_alloc((size_t)u->heads * u->share_cap, sizeof(float), "minibatch pair weights");
+        failed = !b->head_weights || !b->batch_pos || !b->batch_weights;
+        for (int e = 0; e < u->heads && !failed; e++)
+            failed = rm_trunk_head_weights(cfg, u->pairs, e, b->head_weights + (size_t)e * u->n_list, u->n_list) != 0;
+    }
+    if (!failed && control && control->resume_state) failed = resume_from(&u->out[0], b, ls, control, u->epochs) != 0;
+    if (failed)
+        rm_error_context("member %d (batch %zu pairs, %zu parameters)", u->index, batch, u->mlp ? u->mlp->n_params : 0);
+    /* A rank that could not allocate must not leave the others waiting in an Allreduce. */
+    return u->size > 1 ? rm_all_ok(u->group, failed ? -1 : 0) : failed ? -1 : 0;
+}
+
+/* After the loop: the kept weights on every rank, the heads split off the unit, each
+ * member standardised on the train responses. */
+static int unit_finish(unit_run *u, train_buffers *b)
+{
+    const size_t n_params = u->mlp->n_params;
+    for (int e = 0; e < u->heads; e++)
+        if (!u->r.restore_best) u->out[e].best_epoch = u->out[e].epochs_run; /* the last weights are kept */
+    if (u->r.restore_best && u->n_val > 0 && u->out[0].best_epoch > 0)
+        memcpy(u->mlp->params, b->best_params, n_params * sizeof(float));
+    /* The ranks applied identical steps; make "every rank holds the same member" exact
+     * whatever the MPI library's reduction order. */
+    if (u->size > 1 && MPI_Bcast(u->mlp->params, (int)n_params, MPI_FLOAT, 0, u->group) != MPI_SUCCESS)
+        return rm_errorf("member %d: MPI_Bcast of the parameters failed", u->index);
+    /* the heads' statistics from one forward of the unit (the trunk once for all heads) */
+    if (rm_members_standardise_train(u->out, u->heads, u->heads > 1 ? &u->unit : NULL, u->data, u->group) != 0)
+        return -1;
+    for (int e = 0; e < u->heads; e++) {
+        rm_member *m = &u->out[e];
+        if (u->heads > 1 && rm_trunk_unit_head(&u->unit, e, &m->mlp) != 0) return rm_error_context("member %d", m->index);
+        char why[160];
+        if (u->rank == 0 && rm_member_divergence(m, why, sizeof why)) {
+            fprintf(stderr, "warning: member %d may have diverged: %s (it is written anyway)\n", m->index, why);
+            fflush(stderr);
+        }
+    }
+    return 0;
+}
+
+/* Train a unit: an independent member when heads = 1 (then `control` may interrupt and
+ * resume it), else a shared trunk's heads 0..heads-1 (control NULL). */
+static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
+                          int heads, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
+                          rm_train_control *control)
 {
     double t_start = rm_now();
-    memset(out, 0, sizeof *out);
-    int rank = 0, size = 1;
-    MPI_Comm_rank(group, &rank);
-    MPI_Comm_size(group, &size);
+    memset(out, 0, sizeof *out * (size_t)heads);
+    unit_run u = {.cfg = cfg, .data = data, .pairs = pairs, .group = group, .index = index, .heads = heads, .out = out};
+    MPI_Comm_rank(group, &u.rank);
+    MPI_Comm_size(group, &u.size);
     if (check_settings(cfg, data, pairs) != 0) return rm_error_context("member %d", index);
-
-    loop_rules r;
-    rules_from_settings(&r, cfg);
-    size_t n_val;
-    const size_t n_list = rm_member_list_sizes(cfg, pairs, &n_val);
-    const size_t dim = data->dim, batch = r.batch;
-    const int epochs = (int)cfg->train_epochs;
+    rules_from_settings(&u.r, cfg);
+    u.n_list = rm_member_list_sizes(cfg, pairs, &u.n_val);
+    u.epochs = (int)cfg->train_epochs;
+    const size_t batch = u.r.batch, n_list = u.n_list;
     const float lr = (float)cfg->train_learning_rate, weight_decay = (float)cfg->train_weight_decay;
-    out->index = index;
-    out->seed = rm_member_seed((uint64_t)cfg->seed, index);
-    const uint64_t seed = out->seed;
-    if (rm_mlp_create(&out->mlp, (int)dim, cfg->model_hidden, cfg->model_n_hidden) != 0)
-        return rm_error_context("member %d", index);
-    rm_mlp_init_uniform(&out->mlp, seed, RM_STREAM_MEMBER(index, RM_MEMBER_INIT));
-    rm_mlp *mlp = &out->mlp;
-    const size_t n_params = mlp->n_params;
-
-    /* This rank's share of a minibatch is at most ceil(batch / size) pairs = twice as many rows. */
-    const size_t share_cap = (batch + (size_t)size - 1) / (size_t)size;
+    const uint64_t seed = rm_member_seed((uint64_t)cfg->seed, index);
     train_buffers b;
-    int failed = allocate_buffers(&b, out, n_list, n_val, &r, dim, share_cap, epochs) != 0 ||
-                 rm_member_lists(cfg, pairs, index, b.train_ids, b.val_ids) != 0;
-    if (failed) rm_error_context("member %d (batch %zu pairs, %zu parameters)", index, batch, n_params);
-    /* A rank that could not allocate must not leave the others waiting in an Allreduce. */
-    if (size > 1 ? rm_all_ok(group, failed ? -1 : 0) != 0 : failed) goto fail;
-    const size_t steps = (n_list + batch - 1) / batch;
+    loop_state ls = {INFINITY, 0, 0, 0, 0, 0};
+    if (unit_setup(&u, &b, control, &ls) != 0) goto fail;
+    const size_t n_params = u.mlp->n_params, steps = (n_list + batch - 1) / batch;
     /* entries one epoch trains on: the loss is their mean (per pair for bt, per item for
      * clf, as the reference's BCE losses average; validation is normalised the same way) */
-    const double per_pair_terms = r.clf ? 2.0 : 1.0;
-    const size_t epoch_entries = r.draw ? steps * step_pairs(&r, n_list, 0) : n_list;
-
-    loop_state ls = {INFINITY, 0, 0, 0, 0, 0};
-    out->best_epoch = 0;
-    if (control && control->resume_state && resume_from(out, &b, &ls, control, epochs) != 0) goto fail;
+    u.per_pair_terms = u.r.clf ? 2.0 : 1.0;
+    u.epoch_entries = u.r.draw ? steps * step_pairs(&u.r, n_list, 0) : n_list;
     if (control) control->interrupted = 0;
-    for (int epoch = ls.first_epoch; epoch < epochs; epoch++) {
+    double *head_train = rm_calloc((size_t)heads + 2 * (size_t)heads, sizeof(double), "epoch losses");
+    if (!head_train) goto fail;
+    double *val_sums = head_train + heads; /* validation loss and pairs ranked correctly, per head */
+    for (int epoch = ls.first_epoch; epoch < u.epochs; epoch++) {
         double t_epoch = rm_now();
-        epoch_order(&b, &r, seed, index, epoch, n_list);
+        epoch_order(&b, &u.r, seed, index, epoch, n_list);
         const int resuming_here = epoch == ls.first_epoch;
-        double epoch_loss = resuming_here ? ls.resumed_epoch_loss : 0;
+        for (int e = 0; e < heads; e++) head_train[e] = resuming_here && e == 0 ? ls.resumed_epoch_loss : 0;
         for (size_t start = resuming_here ? ls.first_start : 0; start < n_list; start += batch) {
             /* A stop request is honoured at this step boundary, by every rank of the group
              * together: the request rides in the gradient's Allreduce one step ahead. */
             float stop_request = control && control->should_stop && control->should_stop(control->stop_ctx) ? 1.0f : 0.0f;
-            size_t n_step = step_pairs(&r, n_list, start), lo, hi;
-            share_of(n_step, size, rank, &lo, &hi);
-            step_batch(&b, &r, seed, index, epoch, n_list, start, n_step, lo, hi);
+            size_t n_step = step_pairs(&u.r, n_list, start), lo, hi;
+            share_of(n_step, u.size, u.rank, &lo, &hi);
+            step_batch(&b, &u.r, seed, index, epoch, n_list, start, n_step, lo, hi);
             double batch_loss = 0;
-            if (train_step(mlp, &b, data, pairs, &r, hi - lo, n_step, stop_request, group, size, index, lr,
+            if (train_step(u.mlp, &b, data, pairs, &u.r, hi - lo, n_step, stop_request, group, u.size, index, lr,
                            weight_decay, &batch_loss) != 0)
-                goto fail;
+                goto fail_losses;
             if (!isfinite(batch_loss)) {
                 rm_errorf("member %d: training loss is %s at epoch %d, minibatch of entries %zu..%zu: a NaN/Inf "
                           "in these pairs' embeddings, or diverging training (lower train.learning_rate)",
                           index, isnan(batch_loss) ? "NaN" : "Inf", epoch + 1, start, start + n_step);
-                goto fail;
+                goto fail_losses;
             }
-            epoch_loss += batch_loss;
+            if (heads == 1) head_train[0] += batch_loss;
+            else
+                for (int e = 0; e < heads; e++) head_train[e] += b.grads[n_params + 2 + (size_t)e];
             if (b.grads[n_params + 1] > 0) {
-                if (save_state(control, &b, &ls, n_params, epoch, start + batch, epoch_loss, rm_now() - t_epoch) != 0)
-                    goto fail;
+                if (save_state(control, &b, &ls, n_params, epoch, start + batch, head_train[0], rm_now() - t_epoch) != 0)
+                    goto fail_losses;
+                free(head_train);
+                free(u.mean_val);
                 buffers_free(&b);
                 return 0;
             }
         }
-        out->pairs_trained += (long long)epoch_entries;
-
-        double val_sums[2] = {0, 0}; /* validation loss, validation pairs ranked correctly */
-        if (validate_epoch(mlp, &b, data, pairs, n_val, &r, share_cap, group, rank, size, index, val_sums) != 0) goto fail;
-        /* epoch_loss is a group total already: it travelled with the gradients */
-        double train_loss = epoch_loss / (per_pair_terms * (double)epoch_entries);
-        double val_loss = n_val ? val_sums[0] / (per_pair_terms * (double)n_val) : NAN;
-        double val_accuracy = n_val ? val_sums[1] / (double)n_val : NAN;
-        out->train_loss[epoch] = train_loss;
-        out->val_loss[epoch] = val_loss;
-        out->val_accuracy[epoch] = val_accuracy;
-        out->epochs_run = epoch + 1;
-
-        int stop = 0;
-        if (n_val == 0) {
-            out->best_epoch = epoch + 1; /* nothing to select on: the last weights */
-        } else {
-            if (val_loss < ls.best_val) {
-                ls.best_val = val_loss;
-                out->best_epoch = epoch + 1;
-                ls.since_best = 0;
-                memcpy(b.best_params, mlp->params, n_params * sizeof(float));
-            } else {
-                ls.since_best++;
-            }
-            stop = stop_early(&r, out->val_loss, epoch + 1, ls.since_best);
-        }
+        if (validate_epoch(u.mlp, &b, data, pairs, u.n_val, &u.r, u.share_cap, group, u.rank, u.size, index, val_sums) != 0)
+            goto fail_losses;
+        int stop = record_epoch(&u, &b, &ls, epoch, head_train, val_sums);
         double seconds = rm_now() - t_epoch;
         ls.train_time += seconds;
-        if (progress && rank == 0) {
-            double eta = stop ? 0 : ls.train_time / (epoch + 1) * (epochs - epoch - 1);
-            progress(out, epoch + 1, epochs, train_loss, val_loss, val_accuracy,
-                     seconds > 0 ? (double)epoch_entries / seconds : 0, eta, ctx);
+        if (progress && u.rank == 0) {
+            double eta = stop ? 0 : ls.train_time / (epoch + 1) * (u.epochs - epoch - 1);
+            double mean_train = 0, mean_acc = 0;
+            for (int e = 0; e < heads; e++) mean_train += out[e].train_loss[epoch], mean_acc += out[e].val_accuracy[epoch];
+            progress(&out[0], epoch + 1, u.epochs, mean_train / heads, u.mean_val[epoch], mean_acc / heads,
+                     seconds > 0 ? (double)u.epoch_entries / seconds : 0, eta, ctx);
         }
         if (stop) break;
     }
-    if (!r.restore_best) out->best_epoch = out->epochs_run; /* the last weights are kept */
-    else if (n_val > 0 && out->best_epoch > 0) memcpy(mlp->params, b.best_params, n_params * sizeof(float));
-    /* The ranks applied identical steps; make "every rank holds the same member" exact
-     * whatever the MPI library's reduction order. */
-    if (size > 1 && MPI_Bcast(mlp->params, (int)n_params, MPI_FLOAT, 0, group) != MPI_SUCCESS) {
-        rm_errorf("member %d: MPI_Bcast of the parameters failed", index);
-        goto fail;
-    }
-    if (rm_member_standardise_train(out, data, group) != 0) goto fail;
-    char why[160];
-    if (rank == 0 && rm_member_divergence(out, why, sizeof why)) {
-        fprintf(stderr, "warning: member %d may have diverged: %s (it is written anyway)\n", index, why);
-        fflush(stderr);
-    }
+    free(head_train);
+    if (unit_finish(&u, &b) != 0) goto fail;
     buffers_free(&b);
-    out->train_seconds = rm_now() - t_start;
+    rm_mlp_free(&u.unit);
+    free(u.mean_val);
+    for (int e = 0; e < heads; e++) out[e].train_seconds = (rm_now() - t_start) / heads; /* the unit's time, shared */
     return 0;
 
+fail_losses:
+    free(head_train);
 fail:
     buffers_free(&b);
-    rm_member_free(out);
+    rm_mlp_free(&u.unit);
+    free(u.mean_val);
+    for (int e = 0; e < heads; e++) rm_member_free(&out[e]);
     return -1;
+}
+
+int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
+                        MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *control)
+{
+    return train_mlp_unit(cfg, data, pairs, index, 1, group, out, progress, ctx, control);
+}
+
+int rm_train_shared_trunk(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, MPI_Comm group,
+                          rm_member *out, rm_progress_fn progress, void *ctx)
+{
+    if (rm_ensemble_kind_check(cfg) != 0) return -1;
+    return train_mlp_unit(cfg, data, pairs, 0, (int)cfg->ensemble_members, group, out, progress, ctx, NULL);
 }

@@ -2,6 +2,9 @@
 rmens_script_test(ensemble_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh)
 rmens_script_test(ensemble_data_parallel ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/data_parallel.sh)
 rmens_script_test(ensemble_faults ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/faults.sh)
+# Shared-trunk ensembles (ensemble.kind, issue 16).
+rmens_script_test(ensemble_shared_trunk ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/shared_trunk.sh)
+set_tests_properties(ensemble_shared_trunk PROPERTIES LABELS "mpi;e2e")
 # Members on several store views (issue 16).
 rmens_script_test(ensemble_views ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/views.sh)
 set_tests_properties(ensemble_views PROPERTIES LABELS "mpi;e2e")

@@ -7,6 +7,9 @@ endfunction()
 
 rmens_model_test(test_model_grad ${CMAKE_CURRENT_SOURCE_DIR}/model/test_model_grad.c)
 rmens_model_test(test_train ${CMAKE_CURRENT_SOURCE_DIR}/model/test_train.c)
+# Shared-trunk units (ensemble.kind = shared_trunk, issue 16): gradients against finite
+# differences, initialisation, the heads' bootstrap weights.
+rmens_model_test(test_trunk ${CMAKE_CURRENT_SOURCE_DIR}/model/test_trunk.c)
 # bf16 products (model.precision, issue 15) against double references of the same rounded
 # operands, on the emulated backend and on oneDNN where it has a bf16 kernel.
 rmens_model_test(test_bf16 ${CMAKE_CURRENT_SOURCE_DIR}/model/test_bf16.c)

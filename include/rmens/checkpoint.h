@@ -26,13 +26,15 @@ typedef struct {
 /* The settings the trained members depend on, as text: a checkpoint only resumes a run
  * with the same fingerprint (rank counts and checkpoint timing may change). malloc'd. */
 char *rm_checkpoint_fingerprint(const rm_settings *cfg, const char *store_uuid);
-/* Collective: write every member's slot (each owner its own) to `path` atomically. */
+/* Collective: write every member's slot (each owner its own) to `path` atomically;
+ * n_params[m]: member m's parameter count (members on store views of different D differ). */
 int rm_checkpoint_write(const char *path, MPI_Comm comm, const char *fingerprint, rm_member_slot *slots,
-                        int n_members, size_t n_params, int max_epochs);
+                        int n_members, const size_t *n_params, int max_epochs);
 /* Local: read the status of every member and the data of the slots this rank trains or
- * owns. Checks format, fingerprint and sizes. */
-int rm_checkpoint_read(const char *path, const char *fingerprint, const rm_settings *cfg, int dim, size_t n_params,
-                       rm_member_slot *slots, int n_members);
+ * owns, member m with input dimension dims[m] and n_params[m] parameters. Checks format,
+ * fingerprint and sizes. */
+int rm_checkpoint_read(const char *path, const char *fingerprint, const rm_settings *cfg, const int *dims,
+                       const size_t *n_params, rm_member_slot *slots, int n_members);
 void rm_member_slot_free(rm_member_slot *s);
 
 #endif

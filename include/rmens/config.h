@@ -70,6 +70,8 @@ typedef struct {
     /* ensemble.* */
     long long ensemble_members;
     char ensemble_data[16]; /* "full" | "bootstrap" */
+    char ensemble_kind[16]; /* "independent" | "shared_trunk" (include/rmens/trunk.h) */
+    int ensemble_shared_init; /* every member starts from member 0's initialisation (rmens/warm.h) */
     int ensemble_n_views;   /* 0: every member on the default view */
     char ensemble_views[RM_MAX_VIEWS][RM_NAME_MAX]; /* member m uses view m mod n */
     int ensemble_n_families;  /* 0: every member is model.family */
@@ -98,6 +100,7 @@ typedef struct {
     long long eval_ablation_sizes[RM_MAX_LIST]; /* empty: 1, 2, 4, ... up to E */
     long long eval_ablation_subsets;
     int eval_save_predictions;
+    char eval_warm[8];            /* "auto" | "true" | "false": the warm aggregator (rmens/warm.h) */
     long long eval_chunk_prompts; /* test prompts scored per streamed piece */
     long long eval_calibration_pairs; /* within-prompt test pairs for calibration (0: none) */
 

@@ -3,12 +3,19 @@
  *
  * members.h5 (documented names, readable by h5py):
  *   /                attrs: format="rmens-members", format_version=1, version, n_members,
- *                           config (text), store, store_uuid, ranks, ranks_per_member
+ *                           config (text), store, store_uuid, ranks, ranks_per_member,
+ *                           shared_init (int 0/1: 1 when trained with ensemble.shared_init =
+ *                           true, every member starting from member 0's initial weights,
+ *                           rmens/warm.h; absent in older files: 0)
  *   /member_<m>/     attrs: index, seed, dim, hidden (int array), objective,
  *                           score_mean, score_std, epochs_run, best_epoch, train_seconds,
  *                           view (string; only with ensemble.views: the store view the
  *                           member was trained on and is scored on; absent: the default)
  * With ensemble.views the root `dim` is the default view's; each member's dim is its view's.
+ * Root attribute ensemble_kind = "independent" | "shared_trunk". A shared trunk
+ * (rmens/trunk.h) is stored once: /trunk/layer_<l>/weight, bias for its hidden layers
+ * (attrs dim, hidden, n_heads); each head is a member group holding only its last layer,
+ * with attribute trunk = "/trunk" naming where the others are.
  *   /member_<m>/layer_<l>/weight [out, in] float32, /member_<m>/layer_<l>/bias [out]
  *   /member_<m>/history/train_loss, val_loss, val_accuracy [epochs_run] float64
  * so that in PyTorch: lin.weight.data = torch.from_numpy(f["member_0/layer_0/weight"][:]). */
@@ -33,6 +40,7 @@ typedef struct {
     char store_uuid[64];
     char *config_text;  /* config the members were trained with */
     char (*member_view)[64]; /* [n_members] member attribute `view`, "" when absent */
+    int shared_init;         /* root attribute shared_init = 1 (absent: 0) */
 } rm_ensemble;
 
 /* Load every member on every rank of comm (rank 0 reads, weights are broadcast).
@@ -91,9 +99,14 @@ typedef struct {
     int rank, size, n_groups, group_id, group_rank;
     int n_members, mine;   /* mine: members this rank's group trains */
     rm_member_slot *slots; /* [n_members] */
-    size_t n_params;       /* of one member (0: views of different D, no checkpoints) */
+    size_t n_params;       /* of one member (0: views of different D) */
+    int *member_dim;       /* [n_members] each member's input dimension (its view's D) */
+    size_t *member_params; /* [n_members] its parameter count (checkpoints) */
     int n_views;           /* member m trains on data[m % n_views] (0 or 1: one view) */
+    int shared_trunk;      /* ensemble.kind = "shared_trunk": group 0 trains all members as one unit */
 } rm_member_deal;
+/* The world rank that owns (writes, broadcasts) member m. */
+int rm_member_deal_owner(const rm_member_deal *d, int m);
 int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm comm, int dim);
 /* Every slot back to pending, its member freed (the next training of the same deal). */
 void rm_member_deal_reset(rm_member_deal *d);

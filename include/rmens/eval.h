@@ -224,6 +224,12 @@ typedef struct {
     rm_calibration_figures calibration_single; /* ece, brier, log_loss: means over members; bins pooled */
     rm_calibration_figures *calibration_member; /* [E] */
     rm_disagreement_figures error_by_disagreement;
+    /* the warm aggregator (rmens/warm.h; filled by rm_warm_evaluate, has_warm 0 otherwise):
+     * the weight average of the full ensemble, and per ablation size the mean over its
+     * subsets of each subset's weight average */
+    int has_warm;
+    rm_aggregate_figures warm;
+    rm_aggregate_figures *ablation_warm;   /* [n_sizes] */
 } rm_eval_results;
 
 /* From the reduced totals (rank 0). n_bench = 0: bench accuracy NaN. */

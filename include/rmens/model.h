@@ -16,7 +16,7 @@
 
 typedef struct {
     int n_layers;                   /* linear layers = hidden widths + 1 */
-    int dims[RM_MAX_LAYERS + 1];    /* dims[0] = D, dims[n_layers] = 1 */
+    int dims[RM_MAX_LAYERS + 1];    /* dims[0] = D, dims[n_layers] = 1 (E: a shared-trunk unit) */
     size_t n_params;
     float *params;                  /* [n_params], owned */
     size_t weight_offset[RM_MAX_LAYERS], bias_offset[RM_MAX_LAYERS];
@@ -48,10 +48,16 @@ typedef struct {
 void rm_mlp_set_threads(int threads);
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
+/* The same with n_outputs scores per row (a shared trunk's E heads, rmens/trunk.h): the
+ * scores of rm_mlp_forward are then [B, n_outputs] row-major and dscores of the backward
+ * the same shape. Everything else holds as for one output. */
+int rm_mlp_create_outputs(rm_mlp *m, int dim, const int *hidden, int n_hidden, int n_outputs);
 void rm_mlp_free(rm_mlp *m);
 /* PyTorch's default nn.Linear initialisation: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
  * drawn from (seed, stream). */
 void rm_mlp_init_uniform(rm_mlp *m, uint64_t seed, uint64_t stream);
+/* Layer l alone, with the counters rm_mlp_init_uniform gives it. */
+void rm_mlp_init_uniform_layer(rm_mlp *m, int l, uint64_t seed, uint64_t stream);
 /* FLOPs of forward and backward (no input gradient at the first layer) for B rows. */
 double rm_mlp_forward_flops(const rm_mlp *m, size_t rows);
 double rm_mlp_backward_flops(const rm_mlp *m, size_t rows);

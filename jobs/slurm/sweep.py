@@ -12,9 +12,13 @@ Sweep file format (plain text, one statement per line, '#' starts a comment):
     grid    ensemble.members = 1, 2, 4          # an axis of the grid: comma-separated values
     grid    pairs.annotator_beta = -1.0, 10.0   # values are libconfig literals: 5, 0.1, "bt",
     grid    model.hidden = [64, 32], [128]      # [lists] (commas inside [] or "" do not split)
+    variant kind = independent                  # an axis of named settings bundles: each
+    variant kind = trunk: ensemble.kind = "shared_trunk"; ensemble.data = "bootstrap"
+                                                # line adds value NAME to axis `kind`, with
+                                                # the overrides after ':' ('; '-separated)
 
 The grid is the cartesian product of the `grid` axes in file order, the last axis varying
-fastest; point i (0-based, = SLURM_ARRAY_TASK_ID) runs in <campaign>/points/p<iiii>/ with
+fastest (a `variant` axis stands where its first line is); point i (0-based, = SLURM_ARRAY_TASK_ID) runs in <campaign>/points/p<iiii>/ with
 `--set key=value` for every `set` and for its own grid values, plus `store` and `output`.
 `synth.*` keys cannot be swept: all points of a campaign share one store.
 
@@ -69,6 +73,27 @@ def split_values(text, where):
     return values
 
 
+def split_statements(text, where):
+    """Split 'a = 1; b = [1, 2]' at semicolons outside brackets and quotes."""
+    parts, depth, quoted, current = [], 0, False, []
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "[":
+            depth += 1
+        elif not quoted and ch == "]":
+            depth -= 1
+        if ch == ";" and depth == 0 and not quoted:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current).strip())
+    if quoted or depth != 0:
+        raise SweepError(f"{where}: unbalanced quotes or brackets in '{text}'")
+    return parts
+
+
 def strip_comment(line):
     """Drop a '#' comment that is not inside a quoted string."""
     quoted = False
@@ -87,8 +112,10 @@ class Sweep:
         self.output = None
         self.store = "store.h5"
         self.sets = []   # [(key, value)]
-        self.axes = []   # [(key, [values])]
-        self.lines = {}  # key -> the line that gives it (for errors found after parsing)
+        self.axes = []   # [(key, [values])]; a variant axis's values are its names
+        self.variants = {}  # axis -> {name: [(key, value)]}
+        self.lines = {}  # key or variant axis -> the line that gives it (for errors found after parsing)
+        self.variant_lines = {}  # key a variant sets -> the first line that sets it
         self._parse()
         campaign = campaign or os.environ.get("RMENS_CAMPAIGN_DIR") or self.output
         if not campaign:
@@ -134,14 +161,48 @@ class Sweep:
                     if len(set(values)) != len(values):
                         raise SweepError(f"{where}: repeated value in '{value}'")
                     self.axes.append((key, values))
+            elif word == "variant":
+                self._parse_variant(rest, where, number, keys_seen)
             else:
-                raise SweepError(f"{where}: unknown statement '{word}' (base, output, store, set, grid)")
+                raise SweepError(f"{where}: unknown statement '{word}' (base, output, store, set, grid, variant)")
         if not self.base:
             raise SweepError(f"{self.path}: no `base` line (the base config)")
         if not os.path.isabs(self.base):
             self.base = os.path.join(REPO_ROOT, self.base)
         if not os.path.isfile(self.base):
             raise SweepError(f"{self.path}: base config '{self.base}' does not exist")
+
+    def _parse_variant(self, rest, where, number, keys_seen):
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([A-Za-z0-9_.+-]+)\s*(?::\s*(.*))?", rest)
+        if not m:
+            raise SweepError(f"{where}: expected `variant AXIS = NAME[: key = value; key = value ...]`")
+        axis, name, body = m.group(1), m.group(2), (m.group(3) or "").strip()
+        if "." in axis:
+            raise SweepError(f"{where}: variant axis '{axis}' must not look like a config key (no '.')")
+        if axis not in self.variants:
+            if axis in keys_seen:
+                raise SweepError(f"{where}: '{axis}' already given on line {keys_seen[axis]}")
+            keys_seen[axis] = number
+            self.variants[axis] = {}
+            self.axes.append((axis, []))
+        if name in self.variants[axis]:
+            raise SweepError(f"{where}: variant '{name}' of axis '{axis}' given twice")
+        sets = []
+        for part in [p for p in split_statements(body, where) if p]:
+            k = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.+)", part)
+            if not k:
+                raise SweepError(f"{where}: expected `key = value` in variant '{name}', got '{part}'")
+            key, value = k.group(1), k.group(2).strip()
+            if key in ("output", "store") or key.startswith("synth."):
+                raise SweepError(f"{where}: variant '{name}' cannot set '{key}'")
+            sets.append((key, value))
+            self.variant_lines.setdefault(key, number)
+        self.variants[axis][name] = sets
+        dict(self.axes)[axis].append(name)
+
+    def variant_keys(self):
+        """Config keys some variant sets (they vary only through their axis)."""
+        return sorted({k for bundles in self.variants.values() for sets in bundles.values() for k, _ in sets})
 
     def count(self):
         n = 1
@@ -167,9 +228,16 @@ class Sweep:
         args += ["--set", f"store={self.store}"]
         return args
 
+    def point_sets(self, index):
+        """Point `index` as config overrides: grid values, and each variant's bundle."""
+        sets = []
+        for key, value in self.point(index):
+            sets += self.variants[key][value] if key in self.variants else [(key, value)]
+        return sets
+
     def point_args(self, index):
         args = self.base_args()
-        for key, value in self.point(index):
+        for key, value in self.point_sets(index):
             args += ["--set", f"{key}={value}"]
         args += ["--set", f"output={self.point_dir(index)}"]
         return args
@@ -185,6 +253,10 @@ class Sweep:
             "store": self.store,
             "grid": {key: value for key, value in self.point(index)},
             "set": {key: value for key, value in self.sets},
+            # the variant axes' bundles of this point, and every key a variant sets (the
+            # analysis names the axis, not these keys)
+            "variants": {key: dict(self.variants[key][value]) for key, value in self.point(index) if key in self.variants},
+            "variant_keys": self.variant_keys(),
         }
         tmp = os.path.join(directory, "point.json.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
@@ -208,10 +280,12 @@ def schema_keys(rmens):
 def check(sweep, rmens):
     if rmens:
         keys = schema_keys(rmens)
-        for key in [k for k, _ in sweep.sets] + [k for k, _ in sweep.axes]:
+        variant_sets = [k for bundles in sweep.variants.values() for sets in bundles.values() for k, _ in sets]
+        for key in [k for k, _ in sweep.sets] + [k for k, _ in sweep.axes if k not in sweep.variants] + variant_sets:
             if key not in keys:
                 close = difflib.get_close_matches(key, sorted(keys), n=1, cutoff=0.0)
-                raise SweepError(f"{sweep.path}:{sweep.lines[key]}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+                line = sweep.lines.get(key) or sweep.variant_lines.get(key)
+                raise SweepError(f"{sweep.path}:{line}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     print(f"sweep {sweep.path}: {sweep.count()} points, base {sweep.base}")
     print(f"campaign {sweep.campaign}, store {sweep.store}")
     for key, value in sweep.sets:

@@ -24,6 +24,10 @@ avx2 / avx512f / avx512_bf16 / amx_bf16 / amx_tile flags: native bf16 = AMX or A
              per-member cost (total / E), E = 64 against E = 4, and what the ablation over
              sizes 1..64 adds to the E = 64 eval;
   ensemble   `rmens train` of 4 members at the reference shapes, 1 and 2 ranks;
+  trunk      ensemble.kind = shared_trunk (issue 16's target: <= 1.3x one member's cost
+             for E = 10): `rmens train` of one independent member and of a shared trunk
+             with --trunk-heads heads on the eval store's pairs, 1 rank x 2 threads; the
+             training seconds (members.h5 /run/member_train_seconds summed) and their ratio;
   memory     peak resident memory per rank of `rmens eval` on a test split larger than half
              the machine's RAM and on one a tenth of it (same eval.chunk_prompts);
   integrity  the parallel read rate of a store of --integrity-gb with Fletcher-32 checksums
@@ -317,6 +321,31 @@ class Bench:
         res["efficiency_2_ranks_vs_1_rank_1_thread"] = round(t11 / (2 * t21), 3)
         res["speedup_2_ranks_vs_1_rank_2_threads"] = round(t12 / t21, 3)
         self.result["ensemble_train"] = res
+
+    def trunk(self):
+        """One independent member against a shared trunk of E heads: training seconds, 1 rank x 2 threads."""
+        import h5py
+        E, res = self.a.trunk_heads, {"heads": self.a.trunk_heads}
+        kinds = (("independent_1", ["--set", "ensemble.members=1"]),
+                 (f"shared_trunk_{E}", ["--set", f"ensemble.members={E}", "--set", "ensemble.kind=shared_trunk"]))
+        for name, sets in kinds:
+            best = None
+            for _ in range(self.a.reps):
+                lim = self.sgemm(2)["train_step_gflops"]
+                out_dir = os.path.join(self.data, f"trunk_{name}")
+                run(self.mpi(1) + [self.rmens, "train", self.config] + self.eval_sets + sets +
+                    ["--set", f"output={out_dir}", "--set", "parallel.blas_threads=2", "--force"])
+                with h5py.File(os.path.join(out_dir, "members.h5"), "r") as f:
+                    seconds = float(f["run/member_train_seconds"][:].sum())
+                    epochs = int(f["member_0"].attrs["epochs_run"])
+                if best is None or seconds < best["train_seconds"]:
+                    best = {"train_seconds": round(seconds, 2), "epochs_run": epochs, "sgemm_gflops": lim}
+            res[name] = best
+            log(f"trunk part: {name}: {best['train_seconds']:.1f} s for {best['epochs_run']} epochs")
+        one, unit = res["independent_1"], res[f"shared_trunk_{E}"]
+        # per epoch: early stopping may end the two runs after different epoch counts
+        res["cost_vs_one_member"] = ratio(unit["train_seconds"] / unit["epochs_run"], one["train_seconds"] / one["epochs_run"])
+        self.result["trunk"] = res
 
     @staticmethod
     def parse_eval(text):
@@ -764,6 +793,13 @@ class Bench:
             add(f"rmens train {MEMBERS} members: wall 1x1 / 1x2 / 2x1 (ranks x thr)",
                 f"{t['1x1']['wall_seconds']:.1f} / {t['1x2']['wall_seconds']:.1f} / {t['2x1']['wall_seconds']:.1f} s",
                 f"2-rank efficiency {t['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}, speed-up over 1x2 {t['speedup_2_ranks_vs_1_rank_2_threads']:.2f}")
+        if "trunk" in r:
+            t = r["trunk"]
+            E = t["heads"]
+            add(f"shared trunk E = {E} vs one member: train s/epoch (1x2)",
+                f"{t[f'shared_trunk_{E}']['train_seconds'] / t[f'shared_trunk_{E}']['epochs_run']:.2f} vs "
+                f"{t['independent_1']['train_seconds'] / t['independent_1']['epochs_run']:.2f} s",
+                f"cost {t['cost_vs_one_member']:.2f}x one member (target <= 1.3)")
         if "large_ensembles" in r:
             g = r["large_ensembles"]
             sizes, E_max = g["sizes"], g["sizes"][-1]
@@ -851,10 +887,12 @@ class Bench:
             self.bf16_matmul()
         if "train" in a.parts:
             self.train()
-        if "eval" in a.parts or "ensemble" in a.parts:
+        if "eval" in a.parts or "ensemble" in a.parts or "trunk" in a.parts:
             self.eval_store()
         if "ensemble" in a.parts:
             self.ensemble()
+        if "trunk" in a.parts:
+            self.trunk()
         if "eval" in a.parts:
             self.evaluation()
         if "large" in a.parts:
@@ -886,8 +924,9 @@ if __name__ == "__main__":
     p.add_argument("--build", default=os.path.join(SRC, "build"), help="CMake build directory (rmens, tests/bench_*)")
     p.add_argument("--out", default=None, help="output directory for bench.json (default <build>/bench)")
     p.add_argument("--data", default=None, help="directory for the stores (default <out>/data; deleted afterwards)")
-    p.add_argument("--parts", default="bf16,train,ensemble,eval,large,memory,integrity",
-                   help="comma-separated subset of bf16,train,ensemble,eval,large,memory,integrity,active (active: not by default)")
+    p.add_argument("--parts", default="bf16,train,ensemble,trunk,eval,large,memory,integrity",
+                   help="comma-separated subset of bf16,train,ensemble,trunk,eval,large,memory,integrity,active (active: not by default)")
+    p.add_argument("--trunk-heads", type=int, default=10, help="heads E of the shared trunk in the trunk part")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each workload (best kept)")
     p.add_argument("--sgemm-seconds", type=float, default=1.0, help="seconds per sgemm shape per measurement")
     p.add_argument("--bf16-seconds", type=float, default=0.5,

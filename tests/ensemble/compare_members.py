@@ -15,7 +15,8 @@ import numpy as np
 def member_items(f):
     items = {}
     for name, group in f.items():
-        if not name.startswith("member_"):
+        # members, and a shared trunk's /trunk (rmens/trunk.h) that its heads reference
+        if not name.startswith("member_") and name != "trunk":
             continue
 
         def visit(path, obj):
@@ -36,8 +37,8 @@ def main(argv):
     with h5py.File(ref_path, "r") as f:
         ref = member_items(f)
         n = int(f.attrs["n_members"])
-    # a member is an MLP (layer_0/weight) or a tree model (xgboost_json, rmens/family.h)
-    assert sum(k.endswith("layer_0/weight") or k.endswith("/xgboost_json") for k in ref) == n, "member count mismatch"
+    # a member group per member (an MLP, a tree model, or a shared trunk's head)
+    assert sum(k.startswith("member_") and k.endswith("@index") for k in ref) == n, "member count mismatch"
     for path in others:
         with h5py.File(path, "r") as f:
             got = member_items(f)

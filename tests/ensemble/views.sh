@@ -6,7 +6,10 @@
 #  - a member equals the member of the same index trained with ensemble.views = [its view]
 #    alone (default view: without ensemble.views), so the dealing changes nothing but the
 #    view;
-#  - on a copy of the store whose view1 embeddings differ, exactly the view1 members change.
+#  - on a copy of the store whose view1 embeddings differ, exactly the view1 members change;
+#  - members of views of different D checkpoint and resume: a run that fails when it
+#    starts member 2, with a checkpoint at every step boundary, resumed with --resume, gives
+#    members bitwise identical to the uninterrupted run.
 source "$(dirname "$0")/common.sh"
 VIEWS_SETS=(--set synth.views=2 --set "synth.view_dims=[16,32]")
 THREE='ensemble.views=["default","view1","view2"]'
@@ -68,4 +71,19 @@ _, w3 = member("views_3", 3)
 assert not same(w0, w3), "members 0 and 3 (both default, other seeds) are identical"
 print("views: members see their own view only")
 PY
+# A failure when member 2 starts (member 0 of D 24 finished, member 1 of D 16 in
+# progress in the last checkpoint), then --resume.
+set +e
+RMENS_TEST_FAIL=0:2 run_mpi 1 train "$CFG" "${COMMON_SETS[@]}" --set "$THREE" --set output="$WORK/run_ckpt" \
+  --set train.checkpoint_minutes=0.00001 --force >"$WORK/ckpt_fail.log" 2>&1
+status=$?
+set -e
+[ "$status" -ne 0 ] || fail "the injected failure did not stop the run"
+[ -f "$WORK/run_ckpt/checkpoint.h5" ] || { cat "$WORK/ckpt_fail.log"; fail "no checkpoint with views of different D"; }
+run_mpi 1 train "$CFG" "${COMMON_SETS[@]}" --set "$THREE" --set output="$WORK/run_ckpt" --resume >"$WORK/ckpt_resume.log" 2>&1 \
+  || { cat "$WORK/ckpt_resume.log"; fail "resume with views"; }
+grep -q 'resuming from .*: 1 member(s) finished, 1 in progress' "$WORK/ckpt_resume.log" \
+  || { cat "$WORK/ckpt_resume.log"; fail "the resume did not continue member 1 in progress"; }
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/views_1.h5" "$WORK/run_ckpt/members.h5" \
+  || fail "resumed members with views differ from the uninterrupted run"
 echo "ensemble views: ok"

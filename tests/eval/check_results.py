@@ -56,6 +56,18 @@ def same(a, b):
     return a == b
 
 
+def differences_across(paths, files):
+    """Every object and attribute of files[1:] (but the run record) against files[0]'s."""
+    problems = []
+    ref = walk(files[0])
+    for p, f in zip(paths[1:], files[1:]):
+        other = walk(f)
+        if set(other) != set(ref):
+            problems.append(f"{p}: different objects: {sorted(set(other) ^ set(ref))[:5]}")
+        problems += [f"{p}: {k} differs from {paths[0]}" for k in ref if k in other and not same(ref[k], other[k])]
+    return problems
+
+
 def close(a, b, tol=1e-9):
     if a is None or b is None:
         return a is None and b is None
@@ -248,14 +260,7 @@ def main():
     problems = []
 
     files = [h5py.File(p, "r") for p in result_paths]
-    ref = walk(files[0])
-    for p, f in zip(result_paths[1:], files[1:]):
-        other = walk(f)
-        if set(other) != set(ref):
-            problems.append(f"{p}: different objects: {sorted(set(other) ^ set(ref))[:5]}")
-        for k in ref:
-            if k in other and not same(ref[k], other[k]):
-                problems.append(f"{p}: {k} differs from {result_paths[0]}")
+    problems += differences_across(result_paths, files)
     res = files[0]
     if int(files[-1].attrs["ranks"]) != len(result_paths):
         problems.append(f"ranks attribute {files[-1].attrs['ranks']} != {len(result_paths)}")

@@ -1,0 +1,74 @@
+/* Shared-trunk ensembles (ensemble.kind = "shared_trunk"; Zhang et al. 2024, "Improving
+ * RLHF with Efficient Reward Model Ensemble").
+ *
+ * One trunk D -> h1 -> ... -> hL (all hidden layers of model.hidden) is trained jointly
+ * with E linear heads hL -> 1, one per member. During training the unit is one MLP
+ * D -> h1 -> ... -> hL -> E (rmens/model.h with E outputs): the heads are the rows of its
+ * last layer, so one forward of the trunk serves every head and the trunk receives the
+ * sum of the heads' gradients (the loss is the sum of the heads' losses).
+ *
+ * What the results depend on:
+ *  - initialisation: the trunk is member 0's (RM_STREAM_MEMBER(0, RM_MEMBER_INIT), the same
+ *    counters as an independent member 0), head e is member e's own last layer (its own
+ *    stream): a one-head unit is exactly independent member 0;
+ *  - data: every step trains all heads on the same minibatch of member 0's training list
+ *    (the pairs' split; train.val_split = "entries": member 0's split) in member 0's
+ *    order. ensemble.data = "bootstrap": head e weighs each list entry by the number of
+ *    times its own resample (RM_STREAM_MEMBER(e, RM_MEMBER_BOOTSTRAP), as an independent
+ *    member would draw it) picked that pair, losses still divided by the minibatch size;
+ *  - every head has its own history; early stopping and restore_best act on the unit,
+ *    by the mean over heads of the validation loss;
+ *  - the members written are ordinary MLP members D -> ... -> 1 (the trunk copied into
+ *    each), standardised on the train responses one by one, so scoring, evaluation and
+ *    `rmens active` treat heads as members. members.h5 stores the trunk once (/trunk,
+ *    rmens/ensemble.h).
+ * One rank group (group 0, parallel.ranks_per_member ranks, data-parallel) trains the unit;
+ * further groups wait. A stop request (SIGTERM, train.checkpoint_minutes) is honoured after
+ * the unit, not inside it: the unit has no in-training checkpoint. */
+#ifndef RMENS_TRUNK_H
+#define RMENS_TRUNK_H
+
+#include <hdf5.h>
+#include <mpi.h>
+
+#include "rmens/config.h"
+#include "rmens/model.h"
+#include "rmens/pairs.h"
+#include "rmens/train.h"
+
+/* Whether cfg asks for a shared trunk. */
+int rm_settings_shared_trunk(const rm_settings *cfg);
+/* ensemble.kind and what it excludes, naming keys: a shared trunk needs MLP members with
+ * at least one hidden layer, one view, no active.warm_start. */
+int rm_ensemble_kind_check(const rm_settings *cfg);
+
+/* The unit of E heads on dim inputs: created and initialised as above. */
+int rm_trunk_unit_create(rm_mlp *unit, const rm_settings *cfg, int dim, int n_heads);
+/* head[.] = head e of the unit as a one-output MLP (trunk copied; created here). */
+int rm_trunk_unit_head(const rm_mlp *unit, int e, rm_mlp *head);
+
+/* Train all E = ensemble.members heads (collective over `group`); out[E] receive the
+ * members (their scores standardised, as rm_train_member's). */
+int rm_train_shared_trunk(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, MPI_Comm group,
+                          rm_member *out, rm_progress_fn progress, void *ctx);
+
+/* Head `index`'s weight of each entry of the unit's training list (length n_list, as
+ * rm_member_list_sizes): 1 with ensemble.data = "full", else its bootstrap counts. */
+int rm_trunk_head_weights(const rm_settings *cfg, const rm_pairs *pairs, int index, float *weights, size_t n_list);
+
+/* The heads' objectives on a unit's scores [2n, E] (row i pair i's winner, row n+i its
+ * loser; column e head e): dscores [2n, E] = scale x d(sum over heads of head e's
+ * weighted summed loss) / d scores, so that the trunk's gradient is the sum of the
+ * heads'. weights: [E][n] each pair's weight for each head, or NULL (all 1). clf: the
+ * classification objective (winner 1, loser 0), else Bradley-Terry. head_loss[e] = head
+ * e's weighted summed loss; returns their sum. column, dcolumn: scratch of 2n each. */
+double rm_trunk_heads_objective(int clf, const float *scores, size_t n, int E, const float *weights, float scale,
+                                float *dscores, float *head_loss, float *column, float *dcolumn);
+
+/* members.h5: the trunk's group, and the member layers [first, end) into member group g
+ * (collective creation, `writer` writes; the trunk written from any head). */
+#define RM_TRUNK_GROUP "/trunk"
+int rm_mlp_layers_write(hid_t g, const rm_settings *cfg, const rm_member *m, int dim, int first, int end, int writer,
+                        const char *name);
+
+#endif

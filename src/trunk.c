@@ -1,0 +1,111 @@
+/* Shared-trunk ensembles: the settings they need, the unit's initialisation and its heads
+ * as members (see include/rmens/trunk.h; the training loop is src/train.c's). */
+#include "rmens/trunk.h"
+
+#include <string.h>
+
+#include "rmens/common.h"
+#include "rmens/family.h"
+#include "rmens/rng.h"
+
+/* The classification objective on n pairs' 2n scores (winners labelled 1, losers 0). */
+static double clf_pairs_loss(const float *scores, size_t n, float *dscores)
+{
+    double loss = 0;
+    for (size_t i = 0; i < 2 * n; i++) {
+        float label = i < n ? 1.0f : 0.0f;
+        loss += rm_clf_loss(scores + i, &label, 1, dscores + i, NULL);
+    }
+    return loss;
+}
+
+int rm_settings_shared_trunk(const rm_settings *cfg) { return strcmp(cfg->ensemble_kind, "shared_trunk") == 0; }
+
+int rm_ensemble_kind_check(const rm_settings *cfg)
+{
+    if (strcmp(cfg->ensemble_kind, "independent") != 0 && !rm_settings_shared_trunk(cfg))
+        return rm_errorf("ensemble.kind = \"%s\": expected \"independent\" or \"shared_trunk\"", cfg->ensemble_kind);
+    if (!rm_settings_shared_trunk(cfg)) return 0;
+    if (cfg->model_n_hidden < 1)
+        return rm_errorf("ensemble.kind = \"shared_trunk\" needs a trunk: model.hidden has no hidden layer");
+    for (int m = 0; m < (int)cfg->ensemble_members && m < RM_MAX_FAMILIES; m++)
+        if (rm_family_of_member(cfg, m) != &rm_family_mlp)
+            return rm_errorf("ensemble.kind = \"shared_trunk\": its heads are linear layers on an MLP trunk, and %s has "
+                             "\"gbdt\"", cfg->ensemble_n_families > 0 ? "ensemble.families" : "model.family");
+    if (cfg->ensemble_n_views > 1)
+        return rm_errorf("ensemble.kind = \"shared_trunk\": one trunk reads one embedding, and ensemble.views has %d "
+                         "views", cfg->ensemble_n_views);
+    if (cfg->ensemble_shared_init)
+        return rm_errorf("ensemble.shared_init: a shared trunk's heads share the trunk already, and each head's own "
+                         "initialisation is what makes them differ (ensemble.kind = \"shared_trunk\")");
+    if (cfg->active_warm_start)
+        return rm_errorf("active.warm_start: a shared trunk's heads cannot continue from the previous round's weights "
+                         "(ensemble.kind = \"shared_trunk\")");
+    return 0;
+}
+
+int rm_trunk_unit_create(rm_mlp *unit, const rm_settings *cfg, int dim, int n_heads)
+{
+    if (rm_mlp_create_outputs(unit, dim, cfg->model_hidden, cfg->model_n_hidden, n_heads) != 0)
+        return rm_error_context("shared trunk with %d heads", n_heads);
+    /* The trunk's parameters sit at the same offsets as in a one-output member, so member
+     * 0's initialisation draws them from the same counters. */
+    const uint64_t seed0 = rm_member_seed((uint64_t)cfg->seed, 0);
+    rm_mlp_init_uniform(unit, seed0, RM_STREAM_MEMBER(0, RM_MEMBER_INIT));
+    /* Head e: member e's own output layer, drawn as an independent member e draws it. */
+    rm_mlp member;
+    if (rm_mlp_create(&member, dim, cfg->model_hidden, cfg->model_n_hidden) != 0) {
+        rm_mlp_free(unit);
+        return rm_error_context("shared trunk with %d heads", n_heads);
+    }
+    const int last = unit->n_layers - 1;
+    const size_t width = (size_t)unit->dims[last];
+    for (int e = 0; e < n_heads; e++) {
+        rm_mlp_init_uniform_layer(&member, last, rm_member_seed((uint64_t)cfg->seed, e), RM_STREAM_MEMBER(e, RM_MEMBER_INIT));
+        memcpy(unit->params + unit->weight_offset[last] + (size_t)e * width, member.params + member.weight_offset[last],
+               width * sizeof(float));
+        unit->params[unit->bias_offset[last] + (size_t)e] = member.params[member.bias_offset[last]];
+    }
+    rm_mlp_free(&member);
+    return 0;
+}
+
+int rm_trunk_unit_head(const rm_mlp *unit, int e, rm_mlp *head)
+{
+    const int last = unit->n_layers - 1;
+    if (e < 0 || e >= unit->dims[last + 1]) return rm_errorf("shared trunk: no head %d of %d", e, unit->dims[last + 1]);
+    if (rm_mlp_create(head, unit->dims[0], unit->dims + 1, last) != 0) return -1;
+    const size_t width = (size_t)unit->dims[last];
+    memcpy(head->params, unit->params, unit->weight_offset[last] * sizeof(float)); /* the trunk: same offsets */
+    memcpy(head->params + head->weight_offset[last], unit->params + unit->weight_offset[last] + (size_t)e * width,
+           width * sizeof(float));
+    head->params[head->bias_offset[last]] = unit->params[unit->bias_offset[last] + (size_t)e];
+    return 0;
+}
+
+double rm_trunk_heads_objective(int clf, const float *scores, size_t n, int E, const float *weights, float scale,
+                                float *dscores, float *head_loss, float *column, float *dcolumn)
+{
+    double total = 0;
+    for (int e = 0; e < E; e++) {
+        // column (2n) = head e's scores; dcolumn (2n) its gradient
+        for (size_t i = 0; i < 2 * n; i++) column[i] = scores[i * (size_t)E + (size_t)e];
+        double loss = 0;
+        if (!weights) {
+            loss = clf ? clf_pairs_loss(column, n, dcolumn) : rm_bt_loss(column, (int)n, dcolumn, NULL);
+        } else {
+            /* pair by pair: its loss and gradient times its count in head e's resample */
+            const float *w = weights + (size_t)e * n;
+            for (size_t i = 0; i < n; i++) {
+                float two[2] = {column[i], column[n + i]}, dtwo[2];
+                loss += (double)w[i] * (clf ? clf_pairs_loss(two, 1, dtwo) : rm_bt_loss(two, 1, dtwo, NULL));
+                dcolumn[i] = w[i] * dtwo[0];
+                dcolumn[n + i] = w[i] * dtwo[1];
+            }
+        }
+        for (size_t i = 0; i < 2 * n; i++) dscores[i * (size_t)E + (size_t)e] = dcolumn[i] * scale;
+        head_loss[e] = (float)loss;
+        total += loss;
+    }
+    return total;
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# ensemble.kind = "shared_trunk" (issue 16): one trunk, E linear heads, trained jointly.
+#  - a one-head shared trunk equals independent member 0 bitwise (ensemble.data full);
+#  - 4 heads with bootstrap resamples: members.h5 and results.json bitwise identical for
+#    1, 2 and 3 ranks (group 0 trains the unit, the others wait) and for 1 or 2 threads;
+#  - data-parallel (parallel.ranks_per_member = 2) within float round-off of one rank;
+#  - model.precision = bf16 trains and evaluates (the heads' layer stays fp32);
+#  - the README's PyTorch snippet loads every head from the trunk stored once and
+#    reproduces rmens's predictions (check_trunk.py);
+#  - `rmens active` (dopt, on the heads' last hidden layer) with a shared trunk: active.h5
+#    bitwise identical for 1 and 2 ranks;
+#  - settings a trunk cannot have: one-line error naming the key, exit 2, nothing written.
+source "$(dirname "$0")/common.sh"
+make_store || fail "synth"
+TRUNK=(--set ensemble.kind=shared_trunk)
+
+run() { # run NP NAME [--set ...]: train + eval into $WORK/NAME
+  local np="$1" name="$2"; shift 2
+  run_mpi "$np" run "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/$name" --set eval.save_predictions=true --force \
+    "$@" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "run $name"; }
+}
+
+run 1 indep1 --set ensemble.members=1
+run 1 trunk1 --set ensemble.members=1 "${TRUNK[@]}"
+"$PYTHON" "$SRCDIR/tests/ensemble/check_trunk.py" "$SRCDIR/README.md" "$STORE" "$WORK/trunk1" \
+  --independent "$WORK/indep1" || fail "one-head trunk != independent member 0"
+
+BOOT=("${TRUNK[@]}" --set ensemble.data=bootstrap)
+for np in 1 2 3; do run "$np" "trunk4_$np" "${BOOT[@]}" --set parallel.blas_threads=$(( np % 2 + 1 )); done
+grep -q 'shared trunk, heads 0-3 (mean) epoch 3/3' "$WORK/trunk4_1.log" || fail "no progress line of the unit"
+grep -q 'warning: ensemble.kind = "shared_trunk" is one unit that group 0 trains: 2 group(s)' "$WORK/trunk4_3.log" \
+  || fail "no warning about idle groups"
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/trunk4_1/members.h5" "$WORK/trunk4_2/members.h5" \
+  "$WORK/trunk4_3/members.h5" || fail "shared trunk members differ across rank counts"
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_results.py" 0 "$WORK/trunk4_1/results.json" "$WORK/trunk4_2/results.json" \
+  "$WORK/trunk4_3/results.json" || fail "shared trunk results differ across rank counts"
+"$PYTHON" "$SRCDIR/tests/ensemble/check_trunk.py" "$SRCDIR/README.md" "$STORE" "$WORK/trunk4_1" || fail "check_trunk"
+
+run 2 trunk4_dp "${BOOT[@]}" --set parallel.ranks_per_member=2
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" --tolerance 2e-3 "$WORK/trunk4_1/members.h5" \
+  "$WORK/trunk4_dp/members.h5" || fail "data-parallel shared trunk far from one rank"
+
+run 1 trunk4_bf16 "${BOOT[@]}" --set model.precision=bf16
+"$PYTHON" - "$WORK/trunk4_1/results.json" "$WORK/trunk4_bf16/results.json" <<'PY' || fail "bf16 shared trunk"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+x, y = a["aggregators"]["mean"]["pair_accuracy"], b["aggregators"]["mean"]["pair_accuracy"]
+assert b["provenance"]["precision"] == "bf16", b["provenance"]["precision"]
+assert abs(x - y) < 0.05, (x, y)
+print(f"bf16 shared trunk: mean pair accuracy {y:.4f} (fp32 {x:.4f})")
+PY
+
+ACTIVE=(--set ensemble.members=3 --set train.batch_size=32 --set active.pool=2000 --set active.initial=200
+        --set active.batch=100 --set active.rounds=2 --set active.strategy=dopt "${TRUNK[@]}")
+for np in 1 2; do
+  run_mpi "$np" active "$CFG" "${COMMON_SETS[@]}" "${ACTIVE[@]}" --set output="$WORK/active_$np" --force \
+    >"$WORK/active_$np.log" 2>&1 || { cat "$WORK/active_$np.log"; fail "active with a shared trunk, $np ranks"; }
+done
+"$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$WORK/active_1/active.h5" "$WORK/active_2/active.h5" \
+  || fail "active with a shared trunk: ranks differ"
+
+# bad settings: exit 2, the key named, no output directory content
+bad() { # bad KEY_IN_MESSAGE [--set ...]
+  local key="$1"; shift
+  local out="$WORK/bad_$RANDOM"
+  set +e
+  run_mpi 1 train "$CFG" "${COMMON_SETS[@]}" --set output="$out" "$@" >"$WORK/bad.log" 2>&1
+  local rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || fail "accepted: $*"
+  grep -q "$key" "$WORK/bad.log" || { cat "$WORK/bad.log"; fail "message does not name $key: $*"; }
+  [ ! -e "$out/members.h5" ] || fail "members.h5 written for: $*"
+}
+bad 'ensemble.kind' --set ensemble.kind=bagged
+bad 'model.hidden' "${TRUNK[@]}" --set 'model.hidden=[]'
+bad 'ensemble.families' "${TRUNK[@]}" --set 'ensemble.families=["mlp","gbdt"]'
+bad 'ensemble.shared_init' "${TRUNK[@]}" --set ensemble.shared_init=true
+echo "shared_trunk: all checks passed"
