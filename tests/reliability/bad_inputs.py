@@ -420,6 +420,8 @@ def make_more_fixtures():
         "empty_value.sweep": head + "grid train.epochs = 1,,2\n",
         "synth_axis.sweep": head + "grid synth.dim = 8, 16\n",
         "repeated.sweep": head + "set train.epochs = 1\ngrid train.epochs = 1, 2\n",
+        "variant_key.sweep": head + "variant kind = a\nvariant kind = b: train.epochz = 3\n",
+        "variant_twice.sweep": head + "variant kind = a\nvariant kind = a: train.epochs = 3\n",
     }
     for name, text in sweeps.items():
         open(path(name), "w").write(text)
@@ -524,6 +526,9 @@ def more_cases(add):
     add("sweep empty value", sweep("empty_value.sweep"), None, "empty_value.sweep:3: empty value in '1,,2'")
     add("sweep synth axis", sweep("synth_axis.sweep"), None, "synth_axis.sweep:3: cannot sweep 'synth.dim'")
     add("sweep repeated key", sweep("repeated.sweep"), None, "repeated.sweep:4: key 'train.epochs' already given on line 3")
+    add("sweep unknown key in a variant", sweep("variant_key.sweep", "--rmens", RMENS), None,
+        "variant_key.sweep:4: unknown key 'train.epochz' (did you mean 'train.epochs'?)")
+    add("sweep variant given twice", sweep("variant_twice.sweep"), None, "variant_twice.sweep:4: variant 'a' of axis 'kind' given twice")
     # symbolic links: a symlinked run directory is followed (positive_checks), a dangling one
     # is refused; the lock file is never opened through a link (it is truncated and
     # rewritten: a planted link would destroy its target); outputs are written to a
