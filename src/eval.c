@@ -483,9 +483,11 @@ static int open_predictions(const char *temp, MPI_Comm comm, int E, size_t N, si
     return 0;
 }
 
-/* Collective write of prompts [p0, p1) (possibly empty on this rank): z is [E][(p1-p0) K]. */
-static int write_predictions(hid_t dset, int E, size_t p0, size_t p1, size_t K, const float *z)
+/* Collective write of prompts [p0, p1) (possibly empty on this rank): z is [E][(p1-p0) K].
+ * path: results.h5, for the message. */
+static int write_predictions(hid_t dset, const char *path, int E, size_t p0, size_t p1, size_t K, const float *z)
 {
+    char why[256] = "";
     hid_t fspace = H5Dget_space(dset);
     hsize_t start[3] = {0, (hsize_t)p0, 0}, count[3] = {(hsize_t)E, (hsize_t)(p1 - p0), (hsize_t)K};
     hid_t mspace = H5Screate_simple(3, count, NULL);
@@ -500,16 +502,17 @@ static int write_predictions(hid_t dset, int E, size_t p0, size_t p1, size_t K, 
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (rc >= 0) rc = H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     if (rc >= 0) rc = H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, z);
+    if (rc < 0) rm_h5_reason(why, sizeof why, dset); /* before the closes clear HDF5's error stack */
     H5Pclose(dxpl);
     if (mspace >= 0) H5Sclose(mspace);
     if (fspace >= 0) H5Sclose(fspace);
-    return rc < 0 ? rm_errorf("results.h5: cannot write /predictions for prompts [%zu, %zu)", p0, p1) : 0;
+    return rc < 0 ? rm_errorf("%s: cannot write /predictions for prompts [%zu, %zu): %s", path, p0, p1, why) : 0;
 }
 
 /* /predictions of rmens eval: each piece written collectively as it is scored. */
 typedef struct {
     hid_t file, dset;
-    const char *temp;
+    const char *temp, *path; /* the temporary file written, the results.h5 it becomes */
     int E;
     size_t K;
 } predictions_sink;
@@ -517,7 +520,7 @@ typedef struct {
 static int sink_write(void *opaque, size_t q0, size_t q1, const float *z)
 {
     predictions_sink *ps = opaque;
-    return write_predictions(ps->dset, ps->E, q0, q1, ps->K, z);
+    return write_predictions(ps->dset, ps->path, ps->E, q0, q1, ps->K, z);
 }
 
 static int sink_done(void *opaque)
@@ -526,7 +529,9 @@ static int sink_done(void *opaque)
     int rc = 0;
     if (ps->dset >= 0) H5Dclose(ps->dset);
     ps->dset = -1;
-    if (ps->file >= 0 && H5Fclose(ps->file) < 0) rc = rm_errorf("%s: cannot close after writing /predictions", ps->temp);
+    char why[256];
+    if (ps->file >= 0 && H5Fclose(ps->file) < 0)
+        rc = rm_errorf("%s: cannot close after writing /predictions: %s", ps->path, rm_h5_reason(why, sizeof why, -1));
     ps->file = -1;
     return rc;
 }
@@ -567,7 +572,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     memset(&plan, 0, sizeof plan);
     rm_eval_results res;
     memset(&res, 0, sizeof res);
-    predictions_sink ps = {-1, -1, h5_temp, 0, 0};
+    predictions_sink ps = {-1, -1, h5_temp, h5_path, 0, 0};
     rm_eval_sink sink = {sink_write, sink_done, &ps};
     rm_eval_timing tm;
     int store_open = 0, ensemble_loaded = 0, h5_created = 0;

@@ -63,6 +63,8 @@ static const char *take_reason(char *buf, size_t cap, hid_t loc)
     return buf;
 }
 
+const char *rm_h5_reason(char *buf, size_t cap, hid_t loc) { return take_reason(buf, cap, loc); }
+
 /* The files being written by rm_h5_atomic_create, with the communicator they were
  * opened on: a collective write into one of them is agreed on by all its ranks at once,
  * so that a rank that fails (a full disk fails the rank that writes, not the others)

@@ -35,6 +35,11 @@ int rm_h5_files_left_open(void);
 /* H5Fclose of a file this rank alone writes: -1 with "<path>: cannot close: <reason>"
  * (a full disk as strerror(ENOSPC)); a file HDF5 still holds open counts as left open. */
 int rm_h5_close(hid_t file, const char *path);
+/* The reason for the HDF5 call that just failed (call it before any other HDF5 call, which
+ * would clear HDF5's error stack): strerror(ENOSPC) on a full disk (loc: an object of the
+ * file being written, to look at its file system; -1 for none), else HDF5's innermost
+ * message. Writes it to buf and returns buf. */
+const char *rm_h5_reason(char *buf, size_t cap, hid_t loc);
 
 int rm_h5_attr_string(hid_t obj, const char *name, const char *value);
 int rm_h5_attr_int(hid_t obj, const char *name, long long value);
