@@ -127,6 +127,20 @@ for case in "8 results.h5" "$((h5 + 8)) results.json"; do
   rm -f "$d/filler"
 done
 run_mpi 2 eval "$CFG" "${SETS[@]}" --set output="$d" --force >/dev/null || fail "eval with space"
+# eval.save_predictions: /predictions is written piece by piece as the test split is
+# scored (collectively, into the temporary results file), the figures after it
+PRED=(--set eval.save_predictions=true)
+run_mpi 2 eval "$CFG" "${SETS[@]}" "${PRED[@]}" --set output="$d" --force >/dev/null || fail "eval with predictions"
+h5=$(du -k "$d/results.h5" | cut -f1)
+for case in "4 results.h5 predictions" "16 results.h5 figures" "$((h5 + 8)) results.json json"; do
+  set -- $case
+  fill "$d" "$1"
+  expect_enospc "eval_predictions_$3" "$d" "$2" "${MPI2[@]}" eval "$CFG" "${SETS[@]}" "${PRED[@]}" --set output="$d" --force
+  rm -f "$d/filler"
+done
+grep -q "cannot write /predictions" "$WORK/eval_predictions_predictions.log" \
+  || { cat "$WORK/eval_predictions_predictions.log"; fail "eval_predictions_predictions: not the /predictions write"; }
+run_mpi 2 eval "$CFG" "${SETS[@]}" "${PRED[@]}" --set output="$d" --force >/dev/null || fail "eval with predictions, with space"
 
 # ---- active: a round's members, its state file (the peak of its disk use: the final
 # active.h5/json need less, so a static fill cannot reach them; they are written by the
