@@ -4,8 +4,19 @@
 Each case runs rmens (under mpirun where the verb is parallel) and asserts: a non-zero
 exit, within a time bound (no hang); exactly one "error:" line on stderr; that line holds
 the expected fragment (naming the file, dataset, key or line); and that nothing new was
-written into the case's output directory (no partial files, no temporaries).
-Environment: RMENS, MPIRUN, SRCDIR (set by ctest)."""
+written into the case's output directory (no partial files, no temporaries), nor beside
+it, and that files a case names as to be kept (a store, a link's target) are unchanged.
+Issue 18 added the keys and verbs since issue 8 (comparison design and training rules,
+model families and gbdt.*, precision, active labelling, store views and import --view),
+h5py-written stores (a corrupt gzip chunk, float64, a group for a dataset, an empty
+split), big-endian and structured .npy files, sweep files (each error names its line),
+symbolic links (a symlinked run directory is followed, a dangling one refused, the lock
+file never opened through a link, outputs replace a link rather than write through it)
+and a read-only mount (a private mount namespace, as full_disk.sh). After the table,
+positive checks: gzip, odd-chunk and one-element-chunk h5py stores give the figures of
+the original store; the symlinked outputs behave as said.
+Environment: RMENS, MPIRUN, SRCDIR (set by ctest); BAD_INPUTS_ONLY=TEXT runs the cases
+whose name holds TEXT (for editing the table; the positive checks always run)."""
 import os
 import shutil
 import subprocess
