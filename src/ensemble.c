@@ -126,8 +126,10 @@ static void print_progress(const rm_member *m, int epoch, int epochs, double tra
         fflush(stdout);
         return;
     }
-    printf("[rank %d] member %d (%d/%d) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
-           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, epoch, epochs, train_loss,
+    /* a tree member's steps are boosting rounds (gbdt.rounds), an MLP's epochs */
+    const char *step = rm_member_family(m) == &rm_family_gbdt ? "round" : "epoch";
+    printf("[rank %d] member %d (%d/%d) %s %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
+           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, step, epoch, epochs, train_loss,
            val_loss, val_accuracy, pairs_per_second, eta_seconds);
     fflush(stdout);
 }
