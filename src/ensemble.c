@@ -126,8 +126,10 @@ static void print_progress(const rm_member *m, int epoch, int epochs, double tra
         fflush(stdout);
         return;
     }
-    printf("[rank %d] member %d (%d/%d) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
-           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, epoch, epochs, train_loss,
+    /* a tree member's steps are boosting rounds (gbdt.rounds), an MLP's epochs */
+    const char *step = rm_member_family(m) == &rm_family_gbdt ? "round" : "epoch";
+    printf("[rank %d] member %d (%d/%d) %s %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
+           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, step, epoch, epochs, train_loss,
            val_loss, val_accuracy, pairs_per_second, eta_seconds);
     fflush(stdout);
 }
@@ -382,9 +384,18 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
         if (has_shared > 0) rc = rm_h5_read_attr_int(file, "shared_init", &shared_init, "/");
         if (rc == 0 && shared_init != 0 && shared_init != 1)
             rc = rm_errorf("root attribute shared_init = %lld: expected 0 or 1", shared_init);
+        /* files from before ensemble.kind: independent members */
+        char kind[32] = "independent";
+        htri_t has_kind = rc == 0 ? H5Aexists(file, "ensemble_kind") : 0;
+        if (has_kind < 0) rc = rm_errorf("/: H5Aexists(ensemble_kind) failed");
+        if (has_kind > 0) rc = rm_h5_read_attr_string(file, "ensemble_kind", kind, sizeof kind, "/");
+        if (rc == 0 && strcmp(kind, "independent") != 0 && strcmp(kind, "shared_trunk") != 0)
+            rc = rm_errorf("root attribute ensemble_kind = \"%s\": expected \"independent\" or \"shared_trunk\"", kind);
+        e->shared_trunk = rc == 0 && strcmp(kind, "shared_trunk") == 0;
     }
     MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
     MPI_Bcast(&shared_init, 1, MPI_LONG_LONG, 0, comm);
+    MPI_Bcast(&e->shared_trunk, 1, MPI_INT, 0, comm);
     e->shared_init = shared_init == 1;
     if (rm_all_ok(comm, rc) != 0) goto fail;
     e->members = rm_calloc((size_t)n_members, sizeof(rm_member), "members");

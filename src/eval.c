@@ -627,8 +627,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (rc == 0) {
             print_table(stdout, &plan, &res);
             print_diagnostics(stdout, &plan, &res);
-            const rm_mlp *mlp = &ensemble.members[0].mlp;
-            double gflops = rm_mlp_forward_flops(mlp, 1) * tm.scored / tm.score * 1e-9;
+            double gflops = tm.flops / tm.score * 1e-9;
             printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
                    "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
                    N * K, E, store.n_bench, size, tm.scored / tm.score, gflops);

@@ -50,31 +50,8 @@ class SweepError(Exception):
     pass
 
 
-def split_values(text, where):
-    """Split 'a, [1, 2], "x,y"' at commas outside brackets and quotes."""
-    values, depth, quoted, current = [], 0, False, []
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "[":
-            depth += 1
-        elif not quoted and ch == "]":
-            depth -= 1
-        if ch == "," and depth == 0 and not quoted:
-            values.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    values.append("".join(current).strip())
-    if quoted or depth != 0:
-        raise SweepError(f"{where}: unbalanced quotes or brackets in '{text}'")
-    if any(v == "" for v in values):
-        raise SweepError(f"{where}: empty value in '{text}'")
-    return values
-
-
-def split_statements(text, where):
-    """Split 'a = 1; b = [1, 2]' at semicolons outside brackets and quotes."""
+def split_outside(text, sep, where):
+    """Split text at `sep` where it is outside brackets and quotes."""
     parts, depth, quoted, current = [], 0, False, []
     for ch in text:
         if ch == '"':
@@ -83,7 +60,7 @@ def split_statements(text, where):
             depth += 1
         elif not quoted and ch == "]":
             depth -= 1
-        if ch == ";" and depth == 0 and not quoted:
+        if ch == sep and depth == 0 and not quoted:
             parts.append("".join(current).strip())
             current = []
         else:
@@ -92,6 +69,19 @@ def split_statements(text, where):
     if quoted or depth != 0:
         raise SweepError(f"{where}: unbalanced quotes or brackets in '{text}'")
     return parts
+
+
+def split_values(text, where):
+    """Split 'a, [1, 2], "x,y"' at commas outside brackets and quotes."""
+    values = split_outside(text, ",", where)
+    if any(v == "" for v in values):
+        raise SweepError(f"{where}: empty value in '{text}'")
+    return values
+
+
+def split_statements(text, where):
+    """Split 'a = 1; b = [1, 2]' at semicolons outside brackets and quotes."""
+    return split_outside(text, ";", where)
 
 
 def strip_comment(line):

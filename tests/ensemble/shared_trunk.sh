@@ -6,7 +6,8 @@
 #  - data-parallel (parallel.ranks_per_member = 2) within float round-off of one rank;
 #  - model.precision = bf16 trains and evaluates (the heads' layer stays fp32);
 #  - the README's PyTorch snippet loads every head from the trunk stored once and
-#    reproduces rmens's predictions (check_trunk.py);
+#    reproduces rmens's predictions (check_trunk.py), which eval computes with one forward
+#    of the heads' unit per block;
 #  - `rmens active` (dopt, on the heads' last hidden layer) with a shared trunk: active.h5
 #    bitwise identical for 1 and 2 ranks;
 #  - settings a trunk cannot have: one-line error naming the key, exit 2, nothing written.
@@ -28,6 +29,8 @@ run 1 trunk1 --set ensemble.members=1 "${TRUNK[@]}"
 BOOT=("${TRUNK[@]}" --set ensemble.data=bootstrap)
 for np in 1 2 3; do run "$np" "trunk4_$np" "${BOOT[@]}" --set parallel.blas_threads=$(( np % 2 + 1 )); done
 grep -q 'shared trunk, heads 0-3 (mean) epoch 3/3' "$WORK/trunk4_1.log" || fail "no progress line of the unit"
+grep -q 'shared trunk: the 4 heads are scored by one forward of their unit per block' "$WORK/trunk4_1.log" \
+  || fail "eval did not score the heads through their unit"
 grep -q 'warning: ensemble.kind = "shared_trunk" is one unit that group 0 trains: 2 group(s)' "$WORK/trunk4_3.log" \
   || fail "no warning about idle groups"
 "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/trunk4_1/members.h5" "$WORK/trunk4_2/members.h5" \
