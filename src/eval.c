@@ -218,15 +218,34 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
 
 /* ---- output: HDF5 (rank 0, serial, after the collective /predictions if any) ---- */
 
+const char *eval_h5_file_label(hid_t loc, char *buf, size_t n)
+{
+    char path[1100];
+    ssize_t len = H5Fget_name(loc, path, sizeof path);
+    const char *base = len > 0 && (size_t)len < sizeof path ? strrchr(path, '/') : NULL;
+    base = base ? base + 1 : len > 0 && (size_t)len < sizeof path ? path : "results.h5";
+    size_t used = strlen(base);
+    if (base[0] == '.' && used > 5 && strcmp(base + used - 4, ".tmp") == 0) { /* .<name>.<tag>.tmp */
+        const char *tag = base + used - 4;
+        while (tag > base + 1 && tag[-1] != '.') tag--;
+        if (tag > base + 2) used = (size_t)(tag - 1 - (base + 1)), base++;
+    }
+    snprintf(buf, n, "%.*s", (int)used, base);
+    return buf;
+}
+
 int eval_h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims)
 {
-    return rm_h5_write_dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v, 1, 0, "results.h5");
+    char file[128];
+    return rm_h5_write_dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v, 1, 0,
+                               eval_h5_file_label(loc, file, sizeof file));
 }
 
 hid_t eval_h5_group(hid_t loc, const char *name)
 {
+    char file[128];
     hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) rm_errorf("results.h5: cannot create group '%s'", name);
+    if (g < 0) rm_errorf("%s: cannot create group '%s'", eval_h5_file_label(loc, file, sizeof file), name);
     return g;
 }
 
@@ -242,8 +261,10 @@ static int h5_aggregate(hid_t loc, const char *name, const rm_eval_plan *p, cons
     if (rc == 0) rc = eval_h5_doubles(g, "proxy_bon", a->proxy_bon, 1, &n);
     if (rc == 0) rc = rm_h5_attr_double(g, "pick_quantile", a->pick_quantile);
     if (rc == 0) rc = rm_h5_attr_double(g, "above_median", a->above_median);
+    char file[128];
+    if (rc) eval_h5_file_label(loc, file, sizeof file);
     H5Gclose(g);
-    return rc ? rm_error_context("results.h5: /%s", name) : 0;
+    return rc ? rm_error_context("%s: /%s", file, name) : 0;
 }
 
 /* r: the full ensemble's results (the calibration of its mean, the error by
@@ -355,7 +376,9 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
             for (int s = 0; s < p->size_subsets[i]; s++)
                 memcpy(lists + (size_t)s * (size_t)k, p->subsets[p->size_first[i] + s].members, sizeof(int) * (size_t)k);
             hsize_t d[2] = {(hsize_t)p->size_subsets[i], (hsize_t)k};
-            rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0, "results.h5");
+            char file[128];
+            rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0,
+                                     eval_h5_file_label(g, file, sizeof file));
         }
         free(lists);
         if (rc == 0) rc = h5_ensemble(g, p, &r->ablation[i], NULL, r->has_warm ? &r->ablation_warm[i] : NULL);

@@ -316,8 +316,10 @@ int eval_h5_calibration(hid_t loc, const char *name, const rm_calibration_figure
     const double *values[N_VECTORS];
     calibration_vectors(c, values);
     if (rc == 0) rc = h5_vectors(g, CALIBRATION_VECTORS, values, N_VECTORS, RM_CALIBRATION_BINS);
+    char file[128];
+    if (rc) eval_h5_file_label(loc, file, sizeof file);
     H5Gclose(g);
-    return rc ? rm_error_context("results.h5: calibration group '%s'", name) : 0;
+    return rc ? rm_error_context("%s: calibration group '%s'", file, name) : 0;
 }
 
 int eval_h5_calibration_single(hid_t single, const rm_eval_plan *p, const rm_eval_results *r)
@@ -332,7 +334,8 @@ int eval_h5_calibration_single(hid_t single, const rm_eval_plan *p, const rm_eva
         v[2 * E + m] = r->calibration_member[m].log_loss;
     }
     hid_t g = H5Gopen2(single, "calibration", H5P_DEFAULT);
-    int rc = g < 0 ? rm_errorf("results.h5: cannot open /single/calibration") : 0;
+    char file[128];
+    int rc = g < 0 ? rm_errorf("%s: cannot open /single/calibration", eval_h5_file_label(single, file, sizeof file)) : 0;
     const char *names[] = {"member_ece", "member_brier", "member_log_loss"};
     const double *values[] = {v, v + E, v + 2 * E};
     if (rc == 0) rc = h5_vectors(g, names, values, 3, (hsize_t)E);
@@ -348,6 +351,8 @@ int eval_h5_error_by_disagreement(hid_t unc, const rm_disagreement_figures *d)
     const double *values[N_VECTORS];
     disagreement_vectors(d, values);
     int rc = h5_vectors(g, DISAGREEMENT_VECTORS, values, N_VECTORS, RM_DISAGREEMENT_BINS);
+    char file[128];
+    if (rc) eval_h5_file_label(unc, file, sizeof file);
     H5Gclose(g);
-    return rc ? rm_error_context("results.h5: /uncertainty/error_by_disagreement") : 0;
+    return rc ? rm_error_context("%s: /uncertainty/error_by_disagreement", file) : 0;
 }

@@ -174,6 +174,8 @@ for free in 8 $((a + 8)); do
   expect_enospc "active_final_${free}k" "$out" active.h5 "${MPI2[@]}" active "$CFG" "${ASETS[@]}" --set output="$out" --resume
   rm -f "$d/filler"
 done
+# the groups active.h5 shares with results.h5 name the file they are in
+! grep -q "results.h5" "$WORK/active_final_8k.log" || { cat "$WORK/active_final_8k.log"; fail "active_final_8k: names results.h5"; }
 run_mpi 2 active "$CFG" "${ASETS[@]}" --set output="$out" --resume >/dev/null || fail "active final write with space"
 "$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$d/first/active.h5" "$out/active.h5" >/dev/null
 echo "full_disk: ok ($faults ENOSPC faults survived)"
