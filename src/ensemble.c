@@ -233,15 +233,10 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
     /* Provenance that is the same for every rank count lives on the root; what depends
      * on the run (ranks, timings) lives in /run, so that the members themselves compare
      * bitwise across rank counts. */
-    rc |= rm_h5_attr_string(file, "format", MEMBERS_FORMAT);
-    rc |= rm_h5_attr_int(file, "format_version", MEMBERS_FORMAT_VERSION);
-    rc |= rm_h5_attr_string(file, "version", RMENS_VERSION);
+    rc |= rm_h5_attrs_provenance(file, MEMBERS_FORMAT, MEMBERS_FORMAT_VERSION, cfg->config_text, store->path, store->uuid);
     rc |= rm_h5_attr_int(file, "n_members", n_members);
     rc |= rm_h5_attr_int(file, "dim", dim);
     rc |= rm_h5_attr_string(file, "objective", cfg->model_objective);
-    rc |= rm_h5_attr_string(file, "config", cfg->config_text);
-    rc |= rm_h5_attr_string(file, "store", store->path);
-    rc |= rm_h5_attr_string(file, "store_uuid", store->uuid);
     /* the labels the members learnt from: what evaluation's calibration draws against */
     rc |= rm_h5_attr_double(file, "reward_scale", pairs->reward_scale);
     rc |= rm_h5_attr_double(file, "label_flip_rate", pairs->label_flip_rate);
@@ -271,11 +266,7 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
             rc |= rm_h5_attr_int(run, "ranks", size);
             rc |= rm_h5_attr_int(run, "ranks_per_member", cfg->parallel_ranks_per_member);
             rc |= rm_h5_attr_double(run, "wall_seconds", wall_seconds);
-            const rm_precision_info *precision = rm_precision_current();
-            rc |= rm_h5_attr_string(run, "precision", precision->precision);
-            rc |= rm_h5_attr_string(run, "precision_requested", precision->requested);
-            rc |= rm_h5_attr_string(run, "matmul_kernel", precision->kernel);
-            rc |= rm_h5_attr_string(run, "cpu", precision->cpu);
+            rc |= rm_h5_attrs_precision(run);
             hsize_t n = (hsize_t)n_members;
             double *seconds = rm_alloc((size_t)n_members * 2, sizeof(double), "run timings");
             if (!seconds) rc = -1;

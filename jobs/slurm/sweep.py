@@ -104,6 +104,8 @@ class Sweep:
         self.sets = []   # [(key, value)]
         self.axes = []   # [(key, [values])]; a variant axis's values are its names
         self.variants = {}  # axis -> {name: [(key, value)]}
+        self.lines = {}  # key or variant axis -> the line that gives it (for errors found after parsing)
+        self.variant_lines = {}  # key a variant sets -> the first line that sets it
         self._parse()
         campaign = campaign or os.environ.get("RMENS_CAMPAIGN_DIR") or self.output
         if not campaign:
@@ -117,7 +119,7 @@ class Sweep:
             lines = open(self.path, encoding="utf-8").read().splitlines()
         except OSError as e:
             raise SweepError(f"cannot read sweep file: {e}")
-        keys_seen = {}
+        keys_seen = self.lines
         for number, raw in enumerate(lines, 1):
             where = f"{self.path}:{number}"
             line = strip_comment(raw).strip()
@@ -184,6 +186,7 @@ class Sweep:
             if key in ("output", "store") or key.startswith("synth."):
                 raise SweepError(f"{where}: variant '{name}' cannot set '{key}'")
             sets.append((key, value))
+            self.variant_lines.setdefault(key, number)
         self.variants[axis][name] = sets
         dict(self.axes)[axis].append(name)
 
@@ -271,7 +274,8 @@ def check(sweep, rmens):
         for key in [k for k, _ in sweep.sets] + [k for k, _ in sweep.axes if k not in sweep.variants] + variant_sets:
             if key not in keys:
                 close = difflib.get_close_matches(key, sorted(keys), n=1, cutoff=0.0)
-                raise SweepError(f"{sweep.path}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+                line = sweep.lines.get(key) or sweep.variant_lines.get(key)
+                raise SweepError(f"{sweep.path}:{line}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     print(f"sweep {sweep.path}: {sweep.count()} points, base {sweep.base}")
     print(f"campaign {sweep.campaign}, store {sweep.store}")
     for key, value in sweep.sets:
