@@ -190,7 +190,7 @@ static int write_trunk(hid_t file, const rm_settings *cfg, const rm_member *m, i
     int rc = rm_h5_attr_int(g, "dim", dim);
     rc |= rm_h5_attr_ints(g, "hidden", cfg->model_hidden, (size_t)cfg->model_n_hidden);
     rc |= rm_h5_attr_int(g, "n_heads", cfg->ensemble_members);
-    if (rc == 0) rc = rm_mlp_layers_write(g, cfg, m, dim, 0, cfg->model_n_hidden, writer, RM_TRUNK_GROUP + 1);
+    if (rc == 0) rc = rm_mlp_layers_write(g, cfg, m, dim, 0, cfg->model_n_hidden, writer, "trunk");
     H5Gclose(g);
     return rc;
 }
