@@ -233,6 +233,7 @@ def cases():
     integrity_cases(add)
     views_cases(add)
     more_cases(add)
+    kinds_cases(add)
     return c
 
 
@@ -624,6 +625,46 @@ def listing(d):
             if name != "rmens.lock":
                 out.add(os.path.relpath(os.path.join(root, name), d))
     return out
+
+
+def members_with(attrs):
+    """out/members.h5 = the trained members with root attributes changed (h5py)."""
+    def setup():
+        shutil.copy(path("trained", "members.h5"), path("out"))
+        with h5py.File(path("out", "members.h5"), "a") as f:
+            for k, v in attrs.items():
+                f.attrs[k] = v
+    return setup
+
+
+def kinds_cases(add):
+    """Ensemble kinds (issue 16): ensemble.kind, the shared trunk's exclusions,
+    ensemble.shared_init and eval.warm."""
+    one = lambda *extra: ["train", DEMO] + sets(f"store={path('good.h5')}", f"output={path('out')}", *extra)
+    act = lambda *extra: ["active", DEMO] + sets(f"store={path('good.h5')}", f"output={path('out')}", *ACTIVE, *extra)
+    ev = lambda *extra: ["eval", DEMO] + sets(f"store={path('good.h5')}", f"output={path('out')}", *extra)
+    trunk = "ensemble.kind=shared_trunk"
+    add("unknown ensemble.kind", one("ensemble.kind=bagged"), None,
+        "'ensemble.kind' = \"bagged\" is not one of independent|shared_trunk")
+    add("shared trunk without hidden layers", one(trunk, "model.hidden=[]"), None,
+        "ensemble.kind = \"shared_trunk\" needs a trunk: model.hidden has no hidden layer")
+    add("shared trunk with tree members", one(trunk, 'ensemble.families=["mlp","gbdt"]'), None,
+        "its heads are linear layers on an MLP trunk, and ensemble.families has \"gbdt\"")
+    add("shared trunk with shared_init", one(trunk, "ensemble.shared_init=true"), None,
+        "ensemble.shared_init: a shared trunk's heads share the trunk already")
+    add("shared trunk with active warm start", act(trunk, "active.warm_start=true"), None,
+        "active.warm_start: a shared trunk's heads cannot continue")
+    add("shared_init an integer", one("ensemble.shared_init=1"), None,
+        "'ensemble.shared_init' expects a boolean (true/false), got an integer")
+    add("shared_init with tree members", one("ensemble.shared_init=true", "model.family=gbdt"), None,
+        "ensemble.shared_init = true: tree members (gbdt) have no initial weights to share")
+    add("unknown eval.warm", ev("eval.warm=maybe"), None, "'eval.warm' = \"maybe\" is not one of auto|true|false")
+    add("eval.warm without shared_init", ev("eval.warm=true"), None, "eval.warm = true: members.h5 has no shared_init = 1")
+    SETUP["eval.warm without shared_init"] = members_with({})
+    add("members.h5 shared_init 2", ev(), None, "root attribute shared_init = 2: expected 0 or 1")
+    SETUP["members.h5 shared_init 2"] = members_with({"shared_init": 2})
+    add("members.h5 unknown ensemble_kind", ev(), None, "root attribute ensemble_kind = \"bagged\"")
+    SETUP["members.h5 unknown ensemble_kind"] = members_with({"ensemble_kind": "bagged"})
 
 
 def main():
