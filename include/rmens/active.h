@@ -87,6 +87,7 @@ typedef struct {
     const double *w;
     const uint32_t *ids;
     const unsigned char *eligible; /* NULL: all */
+    int eager; /* tests: every gain updated after every pick (the same picks and gains, slower) */
 } rm_dopt_pool;
 
 /* Member m's starting inverse information minv[m * H * H ..] (double, symmetric):

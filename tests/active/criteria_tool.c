@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         rm_active_pointwise((rm_active_strategy)s, dl, nl, E, nl, ids, 7, 1, crit);
         rc = rm_active_top(MPI_COMM_WORLD, crit, ids, eligible, nl, k, picks + (size_t)s * k);
     }
-    rm_dopt_pool pool = {E, H, nl, xl, w, ids, eligible};
+    rm_dopt_pool pool = {E, H, nl, xl, w, ids, eligible, 0};
     if (rc == 0) rc = rm_dopt_start(E, H, 0, NULL, NULL, ridge, minv);
     if (rc == 0) rc = rm_dopt_greedy(MPI_COMM_WORLD, &pool, minv, k, picks + 5 * k);
     if (rc == 0) rc = rm_dopt_start(E, H, n_lab, x_lab, w_lab, ridge, minv);
