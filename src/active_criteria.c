@@ -278,6 +278,7 @@ typedef struct {
     double *bound;        /* [n] mean over members of g (NaN as -inf) */
     size_t *done;         /* [n] */
     size_t *heap, n_heap; /* open candidates, max-heap by (bound, -id) */
+    unsigned char *open;  /* [n] eligible and not picked */
     float *uh;            /* [E][k][H] u_mt in float (the history) */
     double *sh;           /* [E][k] s_mt */
     float *v;             /* [threads][4][DOPT_SYNC] scratch: x . u over the missed picks */
@@ -345,15 +346,24 @@ static void dots(const float *const *x, int nx, const float *u, size_t H, size_t
     for (; j < n_u; j++) dots_kernel(x, u + j * H, H, 1, 1, out + j, ldo);
 }
 
-/* Member m's missed updates of candidate i, picks done[i] .. t - 1, from v[t - t0] =
- * x_mi . u_mt (picks t0 .. of the caller's products). */
-static void apply_updates(dopt_lazy *s, int m, size_t i, size_t t0, const float *v)
+/* Member m's missed updates of candidates c[0 .. nx) (nx <= 4), each from its done to
+ * s->t - 1, with v[a * DOPT_SYNC + t - t0] = x_m,c[a] . u_mt; the candidates interleaved
+ * (independent chains), the updates of each in pick order. fma: a single rounding, so no
+ * compiler's contraction can make the same update differ between callers. */
+static void apply_updates(dopt_lazy *s, int m, const size_t *c, size_t nx, size_t t0, const float *v)
 {
     const size_t n = s->p->n;
-    const double w = s->p->w[(size_t)m * n + i], *sh = s->sh + (size_t)m * s->k;
-    double g = s->g[(size_t)m * n + i];
-    for (size_t t = s->done[i]; t < s->t; t++) g -= w * sh[t] * (double)v[t - t0] * (double)v[t - t0];
-    s->g[(size_t)m * n + i] = g;
+    const double *sh = s->sh + (size_t)m * s->k;
+    double g[4], w[4];
+    size_t from[4];
+    for (size_t a = 0; a < nx; a++)
+        g[a] = s->g[(size_t)m * n + c[a]], w[a] = s->p->w[(size_t)m * n + c[a]], from[a] = s->done[c[a]];
+    for (size_t t = t0; t < s->t; t++)
+        for (size_t a = 0; a < nx; a++) {
+            const double vv = v[a * DOPT_SYNC + t - t0];
+            if (t >= from[a]) g[a] = fma(-(w[a] * sh[t] * vv), vv, g[a]);
+        }
+    for (size_t a = 0; a < nx; a++) s->g[(size_t)m * n + c[a]] = g[a];
 }
 
 static void finish_candidate(dopt_lazy *s, size_t i)
@@ -372,31 +382,31 @@ static void bring_up_to_date(dopt_lazy *s, size_t i)
     for (int m = 0; m < p->E; m++) {
         const float *x = p->x + ((size_t)m * p->n + i) * H;
         dots(&x, 1, s->uh + ((size_t)m * s->k + t0) * H, H, s->t - t0, s->v, DOPT_SYNC);
-        apply_updates(s, m, i, t0, s->v);
+        apply_updates(s, m, &i, 1, t0, s->v);
     }
     finish_candidate(s, i);
 }
 
-/* A sync's tile: heap entries [tile * SYNC_TILE, ...) brought up to date, four at a time
- * over the picks since the oldest of the four's. */
+/* A sync's tile: the open candidates of [tile * SYNC_TILE, ...) brought up to date, in
+ * pool order (the features stream from memory), four at a time over the picks since
+ * the oldest of the four's. */
 #define SYNC_TILE 256
 static void sync_tile(const void *job, int tile, int worker)
 {
     dopt_lazy *s = (dopt_lazy *)job;
     const rm_dopt_pool *p = s->p;
-    const size_t H = (size_t)p->H, j0 = (size_t)tile * SYNC_TILE;
-    const size_t j1 = j0 + SYNC_TILE < s->n_heap ? j0 + SYNC_TILE : s->n_heap;
+    const size_t H = (size_t)p->H, i1 = (size_t)(tile + 1) * SYNC_TILE < p->n ? (size_t)(tile + 1) * SYNC_TILE : p->n;
     float *v = s->v + (size_t)worker * 4 * DOPT_SYNC;
-    for (size_t j = j0, nx; j < j1; j += nx) {
-        nx = j1 - j >= 4 ? 4 : 1; /* the tail one at a time */
-        const size_t *c = s->heap + j;
-        size_t t0 = s->done[c[0]];
-        for (size_t a = 1; a < nx; a++) t0 = s->done[c[a]] < t0 ? s->done[c[a]] : t0;
-        for (int m = 0; m < p->E; m++) {
+    for (size_t i = (size_t)tile * SYNC_TILE; i < i1;) {
+        size_t c[4], nx = 0, t0 = s->t;
+        for (; nx < 4 && i < i1; i++)
+            if (s->open[i] && s->done[i] < s->t) c[nx++] = i, t0 = s->done[i] < t0 ? s->done[i] : t0;
+        for (int m = 0; nx > 0 && m < p->E; m++) {
             const float *x[4];
             for (size_t a = 0; a < nx; a++) x[a] = p->x + ((size_t)m * p->n + c[a]) * H;
-            dots(x, (int)nx, s->uh + ((size_t)m * s->k + t0) * H, H, s->t - t0, v, DOPT_SYNC);
-            for (size_t a = 0; a < nx; a++) apply_updates(s, m, c[a], t0, v + (size_t)a * DOPT_SYNC);
+            for (size_t a0 = 0; a0 < nx; a0 += nx == 4 ? 4 : 1) /* 1 .. 3 left: one at a time */
+                dots(x + a0, nx == 4 ? 4 : 1, s->uh + ((size_t)m * s->k + t0) * H, H, s->t - t0, v + a0 * DOPT_SYNC, DOPT_SYNC);
+            apply_updates(s, m, c, nx, t0, v);
         }
         for (size_t a = 0; a < nx; a++) finish_candidate(s, c[a]);
     }
@@ -436,7 +446,7 @@ static size_t lazy_best(dopt_lazy *s)
 /* Every open candidate up to date (over the threads), and the heap rebuilt. */
 static void sync_all(dopt_lazy *s)
 {
-    rm_tiled_run_workers(sync_tile, s, (int)((s->n_heap + SYNC_TILE - 1) / SYNC_TILE));
+    rm_tiled_run_workers(sync_tile, s, (int)((s->p->n + SYNC_TILE - 1) / SYNC_TILE));
     for (size_t j = s->n_heap / 2; j-- > 0;) sift_down(s, j);
 }
 
@@ -508,13 +518,14 @@ static int lazy_init(dopt_lazy *s, const rm_dopt_pool *p, size_t k)
     s->bound = rm_alloc(n1, sizeof(double), "D-optimal gains");
     s->done = rm_calloc(n1, sizeof(size_t), "D-optimal candidates");
     s->heap = rm_alloc(n1, sizeof(size_t), "D-optimal candidates");
+    s->open = rm_alloc(n1, 1, "D-optimal candidates");
     s->uh = rm_alloc((size_t)p->E * s->k * (size_t)p->H, sizeof(float), "D-optimal history");
     s->sh = rm_alloc((size_t)p->E * s->k, sizeof(double), "D-optimal history");
     s->v = rm_alloc((size_t)rm_tiled_threads() * 4 * DOPT_SYNC, sizeof(float), "D-optimal update");
-    return s->g && s->bound && s->done && s->heap && s->uh && s->sh && s->v ? 0 : -1;
+    return s->g && s->bound && s->done && s->heap && s->open && s->uh && s->sh && s->v ? 0 : -1;
 }
 
-static void lazy_free(dopt_lazy *s) { free(s->g), free(s->bound), free(s->done), free(s->heap), free(s->uh), free(s->sh), free(s->v); }
+static void lazy_free(dopt_lazy *s) { free(s->g), free(s->bound), free(s->done), free(s->heap), free(s->open), free(s->uh), free(s->sh), free(s->v); }
 
 /* The heap of the open candidates by their initial mean gains. */
 static void lazy_start(dopt_lazy *s)
@@ -524,7 +535,8 @@ static void lazy_start(dopt_lazy *s)
         double sum = 0;
         for (int m = 0; m < p->E; m++) sum += s->g[(size_t)m * p->n + i];
         s->bound[i] = isnan(sum) ? -INFINITY : sum / p->E;
-        if (!p->eligible || p->eligible[i]) s->heap[s->n_heap++] = i;
+        s->open[i] = !p->eligible || p->eligible[i];
+        if (s->open[i]) s->heap[s->n_heap++] = i;
     }
     for (size_t j = s->n_heap / 2; j-- > 0;) sift_down(s, j);
 }
@@ -558,6 +570,7 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
                 memcpy(xj + (size_t)m * H, p->x + ((size_t)m * p->n + local) * (size_t)H, (size_t)H * sizeof(float));
                 wj[m] = p->w[(size_t)m * p->n + local];
             }
+            s.open[local] = 0;
             s.heap[0] = s.heap[--s.n_heap];
             sift_down(&s, 0);
         }
