@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #include "rmens/common.h"
 #include "rmens/parallel.h"
@@ -262,7 +263,7 @@ static int initial_gains(const rm_dopt_pool *p, const double *minv, double *g)
  * pair index) needs only its top brought up to date until the top is current, which is
  * then the rank's exact best (Minoux's lazy greedy). Every DOPT_SYNC picks all open
  * candidates are brought up to date together: the pool's features are read once for
- * DOPT_SYNC picks, in 4 x 4 blocks of candidates x picks (the O(batch x pool x H) of the
+ * DOPT_SYNC picks, in 8 x 2 blocks of candidates x picks (the O(batch x pool x H) of the
  * greedy, at the rate of a matrix product, over the threads), and the catch-ups between
  * syncs stay short. Bringing a candidate up to date replays the missed updates from the
  * history of (u, s) in pick order, with products that are the same bits however they are
@@ -281,7 +282,7 @@ typedef struct {
     unsigned char *open;  /* [n] eligible and not picked */
     float *uh;            /* [E][k][H] u_mt in float (the history) */
     double *sh;           /* [E][k] s_mt */
-    float *v;             /* [threads][4][DOPT_SYNC] scratch: x . u over the missed picks */
+    float *v;             /* [threads][DOTS_NX][DOPT_SYNC] scratch: x . u over the missed picks */
 } dopt_lazy;
 
 /* ---- x . u, the same bits wherever it is computed ----
@@ -289,7 +290,7 @@ typedef struct {
  * (h mod 16, in h order, the tail zero-padded), then the fixed tree (l, l+8), (l, l+4),
  * (l, l+2), (l, l+1). Candidates brought up to date alone, or all of them after a sync,
  * on any rank or thread, get the same products and so the same gains. Blocks of NX
- * candidates x NU picks share the loads (4 x 4: 16 accumulators in registers). */
+ * candidates x NU picks share the loads (8 x 2: 16 accumulators in registers). */
 #ifdef __AVX512F__
 #include <immintrin.h>
 static inline float lane_tree(__m512 v)
@@ -300,19 +301,60 @@ static inline float lane_tree(__m512 v)
     return _mm_cvtss_f32(_mm_add_ss(a2, _mm_shuffle_ps(a2, a2, 1)));
 }
 
+/* The tree of sixteen accumulators at once (a transposed reduction: the same additions
+ * as lane_tree's, 15 adds and 30 shuffles for 16 sums): out[i] = lane_tree(v[i]). */
+static inline void lane_tree16(const __m512 *v, float *out)
+{
+    __m512 r8[8], r4[4], r2[2], r1, t, u;
+    for (int i = 0; i < 8; i++) /* (l, l+8): v[2i] in lanes 0-7, v[2i+1] in 8-15 */
+        r8[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
+    for (int i = 0; i < 4; i++) /* (l, l+4): 128-bit block q holds v[4i+q] */
+        r4[i] = _mm512_add_ps(_mm512_shuffle_f32x4(r8[2 * i], r8[2 * i + 1], 0x88), _mm512_shuffle_f32x4(r8[2 * i], r8[2 * i + 1], 0xdd));
+    for (int i = 0; i < 2; i++) { /* (l, l+2) in each block */
+        t = _mm512_shuffle_ps(r4[2 * i], r4[2 * i + 1], 0x44), u = _mm512_shuffle_ps(r4[2 * i], r4[2 * i + 1], 0xee);
+        r2[i] = _mm512_add_ps(t, u);
+    }
+    /* (l, l+1): lane 4q + j is v[4j + q] */
+    r1 = _mm512_add_ps(_mm512_shuffle_ps(r2[0], r2[1], 0x88), _mm512_shuffle_ps(r2[0], r2[1], 0xdd));
+    float lanes[16];
+    _mm512_storeu_ps(lanes, r1);
+    for (int q = 0; q < 4; q++)
+        for (int j = 0; j < 4; j++) out[4 * j + q] = lanes[4 * q + j];
+}
+
 static inline __attribute__((always_inline)) void dots_kernel(const float *const *x, const float *u, size_t H, int NX, int NU,
                                                               float *out, size_t ldo)
 {
-    __m512 acc[4][4];
+    __m512 acc[8][4];
     for (int a = 0; a < NX; a++)
         for (int b = 0; b < NU; b++) acc[a][b] = _mm512_setzero_ps();
-    for (size_t h = 0; h < H; h += 16) {
-        __mmask16 k = H - h >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (H - h)) - 1);
-        __m512 xv[4], uv[4];
-        for (int a = 0; a < NX; a++) xv[a] = _mm512_maskz_loadu_ps(k, x[a] + h);
+    size_t h = 0;
+    for (; h + 16 <= H; h += 16) { /* unmasked: the masks' computation costs a third */
+        __m512 uv[4];
+        for (int b = 0; b < NU; b++) uv[b] = _mm512_loadu_ps(u + (size_t)b * H + h);
+        for (int a = 0; a < NX; a++) {
+            __m512 xv = _mm512_loadu_ps(x[a] + h);
+            for (int b = 0; b < NU; b++) acc[a][b] = _mm512_fmadd_ps(xv, uv[b], acc[a][b]);
+        }
+    }
+    if (h < H) { /* the tail, zero-padded */
+        __mmask16 k = (__mmask16)((1u << (H - h)) - 1);
+        __m512 uv[4];
         for (int b = 0; b < NU; b++) uv[b] = _mm512_maskz_loadu_ps(k, u + (size_t)b * H + h);
+        for (int a = 0; a < NX; a++) {
+            __m512 xv = _mm512_maskz_loadu_ps(k, x[a] + h);
+            for (int b = 0; b < NU; b++) acc[a][b] = _mm512_fmadd_ps(xv, uv[b], acc[a][b]);
+        }
+    }
+    if (NX * NU == 16) {
+        __m512 v[16];
+        float r[16];
         for (int a = 0; a < NX; a++)
-            for (int b = 0; b < NU; b++) acc[a][b] = _mm512_fmadd_ps(xv[a], uv[b], acc[a][b]);
+            for (int b = 0; b < NU; b++) v[a * NU + b] = acc[a][b];
+        lane_tree16(v, r);
+        for (int a = 0; a < NX; a++)
+            for (int b = 0; b < NU; b++) out[(size_t)a * ldo + b] = r[a * NU + b];
+        return;
     }
     for (int a = 0; a < NX; a++)
         for (int b = 0; b < NU; b++) out[(size_t)a * ldo + b] = lane_tree(acc[a][b]);
@@ -333,20 +375,23 @@ static inline void dots_kernel(const float *const *x, const float *u, size_t H, 
 }
 #endif
 
-/* out[a * ldo + j] = x[a] . u_j for nx (1 or 4) candidates and the n_u consecutive u. */
+/* out[a * ldo + j] = x[a] . u_j for nx (1 or DOTS_NX) candidates and the n_u consecutive
+ * u. 8 candidates x 2 picks a block: the u (the larger stream) are loaded once for 8
+ * candidates' multiply-adds. */
+#define DOTS_NX 8
 static void dots(const float *const *x, int nx, const float *u, size_t H, size_t n_u, float *out, size_t ldo)
 {
     size_t j = 0;
-    if (nx == 4) {
-        for (; j + 4 <= n_u; j += 4) dots_kernel(x, u + j * H, H, 4, 4, out + j, ldo);
-        for (; j < n_u; j++) dots_kernel(x, u + j * H, H, 4, 1, out + j, ldo);
+    if (nx == DOTS_NX) {
+        for (; j + 2 <= n_u; j += 2) dots_kernel(x, u + j * H, H, DOTS_NX, 2, out + j, ldo);
+        for (; j < n_u; j++) dots_kernel(x, u + j * H, H, DOTS_NX, 1, out + j, ldo);
         return;
     }
     for (; j + 4 <= n_u; j += 4) dots_kernel(x, u + j * H, H, 1, 4, out + j, ldo);
     for (; j < n_u; j++) dots_kernel(x, u + j * H, H, 1, 1, out + j, ldo);
 }
 
-/* Member m's missed updates of candidates c[0 .. nx) (nx <= 4), each from its done to
+/* Member m's missed updates of candidates c[0 .. nx) (nx <= DOTS_NX), each from its done to
  * s->t - 1, with v[a * DOPT_SYNC + t - t0] = x_m,c[a] . u_mt; the candidates interleaved
  * (independent chains), the updates of each in pick order. fma: a single rounding, so no
  * compiler's contraction can make the same update differ between callers. */
@@ -354,8 +399,8 @@ static void apply_updates(dopt_lazy *s, int m, const size_t *c, size_t nx, size_
 {
     const size_t n = s->p->n;
     const double *sh = s->sh + (size_t)m * s->k;
-    double g[4], w[4];
-    size_t from[4];
+    double g[DOTS_NX], w[DOTS_NX];
+    size_t from[DOTS_NX];
     for (size_t a = 0; a < nx; a++)
         g[a] = s->g[(size_t)m * n + c[a]], w[a] = s->p->w[(size_t)m * n + c[a]], from[a] = s->done[c[a]];
     for (size_t t = t0; t < s->t; t++)
@@ -388,7 +433,7 @@ static void bring_up_to_date(dopt_lazy *s, size_t i)
 }
 
 /* A sync's tile: the open candidates of [tile * SYNC_TILE, ...) brought up to date, in
- * pool order (the features stream from memory), four at a time over the picks since
+ * pool order (the features stream from memory), DOTS_NX at a time over the picks since
  * the oldest of the four's. */
 #define SYNC_TILE 256
 static void sync_tile(const void *job, int tile, int worker)
@@ -396,16 +441,17 @@ static void sync_tile(const void *job, int tile, int worker)
     dopt_lazy *s = (dopt_lazy *)job;
     const rm_dopt_pool *p = s->p;
     const size_t H = (size_t)p->H, i1 = (size_t)(tile + 1) * SYNC_TILE < p->n ? (size_t)(tile + 1) * SYNC_TILE : p->n;
-    float *v = s->v + (size_t)worker * 4 * DOPT_SYNC;
+    float *v = s->v + (size_t)worker * DOTS_NX * DOPT_SYNC;
     for (size_t i = (size_t)tile * SYNC_TILE; i < i1;) {
-        size_t c[4], nx = 0, t0 = s->t;
-        for (; nx < 4 && i < i1; i++)
+        size_t c[DOTS_NX], nx = 0, t0 = s->t;
+        for (; nx < DOTS_NX && i < i1; i++)
             if (s->open[i] && s->done[i] < s->t) c[nx++] = i, t0 = s->done[i] < t0 ? s->done[i] : t0;
         for (int m = 0; nx > 0 && m < p->E; m++) {
-            const float *x[4];
+            const float *x[DOTS_NX];
             for (size_t a = 0; a < nx; a++) x[a] = p->x + ((size_t)m * p->n + c[a]) * H;
-            for (size_t a0 = 0; a0 < nx; a0 += nx == 4 ? 4 : 1) /* 1 .. 3 left: one at a time */
-                dots(x + a0, nx == 4 ? 4 : 1, s->uh + ((size_t)m * s->k + t0) * H, H, s->t - t0, v + a0 * DOPT_SYNC, DOPT_SYNC);
+            for (size_t a0 = 0; a0 < nx; a0 += nx == DOTS_NX ? DOTS_NX : 1) /* fewer left: one at a time */
+                dots(x + a0, nx == DOTS_NX ? DOTS_NX : 1, s->uh + ((size_t)m * s->k + t0) * H, H, s->t - t0,
+                     v + a0 * DOPT_SYNC, DOPT_SYNC);
             apply_updates(s, m, c, nx, t0, v);
         }
         for (size_t a = 0; a < nx; a++) finish_candidate(s, c[a]);
@@ -521,7 +567,7 @@ static int lazy_init(dopt_lazy *s, const rm_dopt_pool *p, size_t k)
     s->open = rm_alloc(n1, 1, "D-optimal candidates");
     s->uh = rm_alloc((size_t)p->E * s->k * (size_t)p->H, sizeof(float), "D-optimal history");
     s->sh = rm_alloc((size_t)p->E * s->k, sizeof(double), "D-optimal history");
-    s->v = rm_alloc((size_t)rm_tiled_threads() * 4 * DOPT_SYNC, sizeof(float), "D-optimal update");
+    s->v = rm_alloc((size_t)rm_tiled_threads() * DOTS_NX * DOPT_SYNC, sizeof(float), "D-optimal update");
     return s->g && s->bound && s->done && s->heap && s->open && s->uh && s->sh && s->v ? 0 : -1;
 }
 
@@ -547,6 +593,7 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
     MPI_Comm_rank(comm, &rank);
     const int E = p->E, H = p->H;
     dopt_lazy s;
+    double T00 = rm_now();
     int rc = lazy_init(&s, p, k);
     float *xj = rm_alloc((size_t)E * H, sizeof(float), "D-optimal update");
     double *wj = rm_alloc((size_t)E, sizeof(double), "D-optimal update");
@@ -555,10 +602,14 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
     if (!xj || !wj || !u_prev || !xd) rc = -1;
     if (rc == 0) rc = initial_gains(p, minv, s.g);
     rc = rm_all_ok(comm, rc);
+    double T0 = rm_now(), TS = 0, TL = 0, TR = 0, tt;
     if (rc == 0) lazy_start(&s);
     for (size_t pick = 0; rc == 0 && pick < k; pick++) {
+        tt = rm_now();
         if (pick > 0 && (p->eager || pick % DOPT_SYNC == 0)) sync_all(&s);
+        TS += rm_now() - tt; tt = rm_now();
         size_t local = lazy_best(&s);
+        TL += rm_now() - tt;
         int owner;
         global_best(comm, &s, local, &out[pick], &owner);
         if (owner < 0) {
@@ -576,8 +627,11 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
         }
         MPI_Bcast(xj, E * H, MPI_FLOAT, owner, comm);
         MPI_Bcast(wj, E, MPI_DOUBLE, owner, comm);
+        tt = rm_now();
         record_pick(&s, minv, xj, wj, u_prev, xd);
+        TR += rm_now() - tt;
     }
+    fprintf(stderr, "initial+start %.2f loop %.2f sync %.2f lazy %.2f record %.2f\n", T0 - T00, rm_now() - T0, TS, TL, TR);
     if (rc == 0) finish_minv(&s, minv, u_prev);
     lazy_free(&s);
     free(xj), free(wj), free(u_prev), free(xd);

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     const size_t k = argc > 4 ? strtoul(argv[4], NULL, 10) : 1000;
     const int past = argc > 5 ? atoi(argv[5]) : 0;
     const double ridge = 1.0;
-    const int threads = rm_set_blas_threads(MPI_COMM_WORLD, 0); /* as rmens active: cores / ranks */
+    const int threads = rm_set_blas_threads(MPI_COMM_WORLD, getenv("BENCH_DOPT_THREADS") ? atoi(getenv("BENCH_DOPT_THREADS")) : 0); /* as rmens active (0: cores / ranks) */
     size_t b0, b1, n_blocks = (N + RM_DOPT_BLOCK - 1) / RM_DOPT_BLOCK;
     rm_eval_split(n_blocks, size, rank, &b0, &b1);
     size_t i0 = b0 * RM_DOPT_BLOCK, i1 = b1 * RM_DOPT_BLOCK < N ? b1 * RM_DOPT_BLOCK : N;
