@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "rmens/common.h"
 #include "rmens/parallel.h"
@@ -434,7 +433,7 @@ static void bring_up_to_date(dopt_lazy *s, size_t i)
 
 /* A sync's tile: the open candidates of [tile * SYNC_TILE, ...) brought up to date, in
  * pool order (the features stream from memory), DOTS_NX at a time over the picks since
- * the oldest of the four's. */
+ * the oldest one's. */
 #define SYNC_TILE 256
 static void sync_tile(const void *job, int tile, int worker)
 {
@@ -593,7 +592,6 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
     MPI_Comm_rank(comm, &rank);
     const int E = p->E, H = p->H;
     dopt_lazy s;
-    double T00 = rm_now();
     int rc = lazy_init(&s, p, k);
     float *xj = rm_alloc((size_t)E * H, sizeof(float), "D-optimal update");
     double *wj = rm_alloc((size_t)E, sizeof(double), "D-optimal update");
@@ -602,14 +600,10 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
     if (!xj || !wj || !u_prev || !xd) rc = -1;
     if (rc == 0) rc = initial_gains(p, minv, s.g);
     rc = rm_all_ok(comm, rc);
-    double T0 = rm_now(), TS = 0, TL = 0, TR = 0, tt;
     if (rc == 0) lazy_start(&s);
     for (size_t pick = 0; rc == 0 && pick < k; pick++) {
-        tt = rm_now();
         if (pick > 0 && (p->eager || pick % DOPT_SYNC == 0)) sync_all(&s);
-        TS += rm_now() - tt; tt = rm_now();
         size_t local = lazy_best(&s);
-        TL += rm_now() - tt;
         int owner;
         global_best(comm, &s, local, &out[pick], &owner);
         if (owner < 0) {
@@ -627,11 +621,8 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
         }
         MPI_Bcast(xj, E * H, MPI_FLOAT, owner, comm);
         MPI_Bcast(wj, E, MPI_DOUBLE, owner, comm);
-        tt = rm_now();
         record_pick(&s, minv, xj, wj, u_prev, xd);
-        TR += rm_now() - tt;
     }
-    fprintf(stderr, "initial+start %.2f loop %.2f sync %.2f lazy %.2f record %.2f\n", T0 - T00, rm_now() - T0, TS, TL, TR);
     if (rc == 0) finish_minv(&s, minv, u_prev);
     lazy_free(&s);
     free(xj), free(wj), free(u_prev), free(xd);
