@@ -499,33 +499,49 @@ static void sync_all(dopt_lazy *s)
 
 /* After the pick t of features xj [E][H] and weights wj [E]: u_mt and s_mt into the
  * history. M_m^-1's Sherman-Morrison update of the previous pick (u_prev, s of t - 1)
- * is fused into the pass that multiplies by xj: one read and write of M^-1 a pick. */
+ * is fused into the pass that multiplies by xj: one read and write of M^-1 a pick, in
+ * tiles of PICK_ROWS rows over the threads (xd[m][0 .. H) = xj, xd[m][H + r] = u_r). */
+#define PICK_ROWS 64
+typedef struct {
+    const dopt_lazy *s;
+    double *minv, *xd;
+    const double *u_prev;
+} pick_job;
+
+static void pick_rows(const void *job, int tile)
+{
+    const pick_job *j = job;
+    const int H = j->s->p->H, per = (H + PICK_ROWS - 1) / PICK_ROWS, m = tile / per, r0 = tile % per * PICK_ROWS;
+    const int r1 = r0 + PICK_ROWS < H ? r0 + PICK_ROWS : H;
+    const double sp = j->s->t > 0 ? j->s->sh[(size_t)m * j->s->k + j->s->t - 1] : 0, *up = j->u_prev + (size_t)m * H;
+    double *xd = j->xd + (size_t)m * 2 * H;
+    for (int r = r0; r < r1; r++) {
+        double *row = j->minv + ((size_t)m * H + r) * H, acc[8] = {0}, c = -sp * up[r];
+        int h = 0;
+        for (; h + 8 <= H; h += 8)
+            for (int l = 0; l < 8; l++) {
+                row[h + l] += c * up[h + l];
+                acc[l] += row[h + l] * xd[h + l];
+            }
+        for (; h < H; h++) {
+            row[h] += c * up[h];
+            acc[h % 8] += row[h] * xd[h];
+        }
+        xd[H + r] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    }
+}
+
 static void record_pick(dopt_lazy *s, double *minv, const float *xj, const double *wj, double *u_prev, double *xd)
 {
-    const int H = s->p->H;
-    const size_t HH = (size_t)H * H;
-    for (int m = 0; m < s->p->E; m++) {
-        double *a = minv + (size_t)m * HH, *up = u_prev + (size_t)m * H, q = 0;
-        const double sp = s->t > 0 ? s->sh[(size_t)m * s->k + s->t - 1] : 0;
+    const int H = s->p->H, E = s->p->E;
+    for (size_t e = 0; e < (size_t)E * H; e++) xd[e / H * 2 * H + e % H] = xj[e];
+    pick_job job = {s, minv, xd, u_prev};
+    rm_tiled_run(pick_rows, &job, E * ((H + PICK_ROWS - 1) / PICK_ROWS));
+    for (int m = 0; m < E; m++) { /* u_prev is read by every tile: replaced after them */
+        const double *x = xd + (size_t)m * 2 * H, *u = x + H;
+        double q = 0;
         float *uf = s->uh + ((size_t)m * s->k + s->t) * (size_t)H;
-        for (int h = 0; h < H; h++) xd[h] = xj[(size_t)m * H + h];
-        for (int r = 0; r < H; r++) {
-            double *row = a + (size_t)r * H, acc[8] = {0}, c = -sp * up[r];
-            int h = 0;
-            for (; h + 8 <= H; h += 8)
-                for (int l = 0; l < 8; l++) {
-                    row[h + l] += c * up[h + l];
-                    acc[l] += row[h + l] * xd[h + l];
-                }
-            for (; h < H; h++) {
-                row[h] += c * up[h];
-                acc[h % 8] += row[h] * xd[h];
-            }
-            double ur = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-            xd[H + r] = ur; /* up is still read by the rows below */
-            q += ur * xd[r];
-        }
-        for (int h = 0; h < H; h++) up[h] = xd[H + h], uf[h] = (float)xd[H + h];
+        for (int h = 0; h < H; h++) q += u[h] * x[h], u_prev[(size_t)m * H + h] = u[h], uf[h] = (float)u[h];
         s->sh[(size_t)m * s->k + s->t] = wj[m] / (1 + wj[m] * q);
     }
     s->t++;
@@ -596,7 +612,7 @@ int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *p, double *minv, size_t k,
     float *xj = rm_alloc((size_t)E * H, sizeof(float), "D-optimal update");
     double *wj = rm_alloc((size_t)E, sizeof(double), "D-optimal update");
     double *u_prev = rm_calloc((size_t)E * H, sizeof(double), "D-optimal update");
-    double *xd = rm_alloc((size_t)H * 2, sizeof(double), "D-optimal update");
+    double *xd = rm_alloc((size_t)E * H * 2, sizeof(double), "D-optimal update");
     if (!xj || !wj || !u_prev || !xd) rc = -1;
     if (rc == 0) rc = initial_gains(p, minv, s.g);
     rc = rm_all_ok(comm, rc);
