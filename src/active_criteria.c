@@ -1,8 +1,9 @@
 /* The selection criteria of rmens active and the global top-k (see include/rmens/active.h).
  *
  * Everything here is a function of the candidates' scores and features alone, so a
- * candidate's criterion does not depend on which rank holds it; the D-optimal products
- * run in blocks fixed by the pool position for the same reason. */
+ * candidate's criterion does not depend on which rank holds it; the D-optimal initial
+ * gains' products run in blocks fixed by the pool position, and the greedy's updates are
+ * computed the same way wherever and whenever they are (dots), for the same reason. */
 #include "rmens/active.h"
 
 #include <cblas.h>
@@ -418,15 +419,16 @@ static void finish_candidate(dopt_lazy *s, size_t i)
     s->bound[i] = isnan(sum) ? -INFINITY : sum / s->p->E;
 }
 
-/* Candidate i's gains after all s->t picks (between syncs: fewer than DOPT_SYNC missed). */
-static void bring_up_to_date(dopt_lazy *s, size_t i)
+/* Candidate i's gains after all s->t picks (between syncs: fewer than DOPT_SYNC missed),
+ * with the scratch v of the worker that runs it. */
+static void bring_up_to_date(dopt_lazy *s, size_t i, float *v)
 {
     const rm_dopt_pool *p = s->p;
     const size_t H = (size_t)p->H, t0 = s->done[i];
     for (int m = 0; m < p->E; m++) {
         const float *x = p->x + ((size_t)m * p->n + i) * H;
-        dots(&x, 1, s->uh + ((size_t)m * s->k + t0) * H, H, s->t - t0, s->v, DOPT_SYNC);
-        apply_updates(s, m, &i, 1, t0, s->v);
+        dots(&x, 1, s->uh + ((size_t)m * s->k + t0) * H, H, s->t - t0, v, DOPT_SYNC);
+        apply_updates(s, m, &i, 1, t0, v);
     }
     finish_candidate(s, i);
 }
@@ -478,11 +480,30 @@ static void sift_down(dopt_lazy *s, size_t pos)
     h[pos] = x;
 }
 
-/* The rank's best open candidate by its current mean gain (SIZE_MAX: none). */
+typedef struct {
+    dopt_lazy *s;
+    size_t c[2];
+} catch_job;
+
+static void catch_up_tile(const void *job, int tile, int worker)
+{
+    const catch_job *j = job;
+    bring_up_to_date(j->s, j->c[tile], j->s->v + (size_t)worker * DOTS_NX * DOPT_SYNC);
+}
+
+/* The rank's best open candidate by its current mean gain (SIZE_MAX: none). With two
+ * threads the top's larger child is brought up to date beside it: the next top if the
+ * top falls below it (bringing one up to date early changes none of its gains). */
 static size_t lazy_best(dopt_lazy *s)
 {
     while (s->n_heap > 0 && s->done[s->heap[0]] != s->t) {
-        bring_up_to_date(s, s->heap[0]);
+        catch_job j = {s, {s->heap[0], 0}};
+        size_t child = s->n_heap > 2 && lazy_before(s, s->heap[2], s->heap[1]) ? 2 : 1;
+        int n = 1;
+        if (rm_tiled_threads() > 1 && child < s->n_heap && s->done[s->heap[child]] != s->t) j.c[n++] = s->heap[child];
+        if (n == 1) bring_up_to_date(s, j.c[0], s->v);
+        else rm_tiled_run_workers(catch_up_tile, &j, n);
+        if (n == 2) sift_down(s, child); /* its subtree first, then the root's */
         sift_down(s, 0);
     }
     return s->n_heap > 0 ? s->heap[0] : SIZE_MAX;
