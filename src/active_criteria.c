@@ -419,8 +419,8 @@ static void finish_candidate(dopt_lazy *s, size_t i)
     s->bound[i] = isnan(sum) ? -INFINITY : sum / s->p->E;
 }
 
-/* Candidate i's gains after all s->t picks (between syncs: fewer than DOPT_SYNC missed),
- * with the scratch v of the worker that runs it. */
+/* Candidate i's gains after all s->t picks (between syncs: fewer than DOPT_SYNC missed);
+ * v: DOPT_SYNC floats of scratch. */
 static void bring_up_to_date(dopt_lazy *s, size_t i, float *v)
 {
     const rm_dopt_pool *p = s->p;
@@ -480,30 +480,11 @@ static void sift_down(dopt_lazy *s, size_t pos)
     h[pos] = x;
 }
 
-typedef struct {
-    dopt_lazy *s;
-    size_t c[2];
-} catch_job;
-
-static void catch_up_tile(const void *job, int tile, int worker)
-{
-    const catch_job *j = job;
-    bring_up_to_date(j->s, j->c[tile], j->s->v + (size_t)worker * DOTS_NX * DOPT_SYNC);
-}
-
-/* The rank's best open candidate by its current mean gain (SIZE_MAX: none). With two
- * threads the top's larger child is brought up to date beside it: the next top if the
- * top falls below it (bringing one up to date early changes none of its gains). */
+/* The rank's best open candidate by its current mean gain (SIZE_MAX: none). */
 static size_t lazy_best(dopt_lazy *s)
 {
     while (s->n_heap > 0 && s->done[s->heap[0]] != s->t) {
-        catch_job j = {s, {s->heap[0], 0}};
-        size_t child = s->n_heap > 2 && lazy_before(s, s->heap[2], s->heap[1]) ? 2 : 1;
-        int n = 1;
-        if (rm_tiled_threads() > 1 && child < s->n_heap && s->done[s->heap[child]] != s->t) j.c[n++] = s->heap[child];
-        if (n == 1) bring_up_to_date(s, j.c[0], s->v);
-        else rm_tiled_run_workers(catch_up_tile, &j, n);
-        if (n == 2) sift_down(s, child); /* its subtree first, then the root's */
+        bring_up_to_date(s, s->heap[0], s->v);
         sift_down(s, 0);
     }
     return s->n_heap > 0 ? s->heap[0] : SIZE_MAX;
