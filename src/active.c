@@ -256,7 +256,7 @@ static int select_batch(active_ctx *c, int round, rm_active_pick *picks)
         rc = rm_all_ok(c->comm, minv ? 0 : -1);
         if (rc == 0 && c->strategy == RM_ACTIVE_PAST_DOPT) rc = gather_labelled(c, v, &x_lab, &w_lab, &n_lab);
         if (rc == 0) rc = rm_all_ok(c->comm, rm_dopt_start(E, c->H, n_lab, x_lab, w_lab, c->cfg->active_dopt_ridge, minv));
-        rm_dopt_pool pool = {E, c->H, nl, c->x, v, ids, eligible};
+        rm_dopt_pool pool = {E, c->H, nl, c->x, v, ids, eligible, 0};
         if (rc == 0) rc = rm_dopt_greedy(c->comm, &pool, minv, k, picks);
         free(x_lab), free(w_lab), free(minv);
     }

@@ -23,3 +23,9 @@ if(BENCH_DNNL_INCLUDE_DIR AND BENCH_DNNL_LIBRARY)
 else()
   message(STATUS "rmens bench: oneDNN (oneapi/dnnl/dnnl.h, libdnnl) not found - bench_bf16 not built")
 endif()
+
+# The D-optimal greedy selection of rmens active alone (issue 14), at the reference shapes
+# by default: mpirun -n P build/tests/bench_dopt [POOL H E BATCH PAST OUT].
+add_executable(bench_dopt ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_dopt.c)
+target_link_libraries(bench_dopt PRIVATE rmens_core)
+target_compile_options(bench_dopt PRIVATE -Wall -Wextra)

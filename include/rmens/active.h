@@ -87,6 +87,7 @@ typedef struct {
     const double *w;
     const uint32_t *ids;
     const unsigned char *eligible; /* NULL: all */
+    int eager; /* tests: every gain updated after every pick (the same picks and gains, slower) */
 } rm_dopt_pool;
 
 /* Member m's starting inverse information minv[m * H * H ..] (double, symmetric):
@@ -96,10 +97,13 @@ typedef struct {
 int rm_dopt_start(int E, int H, size_t n_lab, const float *x_lab, const double *w_lab, double ridge, double *minv);
 
 /* Collective: k greedy picks (every rank gets out[k]: the pick and its mean gain at the
- * time it was picked). minv is updated in place (every rank the same). The products run
- * in fixed blocks of candidates that start at multiples of RM_DOPT_BLOCK of the pool,
- * and each rank's candidates must start at such a multiple, so the gains are bitwise the
- * same for any rank count. */
+ * time it was picked). minv is updated in place (every rank the same). Lazy greedy with
+ * a sync of every gain each 64 picks (src/active_criteria.c): the picks and gains are
+ * those of updating every gain after every pick (pool->eager, for the tests), bit for
+ * bit. The initial gains' products run in fixed blocks of candidates that start at
+ * multiples of RM_DOPT_BLOCK of the pool, and each rank's candidates must start at such
+ * a multiple; every later product is computed the same way wherever it is; so the gains
+ * are bitwise the same for any rank or thread count. */
 #define RM_DOPT_BLOCK 256
 int rm_dopt_greedy(MPI_Comm comm, const rm_dopt_pool *pool, double *minv, size_t k, rm_active_pick *out);
 

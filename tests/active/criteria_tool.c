@@ -6,7 +6,8 @@
  * Each rank takes its share of the candidates in blocks of RM_DOPT_BLOCK, as rmens
  * active does; rank 0 writes OUT: for every strategy k picks (uint32 id, float64
  * criterion), then, with one rank, every candidate's pointwise criterion [5][n] and
- * the D-optimal weights [E][n]. */
+ * the D-optimal weights [E][n]. The D-optimal picks are checked here against the eager
+ * greedy (rm_dopt_pool.eager): the same ids and the same gains, bit for bit. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,11 +68,23 @@ int main(int argc, char **argv)
         rm_active_pointwise((rm_active_strategy)s, dl, nl, E, nl, ids, 7, 1, crit);
         rc = rm_active_top(MPI_COMM_WORLD, crit, ids, eligible, nl, k, picks + (size_t)s * k);
     }
-    rm_dopt_pool pool = {E, H, nl, xl, w, ids, eligible};
+    rm_dopt_pool pool = {E, H, nl, xl, w, ids, eligible, 0};
     if (rc == 0) rc = rm_dopt_start(E, H, 0, NULL, NULL, ridge, minv);
     if (rc == 0) rc = rm_dopt_greedy(MPI_COMM_WORLD, &pool, minv, k, picks + 5 * k);
     if (rc == 0) rc = rm_dopt_start(E, H, n_lab, x_lab, w_lab, ridge, minv);
     if (rc == 0) rc = rm_dopt_greedy(MPI_COMM_WORLD, &pool, minv, k, picks + 6 * k);
+    /* the lazy greedy against the eager one (every gain after every pick): bit for bit */
+    rm_active_pick *eager = malloc(sizeof *eager * (k + 1));
+    pool.eager = 1;
+    for (int past = 0; past < 2 && rc == 0; past++) {
+        rc = rm_dopt_start(E, H, past ? n_lab : 0, x_lab, w_lab, ridge, minv);
+        if (rc == 0) rc = rm_dopt_greedy(MPI_COMM_WORLD, &pool, minv, k, eager);
+        for (size_t j = 0; rc == 0 && j < k; j++)
+            if (eager[j].id != picks[(5 + past) * k + j].id || memcmp(&eager[j].crit, &picks[(5 + past) * k + j].crit, sizeof(double)))
+                rc = rm_errorf("%s: lazy pick %zu (%u, %.17g) != eager (%u, %.17g)", past ? "past_dopt" : "dopt", j,
+                               picks[(5 + past) * k + j].id, picks[(5 + past) * k + j].crit, eager[j].id, eager[j].crit);
+    }
+    free(eager);
     if (rc != 0) {
         fprintf(stderr, "criteria_tool: %s\n", rm_last_error());
         MPI_Abort(MPI_COMM_WORLD, 1);

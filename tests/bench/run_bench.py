@@ -40,6 +40,8 @@ avx2 / avx512f / avx512_bf16 / amx_bf16 / amx_tile flags: native bf16 = AMX or A
              per round the seconds of train / score / select / evaluate (active.h5's
              /run/round_seconds), the pool's scoring rate (2 x pool x members responses per
              score second) and its GFLOP/s against the forward sgemm limit, the selection;
+             and the D-optimal selection alone (build/tests/bench_dopt, dopt and past_dopt,
+             1 x 2 and 2 x 1): seconds per 1000-pair batch and the rate of its multiply-adds;
   case_study the full configs/case_study.cfg (--case-study, run separately, in the
              background: it takes long), fp32 and model.precision=auto; included if its
              JSON exists.
@@ -638,9 +640,35 @@ class Bench:
             res["strategies"][strategy] = best
             if not a.keep_data:
                 shutil.rmtree(run_dir, ignore_errors=True)
+        res["dopt_select"] = self.active_select()
         self.result["active"] = res
         if not a.keep_data:
             os.remove(store)
+
+    def active_select(self):
+        """The D-optimal greedy selection alone (build/tests/bench_dopt, a synthetic pool of
+        --active-pool pairs, H = 512, --active-members members, a batch of 1 000; dopt and
+        past_dopt), 1 rank x 2 threads and 2 ranks x 1: seconds per batch (best of
+        --active-reps), and the rate of its O(batch x pool x H x members) multiply-adds (as an
+        eager greedy would do them) against the 2-thread sgemm limit measured right before."""
+        a, out = self.a, []
+        for past in (0, 1):
+            for ranks, threads in ((1, 2), (2, 1)):
+                lim = self.sgemm(ranks * threads)["forward_1024_gflops"]
+                best = None
+                for _ in range(a.active_reps):
+                    o, _ = run(self.mpi(ranks) + ["-x", f"BENCH_DOPT_THREADS={threads}",
+                                                  os.path.join(self.build, "tests", "bench_dopt"), str(a.active_pool), "512",
+                                                  str(a.active_members), "1000", str(past)])
+                    j = last_json(o)
+                    if best is None or j["select_seconds"] < best["select_seconds"]:
+                        best = j
+                gflops = 2.0 * 1000 * a.active_pool * 512 * a.active_members / best["select_seconds"] / 1e9
+                out.append(dict(best, strategy="past_dopt" if past else "dopt", gflops=round(gflops, 1),
+                                sgemm_forward_gflops=lim, fraction_of_sgemm=ratio(gflops, lim), load_after=os.getloadavg()))
+                log(f"dopt select ({out[-1]['strategy']}, {ranks} x {threads}): {best['select_seconds']:.2f} s per 1000-pair batch, "
+                    f"{gflops:.1f} GFLOP/s = {out[-1]['fraction_of_sgemm']} of sgemm {lim:.1f}")
+        return out
 
     def run_case_study(self):
         """configs/case_study.cfg end to end on 2 ranks: synth the store, then `rmens run` in fp32
@@ -847,6 +875,10 @@ class Bench:
                         add(f"active {strategy} round {y['round']}: pool scoring member-responses/s (GFLOP/s)",
                             f"{y['member_responses_per_s']:.0f} ({y['gflops']:.1f})",
                             f"{y['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.85)")
+            for y in g.get("dopt_select", []):
+                add(f"active {y['strategy']} selection alone, {y['ranks']} x {y['threads']}: s per 1000-pair batch (GFLOP/s)",
+                    f"{y['select_seconds']:.2f} ({y['gflops']:.1f})",
+                    f"pool {y['pool']}, H {y['H']}, {y['E']} members; {y['fraction_of_sgemm']} of sgemm {y['sgemm_forward_gflops']:.1f}")
         if "case_study" in r:
             c = r["case_study"]
             amx = "AMX" in (c.get("cpu") or {}).get("native_bf16_via", [])  # older JSONs: no CPU recorded
