@@ -193,11 +193,14 @@ static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
                    origin[0] + g->chunk[0] < r->p1;
     *done = 0;
     hsize_t stored = 0;
-    if (H5Dget_chunk_storage_size(t->dset, origin, &stored) < 0) {
-        store_h5_fail(r->s->path, t->name, "H5Dget_chunk_storage_size");
+    haddr_t address = 0;
+    unsigned skipped = 0;
+    if (H5Dget_chunk_info_by_coord(t->dset, origin, &skipped, &address, &stored) < 0) {
+        store_h5_fail(r->s->path, t->name, "H5Dget_chunk_info_by_coord");
         return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)origin[0], (size_t)(origin[0] + g->chunk[0]));
     }
-    if (stored != g->chunk_bytes + 4) return read_chunk_through_hdf5(r, origin);
+    /* never written (size 0: the fill value), or stored without the filter */
+    if (skipped != 0 || stored != g->chunk_bytes + 4) return read_chunk_through_hdf5(r, origin);
     if (!in_place && scratch_ready(r) != 0) return -1;
     unsigned char *dst = in_place ? (unsigned char *)(r->buf + (origin[0] - r->p0) * t->n1 * t->n2) : r->scratch;
     uint32_t mask = 0;
@@ -205,7 +208,7 @@ static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
         store_h5_fail(r->s->path, t->name, "H5Dread_chunk");
         return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)origin[0], (size_t)(origin[0] + g->chunk[0]));
     }
-    if (mask != 0) return read_chunk_through_hdf5(r, origin); /* the filter was skipped */
+    if (mask != 0) return read_chunk_through_hdf5(r, origin); /* as above; not expected here */
     if (in_place) {
         *done = 1;
         return verify_in_place(r, origin, (const float *)dst);
