@@ -3,22 +3,29 @@
  *
  * Through H5Dread, a checksummed dataset read 30-55 % slower than the same chunks without
  * the filter: HDF5 reads every chunk into a buffer of its own, checks it with a loop over
- * one byte pair at a time and copies the selection out. Here each chunk is read raw with
- * H5Dread_chunk (straight into the caller's buffer when its rows are wanted whole),
- * verified by src/fletcher32.c (HDF5's checksum, 16 words a step) while it is still in
- * cache, and copied (float16: converted) into place. The result is bitwise what H5Dread
- * gives, and a chunk that fails its checksum is the same one-line error.
+ * one byte pair at a time and copies the selection out. Here a chunk's stored bytes are
+ * read at the address HDF5 gives (H5Dget_chunk_info_by_coord) in 256 KiB slices, straight
+ * into the caller's buffer when its rows are wanted whole, and each slice is verified by
+ * src/fletcher32.c (HDF5's checksum, a vector of words a step), checked for NaN/Inf and
+ * added to the digest while it is still in L2: one pass over memory where the unfiltered
+ * read makes one too. H5Dread_chunk (the whole chunk, then the same checks) stands in
+ * where addresses do not count from the file's first byte (a user block). The result is
+ * bitwise what H5Dread gives, and a chunk that fails its checksum is the same one-line
+ * error naming the file, the dataset and the chunk's prompt range.
  *
  * Each rank reads its own rows independently, as the filtered H5Dread did already (see
  * transfer_env_open in store_io.c): the only collective calls are the agreement on the way
  * to read and on the outcome, which every rank makes whatever its range. Datasets with
  * other filters (gzip), without filters or stored big-endian take store_transfer_rows;
- * a chunk the filter skipped (its stored size is not data + checksum, or its filter mask
- * is set) and a chunk never written (fill value) is read through H5Dread on its own. */
+ * a chunk stored with the filter skipped (filter mask) or never written (fill value) is
+ * read through H5Dread on its own. */
 #include "store_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fletcher32.h"
 #include "rmens/common.h"
@@ -41,6 +48,7 @@ typedef struct {
     hid_t dxpl;             /* independent transfers */
     hid_t file_space, mem_type; /* for chunks read through H5Dread; made when first needed */
     unsigned char *scratch; /* one chunk and its checksum; allocated when first needed */
+    int fd;                 /* the store, for reading chunks by address (see open_raw) */
 } direct_read;
 
 /* Whether H5Dread_chunk's raw bytes are t's values: 1 (Fletcher-32 the only filter, chunked,
@@ -157,64 +165,108 @@ static int checksum_mismatch(const direct_read *r, const hsize_t origin[3])
                      t->row_word, a0, t->col_word, b0, b1, advice);
 }
 
-/* A chunk read into place, verified a block at a time; each block, while it is in cache,
- * also checked for NaN/Inf and added to the digest: one pass over memory, not three. */
-#define VERIFY_BLOCK_VALUES 8192
+/* Verification goes a cache block at a time; a chunk comes from the file a slice at a
+ * time, so that each slice is verified (and, in place, checked and added to the digest)
+ * while it is still in L2, right after the kernel copied it: one pass over memory. */
+#define VERIFY_BLOCK_BYTES ((size_t)32 << 10)
+#define SLICE_BYTES ((size_t)256 << 10)
 
-static int verify_in_place(direct_read *r, const hsize_t origin[3], const float *v)
+typedef struct {
+    rm_fletcher32_state sum;
+    size_t bad;     /* index of the first NaN/Inf in the chunk, SIZE_MAX if none (yet) */
+    int in_place;   /* float32 whole rows in the caller's buffer: check and digest too */
+} chunk_check;
+
+static void verify_slice(direct_read *r, const hsize_t origin[3], const unsigned char *chunk, size_t off, size_t len,
+                         chunk_check *c)
 {
-    const transfer_target *t = r->t;
-    size_t n = r->g.chunk_bytes / sizeof *v, bad = n, first = t->digest_base + origin[0] * t->n1 * t->n2;
-    rm_fletcher32_state f;
-    rm_fletcher32_init(&f);
-    for (size_t i = 0; i < n; i += VERIFY_BLOCK_VALUES) {
-        size_t m = min_size(VERIFY_BLOCK_VALUES, n - i);
-        rm_fletcher32_update(&f, v + i, m * sizeof *v);
-        if (r->check == CHECK_FAIL && bad == n) {
-            size_t b = store_first_nonfinite(v + i, m);
-            if (b < m) bad = i + b;
+    uint64_t first = r->t->digest_base + origin[0] * r->t->n1 * r->t->n2; /* of the chunk's first value */
+    for (size_t b = off; b < off + len; b += VERIFY_BLOCK_BYTES) {
+        size_t m = min_size(VERIFY_BLOCK_BYTES, off + len - b);
+        rm_fletcher32_update(&c->sum, chunk + b, m);
+        if (!c->in_place) continue;
+        const float *v = (const float *)(chunk + b);
+        if (r->check == CHECK_FAIL && c->bad == SIZE_MAX) {
+            size_t k = store_first_nonfinite(v, m / sizeof *v);
+            if (k < m / sizeof *v) c->bad = b / sizeof *v + k;
         }
-        if (r->digest) *r->digest = rm_store_digest_f32(*r->digest, v + i, m, first + i);
+        if (r->digest) *r->digest = rm_store_digest_f32(*r->digest, v, m / sizeof *v, first + b / sizeof *v);
     }
-    /* a corrupt chunk is reported as such, whatever its values */
-    if (!rm_fletcher32_stored_matches(rm_fletcher32_final(&f), v + n)) return checksum_mismatch(r, origin);
-    if (bad < n) return store_report_nonfinite(r->s, t, "non-finite value", origin[0], 0, t->n1, bad, v[bad]);
+}
+
+/* All of [offset, offset + n) of the file. */
+static int pread_all(const direct_read *r, void *dst, size_t n, uint64_t offset)
+{
+    for (unsigned char *p = dst; n > 0;) {
+        ssize_t got = pread(r->fd, p, n, (off_t)offset);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            return rm_errorf("%s: %s: reading a chunk at byte %llu: %s", r->s->path, r->t->name,
+                             (unsigned long long)offset, got < 0 ? strerror(errno) : "unexpected end of file");
+        p += got, n -= (size_t)got, offset += (uint64_t)got;
+    }
+    return 0;
+}
+
+/* The chunk's data into dst[0, chunk_bytes) and its checksum into stored[4], verified on
+ * the way: sliced from the file where HDF5 says it is (r->fd), or whole by H5Dread_chunk
+ * (dst then needs room for the checksum too). */
+static int fetch_chunk(direct_read *r, const hsize_t origin[3], haddr_t address, unsigned char *dst, chunk_check *c,
+                       unsigned char stored[4])
+{
+    size_t n = r->g.chunk_bytes;
+    if (r->fd >= 0) {
+        for (size_t off = 0; off < n; off += SLICE_BYTES) {
+            size_t len = min_size(SLICE_BYTES, n - off);
+            if (pread_all(r, dst + off, len, address + off) != 0) return -1;
+            verify_slice(r, origin, dst, off, len, c);
+        }
+        return pread_all(r, stored, 4, address + n);
+    }
+    uint32_t mask = 0;
+    if (H5Dread_chunk(r->t->dset, r->dxpl, origin, &mask, dst) < 0) return store_h5_fail(r->s->path, r->t->name, "H5Dread_chunk");
+    if (mask != 0) return rm_errorf("%s: %s: H5Dread_chunk: filter mask %u, expected 0", r->s->path, r->t->name, mask);
+    verify_slice(r, origin, dst, 0, n, c);
+    memcpy(stored, dst + n, 4);
     return 0;
 }
 
 /* One chunk: raw, verified, into place. Whole float32 rows wanted whole go straight into
- * the buffer (*done = 1: verified, checked and in the digest already), unless the chunk
- * ends the buffer: its 4-byte checksum lands on the next chunk's first bytes, read after. */
+ * the caller's buffer (*done = 1: checked and in the digest already); through
+ * H5Dread_chunk not when the chunk ends the buffer, as its checksum lands after it (on
+ * the next chunk's first bytes, which are read later, otherwise). */
 static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
 {
     const transfer_target *t = r->t;
     const chunk_geometry *g = &r->g;
-    int in_place = !t->half && g->chunk[1] == t->n1 && g->chunk[2] == t->n2 && origin[0] >= r->p0 &&
-                   origin[0] + g->chunk[0] < r->p1;
-    *done = 0;
-    hsize_t stored = 0;
+    size_t end = origin[0] + g->chunk[0];
+    chunk_check c = {.bad = SIZE_MAX};
+    c.in_place = !t->half && g->chunk[1] == t->n1 && g->chunk[2] == t->n2 && origin[0] >= r->p0 &&
+                 (r->fd >= 0 ? end <= r->p1 : end < r->p1);
+    *done = c.in_place;
+    hsize_t size = 0;
     haddr_t address = 0;
     unsigned skipped = 0;
-    if (H5Dget_chunk_info_by_coord(t->dset, origin, &skipped, &address, &stored) < 0) {
+    if (H5Dget_chunk_info_by_coord(t->dset, origin, &skipped, &address, &size) < 0) {
         store_h5_fail(r->s->path, t->name, "H5Dget_chunk_info_by_coord");
-        return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)origin[0], (size_t)(origin[0] + g->chunk[0]));
+        return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)origin[0], end);
     }
     /* never written (size 0: the fill value), or stored without the filter */
-    if (skipped != 0 || stored != g->chunk_bytes + 4) return read_chunk_through_hdf5(r, origin);
-    if (!in_place && scratch_ready(r) != 0) return -1;
-    unsigned char *dst = in_place ? (unsigned char *)(r->buf + (origin[0] - r->p0) * t->n1 * t->n2) : r->scratch;
-    uint32_t mask = 0;
-    if (H5Dread_chunk(t->dset, r->dxpl, origin, &mask, dst) < 0) {
-        store_h5_fail(r->s->path, t->name, "H5Dread_chunk");
-        return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)origin[0], (size_t)(origin[0] + g->chunk[0]));
+    if (skipped != 0 || size != g->chunk_bytes + 4) {
+        *done = 0;
+        return read_chunk_through_hdf5(r, origin);
     }
-    if (mask != 0) return read_chunk_through_hdf5(r, origin); /* as above; not expected here */
-    if (in_place) {
-        *done = 1;
-        return verify_in_place(r, origin, (const float *)dst);
-    }
-    if (!rm_fletcher32_matches(dst, g->chunk_bytes)) return checksum_mismatch(r, origin);
-    copy_box(r, origin, g->chunk, dst);
+    if (!c.in_place && scratch_ready(r) != 0) return -1;
+    unsigned char *dst = c.in_place ? (unsigned char *)(r->buf + (origin[0] - r->p0) * t->n1 * t->n2) : r->scratch;
+    unsigned char stored[4];
+    rm_fletcher32_init(&c.sum);
+    if (fetch_chunk(r, origin, address, dst, &c, stored) != 0)
+        return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)origin[0], end);
+    /* a corrupt chunk is reported as such, whatever its values */
+    if (!rm_fletcher32_stored_matches(rm_fletcher32_final(&c.sum), stored)) return checksum_mismatch(r, origin);
+    if (c.bad != SIZE_MAX)
+        return store_report_nonfinite(r->s, t, "non-finite value", origin[0], 0, t->n1, c.bad, ((const float *)dst)[c.bad]);
+    if (!c.in_place) copy_box(r, origin, g->chunk, dst);
     return 0;
 }
 
@@ -242,6 +294,20 @@ static int read_band(direct_read *r, size_t q)
     return 0;
 }
 
+/* r->fd: the store opened for reading chunks at the addresses HDF5 gives, which count
+ * from the superblock: only where that is the file's first byte (no user block).
+ * Otherwise, or if the file cannot be opened again, -1: chunks come by H5Dread_chunk. */
+static int open_raw(direct_read *r)
+{
+    r->fd = -1;
+    hid_t fcpl = H5Fget_create_plist(r->s->file);
+    hsize_t userblock = 0;
+    int rc = fcpl < 0 || H5Pget_userblock(fcpl, &userblock) < 0 ? store_h5_fail(r->s->path, "/", "H5Pget_userblock") : 0;
+    store_close_id(&fcpl, H5Pclose);
+    if (rc == 0 && userblock == 0) r->fd = open(r->s->path, O_RDONLY | O_CLOEXEC);
+    return rc;
+}
+
 /* Local: rows [p0, p1), band after band. */
 static int read_direct(direct_read *r)
 {
@@ -249,8 +315,10 @@ static int read_direct(direct_read *r)
     r->dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (r->dxpl < 0 || H5Pset_dxpl_mpio(r->dxpl, H5FD_MPIO_INDEPENDENT) < 0)
         rc = store_h5_fail(r->s->path, r->t->name, "H5Pset_dxpl_mpio");
+    if (rc == 0) rc = open_raw(r);
     size_t rows = (size_t)r->g.chunk[0];
     for (size_t q = r->p0 / rows * rows; rc == 0 && q < r->p1; q += rows) rc = read_band(r, q);
+    if (r->fd >= 0) close(r->fd);
     free(r->scratch);
     store_close_id(&r->mem_type, H5Tclose);
     store_close_id(&r->file_space, H5Sclose);
@@ -261,7 +329,7 @@ static int read_direct(direct_read *r)
 int store_read_rows(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check, uint64_t *digest)
 {
     direct_read r = {s, t, {{0}, {0}, 0, 0}, p0, p1, buf, check, digest, H5I_INVALID_HID, H5I_INVALID_HID,
-                     H5I_INVALID_HID, NULL};
+                     H5I_INVALID_HID, NULL, -1};
     /* The metadata is the same on every rank, and so is the verdict; agreeing on it keeps
      * the collective calls matched even when a rank's HDF5 call failed. */
     int direct = direct_geometry(s, t, &r.g), verdict = 0;
