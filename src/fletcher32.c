@@ -11,15 +11,12 @@
  *     S2(XY) = S2(X) + |Y| S1(X) + S2(Y),  S1(XY) = S1(X) + S1(Y). */
 #include "fletcher32.h"
 
-#if defined(__AVX2__) || defined(__AVX512BW__)
-#include <immintrin.h>
-#endif
+#include <string.h>
 
 #define FLETCHER_MOD 65535u
 
-
 /* Append n words (2n bytes at p) one at a time: the tail after the vector blocks, and the
- * whole input without AVX2. 360 words at most between reductions, as in HDF5. */
+ * whole input without vector extensions. 360 words at most between reductions, as in HDF5. */
 static void add_words_scalar(rm_fletcher32_state *f, const uint8_t *p, size_t n)
 {
     uint32_t s1 = (uint32_t)f->s1, s2 = (uint32_t)f->s2, any = 0;
@@ -40,70 +37,62 @@ static void add_words_scalar(rm_fletcher32_state *f, const uint8_t *p, size_t n)
     f->nonzero |= any != 0;
 }
 
-#if defined(__AVX512BW__) || defined(__AVX2__)
-/* A vector of words a step, at most 256 steps a block: lane j of `even` sums the words 2j
- * of each step, `odd` the words 2j + 1, and `tri` the running sums of both before each
+#if defined(__GNUC__)
+/* A vector of words a step (GCC/Clang vector extensions: AVX-512 lanes where the build has
+ * them, AVX2 or SSE otherwise), at most 256 steps a block: lane j of `even` sums the words
+ * 2j of each step, `odd` the words 2j + 1, and `tri` the running sums of both before each
  * step; 256 steps keep tri below 65535 * 256 * 255 < 2^32. */
+#if defined(__AVX512BW__)
+#define VECTOR_BYTES 64
+#elif defined(__AVX2__)
+#define VECTOR_BYTES 32
+#else
+#define VECTOR_BYTES 16
+#endif
+#define LANES (VECTOR_BYTES / 4)
 #define BLOCK_STEPS 256
+typedef uint32_t lanes_v __attribute__((vector_size(VECTOR_BYTES)));
+typedef uint8_t bytes_v __attribute__((vector_size(VECTOR_BYTES)));
 
-/* Join a block of `steps` vectors of `lanes` 32-bit lanes (2 lanes words each) to f. */
-static void join_block(rm_fletcher32_state *f, const uint32_t *e, const uint32_t *o, const uint32_t *t, int lanes,
-                       size_t steps)
+typedef uint16_t words_v __attribute__((vector_size(VECTOR_BYTES)));
+
+/* A vector's big-endian words in native order: lane j then holds word 2j low, 2j + 1 high.
+ * One byte shuffle (pshufb) where there is one, shifts otherwise. */
+static inline lanes_v load_words(const uint8_t *p)
 {
-    /* Word w of step k weighs (words in a step) (steps - k) - w in S2: that is
-     * 2 lanes (tri + sums) - (the sums weighted by w). */
-    uint64_t sum = 0, tri_sum = 0, weighted = 0;
-    for (int j = 0; j < lanes; j++) {
-        sum += (uint64_t)e[j] + o[j];
-        tri_sum += t[j];
-        weighted += (uint64_t)(2 * j) * e[j] + (uint64_t)(2 * j + 1) * o[j];
+#if defined(__SSSE3__)
+    bytes_v b, swap;
+    for (int i = 0; i < VECTOR_BYTES; i++) swap[i] = (uint8_t)(i ^ 1);
+    memcpy(&b, p, VECTOR_BYTES);
+    return (lanes_v)__builtin_shuffle(b, swap);
+#else
+    words_v w;
+    memcpy(&w, p, VECTOR_BYTES);
+    return (lanes_v)(w << 8 | w >> 8);
+#endif
+}
+
+static void add_block(rm_fletcher32_state *f, const uint8_t *p, size_t steps)
+{
+    lanes_v even = {0}, odd = {0}, tri = {0};
+    for (size_t k = 0; k < steps; k++) {
+        lanes_v v = load_words(p + VECTOR_BYTES * k);
+        tri += even + odd;
+        even += v & 0xffff;
+        odd += v >> 16;
     }
-    uint64_t words = 2 * (uint64_t)lanes * steps, block_s2 = 2 * (uint64_t)lanes * (tri_sum + sum) - weighted;
+    /* Word w of step k weighs 2 LANES (steps - k) - w in S2: that is
+     * 2 LANES (tri + sums) - (the sums weighted by w). */
+    uint64_t sum = 0, tri_sum = 0, weighted = 0;
+    for (int j = 0; j < LANES; j++) {
+        sum += (uint64_t)even[j] + odd[j];
+        tri_sum += tri[j];
+        weighted += (uint64_t)(2 * j) * even[j] + (uint64_t)(2 * j + 1) * odd[j];
+    }
+    uint64_t words = 2 * (uint64_t)LANES * steps, block_s2 = 2 * (uint64_t)LANES * (tri_sum + sum) - weighted;
     f->s2 = (f->s2 + words % FLETCHER_MOD * f->s1 + block_s2) % FLETCHER_MOD;
     f->s1 = (f->s1 + sum) % FLETCHER_MOD;
     f->nonzero |= sum != 0; /* the block's exact sum of words */
-}
-#endif
-
-#if defined(__AVX512BW__)
-#define VECTOR_BYTES 64
-static void add_block(rm_fletcher32_state *f, const uint8_t *p, size_t steps)
-{
-    const __m512i swap = _mm512_set4_epi32(0x0e0f0c0d, 0x0a0b0809, 0x06070405, 0x02030001);
-    const __m512i low = _mm512_set1_epi32(0xffff);
-    __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512(), tri = _mm512_setzero_si512();
-    for (size_t k = 0; k < steps; k++) {
-        /* big-endian words to native: lane j then holds word 2j low, word 2j + 1 high */
-        __m512i v = _mm512_shuffle_epi8(_mm512_loadu_si512((const void *)(p + 64 * k)), swap);
-        tri = _mm512_add_epi32(tri, _mm512_add_epi32(even, odd));
-        even = _mm512_add_epi32(even, _mm512_and_si512(v, low));
-        odd = _mm512_add_epi32(odd, _mm512_srli_epi32(v, 16));
-    }
-    uint32_t e[16], o[16], t[16];
-    _mm512_storeu_si512((void *)e, even);
-    _mm512_storeu_si512((void *)o, odd);
-    _mm512_storeu_si512((void *)t, tri);
-    join_block(f, e, o, t, 16, steps);
-}
-#elif defined(__AVX2__)
-#define VECTOR_BYTES 32
-static void add_block(rm_fletcher32_state *f, const uint8_t *p, size_t steps)
-{
-    const __m256i swap = _mm256_setr_epi8(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14,
-                                          1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
-    const __m256i low = _mm256_set1_epi32(0xffff);
-    __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256(), tri = _mm256_setzero_si256();
-    for (size_t k = 0; k < steps; k++) {
-        __m256i v = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(p + 32 * k)), swap);
-        tri = _mm256_add_epi32(tri, _mm256_add_epi32(even, odd));
-        even = _mm256_add_epi32(even, _mm256_and_si256(v, low));
-        odd = _mm256_add_epi32(odd, _mm256_srli_epi32(v, 16));
-    }
-    uint32_t e[8], o[8], t[8];
-    _mm256_storeu_si256((__m256i *)e, even);
-    _mm256_storeu_si256((__m256i *)o, odd);
-    _mm256_storeu_si256((__m256i *)t, tri);
-    join_block(f, e, o, t, 8, steps);
 }
 #endif
 
