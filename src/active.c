@@ -78,7 +78,9 @@ static int check_settings(const rm_settings *cfg, rm_active_strategy *strategy)
         return rm_errorf("train.batch_size = %lld is larger than the %zu training pairs of the initial set (active.initial = %lld, train.val_fraction = %g)",
                          cfg->train_batch_size, (size_t)initial - n_val, initial, cfg->train_val_fraction);
     if (cfg->parallel_ranks_per_member < 1) return rm_errorf("parallel.ranks_per_member must be >= 1");
-    return 0;
+    /* the family rules (active.warm_start or dopt with trees) before the pool is drawn, not
+     * as a member's error in round 0 */
+    return rm_family_check_settings(cfg, 0);
 }
 
 /* The pool against the store's train split: no more pairs than it has distinct ones. */

@@ -79,12 +79,8 @@ static int write_run_h5(hid_t file, const active_record *rec)
 {
     hid_t run = H5Gcreate2(file, "run", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (run < 0) return rm_errorf("active.h5: cannot create group /run");
-    const rm_precision_info *precision = rm_precision_current();
     int rc = rm_h5_attr_int(run, "ranks", rec->size);
-    rc |= rm_h5_attr_string(run, "precision", precision->precision);
-    rc |= rm_h5_attr_string(run, "precision_requested", precision->requested);
-    rc |= rm_h5_attr_string(run, "matmul_kernel", precision->kernel);
-    rc |= rm_h5_attr_string(run, "cpu", precision->cpu);
+    rc |= rm_h5_attrs_precision(run);
     rc |= rm_h5_attr_double(run, "wall_seconds", rec->wall_seconds);
     double *sec = rm_alloc((size_t)rec->n_rounds * T_FIELDS + 1, sizeof(double), "round timings");
     if (!sec) rc = -1;
@@ -102,9 +98,7 @@ static int write_h5(const char *path, const active_record *rec)
     rm_h5_atomic out;
     if (rm_h5_atomic_create(&out, path, MPI_COMM_SELF) != 0) return -1;
     hid_t f = out.file;
-    int rc = rm_h5_attr_string(f, "format", ACTIVE_FORMAT);
-    rc |= rm_h5_attr_int(f, "format_version", 1);
-    rc |= rm_h5_attr_string(f, "version", RMENS_VERSION);
+    int rc = rm_h5_attrs_provenance(f, ACTIVE_FORMAT, 1, cfg->config_text, rec->store->path, rec->store->uuid);
     rc |= rm_h5_attr_string(f, "strategy", rm_active_strategy_name(rec->strategy));
     rc |= rm_h5_attr_int(f, "pool", cfg->active_pool);
     rc |= rm_h5_attr_int(f, "initial", cfg->active_initial);
@@ -113,9 +107,6 @@ static int write_h5(const char *path, const active_record *rec)
     rc |= rm_h5_attr_int(f, "warm_start", cfg->active_warm_start);
     rc |= rm_h5_attr_double(f, "dopt_ridge", cfg->active_dopt_ridge);
     rc |= rm_h5_attr_int(f, "n_members", cfg->ensemble_members);
-    rc |= rm_h5_attr_string(f, "config", cfg->config_text ? cfg->config_text : "");
-    rc |= rm_h5_attr_string(f, "store", rec->store->path);
-    rc |= rm_h5_attr_string(f, "store_uuid", rec->store->uuid);
     if (rc != 0) rc = rm_error_context("active.h5: root attributes");
     const rm_eval_plan *p = &rec->plan;
     hsize_t nb = (hsize_t)p->n_bon, nr = (hsize_t)rec->n_rounds;

@@ -126,8 +126,10 @@ static void print_progress(const rm_member *m, int epoch, int epochs, double tra
         fflush(stdout);
         return;
     }
-    printf("[rank %d] member %d (%d/%d) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
-           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, epoch, epochs, train_loss,
+    /* a tree member's steps are boosting rounds (gbdt.rounds), an MLP's epochs */
+    const char *step = rm_member_family(m) == &rm_family_gbdt ? "round" : "epoch";
+    printf("[rank %d] member %d (%d/%d) %s %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
+           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, step, epoch, epochs, train_loss,
            val_loss, val_accuracy, pairs_per_second, eta_seconds);
     fflush(stdout);
 }
@@ -188,7 +190,7 @@ static int write_trunk(hid_t file, const rm_settings *cfg, const rm_member *m, i
     int rc = rm_h5_attr_int(g, "dim", dim);
     rc |= rm_h5_attr_ints(g, "hidden", cfg->model_hidden, (size_t)cfg->model_n_hidden);
     rc |= rm_h5_attr_int(g, "n_heads", cfg->ensemble_members);
-    if (rc == 0) rc = rm_mlp_layers_write(g, cfg, m, dim, 0, cfg->model_n_hidden, writer, RM_TRUNK_GROUP + 1);
+    if (rc == 0) rc = rm_mlp_layers_write(g, cfg, m, dim, 0, cfg->model_n_hidden, writer, "trunk");
     H5Gclose(g);
     return rc;
 }
@@ -231,15 +233,10 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
     /* Provenance that is the same for every rank count lives on the root; what depends
      * on the run (ranks, timings) lives in /run, so that the members themselves compare
      * bitwise across rank counts. */
-    rc |= rm_h5_attr_string(file, "format", MEMBERS_FORMAT);
-    rc |= rm_h5_attr_int(file, "format_version", MEMBERS_FORMAT_VERSION);
-    rc |= rm_h5_attr_string(file, "version", RMENS_VERSION);
+    rc |= rm_h5_attrs_provenance(file, MEMBERS_FORMAT, MEMBERS_FORMAT_VERSION, cfg->config_text, store->path, store->uuid);
     rc |= rm_h5_attr_int(file, "n_members", n_members);
     rc |= rm_h5_attr_int(file, "dim", dim);
     rc |= rm_h5_attr_string(file, "objective", cfg->model_objective);
-    rc |= rm_h5_attr_string(file, "config", cfg->config_text);
-    rc |= rm_h5_attr_string(file, "store", store->path);
-    rc |= rm_h5_attr_string(file, "store_uuid", store->uuid);
     /* the labels the members learnt from: what evaluation's calibration draws against */
     rc |= rm_h5_attr_double(file, "reward_scale", pairs->reward_scale);
     rc |= rm_h5_attr_double(file, "label_flip_rate", pairs->label_flip_rate);
@@ -269,11 +266,7 @@ static int write_members_file(const char *path, const rm_settings *cfg, const rm
             rc |= rm_h5_attr_int(run, "ranks", size);
             rc |= rm_h5_attr_int(run, "ranks_per_member", cfg->parallel_ranks_per_member);
             rc |= rm_h5_attr_double(run, "wall_seconds", wall_seconds);
-            const rm_precision_info *precision = rm_precision_current();
-            rc |= rm_h5_attr_string(run, "precision", precision->precision);
-            rc |= rm_h5_attr_string(run, "precision_requested", precision->requested);
-            rc |= rm_h5_attr_string(run, "matmul_kernel", precision->kernel);
-            rc |= rm_h5_attr_string(run, "cpu", precision->cpu);
+            rc |= rm_h5_attrs_precision(run);
             hsize_t n = (hsize_t)n_members;
             double *seconds = rm_alloc((size_t)n_members * 2, sizeof(double), "run timings");
             if (!seconds) rc = -1;
@@ -391,9 +384,18 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
         if (has_shared > 0) rc = rm_h5_read_attr_int(file, "shared_init", &shared_init, "/");
         if (rc == 0 && shared_init != 0 && shared_init != 1)
             rc = rm_errorf("root attribute shared_init = %lld: expected 0 or 1", shared_init);
+        /* files from before ensemble.kind: independent members */
+        char kind[32] = "independent";
+        htri_t has_kind = rc == 0 ? H5Aexists(file, "ensemble_kind") : 0;
+        if (has_kind < 0) rc = rm_errorf("/: H5Aexists(ensemble_kind) failed");
+        if (has_kind > 0) rc = rm_h5_read_attr_string(file, "ensemble_kind", kind, sizeof kind, "/");
+        if (rc == 0 && strcmp(kind, "independent") != 0 && strcmp(kind, "shared_trunk") != 0)
+            rc = rm_errorf("root attribute ensemble_kind = \"%s\": expected \"independent\" or \"shared_trunk\"", kind);
+        e->shared_trunk = rc == 0 && strcmp(kind, "shared_trunk") == 0;
     }
     MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
     MPI_Bcast(&shared_init, 1, MPI_LONG_LONG, 0, comm);
+    MPI_Bcast(&e->shared_trunk, 1, MPI_INT, 0, comm);
     e->shared_init = shared_init == 1;
     if (rm_all_ok(comm, rc) != 0) goto fail;
     e->members = rm_calloc((size_t)n_members, sizeof(rm_member), "members");

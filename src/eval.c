@@ -218,15 +218,34 @@ static int write_json(const char *path, const rm_eval_plan *p, const rm_eval_res
 
 /* ---- output: HDF5 (rank 0, serial, after the collective /predictions if any) ---- */
 
+const char *eval_h5_file_label(hid_t loc, char *buf, size_t n)
+{
+    char path[1100];
+    ssize_t len = H5Fget_name(loc, path, sizeof path);
+    const char *base = len > 0 && (size_t)len < sizeof path ? strrchr(path, '/') : NULL;
+    base = base ? base + 1 : len > 0 && (size_t)len < sizeof path ? path : "results.h5";
+    size_t used = strlen(base);
+    if (base[0] == '.' && used > 5 && strcmp(base + used - 4, ".tmp") == 0) { /* .<name>.<tag>.tmp */
+        const char *tag = base + used - 4;
+        while (tag > base + 1 && tag[-1] != '.') tag--;
+        if (tag > base + 2) used = (size_t)(tag - 1 - (base + 1)), base++;
+    }
+    snprintf(buf, n, "%.*s", (int)used, base);
+    return buf;
+}
+
 int eval_h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims)
 {
-    return rm_h5_write_dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v, 1, 0, "results.h5");
+    char file[128];
+    return rm_h5_write_dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v, 1, 0,
+                               eval_h5_file_label(loc, file, sizeof file));
 }
 
 hid_t eval_h5_group(hid_t loc, const char *name)
 {
+    char file[128];
     hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) rm_errorf("results.h5: cannot create group '%s'", name);
+    if (g < 0) rm_errorf("%s: cannot create group '%s'", eval_h5_file_label(loc, file, sizeof file), name);
     return g;
 }
 
@@ -242,8 +261,10 @@ static int h5_aggregate(hid_t loc, const char *name, const rm_eval_plan *p, cons
     if (rc == 0) rc = eval_h5_doubles(g, "proxy_bon", a->proxy_bon, 1, &n);
     if (rc == 0) rc = rm_h5_attr_double(g, "pick_quantile", a->pick_quantile);
     if (rc == 0) rc = rm_h5_attr_double(g, "above_median", a->above_median);
+    char file[128];
+    if (rc) eval_h5_file_label(loc, file, sizeof file);
     H5Gclose(g);
-    return rc ? rm_error_context("results.h5: /%s", name) : 0;
+    return rc ? rm_error_context("%s: /%s", file, name) : 0;
 }
 
 /* r: the full ensemble's results (the calibration of its mean, the error by
@@ -282,12 +303,7 @@ int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figure
 static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const provenance *prov)
 {
     int E = p->n_members;
-    int rc = rm_h5_attr_string(f, "format", "rmens-results");
-    if (rc == 0) rc = rm_h5_attr_int(f, "format_version", 1);
-    if (rc == 0) rc = rm_h5_attr_string(f, "version", RMENS_VERSION);
-    if (rc == 0) rc = rm_h5_attr_string(f, "config", prov->cfg->config_text ? prov->cfg->config_text : "");
-    if (rc == 0) rc = rm_h5_attr_string(f, "store", prov->store->path);
-    if (rc == 0) rc = rm_h5_attr_string(f, "store_uuid", prov->store->uuid);
+    int rc = rm_h5_attrs_provenance(f, "rmens-results", 1, prov->cfg->config_text, prov->store->path, prov->store->uuid);
     if (rc == 0) rc = rm_h5_attr_string(f, "members_file", prov->members_path);
     if (rc == 0) rc = rm_h5_attr_int(f, "ranks", prov->ranks);
     if (rc == 0) rc = rm_h5_attr_int(f, "n_members", E);
@@ -295,11 +311,7 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
     if (rc == 0) rc = rm_h5_attr_int(f, "test_responses", (long long)p->n_responses);
     if (rc == 0) rc = rm_h5_attr_int(f, "bench_pairs", (long long)r->n_bench);
     if (rc == 0) rc = rm_h5_attr_double(f, "eval_seconds", prov->seconds);
-    const rm_precision_info *precision = rm_precision_current();
-    if (rc == 0) rc = rm_h5_attr_string(f, "precision", precision->precision);
-    if (rc == 0) rc = rm_h5_attr_string(f, "precision_requested", precision->requested);
-    if (rc == 0) rc = rm_h5_attr_string(f, "matmul_kernel", precision->kernel);
-    if (rc == 0) rc = rm_h5_attr_string(f, "cpu", precision->cpu);
+    if (rc == 0) rc = rm_h5_attrs_precision(f);
     if (rc == 0) rc = rm_h5_attr_int(f, "calibration_pairs", (long long)r->calibration_pairs);
     if (rc == 0 && r->calibration_pairs > 0)
         rc = rm_h5_attr_double(f, "calibration_reward_scale", p->calibration.annotator.reward_scale);
@@ -364,7 +376,9 @@ static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_result
             for (int s = 0; s < p->size_subsets[i]; s++)
                 memcpy(lists + (size_t)s * (size_t)k, p->subsets[p->size_first[i] + s].members, sizeof(int) * (size_t)k);
             hsize_t d[2] = {(hsize_t)p->size_subsets[i], (hsize_t)k};
-            rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0, "results.h5");
+            char file[128];
+            rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0,
+                                     eval_h5_file_label(g, file, sizeof file));
         }
         free(lists);
         if (rc == 0) rc = h5_ensemble(g, p, &r->ablation[i], NULL, r->has_warm ? &r->ablation_warm[i] : NULL);
@@ -492,9 +506,11 @@ static int open_predictions(const char *temp, MPI_Comm comm, int E, size_t N, si
     return 0;
 }
 
-/* Collective write of prompts [p0, p1) (possibly empty on this rank): z is [E][(p1-p0) K]. */
-static int write_predictions(hid_t dset, int E, size_t p0, size_t p1, size_t K, const float *z)
+/* Collective write of prompts [p0, p1) (possibly empty on this rank): z is [E][(p1-p0) K].
+ * path: results.h5, for the message. */
+static int write_predictions(hid_t dset, const char *path, int E, size_t p0, size_t p1, size_t K, const float *z)
 {
+    char why[256] = "";
     hid_t fspace = H5Dget_space(dset);
     hsize_t start[3] = {0, (hsize_t)p0, 0}, count[3] = {(hsize_t)E, (hsize_t)(p1 - p0), (hsize_t)K};
     hid_t mspace = H5Screate_simple(3, count, NULL);
@@ -509,16 +525,17 @@ static int write_predictions(hid_t dset, int E, size_t p0, size_t p1, size_t K, 
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (rc >= 0) rc = H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     if (rc >= 0) rc = H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, z);
+    if (rc < 0) rm_h5_reason(why, sizeof why, dset); /* before the closes clear HDF5's error stack */
     H5Pclose(dxpl);
     if (mspace >= 0) H5Sclose(mspace);
     if (fspace >= 0) H5Sclose(fspace);
-    return rc < 0 ? rm_errorf("results.h5: cannot write /predictions for prompts [%zu, %zu)", p0, p1) : 0;
+    return rc < 0 ? rm_errorf("%s: cannot write /predictions for prompts [%zu, %zu): %s", path, p0, p1, why) : 0;
 }
 
 /* /predictions of rmens eval: each piece written collectively as it is scored. */
 typedef struct {
     hid_t file, dset;
-    const char *temp;
+    const char *temp, *path; /* the temporary file written, the results.h5 it becomes */
     int E;
     size_t K;
 } predictions_sink;
@@ -526,7 +543,7 @@ typedef struct {
 static int sink_write(void *opaque, size_t q0, size_t q1, const float *z)
 {
     predictions_sink *ps = opaque;
-    return write_predictions(ps->dset, ps->E, q0, q1, ps->K, z);
+    return write_predictions(ps->dset, ps->path, ps->E, q0, q1, ps->K, z);
 }
 
 static int sink_done(void *opaque)
@@ -535,7 +552,9 @@ static int sink_done(void *opaque)
     int rc = 0;
     if (ps->dset >= 0) H5Dclose(ps->dset);
     ps->dset = -1;
-    if (ps->file >= 0 && H5Fclose(ps->file) < 0) rc = rm_errorf("%s: cannot close after writing /predictions", ps->temp);
+    char why[256];
+    if (ps->file >= 0 && H5Fclose(ps->file) < 0)
+        rc = rm_errorf("%s: cannot close after writing /predictions: %s", ps->path, rm_h5_reason(why, sizeof why, -1));
     ps->file = -1;
     return rc;
 }
@@ -576,7 +595,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     memset(&plan, 0, sizeof plan);
     rm_eval_results res;
     memset(&res, 0, sizeof res);
-    predictions_sink ps = {-1, -1, h5_temp, 0, 0};
+    predictions_sink ps = {-1, -1, h5_temp, h5_path, 0, 0};
     rm_eval_sink sink = {sink_write, sink_done, &ps};
     rm_eval_timing tm;
     int store_open = 0, ensemble_loaded = 0, h5_created = 0;
@@ -631,8 +650,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (rc == 0) {
             print_table(stdout, &plan, &res);
             print_diagnostics(stdout, &plan, &res);
-            const rm_mlp *mlp = &ensemble.members[0].mlp;
-            double gflops = rm_mlp_forward_flops(mlp, 1) * tm.scored / tm.score * 1e-9;
+            double gflops = tm.flops / tm.score * 1e-9;
             printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
                    "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
                    N * K, E, store.n_bench, size, tm.scored / tm.score, gflops);

@@ -244,19 +244,39 @@ int eval_calibration_finish(const rm_eval_plan *p, const double *total, rm_eval_
 
 /* ---- output ---- */
 
+/* The per-bin vectors of each figure, by name, in output order: one table for the JSON
+ * and the HDF5 writers. */
+static const char *const CALIBRATION_VECTORS[] = {"lower", "upper", "count", "mean_probability", "fraction_preferred"};
+static const char *const DISAGREEMENT_VECTORS[] = {"disagreement", "error_rate", "count", "lower", "upper"};
+#define N_VECTORS 5
+
+static void calibration_vectors(const rm_calibration_figures *c, const double *values[N_VECTORS])
+{
+    values[0] = c->lower, values[1] = c->upper, values[2] = c->count, values[3] = c->mean_probability,
+    values[4] = c->fraction_preferred;
+}
+
+static void disagreement_vectors(const rm_disagreement_figures *d, const double *values[N_VECTORS])
+{
+    values[0] = d->disagreement, values[1] = d->error_rate, values[2] = d->count, values[3] = d->lower, values[4] = d->upper;
+}
+
+/* {"name0": [...], "name1": [...], ...} */
+static void json_vectors(FILE *f, const char *const *names, const double *const *values, int n_vectors, int n)
+{
+    for (int i = 0; i < n_vectors; i++) {
+        fprintf(f, "%s\"%s\": ", i == 0 ? "{" : ", ", names[i]);
+        eval_json_array(f, values[i], n);
+    }
+    fputc('}', f);
+}
+
 static void json_bins(FILE *f, const rm_calibration_figures *c)
 {
-    fputs(", \"bins\": {\"lower\": ", f);
-    eval_json_array(f, c->lower, RM_CALIBRATION_BINS);
-    fputs(", \"upper\": ", f);
-    eval_json_array(f, c->upper, RM_CALIBRATION_BINS);
-    fputs(", \"count\": ", f);
-    eval_json_array(f, c->count, RM_CALIBRATION_BINS);
-    fputs(", \"mean_probability\": ", f);
-    eval_json_array(f, c->mean_probability, RM_CALIBRATION_BINS);
-    fputs(", \"fraction_preferred\": ", f);
-    eval_json_array(f, c->fraction_preferred, RM_CALIBRATION_BINS);
-    fputc('}', f);
+    const double *values[N_VECTORS];
+    calibration_vectors(c, values);
+    fputs(", \"bins\": ", f);
+    json_vectors(f, CALIBRATION_VECTORS, values, N_VECTORS, RM_CALIBRATION_BINS);
 }
 
 void eval_json_calibration(FILE *f, const rm_calibration_figures *c, int with_bins)
@@ -273,17 +293,9 @@ void eval_json_calibration(FILE *f, const rm_calibration_figures *c, int with_bi
 
 void eval_json_error_by_disagreement(FILE *f, const rm_disagreement_figures *d)
 {
-    fputs("{\"disagreement\": ", f);
-    eval_json_array(f, d->disagreement, RM_DISAGREEMENT_BINS);
-    fputs(", \"error_rate\": ", f);
-    eval_json_array(f, d->error_rate, RM_DISAGREEMENT_BINS);
-    fputs(", \"count\": ", f);
-    eval_json_array(f, d->count, RM_DISAGREEMENT_BINS);
-    fputs(", \"lower\": ", f);
-    eval_json_array(f, d->lower, RM_DISAGREEMENT_BINS);
-    fputs(", \"upper\": ", f);
-    eval_json_array(f, d->upper, RM_DISAGREEMENT_BINS);
-    fputc('}', f);
+    const double *values[N_VECTORS];
+    disagreement_vectors(d, values);
+    json_vectors(f, DISAGREEMENT_VECTORS, values, N_VECTORS, RM_DISAGREEMENT_BINS);
 }
 
 /* Datasets name[i] of `n` doubles each, in group g. */
@@ -301,11 +313,13 @@ int eval_h5_calibration(hid_t loc, const char *name, const rm_calibration_figure
     int rc = rm_h5_attr_double(g, "ece", c->ece);
     if (rc == 0) rc = rm_h5_attr_double(g, "brier", c->brier);
     if (rc == 0) rc = rm_h5_attr_double(g, "log_loss", c->log_loss);
-    const char *names[] = {"lower", "upper", "count", "mean_probability", "fraction_preferred"};
-    const double *values[] = {c->lower, c->upper, c->count, c->mean_probability, c->fraction_preferred};
-    if (rc == 0) rc = h5_vectors(g, names, values, 5, RM_CALIBRATION_BINS);
+    const double *values[N_VECTORS];
+    calibration_vectors(c, values);
+    if (rc == 0) rc = h5_vectors(g, CALIBRATION_VECTORS, values, N_VECTORS, RM_CALIBRATION_BINS);
+    char file[128];
+    if (rc) eval_h5_file_label(loc, file, sizeof file);
     H5Gclose(g);
-    return rc ? rm_error_context("results.h5: calibration group '%s'", name) : 0;
+    return rc ? rm_error_context("%s: calibration group '%s'", file, name) : 0;
 }
 
 int eval_h5_calibration_single(hid_t single, const rm_eval_plan *p, const rm_eval_results *r)
@@ -320,7 +334,8 @@ int eval_h5_calibration_single(hid_t single, const rm_eval_plan *p, const rm_eva
         v[2 * E + m] = r->calibration_member[m].log_loss;
     }
     hid_t g = H5Gopen2(single, "calibration", H5P_DEFAULT);
-    int rc = g < 0 ? rm_errorf("results.h5: cannot open /single/calibration") : 0;
+    char file[128];
+    int rc = g < 0 ? rm_errorf("%s: cannot open /single/calibration", eval_h5_file_label(single, file, sizeof file)) : 0;
     const char *names[] = {"member_ece", "member_brier", "member_log_loss"};
     const double *values[] = {v, v + E, v + 2 * E};
     if (rc == 0) rc = h5_vectors(g, names, values, 3, (hsize_t)E);
@@ -333,9 +348,11 @@ int eval_h5_error_by_disagreement(hid_t unc, const rm_disagreement_figures *d)
 {
     hid_t g = eval_h5_group(unc, "error_by_disagreement");
     if (g < 0) return -1;
-    const char *names[] = {"disagreement", "error_rate", "count", "lower", "upper"};
-    const double *values[] = {d->disagreement, d->error_rate, d->count, d->lower, d->upper};
-    int rc = h5_vectors(g, names, values, 5, RM_DISAGREEMENT_BINS);
+    const double *values[N_VECTORS];
+    disagreement_vectors(d, values);
+    int rc = h5_vectors(g, DISAGREEMENT_VECTORS, values, N_VECTORS, RM_DISAGREEMENT_BINS);
+    char file[128];
+    if (rc) eval_h5_file_label(unc, file, sizeof file);
     H5Gclose(g);
-    return rc ? rm_error_context("results.h5: /uncertainty/error_by_disagreement") : 0;
+    return rc ? rm_error_context("%s: /uncertainty/error_by_disagreement", file) : 0;
 }

@@ -55,6 +55,10 @@ void eval_json_array(FILE *f, const double *v, int n);
 /* results.json's ",\n"families": {...}" (src/eval_families.c): the single-member figures
  * averaged over each family's members, written when any member is not an MLP. */
 void eval_json_families(FILE *f, const rm_eval_plan *p, const rm_eval_results *r, const rm_ensemble *e);
+/* The name of the file loc is in, for messages: "results.h5", or "active.h5" when rmens
+ * active writes the same groups (the file being written is a temporary sibling,
+ * ".<name>.<tag>.tmp": its <name>). Writes it to buf and returns buf. */
+const char *eval_h5_file_label(hid_t loc, char *buf, size_t n);
 int eval_h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims);
 hid_t eval_h5_group(hid_t loc, const char *name);
 /* results.json / results.h5 parts of the calibration and error-by-disagreement figures. */

@@ -12,6 +12,7 @@
 #include "rmens/model.h"
 #include "rmens/parallel.h"
 #include "rmens/store.h"
+#include "rmens/trunk.h"
 
 #define SCORE_ROWS 1024  /* responses per scoring block (8 MB of embeddings at D = 2048): sgemm packs
                           * each member's weights once per block, so short blocks pay that
@@ -28,11 +29,18 @@ typedef struct {
     float *raw;                   /* [SCORE_ROWS] */
     double score_seconds, read_seconds, stats_seconds;
     double responses_scored;      /* member x response forward passes */
+    double flops;                 /* forward FLOPs done (MLP members) */
     /* ensemble.views: member m scores view member_view[m]'s embeddings; views[0..n_views)
      * are the distinct views in use, ascending (one: the default view, or a single view) */
     int *member_view;
     int n_views, views[RM_STORE_MAX_VIEWS];
     size_t max_dim;
+    /* a shared trunk's heads (rmens/trunk.h): one forward of their unit scores every head,
+     * the trunk once per block instead of once per head */
+    int by_unit;
+    rm_mlp unit;
+    rm_mlp_workspace unit_ws;
+    float *unit_raw;              /* [SCORE_ROWS, E] */
 } scorer;
 
 /* z[m * z_stride + r] = standardised score of row r by member m, for rows [0, rows) of
@@ -48,6 +56,14 @@ static void score_rows(scorer *sc, int view, const float *emb, size_t dim, size_
         int count = (int)(rows - start < SCORE_ROWS ? rows - start : SCORE_ROWS);
         const float *block = emb + start * dim;
         rm_mlp_input_prepare(&sc->input, block, (size_t)count * dim);
+        if (sc->by_unit) {
+            rm_mlp_forward_frozen(&sc->unit, &sc->unit_ws, block, &sc->input, count, sc->unit_raw);
+            for (int m = 0; m < E; m++)
+                for (int r = 0; r < count; r++)
+                    z[(size_t)m * z_stride + start + (size_t)r] =
+                        rm_member_standardise(&sc->ens->members[m], sc->unit_raw[(size_t)r * (size_t)E + (size_t)m]);
+            continue;
+        }
         for (int m = 0; m < E; m++) {
             if (sc->member_view[m] != view) continue; /* scored with its own view's rows */
             const rm_member *member = &sc->ens->members[m];
@@ -59,6 +75,10 @@ static void score_rows(scorer *sc, int view, const float *emb, size_t dim, size_
     }
     for (int m = 0; m < E; m++) scored += sc->member_view[m] == view;
     sc->responses_scored += (double)rows * scored;
+    if (sc->by_unit) sc->flops += rm_mlp_forward_flops(&sc->unit, rows);
+    else
+        for (int m = 0; m < E; m++)
+            if (sc->member_view[m] == view) sc->flops += rm_mlp_forward_flops(&sc->ens->members[m].mlp, rows);
     sc->score_seconds += rm_now() - t0;
 }
 
@@ -90,6 +110,17 @@ static int scorer_create(scorer *sc, const rm_ensemble *e, const rm_store *store
     /* each member's weights packed once for its products, not in every block's forward */
     for (int m = 0; m < E && rc == 0; m++) rc = rm_member_scorer_create(&sc->workspaces[m], &e->members[m], SCORE_ROWS);
     if (rc == 0) rc = rm_mlp_input_create(&sc->input, (size_t)SCORE_ROWS * D);
+    if (rc == 0 && e->shared_trunk && sc->n_views == 1) {
+        sc->by_unit = rm_trunk_unit_from_heads(&sc->unit, e->members, E);
+        if (sc->by_unit < 0) return -1;
+        if (sc->by_unit) {
+            sc->unit_raw = rm_alloc((size_t)SCORE_ROWS * (size_t)E, sizeof(float), "heads' scores");
+            rc = !sc->unit_raw || rm_mlp_workspace_create(&sc->unit_ws, &sc->unit, SCORE_ROWS) != 0 ||
+                         rm_mlp_workspace_pack(&sc->unit_ws, &sc->unit) != 0
+                     ? -1
+                     : 0;
+        }
+    }
     return rc;
 }
 
@@ -100,6 +131,9 @@ static void scorer_free(scorer *sc)
     rm_mlp_input_free(&sc->input);
     free(sc->raw);
     free(sc->member_view);
+    rm_mlp_workspace_free(&sc->unit_ws);
+    rm_mlp_free(&sc->unit);
+    free(sc->unit_raw);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -232,6 +266,10 @@ int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const 
     int64_t *bench_total = rm_calloc(plan->n_bench_counts, sizeof(int64_t), "bench counts");
     size_t n_local_blocks = 0;
     int rc = scorer_create(&sc, e, store);
+    if (rc == 0 && sc.by_unit && rank == 0) {
+        printf("[rank 0] shared trunk: the %d heads are scored by one forward of their unit per block\n", e->n_members);
+        fflush(stdout);
+    }
     if (rc == 0) rc = total && bench_counts && bench_total ? 0 : -1;
     if (rc == 0) rc = rm_eval_work_create(&work, plan);
     if (rc == 0) rc = rm_eval_team_create(&team, plan, threads);
@@ -246,6 +284,7 @@ int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const 
         double local_times[3] = {sc.read_seconds, sc.score_seconds, sc.stats_seconds}, max_times[3];
         MPI_Reduce(local_times, max_times, 3, MPI_DOUBLE, MPI_MAX, 0, comm);
         MPI_Reduce(&sc.responses_scored, &timing->scored, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
+        MPI_Reduce(&sc.flops, &timing->flops, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
         timing->read = max_times[0], timing->score = max_times[1], timing->stats = max_times[2];
         if (rank == 0) rc = rm_eval_finish(plan, total, bench_total, store->n_bench, res);
         rc = rm_all_ok(comm, rc);

@@ -143,12 +143,7 @@ int rm_member_score_items(const rm_member *m, const float *embeddings, size_t di
     }
     for (size_t start = 0; start < n && rc == 0; start += (size_t)rows) {
         size_t count = n - start < (size_t)rows ? n - start : (size_t)rows;
-        const float *block = embeddings + start * dim;
-        if (items) {
-            for (size_t i = 0; i < count; i++)
-                memcpy(X + i * dim, embeddings + (size_t)items[start + i] * dim, dim * sizeof(float));
-            block = X;
-        }
+        const float *block = rm_scoring_block(X, embeddings, dim, items, start, count);
         rc = rm_member_scorer_score(&sc, block, NULL, (int)count, scores + start);
     }
     rm_member_scorer_free(&sc);

@@ -2,7 +2,19 @@
 #ifndef RMENS_FAMILY_INTERNAL_H
 #define RMENS_FAMILY_INTERNAL_H
 
+#include <string.h>
+
 #include "rmens/family.h"
+
+/* Rows [start, start + count) of a scoring pass: the embeddings themselves, or with
+ * `items` (flat indices) those rows gathered into X. */
+static inline const float *rm_scoring_block(float *X, const float *embeddings, size_t dim, const uint32_t *items,
+                                            size_t start, size_t count)
+{
+    if (!items) return embeddings + start * dim;
+    for (size_t i = 0; i < count; i++) memcpy(X + i * dim, embeddings + (size_t)items[start + i] * dim, dim * sizeof(float));
+    return X;
+}
 
 /* The MLP's training loop (src/train.c). */
 int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,

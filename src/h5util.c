@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* strcasestr, fallocate */
 #include "rmens/h5util.h"
 #include "rmens/common.h"
+#include "rmens/precision.h"
 #include "rmens/parallel.h"
 
 #include <errno.h>
@@ -61,6 +62,8 @@ static const char *take_reason(char *buf, size_t cap, hid_t loc)
     else snprintf(buf, cap, "HDF5 gave no reason");
     return buf;
 }
+
+const char *rm_h5_reason(char *buf, size_t cap, hid_t loc) { return take_reason(buf, cap, loc); }
 
 /* The files being written by rm_h5_atomic_create, with the communicator they were
  * opened on: a collective write into one of them is agreed on by all its ranks at once,
@@ -280,6 +283,28 @@ int rm_h5_attr_ints(hid_t obj, const char *name, const int *values, size_t n)
     hid_t space = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_NULL);
     int rc = write_attr(obj, name, H5T_NATIVE_INT, space, values);
     H5Sclose(space);
+    return rc;
+}
+
+int rm_h5_attrs_precision(hid_t obj)
+{
+    const rm_precision_info *precision = rm_precision_current();
+    int rc = rm_h5_attr_string(obj, "precision", precision->precision);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "precision_requested", precision->requested);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "matmul_kernel", precision->kernel);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "cpu", precision->cpu);
+    return rc;
+}
+
+int rm_h5_attrs_provenance(hid_t obj, const char *format, long long format_version, const char *config_text,
+                           const char *store_path, const char *store_uuid)
+{
+    int rc = rm_h5_attr_string(obj, "format", format);
+    if (rc == 0) rc = rm_h5_attr_int(obj, "format_version", format_version);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "version", RMENS_VERSION);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "config", config_text ? config_text : "");
+    if (rc == 0) rc = rm_h5_attr_string(obj, "store", store_path);
+    if (rc == 0) rc = rm_h5_attr_string(obj, "store_uuid", store_uuid);
     return rc;
 }
 

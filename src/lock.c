@@ -118,12 +118,27 @@ static int acquire_local(rm_output_lock *lock, const char *output, int exclusive
 {
     struct stat st;
     lock->created = exclusive && stat(output, &st) != 0;
+    /* A symlinked run directory is followed (scratch links on clusters); a dangling one is
+     * an error of its own, not a missing lock file. */
+    if (lock->created && lstat(output, &st) == 0 && S_ISLNK(st.st_mode))
+        return rm_errorf("%s: output is a symbolic link to a missing directory", output);
     if (exclusive && rm_mkdir_p(output) != 0) return -1;
     char *path = rm_path_join(output, LOCK_NAME);
     if (!path) return -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* Never through a link: the lock file is truncated and rewritten, and a link planted
+     * in its place would have that done to whatever it points at (a store, say). */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
-        int rc = rm_errorf("%s: cannot open the run directory's lock file: %s", path, strerror(errno));
+        int rc = errno == ELOOP
+                     ? rm_errorf("%s: the run directory's lock file is a symbolic link (rmens does not write through "
+                                 "links: remove it)", path)
+                     : rm_errorf("%s: cannot open the run directory's lock file: %s", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int rc = rm_errorf("%s: the run directory's lock file is not a regular file", path);
+        close(fd);
         free(path);
         return rc;
     }

@@ -39,12 +39,7 @@ int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, cons
     }
     for (size_t start = 0; start < n; start += (size_t)rows) {
         size_t count = n - start < (size_t)rows ? n - start : (size_t)rows;
-        const float *block = embeddings + start * dim;
-        if (items) {
-            for (size_t i = 0; i < count; i++)
-                memcpy(X + i * dim, embeddings + (size_t)items[start + i] * dim, dim * sizeof(float));
-            block = X;
-        }
+        const float *block = rm_scoring_block(X, embeddings, dim, items, start, count);
         /* scores [n, outputs]: a shared-trunk unit scores every head at once */
         rm_mlp_forward_frozen(mlp, &ws, block, NULL, (int)count, scores + start * (size_t)mlp->dims[mlp->n_layers]);
     }

@@ -31,6 +31,8 @@ void store_reset(rm_store *s);
 /* Attributes, datasets, shapes, filters and views of s->file, just opened (local). */
 int store_validate_open(rm_store *s);
 void store_close_handles(rm_store *s);
+/* Every dataset handle of the store and its views (not the file). */
+void store_close_datasets(rm_store *s);
 
 int store_write_string_attr(hid_t obj, const char *path, const char *name, const char *value);
 int store_write_int_attr(hid_t obj, const char *path, const char *name, long long value);

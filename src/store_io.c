@@ -306,7 +306,7 @@ int store_view_name_ok(const char *name)
     return 1;
 }
 
-void store_close_handles(rm_store *s)
+void store_close_datasets(rm_store *s)
 {
     for (int i = 0; i < 2; i++) {
         store_close_id(&s->embeddings[i], H5Dclose);
@@ -317,6 +317,11 @@ void store_close_handles(rm_store *s)
             store_close_id(&s->views[v].bench[i], H5Dclose);
         }
     }
+}
+
+void store_close_handles(rm_store *s)
+{
+    store_close_datasets(s);
     store_close_id(&s->file, H5Fclose);
 }
 

@@ -496,15 +496,7 @@ int rm_store_commit(rm_store_writer *w)
         rm_store_abandon(w);
         return -1;
     }
-    for (int i = 0; i < 2; i++) {
-        store_close_id(&s->embeddings[i], H5Dclose);
-        store_close_id(&s->rewards[i], H5Dclose);
-        store_close_id(&s->bench[i], H5Dclose);
-        for (int v = 1; v < RM_STORE_MAX_VIEWS; v++) {
-            store_close_id(&s->views[v].embeddings[i], H5Dclose);
-            store_close_id(&s->views[v].bench[i], H5Dclose);
-        }
-    }
+    store_close_datasets(s);
     int rc = 0;
     if (H5Fclose(s->file) < 0) rc = store_h5_fail(s->path, "/", "H5Fclose");
     s->file = H5I_INVALID_HID;

@@ -109,3 +109,26 @@ double rm_trunk_heads_objective(int clf, const float *scores, size_t n, int E, c
     }
     return total;
 }
+
+int rm_trunk_unit_from_heads(rm_mlp *unit, const rm_member *heads, int E)
+{
+    const rm_mlp *h0 = &heads[0].mlp;
+    const int last = h0->n_layers - 1;
+    if (last < 1) return 0; /* no trunk: linear heads */
+    const size_t trunk = h0->weight_offset[last], width = (size_t)h0->dims[last];
+    for (int e = 0; e < E; e++) {
+        const rm_mlp *h = &heads[e].mlp;
+        if (rm_member_family(&heads[e]) != &rm_family_mlp || h->n_layers != h0->n_layers || h->n_params != h0->n_params ||
+            memcmp(h->dims, h0->dims, sizeof h->dims) != 0 || memcmp(h->params, h0->params, trunk * sizeof(float)) != 0)
+            return 0;
+    }
+    if (rm_mlp_create_outputs(unit, h0->dims[0], h0->dims + 1, last, E) != 0) return -1;
+    memcpy(unit->params, h0->params, trunk * sizeof(float));
+    for (int e = 0; e < E; e++) {
+        const rm_mlp *h = &heads[e].mlp;
+        memcpy(unit->params + unit->weight_offset[last] + (size_t)e * width, h->params + h->weight_offset[last],
+               width * sizeof(float));
+        unit->params[unit->bias_offset[last] + (size_t)e] = h->params[h->bias_offset[last]];
+    }
+    return 1;
+}

@@ -21,3 +21,8 @@ set_tests_properties(slurm_jobs PROPERTIES LABELS "slurm" TIMEOUT 1500 RUN_SERIA
 add_test(NAME campaign_analysis COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_analysis.py)
 set_tests_properties(campaign_analysis PROPERTIES LABELS "slurm;analysis" TIMEOUT 300
   ENVIRONMENT "SRCDIR=${CMAKE_SOURCE_DIR};MPLBACKEND=Agg")
+
+# Sweep `variant` axes and the ensemble-kinds table and figure (issue 16), on known numbers.
+add_test(NAME campaign_kinds COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_kinds.py)
+set_tests_properties(campaign_kinds PROPERTIES LABELS "slurm;analysis" TIMEOUT 300
+                     ENVIRONMENT "SRCDIR=${CMAKE_SOURCE_DIR}")

@@ -40,6 +40,7 @@ typedef struct {
     char store_uuid[64];
     char *config_text;  /* config the members were trained with */
     char (*member_view)[64]; /* [n_members] member attribute `view`, "" when absent */
+    int shared_trunk;        /* root ensemble_kind = "shared_trunk": the members are heads on one trunk */
     int shared_init;         /* root attribute shared_init = 1 (absent: 0) */
 } rm_ensemble;
 

@@ -251,6 +251,7 @@ typedef struct {
 /* Slowest rank's seconds, and member x response forwards in all (on rank 0). */
 typedef struct {
     double read, score, stats, reduce, scored;
+    double flops; /* forward FLOPs the scoring did (a shared trunk's heads: the unit's, once per row) */
 } rm_eval_timing;
 
 /* Collective: score the store's test split and bench pairs with every member of e (every

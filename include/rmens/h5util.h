@@ -35,11 +35,25 @@ int rm_h5_files_left_open(void);
 /* H5Fclose of a file this rank alone writes: -1 with "<path>: cannot close: <reason>"
  * (a full disk as strerror(ENOSPC)); a file HDF5 still holds open counts as left open. */
 int rm_h5_close(hid_t file, const char *path);
+/* The reason for the HDF5 call that just failed (call it before any other HDF5 call, which
+ * would clear HDF5's error stack): strerror(ENOSPC) on a full disk (loc: an object of the
+ * file being written, to look at its file system; -1 for none), else HDF5's innermost
+ * message. Writes it to buf and returns buf. */
+const char *rm_h5_reason(char *buf, size_t cap, hid_t loc);
 
 int rm_h5_attr_string(hid_t obj, const char *name, const char *value);
 int rm_h5_attr_int(hid_t obj, const char *name, long long value);
 int rm_h5_attr_double(hid_t obj, const char *name, double value);
 int rm_h5_attr_ints(hid_t obj, const char *name, const int *values, size_t n);
+/* The products' provenance (rm_precision_current(): model.precision as run and as
+ * requested, the matmul kernel, the CPU) as the string attributes precision,
+ * precision_requested, matmul_kernel and cpu of obj: what members.h5's and active.h5's
+ * /run and results.h5's root record. */
+int rm_h5_attrs_precision(hid_t obj);
+/* A result file's provenance on its root: format, format_version, version (RMENS_VERSION),
+ * config (the configuration text; NULL as ""), store and store_uuid (the store read). */
+int rm_h5_attrs_provenance(hid_t obj, const char *format, long long format_version, const char *config_text,
+                           const char *store_path, const char *store_uuid);
 
 /* Readers: -1 with "<what>: attribute '<name>' ..." on a missing or mistyped attribute. */
 int rm_h5_read_attr_string(hid_t obj, const char *name, char *out, size_t cap, const char *what);

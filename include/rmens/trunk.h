@@ -47,6 +47,11 @@ int rm_trunk_unit_create(rm_mlp *unit, const rm_settings *cfg, int dim, int n_he
 /* head[.] = head e of the unit as a one-output MLP (trunk copied; created here). */
 int rm_trunk_unit_head(const rm_mlp *unit, int e, rm_mlp *head);
 
+/* The reverse of rm_trunk_unit_head: the unit of E one-output heads (trunk from head 0,
+ * row e of the output layer from head e). 1 when built; 0 (nothing built) when the heads
+ * do not share their trunk bit for bit or differ in shape; -1 on an error. */
+int rm_trunk_unit_from_heads(rm_mlp *unit, const rm_member *heads, int E);
+
 /* Train all E = ensemble.members heads (collective over `group`); out[E] receive the
  * members (their scores standardised, as rm_train_member's). */
 int rm_train_shared_trunk(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, MPI_Comm group,

@@ -50,31 +50,8 @@ class SweepError(Exception):
     pass
 
 
-def split_values(text, where):
-    """Split 'a, [1, 2], "x,y"' at commas outside brackets and quotes."""
-    values, depth, quoted, current = [], 0, False, []
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "[":
-            depth += 1
-        elif not quoted and ch == "]":
-            depth -= 1
-        if ch == "," and depth == 0 and not quoted:
-            values.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    values.append("".join(current).strip())
-    if quoted or depth != 0:
-        raise SweepError(f"{where}: unbalanced quotes or brackets in '{text}'")
-    if any(v == "" for v in values):
-        raise SweepError(f"{where}: empty value in '{text}'")
-    return values
-
-
-def split_statements(text, where):
-    """Split 'a = 1; b = [1, 2]' at semicolons outside brackets and quotes."""
+def split_outside(text, sep, where):
+    """Split text at `sep` where it is outside brackets and quotes."""
     parts, depth, quoted, current = [], 0, False, []
     for ch in text:
         if ch == '"':
@@ -83,7 +60,7 @@ def split_statements(text, where):
             depth += 1
         elif not quoted and ch == "]":
             depth -= 1
-        if ch == ";" and depth == 0 and not quoted:
+        if ch == sep and depth == 0 and not quoted:
             parts.append("".join(current).strip())
             current = []
         else:
@@ -92,6 +69,19 @@ def split_statements(text, where):
     if quoted or depth != 0:
         raise SweepError(f"{where}: unbalanced quotes or brackets in '{text}'")
     return parts
+
+
+def split_values(text, where):
+    """Split 'a, [1, 2], "x,y"' at commas outside brackets and quotes."""
+    values = split_outside(text, ",", where)
+    if any(v == "" for v in values):
+        raise SweepError(f"{where}: empty value in '{text}'")
+    return values
+
+
+def split_statements(text, where):
+    """Split 'a = 1; b = [1, 2]' at semicolons outside brackets and quotes."""
+    return split_outside(text, ";", where)
 
 
 def strip_comment(line):
@@ -114,6 +104,8 @@ class Sweep:
         self.sets = []   # [(key, value)]
         self.axes = []   # [(key, [values])]; a variant axis's values are its names
         self.variants = {}  # axis -> {name: [(key, value)]}
+        self.lines = {}  # key or variant axis -> the line that gives it (for errors found after parsing)
+        self.variant_lines = {}  # key a variant sets -> the first line that sets it
         self._parse()
         campaign = campaign or os.environ.get("RMENS_CAMPAIGN_DIR") or self.output
         if not campaign:
@@ -127,7 +119,7 @@ class Sweep:
             lines = open(self.path, encoding="utf-8").read().splitlines()
         except OSError as e:
             raise SweepError(f"cannot read sweep file: {e}")
-        keys_seen = {}
+        keys_seen = self.lines
         for number, raw in enumerate(lines, 1):
             where = f"{self.path}:{number}"
             line = strip_comment(raw).strip()
@@ -194,6 +186,7 @@ class Sweep:
             if key in ("output", "store") or key.startswith("synth."):
                 raise SweepError(f"{where}: variant '{name}' cannot set '{key}'")
             sets.append((key, value))
+            self.variant_lines.setdefault(key, number)
         self.variants[axis][name] = sets
         dict(self.axes)[axis].append(name)
 
@@ -281,7 +274,8 @@ def check(sweep, rmens):
         for key in [k for k, _ in sweep.sets] + [k for k, _ in sweep.axes if k not in sweep.variants] + variant_sets:
             if key not in keys:
                 close = difflib.get_close_matches(key, sorted(keys), n=1, cutoff=0.0)
-                raise SweepError(f"{sweep.path}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+                line = sweep.lines.get(key) or sweep.variant_lines.get(key)
+                raise SweepError(f"{sweep.path}:{line}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     print(f"sweep {sweep.path}: {sweep.count()} points, base {sweep.base}")
     print(f"campaign {sweep.campaign}, store {sweep.store}")
     for key, value in sweep.sets:

@@ -22,29 +22,17 @@ start_active() { # OUTPUT [extra args]
   pid=$!
 }
 ranks_of() { pgrep -P "$1" -f "rmens active" || true; }
+# SIGTERM inside the middle half of a run (in a round's training or between rounds)
+sigterm_delay() { awk -v r="$RANDOM" -v t="$reference_seconds" 'BEGIN { printf "%.2f", t * (0.25 + 0.5 * r / 32767) }'; }
+check_attempt() { # POINT OUT STATUS
+  [ "$3" != 75 ] || grep -q "exit 75" "$2.log" || fail "point $1: no checkpoint message"
+}
 
 interrupted=0
 for point in 1 2 3; do
   out="$WORK/sigterm_$point"
   mkdir -p "$out"
-  attempts=0 status=1 args=()
-  while [ "$status" -ne 0 ]; do
-    attempts=$((attempts + 1)); (( attempts <= 8 )) || fail "point $point: no completion after 8 attempts"
-    start_active "$out" "${args[@]}"
-    if (( attempts <= 2 )); then
-      sleep "$(awk -v r="$RANDOM" -v t="$reference_seconds" 'BEGIN { printf "%.2f", t * (0.25 + 0.5 * r / 32767) }')"
-      ranks=$(ranks_of "$pid")
-      [ -n "$ranks" ] && kill -TERM $ranks 2>/dev/null || true
-    fi
-    status=0; wait "$pid" || status=$?
-    case "$status" in
-      0) ;;
-      75) interrupted=$((interrupted + 1))
-          grep -q "exit 75" "$out.log" || fail "point $point: no checkpoint message" ;;
-      *) cat "$out.log"; fail "point $point: exit $status" ;;
-    esac
-    args=(--resume)
-  done
+  sigterm_until_done "$point" "$out" start_active ranks_of sigterm_delay check_attempt
   "$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$WORK/reference/active.h5" "$out/active.h5"
   "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/reference/members.h5" "$out/members.h5"
   ls "$out" | grep -q -e active_state -e active_members -e checkpoint -e partial && fail "point $point: files left behind: $(ls "$out")"

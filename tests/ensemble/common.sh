@@ -24,3 +24,32 @@ run_mpi() {
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# sigterm_until_done POINT OUT START RANKS_OF DELAY CHECK: the preemption tests' loop. Runs
+# `START OUT [--resume]` (which starts a run in the background and sets $pid, mpirun's)
+# until it exits 0; the first two attempts get SIGTERM on their ranks (`RANKS_OF $pid`)
+# after `DELAY` seconds (a function printing them), the later ones may finish. Exit 75 (a
+# checkpoint) adds to $interrupted, any other failure fails the test; `CHECK POINT OUT
+# STATUS` judges each attempt. Leaves the attempts made in $attempts.
+sigterm_until_done() {
+  local point="$1" out="$2" start="$3" ranks_of="$4" delay="$5" check="$6"
+  local status=1 ranks args=()
+  attempts=0
+  while [ "$status" -ne 0 ]; do
+    attempts=$((attempts + 1)); (( attempts <= 8 )) || fail "point $point: no completion after 8 attempts"
+    "$start" "$out" "${args[@]}"
+    if (( attempts <= 2 )); then
+      sleep "$("$delay")"
+      ranks=$("$ranks_of" "$pid")
+      [ -n "$ranks" ] && kill -TERM $ranks 2>/dev/null || true
+    fi
+    status=0; wait "$pid" || status=$?
+    case "$status" in
+      0) ;;
+      75) interrupted=$((interrupted + 1)) ;;
+      *) cat "$out.log"; fail "point $point: exit $status" ;;
+    esac
+    "$check" "$point" "$out" "$status"
+    args=(--resume)
+  done
+}

@@ -6,7 +6,10 @@
 #  - data-parallel (parallel.ranks_per_member = 2) within float round-off of one rank;
 #  - model.precision = bf16 trains and evaluates (the heads' layer stays fp32);
 #  - the README's PyTorch snippet loads every head from the trunk stored once and
-#    reproduces rmens's predictions (check_trunk.py);
+#    reproduces rmens's predictions (check_trunk.py), which eval computes with one forward
+#    of the heads' unit per block;
+#  - `rmens active` (dopt, on the heads' last hidden layer) with a shared trunk: active.h5
+#    bitwise identical for 1 and 2 ranks;
 #  - settings a trunk cannot have: one-line error naming the key, exit 2, nothing written.
 source "$(dirname "$0")/common.sh"
 make_store || fail "synth"
@@ -26,6 +29,8 @@ run 1 trunk1 --set ensemble.members=1 "${TRUNK[@]}"
 BOOT=("${TRUNK[@]}" --set ensemble.data=bootstrap)
 for np in 1 2 3; do run "$np" "trunk4_$np" "${BOOT[@]}" --set parallel.blas_threads=$(( np % 2 + 1 )); done
 grep -q 'shared trunk, heads 0-3 (mean) epoch 3/3' "$WORK/trunk4_1.log" || fail "no progress line of the unit"
+grep -q 'shared trunk: the 4 heads are scored by one forward of their unit per block' "$WORK/trunk4_1.log" \
+  || fail "eval did not score the heads through their unit"
 grep -q 'warning: ensemble.kind = "shared_trunk" is one unit that group 0 trains: 2 group(s)' "$WORK/trunk4_3.log" \
   || fail "no warning about idle groups"
 "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/trunk4_1/members.h5" "$WORK/trunk4_2/members.h5" \
@@ -48,6 +53,15 @@ assert abs(x - y) < 0.05, (x, y)
 print(f"bf16 shared trunk: mean pair accuracy {y:.4f} (fp32 {x:.4f})")
 PY
 
+ACTIVE=(--set ensemble.members=3 --set train.batch_size=32 --set active.pool=2000 --set active.initial=200
+        --set active.batch=100 --set active.rounds=2 --set active.strategy=dopt "${TRUNK[@]}")
+for np in 1 2; do
+  run_mpi "$np" active "$CFG" "${COMMON_SETS[@]}" "${ACTIVE[@]}" --set output="$WORK/active_$np" --force \
+    >"$WORK/active_$np.log" 2>&1 || { cat "$WORK/active_$np.log"; fail "active with a shared trunk, $np ranks"; }
+done
+"$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$WORK/active_1/active.h5" "$WORK/active_2/active.h5" \
+  || fail "active with a shared trunk: ranks differ"
+
 # bad settings: exit 2, the key named, no output directory content
 bad() { # bad KEY_IN_MESSAGE [--set ...]
   local key="$1"; shift
@@ -63,4 +77,5 @@ bad() { # bad KEY_IN_MESSAGE [--set ...]
 bad 'ensemble.kind' --set ensemble.kind=bagged
 bad 'model.hidden' "${TRUNK[@]}" --set 'model.hidden=[]'
 bad 'ensemble.families' "${TRUNK[@]}" --set 'ensemble.families=["mlp","gbdt"]'
+bad 'ensemble.shared_init' "${TRUNK[@]}" --set ensemble.shared_init=true
 echo "shared_trunk: all checks passed"

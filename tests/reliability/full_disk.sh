@@ -127,10 +127,24 @@ for case in "8 results.h5" "$((h5 + 8)) results.json"; do
   rm -f "$d/filler"
 done
 run_mpi 2 eval "$CFG" "${SETS[@]}" --set output="$d" --force >/dev/null || fail "eval with space"
+# eval.save_predictions: /predictions is written piece by piece as the test split is
+# scored (collectively, into the temporary results file), the figures after it
+PRED=(--set eval.save_predictions=true)
+run_mpi 2 eval "$CFG" "${SETS[@]}" "${PRED[@]}" --set output="$d" --force >/dev/null || fail "eval with predictions"
+h5=$(du -k "$d/results.h5" | cut -f1)
+for case in "4 results.h5 predictions" "16 results.h5 figures" "$((h5 + 8)) results.json json"; do
+  set -- $case
+  fill "$d" "$1"
+  expect_enospc "eval_predictions_$3" "$d" "$2" "${MPI2[@]}" eval "$CFG" "${SETS[@]}" "${PRED[@]}" --set output="$d" --force
+  rm -f "$d/filler"
+done
+grep -q "cannot write /predictions" "$WORK/eval_predictions_predictions.log" \
+  || { cat "$WORK/eval_predictions_predictions.log"; fail "eval_predictions_predictions: not the /predictions write"; }
+run_mpi 2 eval "$CFG" "${SETS[@]}" "${PRED[@]}" --set output="$d" --force >/dev/null || fail "eval with predictions, with space"
 
 # ---- active: a round's members, its state file (the peak of its disk use: the final
-# active.h5/json need less, so a static fill cannot reach them; they are written by the
-# same rm_h5_atomic and temporary-JSON code as the state file and eval's results) ----
+# active.h5/json need less, so a static fill of a whole run cannot reach them: the final
+# active.h5 is reached through a resume below) ----
 ASETS=("${SETS[@]}" --set ensemble.members=3 --set train.batch_size=32 --set active.pool=2000
        --set active.initial=200 --set active.batch=100 --set active.rounds=2)
 d=$(disk active 4096)
@@ -143,4 +157,25 @@ for free in 8 64 160; do
   run_mpi 2 active "$CFG" "${ASETS[@]}" --set output="$d/run_$free" --resume >/dev/null || fail "active resume with space"
   "$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$d/first/active.h5" "$d/run_$free/active.h5" >/dev/null
 done
+# The final active.h5, which a static fill cannot reach in a whole run: a run whose last
+# rename is blocked (a directory where active.h5 goes) keeps the last round's state; its
+# --resume then only writes the outputs, on a full disk (mid-write, then the reserve).
+out="$d/final"
+mkdir -p "$out/active.h5"
+if run_mpi 2 active "$CFG" "${ASETS[@]}" --set output="$out" --force >"$WORK/final_blocked.log" 2>&1; then
+  fail "active wrote through a directory in the place of active.h5"
+fi
+grep -q "active.h5: Is a directory" "$WORK/final_blocked.log" && [ -f "$out/active_state.h5" ] \
+  || { cat "$WORK/final_blocked.log"; fail "the blocked run did not keep its last state"; }
+rmdir "$out/active.h5"
+a=$(du -k "$d/first/active.h5" | cut -f1)
+for free in 8 $((a + 8)); do
+  fill "$d" "$free"
+  expect_enospc "active_final_${free}k" "$out" active.h5 "${MPI2[@]}" active "$CFG" "${ASETS[@]}" --set output="$out" --resume
+  rm -f "$d/filler"
+done
+# the groups active.h5 shares with results.h5 name the file they are in
+! grep -q "results.h5" "$WORK/active_final_8k.log" || { cat "$WORK/active_final_8k.log"; fail "active_final_8k: names results.h5"; }
+run_mpi 2 active "$CFG" "${ASETS[@]}" --set output="$out" --resume >/dev/null || fail "active final write with space"
+"$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$d/first/active.h5" "$out/active.h5" >/dev/null
 echo "full_disk: ok ($faults ENOSPC faults survived)"

@@ -29,34 +29,21 @@ start_training() { # OUTPUT [extra args]
   pid=$!
 }
 ranks_of() { pgrep -P "$1" -f "rmens train" || true; }
+# A random moment of the first two thirds of a run (in 0.1 s steps)
+sigterm_delay() { awk -v r="$RANDOM" -v t="$reference_seconds" 'BEGIN { printf "%.1f", 0.2 + (r / 32767) * t * 0.66 }'; }
+check_attempt() { # POINT OUT STATUS
+  if [ "$3" = 75 ]; then
+    [ -f "$2/checkpoint.h5" ] || fail "point $1: exit 75 without a checkpoint"
+    grep -q "stopping on signal (exit 75)" "$2.log" || fail "point $1: no checkpoint message"
+  fi
+  ! ls -a "$2" | grep -q "tmp" || fail "point $1: temporary file left behind"
+}
 
 interrupted=0
 for point in 1 2 3; do
   out="$WORK/sigterm_$point"
   mkdir -p "$out"
-  attempts=0 status=1
-  args=()
-  while [ "$status" -ne 0 ]; do
-    attempts=$((attempts + 1)); (( attempts <= 8 )) || fail "point $point: no completion after 8 attempts"
-    start_training "$out" "${args[@]}"
-    # A random moment of the first two thirds of a run (in 0.1 s steps), only on the first
-    # attempts: the last attempt must be allowed to finish.
-    if (( attempts <= 2 )); then
-      sleep "$(awk -v r="$RANDOM" -v t="$reference_seconds" 'BEGIN { printf "%.1f", 0.2 + (r / 32767) * t * 0.66 }')"
-      ranks=$(ranks_of "$pid")
-      [ -n "$ranks" ] && kill -TERM $ranks 2>/dev/null || true
-    fi
-    status=0; wait "$pid" || status=$?
-    case "$status" in
-      0) ;;
-      75) interrupted=$((interrupted + 1))
-          [ -f "$out/checkpoint.h5" ] || fail "point $point: exit 75 without a checkpoint"
-          grep -q "stopping on signal (exit 75)" "$out.log" || fail "point $point: no checkpoint message" ;;
-      *) cat "$out.log"; fail "point $point: exit $status" ;;
-    esac
-    ls -a "$out" | grep -q "tmp" && fail "point $point: temporary file left behind"
-    args=(--resume)
-  done
+  sigterm_until_done "$point" "$out" start_training ranks_of sigterm_delay check_attempt
   [ ! -e "$out/checkpoint.h5" ] || fail "point $point: checkpoint left after completion"
   "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/reference/members.h5" "$out/members.h5"
   echo "point $point: $((attempts - 1)) interruption(s), $(grep -c 'resuming from' "$out.log" || true) resume(s)"

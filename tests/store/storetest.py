@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 RMENS = os.environ["RMENS"]
 MPIRUN = os.environ.get("MPIRUN", "mpirun")
 SRCDIR = os.environ["SRCDIR"]
@@ -55,3 +57,27 @@ def finish(name):
         print(f"{name}: {len(failures)} check(s) failed", file=sys.stderr)
         sys.exit(1)
     print(f"{name}: all checks passed")
+
+
+# ---- content digests, as include/rmens/store.h defines them ----
+DIGEST_STEP = np.uint64(0x9E3779B97F4A7C15)
+
+
+def mix64(z):
+    """SplitMix64's finaliser, elementwise on uint64 arrays."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def digest(arrays):
+    """The content digest of a group's arrays (in order), from the values h5py reads."""
+    total, first = np.uint64(0), 0
+    with np.errstate(over="ignore"):
+        for a in arrays:
+            a = np.ascontiguousarray(a).reshape(-1)
+            bits = a.view(np.uint16 if a.dtype == np.float16 else np.uint32).astype(np.uint64)
+            j = np.arange(first, first + a.size, dtype=np.uint64)
+            total = total + np.sum(mix64((j * DIGEST_STEP) ^ bits), dtype=np.uint64)
+            first += a.size
+    return "rmens-sum64-v1:%016x" % int(total)

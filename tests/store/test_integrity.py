@@ -18,7 +18,7 @@ import shutil
 import h5py
 import numpy as np
 
-from storetest import RMENS, SRCDIR, TempDir, check, finish, run
+from storetest import RMENS, SRCDIR, TempDir, check, digest, finish, run
 
 DEMO = os.path.join(SRCDIR, "configs", "demo.cfg")
 # Train prompts of 8 x 256 float32 = 8 KiB: 4 MiB embedding chunks hold 512 prompts, so
@@ -26,7 +26,6 @@ DEMO = os.path.join(SRCDIR, "configs", "demo.cfg")
 SMALL = ["synth.train_prompts=600", "synth.train_responses=8", "synth.test_prompts=40", "synth.test_responses=8",
          "synth.dim=256", "synth.bench_pairs=20", "model.hidden=[8]", "train.epochs=2", "train.batch_size=32",
          "pairs.count=300", "ensemble.members=2", "parallel.blas_threads=1"]
-STEP = np.uint64(0x9E3779B97F4A7C15)
 
 
 def sets(*extra):
@@ -34,25 +33,6 @@ def sets(*extra):
     for kv in SMALL + list(extra):
         out += ["--set", kv]
     return out
-
-
-def mix64(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def digest(arrays):
-    """The content digest as include/rmens/store.h defines it, from the values h5py reads."""
-    total, first = np.uint64(0), 0
-    with np.errstate(over="ignore"):
-        for a in arrays:
-            a = np.ascontiguousarray(a).reshape(-1)
-            bits = a.view(np.uint16 if a.dtype == np.float16 else np.uint32).astype(np.uint64)
-            j = np.arange(first, first + a.size, dtype=np.uint64)
-            total = total + np.sum(mix64((j * STEP) ^ bits), dtype=np.uint64)
-            first += a.size
-    return "rmens-sum64-v1:%016x" % int(total)
 
 
 def check_digests(path):

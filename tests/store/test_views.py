@@ -21,27 +21,7 @@ import shutil
 import h5py
 import numpy as np
 
-from storetest import RMENS, SMALL_CFG, TempDir, check, finish, run, synth
-STEP = np.uint64(0x9E3779B97F4A7C15)
-
-
-def mix64(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def digest(arrays):
-    """The content digest as include/rmens/store.h defines it (as in test_integrity.py)."""
-    total, first = np.uint64(0), 0
-    with np.errstate(over="ignore"):
-        for a in arrays:
-            a = np.ascontiguousarray(a).reshape(-1)
-            bits = a.view(np.uint16 if a.dtype == np.float16 else np.uint32).astype(np.uint64)
-            j = np.arange(first, first + a.size, dtype=np.uint64)
-            total = total + np.sum(mix64((j * STEP) ^ bits), dtype=np.uint64)
-            first += a.size
-    return "rmens-sum64-v1:%016x" % int(total)
+from storetest import RMENS, SMALL_CFG, TempDir, check, digest, finish, run, synth
 
 VIEWS = ["synth.views=2", "synth.view_dims=[20,40]"]
 
