@@ -51,8 +51,9 @@ typedef struct {
     int fd;                 /* the store, for reading chunks by address (see open_raw) */
 } direct_read;
 
-/* Whether H5Dread_chunk's raw bytes are t's values: 1 (Fletcher-32 the only filter, chunked,
- * little-endian on a little-endian machine; g filled), 0 (read through HDF5), -1 error. */
+/* Whether t's stored chunk bytes are its values and their checksum: 1 (chunked, Fletcher-32
+ * the only filter, little-endian on a little-endian machine; g filled), 0 (read through
+ * HDF5), -1 error. */
 static int direct_geometry(rm_store *s, const transfer_target *t, chunk_geometry *g)
 {
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

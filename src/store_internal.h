@@ -65,8 +65,8 @@ int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t
                         uint64_t *digest);
 /* Collective over s->comm: read rows [p0, p1) of t into buf, as store_transfer_rows with
  * write = 0 does (same data, same checks, same errors). Datasets whose only filter is
- * Fletcher-32 are read chunk by chunk with H5Dread_chunk and verified here
- * (src/store_direct.c); everything else goes through store_transfer_rows. */
+ * Fletcher-32 are read chunk by chunk and verified by rmens (src/store_direct.c);
+ * everything else goes through store_transfer_rows. */
 int store_read_rows(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check, uint64_t *digest);
 transfer_target store_embeddings_target(const rm_store *s, rm_split split);
 transfer_target store_rewards_target(const rm_store *s, rm_split split);

@@ -8,6 +8,7 @@ stored with the filter skipped (filter mask 1) and a chunk never written (fill v
 one error naming the file, the dataset and the chunk's prompt (and response) range."""
 import glob
 import os
+import shutil
 import sys
 
 import h5py
@@ -106,4 +107,17 @@ with TempDir() as d:
                   f"{store}: {dataset} chunk {chunk} corrupt, {ranks} ranks: exit {code}, stderr {err!r}")
         code, _, err = run([RMENS, "inspect", "--verify", bad], ranks=2)
         check(code != 0 and f"/{dataset}: {message}" in err, f"verify {dataset} chunk {chunk} corrupt: {err!r}")
+    # NaN/Inf: the first in the rows read, named, whether its chunk went into place or not.
+    nan_store = os.path.join(d, "nan.h5")
+    shutil.copy(os.path.join(d, "float32_0.h5"), nan_store)
+    with h5py.File(nan_store, "r+") as f:  # h5py rewrites the chunks' checksums
+        f["test/embeddings"][5, 3, 7] = np.inf
+        f["test/embeddings"][9, 1, 0] = np.nan
+        f["train/embeddings"][30, 5, 19] = np.nan
+    for split, p0, p1, where in (("test", 0, 13, "Inf at prompt 5, response 3"), ("test", 6, 13, "NaN at prompt 9, response 1"),
+                                 ("train", 0, 61, "NaN at prompt 30, response 5")):
+        for ranks in (1, 2):
+            code, _, err = run([tool, "read", nan_store, split, p0, p1, 1000, os.path.join(d, "x")], ranks=ranks)
+            check(code != 0 and f"/{split}/embeddings: non-finite value {where}" in err,
+                  f"{split}[{p0}:{p1}] with NaN/Inf on {ranks} ranks: exit {code}, stderr {err!r}")
 finish("store_direct_chunks")
