@@ -38,7 +38,7 @@ static void add_words_scalar(rm_fletcher32_state *f, const uint8_t *p, size_t n)
 }
 
 #if defined(__GNUC__)
-/* A vector of words a step (GCC/Clang vector extensions: AVX-512 lanes where the build has
+/* A vector of words a step (GCC/clang vector extensions: AVX-512 lanes where the build has
  * them, AVX2 or SSE otherwise), at most 256 steps a block: lane j of `even` sums the words
  * 2j of each step, `odd` the words 2j + 1, and `tri` the running sums of both before each
  * step; 256 steps keep tri below 65535 * 256 * 255 < 2^32. */
@@ -57,10 +57,11 @@ typedef uint8_t bytes_v __attribute__((vector_size(VECTOR_BYTES)));
 typedef uint16_t words_v __attribute__((vector_size(VECTOR_BYTES)));
 
 /* A vector's big-endian words in native order: lane j then holds word 2j low, 2j + 1 high.
- * One byte shuffle (pshufb) where there is one, shifts otherwise. */
+ * One byte shuffle (pshufb) where there is one, shifts otherwise (clang, which lacks
+ * __builtin_shuffle, turns the shifts into the shuffle itself; GCC does not). */
 static inline lanes_v load_words(const uint8_t *p)
 {
-#if defined(__SSSE3__)
+#if defined(__SSSE3__) && !defined(__clang__)
     bytes_v b, swap;
     for (int i = 0; i < VECTOR_BYTES; i++) swap[i] = (uint8_t)(i ^ 1);
     memcpy(&b, p, VECTOR_BYTES);
