@@ -233,9 +233,9 @@ static int fetch_chunk(direct_read *r, const hsize_t origin[3], haddr_t address,
 }
 
 /* One chunk: raw, verified, into place. Whole float32 rows wanted whole go straight into
- * the caller's buffer (*done = 1: checked and in the digest already); through
- * H5Dread_chunk not when the chunk ends the buffer, as its checksum lands after it (on
- * the next chunk's first bytes, which are read later, otherwise). */
+ * the caller's buffer (*done = 1: checked and in the digest already). H5Dread_chunk writes
+ * the checksum after the data, so by that route only a chunk that the buffer's next rows
+ * follow goes straight in (the next chunk, read later, overwrites those 4 bytes). */
 static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
 {
     const transfer_target *t = r->t;
