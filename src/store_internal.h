@@ -2,6 +2,7 @@
  *   store_io.c     half conversions, HDF5 plumbing, attributes, the piecewise collective
  *                  transfer (with checksum-error reporting and the content digest);
  *   store_read.c   open and validate, range reads, whole-store scans, --verify;
+ *   store_direct.c direct chunk reads of Fletcher-32 datasets, verified by src/fletcher32.c;
  *   store_write.c  create (chunked, Fletcher-32), write, commit (digest attributes), abandon. */
 #ifndef RMENS_STORE_INTERNAL_H
 #define RMENS_STORE_INTERNAL_H
@@ -62,6 +63,11 @@ enum { CHECK_NONE = 0, CHECK_FAIL = 1 };
  * terms of rm_store_digest_*, so the sum is the same for any split into ranks and pieces). */
 int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t p0, size_t p1, float *buf, int check,
                         uint64_t *digest);
+/* Collective over s->comm: read rows [p0, p1) of t into buf, as store_transfer_rows with
+ * write = 0 does (same data, same checks, same errors). Datasets whose only filter is
+ * Fletcher-32 are read chunk by chunk and verified by rmens (src/store_direct.c);
+ * everything else goes through store_transfer_rows. */
+int store_read_rows(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check, uint64_t *digest);
 transfer_target store_embeddings_target(const rm_store *s, rm_split split);
 transfer_target store_rewards_target(const rm_store *s, rm_split split);
 transfer_target store_bench_target(const rm_store *s, int which);
@@ -70,6 +76,12 @@ transfer_target store_bench_target(const rm_store *s, int which);
 transfer_target store_view_embeddings_target(const rm_store *s, int view, rm_split split);
 transfer_target store_view_bench_target(const rm_store *s, int view, int which);
 size_t store_count_nonfinite(const float *v, size_t n);
+/* First non-finite value of v[0..n): its index, or n. */
+size_t store_first_nonfinite(const float *v, size_t n);
+/* "<file>: <dataset>: <verb> NaN|Inf at <row> r, <col> c" for v[index] of the piece
+ * [r0, ..) x [c0, c0 + nc) (of n2 values each). Returns -1. */
+int store_report_nonfinite(const rm_store *s, const transfer_target *t, const char *verb, size_t r0, size_t c0,
+                           size_t nc, size_t index, float value);
 /* 1 when `name` is a valid view name (1-63 of [A-Za-z0-9_.-], not "." or ".."). */
 int store_view_name_ok(const char *name);
 

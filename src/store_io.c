@@ -389,7 +389,7 @@ static void piece_extent(const piece_plan *pl, const transfer_target *t, size_t 
 
 
 /* First non-finite value of v[0..n): its index, or n. */
-static size_t first_nonfinite(const float *v, size_t n)
+size_t store_first_nonfinite(const float *v, size_t n)
 {
     /* Branch-free accumulate, then locate: the common case (all finite) stays fast. */
     uint32_t any = 0;
@@ -407,8 +407,8 @@ size_t store_count_nonfinite(const float *v, size_t n)
     return count;
 }
 
-static int report_nonfinite(const rm_store *s, const transfer_target *t, const char *verb, size_t r0, size_t c0,
-                            size_t nc, size_t index, float value)
+int store_report_nonfinite(const rm_store *s, const transfer_target *t, const char *verb, size_t r0, size_t c0,
+                           size_t nc, size_t index, float value)
 {
     size_t row = r0 + index / (nc * t->n2);
     size_t col = c0 + (index / t->n2) % nc;
@@ -609,8 +609,8 @@ int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t
             values = buf + ((r0 - p0) * t->n1 + c0) * t->n2;
             rc = select_piece(s, t, &e, r0, nr, c0, nc, &mem_space);
             if (rc == 0 && write && check == CHECK_FAIL) {
-                size_t bad = first_nonfinite(values, n);
-                if (bad < n) rc = report_nonfinite(s, t, "refusing to write", r0, c0, nc, bad, values[bad]);
+                size_t bad = store_first_nonfinite(values, n);
+                if (bad < n) rc = store_report_nonfinite(s, t, "refusing to write", r0, c0, nc, bad, values[bad]);
             }
             if (rc == 0 && write && t->half) rm_float_to_half(values, e.halves, n);
             if (rc != 0) active = 0;
@@ -631,8 +631,8 @@ int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t
         if (digest) *digest = t->half ? rm_store_digest_f16(*digest, e.halves, n, first) : rm_store_digest_f32(*digest, values, n, first);
         if (t->half) rm_half_to_float(e.halves, values, n);
         if (check == CHECK_FAIL) {
-            size_t bad = first_nonfinite(values, n);
-            if (bad < n) rc = report_nonfinite(s, t, "non-finite value", r0, c0, nc, bad, values[bad]);
+            size_t bad = store_first_nonfinite(values, n);
+            if (bad < n) rc = store_report_nonfinite(s, t, "non-finite value", r0, c0, nc, bad, values[bad]);
         }
     }
     transfer_env_close(&e);

@@ -270,14 +270,14 @@ int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, 
 {
     AGREE_ON_RANGE(s, STORE_EMBEDDING_PATHS[split], p0, p1, s->split[split].n_prompts);
     transfer_target t = store_embeddings_target(s, split);
-    return store_transfer_rows(s, &t, 0, p0, p1, out, CHECK_FAIL, NULL);
+    return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
 }
 
 int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
 {
     AGREE_ON_RANGE(s, STORE_REWARD_PATHS[split], p0, p1, s->split[split].n_prompts);
     transfer_target t = store_rewards_target(s, split);
-    return store_transfer_rows(s, &t, 0, p0, p1, out, CHECK_FAIL, NULL);
+    return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
 }
 
 int rm_store_find_view(const rm_store *s, const char *name)
@@ -306,7 +306,7 @@ int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t 
     if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
     transfer_target t = store_view_embeddings_target(s, view, split);
     AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
-    return store_transfer_rows(s, &t, 0, p0, p1, out, CHECK_FAIL, NULL);
+    return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
 }
 
 int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float *chosen, float *rejected)
@@ -316,8 +316,8 @@ int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float 
     if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the store has no /bench", s->path) : 0) != 0) return -1;
     transfer_target c = store_view_bench_target(s, view, 0), r = store_view_bench_target(s, view, 1);
     AGREE_ON_RANGE(s, c.name, i0, i1, s->n_bench);
-    if (store_transfer_rows(s, &c, 0, i0, i1, chosen, CHECK_FAIL, NULL) != 0) return -1;
-    return store_transfer_rows(s, &r, 0, i0, i1, rejected, CHECK_FAIL, NULL);
+    if (store_read_rows(s, &c, i0, i1, chosen, CHECK_FAIL, NULL) != 0) return -1;
+    return store_read_rows(s, &r, i0, i1, rejected, CHECK_FAIL, NULL);
 }
 
 int rm_store_read_bench(rm_store *s, size_t i0, size_t i1, float *chosen, float *rejected)
@@ -325,8 +325,8 @@ int rm_store_read_bench(rm_store *s, size_t i0, size_t i1, float *chosen, float 
     if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the store has no /bench", s->path) : 0) != 0) return -1;
     AGREE_ON_RANGE(s, STORE_BENCH_PATHS[0], i0, i1, s->n_bench);
     transfer_target c = store_bench_target(s, 0), r = store_bench_target(s, 1);
-    if (store_transfer_rows(s, &c, 0, i0, i1, chosen, CHECK_FAIL, NULL) != 0) return -1;
-    return store_transfer_rows(s, &r, 0, i0, i1, rejected, CHECK_FAIL, NULL);
+    if (store_read_rows(s, &c, i0, i1, chosen, CHECK_FAIL, NULL) != 0) return -1;
+    return store_read_rows(s, &r, i0, i1, rejected, CHECK_FAIL, NULL);
 }
 
 /* ---- scanning (inspect) ---- */
@@ -358,7 +358,7 @@ static int scan_rows(rm_store *s, const transfer_target *t, size_t n_rows,
         size_t r0 = begin + (size_t)i * rows_per_step, r1 = r0 + rows_per_step;
         if (r0 > end) r0 = end;
         if (r1 > end) r1 = end;
-        rc = store_transfer_rows(s, t, 0, r0, r1, buf, CHECK_NONE, digest); /* agreed: all ranks stop together */
+        rc = store_read_rows(s, t, r0, r1, buf, CHECK_NONE, digest); /* agreed: all ranks stop together */
         if (rc == 0 && r1 > r0) visit(buf, r1 - r0, row_len, acc);
     }
     free(buf);

@@ -3,6 +3,8 @@ set(STORE_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/store)
 
 rmens_unit_test(test_store ${STORE_TESTS}/test_store.c)
 set_tests_properties(test_store PROPERTIES ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+# src/fletcher32.c (the checksum the direct chunk reads verify) against HDF5's own.
+rmens_unit_test(store_fletcher32 ${STORE_TESTS}/test_fletcher32.c store)
 
 # Exposes the C reader and half conversions to the Python checks below.
 add_executable(store_tool ${STORE_TESTS}/store_tool.c)
@@ -18,5 +20,6 @@ rmens_script_test(store_bad_input ${SYSTEM_PYTHON} ${STORE_TESTS}/test_bad_input
 rmens_script_test(store_inspect ${SYSTEM_PYTHON} ${STORE_TESTS}/test_inspect.py)
 rmens_script_test(store_integrity ${SYSTEM_PYTHON} ${STORE_TESTS}/test_integrity.py)
 rmens_script_test(store_views ${SYSTEM_PYTHON} ${STORE_TESTS}/test_views.py)
+rmens_script_test(store_direct_chunks ${SYSTEM_PYTHON} ${STORE_TESTS}/test_direct_chunks.py ${STORE_TOOL})
 set_tests_properties(store_half store_synth_ranks store_synth_learnable store_read_ranges store_import
-  store_bad_input store_inspect store_integrity store_views PROPERTIES LABELS "e2e;store")
+  store_bad_input store_inspect store_integrity store_views store_direct_chunks PROPERTIES LABELS "e2e;store")

@@ -1,0 +1,123 @@
+"""The direct chunk reads of Fletcher-32 datasets (src/store_direct.c) on stores written
+by h5py with fletcher32=True and chunk shapes that split prompts, responses and the
+embedding dimension unevenly (and whole-row chunks, read straight into place), float32 and
+float16, with and without a user block (chunks read by address or by H5Dread_chunk): the
+C reader on 1, 2 and 3 ranks returns exactly h5py's slices, also for a chunk
+stored with the filter skipped (filter mask 1) and a chunk never written (fill value);
+`rmens inspect --verify` matches digests computed by numpy; a flipped byte in a chunk is
+one error naming the file, the dataset and the chunk's prompt (and response) range."""
+import glob
+import os
+import shutil
+import sys
+
+import h5py
+import numpy as np
+
+from storetest import RMENS, TempDir, check, digest, finish, run
+
+tool = sys.argv[1]
+# name: (shape, chunks); train chunks split every dimension, test chunks hold whole prompts.
+SHAPES = {"train/embeddings": ((61, 6, 20), (7, 4, 9)), "train/rewards": ((61, 6), (11, 5)),
+          "test/embeddings": ((13, 5, 20), (4, 5, 20)), "test/rewards": ((13, 5), (13, 5)),
+          "bench/chosen": ((17, 20), (5, 20)), "bench/rejected": ((17, 20), (6, 7))}
+
+
+def write_store(path, dtype, rng, userblock):
+    """Every dataset Fletcher-32; chunk 0 of /train/embeddings written raw with the filter
+    skipped, the last chunk of /bench/chosen never written (h5py reads its fill value). A
+    user block moves the chunk addresses: the reader then takes H5Dread_chunk."""
+    with h5py.File(path, "w", userblock_size=userblock) as f:
+        f.attrs.update({"format": "rmens-store", "format_version": 1, "embed_model": "e", "response_model": "r",
+                        "task": "t", "store_uuid": "u"})
+        for name, (shape, chunks) in SHAPES.items():
+            t = np.float32 if name.endswith("rewards") else dtype
+            data = rng.normal(size=shape).astype(t)
+            d = f.create_dataset(name, shape, t, chunks=chunks, fletcher32=True, fillvalue=0.25)
+            if name == "bench/chosen":
+                d[:15] = data[:15]
+            else:
+                d[...] = data
+            if name == "train/embeddings":
+                d.id.write_direct_chunk((0, 0, 0), np.ascontiguousarray(data[:7, :4, :9]).tobytes(), filter_mask=1)
+        for group, names in (("train", ("embeddings", "rewards")), ("test", ("embeddings", "rewards")),
+                             ("bench", ("chosen", "rejected"))):
+            f[group].attrs["content_digest"] = digest([f[group][n][...] for n in names])
+
+
+def read_with_tool(store, split, p0, p1, ranks, prefix):
+    for old in glob.glob(prefix + ".*"):
+        os.remove(old)
+    code, _, err = run([tool, "read", store, split, p0, p1, 1000, prefix], ranks=ranks)
+    if not check(code == 0, f"{store} {split}[{p0}:{p1}] on {ranks} ranks: exit {code}: {err}"):
+        return None, None
+    return tuple(np.concatenate([np.fromfile(f"{prefix}.{r}.{x}", dtype=np.float32) for r in range(ranks)])
+                 for x in ("a", "b"))
+
+
+def flip_byte(src, dst, dataset, chunk_offset, offset_in_chunk):
+    """The chunk is found by its bytes: HDF5's chunk addresses count from the superblock,
+    which a user block moves."""
+    with h5py.File(src, "r") as f:
+        _, raw = f[dataset].id.read_direct_chunk(chunk_offset)
+    with open(src, "rb") as f:
+        content = bytearray(f.read())
+    at = content.find(raw)
+    check(at >= 0 and content.find(raw, at + 1) < 0, f"{src}: {dataset} chunk {chunk_offset} not found once")
+    content[at + offset_in_chunk] ^= 0x04
+    with open(dst, "wb") as f:
+        f.write(content)
+
+
+with TempDir() as d:
+    rng = np.random.default_rng(18)
+    for dtype, userblock in ((np.float32, 0), (np.float16, 0), (np.float32, 512)):
+        store = os.path.join(d, f"{np.dtype(dtype).name}_{userblock}.h5")
+        write_store(store, dtype, rng, userblock)
+        with h5py.File(store, "r") as f:
+            check(f["train/embeddings"].id.get_chunk_info_by_coord((0, 0, 0)).filter_mask == 1, "chunk 0 not raw")
+            ranges = [("train", 0, 61), ("train", 5, 40), ("test", 0, 13), ("test", 1, 12), ("test", 4, 8),
+                      ("bench", 0, 17), ("bench", 3, 16)]
+            for index, (split, p0, p1) in enumerate(ranges):
+                names = ("bench/chosen", "bench/rejected") if split == "bench" else (f"{split}/embeddings", f"{split}/rewards")
+                for ranks in (index % 3 + 1, (index + 1) % 3 + 1):
+                    a, b = read_with_tool(store, split, p0, p1, ranks, os.path.join(d, "out"))
+                    what = f"{store} {split}[{p0}:{p1}] on {ranks} ranks"
+                    if a is not None:
+                        check(a.tobytes() == f[names[0]][p0:p1].astype(np.float32).tobytes(), f"{what}: {names[0]} differs")
+                        check(b.tobytes() == f[names[1]][p0:p1].astype(np.float32).tobytes(), f"{what}: {names[1]} differs")
+        for ranks in (1, 2):
+            _, out, _ = run([RMENS, "inspect", "--verify", store, "--read-chunk-mb", "1"], ranks=ranks, expect=0)
+            check(out.count(" matches") == 3 and "status          ok\n" in out, f"verify {store} on {ranks} ranks:\n{out}")
+
+    # Corruption: the chunk's prompt range, and its response range when it splits prompts.
+    cases = [("train/embeddings", (14, 4, 9), "Fletcher-32 checksum mismatch in prompt 14, responses [4, 6)"),
+             ("test/embeddings", (4, 0, 0), "Fletcher-32 checksum mismatch in prompts [4, 8)"),
+             ("test/embeddings", (12, 0, 0), "Fletcher-32 checksum mismatch in prompts [12, 13)")]
+    for (dataset, chunk, message), userblock in [(c, u) for c in cases for u in (0, 512)]:
+        store = os.path.join(d, f"float32_{userblock}.h5")
+        bad = os.path.join(d, "bad.h5")
+        flip_byte(store, bad, dataset, chunk, 3)
+        split = dataset.split("/")[0]
+        for ranks in (1, 2):
+            code, _, err = run([tool, "read", bad, split, 0, 61 if split == "train" else 13, 1000, os.path.join(d, "x")],
+                               ranks=ranks)
+            lines = [l for l in err.splitlines() if "error:" in l]
+            check(code != 0 and len(lines) == 1 and bad in lines[0] and f"/{dataset}: {message}" in lines[0],
+                  f"{store}: {dataset} chunk {chunk} corrupt, {ranks} ranks: exit {code}, stderr {err!r}")
+        code, _, err = run([RMENS, "inspect", "--verify", bad], ranks=2)
+        check(code != 0 and f"/{dataset}: {message}" in err, f"verify {dataset} chunk {chunk} corrupt: {err!r}")
+    # NaN/Inf: the first in the rows read, named, whether its chunk went into place or not.
+    nan_store = os.path.join(d, "nan.h5")
+    shutil.copy(os.path.join(d, "float32_0.h5"), nan_store)
+    with h5py.File(nan_store, "r+") as f:  # h5py rewrites the chunks' checksums
+        f["test/embeddings"][5, 3, 7] = np.inf
+        f["test/embeddings"][9, 1, 0] = np.nan
+        f["train/embeddings"][30, 5, 19] = np.nan
+    for split, p0, p1, where in (("test", 0, 13, "Inf at prompt 5, response 3"), ("test", 6, 13, "NaN at prompt 9, response 1"),
+                                 ("train", 0, 61, "NaN at prompt 30, response 5")):
+        for ranks in (1, 2):
+            code, _, err = run([tool, "read", nan_store, split, p0, p1, 1000, os.path.join(d, "x")], ranks=ranks)
+            check(code != 0 and f"/{split}/embeddings: non-finite value {where}" in err,
+                  f"{split}[{p0}:{p1}] with NaN/Inf on {ranks} ranks: exit {code}, stderr {err!r}")
+finish("store_direct_chunks")
