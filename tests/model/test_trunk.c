@@ -65,7 +65,7 @@ static double weighted_loss64(const rm_mlp64 *m, rm_mlp64_workspace *ws, const d
 
 static void check_gradients(int clf, int weighted)
 {
-    const rm_settings cfg = settings(NULL, 0);
+    rm_settings cfg = settings(NULL, 0);
     const int rows = 2 * N_PAIRS;
     rm_mlp unit;
     CHECK(rm_trunk_unit_create(&unit, &cfg, DIM, HEADS) == 0);
@@ -129,11 +129,12 @@ static void check_gradients(int clf, int weighted)
     rm_mlp64_workspace_free(&ws);
     rm_mlp64_free(&m);
     rm_mlp_free(&unit);
+    rm_settings_free(&cfg);
 }
 
 static void check_initialisation(void)
 {
-    const rm_settings cfg = settings(NULL, 0);
+    rm_settings cfg = settings(NULL, 0);
     rm_mlp unit;
     CHECK(rm_trunk_unit_create(&unit, &cfg, DIM, HEADS) == 0);
     for (int e = 0; e < HEADS; e++) {
@@ -154,6 +155,7 @@ static void check_initialisation(void)
     }
     CHECK(rm_trunk_unit_head(&unit, HEADS, &(rm_mlp){0}) != 0);
     rm_mlp_free(&unit);
+    rm_settings_free(&cfg);
     printf("initialisation: trunk = member 0's, head e = member e's output layer (%d heads)\n", HEADS);
 }
 
@@ -171,7 +173,7 @@ static void check_head_weights(const char *val_split, const char *both_orders)
     snprintf(split, sizeof split, "train.val_split=\"%s\"", val_split);
     snprintf(orders, sizeof orders, "pairs.both_orders=%s", both_orders);
     const char *extra[3] = {"ensemble.data=\"bootstrap\"", split, orders};
-    const rm_settings cfg = settings(extra, 3);
+    rm_settings cfg = settings(extra, 3);
     enum { N = 40 };
     uint32_t winner[N], loser[N], order[N];
     for (uint32_t i = 0; i < N; i++) winner[i] = 2 * i, loser[i] = 2 * i + 1;
@@ -206,6 +208,7 @@ static void check_head_weights(const char *val_split, const char *both_orders)
     free(expanded);
     free(val);
     free(w);
+    rm_settings_free(&cfg);
 }
 
 static void check_settings_refused(void)
@@ -213,14 +216,18 @@ static void check_settings_refused(void)
     const char *linear[1] = {"model.hidden=[]"};
     rm_settings s = settings(linear, 1);
     CHECK(rm_ensemble_kind_check(&s) != 0 && strstr(rm_last_error(), "model.hidden"));
+    rm_settings_free(&s);
     const char *gbdt[1] = {"ensemble.families=[\"mlp\", \"gbdt\"]"};
     s = settings(gbdt, 1);
     CHECK(rm_ensemble_kind_check(&s) != 0 && strstr(rm_last_error(), "ensemble.families"));
+    rm_settings_free(&s);
     const char *warm[1] = {"active.warm_start=true"};
     s = settings(warm, 1);
     CHECK(rm_ensemble_kind_check(&s) != 0 && strstr(rm_last_error(), "active.warm_start"));
+    rm_settings_free(&s);
     s = settings(NULL, 0);
     CHECK(rm_ensemble_kind_check(&s) == 0);
+    rm_settings_free(&s);
     printf("settings a shared trunk cannot have are refused, naming the key\n");
 }
 
