@@ -273,6 +273,21 @@ static int check_view_rewards(import_inputs *in, rm_store *st, int sp, size_t ch
     return rc;
 }
 
+/* The end of an import into w: abandoned (nothing left behind) when rc says it failed,
+ * else committed; result->bytes_read = the input bytes all ranks read. Collective. */
+static int import_finish(rm_store_writer *w, int rc, size_t bytes_read, MPI_Comm comm, rm_import_result *result)
+{
+    if (rc != 0) {
+        rm_store_abandon(w);
+        return -1;
+    }
+    if (rm_store_commit(w) != 0) return -1;
+    unsigned long long mine = bytes_read, total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+    result->bytes_read = (size_t)total;
+    return 0;
+}
+
 static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, MPI_Comm comm, rm_import_result *result)
 {
     size_t chunk_bytes = a->chunk_bytes ? a->chunk_bytes : IMPORT_DEFAULT_CHUNK;
@@ -291,15 +306,7 @@ static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, M
     size_t bytes_read = 0;
     for (int sp = 0; sp < 2 && rc == 0; sp++) rc = import_split(&w, in, sp, w.first_view, chunk_bytes, comm, &bytes_read);
     if (rc == 0 && n_bench > 0) rc = import_bench(&w, in, w.first_view, chunk_bytes, comm, &bytes_read);
-    if (rc != 0) {
-        rm_store_abandon(&w);
-        return -1;
-    }
-    if (rm_store_commit(&w) != 0) return -1;
-    unsigned long long mine = bytes_read, total = 0;
-    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
-    result->bytes_read = (size_t)total;
-    return 0;
+    return import_finish(&w, rc, bytes_read, comm, result);
 }
 
 int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
@@ -368,15 +375,8 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     if (rc == 0) rc = import_split(&w, &in, 1, 0, chunk_bytes, comm, &bytes_read);
     if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read);
     close_inputs(&in);
-    if (rc != 0) {
-        rm_store_abandon(&w);
-        return -1;
-    }
-    if (rm_store_commit(&w) != 0) return -1;
-    unsigned long long mine = bytes_read, total = 0;
-    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+    if (import_finish(&w, rc, bytes_read, comm, result) != 0) return -1;
     size_t elem = dtype == RM_DTYPE_FLOAT16 ? 2 : 4;
-    result->bytes_read = (size_t)total;
     result->bytes_written = 0;
     for (int sp = 0; sp < 2; sp++)
         result->bytes_written += layout.split[sp].n_prompts * layout.split[sp].n_responses * (dim * elem + 4);
