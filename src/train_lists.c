@@ -72,11 +72,12 @@ int rm_member_lists_of(const rm_settings *cfg, const rm_pairs *pairs, int index,
 
 int rm_trunk_head_weights(const rm_settings *cfg, const rm_pairs *pairs, int index, float *weights, size_t n_list)
 {
-    if (rm_member_list_sizes(cfg, pairs, NULL) != n_list)
-        return rm_errorf("shared trunk: head %d's weights for %zu list entries, the list has %zu", index, n_list,
-                         rm_member_list_sizes(cfg, pairs, NULL));
-    for (size_t j = 0; j < n_list; j++) weights[j] = strcmp(cfg->ensemble_data, "bootstrap") == 0 ? 0.0f : 1.0f;
-    if (strcmp(cfg->ensemble_data, "bootstrap") != 0) return 0;
+    const size_t list = rm_member_list_sizes(cfg, pairs, NULL);
+    if (list != n_list)
+        return rm_errorf("shared trunk: head %d's weights for %zu list entries, the list has %zu", index, n_list, list);
+    const int bootstrap = strcmp(cfg->ensemble_data, "bootstrap") == 0;
+    for (size_t j = 0; j < n_list; j++) weights[j] = bootstrap ? 0.0f : 1.0f;
+    if (!bootstrap) return 0;
     /* The unit's list is member 0's without resampling (rm_member_lists_of): its source
      * entries (the training pairs, or with val_split = "entries" member 0's training
      * entries) each `repeat` times in a row. Head `index` draws its resample of the
