@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Label-efficiency curves of rmens active runs (issue 14).
 
-usage: plot_active.py RUN_DIR|CAMPAIGN_DIR [--full RESULTS_JSON] [--aggregator mean]
+usage: plot_active.py RUN_DIR|CAMPAIGN_DIR [--full RESULTS_JSON|ACTIVE_JSON] [--aggregator mean]
+                     [--common-seeds]
 
 RUN_DIR holds one active.json; a CAMPAIGN_DIR (jobs/campaign*.sh with RMENS_VERBS=active)
 holds points/*/active.json. Writes into the directory given:
@@ -13,9 +14,12 @@ holds points/*/active.json. Writes into the directory given:
                              under the best-of-n curve (trapezoid over labels, divided by
                              the label range) and its difference to random
   active_report.md           the same as a table
-The full-pool pair accuracy is that of --full (results.json of rmens run/eval trained on
-the whole pool: pairs.count = active.pool), else the highest final-round pair accuracy of
-any run (said so in the report)."""
+The full-pool pair accuracy is that of --full: results.json of rmens run/eval trained on
+the whole pool (pairs.count = active.pool), or the active.json of `rmens active` with
+active.initial = active.pool and active.rounds = 0 (its last round). Without --full it is
+the highest final-round pair accuracy of any run (said so in the report).
+--common-seeds keeps only the seeds that every strategy has, so that a campaign still
+under way compares strategies over the same seeds."""
 import argparse
 import glob
 import json
@@ -40,6 +44,24 @@ def load_runs(directory):
     if not paths:
         raise SystemExit(f"plot_active: no active.json in {directory} or its points/*/")
     return [json.load(open(p)) for p in paths]
+
+
+def common_seeds(runs):
+    """The runs whose seed every strategy has run."""
+    seeds = defaultdict(set)
+    for run in runs:
+        seeds[run["strategy"]].add(run["seed"])
+    shared = set.intersection(*seeds.values()) if seeds else set()
+    if not shared:
+        raise SystemExit("plot_active: --common-seeds: no seed that every strategy has run")
+    return [run for run in runs if run["seed"] in shared], sorted(shared)
+
+
+def full_pair_accuracy(path, aggregator):
+    """pair accuracy of a results.json, or of an active.json's last round."""
+    d = json.load(open(path))
+    aggregators = d["rounds"][-1]["aggregators"] if "rounds" in d else d["aggregators"]
+    return aggregators[aggregator]["pair_accuracy"]
 
 
 def curve(run, aggregator):
@@ -105,13 +127,18 @@ def plot(groups, path, aggregator):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("directory")
-    ap.add_argument("--full", help="results.json of an ensemble trained on the whole pool")
+    ap.add_argument("--full", help="results.json or active.json of an ensemble trained on the whole pool")
     ap.add_argument("--aggregator", default="mean")
+    ap.add_argument("--common-seeds", action="store_true", help="only the seeds every strategy has")
     a = ap.parse_args(argv)
     runs = load_runs(a.directory)
+    seeds_note = ""
+    if a.common_seeds:
+        runs, seeds = common_seeds(runs)
+        seeds_note = f" Seeds every strategy has: {', '.join(map(str, seeds))}."
     groups = by_strategy(runs, a.aggregator)
     if a.full:
-        full = json.load(open(a.full))["aggregators"][a.aggregator]["pair_accuracy"]
+        full = full_pair_accuracy(a.full, a.aggregator)
         full_note = f"full-pool pair accuracy {full:.4f} from {a.full}"
     else:
         full = max(float(np.nanmax(m["pair_accuracy"][:, -1])) for _, m, _ in groups.values())
@@ -122,7 +149,7 @@ def main(argv):
     plot(groups, figure, a.aggregator)
     with open(os.path.join(a.directory, "active_summary.json"), "w") as f:
         json.dump({"aggregator": a.aggregator, "full_pair_accuracy": full, "strategies": summary}, f, indent=1)
-    lines = [f"# rmens active: label efficiency ({len(runs)} runs)", "", full_note + ".", "",
+    lines = [f"# rmens active: label efficiency ({len(runs)} runs)", "", full_note + "." + seeds_note, "",
              "| strategy | seeds | labels to 95 % pair acc. | best-of-n area | vs random | final pair acc. | final best-of-n |",
              "|---|---|---|---|---|---|---|"]
     for s, v in summary.items():

@@ -49,4 +49,19 @@ print("summary consistent with active.json")
 PY
 "$SRCDIR/jobs/campaign_local.sh" "$WORK/tiny.sweep" >"$WORK/c2.log" 2>&1 || fail "second call"
 [ "$(grep -c "has results; skipped" "$WORK/c2.log")" = 4 ] || { cat "$WORK/c2.log"; fail "finished points not skipped"; }
+# A campaign under way: past_dopt has seed 1 only. --common-seeds compares both on seed 1;
+# --full takes an active.json's last round.
+cp -r "$WORK/campaign" "$WORK/partial"
+rm "$WORK/partial/points/p0003/active.json"
+"$PYTHON" "$SRCDIR/analysis/plot_active.py" "$WORK/partial" --common-seeds \
+  --full "$WORK/campaign/points/p0001/active.json" >"$WORK/p.log" 2>&1 || { cat "$WORK/p.log"; fail "plot_active --common-seeds"; }
+"$PYTHON" - "$WORK/partial" "$WORK/campaign/points/p0001/active.json" <<'PY'
+import json, sys
+s = json.load(open(f"{sys.argv[1]}/active_summary.json"))
+full = json.load(open(sys.argv[2]))["rounds"][-1]["aggregators"]["mean"]["pair_accuracy"]
+assert s["full_pair_accuracy"] == full, (s["full_pair_accuracy"], full)
+assert all(v["seeds"] == 1 for v in s["strategies"].values()), s["strategies"]
+report = open(f"{sys.argv[1]}/active_report.md").read()
+assert "Seeds every strategy has: 1." in report, report
+PY
 echo "active campaign: ok"
