@@ -31,6 +31,7 @@
 #include "rmens/parallel.h"
 #include "rmens/precision.h"
 #include "rmens/rng.h"
+#include "rmens/warm.h"
 
 #define POOL_BLOCK 512 /* pairs per scoring block: 1024 rows, the evaluator's block; a multiple of RM_DOPT_BLOCK */
 
@@ -39,6 +40,7 @@ typedef struct {
     MPI_Comm comm;
     int rank, size, threads;
     rm_active_strategy strategy;
+    rm_eval_plan warm_plan;    /* with c->rec.warm: the full ensemble only (rmens/warm.h) */
     rm_store store;
     rm_shared_split ns;
     rm_train_data data;
@@ -78,6 +80,9 @@ static int check_settings(const rm_settings *cfg, rm_active_strategy *strategy)
         return rm_errorf("train.batch_size = %lld is larger than the %zu training pairs of the initial set (active.initial = %lld, train.val_fraction = %g)",
                          cfg->train_batch_size, (size_t)initial - n_val, initial, cfg->train_val_fraction);
     if (cfg->parallel_ranks_per_member < 1) return rm_errorf("parallel.ranks_per_member must be >= 1");
+    if (strcmp(cfg->eval_warm, "true") == 0 && !cfg->ensemble_shared_init)
+        return rm_errorf("eval.warm = true needs ensemble.shared_init = true: members from independent initialisations "
+                         "cannot be weight-averaged");
     /* the family rules (active.warm_start or dopt with trees) before the pool is drawn, not
      * as a member's error in round 0 */
     return rm_family_check_settings(cfg, 0);
@@ -374,6 +379,28 @@ static int train_round(active_ctx *c, int round, int resume, active_round *ar)
     return rc;
 }
 
+/* aggregators.warm of the round's members: their weight average, standardised on the
+ * train split and scored as rmens eval does (rmens/warm.h). */
+static int evaluate_warm(active_ctx *c, rm_ensemble *ens, active_round *ar)
+{
+    ens->shared_init = 1;
+    snprintf(ens->objective, sizeof ens->objective, "%s", c->cfg->model_objective);
+    snprintf(ens->store_uuid, sizeof ens->store_uuid, "%s", c->store.uuid);
+    ens->member_view = rm_calloc((size_t)ens->n_members, sizeof *ens->member_view, "eval.warm: member views");
+    int enabled = 0, n_models = 0;
+    int rc = rm_all_ok(c->comm, ens->member_view ? rm_warm_decide(c->cfg, ens, &enabled) : -1);
+    rm_eval_results res;
+    memset(&res, 0, sizeof res);
+    double seconds = 0;
+    if (rc == 0 && enabled)
+        rc = rm_warm_evaluate(c->cfg, c->comm, &c->store, ens, &c->warm_plan, c->threads, &res, &n_models, &seconds);
+    if (rc == 0 && c->rank == 0) ar->warm = res.warm;
+    rm_eval_results_free(&res);
+    free(ens->member_view);
+    ens->member_view = NULL;
+    return rc;
+}
+
 static int evaluate_round(active_ctx *c, active_round *ar)
 {
     double t0 = rm_now();
@@ -388,6 +415,7 @@ static int evaluate_round(active_ctx *c, active_round *ar)
     int rc = rm_eval_score(c->cfg, c->comm, &c->store, &ens, &c->rec.plan, c->threads, NULL, &res, &tm);
     if (rc == 0 && c->rank == 0) ar->fig = res.full;
     rm_eval_results_free(&res);
+    if (rc == 0 && c->rec.warm) rc = evaluate_warm(c, &ens, ar);
     ar->seconds[T_EVALUATE] = rm_now() - t0;
     return rc;
 }
@@ -437,6 +465,21 @@ static int restore_state(active_ctx *c)
 
 /* ---- set-up ---- */
 
+/* The plan of the warm aggregator: the full ensemble only, since active.json reports no
+ * ablation (its one ablation size is E, the whole ensemble, which rm_warm_evaluate
+ * averages once). */
+static int warm_plan_create(active_ctx *c)
+{
+    rm_settings *warm_cfg = rm_alloc(1, sizeof *warm_cfg, "eval.warm: settings");
+    if (!warm_cfg) return -1;
+    *warm_cfg = *c->cfg;
+    warm_cfg->eval_n_ablation = 1;
+    warm_cfg->eval_ablation_sizes[0] = c->deal.n_members;
+    int rc = rm_eval_plan_create(&c->warm_plan, warm_cfg, c->deal.n_members, c->store.split[RM_SPLIT_TEST].n_responses);
+    free(warm_cfg);
+    return rc;
+}
+
 static int setup(active_ctx *c)
 {
     const rm_settings *cfg = c->cfg;
@@ -470,21 +513,25 @@ static int setup(active_ctx *c)
     c->x = rm_active_is_dopt(c->strategy) ? rm_alloc((size_t)E * nl * (size_t)c->H, sizeof(float), "pool features (lower active.pool)") : NULL;
     c->rec.rounds = rm_calloc((size_t)cfg->active_rounds + 1, sizeof(active_round), "round records");
     c->fingerprint = rm_checkpoint_fingerprint(cfg, c->store.uuid);
+    /* warm with shared_init (auto or true): a state with warm figures resumes only as such */
+    c->rec.warm = cfg->ensemble_shared_init && strcmp(cfg->eval_warm, "false") != 0;
     rc = c->labelled && c->lab && c->members && c->d && c->rec.rounds && c->fingerprint ? 0 : -1;
     if (rc == 0 && rm_active_is_dopt(c->strategy) && !c->x) rc = -1;
     if (rc == 0) {
         char *full = NULL;
         if (asprintf(&full, "%s active.strategy=%s active.pool=%lld active.initial=%lld active.batch=%lld "
                             "active.warm_start=%d active.dopt_ridge=%.17g pairs.sampling=%s pairs.candidates=%s "
-                            "pairs.per_prompt=%lld pairs.label_flip=%.17g pairs.reward_scale=%.17g version=%s",
+                            "pairs.per_prompt=%lld pairs.label_flip=%.17g pairs.reward_scale=%.17g version=%s%s",
                      c->fingerprint, cfg->active_strategy, cfg->active_pool, cfg->active_initial, cfg->active_batch,
                      cfg->active_warm_start, cfg->active_dopt_ridge, cfg->pairs_sampling, cfg->pairs_candidates,
-                     cfg->pairs_per_prompt, cfg->pairs_label_flip, cfg->pairs_reward_scale, RMENS_VERSION) < 0)
+                     cfg->pairs_per_prompt, cfg->pairs_label_flip, cfg->pairs_reward_scale, RMENS_VERSION,
+                     c->rec.warm ? " eval.warm=1" : "") < 0)
             rc = rm_errorf("out of memory");
         free(c->fingerprint);
         c->fingerprint = full;
     }
     if (rc == 0) rc = rm_eval_plan_create(&c->rec.plan, cfg, E, c->store.split[RM_SPLIT_TEST].n_responses);
+    if (rc == 0 && c->rec.warm) rc = warm_plan_create(c);
     return rm_all_ok(c->comm, rc);
 }
 
@@ -495,6 +542,7 @@ static void teardown(active_ctx *c)
     free(c->members), free(c->labelled), free(c->lab), free(c->d), free(c->x), free(c->fingerprint);
     rm_active_rounds_free(&c->rec);
     rm_eval_plan_free(&c->rec.plan);
+    rm_eval_plan_free(&c->warm_plan);
     rm_member_deal_free(&c->deal);
     rm_pairs_free(&c->pool);
     rm_shared_split_free(&c->ns);
@@ -506,10 +554,12 @@ static void print_round(const active_ctx *c, int round, const active_round *ar)
     const rm_eval_plan *p = &c->rec.plan;
     const rm_aggregate_figures *mean = &ar->fig.aggregate[0];
     printf("[rank 0] round %d/%lld: %lld labels, criterion of the batch %.4g..%.4g; val_acc %.4f; test: best-of-%zu %.4f, "
-           "spearman %.4f, pair_acc %.4f (mean); seconds train %.2f score %.2f select %.2f evaluate %.2f\n",
+           "spearman %.4f, pair_acc %.4f (mean)",
            round, c->cfg->active_rounds, ar->labels, ar->crit[1], ar->crit[2], ar->train[TRAIN_VAL_ACCURACY],
-           p->bon_n[p->n_bon - 1], mean->bon[p->n_bon - 1], mean->spearman, mean->pair_accuracy, ar->seconds[T_TRAIN],
-           ar->seconds[T_SCORE], ar->seconds[T_SELECT], ar->seconds[T_EVALUATE]);
+           p->bon_n[p->n_bon - 1], mean->bon[p->n_bon - 1], mean->spearman, mean->pair_accuracy);
+    if (c->rec.warm) printf(", %.4f, %.4f (warm)", ar->warm.spearman, ar->warm.pair_accuracy);
+    printf("; seconds train %.2f score %.2f select %.2f evaluate %.2f\n", ar->seconds[T_TRAIN], ar->seconds[T_SCORE],
+           ar->seconds[T_SELECT], ar->seconds[T_EVALUATE]);
     fflush(stdout);
 }
 

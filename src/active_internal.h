@@ -20,6 +20,7 @@ typedef struct {
     double label_agreement;  /* labelled pairs whose label agrees with the golden order */
     double seconds[T_FIELDS];   /* slowest rank */
     rm_ensemble_figures fig; /* rank 0 */
+    rm_aggregate_figures warm; /* rank 0, when the record has warm: aggregators.warm */
 } active_round;
 
 typedef struct {
@@ -33,6 +34,7 @@ typedef struct {
     int rank, size;
     const rm_store *store;
     rm_eval_plan plan;
+    int warm;                /* every round reports aggregators.warm (ensemble.shared_init, eval.warm) */
     int n_rounds;            /* rounds recorded so far (0 .. active.rounds + 1) */
     active_round *rounds;    /* [active.rounds + 1] */
     double wall_seconds;

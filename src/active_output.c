@@ -10,7 +10,8 @@
  *   /round_<r>/    attrs: round, labels, label_agreement, criterion_mean|min|max,
  *                         train_epochs, train_best_epoch, train_loss, train_val_loss,
  *                         train_val_accuracy, train_pairs; selected [n] uint32 pool indices;
- *                  aggregators/<name>/bon [n] + spearman, pair_accuracy, bench_accuracy;
+ *                  aggregators/<name>/bon [n] + spearman, pair_accuracy, bench_accuracy
+ *                         (<name> also "warm" with ensemble.shared_init, rmens/warm.h);
  *                  agreement/, uncertainty/ (as results.h5)
  *   /run/          attrs: ranks, precision, precision_requested, matmul_kernel, cpu,
  *                         wall_seconds; round_seconds [R+1, 4] (train, score, select, evaluate)
@@ -32,6 +33,7 @@
 #define ACTIVE_FORMAT "rmens-active"
 #define STATE_FORMAT "rmens-active-state"
 #define FIG_DOUBLES (sizeof(rm_ensemble_figures) / sizeof(double))
+#define WARM_DOUBLES (sizeof(rm_aggregate_figures) / sizeof(double))
 
 static const char *const TRAIN_NAMES[TRAIN_FIELDS] = {"train_epochs", "train_best_epoch", "train_loss",
                                                       "train_val_loss", "train_val_accuracy", "train_pairs"};
@@ -70,7 +72,7 @@ static int write_round_h5(hid_t file, const active_record *rec, int r)
     hsize_t n = (hsize_t)ar->n_selected;
     if (rc == 0)
         rc = rm_h5_write_dataset(g, "selected", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &n, ar->selected, 1, 0, "active.h5");
-    if (rc == 0) rc = rm_eval_h5_ensemble(g, &rec->plan, &ar->fig, NULL);
+    if (rc == 0) rc = rm_eval_h5_ensemble(g, &rec->plan, &ar->fig, NULL, rec->warm ? &ar->warm : NULL);
     H5Gclose(g);
     return rc ? rm_error_context("active.h5: /%s", name) : 0;
 }
@@ -153,7 +155,7 @@ static void json_round(FILE *f, const active_record *rec, int r)
     fputs("},\n   ", f);
     double kl[RM_MAX_LIST];
     for (int j = 0; j < rec->plan.n_bon; j++) kl[j] = rm_bon_kl(rec->plan.bon_n[j]);
-    rm_eval_json_ensemble(f, &rec->plan, &ar->fig, kl, "   ", NULL);
+    rm_eval_json_ensemble(f, &rec->plan, &ar->fig, kl, "   ", NULL, rec->warm ? &ar->warm : NULL);
     fputc('}', f);
 }
 
@@ -229,16 +231,18 @@ int rm_active_state_write(const active_record *rec, const char *path, const char
         memcpy(head + 2, ar->crit, sizeof ar->crit);
         memcpy(head + 5, ar->train, sizeof ar->train);
         memcpy(head + 5 + TRAIN_FIELDS, ar->seconds, sizeof ar->seconds);
-        hsize_t nh = sizeof head / sizeof head[0], nf = FIG_DOUBLES, ns = ar->n_selected;
+        hsize_t nh = sizeof head / sizeof head[0], nf = FIG_DOUBLES, nw = WARM_DOUBLES, ns = ar->n_selected;
         rc = rm_h5_write_dataset(g, "record", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nh, head, 1, 0, path);
         if (rc == 0) rc = rm_h5_write_dataset(g, "figures", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nf, &ar->fig, 1, 0, path);
+        if (rc == 0 && rec->warm)
+            rc = rm_h5_write_dataset(g, "warm_figures", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nw, &ar->warm, 1, 0, path);
         if (rc == 0) rc = rm_h5_write_dataset(g, "selected", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &ns, ar->selected, 1, 0, path);
         H5Gclose(g);
     }
     return rm_h5_atomic_finish(&out, rc);
 }
 
-static int read_round(hid_t f, const char *path, int r, active_round *ar)
+static int read_round(hid_t f, const char *path, int r, int warm, active_round *ar)
 {
     char name[32];
     snprintf(name, sizeof name, "round_%d", r);
@@ -248,6 +252,8 @@ static int read_round(hid_t f, const char *path, int r, active_round *ar)
     hsize_t nh = sizeof head / sizeof head[0], nf = FIG_DOUBLES;
     int rc = rm_h5_read_dataset(g, "record", H5T_NATIVE_DOUBLE, 1, &nh, head, path);
     if (rc == 0) rc = rm_h5_read_dataset(g, "figures", H5T_NATIVE_DOUBLE, 1, &nf, &ar->fig, path);
+    hsize_t nw = WARM_DOUBLES;
+    if (rc == 0 && warm) rc = rm_h5_read_dataset(g, "warm_figures", H5T_NATIVE_DOUBLE, 1, &nw, &ar->warm, path);
     hid_t d = rc == 0 ? H5Dopen2(g, "selected", H5P_DEFAULT) : -1;
     hid_t space = d >= 0 ? H5Dget_space(d) : -1;
     hsize_t ns = 0;
@@ -280,7 +286,7 @@ int rm_active_state_read(active_record *rec, const char *path, const char *finge
         rc = rm_errorf("%s is from a run with other settings (continue with the same config, or start over with --force)", path);
     if (rc == 0) rc = rm_h5_read_attr_int(f, "rounds_done", &done, path);
     if (rc == 0 && (done < 1 || done > rec->cfg->active_rounds + 1)) rc = rm_errorf("%s: %lld rounds done", path, done);
-    for (int r = 0; rc == 0 && r < (int)done; r++) rc = read_round(f, path, r, &rec->rounds[r]);
+    for (int r = 0; rc == 0 && r < (int)done; r++) rc = read_round(f, path, r, rec->warm, &rec->rounds[r]);
     if (rc == 0) rec->n_rounds = (int)done;
     free(saved);
     H5Fclose(f);

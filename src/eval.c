@@ -126,9 +126,9 @@ static void json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figu
 }
 
 void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
-                          const rm_eval_results *r)
+                          const rm_eval_results *r, const rm_aggregate_figures *warm)
 {
-    json_ensemble(f, p, e, kl, indent, r, NULL);
+    json_ensemble(f, p, e, kl, indent, r, warm);
 }
 
 void rm_json_string(FILE *f, const char *s)
@@ -295,9 +295,10 @@ static int h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures
     return rc;
 }
 
-int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r)
+int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r,
+                        const rm_aggregate_figures *warm)
 {
-    return h5_ensemble(g, p, e, r, NULL);
+    return h5_ensemble(g, p, e, r, warm);
 }
 
 static int write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const provenance *prov)

@@ -12,5 +12,7 @@ set_tests_properties(active_resume PROPERTIES LABELS "mpi;e2e;active;reliability
 rmens_script_test(active_train_equivalence ${CMAKE_CURRENT_SOURCE_DIR}/active/train_equivalence.sh)
 rmens_script_test(active_bad_inputs ${CMAKE_CURRENT_SOURCE_DIR}/active/bad_inputs.sh)
 set_tests_properties(active_train_equivalence active_bad_inputs PROPERTIES LABELS "mpi;e2e;active")
+rmens_script_test(active_warm ${CMAKE_CURRENT_SOURCE_DIR}/active/warm.sh)
+set_tests_properties(active_warm PROPERTIES LABELS "mpi;e2e;active")
 rmens_script_test(active_campaign ${CMAKE_CURRENT_SOURCE_DIR}/active/campaign.sh)
 set_tests_properties(active_campaign PROPERTIES LABELS "e2e;analysis;active")

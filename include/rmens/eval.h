@@ -264,10 +264,12 @@ int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const 
 /* results.json / results.h5 pieces, for other result files with the same layout:
  * "aggregators", "agreement", "uncertainty" of e (JSON members, no braces around them),
  * and the groups aggregators/, agreement/, uncertainty/ under HDF5 group g. r: the full
- * ensemble's results when its calibration is to be written with them, else NULL. */
+ * ensemble's results when its calibration is to be written with them, else NULL. warm:
+ * the figures of aggregators.warm (rmens/warm.h) after the others, or NULL. */
 void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl,
-                           const char *indent, const rm_eval_results *r);
-int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r);
+                           const char *indent, const rm_eval_results *r, const rm_aggregate_figures *warm);
+int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r,
+                        const rm_aggregate_figures *warm);
 /* A JSON string, escaped. */
 void rm_json_string(FILE *f, const char *s);
 

@@ -26,8 +26,8 @@
  * all MLPs of one shape on one view. Training refuses ensemble.shared_init = true with
  * tree members or members on different views, and a checkpoint of one initialisation
  * does not resume under the other (rm_shared_init_fingerprint). /predictions
- * (eval.save_predictions) holds the members only. `rmens active` trains with the key
- * but reports no warm. */
+ * (eval.save_predictions) holds the members only. `rmens active` with the key reports
+ * aggregators.warm of every round's full ensemble (no ablation; src/active.c). */
 #ifndef RMENS_WARM_H
 #define RMENS_WARM_H
 

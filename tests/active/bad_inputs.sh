@@ -27,6 +27,7 @@ expect_error active.pool --set pairs.mode=within_prompt --set active.pool=5000
 expect_error active.initial --set active.initial=3000
 expect_error active.dopt_ridge --set active.dopt_ridge=0
 expect_error train.batch_size --set active.initial=20
+expect_error ensemble.shared_init --set eval.warm=true
 run_mpi 1 active "$CFG" "${ACTIVE_SETS[@]}" --set output="$WORK/zero" --set active.rounds=0 >"$WORK/zero.log" 2>&1 \
   || { cat "$WORK/zero.log"; fail "active.rounds = 0"; }
 [ -f "$WORK/zero/active.h5" ] || fail "active.rounds = 0 wrote no active.h5"

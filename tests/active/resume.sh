@@ -3,18 +3,21 @@
 # or between rounds) and by SIGKILL after a periodic checkpoint, every continued run ends
 # with an active.h5 identical (outside /run) to the uninterrupted run's, and the same
 # members.h5. past_dopt with warm starts: the selection needs the labelled set, the last
-# round's members and their weights.
+# round's members and their weights. Shared initialisation: the rounds' warm figures
+# (aggregators.warm) go through the resume state too.
 source "$(dirname "$0")/common.sh"
 SETS=("${COMMON_SETS[@]}" --set synth.dim=256 --set synth.train_prompts=600 --set model.hidden=[256,64]
       --set ensemble.members=2 --set train.epochs=24 --set train.batch_size=64 --set train.patience=0
       --set active.pool=6000 --set active.initial=2000 --set active.batch=500 --set active.rounds=3
-      --set active.strategy=past_dopt --set active.warm_start=true)
+      --set active.strategy=past_dopt --set active.warm_start=true --set ensemble.shared_init=true)
 "$RMENS" synth "$CFG" "${SETS[@]}" --force >/dev/null
 start=$(date +%s.%N)
 run_mpi 2 active "$CFG" "${SETS[@]}" --set output="$WORK/reference" >"$WORK/reference.log" 2>&1 \
   || { cat "$WORK/reference.log"; fail "reference run"; }
 reference_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 echo "uninterrupted run: ${reference_seconds}s"
+"$PYTHON" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r"); assert all("warm" in f[f"round_{r}/aggregators"] for r in range(4))' \
+  "$WORK/reference/active.h5" || fail "the reference has no warm figures"
 
 start_active() { # OUTPUT [extra args]
   local out="$1"; shift
