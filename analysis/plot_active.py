@@ -10,7 +10,8 @@ holds points/*/active.json. Writes into the directory given:
                              aggregator against labels used, one line per strategy: mean
                              over seeds, band from the lowest to the highest seed
   active_summary.json        per strategy: labels to reach 95 % of the full-pool pair
-                             accuracy (first round whose seed-mean reaches it), the area
+                             accuracy (first round whose seed-mean reaches it; also for
+                             85 % and 90 %, labels_to_pair_accuracy_fraction), the area
                              under the best-of-n curve (trapezoid over labels, divided by
                              the label range) and its difference to random
   active_report.md           the same as a table
@@ -91,15 +92,25 @@ def by_strategy(runs, aggregator):
     return dict(sorted(out.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else 99))
 
 
+FRACTIONS = (0.85, 0.90, 0.95)  # of the full-pool pair accuracy
+
+
+def labels_to_reach(labels, accuracy, target):
+    """labels of the first round whose accuracy reaches target, or None."""
+    reach = [int(x) for x, a in zip(labels, accuracy) if a >= target]
+    return reach[0] if reach else None
+
+
 def summarise(groups, full_accuracy):
     summary = {}
     for s, (labels, m, seeds) in groups.items():
         acc = np.nanmean(m["pair_accuracy"], axis=0)
-        reach = [int(x) for x, a in zip(labels, acc) if a >= 0.95 * full_accuracy]
+        reach = {f"{f:.2f}": labels_to_reach(labels, acc, f * full_accuracy) for f in FRACTIONS}
         bon = np.nanmean(m["bon"], axis=0)
         span = labels[-1] - labels[0]
         area = float(np.trapz(bon, labels) / span) if span > 0 else float(bon[0])
-        summary[s] = {"seeds": seeds, "labels_to_95pct_pair_accuracy": reach[0] if reach else None,
+        summary[s] = {"seeds": seeds, "labels_to_95pct_pair_accuracy": reach["0.95"],
+                      "labels_to_pair_accuracy_fraction": reach,
                       "bon_area": area, "final_pair_accuracy": float(acc[-1]), "final_bon": float(bon[-1])}
     if "random" in summary:
         for s in summary:
@@ -150,12 +161,14 @@ def main(argv):
     with open(os.path.join(a.directory, "active_summary.json"), "w") as f:
         json.dump({"aggregator": a.aggregator, "full_pair_accuracy": full, "strategies": summary}, f, indent=1)
     lines = [f"# rmens active: label efficiency ({len(runs)} runs)", "", full_note + "." + seeds_note, "",
-             "| strategy | seeds | labels to 95 % pair acc. | best-of-n area | vs random | final pair acc. | final best-of-n |",
-             "|---|---|---|---|---|---|---|"]
+             "| strategy | seeds | labels to 95 % pair acc. | to 90 % | to 85 % | best-of-n area | vs random | "
+             "final pair acc. | final best-of-n |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for s, v in summary.items():
-        reach = v["labels_to_95pct_pair_accuracy"]
+        reach = v["labels_to_pair_accuracy_fraction"]
+        shown = {f: "not reached" if n is None else str(n) for f, n in reach.items()}
         diff = v.get("bon_area_minus_random")
-        lines.append(f"| {s} | {v['seeds']} | {reach if reach is not None else 'not reached'} | {v['bon_area']:.4f} | "
+        lines.append(f"| {s} | {v['seeds']} | {shown['0.95']} | {shown['0.90']} | {shown['0.85']} | {v['bon_area']:.4f} | "
                      f"{'' if diff is None else f'{diff:+.4f}'} | {v['final_pair_accuracy']:.4f} | {v['final_bon']:.4f} |")
     lines += ["", f"![curves](figures/{os.path.basename(figure)})", ""]
     with open(os.path.join(a.directory, "active_report.md"), "w") as f:

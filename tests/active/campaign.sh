@@ -44,6 +44,11 @@ for name, v in s["strategies"].items():
     bon = np.mean([[max(((int(n), b) for n, b in r["aggregators"]["mean"]["bon"].items()))[1] for r in run["rounds"]] for run in mine], axis=0)
     area = np.trapz(bon, [200, 300, 400]) / 200
     assert abs(area - v["bon_area"]) < 1e-12, (name, area, v["bon_area"])
+    acc = np.mean([[r["aggregators"]["mean"]["pair_accuracy"] for r in run["rounds"]] for run in mine], axis=0)
+    for f, n in v["labels_to_pair_accuracy_fraction"].items():
+        first = [x for x, a in zip([200, 300, 400], acc) if a >= float(f) * s["full_pair_accuracy"]]
+        assert n == (first[0] if first else None), (name, f, n, first)
+    assert v["labels_to_95pct_pair_accuracy"] == v["labels_to_pair_accuracy_fraction"]["0.95"]
 assert s["strategies"]["random"]["bon_area_minus_random"] == 0
 print("summary consistent with active.json")
 PY
