@@ -184,9 +184,9 @@ static int should_stop(void *opaque)
 }
 
 /* periodic: 0 when the deal cannot checkpoint (views of different D) */
-static void arm_clock(stop_clock *clock, const rm_settings *cfg, int periodic)
+static void arm_clock(stop_clock *clock, const rm_settings *cfg)
 {
-    clock->deadline = periodic && cfg->train_checkpoint_minutes > 0 ? rm_now() + 60.0 * cfg->train_checkpoint_minutes : 0;
+    clock->deadline = cfg->train_checkpoint_minutes > 0 ? rm_now() + 60.0 * cfg->train_checkpoint_minutes : 0;
 }
 
 typedef struct {
@@ -367,25 +367,41 @@ static int train_slot(const rm_settings *cfg, rm_member_deal *d, const rm_train_
     return 0;
 }
 
-/* A shared trunk's unit on group 0: all members at once, not interruptible (rmens/trunk.h). */
-static void train_unit_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
-                             const rm_pairs *pairs, progress_ctx *pctx)
+/* A shared trunk's unit on group 0: all members at once (rmens/trunk.h). Every head's
+ * slot holds its part of the unit while interrupted: the heads start, stop and resume
+ * together. 0, or 1 when interrupted. */
+static int train_unit_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
+                            const rm_pairs *pairs, stop_clock *clock, progress_ctx *pctx)
 {
+    const int E = d->n_members;
     int pending = 0;
-    for (int m = 0; m < d->n_members; m++) pending |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
-    if (!pending) return;
+    for (int m = 0; m < E; m++) pending |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
+    if (!pending) return 0;
     if (injected_failure(d->rank, 0)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
-    rm_member *heads = rm_calloc((size_t)d->n_members, sizeof(rm_member), "shared-trunk members");
-    if (!heads || rm_train_shared_trunk(cfg, data, pairs, d->group, heads, d->group_rank == 0 ? print_progress : NULL,
-                                        pctx) != 0)
+    rm_member *heads = rm_calloc((size_t)E, sizeof(rm_member), "shared-trunk members");
+    rm_train_control *controls = rm_calloc((size_t)E, sizeof *controls, "shared-trunk heads");
+    if (!heads || !controls) rm_abort_job(rm_last_error());
+    controls[0].should_stop = should_stop;
+    controls[0].stop_ctx = clock;
+    const int resuming = d->slots[0].status == RM_MEMBER_IN_PROGRESS;
+    for (int m = 0; resuming && m < E; m++) {
+        controls[m].resume_member = &d->slots[m].member;
+        controls[m].resume_state = &d->slots[m].state;
+    }
+    if (rm_train_shared_trunk(cfg, data, pairs, d->group, heads, d->group_rank == 0 ? print_progress : NULL, pctx,
+                              controls) != 0)
         rm_abort_job(rm_last_error());
-    for (int m = 0; m < d->n_members; m++) {
-        rm_member_slot_free(&d->slots[m]);
+    const int interrupted = controls[0].interrupted;
+    for (int m = 0; m < E; m++) {
+        rm_member_slot_free(&d->slots[m]); /* the resumed parts, which training has copied */
         d->slots[m].member = heads[m];
-        d->slots[m].status = RM_MEMBER_FINISHED;
+        d->slots[m].status = interrupted ? RM_MEMBER_IN_PROGRESS : RM_MEMBER_FINISHED;
+        if (interrupted) d->slots[m].state = controls[m].saved;
     }
     free(heads);
-    pctx->member_position = d->n_members;
+    free(controls);
+    if (!interrupted) pctx->member_position = E;
+    return interrupted;
 }
 
 int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
@@ -393,7 +409,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
                             const char *fingerprint, const char *resume_hint)
 {
     stop_clock clock;
-    arm_clock(&clock, cfg, !d->shared_trunk);
+    arm_clock(&clock, cfg);
     const int E = d->n_members, G = d->n_groups;
     /* Rounds: each rank trains its group's members until they are done or a stop is
      * asked for, then all ranks meet. If every member is finished the caller writes them;
@@ -404,7 +420,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
     int checkpoints = 0;
     for (;;) {
         if (d->shared_trunk)
-            train_unit_slots(cfg, d, data, pairs, &pctx);
+            train_unit_slots(cfg, d, data, pairs, &clock, &pctx);
         else
             for (int m = d->group_id; m < E; m += G)
                 if (d->slots[m].status != RM_MEMBER_FINISHED && train_slot(cfg, d, data, pairs, warm, m, &clock, &pctx))
@@ -425,7 +441,7 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
             fflush(stdout);
         }
         if (flags[1]) return RM_EXIT_CHECKPOINTED;
-        arm_clock(&clock, cfg, !d->shared_trunk);
+        arm_clock(&clock, cfg);
     }
 }
 

@@ -224,15 +224,11 @@ void rm_train_state_free(rm_train_state *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Copy a member's weights and history (as far as it got) into `out`, sized for `epochs`. */
-static int restore_member(rm_member *out, const rm_member *from, int epochs)
+/* Copy a member's history (as far as it got) into `out`, sized for `epochs`. */
+static int restore_history(rm_member *out, const rm_member *from, int epochs)
 {
-    if (from->mlp.n_params != out->mlp.n_params)
-        return rm_errorf("checkpoint: member %d has %zu parameters, the model has %zu", from->index,
-                         from->mlp.n_params, out->mlp.n_params);
     if (from->epochs_run < 0 || from->epochs_run > epochs)
         return rm_errorf("checkpoint: member %d ran %d epochs of %d", from->index, from->epochs_run, epochs);
-    memcpy(out->mlp.params, from->mlp.params, out->mlp.n_params * sizeof(float));
     for (int e = 0; e < from->epochs_run; e++) {
         out->train_loss[e] = from->train_loss[e];
         out->val_loss[e] = from->val_loss[e];
@@ -242,6 +238,16 @@ static int restore_member(rm_member *out, const rm_member *from, int epochs)
     out->best_epoch = from->best_epoch;
     out->pairs_trained = from->pairs_trained;
     return 0;
+}
+
+/* ... and its weights. */
+static int restore_member(rm_member *out, const rm_member *from, int epochs)
+{
+    if (from->mlp.n_params != out->mlp.n_params)
+        return rm_errorf("checkpoint: member %d has %zu parameters, the model has %zu", from->index,
+                         from->mlp.n_params, out->mlp.n_params);
+    memcpy(out->mlp.params, from->mlp.params, out->mlp.n_params * sizeof(float));
+    return restore_history(out, from, epochs);
 }
 
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
@@ -447,10 +453,21 @@ typedef struct {
     double train_time;
     int first_epoch;
     size_t first_start;
-    double resumed_epoch_loss;
 } loop_state;
 
-static int resume_from(rm_member *out, train_buffers *b, loop_state *ls, const rm_train_control *control, int epochs)
+/* The loop's position from a saved state (every head's holds the same). */
+static void resume_position(loop_state *ls, train_buffers *b, const rm_train_state *rs)
+{
+    b->adam.step = rs->adam_step;
+    ls->best_val = rs->best_val;
+    ls->since_best = rs->since_best;
+    ls->train_time = rs->train_time;
+    ls->first_epoch = rs->next_epoch;
+    ls->first_start = (size_t)rs->next_start;
+}
+
+static int resume_from(rm_member *out, train_buffers *b, loop_state *ls, const rm_train_control *control, int epochs,
+                       double *resumed_loss)
 {
     const rm_train_state *rs = control->resume_state;
     const size_t n_params = out->mlp.n_params;
@@ -460,14 +477,21 @@ static int resume_from(rm_member *out, train_buffers *b, loop_state *ls, const r
     memcpy(b->adam.m, rs->adam_m, n_params * sizeof(float));
     memcpy(b->adam.v, rs->adam_v, n_params * sizeof(float));
     memcpy(b->best_params, rs->best_params, n_params * sizeof(float));
-    b->adam.step = rs->adam_step;
-    ls->best_val = rs->best_val;
-    ls->since_best = rs->since_best;
-    ls->train_time = rs->train_time;
-    ls->first_epoch = rs->next_epoch;
-    ls->first_start = (size_t)rs->next_start;
-    ls->resumed_epoch_loss = rs->epoch_loss;
+    resume_position(ls, b, rs);
+    resumed_loss[0] = rs->epoch_loss;
     return 0;
+}
+
+static void save_position(rm_train_state *st, const train_buffers *b, const loop_state *ls, int epoch,
+                          size_t next_start, double epoch_loss, double epoch_seconds)
+{
+    st->adam_step = b->adam.step;
+    st->next_epoch = epoch;
+    st->next_start = (long long)next_start;
+    st->epoch_loss = epoch_loss;
+    st->best_val = ls->best_val;
+    st->since_best = ls->since_best;
+    st->train_time = ls->train_time + epoch_seconds;
 }
 
 /* Hand the state after a step to the caller, which checkpoints. */
@@ -479,13 +503,7 @@ static int save_state(rm_train_control *control, const train_buffers *b, const l
     memcpy(st->adam_m, b->adam.m, n_params * sizeof(float));
     memcpy(st->adam_v, b->adam.v, n_params * sizeof(float));
     memcpy(st->best_params, b->best_params, n_params * sizeof(float));
-    st->adam_step = b->adam.step;
-    st->next_epoch = epoch;
-    st->next_start = (long long)next_start;
-    st->epoch_loss = epoch_loss;
-    st->best_val = ls->best_val;
-    st->since_best = ls->since_best;
-    st->train_time = ls->train_time + epoch_seconds;
+    save_position(st, b, ls, epoch, next_start, epoch_loss, epoch_seconds);
     control->interrupted = 1;
     return 0;
 }
@@ -514,8 +532,63 @@ typedef struct {
     loop_rules r;
     size_t n_list, n_val, share_cap, epoch_entries;
     double per_pair_terms;
-    double *mean_val; /* [epochs] the mean over heads of the validation loss: what selects */
+    double *mean_val;     /* [epochs] the mean over heads of the validation loss: what selects */
+    double *resumed_loss; /* [heads] each head's loss summed over the resumed epoch's steps so far */
 } unit_run;
+
+/* The mean over heads of epoch `epoch`'s validation loss, summed in head order. */
+static double heads_mean_val(const unit_run *u, int epoch)
+{
+    if (u->heads == 1) return u->out[0].val_loss[epoch];
+    double sum = 0;
+    for (int e = 0; e < u->heads; e++) sum += u->out[e].val_loss[epoch];
+    return sum / u->heads;
+}
+
+/* A shared trunk from its heads' checkpointed parts (rm_train_shared_trunk): the unit's
+ * weights, Adam moments and kept weights joined from every head's, each head's history
+ * and partial epoch loss, the loop's position, and the selection history recomputed. */
+static int resume_unit(unit_run *u, train_buffers *b, loop_state *ls, const rm_train_control *controls)
+{
+    const size_t n_head = rm_trunk_head_params(&u->unit);
+    for (int e = 0; e < u->heads; e++) {
+        const rm_member *from = controls[e].resume_member;
+        const rm_train_state *rs = controls[e].resume_state;
+        if (!from || !rs)
+            return rm_errorf("member %d: the checkpoint has no state for this head of the shared trunk", u->index + e);
+        if (rs->n_params != n_head || from->mlp.n_params != n_head)
+            return rm_errorf("member %d: checkpoint has %zu parameters, a head of the shared trunk has %zu", u->index + e,
+                             from->mlp.n_params, n_head);
+        if (restore_history(&u->out[e], from, u->epochs) != 0) return -1;
+        rm_trunk_join(&u->unit, u->unit.params, e, from->mlp.params);
+        rm_trunk_join(&u->unit, b->adam.m, e, rs->adam_m);
+        rm_trunk_join(&u->unit, b->adam.v, e, rs->adam_v);
+        rm_trunk_join(&u->unit, b->best_params, e, rs->best_params);
+        u->resumed_loss[e] = rs->epoch_loss;
+    }
+    resume_position(ls, b, controls[0].resume_state);
+    for (int epoch = 0; epoch < u->out[0].epochs_run; epoch++) u->mean_val[epoch] = heads_mean_val(u, epoch);
+    return 0;
+}
+
+/* Hand a shared trunk's state to the caller: head e's weights in out[e], its part of the
+ * unit's state in controls[e].saved. */
+static int save_unit_state(unit_run *u, rm_train_control *controls, const train_buffers *b, const loop_state *ls,
+                           int epoch, size_t next_start, const double *head_loss, double epoch_seconds)
+{
+    const size_t n_head = rm_trunk_head_params(&u->unit);
+    for (int e = 0; e < u->heads; e++) {
+        rm_train_state *st = &controls[e].saved;
+        if (rm_trunk_unit_head(&u->unit, e, &u->out[e].mlp) != 0 || rm_train_state_alloc(st, n_head) != 0)
+            return rm_error_context("member %d", u->index + e);
+        rm_trunk_split(&u->unit, b->adam.m, e, st->adam_m);
+        rm_trunk_split(&u->unit, b->adam.v, e, st->adam_v);
+        rm_trunk_split(&u->unit, b->best_params, e, st->best_params);
+        save_position(st, b, ls, epoch, next_start, head_loss[e], epoch_seconds);
+        controls[e].interrupted = 1;
+    }
+    return 0;
+}
 
 /* Epoch `epoch`'s histories from the group's summed losses, and the unit's selection of
  * the weights to keep. Returns whether to stop early. */
@@ -523,7 +596,6 @@ static int record_epoch(unit_run *u, train_buffers *b, loop_state *ls, int epoch
                         const double *val_sums)
 {
     const int H = u->heads;
-    double sum_val = 0;
     for (int e = 0; e < H; e++) {
         rm_member *m = &u->out[e];
         /* train losses are group totals already: they travelled with the gradients */
@@ -532,9 +604,8 @@ static int record_epoch(unit_run *u, train_buffers *b, loop_state *ls, int epoch
         m->val_accuracy[epoch] = u->n_val ? val_sums[2 * e + 1] / (double)u->n_val : NAN;
         m->epochs_run = epoch + 1;
         m->pairs_trained += (long long)u->epoch_entries;
-        sum_val += m->val_loss[epoch];
     }
-    u->mean_val[epoch] = H == 1 ? u->out[0].val_loss[epoch] : sum_val / H;
+    u->mean_val[epoch] = heads_mean_val(u, epoch);
     if (u->n_val == 0) { /* nothing to select on: the last weights */
         for (int e = 0; e < H; e++) u->out[e].best_epoch = epoch + 1;
         return 0;
@@ -552,7 +623,7 @@ static int record_epoch(unit_run *u, train_buffers *b, loop_state *ls, int epoch
 }
 
 /* The model, the lists and the buffers of a unit; -1 on any rank of the group if one failed. */
-static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *control, loop_state *ls)
+static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *controls, loop_state *ls)
 {
     const rm_settings *cfg = u->cfg;
     const int dim = (int)u->data->dim;
@@ -573,7 +644,8 @@ static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *control, 
     const size_t batch = u->r.batch;
     /* This rank's share of a minibatch is at most ceil(batch / size) pairs = twice as many rows. */
     u->share_cap = (batch + (size_t)u->size - 1) / (size_t)u->size;
-    u->mean_val = rm_alloc((size_t)u->epochs, sizeof(double), "validation history");
+    u->mean_val = rm_calloc((size_t)u->epochs + (size_t)u->heads, sizeof(double), "validation history");
+    u->resumed_loss = u->mean_val ? u->mean_val + u->epochs : NULL;
     memset(b, 0, sizeof *b);
     failed = failed || !u->mean_val ||
              allocate_buffers(b, u->mlp, u->out, u->heads, u->n_list, u->n_val, &u->r, u->data->dim, u->share_cap,
@@ -587,7 +659,9 @@ static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *control, 
         for (int e = 0; e < u->heads && !failed; e++)
             failed = rm_trunk_head_weights(cfg, u->pairs, e, b->head_weights + (size_t)e * u->n_list, u->n_list) != 0;
     }
-    if (!failed && control && control->resume_state) failed = resume_from(&u->out[0], b, ls, control, u->epochs) != 0;
+    if (!failed && controls && controls[0].resume_state)
+        failed = (u->heads == 1 ? resume_from(&u->out[0], b, ls, controls, u->epochs, u->resumed_loss)
+                                : resume_unit(u, b, ls, controls)) != 0;
     if (failed)
         rm_error_context("member %d (batch %zu pairs, %zu parameters)", u->index, batch, u->mlp ? u->mlp->n_params : 0);
     /* A rank that could not allocate must not leave the others waiting in an Allreduce. */
@@ -622,11 +696,12 @@ static int unit_finish(unit_run *u, train_buffers *b)
     return 0;
 }
 
-/* Train a unit: an independent member when heads = 1 (then `control` may interrupt and
- * resume it), else a shared trunk's heads 0..heads-1 (control NULL). */
+/* Train a unit: an independent member when heads = 1, else a shared trunk's heads
+ * 0..heads-1; controls: NULL or one per head (interrupt and resume: rmens/train.h,
+ * rmens/trunk.h). */
 static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
                           int heads, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
-                          rm_train_control *control)
+                          rm_train_control *controls)
 {
     double t_start = rm_now();
     memset(out, 0, sizeof *out * (size_t)heads);
@@ -641,14 +716,15 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
     const float lr = (float)cfg->train_learning_rate, weight_decay = (float)cfg->train_weight_decay;
     const uint64_t seed = rm_member_seed((uint64_t)cfg->seed, index);
     train_buffers b;
-    loop_state ls = {INFINITY, 0, 0, 0, 0, 0};
-    if (unit_setup(&u, &b, control, &ls) != 0) goto fail;
+    loop_state ls = {INFINITY, 0, 0, 0, 0};
+    if (unit_setup(&u, &b, controls, &ls) != 0) goto fail;
     const size_t n_params = u.mlp->n_params, steps = (n_list + batch - 1) / batch;
     /* entries one epoch trains on: the loss is their mean (per pair for bt, per item for
      * clf, as the reference's BCE losses average; validation is normalised the same way) */
     u.per_pair_terms = u.r.clf ? 2.0 : 1.0;
     u.epoch_entries = u.r.draw ? steps * step_pairs(&u.r, n_list, 0) : n_list;
-    if (control) control->interrupted = 0;
+    rm_train_control *control = controls; /* controls[0] polls for stop requests */
+    for (int e = 0; controls && e < heads; e++) controls[e].interrupted = 0;
     double *head_train = rm_calloc((size_t)heads + 2 * (size_t)heads, sizeof(double), "epoch losses");
     if (!head_train) goto fail;
     double *val_sums = head_train + heads; /* validation loss and pairs ranked correctly, per head */
@@ -656,7 +732,7 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
         double t_epoch = rm_now();
         epoch_order(&b, &u.r, seed, index, epoch, n_list);
         const int resuming_here = epoch == ls.first_epoch;
-        for (int e = 0; e < heads; e++) head_train[e] = resuming_here && e == 0 ? ls.resumed_epoch_loss : 0;
+        for (int e = 0; e < heads; e++) head_train[e] = resuming_here ? u.resumed_loss[e] : 0;
         for (size_t start = resuming_here ? ls.first_start : 0; start < n_list; start += batch) {
             /* A stop request is honoured at this step boundary, by every rank of the group
              * together: the request rides in the gradient's Allreduce one step ahead. */
@@ -678,11 +754,14 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
             else
                 for (int e = 0; e < heads; e++) head_train[e] += b.grads[n_params + 2 + (size_t)e];
             if (b.grads[n_params + 1] > 0) {
-                if (save_state(control, &b, &ls, n_params, epoch, start + batch, head_train[0], rm_now() - t_epoch) != 0)
+                double seconds = rm_now() - t_epoch;
+                if ((heads == 1 ? save_state(control, &b, &ls, n_params, epoch, start + batch, head_train[0], seconds)
+                                : save_unit_state(&u, controls, &b, &ls, epoch, start + batch, head_train, seconds)) != 0)
                     goto fail_losses;
                 free(head_train);
                 free(u.mean_val);
                 buffers_free(&b);
+                rm_mlp_free(&u.unit);
                 return 0;
             }
         }
@@ -725,8 +804,8 @@ int rm_train_mlp_member(const rm_settings *cfg, const rm_train_data *data, const
 }
 
 int rm_train_shared_trunk(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, MPI_Comm group,
-                          rm_member *out, rm_progress_fn progress, void *ctx)
+                          rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *controls)
 {
     if (rm_ensemble_kind_check(cfg) != 0) return -1;
-    return train_mlp_unit(cfg, data, pairs, 0, (int)cfg->ensemble_members, group, out, progress, ctx, NULL);
+    return train_mlp_unit(cfg, data, pairs, 0, (int)cfg->ensemble_members, group, out, progress, ctx, controls);
 }

@@ -70,16 +70,38 @@ int rm_trunk_unit_create(rm_mlp *unit, const rm_settings *cfg, int dim, int n_he
     return 0;
 }
 
+/* A one-output member's layout of the unit's last layer: its weight row right after the
+ * trunk (the trunk keeps the same offsets), then its bias. */
+size_t rm_trunk_head_params(const rm_mlp *unit)
+{
+    const int last = unit->n_layers - 1;
+    return unit->weight_offset[last] + (size_t)unit->dims[last] + 1;
+}
+
+void rm_trunk_split(const rm_mlp *unit, const float *unit_vector, int e, float *head_vector)
+{
+    const int last = unit->n_layers - 1;
+    const size_t trunk = unit->weight_offset[last], width = (size_t)unit->dims[last];
+    memcpy(head_vector, unit_vector, trunk * sizeof(float));
+    memcpy(head_vector + trunk, unit_vector + trunk + (size_t)e * width, width * sizeof(float));
+    head_vector[trunk + width] = unit_vector[unit->bias_offset[last] + (size_t)e];
+}
+
+void rm_trunk_join(const rm_mlp *unit, float *unit_vector, int e, const float *head_vector)
+{
+    const int last = unit->n_layers - 1;
+    const size_t trunk = unit->weight_offset[last], width = (size_t)unit->dims[last];
+    memcpy(unit_vector, head_vector, trunk * sizeof(float));
+    memcpy(unit_vector + trunk + (size_t)e * width, head_vector + trunk, width * sizeof(float));
+    unit_vector[unit->bias_offset[last] + (size_t)e] = head_vector[trunk + width];
+}
+
 int rm_trunk_unit_head(const rm_mlp *unit, int e, rm_mlp *head)
 {
     const int last = unit->n_layers - 1;
     if (e < 0 || e >= unit->dims[last + 1]) return rm_errorf("shared trunk: no head %d of %d", e, unit->dims[last + 1]);
     if (rm_mlp_create(head, unit->dims[0], unit->dims + 1, last) != 0) return -1;
-    const size_t width = (size_t)unit->dims[last];
-    memcpy(head->params, unit->params, unit->weight_offset[last] * sizeof(float)); /* the trunk: same offsets */
-    memcpy(head->params + head->weight_offset[last], unit->params + unit->weight_offset[last] + (size_t)e * width,
-           width * sizeof(float));
-    head->params[head->bias_offset[last]] = unit->params[unit->bias_offset[last] + (size_t)e];
+    rm_trunk_split(unit, unit->params, e, head->params);
     return 0;
 }
 
@@ -115,7 +137,7 @@ int rm_trunk_unit_from_heads(rm_mlp *unit, const rm_member *heads, int E)
     const rm_mlp *h0 = &heads[0].mlp;
     const int last = h0->n_layers - 1;
     if (last < 1) return 0; /* no trunk: linear heads */
-    const size_t trunk = h0->weight_offset[last], width = (size_t)h0->dims[last];
+    const size_t trunk = h0->weight_offset[last];
     for (int e = 0; e < E; e++) {
         const rm_mlp *h = &heads[e].mlp;
         if (rm_member_family(&heads[e]) != &rm_family_mlp || h->n_layers != h0->n_layers || h->n_params != h0->n_params ||
@@ -123,12 +145,6 @@ int rm_trunk_unit_from_heads(rm_mlp *unit, const rm_member *heads, int E)
             return 0;
     }
     if (rm_mlp_create_outputs(unit, h0->dims[0], h0->dims + 1, last, E) != 0) return -1;
-    memcpy(unit->params, h0->params, trunk * sizeof(float));
-    for (int e = 0; e < E; e++) {
-        const rm_mlp *h = &heads[e].mlp;
-        memcpy(unit->params + unit->weight_offset[last] + (size_t)e * width, h->params + h->weight_offset[last],
-               width * sizeof(float));
-        unit->params[unit->bias_offset[last] + (size_t)e] = h->params[h->bias_offset[last]];
-    }
+    for (int e = 0; e < E; e++) rm_trunk_join(unit, unit->params, e, heads[e].mlp.params);
     return 1;
 }

@@ -23,8 +23,10 @@
  *    `rmens active` treat heads as members. members.h5 stores the trunk once (/trunk,
  *    rmens/ensemble.h).
  * One rank group (group 0, parallel.ranks_per_member ranks, data-parallel) trains the unit;
- * further groups wait. A stop request (SIGTERM, train.checkpoint_minutes) is honoured after
- * the unit, not inside it: the unit has no in-training checkpoint. */
+ * further groups wait. A stop request (SIGTERM, train.checkpoint_minutes) stops the unit at
+ * a step boundary: every head's checkpoint slot holds the head as a member (trunk copy and
+ * output row, history) and its part of the unit's state (rm_trunk_split), which a resume
+ * joins back (rm_trunk_join); the checkpoint format is an independent ensemble's. */
 #ifndef RMENS_TRUNK_H
 #define RMENS_TRUNK_H
 
@@ -47,15 +49,29 @@ int rm_trunk_unit_create(rm_mlp *unit, const rm_settings *cfg, int dim, int n_he
 /* head[.] = head e of the unit as a one-output MLP (trunk copied; created here). */
 int rm_trunk_unit_head(const rm_mlp *unit, int e, rm_mlp *head);
 
+/* Any vector laid out like the unit's parameters (Adam's moments, the kept weights) and
+ * head e's part of it laid out like a one-output member's: the trunk entries and row e of
+ * the output layer. Split copies head e's part out; join copies it in (the trunk from
+ * every head: they hold the same trunk). */
+void rm_trunk_split(const rm_mlp *unit, const float *unit_vector, int e, float *head_vector);
+void rm_trunk_join(const rm_mlp *unit, float *unit_vector, int e, const float *head_vector);
+/* A head member's parameter count (the trunk plus one output). */
+size_t rm_trunk_head_params(const rm_mlp *unit);
+
 /* The reverse of rm_trunk_unit_head: the unit of E one-output heads (trunk from head 0,
  * row e of the output layer from head e). 1 when built; 0 (nothing built) when the heads
  * do not share their trunk bit for bit or differ in shape; -1 on an error. */
 int rm_trunk_unit_from_heads(rm_mlp *unit, const rm_member *heads, int E);
 
 /* Train all E = ensemble.members heads (collective over `group`); out[E] receive the
- * members (their scores standardised, as rm_train_member's). */
+ * members (their scores standardised, as rm_train_member's). controls: NULL, or [E] as
+ * rm_train_member_controlled's, one per head: controls[0].should_stop stops the unit at a
+ * step boundary; then every controls[e] is interrupted, out[e] holds head e's weights
+ * (split off the unit) and history, controls[e].saved its part of the unit's state. To
+ * resume, every controls[e] gets head e's member and state back (each head's state holds
+ * its own part of the unit's Adam moments and kept weights, and its partial epoch loss). */
 int rm_train_shared_trunk(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, MPI_Comm group,
-                          rm_member *out, rm_progress_fn progress, void *ctx);
+                          rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *controls);
 
 /* Head `index`'s weight of each entry of the unit's training list (length n_list, as
  * rm_member_list_sizes): 1 with ensemble.data = "full", else its bootstrap counts. */

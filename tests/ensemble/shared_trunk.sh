@@ -8,6 +8,8 @@
 #  - the README's PyTorch snippet loads every head from the trunk stored once and
 #    reproduces rmens's predictions (check_trunk.py), which eval computes with one forward
 #    of the heads' unit per block;
+#  - SIGTERM inside the unit's training (twice), then --resume on 2 ranks with periodic
+#    checkpoints: members.h5 bitwise the uninterrupted run's;
 #  - `rmens active` (dopt, on the heads' last hidden layer) with a shared trunk: active.h5
 #    bitwise identical for 1 and 2 ranks;
 #  - settings a trunk cannot have: one-line error naming the key, exit 2, nothing written.
@@ -52,6 +54,41 @@ assert b["provenance"]["precision"] == "bf16", b["provenance"]["precision"]
 assert abs(x - y) < 0.05, (x, y)
 print(f"bf16 shared trunk: mean pair accuracy {y:.4f} (fp32 {x:.4f})")
 PY
+
+# Interrupted inside the unit: every head's checkpoint slot holds its part of the unit.
+LONG=("${BOOT[@]}" --set train.epochs=150 --set train.patience=0 --set train.batch_size=16)
+t0=$(date +%s.%N)
+run_mpi 1 train "$CFG" "${COMMON_SETS[@]}" "${LONG[@]}" --set output="$WORK/long_ref" --force >"$WORK/long_ref.log" 2>&1 \
+  || { cat "$WORK/long_ref.log"; fail "uninterrupted long trunk"; }
+long_seconds=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+echo "uninterrupted shared trunk: ${long_seconds}s"
+start_long() { # OUT [--resume]: 2 ranks (group 1 waits), a checkpoint every ~12 ms
+  local out="$1"; shift
+  "$MPIRUN" --oversubscribe --bind-to none -n 2 "$RMENS" train "$CFG" "${COMMON_SETS[@]}" "${LONG[@]}" \
+    --set output="$out" --set train.checkpoint_minutes=0.0002 "$@" >>"$out.log" 2>&1 &
+  pid=$!
+}
+ranks_of() { pgrep -P "$1" -f "rmens train" || true; }
+long_delay() { # inside the unit's training: once this attempt has logged 5 more epochs
+  local n0 n
+  n0=$(grep -c " epoch " "$WORK/long.log" || true)
+  for _ in $(seq 1 500); do
+    n=$(grep -c " epoch " "$WORK/long.log" || true)
+    (( n >= n0 + 5 )) && break
+    sleep 0.01
+  done
+  echo 0
+}
+check_long() { [ "$3" != 75 ] || grep -q "stopping on signal" "$2.log" || fail "point $1: exit 75 without a checkpoint"; }
+interrupted=0
+sigterm_until_done 1 "$WORK/long" start_long ranks_of long_delay check_long
+(( interrupted >= 1 )) || fail "no SIGTERM interrupted the shared trunk (too short a run?)"
+grep -q "resuming from .*: 0 member(s) finished, 4 in progress" "$WORK/long.log" || { cat "$WORK/long.log"; fail "no resume of the heads"; }
+(( $(grep -B1 "stopping on signal" "$WORK/long.log" | grep -c " epoch ") >= 1 )) || fail "no stop after an epoch of the unit"
+grep -q "checkpoint [0-9]* written" "$WORK/long.log" || fail "no checkpoint written"
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/long_ref/members.h5" "$WORK/long/members.h5" \
+  || fail "an interrupted shared trunk differs from the uninterrupted one"
+echo "shared trunk resumed bitwise after $interrupted interruption(s), $(grep -c 'checkpoint [0-9]* written' "$WORK/long.log") checkpoint(s)"
 
 ACTIVE=(--set ensemble.members=3 --set train.batch_size=32 --set active.pool=2000 --set active.initial=200
         --set active.batch=100 --set active.rounds=2 --set active.strategy=dopt "${TRUNK[@]}")
