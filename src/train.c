@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "family_internal.h"
+#include "train_internal.h"
 #include "rmens/common.h"
 #include "rmens/optim.h"
 #include "rmens/parallel.h"
@@ -130,28 +131,6 @@ static int check_settings(const rm_settings *cfg, const rm_train_data *data, con
     return 0;
 }
 
-/* Everything the training loop allocates, freed in one place. */
-typedef struct {
-    rm_mlp_workspace ws;
-    rm_adam adam;
-    float *X, *scores, *dscores, *labels;
-    float *grads;         /* [n_params + 2]: the gradient, the minibatch's summed loss, stop requests */
-    float *best_params;
-    uint32_t *train_ids;  /* pair ids of this member's training list (bootstrap: with repeats) */
-    uint32_t *val_ids;    /* pair ids of its validation list */
-    uint32_t *perm;       /* this epoch's order of train_ids (draw: the identity between steps) */
-    uint32_t *swaps;      /* [batch] a drawn step's swaps, to undo them */
-    uint32_t *batch_ids;
-    size_t n_list;        /* entries of the training list */
-    float *local_scores;  /* standardisation scores of this rank's share of the items */
-    /* a shared trunk's E heads (rmens/trunk.h); heads = 1 for an independent member */
-    int heads;
-    float *head_weights;  /* [heads][n_list] bootstrap weights of the list entries, or NULL (all 1) */
-    uint32_t *batch_pos;  /* [share_cap] list positions of batch_ids (with head_weights) */
-    float *batch_weights; /* [heads][share_cap] the step's pairs' weights (with head_weights) */
-    float *column, *dcolumn; /* [rows_cap] one head's scores and their gradients */
-} train_buffers;
-
 static void buffers_free(train_buffers *b)
 {
     rm_mlp_workspace_free(&b->ws);
@@ -201,55 +180,6 @@ static void validate_share(const rm_mlp *mlp, train_buffers *b, const rm_train_d
     }
 }
 
-int rm_train_state_alloc(rm_train_state *s, size_t n_params)
-{
-    memset(s, 0, sizeof *s);
-    s->n_params = n_params;
-    s->best_val = INFINITY;
-    s->adam_m = rm_alloc(n_params, sizeof(float), "Adam moments");
-    s->adam_v = rm_alloc(n_params, sizeof(float), "Adam moments");
-    s->best_params = rm_alloc(n_params, sizeof(float), "best parameters");
-    if (!s->adam_m || !s->adam_v || !s->best_params) {
-        rm_train_state_free(s);
-        return -1;
-    }
-    return 0;
-}
-
-void rm_train_state_free(rm_train_state *s)
-{
-    free(s->adam_m);
-    free(s->adam_v);
-    free(s->best_params);
-    memset(s, 0, sizeof *s);
-}
-
-/* Copy a member's history (as far as it got) into `out`, sized for `epochs`. */
-static int restore_history(rm_member *out, const rm_member *from, int epochs)
-{
-    if (from->epochs_run < 0 || from->epochs_run > epochs)
-        return rm_errorf("checkpoint: member %d ran %d epochs of %d", from->index, from->epochs_run, epochs);
-    for (int e = 0; e < from->epochs_run; e++) {
-        out->train_loss[e] = from->train_loss[e];
-        out->val_loss[e] = from->val_loss[e];
-        out->val_accuracy[e] = from->val_accuracy[e];
-    }
-    out->epochs_run = from->epochs_run;
-    out->best_epoch = from->best_epoch;
-    out->pairs_trained = from->pairs_trained;
-    return 0;
-}
-
-/* ... and its weights. */
-static int restore_member(rm_member *out, const rm_member *from, int epochs)
-{
-    if (from->mlp.n_params != out->mlp.n_params)
-        return rm_errorf("checkpoint: member %d has %zu parameters, the model has %zu", from->index,
-                         from->mlp.n_params, out->mlp.n_params);
-    memcpy(out->mlp.params, from->mlp.params, out->mlp.n_params * sizeof(float));
-    return restore_history(out, from, epochs);
-}
-
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx)
 {
@@ -257,13 +187,6 @@ int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_
 }
 
 /* ---- the training loop, by responsibility ---- */
-
-/* The rules of the loop (train.*, pairs.both_orders, ensemble.data, model.objective). */
-typedef struct {
-    int clf, draw, rise, restore_best;
-    size_t batch;
-    int patience;
-} loop_rules;
 
 static void rules_from_settings(loop_rules *r, const rm_settings *cfg)
 {
@@ -446,68 +369,6 @@ static int allocate_buffers(train_buffers *b, const rm_mlp *mlp, rm_member *out,
     return ok ? 0 : -1;
 }
 
-/* The loop's position and selection state: what a checkpoint saves beside the member. */
-typedef struct {
-    double best_val;
-    int since_best;
-    double train_time;
-    int first_epoch;
-    size_t first_start;
-} loop_state;
-
-/* The loop's position from a saved state (every head's holds the same). */
-static void resume_position(loop_state *ls, train_buffers *b, const rm_train_state *rs)
-{
-    b->adam.step = rs->adam_step;
-    ls->best_val = rs->best_val;
-    ls->since_best = rs->since_best;
-    ls->train_time = rs->train_time;
-    ls->first_epoch = rs->next_epoch;
-    ls->first_start = (size_t)rs->next_start;
-}
-
-static int resume_from(rm_member *out, train_buffers *b, loop_state *ls, const rm_train_control *control, int epochs,
-                       double *resumed_loss)
-{
-    const rm_train_state *rs = control->resume_state;
-    const size_t n_params = out->mlp.n_params;
-    if (rs->n_params != n_params)
-        return rm_errorf("member %d: checkpoint has %zu parameters, the model has %zu", out->index, rs->n_params, n_params);
-    if (restore_member(out, control->resume_member, epochs) != 0) return -1;
-    memcpy(b->adam.m, rs->adam_m, n_params * sizeof(float));
-    memcpy(b->adam.v, rs->adam_v, n_params * sizeof(float));
-    memcpy(b->best_params, rs->best_params, n_params * sizeof(float));
-    resume_position(ls, b, rs);
-    resumed_loss[0] = rs->epoch_loss;
-    return 0;
-}
-
-static void save_position(rm_train_state *st, const train_buffers *b, const loop_state *ls, int epoch,
-                          size_t next_start, double epoch_loss, double epoch_seconds)
-{
-    st->adam_step = b->adam.step;
-    st->next_epoch = epoch;
-    st->next_start = (long long)next_start;
-    st->epoch_loss = epoch_loss;
-    st->best_val = ls->best_val;
-    st->since_best = ls->since_best;
-    st->train_time = ls->train_time + epoch_seconds;
-}
-
-/* Hand the state after a step to the caller, which checkpoints. */
-static int save_state(rm_train_control *control, const train_buffers *b, const loop_state *ls, size_t n_params,
-                      int epoch, size_t next_start, double epoch_loss, double epoch_seconds)
-{
-    rm_train_state *st = &control->saved;
-    if (rm_train_state_alloc(st, n_params) != 0) return -1;
-    memcpy(st->adam_m, b->adam.m, n_params * sizeof(float));
-    memcpy(st->adam_v, b->adam.v, n_params * sizeof(float));
-    memcpy(st->best_params, b->best_params, n_params * sizeof(float));
-    save_position(st, b, ls, epoch, next_start, epoch_loss, epoch_seconds);
-    control->interrupted = 1;
-    return 0;
-}
-
 int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
                                MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
                                rm_train_control *control)
@@ -516,78 +377,6 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
     const rm_family *family = rm_family_of_member(cfg, index);
     if (!family || rm_family_check_settings(cfg, 0) != 0) return rm_error_context("member %d", index);
     return family->train(cfg, data, pairs, index, group, out, progress, ctx, control);
-}
-
-/* One unit being trained: an independent member (heads = 1, its model out[0].mlp) or a
- * shared trunk with its heads (rmens/trunk.h: its model `unit`, the heads split off at
- * the end). */
-typedef struct {
-    const rm_settings *cfg;
-    const rm_train_data *data;
-    const rm_pairs *pairs;
-    MPI_Comm group;
-    int rank, size, index, heads, epochs;
-    rm_member *out; /* [heads] */
-    rm_mlp unit, *mlp;
-    loop_rules r;
-    size_t n_list, n_val, share_cap, epoch_entries;
-    double per_pair_terms;
-    double *mean_val;     /* [epochs] the mean over heads of the validation loss: what selects */
-    double *resumed_loss; /* [heads] each head's loss summed over the resumed epoch's steps so far */
-} unit_run;
-
-/* The mean over heads of epoch `epoch`'s validation loss, summed in head order. */
-static double heads_mean_val(const unit_run *u, int epoch)
-{
-    if (u->heads == 1) return u->out[0].val_loss[epoch];
-    double sum = 0;
-    for (int e = 0; e < u->heads; e++) sum += u->out[e].val_loss[epoch];
-    return sum / u->heads;
-}
-
-/* A shared trunk from its heads' checkpointed parts (rm_train_shared_trunk): the unit's
- * weights, Adam moments and kept weights joined from every head's, each head's history
- * and partial epoch loss, the loop's position, and the selection history recomputed. */
-static int resume_unit(unit_run *u, train_buffers *b, loop_state *ls, const rm_train_control *controls)
-{
-    const size_t n_head = rm_trunk_head_params(&u->unit);
-    for (int e = 0; e < u->heads; e++) {
-        const rm_member *from = controls[e].resume_member;
-        const rm_train_state *rs = controls[e].resume_state;
-        if (!from || !rs)
-            return rm_errorf("member %d: the checkpoint has no state for this head of the shared trunk", u->index + e);
-        if (rs->n_params != n_head || from->mlp.n_params != n_head)
-            return rm_errorf("member %d: checkpoint has %zu parameters, a head of the shared trunk has %zu", u->index + e,
-                             from->mlp.n_params, n_head);
-        if (restore_history(&u->out[e], from, u->epochs) != 0) return -1;
-        rm_trunk_join(&u->unit, u->unit.params, e, from->mlp.params);
-        rm_trunk_join(&u->unit, b->adam.m, e, rs->adam_m);
-        rm_trunk_join(&u->unit, b->adam.v, e, rs->adam_v);
-        rm_trunk_join(&u->unit, b->best_params, e, rs->best_params);
-        u->resumed_loss[e] = rs->epoch_loss;
-    }
-    resume_position(ls, b, controls[0].resume_state);
-    for (int epoch = 0; epoch < u->out[0].epochs_run; epoch++) u->mean_val[epoch] = heads_mean_val(u, epoch);
-    return 0;
-}
-
-/* Hand a shared trunk's state to the caller: head e's weights in out[e], its part of the
- * unit's state in controls[e].saved. */
-static int save_unit_state(unit_run *u, rm_train_control *controls, const train_buffers *b, const loop_state *ls,
-                           int epoch, size_t next_start, const double *head_loss, double epoch_seconds)
-{
-    const size_t n_head = rm_trunk_head_params(&u->unit);
-    for (int e = 0; e < u->heads; e++) {
-        rm_train_state *st = &controls[e].saved;
-        if (rm_trunk_unit_head(&u->unit, e, &u->out[e].mlp) != 0 || rm_train_state_alloc(st, n_head) != 0)
-            return rm_error_context("member %d", u->index + e);
-        rm_trunk_split(&u->unit, b->adam.m, e, st->adam_m);
-        rm_trunk_split(&u->unit, b->adam.v, e, st->adam_v);
-        rm_trunk_split(&u->unit, b->best_params, e, st->best_params);
-        save_position(st, b, ls, epoch, next_start, head_loss[e], epoch_seconds);
-        controls[e].interrupted = 1;
-    }
-    return 0;
 }
 
 /* Epoch `epoch`'s histories from the group's summed losses, and the unit's selection of
@@ -605,7 +394,7 @@ static int record_epoch(unit_run *u, train_buffers *b, loop_state *ls, int epoch
         m->epochs_run = epoch + 1;
         m->pairs_trained += (long long)u->epoch_entries;
     }
-    u->mean_val[epoch] = heads_mean_val(u, epoch);
+    u->mean_val[epoch] = rm_train_heads_mean_val(u, epoch);
     if (u->n_val == 0) { /* nothing to select on: the last weights */
         for (int e = 0; e < H; e++) u->out[e].best_epoch = epoch + 1;
         return 0;
@@ -660,8 +449,8 @@ static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *controls,
             failed = rm_trunk_head_weights(cfg, u->pairs, e, b->head_weights + (size_t)e * u->n_list, u->n_list) != 0;
     }
     if (!failed && controls && controls[0].resume_state)
-        failed = (u->heads == 1 ? resume_from(&u->out[0], b, ls, controls, u->epochs, u->resumed_loss)
-                                : resume_unit(u, b, ls, controls)) != 0;
+        failed = (u->heads == 1 ? rm_train_resume_member(&u->out[0], b, ls, controls, u->epochs, u->resumed_loss)
+                                : rm_train_resume_unit(u, b, ls, controls)) != 0;
     if (failed)
         rm_error_context("member %d (batch %zu pairs, %zu parameters)", u->index, batch, u->mlp ? u->mlp->n_params : 0);
     /* A rank that could not allocate must not leave the others waiting in an Allreduce. */
@@ -755,8 +544,8 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
                 for (int e = 0; e < heads; e++) head_train[e] += b.grads[n_params + 2 + (size_t)e];
             if (b.grads[n_params + 1] > 0) {
                 double seconds = rm_now() - t_epoch;
-                if ((heads == 1 ? save_state(control, &b, &ls, n_params, epoch, start + batch, head_train[0], seconds)
-                                : save_unit_state(&u, controls, &b, &ls, epoch, start + batch, head_train, seconds)) != 0)
+                if ((heads == 1 ? rm_train_save_member(control, &b, &ls, n_params, epoch, start + batch, head_train[0], seconds)
+                                : rm_train_save_unit(&u, controls, &b, &ls, epoch, start + batch, head_train, seconds)) != 0)
                     goto fail_losses;
                 free(head_train);
                 free(u.mean_val);
