@@ -36,6 +36,7 @@ import plots  # noqa: E402  (the campaign plotting helpers: one plotting module)
 METRICS = [("bon", "golden best-of-n (largest n)"), ("spearman", "Spearman (within prompt)"),
            ("pair_accuracy", "pair accuracy")]
 ORDER = ["random", "entropy", "disagreement", "bald", "levelset", "dopt", "past_dopt"]
+SECONDS = ("train", "score", "select", "evaluate")  # active.json rounds[].seconds
 
 
 def load_runs(directory):
@@ -76,6 +77,8 @@ def curve(run, aggregator):
         values["bon"].append(np.nan if bon[largest] is None else bon[largest])
         for key in ("spearman", "pair_accuracy"):
             values[key].append(np.nan if agg[key] is None else agg[key])
+        for part in SECONDS:
+            values["seconds_" + part].append(r["seconds"][part])
     return np.array(labels), {k: np.array(v, float) for k, v in values.items()}
 
 
@@ -88,7 +91,8 @@ def by_strategy(runs, aggregator):
         labels = curves[0][0]
         if any(len(c[0]) != len(labels) or np.any(c[0] != labels) for c in curves):
             raise SystemExit(f"plot_active: runs of {s} have different label schedules")
-        out[s] = (labels, {k: np.vstack([c[1][k] for c in curves]) for k, _ in METRICS}, len(curves))
+        keys = [k for k, _ in METRICS] + ["seconds_" + part for part in SECONDS]
+        out[s] = (labels, {k: np.vstack([c[1][k] for c in curves]) for k in keys}, len(curves))
     return dict(sorted(out.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else 99))
 
 
@@ -109,9 +113,13 @@ def summarise(groups, full_accuracy):
         bon = np.nanmean(m["bon"], axis=0)
         span = labels[-1] - labels[0]
         area = float(np.trapz(bon, labels) / span) if span > 0 else float(bon[0])
+        # the selection rounds' cost (round 0 has no scoring or selection), over rounds and seeds
+        rounds = slice(1, None) if len(labels) > 1 else slice(0, 1)
+        seconds = {part: float(np.mean(m["seconds_" + part][:, rounds])) for part in SECONDS}
         summary[s] = {"seeds": seeds, "labels_to_95pct_pair_accuracy": reach["0.95"],
                       "labels_to_pair_accuracy_fraction": reach,
-                      "bon_area": area, "final_pair_accuracy": float(acc[-1]), "final_bon": float(bon[-1])}
+                      "bon_area": area, "final_pair_accuracy": float(acc[-1]), "final_bon": float(bon[-1]),
+                      "seconds_per_round": seconds}
     if "random" in summary:
         for s in summary:
             summary[s]["bon_area_minus_random"] = summary[s]["bon_area"] - summary["random"]["bon_area"]
@@ -170,6 +178,14 @@ def main(argv):
         diff = v.get("bon_area_minus_random")
         lines.append(f"| {s} | {v['seeds']} | {shown['0.95']} | {shown['0.90']} | {shown['0.85']} | {v['bon_area']:.4f} | "
                      f"{'' if diff is None else f'{diff:+.4f}'} | {v['final_pair_accuracy']:.4f} | {v['final_bon']:.4f} |")
+    def distinct(key):  # the runs' provenance: several values when a campaign spanned machines
+        return " / ".join(sorted({str(r.get("provenance", {}).get(key, "?")) for r in runs}))
+    lines += ["", f"Seconds per selection round (mean over rounds 1..R and seeds; {distinct('ranks')} rank(s), "
+              f"{distinct('precision')}, {distinct('cpu')}):", "",
+              "| strategy | train | score | select | evaluate | total |", "|---|---|---|---|---|---|"]
+    for s, v in summary.items():
+        t = v["seconds_per_round"]
+        lines.append(f"| {s} | " + " | ".join(f"{t[p]:.1f}" for p in SECONDS) + f" | {sum(t.values()):.1f} |")
     lines += ["", f"![curves](figures/{os.path.basename(figure)})", ""]
     with open(os.path.join(a.directory, "active_report.md"), "w") as f:
         f.write("\n".join(lines))

@@ -49,6 +49,9 @@ for name, v in s["strategies"].items():
         first = [x for x, a in zip([200, 300, 400], acc) if a >= float(f) * s["full_pair_accuracy"]]
         assert n == (first[0] if first else None), (name, f, n, first)
     assert v["labels_to_95pct_pair_accuracy"] == v["labels_to_pair_accuracy_fraction"]["0.95"]
+    for part, t in v["seconds_per_round"].items():
+        want = np.mean([[r["seconds"][part] for r in run["rounds"][1:]] for run in mine])
+        assert abs(t - want) < 1e-12, (name, part, t, want)
 assert s["strategies"]["random"]["bon_area_minus_random"] == 0
 print("summary consistent with active.json")
 PY
