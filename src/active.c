@@ -384,8 +384,6 @@ static int train_round(active_ctx *c, int round, int resume, active_round *ar)
 static int evaluate_warm(active_ctx *c, rm_ensemble *ens, active_round *ar)
 {
     ens->shared_init = 1;
-    snprintf(ens->objective, sizeof ens->objective, "%s", c->cfg->model_objective);
-    snprintf(ens->store_uuid, sizeof ens->store_uuid, "%s", c->store.uuid);
     ens->member_view = rm_calloc((size_t)ens->n_members, sizeof *ens->member_view, "eval.warm: member views");
     int enabled = 0, n_models = 0;
     int rc = rm_all_ok(c->comm, ens->member_view ? rm_warm_decide(c->cfg, ens, &enabled) : -1);
@@ -393,7 +391,7 @@ static int evaluate_warm(active_ctx *c, rm_ensemble *ens, active_round *ar)
     memset(&res, 0, sizeof res);
     double seconds = 0;
     if (rc == 0 && enabled)
-        rc = rm_warm_evaluate(c->cfg, c->comm, &c->store, ens, &c->warm_plan, c->threads, &res, &n_models, &seconds);
+        rc = rm_warm_evaluate(c->cfg, c->comm, &c->store, &c->data, ens, &c->warm_plan, c->threads, &res, &n_models, &seconds);
     if (rc == 0 && c->rank == 0) ar->warm = res.warm;
     rm_eval_results_free(&res);
     free(ens->member_view);

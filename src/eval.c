@@ -633,7 +633,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         goto fail;
     double warm_seconds = 0;
     int warm_models = 0;
-    if (warm && rm_warm_evaluate(cfg, comm, &store, &ensemble, &plan, threads, &res, &warm_models, &warm_seconds) != 0)
+    if (warm && rm_warm_evaluate(cfg, comm, &store, NULL, &ensemble, &plan, threads, &res, &warm_models, &warm_seconds) != 0)
         goto fail;
 
     rc = 0;

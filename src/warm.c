@@ -122,16 +122,20 @@ int rm_warm_average(const rm_ensemble *e, const int *list, int k, rm_member *out
 /* Each warm model with k >= 2 standardised on one rank (dealt round-robin) over the whole
  * train split of view `view`, then shared: the result is that of one rank whatever the
  * rank count. */
-static int standardise_warm(rm_ensemble *w, const int *sizes, rm_store *store, int view, MPI_Comm comm, int threads)
+static int standardise_warm(rm_ensemble *w, const int *sizes, rm_store *store, int view, const rm_train_data *loaded,
+                            MPI_Comm comm, int threads)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     rm_shared_split ns;
     memset(&ns, 0, sizeof ns);
-    if (rm_shared_split_load_view(&ns, store, view, comm, threads) != 0) return rm_error_context("eval.warm: train split");
+    if (!loaded && rm_shared_split_load_view(&ns, store, view, comm, threads) != 0)
+        return rm_error_context("eval.warm: train split");
     const rm_split_info *train = &store->split[RM_SPLIT_TRAIN];
-    rm_train_data data = {ns.embeddings, ns.rewards, train->n_prompts, train->n_responses, rm_store_view_dim(store, view)};
+    rm_train_data data = loaded ? *loaded
+                                : (rm_train_data){ns.embeddings, ns.rewards, train->n_prompts, train->n_responses,
+                                                  rm_store_view_dim(store, view)};
     double *stats = rm_calloc((size_t)w->n_members * 2, sizeof(double), "eval.warm: standardisation");
     int rc = stats ? 0 : -1;
     for (int j = 0; j < w->n_members && rc == 0; j++) {
@@ -154,7 +158,7 @@ static int standardise_warm(rm_ensemble *w, const int *sizes, rm_store *store, i
         }
     } else rc = -1;
     free(stats);
-    rm_shared_split_free(&ns);
+    if (!loaded) rm_shared_split_free(&ns);
     return rc;
 }
 
@@ -193,8 +197,9 @@ static int distinct_subsets(const rm_eval_plan *plan, int n_warm, int *model_of,
     return n;
 }
 
-int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_ensemble *e,
-                     const rm_eval_plan *plan, int threads, rm_eval_results *res, int *n_models, double *seconds)
+int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_train_data *train,
+                     const rm_ensemble *e, const rm_eval_plan *plan, int threads, rm_eval_results *res, int *n_models,
+                     double *seconds)
 {
     double t0 = rm_now();
     int rank;
@@ -230,7 +235,7 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
     if (rc == 0) view = view_of_member[0]; /* every member's (rm_warm_decide) */
     free(view_of_member);
     rc = rm_all_ok(comm, rc);
-    if (rc == 0 && E >= 2) rc = standardise_warm(&w, sizes, store, view, comm, threads);
+    if (rc == 0 && E >= 2) rc = standardise_warm(&w, sizes, store, view, train, comm, threads);
 
     rm_eval_plan single_plan;
     memset(&single_plan, 0, sizeof single_plan);

@@ -62,9 +62,11 @@ int rm_warm_average(const rm_ensemble *e, const int *list, int k, rm_member *out
 /* Collective: build the warm model of the full ensemble and of every ablation subset of
  * plan (once per distinct member list), standardise them on the train split, score them on
  * the test split, and on rank 0 fill res->warm and res->ablation_warm (res from
- * rm_eval_score of the same plan). *n_models: the distinct models; *seconds: the slowest
- * rank's time for all of it. */
-int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_ensemble *e,
-                     const rm_eval_plan *plan, int threads, rm_eval_results *res, int *n_models, double *seconds);
+ * rm_eval_score of the same plan). train: the store's train split (of the members' view)
+ * already in memory, or NULL to read it here. *n_models: the distinct models; *seconds:
+ * the slowest rank's time for all of it. */
+int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_train_data *train,
+                     const rm_ensemble *e, const rm_eval_plan *plan, int threads, rm_eval_results *res, int *n_models,
+                     double *seconds);
 
 #endif
