@@ -143,10 +143,18 @@ void oracle_golden_by_score(const double *score, const double *golden, size_t K,
     }
 }
 
+/* The sum as rmens defines it (src/metrics.c): each product fused into the running sum
+ * where the CPU has FMA. Written as fma(), not left to contraction, which depends on the
+ * target: on an AMD EPYC with AVX-512 (GCC 12, -march=native) this loop compiled to
+ * vectorised products added one by one, unfused, on the Intel Xeons to scalar FMAs. */
 double oracle_bon_expected(const double *win, const double *golden_by_score, size_t K)
 {
     double sum = 0.0;
-    for (size_t i = 0; i < K; i++) sum += win[i] * golden_by_score[i];
+#ifdef __FMA__
+    for (size_t i = 0; i < K; i++) sum = fma(win[i], golden_by_score[i], sum);
+#else
+    for (size_t i = 0; i < K; i++) sum = sum + win[i] * golden_by_score[i];
+#endif
     return sum;
 }
 
