@@ -18,12 +18,12 @@ if [ $# -eq 0 ] && [ "${RMENS_SANITIZER_PASS:-1}" = 1 ]; then
   echo "== sanitizer pass: clang, AddressSanitizer + UndefinedBehaviorSanitizer, fuzzers =="
   SAN_DIR="$ROOT/build-sanitize"
   # -O1: AddressSanitizer's recommended level (asserts stay on; at -O0 the compute-bound
-  # tests took 2-3x longer). The fuzzers get 30 s each and the killed-rank test one point
+  # tests took 2-3x longer). The fuzzers get 15 s each and the killed-rank test one point
   # per verb and rank count: the main pass runs them in full, this one hunts memory and UB
   # errors.
   CC=clang cmake -S "$ROOT" -B "$SAN_DIR" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
-        -DRMENS_SANITIZE=ON -DRMENS_FUZZ=ON -DRMENS_FUZZ_SECONDS="${RMENS_FUZZ_SECONDS:-30}" \
-        -DRMENS_FUZZ_STORE_RUNS="${RMENS_FUZZ_STORE_RUNS:-2500}" >/dev/null
+        -DRMENS_SANITIZE=ON -DRMENS_FUZZ=ON -DRMENS_FUZZ_SECONDS="${RMENS_FUZZ_SECONDS:-15}" \
+        -DRMENS_FUZZ_STORE_RUNS="${RMENS_FUZZ_STORE_RUNS:-1500}" >/dev/null
   cmake --build "$SAN_DIR" -j "$(nproc)" -- --no-print-directory >/dev/null
   # Full (slow) unwinding on malloc: MPI's libraries have no frame pointers, and only
   # whole stacks let the suppressions (MPI/HDF5 start-up allocations) match by library.
