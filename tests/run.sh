@@ -12,7 +12,8 @@ RMENS_EXTRA_PACKAGES="python3-torch slurm-wlm munge clang libclang-rt-14-dev ${R
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
-(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 "$@")
+# -j: one test per core; the tests that time themselves are RUN_SERIAL (tests/CMakeLists.txt)
+(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@")
 
 if [ $# -eq 0 ] && [ "${RMENS_SANITIZER_PASS:-1}" = 1 ]; then
   echo "== sanitizer pass: clang, AddressSanitizer + UndefinedBehaviorSanitizer, fuzzers =="
@@ -32,5 +33,5 @@ if [ $# -eq 0 ] && [ "${RMENS_SANITIZER_PASS:-1}" = 1 ]; then
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   export RMENS_SANITIZER_BUILD=1 # scripts that size their workloads by time take less
   export KILL_POINTS="${KILL_POINTS:-1}" KILL_NODE_POINTS="${KILL_NODE_POINTS:-1}"
-  (cd "$SAN_DIR" && ctest --output-on-failure --timeout 900 -L "unit|mpi|fuzz")
+  (cd "$SAN_DIR" && ctest --output-on-failure --timeout 900 -j "$(nproc)" -L "unit|mpi|fuzz")
 fi
