@@ -17,24 +17,43 @@ static rm_precision_info current = {"fp32", RM_MATMUL_FP32, "fp32", "", "", 0, "
 static int onednn_state = -1; /* -1 unknown, 0 no bf16 matmul here, 1 available */
 static char onednn_impl[96];
 
-/* CPU model name from /proc/cpuinfo (Linux), else "unknown". */
+/* The value after "key<tabs>: " of a /proc/cpuinfo line, or NULL when the line has another key. */
+static const char *cpuinfo_value(const char *line, const char *key)
+{
+    size_t n = strlen(key);
+    if (strncmp(line, key, n) != 0 || (line[n] != ' ' && line[n] != '\t' && line[n] != ':')) return NULL;
+    const char *colon = strchr(line + n, ':');
+    if (!colon) return NULL;
+    colon++;
+    while (*colon == ' ' || *colon == '\t') colon++;
+    return colon;
+}
+
+/* CPU model name from /proc/cpuinfo (Linux) with its family, model and stepping, else
+ * "unknown". The numbers matter: virtual machines often report a bare "AMD EPYC" for
+ * generations whose kernels and caches (so oneDNN's blocking, so bf16 results) differ. */
 static void cpu_model(char *out, size_t size)
 {
     snprintf(out, size, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return;
-    char line[512];
+    char line[512], name[128] = "", family[16] = "", model[16] = "", stepping[16] = "";
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        const char *colon = strchr(line, ':');
-        if (!colon) break;
-        colon++;
-        while (*colon == ' ' || *colon == '\t') colon++;
-        snprintf(out, size, "%s", colon);
-        out[strcspn(out, "\n")] = '\0';
-        break;
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '\0' && name[0]) break; /* the first processor's block is enough */
+        const char *v;
+        if ((v = cpuinfo_value(line, "model name"))) snprintf(name, sizeof name, "%s", v);
+        else if ((v = cpuinfo_value(line, "cpu family"))) snprintf(family, sizeof family, "%s", v);
+        else if ((v = cpuinfo_value(line, "model"))) snprintf(model, sizeof model, "%s", v);
+        else if ((v = cpuinfo_value(line, "stepping"))) snprintf(stepping, sizeof stepping, "%s", v);
     }
     fclose(f);
+    if (!name[0]) return;
+    if (family[0] && model[0])
+        snprintf(out, size, "%s (family %s model %s%s%s)", name, family, model, stepping[0] ? " stepping " : "",
+                 stepping);
+    else
+        snprintf(out, size, "%s", name);
 }
 
 /* Native bf16 arithmetic: AMX-BF16 (CPUID.7.0:EDX[22]) or AVX512_BF16 (CPUID.7.1:EAX[5]). */

@@ -19,9 +19,10 @@ if [ $# -eq 0 ] && [ "${RMENS_SANITIZER_PASS:-1}" = 1 ]; then
   echo "== sanitizer pass: clang, AddressSanitizer + UndefinedBehaviorSanitizer, fuzzers =="
   SAN_DIR="$ROOT/build-sanitize"
   # -O1: AddressSanitizer's recommended level (asserts stay on; at -O0 the compute-bound
-  # tests took 2-3x longer). The fuzzers get 15 s each and the killed-rank test one point
-  # per verb and rank count: the main pass runs them in full, this one hunts memory and UB
-  # errors.
+  # tests took 2-3x longer). The main pass runs the fault tests in full; this one hunts
+  # memory and UB errors, so it takes their code paths once: the fuzzers 15 s each, the
+  # killed-rank test one point per verb on 3 ranks (members and pool blocks dealt
+  # unevenly), kill_resume and active_resume one SIGTERM point (RMENS_SANITIZER_BUILD).
   CC=clang cmake -S "$ROOT" -B "$SAN_DIR" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
         -DRMENS_SANITIZE=ON -DRMENS_FUZZ=ON -DRMENS_FUZZ_SECONDS="${RMENS_FUZZ_SECONDS:-15}" \
         -DRMENS_FUZZ_STORE_RUNS="${RMENS_FUZZ_STORE_RUNS:-1500}" >/dev/null
@@ -32,6 +33,6 @@ if [ $# -eq 0 ] && [ "${RMENS_SANITIZER_PASS:-1}" = 1 ]; then
   export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizer/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   export RMENS_SANITIZER_BUILD=1 # scripts that size their workloads by time take less
-  export KILL_POINTS="${KILL_POINTS:-1}" KILL_NODE_POINTS="${KILL_NODE_POINTS:-1}"
+  export KILL_POINTS="${KILL_POINTS:-1}" KILL_NODE_POINTS="${KILL_NODE_POINTS:-1}" KILL_NPS="${KILL_NPS:-3}"
   (cd "$SAN_DIR" && ctest --output-on-failure --timeout 900 -j "$(nproc)" -L "unit|mpi|fuzz")
 fi

@@ -33,7 +33,7 @@ typedef struct {
     rm_matmul_backend backend;
     char precision[8];           /* what runs: "fp32" | "bf16" */
     char kernel[160];             /* e.g. "openblas sgemm", "onednn brg:avx512_core_amx_bf16" */
-    char cpu[128];               /* CPU model name */
+    char cpu[192];               /* CPU model name (family, model, stepping) */
     int cpu_native_bf16;         /* AMX-BF16 or AVX512_BF16 */
     char cpu_bf16_flags[64];     /* which of amx_bf16, avx512_bf16 the CPU has ("none") */
 } rm_precision_info;
