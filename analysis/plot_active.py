@@ -113,9 +113,11 @@ def summarise(groups, full_accuracy):
         bon = np.nanmean(m["bon"], axis=0)
         span = labels[-1] - labels[0]
         area = float(np.trapz(bon, labels) / span) if span > 0 else float(bon[0])
-        # the selection rounds' cost (round 0 has no scoring or selection), over rounds and seeds
+        # the selection rounds' cost (round 0 has no scoring or selection), over rounds and
+        # seeds: the median, as a round stopped (SIGSTOP, preemption) or sharing its machine
+        # records its wall time and would dominate a mean
         rounds = slice(1, None) if len(labels) > 1 else slice(0, 1)
-        seconds = {part: float(np.mean(m["seconds_" + part][:, rounds])) for part in SECONDS}
+        seconds = {part: float(np.median(m["seconds_" + part][:, rounds])) for part in SECONDS}
         summary[s] = {"seeds": seeds, "labels_to_95pct_pair_accuracy": reach["0.95"],
                       "labels_to_pair_accuracy_fraction": reach,
                       "bon_area": area, "final_pair_accuracy": float(acc[-1]), "final_bon": float(bon[-1]),
@@ -180,7 +182,7 @@ def main(argv):
                      f"{'' if diff is None else f'{diff:+.4f}'} | {v['final_pair_accuracy']:.4f} | {v['final_bon']:.4f} |")
     def distinct(key):  # the runs' provenance: several values when a campaign spanned machines
         return " / ".join(sorted({str(r.get("provenance", {}).get(key, "?")) for r in runs}))
-    lines += ["", f"Seconds per selection round (mean over rounds 1..R and seeds; {distinct('ranks')} rank(s), "
+    lines += ["", f"Seconds per selection round (median over rounds 1..R and seeds; {distinct('ranks')} rank(s), "
               f"{distinct('precision')}, {distinct('cpu')}):", "",
               "| strategy | train | score | select | evaluate | total |", "|---|---|---|---|---|---|"]
     for s, v in summary.items():
