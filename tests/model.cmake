@@ -1,8 +1,8 @@
 # Reward-model core (issue 3): MLP, objectives, Adam, pairs, training one member.
-# Model tests may use the internal double-precision MLP (src/model_internal.h).
+# Model tests may use the internal double-precision MLP (src/model/model_internal.h).
 function(rmens_model_test name source)
   rmens_unit_test(${name} ${source} model ${ARGN})
-  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 endfunction()
 
 rmens_model_test(test_model_grad ${CMAKE_CURRENT_SOURCE_DIR}/model/test_model_grad.c)

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "rmens/common.h"
-#include "rmens/parallel.h"
+#include "rmens/base/common.h"
+#include "rmens/base/parallel.h"
 
 int cli_rank(MPI_Comm comm)
 {

@@ -5,7 +5,7 @@
 #include <mpi.h>
 #include <stdio.h>
 
-#include "rmens/config.h"
+#include "rmens/base/config.h"
 
 #define CLI_MAX_SETS 256
 

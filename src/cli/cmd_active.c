@@ -1,9 +1,9 @@
 /* rmens active CONFIG: active reward modelling, the ensemble choosing the pairs to label. */
 #include "cli.h"
-#include "rmens/lock.h"
-#include "rmens/active.h"
-#include "rmens/checkpoint.h"
-#include "rmens/common.h"
+#include "rmens/store/lock.h"
+#include "rmens/active/active.h"
+#include "rmens/ensemble/checkpoint.h"
+#include "rmens/base/common.h"
 
 static const char ACTIVE_DETAILS[] =
     "Draws a pool of active.pool pairs from the train split (pairs.*; labels hidden until a\n"

@@ -1,8 +1,8 @@
 /* rmens eval CONFIG: score the test split with every member and write the figures. */
 #include "cli.h"
-#include "rmens/lock.h"
-#include "rmens/common.h"
-#include "rmens/eval.h"
+#include "rmens/store/lock.h"
+#include "rmens/base/common.h"
+#include "rmens/eval/eval.h"
 
 static const char EVAL_DETAILS[] =
     "Scores every test response of <store> with every member of <output>/members.h5 and\n"

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/common.h"
-#include "rmens/import.h"
+#include "rmens/base/common.h"
+#include "rmens/store/import.h"
 
 /* "--name VALUE" or "--name=VALUE": 1 matched (value set), 0 not this option, -1 missing value. */
 static int option_value(int argc, char **argv, int *i, const char *name, const char **value)

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/common.h"
-#include "rmens/parallel.h"
-#include "rmens/store.h"
+#include "rmens/base/common.h"
+#include "rmens/base/parallel.h"
+#include "rmens/store/store.h"
 
 static const char *const EMB_NAMES[2] = {"/train/embeddings", "/test/embeddings"};
 static const char *const REW_NAMES[2] = {"/train/rewards", "/test/rewards"};

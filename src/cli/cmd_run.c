@@ -1,10 +1,10 @@
 /* rmens run CONFIG: train, then evaluate, in one job. */
 #include "cli.h"
-#include "rmens/lock.h"
-#include "rmens/common.h"
-#include "rmens/checkpoint.h"
-#include "rmens/ensemble.h"
-#include "rmens/eval.h"
+#include "rmens/store/lock.h"
+#include "rmens/base/common.h"
+#include "rmens/ensemble/checkpoint.h"
+#include "rmens/ensemble/ensemble.h"
+#include "rmens/eval/eval.h"
 
 static const char RUN_DETAILS[] =
     "Runs `rmens train` and then `rmens eval` with the same configuration in one MPI job:\n"

@@ -1,8 +1,8 @@
 /* rmens synth: write a synthetic embedding store (see include/rmens/synth.h). */
 #include "cli.h"
 
-#include "rmens/common.h"
-#include "rmens/synth.h"
+#include "rmens/base/common.h"
+#include "rmens/store/synth.h"
 
 int cmd_synth(int argc, char **argv)
 {

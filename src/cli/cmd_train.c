@@ -1,9 +1,9 @@
 /* rmens train CONFIG: train an ensemble over the ranks of the job. */
 #include "cli.h"
-#include "rmens/lock.h"
-#include "rmens/common.h"
-#include "rmens/checkpoint.h"
-#include "rmens/ensemble.h"
+#include "rmens/store/lock.h"
+#include "rmens/base/common.h"
+#include "rmens/ensemble/checkpoint.h"
+#include "rmens/ensemble/ensemble.h"
 
 static const char TRAIN_DETAILS[] =
     "Trains ensemble.members reward models on the train split of `store` and writes\n"

@@ -2,13 +2,13 @@
  * Verbs follow git's style: `rmens <verb> [options]`, `rmens <verb> --help`. */
 #include <mpi.h>
 #include <unistd.h>
-#include "rmens/h5util.h"
+#include "rmens/store/h5util.h"
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-#include "rmens/common.h"
-#include "rmens/ensemble.h"
+#include "rmens/base/common.h"
+#include "rmens/ensemble/ensemble.h"
 
 static const cli_verb *const VERBS[] = {&VERB_SYNTH, &VERB_IMPORT, &VERB_INSPECT, &VERB_TRAIN, &VERB_EVAL, &VERB_RUN, &VERB_ACTIVE};
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])

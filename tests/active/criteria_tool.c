@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/active.h"
-#include "rmens/common.h"
-#include "rmens/eval.h"
+#include "rmens/active/active.h"
+#include "rmens/base/common.h"
+#include "rmens/eval/eval.h"
 
 static int read_all(FILE *f, void *p, size_t n, size_t size) { return fread(p, size, n, f) == n ? 0 : -1; }
 

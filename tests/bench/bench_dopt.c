@@ -15,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/active.h"
-#include "rmens/common.h"
-#include "rmens/eval.h"
-#include "rmens/parallel.h"
-#include "rmens/rng.h"
+#include "rmens/active/active.h"
+#include "rmens/base/common.h"
+#include "rmens/eval/eval.h"
+#include "rmens/base/parallel.h"
+#include "rmens/kernels/tiled_blas.h"
+#include "rmens/base/rng.h"
 
 enum { DIM = 64, CLUSTERS = 200 };
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rmens/rng.h"
+#include "rmens/base/rng.h"
 
 int main(int argc, char **argv)
 {

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rmens/metrics.h"
-#include "rmens/rng.h"
+#include "rmens/eval/metrics.h"
+#include "rmens/base/rng.h"
 
 /* One line per case:
  *   bon K score[K] golden[K] bon[n = 1..K] proxy_bon[n = 1..K] pick_quantile above_median

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rmens/eval.h"
-#include "rmens/metrics.h"
+#include "rmens/eval/eval.h"
+#include "rmens/eval/metrics.h"
 
 typedef struct {
     double value;

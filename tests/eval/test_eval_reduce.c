@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "../unit/check.h"
-#include "rmens/common.h"
-#include "rmens/eval.h"
-#include "rmens/rng.h"
+#include "rmens/base/common.h"
+#include "rmens/eval/eval.h"
+#include "rmens/base/rng.h"
 
 enum { N = 45, K = 13, E = 5, N_BENCH = 37 };
 #define STREAM 4242

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "../unit/check.h"
-#include "rmens/metrics.h"
-#include "rmens/rng.h"
+#include "rmens/eval/metrics.h"
+#include "rmens/base/rng.h"
 
 #define TEST_STREAM 777
 

@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "../unit/check.h"
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/eval.h"
-#include "rmens/model.h"
-#include "rmens/rng.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/eval/eval.h"
+#include "rmens/model/model.h"
+#include "rmens/base/rng.h"
 #include "stats_oracle.h"
 
 #define STREAM 1515

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rmens/common.h"
-#include "rmens/config.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "rmens/common.h"
-#include "rmens/npy.h"
+#include "rmens/base/common.h"
+#include "rmens/store/npy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

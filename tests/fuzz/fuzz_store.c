@@ -25,8 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rmens/common.h"
-#include "rmens/store.h"
+#include "rmens/base/common.h"
+#include "rmens/store/store.h"
 
 #define MAX_VALUES ((size_t)1 << 16) /* per read buffer */
 

@@ -10,7 +10,8 @@
 #include <xgboost/c_api.h>
 
 #include "check.h"
-#include "rmens/family.h"
+#include "rmens/member/family_gbdt.h"
+#include "rmens/member/family.h"
 
 #define XGB(call) do { if ((call) != 0) { fprintf(stderr, "%s: %s\n", #call, XGBGetLastError()); exit(2); } } while (0)
 

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rmens/common.h"
-#include "rmens/model.h"
-#include "rmens/rng.h"
+#include "rmens/base/common.h"
+#include "rmens/model/model.h"
+#include "rmens/base/rng.h"
 
 enum { D = 2048, H1 = 1024, H2 = 512, BLOCK = 1024 };
 

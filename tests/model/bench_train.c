@@ -22,12 +22,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/pairs.h"
-#include "rmens/precision.h"
-#include "rmens/rng.h"
-#include "rmens/train.h"
+#include "rmens/member/train_lists.h"
+#include "rmens/member/family.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/member/pairs.h"
+#include "rmens/kernels/precision.h"
+#include "rmens/base/rng.h"
+#include "rmens/member/train.h"
 
 enum { D = 2048, H1 = 1024, H2 = 512, BATCH_PAIRS = 512, ROWS = 2 * BATCH_PAIRS };
 

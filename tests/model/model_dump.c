@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/common.h"
-#include "rmens/model.h"
-#include "rmens/optim.h"
-#include "rmens/pairs.h"
-#include "rmens/rng.h"
+#include "rmens/base/common.h"
+#include "rmens/model/model.h"
+#include "rmens/model/optim.h"
+#include "rmens/member/pairs.h"
+#include "rmens/base/rng.h"
 #include "synthetic.h"
 
 static int write_file(const char *dir, const char *name, const void *data, size_t bytes)

@@ -21,10 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/pairs.h"
-#include "rmens/train.h"
+#include "rmens/member/train_lists.h"
+#include "rmens/member/family.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/member/pairs.h"
+#include "rmens/member/train.h"
 #include "synthetic.h"
 
 static int write_file(const char *dir, const char *name, const void *data, size_t size, size_t n)

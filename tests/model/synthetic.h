@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/annotator.h"
-#include "rmens/pairs.h"
-#include "rmens/rng.h"
+#include "rmens/member/annotator.h"
+#include "rmens/member/pairs.h"
+#include "rmens/base/rng.h"
 
 /* The pairs of the original design (sampling "items", candidates "all", no flips, the
  * reward scale the std of `rewards`): what the model tests train on. */

@@ -19,12 +19,12 @@
 #include <string.h>
 
 #include "check.h"
-#include "matmul.h"
-#include "rmens/common.h"
-#include "rmens/model.h"
-#include "rmens/precision.h"
-#include "rmens/rng.h"
-#include "tiled_blas.h"
+#include "rmens/kernels/matmul.h"
+#include "rmens/base/common.h"
+#include "rmens/model/model.h"
+#include "rmens/kernels/precision.h"
+#include "rmens/base/rng.h"
+#include "rmens/kernels/tiled_blas.h"
 
 static float bits_to_float(uint32_t u)
 {

@@ -9,10 +9,10 @@
 
 #include "check.h"
 #include "model_internal.h"
-#include "rmens/common.h"
-#include "rmens/model.h"
-#include "rmens/optim.h"
-#include "rmens/rng.h"
+#include "rmens/base/common.h"
+#include "rmens/model/model.h"
+#include "rmens/model/optim.h"
+#include "rmens/base/rng.h"
 
 enum { OBJ_BT, OBJ_CLF };
 

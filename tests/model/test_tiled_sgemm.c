@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "tiled_blas.h"
+#include "rmens/kernels/tiled_blas.h"
 
 static unsigned state = 1;
 static float uniform(void)

@@ -15,10 +15,12 @@
 #include <string.h>
 
 #include "check.h"
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/pairs.h"
-#include "rmens/train.h"
+#include "rmens/member/train_lists.h"
+#include "rmens/member/family.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/member/pairs.h"
+#include "rmens/member/train.h"
 #include "synthetic.h"
 
 static rm_settings settings(const char *const *extra, int n_extra)

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "check.h"
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/pairs.h"
-#include "rmens/train.h"
+#include "rmens/member/train_lists.h"
+#include "rmens/member/family.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/member/pairs.h"
+#include "rmens/member/train.h"
 #include "synthetic.h"
 
 static int train(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, MPI_Comm group, rm_member *out)

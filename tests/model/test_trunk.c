@@ -14,14 +14,16 @@
 #include <string.h>
 
 #include "check.h"
-#include "family_internal.h"
+#include "member_internal.h"
 #include "model_internal.h"
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/model.h"
-#include "rmens/rng.h"
-#include "rmens/train.h"
-#include "rmens/trunk.h"
+#include "rmens/member/train_lists.h"
+#include "rmens/member/family.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/model/model.h"
+#include "rmens/base/rng.h"
+#include "rmens/member/train.h"
+#include "rmens/member/trunk.h"
 
 enum { N_PAIRS = 7, HEADS = 3, DIM = 6 };
 

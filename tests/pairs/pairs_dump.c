@@ -12,9 +12,9 @@
 #include <stdlib.h>
 
 #include "../model/synthetic.h"
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/pairs.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/member/pairs.h"
 
 static int write_all(FILE *f, const void *p, size_t size, size_t n) { return fwrite(p, size, n, f) == n ? 0 : -1; }
 

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/common.h"
-#include "rmens/parallel.h"
-#include "rmens/store.h"
+#include "rmens/base/common.h"
+#include "rmens/base/parallel.h"
+#include "rmens/store/store.h"
 
 static int write_raw(const char *path, const void *data, size_t bytes)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../unit/check.h"
-#include "../../src/fletcher32.h"
+#include "rmens/kernels/fletcher32.h"
 
 uint32_t H5_checksum_fletcher32(const void *data, size_t len); /* HDF5's, not in its public headers */
 

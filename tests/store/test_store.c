@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "../unit/check.h"
-#include "rmens/common.h"
-#include "rmens/store.h"
+#include "rmens/base/common.h"
+#include "rmens/store/store.h"
 
 static char dir[256];
 

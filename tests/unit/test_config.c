@@ -1,8 +1,8 @@
 /* Configuration: defaults, file values, --set overrides in libconfig syntax, bare-word
  * strings, and errors that name the key, the line and the closest valid key. */
 #include "check.h"
-#include "rmens/common.h"
-#include "rmens/config.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Philox4x32-10 against the Random123 known-answer vectors, and basic distribution checks. */
 #include "check.h"
-#include "rmens/rng.h"
+#include "rmens/base/rng.h"
 
 #include <stdlib.h>
 

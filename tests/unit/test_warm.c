@@ -5,12 +5,14 @@
  * rm_warm_average: identical members average to the member exactly, two members to the
  * double mean rounded once; checkpoint fingerprints tell the two initialisations apart. */
 #include "check.h"
-#include "rmens/checkpoint.h"
-#include "rmens/common.h"
-#include "rmens/config.h"
-#include "rmens/family.h"
-#include "rmens/model.h"
-#include "rmens/warm.h"
+#include "rmens/member/family_gbdt.h"
+#include "rmens/member/shared_init.h"
+#include "rmens/ensemble/checkpoint.h"
+#include "rmens/base/common.h"
+#include "rmens/base/config.h"
+#include "rmens/member/family.h"
+#include "rmens/model/model.h"
+#include "rmens/eval/warm.h"
 
 #include <stdlib.h>
 #include <string.h>

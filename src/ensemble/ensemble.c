@@ -1,0 +1,608 @@
+/* Distributed ensemble training (see include/rmens/ensemble.h; members.h5 is
+ * src/members_file.c).
+ *
+ * Shape of a run on P ranks with S ranks per member:
+ *   1. every node reads the train split once into a node-shared window (each rank of the
+ *      node reads a contiguous shard of prompts with collective parallel HDF5);
+ *   2. every rank builds the same preference pairs (counter-based RNG, no communication);
+ *   3. G = P / S groups train members g, g+G, g+2G, ... (data-parallel inside a group);
+ *   4. members.h5 is written collectively at a temporary name, then renamed. */
+#define _GNU_SOURCE
+#include "rmens/ensemble/ensemble.h"
+#include "rmens/ensemble/checkpoint.h"
+#include "rmens/base/common.h"
+#include "rmens/member/family.h"
+#include "rmens/store/h5util.h"
+#include "rmens/member/pairs.h"
+#include "rmens/member/train.h"
+#include "rmens/member/train_lists.h"
+#include "rmens/base/parallel.h"
+#include "rmens/kernels/tiled_blas.h"
+#include "rmens/kernels/precision.h"
+#include "rmens/base/rng.h"
+#include "rmens/member/trunk.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------------------- */
+/* The train split in one node-shared window                                           */
+
+int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, int threads)
+{
+    return rm_shared_split_load_view(ns, store, 0, comm, threads);
+}
+
+int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm, int threads)
+{
+    double t_read = rm_now();
+    int world_rank;
+    MPI_Comm_rank(comm, &world_rank);
+    memset(ns, 0, sizeof *ns);
+    ns->window = MPI_WIN_NULL;
+    const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];
+    size_t n_items = 0, n_values = 0, bytes = 0;
+    int rc = rm_size_mul(tr->n_prompts, tr->n_responses, &n_items, "train split");
+    const size_t dim = rm_store_view_dim(store, view);
+    if (rc == 0) rc = rm_size_mul(n_items, dim, &n_values, "train split");
+    if (rc == 0) rc = rm_size_mul(n_values + n_items, sizeof(float), &bytes, "train split");
+    if (rm_all_ok(comm, rc) != 0) return -1;
+
+    if (rm_node_comm(comm, &ns->node) != 0) rm_abort_job(rm_last_error());
+    int node_rank, node_size;
+    MPI_Comm_rank(ns->node, &node_rank);
+    MPI_Comm_size(ns->node, &node_size);
+    MPI_Comm_set_errhandler(ns->node, MPI_ERRORS_RETURN);
+    void *base = NULL;
+    rc = rm_mpi_check(MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)bytes : 0, sizeof(float), MPI_INFO_NULL,
+                                              ns->node, &base, &ns->window),
+                      "MPI_Win_allocate_shared (train split)");
+    if (rc != 0) rm_error_context("cannot hold the train split (%zu MiB) in node memory", bytes >> 20);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    MPI_Aint size = 0;
+    int disp_unit = 0;
+    MPI_Win_shared_query(ns->window, 0, &size, &disp_unit, &base);
+    ns->bytes = bytes;
+    ns->embeddings = base;
+    ns->rewards = ns->embeddings + n_values;
+
+    /* Each rank of the node fills its shard; the reads are collective over the whole job,
+     * so every rank of every node takes part at the same time. */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, ns->window);
+    size_t p0, p1;
+    rm_partition(tr->n_prompts, node_size, node_rank, &p0, &p1);
+    size_t row = tr->n_responses * dim;
+    rc = rm_store_read_view_embeddings(store, view, RM_SPLIT_TRAIN, p0, p1, ns->embeddings + p0 * row);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    rc = rm_store_read_rewards(store, RM_SPLIT_TRAIN, p0, p1, ns->rewards + p0 * tr->n_responses);
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    MPI_Win_sync(ns->window);
+    MPI_Barrier(ns->node);
+    MPI_Win_sync(ns->window);
+    t_read = rm_now() - t_read;
+    if (node_rank == 0) {
+        char host[256] = "?";
+        gethostname(host, sizeof host);
+        const rm_precision_info *precision = rm_precision_current();
+        char view_text[96] = "";
+        if (store->n_views > 1) snprintf(view_text, sizeof view_text, " (view %s)", store->views[view].name);
+        printf("[rank %d] node %s: train split%s %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d\n",
+               world_rank, host, view_text, tr->n_prompts, tr->n_responses, dim, ns->bytes, node_size, t_read,
+               precision->precision, precision->kernel, threads);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+void rm_shared_split_free(rm_shared_split *ns)
+{
+    if (ns->window != MPI_WIN_NULL) {
+        MPI_Win_unlock_all(ns->window);
+        MPI_Win_free(&ns->window);
+    }
+    if (ns->node != MPI_COMM_NULL && ns->node != 0) MPI_Comm_free(&ns->node);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Progress                                                                             */
+
+typedef struct {
+    int world_rank;
+    int member_position, members_of_group; /* for the ETA over the group's members */
+    int shared_trunk; /* the line is the unit's: means over its heads */
+} progress_ctx;
+
+static void print_progress(const rm_member *m, int epoch, int epochs, double train_loss, double val_loss,
+                           double val_accuracy, double pairs_per_second, double eta_seconds, void *opaque)
+{
+    const progress_ctx *ctx = opaque;
+    if (ctx->shared_trunk) {
+        printf("[rank %d] shared trunk, heads 0-%d (mean) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  "
+               "%.0f pairs/s  ETA %.0fs\n",
+               ctx->world_rank, ctx->members_of_group - 1, epoch, epochs, train_loss, val_loss, val_accuracy,
+               pairs_per_second, eta_seconds);
+        fflush(stdout);
+        return;
+    }
+    /* a tree member's steps are boosting rounds (gbdt.rounds), an MLP's epochs */
+    const char *step = rm_member_family(m)->step;
+    printf("[rank %d] member %d (%d/%d) %s %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
+           ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, step, epoch, epochs, train_loss,
+           val_loss, val_accuracy, pairs_per_second, eta_seconds);
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Training                                                                             */
+
+static int check_layout(const rm_settings *cfg, int size, int rank)
+{
+    long long S = cfg->parallel_ranks_per_member;
+    if (size % S != 0)
+        return rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job", S, size);
+    long long groups = size / S;
+    if (rm_settings_shared_trunk(cfg) && groups > 1 && rank == 0)
+        rm_warnf("ensemble.kind = \"shared_trunk\" is one unit that group 0 trains: %lld group(s) (%lld ranks) will "
+                 "stay idle during training (parallel.ranks_per_member = %d would train it data-parallel on all)",
+                 groups - 1, (groups - 1) * S, size);
+    else if (groups > cfg->ensemble_members && rank == 0)
+        rm_warnf("%lld member groups for %lld members: %lld group(s) (%lld ranks) will stay idle during training",
+                 groups, cfg->ensemble_members, groups - cfg->ensemble_members,
+                 (groups - cfg->ensemble_members) * S);
+    if (rm_family_check_settings(cfg, rank == 0) != 0 || rm_ensemble_kind_check(cfg) != 0) return -1;
+    if (!cfg->store[0]) return rm_errorf("no store given (set 'store' in the config or --set store=PATH)");
+    if (!cfg->output[0]) return rm_errorf("no output directory given (set 'output' or --set output=DIR)");
+    return 0;
+}
+
+/* Test hook for the failing-rank tests: RMENS_TEST_FAIL="RANK:MEMBER" makes that rank
+ * fail (as an I/O or NaN failure would) when it starts training that member. */
+static int injected_failure(int rank, int member)
+{
+    const char *spec = getenv("RMENS_TEST_FAIL");
+    int r = -1, m = -1;
+    if (!spec || sscanf(spec, "%d:%d", &r, &m) != 2) return 0;
+    return r == rank && m == member;
+}
+
+/* ---- stopping for checkpoints: SIGTERM / SIGUSR1 (what Slurm sends before a kill) or
+ * the periodic timer. Handlers only set a flag; training looks at it between steps. */
+static volatile sig_atomic_t stop_signal = 0;
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+void rm_catch_stop_signals(void) { rm_ensemble_catch_signals(NULL, NULL); }
+
+typedef struct {
+    double deadline; /* rm_now() of the next periodic checkpoint, 0: none */
+} stop_clock;
+
+static int should_stop(void *opaque)
+{
+    const stop_clock *clock = opaque;
+    return stop_signal != 0 || (clock->deadline > 0 && rm_now() >= clock->deadline);
+}
+
+/* periodic: 0 when the deal cannot checkpoint (views of different D) */
+static void arm_clock(stop_clock *clock, const rm_settings *cfg)
+{
+    clock->deadline = cfg->train_checkpoint_minutes > 0 ? rm_now() + 60.0 * cfg->train_checkpoint_minutes : 0;
+}
+
+typedef struct {
+    char *members, *checkpoint;
+} run_paths;
+
+/* Rank 0 prepares the output directory and decides what this run is: 0 train, 1 the
+ * members file is complete already (resume of a finished run), 2 resume a checkpoint. */
+static int prepare_output(const rm_settings *cfg, const run_paths *paths, int force, int resume, int *mode)
+{
+    *mode = 0;
+    if (rm_mkdir_p(cfg->output) != 0) return -1;
+    if (access(cfg->output, W_OK) != 0) return rm_errorf("output directory %s is not writable", cfg->output);
+    int have_members = rm_path_exists(paths->members), have_checkpoint = rm_path_exists(paths->checkpoint);
+    if (resume && have_members && !force) {
+        *mode = 1;
+        return 0;
+    }
+    if (resume && have_checkpoint && !force) {
+        *mode = 2;
+        return 0;
+    }
+    if (!force && have_members) return rm_errorf("%s already exists (use --force to overwrite)", paths->members);
+    if (!force && have_checkpoint)
+        return rm_errorf("%s exists from an interrupted run: continue it with --resume, or start over with --force",
+                         paths->checkpoint);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Members dealt over rank groups (shared by `train` and `active`)                      */
+
+int rm_member_deal_create(rm_member_deal *d, const rm_settings *cfg, MPI_Comm comm, int dim)
+{
+    memset(d, 0, sizeof *d);
+    d->comm = comm;
+    MPI_Comm_rank(comm, &d->rank);
+    MPI_Comm_size(comm, &d->size);
+    const int S = (int)cfg->parallel_ranks_per_member;
+    d->n_groups = d->size / S;
+    d->group_id = d->rank / S;
+    d->n_members = (int)cfg->ensemble_members;
+    MPI_Comm_split(comm, d->group_id, d->rank, &d->group);
+    MPI_Comm_rank(d->group, &d->group_rank);
+    d->slots = rm_calloc((size_t)d->n_members, sizeof(rm_member_slot), "member slots");
+    d->member_dim = rm_calloc((size_t)d->n_members, sizeof(int), "member dimensions");
+    d->member_params = rm_calloc((size_t)d->n_members, sizeof(size_t), "member parameter counts");
+    if (rm_all_ok(comm, d->slots && d->member_dim && d->member_params ? 0 : -1) != 0) {
+        rm_member_deal_free(d);
+        return -1;
+    }
+    d->shared_trunk = rm_settings_shared_trunk(cfg);
+    for (int m = 0; m < d->n_members; m++) {
+        /* a shared trunk is one unit of all members: group 0 trains it */
+        d->slots[m].trains = (d->shared_trunk ? 0 : m % d->n_groups) == d->group_id;
+        d->slots[m].owned = d->slots[m].trains && d->group_rank == 0;
+        d->mine += d->slots[m].trains;
+    }
+    rm_mlp probe;
+    if (rm_mlp_create(&probe, dim, cfg->model_hidden, cfg->model_n_hidden) == 0) {
+        d->n_params = probe.n_params;
+        rm_mlp_free(&probe);
+    }
+    for (int m = 0; m < d->n_members; m++) {
+        d->member_dim[m] = dim;
+        d->member_params[m] = d->n_params;
+    }
+    return 0;
+}
+
+void rm_member_deal_reset(rm_member_deal *d)
+{
+    for (int m = 0; m < d->n_members; m++) {
+        rm_member_slot_free(&d->slots[m]);
+        d->slots[m].status = RM_MEMBER_PENDING;
+    }
+}
+
+void rm_member_deal_free(rm_member_deal *d)
+{
+    if (d->slots)
+        for (int m = 0; m < d->n_members; m++) rm_member_slot_free(&d->slots[m]);
+    free(d->slots);
+    free(d->member_dim);
+    free(d->member_params);
+    if (d->group != MPI_COMM_NULL && d->group != 0) MPI_Comm_free(&d->group);
+    memset(d, 0, sizeof *d);
+}
+
+int rm_member_deal_owner(const rm_member_deal *d, int m)
+{
+    /* the first rank of group m % G, or of group 0 for a shared trunk */
+    return (d->shared_trunk ? 0 : m % d->n_groups) * (d->size / d->n_groups);
+}
+
+int rm_member_deal_share(const rm_member_deal *d, rm_member *all)
+{
+    memset(all, 0, sizeof(rm_member) * (size_t)d->n_members);
+    for (int m = 0; m < d->n_members; m++) {
+        int root = rm_member_deal_owner(d, m), rc = 0;
+        if (d->rank == root) {
+            const rm_member *src = &d->slots[m].member;
+            all[m].family = src->family;
+            rc = rm_member_family(src)->copy(&all[m], src);
+            all[m].score_mean = src->score_mean, all[m].score_std = src->score_std, all[m].index = src->index;
+            all[m].seed = src->seed, all[m].epochs_run = src->epochs_run, all[m].best_epoch = src->best_epoch;
+            all[m].pairs_trained = src->pairs_trained;
+        }
+        if (rm_all_ok(d->comm, rc) != 0 || rm_member_bcast(&all[m], d->comm, d->rank, root) != 0) {
+            for (int k = 0; k <= m; k++) rm_member_free(&all[k]);
+            return rm_error_context("sharing member %d", m);
+        }
+    }
+    return 0;
+}
+
+/* Start member m from the weights of `warm` (active.warm_start): a resume from a fresh
+ * state, i.e. epoch 0, Adam's moments zero, no history. */
+static int warm_state(const rm_member *warm, rm_member *member, rm_train_state *state)
+{
+    memset(member, 0, sizeof *member);
+    if (rm_train_state_alloc(state, warm->mlp.n_params) != 0) return -1;
+    if (rm_mlp_create(&member->mlp, warm->mlp.dims[0], warm->mlp.dims + 1, warm->mlp.n_layers - 1) != 0) {
+        rm_train_state_free(state);
+        return -1;
+    }
+    memcpy(member->mlp.params, warm->mlp.params, warm->mlp.n_params * sizeof(float));
+    memset(state->adam_m, 0, warm->mlp.n_params * sizeof(float));
+    memset(state->adam_v, 0, warm->mlp.n_params * sizeof(float));
+    memcpy(state->best_params, warm->mlp.params, warm->mlp.n_params * sizeof(float));
+    member->index = warm->index;
+    member->seed = warm->seed;
+    state->best_val = INFINITY;
+    return 0;
+}
+
+/* Train (or continue) member m of the deal's slots; 0, or 1 when interrupted. Aborts the
+ * job on a training failure, which only this group sees. */
+static int train_slot(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data, const rm_pairs *pairs,
+                      const rm_member *warm, int m, stop_clock *clock, progress_ctx *pctx)
+{
+    rm_member_slot *sl = &d->slots[m];
+    if (injected_failure(d->rank, m)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
+    rm_train_control control;
+    memset(&control, 0, sizeof control);
+    control.should_stop = should_stop;
+    control.stop_ctx = clock;
+    rm_member resumed_member;
+    rm_train_state resumed_state;
+    int resuming = sl->status == RM_MEMBER_IN_PROGRESS, warming = !resuming && warm != NULL;
+    if (resuming) {
+        resumed_member = sl->member;
+        resumed_state = sl->state;
+        memset(&sl->member, 0, sizeof sl->member);
+        memset(&sl->state, 0, sizeof sl->state);
+    } else if (warming && warm_state(&warm[m], &resumed_member, &resumed_state) != 0) {
+        rm_abort_job(rm_last_error());
+    }
+    if (resuming || warming) {
+        control.resume_member = &resumed_member;
+        control.resume_state = &resumed_state;
+    }
+    const rm_train_data *view_data = data + (d->n_views > 1 ? m % d->n_views : 0);
+    int rc = rm_train_member_controlled(cfg, view_data, pairs, m, d->group, &sl->member,
+                                        d->group_rank == 0 ? print_progress : NULL, pctx, &control);
+    if (resuming || warming) {
+        rm_member_free(&resumed_member);
+        rm_train_state_free(&resumed_state);
+    }
+    if (rc != 0) rm_abort_job(rm_last_error());
+    if (control.interrupted) {
+        sl->status = RM_MEMBER_IN_PROGRESS;
+        sl->state = control.saved;
+        return 1;
+    }
+    sl->status = RM_MEMBER_FINISHED;
+    pctx->member_position++;
+    return 0;
+}
+
+/* A shared trunk's unit on group 0: all members at once (rmens/trunk.h). Every head's
+ * slot holds its part of the unit while interrupted: the heads start, stop and resume
+ * together. 0, or 1 when interrupted. */
+static int train_unit_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
+                            const rm_pairs *pairs, stop_clock *clock, progress_ctx *pctx)
+{
+    const int E = d->n_members;
+    int pending = 0;
+    for (int m = 0; m < E; m++) pending |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
+    if (!pending) return 0;
+    if (injected_failure(d->rank, 0)) rm_abort_job("injected failure (RMENS_TEST_FAIL) while training a member");
+    rm_member *heads = rm_calloc((size_t)E, sizeof(rm_member), "shared-trunk members");
+    rm_train_control *controls = rm_calloc((size_t)E, sizeof *controls, "shared-trunk heads");
+    if (!heads || !controls) rm_abort_job(rm_last_error());
+    controls[0].should_stop = should_stop;
+    controls[0].stop_ctx = clock;
+    const int resuming = d->slots[0].status == RM_MEMBER_IN_PROGRESS;
+    for (int m = 0; resuming && m < E; m++) {
+        controls[m].resume_member = &d->slots[m].member;
+        controls[m].resume_state = &d->slots[m].state;
+    }
+    if (rm_train_shared_trunk(cfg, data, pairs, d->group, heads, d->group_rank == 0 ? print_progress : NULL, pctx,
+                              controls) != 0)
+        rm_abort_job(rm_last_error());
+    const int interrupted = controls[0].interrupted;
+    for (int m = 0; m < E; m++) {
+        rm_member_slot_free(&d->slots[m]); /* the resumed parts, which training has copied */
+        d->slots[m].member = heads[m];
+        d->slots[m].status = interrupted ? RM_MEMBER_IN_PROGRESS : RM_MEMBER_FINISHED;
+        if (interrupted) d->slots[m].state = controls[m].saved;
+    }
+    free(heads);
+    free(controls);
+    if (!interrupted) pctx->member_position = E;
+    return interrupted;
+}
+
+int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,
+                            const rm_pairs *pairs, const rm_member *warm, const char *checkpoint_path,
+                            const char *fingerprint, const char *resume_hint)
+{
+    stop_clock clock;
+    arm_clock(&clock, cfg);
+    const int E = d->n_members, G = d->n_groups;
+    /* Rounds: each rank trains its group's members until they are done or a stop is
+     * asked for, then all ranks meet. If every member is finished the caller writes them;
+     * otherwise a checkpoint, and on a signal the job ends for requeueing. A rank with
+     * nothing left to train waits at the meeting point. */
+    progress_ctx pctx = {d->rank, 0, d->mine, d->shared_trunk};
+    for (int m = 0; m < E; m++) pctx.member_position += d->slots[m].trains && d->slots[m].status == RM_MEMBER_FINISHED;
+    int checkpoints = 0;
+    for (;;) {
+        if (d->shared_trunk)
+            train_unit_slots(cfg, d, data, pairs, &clock, &pctx);
+        else
+            for (int m = d->group_id; m < E; m += G)
+                if (d->slots[m].status != RM_MEMBER_FINISHED && train_slot(cfg, d, data, pairs, warm, m, &clock, &pctx))
+                    break;
+        int unfinished = 0;
+        for (int m = 0; m < E; m++) unfinished |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
+        int flags[2] = {unfinished, stop_signal != 0};
+        MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, d->comm);
+        if (!flags[0]) return 0;
+        double t_ckpt = rm_now();
+        if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->member_params,
+                                rm_settings_max_epochs(cfg)) != 0)
+            return -1;
+        checkpoints++;
+        if (d->rank == 0) {
+            printf("[rank 0] checkpoint %d written to %s in %.2fs%s%s\n", checkpoints, checkpoint_path, rm_now() - t_ckpt,
+                   flags[1] ? "; stopping on signal (exit 75): continue with " : "", flags[1] ? resume_hint : "");
+            fflush(stdout);
+        }
+        if (flags[1]) return RM_EXIT_CHECKPOINTED;
+        arm_clock(&clock, cfg);
+    }
+}
+
+int rm_members_write(const char *path, const rm_settings *cfg, const rm_store *store, const rm_pairs *pairs,
+                     const rm_member_deal *d, double wall_seconds)
+{
+    rm_member **local = rm_calloc((size_t)d->n_members, sizeof(rm_member *), "members");
+    if (!local) rm_abort_job(rm_last_error());
+    for (int m = 0; m < d->n_members; m++)
+        if (d->slots[m].owned) local[m] = &d->slots[m].member;
+    int rc = rm_members_file_write(path, cfg, store, pairs, d->comm, local, d->n_members, (int)store->dim, wall_seconds);
+    free(local);
+    return rc;
+}
+
+int rm_ensemble_stop_requested(void) { return stop_signal != 0; }
+
+void rm_ensemble_catch_signals(struct sigaction *old_term, struct sigaction *old_usr1)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, old_term);
+    sigaction(SIGUSR1, &action, old_usr1);
+}
+
+int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
+{
+    double t0 = rm_now();
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    if (rm_all_ok(comm, check_layout(cfg, size, rank)) != 0) return -1;
+    /* From here on a SIGTERM/SIGUSR1 is a request to checkpoint, even while the store is
+     * still being read (then the first step boundary stops for it). */
+    struct sigaction old_term, old_usr1;
+    rm_ensemble_catch_signals(&old_term, &old_usr1);
+
+    run_paths paths = {rm_path_join(cfg->output, "members.h5"), rm_path_join(cfg->output, "checkpoint.h5")};
+    int rc = paths.members && paths.checkpoint ? 0 : -1;
+    int mode = 0;
+    if (rc == 0 && rank == 0) rc = prepare_output(cfg, &paths, force, resume, &mode);
+    MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
+    if (rm_all_ok(comm, rc) != 0) goto out_paths;
+    if (mode == 1) {
+        if (rank == 0) printf("%s is complete already: nothing to resume\n", paths.members);
+        goto out_paths;
+    }
+
+    int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
+    if ((rc = rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL))) != 0) goto out_paths;
+    rm_store store;
+    if ((rc = rm_all_ok(comm, rm_store_open(&store, cfg->store, comm))) != 0) goto out_paths;
+    store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
+    const rm_split_info *tr = &store.split[RM_SPLIT_TRAIN];
+
+    /* one shared window per view the members use (the rewards are every view's) */
+    rm_view_plan vp;
+    if ((rc = rm_all_ok(comm, rm_view_plan_resolve(&vp, cfg, &store))) != 0) goto out_store;
+    rm_shared_split ns_views[RM_MAX_VIEWS], *ns = ns_views;
+    rm_train_data data[RM_MAX_VIEWS];
+    int n_loaded = 0;
+    for (; n_loaded < vp.n; n_loaded++) {
+        if ((rc = rm_shared_split_load_view(&ns[n_loaded], &store, vp.index[n_loaded], comm, threads)) != 0) goto out_split;
+        data[n_loaded] = (rm_train_data){ns[n_loaded].embeddings, ns[n_loaded].rewards, tr->n_prompts, tr->n_responses,
+                                         vp.dim[n_loaded]};
+    }
+    rm_pairs pairs;
+    rc = rm_pairs_build_from_settings(&pairs, cfg, ns->rewards, tr->n_prompts, tr->n_responses);
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
+    /* Settings every member would reject: say so once, from rank 0, before training. */
+    const size_t n_list = rm_member_list_sizes(cfg, &pairs, NULL); /* entries a minibatch draws from */
+    if ((size_t)cfg->train_batch_size > n_list)
+        rc = rm_errorf("train.batch_size = %lld is larger than the %zu training %s (pairs.count = %lld, train.val_fraction = %g%s)",
+                       cfg->train_batch_size, n_list, cfg->pairs_both_orders ? "entries" : "pairs", cfg->pairs_count,
+                       cfg->train_val_fraction, cfg->pairs_both_orders ? ", pairs.both_orders = true" : "");
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_pairs;
+    if (rank == 0) rm_pairs_print(&pairs, cfg);
+
+    rm_member_deal deal;
+    if ((rc = rm_member_deal_create(&deal, cfg, comm, (int)store.dim)) != 0) goto out_pairs;
+    rm_member_deal_set_views(&deal, cfg, &vp);
+    char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
+    if ((rc = rm_all_ok(comm, fingerprint ? 0 : -1)) != 0) goto out_deal;
+    const int E = deal.n_members;
+    if (mode == 2) {
+        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, deal.member_dim, deal.member_params, deal.slots, E);
+        if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
+        if (rank == 0) {
+            int counts[3] = {0, 0, 0};
+            for (int m = 0; m < E; m++) counts[deal.slots[m].status]++;
+            printf("[rank 0] resuming from %s: %d member(s) finished, %d in progress, %d to start\n", paths.checkpoint,
+                   counts[RM_MEMBER_FINISHED], counts[RM_MEMBER_IN_PROGRESS], counts[RM_MEMBER_PENDING]);
+            fflush(stdout);
+        }
+    }
+    rc = rm_ensemble_train_slots(cfg, &deal, data, &pairs, NULL, paths.checkpoint, fingerprint, "rmens train --resume");
+    if (rc != 0) goto out_deal;
+
+    rc = rm_members_write(paths.members, cfg, &store, &pairs, &deal, rm_now() - t0);
+    if (rc == 0) {
+        if (rank == 0) unlink(paths.checkpoint); /* the run is complete: nothing to resume */
+        printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, deal.mine, rm_now() - t0,
+               (double)rm_peak_rss() / 1048576.0);
+        fflush(stdout);
+        MPI_Barrier(comm);
+        if (rank == 0) printf("wrote %s\n", paths.members);
+    }
+out_deal:
+    free(fingerprint);
+    rm_member_deal_free(&deal);
+out_pairs:
+    rm_pairs_free(&pairs);
+out_split:
+    for (int i = 0; i < n_loaded; i++) rm_shared_split_free(&ns[i]);
+out_store:
+    rm_store_close(&store);
+out_paths:
+    free(paths.members);
+    free(paths.checkpoint);
+    /* After a checkpoint for a signal the handlers stay: the launcher may SIGTERM the ranks
+     * that are still finishing (mpirun does once the first rank exits with 75), and they
+     * must exit with 75 too, not die of the signal. */
+    if (rc != RM_EXIT_CHECKPOINTED) {
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGUSR1, &old_usr1, NULL);
+    }
+    return rc;
+}
+
+void rm_pairs_print(const rm_pairs *pairs, const rm_settings *cfg)
+{
+    printf("[rank 0] %zu %s pairs (%zu train, %zu validation; sampling %s, candidates %s), annotator beta %g, "
+           "reward scale %.6g, label flips %.4f (pairs.label_flip %g): labels agree with the golden order for %.4f of pairs\n",
+           pairs->n, cfg->pairs_mode, pairs->n_train, pairs->n - pairs->n_train, cfg->pairs_sampling, cfg->pairs_candidates,
+           cfg->pairs_annotator_beta, pairs->reward_scale, pairs->label_flip_rate, cfg->pairs_label_flip,
+           pairs->label_agreement);
+    fflush(stdout);
+}
+
+void rm_member_deal_set_views(rm_member_deal *d, const rm_settings *cfg, const rm_view_plan *vp)
+{
+    d->n_views = vp->n;
+    size_t view_params[RM_MAX_VIEWS] = {0};
+    for (int i = 0; i < vp->n; i++) {
+        rm_mlp probe;
+        if (rm_mlp_create(&probe, (int)vp->dim[i], cfg->model_hidden, cfg->model_n_hidden) == 0) {
+            view_params[i] = probe.n_params;
+            rm_mlp_free(&probe);
+        }
+    }
+    /* member m on view m mod V: its D and parameter count (checkpoints hold each member's) */
+    for (int m = 0; m < d->n_members; m++) {
+        d->member_dim[m] = (int)vp->dim[m % vp->n];
+        d->member_params[m] = view_params[m % vp->n];
+    }
+    /* one count for every member, or 0 when the views differ in D */
+    d->n_params = view_params[0];
+    for (int i = 1; i < vp->n; i++)
+        if (view_params[i] != view_params[0]) d->n_params = 0;
+}

@@ -1,0 +1,155 @@
+/* rmens eval: score the test split with every member, reduce to the ensemble figures,
+ * write results.h5 and results.json, print the table (see include/rmens/eval.h).
+ *
+ * Data flow per rank: its contiguous blocks of test prompts are read once, in pieces of
+ * eval.chunk_prompts with collective reads (every rank makes the same number of calls,
+ * empty when it has run out), each piece is scored by every member in row blocks of
+ * SCORE_ROWS responses (one row block is scored by all members while it is in cache),
+ * standardised, optionally written to /predictions, and reduced per prompt into its
+ * block. Benchmark pairs follow the same pattern. Rank 0 sums the blocks and writes. */
+#include "rmens/eval/eval.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eval_internal.h"
+#include "rmens/eval/eval_output.h"
+#include "rmens/base/common.h"
+#include "rmens/ensemble/ensemble.h"
+#include "rmens/store/h5util.h"
+#include "rmens/model/model.h"
+#include "rmens/base/parallel.h"
+#include "rmens/kernels/tiled_blas.h"
+#include "rmens/kernels/precision.h"
+#include "rmens/store/store.h"
+#include "rmens/eval/warm.h"
+
+/* ---- the verb ---- */
+
+
+
+int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    double t_start = rm_now();
+    rm_h5_quiet();
+    int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
+    if (rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL)) != 0) return -1;
+
+    char *members_path = rm_path_join(cfg->output, "members.h5");
+    char *h5_path = rm_path_join(cfg->output, "results.h5");
+    char *json_path = rm_path_join(cfg->output, "results.json");
+    char *h5_temp = h5_path ? rm_temp_sibling(h5_path, "writing") : NULL;
+    char *json_temp = json_path ? rm_temp_sibling(json_path, "writing") : NULL;
+    int rc = members_path && h5_path && json_path && h5_temp && json_temp ? 0 : -1;
+    if (rc == 0 && rank == 0) {
+        if (!cfg->output[0]) rc = rm_errorf("output is empty: set the run directory holding members.h5");
+        else if (!cfg->store[0]) rc = rm_errorf("store is empty: set the embedding store to evaluate on");
+        else if (!rm_path_exists(members_path)) rc = rm_errorf("%s does not exist: run `rmens train` first", members_path);
+        else if (!force && (rm_path_exists(h5_path) || rm_path_exists(json_path)))
+            rc = rm_errorf("results already exist in %s (use --force to overwrite)", cfg->output);
+    }
+    if (rm_all_ok(comm, rc) != 0) {
+        free(members_path), free(h5_path), free(json_path), free(h5_temp), free(json_temp);
+        return -1;
+    }
+
+    rm_store store;
+    memset(&store, 0, sizeof store);
+    rm_ensemble ensemble;
+    memset(&ensemble, 0, sizeof ensemble);
+    rm_eval_plan plan;
+    memset(&plan, 0, sizeof plan);
+    rm_eval_results res;
+    memset(&res, 0, sizeof res);
+    rm_eval_predictions ps = {-1, -1, h5_temp, h5_path, 0, 0};
+    rm_eval_sink sink = {rm_eval_predictions_write, rm_eval_predictions_close, &ps};
+    rm_eval_timing tm;
+    int store_open = 0, ensemble_loaded = 0, h5_created = 0;
+
+    if (rm_all_ok(comm, rm_store_open(&store, cfg->store, comm)) != 0) goto fail;
+    store_open = 1;
+    const rm_split_info *test = &store.split[RM_SPLIT_TEST];
+    size_t N = test->n_prompts, K = test->n_responses, D = store.dim;
+    if (rm_ensemble_load(&ensemble, members_path, comm, (int)D) != 0) goto fail;
+    ensemble_loaded = 1;
+    int E = ensemble.n_members;
+    if (rank == 0 && strcmp(ensemble.store_uuid, store.uuid) != 0)
+        rm_warnf("members.h5 was trained on store %s, evaluating on store %s", ensemble.store_uuid, store.uuid);
+
+    int warm = 0; /* before anything is written: a refused warm leaves no results */
+    if (rm_all_ok(comm, rm_warm_decide(cfg, &ensemble, &warm)) != 0) goto fail;
+    if (rm_all_ok(comm, rm_eval_plan_create(&plan, cfg, E, K)) != 0) goto fail;
+    if (eval_setup_calibration(cfg, members_path, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
+    if (rank == 0) {
+        for (int i = 0; i < cfg->eval_n_bon; i++)
+            if ((size_t)cfg->eval_bon_n[i] > K) rm_warnf("eval.bon_n: n = %lld skipped (K_test = %zu)", cfg->eval_bon_n[i], K);
+        for (int i = 0; i < cfg->eval_n_ablation; i++)
+            if (cfg->eval_ablation_sizes[i] > E) rm_warnf("eval.ablation_sizes: k = %lld skipped (%d members)", cfg->eval_ablation_sizes[i], E);
+    }
+    if (cfg->eval_save_predictions) {
+        if (rank == 0) remove(h5_temp); /* a leftover of an interrupted run */
+        MPI_Barrier(comm);
+        rc = rm_eval_predictions_open(h5_temp, comm, E, N, K, &ps.file, &ps.dset);
+        ps.E = E, ps.K = K;
+        h5_created = 1;
+        if (rm_all_ok(comm, rc) != 0) goto fail;
+    }
+    if (rm_eval_score(cfg, comm, &store, &ensemble, &plan, threads, cfg->eval_save_predictions ? &sink : NULL, &res, &tm) != 0)
+        goto fail;
+    double warm_seconds = 0;
+    int warm_models = 0;
+    if (warm && rm_warm_evaluate(cfg, comm, &store, NULL, &ensemble, &plan, threads, &res, &warm_models, &warm_seconds) != 0)
+        goto fail;
+
+    rc = 0;
+    if (rank == 0) {
+        rm_eval_provenance prov = {cfg, members_path, &store, size, rm_now() - t_start, &ensemble};
+        /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
+        hid_t f = cfg->eval_save_predictions ? H5Fopen(h5_temp, H5F_ACC_RDWR, H5P_DEFAULT) : rm_h5_create_parallel(h5_temp, MPI_COMM_NULL);
+        if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);
+        h5_created = 1;
+        if (rc == 0) rc = rm_eval_write_h5_figures(f, &plan, &res, &prov);
+        if (f >= 0 && rm_h5_close(f, h5_path) != 0 && rc == 0) rc = -1; /* a full disk shows up here */
+        if (rc == 0 && rm_eval_write_json(json_temp, &plan, &res, &prov) != 0) rc = rm_error_context("writing %s", json_path);
+        if (rc == 0 && rename(h5_temp, h5_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", h5_temp, h5_path, strerror(errno));
+        if (rc == 0 && rename(json_temp, json_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", json_temp, json_path, strerror(errno));
+        if (rc == 0) {
+            rm_eval_print_table(stdout, &plan, &res);
+            rm_eval_print_diagnostics(stdout, &plan, &res);
+            double gflops = tm.flops / tm.score * 1e-9;
+            printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
+                   "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
+                   N * K, E, store.n_bench, size, tm.scored / tm.score, gflops);
+            const rm_precision_info *precision = rm_precision_current();
+            printf("precision %s, kernel \"%s\", CPU %s\n", precision->precision, precision->kernel, precision->cpu);
+            printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
+                   tm.read, tm.score, tm.stats, tm.reduce, rm_now() - t_start);
+            if (warm)
+                printf("warm: %d weight-averaged model(s) (the ensemble and its distinct ablation subsets) "
+                       "standardised and scored in %.2f s\n", warm_models, warm_seconds);
+            printf("wrote %s and %s\n", h5_path, json_path);
+            fflush(stdout);
+        }
+    }
+    if (rm_all_ok(comm, rc) != 0) goto fail;
+    goto done;
+
+fail:
+    rc = -1;
+    rm_eval_predictions_close(&ps);
+    if (rank == 0 && h5_created && h5_temp) remove(h5_temp);
+    if (rank == 0 && json_temp) remove(json_temp);
+done:
+    if (ensemble_loaded) rm_ensemble_free(&ensemble);
+    if (store_open) rm_store_close(&store);
+    rm_eval_results_free(&res);
+    rm_eval_plan_free(&plan);
+    free(members_path), free(h5_path), free(json_path), free(h5_temp), free(json_temp);
+    return rc;
+}

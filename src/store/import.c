@@ -1,0 +1,386 @@
+/* `rmens import` (see include/rmens/import.h). */
+#include "rmens/store/import.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rmens/base/common.h"
+#include "rmens/store/npy.h"
+#include "rmens/base/parallel.h"
+#include "rmens/store/store.h"
+
+#define IMPORT_DEFAULT_CHUNK ((size_t)64 << 20)
+
+enum { IN_TRAIN_EMB, IN_TRAIN_REW, IN_TEST_EMB, IN_TEST_REW, IN_BENCH_CHOSEN, IN_BENCH_REJECTED, N_INPUTS };
+static const char *const INPUT_LABELS[N_INPUTS] = {"train embeddings", "train rewards", "test embeddings",
+                                                   "test rewards", "bench chosen", "bench rejected"};
+
+typedef struct {
+    rm_npy npy[N_INPUTS];
+    int present[N_INPUTS];
+} import_inputs;
+
+static void close_inputs(import_inputs *in)
+{
+    for (int i = 0; i < N_INPUTS; i++)
+        if (in->present[i]) rm_npy_close(&in->npy[i]);
+}
+
+static int input_error(const import_inputs *in, int which, const char *fmt, ...) RM_PRINTF(3, 4);
+static int input_error(const import_inputs *in, int which, const char *fmt, ...)
+{
+    char shape[128], reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    return rm_errorf("%s: %s: %s (shape %s, %s)", INPUT_LABELS[which], in->npy[which].path, reason,
+                     rm_npy_shape_string(&in->npy[which], shape, sizeof shape), in->npy[which].descr);
+}
+
+/* Shapes, ranks and dtypes of every input, and their agreement. Local. */
+static int check_inputs(const import_inputs *in, size_t *dim)
+{
+    const rm_npy *f = in->npy;
+    for (int sp = 0; sp < 2; sp++) {
+        int e = sp == 0 ? IN_TRAIN_EMB : IN_TEST_EMB, r = e + 1;
+        if (f[e].ndim != 3) return input_error(in, e, "expected 3 dimensions (prompts, responses, D)");
+        if (f[e].dtype == RM_NPY_FLOAT64)
+            return input_error(in, e, "unsupported dtype for embeddings (expected '<f4' or '<f2')");
+        if (f[e].n_items == 0) return input_error(in, e, "empty array");
+        if (!(f[r].ndim == 2 || (f[r].ndim == 3 && f[r].shape[2] == 1)))
+            return input_error(in, r, "expected (prompts, responses, 1) or (prompts, responses)");
+        if (f[r].shape[0] != f[e].shape[0] || f[r].shape[1] != f[e].shape[1]) {
+            char shape[128];
+            return input_error(in, r, "prompts and responses do not match %s %s of shape %s", INPUT_LABELS[e],
+                               f[e].path, rm_npy_shape_string(&f[e], shape, sizeof shape));
+        }
+    }
+    if (f[IN_TEST_EMB].shape[2] != f[IN_TRAIN_EMB].shape[2])
+        return input_error(in, IN_TEST_EMB, "embedding dimension %zu differs from the train embeddings' %zu",
+                           f[IN_TEST_EMB].shape[2], f[IN_TRAIN_EMB].shape[2]);
+    *dim = f[IN_TRAIN_EMB].shape[2];
+    if (in->present[IN_BENCH_CHOSEN]) {
+        for (int b = IN_BENCH_CHOSEN; b <= IN_BENCH_REJECTED; b++) {
+            if (f[b].ndim != 2) return input_error(in, b, "expected 2 dimensions (pairs, D)");
+            if (f[b].dtype == RM_NPY_FLOAT64)
+                return input_error(in, b, "unsupported dtype for embeddings (expected '<f4' or '<f2')");
+            if (f[b].shape[1] != *dim)
+                return input_error(in, b, "embedding dimension %zu differs from the train embeddings' %zu", f[b].shape[1], *dim);
+            if (f[b].shape[0] == 0) return input_error(in, b, "empty array");
+        }
+        if (f[IN_BENCH_REJECTED].shape[0] != f[IN_BENCH_CHOSEN].shape[0])
+            return input_error(in, IN_BENCH_REJECTED, "%zu pairs but bench chosen has %zu",
+                               f[IN_BENCH_REJECTED].shape[0], f[IN_BENCH_CHOSEN].shape[0]);
+    }
+    return 0;
+}
+
+static void copy_name(char *dst, size_t n, const char *src)
+{
+    size_t len = strnlen(src, n - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* embd_<gen>_<embedder>_<task>_<split>.npy -> gen, embedder, task (best effort). */
+static void names_from_path(const char *path, char *gen, char *embedder, char *task, size_t n)
+/* n: size of each of gen, embedder, task */
+{
+    snprintf(gen, n, "unknown");
+    snprintf(embedder, n, "unknown");
+    snprintf(task, n, "unknown");
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strncmp(base, "embd_", 5) != 0) return;
+    char stem[1024];
+    snprintf(stem, sizeof stem, "%s", base + 5);
+    char *dot = strstr(stem, ".npy");
+    if (dot) *dot = '\0';
+    char *split = strrchr(stem, '_');
+    if (!split) return;
+    *split = '\0'; /* drop _<split> */
+    char *first = strchr(stem, '_');
+    if (!first) return;
+    *first = '\0';
+    char *second = strchr(first + 1, '_');
+    if (!second) return;
+    *second = '\0';
+    copy_name(gen, n, stem);
+    copy_name(embedder, n, first + 1);
+    copy_name(task, n, second + 1);
+}
+
+static int check_finite(const float *v, size_t n, const rm_npy *f, const char *label, size_t first_row, size_t row_len,
+                        size_t col_len, const char *row_word, const char *col_word)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(v[i])) continue;
+        size_t row = first_row + i / row_len, col = (i % row_len) / col_len;
+        if (col_len == row_len)
+            return rm_errorf("%s: %s: %s at %s %zu", label, f->path, isnan(v[i]) ? "NaN" : "Inf", row_word, row);
+        return rm_errorf("%s: %s: %s at %s %zu, %s %zu", label, f->path, isnan(v[i]) ? "NaN" : "Inf", row_word, row,
+                         col_word, col);
+    }
+    return 0;
+}
+
+static int agree_pieces(MPI_Comm comm, size_t mine, size_t *most)
+{
+    unsigned long long m = mine, all = 0;
+    int rc = rm_mpi_check(MPI_Allreduce(&m, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm), "MPI_Allreduce");
+    *most = (size_t)all;
+    return rm_all_ok(comm, rc);
+}
+
+/* view > 0: the embeddings of that view alone (its rewards were checked against the store's). */
+static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view, size_t chunk_bytes, MPI_Comm comm,
+                        size_t *bytes_read)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int ie = sp == 0 ? IN_TRAIN_EMB : IN_TEST_EMB, ir = ie + 1;
+    rm_npy *fe = &in->npy[ie], *fr = &in->npy[ir];
+    size_t n = fe->shape[0], k = fe->shape[1], d = fe->shape[2];
+    size_t rows = chunk_bytes / (k * d * sizeof(float));
+    if (rows == 0) rows = 1;
+    size_t begin, end, most = 0;
+    rm_partition(n, size, rank, &begin, &end);
+    if (rows > end - begin) rows = end - begin > 0 ? end - begin : 1;
+    if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
+    float *emb = rm_alloc(rows * k * d, sizeof(float), "import embeddings piece");
+    float *rew = rm_alloc(rows * k, sizeof(float), "import rewards piece");
+    int rc = rm_all_ok(comm, emb && rew ? 0 : -1);
+    for (size_t i = 0; i < most && rc == 0; i++) {
+        size_t p0 = begin + i * rows, p1 = p0 + rows;
+        if (p0 > end) p0 = end;
+        if (p1 > end) p1 = end;
+        int status = 0;
+        if (p1 > p0) {
+            size_t ne = (p1 - p0) * k * d, nr = (p1 - p0) * k;
+            if (rm_npy_read_floats(fe, p0 * k * d, ne, emb) != 0) status = rm_error_context("%s", INPUT_LABELS[ie]);
+            else if (view == 0 && rm_npy_read_floats(fr, p0 * k, nr, rew) != 0) status = rm_error_context("%s", INPUT_LABELS[ir]);
+            else status = check_finite(emb, ne, fe, INPUT_LABELS[ie], p0, k * d, d, "prompt", "response");
+            if (status == 0 && view == 0) status = check_finite(rew, nr, fr, INPUT_LABELS[ir], p0, k, 1, "prompt", "response");
+            *bytes_read += ne * (size_t)fe->dtype + (view == 0 ? nr * (size_t)fr->dtype : 0);
+        }
+        /* A bad piece anywhere stops everyone before the next collective write. */
+        rc = rm_all_ok(comm, status);
+        if (rc == 0)
+            rc = view ? rm_store_write_view_split(w, view, (rm_split)sp, p0, p1, emb)
+                      : rm_store_write_split(w, (rm_split)sp, p0, p1, emb, rew);
+    }
+    free(emb);
+    free(rew);
+    return rc;
+}
+
+static int import_bench(rm_store_writer *w, import_inputs *in, int view, size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    rm_npy *fc = &in->npy[IN_BENCH_CHOSEN], *fj = &in->npy[IN_BENCH_REJECTED];
+    size_t n = fc->shape[0], d = fc->shape[1];
+    size_t rows = chunk_bytes / (2 * d * sizeof(float));
+    if (rows == 0) rows = 1;
+    size_t begin, end, most = 0;
+    rm_partition(n, size, rank, &begin, &end);
+    if (rows > end - begin) rows = end - begin > 0 ? end - begin : 1;
+    if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
+    float *chosen = rm_alloc(rows * d, sizeof(float), "import bench piece");
+    float *rejected = rm_alloc(rows * d, sizeof(float), "import bench piece");
+    int rc = rm_all_ok(comm, chosen && rejected ? 0 : -1);
+    for (size_t i = 0; i < most && rc == 0; i++) {
+        size_t i0 = begin + i * rows, i1 = i0 + rows;
+        if (i0 > end) i0 = end;
+        if (i1 > end) i1 = end;
+        int status = 0;
+        if (i1 > i0) {
+            size_t ne = (i1 - i0) * d;
+            if (rm_npy_read_floats(fc, i0 * d, ne, chosen) != 0) status = rm_error_context("%s", INPUT_LABELS[IN_BENCH_CHOSEN]);
+            else if (rm_npy_read_floats(fj, i0 * d, ne, rejected) != 0)
+                status = rm_error_context("%s", INPUT_LABELS[IN_BENCH_REJECTED]);
+            else status = check_finite(chosen, ne, fc, INPUT_LABELS[IN_BENCH_CHOSEN], i0, d, d, "pair", "");
+            if (status == 0) status = check_finite(rejected, ne, fj, INPUT_LABELS[IN_BENCH_REJECTED], i0, d, d, "pair", "");
+            *bytes_read += ne * ((size_t)fc->dtype + (size_t)fj->dtype);
+        }
+        rc = rm_all_ok(comm, status);
+        if (rc == 0) rc = rm_store_write_view_bench(w, view, i0, i1, chosen, rejected);
+    }
+    free(chosen);
+    free(rejected);
+    return rc;
+}
+
+/* ---- --view: a further view of an existing store ---- */
+
+/* The inputs describe the store's prompts and responses (and bench pairs). Local. */
+static int check_view_shapes(const import_inputs *in, const rm_store *st)
+{
+    for (int sp = 0; sp < 2; sp++) {
+        int e = sp == 0 ? IN_TRAIN_EMB : IN_TEST_EMB;
+        const rm_npy *f = &in->npy[e];
+        if (f->shape[0] != st->split[sp].n_prompts || f->shape[1] != st->split[sp].n_responses)
+            return rm_errorf("%s %s has %zu prompts x %zu responses but store %s has %zu x %zu in /%s: a view must embed "
+                             "the store's responses", INPUT_LABELS[e], f->path, f->shape[0], f->shape[1], st->path,
+                             st->split[sp].n_prompts, st->split[sp].n_responses, rm_split_name((rm_split)sp));
+    }
+    if (!in->present[IN_BENCH_CHOSEN] != !st->n_bench)
+        return rm_errorf("store %s %s: %s", st->path, st->n_bench ? "has /bench" : "has no /bench",
+                         st->n_bench ? "give the view's --bench-chosen and --bench-rejected" : "leave out --bench-chosen/--bench-rejected");
+    if (st->n_bench && in->npy[IN_BENCH_CHOSEN].shape[0] != st->n_bench)
+        return rm_errorf("%s %s has %zu pairs but store %s has %zu in /bench", INPUT_LABELS[IN_BENCH_CHOSEN],
+                         in->npy[IN_BENCH_CHOSEN].path, in->npy[IN_BENCH_CHOSEN].shape[0], st->path, st->n_bench);
+    return 0;
+}
+
+/* Collective: the rewards file of split sp equals the store's rewards bit for bit (as
+ * float32, the way they would be stored): the same responses in the same order. */
+static int check_view_rewards(import_inputs *in, rm_store *st, int sp, size_t chunk_bytes, MPI_Comm comm)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int ir = sp == 0 ? IN_TRAIN_REW : IN_TEST_REW;
+    size_t n = st->split[sp].n_prompts, k = st->split[sp].n_responses, rows = chunk_bytes / (k * sizeof(float) * 2);
+    if (rows == 0) rows = 1;
+    size_t begin, end, most = 0;
+    rm_partition(n, size, rank, &begin, &end);
+    if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
+    float *mine = rm_alloc(rows * k, sizeof(float), "reward piece"), *theirs = rm_alloc(rows * k, sizeof(float), "reward piece");
+    int rc = rm_all_ok(comm, mine && theirs ? 0 : -1);
+    for (size_t i = 0; i < most && rc == 0; i++) {
+        size_t p0 = begin + i * rows, p1 = p0 + rows;
+        if (p0 > end) p0 = end;
+        if (p1 > end) p1 = end;
+        rc = rm_store_read_rewards(st, (rm_split)sp, p0, p1, theirs);
+        int status = rc;
+        if (rc == 0 && p1 > p0 && rm_npy_read_floats(&in->npy[ir], p0 * k, (p1 - p0) * k, mine) != 0)
+            status = rm_error_context("%s", INPUT_LABELS[ir]);
+        for (size_t j = 0; status == 0 && j < (p1 - p0) * k; j++)
+            if (memcmp(&mine[j], &theirs[j], sizeof(float)) != 0)
+                status = rm_errorf("%s %s differ from store %s /%s/rewards at prompt %zu, response %zu (%.9g vs %.9g): a "
+                                   "view must embed the store's responses", INPUT_LABELS[ir], in->npy[ir].path, st->path,
+                                   rm_split_name((rm_split)sp), p0 + j / k, j % k, mine[j], theirs[j]);
+        rc = rm_all_ok(comm, status);
+    }
+    free(mine);
+    free(theirs);
+    return rc;
+}
+
+/* The end of an import into w: abandoned (nothing left behind) when rc says it failed,
+ * else committed; result->bytes_read = the input bytes all ranks read. Collective. */
+static int import_finish(rm_store_writer *w, int rc, size_t bytes_read, MPI_Comm comm, rm_import_result *result)
+{
+    if (rc != 0) {
+        rm_store_abandon(w);
+        return -1;
+    }
+    if (rm_store_commit(w) != 0) return -1;
+    unsigned long long mine = bytes_read, total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+    result->bytes_read = (size_t)total;
+    return 0;
+}
+
+static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, MPI_Comm comm, rm_import_result *result)
+{
+    size_t chunk_bytes = a->chunk_bytes ? a->chunk_bytes : IMPORT_DEFAULT_CHUNK;
+    rm_store st;
+    if (rm_store_open(&st, a->output, comm) != 0) return -1;
+    st.read_chunk_bytes = chunk_bytes;
+    int rc = rm_all_ok(comm, check_view_shapes(in, &st));
+    for (int sp = 0; sp < 2 && rc == 0; sp++) rc = check_view_rewards(in, &st, sp, chunk_bytes, comm);
+    size_t n_bench = st.n_bench;
+    rm_store_close(&st);
+    if (rc != 0) return -1;
+    rm_store_view_layout view = {a->view, dim, a->float16 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32};
+    rm_store_writer w;
+    if (rm_store_extend(&w, a->output, comm, &view) != 0) return -1;
+    w.store.read_chunk_bytes = chunk_bytes;
+    size_t bytes_read = 0;
+    for (int sp = 0; sp < 2 && rc == 0; sp++) rc = import_split(&w, in, sp, w.first_view, chunk_bytes, comm, &bytes_read);
+    if (rc == 0 && n_bench > 0) rc = import_bench(&w, in, w.first_view, chunk_bytes, comm, &bytes_read);
+    return import_finish(&w, rc, bytes_read, comm, result);
+}
+
+int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
+{
+    double start = rm_now();
+    memset(result, 0, sizeof *result);
+    const char *paths[N_INPUTS] = {a->train_embeddings, a->train_rewards, a->test_embeddings,
+                                   a->test_rewards, a->bench_chosen, a->bench_rejected};
+    import_inputs in;
+    memset(&in, 0, sizeof in);
+    int rc = 0;
+    if (!a->bench_chosen != !a->bench_rejected)
+        rc = rm_errorf("--bench-chosen and --bench-rejected go together (got only %s)",
+                       a->bench_chosen ? "--bench-chosen" : "--bench-rejected");
+    /* Every rank validates every header itself (they are small) and the ranks agree. */
+    for (int i = 0; i < N_INPUTS && rc == 0; i++) {
+        if (!paths[i]) continue;
+        if (rm_npy_open(&in.npy[i], paths[i]) != 0) rc = rm_error_context("%s", INPUT_LABELS[i]);
+        else in.present[i] = 1;
+    }
+    size_t dim = 0;
+    if (rc == 0) rc = check_inputs(&in, &dim);
+    if (rm_all_ok(comm, rc) != 0) {
+        close_inputs(&in);
+        return -1;
+    }
+    if (a->view) {
+        rc = import_view(a, &in, dim, comm, result);
+        close_inputs(&in);
+        result->seconds = rm_now() - start;
+        return rc;
+    }
+
+    char gen[128], embedder[128], task[128], description[4096], uuid[64];
+    names_from_path(a->train_embeddings, gen, embedder, task, sizeof gen);
+    /* Identity: the inputs' names and sizes and the stored dtype. */
+    size_t used = (size_t)snprintf(description, sizeof description, "rmens-import-v1|float16=%d", a->float16);
+    for (int i = 0; i < N_INPUTS; i++) {
+        if (!in.present[i] || used >= sizeof description) continue;
+        const char *base = strrchr(paths[i], '/');
+        used += (size_t)snprintf(description + used, sizeof description - used, "|%s:%zu", base ? base + 1 : paths[i],
+                                 in.npy[i].file_size);
+    }
+    rm_store_uuid_from_text(description, uuid, sizeof uuid);
+    rm_dtype dtype = a->float16 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32;
+    rm_store_layout layout = {
+        .dim = dim,
+        .split = {{in.npy[IN_TRAIN_EMB].shape[0], in.npy[IN_TRAIN_EMB].shape[1], dtype},
+                  {in.npy[IN_TEST_EMB].shape[0], in.npy[IN_TEST_EMB].shape[1], dtype}},
+        .n_bench = in.present[IN_BENCH_CHOSEN] ? in.npy[IN_BENCH_CHOSEN].shape[0] : 0,
+        .embed_model = a->embed_model ? a->embed_model : embedder,
+        .response_model = a->response_model ? a->response_model : gen,
+        .task = a->task ? a->task : task,
+        .uuid = uuid,
+        .provenance = description,
+    };
+    size_t chunk_bytes = a->chunk_bytes ? a->chunk_bytes : IMPORT_DEFAULT_CHUNK;
+    rm_store_writer w;
+    if (rm_store_create(&w, a->output, comm, &layout, a->force) != 0) {
+        close_inputs(&in);
+        return -1;
+    }
+    w.store.read_chunk_bytes = chunk_bytes;
+    size_t bytes_read = 0;
+    rc = import_split(&w, &in, 0, 0, chunk_bytes, comm, &bytes_read);
+    if (rc == 0) rc = import_split(&w, &in, 1, 0, chunk_bytes, comm, &bytes_read);
+    if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read);
+    close_inputs(&in);
+    if (import_finish(&w, rc, bytes_read, comm, result) != 0) return -1;
+    size_t elem = dtype == RM_DTYPE_FLOAT16 ? 2 : 4;
+    result->bytes_written = 0;
+    for (int sp = 0; sp < 2; sp++)
+        result->bytes_written += layout.split[sp].n_prompts * layout.split[sp].n_responses * (dim * elem + 4);
+    result->bytes_written += layout.n_bench * 2 * dim * elem;
+    result->seconds = rm_now() - start;
+    return 0;
+}

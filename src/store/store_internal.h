@@ -1,0 +1,93 @@
+/* Internals shared by the store's three parts (include/rmens/store.h is the interface):
+ *   store_io.c     half conversions, HDF5 plumbing, attributes, the piecewise collective
+ *                  transfer (with checksum-error reporting and the content digest);
+ *   store_read.c   open and validate, range reads, whole-store scans, --verify;
+ *   store_direct.c direct chunk reads of Fletcher-32 datasets, verified by src/fletcher32.c;
+ *   store_write.c  create (chunked, Fletcher-32), write, commit (digest attributes), abandon. */
+#ifndef RMENS_STORE_INTERNAL_H
+#define RMENS_STORE_INTERNAL_H
+
+#include "rmens/store/store.h"
+
+#define DEFAULT_READ_CHUNK_BYTES ((size_t)64 << 20)
+
+extern const char *const STORE_SPLIT_NAMES[2];     /* "train", "test" */
+extern const char *const STORE_GROUP_PATHS[3];     /* "/train", "/test", "/bench" (rm_store_group) */
+extern const char *const STORE_EMBEDDING_PATHS[2];
+extern const char *const STORE_REWARD_PATHS[2];
+extern const char *const STORE_BENCH_PATHS[2];
+
+/* ---- HDF5 plumbing (every failure becomes one message naming file and object) ---- */
+void store_h5_quiet(void);
+/* Record "<file>: <object>: <call> failed (<HDF5's innermost reason>)" and clear HDF5's
+ * stack. Returns -1. */
+int store_h5_fail(const char *path, const char *object, const char *call);
+void store_close_id(hid_t *id, herr_t (*closer)(hid_t));
+hid_t store_half_type(void);
+int store_classify_float(hid_t type); /* 0 float32, 1 IEEE float16, -1 other */
+const char *store_type_description(hid_t type, char *buf, size_t n);
+hid_t store_mpio_access(MPI_Comm comm, const char *path);
+void store_reset(rm_store *s);
+/* Attributes, datasets, shapes, filters and views of s->file, just opened (local). */
+int store_validate_open(rm_store *s);
+void store_close_handles(rm_store *s);
+/* Every dataset handle of the store and its views (not the file). */
+void store_close_datasets(rm_store *s);
+
+int store_write_string_attr(hid_t obj, const char *path, const char *name, const char *value);
+int store_write_int_attr(hid_t obj, const char *path, const char *name, long long value);
+/* 1 if absent (buf = ""), 0 read, -1 error. */
+int store_read_string_attr(hid_t obj, const char *path, const char *name, char *buf, size_t n);
+int store_read_int_attr(hid_t obj, const char *path, const char *name, long long *value);
+/* The root `views` attribute: a 1-D array of variable-length UTF-8 strings (read: fixed
+ * length too). read: 1 if absent, 0 read (*n names into names[max][64]), -1 error. */
+int store_write_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int n);
+int store_read_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int max, int *n);
+
+/* ---- piecewise collective transfer of a row range of a [n0, n1, n2] (or [n0, n1]) dataset ---- */
+typedef struct {
+    hid_t dset;
+    const char *name;     /* "/train/embeddings" ... for messages */
+    int rank;             /* 2 or 3 */
+    size_t n1, n2;        /* second dimension; innermost (1 for rank-2 datasets) */
+    int half;             /* stored as IEEE float16 */
+    const char *row_word, *col_word;
+    uint64_t digest_base; /* index of this dataset's first value in its group's digest sequence */
+} transfer_target;
+
+enum { CHECK_NONE = 0, CHECK_FAIL = 1 };
+
+/* Collective over s->comm: read (write = 0) or write rows [p0, p1) of t into/from buf
+ * (float32, contiguous). check: fail on NaN/Inf. buf may be NULL when p0 == p1. digest:
+ * when not NULL, the stored bits of every value transferred are added to *digest (the
+ * terms of rm_store_digest_*, so the sum is the same for any split into ranks and pieces). */
+int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t p0, size_t p1, float *buf, int check,
+                        uint64_t *digest);
+/* Collective over s->comm: read rows [p0, p1) of t into buf, as store_transfer_rows with
+ * write = 0 does (same data, same checks, same errors). Datasets whose only filter is
+ * Fletcher-32 are read chunk by chunk and verified by rmens (src/store_direct.c);
+ * everything else goes through store_transfer_rows. */
+int store_read_rows(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check, uint64_t *digest);
+transfer_target store_embeddings_target(const rm_store *s, rm_split split);
+transfer_target store_rewards_target(const rm_store *s, rm_split split);
+transfer_target store_bench_target(const rm_store *s, int which);
+/* Targets of view v (0: the default view's). The digest bases count within the view's
+ * own groups (its embeddings alone). */
+transfer_target store_view_embeddings_target(const rm_store *s, int view, rm_split split);
+transfer_target store_view_bench_target(const rm_store *s, int view, int which);
+size_t store_count_nonfinite(const float *v, size_t n);
+/* First non-finite value of v[0..n): its index, or n. */
+size_t store_first_nonfinite(const float *v, size_t n);
+/* "<file>: <dataset>: <verb> NaN|Inf at <row> r, <col> c" for v[index] of the piece
+ * [r0, ..) x [c0, c0 + nc) (of n2 values each). Returns -1. */
+int store_report_nonfinite(const rm_store *s, const transfer_target *t, const char *verb, size_t r0, size_t c0,
+                           size_t nc, size_t index, float value);
+/* 1 when `name` is a valid view name (1-63 of [A-Za-z0-9_.-], not "." or ".."). */
+int store_view_name_ok(const char *name);
+
+int store_check_range(const rm_store *s, const char *name, size_t p0, size_t p1, size_t n);
+/* A local argument error must still be agreed on, or the other ranks would wait. */
+#define AGREE_ON_RANGE(s, name, p0, p1, n) \
+    do { if (rm_all_ok((s)->comm, store_check_range((s), (name), (p0), (p1), (n))) != 0) return -1; } while (0)
+
+#endif

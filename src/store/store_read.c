@@ -1,0 +1,569 @@
+/* The embedding store, reading half (see include/rmens/store.h): open and validate,
+ * range reads, whole-store scans for `rmens inspect`, and the --verify pass. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rmens/base/common.h"
+#include "rmens/base/parallel.h"
+
+/* Which filters a dataset's chunks went through. Fletcher-32 marks it protected; a filter
+ * this HDF5 lacks (h5py's lzf, a plugin that is not installed) would fail every read, so
+ * the store is refused at open with the filter's name instead. */
+static int inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher)
+{
+    *fletcher = 0;
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0) return store_h5_fail(s->path, name, "H5Dget_create_plist");
+    int n = H5Pget_nfilters(dcpl), rc = n < 0 ? store_h5_fail(s->path, name, "H5Pget_nfilters") : 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        unsigned flags = 0, config = 0;
+        size_t n_values = 0;
+        char filter_name[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_values, NULL, sizeof filter_name, filter_name, &config);
+        if (id < 0) rc = store_h5_fail(s->path, name, "H5Pget_filter2");
+        else if (id == H5Z_FILTER_FLETCHER32) *fletcher = 1;
+        else if (H5Zfilter_avail(id) <= 0)
+            rc = rm_errorf("%s: %s: written with HDF5 filter %d (%s), which this HDF5 library does not have: "
+                           "rewrite it without that filter (h5py: compression=None or \"gzip\")",
+                           s->path, name, (int)id, filter_name[0] ? filter_name : "unnamed");
+    }
+    H5Pclose(dcpl);
+    return rc;
+}
+
+/* The content_digest attribute of a group ("" when absent) into out[64]. */
+static int read_digest_at(rm_store *s, const char *group, char *out)
+{
+    hid_t grp = H5Gopen2(s->file, group, H5P_DEFAULT);
+    if (grp < 0) return store_h5_fail(s->path, group, "H5Gopen2");
+    int rc = store_read_string_attr(grp, s->path, "content_digest", out, 64);
+    H5Gclose(grp);
+    return rc < 0 ? -1 : 0;
+}
+
+static int read_group_digest(rm_store *s, rm_store_group g) { return read_digest_at(s, STORE_GROUP_PATHS[g], s->digest[g]); }
+
+/* Open `name` and check its rank and type; dims filled; *dtype 0 float32, 1 float16.
+ * half_allowed: whether float16 is acceptable (rewards must be float32). *fletcher: 1 when
+ * the dataset carries a Fletcher-32 checksum. */
+static int open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset,
+                                hsize_t dims[3], rm_dtype *dtype, int *fletcher)
+{
+    /* H5Lexists needs every intermediate group to exist: check "/views", "/views/x", ...
+     * before "/views/x/train/embeddings". */
+    char prefix[256];
+    htri_t exists = 1;
+    for (const char *slash = strchr(name + 1, '/'); exists > 0; slash = slash ? strchr(slash + 1, '/') : NULL) {
+        snprintf(prefix, sizeof prefix, "%.*s", slash ? (int)(slash - name) : (int)strlen(name), name);
+        exists = H5Lexists(s->file, prefix, H5P_DEFAULT);
+        if (!slash) break;
+    }
+    if (exists < 0) return store_h5_fail(s->path, name, "H5Lexists");
+    if (!exists) return rm_errorf("%s: %s: missing dataset", s->path, name);
+    hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT);
+    if (d < 0) return store_h5_fail(s->path, name, "H5Dopen2");
+    hid_t space = H5Dget_space(d), type = H5Dget_type(d);
+    int rc = 0;
+    char tdesc[64];
+    if (space < 0 || type < 0) rc = store_h5_fail(s->path, name, "H5Dget_space/H5Dget_type");
+    else if (H5Sget_simple_extent_ndims(space) != rank)
+        rc = rm_errorf("%s: %s: expected rank %d, found rank %d", s->path, name, rank, H5Sget_simple_extent_ndims(space));
+    else if (H5Sget_simple_extent_dims(space, dims, NULL) < 0) rc = store_h5_fail(s->path, name, "H5Sget_simple_extent_dims");
+    else {
+        int kind = store_classify_float(type);
+        if (kind < 0 || (kind == 1 && !half_allowed))
+            rc = rm_errorf("%s: %s: unsupported dtype %s (expected float32%s)", s->path, name,
+                           store_type_description(type, tdesc, sizeof tdesc), half_allowed ? " or IEEE float16" : "");
+        else *dtype = kind == 1 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32;
+        for (int i = 0; rc == 0 && i < rank; i++)
+            if (dims[i] == 0) rc = rm_errorf("%s: %s: dimension %d is zero", s->path, name, i);
+    }
+    if (rc == 0) rc = inspect_filters(s, name, d, fletcher);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (rc != 0) H5Dclose(d);
+    else *dset = d;
+    return rc;
+}
+
+
+/* Open view v's datasets (names in s->views[v].name) and check them against the default
+ * view: the same prompts and responses, one D, bench exactly when the default has one. */
+static int open_view(rm_store *s, int v)
+{
+    rm_store_view *w = &s->views[v];
+    static const char *const leaf[4] = {"train/embeddings", "test/embeddings", "bench/chosen", "bench/rejected"};
+    for (int i = 0; i < 4; i++) snprintf(w->paths[i], sizeof w->paths[i], "/views/%s/%s", w->name, leaf[i]);
+    snprintf(w->paths[4], sizeof w->paths[4], "/views/%s", w->name);
+    for (int sp = 0; sp < 2; sp++) {
+        hsize_t d[3] = {0};
+        char group[192];
+        snprintf(group, sizeof group, "/views/%s/%s", w->name, STORE_SPLIT_NAMES[sp]);
+        if (open_checked_dataset(s, w->paths[sp], 3, 1, &w->embeddings[sp], d, &w->dtype[sp], &w->checksum_embeddings[sp]) != 0 ||
+            read_digest_at(s, group, w->digest[sp]) != 0)
+            return -1;
+        if (d[0] != s->split[sp].n_prompts || d[1] != s->split[sp].n_responses)
+            return rm_errorf("%s: view '%s': %s has %llu prompts x %llu responses but %s has %zu x %zu: a view embeds the "
+                             "same responses", s->path, w->name, w->paths[sp], (unsigned long long)d[0],
+                             (unsigned long long)d[1], STORE_EMBEDDING_PATHS[sp], s->split[sp].n_prompts,
+                             s->split[sp].n_responses);
+        if (sp == 1 && d[2] != w->dim)
+            return rm_errorf("%s: view '%s': %s has dimension %llu but %s has %zu", s->path, w->name, w->paths[1],
+                             (unsigned long long)d[2], w->paths[0], w->dim);
+        w->dim = (size_t)d[2];
+    }
+    if (s->n_bench == 0) return 0;
+    char group[192];
+    snprintf(group, sizeof group, "/views/%s/bench", w->name);
+    for (int b = 0; b < 2; b++) {
+        hsize_t d[3] = {0};
+        rm_dtype t;
+        if (open_checked_dataset(s, w->paths[2 + b], 2, 1, &w->bench[b], d, &t, &w->checksum_bench[b]) != 0) return -1;
+        if (d[0] != s->n_bench || d[1] != w->dim)
+            return rm_errorf("%s: view '%s': %s is [%llu, %llu], expected [%zu, %zu] (the default view's pairs, the view's D)",
+                             s->path, w->name, w->paths[2 + b], (unsigned long long)d[0], (unsigned long long)d[1],
+                             s->n_bench, w->dim);
+        w->bench_dtype = t;
+    }
+    return read_digest_at(s, group, w->digest[RM_GROUP_BENCH]);
+}
+
+/* format_version 2: the `views` attribute and every view it names. */
+static int validate_views(rm_store *s)
+{
+    char names[RM_STORE_MAX_VIEWS][64];
+    int n = 0, rc = store_read_string_array_attr(s->file, s->path, "views", names, RM_STORE_MAX_VIEWS, &n);
+    if (rc < 0) return -1;
+    if (rc == 1) return rm_errorf("%s: format_version 2 but root attribute 'views' is missing", s->path);
+    for (int v = 0; v < n; v++) {
+        if (!store_view_name_ok(names[v]))
+            return rm_errorf("%s: root attribute 'views': invalid view name '%s' (1-63 of A-Z a-z 0-9 _ . -)", s->path, names[v]);
+        for (int u = 0; u < v; u++)
+            if (strcmp(names[u], names[v]) == 0) return rm_errorf("%s: root attribute 'views' names '%s' twice", s->path, names[v]);
+        snprintf(s->views[v].name, sizeof s->views[v].name, "%.63s", names[v]); /* checked above: <= 63 characters */
+    }
+    s->n_views = n;
+    for (int v = 1; v < n; v++)
+        if (open_view(s, v) != 0) return -1;
+    return 0;
+}
+
+/* Everything after the file is open: attributes, datasets, shapes, filters. Local (the
+ * metadata is the same on every rank, so all ranks reach the same verdict). */
+int store_validate_open(rm_store *s)
+{
+    char format[64];
+    int rc = store_read_string_attr(s->file, s->path, "format", format, sizeof format);
+    if (rc < 0) return -1;
+    if (rc == 1) return rm_errorf("%s: not an rmens store (root attribute 'format' is missing)", s->path);
+    if (strcmp(format, RM_STORE_FORMAT) != 0)
+        return rm_errorf("%s: not an rmens store (root attribute format = '%s', expected '%s')", s->path, format, RM_STORE_FORMAT);
+    long long version = 0;
+    if (store_read_int_attr(s->file, s->path, "format_version", &version) != 0) return -1;
+    if (version != RM_STORE_FORMAT_VERSION && version != RM_STORE_FORMAT_VERSION_VIEWS)
+        return rm_errorf("%s: unsupported format_version %lld (this rmens reads %d and %d)", s->path, version,
+                         RM_STORE_FORMAT_VERSION, RM_STORE_FORMAT_VERSION_VIEWS);
+    s->format_version = (int)version;
+    if (store_read_string_attr(s->file, s->path, "embed_model", s->embed_model, sizeof s->embed_model) < 0 ||
+        store_read_string_attr(s->file, s->path, "response_model", s->response_model, sizeof s->response_model) < 0 ||
+        store_read_string_attr(s->file, s->path, "task", s->task, sizeof s->task) < 0 ||
+        store_read_string_attr(s->file, s->path, "store_uuid", s->uuid, sizeof s->uuid) < 0)
+        return -1;
+
+    for (int sp = 0; sp < 2; sp++) {
+        hsize_t edims[3] = {0}, rdims[3] = {0};
+        rm_dtype rtype;
+        if (open_checked_dataset(s, STORE_EMBEDDING_PATHS[sp], 3, 1, &s->embeddings[sp], edims, &s->split[sp].dtype,
+                                 &s->checksum_embeddings[sp]) != 0 ||
+            open_checked_dataset(s, STORE_REWARD_PATHS[sp], 2, 0, &s->rewards[sp], rdims, &rtype, &s->checksum_rewards[sp]) != 0 ||
+            read_group_digest(s, (rm_store_group)sp) != 0)
+            return -1;
+        if (rdims[0] != edims[0] || rdims[1] != edims[1])
+            return rm_errorf("%s: %s has shape [%llu, %llu] but %s has [%llu, %llu, %llu]: prompts and responses must agree",
+                             s->path, STORE_REWARD_PATHS[sp], (unsigned long long)rdims[0], (unsigned long long)rdims[1],
+                             STORE_EMBEDDING_PATHS[sp], (unsigned long long)edims[0], (unsigned long long)edims[1],
+                             (unsigned long long)edims[2]);
+        if (sp == 1 && edims[2] != s->dim)
+            return rm_errorf("%s: %s has dimension %llu but %s has %zu", s->path, STORE_EMBEDDING_PATHS[1],
+                             (unsigned long long)edims[2], STORE_EMBEDDING_PATHS[0], s->dim);
+        s->split[sp].n_prompts = (size_t)edims[0];
+        s->split[sp].n_responses = (size_t)edims[1];
+        s->dim = (size_t)edims[2];
+        size_t total;
+        if (rm_size_mul3(s->split[sp].n_prompts, s->split[sp].n_responses, s->dim * 4, &total, STORE_EMBEDDING_PATHS[sp]) != 0)
+            return rm_error_context("%s", s->path);
+    }
+
+    htri_t has_bench = H5Lexists(s->file, "/bench", H5P_DEFAULT);
+    if (has_bench < 0) return store_h5_fail(s->path, "/bench", "H5Lexists");
+    s->n_bench = 0;
+    if (has_bench) {
+        hsize_t dims[2][3] = {{0}};
+        rm_dtype types[2];
+        for (int b = 0; b < 2; b++)
+            if (open_checked_dataset(s, STORE_BENCH_PATHS[b], 2, 1, &s->bench[b], dims[b], &types[b], &s->checksum_bench[b]) != 0)
+                return -1;
+        if (read_group_digest(s, RM_GROUP_BENCH) != 0) return -1;
+        if (dims[0][0] != dims[1][0] || dims[0][1] != dims[1][1] || types[0] != types[1])
+            return rm_errorf("%s: /bench/chosen [%llu, %llu] %s and /bench/rejected [%llu, %llu] %s disagree", s->path,
+                             (unsigned long long)dims[0][0], (unsigned long long)dims[0][1], rm_dtype_name(types[0]),
+                             (unsigned long long)dims[1][0], (unsigned long long)dims[1][1], rm_dtype_name(types[1]));
+        if (dims[0][1] != s->dim)
+            return rm_errorf("%s: /bench/chosen has dimension %llu but the embeddings have %zu", s->path,
+                             (unsigned long long)dims[0][1], s->dim);
+        s->n_bench = (size_t)dims[0][0];
+        s->bench_dtype = types[0];
+    }
+    rm_store_view *v0 = &s->views[0];
+    v0->dim = s->dim;
+    v0->dtype[0] = s->split[0].dtype, v0->dtype[1] = s->split[1].dtype, v0->bench_dtype = s->bench_dtype;
+    return s->format_version == RM_STORE_FORMAT_VERSION_VIEWS ? validate_views(s) : 0;
+}
+
+int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
+{
+    store_h5_quiet();
+    store_reset(s);
+    if (strlen(path) >= sizeof s->path) {
+        rm_errorf("store path too long: %s", path);
+        return rm_all_ok(comm, -1);
+    }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    int rc = 0;
+    if (access(path, R_OK) != 0) rc = rm_errorf("cannot read store %s: %s", path, strerror(errno));
+    else {
+        htri_t is_hdf5 = H5Fis_hdf5(path);
+        if (is_hdf5 <= 0) rc = rm_errorf("%s: not an HDF5 file", path);
+    }
+    /* H5Fopen is collective: nobody may enter it unless everybody will. */
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    if (rm_mpi_check(MPI_Comm_dup(comm, &s->comm), "MPI_Comm_dup") != 0) return rm_all_ok(comm, -1);
+    hid_t fapl = store_mpio_access(s->comm, path);
+    rc = fapl < 0 ? -1 : 0;
+    if (rm_all_ok(comm, rc) != 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        rm_store_close(s);
+        return -1;
+    }
+    s->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (s->file < 0) rc = store_h5_fail(path, "/", "H5Fopen");
+    if (rm_all_ok(comm, rc) != 0) {
+        rm_store_close(s);
+        return -1;
+    }
+    rc = store_validate_open(s);
+    if (rm_all_ok(comm, rc) != 0) {
+        rm_store_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+
+int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
+{
+    AGREE_ON_RANGE(s, STORE_EMBEDDING_PATHS[split], p0, p1, s->split[split].n_prompts);
+    transfer_target t = store_embeddings_target(s, split);
+    return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
+}
+
+int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
+{
+    AGREE_ON_RANGE(s, STORE_REWARD_PATHS[split], p0, p1, s->split[split].n_prompts);
+    transfer_target t = store_rewards_target(s, split);
+    return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
+}
+
+int rm_store_find_view(const rm_store *s, const char *name)
+{
+    char list[1024] = "";
+    size_t used = 0;
+    for (int v = 0; v < s->n_views; v++) {
+        if (strcmp(s->views[v].name, name) == 0) return v;
+        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s%s", v ? ", " : "",
+                                 s->views[v].name);
+    }
+    rm_errorf("%s: no view '%s' (the store's views: %s)", s->path, name, list);
+    return -1;
+}
+
+size_t rm_store_view_dim(const rm_store *s, int view) { return view == 0 ? s->dim : s->views[view].dim; }
+
+static int check_view_index(const rm_store *s, int view)
+{
+    if (view < 0 || view >= s->n_views) return rm_errorf("%s: view %d does not exist (%d views)", s->path, view, s->n_views);
+    return 0;
+}
+
+int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out)
+{
+    if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
+    transfer_target t = store_view_embeddings_target(s, view, split);
+    AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
+    return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
+}
+
+int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float *chosen, float *rejected)
+{
+    if (view == 0) return rm_store_read_bench(s, i0, i1, chosen, rejected);
+    if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
+    if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the store has no /bench", s->path) : 0) != 0) return -1;
+    transfer_target c = store_view_bench_target(s, view, 0), r = store_view_bench_target(s, view, 1);
+    AGREE_ON_RANGE(s, c.name, i0, i1, s->n_bench);
+    if (store_read_rows(s, &c, i0, i1, chosen, CHECK_FAIL, NULL) != 0) return -1;
+    return store_read_rows(s, &r, i0, i1, rejected, CHECK_FAIL, NULL);
+}
+
+int rm_store_read_bench(rm_store *s, size_t i0, size_t i1, float *chosen, float *rejected)
+{
+    if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the store has no /bench", s->path) : 0) != 0) return -1;
+    AGREE_ON_RANGE(s, STORE_BENCH_PATHS[0], i0, i1, s->n_bench);
+    transfer_target c = store_bench_target(s, 0), r = store_bench_target(s, 1);
+    if (store_read_rows(s, &c, i0, i1, chosen, CHECK_FAIL, NULL) != 0) return -1;
+    return store_read_rows(s, &r, i0, i1, rejected, CHECK_FAIL, NULL);
+}
+
+/* ---- scanning (inspect) ---- */
+
+/* Read every row of t, this rank's share, in pieces of one read_chunk_bytes buffer, and
+ * hand each piece to `visit`. The number of collective reads is agreed on first. */
+static int scan_rows(rm_store *s, const transfer_target *t, size_t n_rows,
+                     void (*visit)(const float *v, size_t rows, size_t row_len, void *acc), void *acc, uint64_t *digest)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(s->comm, &rank);
+    MPI_Comm_size(s->comm, &size);
+    size_t begin, end;
+    rm_partition(n_rows, size, rank, &begin, &end);
+    size_t row_len = t->n1 * t->n2;
+    size_t rows_per_step = s->read_chunk_bytes / (row_len * 4);
+    if (rows_per_step == 0) rows_per_step = 1;
+    unsigned long long mine = (end - begin + rows_per_step - 1) / rows_per_step, most = 0;
+    if (rm_mpi_check(MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, s->comm), "MPI_Allreduce") != 0)
+        return -1;
+    size_t buf_rows = end - begin < rows_per_step ? end - begin : rows_per_step;
+    float *buf = rm_alloc(buf_rows * row_len, sizeof *buf, "scan buffer");
+    if (rm_all_ok(s->comm, buf ? 0 : -1) != 0) {
+        free(buf);
+        return -1;
+    }
+    int rc = 0;
+    for (unsigned long long i = 0; i < most && rc == 0; i++) {
+        size_t r0 = begin + (size_t)i * rows_per_step, r1 = r0 + rows_per_step;
+        if (r0 > end) r0 = end;
+        if (r1 > end) r1 = end;
+        rc = store_read_rows(s, t, r0, r1, buf, CHECK_NONE, digest); /* agreed: all ranks stop together */
+        if (rc == 0 && r1 > r0) visit(buf, r1 - r0, row_len, acc);
+    }
+    free(buf);
+    return rc;
+}
+
+typedef struct {
+    double count, nonfinite, sum, sumsq, min, max; /* double: exact counts up to 2^53 */
+    double norm_sum, norm_rows;
+    size_t inner; /* embeddings: D (norm per response row) */
+} scan_acc;
+
+static void visit_embeddings(const float *v, size_t rows, size_t row_len, void *p)
+{
+    scan_acc *a = p;
+    size_t n = rows * row_len;
+    a->count += (double)n;
+    a->nonfinite += (double)store_count_nonfinite(v, n);
+    for (size_t r = 0; r < n / a->inner; r++) {
+        const float *x = v + r * a->inner;
+        double ss = 0;
+        for (size_t d = 0; d < a->inner; d++) ss += (double)x[d] * x[d];
+        if (isfinite(ss)) {
+            a->norm_sum += sqrt(ss);
+            a->norm_rows += 1;
+        }
+    }
+}
+
+static void visit_rewards(const float *v, size_t rows, size_t row_len, void *p)
+{
+    scan_acc *a = p;
+    size_t n = rows * row_len;
+    a->count += (double)n;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(v[i])) {
+            a->nonfinite += 1;
+            continue;
+        }
+        a->sum += v[i];
+        a->sumsq += (double)v[i] * v[i];
+        if (v[i] < a->min) a->min = v[i];
+        if (v[i] > a->max) a->max = v[i];
+    }
+}
+
+static int reduce_acc(MPI_Comm comm, scan_acc *a)
+{
+    double sums[6] = {a->count, a->nonfinite, a->sum, a->sumsq, a->norm_sum, a->norm_rows}, tot[6];
+    double mn = a->min, mx = -a->max, ext[2] = {mn, mx}, ext_tot[2];
+    if (rm_mpi_check(MPI_Allreduce(sums, tot, 6, MPI_DOUBLE, MPI_SUM, comm), "MPI_Allreduce") != 0 ||
+        rm_mpi_check(MPI_Allreduce(ext, ext_tot, 2, MPI_DOUBLE, MPI_MIN, comm), "MPI_Allreduce") != 0)
+        return -1;
+    a->count = tot[0]; a->nonfinite = tot[1]; a->sum = tot[2]; a->sumsq = tot[3];
+    a->norm_sum = tot[4]; a->norm_rows = tot[5];
+    a->min = ext_tot[0];
+    a->max = -ext_tot[1];
+    return 0;
+}
+
+int rm_store_scan_split(rm_store *s, rm_split split, rm_split_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    scan_acc e = {0}, r = {0};
+    e.inner = s->dim;
+    r.min = INFINITY;
+    r.max = -INFINITY;
+    transfer_target te = store_embeddings_target(s, split), tr = store_rewards_target(s, split);
+    if (scan_rows(s, &te, s->split[split].n_prompts, visit_embeddings, &e, NULL) != 0 ||
+        scan_rows(s, &tr, s->split[split].n_prompts, visit_rewards, &r, NULL) != 0)
+        return -1;
+    if (reduce_acc(s->comm, &e) != 0 || reduce_acc(s->comm, &r) != 0) return rm_all_ok(s->comm, -1);
+    out->embedding_values = (size_t)e.count;
+    out->embedding_nonfinite = (size_t)e.nonfinite;
+    out->embedding_mean_norm = e.norm_rows > 0 ? e.norm_sum / e.norm_rows : NAN;
+    out->reward_values = (size_t)r.count;
+    out->reward_nonfinite = (size_t)r.nonfinite;
+    double finite = r.count - r.nonfinite;
+    out->reward_min = finite > 0 ? r.min : NAN;
+    out->reward_max = finite > 0 ? r.max : NAN;
+    out->reward_mean = finite > 0 ? r.sum / finite : NAN;
+    double var = finite > 0 ? r.sumsq / finite - out->reward_mean * out->reward_mean : NAN;
+    out->reward_std = finite > 0 ? sqrt(var > 0 ? var : 0) : NAN;
+    return 0;
+}
+
+int rm_store_scan_bench(rm_store *s, size_t *values, size_t *nonfinite)
+{
+    *values = *nonfinite = 0;
+    if (s->n_bench == 0) return 0;
+    scan_acc acc[2];
+    memset(acc, 0, sizeof acc);
+    for (int b = 0; b < 2; b++) {
+        acc[b].inner = s->dim;
+        transfer_target t = store_bench_target(s, b);
+        if (scan_rows(s, &t, s->n_bench, visit_embeddings, &acc[b], NULL) != 0) return -1;
+        if (reduce_acc(s->comm, &acc[b]) != 0) return rm_all_ok(s->comm, -1);
+    }
+    *values = (size_t)(acc[0].count + acc[1].count);
+    *nonfinite = (size_t)(acc[0].nonfinite + acc[1].nonfinite);
+    return 0;
+}
+
+int rm_store_chunk_dims(rm_store *s, const char *dataset, int *rank, unsigned long long dims[3])
+{
+    dims[0] = dims[1] = dims[2] = 0;
+    *rank = 0;
+    hid_t d = H5Dopen2(s->file, dataset, H5P_DEFAULT);
+    if (d < 0) return store_h5_fail(s->path, dataset, "H5Dopen2");
+    hid_t dcpl = H5Dget_create_plist(d);
+    int rc = 0;
+    if (dcpl < 0) rc = store_h5_fail(s->path, dataset, "H5Dget_create_plist");
+    else if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t h[3] = {0};
+        int n = H5Pget_chunk(dcpl, 3, h);
+        if (n < 0) rc = store_h5_fail(s->path, dataset, "H5Pget_chunk");
+        for (int i = 0; i < n && i < 3; i++) dims[i] = h[i];
+        *rank = n > 0 ? n : 0;
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Dclose(d);
+    return rc;
+}
+
+/* ---- integrity ---- */
+
+int rm_store_checksums(const rm_store *s, const char **which)
+{
+    const int *flags[3] = {s->checksum_embeddings, s->checksum_rewards, s->checksum_bench};
+    const char *const *names[3] = {STORE_EMBEDDING_PATHS, STORE_REWARD_PATHS, STORE_BENCH_PATHS};
+    int with = 0, without = 0;
+    if (which) *which = NULL;
+    for (int kind = 0; kind < 3; kind++)
+        for (int i = 0; i < 2 && (kind < 2 || s->n_bench > 0); i++) {
+            if (flags[kind][i]) {
+                with++;
+            } else {
+                if (which && !*which) *which = names[kind][i];
+                without++;
+            }
+        }
+    for (int v = 1; v < s->n_views; v++)
+        for (int i = 0; i < 4; i++) {
+            if (i >= 2 && s->n_bench == 0) continue;
+            int flag = i < 2 ? s->views[v].checksum_embeddings[i] : s->views[v].checksum_bench[i - 2];
+            if (flag) with++;
+            else {
+                if (which && !*which) *which = s->views[v].paths[i];
+                without++;
+            }
+        }
+    return without == 0 ? 1 : with == 0 ? 0 : -1;
+}
+
+/* Verify's visitor: values and NaN/Inf, nothing else (the statistics are inspect's). */
+static void visit_count(const float *v, size_t rows, size_t row_len, void *p)
+{
+    unsigned long long *counts = p;
+    counts[0] += rows * row_len;
+    counts[1] += store_count_nonfinite(v, rows * row_len);
+}
+
+/* Group g of view v: the default view's train/test groups hold embeddings and rewards,
+ * a further view's its embeddings alone; bench groups chosen and rejected. */
+static int verify_group(rm_store *s, int view, rm_store_group g, rm_group_verify *out)
+{
+    memset(out, 0, sizeof *out);
+    int bench = g == RM_GROUP_BENCH;
+    if (bench && s->n_bench == 0) return 0;
+    transfer_target t[2] = {bench ? store_view_bench_target(s, view, 0) : store_view_embeddings_target(s, view, (rm_split)g),
+                            bench ? store_view_bench_target(s, view, 1) : store_rewards_target(s, (rm_split)g)};
+    int parts = bench || view == 0 ? 2 : 1;
+    size_t rows = bench ? s->n_bench : s->split[g].n_prompts;
+    uint64_t digest = 0, total = 0;
+    unsigned long long counts[2][2] = {{0, 0}, {0, 0}}, sums[2][2];
+    for (int k = 0; k < parts; k++)
+        if (scan_rows(s, &t[k], rows, visit_count, counts[k], &digest) != 0) return -1;
+    if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&digest, &total, 1, MPI_UINT64_T, MPI_SUM, s->comm), "MPI_Allreduce")) != 0 ||
+        rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, sums, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm), "MPI_Allreduce")) != 0)
+        return -1;
+    out->present = 1;
+    out->values = (size_t)(sums[0][0] + sums[1][0]);
+    out->nonfinite = (size_t)(sums[0][1] + sums[1][1]);
+    out->bytes = (double)sums[0][0] * (t[0].half ? 2 : 4) + (double)sums[1][0] * (t[1].half ? 2 : 4);
+    rm_store_digest_format(total, out->computed, sizeof out->computed);
+    const char *recorded = view == 0 ? s->digest[g] : s->views[view].digest[g];
+    out->digest = recorded[0] ? strcmp(recorded, out->computed) == 0 : -1;
+    return 0;
+}
+
+int rm_store_verify(rm_store *s, rm_store_verify_report *out)
+{
+    memset(out, 0, sizeof *out);
+    MPI_Comm_size(s->comm, &out->ranks);
+    if (rm_all_ok(s->comm, rm_mpi_check(MPI_Barrier(s->comm), "MPI_Barrier")) != 0) return -1;
+    double start = MPI_Wtime();
+    for (int g = 0; g < 3; g++) {
+        if (verify_group(s, 0, (rm_store_group)g, &out->group[g]) != 0) return -1;
+        out->bytes += out->group[g].bytes;
+    }
+    for (int v = 1; v < s->n_views; v++)
+        for (int g = 0; g < 3; g++) {
+            if (verify_group(s, v, (rm_store_group)g, &out->view_group[v][g]) != 0) return -1;
+            out->bytes += out->view_group[v][g].bytes;
+        }
+    double mine = MPI_Wtime() - start;
+    return rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&mine, &out->seconds, 1, MPI_DOUBLE, MPI_MAX, s->comm), "MPI_Allreduce"));
+}
