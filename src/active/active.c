@@ -15,7 +15,7 @@
  * function of the previous round's members and the labelled set, so --resume repeats
  * the selection and continues bit for bit. */
 #define _GNU_SOURCE
-#include "active_internal.h"
+#include "active_output.h"
 
 #include <math.h>
 #include <signal.h>
@@ -24,6 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_score.h"
+#include "rmens/member/member_scoring.h"
 #include "rmens/member/trunk.h"
 #include "rmens/base/common.h"
 #include "rmens/member/family.h"
@@ -498,7 +502,7 @@ static int setup(active_ctx *c)
     if (rc != 0) rm_error_context("active.pool = %lld", cfg->active_pool);
     if (rm_all_ok(c->comm, rc) != 0) return -1;
     size_t n_blocks = (c->pool.n + POOL_BLOCK - 1) / POOL_BLOCK, b0, b1;
-    rm_eval_split(n_blocks, c->size, c->rank, &b0, &b1);
+    rm_partition(n_blocks, c->size, c->rank, &b0, &b1);
     c->p0 = b0 * POOL_BLOCK, c->p1 = b1 * POOL_BLOCK < c->pool.n ? b1 * POOL_BLOCK : c->pool.n;
     if (c->p0 > c->p1) c->p0 = c->p1;
     if (rm_member_deal_create(&c->deal, cfg, c->comm, (int)c->store.dim) != 0) return -1;

@@ -4,7 +4,7 @@
  * candidate's criterion does not depend on which rank holds it; the D-optimal initial
  * gains' products run in blocks fixed by the pool position, and the greedy's updates are
  * computed the same way wherever and whenever they are (dots), for the same reason. */
-#include "rmens/active/active.h"
+#include "rmens/active/active_criteria.h"
 
 #include <cblas.h>
 #include <math.h>

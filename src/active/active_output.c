@@ -16,7 +16,7 @@
  *   /run/          attrs: ranks, precision, precision_requested, matmul_kernel, cpu,
  *                         wall_seconds; round_seconds [R+1, 4] (train, score, select, evaluate)
  * Everything outside /run is the same for any rank count and after a resume. */
-#include "active_internal.h"
+#include "active_output.h"
 #include "rmens/eval/eval_output.h"
 
 #include <errno.h>

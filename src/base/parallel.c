@@ -110,3 +110,17 @@ int rm_threads_per_rank(MPI_Comm comm, int configured)
     }
     return threads;
 }
+
+void rm_partition(size_t n, int parts, int index, size_t *begin, size_t *end)
+{
+    size_t p = parts > 0 ? (size_t)parts : 1, i = (size_t)index;
+    size_t base = n / p, extra = n % p;
+    *begin = i * base + (i < extra ? i : extra);
+    *end = *begin + base + (i < extra ? 1 : 0);
+}
+
+void rm_partition_floor(size_t n, int parts, int index, size_t *begin, size_t *end)
+{
+    *begin = n * (size_t)index / (size_t)parts;
+    *end = n * (size_t)(index + 1) / (size_t)parts;
+}

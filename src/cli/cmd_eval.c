@@ -1,5 +1,6 @@
 /* rmens eval CONFIG: score the test split with every member and write the figures. */
 #include "cli.h"
+#include "rmens/ensemble/checkpoint.h"
 #include "rmens/store/lock.h"
 #include "rmens/base/common.h"
 #include "rmens/eval/eval.h"

@@ -13,6 +13,7 @@
  *                    params [n_params], and in progress adam_m, adam_v, best_params
  *                    history/train_loss, val_loss, val_accuracy [epochs_run] */
 #define _GNU_SOURCE
+#include "rmens/member/family_mlp.h"
 #include "rmens/ensemble/checkpoint.h"
 #include "rmens/base/rng.h"
 #include "rmens/base/common.h"

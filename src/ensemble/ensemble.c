@@ -8,6 +8,7 @@
  *   3. G = P / S groups train members g, g+G, g+2G, ... (data-parallel inside a group);
  *   4. members.h5 is written collectively at a temporary name, then renamed. */
 #define _GNU_SOURCE
+#include "rmens/member/family_mlp.h"
 #include "rmens/ensemble/ensemble.h"
 #include "rmens/ensemble/checkpoint.h"
 #include "rmens/base/common.h"

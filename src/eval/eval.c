@@ -15,7 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "eval_internal.h"
+#include "rmens/eval/eval_calibration.h"
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_score.h"
 #include "rmens/eval/eval_output.h"
 #include "rmens/base/common.h"
 #include "rmens/ensemble/ensemble.h"
@@ -85,7 +88,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     int warm = 0; /* before anything is written: a refused warm leaves no results */
     if (rm_all_ok(comm, rm_warm_decide(cfg, &ensemble, &warm)) != 0) goto fail;
     if (rm_all_ok(comm, rm_eval_plan_create(&plan, cfg, E, K)) != 0) goto fail;
-    if (eval_setup_calibration(cfg, members_path, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
+    if (rm_eval_setup_calibration(cfg, members_path, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
     if (rank == 0) {
         for (int i = 0; i < cfg->eval_n_bon; i++)
             if ((size_t)cfg->eval_bon_n[i] > K) rm_warnf("eval.bon_n: n = %lld skipped (K_test = %zu)", cfg->eval_bon_n[i], K);

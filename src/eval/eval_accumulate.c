@@ -17,13 +17,15 @@
  * one addition per slot and prompt as before (a delta of 0 for a skipped NaN leaves the
  * block unchanged: a sum started at +0 is never -0), so blocks do not depend on which
  * thread computed which prompt. */
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_accumulate.h"
+
+#include "rmens/eval/eval_calibration.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval_internal.h"
+#include "eval_slots.h"
 #include "rmens/base/common.h"
 #include "rmens/kernels/tiled_blas.h"
 
@@ -283,7 +285,7 @@ static void prompt_delta(const rm_eval_plan *p, rm_eval_work *w, const float *z,
         memcpy(d + sub->offset + (size_t)sub->n_aggregators * p->aggregator_slots,
                d + src->offset + (size_t)src->n_aggregators * p->aggregator_slots, ensemble_slots(sub->k) * sizeof *d);
     }
-    if (p->calibration.n_pairs > 0) rm_eval_calibration_prompt(p, w, z, member_stride, golden, prompt, d);
+    if (p->calibration.n_pairs > 0) rm_eval_calibration_prompt(p, w->member_probability, z, member_stride, golden, prompt, d);
 }
 
 static void add_delta(double *slots, const double *delta, size_t n)

@@ -5,13 +5,15 @@
  * The pairs are drawn up front from the counter-based generator and listed by prompt, so
  * each prompt's pairs are summed into that prompt's delta with its other figures: the
  * figures are then bitwise the same for any rank and thread count, like the rest. */
+#include "rmens/store/h5util.h"
+#include "rmens/eval/eval_calibration.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval_internal.h"
-#include "rmens/eval/eval_output.h"
+#include "eval_slots.h"
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
 #include "rmens/base/rng.h"
@@ -112,7 +114,7 @@ static int calibration_reward_scale(const rm_settings *cfg, const char *members_
 }
 
 /* Switch the plan's calibration pairs on (eval.calibration_pairs > 0). Collective. */
-int eval_setup_calibration(const rm_settings *cfg, const char *members_path, rm_store *store,
+int rm_eval_setup_calibration(const rm_settings *cfg, const char *members_path, rm_store *store,
                              const rm_ensemble *ensemble, rm_eval_plan *plan, MPI_Comm comm)
 {
     if (cfg->eval_calibration_pairs <= 0) return 0;
@@ -138,7 +140,7 @@ static void add_prediction(double *slots, double p, int y)
     bin[2] += y ? 1.0 : 0.0;
 }
 
-void rm_eval_calibration_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
+void rm_eval_calibration_prompt(const rm_eval_plan *p, double *member_probability, const float *z, size_t member_stride,
                                 const float *golden, size_t prompt, double *d)
 {
     const rm_eval_calibration *c = &p->calibration;
@@ -146,7 +148,7 @@ void rm_eval_calibration_prompt(const rm_eval_plan *p, rm_eval_work *w, const fl
     size_t K = p->n_responses;
     int E = p->n_members;
     double *cal = d + c->offset, *by_disagreement = cal + (size_t)(E + 1) * CAL_PREDICTOR_SLOTS;
-    double *prob = w->member_probability;
+    double *prob = member_probability;
     for (size_t t = c->prompt_first[prompt]; t < c->prompt_first[prompt + 1]; t++) {
         uint64_t i = c->pair_index[t];
         size_t a, b;
@@ -211,7 +213,7 @@ static double mean_over_members(const rm_calibration_figures *members, int E, si
     return sum / E;
 }
 
-int eval_calibration_finish(const rm_eval_plan *p, const double *total, rm_eval_results *out)
+int rm_eval_calibration_finish(const rm_eval_plan *p, const double *total, rm_eval_results *out)
 {
     int E = p->n_members;
     const rm_eval_calibration *c = &p->calibration;

@@ -1,6 +1,7 @@
 /* The writers of evaluation's results (include/rmens/eval/eval_output.h): results.json,
  * results.h5's figures and /predictions, and the table printed at the end; also the parts
  * `rmens active` writes in the same layout. */
+#include "rmens/member/family_mlp.h"
 #include "rmens/eval/eval_output.h"
 
 #include <errno.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "eval_internal.h"
+#include "eval_slots.h"
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
 #include "rmens/kernels/precision.h"

@@ -1,7 +1,11 @@
 /* Scoring the test split (and bench pairs) with members in memory, reduced to the
  * figures: the part of rmens eval that rmens active runs every round (see
  * rm_eval_score in include/rmens/eval.h; src/eval.c is the verb and its files). */
-#include "rmens/eval/eval.h"
+#include "rmens/member/family_mlp.h"
+#include "rmens/member/member_scoring.h"
+#include "rmens/eval/eval_score.h"
+#include "rmens/eval/eval_accumulate.h"
+#include "rmens/eval/eval_figures.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +102,14 @@ static int scorer_views(scorer *sc, const rm_ensemble *e, const rm_store *store)
 }
 
 /* The scorer's buffers for the E members, each on its view. */
+/* Whether every member is an MLP: only MLP heads make a shared trunk's unit. */
+static int heads_are_mlps(const rm_ensemble *e)
+{
+    for (int m = 0; m < e->n_members; m++)
+        if (rm_member_family(&e->members[m]) != &rm_family_mlp) return 0;
+    return 1;
+}
+
 static int scorer_create(scorer *sc, const rm_ensemble *e, const rm_store *store)
 {
     memset(sc, 0, sizeof *sc);
@@ -111,7 +123,7 @@ static int scorer_create(scorer *sc, const rm_ensemble *e, const rm_store *store
     for (int m = 0; m < E && rc == 0; m++) rc = rm_member_scorer_create(&sc->workspaces[m], &e->members[m], SCORE_ROWS);
     if (rc == 0) rc = rm_mlp_input_create(&sc->input, (size_t)SCORE_ROWS * D);
     if (rc == 0 && e->shared_trunk && sc->n_views == 1) {
-        sc->by_unit = rm_trunk_unit_from_heads(&sc->unit, e->members, E);
+        sc->by_unit = heads_are_mlps(e) ? rm_trunk_unit_from_heads(&sc->unit, e->members, E) : 0;
         if (sc->by_unit < 0) return -1;
         if (sc->by_unit) {
             sc->unit_raw = rm_alloc((size_t)SCORE_ROWS * (size_t)E, sizeof(float), "heads' scores");
@@ -151,7 +163,7 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
     int E = sc->ens->n_members;
     /* this rank's blocks of prompts, and the number of pieces every rank will read */
     size_t n_blocks = (N + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS, b0, b1;
-    rm_eval_split(n_blocks, size, rank, &b0, &b1);
+    rm_partition(n_blocks, size, rank, &b0, &b1);
     size_t p_begin = b0 * RM_EVAL_BLOCK_PROMPTS, p_end = b1 * RM_EVAL_BLOCK_PROMPTS < N ? b1 * RM_EVAL_BLOCK_PROMPTS : N;
     if (p_begin > p_end) p_begin = p_end;
     /* pieces hold whole blocks, so that scoring calls start at block boundaries */
@@ -216,7 +228,7 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
     MPI_Comm_size(comm, &size);
     size_t D = sc->max_dim, E = (size_t)sc->ens->n_members;
     size_t n_bench_blocks = (store->n_bench + BENCH_BLOCK - 1) / BENCH_BLOCK, c0, c1;
-    rm_eval_split(n_bench_blocks, size, rank, &c0, &c1);
+    rm_partition(n_bench_blocks, size, rank, &c0, &c1);
     size_t i0 = c0 * BENCH_BLOCK, i1 = c1 * BENCH_BLOCK < store->n_bench ? c1 * BENCH_BLOCK : store->n_bench;
     if (i0 > i1) i0 = i1;
     const size_t piece_pairs = (size_t)BENCH_PIECE_BLOCKS * BENCH_BLOCK;

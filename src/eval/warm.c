@@ -7,6 +7,11 @@
  * so they are bitwise the same for any rank count, and evaluations without warm never
  * reach this file (their results stay byte-identical). */
 #define _GNU_SOURCE /* asprintf */
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_score.h"
+#include "rmens/ensemble/ensemble_views.h"
+#include "rmens/ensemble/ensemble.h"
+#include "rmens/member/member_scoring.h"
 #include "rmens/eval/warm.h"
 
 #include <math.h>

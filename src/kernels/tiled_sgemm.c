@@ -29,7 +29,9 @@
  * Measured on a 2-core AVX-512 Xeon (AMX, AVX512_BF16) against OpenBLAS 0.3.21's
  * SkylakeX sgemm at the training step's shapes: 1 thread 0.98-1.02 of its rate, 2
  * threads 0.96-1.0 (its own threading). */
-#include "rmens/kernels/tiled_blas.h"
+#include "rmens/kernels/tiled_sgemm.h"
+
+#include "rmens/kernels/thread_pool.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -153,3 +153,5 @@ const rm_family rm_family_mlp = {
     "mlp", "epoch", mlp_model_bytes, mlp_write_attrs, mlp_write, mlp_read, mlp_checkpoint_write, mlp_checkpoint_read,
     mlp_bcast, mlp_copy, mlp_scorer_create, mlp_score, mlp_scorer_free, mlp_n_params, mlp_free_model,
 };
+
+const rm_family *rm_member_family(const rm_member *m) { return m->family ? m->family : &rm_family_mlp; }

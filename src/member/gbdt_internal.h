@@ -6,7 +6,6 @@
 #include <xgboost/c_api.h>
 
 #include "member_internal.h"
-#include "rmens/member/family_gbdt.h"
 
 /* A tree member's model: the booster rmens scores with, always loaded from `json`, so
  * that what members.h5 holds is exactly what scores (in rmens and in python3-xgboost). */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rmens/member/member_scoring.h"
 #include "rmens/base/common.h"
 #include "rmens/member/family_gbdt.h"
 #include "rmens/member/train_lists.h"

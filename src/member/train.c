@@ -6,6 +6,7 @@
  * every rank takes a contiguous share of each minibatch; the gradient (already divided by
  * the full minibatch size) is summed with one MPI_Allreduce and every rank applies the
  * same Adam step. Summation order then differs from S = 1 by float round-off only. */
+#include "rmens/member/member_scoring.h"
 #include "rmens/member/train.h"
 
 #include <math.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 
 #include "member_internal.h"
-#include "train_internal.h"
+#include "train_state_internal.h"
 #include "rmens/base/common.h"
 #include "rmens/model/optim.h"
 #include "rmens/base/parallel.h"
@@ -24,12 +25,6 @@
 #include "rmens/kernels/tiled_blas.h"
 
 /* [begin, end) of part `index` of n items split evenly over `parts`. */
-static void share_of(size_t n, int parts, int index, size_t *begin, size_t *end)
-{
-    *begin = n * (size_t)index / (size_t)parts;
-    *end = n * (size_t)(index + 1) / (size_t)parts;
-}
-
 /* Fisher-Yates of perm[0..n) from counters base, base+1, ...: one stream serves every
  * epoch by giving each epoch its own counter range. */
 static void shuffle(uint64_t seed, uint64_t stream, uint64_t base, uint32_t *perm, size_t n)
@@ -316,7 +311,7 @@ static int validate_epoch(const rm_mlp *mlp, train_buffers *b, const rm_train_da
                           int index, double *sums)
 {
     size_t vlo, vhi;
-    share_of(n_val, size, rank, &vlo, &vhi);
+    rm_partition_floor(n_val, size, rank, &vlo, &vhi);
     validate_share(mlp, b, data, pairs, b->val_ids + vlo, vhi - vlo, r->clf, share_cap, sums);
     if (size > 1) {
         /* Rank 0's totals decide early stopping for everyone: one value, one decision. */
@@ -512,7 +507,7 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
              * together: the request rides in the gradient's Allreduce one step ahead. */
             float stop_request = control && control->should_stop && control->should_stop(control->stop_ctx) ? 1.0f : 0.0f;
             size_t n_step = step_pairs(&u.r, n_list, start), lo, hi;
-            share_of(n_step, u.size, u.rank, &lo, &hi);
+            rm_partition_floor(n_step, u.size, u.rank, &lo, &hi);
             step_batch(&b, &u.r, seed, index, epoch, n_list, start, n_step, lo, hi);
             double batch_loss = 0;
             if (train_step(u.mlp, &b, data, pairs, &u.r, hi - lo, n_step, stop_request, group, u.size, index, lr,

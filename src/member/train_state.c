@@ -1,6 +1,6 @@
 /* Saving the training loop's state for a checkpoint and resuming from one: an
  * independent member's, and a shared trunk's split over its heads (rmens/trunk.h). */
-#include "train_internal.h"
+#include "train_state_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "rmens/kernels/matmul.h"
-#include "model_internal.h"
+#include "mlp_fp32.h"
 #include "rmens/base/common.h"
 #include "rmens/kernels/tiled_blas.h"
 

@@ -12,7 +12,7 @@
 #ifndef RMENS_MLP_BF16_H
 #define RMENS_MLP_BF16_H
 
-#include "rmens/model/model.h"
+#include "rmens/model/mlp_types.h"
 
 /* Allocate the workspace's rounded operands for the current backend (idempotent). */
 int rm_mlp_bf16_workspace_alloc(rm_mlp_workspace *ws, const rm_mlp *m);

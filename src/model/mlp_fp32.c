@@ -1,7 +1,7 @@
 /* The MLP's layers and objectives in fp32 (the fast path) and double (the gradient tests):
  * mlp_template.h instantiated for both. model.c dispatches each product to these or to the
- * bf16 layers (mlp_bf16.c); see src/model/model_internal.h. */
-#include "model_internal.h"
+ * bf16 layers (mlp_bf16.c); see src/model/mlp_fp32.h. */
+#include "mlp_fp32.h"
 
 #include <cblas.h>
 #include <limits.h>

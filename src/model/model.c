@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "mlp_bf16.h"
-#include "model_internal.h"
+#include "mlp_fp32.h"
 #include "rmens/base/common.h"
 #include "rmens/base/rng.h"
 #include "rmens/kernels/matmul.h"

@@ -91,14 +91,6 @@ void rm_float_to_half(const float *in, uint16_t *out, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = float_to_half_one(in[i]);
 }
 
-void rm_partition(size_t n, int parts, int index, size_t *begin, size_t *end)
-{
-    size_t p = parts > 0 ? (size_t)parts : 1, i = (size_t)index;
-    size_t base = n / p, extra = n % p;
-    *begin = i * base + (i < extra ? i : extra);
-    *end = *begin + base + (i < extra ? 1 : 0);
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* HDF5 plumbing */
 

@@ -13,9 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/active/active.h"
+#include "rmens/base/parallel.h"
+#include "rmens/active/active_criteria.h"
 #include "rmens/base/common.h"
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_accumulate.h"
+#include "rmens/eval/eval_calibration.h"
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
+#include "rmens/eval/eval_score.h"
 
 static int read_all(FILE *f, void *p, size_t n, size_t size) { return fread(p, size, n, f) == n ? 0 : -1; }
 
@@ -41,7 +47,7 @@ int main(int argc, char **argv)
 
     /* this rank's candidates: whole blocks, as the pool shards of rmens active */
     size_t n_blocks = (n + RM_DOPT_BLOCK - 1) / RM_DOPT_BLOCK, b0, b1;
-    rm_eval_split(n_blocks, size, rank, &b0, &b1);
+    rm_partition(n_blocks, size, rank, &b0, &b1);
     size_t i0 = b0 * RM_DOPT_BLOCK, i1 = b1 * RM_DOPT_BLOCK < n ? b1 * RM_DOPT_BLOCK : n;
     if (i0 > i1) i0 = i1;
     const size_t nl = i1 - i0;

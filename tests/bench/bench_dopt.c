@@ -15,9 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmens/active/active.h"
+#include "rmens/active/active_criteria.h"
 #include "rmens/base/common.h"
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_accumulate.h"
+#include "rmens/eval/eval_calibration.h"
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
+#include "rmens/eval/eval_score.h"
 #include "rmens/base/parallel.h"
 #include "rmens/kernels/tiled_blas.h"
 #include "rmens/base/rng.h"
@@ -68,7 +73,7 @@ int main(int argc, char **argv)
     const double ridge = 1.0;
     const int threads = rm_set_blas_threads(MPI_COMM_WORLD, getenv("BENCH_DOPT_THREADS") ? atoi(getenv("BENCH_DOPT_THREADS")) : 0); /* as rmens active (0: cores / ranks) */
     size_t b0, b1, n_blocks = (N + RM_DOPT_BLOCK - 1) / RM_DOPT_BLOCK;
-    rm_eval_split(n_blocks, size, rank, &b0, &b1);
+    rm_partition(n_blocks, size, rank, &b0, &b1);
     size_t i0 = b0 * RM_DOPT_BLOCK, i1 = b1 * RM_DOPT_BLOCK < N ? b1 * RM_DOPT_BLOCK : N;
     if (i0 > i1) i0 = i1;
     const size_t n = i1 - i0, n_lab = past ? k : 0;

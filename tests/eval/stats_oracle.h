@@ -9,7 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_accumulate.h"
+#include "rmens/eval/eval_calibration.h"
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
+#include "rmens/eval/eval_score.h"
 #include "rmens/eval/metrics.h"
 
 typedef struct {

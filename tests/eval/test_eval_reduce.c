@@ -7,9 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/check.h"
+#include "../common/check.h"
+#include "../common/settings.h"
+#include "rmens/base/parallel.h"
 #include "rmens/base/common.h"
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_accumulate.h"
+#include "rmens/eval/eval_calibration.h"
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
+#include "rmens/eval/eval_score.h"
 #include "rmens/base/rng.h"
 
 enum { N = 45, K = 13, E = 5, N_BENCH = 37 };
@@ -127,8 +134,8 @@ static int run_case(MPI_Comm comm, int identical, const rm_settings *cfg)
         return 1;
     }
     size_t n_blocks = (N + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS, b0, b1, i0, i1;
-    rm_eval_split(n_blocks, size, rank, &b0, &b1);
-    rm_eval_split(N_BENCH, size, rank, &i0, &i1);
+    rm_partition(n_blocks, size, rank, &b0, &b1);
+    rm_partition(N_BENCH, size, rank, &i0, &i1);
     double *blocks = calloc((b1 - b0 + 1) * plan.n_slots, sizeof(double));
     int64_t *bench = calloc(plan.n_bench_counts, sizeof(int64_t)), *bench_total = calloc(plan.n_bench_counts, sizeof(int64_t));
     double *total = calloc(plan.n_slots, sizeof(double));
@@ -218,10 +225,7 @@ int main(int argc, char **argv)
     rm_settings cfg;
     const char *sets[] = {"eval.bon_n=[1,2,5,13,50]", "eval.uwo_lambda=[0.5,2.0]", "eval.ablation_subsets=3", "seed=7",
                           "eval.calibration_pairs=700", "pairs.annotator_beta=2.0", "pairs.label_flip=0.1"};
-    if (rm_settings_load(&cfg, NULL, sets, 7) != 0) {
-        fprintf(stderr, "settings: %s\n", rm_last_error());
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
+    if (test_settings_load(&cfg, sets, 7, NULL, 0) != 0) MPI_Abort(MPI_COMM_WORLD, 1);
     run_case(MPI_COMM_WORLD, 0, &cfg);
     run_case(MPI_COMM_WORLD, 1, &cfg);
     rm_settings_free(&cfg);

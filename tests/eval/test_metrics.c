@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/check.h"
+#include "../common/check.h"
 #include "rmens/eval/metrics.h"
 #include "rmens/base/rng.h"
 

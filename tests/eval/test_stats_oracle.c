@@ -8,10 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/check.h"
+#include "../common/check.h"
+#include "../common/settings.h"
 #include "rmens/base/common.h"
 #include "rmens/base/config.h"
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_accumulate.h"
+#include "rmens/eval/eval_calibration.h"
+#include "rmens/eval/eval_figures.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
+#include "rmens/eval/eval_score.h"
 #include "rmens/model/model.h"
 #include "rmens/base/rng.h"
 #include "stats_oracle.h"
@@ -279,8 +285,7 @@ static int oracle_fills(const rm_eval_plan *p, size_t i)
 static void check_plan(int E, size_t K, const char **sets, int n_sets, int kind)
 {
     rm_settings cfg;
-    if (rm_settings_load(&cfg, NULL, sets, n_sets) != 0) {
-        fprintf(stderr, "settings: %s\n", rm_last_error());
+    if (test_settings_load(&cfg, sets, n_sets, NULL, 0) != 0) {
         check_failures++;
         return;
     }

@@ -19,7 +19,7 @@
 #include "rmens/model/optim.h"
 #include "rmens/member/pairs.h"
 #include "rmens/base/rng.h"
-#include "synthetic.h"
+#include "../common/synthetic.h"
 
 static int write_file(const char *dir, const char *name, const void *data, size_t bytes)
 {

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../common/check.h"
 #include "rmens/kernels/matmul.h"
 #include "rmens/base/common.h"
 #include "rmens/model/model.h"

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "model_internal.h"
+#include "../common/check.h"
+#include "../common/fd_grad.h"
+#include "mlp_fp32.h"
 #include "rmens/base/common.h"
 #include "rmens/model/model.h"
 #include "rmens/model/optim.h"
@@ -23,6 +24,22 @@ static double total_loss(const rm_mlp64 *m, rm_mlp64_workspace *ws, const double
     rm_mlp64_forward(m, ws, X, 2 * n_pairs, scores);
     if (objective == OBJ_BT) return rm_bt_loss64(scores, n_pairs, dscores, NULL);
     return rm_clf_loss64(scores, labels, 2 * n_pairs, dscores, NULL);
+}
+
+/* total_loss's arguments, for the finite differences (tests/common/fd_grad.h). */
+typedef struct {
+    const rm_mlp64 *m;
+    rm_mlp64_workspace *ws;
+    const double *X;
+    int n_pairs, objective;
+    double *scores, *dscores;
+    const double *labels;
+} loss_args;
+
+static double loss_of(void *ctx)
+{
+    const loss_args *a = ctx;
+    return total_loss(a->m, a->ws, a->X, a->n_pairs, a->objective, a->scores, a->dscores, a->labels);
 }
 
 static void check_gradients(int dim, const int *hidden, int n_hidden, int objective)
@@ -46,25 +63,10 @@ static void check_gradients(int dim, const int *hidden, int n_hidden, int object
     total_loss(&m, &ws, X, n_pairs, objective, scores, dscores, labels);
     rm_mlp64_backward(&m, &ws, X, rows, dscores, grads);
 
-    /* every parameter: (L(p+h) - L(p-h)) / 2h */
-    const double h = 1e-5;
-    int bad = 0;
-    double worst = 0;
-    for (size_t i = 0; i < m.n_params; i++) {
-        double saved = m.params[i];
-        m.params[i] = saved + h;
-        double plus = total_loss(&m, &ws, X, n_pairs, objective, scores, dscores, labels);
-        m.params[i] = saved - h;
-        double minus = total_loss(&m, &ws, X, n_pairs, objective, scores, dscores, labels);
-        m.params[i] = saved;
-        double numeric = (plus - minus) / (2 * h);
-        double err = fabs(numeric - grads[i]) / fmax(1e-3, fabs(numeric));
-        if (err > worst) worst = err;
-        if (err > 1e-6) {
-            if (bad++ < 5)
-                fprintf(stderr, "  param %zu: analytic %.12g numeric %.12g\n", i, grads[i], numeric);
-        }
-    }
+    /* every parameter: (L(p+h) - L(p-h)) / 2h, h = 1e-5, relative error at most 1e-6 */
+    loss_args args = {&m, &ws, X, n_pairs, objective, scores, dscores, labels};
+    double worst;
+    int bad = test_fd_check(m.params, m.n_params, grads, 1e-5, 1e-6, loss_of, &args, &worst);
     printf("gradients D=%d hidden=%d layers objective=%s: %zu params, worst relative error %.3g\n", dim, n_hidden,
            objective == OBJ_BT ? "bt" : "clf", m.n_params, worst);
     CHECK(bad == 0);

@@ -7,7 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../unit/check.h"
+#include "../common/check.h"
+#include "rmens/base/parallel.h"
 #include "rmens/base/common.h"
 #include "rmens/store/store.h"
 

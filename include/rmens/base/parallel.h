@@ -4,6 +4,7 @@
 #define RMENS_PARALLEL_H
 
 #include <mpi.h>
+#include <stddef.h>
 
 /* Collective over comm. Every rank passes its own status (0 ok, -1 failed). Returns 0
  * when all ranks succeeded; otherwise -1 on every rank, and every rank's error message
@@ -30,5 +31,14 @@ int rm_node_comm(MPI_Comm comm, MPI_Comm *node_comm);
  * (at least 1), with a warning when the affinity mask allows fewer. The kernels take
  * them with rm_set_blas_threads (rmens/kernels/tiled_blas.h). */
 int rm_threads_per_rank(MPI_Comm comm, int configured);
+
+/* Splitting n items over `parts` (ranks, threads): [*begin, *end) of part `index`.
+ * rm_partition balances (the first n % parts parts get one more; parts <= 0 counts as 1):
+ * prompt blocks of the store, evaluation and the active pool. rm_partition_floor takes
+ * [n index / parts, n (index + 1) / parts): a data-parallel member's share of each
+ * minibatch, validation list and standardisation, whose sums (and so a member's bits for
+ * a given parallel.ranks_per_member) follow from exactly this split. */
+void rm_partition(size_t n, int parts, int index, size_t *begin, size_t *end);
+void rm_partition_floor(size_t n, int parts, int index, size_t *begin, size_t *end);
 
 #endif

@@ -10,7 +10,8 @@
 
 #include "rmens/base/config.h"
 #include "rmens/ensemble/members_file.h"
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
 #include "rmens/store/store.h"
 
 /* Where the figures come from: version, config file, store identity, ranks, precision, CPU

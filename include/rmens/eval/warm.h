@@ -34,8 +34,9 @@
 #include <mpi.h>
 
 #include "rmens/base/config.h"
-#include "rmens/ensemble/ensemble.h"
-#include "rmens/eval/eval.h"
+#include "rmens/ensemble/members_file.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
 #include "rmens/model/model.h"
 #include "rmens/store/store.h"
 

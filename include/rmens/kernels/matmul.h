@@ -15,7 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rmens/kernels/precision.h"
+/* The backend of the products (chosen by rmens/kernels/precision.h). */
+typedef enum {
+    RM_MATMUL_FP32 = 0,          /* OpenBLAS sgemm */
+    RM_MATMUL_BF16_ONEDNN = 1,   /* bf16 operands, oneDNN matmul, fp32 accumulation */
+    RM_MATMUL_BF16_EMULATED = 2  /* bf16-rounded operands in floats, sgemm */
+} rm_matmul_backend;
 
 /* Bytes per low-precision element in the current backend (2 or 4). */
 size_t rm_lowp_size(void);

@@ -22,11 +22,8 @@
 #ifndef RMENS_PRECISION_H
 #define RMENS_PRECISION_H
 
-typedef enum {
-    RM_MATMUL_FP32 = 0,          /* OpenBLAS sgemm */
-    RM_MATMUL_BF16_ONEDNN = 1,   /* bf16 operands, oneDNN matmul, fp32 accumulation */
-    RM_MATMUL_BF16_EMULATED = 2  /* bf16-rounded operands in floats, sgemm */
-} rm_matmul_backend;
+#include "rmens/kernels/matmul.h"
+
 
 typedef struct {
     char requested[8];           /* "fp32" | "bf16" | "auto" */

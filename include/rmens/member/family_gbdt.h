@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rmens/member/train_state.h"
 #include "rmens/base/config.h"
 #include "rmens/member/member.h"
 #include "rmens/member/pairs.h"

@@ -10,6 +10,9 @@
 
 extern const rm_family rm_family_mlp;
 
+/* Member m's family: m->family, or this one, the MLP, when unset (members zeroed by calloc). */
+const rm_family *rm_member_family(const rm_member *m);
+
 /* members.h5: the member layers [first, end) into member group g (collective creation,
  * `writer` writes; a shared trunk's group RM_TRUNK_GROUP, rmens/member/trunk.h, is written
  * from any head). */

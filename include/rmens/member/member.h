@@ -15,7 +15,6 @@
 #include <stdint.h>
 
 #include "rmens/base/config.h"
-#include "rmens/member/train_state.h"
 #include "rmens/model/model.h"
 
 /* The train split as every rank of a node sees it (a node-shared window, or any array). */
@@ -44,20 +43,6 @@ typedef void (*rm_progress_fn)(const rm_member *m, int epoch, int epochs, double
                                double val_loss, double val_accuracy, double pairs_per_second,
                                double eta_seconds, void *ctx);
 
-typedef struct {
-    /* Polled on every rank before each step; non-zero asks to stop at the next step
-     * boundary. With S > 1 the request of any rank of the group stops them all together. */
-    int (*should_stop)(void *ctx);
-    void *stop_ctx;
-    /* Continue from a checkpoint: member weights and history in *resume_member, the rest
-     * in *resume_state (both as saved by an interrupted call). NULL: start afresh. */
-    const rm_member *resume_member;
-    const rm_train_state *resume_state;
-    /* Out: set when training stopped on request; then *out holds the weights and history
-     * so far (no standardisation) and *saved the state (caller frees it). */
-    int interrupted;
-    rm_train_state saved;
-} rm_train_control;
 
 /* Scoring state of one member for blocks of up to `capacity` rows. */
 typedef struct {
@@ -95,9 +80,7 @@ typedef struct rm_family {
     void (*free_model)(rm_member *m);
 } rm_family;
 
-/* Member m's family: m->family, or the MLP family when unset (members zeroed by calloc). */
-const rm_family *rm_member_family(const rm_member *m);
-/* Frees the model (through its family) and the history; zeroes *m. */
+/* Frees the model (through its family; no family: an MLP) and the history; zeroes *m. */
 void rm_member_free(rm_member *m);
 
 /* Non-zero when a trained member looks diverged, with the reason in why[n]: validation
@@ -113,20 +96,6 @@ void rm_member_history_rows(const rm_member *m, double *rows, int stride);
 int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, const uint32_t *items,
                     size_t n, float *scores);
 
-int rm_member_scorer_create(rm_member_scorer *s, const rm_member *m, int capacity);
-int rm_member_scorer_score(rm_member_scorer *s, const float *X, rm_mlp_input *in, int B, float *raw);
-void rm_member_scorer_free(rm_member_scorer *s);
 
-/* Score n items (flat indices, or rows 0..n-1 when items == NULL) of `embeddings` with
- * member m into scores[n], in blocks. Local. */
-int rm_member_score_items(const rm_member *m, const float *embeddings, size_t dim, const uint32_t *items, size_t n,
-                          float *scores);
-
-/* Mean and population standard deviation of member m's scores over all train items,
- * into m->score_mean / score_std (collective over group; each rank scores its share). */
-int rm_member_standardise_train(rm_member *m, const rm_train_data *data, MPI_Comm group);
-/* The same for E members at once: with `unit` (a shared trunk's E-output MLP) one forward
- * scores every head, member e's statistics from column e; unit NULL: E = 1, m's own scores. */
-int rm_members_standardise_train(rm_member *m, int E, const rm_mlp *unit, const rm_train_data *data, MPI_Comm group);
 
 #endif

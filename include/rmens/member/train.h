@@ -7,6 +7,7 @@
 
 #include <mpi.h>
 
+#include "rmens/member/train_state.h"
 #include "rmens/base/config.h"
 #include "rmens/member/member.h"
 #include "rmens/member/pairs.h"

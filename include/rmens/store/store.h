@@ -266,7 +266,5 @@ void rm_float_to_half(const float *in, uint16_t *out, size_t n);
 /* A store_uuid ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx") hashed from a description of the
  * content, so that the same content description always gives the same identity. */
 void rm_store_uuid_from_text(const char *text, char *out, size_t n);
-/* Even contiguous partition of n items over `parts`: [*begin, *end) of part `index`. */
-void rm_partition(size_t n, int parts, int index, size_t *begin, size_t *end);
 
 #endif

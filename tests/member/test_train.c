@@ -14,27 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../common/check.h"
+#include "../common/settings.h"
 #include "rmens/member/train_lists.h"
 #include "rmens/member/family.h"
 #include "rmens/base/common.h"
 #include "rmens/base/config.h"
 #include "rmens/member/pairs.h"
 #include "rmens/member/train.h"
-#include "synthetic.h"
+#include "../common/synthetic.h"
 
+/* The test's settings, then a case's extra overrides (exits 2 if they do not load). */
 static rm_settings settings(const char *const *extra, int n_extra)
 {
-    const char *base[16] = {"model.hidden=[32, 16]", "train.epochs=12", "train.batch_size=64",
-                            "train.learning_rate=0.003", "train.patience=3", "seed=5", "pairs.annotator_beta=1.0"};
-    int n = 7;
-    for (int i = 0; i < n_extra; i++) base[n++] = extra[i];
-    rm_settings s;
-    if (rm_settings_load(&s, NULL, base, n) != 0) {
-        fprintf(stderr, "settings: %s\n", rm_last_error());
-        exit(2);
-    }
-    return s;
+    static const char *const base[] = {"model.hidden=[32, 16]", "train.epochs=12", "train.batch_size=64",
+                                       "train.learning_rate=0.003", "train.patience=3", "seed=5",
+                                       "pairs.annotator_beta=1.0"};
+    return test_settings(base, 7, extra, n_extra);
 }
 
 /* Fraction of within-prompt test pairs (distinct golden rewards) the member orders like

@@ -1,5 +1,6 @@
-/* Minimal assertion helpers for the C unit tests: print the failing expression with its
- * location and keep going, so one run reports every failure; main returns check_status(). */
+/* Minimal assertion helpers for the C tests of every area: print the failing expression
+ * with its location and keep going, so one run reports every failure; main returns
+ * check_status(). */
 #ifndef RMENS_TEST_CHECK_H
 #define RMENS_TEST_CHECK_H
 #include <math.h>

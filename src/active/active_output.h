@@ -1,11 +1,12 @@
 /* rmens active's run state, shared by src/active.c (the rounds) and src/active_output.c
  * (active.h5, active.json and the round-boundary state). */
-#ifndef RMENS_ACTIVE_INTERNAL_H
-#define RMENS_ACTIVE_INTERNAL_H
+#ifndef RMENS_ACTIVE_ACTIVE_OUTPUT_H
+#define RMENS_ACTIVE_ACTIVE_OUTPUT_H
 
-#include "rmens/active/active.h"
+#include "rmens/active/active_criteria.h"
 #include "rmens/ensemble/ensemble.h"
-#include "rmens/eval/eval.h"
+#include "rmens/eval/eval_plan.h"
+#include "rmens/eval/eval_results.h"
 
 enum { TRAIN_EPOCHS, TRAIN_BEST_EPOCH, TRAIN_LOSS, TRAIN_VAL_LOSS, TRAIN_VAL_ACCURACY, TRAIN_PAIRS, TRAIN_FIELDS };
 enum { T_TRAIN, T_SCORE, T_SELECT, T_EVALUATE, T_FIELDS };

@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../common/check.h"
+#include "../common/fd_grad.h"
+#include "../common/settings.h"
 #include "member_internal.h"
-#include "model_internal.h"
+#include "mlp_fp32.h"
 #include "rmens/member/train_lists.h"
 #include "rmens/member/family.h"
 #include "rmens/base/common.h"
@@ -27,17 +29,12 @@
 
 enum { N_PAIRS = 7, HEADS = 3, DIM = 6 };
 
+/* The test's settings, then a case's extra overrides (exits 2 if they do not load). */
 static rm_settings settings(const char *const *extra, int n_extra)
 {
-    const char *base[16] = {"model.hidden=[5, 4]", "seed=11", "ensemble.members=3", "ensemble.kind=\"shared_trunk\""};
-    int n = 4;
-    for (int i = 0; i < n_extra; i++) base[n++] = extra[i];
-    rm_settings s;
-    if (rm_settings_load(&s, NULL, base, n) != 0) {
-        fprintf(stderr, "settings: %s\n", rm_last_error());
-        exit(2);
-    }
-    return s;
+    static const char *const base[] = {"model.hidden=[5, 4]", "seed=11", "ensemble.members=3",
+                                       "ensemble.kind=\"shared_trunk\""};
+    return test_settings(base, 4, extra, n_extra);
 }
 
 /* The test's own double loss: sum over heads e and pairs i of w[e][i] x loss of head e's
@@ -65,6 +62,22 @@ static double weighted_loss64(const rm_mlp64 *m, rm_mlp64_workspace *ws, const d
     return loss;
 }
 
+/* weighted_loss64's arguments, for the finite differences (tests/common/fd_grad.h). */
+typedef struct {
+    const rm_mlp64 *m;
+    rm_mlp64_workspace *ws;
+    const double *X;
+    int clf;
+    const double *w;
+    double *scores, *dscores;
+} loss_args;
+
+static double loss_of(void *ctx)
+{
+    const loss_args *a = ctx;
+    return weighted_loss64(a->m, a->ws, a->X, a->clf, a->w, a->scores, a->dscores);
+}
+
 static void check_gradients(int clf, int weighted)
 {
     rm_settings cfg = settings(NULL, 0);
@@ -84,20 +97,10 @@ static void check_gradients(int clf, int weighted)
     double *grads = calloc(m.n_params, sizeof(double));
     weighted_loss64(&m, &ws, X, clf, wp, scores, dscores);
     rm_mlp64_backward(&m, &ws, X, rows, dscores, grads);
-    const double h = 1e-5;
-    int bad = 0;
-    double worst = 0;
-    for (size_t i = 0; i < m.n_params; i++) {
-        double saved = m.params[i];
-        m.params[i] = saved + h;
-        double plus = weighted_loss64(&m, &ws, X, clf, wp, scores, dscores);
-        m.params[i] = saved - h;
-        double minus = weighted_loss64(&m, &ws, X, clf, wp, scores, dscores);
-        m.params[i] = saved;
-        double numeric = (plus - minus) / (2 * h), err = fabs(numeric - grads[i]) / fmax(1e-3, fabs(numeric));
-        if (err > worst) worst = err;
-        if (err > 1e-6 && bad++ < 5) fprintf(stderr, "  param %zu: analytic %.12g numeric %.12g\n", i, grads[i], numeric);
-    }
+    /* every parameter: (L(p+h) - L(p-h)) / 2h, h = 1e-5, relative error at most 1e-6 */
+    loss_args args = {&m, &ws, X, clf, wp, scores, dscores};
+    double worst;
+    int bad = test_fd_check(m.params, m.n_params, grads, 1e-5, 1e-6, loss_of, &args, &worst);
     printf("shared trunk %d heads, %s%s: %zu params, worst relative error against finite differences %.3g\n", HEADS,
            clf ? "clf" : "bt", weighted ? ", bootstrap weights" : "", m.n_params, worst);
     CHECK(bad == 0);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../common/check.h"
 #include "rmens/kernels/tiled_blas.h"
 
 static unsigned state = 1;

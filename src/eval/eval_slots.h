@@ -1,15 +1,11 @@
 /* Slot layout shared by the evaluation's accumulation (src/eval_accumulate.c) and its
  * plan and final figures (src/eval_figures.c); see the comment at the top of the latter. */
-#ifndef RMENS_EVAL_INTERNAL_H
-#define RMENS_EVAL_INTERNAL_H
+#ifndef RMENS_EVAL_EVAL_SLOTS_H
+#define RMENS_EVAL_EVAL_SLOTS_H
 
 #include <stddef.h>
-#include <stdio.h>
 
-#include "rmens/ensemble/ensemble.h"
-#include "rmens/eval/eval.h"
-#include "rmens/store/h5util.h"
-#include "rmens/store/store.h"
+#include "rmens/eval/metrics.h"
 
 /* Ensemble slots of a subset, after its aggregators' slots. */
 enum { SLOT_BEST_PICK = 0, SLOT_MEAN_STD = 2, SLOT_STD_RANK = 4, SLOT_AGREE = 6, SLOT_HIST = 8 };
@@ -40,13 +36,6 @@ static inline size_t calibration_slots(int n_members)
     return (size_t)(n_members + 1) * CAL_PREDICTOR_SLOTS + CAL_DISAGREEMENT_SLOTS;
 }
 
-/* rmens eval's calibration set-up (src/eval_calibration.c): for eval.calibration_pairs > 0,
- * the reward scale of the outcomes (members.h5's reward_scale, else a fallback with a
- * warning) and rm_eval_plan_calibration with the members' score_std. Collective. */
-int eval_setup_calibration(const rm_settings *cfg, const char *members_path, rm_store *store, const rm_ensemble *ensemble,
-                           rm_eval_plan *plan, MPI_Comm comm);
 
-/* The calibration figures from the reduced totals (src/eval_calibration.c). */
-int eval_calibration_finish(const rm_eval_plan *p, const double *total, rm_eval_results *out);
 
 #endif

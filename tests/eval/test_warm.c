@@ -4,7 +4,8 @@
  * boolean true as "true"), the settings refusals, rm_warm_decide's verdicts, and
  * rm_warm_average: identical members average to the member exactly, two members to the
  * double mean rounded once; checkpoint fingerprints tell the two initialisations apart. */
-#include "check.h"
+#include "../common/check.h"
+#include "../common/settings.h"
 #include "rmens/member/family_gbdt.h"
 #include "rmens/member/shared_init.h"
 #include "rmens/ensemble/checkpoint.h"
@@ -19,9 +20,7 @@
 
 static int load(rm_settings *s, const char *const *sets, int n)
 {
-    int rc = rm_settings_load(s, NULL, sets, n);
-    if (rc != 0) fprintf(stderr, "settings: %s\n", rm_last_error());
-    return rc;
+    return test_settings_load(s, sets, n, NULL, 0);
 }
 
 static void init_member(rm_mlp *m, const rm_settings *s, int index)

@@ -1,11 +1,11 @@
 /* Trains members of a configuration on in-memory synthetic splits and writes everything
- * tests/model/check_seed_protocol.py needs to re-train the same pairs in PyTorch:
+ * tests/member/check_seed_protocol.py needs to re-train the same pairs in PyTorch:
  *
  *   seed_protocol_dump CONFIG OUT_DIR N K D N_TEST K_TEST MEMBERS [key=value ...]
  *
  * CONFIG is loaded as `rmens` loads it (then the overrides). The train split is
  * synth_make(N, K, D, seed 11), the test split synth_make(N_TEST, K_TEST, D, seed 12): the
- * same golden function (tests/model/synthetic.h), other prompts. Pairs come from
+ * same golden function (tests/common/synthetic.h), other prompts. Pairs come from
  * rm_pairs_build_from_settings on the train split; members 0..MEMBERS-1 are trained with
  * rm_train_member on one rank (seeds cfg.seed * 42 + m).
  *
@@ -27,7 +27,7 @@
 #include "rmens/base/config.h"
 #include "rmens/member/pairs.h"
 #include "rmens/member/train.h"
-#include "synthetic.h"
+#include "../common/synthetic.h"
 
 static int write_file(const char *dir, const char *name, const void *data, size_t size, size_t n)
 {

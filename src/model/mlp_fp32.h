@@ -1,12 +1,13 @@
-/* Internal to rmens_core and its tests: the MLP in double precision.
+/* The fp32 layers of the MLP and its double-precision twin (src/model/mlp_fp32.c), internal
+ * to the model layer and its tests.
  *
- * The same layer code as the float model (src/mlp_template.h instantiated twice), so the
+ * The double MLP runs the same layer code as the float model (src/mlp_template.h instantiated twice), so the
  * finite-difference gradient tests check exactly what trains, without float round-off
  * drowning the comparison. Not part of the public API. */
-#ifndef RMENS_MODEL_INTERNAL_H
-#define RMENS_MODEL_INTERNAL_H
+#ifndef RMENS_MODEL_MLP_FP32_H
+#define RMENS_MODEL_MLP_FP32_H
 
-#include "rmens/model/model.h"
+#include "rmens/model/mlp_types.h"
 
 typedef struct {
     int n_layers;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/check.h"
+#include "../common/check.h"
 #include "rmens/kernels/fletcher32.h"
 
 uint32_t H5_checksum_fletcher32(const void *data, size_t len); /* HDF5's, not in its public headers */

@@ -1,5 +1,5 @@
 /* Philox4x32-10 against the Random123 known-answer vectors, and basic distribution checks. */
-#include "check.h"
+#include "../common/check.h"
 #include "rmens/base/rng.h"
 
 #include <stdlib.h>

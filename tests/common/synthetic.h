@@ -1,5 +1,5 @@
-/* In-memory synthetic splits for the model tests (the store's synth verb is separate):
- * prompt centres c_p ~ N(0, I), responses x = c_p + 0.8 z, golden reward
+/* In-memory synthetic splits for the model and member tests (the store's synth verb is
+ * separate): prompt centres c_p ~ N(0, I), responses x = c_p + 0.8 z, golden reward
  * g = w.x + 0.5 tanh(u.x) with fixed random w, u: mostly linear, with a nonlinearity an
  * MLP can use. Everything from the counter RNG, so every rank builds the same data. */
 #ifndef RMENS_TEST_SYNTHETIC_H

@@ -1,5 +1,5 @@
 /* Build the preference pairs of a configuration on an in-memory synthetic train split and
- * write them for tests/pairs/check_pairs.py.
+ * write them for tests/member/check_pairs.py.
  *
  *   pairs_dump OUT_PREFIX N K [key=value ...]      (under mpirun: every rank builds)
  *
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../model/synthetic.h"
+#include "../common/synthetic.h"
 #include "rmens/base/common.h"
 #include "rmens/base/config.h"
 #include "rmens/member/pairs.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <xgboost/c_api.h>
 
-#include "check.h"
+#include "../common/check.h"
 #include "rmens/member/family_gbdt.h"
 #include "rmens/member/family.h"
 

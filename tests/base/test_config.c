@@ -1,6 +1,6 @@
 /* Configuration: defaults, file values, --set overrides in libconfig syntax, bare-word
  * strings, and errors that name the key, the line and the closest valid key. */
-#include "check.h"
+#include "../common/check.h"
 #include "rmens/base/common.h"
 #include "rmens/base/config.h"
 

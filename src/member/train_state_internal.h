@@ -1,12 +1,14 @@
 /* The training loop's internal state, shared by src/train.c (the loop) and
  * src/train_state.c (saving it for a checkpoint and resuming from one). */
-#ifndef RMENS_TRAIN_INTERNAL_H
-#define RMENS_TRAIN_INTERNAL_H
+#ifndef RMENS_MEMBER_TRAIN_STATE_INTERNAL_H
+#define RMENS_MEMBER_TRAIN_STATE_INTERNAL_H
 
 #include <mpi.h>
 
 #include "rmens/model/optim.h"
-#include "rmens/member/train.h"
+#include "rmens/member/member.h"
+#include "rmens/member/train_state.h"
+#include "rmens/member/pairs.h"
 
 /* Everything the training loop allocates, freed in one place. */
 typedef struct {

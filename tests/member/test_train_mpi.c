@@ -7,14 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../common/check.h"
+#include "../common/settings.h"
 #include "rmens/member/train_lists.h"
 #include "rmens/member/family.h"
 #include "rmens/base/common.h"
 #include "rmens/base/config.h"
 #include "rmens/member/pairs.h"
 #include "rmens/member/train.h"
-#include "synthetic.h"
+#include "../common/synthetic.h"
 
 static int train(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, MPI_Comm group, rm_member *out)
 {
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
     const char *sets[] = {"model.hidden=[32, 16]", "train.epochs=4", "train.batch_size=63",
                           "train.learning_rate=0.003", "seed=5", "pairs.annotator_beta=1.0"};
     rm_settings cfg;
-    CHECK(rm_settings_load(&cfg, NULL, sets, 6) == 0);
+    CHECK(test_settings_load(&cfg, sets, 6, NULL, 0) == 0);
     rm_pairs pairs;
     CHECK(test_pairs_build(&pairs, split.rewards, split.n_prompts, split.n_responses, cfg.pairs_mode, 3000,
                          cfg.pairs_annotator_beta, cfg.train_val_fraction, (uint64_t)cfg.seed) == 0);
