@@ -21,7 +21,7 @@ REF_COMMIT=e699003 # the commit whose outputs every later build must reproduce
 MODE=check
 case "${1:-}" in
   "") ;;
-  --write-reference) MODE=write ;;
+  --write-reference) MODE="write" ;;
   *) echo "usage: check_bitwise.sh [--write-reference]" >&2; exit 2 ;;
 esac
 [ -x "$RMENS" ] || { echo "check_bitwise: no rmens binary at $RMENS (set RMENS)" >&2; exit 1; }
@@ -47,7 +47,7 @@ build_key() {
   cache="$dir/CMakeCache.txt"
   [ -f "$cache" ] || return 0
   cc="$(ls "$dir"/CMakeFiles/*/CMakeCCompiler.cmake 2>/dev/null | head -n 1)"
-  local id ver type opt
+  local id ver type
   id="$(sed -n 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' "$cc" 2>/dev/null)"
   ver="$(sed -n 's/^set(CMAKE_C_COMPILER_VERSION "\(.*\)")$/\1/p' "$cc" 2>/dev/null)"
   type="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache")"
@@ -65,7 +65,7 @@ header_value() { sed -n "s/^# $1: //p" "$REF" | head -n 1; }
 
 if [ "$MODE" = check ]; then
   if [ "${RMENS_SANITIZER_BUILD:-0}" = 1 ]; then
-    echo "SKIP bitwise_outputs: a sanitizer build (RMENS_SANITIZER_BUILD=1): its code differs from the reference build's, not its results' correctness"
+    echo "SKIP bitwise_outputs: a sanitizer build (RMENS_SANITIZER_BUILD=1): compiled otherwise (clang, -O1), its floating-point results legitimately differ from the reference build's"
     exit 77
   fi
   if [ ! -f "$REF" ]; then
@@ -139,20 +139,23 @@ def load(p):
         out[key] = digest
     return out
 want, got = load(sys.argv[1]), load(sys.argv[2])
-bad = 0
+short = lambda d: d[:16]
+rows = []
 for key in sorted(set(want) | set(got)):
     w, g = want.get(key), got.get(key)
     if w == g:
         continue
-    bad += 1
     if g is None:
-        print(f"  MISSING     {key}: expected {w}, not written")
+        rows.append(f"  MISSING     {key}  (reference {short(w)}, not written by this build)")
     elif w is None:
-        print(f"  UNEXPECTED  {key}: {g}, not in the reference")
+        rows.append(f"  UNEXPECTED  {key}  ({short(g)}, not in the reference)")
     else:
-        print(f"  DIFFERS     {key}: expected {w}, got {g}")
+        rows.append(f"  DIFFERS     {key}  reference {short(w)}  this build {short(g)}")
 same = sum(want.get(k) == g for k, g in got.items())
-print(f"check_bitwise: {same} of {len(want)} reference outputs identical" + (f", {bad} mismatch(es):" if bad else ""))
+bad = len(rows)
+print(f"check_bitwise: {same} of {len(want)} reference outputs identical" + (f"; {bad} mismatch(es):" if bad else ""))
+for r in rows:
+    print(r)
 sys.exit(1 if bad else 0)
 PY
 if [ "$status" != 0 ] || [ "$run_ok" != 1 ]; then
