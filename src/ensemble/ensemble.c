@@ -472,6 +472,50 @@ void rm_ensemble_catch_signals(struct sigaction *old_term, struct sigaction *old
     sigaction(SIGUSR1, &action, old_usr1);
 }
 
+/* Settings every member would reject: say so once, from rank 0's view (the same on
+ * every rank), before training. */
+static int check_batch_size(const rm_settings *cfg, const rm_pairs *pairs)
+{
+    const size_t n_list = rm_member_list_sizes(cfg, pairs, NULL); /* entries a minibatch draws from */
+    if ((size_t)cfg->train_batch_size <= n_list) return 0;
+    return rm_errorf("train.batch_size = %lld is larger than the %zu training %s (pairs.count = %lld, train.val_fraction = %g%s)",
+                     cfg->train_batch_size, n_list, cfg->pairs_both_orders ? "entries" : "pairs", cfg->pairs_count,
+                     cfg->train_val_fraction, cfg->pairs_both_orders ? ", pairs.both_orders = true" : "");
+}
+
+/* Collective: the deal's slots from the checkpoint, and rank 0's line about them. */
+static int resume_slots(const rm_settings *cfg, rm_member_deal *deal, const char *checkpoint, const char *fingerprint,
+                        MPI_Comm comm, int rank)
+{
+    const int E = deal->n_members;
+    int rc = rm_checkpoint_read(checkpoint, fingerprint, cfg, deal->member_dim, deal->member_params, deal->slots, E);
+    if ((rc = rm_all_ok(comm, rc)) != 0) return rc;
+    if (rank == 0) {
+        int counts[3] = {0, 0, 0};
+        for (int m = 0; m < E; m++) counts[deal->slots[m].status]++;
+        printf("[rank 0] resuming from %s: %d member(s) finished, %d in progress, %d to start\n", checkpoint,
+               counts[RM_MEMBER_FINISHED], counts[RM_MEMBER_IN_PROGRESS], counts[RM_MEMBER_PENDING]);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+/* Collective: members.h5 of the finished deal; then the checkpoint goes (nothing to
+ * resume) and every rank says what it trained. */
+static int finish_run(const rm_settings *cfg, const rm_member_deal *deal, const rm_store *store, const rm_pairs *pairs,
+                      const run_paths *paths, MPI_Comm comm, int rank, double t0)
+{
+    int rc = rm_members_write(paths->members, cfg, store, pairs, deal, rm_now() - t0);
+    if (rc != 0) return rc;
+    if (rank == 0) unlink(paths->checkpoint); /* the run is complete: nothing to resume */
+    printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, deal->mine, rm_now() - t0,
+           (double)rm_peak_rss() / 1048576.0);
+    fflush(stdout);
+    MPI_Barrier(comm);
+    if (rank == 0) printf("wrote %s\n", paths->members);
+    return 0;
+}
+
 int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
 {
     double t0 = rm_now();
@@ -516,13 +560,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     rm_pairs pairs;
     rc = rm_pairs_build_from_settings(&pairs, cfg, ns->rewards, tr->n_prompts, tr->n_responses);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
-    /* Settings every member would reject: say so once, from rank 0, before training. */
-    const size_t n_list = rm_member_list_sizes(cfg, &pairs, NULL); /* entries a minibatch draws from */
-    if ((size_t)cfg->train_batch_size > n_list)
-        rc = rm_errorf("train.batch_size = %lld is larger than the %zu training %s (pairs.count = %lld, train.val_fraction = %g%s)",
-                       cfg->train_batch_size, n_list, cfg->pairs_both_orders ? "entries" : "pairs", cfg->pairs_count,
-                       cfg->train_val_fraction, cfg->pairs_both_orders ? ", pairs.both_orders = true" : "");
-    if ((rc = rm_all_ok(comm, rc)) != 0) goto out_pairs;
+    if ((rc = rm_all_ok(comm, check_batch_size(cfg, &pairs))) != 0) goto out_pairs;
     if (rank == 0) rm_pairs_print(&pairs, cfg);
 
     rm_member_deal deal;
@@ -530,30 +568,11 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     rm_member_deal_set_views(&deal, cfg, &vp);
     char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
     if ((rc = rm_all_ok(comm, fingerprint ? 0 : -1)) != 0) goto out_deal;
-    const int E = deal.n_members;
-    if (mode == 2) {
-        rc = rm_checkpoint_read(paths.checkpoint, fingerprint, cfg, deal.member_dim, deal.member_params, deal.slots, E);
-        if ((rc = rm_all_ok(comm, rc)) != 0) goto out_deal;
-        if (rank == 0) {
-            int counts[3] = {0, 0, 0};
-            for (int m = 0; m < E; m++) counts[deal.slots[m].status]++;
-            printf("[rank 0] resuming from %s: %d member(s) finished, %d in progress, %d to start\n", paths.checkpoint,
-                   counts[RM_MEMBER_FINISHED], counts[RM_MEMBER_IN_PROGRESS], counts[RM_MEMBER_PENDING]);
-            fflush(stdout);
-        }
-    }
+    if (mode == 2 && (rc = resume_slots(cfg, &deal, paths.checkpoint, fingerprint, comm, rank)) != 0) goto out_deal;
     rc = rm_ensemble_train_slots(cfg, &deal, data, &pairs, NULL, paths.checkpoint, fingerprint, "rmens train --resume");
     if (rc != 0) goto out_deal;
 
-    rc = rm_members_write(paths.members, cfg, &store, &pairs, &deal, rm_now() - t0);
-    if (rc == 0) {
-        if (rank == 0) unlink(paths.checkpoint); /* the run is complete: nothing to resume */
-        printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, deal.mine, rm_now() - t0,
-               (double)rm_peak_rss() / 1048576.0);
-        fflush(stdout);
-        MPI_Barrier(comm);
-        if (rank == 0) printf("wrote %s\n", paths.members);
-    }
+    rc = finish_run(cfg, &deal, &store, &pairs, &paths, comm, rank, t0);
 out_deal:
     free(fingerprint);
     rm_member_deal_free(&deal);

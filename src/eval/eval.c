@@ -30,9 +30,94 @@
 #include "rmens/store/store.h"
 #include "rmens/eval/warm.h"
 
-/* ---- the verb ---- */
+/* The files `rmens eval` reads and writes: members.h5, and results.h5 / results.json
+ * written under temporary names, renamed when complete. */
+typedef struct {
+    char *members, *h5, *json, *h5_temp, *json_temp;
+} eval_paths;
 
+static void eval_paths_free(eval_paths *p)
+{
+    free(p->members), free(p->h5), free(p->json), free(p->h5_temp), free(p->json_temp);
+    memset(p, 0, sizeof *p);
+}
 
+/* The paths, and rank 0's checks of what must (not) exist, agreed on by every rank. */
+static int eval_paths_create(eval_paths *p, const rm_settings *cfg, MPI_Comm comm, int rank, int force)
+{
+    memset(p, 0, sizeof *p);
+    p->members = rm_path_join(cfg->output, "members.h5");
+    p->h5 = rm_path_join(cfg->output, "results.h5");
+    p->json = rm_path_join(cfg->output, "results.json");
+    p->h5_temp = p->h5 ? rm_temp_sibling(p->h5, "writing") : NULL;
+    p->json_temp = p->json ? rm_temp_sibling(p->json, "writing") : NULL;
+    int rc = p->members && p->h5 && p->json && p->h5_temp && p->json_temp ? 0 : -1;
+    if (rc == 0 && rank == 0) {
+        if (!cfg->output[0]) rc = rm_errorf("output is empty: set the run directory holding members.h5");
+        else if (!cfg->store[0]) rc = rm_errorf("store is empty: set the embedding store to evaluate on");
+        else if (!rm_path_exists(p->members)) rc = rm_errorf("%s does not exist: run `rmens train` first", p->members);
+        else if (!force && (rm_path_exists(p->h5) || rm_path_exists(p->json)))
+            rc = rm_errorf("results already exist in %s (use --force to overwrite)", cfg->output);
+    }
+    if (rm_all_ok(comm, rc) != 0) {
+        eval_paths_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rank 0: the figures into results.h5 (the file holding /predictions, or a new one) and
+ * results.json, both renamed into place, then the table and the timing lines. *h5_created
+ * says whether a temporary file may need removing after a failure. */
+static int write_and_report(const rm_settings *cfg, const eval_paths *paths, const rm_store *store,
+                            const rm_ensemble *ensemble, const rm_eval_plan *plan, const rm_eval_results *res,
+                            const rm_eval_timing *tm, int size, double t_start, int warm, int warm_models,
+                            double warm_seconds, int *h5_created)
+{
+    int rc = 0;
+    size_t N = store->split[RM_SPLIT_TEST].n_prompts, K = store->split[RM_SPLIT_TEST].n_responses;
+    rm_eval_provenance prov = {cfg, paths->members, store, size, rm_now() - t_start, ensemble};
+    /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
+    hid_t f = cfg->eval_save_predictions ? H5Fopen(paths->h5_temp, H5F_ACC_RDWR, H5P_DEFAULT)
+                                         : rm_h5_create_parallel(paths->h5_temp, MPI_COMM_NULL);
+    if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", paths->h5_temp);
+    *h5_created = 1;
+    if (rc == 0) rc = rm_eval_write_h5_figures(f, plan, res, &prov);
+    if (f >= 0 && rm_h5_close(f, paths->h5) != 0 && rc == 0) rc = -1; /* a full disk shows up here */
+    if (rc == 0 && rm_eval_write_json(paths->json_temp, plan, res, &prov) != 0)
+        rc = rm_error_context("writing %s", paths->json);
+    if (rc == 0 && rename(paths->h5_temp, paths->h5) != 0)
+        rc = rm_errorf("cannot rename %s to %s: %s", paths->h5_temp, paths->h5, strerror(errno));
+    if (rc == 0 && rename(paths->json_temp, paths->json) != 0)
+        rc = rm_errorf("cannot rename %s to %s: %s", paths->json_temp, paths->json, strerror(errno));
+    if (rc != 0) return rc;
+    rm_eval_print_table(stdout, plan, res);
+    rm_eval_print_diagnostics(stdout, plan, res);
+    double gflops = tm->flops / tm->score * 1e-9;
+    printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
+           "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
+           N * K, ensemble->n_members, store->n_bench, size, tm->scored / tm->score, gflops);
+    const rm_precision_info *precision = rm_precision_current();
+    printf("precision %s, kernel \"%s\", CPU %s\n", precision->precision, precision->kernel, precision->cpu);
+    printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
+           tm->read, tm->score, tm->stats, tm->reduce, rm_now() - t_start);
+    if (warm)
+        printf("warm: %d weight-averaged model(s) (the ensemble and its distinct ablation subsets) "
+               "standardised and scored in %.2f s\n", warm_models, warm_seconds);
+    printf("wrote %s and %s\n", paths->h5, paths->json);
+    fflush(stdout);
+    return 0;
+}
+
+/* Rank 0's warnings about settings the test split or the ensemble cannot honour. */
+static void warn_skipped(const rm_settings *cfg, size_t K, int E)
+{
+    for (int i = 0; i < cfg->eval_n_bon; i++)
+        if ((size_t)cfg->eval_bon_n[i] > K) rm_warnf("eval.bon_n: n = %lld skipped (K_test = %zu)", cfg->eval_bon_n[i], K);
+    for (int i = 0; i < cfg->eval_n_ablation; i++)
+        if (cfg->eval_ablation_sizes[i] > E)
+            rm_warnf("eval.ablation_sizes: k = %lld skipped (%d members)", cfg->eval_ablation_sizes[i], E);
+}
 
 int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
 {
@@ -43,24 +128,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     rm_h5_quiet();
     int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
     if (rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL)) != 0) return -1;
-
-    char *members_path = rm_path_join(cfg->output, "members.h5");
-    char *h5_path = rm_path_join(cfg->output, "results.h5");
-    char *json_path = rm_path_join(cfg->output, "results.json");
-    char *h5_temp = h5_path ? rm_temp_sibling(h5_path, "writing") : NULL;
-    char *json_temp = json_path ? rm_temp_sibling(json_path, "writing") : NULL;
-    int rc = members_path && h5_path && json_path && h5_temp && json_temp ? 0 : -1;
-    if (rc == 0 && rank == 0) {
-        if (!cfg->output[0]) rc = rm_errorf("output is empty: set the run directory holding members.h5");
-        else if (!cfg->store[0]) rc = rm_errorf("store is empty: set the embedding store to evaluate on");
-        else if (!rm_path_exists(members_path)) rc = rm_errorf("%s does not exist: run `rmens train` first", members_path);
-        else if (!force && (rm_path_exists(h5_path) || rm_path_exists(json_path)))
-            rc = rm_errorf("results already exist in %s (use --force to overwrite)", cfg->output);
-    }
-    if (rm_all_ok(comm, rc) != 0) {
-        free(members_path), free(h5_path), free(json_path), free(h5_temp), free(json_temp);
-        return -1;
-    }
+    eval_paths paths;
+    if (eval_paths_create(&paths, cfg, comm, rank, force) != 0) return -1;
 
     rm_store store;
     memset(&store, 0, sizeof store);
@@ -70,16 +139,16 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     memset(&plan, 0, sizeof plan);
     rm_eval_results res;
     memset(&res, 0, sizeof res);
-    rm_eval_predictions ps = {-1, -1, h5_temp, h5_path, 0, 0};
+    rm_eval_predictions ps = {-1, -1, paths.h5_temp, paths.h5, 0, 0};
     rm_eval_sink sink = {rm_eval_predictions_write, rm_eval_predictions_close, &ps};
     rm_eval_timing tm;
-    int store_open = 0, ensemble_loaded = 0, h5_created = 0;
+    int store_open = 0, ensemble_loaded = 0, h5_created = 0, rc = 0;
 
     if (rm_all_ok(comm, rm_store_open(&store, cfg->store, comm)) != 0) goto fail;
     store_open = 1;
     const rm_split_info *test = &store.split[RM_SPLIT_TEST];
     size_t N = test->n_prompts, K = test->n_responses, D = store.dim;
-    if (rm_ensemble_load(&ensemble, members_path, comm, (int)D) != 0) goto fail;
+    if (rm_ensemble_load(&ensemble, paths.members, comm, (int)D) != 0) goto fail;
     ensemble_loaded = 1;
     int E = ensemble.n_members;
     if (rank == 0 && strcmp(ensemble.store_uuid, store.uuid) != 0)
@@ -88,17 +157,12 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     int warm = 0; /* before anything is written: a refused warm leaves no results */
     if (rm_all_ok(comm, rm_warm_decide(cfg, &ensemble, &warm)) != 0) goto fail;
     if (rm_all_ok(comm, rm_eval_plan_create(&plan, cfg, E, K)) != 0) goto fail;
-    if (rm_eval_setup_calibration(cfg, members_path, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
-    if (rank == 0) {
-        for (int i = 0; i < cfg->eval_n_bon; i++)
-            if ((size_t)cfg->eval_bon_n[i] > K) rm_warnf("eval.bon_n: n = %lld skipped (K_test = %zu)", cfg->eval_bon_n[i], K);
-        for (int i = 0; i < cfg->eval_n_ablation; i++)
-            if (cfg->eval_ablation_sizes[i] > E) rm_warnf("eval.ablation_sizes: k = %lld skipped (%d members)", cfg->eval_ablation_sizes[i], E);
-    }
+    if (rm_eval_setup_calibration(cfg, paths.members, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
+    if (rank == 0) warn_skipped(cfg, K, E);
     if (cfg->eval_save_predictions) {
-        if (rank == 0) remove(h5_temp); /* a leftover of an interrupted run */
+        if (rank == 0) remove(paths.h5_temp); /* a leftover of an interrupted run */
         MPI_Barrier(comm);
-        rc = rm_eval_predictions_open(h5_temp, comm, E, N, K, &ps.file, &ps.dset);
+        rc = rm_eval_predictions_open(paths.h5_temp, comm, E, N, K, &ps.file, &ps.dset);
         ps.E = E, ps.K = K;
         h5_created = 1;
         if (rm_all_ok(comm, rc) != 0) goto fail;
@@ -110,49 +174,22 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     if (warm && rm_warm_evaluate(cfg, comm, &store, NULL, &ensemble, &plan, threads, &res, &warm_models, &warm_seconds) != 0)
         goto fail;
 
-    rc = 0;
-    if (rank == 0) {
-        rm_eval_provenance prov = {cfg, members_path, &store, size, rm_now() - t_start, &ensemble};
-        /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
-        hid_t f = cfg->eval_save_predictions ? H5Fopen(h5_temp, H5F_ACC_RDWR, H5P_DEFAULT) : rm_h5_create_parallel(h5_temp, MPI_COMM_NULL);
-        if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", h5_temp);
-        h5_created = 1;
-        if (rc == 0) rc = rm_eval_write_h5_figures(f, &plan, &res, &prov);
-        if (f >= 0 && rm_h5_close(f, h5_path) != 0 && rc == 0) rc = -1; /* a full disk shows up here */
-        if (rc == 0 && rm_eval_write_json(json_temp, &plan, &res, &prov) != 0) rc = rm_error_context("writing %s", json_path);
-        if (rc == 0 && rename(h5_temp, h5_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", h5_temp, h5_path, strerror(errno));
-        if (rc == 0 && rename(json_temp, json_path) != 0) rc = rm_errorf("cannot rename %s to %s: %s", json_temp, json_path, strerror(errno));
-        if (rc == 0) {
-            rm_eval_print_table(stdout, &plan, &res);
-            rm_eval_print_diagnostics(stdout, &plan, &res);
-            double gflops = tm.flops / tm.score * 1e-9;
-            printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
-                   "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
-                   N * K, E, store.n_bench, size, tm.scored / tm.score, gflops);
-            const rm_precision_info *precision = rm_precision_current();
-            printf("precision %s, kernel \"%s\", CPU %s\n", precision->precision, precision->kernel, precision->cpu);
-            printf("time (slowest rank): read %.2f s, score %.2f s, statistics %.2f s; reduce %.3f s; total %.2f s\n",
-                   tm.read, tm.score, tm.stats, tm.reduce, rm_now() - t_start);
-            if (warm)
-                printf("warm: %d weight-averaged model(s) (the ensemble and its distinct ablation subsets) "
-                       "standardised and scored in %.2f s\n", warm_models, warm_seconds);
-            printf("wrote %s and %s\n", h5_path, json_path);
-            fflush(stdout);
-        }
-    }
+    rc = rank == 0 ? write_and_report(cfg, &paths, &store, &ensemble, &plan, &res, &tm, size, t_start, warm,
+                                      warm_models, warm_seconds, &h5_created)
+                   : 0;
     if (rm_all_ok(comm, rc) != 0) goto fail;
     goto done;
 
 fail:
     rc = -1;
     rm_eval_predictions_close(&ps);
-    if (rank == 0 && h5_created && h5_temp) remove(h5_temp);
-    if (rank == 0 && json_temp) remove(json_temp);
+    if (rank == 0 && h5_created && paths.h5_temp) remove(paths.h5_temp);
+    if (rank == 0 && paths.json_temp) remove(paths.json_temp);
 done:
     if (ensemble_loaded) rm_ensemble_free(&ensemble);
     if (store_open) rm_store_close(&store);
     rm_eval_results_free(&res);
     rm_eval_plan_free(&plan);
-    free(members_path), free(h5_path), free(json_path), free(h5_temp), free(json_temp);
+    eval_paths_free(&paths);
     return rc;
 }
