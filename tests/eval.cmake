@@ -35,3 +35,15 @@ target_sources(test_stats_oracle PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/eval/stats_
 # in the last bit from the fused multiply-adds of the scalar loop (rm_bon_expected fuses
 # them explicitly, so the library does not depend on the optimisation level).
 set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/eval/stats_oracle.c PROPERTIES COMPILE_OPTIONS "-fno-tree-vectorize")
+
+# Weight averaging (WARM, issue 16; rmens/eval/warm.h) and the shared initialisation it
+# needs (src/member/shared_init.c): initial weights, keys, refusals, rm_warm_decide and
+# rm_warm_average, checkpoint fingerprints.
+rmens_unit_test(test_warm ${CMAKE_CURRENT_SOURCE_DIR}/eval/test_warm.c)
+# End to end (tests/eval/warm.sh): warm of identical members is the member; warm against
+# numpy and bitwise identical for 1, 2, 3 ranks; refusals; shared initialisation through
+# real training.
+foreach(mode identical numpy refused init)
+  rmens_script_test(warm_${mode} ${CMAKE_CURRENT_SOURCE_DIR}/eval/warm.sh ${mode})
+  set_tests_properties(warm_${mode} PROPERTIES LABELS "mpi;e2e")
+endforeach()

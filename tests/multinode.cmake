@@ -2,7 +2,7 @@
 rmens_script_test(multinode_mpirun ${CMAKE_CURRENT_SOURCE_DIR}/multinode/two_nodes_mpirun.sh)
 set_tests_properties(multinode_mpirun PROPERTIES LABELS "multinode;mpi;e2e")
 # 4. `rmens run` through jobs/slurm/multi_node.sbatch on a two-node Slurm cluster
-# (tests/multinode/slurm2.sh): sbatch -N 2 -n 4 -c 2, srun --mpi=pmix; equal to 1 rank.
+# (tests/slurm/cluster.sh, SLURM_CLUSTER_NODES=2): sbatch -N 2 -n 4 -c 2, srun --mpi=pmix; equal to 1 rank.
 # RUN_SERIAL: the cluster's daemons and 4 ranks own the machine's 2 cores meanwhile.
 rmens_script_test(multinode_slurm ${CMAKE_CURRENT_SOURCE_DIR}/multinode/slurm_run.sh)
 set_tests_properties(multinode_slurm PROPERTIES LABELS "multinode;slurm;e2e" TIMEOUT 600 RUN_SERIAL TRUE)

@@ -3,8 +3,7 @@ set(STORE_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/store)
 
 rmens_unit_test(test_store ${STORE_TESTS}/test_store.c)
 set_tests_properties(test_store PROPERTIES ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-# src/kernels/fletcher32.c (the checksum the direct chunk reads verify) against HDF5's own.
-rmens_unit_test(store_fletcher32 ${STORE_TESTS}/test_fletcher32.c store)
+# (The checksum the direct chunk reads verify, store_fletcher32: tests/kernels.cmake.)
 
 # Exposes the C reader and half conversions to the Python checks below.
 add_executable(store_tool ${STORE_TESTS}/store_tool.c)

@@ -3,7 +3,7 @@
 
     check_pairs.py PAIRS_DUMP MPIRUN
 
-Builds pairs with tests/pairs/pairs_dump.c (on 1, 2 and 3 MPI ranks) and checks:
+Builds pairs with tests/member/pairs_dump.c (on 1, 2 and 3 MPI ranks) and checks:
   - label flips: the realised rate is within binomial bounds of pairs.label_flip, and
     with a perfect annotator it is exactly the share of labels against the golden order;
     a BT annotator with flips agrees with the golden order as (1-f) q + f (1-q) predicts,

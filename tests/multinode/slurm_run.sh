@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 10, test 4: `rmens run` end to end on a two-node Slurm cluster (tests/multinode/
-# slurm2.sh), submitted through the shipped jobs/slurm/multi_node.sbatch as
-# `sbatch -N 2 -n 4 -c C`: srun --mpi=pmix starts 2 ranks on each simulated node, and
-# --cpus-per-task sets their BLAS threads. Checks:
+# Issue 10, test 4: `rmens run` end to end on a two-node Slurm cluster (tests/slurm/
+# cluster.sh with SLURM_CLUSTER_NODES=2), submitted through the shipped
+# jobs/slurm/multi_node.sbatch as `sbatch -N 2 -n 4 -c C`: srun --mpi=pmix starts 2 ranks
+# on each simulated node, and --cpus-per-task sets their BLAS threads. Checks:
 #   - the job COMPLETED, on both nodes, with srun --mpi=pmix and C BLAS threads per rank;
 #   - members.h5 bitwise identical to a 1-rank run, results.json exactly equal;
 #   - one node-shared train window per node, the size of the whole split, on two distinct
@@ -11,8 +11,10 @@
 # Slurm (it has this machine's cores; the test measures correctness, not speed).
 export RMENS_TEST_TMP=/var/tmp # each simulated node has its own /tmp: all shared files elsewhere
 source "$(dirname "$0")/../ensemble/common.sh"
-source "$(dirname "$0")/slurm2.sh"
-trap 'slurm2_stop; rm -rf "$WORK"' EXIT
+export SLURM_CLUSTER_NODES=2
+# shellcheck source=tests/slurm/cluster.sh
+source "$SRCDIR/tests/slurm/cluster.sh"
+trap 'slurm_cluster_stop; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 cpt="${SLURM_TEST_CPUS_PER_TASK:-2}"
@@ -29,7 +31,7 @@ make_store
 run_mpi 1 run "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/one" >"$WORK/one.log" 2>&1 ||
   { cat "$WORK/one.log"; fail "1-rank run"; }
 
-slurm2_start || fail "two-node Slurm cluster did not start"
+slurm_cluster_start || fail "two-node Slurm cluster did not start"
 export RMENS_ROOT="$SRCDIR"
 cd "$WORK" || fail "cannot enter $WORK"
 start=$SECONDS

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A private Slurm cluster on localhost, for tests: Debian's slurm-wlm + munge. One node
-# (this machine) by default; two simulated nodes with SLURM_CLUSTER_NODES=2.
+# (this machine) by default; two simulated nodes with SLURM_CLUSTER_NODES=2. The one
+# cluster set-up of the test suite: the Slurm tests (tests/slurm/) and the multi-node ones
+# (tests/multinode/slurm_run.sh) both start their cluster here.
 #
 #   tests/slurm/cluster.sh COMMAND [ARGS...]
+#   SLURM_CLUSTER_NODES=2 tests/slurm/cluster.sh COMMAND [ARGS...]
 #       start the cluster, run COMMAND with SLURM_CONF exported (so sbatch, squeue,
 #       scontrol... talk to it), tear the cluster down, exit with COMMAND's status.
 #   source tests/slurm/cluster.sh; slurm_cluster_start; ...; slurm_cluster_stop
@@ -20,15 +23,23 @@
 #                       cores are then shared, which tests of correctness accept).
 #   SLURM_CLUSTER_NODES 1 (default): one node named after this host, on 127.0.0.1.
 #                       2: two simulated nodes n1 (127.0.0.2) and n2 (127.0.0.3) for the
-#                       multi-node tests (issue 10; tests/multinode/slurm2.sh). Each node's
+#                       multi-node tests (issue 10; tests/multinode/slurm_run.sh). Each node's
 #                       slurmd runs in its own UTS and mount namespaces, with its own
 #                       hostname and its own /tmp (a bind mount of <dir>/nodes/NODE/tmp):
 #                       the PMIx plugin makes per-step directories in /tmp, which two nodes
 #                       must not share. So every file the nodes share (this directory, the
-#                       store, outputs) must live outside /tmp; the default directory is
-#                       then a mktemp -d under /var/tmp. Exceptions, bound into each node's
-#                       /tmp at the same path: this checkout and the rmens binary's
-#                       directory (a CI clone under /tmp), and SLURM_CLUSTER_SHARED_PATHS.
+#                       store, outputs, configs, job logs) must live outside /tmp; the
+#                       default directory is then a mktemp -d under /var/tmp. Exceptions,
+#                       bound into each node's /tmp at the same path: this checkout and the
+#                       rmens binary's directory (a CI clone under /tmp), and
+#                       SLURM_CLUSTER_SHARED_PATHS. Start first runs the two-node checks of
+#                       tests/multinode/harness.sh (mn_check: namespaces, loopback). The
+#                       nodes reach each other over loopback only, which Open MPI's TCP
+#                       transports leave out by default: start then exports
+#                       OMPI_MCA_btl_tcp_if_include=lo and OMPI_MCA_oob_tcp_if_include=lo,
+#                       OMPI_MCA_mpi_yield_when_idle=1 (the nodes share the cores; see
+#                       harness.sh) and the root permission variables; sbatch passes the
+#                       submitting environment on to the jobs.
 #
 # Everything is private: its own munge key, munged socket and pid file, ports picked free
 # on 127.0.0.1, state and spool directories inside SLURM_CLUSTER_DIR. Each node gets this
@@ -45,6 +56,8 @@
 
 # Seconds to wait for a daemon to come up or go down before giving up.
 SLURM_CLUSTER_WAIT="${SLURM_CLUSTER_WAIT:-30}"
+# This script's directory (absolute: a test may cd before it starts the cluster).
+_SLURM_CLUSTER_HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 _slurm_cluster_log() { echo "slurm-cluster: $*" >&2; }
 
@@ -253,6 +266,11 @@ _slurm_cluster_start_slurmd() {
 # Start munged, slurmctld and the slurmds; export SLURM_CONF. Returns non-zero with the reason.
 slurm_cluster_start() {
   local missing=() cmd i
+  if [ "${SLURM_CLUSTER_NODES:-1}" != 1 ]; then
+    # shellcheck source=tests/multinode/harness.sh
+    source "$_SLURM_CLUSTER_HERE/../multinode/harness.sh"
+    mn_check || return 1
+  fi
   for cmd in munged mungekey slurmctld slurmd sbatch squeue scontrol sinfo scancel; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
@@ -335,6 +353,13 @@ slurm_cluster_start() {
     summary+="${SLURM_CLUSTER_NODE_NAMES[i]} ${SLURM_CLUSTER_NODE_ADDRS[i]}:${SLURM_CLUSTER_NODE_PORTS[i]}, "
   done
   _slurm_cluster_log "up: ${#SLURM_CLUSTER_NODE_NAMES[@]} node(s) ($SLURM_CLUSTER_CPUS CPUs each): ${summary}slurmctld :$SLURM_CLUSTER_CTLD_PORT, dir $d"
+  if [ "${SLURM_CLUSTER_NODES:-1}" != 1 ]; then
+    # Simulated nodes: Open MPI between them over loopback; ranks waiting in MPI yield the
+    # cores the nodes share (see tests/multinode/harness.sh).
+    export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+    export OMPI_MCA_mpi_yield_when_idle=1
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
 }
 
 # The pids of the processes in mount namespace NS.
