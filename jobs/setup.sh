@@ -28,3 +28,21 @@ fi
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" ${CMAKE_EXTRA_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" -- --no-print-directory >/dev/null
 echo "setup: built $BUILD_DIR/rmens" >&2
+
+# ---- optional: the text embedder of jobs/embed (issue 28) --------------------------------------
+# Only with RMENS_EMBEDDER=1 or `jobs/setup.sh --embedder`: installs Node.js and npm if missing
+# (Debian packages) and the embedder's npm packages exactly as jobs/embed/package-lock.json pins
+# them (`npm ci`, no install scripts), unless they are already installed. Otherwise does nothing.
+if [ "${RMENS_EMBEDDER:-0}" = 1 ] || [[ " $* " == *" --embedder "* ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs npm" >&2
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  if ! (cd "$ROOT/jobs/embed" && npm ls --depth=0 >/dev/null 2>&1); then
+    (cd "$ROOT/jobs/embed" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
+  fi
+  echo "setup: embedder ready in $ROOT/jobs/embed (node jobs/embed/embed.mjs --help)" >&2
+fi
+# ---- end of the optional embedder block --------------------------------------------------------
