@@ -152,8 +152,8 @@ static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view,
     if (rows > end - begin) rows = end - begin > 0 ? end - begin : 1;
     if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
     float *emb = rm_alloc(rows * k * d, sizeof(float), "import embeddings piece");
-    float *rew = rm_alloc(rows * k, sizeof(float), "import rewards piece");
-    int rc = rm_all_ok(comm, emb && rew ? 0 : -1);
+    float *rew = emb ? rm_alloc(rows * k, sizeof(float), "import rewards piece") : NULL; /* the first failure's message */
+    int rc = rm_all_ok(comm, rew ? 0 : -1);
     for (size_t i = 0; i < most && rc == 0; i++) {
         size_t p0 = begin + i * rows, p1 = p0 + rows;
         if (p0 > end) p0 = end;
@@ -192,8 +192,8 @@ static int import_bench(rm_store_writer *w, import_inputs *in, int view, size_t 
     if (rows > end - begin) rows = end - begin > 0 ? end - begin : 1;
     if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
     float *chosen = rm_alloc(rows * d, sizeof(float), "import bench piece");
-    float *rejected = rm_alloc(rows * d, sizeof(float), "import bench piece");
-    int rc = rm_all_ok(comm, chosen && rejected ? 0 : -1);
+    float *rejected = chosen ? rm_alloc(rows * d, sizeof(float), "import bench piece") : NULL;
+    int rc = rm_all_ok(comm, rejected ? 0 : -1);
     for (size_t i = 0; i < most && rc == 0; i++) {
         size_t i0 = begin + i * rows, i1 = i0 + rows;
         if (i0 > end) i0 = end;
@@ -251,8 +251,9 @@ static int check_view_rewards(import_inputs *in, rm_store *st, int sp, size_t ch
     size_t begin, end, most = 0;
     rm_partition(n, size, rank, &begin, &end);
     if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
-    float *mine = rm_alloc(rows * k, sizeof(float), "reward piece"), *theirs = rm_alloc(rows * k, sizeof(float), "reward piece");
-    int rc = rm_all_ok(comm, mine && theirs ? 0 : -1);
+    float *mine = rm_alloc(rows * k, sizeof(float), "reward piece");
+    float *theirs = mine ? rm_alloc(rows * k, sizeof(float), "reward piece") : NULL;
+    int rc = rm_all_ok(comm, theirs ? 0 : -1);
     for (size_t i = 0; i < most && rc == 0; i++) {
         size_t p0 = begin + i * rows, p1 = p0 + rows;
         if (p0 > end) p0 = end;

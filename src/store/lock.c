@@ -80,7 +80,6 @@ static int write_record(int fd, const char *verb)
     return fsync(fd);
 }
 
-/* Rank 0's part: 0 with lock->fd held, or -1 with the error set. */
 /* Temporaries of a run that was killed (SIGKILL, a dead node: no rank could delete them):
  * ".<name>.partial.tmp" / ".<name>.writing.tmp" (rm_temp_sibling). Only a writer holding
  * the exclusive lock removes them: nobody else can be writing them then. A later write of
@@ -114,6 +113,7 @@ static void remove_stale_temporaries(const char *output)
     closedir(d);
 }
 
+/* Rank 0's part: 0 with lock->fd held, or -1 with the error set. */
 static int acquire_local(rm_output_lock *lock, const char *output, int exclusive, const char *verb)
 {
     struct stat st;
@@ -125,30 +125,27 @@ static int acquire_local(rm_output_lock *lock, const char *output, int exclusive
     if (exclusive && rm_mkdir_p(output) != 0) return -1;
     char *path = rm_path_join(output, LOCK_NAME);
     if (!path) return -1;
+    char text[512], who[512] = "";
+    lock_record holder;
+    int rc = -1;
     /* Never through a link: the lock file is truncated and rewritten, and a link planted
      * in its place would have that done to whatever it points at (a store, say). */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
-        int rc = errno == ELOOP
-                     ? rm_errorf("%s: the run directory's lock file is a symbolic link (rmens does not write through "
-                                 "links: remove it)", path)
-                     : rm_errorf("%s: cannot open the run directory's lock file: %s", path, strerror(errno));
-        free(path);
-        return rc;
+        if (errno == ELOOP)
+            rm_errorf("%s: the run directory's lock file is a symbolic link (rmens does not write through links: remove it)",
+                      path);
+        else rm_errorf("%s: cannot open the run directory's lock file: %s", path, strerror(errno));
+        goto fail;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int rc = rm_errorf("%s: the run directory's lock file is not a regular file", path);
-        close(fd);
-        free(path);
-        return rc;
+        rm_errorf("%s: the run directory's lock file is not a regular file", path);
+        goto fail;
     }
-    char text[512];
-    lock_record holder;
     int held = flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0;
     int unsupported = !held && (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL);
     read_record(fd, text, sizeof text);
     int recorded = parse_record(text, &holder) == 0;
-    char who[512] = "";
     if (recorded) describe(&holder, who, sizeof who);
     if (!held && !unsupported) {
         /* a record of a dead process on this host is a crashed writer's: the holder now is
@@ -156,34 +153,32 @@ static int acquire_local(rm_output_lock *lock, const char *output, int exclusive
         char host[256] = "";
         gethostname(host, sizeof host);
         if (recorded && strcmp(host, holder.host) == 0 && !holder_alive(&holder)) recorded = 0;
-        close(fd);
-        int rc = rm_errorf("%s is in use by %s: another run is %s it; wait for it to end or choose another output",
-                           output, recorded ? who : "another rmens run", recorded && strcmp(holder.verb, "eval") == 0 ? "reading" : "writing");
-        free(path);
-        return rc;
+        rm_errorf("%s is in use by %s: another run is %s it; wait for it to end or choose another output", output,
+                  recorded ? who : "another rmens run", recorded && strcmp(holder.verb, "eval") == 0 ? "reading" : "writing");
+        goto fail;
     }
     if (unsupported && recorded && holder_alive(&holder)) {
-        close(fd);
-        int rc = rm_errorf("%s is in use by %s (the file system has no flock: judged by the lock file %s)", output, who, path);
-        free(path);
-        return rc;
+        rm_errorf("%s is in use by %s (the file system has no flock: judged by the lock file %s)", output, who, path);
+        goto fail;
     }
     if (exclusive) {
         if (recorded)
             fprintf(stderr, "warning: %s: taking over the lock of %s, which ended without releasing it\n", path, who);
         if (write_record(fd, verb) != 0) {
-            int rc = rm_errorf("%s: cannot record the lock's holder: %s", path, strerror(errno));
-            close(fd);
-            free(path);
-            return rc;
+            rm_errorf("%s: cannot record the lock's holder: %s", path, strerror(errno));
+            goto fail;
         }
         remove_stale_temporaries(output);
     }
     snprintf(lock->path, sizeof lock->path, "%s", path);
     snprintf(lock->dir, sizeof lock->dir, "%s", output);
-    free(path);
     lock->fd = fd;
-    return 0;
+    fd = -1;
+    rc = 0;
+fail:
+    if (fd >= 0) close(fd);
+    free(path);
+    return rc;
 }
 
 int rm_output_lock_acquire(rm_output_lock *lock, const char *output, int exclusive, const char *verb, MPI_Comm comm)

@@ -60,30 +60,57 @@ static int direct_geometry(rm_store *s, const transfer_target *t, chunk_geometry
     return 0;
 #endif
     memset(g, 0, sizeof *g);
-    hid_t dcpl = H5Dget_create_plist(t->dset), type = H5Dget_type(t->dset), space = H5Dget_space(t->dset);
-    int rc = 1, n_filters = 0;
-    H5D_layout_t layout = H5D_LAYOUT_ERROR;
-    if (dcpl < 0 || type < 0 || space < 0) rc = store_h5_fail(s->path, t->name, "H5Dget_create_plist/type/space");
-    else if ((layout = H5Pget_layout(dcpl)) < 0) rc = store_h5_fail(s->path, t->name, "H5Pget_layout");
-    else if (layout != H5D_CHUNKED) rc = 0;
-    else if ((n_filters = H5Pget_nfilters(dcpl)) < 0) rc = store_h5_fail(s->path, t->name, "H5Pget_nfilters");
-    else if (n_filters != 1) rc = 0;
-    if (rc == 1) {
-        unsigned flags = 0, config = 0;
-        size_t n_values = 0;
-        H5Z_filter_t id = H5Pget_filter2(dcpl, 0, &flags, &n_values, NULL, 0, NULL, &config);
-        H5T_order_t order = H5Tget_order(type);
-        if (id < 0 || order == H5T_ORDER_ERROR) rc = store_h5_fail(s->path, t->name, "H5Pget_filter2/H5Tget_order");
-        else if (id != H5Z_FILTER_FLETCHER32 || order != H5T_ORDER_LE) rc = 0;
-        else if (H5Pget_chunk(dcpl, 3, g->chunk) != t->rank || H5Sget_simple_extent_dims(space, g->dims, NULL) != t->rank)
-            rc = store_h5_fail(s->path, t->name, "H5Pget_chunk/H5Sget_simple_extent_dims");
-    }
-    if (rc == 1 && t->rank == 2) g->chunk[2] = g->dims[2] = 1;
     g->elem = t->half ? 2 : 4;
+    hid_t dcpl = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    int rc = -1;
+    if ((dcpl = H5Dget_create_plist(t->dset)) < 0) {
+        rm_h5_fail(s->path, t->name, "H5Dget_create_plist");
+        goto done;
+    }
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    if (layout < 0) {
+        rm_h5_fail(s->path, t->name, "H5Pget_layout");
+        goto done;
+    }
+    int n_filters = layout == H5D_CHUNKED ? H5Pget_nfilters(dcpl) : 0;
+    if (n_filters < 0) {
+        rm_h5_fail(s->path, t->name, "H5Pget_nfilters");
+        goto done;
+    }
+    rc = 0;
+    if (layout != H5D_CHUNKED || n_filters != 1) goto done;
+    unsigned flags = 0, config = 0;
+    size_t n_values = 0;
+    H5Z_filter_t id = H5Pget_filter2(dcpl, 0, &flags, &n_values, NULL, 0, NULL, &config);
+    if (id < 0) {
+        rc = rm_h5_fail(s->path, t->name, "H5Pget_filter2");
+        goto done;
+    }
+    if ((type = H5Dget_type(t->dset)) < 0) {
+        rc = rm_h5_fail(s->path, t->name, "H5Dget_type");
+        goto done;
+    }
+    H5T_order_t order = H5Tget_order(type);
+    if (order == H5T_ORDER_ERROR) {
+        rc = rm_h5_fail(s->path, t->name, "H5Tget_order");
+        goto done;
+    }
+    if (id != H5Z_FILTER_FLETCHER32 || order != H5T_ORDER_LE) goto done;
+    if ((space = H5Dget_space(t->dset)) < 0) {
+        rc = rm_h5_fail(s->path, t->name, "H5Dget_space");
+        goto done;
+    }
+    if (H5Pget_chunk(dcpl, 3, g->chunk) != t->rank || H5Sget_simple_extent_dims(space, g->dims, NULL) != t->rank) {
+        rc = rm_h5_fail(s->path, t->name, "H5Pget_chunk/H5Sget_simple_extent_dims");
+        goto done;
+    }
+    if (t->rank == 2) g->chunk[2] = g->dims[2] = 1;
     g->chunk_bytes = (size_t)(g->chunk[0] * g->chunk[1] * g->chunk[2]) * g->elem;
-    store_close_id(&space, H5Sclose);
-    store_close_id(&type, H5Tclose);
-    store_close_id(&dcpl, H5Pclose);
+    rc = 1;
+done:
+    rm_h5_close_id(&space, H5Sclose);
+    rm_h5_close_id(&type, H5Tclose);
+    rm_h5_close_id(&dcpl, H5Pclose);
     return rc;
 }
 
@@ -135,15 +162,15 @@ static int read_chunk_through_hdf5(direct_read *r, const hsize_t origin[3])
     count[1] = min_size(origin[1] + r->g.chunk[1], t->n1) - start[1];
     count[2] = min_size(origin[2] + r->g.chunk[2], t->n2) - start[2];
     if (scratch_ready(r) != 0) return -1;
-    if (r->file_space < 0 && (r->file_space = H5Dget_space(t->dset)) < 0) return store_h5_fail(r->s->path, t->name, "H5Dget_space");
+    if (r->file_space < 0 && (r->file_space = H5Dget_space(t->dset)) < 0) return rm_h5_fail(r->s->path, t->name, "H5Dget_space");
     if (r->mem_type < 0 && (r->mem_type = t->half ? store_half_type() : H5Tcopy(H5T_NATIVE_FLOAT)) < 0)
-        return store_h5_fail(r->s->path, t->name, "memory type");
+        return rm_h5_fail(r->s->path, t->name, "memory type");
     if (H5Sselect_hyperslab(r->file_space, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
-        return store_h5_fail(r->s->path, t->name, "H5Sselect_hyperslab");
+        return rm_h5_fail(r->s->path, t->name, "H5Sselect_hyperslab");
     hid_t mem = H5Screate_simple(t->rank, count, NULL);
-    if (mem < 0) return store_h5_fail(r->s->path, t->name, "H5Screate_simple");
+    if (mem < 0) return rm_h5_fail(r->s->path, t->name, "H5Screate_simple");
     herr_t status = H5Dread(t->dset, r->mem_type, mem, r->file_space, r->dxpl, r->scratch);
-    int rc = status < 0 ? store_h5_fail(r->s->path, t->name, "H5Dread") : 0; /* before any other HDF5 call */
+    int rc = status < 0 ? rm_h5_fail(r->s->path, t->name, "H5Dread") : 0; /* before any other HDF5 call */
     H5Sclose(mem);
     if (rc != 0)
         return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)start[0], (size_t)(start[0] + count[0]));
@@ -225,7 +252,7 @@ static int fetch_chunk(direct_read *r, const hsize_t origin[3], haddr_t address,
         return pread_all(r, stored, 4, address + n);
     }
     uint32_t mask = 0;
-    if (H5Dread_chunk(r->t->dset, r->dxpl, origin, &mask, dst) < 0) return store_h5_fail(r->s->path, r->t->name, "H5Dread_chunk");
+    if (H5Dread_chunk(r->t->dset, r->dxpl, origin, &mask, dst) < 0) return rm_h5_fail(r->s->path, r->t->name, "H5Dread_chunk");
     if (mask != 0) return rm_errorf("%s: %s: H5Dread_chunk: filter mask %u, expected 0", r->s->path, r->t->name, mask);
     verify_slice(r, origin, dst, 0, n, c);
     memcpy(stored, dst + n, 4);
@@ -249,7 +276,7 @@ static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
     haddr_t address = 0;
     unsigned skipped = 0;
     if (H5Dget_chunk_info_by_coord(t->dset, origin, &skipped, &address, &size) < 0) {
-        store_h5_fail(r->s->path, t->name, "H5Dget_chunk_info_by_coord");
+        rm_h5_fail(r->s->path, t->name, "H5Dget_chunk_info_by_coord");
         return rm_error_context("reading %ss [%zu, %zu)", t->row_word, (size_t)origin[0], end);
     }
     /* never written (size 0: the fill value), or stored without the filter */
@@ -302,9 +329,10 @@ static int open_raw(direct_read *r)
 {
     r->fd = -1;
     hid_t fcpl = H5Fget_create_plist(r->s->file);
+    if (fcpl < 0) return rm_h5_fail(r->s->path, "/", "H5Fget_create_plist");
     hsize_t userblock = 0;
-    int rc = fcpl < 0 || H5Pget_userblock(fcpl, &userblock) < 0 ? store_h5_fail(r->s->path, "/", "H5Pget_userblock") : 0;
-    store_close_id(&fcpl, H5Pclose);
+    int rc = H5Pget_userblock(fcpl, &userblock) < 0 ? rm_h5_fail(r->s->path, "/", "H5Pget_userblock") : 0;
+    H5Pclose(fcpl);
     if (rc == 0 && userblock == 0) r->fd = open(r->s->path, O_RDONLY | O_CLOEXEC);
     return rc;
 }
@@ -315,15 +343,15 @@ static int read_direct(direct_read *r)
     int rc = 0;
     r->dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (r->dxpl < 0 || H5Pset_dxpl_mpio(r->dxpl, H5FD_MPIO_INDEPENDENT) < 0)
-        rc = store_h5_fail(r->s->path, r->t->name, "H5Pset_dxpl_mpio");
+        rc = rm_h5_fail(r->s->path, r->t->name, "H5Pset_dxpl_mpio");
     if (rc == 0) rc = open_raw(r);
     size_t rows = (size_t)r->g.chunk[0];
     for (size_t q = r->p0 / rows * rows; rc == 0 && q < r->p1; q += rows) rc = read_band(r, q);
     if (r->fd >= 0) close(r->fd);
     free(r->scratch);
-    store_close_id(&r->mem_type, H5Tclose);
-    store_close_id(&r->file_space, H5Sclose);
-    store_close_id(&r->dxpl, H5Pclose);
+    rm_h5_close_id(&r->mem_type, H5Tclose);
+    rm_h5_close_id(&r->file_space, H5Sclose);
+    rm_h5_close_id(&r->dxpl, H5Pclose);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #ifndef RMENS_STORE_INTERNAL_H
 #define RMENS_STORE_INTERNAL_H
 
+#include "rmens/store/h5util.h"
 #include "rmens/store/store.h"
 
 #define DEFAULT_READ_CHUNK_BYTES ((size_t)64 << 20)
@@ -17,32 +18,17 @@ extern const char *const STORE_EMBEDDING_PATHS[2];
 extern const char *const STORE_REWARD_PATHS[2];
 extern const char *const STORE_BENCH_PATHS[2];
 
-/* ---- HDF5 plumbing (every failure becomes one message naming file and object) ---- */
-void store_h5_quiet(void);
-/* Record "<file>: <object>: <call> failed (<HDF5's innermost reason>)" and clear HDF5's
- * stack. Returns -1. */
-int store_h5_fail(const char *path, const char *object, const char *call);
-void store_close_id(hid_t *id, herr_t (*closer)(hid_t));
+/* ---- HDF5 plumbing: the checked helpers of rmens/store/h5util.h (rm_h5_fail names the
+ * file, the object and the failing call), and the store's own types ---- */
 hid_t store_half_type(void);
 int store_classify_float(hid_t type); /* 0 float32, 1 IEEE float16, -1 other */
 const char *store_type_description(hid_t type, char *buf, size_t n);
-hid_t store_mpio_access(MPI_Comm comm, const char *path);
 void store_reset(rm_store *s);
 /* Attributes, datasets, shapes, filters and views of s->file, just opened (local). */
 int store_validate_open(rm_store *s);
 void store_close_handles(rm_store *s);
 /* Every dataset handle of the store and its views (not the file). */
 void store_close_datasets(rm_store *s);
-
-int store_write_string_attr(hid_t obj, const char *path, const char *name, const char *value);
-int store_write_int_attr(hid_t obj, const char *path, const char *name, long long value);
-/* 1 if absent (buf = ""), 0 read, -1 error. */
-int store_read_string_attr(hid_t obj, const char *path, const char *name, char *buf, size_t n);
-int store_read_int_attr(hid_t obj, const char *path, const char *name, long long *value);
-/* The root `views` attribute: a 1-D array of variable-length UTF-8 strings (read: fixed
- * length too). read: 1 if absent, 0 read (*n names into names[max][64]), -1 error. */
-int store_write_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int n);
-int store_read_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int max, int *n);
 
 /* ---- piecewise collective transfer of a row range of a [n0, n1, n2] (or [n0, n1]) dataset ---- */
 typedef struct {

@@ -1,6 +1,6 @@
 /* The embedding store, shared part (see include/rmens/store.h, src/store_internal.h):
- * half conversions, HDF5 plumbing, attributes, the piecewise collective transfer and the
- * content digest.
+ * half conversions, the store's HDF5 types and handles, the piecewise collective transfer
+ * and the content digest (attributes: the rm_h5_* helpers of rmens/store/h5util.h).
  *
  * Every HDF5 call is checked; HDF5's own error-stack printing is switched off and a
  * failure becomes one rmens message naming the file, the dataset and the failing call,
@@ -92,58 +92,7 @@ void rm_float_to_half(const float *in, uint16_t *out, size_t n)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* HDF5 plumbing */
-
-void store_h5_quiet(void)
-{
-    /* Our messages replace HDF5's multi-line stack dumps. Idempotent and cheap. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-typedef struct {
-    char detail[256]; /* the innermost description */
-    int checksum;     /* some level blamed the Fletcher-32 checksum of a chunk */
-} h5_reason;
-
-static herr_t collect_reason(unsigned n, const H5E_error2_t *e, void *data)
-{
-    (void)n;
-    h5_reason *r = data;
-    if (e->desc && e->desc[0]) {
-        snprintf(r->detail, sizeof r->detail, "%s", e->desc);
-        if (strstr(e->desc, "Fletcher32")) r->checksum = 1; /* "data error detected by Fletcher32 checksum" */
-    }
-    return 0;
-}
-
-/* HDF5's reason for the last failure, then its stack cleared. Must run before any other
- * HDF5 API call: each one starts by clearing the stack. */
-static h5_reason take_reason(void)
-{
-    h5_reason r = {"", 0};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_reason, &r);
-    H5Eclear2(H5E_DEFAULT);
-    return r;
-}
-
-static int fail_with_reason(const char *path, const char *object, const char *call, const h5_reason *r)
-{
-    if (r->detail[0]) return rm_errorf("%s: %s: %s failed (%s)", path, object, call, r->detail);
-    return rm_errorf("%s: %s: %s failed", path, object, call);
-}
-
-/* Record "<file>: <object>: <call> failed (<HDF5's innermost reason>)". Returns -1. */
-int store_h5_fail(const char *path, const char *object, const char *call)
-{
-    h5_reason r = take_reason();
-    return fail_with_reason(path, object, call, &r);
-}
-
-void store_close_id(hid_t *id, herr_t (*closer)(hid_t))
-{
-    if (*id >= 0) closer(*id);
-    *id = H5I_INVALID_HID;
-}
+/* The store's HDF5 types and handles */
 
 /* IEEE binary16 as h5py writes it: an H5T_FLOAT of 2 bytes, little-endian. */
 hid_t store_half_type(void)
@@ -184,96 +133,6 @@ const char *store_type_description(hid_t type, char *buf, size_t n)
     return buf;
 }
 
-/* ---- attributes ---- */
-
-int store_write_string_attr(hid_t obj, const char *path, const char *name, const char *value)
-{
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    int rc = 0;
-    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
-        rc = store_h5_fail(path, name, "string type");
-    if (rc == 0 && (space = H5Screate(H5S_SCALAR)) < 0) rc = store_h5_fail(path, name, "H5Screate");
-    if (rc == 0 && (attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        rc = store_h5_fail(path, name, "H5Acreate2");
-    if (rc == 0 && H5Awrite(attr, type, &value) < 0) rc = store_h5_fail(path, name, "H5Awrite");
-    store_close_id(&attr, H5Aclose);
-    store_close_id(&space, H5Sclose);
-    store_close_id(&type, H5Tclose);
-    return rc;
-}
-
-int store_write_int_attr(hid_t obj, const char *path, const char *name, long long value)
-{
-    hid_t space = H5Screate(H5S_SCALAR), attr = H5I_INVALID_HID;
-    int rc = 0;
-    if (space < 0) rc = store_h5_fail(path, name, "H5Screate");
-    if (rc == 0 && (attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        rc = store_h5_fail(path, name, "H5Acreate2");
-    if (rc == 0 && H5Awrite(attr, H5T_NATIVE_LLONG, &value) < 0) rc = store_h5_fail(path, name, "H5Awrite");
-    store_close_id(&attr, H5Aclose);
-    store_close_id(&space, H5Sclose);
-    return rc;
-}
-
-/* Read a string attribute (fixed or variable length) into buf. 1 if absent (buf = ""). */
-int store_read_string_attr(hid_t obj, const char *path, const char *name, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    htri_t exists = H5Aexists(obj, name);
-    if (exists < 0) return store_h5_fail(path, name, "H5Aexists");
-    if (!exists) return 1;
-    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT), type = H5I_INVALID_HID, mem = H5I_INVALID_HID;
-    int rc = 0;
-    if (attr < 0) return store_h5_fail(path, name, "H5Aopen");
-    if ((type = H5Aget_type(attr)) < 0) rc = store_h5_fail(path, name, "H5Aget_type");
-    else if (H5Tget_class(type) != H5T_STRING) rc = rm_errorf("%s: root attribute '%s' is not a string", path, name);
-    else if (H5Tis_variable_str(type) > 0) {
-        char *value = NULL;
-        mem = H5Tcopy(H5T_C_S1);
-        if (mem < 0 || H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Tset_cset(mem, H5Tget_cset(type)) < 0)
-            rc = store_h5_fail(path, name, "string type");
-        else if (H5Aread(attr, mem, &value) < 0) rc = store_h5_fail(path, name, "H5Aread");
-        else {
-            snprintf(buf, n, "%s", value ? value : "");
-            H5free_memory(value);
-        }
-    } else {
-        size_t size = H5Tget_size(type);
-        char *tmp = rm_alloc(size + 1, 1, "string attribute");
-        if (!tmp) rc = -1;
-        else if (H5Aread(attr, type, tmp) < 0) rc = store_h5_fail(path, name, "H5Aread");
-        else {
-            tmp[size] = '\0';
-            snprintf(buf, n, "%s", tmp);
-        }
-        free(tmp);
-    }
-    store_close_id(&mem, H5Tclose);
-    store_close_id(&type, H5Tclose);
-    store_close_id(&attr, H5Aclose);
-    return rc;
-}
-
-int store_read_int_attr(hid_t obj, const char *path, const char *name, long long *value)
-{
-    htri_t exists = H5Aexists(obj, name);
-    if (exists < 0) return store_h5_fail(path, name, "H5Aexists");
-    if (!exists) return rm_errorf("%s: not an rmens store (root attribute '%s' is missing)", path, name);
-    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT), type = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    int rc = 0;
-    if (attr < 0) return store_h5_fail(path, name, "H5Aopen");
-    if ((type = H5Aget_type(attr)) < 0) rc = store_h5_fail(path, name, "H5Aget_type");
-    else if (H5Tget_class(type) != H5T_INTEGER) rc = rm_errorf("%s: root attribute '%s' is not an integer", path, name);
-    else if ((space = H5Aget_space(attr)) < 0) rc = store_h5_fail(path, name, "H5Aget_space");
-    else if (H5Sget_simple_extent_npoints(space) != 1) rc = rm_errorf("%s: root attribute '%s' is not a single integer", path, name);
-    else if (H5Aread(attr, H5T_NATIVE_LLONG, value) < 0) rc = store_h5_fail(path, name, "H5Aread");
-    store_close_id(&space, H5Sclose);
-    store_close_id(&type, H5Tclose);
-    store_close_id(&attr, H5Aclose);
-    return rc;
-}
-
-
 void store_reset(rm_store *s)
 {
     memset(s, 0, sizeof *s);
@@ -301,12 +160,12 @@ int store_view_name_ok(const char *name)
 void store_close_datasets(rm_store *s)
 {
     for (int i = 0; i < 2; i++) {
-        store_close_id(&s->embeddings[i], H5Dclose);
-        store_close_id(&s->rewards[i], H5Dclose);
-        store_close_id(&s->bench[i], H5Dclose);
+        rm_h5_close_id(&s->embeddings[i], H5Dclose);
+        rm_h5_close_id(&s->rewards[i], H5Dclose);
+        rm_h5_close_id(&s->bench[i], H5Dclose);
         for (int v = 1; v < RM_STORE_MAX_VIEWS; v++) {
-            store_close_id(&s->views[v].embeddings[i], H5Dclose);
-            store_close_id(&s->views[v].bench[i], H5Dclose);
+            rm_h5_close_id(&s->views[v].embeddings[i], H5Dclose);
+            rm_h5_close_id(&s->views[v].bench[i], H5Dclose);
         }
     }
 }
@@ -314,7 +173,7 @@ void store_close_datasets(rm_store *s)
 void store_close_handles(rm_store *s)
 {
     store_close_datasets(s);
-    store_close_id(&s->file, H5Fclose);
+    rm_h5_close_id(&s->file, H5Fclose);
 }
 
 void rm_store_close(rm_store *s)
@@ -322,17 +181,6 @@ void rm_store_close(rm_store *s)
     store_close_handles(s);
     if (s->comm != MPI_COMM_NULL) MPI_Comm_free(&s->comm);
     s->comm = MPI_COMM_NULL;
-}
-
-hid_t store_mpio_access(MPI_Comm comm, const char *path)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
-        store_h5_fail(path, "/", "H5Pset_fapl_mpio");
-        if (fapl >= 0) H5Pclose(fapl);
-        return H5I_INVALID_HID;
-    }
-    return fapl;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -439,53 +287,67 @@ void rm_store_digest_format(uint64_t digest, char *out, size_t n)
 
 /* ---- checksum errors: which chunk ---- */
 
-/* A piece failed its checksum. Re-reading the piece one chunk at a time, independently (no
- * other rank takes part), finds the corrupt chunk; the message names its prompt range (the
- * whole chunk's, as stored). Local; bounded by one chunk of memory. Returns -1. */
+/* Re-read piece [r0, r0 + nr) x [c0, c0 + nc) of t one chunk at a time, independently (no
+ * other rank takes part): 1 with the extent of the first chunk that fails its checksum, as
+ * stored, in box (rows [box[0], box[1]), columns [box[2], box[3])); 0 when no chunk fails
+ * alone, or when the re-reading cannot be set up (best effort: the caller then names the
+ * piece). Local; bounded by one chunk of memory. */
+static int locate_corrupt_chunk(const transfer_target *t, size_t r0, size_t nr, size_t c0, size_t nc, size_t box[4])
+{
+    hsize_t chunk[3] = {0, 0, 0}, dims[3] = {0, 0, 0};
+    hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, dxpl = H5I_INVALID_HID, mem_type = H5I_INVALID_HID;
+    hid_t mem = H5I_INVALID_HID;
+    void *scratch = NULL;
+    int located = 0;
+    if ((dcpl = H5Dget_create_plist(t->dset)) < 0 || H5Pget_chunk(dcpl, 3, chunk) < 2) goto done;
+    if ((space = H5Dget_space(t->dset)) < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) goto done;
+    if ((dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT) < 0) goto done;
+    if ((mem_type = t->half ? store_half_type() : H5Tcopy(H5T_NATIVE_FLOAT)) < 0) goto done;
+    size_t cr = (size_t)chunk[0], cc = (size_t)chunk[1]; /* chunks: [cr, cc(, D)] */
+    if (!(scratch = malloc(cr * cc * t->n2 * (t->half ? 2 : 4) + 1))) goto done;
+    for (size_t q = r0 / cr * cr; q < r0 + nr; q += cr)
+        for (size_t c = c0 / cc * cc; c < c0 + nc; c += cc) {
+            size_t a0 = q > r0 ? q : r0, a1 = q + cr < r0 + nr ? q + cr : r0 + nr;
+            size_t b0 = c > c0 ? c : c0, b1 = c + cc < c0 + nc ? c + cc : c0 + nc;
+            hsize_t start[3] = {a0, b0, 0}, count[3] = {a1 - a0, b1 - b0, t->n2};
+            if ((mem = H5Screate_simple(t->rank, count, NULL)) < 0 ||
+                H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
+                goto done;
+            if (H5Dread(t->dset, mem_type, mem, space, dxpl, scratch) < 0) {
+                char why[256];
+                rm_h5_reason_checksum(why, sizeof why, -1, &located);
+                if (located) {
+                    box[0] = q, box[1] = q + cr < dims[0] ? q + cr : (size_t)dims[0];
+                    box[2] = c, box[3] = c + cc < t->n1 ? c + cc : t->n1;
+                    goto done;
+                }
+            }
+            rm_h5_close_id(&mem, H5Sclose);
+        }
+done:
+    H5Eclear2(H5E_DEFAULT);
+    free(scratch);
+    rm_h5_close_id(&mem, H5Sclose);
+    rm_h5_close_id(&mem_type, H5Tclose);
+    rm_h5_close_id(&dxpl, H5Pclose);
+    rm_h5_close_id(&space, H5Sclose);
+    rm_h5_close_id(&dcpl, H5Pclose);
+    return located;
+}
+
+/* A piece failed its checksum: the message names the corrupt chunk's prompt range (the
+ * whole chunk's, as stored), or what the piece covered when no chunk fails alone. Local.
+ * Returns -1. */
 static int report_checksum_error(rm_store *s, const transfer_target *t, size_t r0, size_t nr, size_t c0, size_t nc)
 {
     const char *advice = "the stored data is corrupt (restore the store from a copy or write it again)";
-    hsize_t chunk[3] = {0, 0, 0}, dims[3] = {0, 0, 0};
-    hid_t dcpl = H5Dget_create_plist(t->dset), space = H5Dget_space(t->dset), dxpl = H5Pcreate(H5P_DATASET_XFER);
-    hid_t mem_type = t->half ? store_half_type() : H5Tcopy(H5T_NATIVE_FLOAT);
-    int located = 0, ok = dcpl >= 0 && space >= 0 && dxpl >= 0 && mem_type >= 0 && H5Pget_chunk(dcpl, 3, chunk) >= 2 &&
-                          H5Sget_simple_extent_dims(space, dims, NULL) >= 0 &&
-                          H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT) >= 0;
-    size_t cr = ok ? (size_t)chunk[0] : nr, cc = ok ? (size_t)chunk[1] : nc; /* chunks: [cr, cc(, D)] */
-    size_t elem = t->half ? 2 : 4, a0 = r0, b0 = c0, a1 = r0, b1 = c0;
-    void *scratch = ok ? malloc(cr * cc * t->n2 * elem + 1) : NULL;
-    for (size_t q = r0 / cr * cr; scratch && !located && q < r0 + nr; q += cr) {
-        for (size_t c = c0 / cc * cc; !located && c < c0 + nc; c += cc) {
-            a0 = q > r0 ? q : r0, a1 = q + cr < r0 + nr ? q + cr : r0 + nr;
-            b0 = c > c0 ? c : c0, b1 = c + cc < c0 + nc ? c + cc : c0 + nc;
-            hsize_t start[3] = {a0, b0, 0}, count[3] = {a1 - a0, b1 - b0, t->n2};
-            hid_t mem = H5Screate_simple(t->rank, count, NULL);
-            if (mem < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
-                store_close_id(&mem, H5Sclose);
-                break;
-            }
-            if (H5Dread(t->dset, mem_type, mem, space, dxpl, scratch) < 0) {
-                h5_reason why = take_reason();
-                located = why.checksum;
-                a0 = q, a1 = q + cr < dims[0] ? q + cr : (size_t)dims[0];
-                b0 = c, b1 = c + cc < t->n1 ? c + cc : t->n1;
-            }
-            H5Sclose(mem);
-        }
-    }
-    H5Eclear2(H5E_DEFAULT);
-    free(scratch);
-    if (mem_type >= 0) H5Tclose(mem_type);
-    if (dxpl >= 0) H5Pclose(dxpl);
-    if (space >= 0) H5Sclose(space);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (!located) /* not reproduced chunk by chunk: name what the piece covered */
-        a0 = r0, a1 = r0 + nr, b0 = c0, b1 = c0 + nc;
-    if (b0 == 0 && b1 == t->n1)
+    size_t box[4] = {r0, r0 + nr, c0, c0 + nc};
+    locate_corrupt_chunk(t, r0, nr, c0, nc, box);
+    if (box[2] == 0 && box[3] == t->n1)
         return rm_errorf("%s: %s: Fletcher-32 checksum mismatch in %ss [%zu, %zu): %s", s->path, t->name, t->row_word,
-                         a0, a1, advice);
+                         box[0], box[1], advice);
     return rm_errorf("%s: %s: Fletcher-32 checksum mismatch in %s %zu, %ss [%zu, %zu): %s", s->path, t->name,
-                     t->row_word, a0, t->col_word, b0, b1, advice);
+                     t->row_word, box[0], t->col_word, box[2], box[3], advice);
 }
 
 /* ---- the transfer ---- */
@@ -498,17 +360,18 @@ typedef struct {
 static void transfer_env_close(transfer_env *e)
 {
     free(e->halves);
-    store_close_id(&e->dxpl, H5Pclose);
-    store_close_id(&e->file_space, H5Sclose);
-    store_close_id(&e->mem_type, H5Tclose);
+    rm_h5_close_id(&e->dxpl, H5Pclose);
+    rm_h5_close_id(&e->file_space, H5Sclose);
+    rm_h5_close_id(&e->mem_type, H5Tclose);
 }
 
-/* Whether the dataset's chunks go through a filter (Fletcher-32, gzip, ...); -1 on error. */
-static int dataset_filtered(hid_t dset)
+/* Whether t's chunks go through a filter (Fletcher-32, gzip, ...): 1 or 0; -1 on error. */
+static int dataset_filtered(rm_store *s, const transfer_target *t)
 {
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0) return -1;
+    hid_t dcpl = H5Dget_create_plist(t->dset);
+    if (dcpl < 0) return rm_h5_fail(s->path, t->name, "H5Dget_create_plist");
     int n = H5Pget_nfilters(dcpl);
+    if (n < 0) n = rm_h5_fail(s->path, t->name, "H5Pget_nfilters"); /* before the close clears HDF5's stack */
     H5Pclose(dcpl);
     return n < 0 ? -1 : n > 0;
 }
@@ -517,26 +380,27 @@ static int dataset_filtered(hid_t dset)
  * collective (HDF5 1.10 requires it of filtered datasets). Reads of filtered datasets are
  * independent: HDF5 1.10 reads filtered chunks one by one, independently, even under a
  * collective transfer, and its collective bookkeeping around them cost 3-4x the read rate
- * (measured, tests/bench/run_bench.py --parts integrity); unfiltered reads stay collective. */
+ * (measured, tests/bench/run_bench.py --parts integrity); unfiltered reads stay collective.
+ * On failure what was made is left in e for transfer_env_close. */
 static int transfer_env_open(rm_store *s, const transfer_target *t, int write, const piece_plan *pl, size_t range_elems,
                              transfer_env *e)
 {
     e->halves = NULL;
-    e->dxpl = H5Pcreate(H5P_DATASET_XFER);
-    e->file_space = H5Dget_space(t->dset);
-    e->mem_type = t->half ? store_half_type() : H5Tcopy(H5T_NATIVE_FLOAT);
-    int rc = 0, filtered = write ? 0 : dataset_filtered(t->dset);
-    H5FD_mpio_xfer_t mode = filtered > 0 ? H5FD_MPIO_INDEPENDENT : H5FD_MPIO_COLLECTIVE;
-    if (filtered < 0) rc = store_h5_fail(s->path, t->name, "H5Pget_nfilters");
-    if (e->dxpl < 0 || H5Pset_dxpl_mpio(e->dxpl, mode) < 0) rc = store_h5_fail(s->path, t->name, "H5Pset_dxpl_mpio");
-    if (e->file_space < 0) rc = store_h5_fail(s->path, t->name, "H5Dget_space");
-    if (e->mem_type < 0) rc = store_h5_fail(s->path, t->name, "memory type");
+    e->dxpl = e->file_space = e->mem_type = H5I_INVALID_HID;
+    int filtered = write ? 0 : dataset_filtered(s, t);
+    if (filtered < 0) return -1;
+    if ((e->dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0) return rm_h5_fail(s->path, t->name, "H5Pcreate");
+    if (H5Pset_dxpl_mpio(e->dxpl, filtered ? H5FD_MPIO_INDEPENDENT : H5FD_MPIO_COLLECTIVE) < 0)
+        return rm_h5_fail(s->path, t->name, "H5Pset_dxpl_mpio");
+    if ((e->file_space = H5Dget_space(t->dset)) < 0) return rm_h5_fail(s->path, t->name, "H5Dget_space");
+    if ((e->mem_type = t->half ? store_half_type() : H5Tcopy(H5T_NATIVE_FLOAT)) < 0)
+        return rm_h5_fail(s->path, t->name, "memory type");
     size_t piece_elems = (pl->pieces_per_row == 1 ? pl->rows_per_piece * t->n1 : pl->cols_per_piece) * t->n2;
-    if (rc == 0 && t->half && pl->n_pieces > 0) {
+    if (t->half && pl->n_pieces > 0) {
         e->halves = rm_alloc(piece_elems < range_elems ? piece_elems : range_elems, sizeof *e->halves, "float16 staging buffer");
-        if (!e->halves) rc = -1;
+        if (!e->halves) return -1;
     }
-    return rc;
+    return 0;
 }
 
 /* Select piece [r0, r0+nr) x [c0, c0+nc) in the file space; *mem_space gets its own shape
@@ -547,8 +411,8 @@ static int select_piece(rm_store *s, const transfer_target *t, transfer_env *e, 
 {
     hsize_t start[3] = {r0, c0, 0}, count[3] = {nr, nc, t->n2};
     if (H5Sselect_hyperslab(e->file_space, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
-        return store_h5_fail(s->path, t->name, "H5Sselect_hyperslab");
-    if ((*mem_space = H5Screate_simple(t->rank, count, NULL)) < 0) return store_h5_fail(s->path, t->name, "H5Screate_simple");
+        return rm_h5_fail(s->path, t->name, "H5Sselect_hyperslab");
+    if ((*mem_space = H5Screate_simple(t->rank, count, NULL)) < 0) return rm_h5_fail(s->path, t->name, "H5Screate_simple");
     return 0;
 }
 
@@ -565,9 +429,12 @@ static hid_t select_nothing(transfer_env *e)
 /* What follows a failed H5Dread/H5Dwrite of a piece: one message with its context. */
 static int transfer_failed(rm_store *s, const transfer_target *t, int write, size_t r0, size_t nr, size_t c0, size_t nc)
 {
-    h5_reason why = take_reason();
-    if (!write && why.checksum) return report_checksum_error(s, t, r0, nr, c0, nc);
-    fail_with_reason(s->path, t->name, write ? "H5Dwrite" : "H5Dread", &why);
+    char why[256];
+    int checksum = 0;
+    /* a write's loc: a full disk shows up on the ranks whose own write did not fail too */
+    rm_h5_reason_checksum(why, sizeof why, write ? t->dset : H5I_INVALID_HID, &checksum);
+    if (!write && checksum) return report_checksum_error(s, t, r0, nr, c0, nc);
+    rm_errorf("%s: %s: %s failed (%s)", s->path, t->name, write ? "H5Dwrite" : "H5Dread", why);
     return rm_error_context("%s %ss [%zu, %zu)", write ? "writing" : "reading", t->row_word, r0, r0 + nr);
 }
 
@@ -608,7 +475,7 @@ int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t
             if (rc != 0) active = 0;
         }
         if (!active) {
-            store_close_id(&mem_space, H5Sclose);
+            rm_h5_close_id(&mem_space, H5Sclose);
             mem_space = select_nothing(&e);
         }
         uint64_t first = t->digest_base + ((uint64_t)r0 * t->n1 + c0) * t->n2;
@@ -670,79 +537,6 @@ transfer_target store_view_bench_target(const rm_store *s, int view, int which)
     transfer_target t = {v->bench[which], v->paths[2 + which], 2, v->dim, 1, v->bench_dtype == RM_DTYPE_FLOAT16,
                          "pair", "dimension", which ? (uint64_t)s->n_bench * v->dim : 0};
     return t;
-}
-
-int store_write_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int n)
-{
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    hsize_t dims[1] = {(hsize_t)n};
-    const char *ptrs[RM_STORE_MAX_VIEWS];
-    for (int i = 0; i < n && i < RM_STORE_MAX_VIEWS; i++) ptrs[i] = values[i];
-    int rc = n > RM_STORE_MAX_VIEWS ? rm_errorf("%s: %s: %d names, at most %d", path, name, n, RM_STORE_MAX_VIEWS) : 0;
-    if (rc == 0 && (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0))
-        rc = store_h5_fail(path, name, "string type");
-    /* rewriting (rm_store_extend) replaces the old attribute */
-    if (rc == 0 && H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) rc = store_h5_fail(path, name, "H5Adelete");
-    if (rc == 0 && (space = H5Screate_simple(1, dims, NULL)) < 0) rc = store_h5_fail(path, name, "H5Screate_simple");
-    if (rc == 0 && (attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        rc = store_h5_fail(path, name, "H5Acreate2");
-    if (rc == 0 && H5Awrite(attr, type, ptrs) < 0) rc = store_h5_fail(path, name, "H5Awrite");
-    store_close_id(&attr, H5Aclose);
-    store_close_id(&space, H5Sclose);
-    store_close_id(&type, H5Tclose);
-    return rc;
-}
-
-/* The elements of an open string-array attribute into values (already checked: n <= max). */
-static int read_string_elements(hid_t attr, hid_t type, hid_t space, const char *path, const char *name,
-                                char (*values)[64], int n)
-{
-    int rc = 0;
-    if (H5Tis_variable_str(type) > 0) {
-        char *ptrs[RM_STORE_MAX_VIEWS] = {NULL};
-        hid_t mem = H5Tcopy(H5T_C_S1);
-        if (mem < 0 || H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Tset_cset(mem, H5Tget_cset(type)) < 0)
-            rc = store_h5_fail(path, name, "string type");
-        else if (H5Aread(attr, mem, ptrs) < 0) rc = store_h5_fail(path, name, "H5Aread");
-        else {
-            for (int i = 0; i < n; i++) snprintf(values[i], 64, "%s", ptrs[i] ? ptrs[i] : "");
-            if (H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs) < 0) rc = store_h5_fail(path, name, "H5Dvlen_reclaim");
-        }
-        store_close_id(&mem, H5Tclose);
-        return rc;
-    }
-    size_t size = H5Tget_size(type);
-    char *tmp = rm_alloc((size_t)n * size + 1, 1, "string attribute");
-    if (!tmp) return -1;
-    if (H5Aread(attr, type, tmp) < 0) rc = store_h5_fail(path, name, "H5Aread");
-    for (int i = 0; rc == 0 && i < n; i++) {
-        size_t len = strnlen(tmp + (size_t)i * size, size);
-        snprintf(values[i], 64, "%.*s", (int)(len < 63 ? len : 63), tmp + (size_t)i * size);
-    }
-    free(tmp);
-    return rc;
-}
-
-int store_read_string_array_attr(hid_t obj, const char *path, const char *name, char (*values)[64], int max, int *n)
-{
-    *n = 0;
-    htri_t exists = H5Aexists(obj, name);
-    if (exists < 0) return store_h5_fail(path, name, "H5Aexists");
-    if (!exists) return 1;
-    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT), type = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    if (attr < 0) return store_h5_fail(path, name, "H5Aopen");
-    int rc = 0;
-    hssize_t count = 0;
-    if ((type = H5Aget_type(attr)) < 0 || (space = H5Aget_space(attr)) < 0) rc = store_h5_fail(path, name, "H5Aget_type");
-    else if (H5Tget_class(type) != H5T_STRING) rc = rm_errorf("%s: root attribute '%s' is not a list of strings", path, name);
-    else if ((count = H5Sget_simple_extent_npoints(space)) < 1 || count > max)
-        rc = rm_errorf("%s: root attribute '%s' has %lld names (expected 1 to %d)", path, name, (long long)count, max);
-    else rc = read_string_elements(attr, type, space, path, name, values, (int)count);
-    if (rc == 0) *n = (int)count;
-    store_close_id(&space, H5Sclose);
-    store_close_id(&type, H5Tclose);
-    store_close_id(&attr, H5Aclose);
-    return rc;
 }
 
 int store_check_range(const rm_store *s, const char *name, size_t p0, size_t p1, size_t n)

@@ -18,14 +18,14 @@ static int inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher
 {
     *fletcher = 0;
     hid_t dcpl = H5Dget_create_plist(d);
-    if (dcpl < 0) return store_h5_fail(s->path, name, "H5Dget_create_plist");
-    int n = H5Pget_nfilters(dcpl), rc = n < 0 ? store_h5_fail(s->path, name, "H5Pget_nfilters") : 0;
+    if (dcpl < 0) return rm_h5_fail(s->path, name, "H5Dget_create_plist");
+    int n = H5Pget_nfilters(dcpl), rc = n < 0 ? rm_h5_fail(s->path, name, "H5Pget_nfilters") : 0;
     for (int i = 0; rc == 0 && i < n; i++) {
         unsigned flags = 0, config = 0;
         size_t n_values = 0;
         char filter_name[64] = "";
         H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_values, NULL, sizeof filter_name, filter_name, &config);
-        if (id < 0) rc = store_h5_fail(s->path, name, "H5Pget_filter2");
+        if (id < 0) rc = rm_h5_fail(s->path, name, "H5Pget_filter2");
         else if (id == H5Z_FILTER_FLETCHER32) *fletcher = 1;
         else if (H5Zfilter_avail(id) <= 0)
             rc = rm_errorf("%s: %s: written with HDF5 filter %d (%s), which this HDF5 library does not have: "
@@ -36,12 +36,34 @@ static int inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher
     return rc;
 }
 
+/* "<file>: <object>" for the attribute readers' messages. */
+static const char *object_what(const rm_store *s, const char *object, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s: %s", s->path, object);
+    return buf;
+}
+
+/* String attribute `name` of obj into buf[n] (cut to fit): 1 when absent (buf = ""), 0 read,
+ * -1 error. */
+static int read_optional_string(hid_t obj, const char *name, char *buf, size_t n, const char *what)
+{
+    buf[0] = '\0';
+    int exists = rm_h5_attr_exists(obj, name, what);
+    if (exists <= 0) return exists < 0 ? -1 : 1;
+    char *value = NULL;
+    if (rm_h5_read_attr_string_alloc(obj, name, &value, what) != 0) return -1;
+    snprintf(buf, n, "%s", value);
+    free(value);
+    return 0;
+}
+
 /* The content_digest attribute of a group ("" when absent) into out[64]. */
 static int read_digest_at(rm_store *s, const char *group, char *out)
 {
     hid_t grp = H5Gopen2(s->file, group, H5P_DEFAULT);
-    if (grp < 0) return store_h5_fail(s->path, group, "H5Gopen2");
-    int rc = store_read_string_attr(grp, s->path, "content_digest", out, 64);
+    if (grp < 0) return rm_h5_fail(s->path, group, "H5Gopen2");
+    char what[1200];
+    int rc = read_optional_string(grp, "content_digest", out, 64, object_what(s, group, what, sizeof what));
     H5Gclose(grp);
     return rc < 0 ? -1 : 0;
 }
@@ -63,31 +85,52 @@ static int open_checked_dataset(rm_store *s, const char *name, int rank, int hal
         exists = H5Lexists(s->file, prefix, H5P_DEFAULT);
         if (!slash) break;
     }
-    if (exists < 0) return store_h5_fail(s->path, name, "H5Lexists");
+    if (exists < 0) return rm_h5_fail(s->path, name, "H5Lexists");
     if (!exists) return rm_errorf("%s: %s: missing dataset", s->path, name);
-    hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT);
-    if (d < 0) return store_h5_fail(s->path, name, "H5Dopen2");
-    hid_t space = H5Dget_space(d), type = H5Dget_type(d);
-    int rc = 0;
+    hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT), space = H5I_INVALID_HID, type = H5I_INVALID_HID;
+    if (d < 0) return rm_h5_fail(s->path, name, "H5Dopen2");
+    int rc = -1, found_rank = 0;
     char tdesc[64];
-    if (space < 0 || type < 0) rc = store_h5_fail(s->path, name, "H5Dget_space/H5Dget_type");
-    else if (H5Sget_simple_extent_ndims(space) != rank)
-        rc = rm_errorf("%s: %s: expected rank %d, found rank %d", s->path, name, rank, H5Sget_simple_extent_ndims(space));
-    else if (H5Sget_simple_extent_dims(space, dims, NULL) < 0) rc = store_h5_fail(s->path, name, "H5Sget_simple_extent_dims");
-    else {
-        int kind = store_classify_float(type);
-        if (kind < 0 || (kind == 1 && !half_allowed))
-            rc = rm_errorf("%s: %s: unsupported dtype %s (expected float32%s)", s->path, name,
-                           store_type_description(type, tdesc, sizeof tdesc), half_allowed ? " or IEEE float16" : "");
-        else *dtype = kind == 1 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32;
-        for (int i = 0; rc == 0 && i < rank; i++)
-            if (dims[i] == 0) rc = rm_errorf("%s: %s: dimension %d is zero", s->path, name, i);
+    if ((space = H5Dget_space(d)) < 0) {
+        rm_h5_fail(s->path, name, "H5Dget_space");
+        goto fail;
     }
-    if (rc == 0) rc = inspect_filters(s, name, d, fletcher);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    if (rc != 0) H5Dclose(d);
-    else *dset = d;
+    if ((type = H5Dget_type(d)) < 0) {
+        rm_h5_fail(s->path, name, "H5Dget_type");
+        goto fail;
+    }
+    if ((found_rank = H5Sget_simple_extent_ndims(space)) < 0) {
+        rm_h5_fail(s->path, name, "H5Sget_simple_extent_ndims");
+        goto fail;
+    }
+    if (found_rank != rank) {
+        rm_errorf("%s: %s: expected rank %d, found rank %d", s->path, name, rank, found_rank);
+        goto fail;
+    }
+    if (H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        rm_h5_fail(s->path, name, "H5Sget_simple_extent_dims");
+        goto fail;
+    }
+    int kind = store_classify_float(type);
+    if (kind < 0 || (kind == 1 && !half_allowed)) {
+        rm_errorf("%s: %s: unsupported dtype %s (expected float32%s)", s->path, name,
+                  store_type_description(type, tdesc, sizeof tdesc), half_allowed ? " or IEEE float16" : "");
+        goto fail;
+    }
+    *dtype = kind == 1 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32;
+    for (int i = 0; i < rank; i++)
+        if (dims[i] == 0) {
+            rm_errorf("%s: %s: dimension %d is zero", s->path, name, i);
+            goto fail;
+        }
+    if (inspect_filters(s, name, d, fletcher) != 0) goto fail;
+    *dset = d;
+    d = H5I_INVALID_HID;
+    rc = 0;
+fail:
+    rm_h5_close_id(&space, H5Sclose);
+    rm_h5_close_id(&type, H5Tclose);
+    rm_h5_close_id(&d, H5Dclose);
     return rc;
 }
 
@@ -136,10 +179,16 @@ static int open_view(rm_store *s, int v)
 /* format_version 2: the `views` attribute and every view it names. */
 static int validate_views(rm_store *s)
 {
-    char names[RM_STORE_MAX_VIEWS][64];
-    int n = 0, rc = store_read_string_array_attr(s->file, s->path, "views", names, RM_STORE_MAX_VIEWS, &n);
-    if (rc < 0) return -1;
-    if (rc == 1) return rm_errorf("%s: format_version 2 but root attribute 'views' is missing", s->path);
+    char names[RM_STORE_MAX_VIEWS][64], what[1100];
+    size_t count = 0;
+    object_what(s, "/", what, sizeof what);
+    int exists = rm_h5_attr_exists(s->file, "views", what);
+    if (exists < 0) return -1;
+    if (!exists) return rm_errorf("%s: format_version 2 but root attribute 'views' is missing", s->path);
+    if (rm_h5_read_attr_strings(s->file, "views", names[0], sizeof names[0], RM_STORE_MAX_VIEWS, &count, what) != 0)
+        return -1;
+    if (count < 1) return rm_errorf("%s: root attribute 'views' has no names (expected 1 to %d)", s->path, RM_STORE_MAX_VIEWS);
+    int n = (int)count;
     for (int v = 0; v < n; v++) {
         if (!store_view_name_ok(names[v]))
             return rm_errorf("%s: root attribute 'views': invalid view name '%s' (1-63 of A-Z a-z 0-9 _ . -)", s->path, names[v]);
@@ -157,22 +206,27 @@ static int validate_views(rm_store *s)
  * metadata is the same on every rank, so all ranks reach the same verdict). */
 int store_validate_open(rm_store *s)
 {
-    char format[64];
-    int rc = store_read_string_attr(s->file, s->path, "format", format, sizeof format);
+    char format[64], what[1100];
+    object_what(s, "/", what, sizeof what);
+    int rc = read_optional_string(s->file, "format", format, sizeof format, what);
     if (rc < 0) return -1;
     if (rc == 1) return rm_errorf("%s: not an rmens store (root attribute 'format' is missing)", s->path);
     if (strcmp(format, RM_STORE_FORMAT) != 0)
         return rm_errorf("%s: not an rmens store (root attribute format = '%s', expected '%s')", s->path, format, RM_STORE_FORMAT);
     long long version = 0;
-    if (store_read_int_attr(s->file, s->path, "format_version", &version) != 0) return -1;
+    int exists = rm_h5_attr_exists(s->file, "format_version", what);
+    if (exists < 0) return -1;
+    if (!exists) return rm_errorf("%s: not an rmens store (root attribute 'format_version' is missing)", s->path);
+    if (rm_h5_read_attr_int_exact(s->file, "format_version", &version, what) != 0) return -1;
     if (version != RM_STORE_FORMAT_VERSION && version != RM_STORE_FORMAT_VERSION_VIEWS)
         return rm_errorf("%s: unsupported format_version %lld (this rmens reads %d and %d)", s->path, version,
                          RM_STORE_FORMAT_VERSION, RM_STORE_FORMAT_VERSION_VIEWS);
     s->format_version = (int)version;
-    if (store_read_string_attr(s->file, s->path, "embed_model", s->embed_model, sizeof s->embed_model) < 0 ||
-        store_read_string_attr(s->file, s->path, "response_model", s->response_model, sizeof s->response_model) < 0 ||
-        store_read_string_attr(s->file, s->path, "task", s->task, sizeof s->task) < 0 ||
-        store_read_string_attr(s->file, s->path, "store_uuid", s->uuid, sizeof s->uuid) < 0)
+    /* descriptive, "" when absent */
+    if (read_optional_string(s->file, "embed_model", s->embed_model, sizeof s->embed_model, what) < 0 ||
+        read_optional_string(s->file, "response_model", s->response_model, sizeof s->response_model, what) < 0 ||
+        read_optional_string(s->file, "task", s->task, sizeof s->task, what) < 0 ||
+        read_optional_string(s->file, "store_uuid", s->uuid, sizeof s->uuid, what) < 0)
         return -1;
 
     for (int sp = 0; sp < 2; sp++) {
@@ -200,7 +254,7 @@ int store_validate_open(rm_store *s)
     }
 
     htri_t has_bench = H5Lexists(s->file, "/bench", H5P_DEFAULT);
-    if (has_bench < 0) return store_h5_fail(s->path, "/bench", "H5Lexists");
+    if (has_bench < 0) return rm_h5_fail(s->path, "/bench", "H5Lexists");
     s->n_bench = 0;
     if (has_bench) {
         hsize_t dims[2][3] = {{0}};
@@ -227,7 +281,7 @@ int store_validate_open(rm_store *s)
 
 int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
 {
-    store_h5_quiet();
+    rm_h5_quiet();
     store_reset(s);
     if (strlen(path) >= sizeof s->path) {
         rm_errorf("store path too long: %s", path);
@@ -243,7 +297,7 @@ int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
     /* H5Fopen is collective: nobody may enter it unless everybody will. */
     if (rm_all_ok(comm, rc) != 0) return -1;
     if (rm_mpi_check(MPI_Comm_dup(comm, &s->comm), "MPI_Comm_dup") != 0) return rm_all_ok(comm, -1);
-    hid_t fapl = store_mpio_access(s->comm, path);
+    hid_t fapl = rm_h5_file_access(path, s->comm);
     rc = fapl < 0 ? -1 : 0;
     if (rm_all_ok(comm, rc) != 0) {
         if (fapl >= 0) H5Pclose(fapl);
@@ -251,8 +305,8 @@ int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
         return -1;
     }
     s->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (s->file < 0) rc = rm_h5_fail(path, "/", "H5Fopen"); /* before the close clears HDF5's stack */
     H5Pclose(fapl);
-    if (s->file < 0) rc = store_h5_fail(path, "/", "H5Fopen");
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_close(s);
         return -1;
@@ -467,14 +521,14 @@ int rm_store_chunk_dims(rm_store *s, const char *dataset, int *rank, unsigned lo
     dims[0] = dims[1] = dims[2] = 0;
     *rank = 0;
     hid_t d = H5Dopen2(s->file, dataset, H5P_DEFAULT);
-    if (d < 0) return store_h5_fail(s->path, dataset, "H5Dopen2");
+    if (d < 0) return rm_h5_fail(s->path, dataset, "H5Dopen2");
     hid_t dcpl = H5Dget_create_plist(d);
     int rc = 0;
-    if (dcpl < 0) rc = store_h5_fail(s->path, dataset, "H5Dget_create_plist");
+    if (dcpl < 0) rc = rm_h5_fail(s->path, dataset, "H5Dget_create_plist");
     else if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
         hsize_t h[3] = {0};
         int n = H5Pget_chunk(dcpl, 3, h);
-        if (n < 0) rc = store_h5_fail(s->path, dataset, "H5Pget_chunk");
+        if (n < 0) rc = rm_h5_fail(s->path, dataset, "H5Pget_chunk");
         for (int i = 0; i < n && i < 3; i++) dims[i] = h[i];
         *rank = n > 0 ? n : 0;
     }

@@ -18,26 +18,29 @@
 #define EMBEDDING_CHUNK_TARGET ((size_t)4 << 20)
 #define REWARD_CHUNK_TARGET ((size_t)1 << 20)
 
-/* Object creation properties that make identical content give an identical file. */
-static hid_t untimed_creation_plist(hid_t cls)
+/* Object creation properties that make identical content give an identical file (no
+ * timestamps). Negative with "<file>: <object>: <call> failed (...)" on failure. */
+static hid_t untimed_creation_plist(hid_t cls, const char *path, const char *object)
 {
     hid_t p = H5Pcreate(cls);
-    if (p >= 0 && H5Pset_obj_track_times(p, 0) < 0) {
+    if (p < 0) return rm_h5_fail(path, object, "H5Pcreate");
+    if (H5Pset_obj_track_times(p, 0) < 0) {
+        int rc = rm_h5_fail(path, object, "H5Pset_obj_track_times"); /* before the close clears HDF5's stack */
         H5Pclose(p);
-        return H5I_INVALID_HID;
+        return rc;
     }
     return p;
 }
 
 static int create_group(rm_store *s, const char *name)
 {
-    hid_t gcpl = untimed_creation_plist(H5P_GROUP_CREATE);
-    if (gcpl < 0) return store_h5_fail(s->path, name, "H5Pset_obj_track_times");
+    hid_t gcpl = untimed_creation_plist(H5P_GROUP_CREATE, s->path, name);
+    if (gcpl < 0) return -1;
     hid_t g = H5Gcreate2(s->file, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    int rc = g < 0 ? rm_h5_fail(s->path, name, "H5Gcreate2") : 0;
     H5Pclose(gcpl);
-    if (g < 0) return store_h5_fail(s->path, name, "H5Gcreate2");
-    H5Gclose(g);
-    return 0;
+    if (g >= 0) H5Gclose(g);
+    return rc;
 }
 
 /* Chunk of whole leading rows filling about `target` bytes; if one row alone exceeds it,
@@ -60,28 +63,42 @@ static void chunk_shape(int rank, const hsize_t dims[3], size_t elem, size_t tar
 
 static int create_dataset(rm_store *s, const char *name, int rank, const hsize_t dims[3], int half, size_t target, hid_t *out)
 {
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t dcpl = untimed_creation_plist(H5P_DATASET_CREATE);
-    hid_t type = half ? store_half_type() : H5Tcopy(H5T_IEEE_F32LE);
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, type = H5I_INVALID_HID;
     hsize_t chunk[3];
     chunk_shape(rank, dims, half ? 2 : 4, target, chunk);
-    int rc = 0;
-    if (space < 0 || dcpl < 0 || type < 0) rc = store_h5_fail(s->path, name, "dataspace/property/type creation");
+    int rc = -1;
+    if ((space = H5Screate_simple(rank, dims, NULL)) < 0) {
+        rm_h5_fail(s->path, name, "H5Screate_simple");
+        goto fail;
+    }
+    if ((dcpl = untimed_creation_plist(H5P_DATASET_CREATE, s->path, name)) < 0) goto fail;
+    if ((type = half ? store_half_type() : H5Tcopy(H5T_IEEE_F32LE)) < 0) {
+        rm_h5_fail(s->path, name, "stored type");
+        goto fail;
+    }
     /* Early allocation keeps the file layout independent of the writers (chunk addresses
      * fixed at creation). Every element is written, so no fill of ours; with a filter HDF5
      * still writes each chunk once, filled and checksummed, at creation, so that a chunk
      * only partly written by one collective call can be read back and completed by the
      * next (the price: the store is written twice). Fletcher-32: see Integrity in store.h. */
-    else if (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-             H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0)
-        rc = store_h5_fail(s->path, name, "H5Pset_chunk");
-    else if (H5Pset_fletcher32(dcpl) < 0)
-        rc = store_h5_fail(s->path, name, "H5Pset_fletcher32");
-    else if ((*out = H5Dcreate2(s->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
-        rc = store_h5_fail(s->path, name, "H5Dcreate2");
-    if (space >= 0) H5Sclose(space);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (type >= 0) H5Tclose(type);
+    if (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0) {
+        rm_h5_fail(s->path, name, "H5Pset_chunk");
+        goto fail;
+    }
+    if (H5Pset_fletcher32(dcpl) < 0) {
+        rm_h5_fail(s->path, name, "H5Pset_fletcher32");
+        goto fail;
+    }
+    if ((*out = H5Dcreate2(s->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) {
+        rm_h5_fail(s->path, name, "H5Dcreate2");
+        goto fail;
+    }
+    rc = 0;
+fail:
+    rm_h5_close_id(&type, H5Tclose);
+    rm_h5_close_id(&dcpl, H5Pclose);
+    rm_h5_close_id(&space, H5Sclose);
     return rc;
 }
 
@@ -226,7 +243,7 @@ static int create_view_objects(rm_store *s, int v)
 {
     rm_store_view *w = &s->views[v];
     htri_t have_views = H5Lexists(s->file, "/views", H5P_DEFAULT);
-    if (have_views < 0) return store_h5_fail(s->path, "/views", "H5Lexists");
+    if (have_views < 0) return rm_h5_fail(s->path, "/views", "H5Lexists");
     if (!have_views && create_group(s, "/views") != 0) return -1;
     if (create_group(s, w->paths[4]) != 0) return -1;
     char group[192];
@@ -256,13 +273,13 @@ static int create_view_objects(rm_store *s, int v)
 static int write_view_attrs(rm_store *s)
 {
     if (s->n_views < 2) return 0;
-    char names[RM_STORE_MAX_VIEWS][64];
-    for (int v = 0; v < s->n_views; v++) snprintf(names[v], sizeof names[v], "%s", s->views[v].name);
-    if (H5Aexists(s->file, "format_version") > 0 && H5Adelete(s->file, "format_version") < 0)
-        return store_h5_fail(s->path, "format_version", "H5Adelete");
+    const char *names[RM_STORE_MAX_VIEWS];
+    for (int v = 0; v < s->n_views; v++) names[v] = s->views[v].name;
+    if (rm_h5_attr_remove(s->file, "format_version") != 0) return -1;
     s->format_version = RM_STORE_FORMAT_VERSION_VIEWS;
-    if (store_write_int_attr(s->file, s->path, "format_version", RM_STORE_FORMAT_VERSION_VIEWS) != 0) return -1;
-    return store_write_string_array_attr(s->file, s->path, "views", names, s->n_views);
+    if (rm_h5_attr_int(s->file, "format_version", RM_STORE_FORMAT_VERSION_VIEWS) != 0) return -1;
+    if (rm_h5_attr_remove(s->file, "views") != 0) return -1;
+    return rm_h5_attr_strings(s->file, "views", names, (size_t)s->n_views);
 }
 
 /* Local: the extra views of a layout are valid and distinct. */
@@ -283,35 +300,28 @@ static int check_layout_views(const rm_store_layout *l, const char *path)
     return 0;
 }
 
-int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_layout *layout, int force)
+/* Collective: the checks of prepare_create (rank 0 decides about the existing output; the
+ * others learn the verdict), the communicator, the file created at the temporary path and
+ * its space reserved. On failure nothing is left (the file abandoned). */
+static int create_file(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_layout *layout, int force)
 {
-    store_h5_quiet();
-    memset(w, 0, sizeof *w);
-    store_reset(&w->store);
     rm_store *s = &w->store;
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
-    /* Rank 0 decides about the existing output; the others learn the verdict. */
-    int rc = rank == 0 ? prepare_create(w, path, layout, force) : 0;
-    if (rm_all_ok(comm, rc) != 0) return -1;
-    if (rank != 0 && prepare_create(w, path, layout, 1) != 0) return rm_all_ok(comm, -1);
-    if (rm_all_ok(comm, 0) != 0) return -1;
+    if (rm_all_ok(comm, rank == 0 ? prepare_create(w, path, layout, force) : 0) != 0) return -1;
+    if (rm_all_ok(comm, rank != 0 ? prepare_create(w, path, layout, 1) : 0) != 0) return -1;
     if (rm_mpi_check(MPI_Comm_dup(comm, &s->comm), "MPI_Comm_dup") != 0) return rm_all_ok(comm, -1);
-
-    hid_t fapl = store_mpio_access(s->comm, s->path);
-    if (rm_all_ok(comm, fapl < 0 ? -1 : 0) != 0) {
-        if (fapl >= 0) H5Pclose(fapl);
-        rm_store_close(s);
-        return -1;
+    hid_t fapl = rm_h5_file_access(s->path, s->comm);
+    hid_t fcpl = fapl < 0 ? H5I_INVALID_HID : untimed_creation_plist(H5P_FILE_CREATE, s->path, "/");
+    /* H5Fcreate is collective: nobody enters it unless everybody will. */
+    int rc = rm_all_ok(comm, fcpl < 0 ? -1 : 0);
+    if (rc == 0) {
+        s->file = H5Fcreate(s->path, H5F_ACC_TRUNC, fcpl, fapl);
+        rc = rm_all_ok(comm, s->file < 0 ? rm_h5_fail(s->path, "/", "H5Fcreate") : 0);
     }
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0);
-    s->file = H5Fcreate(s->path, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT, fapl);
-    if (fcpl >= 0) H5Pclose(fcpl);
-    H5Pclose(fapl);
-    rc = 0;
-    if (s->file < 0) rc = store_h5_fail(s->path, "/", "H5Fcreate");
-    if (rm_all_ok(comm, rc) != 0) {
+    rm_h5_close_id(&fcpl, H5Pclose);
+    rm_h5_close_id(&fapl, H5Pclose);
+    if (rc != 0) {
         rm_store_close(s);
         return -1;
     }
@@ -319,9 +329,13 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
         rm_store_abandon(w);
         return -1;
     }
+    return 0;
+}
 
-    /* Metadata: every rank makes the same calls with the same values (HDF5 requires
-     * object creation to be collective). */
+/* Collective: the store's description from the layout (every rank the same values); with
+ * no identity given, one derived from the layout and the time on rank 0. */
+static void describe_store(rm_store *s, const rm_store_layout *layout, MPI_Comm comm)
+{
     s->dim = layout->dim;
     s->split[0] = layout->split[0];
     s->split[1] = layout->split[1];
@@ -330,53 +344,81 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
     snprintf(s->embed_model, sizeof s->embed_model, "%s", layout->embed_model ? layout->embed_model : "unknown");
     snprintf(s->response_model, sizeof s->response_model, "%s", layout->response_model ? layout->response_model : "unknown");
     snprintf(s->task, sizeof s->task, "%s", layout->task ? layout->task : "unknown");
-    if (layout->uuid) {
-        snprintf(s->uuid, sizeof s->uuid, "%s", layout->uuid);
-    } else {
-        /* No identity given: derive one from the layout and the time on rank 0. */
-        char desc[1024];
-        double now = rank == 0 ? rm_now() : 0;
-        MPI_Bcast(&now, 1, MPI_DOUBLE, 0, comm);
-        snprintf(desc, sizeof desc, "%s|%s|%s|%zu|%zu|%zu|%zu|%zu|%zu|%.9f", s->embed_model, s->response_model, s->task,
-                 s->dim, s->split[0].n_prompts, s->split[0].n_responses, s->split[1].n_prompts, s->split[1].n_responses,
-                 s->n_bench, now);
-        rm_store_uuid_from_text(desc, s->uuid, sizeof s->uuid);
-    }
-    if (store_write_string_attr(s->file, s->path, "format", RM_STORE_FORMAT) != 0 ||
-        store_write_int_attr(s->file, s->path, "format_version", RM_STORE_FORMAT_VERSION) != 0 ||
-        store_write_string_attr(s->file, s->path, "embed_model", s->embed_model) != 0 ||
-        store_write_string_attr(s->file, s->path, "response_model", s->response_model) != 0 ||
-        store_write_string_attr(s->file, s->path, "task", s->task) != 0 ||
-        store_write_string_attr(s->file, s->path, "store_uuid", s->uuid) != 0 ||
-        store_write_string_attr(s->file, s->path, "rmens_version", RMENS_VERSION) != 0 ||
-        store_write_string_attr(s->file, s->path, "provenance", layout->provenance ? layout->provenance : "") != 0)
-        rc = -1;
-    for (int sp = 0; rc == 0 && sp < 2; sp++) {
-        hsize_t edims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, s->dim};
-        hsize_t rdims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, 0};
-        char group[16];
-        snprintf(group, sizeof group, "/%s", STORE_SPLIT_NAMES[sp]);
-        if (create_group(s, group) != 0 ||
-            create_dataset(s, STORE_EMBEDDING_PATHS[sp], 3, edims, s->split[sp].dtype == RM_DTYPE_FLOAT16,
-                           EMBEDDING_CHUNK_TARGET, &s->embeddings[sp]) != 0 ||
-            create_dataset(s, STORE_REWARD_PATHS[sp], 2, rdims, 0, REWARD_CHUNK_TARGET, &s->rewards[sp]) != 0)
-            rc = -1;
-    }
-    if (rc == 0 && s->n_bench > 0) {
-        hsize_t bdims[3] = {s->n_bench, s->dim, 0};
-        if (create_group(s, "/bench") != 0) rc = -1;
-        for (int b = 0; rc == 0 && b < 2; b++)
-            rc = create_dataset(s, STORE_BENCH_PATHS[b], 2, bdims, s->bench_dtype == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
-                                &s->bench[b]);
-    }
     if (layout->default_view) snprintf(s->views[0].name, sizeof s->views[0].name, "%s", layout->default_view);
     s->views[0].dim = s->dim;
-    s->n_views = 1 + layout->n_extra_views;
-    for (int v = 1; rc == 0 && v < s->n_views; v++) {
-        plan_view(s, v, &layout->extra_views[v - 1]);
-        rc = create_view_objects(s, v);
+    if (layout->uuid) {
+        snprintf(s->uuid, sizeof s->uuid, "%s", layout->uuid);
+        return;
     }
-    if (rc == 0) rc = write_view_attrs(s);
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    char desc[1024];
+    double now = rank == 0 ? rm_now() : 0;
+    MPI_Bcast(&now, 1, MPI_DOUBLE, 0, comm);
+    snprintf(desc, sizeof desc, "%s|%s|%s|%zu|%zu|%zu|%zu|%zu|%zu|%.9f", s->embed_model, s->response_model, s->task, s->dim,
+             s->split[0].n_prompts, s->split[0].n_responses, s->split[1].n_prompts, s->split[1].n_responses, s->n_bench, now);
+    rm_store_uuid_from_text(desc, s->uuid, sizeof s->uuid);
+}
+
+/* Collective: the root attributes of format_version 1 (write_view_attrs adds the views'). */
+static int write_root_attrs(rm_store *s, const char *provenance)
+{
+    if (rm_h5_attr_string(s->file, "format", RM_STORE_FORMAT) != 0) return -1;
+    if (rm_h5_attr_int(s->file, "format_version", RM_STORE_FORMAT_VERSION) != 0) return -1;
+    if (rm_h5_attr_string(s->file, "embed_model", s->embed_model) != 0) return -1;
+    if (rm_h5_attr_string(s->file, "response_model", s->response_model) != 0) return -1;
+    if (rm_h5_attr_string(s->file, "task", s->task) != 0) return -1;
+    if (rm_h5_attr_string(s->file, "store_uuid", s->uuid) != 0) return -1;
+    if (rm_h5_attr_string(s->file, "rmens_version", RMENS_VERSION) != 0) return -1;
+    return rm_h5_attr_string(s->file, "provenance", provenance ? provenance : "");
+}
+
+/* Collective: the default view's groups and (chunked, Fletcher-32) datasets. */
+static int create_default_view(rm_store *s)
+{
+    for (int sp = 0; sp < 2; sp++) {
+        hsize_t edims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, s->dim};
+        hsize_t rdims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, 0};
+        int half = s->split[sp].dtype == RM_DTYPE_FLOAT16;
+        if (create_group(s, STORE_GROUP_PATHS[sp]) != 0 ||
+            create_dataset(s, STORE_EMBEDDING_PATHS[sp], 3, edims, half, EMBEDDING_CHUNK_TARGET, &s->embeddings[sp]) != 0 ||
+            create_dataset(s, STORE_REWARD_PATHS[sp], 2, rdims, 0, REWARD_CHUNK_TARGET, &s->rewards[sp]) != 0)
+            return -1;
+    }
+    if (s->n_bench == 0) return 0;
+    hsize_t bdims[3] = {s->n_bench, s->dim, 0};
+    if (create_group(s, STORE_GROUP_PATHS[RM_GROUP_BENCH]) != 0) return -1;
+    for (int b = 0; b < 2; b++)
+        if (create_dataset(s, STORE_BENCH_PATHS[b], 2, bdims, s->bench_dtype == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
+                           &s->bench[b]) != 0)
+            return -1;
+    return 0;
+}
+
+/* Collective: the objects of the layout's further views and the root attributes naming them. */
+static int create_extra_views(rm_store *s, const rm_store_layout *layout)
+{
+    s->n_views = 1 + layout->n_extra_views;
+    for (int v = 1; v < s->n_views; v++) {
+        plan_view(s, v, &layout->extra_views[v - 1]);
+        if (create_view_objects(s, v) != 0) return -1;
+    }
+    return write_view_attrs(s);
+}
+
+int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_layout *layout, int force)
+{
+    rm_h5_quiet();
+    memset(w, 0, sizeof *w);
+    store_reset(&w->store);
+    rm_store *s = &w->store;
+    if (create_file(w, path, comm, layout, force) != 0) return -1;
+    /* Metadata: every rank makes the same calls with the same values (HDF5 requires
+     * object creation to be collective). */
+    describe_store(s, layout, comm);
+    int rc = write_root_attrs(s, layout->provenance);
+    if (rc == 0) rc = create_default_view(s);
+    if (rc == 0) rc = create_extra_views(s, layout);
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_abandon(w);
         return -1;
@@ -479,8 +521,8 @@ static int write_digests(rm_store_writer *w)
             }
             rm_store_digest_format(total[v * 3 + g], text, sizeof text);
             hid_t grp = H5Gopen2(s->file, group, H5P_DEFAULT);
-            if (grp < 0) rc = store_h5_fail(s->path, group, "H5Gopen2");
-            else rc = store_write_string_attr(grp, s->path, "content_digest", text);
+            if (grp < 0) rc = rm_h5_fail(s->path, group, "H5Gopen2");
+            else rc = rm_h5_attr_string(grp, "content_digest", text);
             if (grp >= 0) H5Gclose(grp);
         }
     return rm_all_ok(s->comm, rc);
@@ -498,7 +540,7 @@ int rm_store_commit(rm_store_writer *w)
     }
     store_close_datasets(s);
     int rc = 0;
-    if (H5Fclose(s->file) < 0) rc = store_h5_fail(s->path, "/", "H5Fclose");
+    if (H5Fclose(s->file) < 0) rc = rm_h5_fail(s->path, "/", "H5Fclose");
     s->file = H5I_INVALID_HID;
     if (rm_all_ok(comm, rc) != 0) {
         if (rank == 0) unlink(w->temp_path);
@@ -549,7 +591,7 @@ static int check_new_view(const rm_store *s, const rm_store_view_layout *view)
 
 int rm_store_extend(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_view_layout *view)
 {
-    store_h5_quiet();
+    rm_h5_quiet();
     memset(w, 0, sizeof *w);
     store_reset(&w->store);
     rm_store *s = &w->store;
@@ -561,8 +603,10 @@ int rm_store_extend(rm_store_writer *w, const char *path, MPI_Comm comm, const r
     rm_store_close(&old);
     if (rm_all_ok(comm, rc) != 0) return -1;
     char *temp = rm_temp_sibling(path, "partial");
-    rc = temp && strlen(temp) < sizeof w->temp_path && strlen(path) < sizeof w->final_path ? 0 : -1;
-    if (rc == 0) {
+    if (!temp) rc = -1;
+    else if (strlen(temp) >= sizeof w->temp_path || strlen(path) >= sizeof w->final_path)
+        rc = rm_errorf("output path too long: %s", path);
+    else {
         snprintf(w->temp_path, sizeof w->temp_path, "%s", temp);
         snprintf(w->final_path, sizeof w->final_path, "%s", path);
         snprintf(s->path, sizeof s->path, "%s", temp);
@@ -572,21 +616,25 @@ int rm_store_extend(rm_store_writer *w, const char *path, MPI_Comm comm, const r
     if (rc == 0 && rank == 0) rc = copy_file(path, w->temp_path);
     if (rm_all_ok(comm, rc) != 0) return -1;
     if (rm_mpi_check(MPI_Comm_dup(comm, &s->comm), "MPI_Comm_dup") != 0) return rm_all_ok(comm, -1);
-    hid_t fapl = store_mpio_access(s->comm, s->path);
+    hid_t fapl = rm_h5_file_access(s->path, s->comm);
     if (rm_all_ok(comm, fapl < 0 ? -1 : 0) != 0) {
         rm_store_abandon(w);
         return -1;
     }
     s->file = H5Fopen(s->path, H5F_ACC_RDWR, fapl);
+    rc = s->file < 0 ? rm_h5_fail(s->path, "/", "H5Fopen") : 0; /* before the close clears HDF5's stack */
     H5Pclose(fapl);
-    rc = s->file < 0 ? store_h5_fail(s->path, "/", "H5Fopen") : store_validate_open(s);
-    if (rc == 0) {
-        w->first_view = s->n_views;
-        plan_view(s, s->n_views, view);
-        s->n_views++;
-        rc = create_view_objects(s, w->first_view);
-        if (rc == 0) rc = write_view_attrs(s);
+    if (rc == 0) rc = store_validate_open(s);
+    /* Agreed before the collective object creation. */
+    if (rm_all_ok(comm, rc) != 0) {
+        rm_store_abandon(w);
+        return -1;
     }
+    w->first_view = s->n_views;
+    plan_view(s, s->n_views, view);
+    s->n_views++;
+    rc = create_view_objects(s, w->first_view);
+    if (rc == 0) rc = write_view_attrs(s);
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_abandon(w);
         return -1;

@@ -47,10 +47,9 @@ static int synth_model_init(synth_model *m, const rm_settings *cfg)
     m->topics = (size_t)cfg->synth_topics;
     m->noise = cfg->synth_noise;
     m->norm = 1.0 / sqrt((double)m->dim * (1.0 + SYNTH_PROMPT_SCATTER * SYNTH_PROMPT_SCATTER + m->noise * m->noise));
-    m->centres = rm_alloc(m->topics * m->dim, sizeof(double), "synthetic topic centres");
-    m->w = rm_alloc((size_t)SYNTH_HIDDEN * m->dim, sizeof(double), "synthetic reward weights");
-    m->u = rm_alloc(2 * m->dim, sizeof(double), "synthetic reward weights");
-    if (!m->centres || !m->w || !m->u) {
+    if (!(m->centres = rm_alloc(m->topics * m->dim, sizeof(double), "synthetic topic centres")) ||
+        !(m->w = rm_alloc((size_t)SYNTH_HIDDEN * m->dim, sizeof(double), "synthetic reward weights")) ||
+        !(m->u = rm_alloc(2 * m->dim, sizeof(double), "synthetic reward weights"))) {
         synth_model_free(m);
         return -1;
     }
@@ -174,10 +173,10 @@ static int synth_views_init(synth_views *out, const synth_model *m, const rm_set
         size_t dv = synth_view_dim(cfg, v);
         snprintf(out->name[i], sizeof out->name[i], "view%d", v);
         out->dim[i] = dv;
-        out->map[i] = rm_alloc(dv * m->dim, sizeof(double), "synthetic view map");
-        out->bias[i] = rm_alloc(dv, sizeof(double), "synthetic view map");
         out->n = v;
-        if (!out->map[i] || !out->bias[i]) return -1;
+        if (!(out->map[i] = rm_alloc(dv * m->dim, sizeof(double), "synthetic view map")) ||
+            !(out->bias[i] = rm_alloc(dv, sizeof(double), "synthetic view map")))
+            return -1;
         for (size_t j = 0; j < dv * m->dim; j++)
             out->map[i][j] = scale * rm_rand_normal(m->seed, SUB(RM_STREAM_SYNTH_TOPIC, 16 + 2 * v), j);
         for (size_t j = 0; j < dv; j++)
@@ -247,15 +246,18 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
     size_t max_floats = bench_rows * 2 * D;
     for (int sp = 0; sp < 2; sp++)
         if (piece_rows[sp] * k[sp] * D > max_floats) max_floats = piece_rows[sp] * k[sp] * D;
-    float *emb = rm_alloc(max_floats, sizeof(float), "synthetic embeddings piece");
-    float *rewards = rm_alloc(max_floats / D + 2 * bench_rows, sizeof(float), "synthetic rewards piece");
-    double *x = rm_alloc(D, sizeof(double), "synthetic prompt vector");
     size_t widest = D;
     for (int i = 0; i < views->n; i++) widest = views->dim[i] > widest ? views->dim[i] : widest;
-    /* a view's piece: as many rows as the default view's, at the view's D (bench: two halves) */
-    float *view_piece = views->n ? rm_alloc(max_floats / D * widest, sizeof(float), "synthetic view piece") : NULL;
-    int rc = emb && rewards && x && (view_piece || !views->n) ? 0 : -1;
-    if (rm_all_ok(comm, rc) != 0) goto done;
+    float *emb = NULL, *rewards = NULL, *view_piece = NULL;
+    double *x = NULL;
+    int rc = 0;
+    if (!(emb = rm_alloc(max_floats, sizeof(float), "synthetic embeddings piece")) ||
+        !(rewards = rm_alloc(max_floats / D + 2 * bench_rows, sizeof(float), "synthetic rewards piece")) ||
+        !(x = rm_alloc(D, sizeof(double), "synthetic prompt vector")) ||
+        /* a view's piece: as many rows as the default view's, at the view's D (bench: two halves) */
+        (views->n && !(view_piece = rm_alloc(max_floats / D * widest, sizeof(float), "synthetic view piece"))))
+        rc = -1;
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto done;
 
     for (int sp = 0; sp < 2 && rc == 0; sp++) {
         size_t begin, end, most = 0;
@@ -358,15 +360,15 @@ int rm_synth_write(const rm_settings *cfg, MPI_Comm comm, int force)
     layout.n_extra_views = views.n;
     layout.extra_views = view_layouts;
     rm_store_writer w;
-    int rc = rm_store_create(&w, cfg->store, comm, &layout, force);
-    if (rc == 0) rc = synth_write_contents(&w, &model, &views, cfg, comm);
-    else rc = 1; /* nothing to abandon */
+    int rc = -1;
+    if (rm_store_create(&w, cfg->store, comm, &layout, force) != 0) goto done; /* nothing to abandon */
+    if (synth_write_contents(&w, &model, &views, cfg, comm) != 0) {
+        rm_store_abandon(&w);
+        goto done;
+    }
+    rc = rm_store_commit(&w);
+done:
     synth_views_free(&views);
     synth_model_free(&model);
-    if (rc == 1) return -1;
-    if (rc != 0) {
-        rm_store_abandon(&w);
-        return -1;
-    }
-    return rm_store_commit(&w);
+    return rc;
 }
