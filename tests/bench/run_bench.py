@@ -71,6 +71,7 @@ BACKWARD_FLOPS = 2 * (D * H1 + 2 * H1 * H2 + 2 * H2)
 MEMBERS = 4
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 NO_BF16_BACKEND = "bf16 backend not available in this build"
+NO_NATIVE_BF16 = "no native bf16"  # the table shows this reason as the row's value
 
 
 def log(msg):
@@ -201,7 +202,7 @@ class Bench:
     def bf16_unavailable(self, need_backend=True):
         """Why bf16 rows of rmens (need_backend) or PyTorch cannot be measured here, or None."""
         if not self.cpu["native_bf16"]:
-            return "no native bf16"
+            return NO_NATIVE_BF16
         if need_backend:
             if self._rmens_bf16 is None:
                 # the backend adds the key model.precision; an rmens without it rejects the key
@@ -726,189 +727,8 @@ class Bench:
 
     # ---- report ----
     def table(self):
-        r = self.result
-        rows = []
-        add = lambda name, value, note="": rows.append((name, value, note))
-        cpu = r["machine"]["cpu"]
-        nob = "no native bf16"
-
-        def of_limit(x, lim):  # "0.812 of the bf16 limit 1642", or why there is no limit
-            return f"{x:.3f} of the bf16 limit {lim:.0f}" if x and lim else "no bf16 limit measured"
-
-        def unavailable(name, why):  # a bf16 row that could not be measured, and why
-            add(name, nob if why == nob else "unavailable", "neither AMX nor AVX512_BF16 on this CPU" if why == nob else why)
-        s1, s2 = r["sgemm_start"]["1"], r["sgemm_start"]["2"]
-        add("sgemm, train-step shapes, 1 / 2 threads", f"{s1['train_step_gflops']:.1f} / {s2['train_step_gflops']:.1f} GFLOP/s", "the limit")
-        add("sgemm, forward shapes (1024 rows), 1 / 2 threads", f"{s1['forward_1024_gflops']:.1f} / {s2['forward_1024_gflops']:.1f} GFLOP/s",
-            f"256 rows: {s1['forward_256_gflops']:.1f} / {s2['forward_256_gflops']:.1f}")
-        tiles = None
-        if "bf16_limit" in r:
-            b1, b2 = r["bf16_limit"]["1"], r["bf16_limit"]["2"]
-            if not cpu["native_bf16"] or not b1.get("bf16_available"):
-                note = b1.get("unavailable") or ""
-                if b1.get("bf16_available"):  # oneDNN emulates bf16 without native instructions
-                    w = b1["workloads"]["train_step"]
-                    note = f"oneDNN {b1['gemms']['fwd0_1024']['impl']} emulates: {w['bf16_gflops']:.0f} GFLOP/s 1 thr"
-                add("bf16 matmul (oneDNN), the bf16 limit", nob if not cpu["native_bf16"] else "unavailable", note)
-            else:
-                impl = b1["gemms"]["fwd0_1024"]["impl"]
-                names = [("train_step", "train-step shapes (5 GEMMs)"), ("forward_1024", "forward shapes (1024 rows)"),
-                         ("fwd0_1024", "fwd L0 1024x1024, K 2048"), ("fwd1_1024", "fwd L1 1024x512, K 1024"),
-                         ("bwd1_weight", "bwd L1 dW 512x1024, K 1024"), ("bwd1_input", "bwd L1 dX 1024x1024, K 512"),
-                         ("bwd0_weight", "bwd L0 dW 1024x2048, K 1024")]
-                for key, label in names:
-                    x1, x2 = b1["workloads"][key], b2["workloads"][key]
-                    add(f"bf16 matmul, {label}, 1 / 2 thr", f"{x1['bf16_gflops']:.0f} / {x2['bf16_gflops']:.0f} GFLOP/s",
-                        f"{x1['bf16_vs_sgemm']:.2f}x / {x2['bf16_vs_sgemm']:.2f}x sgemm {x1['sgemm_gflops']:.0f} / {x2['sgemm_gflops']:.0f}; "
-                        f"any layout {x1['bf16_any_gflops']:.0f} / {x2['bf16_any_gflops']:.0f}" + (f"; {impl}" if key == "train_step" else ""))
-                tiles = b1
-        for th in ("2", "1"):
-            if "train" not in r:
-                break
-            t = r["train"][th]
-            c = t["rmens"]
-            add(f"train {th} thr: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
-                f"{t['fraction_of_sgemm']:.3f} of sgemm {c['sgemm_gflops']:.1f} (target >= 0.85)")
-            add(f"train {th} thr: PyTorch distinct pairs/s", f"{t['torch']['distinct_pairs_per_s']:.0f}",
-                f"rmens/torch = {t['vs_torch_distinct_pairs']:.2f}x (target >= 2)")
-            b = t.get("bf16")
-            if b is None:
-                continue
-            if "rmens" in b:
-                c = b["rmens"]
-                add(f"train {th} thr bf16: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
-                    f"{of_limit(b['fraction_of_bf16_limit'], b['bf16_limit_gflops'])}; {b['vs_rmens_fp32']:.2f}x fp32; "
-                    f"kernel {b['kernel']}")
-            else:
-                unavailable(f"train {th} thr bf16: distinct pairs/s", b["unavailable"])
-            if b.get("torch"):
-                add(f"train {th} thr: PyTorch bf16 autocast distinct pairs/s", f"{b['torch']['distinct_pairs_per_s']:.0f}",
-                    f"rmens bf16/torch bf16 = {b['vs_torch_bf16_distinct_pairs']:.2f}x" if b.get("vs_torch_bf16_distinct_pairs")
-                    else f"rmens/torch bf16 = {c['pairs_per_s'] / b['torch']['distinct_pairs_per_s']:.2f}x (rmens fp32)")
-        if "eval" in r:
-            e = r["eval"]
-            for k in ("1x2", "2x1", "1x1"):
-                x = e[k]
-                add(f"eval {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
-                    f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
-                    f"{x['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.90); "
-                    f"read {x['read_seconds']:.1f} s, score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s"
-                    + (f" = {100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s" if x.get("statistics_share") else ""))
-            t = e["torch_2_threads"]
-            add("eval PyTorch 2 thr: member-responses/s (GFLOP/s)", f"{t['member_responses_per_s']:.0f} ({t['gflops']:.1f})",
-                f"rmens/torch = {e['vs_torch_scoring']:.2f}x scoring (target >= 1), {e['vs_torch_wall']:.2f}x wall")
-            add("eval 2 ranks vs 1 rank x 2 thr / vs 2 x (1 rank x 1 thr)",
-                f"{e['scaling_2_ranks_vs_1_rank_2_threads']:.2f} / {e['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}", "")
-            b = e.get("bf16", {})
-            if "unavailable" in b:
-                unavailable("eval bf16: member-responses/s", b["unavailable"])
-            for k in ("1x2", "2x1", "1x1"):
-                if k not in b:
-                    continue
-                x = b[k]
-                add(f"eval bf16 {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
-                    f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
-                    f"{of_limit(x['fraction_of_bf16_limit'], x['bf16_limit_gflops'])}; {x['vs_fp32']:.2f}x fp32; "
-                    f"score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s = "
-                    f"{100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s; kernel {x['kernel']}")
-            if b.get("torch_2_threads"):
-                t = b["torch_2_threads"]
-                add("eval PyTorch bf16 2 thr: member-responses/s (GFLOP/s)", f"{t['member_responses_per_s']:.0f} ({t['gflops']:.1f})",
-                    f"rmens bf16/torch bf16 = {b['vs_torch_bf16_scoring']:.2f}x scoring, {b['vs_torch_bf16_wall']:.2f}x wall"
-                    if b.get("vs_torch_bf16_scoring") else f"rmens fp32/torch bf16 = {e['1x2']['member_responses_per_s'] / t['member_responses_per_s']:.2f}x scoring")
-        if "ensemble_train" in r:
-            t = r["ensemble_train"]
-            add(f"rmens train {MEMBERS} members: wall 1x1 / 1x2 / 2x1 (ranks x thr)",
-                f"{t['1x1']['wall_seconds']:.1f} / {t['1x2']['wall_seconds']:.1f} / {t['2x1']['wall_seconds']:.1f} s",
-                f"2-rank efficiency {t['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}, speed-up over 1x2 {t['speedup_2_ranks_vs_1_rank_2_threads']:.2f}")
-        if "trunk" in r:
-            t = r["trunk"]
-            E = t["heads"]
-            add(f"shared trunk E = {E} vs one member: train s/epoch (1x2)",
-                f"{t[f'shared_trunk_{E}']['train_seconds'] / t[f'shared_trunk_{E}']['epochs_run']:.2f} vs "
-                f"{t['independent_1']['train_seconds'] / t['independent_1']['epochs_run']:.2f} s",
-                f"cost {t['cost_vs_one_member']:.2f}x one member (target <= 1.3)")
-        if "large_ensembles" in r:
-            g = r["large_ensembles"]
-            sizes, E_max = g["sizes"], g["sizes"][-1]
-            for precision in ("fp32", "bf16"):
-                p = g.get(precision)
-                if not p:
-                    continue
-                if "unavailable" in p:
-                    unavailable(f"eval E = {' / '.join(map(str, sizes))} {precision}", p["unavailable"])
-                    continue
-                add(f"eval E = {' / '.join(map(str, sizes))} {precision}: s per member (total / E)",
-                    " / ".join(f"{p[str(E)]['per_member_seconds']:.3f}" for E in sizes),
-                    f"E={E_max} vs E={sizes[0]}: {p['per_member_ratio_max_vs_min']:.2f} (goal within 10 %); stats share "
-                    + " / ".join(f"{100 * p[str(E)]['statistics_share']:.0f} %" for E in sizes)
-                    + f"; {g['test_prompts']} x {g['test_responses']} test, 2 x 1")
-                x, y = p[f"{E_max}_ablation"], p[str(E_max)]
-                add(f"eval E = {E_max} {precision}: ablation over sizes 1..{E_max} adds", f"{100 * p['ablation_added']:+.0f} %",
-                    f"of eval's {y['total_seconds']:.1f} s: stats + reduce {x['statistics_seconds'] + x['reduce_seconds']:.2f} s vs "
-                    f"{y['statistics_seconds'] + y['reduce_seconds']:.2f} s without (totals: {100 * p['ablation_added_total']:+.0f} %); goal <= 20 %")
-        if "memory" in r:
-            for label in ("small", "big"):
-                m = r["memory"].get(label, {})
-                if "skipped" in m:
-                    add(f"eval memory, {label} split", "skipped", m["skipped"])
-                elif m and m.get("peak_rss_mib_per_rank"):
-                    add(f"eval peak RSS/rank, {m['test_split_gb']:.1f} GB split", f"{max(m['peak_rss_mib_per_rank']):.0f} MiB",
-                        f"per rank {m['peak_rss_mib_per_rank']}, chunk_prompts {r['memory']['chunk_prompts']}")
-        if "integrity" in r:
-            g = r["integrity"]
-            for ranks in (1, 2):
-                add(f"store read {ranks} rank{'s' if ranks > 1 else ''}, Fletcher-32", f"{g[f'checksummed_{ranks}']:.0f} MB/s",
-                    f"without checksums {g[f'plain_{ranks}']:.0f} MB/s: the checksum costs {100 * g[f'cost_{ranks}']:.1f} % "
-                    f"(target <= 10 %); {g['gb']} GB store, page cache")
-            add("rmens inspect --verify, 2 ranks", f"{g['verify_2']:.0f} MB/s", "checksums + NaN/Inf + content digests")
-        if "active" in r:
-            g = r["active"]
-            shape = (f"pool {g['pool']}, {g['members']} members, {g['ranks']} x {g['threads']}; "
-                     f"{g['train_prompts']} x 10 train, {g['test_prompts']} x 500 test")
-            for strategy, x in g["strategies"].items():
-                for y in x["rounds"]:
-                    add(f"active {strategy} round {y['round']} ({y['labels']} labels): s train / score / select / eval",
-                        f"{y['train_seconds']:.1f} / {y['score_seconds']:.1f} / {y['select_seconds']:.2f} / {y['evaluate_seconds']:.1f}",
-                        shape if y["round"] == 0 else f"selection {y['select_seconds']:.2f} s")
-                    if "gflops" in y:
-                        add(f"active {strategy} round {y['round']}: pool scoring member-responses/s (GFLOP/s)",
-                            f"{y['member_responses_per_s']:.0f} ({y['gflops']:.1f})",
-                            f"{y['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.85)")
-            for y in g.get("dopt_select", []):
-                add(f"active {y['strategy']} selection alone, {y['ranks']} x {y['threads']}: s per 1000-pair batch (GFLOP/s)",
-                    f"{y['select_seconds']:.2f} ({y['gflops']:.1f})",
-                    f"pool {y['pool']}, H {y['H']}, {y['E']} members; {y['fraction_of_sgemm']} of sgemm {y['sgemm_forward_gflops']:.1f}")
-        if "case_study" in r:
-            c = r["case_study"]
-            amx = "AMX" in (c.get("cpu") or {}).get("native_bf16_via", [])  # older JSONs: no CPU recorded
-            scale = "10 members, reference scale" if not c.get("overrides") else f"REDUCED by {len(c['overrides'])} overrides"
-            stats = lambda x: (f", stats {100 * x['eval']['statistics_share']:.0f} % of eval" if x.get("eval", {}).get("statistics_share") else "")
-            add(f"case study ({scale}), 2 ranks" + (", fp32" if "auto" in c else ""), f"{c['run_wall_seconds'] / 60:.1f} min",
-                f"train {c.get('train_seconds') or float('nan'):.0f} s, eval {c.get('eval_seconds') or float('nan'):.0f} s{stats(c)} "
-                + ("(goal on AMX <= 5 min)" if amx else "(goal < 12 min)"))
-            x = c.get("auto")
-            if x and "unavailable" in x:
-                unavailable("case study, model.precision=auto", x["unavailable"])
-            elif x:
-                add(f"case study ({scale}), 2 ranks, model.precision=auto", f"{x['run_wall_seconds'] / 60:.1f} min",
-                    f"train {x.get('train_seconds') or float('nan'):.0f} s, eval {x['eval_seconds']:.0f} s{stats(x)}; "
-                    f"{c['run_wall_seconds'] / x['run_wall_seconds']:.2f}x fp32 (goal on AMX <= 2.5 min)")
-        width = max(len(n) for n, _, _ in rows)
-        lines = [cpu_line(cpu), "", f"{'measure':<{width}}  {'value':>24}  ratio / note", "-" * (width + 60)]
-        lines += [f"{n:<{width}}  {v:>24}  {note}" for n, v, note in rows]
-        if tiles:
-            lines += ["", "single-threaded tiles: bf16 matmul (oneDNN) vs sgemm, GFLOP/s, forward L0 (N 1024, K 2048) + L1 (N 512, K 1024)",
-                      f"{'rows':>5}  {'bf16':>7}  {'any':>7}  {'sgemm':>7}  {'ratio':>6}  {'L0 bf16':>8}  {'L0 any':>7}  {'L1 bf16':>8}  {'L1 any':>7}"]
-            for rows_ in (256, 512, 1024):
-                w, l0, l1 = (tiles["workloads"][f"{k}_{rows_}"] for k in ("forward", "fwd0", "fwd1"))
-                lines.append(f"{rows_:>5}  {w['bf16_gflops']:>7.0f}  {w['bf16_any_gflops']:>7.0f}  {w['sgemm_gflops']:>7.0f}  "
-                             f"{w['bf16_vs_sgemm']:>5.2f}x  {l0['bf16_gflops']:>8.0f}  {l0['bf16_any_gflops']:>7.0f}  "
-                             f"{l1['bf16_gflops']:>8.0f}  {l1['bf16_any_gflops']:>7.0f}")
-            g = tiles["gemms"]["fwd0_1024"]
-            lines.append(f"kernel {g['impl']}; weights any -> {g['weights_any_format']} "
-                         f"(plain nn.Linear = ba); max |bf16 - fp32| {g['max_abs_diff']:.3g} of |C| up to {g['max_abs_value']:.3g}")
-        return "\n".join(lines)
+        """The table printed at the end and kept in bench.json (see bench_table)."""
+        return bench_table(self.result)
 
     def main(self):
         a = self.a
@@ -949,6 +769,269 @@ class Bench:
             json.dump(self.result, f, indent=1)
         print("\n" + table)
         print(f"\nwrote {os.path.join(self.out, 'bench.json')}")
+
+
+
+# ---- the report: the table of Bench.table(), a row (measure, value, ratio / note) per figure ----
+
+
+class TableRows:
+    """The table's rows in order, as the part renderers below add them."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, name, value, note=""):
+        self.rows.append((name, value, note))
+
+    def unavailable(self, name, why):
+        """A bf16 row that could not be measured, and why."""
+        native = why == NO_NATIVE_BF16
+        self.add(name, NO_NATIVE_BF16 if native else "unavailable", "neither AMX nor AVX512_BF16 on this CPU" if native else why)
+
+
+def of_limit(x, lim):
+    """'0.812 of the bf16 limit 1642', or why there is no limit."""
+    return f"{x:.3f} of the bf16 limit {lim:.0f}" if x and lim else "no bf16 limit measured"
+
+
+def limit_rows(t, r, cpu):
+    """The sgemm limit and the bf16 limit per GEMM shape; returns bench_bf16's 1-thread JSON
+    for the tiles' table where the bf16 limit was measured with native bf16, else None."""
+    s1, s2 = r["sgemm_start"]["1"], r["sgemm_start"]["2"]
+    t.add("sgemm, train-step shapes, 1 / 2 threads", f"{s1['train_step_gflops']:.1f} / {s2['train_step_gflops']:.1f} GFLOP/s", "the limit")
+    t.add("sgemm, forward shapes (1024 rows), 1 / 2 threads", f"{s1['forward_1024_gflops']:.1f} / {s2['forward_1024_gflops']:.1f} GFLOP/s",
+          f"256 rows: {s1['forward_256_gflops']:.1f} / {s2['forward_256_gflops']:.1f}")
+    if "bf16_limit" not in r:
+        return None
+    b1, b2 = r["bf16_limit"]["1"], r["bf16_limit"]["2"]
+    if not cpu["native_bf16"] or not b1.get("bf16_available"):
+        note = b1.get("unavailable") or ""
+        if b1.get("bf16_available"):  # oneDNN emulates bf16 without native instructions
+            w = b1["workloads"]["train_step"]
+            note = f"oneDNN {b1['gemms']['fwd0_1024']['impl']} emulates: {w['bf16_gflops']:.0f} GFLOP/s 1 thr"
+        t.add("bf16 matmul (oneDNN), the bf16 limit", NO_NATIVE_BF16 if not cpu["native_bf16"] else "unavailable", note)
+        return None
+    impl = b1["gemms"]["fwd0_1024"]["impl"]
+    names = [("train_step", "train-step shapes (5 GEMMs)"), ("forward_1024", "forward shapes (1024 rows)"),
+             ("fwd0_1024", "fwd L0 1024x1024, K 2048"), ("fwd1_1024", "fwd L1 1024x512, K 1024"),
+             ("bwd1_weight", "bwd L1 dW 512x1024, K 1024"), ("bwd1_input", "bwd L1 dX 1024x1024, K 512"),
+             ("bwd0_weight", "bwd L0 dW 1024x2048, K 1024")]
+    for key, label in names:
+        x1, x2 = b1["workloads"][key], b2["workloads"][key]
+        t.add(f"bf16 matmul, {label}, 1 / 2 thr", f"{x1['bf16_gflops']:.0f} / {x2['bf16_gflops']:.0f} GFLOP/s",
+              f"{x1['bf16_vs_sgemm']:.2f}x / {x2['bf16_vs_sgemm']:.2f}x sgemm {x1['sgemm_gflops']:.0f} / {x2['sgemm_gflops']:.0f}; "
+              f"any layout {x1['bf16_any_gflops']:.0f} / {x2['bf16_any_gflops']:.0f}" + (f"; {impl}" if key == "train_step" else ""))
+    return b1
+
+
+def train_rows(t, r):
+    """In-memory training per thread count: rmens and PyTorch, fp32 and bf16."""
+    if "train" not in r:
+        return
+    for th in ("2", "1"):
+        x = r["train"][th]
+        c = x["rmens"]
+        t.add(f"train {th} thr: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
+              f"{x['fraction_of_sgemm']:.3f} of sgemm {c['sgemm_gflops']:.1f} (target >= 0.85)")
+        t.add(f"train {th} thr: PyTorch distinct pairs/s", f"{x['torch']['distinct_pairs_per_s']:.0f}",
+              f"rmens/torch = {x['vs_torch_distinct_pairs']:.2f}x (target >= 2)")
+        b = x.get("bf16")
+        if b is None:
+            continue
+        if "rmens" in b:
+            c = b["rmens"]
+            t.add(f"train {th} thr bf16: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
+                  f"{of_limit(b['fraction_of_bf16_limit'], b['bf16_limit_gflops'])}; {b['vs_rmens_fp32']:.2f}x fp32; "
+                  f"kernel {b['kernel']}")
+        else:
+            t.unavailable(f"train {th} thr bf16: distinct pairs/s", b["unavailable"])
+        if b.get("torch"):
+            # no rmens bf16 ratio (rmens bf16 not measured): c is still rmens fp32's figures then
+            t.add(f"train {th} thr: PyTorch bf16 autocast distinct pairs/s", f"{b['torch']['distinct_pairs_per_s']:.0f}",
+                  f"rmens bf16/torch bf16 = {b['vs_torch_bf16_distinct_pairs']:.2f}x" if b.get("vs_torch_bf16_distinct_pairs")
+                  else f"rmens/torch bf16 = {c['pairs_per_s'] / b['torch']['distinct_pairs_per_s']:.2f}x (rmens fp32)")
+
+
+def eval_rows(t, r):
+    """`rmens eval` of the store on disk in fp32 per ranks x threads, PyTorch, the scaling."""
+    if "eval" not in r:
+        return
+    e = r["eval"]
+    for k in ("1x2", "2x1", "1x1"):
+        x = e[k]
+        t.add(f"eval {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
+              f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
+              f"{x['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.90); "
+              f"read {x['read_seconds']:.1f} s, score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s"
+              + (f" = {100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s" if x.get("statistics_share") else ""))
+    x = e["torch_2_threads"]
+    t.add("eval PyTorch 2 thr: member-responses/s (GFLOP/s)", f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
+          f"rmens/torch = {e['vs_torch_scoring']:.2f}x scoring (target >= 1), {e['vs_torch_wall']:.2f}x wall")
+    t.add("eval 2 ranks vs 1 rank x 2 thr / vs 2 x (1 rank x 1 thr)",
+          f"{e['scaling_2_ranks_vs_1_rank_2_threads']:.2f} / {e['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}", "")
+    eval_bf16_rows(t, e)
+
+
+def eval_bf16_rows(t, e):
+    """The same evals with model.precision=bf16 against the bf16 limit, and PyTorch in bf16."""
+    b = e.get("bf16", {})
+    if "unavailable" in b:
+        t.unavailable("eval bf16: member-responses/s", b["unavailable"])
+    for k in ("1x2", "2x1", "1x1"):
+        if k not in b:
+            continue
+        x = b[k]
+        t.add(f"eval bf16 {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
+              f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
+              f"{of_limit(x['fraction_of_bf16_limit'], x['bf16_limit_gflops'])}; {x['vs_fp32']:.2f}x fp32; "
+              f"score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s = "
+              f"{100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s; kernel {x['kernel']}")
+    if b.get("torch_2_threads"):
+        x = b["torch_2_threads"]
+        t.add("eval PyTorch bf16 2 thr: member-responses/s (GFLOP/s)", f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
+              f"rmens bf16/torch bf16 = {b['vs_torch_bf16_scoring']:.2f}x scoring, {b['vs_torch_bf16_wall']:.2f}x wall"
+              if b.get("vs_torch_bf16_scoring") else f"rmens fp32/torch bf16 = {e['1x2']['member_responses_per_s'] / x['member_responses_per_s']:.2f}x scoring")
+
+
+def ensemble_rows(t, r):
+    """`rmens train` of the 4-member ensemble, and the shared trunk against one member."""
+    if "ensemble_train" in r:
+        x = r["ensemble_train"]
+        t.add(f"rmens train {MEMBERS} members: wall 1x1 / 1x2 / 2x1 (ranks x thr)",
+              f"{x['1x1']['wall_seconds']:.1f} / {x['1x2']['wall_seconds']:.1f} / {x['2x1']['wall_seconds']:.1f} s",
+              f"2-rank efficiency {x['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}, speed-up over 1x2 {x['speedup_2_ranks_vs_1_rank_2_threads']:.2f}")
+    if "trunk" in r:
+        x = r["trunk"]
+        E = x["heads"]
+        t.add(f"shared trunk E = {E} vs one member: train s/epoch (1x2)",
+              f"{x[f'shared_trunk_{E}']['train_seconds'] / x[f'shared_trunk_{E}']['epochs_run']:.2f} vs "
+              f"{x['independent_1']['train_seconds'] / x['independent_1']['epochs_run']:.2f} s",
+              f"cost {x['cost_vs_one_member']:.2f}x one member (target <= 1.3)")
+
+
+def large_ensemble_rows(t, r):
+    """Per-member eval cost for E = 4 / 16 / 64, and what the ablation adds at the largest E."""
+    if "large_ensembles" not in r:
+        return
+    g = r["large_ensembles"]
+    sizes, E_max = g["sizes"], g["sizes"][-1]
+    for precision in ("fp32", "bf16"):
+        p = g.get(precision)
+        if not p:
+            continue
+        if "unavailable" in p:
+            t.unavailable(f"eval E = {' / '.join(map(str, sizes))} {precision}", p["unavailable"])
+            continue
+        t.add(f"eval E = {' / '.join(map(str, sizes))} {precision}: s per member (total / E)",
+              " / ".join(f"{p[str(E)]['per_member_seconds']:.3f}" for E in sizes),
+              f"E={E_max} vs E={sizes[0]}: {p['per_member_ratio_max_vs_min']:.2f} (goal within 10 %); stats share "
+              + " / ".join(f"{100 * p[str(E)]['statistics_share']:.0f} %" for E in sizes)
+              + f"; {g['test_prompts']} x {g['test_responses']} test, 2 x 1")
+        x, y = p[f"{E_max}_ablation"], p[str(E_max)]
+        t.add(f"eval E = {E_max} {precision}: ablation over sizes 1..{E_max} adds", f"{100 * p['ablation_added']:+.0f} %",
+              f"of eval's {y['total_seconds']:.1f} s: stats + reduce {x['statistics_seconds'] + x['reduce_seconds']:.2f} s vs "
+              f"{y['statistics_seconds'] + y['reduce_seconds']:.2f} s without (totals: {100 * p['ablation_added_total']:+.0f} %); goal <= 20 %")
+
+
+def memory_and_integrity_rows(t, r):
+    """Peak memory of eval on the small and big split; the store's read rate with and
+    without checksums, and `rmens inspect --verify`'s."""
+    if "memory" in r:
+        for label in ("small", "big"):
+            m = r["memory"].get(label, {})
+            if "skipped" in m:
+                t.add(f"eval memory, {label} split", "skipped", m["skipped"])
+            elif m and m.get("peak_rss_mib_per_rank"):
+                t.add(f"eval peak RSS/rank, {m['test_split_gb']:.1f} GB split", f"{max(m['peak_rss_mib_per_rank']):.0f} MiB",
+                      f"per rank {m['peak_rss_mib_per_rank']}, chunk_prompts {r['memory']['chunk_prompts']}")
+    if "integrity" in r:
+        g = r["integrity"]
+        for ranks in (1, 2):
+            t.add(f"store read {ranks} rank{'s' if ranks > 1 else ''}, Fletcher-32", f"{g[f'checksummed_{ranks}']:.0f} MB/s",
+                  f"without checksums {g[f'plain_{ranks}']:.0f} MB/s: the checksum costs {100 * g[f'cost_{ranks}']:.1f} % "
+                  f"(target <= 10 %); {g['gb']} GB store, page cache")
+        t.add("rmens inspect --verify, 2 ranks", f"{g['verify_2']:.0f} MB/s", "checksums + NaN/Inf + content digests")
+
+
+def active_rows(t, r):
+    """`rmens active` per strategy and round, and the D-optimal selection alone."""
+    if "active" not in r:
+        return
+    g = r["active"]
+    shape = (f"pool {g['pool']}, {g['members']} members, {g['ranks']} x {g['threads']}; "
+             f"{g['train_prompts']} x 10 train, {g['test_prompts']} x 500 test")
+    for strategy, x in g["strategies"].items():
+        for y in x["rounds"]:
+            t.add(f"active {strategy} round {y['round']} ({y['labels']} labels): s train / score / select / eval",
+                  f"{y['train_seconds']:.1f} / {y['score_seconds']:.1f} / {y['select_seconds']:.2f} / {y['evaluate_seconds']:.1f}",
+                  shape if y["round"] == 0 else f"selection {y['select_seconds']:.2f} s")
+            if "gflops" in y:  # round 0 scores no pool
+                t.add(f"active {strategy} round {y['round']}: pool scoring member-responses/s (GFLOP/s)",
+                      f"{y['member_responses_per_s']:.0f} ({y['gflops']:.1f})",
+                      f"{y['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.85)")
+    for y in g.get("dopt_select", []):
+        t.add(f"active {y['strategy']} selection alone, {y['ranks']} x {y['threads']}: s per 1000-pair batch (GFLOP/s)",
+              f"{y['select_seconds']:.2f} ({y['gflops']:.1f})",
+              f"pool {y['pool']}, H {y['H']}, {y['E']} members; {y['fraction_of_sgemm']} of sgemm {y['sgemm_forward_gflops']:.1f}")
+
+
+def case_study_rows(t, r):
+    """The full case study's wall time in fp32 and with model.precision=auto."""
+    if "case_study" not in r:
+        return
+    c = r["case_study"]
+    amx = "AMX" in (c.get("cpu") or {}).get("native_bf16_via", [])  # older JSONs: no CPU recorded
+    scale = "10 members, reference scale" if not c.get("overrides") else f"REDUCED by {len(c['overrides'])} overrides"
+
+    def stats(x):
+        return f", stats {100 * x['eval']['statistics_share']:.0f} % of eval" if x.get("eval", {}).get("statistics_share") else ""
+    t.add(f"case study ({scale}), 2 ranks" + (", fp32" if "auto" in c else ""), f"{c['run_wall_seconds'] / 60:.1f} min",
+          f"train {c.get('train_seconds') or float('nan'):.0f} s, eval {c.get('eval_seconds') or float('nan'):.0f} s{stats(c)} "
+          + ("(goal on AMX <= 5 min)" if amx else "(goal < 12 min)"))
+    x = c.get("auto")
+    if x and "unavailable" in x:
+        t.unavailable("case study, model.precision=auto", x["unavailable"])
+    elif x:
+        t.add(f"case study ({scale}), 2 ranks, model.precision=auto", f"{x['run_wall_seconds'] / 60:.1f} min",
+              f"train {x.get('train_seconds') or float('nan'):.0f} s, eval {x['eval_seconds']:.0f} s{stats(x)}; "
+              f"{c['run_wall_seconds'] / x['run_wall_seconds']:.2f}x fp32 (goal on AMX <= 2.5 min)")
+
+
+def tiles_lines(tiles):
+    """The single-threaded bf16 tiles of 256 / 512 / 1024 rows from bench_bf16's JSON."""
+    lines = ["", "single-threaded tiles: bf16 matmul (oneDNN) vs sgemm, GFLOP/s, forward L0 (N 1024, K 2048) + L1 (N 512, K 1024)",
+             f"{'rows':>5}  {'bf16':>7}  {'any':>7}  {'sgemm':>7}  {'ratio':>6}  {'L0 bf16':>8}  {'L0 any':>7}  {'L1 bf16':>8}  {'L1 any':>7}"]
+    for rows in (256, 512, 1024):
+        w, l0, l1 = (tiles["workloads"][f"{k}_{rows}"] for k in ("forward", "fwd0", "fwd1"))
+        lines.append(f"{rows:>5}  {w['bf16_gflops']:>7.0f}  {w['bf16_any_gflops']:>7.0f}  {w['sgemm_gflops']:>7.0f}  "
+                     f"{w['bf16_vs_sgemm']:>5.2f}x  {l0['bf16_gflops']:>8.0f}  {l0['bf16_any_gflops']:>7.0f}  "
+                     f"{l1['bf16_gflops']:>8.0f}  {l1['bf16_any_gflops']:>7.0f}")
+    g = tiles["gemms"]["fwd0_1024"]
+    lines.append(f"kernel {g['impl']}; weights any -> {g['weights_any_format']} "
+                 f"(plain nn.Linear = ba); max |bf16 - fp32| {g['max_abs_diff']:.3g} of |C| up to {g['max_abs_value']:.3g}")
+    return lines
+
+
+def render_table(cpu, rows, tiles):
+    """The CPU line, the rows in columns as wide as the longest measure, then the tiles."""
+    width = max(len(n) for n, _, _ in rows)
+    lines = [cpu_line(cpu), "", f"{'measure':<{width}}  {'value':>24}  ratio / note", "-" * (width + 60)]
+    lines += [f"{n:<{width}}  {v:>24}  {note}" for n, v, note in rows]
+    if tiles:
+        lines += tiles_lines(tiles)
+    return "\n".join(lines)
+
+
+def bench_table(r):
+    """The table of a benchmark's results r (bench.json's fields): the parts that ran, in order."""
+    cpu = r["machine"]["cpu"]
+    t = TableRows()
+    tiles = limit_rows(t, r, cpu)
+    for part_rows in (train_rows, eval_rows, ensemble_rows, large_ensemble_rows, memory_and_integrity_rows,
+                      active_rows, case_study_rows):
+        part_rows(t, r)
+    return render_table(cpu, t.rows, tiles)
 
 
 if __name__ == "__main__":

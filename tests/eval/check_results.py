@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 RUN_RECORD = {"ranks", "eval_seconds"}
+UWO_LAMBDA = 0.5  # the one eval.uwo_lambda of ranks_identical.sh: the aggregator "uwo_0.5"
 
 
 def walk(f):
@@ -249,113 +250,129 @@ def check_calibration(dump, res, j, mem, zf, golden, problems):
           f"{int(count[1:].sum())} untied pairs above disagreement 0.05")
 
 
-def main():
-    args = sys.argv[1:]
+def parse_arguments(args):
+    """(pairs dump or None, store, members, results .h5 paths, results.json) of the command line."""
     dump = None
     if args[:1] == ["--pairs-dump"]:
         dump, args = args[1], args[2:]
     store_path, members_path, *rest = args
-    json_path = rest[-1]
-    result_paths = rest[:-1]
-    problems = []
+    return dump, store_path, members_path, rest[:-1], rest[-1]
 
-    files = [h5py.File(p, "r") for p in result_paths]
-    problems += differences_across(result_paths, files)
-    res = files[0]
-    if int(files[-1].attrs["ranks"]) != len(result_paths):
-        problems.append(f"ranks attribute {files[-1].attrs['ranks']} != {len(result_paths)}")
 
-    st = h5py.File(store_path, "r")
-    mem = h5py.File(members_path, "r")
-    emb = st["test/embeddings"][()].astype(np.float64)
-    golden = st["test/rewards"][()].astype(np.float64)
-    N, K, D = emb.shape
-    E = int(mem.attrs["n_members"])
+def check_provenance(res, st, store_path, members_path, problems):
+    """results.h5 names the store and members it was computed from, its config and version."""
     for key, want in [("store", store_path), ("members_file", members_path), ("store_uuid", st.attrs["store_uuid"])]:
         if res.attrs[key] != want:
             problems.append(f"provenance {key} = {res.attrs[key]!r}, expected {want!r}")
     if "learning_rate" not in res.attrs["config"] or not res.attrs["version"]:
         problems.append("provenance: config text or version missing")
 
-    def member_scores(m, x):
-        g = mem[f"member_{m}"]
-        layers = sorted(k for k in g if k.startswith("layer_"))
-        h = x
-        for i, name in enumerate(sorted(layers, key=lambda s: int(s.split("_")[1]))):
-            h = h @ g[name]["weight"][()].astype(np.float64).T + g[name]["bias"][()].astype(np.float64)
-            if i + 1 < len(layers):
-                h = np.maximum(h, 0)
-        return (h[..., 0] - g.attrs["score_mean"]) / g.attrs["score_std"]
 
-    # ensemble.views: member m reads its view's datasets (/views/<name>/...; the first
-    # name in the store's `views` is the default view at the root)
+def member_scores(mem, m, x):
+    """Member m's MLP of members.h5 applied to x in numpy, standardised as rmens does."""
+    g = mem[f"member_{m}"]
+    layers = sorted(k for k in g if k.startswith("layer_"))
+    h = x
+    for i, name in enumerate(sorted(layers, key=lambda s: int(s.split("_")[1]))):
+        h = h @ g[name]["weight"][()].astype(np.float64).T + g[name]["bias"][()].astype(np.float64)
+        if i + 1 < len(layers):
+            h = np.maximum(h, 0)
+    return (h[..., 0] - g.attrs["score_mean"]) / g.attrs["score_std"]
+
+
+def member_view_scores(st, mem, m, dataset):
+    """Member m's scores of a store dataset as member m sees it: ensemble.views gives each
+    member a view, whose datasets are /views/<name>/... (the first name in the store's
+    `views` is the default view, at the root)."""
     default_view = str(st.attrs["views"][0]) if "views" in st.attrs else "default"
+    view = mem[f"member_{m}"].attrs.get("view", default_view)
+    view = view.decode() if isinstance(view, bytes) else str(view)
+    path = dataset if view == default_view else f"views/{view}/{dataset}"
+    return member_scores(mem, m, st[path][()].astype(np.float64))
 
-    def view_data(m, dataset):
-        view = mem[f"member_{m}"].attrs.get("view", default_view)
-        view = view.decode() if isinstance(view, bytes) else str(view)
-        path = dataset if view == default_view else f"views/{view}/{dataset}"
-        return st[path][()].astype(np.float64)
 
-    z = res["predictions"][()].astype(np.float64)
-    if z.shape != (E, N, K):
-        problems.append(f"/predictions shape {z.shape}, expected {(E, N, K)}")
-    for m in range(E):
-        mine = member_scores(m, view_data(m, "test/embeddings"))
+def check_predictions(st, mem, z, shape, problems):
+    """/predictions (z) has the shape (E, N, K) and is every member's numpy scoring of its
+    view's test embeddings."""
+    if z.shape != shape:
+        problems.append(f"/predictions shape {z.shape}, expected {shape}")
+    for m in range(shape[0]):
+        mine = member_view_scores(st, mem, m, "test/embeddings")
         err = np.abs(mine - z[m]).max()
         if err > 1e-3 * max(1.0, np.abs(mine).max()):
             problems.append(f"/predictions member {m}: max error {err} against numpy")
 
+
+def checked_bon_n(res, K, problems):
+    """The best-of-n sizes in results.h5: eval.bon_n of ranks_identical.sh, those up to K."""
     bon_n = [int(n) for n in res["bon_n"][()]]
     if bon_n != [n for n in [1, 2, 3, 5, 11, 40] if n <= K]:
         problems.append(f"bon_n {bon_n}")
-    zf = res["predictions"][()]  # float32 as rmens aggregates them (in double)
+    return bon_n
 
-    def figures(score):
-        bon = [np.mean([bon_exact(score[p], golden[p], n) for p in range(N)]) for n in bon_n]
-        rhos = [stats.spearmanr(score[p], golden[p]).correlation for p in range(N)]
-        rhos = [r for r in rhos if not math.isnan(r)]
-        c = np.array([pair_accuracy_counts(score[p], golden[p]) for p in range(N)])
-        return bon, float(np.mean(rhos)) if rhos else math.nan, c[:, 0].sum() / c[:, 1].sum()
 
-    def check_group(g, score, label, bench=None):
-        bon, rho, acc = figures(score)
-        for j, n in enumerate(bon_n):
-            if not close(float(g["bon"][j]), bon[j]):
-                problems.append(f"{label}: bon({n}) {g['bon'][j]} vs {bon[j]}")
-        if not close(float(g.attrs["spearman"]), rho):
-            problems.append(f"{label}: spearman {g.attrs['spearman']} vs {rho}")
-        if not close(float(g.attrs["pair_accuracy"]), acc):
-            problems.append(f"{label}: pair accuracy {g.attrs['pair_accuracy']} vs {acc}")
-        if bench is not None and not close(float(g.attrs["bench_accuracy"]), bench):
-            problems.append(f"{label}: bench accuracy {g.attrs['bench_accuracy']} vs {bench}")
+def aggregates(z):
+    """Each aggregator's scores from member scores z [E, ...] (in double, as rmens)."""
+    return {"mean": z.mean(0), "min": z.min(0), "median": np.median(z, 0),
+            "uwo_0.5": z.mean(0) - UWO_LAMBDA * z.var(0)}
 
-    zd = zf.astype(np.float64)
-    lam = 0.5
-    aggs = {"mean": zd.mean(0), "min": zd.min(0), "median": np.median(zd, 0),
-            "uwo_0.5": zd.mean(0) - lam * zd.var(0)}
-    bc = np.stack([member_scores(m, view_data(m, "bench/chosen")) for m in range(E)])
-    br = np.stack([member_scores(m, view_data(m, "bench/rejected")) for m in range(E)])
-    bench_aggs = {"mean": (bc.mean(0), br.mean(0)), "min": (bc.min(0), br.min(0)),
-                  "median": (np.median(bc, 0), np.median(br, 0)),
-                  "uwo_0.5": (bc.mean(0) - lam * bc.var(0), br.mean(0) - lam * br.var(0))}
+
+def figures(score, golden, bon_n):
+    """Exact best-of-n for each n, mean Spearman over the prompts where it is defined, and
+    pairwise accuracy of scores [N, K] against the golden rewards."""
+    N = len(golden)
+    bon = [np.mean([bon_exact(score[p], golden[p], n) for p in range(N)]) for n in bon_n]
+    rhos = [stats.spearmanr(score[p], golden[p]).correlation for p in range(N)]
+    rhos = [r for r in rhos if not math.isnan(r)]
+    c = np.array([pair_accuracy_counts(score[p], golden[p]) for p in range(N)])
+    return bon, float(np.mean(rhos)) if rhos else math.nan, c[:, 0].sum() / c[:, 1].sum()
+
+
+def check_group(g, score, label, golden, bon_n, problems, bench=None):
+    """A results.h5 group's bon, spearman, pair accuracy (and bench accuracy) against score's."""
+    bon, rho, acc = figures(score, golden, bon_n)
+    for j, n in enumerate(bon_n):
+        if not close(float(g["bon"][j]), bon[j]):
+            problems.append(f"{label}: bon({n}) {g['bon'][j]} vs {bon[j]}")
+    if not close(float(g.attrs["spearman"]), rho):
+        problems.append(f"{label}: spearman {g.attrs['spearman']} vs {rho}")
+    if not close(float(g.attrs["pair_accuracy"]), acc):
+        problems.append(f"{label}: pair accuracy {g.attrs['pair_accuracy']} vs {acc}")
+    if bench is not None and not close(float(g.attrs["bench_accuracy"]), bench):
+        problems.append(f"{label}: bench accuracy {g.attrs['bench_accuracy']} vs {bench}")
+
+
+def check_aggregators(res, st, mem, E, aggs, golden, bon_n, problems):
+    """Every aggregator's figures; its bench accuracy from the members' numpy scores of the
+    bench pairs (ties count half)."""
+    chosen = aggregates(np.stack([member_view_scores(st, mem, m, "bench/chosen") for m in range(E)]))
+    rejected = aggregates(np.stack([member_view_scores(st, mem, m, "bench/rejected") for m in range(E)]))
     for name, score in aggs.items():
-        c, r = bench_aggs[name]
-        check_group(res[f"aggregators/{name}"], score, name, float(np.mean((c > r) + 0.5 * (c == r))))
-    # oracle and singles
+        c, r = chosen[name], rejected[name]
+        check_group(res[f"aggregators/{name}"], score, name, golden, bon_n, problems,
+                    float(np.mean((c > r) + 0.5 * (c == r))))
+
+
+def check_oracle_and_singles(res, zd, E, golden, bon_n, problems):
+    """The oracle's best-of-n (the golden reward picking itself) and each single member's figures."""
+    N = len(golden)
     oracle = [np.mean([bon_exact(golden[p], golden[p], n) for p in range(N)]) for n in bon_n]
     if not all(close(float(a), b) for a, b in zip(res["oracle_bon"][()], oracle)):
         problems.append(f"oracle {res['oracle_bon'][()]} vs {oracle}")
     single_spearman = []
     for m in range(E):
-        bon, rho, acc = figures(zd[m])
+        bon, rho, acc = figures(zd[m], golden, bon_n)
         single_spearman.append(rho)
         if not close(float(res["single/spearman"][m]), rho) or not close(float(res["single/bon"][m, -1]), bon[-1]):
             problems.append(f"single member {m} figures differ")
     if not close(float(res["single/mean"].attrs["spearman"]), float(np.mean(single_spearman))):
         problems.append("single mean spearman")
 
-    # agreement and uncertainty of the full ensemble
+
+def agreement_and_uncertainty(zd, E, golden):
+    """The full ensemble's agreement and uncertainty figures, as results.h5 "group@attribute"
+    keys, recomputed prompt by prompt from the E members' scores zd [E, N, K]."""
+    N, K = golden.shape
     iu = np.triu_indices(K, 1)
     agree = compared = 0
     rho_pairs = []
@@ -380,6 +397,7 @@ def main():
         r = stats.spearmanr(sd, err).correlation
         if not math.isnan(r):
             std_rank.append(r)
+        # how many member pairs disagree on each response pair, where the mean is wrong / right
         dg = np.sign(golden[p, iu[0]] - golden[p, iu[1]])
         dm = np.sign(mean[iu[0]] - mean[iu[1]])
         disagree = E * (E - 1) // 2 - same_pairs
@@ -392,24 +410,31 @@ def main():
         matrix.setdefault((a, b), []).append(r)
     member_spearman = np.mean([np.mean(v) for v in matrix.values()])
     auroc = stats.mannwhitneyu(levels_wrong, levels_right).statistic / (len(levels_wrong) * len(levels_right))
-    expect = {"agreement@pair_agreement": agree / compared, "agreement@member_spearman": member_spearman,
-              "agreement@best_pick_agreement": np.mean(picks_same),
-              "uncertainty@mean_std": zd.std(0).mean(), "uncertainty@std_rank_error_spearman": np.mean(std_rank),
-              "uncertainty@disagreement_auroc": auroc}
-    for key, want in expect.items():
+    return {"agreement@pair_agreement": agree / compared, "agreement@member_spearman": member_spearman,
+            "agreement@best_pick_agreement": np.mean(picks_same),
+            "uncertainty@mean_std": zd.std(0).mean(), "uncertainty@std_rank_error_spearman": np.mean(std_rank),
+            "uncertainty@disagreement_auroc": auroc}
+
+
+def check_agreement_and_uncertainty(res, zd, E, golden, problems):
+    for key, want in agreement_and_uncertainty(zd, E, golden).items():
         group, attr = key.split("@")
         if not close(float(res[group].attrs[attr]), float(want)):
             problems.append(f"{key}: {res[group].attrs[attr]} vs {want}")
 
-    # the full-size ablation entry equals the full ensemble
+
+def check_ablation(res, E, problems):
+    """The full-size ablation entry equals the full ensemble; size 2 has eval.ablation_subsets
+    (3) subsets of distinct members."""
     if float(res[f"ablation/{E}/aggregators/mean/bon"][-1]) != float(res["aggregators/mean/bon"][-1]):
         problems.append("ablation at k = E differs from the full ensemble")
     subsets = res["ablation/2/members"][()]
     if subsets.shape != (3, 2) or not all(len(set(s)) == 2 for s in subsets):
         problems.append(f"ablation/2/members {subsets}")
 
-    # results.json: the documented shape, the same numbers
-    j = json.load(open(json_path))
+
+def check_results_json(j, res, E, aggs, bon_n, problems):
+    """results.json: the documented shape, the same numbers as results.h5."""
     for key in ["members", "aggregators", "single", "oracle_bon", "agreement", "uncertainty", "ablation"]:
         if key not in j:
             problems.append(f"results.json: key '{key}' missing")
@@ -430,6 +455,35 @@ def main():
     if j["ablation"]["1"]["agreement"]["pair_agreement"] is not None:
         problems.append("results.json: agreement of one member should be null")
 
+
+def main():
+    dump, store_path, members_path, result_paths, json_path = parse_arguments(sys.argv[1:])
+    problems = []
+
+    files = [h5py.File(p, "r") for p in result_paths]
+    problems += differences_across(result_paths, files)
+    res = files[0]
+    if int(files[-1].attrs["ranks"]) != len(result_paths):
+        problems.append(f"ranks attribute {files[-1].attrs['ranks']} != {len(result_paths)}")
+
+    st = h5py.File(store_path, "r")
+    mem = h5py.File(members_path, "r")
+    golden = st["test/rewards"][()].astype(np.float64)
+    N, K, _ = st["test/embeddings"].shape
+    E = int(mem.attrs["n_members"])
+    check_provenance(res, st, store_path, members_path, problems)
+    zf = res["predictions"][()]  # float32 as rmens aggregates them (in double)
+    zd = zf.astype(np.float64)
+    check_predictions(st, mem, zd, (E, N, K), problems)
+    bon_n = checked_bon_n(res, K, problems)
+
+    aggs = aggregates(zd)
+    check_aggregators(res, st, mem, E, aggs, golden, bon_n, problems)
+    check_oracle_and_singles(res, zd, E, golden, bon_n, problems)
+    check_agreement_and_uncertainty(res, zd, E, golden, problems)
+    check_ablation(res, E, problems)
+    j = json.load(open(json_path))
+    check_results_json(j, res, E, aggs, bon_n, problems)
     check_diagnostics(res, j, aggs, zd, golden, bon_n, problems)
     if dump:
         check_calibration(dump, res, j, mem, zf, golden, problems)

@@ -150,6 +150,148 @@ static void count_progress(const rm_member *m, int epoch, int epochs, double tra
     CHECK(isfinite(train_loss) && isfinite(val_loss) && val_accuracy >= 0 && val_accuracy <= 1);
 }
 
+/* Under BT the output bias has no gradient: it keeps its initial value exactly. */
+static void check_output_bias_kept(const rm_settings *cfg, const rm_train_data *data, const rm_member *m0)
+{
+    rm_mlp init;
+    CHECK(rm_mlp_create(&init, (int)data->dim, cfg->model_hidden, cfg->model_n_hidden) == 0);
+    rm_mlp_init_uniform(&init, m0->seed, RM_STREAM_MEMBER(0, RM_MEMBER_INIT));
+    size_t out_bias = init.bias_offset[init.n_layers - 1];
+    CHECK(init.params[out_bias] == m0->mlp.params[out_bias]);
+    CHECK(init.params[0] != m0->mlp.params[0]);
+    rm_mlp_free(&init);
+}
+
+/* Trains member 0 under the test's settings into *m0 (the reference the later checks
+ * compare with): progress reported once per epoch, it ranks the test split better than
+ * its annotator and than its own training labels, its pair count and seed. */
+static void train_first_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
+                               const synth_split *test, rm_member *m0)
+{
+    CHECK(rm_train_member(cfg, data, pairs, 0, MPI_COMM_SELF, m0, count_progress, NULL) == 0);
+    CHECK(progress_calls == m0->epochs_run);
+    double model_acc, annotator_acc;
+    test_accuracy(m0, test, cfg->pairs_annotator_beta, pairs->reward_scale, &model_acc, &annotator_acc);
+    printf("bt member: %d epochs (best %d), val acc %.4f, test pairwise acc %.4f vs annotator %.4f "
+           "(train label agreement %.4f)\n", m0->epochs_run, m0->best_epoch, m0->val_accuracy[m0->best_epoch - 1],
+           model_acc, annotator_acc, pairs->label_agreement);
+    CHECK(model_acc > annotator_acc + 0.05);
+    CHECK(model_acc > pairs->label_agreement);
+    CHECK(m0->pairs_trained == (long long)m0->epochs_run * (long long)pairs->n_train);
+    CHECK(m0->seed == rm_member_seed(5, 0));
+    check_output_bias_kept(cfg, data, m0);
+}
+
+/* The kept weights are the best epoch's: their validation loss is the minimum of the
+ * history, and rescoring the validation pairs with them gives that loss again. */
+static void check_best_epoch_kept(const rm_train_data *data, const rm_pairs *pairs, const rm_member *m0)
+{
+    double best = INFINITY;
+    for (int e = 0; e < m0->epochs_run; e++) best = fmin(best, m0->val_loss[e]);
+    CHECK(m0->val_loss[m0->best_epoch - 1] == best);
+
+    size_t n_val = pairs->n - pairs->n_train;
+    float *sw = malloc(sizeof(float) * n_val), *sl = malloc(sizeof(float) * n_val);
+    uint32_t *w = malloc(sizeof(uint32_t) * n_val), *l = malloc(sizeof(uint32_t) * n_val);
+    for (size_t i = 0; i < n_val; i++) {
+        w[i] = pairs->winner[pairs->order[pairs->n_train + i]];
+        l[i] = pairs->loser[pairs->order[pairs->n_train + i]];
+    }
+    CHECK(rm_member_score(&m0->mlp, data->embeddings, data->dim, w, n_val, sw) == 0);
+    CHECK(rm_member_score(&m0->mlp, data->embeddings, data->dim, l, n_val, sl) == 0);
+    double loss = 0;
+    for (size_t i = 0; i < n_val; i++) loss += log1p(exp(-((double)sw[i] - sl[i])));
+    CHECK_CLOSE(loss / (double)n_val, best, 1e-5);
+    free(sw); free(sl); free(w); free(l);
+}
+
+/* Standardisation: mean and population std of the scores of all train items. */
+static void check_standardisation(const rm_train_data *data, const rm_member *m0)
+{
+    size_t n = data->n_prompts * data->n_responses;
+    float *s = malloc(sizeof(float) * n);
+    CHECK(rm_member_score(&m0->mlp, data->embeddings, data->dim, NULL, n, s) == 0);
+    double mean = 0, ss = 0;
+    for (size_t i = 0; i < n; i++) mean += s[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++) ss += (s[i] - mean) * (s[i] - mean);
+    CHECK_CLOSE(m0->score_mean, mean, 1e-9 * fmax(1, fabs(mean)));
+    CHECK_CLOSE(m0->score_std, sqrt(ss / (double)n), 1e-9);
+    free(s);
+}
+
+/* Deterministic and independent of the BLAS thread count (the any-number-of-ranks
+ * guarantee rests on it); another member index gives another initialisation and order.
+ * Leaves the BLAS at 2 threads, as main set it. */
+static void check_deterministic(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
+                                const rm_member *m0)
+{
+    rm_member again, other;
+    rm_mlp_set_threads(1);
+    CHECK(train(cfg, data, pairs, 0, &again) == 0);
+    CHECK(same_member(m0, &again));
+    rm_member_free(&again);
+    rm_mlp_set_threads(2);
+    CHECK(train(cfg, data, pairs, 0, &again) == 0);
+    CHECK(same_member(m0, &again));
+    rm_member_free(&again);
+
+    CHECK(train(cfg, data, pairs, 1, &other) == 0);
+    CHECK(!same_member(m0, &other));
+    rm_member_free(&other);
+}
+
+/* Bootstrap: deterministic, and not the full-data member. */
+static void check_bootstrap(const rm_train_data *data, const rm_pairs *pairs, const rm_member *m0)
+{
+    const char *extra[] = {"ensemble.data=\"bootstrap\""};
+    rm_settings boot = settings(extra, 1);
+    rm_member other, again;
+    CHECK(train(&boot, data, pairs, 0, &other) == 0);
+    CHECK(train(&boot, data, pairs, 0, &again) == 0);
+    CHECK(same_member(&other, &again));
+    CHECK(!same_member(m0, &other));
+    rm_member_free(&other);
+    rm_member_free(&again);
+    rm_settings_free(&boot);
+}
+
+/* The classification objective also beats its annotator on the test split. */
+static void check_clf_objective(const rm_train_data *data, const rm_pairs *pairs, const synth_split *test)
+{
+    const char *extra[] = {"model.objective=\"clf\""};
+    rm_settings clf = settings(extra, 1);
+    rm_member other;
+    double model_acc, annotator_acc;
+    CHECK(train(&clf, data, pairs, 0, &other) == 0);
+    test_accuracy(&other, test, clf.pairs_annotator_beta, pairs->reward_scale, &model_acc, &annotator_acc);
+    printf("clf member: %d epochs, test pairwise acc %.4f vs annotator %.4f\n", other.epochs_run, model_acc, annotator_acc);
+    CHECK(model_acc > annotator_acc + 0.05);
+    rm_member_free(&other);
+    rm_settings_free(&clf);
+}
+
+/* No early stopping with patience 0, and none without validation pairs (validation
+ * fraction 0): every epoch runs and the last is kept. */
+static void check_without_early_stopping(const rm_train_data *data, const rm_pairs *pairs)
+{
+    const char *extra[] = {"train.patience=0", "train.epochs=3"};
+    rm_settings s = settings(extra, 2);
+    rm_member other;
+    CHECK(train(&s, data, pairs, 0, &other) == 0);
+    CHECK(other.epochs_run == 3);
+    rm_member_free(&other);
+    rm_pairs all;
+    CHECK(test_pairs_build(&all, data->rewards, data->n_prompts, data->n_responses, "cross_prompt", 500, 1.0, 0.0, 5) == 0);
+    CHECK(train(&s, data, &all, 0, &other) == 0);
+    CHECK(other.epochs_run == 3 && other.best_epoch == 3 && isnan(other.val_loss[0]));
+    rm_member_free(&other);
+    rm_pairs_free(&all);
+    rm_settings_free(&s);
+}
+
+/* Training one member end to end: the member 0 trained here is the reference every
+ * other training is compared with. */
 static void check_training(const synth_split *train_split, const synth_split *test)
 {
     rm_settings cfg = settings(NULL, 0);
@@ -159,118 +301,14 @@ static void check_training(const synth_split *train_split, const synth_split *te
     rm_train_data data = {train_split->embeddings, train_split->rewards, train_split->n_prompts,
                           train_split->n_responses, train_split->dim};
 
-    rm_member m0, again, other;
-    CHECK(rm_train_member(&cfg, &data, &pairs, 0, MPI_COMM_SELF, &m0, count_progress, NULL) == 0);
-    CHECK(progress_calls == m0.epochs_run);
-    double model_acc, annotator_acc;
-    test_accuracy(&m0, test, cfg.pairs_annotator_beta, pairs.reward_scale, &model_acc, &annotator_acc);
-    printf("bt member: %d epochs (best %d), val acc %.4f, test pairwise acc %.4f vs annotator %.4f "
-           "(train label agreement %.4f)\n", m0.epochs_run, m0.best_epoch, m0.val_accuracy[m0.best_epoch - 1],
-           model_acc, annotator_acc, pairs.label_agreement);
-    CHECK(model_acc > annotator_acc + 0.05);
-    CHECK(model_acc > pairs.label_agreement);
-    CHECK(m0.pairs_trained == (long long)m0.epochs_run * (long long)pairs.n_train);
-    CHECK(m0.seed == rm_member_seed(5, 0));
-    {
-        /* under BT the output bias has no gradient: it keeps its initial value exactly */
-        rm_mlp init;
-        CHECK(rm_mlp_create(&init, (int)data.dim, cfg.model_hidden, cfg.model_n_hidden) == 0);
-        rm_mlp_init_uniform(&init, m0.seed, RM_STREAM_MEMBER(0, RM_MEMBER_INIT));
-        size_t out_bias = init.bias_offset[init.n_layers - 1];
-        CHECK(init.params[out_bias] == m0.mlp.params[out_bias]);
-        CHECK(init.params[0] != m0.mlp.params[0]);
-        rm_mlp_free(&init);
-    }
-
-    /* the kept weights are the best epoch's: their validation loss is the minimum of the history */
-    double best = INFINITY;
-    for (int e = 0; e < m0.epochs_run; e++) best = fmin(best, m0.val_loss[e]);
-    CHECK(m0.val_loss[m0.best_epoch - 1] == best);
-    {
-        size_t n_val = pairs.n - pairs.n_train;
-        float *sw = malloc(sizeof(float) * n_val), *sl = malloc(sizeof(float) * n_val);
-        uint32_t *w = malloc(sizeof(uint32_t) * n_val), *l = malloc(sizeof(uint32_t) * n_val);
-        for (size_t i = 0; i < n_val; i++) {
-            w[i] = pairs.winner[pairs.order[pairs.n_train + i]];
-            l[i] = pairs.loser[pairs.order[pairs.n_train + i]];
-        }
-        CHECK(rm_member_score(&m0.mlp, data.embeddings, data.dim, w, n_val, sw) == 0);
-        CHECK(rm_member_score(&m0.mlp, data.embeddings, data.dim, l, n_val, sl) == 0);
-        double loss = 0;
-        for (size_t i = 0; i < n_val; i++) loss += log1p(exp(-((double)sw[i] - sl[i])));
-        CHECK_CLOSE(loss / (double)n_val, best, 1e-5);
-        free(sw); free(sl); free(w); free(l);
-    }
-
-    /* standardisation: mean and population std of the scores of all train items */
-    {
-        size_t n = data.n_prompts * data.n_responses;
-        float *s = malloc(sizeof(float) * n);
-        CHECK(rm_member_score(&m0.mlp, data.embeddings, data.dim, NULL, n, s) == 0);
-        double mean = 0, ss = 0;
-        for (size_t i = 0; i < n; i++) mean += s[i];
-        mean /= (double)n;
-        for (size_t i = 0; i < n; i++) ss += (s[i] - mean) * (s[i] - mean);
-        CHECK_CLOSE(m0.score_mean, mean, 1e-9 * fmax(1, fabs(mean)));
-        CHECK_CLOSE(m0.score_std, sqrt(ss / (double)n), 1e-9);
-        free(s);
-    }
-
-    /* deterministic; independent of the BLAS thread count */
-    rm_mlp_set_threads(1);
-    CHECK(train(&cfg, &data, &pairs, 0, &again) == 0);
-    CHECK(same_member(&m0, &again));
-    rm_member_free(&again);
-    rm_mlp_set_threads(2);
-    CHECK(train(&cfg, &data, &pairs, 0, &again) == 0);
-    CHECK(same_member(&m0, &again));
-    rm_member_free(&again);
-
-    /* another member index: another initialisation and order */
-    CHECK(train(&cfg, &data, &pairs, 1, &other) == 0);
-    CHECK(!same_member(&m0, &other));
-    rm_member_free(&other);
-
-    /* bootstrap: deterministic, and not the full-data member */
-    {
-        const char *extra[] = {"ensemble.data=\"bootstrap\""};
-        rm_settings boot = settings(extra, 1);
-        CHECK(train(&boot, &data, &pairs, 0, &other) == 0);
-        CHECK(train(&boot, &data, &pairs, 0, &again) == 0);
-        CHECK(same_member(&other, &again));
-        CHECK(!same_member(&m0, &other));
-        rm_member_free(&other);
-        rm_member_free(&again);
-        rm_settings_free(&boot);
-    }
-
-    /* classification objective */
-    {
-        const char *extra[] = {"model.objective=\"clf\""};
-        rm_settings clf = settings(extra, 1);
-        CHECK(train(&clf, &data, &pairs, 0, &other) == 0);
-        test_accuracy(&other, test, clf.pairs_annotator_beta, pairs.reward_scale, &model_acc, &annotator_acc);
-        printf("clf member: %d epochs, test pairwise acc %.4f vs annotator %.4f\n", other.epochs_run, model_acc, annotator_acc);
-        CHECK(model_acc > annotator_acc + 0.05);
-        rm_member_free(&other);
-        rm_settings_free(&clf);
-    }
-
-    /* no early stopping with patience 0, and no validation pairs at all */
-    {
-        const char *extra[] = {"train.patience=0", "train.epochs=3"};
-        rm_settings s = settings(extra, 2);
-        CHECK(train(&s, &data, &pairs, 0, &other) == 0);
-        CHECK(other.epochs_run == 3);
-        rm_member_free(&other);
-        rm_pairs all;
-        CHECK(test_pairs_build(&all, data.rewards, data.n_prompts, data.n_responses, "cross_prompt", 500, 1.0, 0.0, 5) == 0);
-        CHECK(train(&s, &data, &all, 0, &other) == 0);
-        CHECK(other.epochs_run == 3 && other.best_epoch == 3 && isnan(other.val_loss[0]));
-        rm_member_free(&other);
-        rm_pairs_free(&all);
-        rm_settings_free(&s);
-    }
+    rm_member m0;
+    train_first_member(&cfg, &data, &pairs, test, &m0);
+    check_best_epoch_kept(&data, &pairs, &m0);
+    check_standardisation(&data, &m0);
+    check_deterministic(&cfg, &data, &pairs, &m0);
+    check_bootstrap(&data, &pairs, &m0);
+    check_clf_objective(&data, &pairs, test);
+    check_without_early_stopping(&data, &pairs);
     rm_member_free(&m0);
     rm_pairs_free(&pairs);
     rm_settings_free(&cfg);
