@@ -1,58 +1,16 @@
-/* Shared command-line handling (see cli.h). */
+/* The skeleton of the verbs that run a configuration, and failure reporting (see cli.h). */
 #include "cli.h"
-
-#include <string.h>
 
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
+#include "rmens/ensemble/checkpoint.h"
+#include "rmens/store/lock.h"
 
 int cli_rank(MPI_Comm comm)
 {
     int r = 0;
     MPI_Comm_rank(comm, &r);
     return r;
-}
-
-void cli_print_help(const cli_verb *verb, FILE *out)
-{
-    fprintf(out, "usage: %s\n\n%s\n", verb->usage, verb->summary);
-    if (verb->details) fprintf(out, "\n%s", verb->details);
-}
-
-int cli_parse_config_args(int argc, char **argv, const cli_verb *verb, int allow_resume, cli_args *out)
-{
-    memset(out, 0, sizeof *out);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            if (cli_rank(MPI_COMM_WORLD) == 0) cli_print_help(verb, stdout);
-            return 1;
-        } else if (strcmp(a, "--set") == 0 || strncmp(a, "--set=", 6) == 0) {
-            const char *kv = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!kv) return rm_errorf("--set needs key=value");
-            if (out->n_sets == CLI_MAX_SETS) return rm_errorf("too many --set options (at most %d)", CLI_MAX_SETS);
-            out->sets[out->n_sets++] = kv;
-        } else if (strcmp(a, "--force") == 0) {
-            out->force = 1;
-        } else if (allow_resume && strcmp(a, "--resume") == 0) {
-            out->resume = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return rm_errorf("unknown option '%s' (see rmens %s --help)", a, verb->name);
-        } else if (!out->config_path) {
-            out->config_path = a;
-        } else {
-            return rm_errorf("unexpected argument '%s' (see rmens %s --help)", a, verb->name);
-        }
-    }
-    if (!out->config_path) return rm_errorf("missing CONFIG (see rmens %s --help)", verb->name);
-    return 0;
-}
-
-int cli_load_settings(const cli_args *a, rm_settings *s, MPI_Comm comm)
-{
-    /* Every rank parses the same file; rm_all_ok makes them agree on the first error. */
-    int rc = rm_settings_load(s, a->config_path, a->sets, a->n_sets);
-    return rm_all_ok(comm, rc);
 }
 
 int cli_fail(const char *verb, MPI_Comm comm)
@@ -62,4 +20,35 @@ int cli_fail(const char *verb, MPI_Comm comm)
         fflush(stderr);
     }
     return 1;
+}
+
+int cli_load_config(const cli_verb *verb, int argc, char **argv, cli_config_args *args, rm_settings *cfg,
+                    MPI_Comm comm)
+{
+    int parsed = cli_parse(verb, argc, argv, args);
+    if (parsed != CLI_PARSED) return parsed;
+    /* Every rank parses the same file; rm_all_ok makes them agree on the first error. */
+    int rc = rm_settings_load(cfg, args->config_path, args->sets.items, args->sets.count);
+    return rm_all_ok(comm, rc) == 0 ? CLI_PARSED : -1;
+}
+
+int cli_run_locked(const cli_verb *verb, int argc, char **argv, cli_lock_mode mode, cli_locked_work work)
+{
+    MPI_Comm comm = MPI_COMM_WORLD;
+    cli_config_args args;
+    rm_settings cfg;
+    int loaded = cli_load_config(verb, argc, argv, &args, &cfg, comm);
+    if (loaded == CLI_HELP_SHOWN) return 0;
+    if (loaded != CLI_PARSED) return cli_fail(verb->name, comm);
+    rm_output_lock lock;
+    if (rm_output_lock_acquire(&lock, cfg.output, mode == CLI_LOCK_EXCLUSIVE, verb->name, comm) != 0) {
+        rm_settings_free(&cfg);
+        return cli_fail(verb->name, comm);
+    }
+    int rc = work(&cfg, &args, comm);
+    /* A checkpointed run did not fail: nothing of its output is tidied away, --resume needs it. */
+    rm_output_lock_release(&lock, rc == 0 || rc == RM_EXIT_CHECKPOINTED);
+    rm_settings_free(&cfg);
+    if (rc == RM_EXIT_CHECKPOINTED) return RM_EXIT_CHECKPOINTED;
+    return rc == 0 ? 0 : cli_fail(verb->name, comm);
 }

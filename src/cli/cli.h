@@ -1,47 +1,43 @@
-/* Shared command-line handling for the verbs. */
+/* What the verbs share: the option tables' parser (cli_options.h), the skeleton of the
+ * verbs that run a configuration, and the one way of reporting a failure. */
 #ifndef RMENS_CLI_H
 #define RMENS_CLI_H
 
 #include <mpi.h>
-#include <stdio.h>
+#include <stddef.h>
 
+#include "cli_options.h"
 #include "rmens/base/config.h"
 
-#define CLI_MAX_SETS 256
-
+/* The command line of the verbs that run a configuration: synth, train, eval, run, active. */
 typedef struct {
-    const char *config_path;            /* positional CONFIG (may be NULL if optional) */
-    const char *sets[CLI_MAX_SETS];     /* --set key=value, in order */
-    int n_sets;
-    int force, resume;
-} cli_args;
+    const char *config_path; /* CONFIG */
+    cli_text_list sets;      /* --set key=value, applied in order over the file */
+    int force;               /* --force: overwrite what the verb would refuse to */
+    int resume;              /* --resume (train, run, active): continue from the checkpoint */
+} cli_config_args;
 
-typedef struct {
-    const char *name;
-    const char *summary;
-    const char *usage;     /* lines after "usage: " */
-    const char *details;   /* printed by --help */
-    int (*run)(int argc, char **argv);
-} cli_verb;
+/* Parse CONFIG and its options, then load the settings on every rank (they agree on the
+ * first error). CLI_PARSED: `cfg` is loaded (rm_settings_free it); CLI_HELP_SHOWN: exit
+ * 0; -1: the message is set, nothing to free. */
+int cli_load_config(const cli_verb *verb, int argc, char **argv, cli_config_args *args, rm_settings *cfg,
+                    MPI_Comm comm);
 
-/* Parse "CONFIG [--set k=v]... [--force] [--resume]"; `allow_resume` enables --resume.
- * Returns 0, 1 when --help was printed (exit 0), -1 on a usage error (message set). */
-int cli_parse_config_args(int argc, char **argv, const cli_verb *verb, int allow_resume, cli_args *out);
-/* Load settings from parsed args; rank 0's message is shared so every rank agrees. */
-int cli_load_settings(const cli_args *a, rm_settings *s, MPI_Comm comm);
-/* Print the verb's help text. */
-void cli_print_help(const cli_verb *verb, FILE *out);
+/* A reader (eval) shares <output> with other readers; a writer (train, run, active) holds it alone. */
+typedef enum { CLI_LOCK_SHARED = 0, CLI_LOCK_EXCLUSIVE = 1 } cli_lock_mode;
+
+/* What a verb does with <output> locked: 0, RM_EXIT_CHECKPOINTED (stopped by a signal after
+ * saving a checkpoint), or -1 with the message set. */
+typedef int (*cli_locked_work)(const rm_settings *cfg, const cli_config_args *args, MPI_Comm comm);
+
+/* The whole of a verb working in <output>, over MPI_COMM_WORLD: parse, load the settings,
+ * lock <output>, do the work, release the lock, and turn the outcome into the exit status
+ * (0; 75 = RM_EXIT_CHECKPOINTED for requeueing; 1 after rank 0 printed the error). */
+int cli_run_locked(const cli_verb *verb, int argc, char **argv, cli_lock_mode mode, cli_locked_work work);
+
 /* Print "rmens <verb>: error: <message>" from rank 0 and return the exit status 1. */
 int cli_fail(const char *verb, MPI_Comm comm);
 int cli_rank(MPI_Comm comm);
-
-int cmd_synth(int argc, char **argv);
-int cmd_import(int argc, char **argv);
-int cmd_inspect(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_active(int argc, char **argv);
 
 extern const cli_verb VERB_SYNTH, VERB_IMPORT, VERB_INSPECT, VERB_TRAIN, VERB_EVAL, VERB_RUN, VERB_ACTIVE;
 

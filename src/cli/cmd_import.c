@@ -1,80 +1,17 @@
-/* rmens import: build a store from the paper's released .npy files (see include/rmens/import.h). */
+/* rmens import: build a store from the paper's released .npy files (see include/rmens/store/import.h). */
 #include "cli.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-#include "rmens/base/common.h"
 #include "rmens/store/import.h"
 
-/* "--name VALUE" or "--name=VALUE": 1 matched (value set), 0 not this option, -1 missing value. */
-static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0) return 0;
-    if (argv[*i][n] == '=') {
-        *value = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0') return 0;
-    if (*i + 1 >= argc) return rm_errorf("%s needs a value (see rmens import --help)", name);
-    *value = argv[++*i];
-    return 1;
-}
-
-static int parse_import_args(int argc, char **argv, rm_import_args *a)
-{
-    memset(a, 0, sizeof *a);
-    struct { const char *name; const char **slot; } options[] = {
-        {"--train-embeddings", &a->train_embeddings}, {"--train-rewards", &a->train_rewards},
-        {"--test-embeddings", &a->test_embeddings},   {"--test-rewards", &a->test_rewards},
-        {"--bench-chosen", &a->bench_chosen},         {"--bench-rejected", &a->bench_rejected},
-        {"--output", &a->output},                     {"--embed-model", &a->embed_model},
-        {"--response-model", &a->response_model},     {"--task", &a->task},
-        {"--view", &a->view},
-    };
-    const int n_options = (int)(sizeof options / sizeof options[0]);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            if (cli_rank(MPI_COMM_WORLD) == 0) cli_print_help(&VERB_IMPORT, stdout);
-            return 1;
-        }
-        if (strcmp(argv[i], "--float16") == 0) { a->float16 = 1; continue; }
-        if (strcmp(argv[i], "--force") == 0) { a->force = 1; continue; }
-        const char *value = NULL;
-        int matched = option_value(argc, argv, &i, "--chunk-mb", &value);
-        if (matched < 0) return -1;
-        if (matched) {
-            char *end = NULL;
-            long mb = strtol(value, &end, 10);
-            if (!end || *end || mb < 1 || mb > 1 << 20) return rm_errorf("--chunk-mb must be an integer in [1, 1048576], got '%s'", value);
-            a->chunk_bytes = (size_t)mb << 20;
-            continue;
-        }
-        for (int o = 0; o < n_options && !matched; o++) {
-            matched = option_value(argc, argv, &i, options[o].name, options[o].slot);
-            if (matched < 0) return -1;
-        }
-        if (matched) continue;
-        if (argv[i][0] == '-') return rm_errorf("unknown option '%s' (see rmens import --help)", argv[i]);
-        return rm_errorf("unexpected argument '%s' (see rmens import --help)", argv[i]);
-    }
-    const char *required[] = {"--train-embeddings", "--train-rewards", "--test-embeddings", "--test-rewards", "--output"};
-    const char *given[] = {a->train_embeddings, a->train_rewards, a->test_embeddings, a->test_rewards, a->output};
-    for (int r = 0; r < 5; r++)
-        if (!given[r] || !given[r][0]) return rm_errorf("missing %s (see rmens import --help)", required[r]);
-    return 0;
-}
-
-int cmd_import(int argc, char **argv)
+static int cmd_import(int argc, char **argv)
 {
     MPI_Comm comm = MPI_COMM_WORLD;
-    rm_import_args args;
-    int parsed = parse_import_args(argc, argv, &args);
-    if (parsed == 1) return 0;
-    if (parsed != 0) return cli_fail("import", comm);
+    rm_import_args args; /* the options go straight into what rm_import takes */
+    int parsed = cli_parse(&VERB_IMPORT, argc, argv, &args);
+    if (parsed == CLI_HELP_SHOWN) return 0;
+    if (parsed != CLI_PARSED) return cli_fail(VERB_IMPORT.name, comm);
     rm_import_result result;
-    if (rm_import(&args, comm, &result) != 0) return cli_fail("import", comm);
+    if (rm_import(&args, comm, &result) != 0) return cli_fail(VERB_IMPORT.name, comm);
     if (cli_rank(comm) == 0 && args.view) {
         double mb = (double)result.bytes_read / 1e6;
         printf("rmens import: added view '%s' (%s embeddings) to %s: read %.1f MB of .npy data in %.2f s\n", args.view,
@@ -87,34 +24,65 @@ int cmd_import(int argc, char **argv)
     return 0;
 }
 
+/* Listed in --help in this order; the inputs and STORE are described by the usage line. */
+static const cli_option IMPORT_OPTIONS[] = {
+    {.name = "--float16", .kind = CLI_FLAG, .offset = offsetof(rm_import_args, float16),
+     .help = "store embeddings as IEEE half (rounded to nearest even)"},
+    {.name = "--force", .kind = CLI_FLAG, .offset = offsetof(rm_import_args, force),
+     .help = "overwrite an existing STORE"},
+    {.name = "--view", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, view), .value_name = "NAME",
+     .help = "add the files as view NAME of the existing STORE (format version 2):\n"
+             "/views/NAME/{train,test}/embeddings (and /bench/... when STORE has a\n"
+             "bench: then --bench-chosen/--bench-rejected are required). The files\n"
+             "must have STORE's prompts and responses and its rewards exactly; the\n"
+             "view goes into a copy renamed over STORE when complete"},
+    {.name = "--chunk-mb", .kind = CLI_MIB, .offset = offsetof(rm_import_args, chunk_bytes), .value_name = "N",
+     .help = "bound on one piece per rank, in MiB"},
+    {.name = "--embed-model", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, embed_model), .value_name = "S",
+     .help = "store attributes (default: <embedder>, <gen>, <task> parsed\n"
+             "from the train embeddings' file name, else \"unknown\")",
+     .help_label = "--embed-model S, --response-model S, --task S"},
+    {.name = "--response-model", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, response_model),
+     .value_name = "S"},
+    {.name = "--task", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, task), .value_name = "S"},
+    {.name = "--train-embeddings", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, train_embeddings),
+     .value_name = "F", .required = 1},
+    {.name = "--train-rewards", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, train_rewards),
+     .value_name = "F", .required = 1},
+    {.name = "--test-embeddings", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, test_embeddings),
+     .value_name = "F", .required = 1},
+    {.name = "--test-rewards", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, test_rewards),
+     .value_name = "F", .required = 1},
+    {.name = "--output", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, output),
+     .value_name = "STORE", .required = 1},
+    /* both or neither: rm_import says so when one comes alone */
+    {.name = "--bench-chosen", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, bench_chosen),
+     .value_name = "F"},
+    {.name = "--bench-rejected", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, bench_rejected),
+     .value_name = "F"},
+};
+
 const cli_verb VERB_IMPORT = {
-    "import",
-    "build a store from the paper's released .npy embeddings and golden rewards",
-    "rmens import --train-embeddings F --train-rewards F --test-embeddings F --test-rewards F\n"
-    "                    --output STORE [--bench-chosen F --bench-rejected F] [--float16] [--force]\n"
-    "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S] [--view NAME]",
-    "Inputs are NumPy .npy files as released with the paper:\n"
-    "  embd_<gen>_<embedder>_<task>_<split>.npy     (prompts, responses, D) float32 or float16\n"
-    "  reward_<gen>_<embedder>_<task>_<split>.npy   (prompts, responses, 1) or (prompts, responses)\n"
-    "  bench chosen/rejected (optional)             (pairs, D)\n"
-    "Each header is parsed strictly (magic, version 1/2/3, little-endian float dtype, C\n"
-    "order, shape, exact file size) and all shapes are cross-checked before anything is\n"
-    "written. The data then streams through in pieces of --chunk-mb (default 64) MiB per\n"
-    "rank, every value checked for NaN/Inf; under mpirun the ranks import disjoint prompt\n"
-    "ranges. The store is written under a temporary name beside STORE and renamed when\n"
-    "complete: on any error nothing is left behind.\n"
-    "\n"
-    "options:\n"
-    "  --float16            store embeddings as IEEE half (rounded to nearest even)\n"
-    "  --force              overwrite an existing STORE\n"
-    "  --view NAME          add the files as view NAME of the existing STORE (format version 2):\n"
-    "                       /views/NAME/{train,test}/embeddings (and /bench/... when STORE has a\n"
-    "                       bench: then --bench-chosen/--bench-rejected are required). The files\n"
-    "                       must have STORE's prompts and responses and its rewards exactly; the\n"
-    "                       view goes into a copy renamed over STORE when complete\n"
-    "  --chunk-mb N         bound on one piece per rank, in MiB\n"
-    "  --embed-model S, --response-model S, --task S\n"
-    "                       store attributes (default: <embedder>, <gen>, <task> parsed\n"
-    "                       from the train embeddings' file name, else \"unknown\")\n",
-    cmd_import,
+    .name = "import",
+    .summary = "build a store from the paper's released .npy embeddings and golden rewards",
+    .usage = "rmens import --train-embeddings F --train-rewards F --test-embeddings F --test-rewards F\n"
+             "                    --output STORE [--bench-chosen F --bench-rejected F] [--float16] [--force]\n"
+             "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S] [--view NAME]",
+    .args_size = sizeof(rm_import_args),
+    .options = IMPORT_OPTIONS,
+    .n_options = CLI_COUNT(IMPORT_OPTIONS),
+    .description =
+        "Inputs are NumPy .npy files as released with the paper:\n"
+        "  embd_<gen>_<embedder>_<task>_<split>.npy     (prompts, responses, D) float32 or float16\n"
+        "  reward_<gen>_<embedder>_<task>_<split>.npy   (prompts, responses, 1) or (prompts, responses)\n"
+        "  bench chosen/rejected (optional)             (pairs, D)\n"
+        "Each header is parsed strictly (magic, version 1/2/3, little-endian float dtype, C\n"
+        "order, shape, exact file size) and all shapes are cross-checked before anything is\n"
+        "written. The data then streams through in pieces of --chunk-mb (default 64) MiB per\n"
+        "rank, every value checked for NaN/Inf; under mpirun the ranks import disjoint prompt\n"
+        "ranges. The store is written under a temporary name beside STORE and renamed when\n"
+        "complete: on any error nothing is left behind.\n"
+        "\n",
+    .help_column = 23,
+    .run = cmd_import,
 };

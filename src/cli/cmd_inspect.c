@@ -1,48 +1,19 @@
 /* rmens inspect: describe and validate a store; --verify checks its integrity. */
 #include "cli.h"
 
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "rmens/base/common.h"
-#include "rmens/base/parallel.h"
 #include "rmens/store/store.h"
 
 static const char *const EMB_NAMES[2] = {"/train/embeddings", "/test/embeddings"};
 static const char *const REW_NAMES[2] = {"/train/rewards", "/test/rewards"};
 static const char *const GROUP_NAMES[3] = {"/train", "/test", "/bench"};
 
-static int parse_inspect_args(int argc, char **argv, const char **path, size_t *chunk_bytes, int *verify)
-{
-    *path = NULL;
-    *chunk_bytes = 0;
-    *verify = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            if (cli_rank(MPI_COMM_WORLD) == 0) cli_print_help(&VERB_INSPECT, stdout);
-            return 1;
-        } else if (strcmp(a, "--verify") == 0) {
-            *verify = 1;
-        } else if (strcmp(a, "--read-chunk-mb") == 0 || strncmp(a, "--read-chunk-mb=", 16) == 0) {
-            const char *v = a[15] == '=' ? a + 16 : (i + 1 < argc ? argv[++i] : NULL);
-            char *end = NULL;
-            long mb = v ? strtol(v, &end, 10) : 0;
-            if (!v || !end || *end || mb < 1 || mb > 1 << 20)
-                return rm_errorf("--read-chunk-mb needs an integer in [1, 1048576]");
-            *chunk_bytes = (size_t)mb << 20;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return rm_errorf("unknown option '%s' (see rmens inspect --help)", a);
-        } else if (!*path) {
-            *path = a;
-        } else {
-            return rm_errorf("unexpected argument '%s' (see rmens inspect --help)", a);
-        }
-    }
-    if (!*path) return rm_errorf("missing STORE (see rmens inspect --help)");
-    return 0;
-}
+/* What the command line asks of inspect. */
+typedef struct {
+    const char *store_path;
+    size_t read_chunk_bytes; /* 0: the store's default */
+    int verify;
+} inspect_args;
 
 static void chunk_text(rm_store *s, const char *dataset, char *buf, size_t n)
 {
@@ -191,46 +162,55 @@ static int inspect_verify(rm_store *s, int root)
     return rc;
 }
 
-int cmd_inspect(int argc, char **argv)
+static int cmd_inspect(int argc, char **argv)
 {
     MPI_Comm comm = MPI_COMM_WORLD;
-    const char *path;
-    size_t chunk_bytes;
-    int verify;
-    int parsed = parse_inspect_args(argc, argv, &path, &chunk_bytes, &verify);
-    if (parsed == 1) return 0;
-    if (parsed != 0) return cli_fail("inspect", comm);
+    inspect_args args;
+    int parsed = cli_parse(&VERB_INSPECT, argc, argv, &args);
+    if (parsed == CLI_HELP_SHOWN) return 0;
+    if (parsed != CLI_PARSED) return cli_fail(VERB_INSPECT.name, comm);
     rm_store s;
-    if (rm_store_open(&s, path, comm) != 0) return cli_fail("inspect", comm);
-    if (chunk_bytes) s.read_chunk_bytes = chunk_bytes;
+    if (rm_store_open(&s, args.store_path, comm) != 0) return cli_fail(VERB_INSPECT.name, comm);
+    if (args.read_chunk_bytes) s.read_chunk_bytes = args.read_chunk_bytes;
     int root = cli_rank(comm) == 0;
     print_header(&s, root);
-    int rc = verify ? inspect_verify(&s, root) : inspect_statistics(&s, root);
+    int rc = args.verify ? inspect_verify(&s, root) : inspect_statistics(&s, root);
     int protected_store = rm_store_checksums(&s, NULL) == 1;
     rm_store_close(&s);
-    if (rc != 0) return cli_fail("inspect", comm);
+    if (rc != 0) return cli_fail(VERB_INSPECT.name, comm);
     if (root) printf("status          ok%s\n", protected_store ? "" : " (unprotected: no checksums)");
     return 0;
 }
 
+static const cli_option INSPECT_OPTIONS[] = {
+    {.name = "--verify", .kind = CLI_FLAG, .offset = offsetof(inspect_args, verify),
+     .help = "instead of the statistics, check integrity: read every value once,\n"
+             "collectively (each rank its share, one piece of memory at a time),\n"
+             "so that every chunk's checksum is checked; count NaN/Inf; recompute\n"
+             "each group's content digest and compare it with the recorded one;\n"
+             "print the read throughput"},
+    {.name = "--read-chunk-mb", .kind = CLI_MIB, .offset = offsetof(inspect_args, read_chunk_bytes), .value_name = "N",
+     .help = "bound on one read piece per rank, in MiB (default 64)"},
+};
+
 const cli_verb VERB_INSPECT = {
-    "inspect",
-    "describe a store: shapes, dtypes, chunks, checksums, golden reward statistics, NaN/Inf counts",
-    "rmens inspect STORE [--verify] [--read-chunk-mb N]",
-    "Opens STORE, validates its layout (format attributes, dataset ranks, shapes, dtypes,\n"
-    "filters) and scans every value: prints the shapes, dtypes and chunking of each split,\n"
-    "whether the datasets carry Fletcher-32 checksums (a store without is reported as\n"
-    "unprotected), the golden reward statistics, the NaN/Inf counts and whether a /bench is\n"
-    "present. Exits non-zero (with a one-line reason) when the store is invalid, holds any\n"
-    "NaN/Inf, or a chunk fails its checksum. Under mpirun the ranks scan disjoint prompt\n"
-    "ranges.\n"
-    "\n"
-    "options:\n"
-    "  --verify            instead of the statistics, check integrity: read every value once,\n"
-    "                      collectively (each rank its share, one piece of memory at a time),\n"
-    "                      so that every chunk's checksum is checked; count NaN/Inf; recompute\n"
-    "                      each group's content digest and compare it with the recorded one;\n"
-    "                      print the read throughput\n"
-    "  --read-chunk-mb N   bound on one read piece per rank, in MiB (default 64)\n",
-    cmd_inspect,
+    .name = "inspect",
+    .summary = "describe a store: shapes, dtypes, chunks, checksums, golden reward statistics, NaN/Inf counts",
+    .usage = "rmens inspect STORE [--verify] [--read-chunk-mb N]",
+    .args_size = sizeof(inspect_args),
+    .positional = "STORE",
+    .positional_offset = offsetof(inspect_args, store_path),
+    .options = INSPECT_OPTIONS,
+    .n_options = CLI_COUNT(INSPECT_OPTIONS),
+    .description =
+        "Opens STORE, validates its layout (format attributes, dataset ranks, shapes, dtypes,\n"
+        "filters) and scans every value: prints the shapes, dtypes and chunking of each split,\n"
+        "whether the datasets carry Fletcher-32 checksums (a store without is reported as\n"
+        "unprotected), the golden reward statistics, the NaN/Inf counts and whether a /bench is\n"
+        "present. Exits non-zero (with a one-line reason) when the store is invalid, holds any\n"
+        "NaN/Inf, or a chunk fails its checksum. Under mpirun the ranks scan disjoint prompt\n"
+        "ranges.\n"
+        "\n",
+    .help_column = 22,
+    .run = cmd_inspect,
 };

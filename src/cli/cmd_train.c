@@ -1,52 +1,51 @@
 /* rmens train CONFIG: train an ensemble over the ranks of the job. */
 #include "cli.h"
-#include "rmens/store/lock.h"
-#include "rmens/base/common.h"
-#include "rmens/ensemble/checkpoint.h"
+
 #include "rmens/ensemble/ensemble.h"
 
-static const char TRAIN_DETAILS[] =
-    "Trains ensemble.members reward models on the train split of `store` and writes\n"
-    "<output>/members.h5. Ranks form groups of parallel.ranks_per_member ranks; members are\n"
-    "dealt to the groups round-robin, and a group of more than one rank trains each member\n"
-    "data-parallel. Every node reads the train split once into shared memory.\n"
-    "With parallel.ranks_per_member = 1 the members are bitwise identical for any rank count.\n\n"
-    "options:\n"
-    "  --set KEY=VALUE   override a config key (libconfig syntax; repeatable)\n"
-    "  --force           overwrite an existing members.h5 (and any checkpoint)\n"
-    "  --resume          continue from <output>/checkpoint.h5 (finished members are not\n"
-    "                    retrained; the result is bitwise identical to an uninterrupted run);\n"
-    "                    without a checkpoint, train from the start\n\n"
-    "checkpoints: every train.checkpoint_minutes, and on SIGTERM or SIGUSR1 (what Slurm sends\n"
-    "before a kill; under mpirun send SIGUSR1 to mpirun, which forwards it), every rank saves\n"
-    "its members' full state at its next step boundary into <output>/checkpoint.h5 (written\n"
-    "atomically). After a signal the job exits with status 75 (EX_TEMPFAIL) for requeueing.\n\n"
-    "config keys:\n";
-
-int cmd_train(int argc, char **argv)
+static int train(const rm_settings *cfg, const cli_config_args *args, MPI_Comm comm)
 {
-    cli_args a;
-    int prc = cli_parse_config_args(argc, argv, &VERB_TRAIN, 1, &a);
-    if (prc == 1) {
-        if (cli_rank(MPI_COMM_WORLD) == 0) rm_settings_print_keys(stdout);
-        return 0;
-    }
-    if (prc != 0) return cli_fail("train", MPI_COMM_WORLD);
-    rm_settings cfg;
-    if (cli_load_settings(&a, &cfg, MPI_COMM_WORLD) != 0) return cli_fail("train", MPI_COMM_WORLD);
-    rm_output_lock lock;
-    if (rm_output_lock_acquire(&lock, cfg.output, 1, "train", MPI_COMM_WORLD) != 0) {
-        rm_settings_free(&cfg);
-        return cli_fail("train", MPI_COMM_WORLD);
-    }
-    int rc = rm_ensemble_train(&cfg, MPI_COMM_WORLD, a.force, a.resume);
-    rm_output_lock_release(&lock, rc == 0 || rc == RM_EXIT_CHECKPOINTED);
-    rm_settings_free(&cfg);
-    if (rc == RM_EXIT_CHECKPOINTED) return RM_EXIT_CHECKPOINTED;
-    return rc == 0 ? 0 : cli_fail("train", MPI_COMM_WORLD);
+    return rm_ensemble_train(cfg, comm, args->force, args->resume);
 }
 
+static int cmd_train(int argc, char **argv)
+{
+    /* exclusive: train writes members.h5 and checkpoint.h5 */
+    return cli_run_locked(&VERB_TRAIN, argc, argv, CLI_LOCK_EXCLUSIVE, train);
+}
 
+static const cli_option TRAIN_OPTIONS[] = {
+    {.name = "--set", .kind = CLI_TEXT_LIST, .offset = offsetof(cli_config_args, sets), .value_name = "KEY=VALUE",
+     .help = "override a config key (libconfig syntax; repeatable)"},
+    {.name = "--force", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, force),
+     .help = "overwrite an existing members.h5 (and any checkpoint)"},
+    {.name = "--resume", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, resume),
+     .help = "continue from <output>/checkpoint.h5 (finished members are not\n"
+             "retrained; the result is bitwise identical to an uninterrupted run);\n"
+             "without a checkpoint, train from the start"},
+};
 
-const cli_verb VERB_TRAIN = {"train", "train an ensemble of reward models over MPI ranks",
-                             "mpirun -n P rmens train CONFIG [--set KEY=VALUE]... [--force] [--resume]", TRAIN_DETAILS, cmd_train};
+const cli_verb VERB_TRAIN = {
+    .name = "train",
+    .summary = "train an ensemble of reward models over MPI ranks",
+    .usage = "mpirun -n P rmens train CONFIG [--set KEY=VALUE]... [--force] [--resume]",
+    .args_size = sizeof(cli_config_args),
+    .positional = "CONFIG",
+    .positional_offset = offsetof(cli_config_args, config_path),
+    .options = TRAIN_OPTIONS,
+    .n_options = CLI_COUNT(TRAIN_OPTIONS),
+    .description =
+        "Trains ensemble.members reward models on the train split of `store` and writes\n"
+        "<output>/members.h5. Ranks form groups of parallel.ranks_per_member ranks; members are\n"
+        "dealt to the groups round-robin, and a group of more than one rank trains each member\n"
+        "data-parallel. Every node reads the train split once into shared memory.\n"
+        "With parallel.ranks_per_member = 1 the members are bitwise identical for any rank count.\n\n",
+    .help_column = 20,
+    .epilogue =
+        "checkpoints: every train.checkpoint_minutes, and on SIGTERM or SIGUSR1 (what Slurm sends\n"
+        "before a kill; under mpirun send SIGUSR1 to mpirun, which forwards it), every rank saves\n"
+        "its members' full state at its next step boundary into <output>/checkpoint.h5 (written\n"
+        "atomically). After a signal the job exits with status 75 (EX_TEMPFAIL) for requeueing.\n",
+    .lists_config_keys = 1,
+    .run = cmd_train,
+};
