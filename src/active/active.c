@@ -1,5 +1,5 @@
 /* rmens active: rounds of train -> evaluate -> score the pool -> select -> label (see
- * include/rmens/active.h for the rules, src/active_output.c for the files).
+ * include/rmens/active/active.h for the rules, src/active/active_output.c for the files).
  *
  * Parallel shape: members are trained exactly as `rmens train` trains them
  * (rm_ensemble_train_slots over the member deal, the node-shared train split), then
@@ -45,7 +45,7 @@ typedef struct {
     MPI_Comm comm;
     int rank, size, threads;
     rm_active_strategy strategy;
-    rm_eval_plan warm_plan;    /* with c->rec.warm: the full ensemble only (rmens/warm.h) */
+    rm_eval_plan warm_plan;    /* with c->rec.warm: the full ensemble only (rmens/eval/warm.h) */
     rm_store store;
     rm_shared_split ns;
     rm_train_data data;
@@ -385,7 +385,7 @@ static int train_round(active_ctx *c, int round, int resume, active_round *ar)
 }
 
 /* aggregators.warm of the round's members: their weight average, standardised on the
- * train split and scored as rmens eval does (rmens/warm.h). */
+ * train split and scored as rmens eval does (rmens/eval/warm.h). */
 static int evaluate_warm(active_ctx *c, rm_ensemble *ens, active_round *ar)
 {
     ens->shared_init = 1;

@@ -1,4 +1,4 @@
-/* The selection criteria of rmens active and the global top-k (see include/rmens/active.h).
+/* The selection criteria of rmens active and the global top-k (see include/rmens/active/active.h).
  *
  * Everything here is a function of the candidates' scores and features alone, so a
  * candidate's criterion does not depend on which rank holds it; the D-optimal initial

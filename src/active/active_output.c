@@ -1,5 +1,5 @@
 /* rmens active's files: active.h5, active.json, and the round-boundary state that
- * --resume continues from (see src/active_internal.h).
+ * --resume continues from (see src/active/active_output.h).
  *
  * active.h5 (readable by h5py):
  *   /              attrs: format="rmens-active", format_version=1, version, strategy, pool,
@@ -11,7 +11,7 @@
  *                         train_epochs, train_best_epoch, train_loss, train_val_loss,
  *                         train_val_accuracy, train_pairs; selected [n] uint32 pool indices;
  *                  aggregators/<name>/bon [n] + spearman, pair_accuracy, bench_accuracy
- *                         (<name> also "warm" with ensemble.shared_init, rmens/warm.h);
+ *                         (<name> also "warm" with ensemble.shared_init, rmens/eval/warm.h);
  *                  agreement/, uncertainty/ (as results.h5)
  *   /run/          attrs: ranks, precision, precision_requested, matmul_kernel, cpu,
  *                         wall_seconds; round_seconds [R+1, 4] (train, score, select, evaluate)

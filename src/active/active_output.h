@@ -1,4 +1,4 @@
-/* rmens active's run state, shared by src/active.c (the rounds) and src/active_output.c
+/* rmens active's run state, shared by src/active/active.c (the rounds) and src/active/active_output.c
  * (active.h5, active.json and the round-boundary state). */
 #ifndef RMENS_ACTIVE_ACTIVE_OUTPUT_H
 #define RMENS_ACTIVE_ACTIVE_OUTPUT_H

@@ -1,4 +1,4 @@
-/* Error recording, checked arithmetic and small OS helpers (see include/rmens/common.h). */
+/* Error recording, checked arithmetic and small OS helpers (see include/rmens/base/common.h). */
 #include "rmens/base/common.h"
 
 #include <errno.h>

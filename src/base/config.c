@@ -1,4 +1,4 @@
-/* Configuration schema, loading and validation (see include/rmens/config.h). */
+/* Configuration schema, loading and validation (see include/rmens/base/config.h). */
 #define _GNU_SOURCE
 #include "rmens/base/config.h"
 #include "rmens/base/common.h"
@@ -44,7 +44,7 @@ static const key_spec SCHEMA[] = {
     {"synth.dtype", T_STRING, STR(synth_dtype), "\"float32\"", 0, 0, "float32|float16", "stored embedding type"},
     {"synth.seed", T_INT, NUM(synth_seed), "1234", 0, BIG, NULL, "seed of the synthetic data"},
     {"synth.noise", T_FLOAT, NUM(synth_noise), "0.5", 0, 1e3, NULL, "response scatter around its prompt, relative to topic spread"},
-    {"synth.views", T_INT, NUM(synth_views), "0", 0, RM_MAX_VIEWS - 1, NULL, "extra views view1, view2, ...: the same responses through random nonlinear maps (see rmens/synth.h)"},
+    {"synth.views", T_INT, NUM(synth_views), "0", 0, RM_MAX_VIEWS - 1, NULL, "extra views view1, view2, ...: the same responses through random nonlinear maps (see rmens/store/synth.h)"},
     {"synth.view_dims", T_INT_LIST, LIST(synth_view_dims, synth_n_view_dims, RM_MAX_VIEWS), "[]", 1, 1e6, NULL, "D of each extra view ([]: view v has synth.dim + 8 (v - 1)); as many entries as synth.views"},
 
     {"pairs.mode", T_STRING, STR(pairs_mode), "\"cross_prompt\"", 0, 0, "cross_prompt|within_prompt", "how preference pairs are drawn from the train split"},

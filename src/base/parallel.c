@@ -1,4 +1,4 @@
-/* MPI helpers (see include/rmens/parallel.h). */
+/* MPI helpers (see include/rmens/base/parallel.h). */
 #define _GNU_SOURCE
 #include "rmens/base/parallel.h"
 #include "rmens/base/common.h"

@@ -1,4 +1,4 @@
-/* Philox4x32-10 (see include/rmens/rng.h). Constants from Salmon et al. (2011). */
+/* Philox4x32-10 (see include/rmens/base/rng.h). Constants from Salmon et al. (2011). */
 #include "rmens/base/rng.h"
 
 #include <math.h>

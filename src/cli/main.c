@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     int status = verb->run(argc - 1, argv + 1);
     if (rm_h5_files_left_open()) {
-        /* see rmens/h5util.h: the failure is reported already; mpirun ends the job */
+        /* see rmens/store/h5util.h: the failure is reported already; mpirun ends the job */
         fflush(stdout);
         fflush(stderr);
         _exit(status ? status : 1);

@@ -1,4 +1,4 @@
-/* Training checkpoints (see "checkpoints" in include/rmens/ensemble.h).
+/* Training checkpoints (see include/rmens/ensemble/checkpoint.h).
  *
  * <output>/checkpoint.h5, written collectively by all ranks at a temporary name and
  * renamed, so that a kill at any moment leaves the previous checkpoint or the new one:

@@ -1,5 +1,5 @@
-/* Distributed ensemble training (see include/rmens/ensemble.h; members.h5 is
- * src/members_file.c).
+/* Distributed ensemble training (see include/rmens/ensemble/ensemble.h; members.h5 is
+ * src/ensemble/members_file.c).
  *
  * Shape of a run on P ranks with S ranks per member:
  *   1. every node reads the train split once into a node-shared window (each rank of the
@@ -370,7 +370,7 @@ static int train_slot(const rm_settings *cfg, rm_member_deal *d, const rm_train_
     return 0;
 }
 
-/* A shared trunk's unit on group 0: all members at once (rmens/trunk.h). Every head's
+/* A shared trunk's unit on group 0: all members at once (rmens/member/trunk.h). Every head's
  * slot holds its part of the unit while interrupted: the heads start, stop and resume
  * together. 0, or 1 when interrupted. */
 static int train_unit_slots(const rm_settings *cfg, rm_member_deal *d, const rm_train_data *data,

@@ -1,4 +1,4 @@
-/* Views in an ensemble (ensemble.views, see include/rmens/ensemble.h): which store view
+/* Views in an ensemble (ensemble.views, see include/rmens/ensemble/ensemble_views.h): which store view
  * each member reads. Member m uses configured view m mod V, so views are dealt
  * round-robin like members to rank groups; the deal itself is unchanged. */
 #include "rmens/ensemble/ensemble_views.h"

@@ -1,5 +1,5 @@
 /* members.h5: writing the trained members collectively, loading them on every rank
- * (layout in include/rmens/ensemble.h). */
+ * (layout in include/rmens/ensemble/members_file.h). */
 #include "rmens/ensemble/members_file.h"
 #include "rmens/base/common.h"
 #include "rmens/member/family.h"
@@ -125,7 +125,7 @@ int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_sto
     rc |= rm_h5_attr_double(file, "label_agreement", pairs->label_agreement);
     rc |= rm_h5_attr_int(file, "n_pairs", (long long)pairs->n);
     rc |= rm_h5_attr_string(file, "ensemble_kind", cfg->ensemble_kind);
-    rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/warm.h) */
+    rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/eval/warm.h) */
     if (rc == 0 && rm_settings_shared_trunk(cfg)) rc = write_trunk(file, cfg, local[0], (int)meta[META_OWNER] == rank, dim);
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_FIELDS;

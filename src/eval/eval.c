@@ -1,5 +1,5 @@
 /* rmens eval: score the test split with every member, reduce to the ensemble figures,
- * write results.h5 and results.json, print the table (see include/rmens/eval.h).
+ * write results.h5 and results.json, print the table (see include/rmens/eval/eval.h).
  *
  * Data flow per rank: its contiguous blocks of test prompts are read once, in pieces of
  * eval.chunk_prompts with collective reads (every rank makes the same number of calls,

@@ -1,4 +1,4 @@
-/* Evaluation statistics of each prompt (see include/rmens/eval.h): the per-thread work,
+/* Evaluation statistics of each prompt (see include/rmens/eval/eval.h): the per-thread work,
  * the figures of one prompt, the piece's prompts over the rank's threads, benchmark pairs.
  *
  * Cost per prompt. Each distinct aggregate (plan->figure_source) is sorted once and every

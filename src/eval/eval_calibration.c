@@ -1,6 +1,6 @@
 /* Calibration of the ensemble's preference probabilities on within-prompt test pairs, and
  * the error of the mean's preferred side by member disagreement (see rm_eval_calibration
- * in include/rmens/eval.h; the per-pair terms are in src/metrics_calibration.c).
+ * in include/rmens/eval/eval.h; the per-pair terms are in src/eval/metrics_calibration.c).
  *
  * The pairs are drawn up front from the counter-based generator and listed by prompt, so
  * each prompt's pairs are summed into that prompt's delta with its other figures: the

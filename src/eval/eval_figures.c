@@ -14,7 +14,7 @@
  * followed by the global oracle best-of-n and the member-pair Spearman slots, and, once
  * rm_eval_plan_calibration switched them on, the calibration slots (eval_internal.h).
  *
- * The per-prompt accumulation is in src/eval_accumulate.c (its cost is described there). */
+ * The per-prompt accumulation is in src/eval/eval_accumulate.c (its cost is described there). */
 #include "rmens/eval/eval_figures.h"
 
 #include <limits.h>

@@ -236,7 +236,7 @@ static void json_aggregate(FILE *f, const rm_eval_plan *p, const rm_aggregate_fi
 
 /* r: the full ensemble's results, whose mean carries the calibration and whose
  * uncertainty the error by disagreement; NULL for an ablation entry. warm: the warm
- * aggregator's figures after the others (rmens/warm.h), or NULL. */
+ * aggregator's figures after the others (rmens/eval/warm.h), or NULL. */
 static void json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl, const char *indent,
                           const rm_eval_results *r, const rm_aggregate_figures *warm)
 {
@@ -403,7 +403,7 @@ static int h5_aggregate(hid_t loc, const char *name, const rm_eval_plan *p, cons
 }
 
 /* r: the full ensemble's results (the calibration of its mean, the error by
- * disagreement), NULL for an ablation entry; warm: aggregators/warm (rmens/warm.h), or NULL. */
+ * disagreement), NULL for an ablation entry; warm: aggregators/warm (rmens/eval/warm.h), or NULL. */
 static int h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r,
                        const rm_aggregate_figures *warm)
 {

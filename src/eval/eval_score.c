@@ -1,6 +1,6 @@
 /* Scoring the test split (and bench pairs) with members in memory, reduced to the
  * figures: the part of rmens eval that rmens active runs every round (see
- * rm_eval_score in include/rmens/eval.h; src/eval.c is the verb and its files). */
+ * rm_eval_score in include/rmens/eval/eval.h; src/eval/eval.c is the verb and its files). */
 #include "rmens/member/family_mlp.h"
 #include "rmens/member/member_scoring.h"
 #include "rmens/eval/eval_score.h"
@@ -39,7 +39,7 @@ typedef struct {
     int *member_view;
     int n_views, views[RM_STORE_MAX_VIEWS];
     size_t max_dim;
-    /* a shared trunk's heads (rmens/trunk.h): one forward of their unit scores every head,
+    /* a shared trunk's heads (rmens/member/trunk.h): one forward of their unit scores every head,
      * the trunk once per block instead of once per head */
     int by_unit;
     rm_mlp unit;

@@ -1,5 +1,5 @@
-/* Slot layout shared by the evaluation's accumulation (src/eval_accumulate.c) and its
- * plan and final figures (src/eval_figures.c); see the comment at the top of the latter. */
+/* Slot layout shared by the evaluation's accumulation (src/eval/eval_accumulate.c) and its
+ * plan and final figures (src/eval/eval_figures.c); see the comment at the top of the latter. */
 #ifndef RMENS_EVAL_EVAL_SLOTS_H
 #define RMENS_EVAL_EVAL_SLOTS_H
 

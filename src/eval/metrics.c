@@ -1,4 +1,4 @@
-/* Evaluation metrics of one prompt (see include/rmens/metrics.h). */
+/* Evaluation metrics of one prompt (see include/rmens/eval/metrics.h). */
 #include "rmens/eval/metrics.h"
 
 #include <math.h>

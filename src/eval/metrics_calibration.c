@@ -1,6 +1,6 @@
 /* Calibration of preference probabilities: the per-pair terms and the binning behind the
- * expected calibration error, Brier score and log loss (see include/rmens/metrics.h).
- * Pure functions; src/eval_calibration.c sums them per prompt. */
+ * expected calibration error, Brier score and log loss (see include/rmens/eval/metrics.h).
+ * Pure functions; src/eval/eval_calibration.c sums them per prompt. */
 #include <math.h>
 
 #include "rmens/eval/metrics.h"

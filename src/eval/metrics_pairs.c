@@ -1,5 +1,5 @@
 /* Pair statistics of many member subsets at once, by sign patterns (see rm_pair_table in
- * include/rmens/metrics.h).
+ * include/rmens/eval/metrics.h).
  *
  * For a response pair (u, v) in golden order (golden[u] <= golden[v]) and a subset of k
  * members, rm_pair_subset_stats needs g, l, q: the members preferring v, preferring u,

@@ -1,4 +1,4 @@
-/* Shared initialisation and the warm (weight-averaged) aggregator: see include/rmens/warm.h.
+/* Shared initialisation and the warm (weight-averaged) aggregator: see include/rmens/eval/warm.h.
  *
  * The warm models are scored by a second rm_eval_score over an "ensemble" whose members
  * are the warm models themselves: model 0 averages the full ensemble, the next ones each

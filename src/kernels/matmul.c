@@ -1,5 +1,5 @@
 /* bf16 products for one tile: oneDNN's matmul primitive, or sgemm on bf16-rounded floats
- * (see src/matmul.h). */
+ * (see include/rmens/kernels/matmul.h). */
 #include "rmens/kernels/matmul.h"
 
 #include <cblas.h>
@@ -66,7 +66,7 @@ void rm_lowp_round(void *dst, const float *src, size_t n)
 
 /* ReLU fused with the rounding of its result (forward), and the ReLU's backward fused with
  * the rounding of the masked gradient: one vectorised pass instead of a branchy scalar
- * loop and a second pass. The masks are those of src/mlp_template.h (NaN passes). */
+ * loop and a second pass. The masks are those of src/model/mlp_template.h (NaN passes). */
 RM_VECTORISE static void relu_round_bits(float *restrict x, uint16_t *restrict low, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-/* model.precision: which backend runs the model's products (see include/rmens/precision.h). */
+/* model.precision: which backend runs the model's products (see include/rmens/kernels/precision.h). */
 #include "rmens/kernels/precision.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* The fp32 GEMM of the model on AVX-512: packing shared by the threads, any split of the
- * work giving the same bits (see rm_own_sgemm in src/tiled_blas.h).
+ * work giving the same bits (see rm_own_sgemm in include/rmens/kernels/tiled_blas.h).
  *
  * Why not OpenBLAS under tiles: each tile is its own sgemm call and packs the whole shared
  * operand again (a 256-row tile of the first layer re-packs all 8 MB of its weights), so
@@ -383,7 +383,7 @@ int rm_own_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, fl
 
 const char *rm_own_sgemm_name(void) { return "rmens avx512 sgemm"; }
 
-#else /* no AVX-512: OpenBLAS under tiles (src/tiled_blas.c) */
+#else /* no AVX-512: OpenBLAS under tiles (src/kernels/tiled_blas.c) */
 
 const char *rm_own_sgemm_name(void) { return "openblas sgemm"; }
 

@@ -1,4 +1,4 @@
-/* The simulated annotator (see include/rmens/annotator.h). */
+/* The simulated annotator (see include/rmens/member/annotator.h). */
 #include "rmens/member/annotator.h"
 
 #include <math.h>

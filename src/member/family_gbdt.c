@@ -1,5 +1,5 @@
-/* The gbdt family's operations (include/rmens/family.h): members.h5 and checkpoint
- * storage as XGBoost's JSON model, broadcasting and scoring. Training: src/gbdt_train.c.
+/* The gbdt family's operations (include/rmens/member/family.h): members.h5 and checkpoint
+ * storage as XGBoost's JSON model, broadcasting and scoring. Training: src/member/gbdt_train.c.
  * Without XGBoost at build time every operation refuses with one message. */
 #define _GNU_SOURCE
 #include "rmens/member/family_gbdt.h"

@@ -1,4 +1,4 @@
-/* The gbdt family's internals (src/family_gbdt.c: storage and scoring; src/gbdt_train.c:
+/* The gbdt family's internals (src/member/family_gbdt.c: storage and scoring; src/member/gbdt_train.c:
  * training). Only built with XGBoost. */
 #ifndef RMENS_GBDT_INTERNAL_H
 #define RMENS_GBDT_INTERNAL_H

@@ -1,4 +1,4 @@
-/* Training a gradient-boosted tree member with XGBoost (the gbdt family, rmens/family.h).
+/* Training a gradient-boosted tree member with XGBoost (the gbdt family, rmens/member/family.h).
  *
  * clf: XGBoost's binary:logistic on the training pairs' items, winners 1 and losers 0
  * (an item in several pairs is a row per pair, as the MLP's clf minibatches see it).

@@ -1,5 +1,5 @@
 /* A trained member: scoring it with its MLP, its standardisation over the train
- * responses, its history and the divergence check (see include/rmens/train.h). */
+ * responses, its history and the divergence check (see include/rmens/member/train.h). */
 #include "rmens/member/member.h"
 
 #include <math.h>

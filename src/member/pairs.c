@@ -1,4 +1,4 @@
-/* Preference pairs: the comparison design (see include/rmens/pairs.h).
+/* Preference pairs: the comparison design (see include/rmens/member/pairs.h).
  *
  * Pair i is a pure function of (seed, i): its items come from RM_STREAM_PAIRS (sampling
  * "items") or RM_STREAM_PROMPT_PAIRS ("prompts"), its label from the annotator at counter

@@ -1,4 +1,4 @@
-/* Training one ensemble member (see include/rmens/train.h).
+/* Training one ensemble member (see include/rmens/member/train.h).
  *
  * Reproducibility: everything random comes from the member's own streams keyed by its
  * seed (initialisation, bootstrap, one minibatch order per epoch), so with one rank per
@@ -403,7 +403,7 @@ static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *controls,
     int failed = 0;
     if (u->heads == 1) {
         failed = rm_mlp_create(&u->out[0].mlp, dim, cfg->model_hidden, cfg->model_n_hidden) != 0;
-        /* ensemble.shared_init: member 0's initialisation (rmens/warm.h) */
+        /* ensemble.shared_init: member 0's initialisation (rmens/member/shared_init.h) */
         if (!failed) rm_member_init_weights(&u->out[0].mlp, cfg, u->index);
         u->mlp = &u->out[0].mlp;
     } else {
@@ -466,8 +466,8 @@ static int unit_finish(unit_run *u, train_buffers *b)
 }
 
 /* Train a unit: an independent member when heads = 1, else a shared trunk's heads
- * 0..heads-1; controls: NULL or one per head (interrupt and resume: rmens/train.h,
- * rmens/trunk.h). */
+ * 0..heads-1; controls: NULL or one per head (interrupt and resume: rmens/member/train.h,
+ * rmens/member/trunk.h). */
 static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index,
                           int heads, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx,
                           rm_train_control *controls)

@@ -1,5 +1,5 @@
 /* A member's training and validation lists (train.val_split, ensemble.data), and a
- * shared trunk's heads' weights over its list (include/rmens/train.h, rmens/trunk.h). */
+ * shared trunk's heads' weights over its list (include/rmens/member/train.h, rmens/member/trunk.h). */
 #include "rmens/member/train_lists.h"
 
 #include <math.h>

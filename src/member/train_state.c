@@ -1,5 +1,5 @@
 /* Saving the training loop's state for a checkpoint and resuming from one: an
- * independent member's, and a shared trunk's split over its heads (rmens/trunk.h). */
+ * independent member's, and a shared trunk's split over its heads (rmens/member/trunk.h). */
 #include "train_state_internal.h"
 
 #include <math.h>

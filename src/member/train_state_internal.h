@@ -1,5 +1,5 @@
-/* The training loop's internal state, shared by src/train.c (the loop) and
- * src/train_state.c (saving it for a checkpoint and resuming from one). */
+/* The training loop's internal state, shared by src/member/train.c (the loop) and
+ * src/member/train_state.c (saving it for a checkpoint and resuming from one). */
 #ifndef RMENS_MEMBER_TRAIN_STATE_INTERNAL_H
 #define RMENS_MEMBER_TRAIN_STATE_INTERNAL_H
 
@@ -24,7 +24,7 @@ typedef struct {
     uint32_t *batch_ids;
     size_t n_list;        /* entries of the training list */
     float *local_scores;  /* standardisation scores of this rank's share of the items */
-    /* a shared trunk's E heads (rmens/trunk.h); heads = 1 for an independent member */
+    /* a shared trunk's E heads (rmens/member/trunk.h); heads = 1 for an independent member */
     int heads;
     float *head_weights;  /* [heads][n_list] bootstrap weights of the list entries, or NULL (all 1) */
     uint32_t *batch_pos;  /* [share_cap] list positions of batch_ids (with head_weights) */
@@ -49,7 +49,7 @@ typedef struct {
 } loop_state;
 
 /* One unit being trained: an independent member (heads = 1, its model out[0].mlp) or a
- * shared trunk with its heads (rmens/trunk.h: its model `unit`, the heads split off at
+ * shared trunk with its heads (rmens/member/trunk.h: its model `unit`, the heads split off at
  * the end). */
 typedef struct {
     const rm_settings *cfg;
@@ -66,7 +66,7 @@ typedef struct {
     double *resumed_loss; /* [heads] each head's loss summed over the resumed epoch's steps so far */
 } unit_run;
 
-/* ---- src/train_state.c ---- */
+/* ---- src/member/train_state.c ---- */
 
 /* The mean over heads of epoch `epoch`'s validation loss, summed in head order. */
 double rm_train_heads_mean_val(const unit_run *u, int epoch);

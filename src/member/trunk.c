@@ -1,5 +1,5 @@
 /* Shared-trunk ensembles: the settings they need, the unit's initialisation and its heads
- * as members (see include/rmens/trunk.h; the training loop is src/train.c's). */
+ * as members (see include/rmens/member/trunk.h; the training loop is src/member/train.c's). */
 #include "rmens/member/trunk.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The MLP's forward and backward with bf16 products (see src/mlp_bf16.h). */
+/* The MLP's forward and backward with bf16 products (see src/model/mlp_bf16.h). */
 #include "mlp_bf16.h"
 
 #include <cblas.h>
@@ -34,7 +34,7 @@ static int is_product_layer(const rm_mlp *m, int l) { return l < m->n_layers - 1
 #define RM_VECTORISE
 #endif
 
-/* As in src/mlp_template.h: a NaN passes through, so bad data surfaces as a NaN loss. */
+/* As in src/model/mlp_template.h: a NaN passes through, so bad data surfaces as a NaN loss. */
 RM_VECTORISE static void relu_forward(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i];

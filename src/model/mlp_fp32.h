@@ -1,7 +1,7 @@
 /* The fp32 layers of the MLP and its double-precision twin (src/model/mlp_fp32.c), internal
  * to the model layer and its tests.
  *
- * The double MLP runs the same layer code as the float model (src/mlp_template.h instantiated twice), so the
+ * The double MLP runs the same layer code as the float model (src/model/mlp_template.h instantiated twice), so the
  * finite-difference gradient tests check exactly what trains, without float round-off
  * drowning the comparison. Not part of the public API. */
 #ifndef RMENS_MODEL_MLP_FP32_H
@@ -28,7 +28,7 @@ typedef struct {
 
 /* dbias (OC) += the column sums of dout (B,OC) in fp32, over the threads; paired: each
  * pair's two rows added first (rm_mlp_backward_pairs). The fp32 layers' own code, for the
- * bf16 layers (src/mlp_bf16.c), whose biases stay fp32. */
+ * bf16 layers (src/model/mlp_bf16.c), whose biases stay fp32. */
 void rm_mlp_bias_grad_f32(float *dbias, const float *dout, int B, int OC, int paired);
 
 /* The fp32 layers (src/model/mlp_fp32.c), which the dispatcher in model.c runs when the

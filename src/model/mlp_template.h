@@ -6,7 +6,7 @@
  * defines:
  *   REAL         float or double
  *   T(name)      name with a type suffix (static functions of each instance)
- *   GEMM, GEMV   rm_tiled_sgemm/rm_tiled_sgemv or the double ones (src/tiled_blas.h)
+ *   GEMM, GEMV   rm_tiled_sgemm/rm_tiled_sgemv or the double ones (include/rmens/kernels/tiled_blas.h)
  *   TILE_GEMM, TILE_GEMV  cblas_?gemm/cblas_?gemv: single-threaded, inside one tile
  *   MLP, MLP_WS  the parameter and workspace structs (same fields, REAL arrays)
  * No include guard on purpose. */
@@ -35,7 +35,7 @@ RM_VECTORISE static void T(relu_backward)(REAL *dx, const REAL *out, size_t n)
  * linear: out = inp @ weight^T + bias   (weight row-major [OC, C], as nn.Linear) */
 
 /* GEMM_EP: the product with its epilogue fused (rm_tiled_sgemm_ep / rm_tiled_dgemm_ep,
- * src/tiled_blas.h): bias, ReLU and the ReLU's backward are applied to each block of the
+ * include/rmens/kernels/tiled_blas.h): bias, ReLU and the ReLU's backward are applied to each block of the
  * output while it is in cache, by the thread that computed it. */
 #define RM_CAT_(a, b) a##b
 #define RM_CAT(a, b) RM_CAT_(a, b)

@@ -1,4 +1,4 @@
-/* Adam with optional decoupled weight decay (see include/rmens/optim.h). */
+/* Adam with optional decoupled weight decay (see include/rmens/model/optim.h). */
 #include "rmens/model/optim.h"
 
 #include <math.h>

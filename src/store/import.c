@@ -1,4 +1,4 @@
-/* `rmens import` (see include/rmens/import.h). */
+/* `rmens import` (see include/rmens/store/import.h). */
 #include "rmens/store/import.h"
 
 #include <math.h>

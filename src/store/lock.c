@@ -1,4 +1,4 @@
-/* The output directory's lock (see include/rmens/lock.h). */
+/* The output directory's lock (see include/rmens/store/lock.h). */
 #define _GNU_SOURCE
 #include "rmens/store/lock.h"
 

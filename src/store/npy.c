@@ -1,4 +1,4 @@
-/* Strict .npy reader (see include/rmens/npy.h). */
+/* Strict .npy reader (see include/rmens/store/npy.h). */
 #include "rmens/store/npy.h"
 
 #include <ctype.h>

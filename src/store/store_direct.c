@@ -6,7 +6,7 @@
  * one byte pair at a time and copies the selection out. Here a chunk's stored bytes are
  * read at the address HDF5 gives (H5Dget_chunk_info_by_coord) in 256 KiB slices, straight
  * into the caller's buffer when its rows are wanted whole, and each slice is verified by
- * src/fletcher32.c (HDF5's checksum, a vector of words a step), checked for NaN/Inf and
+ * src/kernels/fletcher32.c (HDF5's checksum, a vector of words a step), checked for NaN/Inf and
  * added to the digest while it is still in L2: one pass over memory where the unfiltered
  * read makes one too. H5Dread_chunk (the whole chunk, then the same checks) stands in
  * where addresses do not count from the file's first byte (a user block). The result is

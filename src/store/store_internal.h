@@ -1,8 +1,8 @@
-/* Internals shared by the store's three parts (include/rmens/store.h is the interface):
+/* Internals shared by the store's three parts (include/rmens/store/store.h is the interface):
  *   store_io.c     half conversions, HDF5 plumbing, attributes, the piecewise collective
  *                  transfer (with checksum-error reporting and the content digest);
  *   store_read.c   open and validate, range reads, whole-store scans, --verify;
- *   store_direct.c direct chunk reads of Fletcher-32 datasets, verified by src/fletcher32.c;
+ *   store_direct.c direct chunk reads of Fletcher-32 datasets, verified by src/kernels/fletcher32.c;
  *   store_write.c  create (chunked, Fletcher-32), write, commit (digest attributes), abandon. */
 #ifndef RMENS_STORE_INTERNAL_H
 #define RMENS_STORE_INTERNAL_H
@@ -51,7 +51,7 @@ int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t
                         uint64_t *digest);
 /* Collective over s->comm: read rows [p0, p1) of t into buf, as store_transfer_rows with
  * write = 0 does (same data, same checks, same errors). Datasets whose only filter is
- * Fletcher-32 are read chunk by chunk and verified by rmens (src/store_direct.c);
+ * Fletcher-32 are read chunk by chunk and verified by rmens (src/store/store_direct.c);
  * everything else goes through store_transfer_rows. */
 int store_read_rows(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check, uint64_t *digest);
 transfer_target store_embeddings_target(const rm_store *s, rm_split split);

@@ -1,4 +1,4 @@
-/* The embedding store, shared part (see include/rmens/store.h, src/store_internal.h):
+/* The embedding store, shared part (see include/rmens/store/store.h, src/store/store_internal.h):
  * half conversions, the store's HDF5 types and handles, the piecewise collective transfer
  * and the content digest (attributes: the rm_h5_* helpers of rmens/store/h5util.h).
  *
@@ -256,7 +256,7 @@ int store_report_nonfinite(const rm_store *s, const transfer_target *t, const ch
                      t->row_word, row, t->col_word, col);
 }
 
-/* ---- content digest (the definition is in include/rmens/store.h) ---- */
+/* ---- content digest (the definition is in include/rmens/store/store.h) ---- */
 
 #define DIGEST_STEP 0x9E3779B97F4A7C15ull
 

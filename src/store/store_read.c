@@ -1,4 +1,4 @@
-/* The embedding store, reading half (see include/rmens/store.h): open and validate,
+/* The embedding store, reading half (see include/rmens/store/store.h): open and validate,
  * range reads, whole-store scans for `rmens inspect`, and the --verify pass. */
 #include "store_internal.h"
 

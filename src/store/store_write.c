@@ -1,4 +1,4 @@
-/* The embedding store, writing half (see include/rmens/store.h): create the file at a
+/* The embedding store, writing half (see include/rmens/store/store.h): create the file at a
  * temporary sibling with chunked, Fletcher-32-checksummed datasets, write prompt ranges
  * collectively, and commit: content digests as group attributes, close, atomic rename. */
 #define _GNU_SOURCE /* fallocate */

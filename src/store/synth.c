@@ -1,4 +1,4 @@
-/* The synthetic store (see include/rmens/synth.h for the model). */
+/* The synthetic store (see include/rmens/store/synth.h for the model). */
 #include "rmens/store/synth.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # rmens active with ensemble.shared_init = true reports the warm aggregator (the members'
-# weight average, rmens/warm.h) in every round: active.json and active.h5 carry
+# weight average, rmens/eval/warm.h) in every round: active.json and active.h5 carry
 # aggregators.warm; the last round's equals what rmens eval reports for the same
 # members.h5 bit for bit; 1 and 3 ranks give identical active.h5; eval.warm = false
 # leaves it out. (The resume of warm figures: tests/active/resume.sh.)

@@ -15,7 +15,7 @@ import numpy as np
 def member_items(f):
     items = {}
     for name, group in f.items():
-        # members, and a shared trunk's /trunk (rmens/trunk.h) that its heads reference
+        # members, and a shared trunk's /trunk (rmens/member/trunk.h) that its heads reference
         if not name.startswith("member_") and name != "trunk":
             continue
 

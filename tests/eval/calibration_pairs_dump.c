@@ -1,4 +1,4 @@
-/* Prints the calibration pairs of rmens eval as include/rmens/eval.h defines them, straight
+/* Prints the calibration pairs of rmens eval as include/rmens/eval/eval.h defines them, straight
  * from the generator, for tests/eval/check_results.py to recompute the calibration figures:
  *   calibration_pairs_dump SEED N_TEST K COUNT
  * one line per pair i: prompt a b u_label u_flip, where the annotator's base label is drawn

@@ -96,7 +96,7 @@ def check_bin_case(f):
     M = int(f[bins + 2])
     x = np.array(f[bins + 3:bins + 3 + M], float)
     got = np.array(f[bins + 3 + M:bins + 3 + 2 * M], int)
-    # the documented edges (include/rmens/metrics.h), increasing from 0 to 0.5
+    # the documented edges (include/rmens/eval/metrics.h), increasing from 0 to 0.5
     if not np.array_equal(edges, [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5]):
         return [f"disagreement edges {edges} are not the documented ones"], True
     want = np.searchsorted(edges[1:-1], x, side="right")

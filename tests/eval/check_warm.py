@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks the warm aggregator of rmens eval (include/rmens/warm.h) against numpy.
+"""Checks the warm aggregator of rmens eval (include/rmens/eval/warm.h) against numpy.
 
 usage: check_warm.py STORE MEMBERS RESULTS_P1.h5 [RESULTS_Pn.h5 ...] RESULTS.json
   - every figure of the results files is bitwise identical (but the run record);

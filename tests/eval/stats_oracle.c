@@ -1,5 +1,5 @@
 /* Test oracle: the old evaluation statistics, verbatim (see stats_oracle.h). Generated from
- * src/metrics.c and src/eval_figures.c at commit cf05a3b by renaming rm_ to oracle_. */
+ * src/eval/metrics.c and src/eval/eval_figures.c at commit cf05a3b by renaming rm_ to oracle_. */
 #include "stats_oracle.h"
 
 #include <math.h>
@@ -143,7 +143,7 @@ void oracle_golden_by_score(const double *score, const double *golden, size_t K,
     }
 }
 
-/* The sum as rmens defines it (src/metrics.c): each product fused into the running sum
+/* The sum as rmens defines it (src/eval/metrics.c): each product fused into the running sum
  * where the CPU has FMA. Written as fma(), not left to contraction, which depends on the
  * target: on an AMD EPYC with AVX-512 (GCC 12, -march=native) this loop compiled to
  * vectorised products added one by one, unfused, on the Intel Xeons to scalar FMAs. */
@@ -456,7 +456,7 @@ void oracle_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t wor
     *agreeing += (double)agree;
 }
 
-/* ---- the per-prompt accumulation of src/eval_figures.c ---- */
+/* ---- the per-prompt accumulation of src/eval/eval_figures.c ---- */
 
 int oracle_eval_work_create(oracle_work *w, const rm_eval_plan *p)
 {

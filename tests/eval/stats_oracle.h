@@ -1,6 +1,6 @@
 /* Test oracle: the evaluation statistics exactly as they were before issue 15 ("statistics
- * off the critical path") - src/metrics.c and the per-prompt accumulation of
- * src/eval_figures.c at commit cf05a3b, copied verbatim with rm_ renamed to oracle_ by a
+ * off the critical path") - src/eval/metrics.c and the per-prompt accumulation of
+ * src/eval/eval_figures.c at commit cf05a3b, copied verbatim with rm_ renamed to oracle_ by a
  * script. The faster library code must give the same figures (tests/eval/test_stats_oracle.c).
  * Do not "fix" or speed up this file: its value is that it is the old code. */
 #ifndef RMENS_STATS_ORACLE_H

@@ -1,4 +1,4 @@
-/* Shared initialisation and weight averaging (rmens/warm.h): with ensemble.shared_init
+/* Shared initialisation and weight averaging (rmens/eval/warm.h): with ensemble.shared_init
  * every member's initial weights are member 0's, bit for bit, and member 0's are those of
  * a run without the key; without it members differ. The config keys (eval.warm takes the
  * boolean true as "true"), the settings refusals, rm_warm_decide's verdicts, and

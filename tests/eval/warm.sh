@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The warm aggregator end to end (rmens/warm.h). One mode per ctest test:
+# The warm aggregator end to end (rmens/eval/warm.h). One mode per ctest test:
 #   identical  members.h5 of shared-init members rewritten (h5py) so that every member is
 #              member 0: aggregators.warm equals the single member exactly, in results.json
 #              (the full ensemble and every ablation size) and results.h5

@@ -1,4 +1,4 @@
-/* The model's products (src/tiled_blas.h, src/tiled_sgemm.c): rm_tiled_sgemm_ep against a
+/* The model's products (include/rmens/kernels/tiled_blas.h, src/kernels/tiled_sgemm.c): rm_tiled_sgemm_ep against a
  * double-precision reference for every transpose combination, edge sizes (not multiples
  * of the micro-tile, several depth blocks, leading dimensions wider than the matrices),
  * each initial value (beta 1, beta 0, beta 0.5, bias) and epilogue (ReLU, ReLU backward

@@ -7,7 +7,7 @@ Works on the flat tree (src/*.c, include/rmens/*.h) and on the layered one
 Nodes. Every .c/.h under src/ and include/ is a file. A file's *folder* is its first
 directory under src/ or include/rmens/ ('' for the flat tree's files); its *layer* is that
 folder when it is one of --layers, else none. Files with the same stem in the same folder
-(src/base/rng.c + include/rmens/base/rng.h; flat: src/rng.c + include/rmens/rng.h) form
+(src/base/rng.c + include/rmens/base/rng.h; flat: src/base/rng.c + include/rmens/base/rng.h) form
 one *unit*; cycles and levels are measured on units (a .c and its public header are one
 concept: a.c -> b.h plus b.c -> a.h is a cycle between a and b), and again on raw files.
 Other headers (x_internal.h, mlp_template.h) are units of their own.

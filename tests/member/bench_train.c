@@ -74,7 +74,7 @@ static void sgemm_buffers(void)
 }
 
 /* The limit: OpenBLAS's own threading over the whole product, the fastest way it has.
- * The model's calls run OpenBLAS single-threaded under its tiles (rmens/model.h). */
+ * The model's calls run OpenBLAS single-threaded under its tiles (rmens/model/model.h). */
 static int bench_threads = 1;
 static double sgemm_rate(double seconds)
 {

@@ -1,4 +1,4 @@
-/* Shared-trunk units (rmens/trunk.h) against references we did not write into them:
+/* Shared-trunk units (rmens/member/trunk.h) against references we did not write into them:
  *  - the gradient of the heads' weighted objective through an E-output MLP against
  *    central finite differences in double (the trunk receives the sum of the heads'
  *    gradients), for both objectives, with and without per-pair weights; the float

@@ -1,6 +1,6 @@
 /* Scoring benchmark (rmens eval's inner loop) at the reference shapes: E members of
  * D = 2048 -> 1024 -> 512 -> 1 score a stream of embeddings in blocks of 1024 rows, every
- * block by every member while it is in cache (src/eval.c, score_rows), threads from
+ * block by every member while it is in cache (src/eval/eval.c, score_rows), threads from
  * OPENBLAS_NUM_THREADS. The limit, measured in the same run and alternating with it: the
  * same blocks through OpenBLAS's own threaded cblas_sgemm, the two hidden-layer products
  * of every member (the head, 0.02% of the FLOPs, left out as in bench_sgemm).

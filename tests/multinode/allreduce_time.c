@@ -2,7 +2,7 @@
  *
  * rmens' data-parallel training (parallel.ranks_per_member = S > 1) sums each minibatch's
  * gradient over the member's S ranks with one in-place MPI_Allreduce of n_params + 2
- * floats (src/train.c). This program does exactly that on MPI_COMM_WORLD, so run it with
+ * floats (src/member/train.c). This program does exactly that on MPI_COMM_WORLD, so run it with
  * S ranks placed as the member's ranks would be: on one node (mpirun -n 2) or across nodes
  * (tests/multinode/harness.sh: mn_mpirun 2 --map-by node).
  *

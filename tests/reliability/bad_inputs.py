@@ -618,7 +618,7 @@ def positive_checks():
 
 def listing(d):
     """Files under d, less the run directory's lock file (rmens.lock: kept on purpose, its
-    empty or stale record is how a crashed holder is recognised; see include/rmens/lock.h)."""
+    empty or stale record is how a crashed holder is recognised; see include/rmens/store/lock.h)."""
     out = set()
     for root, dirs, files in os.walk(d):
         for name in dirs + files:

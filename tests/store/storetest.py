@@ -59,7 +59,7 @@ def finish(name):
     print(f"{name}: all checks passed")
 
 
-# ---- content digests, as include/rmens/store.h defines them ----
+# ---- content digests, as include/rmens/store/store.h defines them ----
 DIGEST_STEP = np.uint64(0x9E3779B97F4A7C15)
 
 

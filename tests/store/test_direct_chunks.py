@@ -1,4 +1,4 @@
-"""The direct chunk reads of Fletcher-32 datasets (src/store_direct.c) on stores written
+"""The direct chunk reads of Fletcher-32 datasets (src/store/store_direct.c) on stores written
 by h5py with fletcher32=True and chunk shapes that split prompts, responses and the
 embedding dimension unevenly (and whole-row chunks, read straight into place), float32 and
 float16, with and without a user block (chunks read by address or by H5Dread_chunk): the

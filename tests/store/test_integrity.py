@@ -60,7 +60,7 @@ def flip_byte(src, dst, dataset, chunk_index, offset_in_chunk):
 
 def listing(d):
     """Files in d, less the run directory's lock file (rmens.lock is kept on purpose: see
-    include/rmens/lock.h)."""
+    include/rmens/store/lock.h)."""
     return sorted(n for n in os.listdir(d) if n != "rmens.lock") if os.path.isdir(d) else None
 
 

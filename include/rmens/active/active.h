@@ -37,7 +37,7 @@
 
 #include "rmens/base/config.h"
 
-/* `rmens active`: the whole run of cfg on comm (see src/active.c). */
+/* `rmens active`: the whole run of cfg on comm (see src/active/active.c). */
 int rm_active_run(const rm_settings *cfg, MPI_Comm comm, int force, int resume);
 
 #endif

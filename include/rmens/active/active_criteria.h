@@ -69,7 +69,7 @@ int rm_dopt_start(int E, int H, size_t n_lab, const float *x_lab, const double *
 
 /* Collective: k greedy picks (every rank gets out[k]: the pick and its mean gain at the
  * time it was picked). minv is updated in place (every rank the same). Lazy greedy with
- * a sync of every gain each 64 picks (src/active_criteria.c): the picks and gains are
+ * a sync of every gain each 64 picks (src/active/active_criteria.c): the picks and gains are
  * those of updating every gain after every pick (pool->eager, for the tests), bit for
  * bit. The initial gains' products run in fixed blocks of candidates that start at
  * multiples of RM_DOPT_BLOCK of the pool, and each rank's candidates must start at such

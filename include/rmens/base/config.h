@@ -1,6 +1,6 @@
 /* Run configuration: a libconfig file, command-line overrides, and a schema.
  *
- * Every key rmens understands is in one schema table (src/config.c) with its type,
+ * Every key rmens understands is in one schema table (src/base/config.c) with its type,
  * default, bounds and documentation. Loading merges the file with `--set key=value`
  * overrides (value in libconfig syntax; a bare word that parses as nothing else is a
  * string), rejects unknown keys with the closest valid one suggested, checks types and
@@ -50,8 +50,8 @@ typedef struct {
     int model_n_hidden;
     int model_hidden[RM_MAX_HIDDEN];
     char model_objective[16]; /* "bt" | "clf" */
-    char model_precision[8];  /* "fp32" | "bf16" | "auto" (rmens/precision.h) */
-    char model_family[8];     /* "mlp" | "gbdt" (rmens/family.h) */
+    char model_precision[8];  /* "fp32" | "bf16" | "auto" (rmens/kernels/precision.h) */
+    char model_family[8];     /* "mlp" | "gbdt" (rmens/member/family.h) */
 
     /* gbdt.* : gradient-boosted tree members (XGBoost) */
     long long gbdt_rounds, gbdt_max_depth;
@@ -70,14 +70,14 @@ typedef struct {
     /* ensemble.* */
     long long ensemble_members;
     char ensemble_data[16]; /* "full" | "bootstrap" */
-    char ensemble_kind[16]; /* "independent" | "shared_trunk" (include/rmens/trunk.h) */
-    int ensemble_shared_init; /* every member starts from member 0's initialisation (rmens/warm.h) */
+    char ensemble_kind[16]; /* "independent" | "shared_trunk" (include/rmens/member/trunk.h) */
+    int ensemble_shared_init; /* every member starts from member 0's initialisation (rmens/member/shared_init.h) */
     int ensemble_n_views;   /* 0: every member on the default view */
     char ensemble_views[RM_MAX_VIEWS][RM_NAME_MAX]; /* member m uses view m mod n */
     int ensemble_n_families;  /* 0: every member is model.family */
     char ensemble_families[RM_MAX_FAMILIES][8]; /* member m is families[m mod n] */
 
-    /* active.* (rmens active, include/rmens/active.h) */
+    /* active.* (rmens active, include/rmens/active/active.h) */
     char active_strategy[16];    /* random|entropy|disagreement|bald|levelset|dopt|past_dopt */
     long long active_pool;       /* candidate pairs */
     long long active_initial;    /* labelled before round 1: the pool's first pairs */
@@ -100,7 +100,7 @@ typedef struct {
     long long eval_ablation_sizes[RM_MAX_LIST]; /* empty: 1, 2, 4, ... up to E */
     long long eval_ablation_subsets;
     int eval_save_predictions;
-    char eval_warm[8];            /* "auto" | "true" | "false": the warm aggregator (rmens/warm.h) */
+    char eval_warm[8];            /* "auto" | "true" | "false": the warm aggregator (rmens/eval/warm.h) */
     long long eval_chunk_prompts; /* test prompts scored per streamed piece */
     long long eval_calibration_pairs; /* within-prompt test pairs for calibration (0: none) */
 

@@ -1,5 +1,5 @@
 /* Training checkpoints: what every rank needs to continue an interrupted ensemble run
- * bit for bit (layout in src/checkpoint.c). */
+ * bit for bit (layout in src/ensemble/checkpoint.c). */
 #ifndef RMENS_CHECKPOINT_H
 #define RMENS_CHECKPOINT_H
 

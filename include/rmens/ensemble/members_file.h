@@ -5,14 +5,14 @@
  *                           config (text), store, store_uuid, ranks, ranks_per_member,
  *                           shared_init (int 0/1: 1 when trained with ensemble.shared_init =
  *                           true, every member starting from member 0's initial weights,
- *                           rmens/warm.h; absent in older files: 0)
+ *                           rmens/eval/warm.h; absent in older files: 0)
  *   /member_<m>/     attrs: index, seed, dim, hidden (int array), objective,
  *                           score_mean, score_std, epochs_run, best_epoch, train_seconds,
  *                           view (string; only with ensemble.views: the store view the
  *                           member was trained on and is scored on; absent: the default)
  * With ensemble.views the root `dim` is the default view's; each member's dim is its view's.
  * Root attribute ensemble_kind = "independent" | "shared_trunk". A shared trunk
- * (rmens/trunk.h) is stored once: /trunk/layer_<l>/weight, bias for its hidden layers
+ * (rmens/member/trunk.h) is stored once: /trunk/layer_<l>/weight, bias for its hidden layers
  * (attrs dim, hidden, n_heads); each head is a member group holding only its last layer,
  * with attribute trunk = "/trunk" naming where the others are.
  *   /member_<m>/layer_<l>/weight [out, in] float32, /member_<m>/layer_<l>/bias [out]

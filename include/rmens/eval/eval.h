@@ -2,7 +2,7 @@
  * predictions to ensemble figures (best-of-n, Spearman, pairwise and benchmark accuracy,
  * agreement, uncertainty, ensemble-size ablation).
  *
- * The parallel shape (src/eval.c): test prompts are cut into fixed blocks of
+ * The parallel shape (src/eval/eval.c): test prompts are cut into fixed blocks of
  * RM_EVAL_BLOCK_PROMPTS, blocks are dealt contiguously over the ranks, and each rank
  * reads its prompts once, in pieces of eval.chunk_prompts, scoring each piece with every
  * member. Per-prompt figures are summed into their block in prompt order; rank 0 sums

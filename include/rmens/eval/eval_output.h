@@ -48,7 +48,7 @@ int rm_eval_predictions_close(void *predictions);
  * "aggregators", "agreement", "uncertainty" of e (JSON members, no braces around them),
  * and the groups aggregators/, agreement/, uncertainty/ under HDF5 group g. r: the full
  * ensemble's results when its calibration is to be written with them, else NULL. warm:
- * the figures of aggregators.warm (rmens/warm.h) after the others, or NULL. */
+ * the figures of aggregators.warm (rmens/eval/warm.h) after the others, or NULL. */
 void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_figures *e, const double *kl,
                            const char *indent, const rm_eval_results *r, const rm_aggregate_figures *warm);
 int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r,

@@ -24,7 +24,7 @@ typedef struct {
 
 typedef enum { RM_SUBSET_FULL = 0, RM_SUBSET_SINGLE = 1, RM_SUBSET_ABLATION = 2 } rm_subset_kind;
 
-/* Calibration pairs (eval.calibration_pairs, src/eval_calibration.c): within-prompt test
+/* Calibration pairs (eval.calibration_pairs, src/eval/eval_calibration.c): within-prompt test
  * pairs i = 0..n_pairs-1 drawn from (seed, RM_STREAM_CALIBRATION_PAIRS): prompt
  * rm_rand_below(3i, N_test), responses a = rm_rand_below(3i+1, K), b = rm_rand_below(3i+2,
  * K-1) with b += b >= a; outcome rm_annotator_label(annotator, i, golden_a, golden_b)

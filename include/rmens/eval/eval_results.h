@@ -53,7 +53,7 @@ typedef struct {
     rm_calibration_figures calibration_single; /* ece, brier, log_loss: means over members; bins pooled */
     rm_calibration_figures *calibration_member; /* [E] */
     rm_disagreement_figures error_by_disagreement;
-    /* the warm aggregator (rmens/warm.h; filled by rm_warm_evaluate, has_warm 0 otherwise):
+    /* the warm aggregator (rmens/eval/warm.h; filled by rm_warm_evaluate, has_warm 0 otherwise):
      * the weight average of the full ensemble, and per ablation size the mean over its
      * subsets of each subset's weight average */
     int has_warm;

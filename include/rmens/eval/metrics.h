@@ -175,7 +175,7 @@ double rm_auroc(const double *score, const int *label, size_t n, rm_metric_scrat
  * positives[l], negatives[l]. */
 double rm_auroc_levels(const double *positives, const double *negatives, int levels);
 
-/* ---- calibration of preference probabilities (src/metrics_calibration.c) ---- */
+/* ---- calibration of preference probabilities (src/eval/metrics_calibration.c) ---- */
 
 #define RM_CALIBRATION_BINS 15  /* reliability bins of the expected calibration error */
 #define RM_DISAGREEMENT_BINS 10 /* bins of member disagreement (std of P_m), RM_DISAGREEMENT_EDGES */
@@ -251,7 +251,7 @@ void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, 
                           const double *reference, const double *golden, double *wrong, double *right,
                           double *agreeing);
 
-/* The same pair statistics for many member subsets at once (src/metrics_pairs.c), for
+/* The same pair statistics for many member subsets at once (src/eval/metrics_pairs.c), for
  * ensembles of up to RM_PAIR_TABLE_MAX_MEMBERS members. rm_pair_subset_stats costs a few
  * operations per response pair and subset (7.7 M per prompt at K = 500 and the case
  * study's 62 subsets). Here each response pair, with responses in golden order, is

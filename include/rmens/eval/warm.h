@@ -27,7 +27,7 @@
  * tree members or members on different views, and a checkpoint of one initialisation
  * does not resume under the other (rm_shared_init_fingerprint). /predictions
  * (eval.save_predictions) holds the members only. `rmens active` with the key reports
- * aggregators.warm of every round's full ensemble (no ablation; src/active.c). */
+ * aggregators.warm of every round's full ensemble (no ablation; src/active/active.c). */
 #ifndef RMENS_WARM_H
 #define RMENS_WARM_H
 

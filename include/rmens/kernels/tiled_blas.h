@@ -6,7 +6,7 @@
  * elements of a 512x160x96 sgemm). A members file promised bitwise identical for any
  * rank count (1 rank with 2 threads against 2 ranks with 1 each) cannot rest on that.
  *
- * fp32 products on AVX-512 builds run on a GEMM of our own (src/tiled_sgemm.c) that
+ * fp32 products on AVX-512 builds run on a GEMM of our own (src/kernels/tiled_sgemm.c) that
  * computes every element with the same instructions wherever it falls in the product,
  * so the threads split the work freely and share the packed operands; with OpenBLAS
  * under tiles, each tile re-packed the whole shared operand, and on AVX-512 (multiply-adds

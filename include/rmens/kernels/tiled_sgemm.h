@@ -18,7 +18,7 @@ typedef struct {
     int a_reuse;
 } rm_gemm_hints;
 
-/* The fp32 GEMM of src/tiled_sgemm.c (AVX-512 builds): every element of C is computed by
+/* The fp32 GEMM of src/kernels/tiled_sgemm.c (AVX-512 builds): every element of C is computed by
  * the same instructions wherever it falls in the product and whoever computes it, so the
  * work is split over the threads freely and the packed operands are shared. Returns 0
  * when it did the product, -1 when the caller must (no AVX-512, alpha != 1, K = 0). */

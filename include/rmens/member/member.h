@@ -34,7 +34,7 @@ typedef struct {
     double *train_loss, *val_loss, *val_accuracy; /* [epochs_run], owned */
     double train_seconds;
     long long pairs_trained;      /* pair gradient evaluations, all epochs */
-    const struct rm_family *family; /* rmens/family.h; NULL: an MLP (members zeroed by calloc) */
+    const struct rm_family *family; /* rmens/member/family.h; NULL: an MLP (members zeroed by calloc) */
     void *model;                  /* the model of families other than mlp, owned by the family */
 } rm_member;
 

@@ -1,5 +1,5 @@
 /* Preference pairs from the train split: which items are compared (the comparison
- * design) and their labels (rmens/annotator.h).
+ * design) and their labels (rmens/member/annotator.h).
  *
  * An item is a (prompt, response) of the train split, addressed by its flat index
  * p * K + k. Pairs and labels depend only on (seed, pair index): identical on any

@@ -3,7 +3,7 @@
  *
  * One trunk D -> h1 -> ... -> hL (all hidden layers of model.hidden) is trained jointly
  * with E linear heads hL -> 1, one per member. During training the unit is one MLP
- * D -> h1 -> ... -> hL -> E (rmens/model.h with E outputs): the heads are the rows of its
+ * D -> h1 -> ... -> hL -> E (rmens/model/model.h with E outputs): the heads are the rows of its
  * last layer, so one forward of the trunk serves every head and the trunk receives the
  * sum of the heads' gradients (the loss is the sum of the heads' losses).
  *
@@ -21,7 +21,7 @@
  *  - the members written are ordinary MLP members D -> ... -> 1 (the trunk copied into
  *    each), standardised on the train responses one by one, so scoring, evaluation and
  *    `rmens active` treat heads as members. members.h5 stores the trunk once (/trunk,
- *    rmens/ensemble.h).
+ *    rmens/ensemble/members_file.h).
  * One rank group (group 0, parallel.ranks_per_member ranks, data-parallel) trains the unit;
  * further groups wait. A stop request (SIGTERM, train.checkpoint_minutes) stops the unit at
  * a step boundary: every head's checkpoint slot holds the head as a member (trunk copy and

@@ -25,8 +25,8 @@ typedef struct {
     float *packed;                 /* or the weights in the products' own layout (rm_mlp_workspace_pack) */
     const float *packed_params;    /* ... of the model with these params */
     size_t packed_offset[RM_MAX_LAYERS]; /* layer l's in packed; (size_t)-1: none */
-    /* model.precision = bf16 (rmens/precision.h): the products' operands rounded to bf16,
-     * in the backend's form (src/matmul.h); NULL in fp32 */
+    /* model.precision = bf16 (rmens/kernels/precision.h): the products' operands rounded to bf16,
+     * in the backend's form (include/rmens/kernels/matmul.h); NULL in fp32 */
     void *low_weights;             /* [n_params] */
     void *low_act[RM_MAX_LAYERS];  /* input of each hidden (product) layer, [capacity, dims[l]] */
     void *low_grad[2];             /* output gradients of product layers, [capacity, max width] */

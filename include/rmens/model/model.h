@@ -16,12 +16,12 @@
 
 /* Threads every forward, backward and scoring call of this process uses (default 1).
  * Results are bitwise the same for any count: every element of a product is computed the
- * same way whichever thread computes it (src/tiled_blas.h), and OpenBLAS itself stays
+ * same way whichever thread computes it (include/rmens/kernels/tiled_blas.h), and OpenBLAS itself stays
  * single-threaded. */
 void rm_mlp_set_threads(int threads);
 
 int rm_mlp_create(rm_mlp *m, int dim, const int *hidden, int n_hidden);
-/* The same with n_outputs scores per row (a shared trunk's E heads, rmens/trunk.h): the
+/* The same with n_outputs scores per row (a shared trunk's E heads, rmens/member/trunk.h): the
  * scores of rm_mlp_forward are then [B, n_outputs] row-major and dscores of the backward
  * the same shape. Everything else holds as for one output. */
 int rm_mlp_create_outputs(rm_mlp *m, int dim, const int *hidden, int n_hidden, int n_outputs);
@@ -45,7 +45,7 @@ void rm_mlp_workspace_free(rm_mlp_workspace *ws);
 int rm_mlp_workspace_pack(rm_mlp_workspace *ws, const rm_mlp *m);
 
 /* scores[B] = MLP(X[B, D]); keeps activations in ws for backward. The products run in the
- * process's precision (rmens/precision.h). */
+ * process's precision (rmens/kernels/precision.h). */
 void rm_mlp_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
 /* Rows that several models score (an ensemble scoring one block), prepared once: in bf16
  * their rounded copy, made over the threads, so that E members do not round the same rows
