@@ -48,7 +48,7 @@ int rm_shared_init_check(const rm_settings *cfg);
  * Details the results depend on:
  *  - seed = rm_member_seed(cfg->seed, index); initialisation from stream
  *    RM_STREAM_MEMBER(index, RM_MEMBER_INIT) (ensemble.shared_init = true: member 0's
- *    seed and stream for every member, rm_member_init_weights in rmens/eval/warm.h), epoch e's minibatch order from
+ *    seed and stream for every member, rm_member_init_weights in rmens/member/shared_init.h), epoch e's minibatch order from
  *    RM_STREAM_MEMBER(index, RM_MEMBER_SHUFFLE) at counters e * 2^32 + i, bootstrap
  *    resampling (ensemble.data = "bootstrap") from RM_STREAM_MEMBER(index, RM_MEMBER_BOOTSTRAP).
  *    With S = 1 the member depends on (cfg, data, pairs, index) only, bit for bit, whatever
