@@ -1,7 +1,6 @@
 /* The family registry (include/rmens/member/family.h): which family a member of a run
  * is, the settings checks that depend on it, and training a member of any family. A new
- * family adds its table and trainer here (rm_family_named, the trainers, the ids) and
- * nowhere else. */
+ * family is one row of `families` below and nowhere else. */
 #define _GNU_SOURCE
 #include "rmens/member/family.h"
 
@@ -15,10 +14,23 @@
 #include "rmens/member/train.h"
 #include "rmens/member/trunk.h"
 
+/* Every family, in id order (the id is what ranks exchange and checkpoints store; 0 is
+ * the MLP), with its trainer (rm_train_member_controlled's contract). A new family is one
+ * row here. */
+static const struct {
+    const rm_family *family;
+    int (*train)(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index, MPI_Comm group,
+                 rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *control);
+} families[] = {
+    {&rm_family_mlp, rm_train_mlp_member},
+    {&rm_family_gbdt, rm_gbdt_train_member},
+};
+#define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
+
 const rm_family *rm_family_named(const char *name, const char *key)
 {
-    if (strcmp(name, "mlp") == 0) return &rm_family_mlp;
-    if (strcmp(name, "gbdt") == 0) return &rm_family_gbdt;
+    for (int id = 0; id < N_FAMILIES; id++)
+        if (strcmp(name, families[id].family->name) == 0) return families[id].family;
     rm_errorf("%s = \"%s\": expected \"mlp\" or \"gbdt\"", key, name);
     return NULL;
 }
@@ -31,7 +43,6 @@ const rm_family *rm_family_of_member(const rm_settings *cfg, int m)
     return rm_family_named(name, cfg->ensemble_n_families > 0 ? "ensemble.families" : "model.family");
 }
 
-
 int rm_settings_use_family(const rm_settings *cfg, const rm_family *f)
 {
     long long n = cfg->ensemble_n_families > 0 ? cfg->ensemble_n_families : 1;
@@ -40,9 +51,16 @@ int rm_settings_use_family(const rm_settings *cfg, const rm_family *f)
     return 0;
 }
 
-int rm_family_id(const rm_family *f) { return f == &rm_family_gbdt ? 1 : 0; }
-const rm_family *rm_family_from_id(int id) { return id == 1 ? &rm_family_gbdt : &rm_family_mlp; }
-int rm_family_count(void) { return 2; }
+int rm_family_id(const rm_family *f)
+{
+    for (int id = 0; id < N_FAMILIES; id++)
+        if (families[id].family == f) return id;
+    return 0; /* members zeroed by calloc are MLPs */
+}
+
+/* An id out of range reads as the MLP's, as members zeroed by calloc are. */
+const rm_family *rm_family_from_id(int id) { return id > 0 && id < N_FAMILIES ? families[id].family : &rm_family_mlp; }
+int rm_family_count(void) { return N_FAMILIES; }
 
 char *rm_family_fingerprint(const rm_settings *c, char *text)
 {
@@ -142,16 +160,6 @@ int rm_ensemble_kind_check(const rm_settings *cfg)
     return 0;
 }
 
-/* Each family's trainer (rm_train_member_controlled's contract), by table. */
-static const struct {
-    const rm_family *family;
-    int (*train)(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs, int index, MPI_Comm group,
-                 rm_member *out, rm_progress_fn progress, void *ctx, rm_train_control *control);
-} trainers[] = {
-    {&rm_family_mlp, rm_train_mlp_member},
-    {&rm_family_gbdt, rm_gbdt_train_member},
-};
-
 int rm_train_member(const rm_settings *cfg, const rm_train_data *data, const rm_pairs *pairs,
                     int index, MPI_Comm group, rm_member *out, rm_progress_fn progress, void *ctx)
 {
@@ -165,9 +173,6 @@ int rm_train_member_controlled(const rm_settings *cfg, const rm_train_data *data
     memset(out, 0, sizeof *out);
     const rm_family *family = rm_family_of_member(cfg, index);
     if (!family || rm_family_check_settings(cfg, 0) != 0) return rm_error_context("member %d", index);
-    for (size_t t = 0; t < sizeof trainers / sizeof trainers[0]; t++)
-        if (trainers[t].family == family)
-            return trainers[t].train(cfg, data, pairs, index, group, out, progress, ctx, control);
-    return rm_errorf("member %d: family \"%s\" has no trainer", index, family->name);
+    return families[rm_family_id(family)].train(cfg, data, pairs, index, group, out, progress, ctx, control);
 }
 
