@@ -60,6 +60,7 @@ static const key_spec SCHEMA[] = {
     {"model.hidden", T_INT_LIST, LIST(model_hidden, model_n_hidden, RM_MAX_HIDDEN), "[1024, 512]", 1, 1e6, NULL, "hidden layer widths; [] is a linear reward model"},
     {"model.objective", T_STRING, STR(model_objective), "\"bt\"", 0, 0, "bt|clf", "bt: Bradley-Terry on pairs; clf: pointwise classification"},
     {"model.family", T_STRING, STR(model_family), "\"mlp\"", 0, 0, "mlp|gbdt", "mlp: the MLP of model.hidden; gbdt: gradient-boosted trees (XGBoost, gbdt.*)"},
+    {"model.inputs", T_STRING_LIST, LIST(model_inputs, model_n_inputs, RM_MAX_VIEWS), "[]", 0, 0, NULL, "store views concatenated feature-wise into every member's input, each feature standardised by its train-split mean and std (recorded in members.h5 /inputs); e.g. [\"default\", \"length\"] ([]: each member's view as stored)"},
     {"model.precision", T_STRING, STR(model_precision), "\"fp32\"", 0, 0, "fp32|bf16|auto", "products of the verb that runs: fp32 (OpenBLAS); bf16 (bf16 operands, fp32 accumulation, oneDNN on AMX/AVX512-BF16, emulated on sgemm elsewhere); auto: bf16 where oneDNN runs AMX, else fp32"},
 
     {"train.epochs", T_INT, NUM(train_epochs), "30", 1, 1e6, NULL, "training epochs"},
@@ -71,7 +72,7 @@ static const key_spec SCHEMA[] = {
     {"train.checkpoint_minutes", T_FLOAT, NUM(train_checkpoint_minutes), "10.0", 0, 1e6, NULL, "minutes between periodic checkpoints (0: only on signal)"},
     {"train.restore_best", T_BOOL, NUM(train_restore_best), "true", 0, 0, NULL, "end with the weights of the lowest validation loss (false: the last weights, as the seed code)"},
     {"train.stop_rule", T_STRING, STR(train_stop_rule), "\"no_improvement\"", 0, 0, "no_improvement|rise", "early stop: after patience epochs without a new lowest validation loss; rise: when the latest is above each of the previous patience ones (the seed code)"},
-    {"train.val_split", T_STRING, STR(train_val_split), "\"pairs\"", 0, 0, "pairs|entries", "pairs: validation pairs held out of every member's training; entries (the seed code): each member splits its list of entries (both orders) itself, so a pair's two orders may fall on both sides"},
+    {"train.val_split", T_STRING, STR(train_val_split), "\"pairs\"", 0, 0, "pairs|entries|prompts", "pairs: validation pairs held out of every member's training; entries (the seed code): each member splits its list of entries (both orders) itself, so a pair's two orders may fall on both sides; prompts: a seeded train.val_fraction of the train prompts validates, and no training pair touches them (pairs with an item on each side are dropped), so validation measures new prompts"},
     {"train.minibatches", T_STRING, STR(train_minibatches), "\"epoch\"", 0, 0, "epoch|draw", "epoch: one permutation per epoch; draw: each step draws its minibatch afresh, ceil(n_train / batch) steps per epoch (the seed code)"},
 
     {"gbdt.rounds", T_INT, NUM(gbdt_rounds), "200", 1, 1e6, NULL, "gbdt: boosting rounds (at most; early stopping on the validation pairs after train.patience rounds without improvement)"},
@@ -109,6 +110,10 @@ static const key_spec SCHEMA[] = {
     {"eval.save_predictions", T_BOOL, NUM(eval_save_predictions), "false", 0, 0, NULL, "write per-member standardised test scores to results.h5"},
     {"eval.calibration_pairs", T_INT, NUM(eval_calibration_pairs), "100000", 0, 1e9, NULL, "within-prompt test pairs for the calibration of preference probabilities (0: none)"},
     {"eval.warm", T_STRING, STR(eval_warm), "\"auto\"", 0, 0, "auto|true|false", "the warm aggregator (the model with the members' mean weights, Rame et al. 2024): auto: when members.h5 has shared_init = 1; true: required (an error without it); false: never"},
+    {"eval.bias_features", T_STRING_LIST, LIST(eval_bias_features, eval_n_bias_features, RM_MAX_VIEWS), "[]", 0, 0, NULL, "views (e.g. [\"length\"]) whose first feature is checked as a bias: results.json feature_bias.<view> gives its mean within-prompt Spearman with the golden reward and every aggregator, and the golden best-of-n of ranking by it alone"},
+    {"select.grid", T_STRING_LIST, LIST(select_grid, select_n_grid, RM_MAX_SELECT_AXES), "[\"model.hidden: [] | [64] | [256, 64]\", \"train.weight_decay: 0.0 | 1.0 | 10.0\"]", 0, 0, NULL, "rmens select: the grid, one axis per entry \"key: v1 | v2 | ...\" (values in --set syntax); every combination is cross-validated"},
+    {"select.folds", T_INT, NUM(select_folds), "5", 2, 100, NULL, "rmens select: folds of the train prompts (prompt-grouped k-fold cross-validation)"},
+    {"select.members", T_INT, NUM(select_members), "1", 1, 1000, NULL, "rmens select: members trained per grid point and fold (their mean is scored)"},
     {"eval.chunk_prompts", T_INT, NUM(eval_chunk_prompts), "64", 1, 1e9, NULL, "test prompts read and scored per streamed piece"},
 };
 #define N_SCHEMA (sizeof SCHEMA / sizeof SCHEMA[0])
@@ -338,6 +343,14 @@ static int check_choice(const key_spec *k, const char *v, const char *where)
     return rm_errorf("%s'%s' = \"%s\" is not one of %s", where, k->key, v, k->choices);
 }
 
+/* Bytes per entry of a string list: view names, grid axes and family names differ. */
+static size_t string_list_width(const key_spec *k)
+{
+    if (k->offset == OFF(select_grid)) return RM_SELECT_AXIS_MAX;
+    if (k->offset == OFF(ensemble_families)) return sizeof ((rm_settings *)0)->ensemble_families[0];
+    return RM_NAME_MAX; /* view names: ensemble.views, model.inputs, eval.bias_features */
+}
+
 /* A list of strings, each one of k->choices (ensemble.families). */
 static int assign_string_list(rm_settings *s, const key_spec *k, const config_setting_t *st, const char *where)
 {
@@ -347,7 +360,7 @@ static int assign_string_list(rm_settings *s, const key_spec *k, const config_se
     int n = config_setting_length(st);
     if ((size_t)n > k->capacity) return rm_errorf("%s'%s' has %d entries, at most %zu allowed", where, k->key, n, k->capacity);
     /* bytes per entry: view names are longer than family names */
-    const size_t width = k->offset == OFF(ensemble_views) ? RM_NAME_MAX : sizeof s->ensemble_families[0];
+    const size_t width = string_list_width(k);
     char *out = (char *)s + k->offset;
     for (int i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(st, (unsigned)i);

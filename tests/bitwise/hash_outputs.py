@@ -46,7 +46,11 @@ H5_EXCLUDED_GROUPS = {
 H5_EXCLUDED_ATTRS = {
     # every format: `version` is rmens's version string (RMENS_VERSION): provenance, and
     # a refactor may legitimately bump it. The store calls it `rmens_version`.
-    "*": {("", "version")},
+    "*": {("", "version"),
+          # `config`: the merged configuration, which lists every key the schema has with
+          # its value; a key added since the reference (model.inputs, say) changes the text
+          # without changing one figure, and every setting's effect is in the values hashed.
+          ("", "config")},
     "rmens-store": {("", "rmens_version")},
     # results.h5 root: cpu (the CPU's name, host identity), eval_seconds (wall time), ranks
     # (the job's rank count: figures are rank-count independent, and the scenario name

@@ -17,6 +17,8 @@
 #define RM_MAX_VIEWS 16 /* = RM_STORE_MAX_VIEWS */
 #define RM_NAME_MAX 64
 #define RM_MAX_FAMILIES 8
+#define RM_MAX_SELECT_AXES 8
+#define RM_SELECT_AXIS_MAX 256
 
 typedef struct {
     /* top level */
@@ -52,6 +54,8 @@ typedef struct {
     char model_objective[16]; /* "bt" | "clf" */
     char model_precision[8];  /* "fp32" | "bf16" | "auto" (rmens/kernels/precision.h) */
     char model_family[8];     /* "mlp" | "gbdt" (rmens/member/family.h) */
+    int model_n_inputs;       /* 0: each member reads its view (ensemble.views) as stored */
+    char model_inputs[RM_MAX_VIEWS][RM_NAME_MAX]; /* views concatenated feature-wise, standardised (rmens/store/store_inputs.h) */
 
     /* gbdt.* : gradient-boosted tree members (XGBoost) */
     long long gbdt_rounds, gbdt_max_depth;
@@ -65,7 +69,8 @@ typedef struct {
     int train_restore_best;       /* keep the best-validation weights (else the last) */
     char train_stop_rule[24];     /* "no_improvement" | "rise" */
     char train_minibatches[8];    /* "epoch" (a permutation per epoch) | "draw" (each step afresh) */
-    char train_val_split[8];      /* "pairs" (one split of the pairs) | "entries" (per member, of the list) */
+    char train_val_split[8];      /* "pairs" (one split of the pairs) | "entries" (per member, of the list) |
+                                   * "prompts" (validation pairs from prompts no training pair touches) */
 
     /* ensemble.* */
     long long ensemble_members;
@@ -103,6 +108,14 @@ typedef struct {
     char eval_warm[8];            /* "auto" | "true" | "false": the warm aggregator (rmens/eval/warm.h) */
     long long eval_chunk_prompts; /* test prompts scored per streamed piece */
     long long eval_calibration_pairs; /* within-prompt test pairs for calibration (0: none) */
+    int eval_n_bias_features;
+    char eval_bias_features[RM_MAX_VIEWS][RM_NAME_MAX]; /* views whose first feature is checked for bias (feature_bias) */
+
+    /* select.* (rmens select: hyperparameters by prompt-grouped cross-validation) */
+    int select_n_grid;
+    char select_grid[RM_MAX_SELECT_AXES][RM_SELECT_AXIS_MAX]; /* "key: v1 | v2 | ..." per axis */
+    long long select_folds;
+    long long select_members; /* members per grid point and fold */
 
     /* provenance */
     char source_path[1024];  /* the config file loaded */
