@@ -158,10 +158,21 @@ static int labelled_pairs(const active_ctx *c, rm_pairs *out)
     }
     out->n = n;
     out->n_train = n - (size_t)floor((double)n * c->cfg->train_val_fraction);
+    out->n_val = n - out->n_train;
+    out->split_rule = "pairs";
     out->label_agreement = untied ? (double)agree / (double)untied : NAN;
     out->label_flip_rate = (double)flipped / (double)n;
     out->reward_scale = c->pool.reward_scale;
     rm_permutation((uint64_t)c->cfg->seed, RM_STREAM_VALIDATION, out->order, n);
+    rm_pairs_design d;
+    rm_pairs_design_from_settings(&d, c->cfg);
+    if (!d.split_prompts) return 0;
+    /* validation pairs from prompts no labelled training pair touches */
+    out->n_train = out->n_val = 0;
+    if (rm_pairs_split_by_prompts(out, &d, c->data.n_prompts, c->data.n_responses) != 0) {
+        rm_pairs_free(out);
+        return -1;
+    }
     return 0;
 }
 

@@ -67,6 +67,7 @@ static const key_spec SCHEMA[] = {
     {"train.batch_size", T_INT, NUM(train_batch_size), "512", 1, 1e7, NULL, "pairs per minibatch"},
     {"train.learning_rate", T_FLOAT, NUM(train_learning_rate), "0.001", 1e-300, 1e3, NULL, "Adam learning rate (must be > 0)"},
     {"train.weight_decay", T_FLOAT, NUM(train_weight_decay), "0.0", 0, 1e3, NULL, "decoupled weight decay (AdamW), per step, times the learning rate"},
+    {"train.l2", T_FLOAT, NUM(train_l2), "0.0", 0, 1e6, NULL, "L2 penalty (l2 / 2) |W|^2 on every weight matrix (not biases), added to the mean pair loss's gradient before Adam: a regulariser that acts at any step count (train.weight_decay shrinks by lr x wd per step only); with all N pairs of a data set in both orders, l2 = 1 / (C N) is scikit-learn LogisticRegression's C. MLP members; trees use gbdt.lambda"},
     {"train.val_fraction", T_FLOAT, NUM(train_val_fraction), "0.2", 0, 0.9, NULL, "fraction of pairs held out for validation"},
     {"train.patience", T_INT, NUM(train_patience), "3", 0, 1e6, NULL, "epochs without validation improvement before stopping (0: never stop early)"},
     {"train.checkpoint_minutes", T_FLOAT, NUM(train_checkpoint_minutes), "10.0", 0, 1e6, NULL, "minutes between periodic checkpoints (0: only on signal)"},

@@ -61,12 +61,17 @@ char *rm_checkpoint_fingerprint(const rm_settings *c, const char *store_uuid)
         return NULL;
     }
     /* settings added since, appended only when not their default: older checkpoints resume */
-    char extra[64 + RM_MAX_VIEWS * (RM_NAME_MAX + 1)] = "";
+    char extra[128 + 2 * RM_MAX_VIEWS * (RM_NAME_MAX + 1)] = "";
     if (strcmp(c->ensemble_kind, "independent") != 0 && c->ensemble_kind[0])
         snprintf(extra, sizeof extra, " ensemble.kind=%s", c->ensemble_kind);
     for (int i = 0; i < c->ensemble_n_views; i++)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s%s", i ? "," : " ensemble.views=",
                  c->ensemble_views[i]);
+    if (c->train_l2 != 0)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " train.l2=%.17g", c->train_l2);
+    for (int i = 0; i < c->model_n_inputs; i++)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s%s", i ? "," : " model.inputs=",
+                 c->model_inputs[i]);
     if (extra[0]) {
         char *longer = NULL;
         int n = asprintf(&longer, "%s%s", text, extra);

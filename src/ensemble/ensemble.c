@@ -559,6 +559,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     }
     rm_pairs pairs;
     rc = rm_pairs_build_from_settings(&pairs, cfg, ns->rewards, tr->n_prompts, tr->n_responses);
+    if (rc == 0) rc = rm_member_split_overlap(cfg, &pairs, tr->n_prompts, tr->n_responses);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
     if ((rc = rm_all_ok(comm, check_batch_size(cfg, &pairs))) != 0) goto out_pairs;
     if (rank == 0) rm_pairs_print(&pairs, cfg);
@@ -599,9 +600,15 @@ void rm_pairs_print(const rm_pairs *pairs, const rm_settings *cfg)
 {
     printf("[rank 0] %zu %s pairs (%zu train, %zu validation; sampling %s, candidates %s), annotator beta %g, "
            "reward scale %.6g, label flips %.4f (pairs.label_flip %g): labels agree with the golden order for %.4f of pairs\n",
-           pairs->n, cfg->pairs_mode, pairs->n_train, pairs->n - pairs->n_train, cfg->pairs_sampling, cfg->pairs_candidates,
+           pairs->n, cfg->pairs_mode, pairs->n_train, pairs->n_val, cfg->pairs_sampling, cfg->pairs_candidates,
            cfg->pairs_annotator_beta, pairs->reward_scale, pairs->label_flip_rate, cfg->pairs_label_flip,
            pairs->label_agreement);
+    if (pairs->n_train + pairs->n_val < pairs->n)
+        printf("[rank 0] %zu pairs dropped: an item on each side of the split\n", pairs->n - pairs->n_train - pairs->n_val);
+    if (pairs->n_val > 0)
+        printf("[rank 0] validation split \"%s\": %.4f of validation pairs share a prompt with training pairs, %.4f a response%s\n",
+               pairs->split_rule, pairs->val_prompt_overlap, pairs->val_item_overlap,
+               pairs->val_prompt_overlap > 0 ? " (validation figures are optimistic; train.val_split = \"prompts\" removes the leak)" : "");
     fflush(stdout);
 }
 

@@ -124,6 +124,12 @@ int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_sto
     rc |= rm_h5_attr_double(file, "label_flip_rate", pairs->label_flip_rate);
     rc |= rm_h5_attr_double(file, "label_agreement", pairs->label_agreement);
     rc |= rm_h5_attr_int(file, "n_pairs", (long long)pairs->n);
+    /* the validation split and its realised leak (train.val_split) */
+    rc |= rm_h5_attr_string(file, "val_split", pairs->split_rule ? pairs->split_rule : cfg->train_val_split);
+    rc |= rm_h5_attr_int(file, "n_train_pairs", (long long)pairs->n_train);
+    rc |= rm_h5_attr_int(file, "n_val_pairs", (long long)pairs->n_val);
+    rc |= rm_h5_attr_double(file, "val_prompt_overlap", pairs->val_prompt_overlap);
+    rc |= rm_h5_attr_double(file, "val_item_overlap", pairs->val_item_overlap);
     rc |= rm_h5_attr_string(file, "ensemble_kind", cfg->ensemble_kind);
     rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/eval/warm.h) */
     if (rc == 0 && rm_settings_shared_trunk(cfg)) rc = write_trunk(file, cfg, local[0], (int)meta[META_OWNER] == rank, dim);

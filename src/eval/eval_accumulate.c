@@ -19,6 +19,7 @@
  * thread computed which prompt. */
 #include "rmens/eval/eval_accumulate.h"
 
+#include "rmens/eval/eval_bias.h"
 #include "rmens/eval/eval_calibration.h"
 
 #include <math.h>
@@ -47,6 +48,10 @@ static int work_buffers(rm_eval_work *w, const rm_eval_plan *p)
     w->delta = rm_alloc(p->n_slots, sizeof(double), "evaluation work");
     w->proxy_values = rm_alloc((size_t)p->n_bon, sizeof(double), "evaluation work");
     w->member_probability = rm_alloc(E, sizeof(double), "evaluation work");
+    if (p->bias.n_views > 0) { /* only with eval.bias_features: nothing changes without it */
+        w->bias_scratch = rm_alloc(rm_eval_bias_scratch_doubles(p), sizeof(double), "evaluation work");
+        if (!w->bias_scratch) return -1;
+    }
     return w->golden && w->bon_values && w->aggregate && w->ranks && w->mean_ranks && w->member_ranks && w->spread &&
                    w->rank_error && w->sort_buffer && w->mean_dense && w->member_pick && w->delta &&
                    w->proxy_values && w->member_probability
@@ -120,6 +125,7 @@ void rm_eval_work_free(rm_eval_work *w)
     free(w->delta);
     free(w->proxy_values);
     free(w->member_probability);
+    free(w->bias_scratch);
     memset(w, 0, sizeof *w);
 }
 
@@ -270,9 +276,10 @@ static void pair_table_figures(const rm_eval_plan *p, rm_eval_work *w, const flo
     }
 }
 
-/* One prompt's figures into w->delta. */
+/* One prompt's figures into w->delta; features: the prompt's bias features (stride
+ * feature_stride between views), or NULL. */
 static void prompt_delta(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
-                         const float *golden, size_t prompt)
+                         const float *golden, const float *features, size_t feature_stride, size_t prompt)
 {
     double *d = w->delta;
     memset(d, 0, p->n_slots * sizeof *d);
@@ -286,6 +293,9 @@ static void prompt_delta(const rm_eval_plan *p, rm_eval_work *w, const float *z,
                d + src->offset + (size_t)src->n_aggregators * p->aggregator_slots, ensemble_slots(sub->k) * sizeof *d);
     }
     if (p->calibration.n_pairs > 0) rm_eval_calibration_prompt(p, w->member_probability, z, member_stride, golden, prompt, d);
+    if (p->bias.n_views > 0 && features) /* after prompt_shared: the golden order and member ranks */
+        rm_eval_bias_prompt(p, features, feature_stride, z, member_stride, &w->gold, &w->bon, w->member_ranks,
+                            w->bias_scratch, &w->scratch, d);
 }
 
 static void add_delta(double *slots, const double *delta, size_t n)
@@ -296,7 +306,7 @@ static void add_delta(double *slots, const double *delta, size_t n)
 void rm_eval_accumulate_prompt(const rm_eval_plan *p, rm_eval_work *w, const float *z, size_t member_stride,
                                const float *golden, size_t prompt, double *slots)
 {
-    prompt_delta(p, w, z, member_stride, golden, prompt);
+    prompt_delta(p, w, z, member_stride, golden, NULL, 0, prompt);
     add_delta(slots, w->delta, p->n_slots);
 }
 
@@ -335,8 +345,7 @@ void rm_eval_team_free(rm_eval_team *t)
 typedef struct {
     const rm_eval_plan *p;
     rm_eval_team *team;
-    const float *z, *golden;
-    size_t member_stride;
+    const rm_eval_piece *piece;
     size_t first_prompt; /* test-split index of the round's prompt 0 */
 } round_job;
 
@@ -344,23 +353,31 @@ typedef struct {
 static void round_tile(const void *arg, int i)
 {
     const round_job *j = arg;
-    size_t K = j->p->n_responses;
-    prompt_delta(j->p, &j->team->works[i], j->z + (size_t)i * K, j->member_stride, j->golden + (size_t)i * K,
-                 j->first_prompt + (size_t)i);
+    const rm_eval_piece *c = j->piece;
+    size_t K = j->p->n_responses, at = (j->first_prompt + (size_t)i - c->q0) * K; /* the prompt's rows in the piece */
+    prompt_delta(j->p, &j->team->works[i], c->z + at, c->member_stride, c->golden + at,
+                 c->features ? c->features + at : NULL, c->feature_stride, j->first_prompt + (size_t)i);
 }
 
-void rm_eval_accumulate_prompts(const rm_eval_plan *p, rm_eval_team *t, const float *z, size_t member_stride,
-                                const float *golden, size_t q0, size_t q1, size_t first_block, double *blocks)
+void rm_eval_accumulate_piece(const rm_eval_plan *p, rm_eval_team *t, const rm_eval_piece *piece, size_t first_block,
+                              double *blocks)
 {
-    size_t K = p->n_responses, n = (size_t)t->n_threads;
-    for (size_t q = q0; q < q1; q += n) {
-        size_t count = q1 - q < n ? q1 - q : n;
-        round_job job = {p, t, z + (q - q0) * K, golden + (q - q0) * K, member_stride, q};
+    size_t n = (size_t)t->n_threads;
+    for (size_t q = piece->q0; q < piece->q1; q += n) {
+        size_t count = piece->q1 - q < n ? piece->q1 - q : n;
+        round_job job = {p, t, piece, q};
         rm_tiled_run(round_tile, &job, (int)count);
         for (size_t i = 0; i < count; i++) /* in prompt order */
             add_delta(blocks + ((q + i) / RM_EVAL_BLOCK_PROMPTS - first_block) * p->n_slots, t->works[i].delta,
                       p->n_slots);
     }
+}
+
+void rm_eval_accumulate_prompts(const rm_eval_plan *p, rm_eval_team *t, const float *z, size_t member_stride,
+                                const float *golden, size_t q0, size_t q1, size_t first_block, double *blocks)
+{
+    rm_eval_piece piece = {z, golden, NULL, member_stride, 0, q0, q1};
+    rm_eval_accumulate_piece(p, t, &piece, first_block, blocks);
 }
 
 void rm_eval_accumulate_bench(const rm_eval_plan *p, rm_eval_work *w, const float *z_chosen, const float *z_rejected,

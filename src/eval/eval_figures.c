@@ -12,7 +12,8 @@
  *     (agreeing, compared) | wrong[L] | right[L]   (histograms over the L = C(k,2) + 1
  *     disagreement levels of a response pair)
  * followed by the global oracle best-of-n and the member-pair Spearman slots, and, once
- * rm_eval_plan_calibration switched them on, the calibration slots (eval_internal.h).
+ * rm_eval_plan_calibration switched them on, the calibration slots (eval_slots.h), and once
+ * rm_eval_plan_bias did, the feature-bias slots (rmens/eval/eval_plan.h's rm_eval_bias).
  *
  * The per-prompt accumulation is in src/eval/eval_accumulate.c (its cost is described there). */
 #include "rmens/eval/eval_figures.h"
@@ -26,6 +27,7 @@
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
 #include "rmens/base/rng.h"
+#include "rmens/eval/eval_bias.h"
 #include "rmens/eval/eval_calibration.h"
 
 int rm_eval_reduce(const rm_eval_plan *p, MPI_Comm comm, const double *local_blocks, size_t n_local_blocks,
@@ -203,7 +205,7 @@ int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *be
         average_ensemble_figures(p, tmp, p->size_subsets[i], &out->ablation[i]);
     }
     free(tmp);
-    if (rm_eval_calibration_finish(p, total, out) != 0) {
+    if (rm_eval_calibration_finish(p, total, out) != 0 || rm_eval_bias_finish(p, total, out) != 0) {
         rm_eval_results_free(out);
         return -1;
     }
@@ -217,5 +219,7 @@ void rm_eval_results_free(rm_eval_results *r)
     free(r->ablation);
     free(r->calibration_member);
     free(r->ablation_warm);
+    for (int i = 0; r->bias && i < r->n_bias; i++) free(r->bias[i].member);
+    free(r->bias);
     memset(r, 0, sizeof *r);
 }

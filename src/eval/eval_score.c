@@ -5,6 +5,7 @@
 #include "rmens/member/member_scoring.h"
 #include "rmens/eval/eval_score.h"
 #include "rmens/eval/eval_accumulate.h"
+#include "rmens/eval/eval_bias.h"
 #include "rmens/eval/eval_figures.h"
 
 #include <stdlib.h>
@@ -179,6 +180,15 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
     float *z = rm_alloc((size_t)E * piece_rows, sizeof(float), "test predictions piece");
     double *blocks = rm_calloc((b1 - b0 + 1) * plan->n_slots, sizeof(double), "figure blocks");
     rc = emb && golden && z && blocks ? 0 : -1;
+    /* eval.bias_features: a piece of each listed view, its first feature kept per view */
+    float *bias_buffer = NULL, *features = NULL;
+    if (rc == 0 && plan->bias.n_views > 0) {
+        size_t bias_count = 0;
+        rc = rm_size_mul(piece_rows, rm_eval_bias_max_dim(plan), &bias_count, "eval.bias_features piece");
+        bias_buffer = rc == 0 ? rm_alloc(bias_count, sizeof(float), "eval.bias_features piece") : NULL;
+        features = rm_alloc((size_t)plan->bias.n_views * piece_rows, sizeof(float), "eval.bias_features piece");
+        rc = bias_buffer && features ? 0 : -1;
+    }
     for (long long piece = 0; piece < pieces && rm_all_ok(comm, rc) == 0; piece++) {
         size_t q0 = p_begin + (size_t)piece * chunk, q1 = q0 + chunk;
         if (q0 > p_end) q0 = p_end;
@@ -186,6 +196,8 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
         size_t rows = (q1 - q0) * K;
         double t0 = rm_now();
         rc = rm_store_read_rewards(store, RM_SPLIT_TEST, q0, q1, golden);
+        /* agreed first: the feature reads are collective */
+        if (features && rm_all_ok(comm, rc) == 0) rc = rm_eval_bias_read(plan, store, q0, q1, bias_buffer, features, piece_rows);
         sc->read_seconds += rm_now() - t0;
         if (rm_all_ok(comm, rc) != 0) break;
         /* each view's piece in turn, scored by that view's members (z: every member's rows) */
@@ -204,12 +216,13 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
         if ((rc = rm_all_ok(comm, rc ? rc : sc->failed)) != 0) break;
         if (sink && sink->write && (rc = rm_all_ok(comm, sink->write(sink->ctx, q0, q1, z))) != 0) break;
         t0 = rm_now();
-        /* z of prompt q at z + (q - q0) K, member stride `rows` */
-        rm_eval_accumulate_prompts(plan, team, z, rows, golden, q0, q1, b0, blocks);
+        /* z of prompt q at z + (q - q0) K, member stride `rows`; features view stride piece_rows */
+        rm_eval_piece in = {z, golden, features, rows, piece_rows, q0, q1};
+        rm_eval_accumulate_piece(plan, team, &in, b0, blocks);
         sc->stats_seconds += rm_now() - t0;
     }
     rc = rm_all_ok(comm, rc);
-    free(emb), free(golden), free(z);
+    free(emb), free(golden), free(z), free(bias_buffer), free(features);
     if (rc != 0) {
         free(blocks);
         return -1;

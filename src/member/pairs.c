@@ -253,7 +253,85 @@ int rm_pairs_build(rm_pairs *p, const float *rewards, size_t n_prompts, size_t n
     p->label_agreement = n_untied ? (double)n_agree / (double)n_untied : NAN;
     p->label_flip_rate = (double)n_flipped / (double)d->count;
     rm_permutation(d->seed, RM_STREAM_VALIDATION, p->order, d->count);
+    p->split_rule = d->split_prompts ? "prompts" : "pairs";
+    if (!d->split_prompts && d->folds == 0) {
+        p->n_val = d->count - p->n_train;
+        return 0;
+    }
+    if (rm_pairs_split_by_prompts(p, d, n_prompts, n_responses) != 0) {
+        rm_pairs_free(p);
+        return -1;
+    }
     return 0;
+}
+
+int rm_pairs_fold_prompts(uint64_t seed, size_t n_prompts, int folds, int fold, unsigned char *in_fold)
+{
+    if (folds < 2 || fold < 0 || fold >= folds || (size_t)folds > n_prompts)
+        return rm_errorf("folds: fold %d of %d over %zu prompts is out of range (2 <= folds <= prompts)", fold, folds,
+                         n_prompts);
+    uint32_t *perm = rm_alloc(n_prompts, sizeof(uint32_t), "fold order");
+    if (!perm) return -1;
+    rm_permutation(seed, RM_STREAM_FOLDS, perm, n_prompts);
+    for (size_t j = 0; j < n_prompts; j++) in_fold[perm[j]] = (unsigned char)(j * (size_t)folds / n_prompts == (size_t)fold);
+    free(perm);
+    return 0;
+}
+
+/* Each train prompt's side: 0 trains, 1 validates, 2 is held out (its fold scores). */
+enum { SIDE_TRAIN = 0, SIDE_VAL = 1, SIDE_HELD_OUT = 2 };
+
+static int prompt_sides(const rm_pairs_design *d, size_t N, unsigned char *side)
+{
+    memset(side, SIDE_TRAIN, N);
+    if (d->folds > 0 && rm_pairs_fold_prompts(d->seed, N, d->folds, d->heldout_fold, side) != 0) return -1;
+    for (size_t q = 0; q < N; q++) side[q] = side[q] ? SIDE_HELD_OUT : SIDE_TRAIN;
+    if (!d->split_prompts) return 0;
+    uint32_t *perm = rm_alloc(N, sizeof(uint32_t), "validation prompts");
+    if (!perm) return -1;
+    rm_permutation(d->seed, RM_STREAM_VAL_PROMPTS, perm, N);
+    size_t usable = 0;
+    for (size_t q = 0; q < N; q++) usable += side[q] != SIDE_HELD_OUT;
+    size_t n_val = (size_t)llround((double)usable * d->val_fraction), taken = 0;
+    for (size_t j = 0; j < N && taken < n_val; j++)
+        if (side[perm[j]] == SIDE_TRAIN) side[perm[j]] = SIDE_VAL, taken++;
+    free(perm);
+    return 0;
+}
+
+/* order = the training pairs, then the validation pairs, then the dropped ones, each in
+ * the order of the pairs' permutation (already in p->order). */
+int rm_pairs_split_by_prompts(rm_pairs *p, const rm_pairs_design *d, size_t N, size_t K)
+{
+    unsigned char *side = rm_alloc(N + 1, 1, "prompt sides");
+    uint32_t *sorted = rm_alloc(p->n + 1, sizeof(uint32_t), "pair split");
+    int rc = side && sorted ? prompt_sides(d, N, side) : -1;
+    if (rc == 0) {
+        size_t at = 0;
+        p->n_train = p->n_val = 0;
+        for (int want = SIDE_TRAIN; want <= SIDE_HELD_OUT; want++) /* HELD_OUT here: dropped */
+            for (size_t j = 0; j < p->n; j++) {
+                uint32_t i = p->order[j];
+                unsigned char sa = side[p->winner[i] / K], sb = side[p->loser[i] / K];
+                int kind = sa == sb && sa != SIDE_HELD_OUT ? sa : SIDE_HELD_OUT;
+                if (kind != want) continue;
+                sorted[at++] = i;
+                p->n_train += kind == SIDE_TRAIN;
+                p->n_val += kind == SIDE_VAL;
+            }
+        memcpy(p->order, sorted, p->n * sizeof(uint32_t));
+        if (d->split_prompts) p->split_rule = "prompts";
+        if (p->n_train == 0)
+            rc = rm_errorf("train.val_split = \"prompts\": no training pair is left (pairs.count = %zu, train.val_fraction = %g)",
+                           p->n, d->val_fraction);
+        else if (d->split_prompts && d->val_fraction > 0 && p->n_val == 0)
+            rc = rm_errorf("train.val_split = \"prompts\": no pair has both items on validation prompts "
+                           "(pairs.count = %zu, train.val_fraction = %g): draw more pairs or use within_prompt pairs",
+                           p->n, d->val_fraction);
+    }
+    free(side);
+    free(sorted);
+    return rc;
 }
 
 void rm_pairs_design_from_settings(rm_pairs_design *d, const rm_settings *cfg)
@@ -264,6 +342,9 @@ void rm_pairs_design_from_settings(rm_pairs_design *d, const rm_settings *cfg)
     d->count = cfg->pairs_count > 0 ? (size_t)cfg->pairs_count : 0;
     d->per_prompt = cfg->pairs_per_prompt > 0 ? (size_t)cfg->pairs_per_prompt : 1;
     d->val_fraction = cfg->train_val_fraction;
+    d->split_prompts = strcmp(cfg->train_val_split, "prompts") == 0;
+    d->folds = 0;
+    d->heldout_fold = 0;
     d->seed = (uint64_t)cfg->seed;
 }
 
@@ -276,7 +357,9 @@ int rm_pairs_build_from_settings(rm_pairs *p, const rm_settings *cfg, const floa
     if (rm_annotator_from_settings(&ann, cfg, scale) != 0) return -1;
     rm_pairs_design d;
     rm_pairs_design_from_settings(&d, cfg);
-    return rm_pairs_build(p, rewards, n_prompts, n_responses, &d, &ann);
+    if (rm_pairs_build(p, rewards, n_prompts, n_responses, &d, &ann) != 0) return -1;
+    if (strcmp(cfg->train_val_split, "entries") == 0) p->split_rule = "entries";
+    return 0;
 }
 
 void rm_pairs_free(rm_pairs *p)
@@ -285,4 +368,36 @@ void rm_pairs_free(rm_pairs *p)
     free(p->loser);
     free(p->order);
     memset(p, 0, sizeof *p);
+}
+
+int rm_pairs_split_overlap(const rm_pairs *p, size_t n_prompts, size_t n_responses, const uint32_t *train_ids,
+                           size_t n_train, const uint32_t *val_ids, size_t n_val, double *prompt_overlap,
+                           double *item_overlap)
+{
+    *prompt_overlap = *item_overlap = NAN;
+    if (n_val == 0) return 0;
+    const size_t n_items = n_prompts * n_responses;
+    unsigned char *prompt_used = rm_calloc(n_prompts + 1, 1, "prompts in training");
+    unsigned char *item_used = rm_calloc(n_items + 1, 1, "items in training");
+    if (!prompt_used || !item_used) {
+        free(prompt_used);
+        free(item_used);
+        return -1;
+    }
+    for (size_t j = 0; j < n_train; j++) {
+        uint32_t a = p->winner[train_ids[j]], b = p->loser[train_ids[j]];
+        item_used[a] = item_used[b] = 1;
+        prompt_used[a / n_responses] = prompt_used[b / n_responses] = 1;
+    }
+    size_t shared_prompt = 0, shared_item = 0;
+    for (size_t j = 0; j < n_val; j++) {
+        uint32_t a = p->winner[val_ids[j]], b = p->loser[val_ids[j]];
+        shared_prompt += prompt_used[a / n_responses] || prompt_used[b / n_responses];
+        shared_item += item_used[a] || item_used[b];
+    }
+    *prompt_overlap = (double)shared_prompt / (double)n_val;
+    *item_overlap = (double)shared_item / (double)n_val;
+    free(prompt_used);
+    free(item_used);
+    return 0;
 }

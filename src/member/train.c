@@ -102,17 +102,20 @@ static int check_settings(const rm_settings *cfg, const rm_train_data *data, con
     if (!(cfg->train_weight_decay >= 0) || !isfinite(cfg->train_weight_decay))
         return rm_errorf("train.weight_decay = %g is out of range: must be finite and >= 0", cfg->train_weight_decay);
     if (cfg->train_patience < 0) return rm_errorf("train.patience = %lld: must be >= 0", cfg->train_patience);
+    if (!(cfg->train_l2 >= 0) || !isfinite(cfg->train_l2))
+        return rm_errorf("train.l2 = %g is out of range: must be finite and >= 0", cfg->train_l2);
     if (cfg->model_n_hidden < 0 || cfg->model_n_hidden > RM_MAX_HIDDEN)
         return rm_errorf("model.hidden: %d widths; at most %d hidden layers", cfg->model_n_hidden, RM_MAX_HIDDEN);
     if (data->dim < 1 || data->dim > (1u << 30))
         return rm_errorf("train data: embedding dimension %zu is out of range", data->dim);
     size_t n_items = data->n_prompts * data->n_responses;
     if (n_items < 2) return rm_errorf("train data: %zu items; at least 2 are needed", n_items);
-    if (pairs->n_train < 1 || pairs->n_train > pairs->n)
-        return rm_errorf("pairs: %zu training pairs of %zu", pairs->n_train, pairs->n);
+    if (pairs->n_train < 1 || pairs->n_train + pairs->n_val > pairs->n)
+        return rm_errorf("pairs: %zu training and %zu validation pairs of %zu", pairs->n_train, pairs->n_val, pairs->n);
     /* a minibatch holds entries of the training list: each pair twice with both orders */
-    if (strcmp(cfg->train_val_split, "pairs") != 0 && strcmp(cfg->train_val_split, "entries") != 0)
-        return rm_errorf("train.val_split = \"%s\": expected \"pairs\" or \"entries\"", cfg->train_val_split);
+    if (strcmp(cfg->train_val_split, "pairs") != 0 && strcmp(cfg->train_val_split, "entries") != 0 &&
+        strcmp(cfg->train_val_split, "prompts") != 0)
+        return rm_errorf("train.val_split = \"%s\": expected \"pairs\", \"entries\" or \"prompts\"", cfg->train_val_split);
     const size_t n_list = rm_member_list_sizes(cfg, pairs, NULL);
     if (n_list < 1) return rm_errorf("pairs.count = %zu with train.val_fraction = %g leaves no training entries", pairs->n,
                                      cfg->train_val_fraction);
@@ -186,6 +189,17 @@ static void rules_from_settings(loop_rules *r, const rm_settings *cfg)
     r->restore_best = cfg->train_restore_best != 0;
     r->batch = (size_t)cfg->train_batch_size;
     r->patience = (int)cfg->train_patience;
+    r->l2 = (float)cfg->train_l2;
+}
+
+/* grads += l2 * W for every weight matrix (biases are not penalised), after the group's
+ * sum: every rank adds the same term to the same summed gradient. */
+static void add_l2(const rm_mlp *mlp, float *grads, float l2)
+{
+    for (int l = 0; l < mlp->n_layers; l++) {
+        size_t n = (size_t)mlp->dims[l] * (size_t)mlp->dims[l + 1], o = mlp->weight_offset[l];
+        for (size_t i = 0; i < n; i++) grads[o + i] += l2 * mlp->params[o + i];
+    }
 }
 
 /* Steps of an epoch, and the list entries each step trains on. "epoch": consecutive
@@ -289,6 +303,7 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
         return rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
     *batch_loss = b->grads[n_params];
     if (!isfinite(*batch_loss)) return 0; /* the caller names the minibatch */
+    if (r->l2 > 0) add_l2(mlp, b->grads, r->l2);
     rm_adam_step_clear(&b->adam, mlp->params, b->grads, lr, weight_decay);
     return 0;
 }

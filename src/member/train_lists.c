@@ -11,15 +11,21 @@
 #include "rmens/base/rng.h"
 #include "rmens/member/trunk.h"
 
+/* Pairs a split may use: all of them, unless a held-out fold dropped some (rmens select). */
+static size_t kept_pairs(const rm_pairs *pairs)
+{
+    return pairs->n_train + pairs->n_val;
+}
+
 size_t rm_member_list_sizes(const rm_settings *cfg, const rm_pairs *pairs, size_t *n_val)
 {
     const size_t copies = cfg->pairs_both_orders ? 2 : 1;
     if (strcmp(cfg->train_val_split, "entries") == 0) {
-        size_t total = pairs->n * copies, v = (size_t)floor((double)total * cfg->train_val_fraction);
+        size_t total = kept_pairs(pairs) * copies, v = (size_t)floor((double)total * cfg->train_val_fraction);
         if (n_val) *n_val = v;
         return total - v;
     }
-    if (n_val) *n_val = pairs->n - pairs->n_train;
+    if (n_val) *n_val = pairs->n_val;
     return pairs->n_train * copies;
 }
 
@@ -43,11 +49,13 @@ int rm_member_lists_of(const rm_settings *cfg, const rm_pairs *pairs, int index,
     if (strcmp(cfg->train_val_split, "entries") == 0) {
         /* the seed code's split: over the list of entries (each pair `copies` times), one
          * per member, so a pair's two orders may fall on both sides */
-        size_t total = pairs->n * copies;
+        const size_t kept = kept_pairs(pairs), total = kept * copies;
         perm = rm_alloc(total, sizeof(uint32_t), "member split");
         if (!perm) return -1;
         rm_permutation(seed, RM_STREAM_MEMBER(index, RM_MEMBER_SPLIT), perm, total);
-        for (size_t e = 0; e < total; e++) perm[e] = (uint32_t)(perm[e] / copies);
+        /* entry -> pair: every pair, or with a fold held out the kept ones (order's head) */
+        for (size_t e = 0; e < total; e++)
+            perm[e] = kept == pairs->n ? (uint32_t)(perm[e] / copies) : pairs->order[perm[e] / copies];
         val_src = perm;
         train_src = perm + n_val;
         n_train_src = total - n_val;
@@ -69,6 +77,17 @@ int rm_member_lists_of(const rm_settings *cfg, const rm_pairs *pairs, int index,
     return 0;
 }
 
+int rm_member_split_overlap(const rm_settings *cfg, rm_pairs *pairs, size_t n_prompts, size_t n_responses)
+{
+    size_t n_val = 0, n_train = rm_member_list_sizes(cfg, pairs, &n_val);
+    uint32_t *ids = rm_alloc(n_train + n_val + 1, sizeof(uint32_t), "member lists");
+    int rc = ids ? rm_member_lists_of(cfg, pairs, 0, 0, ids, ids + n_train) : -1;
+    if (rc == 0)
+        rc = rm_pairs_split_overlap(pairs, n_prompts, n_responses, ids, n_train, ids + n_train, n_val,
+                                    &pairs->val_prompt_overlap, &pairs->val_item_overlap);
+    free(ids);
+    return rc;
+}
 
 int rm_trunk_head_weights(const rm_settings *cfg, const rm_pairs *pairs, int index, float *weights, size_t n_list)
 {

@@ -37,6 +37,7 @@ typedef struct {
     int clf, draw, rise, restore_best;
     size_t batch;
     int patience;
+    float l2; /* train.l2 */
 } loop_rules;
 
 /* The loop's position and selection state: what a checkpoint saves beside the member. */

@@ -24,7 +24,8 @@ static inline int test_pairs_build(rm_pairs *p, const float *rewards, size_t n_p
     rm_annotator ann;
     if (rm_annotator_from_settings(&ann, &cfg, rm_annotator_scale(&cfg, rewards, n_prompts * n_responses)) != 0)
         return -1;
-    rm_pairs_design d = {mode, "items", "all", count, 1, val_fraction, seed};
+    rm_pairs_design d = {.mode = mode, .sampling = "items", .candidates = "all", .count = count, .per_prompt = 1,
+                         .val_fraction = val_fraction, .seed = seed};
     return rm_pairs_build(p, rewards, n_prompts, n_responses, &d, &ann);
 }
 

@@ -36,6 +36,8 @@ enum {
     RM_STREAM_PROMPT_ORDER = 15,    /* pairs.sampling = "prompts": which prompts, in order */
     RM_STREAM_PROMPT_PAIRS = 16,    /* pairs.sampling = "prompts": each prompt's pairs */
     RM_STREAM_CANDIDATES = 17,      /* pairs.candidates = "random_two": each prompt's two */
+    RM_STREAM_VAL_PROMPTS = 18,     /* train.val_split = "prompts": which train prompts validate */
+    RM_STREAM_FOLDS = 19,           /* rmens select: the train prompts' cross-validation folds */
     RM_STREAM_CALIBRATION_PAIRS = 20,  /* eval: which within-prompt test pairs */
     RM_STREAM_CALIBRATION_LABELS = 21, /* eval: the annotator's outcomes of those pairs */
     RM_STREAM_CALIBRATION_FLIPS = 22,  /* eval: their label flips */

@@ -24,6 +24,7 @@ typedef struct {
     rm_pair_table pairs;     /* plan->pair_table */
     uint64_t *pair_gt, *pair_eq; /* otherwise */
     double *delta;           /* [n_slots] one prompt's figures, added to its block in one go */
+    double *bias_scratch;    /* rm_eval_bias_scratch_doubles, only with eval.bias_features */
 } rm_eval_work;
 
 int rm_eval_work_create(rm_eval_work *w, const rm_eval_plan *p);
@@ -55,6 +56,16 @@ void rm_eval_team_free(rm_eval_team *t);
  * blocks are bitwise the same for any thread count. */
 void rm_eval_accumulate_prompts(const rm_eval_plan *p, rm_eval_team *t, const float *z, size_t member_stride,
                                 const float *golden, size_t q0, size_t q1, size_t first_block, double *blocks);
+/* One scored piece of test prompts [q0, q1): rm_eval_accumulate_prompts's inputs and, with
+ * eval.bias_features (plan->bias), each listed view's first feature of prompt q, response
+ * r at features[i * feature_stride + (q - q0) K + r] (rm_eval_bias_read); features NULL:
+ * the bias figures are left out. */
+typedef struct {
+    const float *z, *golden, *features;
+    size_t member_stride, feature_stride, q0, q1;
+} rm_eval_piece;
+void rm_eval_accumulate_piece(const rm_eval_plan *p, rm_eval_team *t, const rm_eval_piece *piece, size_t first_block,
+                              double *blocks);
 /* Benchmark pairs: counts[subset * n_aggregators + a] += 2 if the aggregate scores chosen
  * above rejected, 1 if tied, for n pairs (z_* laid out like z above). */
 void rm_eval_accumulate_bench(const rm_eval_plan *p, rm_eval_work *w, const float *z_chosen, const float *z_rejected,

@@ -43,6 +43,20 @@ typedef struct {
     size_t offset;          /* first slot of the calibration figures in a block */
 } rm_eval_calibration;
 
+/* Feature-bias diagnostics (eval.bias_features, src/eval/eval_bias.c): store views whose
+ * first feature (e.g. a response's length) is compared with the golden reward and with
+ * every scorer, prompt by prompt. Per listed view, view_slots slots from offset + i
+ * view_slots: Spearman with golden (sum, count) | with each aggregator of the full ensemble
+ * (sum, count) x n_aggregators | with each member (sum, count) x E | golden best-of-n of
+ * ranking by the feature (sum, count) x n_bon. */
+typedef struct {
+    int n_views;                          /* 0: off (eval.bias_features = [], the default) */
+    int view[RM_MAX_VIEWS];               /* the store view index of each listed view */
+    size_t dim[RM_MAX_VIEWS];             /* its F: feature 0 of F is the one compared */
+    char names[RM_MAX_VIEWS][RM_NAME_MAX];
+    size_t offset, view_slots;
+} rm_eval_bias;
+
 typedef struct {
     int n_members;          /* E */
     size_t n_responses;     /* K of the test split */
@@ -77,6 +91,7 @@ typedef struct {
     int pair_table;         /* 1: rm_pair_table (E <= RM_PAIR_TABLE_MAX_MEMBERS), 0: pair masks */
 
     rm_eval_calibration calibration; /* rm_eval_plan_calibration; n_pairs 0 until then */
+    rm_eval_bias bias;               /* rm_eval_plan_bias; n_views 0 until then */
 
     size_t aggregator_slots; /* slots per aggregator: bon (sum, count) x n_bon, spearman, pair accuracy,
                               * proxy bon (sum, count) x n_bon, pick quantile, above median */

@@ -38,6 +38,19 @@ typedef struct {
     double mean_std, std_rank_error_spearman, disagreement_auroc;
 } rm_ensemble_figures;
 
+/* Feature bias of one eval.bias_features view (rmens/eval/eval_bias.h): the mean over test
+ * prompts of the within-prompt Spearman of the view's first feature with each scorer (NaN
+ * when no prompt has both sides non-constant), and the golden best-of-n of ranking the
+ * responses by the feature alone. */
+typedef struct {
+    double golden;                     /* with the golden reward */
+    double aggregate[3 + RM_MAX_LIST]; /* with each aggregator's score of the full ensemble (plan order) */
+    double warm;                       /* with aggregators.warm's score (NaN without warm) */
+    double *member;                    /* [E] with each member's own score */
+    double single;                     /* the mean of member[] over the members where it is defined */
+    double bon[RM_MAX_LIST];           /* [n_bon] golden best-of-n, the feature's highest value picked */
+} rm_bias_figures;
+
 typedef struct {
     rm_ensemble_figures full;
     rm_aggregate_figures *single;          /* [E] each member alone */
@@ -59,6 +72,9 @@ typedef struct {
     int has_warm;
     rm_aggregate_figures warm;
     rm_aggregate_figures *ablation_warm;   /* [n_sizes] */
+    /* eval.bias_features (rm_eval_bias_finish; 0 and NULL without it) */
+    int n_bias;
+    rm_bias_figures *bias;                 /* [n_bias] in plan->bias order */
 } rm_eval_results;
 
 #endif

@@ -20,6 +20,10 @@
 size_t rm_member_list_sizes(const rm_settings *cfg, const rm_pairs *pairs, size_t *n_val);
 int rm_member_lists(const rm_settings *cfg, const rm_pairs *pairs, int index, uint32_t *train_ids, uint32_t *val_ids);
 
+/* The realised leak of member 0's lists (the same split for every member but under
+ * "entries"): pairs->val_prompt_overlap and val_item_overlap (rm_pairs_split_overlap). */
+int rm_member_split_overlap(const rm_settings *cfg, rm_pairs *pairs, size_t n_prompts, size_t n_responses);
+
 /* Head `index`'s weight of each entry of the unit's training list (length n_list, as
  * rm_member_list_sizes): 1 with ensemble.data = "full", else its bootstrap counts. */
 int rm_trunk_head_weights(const rm_settings *cfg, const rm_pairs *pairs, int index, float *weights, size_t n_list);
