@@ -18,6 +18,11 @@ it wrote, one a line:
                             log loss and the number of pairs per bin
   uncertainty_vs_error.png  error rate of the mean ensemble's pairwise preference against
                             the members' disagreement on the pair
+  feature_bias.png          only when the run had eval.bias_features (results.json
+                            "feature_bias"): per view (e.g. "length"), the mean within-prompt
+                            Spearman of its first feature with the golden reward and with
+                            each scorer, and the golden best-of-n of ranking by the feature
+                            alone ("the longer answer wins") against the mean aggregator's
 A figure (or curve) whose fields older results lack is skipped with a one-line note on
 stderr. The style and panels are those of the campaign figures (analysis/plots.py).
 """
@@ -267,8 +272,60 @@ def plot_uncertainty(results, path, title):
     return True
 
 
+def bias_scorers(view):
+    """The scorers of one feature_bias entry in the figures' order: golden first, then the
+    aggregators (mean, min, median, UWO..., warm), then the single member."""
+    aggs = [a for a in plots.aggregator_order(set(view) - {"golden", "single", "bon"}) if a != "single"]
+    return [k for k in ["golden", *aggs, "single"] if k in view]
+
+
+def draw_bias_bars(ax, name, view):
+    """Bars of the feature's Spearman with each scorer; an undefined one (null) is left out."""
+    scorers = bias_scorers(view)
+    rho = [math.nan if view[k] is None else float(view[k]) for k in scorers]
+    colours = ["black" if k == "golden" else plots.aggregator_style(k)[0] for k in scorers]
+    ax.bar(range(len(scorers)), [0 if math.isnan(r) else r for r in rho], color=colours, alpha=0.8)
+    for i, r in enumerate(rho):
+        ax.annotate("n/a" if math.isnan(r) else f"{r:.2f}", (i, 0 if math.isnan(r) else r), ha="center",
+                    va="bottom" if math.isnan(r) or r >= 0 else "top", fontsize=8, xytext=(0, 2 if r >= 0 else -2),
+                    textcoords="offset points")
+    labels = ["golden\nreward" if k == "golden" else plots.aggregator_label(k).replace(" (", "\n(") for k in scorers]
+    ax.set_xticks(range(len(scorers)), labels, fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel(f"Spearman ρ with {name} (mean over prompts)")
+    ax.set_title(f"how much each scorer follows {name}; a bar above the golden one\n"
+                 f"follows {name} more than the golden reward does", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def plot_feature_bias(results, path, title):
+    """Per eval.bias_features view: bars of the Spearman of its first feature with golden and
+    each scorer; best-of-n of ranking by the feature alone against the mean aggregator."""
+    bias = results.get("feature_bias")
+    if not bias:  # eval.bias_features = [] (the default): no figure, and nothing to note
+        return False
+    fig, axes = plt.subplots(len(bias), 2, figsize=(12.4, 4.8 * len(bias)), squeeze=False)
+    kl = dict(zip(*by_n(results["single"].get("kl") or next(iter(results["aggregators"].values()))["kl"])))
+    for row, (name, view) in zip(axes, bias.items()):
+        draw_bias_bars(row[0], name, view)
+        n, y = by_n(view["bon"])
+        curves = [Curve(f"feature:{name}", [kl.get(i, plots.kl_of_n(i)) for i in n], y, style="--",
+                        label=f"rank by {name} alone (highest wins)")]
+        for ref in ("mean", "oracle"):
+            table = lookup(results, "aggregators.mean.bon") if ref == "mean" else results.get("oracle_bon")
+            if table:
+                rn, ry = by_n(table)
+                curves.append(Curve(ref, [kl.get(i, plots.kl_of_n(i)) for i in rn], ry))
+        plots.draw_bon_panel(row[1], curves, set(n), "golden reward of the best-of-n pick",
+                             f"best-of-n by {name} alone against the mean ensemble")
+    plots.finish(fig, path, f"Feature bias (eval.bias_features)\n{title}")
+    return True
+
+
 FIGURES = [("bon_vs_kl.png", plot_bon_vs_kl), ("ensemble_size.png", plot_ensemble_size),
-           ("reliability.png", plot_reliability), ("uncertainty_vs_error.png", plot_uncertainty)]
+           ("reliability.png", plot_reliability), ("uncertainty_vs_error.png", plot_uncertainty),
+           ("feature_bias.png", plot_feature_bias)]
 
 
 def make_figures(run_dir):

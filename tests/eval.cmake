@@ -47,3 +47,10 @@ foreach(mode identical numpy refused init)
   rmens_script_test(warm_${mode} ${CMAKE_CURRENT_SOURCE_DIR}/eval/warm.sh ${mode})
   set_tests_properties(warm_${mode} PROPERTIES LABELS "mpi;e2e")
 endforeach()
+
+# eval.bias_features (issue 28 item 5; rmens/eval/eval_bias.h): a "length" view imported into a
+# synthetic store, `rmens run` on 1 and 2 ranks; feature_bias identical across rank counts and
+# recomputed with numpy/scipy from /predictions, the golden rewards and the view; the default
+# [] writes nothing new; an unknown view is refused in one line.
+rmens_script_test(eval_feature_bias ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/eval/feature_bias.py)
+set_tests_properties(eval_feature_bias PROPERTIES LABELS "mpi;e2e" TIMEOUT 300)

@@ -96,6 +96,10 @@ static int check_settings(const rm_settings *cfg, rm_active_strategy *strategy)
 /* The pool against the store's train split: no more pairs than it has distinct ones. */
 static int check_pool(const rm_settings *cfg, const rm_store *store)
 {
+    /* the pool is scored and trained on from the default view's window */
+    if (cfg->model_n_inputs > 0 || cfg->ensemble_n_views > 0)
+        return rm_errorf("rmens active: model.inputs and ensemble.views are not supported (the pool lives on the default "
+                         "view); train with rmens run for them");
     const long long pool = cfg->active_pool;
     /* the distinct unordered pairs the split offers */
     const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];

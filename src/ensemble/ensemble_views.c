@@ -3,14 +3,41 @@
  * round-robin like members to rank groups; the deal itself is unchanged. */
 #include "rmens/ensemble/ensemble_views.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "rmens/base/common.h"
+#include "rmens/base/parallel.h"
 #include "rmens/model/model.h"
+#include "rmens/store/store_inputs.h"
 
-int rm_view_plan_resolve(rm_view_plan *vp, const rm_settings *cfg, const rm_store *store)
+/* model.inputs: the composite of the listed views, with the train split's moments, as
+ * the one view every member uses. Collective over the store's communicator. */
+static int plan_inputs(rm_view_plan *vp, const rm_settings *cfg, rm_store *store)
+{
+    if (rm_all_ok(store->comm, cfg->ensemble_n_views > 0
+                                   ? rm_errorf("model.inputs and ensemble.views both set: a member's input is either "
+                                               "one view (ensemble.views) or the composite of model.inputs")
+                                   : 0) != 0)
+        return -1;
+    size_t dim = 0;
+    if (rm_store_inputs_moments(store, cfg->model_inputs, cfg->model_n_inputs, NULL, NULL, &dim) != 0) return -1;
+    double *mean = rm_alloc(dim, sizeof(double), "model.inputs mean");
+    double *std = rm_alloc(dim, sizeof(double), "model.inputs std");
+    int rc = rm_all_ok(store->comm, mean && std ? 0 : -1);
+    if (rc == 0) rc = rm_store_inputs_moments(store, cfg->model_inputs, cfg->model_n_inputs, mean, std, &dim);
+    if (rc == 0) rc = rm_all_ok(store->comm, rm_store_inputs_add(store, cfg->model_inputs, cfg->model_n_inputs, mean, std, dim, &vp->index[0]));
+    vp->n = 1;
+    vp->dim[0] = dim;
+    free(mean);
+    free(std);
+    return rc;
+}
+
+int rm_view_plan_resolve(rm_view_plan *vp, const rm_settings *cfg, rm_store *store)
 {
     memset(vp, 0, sizeof *vp);
+    if (cfg->model_n_inputs > 0) return plan_inputs(vp, cfg, store);
     vp->n = cfg->ensemble_n_views > 0 ? cfg->ensemble_n_views : 1;
     for (int i = 0; i < cfg->ensemble_n_views; i++) {
         int v = rm_store_find_view(store, cfg->ensemble_views[i]);
@@ -19,6 +46,19 @@ int rm_view_plan_resolve(rm_view_plan *vp, const rm_settings *cfg, const rm_stor
         vp->dim[i] = rm_store_view_dim(store, v);
     }
     if (cfg->ensemble_n_views == 0) vp->dim[0] = store->dim;
+    return 0;
+}
+
+int rm_ensemble_inputs_prepare(const rm_ensemble *e, rm_store *store)
+{
+    if (e->n_inputs == 0) return 0;
+    char name[64];
+    if (rm_store_inputs_name(e->inputs, e->n_inputs, name, sizeof name) != 0) return -1;
+    for (int v = 0; v < store->n_views; v++)
+        if (strcmp(store->views[v].name, name) == 0) return 0; /* prepared already (one store, two loads) */
+    int index;
+    if (rm_store_inputs_add(store, e->inputs, e->n_inputs, e->inputs_mean, e->inputs_std, e->inputs_dim, &index) != 0)
+        return rm_error_context("members.h5 /inputs");
     return 0;
 }
 

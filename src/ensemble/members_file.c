@@ -5,11 +5,13 @@
 #include "rmens/member/family.h"
 #include "rmens/member/family_mlp.h"
 #include "rmens/store/h5util.h"
+#include "rmens/store/store_inputs.h"
 #include "rmens/base/parallel.h"
 #include "rmens/kernels/precision.h"
 #include "rmens/base/rng.h"
 #include "rmens/member/trunk.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +79,76 @@ static int write_trunk(hid_t file, const rm_settings *cfg, const rm_member *m, i
     return rc;
 }
 
+/* /inputs (model.inputs): the views and the moments members standardise with, taken from
+ * the store's composite view (added before training). Collective; rank 0 writes. */
+static int write_inputs(hid_t file, const rm_settings *cfg, const rm_store *store, int rank, char *view, size_t cap)
+{
+    if (rm_store_inputs_name(cfg->model_inputs, cfg->model_n_inputs, view, cap) != 0) return -1;
+    int v = rm_store_find_view(store, view);
+    if (v < 0 || !store->views[v].inputs) return rm_errorf("members.h5: the composite view '%s' was not prepared", view);
+    const struct rm_store_inputs *in = store->views[v].inputs;
+    hid_t g = H5Gcreate2(file, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return rm_errorf("cannot create group /inputs");
+    const char *names[RM_MAX_VIEWS];
+    for (int i = 0; i < cfg->model_n_inputs; i++) names[i] = cfg->model_inputs[i];
+    hsize_t n = (hsize_t)in->dim;
+    int rc = rm_h5_attr_strings(g, "views", names, (size_t)cfg->model_n_inputs);
+    if (rc == 0) rc = rm_h5_attr_int(g, "dim", (long long)in->dim);
+    if (rc == 0) rc = rm_h5_write_dataset(g, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, in->mean, rank == 0, 1, "/inputs");
+    if (rc == 0) rc = rm_h5_write_dataset(g, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, in->std, rank == 0, 1, "/inputs");
+    H5Gclose(g);
+    return rc;
+}
+
+/* The reverse, on the reading rank: e->n_inputs stays 0 without /inputs. */
+static int read_inputs(hid_t file, rm_ensemble *e)
+{
+    htri_t has = H5Lexists(file, "inputs", H5P_DEFAULT);
+    if (has < 0) return rm_errorf("/: H5Lexists(inputs) failed");
+    if (has == 0) return 0;
+    hid_t g = H5Gopen2(file, "inputs", H5P_DEFAULT);
+    if (g < 0) return rm_errorf("cannot open group /inputs");
+    size_t n = 0;
+    long long dim = 0;
+    int rc = rm_h5_read_attr_strings(g, "views", &e->inputs[0][0], sizeof e->inputs[0], RM_MAX_VIEWS, &n, "/inputs");
+    if (rc == 0) rc = rm_h5_read_attr_int(g, "dim", &dim, "/inputs");
+    if (rc == 0 && (n < 1 || dim < 1 || dim > (long long)RM_STORE_INPUTS_MAX_DIM))
+        rc = rm_errorf("/inputs: %zu views of %lld features in all: out of range", n, dim);
+    if (rc == 0) {
+        e->inputs_mean = rm_alloc((size_t)dim, sizeof(double), "inputs mean");
+        e->inputs_std = rm_alloc((size_t)dim, sizeof(double), "inputs std");
+        rc = e->inputs_mean && e->inputs_std ? 0 : -1;
+    }
+    hsize_t d = (hsize_t)dim;
+    if (rc == 0) rc = rm_h5_read_dataset(g, "mean", H5T_NATIVE_DOUBLE, 1, &d, e->inputs_mean, "/inputs");
+    if (rc == 0) rc = rm_h5_read_dataset(g, "std", H5T_NATIVE_DOUBLE, 1, &d, e->inputs_std, "/inputs");
+    for (long long j = 0; j < dim && rc == 0; j++)
+        if (!(e->inputs_std[j] > 0) || !isfinite(e->inputs_mean[j]))
+            rc = rm_errorf("/inputs: feature %lld has mean %g and std %g", j, e->inputs_mean[j], e->inputs_std[j]);
+    H5Gclose(g);
+    if (rc == 0) e->n_inputs = (int)n, e->inputs_dim = (size_t)dim;
+    return rc;
+}
+
+/* /inputs from rank 0 to every rank. */
+static int bcast_inputs(rm_ensemble *e, MPI_Comm comm, int rank)
+{
+    MPI_Bcast(&e->n_inputs, 1, MPI_INT, 0, comm);
+    if (e->n_inputs == 0) return 0;
+    unsigned long long dim = e->inputs_dim;
+    MPI_Bcast(&dim, 1, MPI_UNSIGNED_LONG_LONG, 0, comm);
+    MPI_Bcast(e->inputs, (int)sizeof e->inputs, MPI_CHAR, 0, comm);
+    if (rank != 0) {
+        e->inputs_dim = (size_t)dim;
+        e->inputs_mean = rm_alloc(e->inputs_dim, sizeof(double), "inputs mean");
+        e->inputs_std = rm_alloc(e->inputs_dim, sizeof(double), "inputs std");
+    }
+    if (rm_all_ok(comm, e->inputs_mean && e->inputs_std ? 0 : -1) != 0) return -1;
+    MPI_Bcast(e->inputs_mean, (int)dim, MPI_DOUBLE, 0, comm);
+    MPI_Bcast(e->inputs_std, (int)dim, MPI_DOUBLE, 0, comm);
+    return 0;
+}
+
 /* Collective over comm. local[m] is non-NULL on the rank that owns member m. */
 int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_store *store, const rm_pairs *pairs,
                               MPI_Comm comm, rm_member *const *local, int n_members, int dim, double wall_seconds)
@@ -133,11 +205,14 @@ int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_sto
     rc |= rm_h5_attr_string(file, "ensemble_kind", cfg->ensemble_kind);
     rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/eval/warm.h) */
     if (rc == 0 && rm_settings_shared_trunk(cfg)) rc = write_trunk(file, cfg, local[0], (int)meta[META_OWNER] == rank, dim);
+    char inputs_view[64] = "";
+    if (rc == 0 && cfg->model_n_inputs > 0) rc = write_inputs(file, cfg, store, rank, inputs_view, sizeof inputs_view);
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_FIELDS;
         int writer = (int)row[META_OWNER] == rank;
         /* ensemble.views: member m's view and its D (resolved before training) */
         const char *view = cfg->ensemble_n_views > 0 ? cfg->ensemble_views[m % cfg->ensemble_n_views] : NULL;
+        if (inputs_view[0]) view = inputs_view; /* model.inputs: every member on the composite */
         int view_index = view ? rm_store_find_view(store, view) : 0;
         if (view_index < 0) { /* the same verdict on every rank: they resolve the same names */
             rc = -1;
@@ -297,6 +372,8 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
         if (rm_member_bcast(&e->members[m], comm, rank, 0) != 0) goto fail;
     }
     MPI_Bcast(e->member_view, (int)(n_members * (long long)sizeof *e->member_view), MPI_CHAR, 0, comm);
+    if (rank == 0) rc = read_inputs(file, e);
+    if (rm_all_ok(comm, rc) != 0 || bcast_inputs(e, comm, rank) != 0) goto fail;
     for (int m = 0; m < e->n_members; m++) with_views |= e->member_view[m][0] != '\0';
     MPI_Bcast(&dim, 1, MPI_INT, 0, comm);
     MPI_Bcast(e->objective, sizeof e->objective, MPI_CHAR, 0, comm);
@@ -323,6 +400,8 @@ void rm_ensemble_free(rm_ensemble *e)
     free(e->members);
     free(e->member_view);
     free(e->config_text);
+    free(e->inputs_mean);
+    free(e->inputs_std);
     memset(e, 0, sizeof *e);
 }
 

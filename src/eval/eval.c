@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rmens/eval/eval_bias.h"
 #include "rmens/eval/eval_calibration.h"
 #include "rmens/eval/eval_figures.h"
 #include "rmens/eval/eval_plan.h"
@@ -28,6 +29,7 @@
 #include "rmens/kernels/tiled_blas.h"
 #include "rmens/kernels/precision.h"
 #include "rmens/store/store.h"
+#include "rmens/ensemble/ensemble_views.h"
 #include "rmens/eval/warm.h"
 
 /* The files `rmens eval` reads and writes: members.h5, and results.h5 / results.json
@@ -93,6 +95,7 @@ static int write_and_report(const rm_settings *cfg, const eval_paths *paths, con
     if (rc != 0) return rc;
     rm_eval_print_table(stdout, plan, res);
     rm_eval_print_diagnostics(stdout, plan, res);
+    rm_eval_print_bias(stdout, plan, res);
     double gflops = tm->flops / tm->score * 1e-9;
     printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
            "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
@@ -149,6 +152,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     const rm_split_info *test = &store.split[RM_SPLIT_TEST];
     size_t N = test->n_prompts, K = test->n_responses, D = store.dim;
     if (rm_ensemble_load(&ensemble, paths.members, comm, (int)D) != 0) goto fail;
+    if (rm_all_ok(comm, rm_ensemble_inputs_prepare(&ensemble, &store)) != 0) goto fail; /* model.inputs */
     ensemble_loaded = 1;
     int E = ensemble.n_members;
     if (rank == 0 && strcmp(ensemble.store_uuid, store.uuid) != 0)
@@ -157,6 +161,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     int warm = 0; /* before anything is written: a refused warm leaves no results */
     if (rm_all_ok(comm, rm_warm_decide(cfg, &ensemble, &warm)) != 0) goto fail;
     if (rm_all_ok(comm, rm_eval_plan_create(&plan, cfg, E, K)) != 0) goto fail;
+    /* eval.bias_features: an unknown view is refused here, before any scoring or file */
+    if (rm_all_ok(comm, rm_eval_plan_bias(&plan, cfg, &store)) != 0) goto fail;
     if (rm_eval_setup_calibration(cfg, paths.members, &store, &ensemble, &plan, comm) != 0) goto fail; /* before the works */
     if (rank == 0) warn_skipped(cfg, K, E);
     if (cfg->eval_save_predictions) {

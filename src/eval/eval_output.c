@@ -304,6 +304,32 @@ static void json_provenance(FILE *f, const rm_eval_provenance *prov)
     fprintf(f, ", \"ranks\": %d},\n", prov->ranks);
 }
 
+/* "feature_bias" after the other figures (eval.bias_features; nothing at all without it,
+ * so results.json is byte-identical to an evaluation that never had the key):
+ * {"<view>": {"golden", each aggregator's key, "warm" when evaluated, "single", "bon"}}. */
+static void json_bias(FILE *f, const rm_eval_plan *p, const rm_eval_results *r)
+{
+    if (r->n_bias == 0) return;
+    fputs(",\n\"feature_bias\": {", f);
+    for (int i = 0; i < r->n_bias; i++) {
+        const rm_bias_figures *b = &r->bias[i];
+        fputs(i ? ",\n  " : "\n  ", f);
+        rm_json_string(f, p->bias.names[i]);
+        fputs(": {\"golden\": ", f);
+        rm_eval_json_number(f, b->golden);
+        for (int a = 0; a < p->n_aggregators + r->has_warm; a++) {
+            fprintf(f, ", \"%s\": ", a < p->n_aggregators ? p->aggregator_names[a] : "warm");
+            rm_eval_json_number(f, a < p->n_aggregators ? b->aggregate[a] : b->warm);
+        }
+        fputs(", \"single\": ", f);
+        rm_eval_json_number(f, b->single);
+        fputs(", \"bon\": ", f);
+        json_bon(f, p, b->bon);
+        fputc('}', f);
+    }
+    fputs("\n}", f);
+}
+
 int rm_eval_write_json(const char *path, const rm_eval_plan *p, const rm_eval_results *r, const rm_eval_provenance *prov)
 {
     FILE *f = fopen(path, "w");
@@ -342,7 +368,9 @@ int rm_eval_write_json(const char *path, const rm_eval_plan *p, const rm_eval_re
         json_ensemble(f, p, &r->ablation[i], r->kl, "    ", NULL, r->has_warm ? &r->ablation_warm[i] : NULL);
         fputc('}', f);
     }
-    fputs("\n}\n}\n", f);
+    fputs("\n}", f);
+    json_bias(f, p, r);
+    fputs("\n}\n", f);
     /* Flushed and synced before the caller renames it into place: a full disk shows up
      * here (fwrite only fills the buffer), and after a crash the renamed file is whole. */
     int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
@@ -436,6 +464,38 @@ int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figure
     return h5_ensemble(g, p, e, r, warm);
 }
 
+/* /feature_bias/<view> (eval.bias_features; not created without it): attributes golden,
+ * each aggregator's key (warm when evaluated), single, feature_dim; datasets bon [n_bon]
+ * (for /bon_n) and members [E], each member's own Spearman. */
+static int h5_bias(hid_t f, const rm_eval_plan *p, const rm_eval_results *r)
+{
+    if (r->n_bias == 0) return 0;
+    hid_t top = rm_eval_h5_group(f, "feature_bias");
+    if (top < 0) return -1;
+    hsize_t nb = (hsize_t)p->n_bon, ne = (hsize_t)p->n_members;
+    int rc = 0;
+    for (int i = 0; i < r->n_bias && rc == 0; i++) {
+        const rm_bias_figures *b = &r->bias[i];
+        hid_t g = rm_eval_h5_group(top, p->bias.names[i]);
+        if (g < 0) {
+            rc = -1;
+            break;
+        }
+        rc = rm_h5_attr_double(g, "golden", b->golden);
+        for (int a = 0; a < p->n_aggregators + r->has_warm && rc == 0; a++)
+            rc = rm_h5_attr_double(g, a < p->n_aggregators ? p->aggregator_names[a] : "warm",
+                                   a < p->n_aggregators ? b->aggregate[a] : b->warm);
+        if (rc == 0) rc = rm_h5_attr_double(g, "single", b->single);
+        if (rc == 0) rc = rm_h5_attr_int(g, "feature_dim", (long long)p->bias.dim[i]);
+        if (rc == 0) rc = rm_eval_h5_doubles(g, "bon", b->bon, 1, &nb);
+        if (rc == 0) rc = rm_eval_h5_doubles(g, "members", b->member, 1, &ne);
+        H5Gclose(g);
+        if (rc != 0) rm_error_context("results.h5: /feature_bias/%s", p->bias.names[i]);
+    }
+    H5Gclose(top);
+    return rc;
+}
+
 int rm_eval_write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const rm_eval_provenance *prov)
 {
     int E = p->n_members;
@@ -521,7 +581,7 @@ int rm_eval_write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_resul
         H5Gclose(g);
     }
     H5Gclose(abl);
-    return rc;
+    return rc == 0 ? h5_bias(f, p, r) : rc;
 }
 
 /* ---- the table ---- */
@@ -623,6 +683,27 @@ void rm_eval_print_diagnostics(FILE *out, const rm_eval_plan *p, const rm_eval_r
                 d->error_rate[b], d->count[b]);
     }
     fputc('\n', out);
+}
+
+/* One block per eval.bias_features view: how strongly each scorer follows the feature
+ * (a reward model that mostly ranks by length has a large rho here), and what ranking by
+ * the feature alone would win against the mean aggregator. */
+void rm_eval_print_bias(FILE *out, const rm_eval_plan *p, const rm_eval_results *r)
+{
+    int last = p->n_bon - 1;
+    for (int i = 0; i < r->n_bias; i++) {
+        const rm_bias_figures *b = &r->bias[i];
+        fprintf(out, "\nfeature bias (%s): within-prompt Spearman of its first feature (of %zu) with each scorer, mean "
+                     "over prompts\n ", p->bias.names[i], p->bias.dim[i]);
+        fprintf(out, " golden %.4f", b->golden);
+        for (int a = 0; a < p->n_aggregators + r->has_warm; a++)
+            fprintf(out, ", %s %.4f", a < p->n_aggregators ? p->aggregator_names[a] : "warm",
+                    a < p->n_aggregators ? b->aggregate[a] : b->warm);
+        fprintf(out, ", single (mean) %.4f\n", b->single);
+        fprintf(out, "  golden best-of-%zu ranking by the feature alone (higher wins): %.4f (mean aggregator %.4f, "
+                     "oracle %.4f)\n", p->bon_n[last], b->bon[last], r->full.aggregate[RM_AGG_MEAN].bon[last],
+                r->oracle_bon[last]);
+    }
 }
 
 /* Collective create of the results file and its /predictions dataset [E, N, K]. */

@@ -7,6 +7,7 @@
  * so they are bitwise the same for any rank count, and evaluations without warm never
  * reach this file (their results stay byte-identical). */
 #define _GNU_SOURCE /* asprintf */
+#include "rmens/eval/eval_bias.h"
 #include "rmens/eval/eval_figures.h"
 #include "rmens/eval/eval_score.h"
 #include "rmens/ensemble/ensemble_views.h"
@@ -224,6 +225,8 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
         single_cfg->eval_ablation_subsets = 1;
         single_cfg->eval_calibration_pairs = 0;
         rc = rm_all_ok(comm, rm_eval_plan_create(&single_plan, single_cfg, n, plan->n_responses));
+        /* the feature's Spearman with each warm model, when the evaluation has bias features */
+        if (rc == 0 && plan->bias.n_views > 0) rc = rm_all_ok(comm, rm_eval_plan_bias(&single_plan, single_cfg, store));
     }
     if (rc == 0) rc = rm_eval_score(single_cfg, comm, store, &w, &single_plan, threads, NULL, &warm_res, &tm);
     if (rc == 0 && rank == 0) {
@@ -231,6 +234,9 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
         if (!res->ablation_warm) rc = -1;
         else {
             res->warm = warm_res.single[model_of[0]];
+            /* the full ensemble's warm model is this pass's member model_of[0] */
+            for (int i = 0; i < res->n_bias && i < warm_res.n_bias; i++)
+                res->bias[i].warm = warm_res.bias[i].member[model_of[0]];
             for (int i = 0; i < plan->n_sizes; i++) {
                 for (int s = 0; s < plan->size_subsets[i]; s++) draws[s] = warm_res.single[model_of[plan->size_first[i] + s - E]];
                 mean_figures(draws, plan->size_subsets[i], &res->ablation_warm[i]);

@@ -178,6 +178,8 @@ void store_close_handles(rm_store *s)
 
 void rm_store_close(rm_store *s)
 {
+    for (int v = 1; v < s->n_views && v < RM_STORE_MAX_VIEWS; v++) /* computed views' state */
+        if (s->views[v].ops) s->views[v].ops->release(&s->views[v]);
     store_close_handles(s);
     if (s->comm != MPI_COMM_NULL) MPI_Comm_free(&s->comm);
     s->comm = MPI_COMM_NULL;

@@ -358,6 +358,7 @@ static int check_view_index(const rm_store *s, int view)
 int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out)
 {
     if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
+    if (s->views[view].ops) return s->views[view].ops->read_rows(s, view, (int)split, p0, p1, out);
     transfer_target t = store_view_embeddings_target(s, view, split);
     AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
     return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
@@ -367,6 +368,7 @@ int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float 
 {
     if (view == 0) return rm_store_read_bench(s, i0, i1, chosen, rejected);
     if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
+    if (s->views[view].ops) return s->views[view].ops->read_bench(s, view, i0, i1, chosen, rejected);
     if (rm_all_ok(s->comm, s->n_bench == 0 ? rm_errorf("%s: the store has no /bench", s->path) : 0) != 0) return -1;
     transfer_target c = store_view_bench_target(s, view, 0), r = store_view_bench_target(s, view, 1);
     AGREE_ON_RANGE(s, c.name, i0, i1, s->n_bench);

@@ -16,7 +16,14 @@ typedef struct {
     int index[RM_MAX_VIEWS];
     size_t dim[RM_MAX_VIEWS];
 } rm_view_plan;
-int rm_view_plan_resolve(rm_view_plan *vp, const rm_settings *cfg, const rm_store *store);
+int rm_view_plan_resolve(rm_view_plan *vp, const rm_settings *cfg, rm_store *store);
+/* With model.inputs the plan is one view, the composite of the listed views with the train
+ * split's moments, added to the store (collective: rmens/store/store_inputs.h). */
+
+/* A loaded ensemble trained on model.inputs: add its composite view, with the moments
+ * members.h5 recorded, to the open store (local; nothing without /inputs). Call before
+ * rm_ensemble_member_views. */
+int rm_ensemble_inputs_prepare(const rm_ensemble *e, rm_store *store);
 /* view_of_member[m] = the store view member m of a loaded ensemble is scored on, with its
  * dim checked against the view's D (local). */
 int rm_ensemble_member_views(const rm_ensemble *e, const rm_store *store, int *view_of_member);

@@ -17,7 +17,12 @@
  * with attribute trunk = "/trunk" naming where the others are.
  *   /member_<m>/layer_<l>/weight [out, in] float32, /member_<m>/layer_<l>/bias [out]
  *   /member_<m>/history/train_loss, val_loss, val_accuracy [epochs_run] float64
- * so that in PyTorch: lin.weight.data = torch.from_numpy(f["member_0/layer_0/weight"][:]). */
+ * so that in PyTorch: lin.weight.data = torch.from_numpy(f["member_0/layer_0/weight"][:]).
+ * With model.inputs (rmens/store/store_inputs.h) every member's `view` is the composite
+ * "inputs:<view>+<view>..." and
+ *   /inputs          attrs: views (strings, in order), dim; datasets mean, std [dim]
+ *                    float64: a member's input is the views' features concatenated, each
+ *                    (x - mean) / std. */
 #ifndef RMENS_ENSEMBLE_MEMBERS_FILE_H
 #define RMENS_ENSEMBLE_MEMBERS_FILE_H
 
@@ -38,6 +43,10 @@ typedef struct {
     char (*member_view)[64]; /* [n_members] member attribute `view`, "" when absent */
     int shared_trunk;        /* root ensemble_kind = "shared_trunk": the members are heads on one trunk */
     int shared_init;         /* root attribute shared_init = 1 (absent: 0) */
+    int n_inputs;            /* /inputs: the views of model.inputs (0: none) */
+    char inputs[RM_MAX_VIEWS][64];
+    size_t inputs_dim;
+    double *inputs_mean, *inputs_std; /* [inputs_dim] */
 } rm_ensemble;
 
 /* Load every member on every rank of comm (rank 0 reads, weights are broadcast).

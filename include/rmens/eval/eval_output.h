@@ -25,12 +25,17 @@ typedef struct {
     const rm_ensemble *ensemble;
 } rm_eval_provenance;
 
-/* results.json at path; results.h5's figures into the open file f (rank 0, serial). */
+/* results.json at path; results.h5's figures into the open file f (rank 0, serial). With
+ * eval.bias_features both end with the feature-bias figures (layout in
+ * rmens/eval/eval_bias.h: results.json "feature_bias", results.h5 /feature_bias/<view>);
+ * without it neither has a byte more than before. */
 int rm_eval_write_json(const char *path, const rm_eval_plan *p, const rm_eval_results *r, const rm_eval_provenance *prov);
 int rm_eval_write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const rm_eval_provenance *prov);
 /* The table of figures and the diagnostics printed at the end of `rmens eval`. */
 void rm_eval_print_table(FILE *out, const rm_eval_plan *p, const rm_eval_results *r);
 void rm_eval_print_diagnostics(FILE *out, const rm_eval_plan *p, const rm_eval_results *r);
+/* The "feature bias (<view>)" blocks of eval.bias_features (nothing without it). */
+void rm_eval_print_bias(FILE *out, const rm_eval_plan *p, const rm_eval_results *r);
 
 /* results.h5 /predictions [E, N, K], written collectively piece by piece as scored (an
  * rm_eval_sink of rmens/eval/eval_score.h: write and close). */

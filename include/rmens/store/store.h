@@ -110,9 +110,22 @@ typedef struct {
     char digest[3][64];  /* [rm_store_group] recorded content_digest, "" when absent */
     char paths[5][160];  /* /views/<name>/train/embeddings, test/embeddings, bench/chosen,
                           * bench/rejected, and the view's group /views/<name> */
+    /* A view computed from stored ones (the composite of model.inputs,
+     * rmens/store/store_inputs.h): how its rows are read and its state released, and that
+     * state. NULL for a stored view. The readers below dispatch through `ops`, so the
+     * store's own files do not depend on the kinds of computed view. */
+    const struct rm_store_view_ops *ops;
+    struct rm_store_inputs *inputs;
 } rm_store_view;
 
-typedef struct {
+struct rm_store;
+typedef struct rm_store_view_ops {
+    int (*read_rows)(struct rm_store *s, int view, int split, size_t p0, size_t p1, float *out);
+    int (*read_bench)(struct rm_store *s, int view, size_t i0, size_t i1, float *chosen, float *rejected);
+    void (*release)(rm_store_view *v);
+} rm_store_view_ops;
+
+typedef struct rm_store {
     char path[1024];
     MPI_Comm comm;   /* duplicated at open; freed at close */
     hid_t file;
