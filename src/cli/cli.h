@@ -39,6 +39,6 @@ int cli_run_locked(const cli_verb *verb, int argc, char **argv, cli_lock_mode mo
 int cli_fail(const char *verb, MPI_Comm comm);
 int cli_rank(MPI_Comm comm);
 
-extern const cli_verb VERB_SYNTH, VERB_IMPORT, VERB_INSPECT, VERB_TRAIN, VERB_EVAL, VERB_RUN, VERB_ACTIVE;
+extern const cli_verb VERB_SYNTH, VERB_IMPORT, VERB_INSPECT, VERB_TRAIN, VERB_EVAL, VERB_RUN, VERB_ACTIVE, VERB_SELECT;
 
 #endif

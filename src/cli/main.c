@@ -10,7 +10,7 @@
 #include "rmens/base/common.h"
 #include "rmens/ensemble/ensemble.h"
 
-static const cli_verb *const VERBS[] = {&VERB_SYNTH, &VERB_IMPORT, &VERB_INSPECT, &VERB_TRAIN, &VERB_EVAL, &VERB_RUN, &VERB_ACTIVE};
+static const cli_verb *const VERBS[] = {&VERB_SYNTH, &VERB_IMPORT, &VERB_INSPECT, &VERB_TRAIN, &VERB_EVAL, &VERB_RUN, &VERB_SELECT, &VERB_ACTIVE};
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
 
 static void print_usage(FILE *out)
@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rmens: '%s' is not a verb (see rmens --help)\n", argv[1]);
         return 2;
     }
-    if (verb == &VERB_TRAIN || verb == &VERB_RUN || verb == &VERB_ACTIVE) rm_catch_stop_signals();
+    if (verb == &VERB_TRAIN || verb == &VERB_RUN || verb == &VERB_SELECT || verb == &VERB_ACTIVE) rm_catch_stop_signals();
     MPI_Init(&argc, &argv);
     int status = verb->run(argc - 1, argv + 1);
     if (rm_h5_files_left_open()) {

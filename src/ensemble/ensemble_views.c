@@ -22,6 +22,14 @@ static int plan_inputs(rm_view_plan *vp, const rm_settings *cfg, rm_store *store
         return -1;
     size_t dim = 0;
     if (rm_store_inputs_moments(store, cfg->model_inputs, cfg->model_n_inputs, NULL, NULL, &dim) != 0) return -1;
+    /* added already on this open store (rmens select plans every grid point): the same moments */
+    char name[64];
+    if (rm_store_inputs_name(cfg->model_inputs, cfg->model_n_inputs, name, sizeof name) != 0) return -1;
+    for (int v = 0; v < store->n_views; v++)
+        if (strcmp(store->views[v].name, name) == 0 && store->views[v].ops) {
+            vp->n = 1, vp->index[0] = v, vp->dim[0] = dim;
+            return 0;
+        }
     double *mean = rm_alloc(dim, sizeof(double), "model.inputs mean");
     double *std = rm_alloc(dim, sizeof(double), "model.inputs std");
     int rc = rm_all_ok(store->comm, mean && std ? 0 : -1);
