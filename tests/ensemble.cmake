@@ -16,3 +16,10 @@ set_tests_properties(ensemble_ranks_identical ensemble_ranks_identical_bf16 ense
                      ensemble_data_parallel ensemble_faults PROPERTIES LABELS "mpi;e2e")
 rmens_script_test(campaign_local ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/campaign_local.sh)
 set_tests_properties(campaign_local PROPERTIES LABELS "e2e;analysis")
+# model.inputs (issue 28): views concatenated and standardised by the train split's moments;
+# /inputs against numpy, the README's PyTorch and XGBoost snippets against /predictions,
+# eval standardising with /inputs, a shared trunk on the composite, the refusals. The
+# argument says whether rmens has XGBoost (the gbdt part runs only then).
+rmens_script_test(ensemble_model_inputs ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/test_model_inputs.py
+                  $<BOOL:${RMENS_HAVE_XGBOOST}>)
+set_tests_properties(ensemble_model_inputs PROPERTIES LABELS "mpi;e2e;python" TIMEOUT 300)

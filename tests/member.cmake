@@ -49,3 +49,14 @@ if(RMENS_HAVE_XGBOOST)
     set_property(TEST gbdt_${t} APPEND PROPERTY LABELS gbdt)
   endforeach()
 endif()
+
+# train.val_split = "prompts" and train.l2 (issue 28): the split of the pairs by prompts
+# (tests/member/val_split_dump.c writes it as rmens train builds it) against its rule in
+# numpy, and end to end on a synthetic store: members.h5's split attributes and printed
+# leak, the recorded validation accuracy recomputed, 1-3 ranks bitwise identical with
+# model.inputs, train.l2 shrinking the weights, train.l2 < 0 refused.
+add_executable(val_split_dump ${CMAKE_CURRENT_SOURCE_DIR}/member/val_split_dump.c)
+target_link_libraries(val_split_dump PRIVATE rmens_core)
+rmens_script_test(member_val_split_prompts ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/member/test_val_split_prompts.py
+                  $<TARGET_FILE:val_split_dump>)
+set_tests_properties(member_val_split_prompts PROPERTIES LABELS "mpi;e2e;python" TIMEOUT 300)

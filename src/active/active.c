@@ -98,8 +98,8 @@ static int check_pool(const rm_settings *cfg, const rm_store *store)
 {
     /* the pool is scored and trained on from the default view's window */
     if (cfg->model_n_inputs > 0 || cfg->ensemble_n_views > 0)
-        return rm_errorf("rmens active: model.inputs and ensemble.views are not supported (the pool lives on the default "
-                         "view); train with rmens run for them");
+        return rm_errorf("model.inputs and ensemble.views are not supported by active labelling (the pool lives on the "
+                         "default view); train with rmens run for them");
     const long long pool = cfg->active_pool;
     /* the distinct unordered pairs the split offers */
     const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];
@@ -108,6 +108,8 @@ static int check_pool(const rm_settings *cfg, const rm_store *store)
     if ((double)pool > distinct)
         return rm_errorf("active.pool = %lld is more than the %.0f distinct %s pairs the train split allows (%zu prompts, "
                          "%.0f candidates each)", pool, distinct, cfg->pairs_mode, tr->n_prompts, c);
+    if (strcmp(cfg->pairs_sampling, "prompts") == 0 && cfg->pairs_per_prompt == 0)
+        return rm_errorf("rmens active: pairs.per_prompt = 0 (all pairs of a prompt) is not supported; give a number");
     if (strcmp(cfg->pairs_sampling, "prompts") == 0 && pool % cfg->pairs_per_prompt != 0)
         return rm_errorf("active.pool = %lld is not a multiple of pairs.per_prompt = %lld", pool, cfg->pairs_per_prompt);
     return 0;

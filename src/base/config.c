@@ -48,12 +48,12 @@ static const key_spec SCHEMA[] = {
     {"synth.view_dims", T_INT_LIST, LIST(synth_view_dims, synth_n_view_dims, RM_MAX_VIEWS), "[]", 1, 1e6, NULL, "D of each extra view ([]: view v has synth.dim + 8 (v - 1)); as many entries as synth.views"},
 
     {"pairs.mode", T_STRING, STR(pairs_mode), "\"cross_prompt\"", 0, 0, "cross_prompt|within_prompt", "how preference pairs are drawn from the train split"},
-    {"pairs.count", T_INT, NUM(pairs_count), "10000", 1, 4e9, NULL, "total preference pairs (train + validation)"},
+    {"pairs.count", T_INT, NUM(pairs_count), "10000", 0, 4e9, NULL, "total preference pairs (train + validation); 0 with sampling \"prompts\": every train prompt, pairs.per_prompt each"},
     {"pairs.annotator_beta", T_FLOAT, NUM(pairs_annotator_beta), "-1.0", -BIG, BIG, NULL, "annotator quality beta; < 0 is a perfect annotator"},
     {"pairs.label_flip", T_FLOAT, NUM(pairs_label_flip), "0.0", 0, 0.5, NULL, "probability of flipping each label after the annotator (Coste et al.: 0.25)"},
     {"pairs.reward_scale", T_SCALE, NUM(pairs_reward_scale), "\"std\"", 1e-300, BIG, "std", "s in P(a preferred) = sigmoid(beta (g_a - g_b) / s): \"std\" (of the train rewards) or a number > 0"},
     {"pairs.sampling", T_STRING, STR(pairs_sampling), "\"items\"", 0, 0, "items|prompts", "items: each pair's items drawn independently; prompts: count/per_prompt distinct prompts, per_prompt distinct pairs each"},
-    {"pairs.per_prompt", T_INT, NUM(pairs_per_prompt), "1", 1, 1e9, NULL, "pairs per sampled prompt (pairs.sampling = \"prompts\"; must divide pairs.count)"},
+    {"pairs.per_prompt", T_INT, NUM(pairs_per_prompt), "1", 0, 1e9, NULL, "pairs per sampled prompt (pairs.sampling = \"prompts\"; must divide pairs.count); 0 with within_prompt: all distinct pairs of a prompt's candidates"},
     {"pairs.candidates", T_STRING, STR(pairs_candidates), "\"all\"", 0, 0, "all|random_two|middle_two|extremes", "responses of a prompt that may be compared: all; two random; the two beside the golden median; the golden best and worst"},
     {"pairs.both_orders", T_BOOL, NUM(pairs_both_orders), "false", 0, 0, NULL, "train on every pair in both orders (labels 1 and 0), as the seed code: changes drawn minibatches only, at twice the work"},
 

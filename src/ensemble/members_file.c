@@ -204,9 +204,15 @@ int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_sto
     rc |= rm_h5_attr_double(file, "val_item_overlap", pairs->val_item_overlap);
     rc |= rm_h5_attr_string(file, "ensemble_kind", cfg->ensemble_kind);
     rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/eval/warm.h) */
-    if (rc == 0 && rm_settings_shared_trunk(cfg)) rc = write_trunk(file, cfg, local[0], (int)meta[META_OWNER] == rank, dim);
     char inputs_view[64] = "";
     if (rc == 0 && cfg->model_n_inputs > 0) rc = write_inputs(file, cfg, store, rank, inputs_view, sizeof inputs_view);
+    /* a trunk's input is its members' view: the composite, ensemble.views[0], or the default */
+    const char *trunk_view = inputs_view[0] ? inputs_view : cfg->ensemble_n_views > 0 ? cfg->ensemble_views[0] : NULL;
+    int trunk_index = trunk_view ? rm_store_find_view(store, trunk_view) : 0;
+    if (trunk_index < 0) rc = -1;
+    int trunk_dim = trunk_view && trunk_index > 0 ? (int)rm_store_view_dim(store, trunk_index) : dim;
+    if (rc == 0 && rm_settings_shared_trunk(cfg))
+        rc = write_trunk(file, cfg, local[0], (int)meta[META_OWNER] == rank, trunk_dim);
     for (int m = 0; m < n_members && rc == 0; m++) {
         const double *row = meta + (size_t)m * META_FIELDS;
         int writer = (int)row[META_OWNER] == rank;

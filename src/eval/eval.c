@@ -152,8 +152,8 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     const rm_split_info *test = &store.split[RM_SPLIT_TEST];
     size_t N = test->n_prompts, K = test->n_responses, D = store.dim;
     if (rm_ensemble_load(&ensemble, paths.members, comm, (int)D) != 0) goto fail;
-    if (rm_all_ok(comm, rm_ensemble_inputs_prepare(&ensemble, &store)) != 0) goto fail; /* model.inputs */
     ensemble_loaded = 1;
+    if (rm_all_ok(comm, rm_ensemble_inputs_prepare(&ensemble, &store)) != 0) goto fail; /* model.inputs */
     int E = ensemble.n_members;
     if (rank == 0 && strcmp(ensemble.store_uuid, store.uuid) != 0)
         rm_warnf("members.h5 was trained on store %s, evaluating on store %s", ensemble.store_uuid, store.uuid);

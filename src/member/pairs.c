@@ -151,6 +151,25 @@ static int check_design(const rm_pairs_design *d, const candidate_set *cs, size_
     return 0;
 }
 
+/* pairs.per_prompt = 0 (within_prompt): all C(c, 2) pairs of a prompt's c candidates;
+ * pairs.count = 0 (sampling "prompts"): every prompt. Other designs are copied as they are. */
+static int resolve_counts(const rm_pairs_design *d, rm_pairs_design *out, size_t c, size_t N, int cross, int prompts)
+{
+    *out = *d;
+    if (!prompts && out->per_prompt == 0) out->per_prompt = 1; /* not used by sampling "items" */
+    if (out->per_prompt == 0) {
+        if (cross)
+            return rm_errorf("pairs.per_prompt = 0 (all pairs of a prompt) needs pairs.mode = \"within_prompt\" and "
+                             "pairs.sampling = \"prompts\"");
+        out->per_prompt = c * (c - 1) / 2;
+    }
+    if (out->count == 0) {
+        if (!prompts) return rm_errorf("pairs.count = 0 (every prompt) needs pairs.sampling = \"prompts\"");
+        out->count = N * out->per_prompt;
+    }
+    return 0;
+}
+
 /* The items of every pair into p->winner/loser (unlabelled: a in winner, b in loser). */
 static int draw_all(rm_pairs *p, const rm_pairs_design *d, const candidate_set *cs, size_t N, size_t K, int cross,
                     int prompts)
@@ -214,6 +233,9 @@ int rm_pairs_build(rm_pairs *p, const float *rewards, size_t n_prompts, size_t n
                          d->candidates, n_responses);
     candidate_set cs = {n_responses, NULL};
     if (kind != CAND_ALL) cs.per_prompt = 2;
+    rm_pairs_design whole; /* pairs.count = 0 / pairs.per_prompt = 0: the whole design */
+    if (resolve_counts(d, &whole, cs.per_prompt, n_prompts, cross, prompts) != 0) return -1;
+    d = &whole;
     if (check_design(d, &cs, n_prompts, n_responses, cross, prompts) != 0) return -1;
     size_t n_val = (size_t)floor((double)d->count * d->val_fraction);
     if (n_val >= d->count)
@@ -340,7 +362,7 @@ void rm_pairs_design_from_settings(rm_pairs_design *d, const rm_settings *cfg)
     d->sampling = cfg->pairs_sampling[0] ? cfg->pairs_sampling : "items";
     d->candidates = cfg->pairs_candidates[0] ? cfg->pairs_candidates : "all";
     d->count = cfg->pairs_count > 0 ? (size_t)cfg->pairs_count : 0;
-    d->per_prompt = cfg->pairs_per_prompt > 0 ? (size_t)cfg->pairs_per_prompt : 1;
+    d->per_prompt = cfg->pairs_per_prompt > 0 ? (size_t)cfg->pairs_per_prompt : 0;
     d->val_fraction = cfg->train_val_fraction;
     d->split_prompts = strcmp(cfg->train_val_split, "prompts") == 0;
     d->folds = 0;

@@ -2,9 +2,11 @@
 """check_trunk.py README.md STORE RUN_DIR [--independent INDEP_RUN_DIR]
 
 A shared-trunk run's members.h5 against outside references:
- - the README's PyTorch loading snippet, run as written (path replaced), loads every head
-   (its layers from /trunk but the last) and, standardised by score_mean/score_std,
-   reproduces rmens's test predictions (results.h5 /predictions) to float round-off;
+ - the README's PyTorch loading snippet, run as written (paths replaced), loads every head
+   (its layers from /trunk but the last), scores the store's test split (its input built
+   as the snippet builds it: with /inputs, model.inputs, the views concatenated and
+   standardised) and, standardised by score_mean/score_std, reproduces rmens's test
+   predictions (results.h5 /predictions) to float round-off;
  - the trunk is stored once: no head group holds a layer but its own last one;
  - the heads share the trunk yet differ (their own initialisation and resample);
  - --independent: a one-head shared trunk equals independent member 0 bitwise, layer by
@@ -14,7 +16,6 @@ import sys
 
 import h5py
 import numpy as np
-import torch
 
 
 def readme_snippet(readme):
@@ -24,11 +25,13 @@ def readme_snippet(readme):
     return m.group(1)
 
 
-def load_member(snippet, path, member):
-    code = snippet.replace("runs/demo/members.h5", path).replace('f["member_0"]', f'f["member_{member}"]')
+def load_member(snippet, path, store, member):
+    """The snippet's model, group and standardised test scores z for member `member`."""
+    code = (snippet.replace("runs/demo/members.h5", path).replace("runs/demo/store.h5", store)
+            .replace('f["member_0"]', f'f["member_{member}"]'))
     scope = {}
     exec(code, scope)
-    return scope["model"], scope["g"]
+    return scope["model"], scope["g"], scope["z"]
 
 
 def main(argv):
@@ -45,16 +48,12 @@ def main(argv):
         assert sorted(f["trunk"].keys()) == [f"layer_{l}" for l in range(last)], "trunk layers"
         heads = [f[f"member_{m}/layer_{last}/weight"][:] for m in range(n)]
         assert all(not np.array_equal(heads[0], h) for h in heads[1:]), "heads must differ"
-    with h5py.File(store, "r") as s:
-        X = torch.from_numpy(s["test/embeddings"][:].astype(np.float32))
     with h5py.File(f"{run}/results.h5", "r") as r:
         predictions = r["predictions"][:]
     worst = 0.0
     for m in range(n):
-        model, g = load_member(snippet, members, m)
-        with torch.no_grad():
-            raw = model(X.reshape(-1, X.shape[-1])).reshape(X.shape[:2]).double().numpy()
-        z = (raw - g.attrs["score_mean"]) / g.attrs["score_std"]
+        _, _, z = load_member(snippet, members, store, m)
+        assert z.shape == predictions[m].shape, (z.shape, predictions[m].shape)
         worst = max(worst, float(np.abs(z - predictions[m]).max()))
     print(f"{n} heads loaded with the README's PyTorch snippet reproduce rmens's predictions: "
           f"largest difference {worst:.2e}")
