@@ -60,4 +60,4 @@ set_tests_properties(eval_feature_bias PROPERTIES LABELS "mpi;e2e" TIMEOUT 300)
 # with and without the length view; validation on unseen prompts within 0.03 of held out; 1, 2, 3
 # ranks bitwise identical with model.inputs, val_split = "prompts", train.l2.
 rmens_script_test(eval_real_data_alpaca ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/eval/real_data_alpaca.py)
-set_tests_properties(eval_real_data_alpaca PROPERTIES LABELS "mpi;e2e;real" TIMEOUT 900)
+set_tests_properties(eval_real_data_alpaca PROPERTIES LABELS "e2e;real" TIMEOUT 900)
