@@ -173,9 +173,9 @@ static int write_json(const char *path, const active_record *rec)
     rm_json_string(f, cfg->pairs_mode);
     fputs(",\n\"provenance\": {", f);
     const char *keys[] = {"version", "config_file", "store", "store_uuid", "precision", "precision_requested",
-                          "matmul_kernel", "cpu"};
+                          "precision_reason", "matmul_kernel", "cpu"};
     const char *values[] = {RMENS_VERSION, cfg->source_path, rec->store->path, rec->store->uuid, precision->precision,
-                            precision->requested, precision->kernel, precision->cpu};
+                            precision->requested, precision->reason, precision->kernel, precision->cpu};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
         rm_json_string(f, values[i]);

@@ -292,10 +292,10 @@ static void json_provenance(FILE *f, const rm_eval_provenance *prov)
 {
     const rm_precision_info *precision = rm_precision_current();
     const char *keys[] = {"version", "config_file", "store", "store_uuid", "members_file", "precision",
-                          "precision_requested", "matmul_kernel", "cpu"};
+                          "precision_requested", "precision_reason", "matmul_kernel", "cpu"};
     const char *values[] = {RMENS_VERSION, prov->cfg->source_path, prov->store->path, prov->store->uuid,
-                            prov->members_path, precision->precision, precision->requested, precision->kernel,
-                            precision->cpu};
+                            prov->members_path, precision->precision, precision->requested, precision->reason,
+                            precision->kernel, precision->cpu};
     fputs("\"provenance\": {", f);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);

@@ -386,6 +386,7 @@ int rm_h5_attrs_precision(hid_t obj)
     const rm_precision_info *precision = rm_precision_current();
     if (rm_h5_attr_string(obj, "precision", precision->precision) != 0) return -1;
     if (rm_h5_attr_string(obj, "precision_requested", precision->requested) != 0) return -1;
+    if (rm_h5_attr_string(obj, "precision_reason", precision->reason) != 0) return -1;
     if (rm_h5_attr_string(obj, "matmul_kernel", precision->kernel) != 0) return -1;
     return rm_h5_attr_string(obj, "cpu", precision->cpu);
 }

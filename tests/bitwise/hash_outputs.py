@@ -61,7 +61,10 @@ H5_EXCLUDED_ATTRS = {
     # (the job's rank count: figures are rank-count independent, and the scenario name
     # already says it). precision, precision_requested and matmul_kernel are kept: on one
     # machine they follow from the configuration and are part of what a run reports.
-    "rmens-results": {("", "cpu"), ("", "eval_seconds"), ("", "ranks")},
+    "rmens-results": {("", "cpu"), ("", "eval_seconds"), ("", "ranks"),
+                      # precision_reason (added after the reference): why auto chose the
+                      # precision, from the CPU's identity; precision itself stays hashed
+                      ("", "precision_reason")},
     # checkpoint.h5: per member train_seconds (wall time of the member so far) and
     # train_time (wall time of the epoch in progress at the step the checkpoint was taken);
     # matched below for every member_<m> group.

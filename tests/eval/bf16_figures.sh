@@ -76,8 +76,14 @@ avx2 = compare("eval_avx2")
 assert "emulated" in avx2["provenance"]["matmul_kernel"], avx2["provenance"]
 assert load("eval_avx2_auto")["provenance"]["precision"] == "fp32"
 amx = onednn and "amx" in bf16["provenance"]["matmul_kernel"]
-assert (auto["precision"] == "bf16") == amx, (auto, bf16["provenance"])
-if amx:
+# auto's rule (include/rmens/kernels/precision.h): AMX, or AVX512_BF16 at full width (AMD family >= 26)
+cpuinfo = open("/proc/cpuinfo").read().split("\n\n")[0]
+field = lambda k: next((l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.split(":")[0].strip() == k), "")
+full_width = field("vendor_id") == "AuthenticAMD" and int(field("cpu family") or 0) >= 26 and "avx512_bf16" in field("flags")
+expect_bf16 = amx or (onednn and full_width)
+assert (auto["precision"] == "bf16") == expect_bf16, (auto, bf16["provenance"])
+assert auto["precision_reason"].startswith("auto: " + auto["precision"]), auto
+if expect_bf16:
     assert auto["matmul_kernel"] == bf16["provenance"]["matmul_kernel"], auto
     compare("eval_auto")
 # bf16-trained members: trained in bf16 (members.h5 /run), scored in fp32

@@ -288,12 +288,40 @@ int main(void)
     check_mlp(2048, reference, 2, 600, have_onednn);
     check_mlp(24, small, 2, 600, have_onednn);
     check_mlp(24, narrow, 3, 64, have_onednn); /* a hidden layer of width 1 (a GEMV) between products */
-    /* auto is bf16 exactly where the CPU has AMX-BF16 and oneDNN runs its AMX kernel */
+    /* auto's rule on a table of CPU identities (vendor, family, model, AMX-BF16, AVX512_BF16)
+     * and oneDNN kernels: bf16 on AMX and on full-width AVX512_BF16 (Zen 5), fp32 elsewhere */
+    static const struct {
+        rm_cpu_identity cpu;
+        const char *kernel;
+        int bf16;
+        const char *why;
+    } table[] = {
+        {{"AuthenticAMD", 23, 49, 0, 0}, "", 0, "oneDNN"},                      /* Zen 2, AVX2 only */
+        {{"AuthenticAMD", 25, 1, 0, 0}, "", 0, "oneDNN"},                       /* Zen 3 EPYC, AVX2 only */
+        {{"AuthenticAMD", 25, 17, 0, 1}, "brg:avx512_core_bf16", 0, "without AMX"}, /* Zen 4: 256-bit paths */
+        {{"AuthenticAMD", 26, 2, 0, 1}, "brg:avx512_core_bf16", 1, "full 512-bit"}, /* Zen 5 EPYC */
+        {{"AuthenticAMD", 26, 2, 0, 1}, "", 0, "oneDNN"},                       /* Zen 5, oneDNN capped at AVX2 */
+        {{"GenuineIntel", 6, 85, 0, 1}, "brg:avx512_core_bf16", 0, "without AMX"}, /* Cooper Lake */
+        {{"GenuineIntel", 6, 106, 0, 0}, "brg:avx512_core", 0, "no AMX-BF16"},  /* Ice Lake: AVX-512, no bf16 */
+        {{"GenuineIntel", 6, 143, 1, 1}, "brg:avx512_core_amx_bf16", 1, "AMX"}, /* Sapphire Rapids */
+        {{"GenuineIntel", 6, 143, 1, 1}, "brg:avx512_core_bf16", 0, "without AMX"}, /* AMX disabled in oneDNN */
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        char reason[192];
+        int got = rm_precision_auto_choice(&table[i].cpu, table[i].kernel, reason, sizeof reason);
+        CHECK(got == table[i].bf16 && strstr(reason, table[i].why) && strncmp(reason, got ? "auto: bf16" : "auto: fp32", 10) == 0);
+        if (got != table[i].bf16) printf("auto table row %zu: got %d (%s)\n", i, got, reason);
+    }
+    /* on this CPU: select("auto") follows the rule on its own identity, and says why */
     rm_precision_info info;
     CHECK(rm_precision_select("auto", 0, &info) == 0);
-    int amx = strstr(info.cpu_bf16_flags, "amx_bf16") && have_onednn && strstr(rm_lowp_kernel_name(), "amx");
-    CHECK((info.backend == RM_MATMUL_BF16_ONEDNN) == (amx != 0));
-    printf("auto on %s (bf16 flags: %s): %s, %s\n", info.cpu, info.cpu_bf16_flags, info.precision, info.kernel);
+    rm_cpu_identity self;
+    rm_cpu_identity_read(&self);
+    char reason[192];
+    int want = rm_precision_auto_choice(&self, have_onednn ? rm_lowp_kernel_name() : NULL, reason, sizeof reason);
+    CHECK((info.backend == RM_MATMUL_BF16_ONEDNN) == (want != 0) && strcmp(info.reason, reason) == 0);
+    printf("auto on %s (%s family %d model %d, bf16 flags: %s): %s, %s; %s\n", info.cpu, self.vendor, self.family,
+           self.model, info.cpu_bf16_flags, info.precision, info.kernel, info.reason);
     CHECK(rm_precision_select("fp16", 0, &info) != 0 && strstr(rm_last_error(), "model.precision"));
     return check_status("test_bf16");
 }

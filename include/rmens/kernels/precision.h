@@ -10,9 +10,14 @@
  *         - "emulated": operands rounded to bf16 values held in floats, multiplied with
  *           sgemm, for CPUs where oneDNN has no bf16 kernel (AVX2-only): the same
  *           rounding at fp32 speed, so the bf16 path is exercised on every machine.
- * auto: bf16 where it is faster than fp32 - oneDNN runs its AMX kernels (the CPU has
- *       AMX-BF16) - and fp32 elsewhere, including CPUs with AVX512_BF16 but no AMX, where
- *       oneDNN 2.6's bf16 matmul measured slower than sgemm (113 vs 177 GFLOP/s, one core).
+ * auto: bf16 where rmens's bf16 path is faster than its fp32 path, decided from the CPU's
+ *       identity and features, never from a timing (a machine always makes the same
+ *       choice; rm_precision_auto_choice): AMX-BF16 with oneDNN's AMX kernels, and
+ *       AVX512_BF16 executed at full 512-bit width (AMD family 26, Zen 5: bf16 training
+ *       and scoring 1.8-2.0x fp32 measured); fp32 elsewhere, including AVX512_BF16 on
+ *       256-bit data paths (Zen 4, family 25) and Intel CPUs without AMX, where oneDNN
+ *       2.6's bf16 matmul measured slower than sgemm (113 vs 177 GFLOP/s, one core).
+ *       The choice's reason is recorded beside the precision (precision_reason).
  *
  * The setting is process-wide, like the thread count (rm_mlp_set_threads), and applies to
  * the verb that runs: members trained in one precision can be scored in the other.
@@ -33,7 +38,23 @@ typedef struct {
     char cpu[192];               /* CPU model name (family, model, stepping) */
     int cpu_native_bf16;         /* AMX-BF16 or AVX512_BF16 */
     char cpu_bf16_flags[64];     /* which of amx_bf16, avx512_bf16 the CPU has ("none") */
+    char reason[192];            /* why this precision runs (auto's rule, or "requested") */
 } rm_precision_info;
+
+/* What auto's rule looks at. */
+typedef struct {
+    char vendor[16];  /* "AuthenticAMD", "GenuineIntel", ... */
+    int family, model;/* CPUID family and model (extended fields folded in, as /proc/cpuinfo) */
+    int amx_bf16, avx512_bf16;
+} rm_cpu_identity;
+
+/* This CPU's identity (CPUID; zeros and "unknown" off x86). */
+void rm_cpu_identity_read(rm_cpu_identity *id);
+
+/* auto's choice on `cpu`, given which bf16 kernel oneDNN runs there (`onednn_kernel`:
+ * NULL or "" when none, else its name, e.g. "brg:avx512_core_amx_bf16"): 1 for bf16, 0
+ * for fp32, and the reason in one line. A pure function: unit-tested on a table of CPUs. */
+int rm_precision_auto_choice(const rm_cpu_identity *cpu, const char *onednn_kernel, char *reason, size_t size);
 
 /* Resolve `requested` ("fp32" | "bf16" | "auto") on this CPU and make it the process's
  * precision. bf16 where oneDNN has no bf16 kernel falls back to the emulated backend with
