@@ -36,6 +36,9 @@ static const cli_option IMPORT_OPTIONS[] = {
              "bench: then --bench-chosen/--bench-rejected are required). The files\n"
              "must have STORE's prompts and responses and its rewards exactly; the\n"
              "view goes into a copy renamed over STORE when complete"},
+    {.name = "--log1p", .kind = CLI_FLAG, .offset = offsetof(rm_import_args, log1p),
+     .help = "with --view: store log(1 + x) of every value (count features such as\n"
+             "lengths; each x > -1); /views/NAME records transform = \"log1p\""},
     {.name = "--chunk-mb", .kind = CLI_MIB, .offset = offsetof(rm_import_args, chunk_bytes), .value_name = "N",
      .help = "bound on one piece per rank, in MiB"},
     {.name = "--embed-model", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, embed_model), .value_name = "S",
@@ -67,7 +70,7 @@ const cli_verb VERB_IMPORT = {
     .summary = "build a store from the paper's released .npy embeddings and golden rewards",
     .usage = "rmens import --train-embeddings F --train-rewards F --test-embeddings F --test-rewards F\n"
              "                    --output STORE [--bench-chosen F --bench-rejected F] [--float16] [--force]\n"
-             "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S] [--view NAME]",
+             "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S] [--view NAME [--log1p]]",
     .args_size = sizeof(rm_import_args),
     .options = IMPORT_OPTIONS,
     .n_options = CLI_COUNT(IMPORT_OPTIONS),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rmens/base/common.h"
+#include "rmens/store/h5util.h"
 #include "rmens/store/npy.h"
 #include "rmens/base/parallel.h"
 #include "rmens/store/store.h"
@@ -136,8 +137,24 @@ static int agree_pieces(MPI_Comm comm, size_t mine, size_t *most)
 }
 
 /* view > 0: the embeddings of that view alone (its rewards were checked against the store's). */
+/* --log1p: v = log(1 + v), refusing v <= -1 (NaN/Inf were refused before). */
+static int apply_log1p(float *v, size_t n, const rm_npy *f, const char *label, size_t first_row, size_t row_len,
+                       size_t d, const char *row_word, const char *item_word)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] > -1.0f) {
+            v[i] = (float)log1p((double)v[i]);
+            continue;
+        }
+        size_t row = first_row + i / row_len, item = i % row_len / d;
+        return rm_errorf("%s: %s: --log1p: value %g <= -1 at %s %zu%s%s %zu", label, f->path, (double)v[i], row_word, row,
+                         item_word[0] ? ", " : "", item_word, item);
+    }
+    return 0;
+}
+
 static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view, size_t chunk_bytes, MPI_Comm comm,
-                        size_t *bytes_read)
+                        size_t *bytes_read, int log1p_values)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -165,6 +182,8 @@ static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view,
             else if (view == 0 && rm_npy_read_floats(fr, p0 * k, nr, rew) != 0) status = rm_error_context("%s", INPUT_LABELS[ir]);
             else status = check_finite(emb, ne, fe, INPUT_LABELS[ie], p0, k * d, d, "prompt", "response");
             if (status == 0 && view == 0) status = check_finite(rew, nr, fr, INPUT_LABELS[ir], p0, k, 1, "prompt", "response");
+            if (status == 0 && log1p_values)
+                status = apply_log1p(emb, ne, fe, INPUT_LABELS[ie], p0, k * d, d, "prompt", "response");
             *bytes_read += ne * (size_t)fe->dtype + (view == 0 ? nr * (size_t)fr->dtype : 0);
         }
         /* A bad piece anywhere stops everyone before the next collective write. */
@@ -178,7 +197,8 @@ static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view,
     return rc;
 }
 
-static int import_bench(rm_store_writer *w, import_inputs *in, int view, size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read)
+static int import_bench(rm_store_writer *w, import_inputs *in, int view, size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read,
+                        int log1p_values)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -206,6 +226,10 @@ static int import_bench(rm_store_writer *w, import_inputs *in, int view, size_t 
                 status = rm_error_context("%s", INPUT_LABELS[IN_BENCH_REJECTED]);
             else status = check_finite(chosen, ne, fc, INPUT_LABELS[IN_BENCH_CHOSEN], i0, d, d, "pair", "");
             if (status == 0) status = check_finite(rejected, ne, fj, INPUT_LABELS[IN_BENCH_REJECTED], i0, d, d, "pair", "");
+            if (status == 0 && log1p_values)
+                status = apply_log1p(chosen, ne, fc, INPUT_LABELS[IN_BENCH_CHOSEN], i0, d, d, "pair", "");
+            if (status == 0 && log1p_values)
+                status = apply_log1p(rejected, ne, fj, INPUT_LABELS[IN_BENCH_REJECTED], i0, d, d, "pair", "");
             *bytes_read += ne * ((size_t)fc->dtype + (size_t)fj->dtype);
         }
         rc = rm_all_ok(comm, status);
@@ -305,8 +329,17 @@ static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, M
     if (rm_store_extend(&w, a->output, comm, &view) != 0) return -1;
     w.store.read_chunk_bytes = chunk_bytes;
     size_t bytes_read = 0;
-    for (int sp = 0; sp < 2 && rc == 0; sp++) rc = import_split(&w, in, sp, w.first_view, chunk_bytes, comm, &bytes_read);
-    if (rc == 0 && n_bench > 0) rc = import_bench(&w, in, w.first_view, chunk_bytes, comm, &bytes_read);
+    for (int sp = 0; sp < 2 && rc == 0; sp++)
+        rc = import_split(&w, in, sp, w.first_view, chunk_bytes, comm, &bytes_read, a->log1p);
+    if (rc == 0 && n_bench > 0) rc = import_bench(&w, in, w.first_view, chunk_bytes, comm, &bytes_read, a->log1p);
+    if (rc == 0 && a->log1p) { /* what the values are: collective attribute write */
+        hid_t g = H5Gopen2(w.store.file, w.store.views[w.first_view].paths[4], H5P_DEFAULT);
+        if (g < 0) rc = rm_errorf("%s: cannot open %s", a->output, w.store.views[w.first_view].paths[4]);
+        else {
+            rc = rm_h5_attr_string(g, "transform", "log1p");
+            H5Gclose(g);
+        }
+    }
     return import_finish(&w, rc, bytes_read, comm, result);
 }
 
@@ -319,7 +352,9 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     import_inputs in;
     memset(&in, 0, sizeof in);
     int rc = 0;
-    if (!a->bench_chosen != !a->bench_rejected)
+    if (a->log1p && !a->view)
+        rc = rm_errorf("--log1p applies to a --view (scalar features such as lengths), not to the store's embeddings");
+    else if (!a->bench_chosen != !a->bench_rejected)
         rc = rm_errorf("--bench-chosen and --bench-rejected go together (got only %s)",
                        a->bench_chosen ? "--bench-chosen" : "--bench-rejected");
     /* Every rank validates every header itself (they are small) and the ranks agree. */
@@ -372,9 +407,9 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     }
     w.store.read_chunk_bytes = chunk_bytes;
     size_t bytes_read = 0;
-    rc = import_split(&w, &in, 0, 0, chunk_bytes, comm, &bytes_read);
-    if (rc == 0) rc = import_split(&w, &in, 1, 0, chunk_bytes, comm, &bytes_read);
-    if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read);
+    rc = import_split(&w, &in, 0, 0, chunk_bytes, comm, &bytes_read, 0);
+    if (rc == 0) rc = import_split(&w, &in, 1, 0, chunk_bytes, comm, &bytes_read, 0);
+    if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read, 0);
     close_inputs(&in);
     if (import_finish(&w, rc, bytes_read, comm, result) != 0) return -1;
     size_t elem = dtype == RM_DTYPE_FLOAT16 ? 2 : 4;

@@ -3,14 +3,16 @@
 
 tests/data/real/alpaca_eval_use_k11 (605 train / 200 test prompts x 11 responses, a real
 sentence encoder's D 512 float16 embeddings, GPT-4-turbo golden rewards, lengths) is
-imported with `rmens import` (and the lengths as view "length"), then:
+imported with `rmens import` (the lengths as view "length", and as view "log_length" with
+`--log1p`), then:
   1. `rmens run configs/real_data.cfg` (embeddings only): the mean ensemble's held-out
      within-prompt pair accuracy and golden best-of-11 reach scikit-learn's
      LogisticRegression probe on within-prompt differences (standardised features, no
      intercept, both orders, C chosen by prompt-grouped 5-fold cross-validation on the
      train prompts) minus 0.005;
-  2. the same with model.inputs = ["default", "length"]: it beats length alone on pair
-     accuracy and reaches the probe on the same inputs minus 0.005 on both figures;
+  2. the same with model.inputs = ["default", "log_length"]: it beats length alone (in
+     characters and in tokens) on pair accuracy and reaches the probe on the same inputs
+     (embedding and log(1 + length)) minus 0.005 on both figures;
   3. train.val_split = "prompts" with a validation fraction: the final validation pair
      accuracy is within 0.03 of the held-out pair accuracy, and members.h5 records the
      rule and zero overlap; under "pairs" the overlap is recorded as 1;
@@ -161,6 +163,9 @@ def main():
         run(["import", "--train-embeddings", f"{d}/train_length.npy", "--train-rewards", f"{d}/train_rewards.npy",
              "--test-embeddings", f"{d}/test_length.npy", "--test-rewards", f"{d}/test_rewards.npy",
              "--output", store, "--view", "length"])
+        run(["import", "--train-embeddings", f"{d}/train_length.npy", "--train-rewards", f"{d}/train_rewards.npy",
+             "--test-embeddings", f"{d}/test_length.npy", "--test-rewards", f"{d}/test_rewards.npy",
+             "--output", store, "--view", "log_length", "--log1p"])
         Etr, Rtr, Ltr = load("train")
         Ete, Rte, Lte = load("test")
         base = ["--set", f'store="{store}"', "--set", "eval.save_predictions=true", "--set", 'eval.bias_features=["length"]']
@@ -180,14 +185,16 @@ def main():
         fb = r["feature_bias"]["length"]
         check(abs(fb["bon"]["11"] - lbon) < 1e-9, f"feature_bias.length.bon[11] {fb['bon']['11']:.4f} = length alone {lbon:.4f}")
 
-        # 2. embeddings and length
+        # 2. embeddings and log length
         out2 = os.path.join(tmp, "emb_len")
-        run(["run", CFG, "--set", f'output="{out2}"', "--set", 'model.inputs=["default","length"]'] + base, ranks=2)
+        run(["run", CFG, "--set", f'output="{out2}"', "--set", 'model.inputs=["default","log_length"]'] + base, ranks=2)
         _, acc2, bon2 = rmens_figures(out2)
-        C2, (pacc2, pbon2) = probe(np.concatenate([Etr, Ltr], -1), Rtr, np.concatenate([Ete, Lte], -1), Rte)
-        print(f"probe (embeddings + length, C={C2}): {pacc2:.4f}, {pbon2:.4f}; rmens {acc2:.4f}, {bon2:.4f}; "
-              f"length alone {lacc:.4f}, {lbon:.4f}")
-        check(acc2 > lacc, f"with length: pair accuracy {acc2:.4f} beats length alone {lacc:.4f}")
+        C2, (pacc2, pbon2) = probe(np.concatenate([Etr, np.log1p(Ltr)], -1), Rtr,
+                                   np.concatenate([Ete, np.log1p(Lte)], -1), Rte)
+        tacc, tbon = figures(Lte[..., 1].astype(np.float64), Rte)
+        print(f"probe (embeddings + log length, C={C2}): {pacc2:.4f}, {pbon2:.4f}; rmens {acc2:.4f}, {bon2:.4f}; "
+              f"length alone: characters {lacc:.4f}, {lbon:.4f}, tokens {tacc:.4f}, {tbon:.4f}")
+        check(acc2 > max(lacc, tacc), f"with length: pair accuracy {acc2:.4f} beats length alone {max(lacc, tacc):.4f}")
         check(acc2 >= pacc2 - MARGIN, f"with length: pair accuracy {acc2:.4f} >= probe {pacc2:.4f} - {MARGIN}")
         check(bon2 >= pbon2 - MARGIN, f"with length: best-of-11 {bon2:.4f} >= probe {pbon2:.4f} - {MARGIN}")
 
@@ -213,7 +220,7 @@ def main():
         outs = []
         for ranks in (1, 2, 3):
             o = os.path.join(tmp, f"ranks{ranks}")
-            run(["run", CFG, "--set", f'output="{o}"', "--set", 'model.inputs=["default","length"]',
+            run(["run", CFG, "--set", f'output="{o}"', "--set", 'model.inputs=["default","log_length"]',
                  "--set", "train.epochs=20"] + base + val, ranks=ranks)
             outs.append(o)
         for name in ("members.h5", "results.h5"):

@@ -30,6 +30,11 @@ typedef struct {
      * is written into a copy renamed over the store when complete: on any failure the
      * store is left as it was. */
     const char *view;
+    /* --log1p (with --view): store log(1 + x) of every value, for count features such as
+     * lengths whose raw scale one long answer dominates; every x must be > -1 (else one
+     * line naming file, prompt and response). Recorded as attribute transform = "log1p" on
+     * /views/NAME. */
+    int log1p;
 } rm_import_args;
 
 typedef struct {
