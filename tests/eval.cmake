@@ -61,3 +61,18 @@ set_tests_properties(eval_feature_bias PROPERTIES LABELS "mpi;e2e" TIMEOUT 300)
 # ranks bitwise identical with model.inputs, val_split = "prompts", train.l2.
 rmens_script_test(eval_real_data_alpaca ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/eval/real_data_alpaca.py)
 set_tests_properties(eval_real_data_alpaca PROPERTIES LABELS "e2e;real" TIMEOUT 900)
+
+# rmens select (rmens/eval/select.h; tests/eval/select_cv.py): a learning-rate grid with a
+# bad and a good value and an exact tie, on a small synthetic store: the choice (first of
+# the best means), fold scores and mean/std against numpy, the table's '*' and ETA lines,
+# select.json and members.h5 identical on 1 and 2 ranks, the chosen values in the final
+# run's merged config and its members those of `rmens run` with them, the held-out fold
+# untrained on (~0.5 on a pure-noise store), fold scores unchanged by another test split,
+# and the refusals (seed, malformed axis, unknown key, folds, an existing select.json).
+rmens_script_test(select_cv ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/eval/select_cv.py main)
+set_tests_properties(select_cv PROPERTIES LABELS "mpi;e2e" TIMEOUT 300)
+# With train.val_split = "pairs" (the default) the folds' members must still hold out
+# train.val_fraction of their pairs for validation (select.h: "its own train.val_split then
+# applies to the rest").
+rmens_script_test(select_cv_val_split ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/eval/select_cv.py val_split)
+set_tests_properties(select_cv_val_split PROPERTIES LABELS "mpi;e2e" TIMEOUT 300)

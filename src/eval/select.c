@@ -51,8 +51,11 @@ static void trim(char *s)
 /* Keys a grid may not vary: what the folds, the data or the output depend on. */
 static int key_allowed(const char *key)
 {
+    /* model.precision is the process's, set once; members and parallel.* change nothing
+     * a fold scores (select.members trains each fold): every point would tie */
     static const char *fixed[] = {"store", "output", "seed", "select.grid", "select.folds", "select.members",
-                                  "ensemble.views", "ensemble.kind"};
+                                  "ensemble.views", "ensemble.kind", "ensemble.members", "model.precision",
+                                  "parallel.ranks_per_member", "parallel.blas_threads", "parallel.read_chunk_mb"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(key, fixed[i]) == 0) return 0;
     return 1;
@@ -69,8 +72,8 @@ static int parse_axis(const char *text, int index, grid_axis *ax)
     trim(ax->key);
     if (!ax->key[0]) return rm_errorf("select.grid entry %d \"%s\": no key before ':'", index, text);
     if (!key_allowed(ax->key))
-        return rm_errorf("select.grid entry %d: '%s' cannot vary in a cross-validation (the folds, data and output "
-                         "depend on it)", index, ax->key);
+        return rm_errorf("select.grid entry %d: '%s' cannot vary in a cross-validation (the folds, data, output or "
+                         "the process depend on it, or no fold would see it)", index, ax->key);
     ax->n = 0;
     char *save = NULL;
     for (char *v = strtok_r(colon + 1, "|", &save); v; v = strtok_r(NULL, "|", &save)) {
@@ -369,7 +372,14 @@ int rm_select(const rm_settings *cfg, const char *config_path, const char *const
     int rc = path ? 0 : -1;
     if (rc == 0 && rank == 0) {
         rc = rm_mkdir_p(cfg->output);
-        if (rc == 0 && !force && rm_path_exists(path)) rc = rm_errorf("%s already exists (use --force to overwrite)", path);
+        /* everything this verb writes, refused before the cross-validation rather than after */
+        static const char *const outputs[] = {"select.json", "members.h5", "results.h5", "results.json", "checkpoint.h5"};
+        for (size_t i = 0; i < sizeof outputs / sizeof outputs[0] && rc == 0 && !force; i++) {
+            char *o = rm_path_join(cfg->output, outputs[i]);
+            if (!o) rc = -1;
+            else if (rm_path_exists(o)) rc = rm_errorf("%s already exists (use --force to overwrite)", o);
+            free(o);
+        }
     }
     if (rm_all_ok(comm, rc) != 0) {
         free(path);

@@ -328,6 +328,9 @@ int rm_pairs_split_by_prompts(rm_pairs *p, const rm_pairs_design *d, size_t N, s
     unsigned char *side = rm_alloc(N + 1, 1, "prompt sides");
     uint32_t *sorted = rm_alloc(p->n + 1, sizeof(uint32_t), "pair split");
     int rc = side && sorted ? prompt_sides(d, N, side) : -1;
+    /* Without split_prompts (a held-out fold under train.val_split "pairs"), the pairs keep
+     * their own split: position j of the order trains below the pre-fold n_train. */
+    const size_t pairs_train = p->n_train;
     if (rc == 0) {
         size_t at = 0;
         p->n_train = p->n_val = 0;
@@ -336,6 +339,7 @@ int rm_pairs_split_by_prompts(rm_pairs *p, const rm_pairs_design *d, size_t N, s
                 uint32_t i = p->order[j];
                 unsigned char sa = side[p->winner[i] / K], sb = side[p->loser[i] / K];
                 int kind = sa == sb && sa != SIDE_HELD_OUT ? sa : SIDE_HELD_OUT;
+                if (!d->split_prompts && kind != SIDE_HELD_OUT) kind = j < pairs_train ? SIDE_TRAIN : SIDE_VAL;
                 if (kind != want) continue;
                 sorted[at++] = i;
                 p->n_train += kind == SIDE_TRAIN;
