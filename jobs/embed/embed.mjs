@@ -59,6 +59,13 @@ options:
                         no split) in the test split: round(F * count), at least 1 each side
   --test-count N        exact number of test prompts / groups instead of --test-fraction
   --limit N             read only the first N records of the input (for trial runs)
+  --only IDS            embed and write only these rows (comma-separated: prompt ids in rewards
+                        mode, as the manifest's splits.*.prompt_ids; 0-based record numbers in
+                        pairs and texts modes, as splits.*.records). Everything else is done on
+                        the whole input as in a full run (every record checked, generators
+                        drawn, split, groups numbered), so each written row is bit for bit the
+                        full run's row for that id; each output holds the listed rows of its
+                        split in the full run's order (a split may get none: shape [0, ...])
   --batch B             windows per graph call, only windows of equal token length are batched
                         together, so the bytes do not depend on B (default 8)
   --force               overwrite existing output files
@@ -95,7 +102,7 @@ const fail = (msg) => { throw new InputError(msg); };
 function parseArgs(argv) {
   const o = { mode: null, input: null, out: null, long: 'mean', float16: false, seed: 1,
     testFraction: null, testCount: null, limit: null, batch: 8, force: false, quiet: false,
-    dryRun: false, models: null, k: null, pick: 'seeded', withPrompt: false, group: 'prompt', field: 'text' };
+    dryRun: false, only: null, models: null, k: null, pick: 'seeded', withPrompt: false, group: 'prompt', field: 'text' };
   const need = (i) => { if (i + 1 >= argv.length) fail(`option ${argv[i]} needs a value`); return argv[i + 1]; };
   const int = (s, name, min) => {
     if (!/^[0-9]+$/.test(s) || Number(s) < min || !Number.isSafeInteger(Number(s))) fail(`${name}: expected an integer >= ${min}, got "${s}"`);
@@ -121,6 +128,13 @@ function parseArgs(argv) {
       case '--force': o.force = true; break;
       case '--quiet': o.quiet = true; break;
       case '--dry-run': o.dryRun = true; break;
+      case '--only': {
+        const s = need(i); i++;
+        if (!/^[0-9]+(,[0-9]+)*$/.test(s)) fail(`--only: expected comma-separated integers (ids or record numbers), got "${s}"`);
+        o.only = [...new Set(s.split(',').map(Number))].sort((a, b) => a - b);
+        if (!o.only.every(Number.isSafeInteger)) fail(`--only: id out of range in "${s}"`);
+        break;
+      }
       case '--models': o.models = need(i); i++; break;
       case '--k': o.k = int(need(i), '--k', 1); i++; break;
       case '--pick': o.pick = need(i); i++; if (!['seeded', 'first'].includes(o.pick)) fail(`--pick: expected seeded or first, got "${o.pick}"`); break;
@@ -268,6 +282,20 @@ function testSize(count, o, what) {
   if (!o.testFraction) return 0;
   if (count < 2) fail(`cannot split ${count} ${what} into non-empty train and test sets`);
   return Math.min(Math.max(Math.round(o.testFraction * count), 1), count - 1);
+}
+
+// --only: which rows (record indices) to embed. ids[n] is row n's id as the manifest names it.
+// Returns null (all rows) or { keep(n), slot: Int32Array mapping a kept row to its place among
+// the kept rows, rows: the kept record indices in record order }.
+function onlyRows(o, ids, what) {
+  if (o.only === null) return null;
+  const at = new Map(ids.map((id, n) => [id, n]));
+  const missing = o.only.filter((id) => !at.has(id));
+  if (missing.length) fail(`--only: ${what} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''} not in ${o.input}${o.limit !== null ? ` (first ${o.limit} records)` : ''}`);
+  const rows = o.only.map((id) => at.get(id)).sort((a, b) => a - b);
+  const slot = new Int32Array(ids.length).fill(-1);
+  rows.forEach((n, j) => { slot[n] = j; });
+  return { keep: (n) => slot[n] >= 0, slot, rows };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,16 +625,25 @@ async function modeRewards(o, input, E, outs, manifest) {
   const nTest = testSize(N, o, 'prompts');
   const perm = permutation(N, new SplitMix64(o.seed));
   const test = perm.slice(0, nTest).sort((a, b) => a - b), train = perm.slice(nTest).sort((a, b) => a - b);
+  // --only: embed the listed prompts' texts alone; at(n) is record n's place among them.
+  const sel = onlyRows(o, ids, 'prompt id');
+  const embRows = sel ? sel.rows : recs.map((_, n) => n), at = (n) => (sel ? sel.slot[n] : n);
+  const pick = (a) => (sel ? embRows.flatMap((n) => a.slice(n * K, (n + 1) * K)) : a);
+  const eTexts = pick(texts), eLabels = pick(labels);
   // Length features count the response alone (not the prompt): tokens of the response text.
-  const respTokens = o.withPrompt ? recs.flatMap((r) => gens.map((g) => E.tokenizer.encode(r.obj.responses[r.byGen.get(g)].output).length)) : null;
-  const res = await embedTexts(E, texts, o, (i) => labels[i]);
+  const respTokens = o.withPrompt ? embRows.flatMap((n) => gens.map((g) => E.tokenizer.encode(recs[n].obj.responses[recs[n].byGen.get(g)].output).length)) : null;
+  const res = await embedTexts(E, eTexts, o, (i) => eLabels[i]);
   const tok = respTokens || res.tokens;
   const edt = o.float16 ? '<f2' : '<f4';
-  for (const [name, rows] of [['train', train], ['test', test]]) {
+  const written = {};
+  for (const [name, split] of [['train', train], ['test', test]]) {
+    const rows = sel ? split.filter(sel.keep) : split;
+    written[name] = rows;
     const M = rows.length, e = new Float32Array(M * K * DIM), rw = new Float32Array(M * K), len = new Float32Array(M * K * 2);
     rows.forEach((n, m) => {
-      e.set(res.emb.subarray(n * K * DIM, (n + 1) * K * DIM), m * K * DIM);
-      for (let k = 0; k < K; k++) { rw[m * K + k] = rewards[n * K + k]; len[(m * K + k) * 2] = chars[n * K + k]; len[(m * K + k) * 2 + 1] = tok[n * K + k]; }
+      const a = at(n);
+      e.set(res.emb.subarray(a * K * DIM, (a + 1) * K * DIM), m * K * DIM);
+      for (let k = 0; k < K; k++) { rw[m * K + k] = rewards[n * K + k]; len[(m * K + k) * 2] = chars[n * K + k]; len[(m * K + k) * 2 + 1] = tok[a * K + k]; }
     });
     outs.add(`${name}_embeddings.npy`, edt, [M, K, DIM], e);
     outs.add(`${name}_rewards.npy`, '<f4', [M, K], rw);
@@ -618,7 +655,8 @@ async function modeRewards(o, input, E, outs, manifest) {
   manifest.generator_choice = o.models !== null ? `--models ${o.models}` : o.pick === 'first' ? `first ${K} eligible in record order` : `${K} drawn by SplitMix64(seed ^ 0xD1B54A32D192ED03) Fisher-Yates over the eligible, kept in record order`;
   if (o.models === null) manifest.not_eligible = excluded;
   manifest.prompt_id = byIndex ? 'prompt_index field' : 'record number (0-based)';
-  manifest.splits = { rule: 'SplitMix64(seed) Fisher-Yates permutation of the records; its first n_test are test; each split in record order', train: { n: train.length, prompt_ids: train.map((i) => ids[i]) }, test: { n: test.length, prompt_ids: test.map((i) => ids[i]) } };
+  manifest.splits = { rule: 'SplitMix64(seed) Fisher-Yates permutation of the records; its first n_test are test; each split in record order', train: { n: written.train.length, prompt_ids: written.train.map((i) => ids[i]) }, test: { n: written.test.length, prompt_ids: written.test.map((i) => ids[i]) } };
+  if (sel) { manifest.splits.train.n_full_run = train.length; manifest.splits.test.n_full_run = test.length; }
   manifest.D = DIM; manifest.K = K;
   return res.stats;
 }
@@ -643,17 +681,23 @@ async function modePairs(o, input, E, outs, manifest) {
     if (!keys.has(key)) keys.set(key, keys.size);
     group[n] = keys.get(key);
   });
-  const res = await embedTexts(E, texts, o, (i) => labels[i]);
+  // --only: embed the listed records' two texts alone; at(n) is record n's place among them.
+  const sel = onlyRows(o, Array.from({ length: N }, (_, n) => n), 'record');
+  const embRows = sel ? sel.rows : null, at = (n) => (sel ? sel.slot[n] : n);
+  const pick = (a) => (sel ? embRows.flatMap((n) => [a[2 * n], a[2 * n + 1]]) : a);
+  const eTexts = pick(texts), eLabels = pick(labels);
+  const res = await embedTexts(E, eTexts, o, (i) => eLabels[i]);
   const edt = o.float16 ? '<f2' : '<f4';
   const G = keys.size;
   const nTest = (o.testFraction || o.testCount) ? testSize(G, o, 'groups') : 0;
   const write = (prefix, rows) => {
     const M = rows.length, ch = new Float32Array(M * DIM), rj = new Float32Array(M * DIM), cl = new Float32Array(M * 2), rl = new Float32Array(M * 2);
     rows.forEach((n, m) => {
-      ch.set(res.emb.subarray(2 * n * DIM, (2 * n + 1) * DIM), m * DIM);
-      rj.set(res.emb.subarray((2 * n + 1) * DIM, (2 * n + 2) * DIM), m * DIM);
-      cl[2 * m] = [...texts[2 * n]].length; cl[2 * m + 1] = res.tokens[2 * n];
-      rl[2 * m] = [...texts[2 * n + 1]].length; rl[2 * m + 1] = res.tokens[2 * n + 1];
+      const a = at(n);
+      ch.set(res.emb.subarray(2 * a * DIM, (2 * a + 1) * DIM), m * DIM);
+      rj.set(res.emb.subarray((2 * a + 1) * DIM, (2 * a + 2) * DIM), m * DIM);
+      cl[2 * m] = [...texts[2 * n]].length; cl[2 * m + 1] = res.tokens[2 * a];
+      rl[2 * m] = [...texts[2 * n + 1]].length; rl[2 * m + 1] = res.tokens[2 * a + 1];
     });
     outs.add(`${prefix}chosen.npy`, edt, [M, DIM], ch);
     outs.add(`${prefix}rejected.npy`, edt, [M, DIM], rj);
@@ -661,8 +705,8 @@ async function modePairs(o, input, E, outs, manifest) {
     outs.add(`${prefix}chosen_length.npy`, '<f4', [M, 2], cl);
     outs.add(`${prefix}rejected_length.npy`, '<f4', [M, 2], rl);
   };
-  const all = Array.from({ length: N }, (_, i) => i);
-  write('', all);
+  const all = Array.from({ length: N }, (_, i) => i), kept = (rows) => (sel ? rows.filter(sel.keep) : rows);
+  write('', kept(all));
   manifest.group_rule = o.group === 'line' ? 'every record its own group' : 'the record\'s "prompt" field if present, else the text chosen and rejected share, cut before its last "\\n\\nAssistant:"; ids by first appearance';
   manifest.groups = G;
   manifest.embedded_text = 'chosen and rejected, each whole';
@@ -671,9 +715,11 @@ async function modePairs(o, input, E, outs, manifest) {
     const perm = permutation(G, new SplitMix64(o.seed));
     const testG = new Set(perm.slice(0, nTest));
     const test = all.filter((n) => testG.has(group[n])), train = all.filter((n) => !testG.has(group[n]));
-    write('train_', train); write('test_', test);
+    const trainW = kept(train), testW = kept(test);
+    write('train_', trainW); write('test_', testW);
     manifest.splits = { rule: 'SplitMix64(seed) Fisher-Yates permutation of the group ids; its first n_test groups are test; pairs in record order',
-      train: { n: train.length, groups: G - nTest, records: train }, test: { n: test.length, groups: nTest, records: test } };
+      train: { n: trainW.length, groups: G - nTest, records: trainW }, test: { n: testW.length, groups: nTest, records: testW } };
+    if (sel) { manifest.splits.train.n_full_run = train.length; manifest.splits.test.n_full_run = test.length; }
   }
   manifest.D = DIM;
   return res.stats;
@@ -681,13 +727,16 @@ async function modePairs(o, input, E, outs, manifest) {
 
 async function modeTexts(o, input, E, outs, manifest) {
   const file = o.input, recs = input.records;
-  const texts = recs.map((r) => textField(file, r, r.obj[o.field], o.field));
-  const res = await embedTexts(E, texts, o, (i) => `${file}:${recs[i].line}: field ${o.field}`);
+  const all = recs.map((r) => textField(file, r, r.obj[o.field], o.field));
+  const sel = onlyRows(o, recs.map((_, n) => n), 'record');
+  const rows = sel ? sel.rows : recs.map((_, n) => n), texts = rows.map((n) => all[n]);
+  const res = await embedTexts(E, texts, o, (i) => `${file}:${recs[rows[i]].line}: field ${o.field}`);
   const N = texts.length, len = new Float32Array(N * 2);
   texts.forEach((t, i) => { len[2 * i] = [...t].length; len[2 * i + 1] = res.tokens[i]; });
   outs.add('embeddings.npy', o.float16 ? '<f2' : '<f4', [N, DIM], res.emb);
   outs.add('length.npy', '<f4', [N, 2], len);
   manifest.embedded_text = `the "${o.field}" field`;
+  if (sel) manifest.records = rows;
   manifest.D = DIM;
   return res.stats;
 }
@@ -722,6 +771,7 @@ async function main() {
     tool: 'rmens-embed', tool_version: TOOL_VERSION, mode: o.mode,
     input: { file: o.input, sha256: input.sha256, bytes: input.bytes, gzip: input.gzip, records: input.records.length, limit: o.limit },
     options: { long: o.long, float16: o.float16, seed: o.seed, test_fraction: o.testFraction, test_count: o.testCount, batch: o.batch,
+      ...(o.only !== null ? { only: o.only } : {}),
       ...(o.mode === 'rewards' ? { models: o.models, k: o.k, pick: o.models ? null : o.pick, with_prompt: o.withPrompt } : {}),
       ...(o.mode === 'pairs' ? { group: o.group } : {}), ...(o.mode === 'texts' ? { field: o.field } : {}) },
     embedder: E.info,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Self-test of jobs/embed/embed.mjs (about 50 short texts embedded in all, ~30 s on one core).
+# Self-test of jobs/embed/embed.mjs (about 50 short texts embedded in all; ~15 s on an idle machine).
 #  1. the fast tokenizer equals the package's own on the test texts and on awkward Unicode;
 #  2. ten texts embedded twice (--batch 8, then --batch 1) give byte-identical files;
 #  3. numpy (/usr/bin/python3) reads every .npy: shapes, dtypes, finite values, norms 1 for
@@ -10,6 +10,7 @@
 #     over windows is its single embedding; --float16 equals numpy's float32 -> float16 rounding;
 #  4. rewards and pairs modes on fixtures built from the same texts: every row equals the texts
 #     mode's row for the same text, rewards and groups in place, splits disjoint and complete;
+#     --only ID gives that row bit for bit as the full run does, in the same split;
 #  5. refusals: empty text, invalid UTF-8 in the raw bytes, a lone surrogate, an empty output of
 #     a generator asked for: exit 2, one error naming file:line and field, nothing written
 #     (a missing --out stays missing, an existing one is left byte-identical).
@@ -60,9 +61,9 @@ printf '{"text": "fine"}\n{"text": "caf\xc3\xa9"}\n{"id": "x", "text": "bad \xff
 printf '{"text": "fine"}\n{"text": "lone \\ud800 surrogate"}\n' > "$T/surrogate.jsonl"
 
 # ---- 1. tokenizer --------------------------------------------------------------------------
-for f in texts tricky; do
-  "${EMBED[@]}" check-tokenizer --input "$T/$f.jsonl" >/dev/null || die "tokenizer differs from the package's on $f.jsonl"
-done
+# one process for both files (loading the model costs ~1.8 CPU seconds a process)
+cat "$T/texts.jsonl" "$T/tricky.jsonl" > "$T/tokenizer.jsonl"
+"${EMBED[@]}" check-tokenizer --input "$T/tokenizer.jsonl" >/dev/null || die "tokenizer differs from the package's on tokenizer.jsonl (texts.jsonl, then tricky.jsonl)"
 pass "tokenizer equals the package's on 16 texts (awkward Unicode included)"
 
 # ---- 2. byte identity, and independence of the batch size ---------------------------------
@@ -124,6 +125,8 @@ EOF
 # ---- 4. rewards and pairs modes ------------------------------------------------------------
 "${EMBED[@]}" rewards --input "$T/rewards.jsonl" --out "$T/r" --k 2 --test-count 1 --seed 7 --quiet
 "${EMBED[@]}" pairs --input "$T/pairs.jsonl" --out "$T/p" --long tail --group line --test-count 1 --quiet
+"${EMBED[@]}" rewards --input "$T/rewards.jsonl" --out "$T/r1" --k 2 --test-count 1 --seed 7 --quiet --only 12
+"${EMBED[@]}" pairs --input "$T/pairs.jsonl" --out "$T/p1" --long tail --group line --test-count 1 --quiet --only 1
 "$PY" - "$T" <<'EOF'
 import json, sys, numpy as np
 T = sys.argv[1]
@@ -149,7 +152,23 @@ trg, teg = np.load(f"{T}/p/train_group.npy"), np.load(f"{T}/p/test_group.npy")
 assert len(set(trg) & set(teg)) == 0 and sorted(list(trg) + list(teg)) == [0, 1]
 for s, g in (("train", trg), ("test", teg)):
     assert np.array_equal(np.load(f"{T}/p/{s}_chosen.npy"), C[g]) and np.array_equal(np.load(f"{T}/p/{s}_rejected.npy"), J[g])
-print("selftest: ok   rewards mode (generator choice, split, rewards, rows) and pairs mode (--long tail, groups, split)")
+# --only: the listed rows, bit for bit the full run's, in their full-run split (the other split empty)
+m1 = json.load(open(f"{T}/r1/manifest.json"))
+assert m1["generators"] == m["generators"] and m1["options"]["only"] == [12]
+for split, ids in (("train", tr), ("test", te)):
+    got = m1["splits"][split]["prompt_ids"]
+    assert got == [i for i in ids if i == 12] and m1["splits"][split]["n_full_run"] == len(ids), (split, got)
+    for f in ("embeddings", "rewards", "length"):
+        a, b = np.load(f"{T}/r1/{split}_{f}.npy"), np.load(f"{T}/r/{split}_{f}.npy")
+        assert a.shape[0] == len(got) and a.tobytes() == b[[ids.index(i) for i in got]].tobytes(), (split, f)
+p1 = json.load(open(f"{T}/p1/manifest.json"))
+for f in ("chosen", "rejected", "group", "chosen_length", "rejected_length"):
+    assert np.load(f"{T}/p1/{f}.npy").tobytes() == np.load(f"{T}/p/{f}.npy")[[1]].tobytes(), f
+    for s in ("train", "test"):
+        rec = p["splits"][s]["records"]
+        assert p1["splits"][s]["records"] == [r for r in rec if r == 1]
+        assert np.load(f"{T}/p1/{s}_{f}.npy").tobytes() == np.load(f"{T}/p/{s}_{f}.npy")[[rec.index(r) for r in rec if r == 1]].tobytes(), (s, f)
+print("selftest: ok   rewards mode (generator choice, split, rewards, rows) and pairs mode (--long tail, groups, split); --only rows equal the full run's")
 EOF
 
 # ---- 5. refusals ---------------------------------------------------------------------------
