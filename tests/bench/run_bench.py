@@ -5,6 +5,14 @@
 
 Measures and prints a table, and writes <out>/bench.json (with the CPU's model and its
 avx2 / avx512f / avx512_bf16 / amx_bf16 / amx_tile flags: native bf16 = AMX or AVX512_BF16):
+  peak       the CPU's own arithmetic peak (build/tests/bench_peak, issue 31), 1 and 2
+             threads, at the start and the end of the run (the higher kept): fp32 FMA
+             (vfmadd231ps zmm, ymm without AVX-512), bf16 dot products (vdpbf16ps zmm, null
+             without AVX512_BF16) and the AMX tile rate (tdpbf16ps, null without AMX).
+             Every train and eval entry, rmens' and PyTorch's, gets fraction_of_peak: its
+             GFLOP/s over the peak of its precision at its thread count (ranks x threads;
+             bf16: the AMX rate where there is one), beside the library limits below.
+             Measured whatever --parts says; --parts peak measures only the limits;
   sgemm      cblas_sgemm GFLOP/s at the model's GEMM shapes (build/tests/bench_sgemm), 1 and
              2 threads: the practical limit every other rate is divided by;
   bf16       the bf16 limit: oneDNN's bf16 matmul at the same shapes beside sgemm measured
@@ -47,7 +55,8 @@ avx2 / avx512f / avx512_bf16 / amx_bf16 / amx_tile flags: native bf16 = AMX or A
              JSON exists.
 The machine may be shared: the sgemm limit is measured right before each workload, each
 workload is repeated --reps times, and the best rate (and its ratio to the limit measured
-next to it) is kept. Timings are never pass/fail: this is not a ctest test."""
+next to it) is kept. Timings are never pass/fail: the ctest test bench_smoke runs the peak
+part briefly (tests/bench/smoke.py) and checks the shape of what it writes, never a rate."""
 import argparse
 import json
 import os
@@ -72,6 +81,7 @@ MEMBERS = 4
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 NO_BF16_BACKEND = "bf16 backend not available in this build"
 NO_NATIVE_BF16 = "no native bf16"  # the table shows this reason as the row's value
+PEAK_KINDS = ("fp32", "bf16", "amx_bf16")  # bench_peak's figures: {"1": GFLOP/s, "2": ...} or null
 
 
 def log(msg):
@@ -171,7 +181,30 @@ class Bench:
         (mpirun binds up to 2 ranks to one core each by default)."""
         return [self.mpirun, "--bind-to", "none", "-n", str(ranks)]
 
-    # ---- the limit ----
+    # ---- the limits ----
+    def peak(self):
+        """bench_peak's JSON (the CPU's fp32 / bf16 / AMX peak at 1 and 2 threads), or a
+        stand-in with the reason where it was not built."""
+        exe = os.path.join(self.build, "tests", "bench_peak")
+        if not os.path.exists(exe):
+            return {"unavailable": "bench_peak not built (tests/bench.cmake)"}
+        rc, out, _ = run_status([exe, str(self.a.peak_seconds), "1,2"])
+        j = next((json.loads(l) for l in reversed(out.splitlines()) if l.startswith("{")), None)
+        if rc != 0 or j is None:  # never the end of a long run: the rows say why instead
+            log(f"bench_peak failed (exit {rc}): {out.strip()[-500:]}")
+            return {"unavailable": f"bench_peak failed (exit {rc})"}
+        log("CPU peak, GFLOP/s at 1 / 2 threads: " + "; ".join(
+            f"{k} {j[k]['1']:.0f} / {j[k]['2']:.0f}" if j.get(k) else f"{k} none" for k in PEAK_KINDS) +
+            f" (clock by an add chain {j['clock_ghz_add_chain']:.2f} GHz)")
+        return j
+
+    def measure_peak(self):
+        """The peak at the start and at the end of the run: per figure the higher (another
+        process on the cores only lowers it), both runs kept in peak_runs."""
+        runs = self.result.setdefault("peak_runs", [])
+        runs.append(self.peak())
+        self.result["peak"] = merge_peaks(runs)
+
     def sgemm(self, threads, seconds=None):
         out, _ = run([os.path.join(self.build, "tests", "bench_sgemm"), str(threads), str(seconds or self.a.sgemm_seconds)])
         return last_json(out)
@@ -733,7 +766,8 @@ class Bench:
     def main(self):
         a = self.a
         log(cpu_line(self.cpu))
-        log(f"sgemm limit (1 and 2 threads), then {', '.join(a.parts)}")
+        log(f"CPU peak and sgemm limit (1 and 2 threads), then {', '.join(p for p in a.parts if p != 'peak') or 'nothing else'}")
+        self.measure_peak()
         self.result["sgemm_start"] = {str(t): self.sgemm(t) for t in (1, 2)}
         if "bf16" in a.parts:
             self.bf16_matmul()
@@ -757,6 +791,8 @@ class Bench:
             self.active()
         self.case_study()
         self.result["sgemm_end"] = {str(t): self.sgemm(t) for t in (1, 2)}
+        self.measure_peak()
+        add_fractions_of_peak(self.result)
         self.result["machine"]["load_at_end"] = os.getloadavg()
         if not a.keep_data:
             shutil.rmtree(self.data, ignore_errors=True)
@@ -770,6 +806,66 @@ class Bench:
         print("\n" + table)
         print(f"\nwrote {os.path.join(self.out, 'bench.json')}")
 
+
+
+# ---- the CPU's peak as the limit (issue 31) ----
+
+
+def merge_peaks(runs):
+    """bench.json's "peak": per kind and thread count the highest of bench_peak's runs (null
+    where the CPU lacks the instructions), the ISA of each, and the add-chain clock."""
+    ok = [j for j in runs if "unavailable" not in j]
+    if not ok:
+        return {"fp32": None, "bf16": None, "amx_bf16": None, "unavailable": runs[-1]["unavailable"]}
+    peak = {}
+    for kind in PEAK_KINDS:
+        figures = [j[kind] for j in ok if j.get(kind)]
+        peak[kind] = {t: max(f[t] for f in figures if t in f) for t in figures[0]} if figures else None
+    last = ok[-1]
+    peak.update(isa=last["isa"], nominal_flops_per_cycle=last.get("nominal_flops_per_cycle"),
+                clock_ghz_add_chain=max(j["clock_ghz_add_chain"] for j in ok), amx_unavailable=last.get("amx_unavailable"))
+    return peak
+
+
+def peak_of(peak, precision, threads):
+    """(GFLOP/s, kind) of the peak a rate of this precision on this many threads (ranks x
+    threads) is a fraction of: fp32's FMA; bf16's AMX tile rate where the CPU has AMX, else
+    its vdpbf16ps rate; (None, None) where not measured."""
+    kinds = ("fp32",) if precision == "fp32" else ("amx_bf16", "bf16")
+    for kind in kinds:
+        figure = ((peak or {}).get(kind) or {}).get(str(threads))
+        if figure:
+            return figure, kind
+    return None, None
+
+
+def add_fractions_of_peak(r):
+    """fraction_of_peak (with peak_gflops and peak_kind) in each train and eval entry of a
+    benchmark's results r, rmens' and PyTorch's, from r["peak"]: the entry's GFLOP/s over
+    the peak of its precision at its thread count. Also on an older bench.json given a peak."""
+    peak = r.get("peak")
+
+    def put(entry, gflops, precision, threads):
+        if not entry or not gflops:
+            return None
+        lim, kind = peak_of(peak, precision, threads)
+        entry.update(peak_gflops=lim, peak_kind=kind, fraction_of_peak=ratio(gflops, lim))
+        return entry["fraction_of_peak"]
+
+    for th, x in (r.get("train") or {}).items():
+        x["fraction_of_peak"] = put(x.get("rmens"), (x.get("rmens") or {}).get("train_gflops"), "fp32", th)
+        put(x.get("torch"), (x.get("torch") or {}).get("gflops"), "fp32", th)
+        b = x.get("bf16") or {}
+        if b.get("rmens"):
+            b["fraction_of_peak"] = put(b["rmens"], b["rmens"].get("train_gflops"), "bf16", th)
+        put(b.get("torch"), (b.get("torch") or {}).get("gflops"), "bf16", th)
+    e = r.get("eval") or {}
+    for precision, g in (("fp32", e), ("bf16", e.get("bf16") or {})):
+        for k, x in g.items():
+            if re.fullmatch(r"\d+x\d+", k) and isinstance(x, dict):
+                put(x, x.get("gflops"), precision, x["ranks"] * x["threads"])
+        put(g.get("torch_2_threads"), (g.get("torch_2_threads") or {}).get("gflops"), precision, 2)
+    return r
 
 
 # ---- the report: the table of Bench.table(), a row (measure, value, ratio / note) per figure ----
@@ -790,14 +886,52 @@ class TableRows:
         self.add(name, NO_NATIVE_BF16 if native else "unavailable", "neither AMX nor AVX512_BF16 on this CPU" if native else why)
 
 
+def join(*notes):
+    """Notes joined by '; ', the empty ones left out (a trailing '; ' of the first kept)."""
+    kept = [n for n in notes if n]
+    return "; ".join(n.rstrip("; ") if i < len(kept) - 1 else n for i, n in enumerate(kept))
+
+
 def of_limit(x, lim):
     """'0.812 of the bf16 limit 1642', or why there is no limit."""
     return f"{x:.3f} of the bf16 limit {lim:.0f}" if x and lim else "no bf16 limit measured"
 
 
+def of_peak(x):
+    """'0.812 of peak 443' for an entry with fraction_of_peak, else ''."""
+    if not x or not x.get("fraction_of_peak"):
+        return ""
+    kind = {"amx_bf16": "AMX peak", "bf16": "bf16 peak"}.get(x.get("peak_kind"), "peak")
+    return f"{x['fraction_of_peak']:.3f} of {kind} {x['peak_gflops']:.0f}"
+
+
+def peak_rows(t, r):
+    """The CPU's peak per kind, 1 / 2 threads, and the clock it implies at the nominal
+    FLOPs per cycle of one core."""
+    p = r.get("peak")
+    if not p:
+        return
+    if "unavailable" in p:
+        t.add("CPU peak (bench_peak)", "unavailable", p["unavailable"])
+        return
+    names = {"fp32": "fp32 FMA", "bf16": "bf16 dot", "amx_bf16": "AMX bf16"}
+    for kind in PEAK_KINDS:
+        x = p.get(kind)
+        if not x:
+            why = {"bf16": "no AVX512_BF16", "amx_bf16": p.get("amx_unavailable") or "no AMX"}.get(kind, "")
+            t.add(f"CPU peak {names[kind]}", "none", why)
+            continue
+        per_cycle = (p.get("nominal_flops_per_cycle") or {}).get(kind)
+        clock = f"= {x['1'] / per_cycle:.2f} GHz x {per_cycle:.0f} FLOP/cycle; " if per_cycle and x.get("1") else ""
+        t.add(f"CPU peak {names[kind]}, 1 / 2 threads", " / ".join(f"{x[k]:.1f}" for k in sorted(x, key=int)) + " GFLOP/s",
+              f"{clock}{p['isa'][kind]}" + (f"; add chain {p['clock_ghz_add_chain']:.2f} GHz" if kind == "fp32" else ""))
+
+
 def limit_rows(t, r, cpu):
-    """The sgemm limit and the bf16 limit per GEMM shape; returns bench_bf16's 1-thread JSON
-    for the tiles' table where the bf16 limit was measured with native bf16, else None."""
+    """The CPU's peak, the sgemm limit and the bf16 limit per GEMM shape; returns bench_bf16's
+    1-thread JSON for the tiles' table where the bf16 limit was measured with native bf16,
+    else None."""
+    peak_rows(t, r)
     s1, s2 = r["sgemm_start"]["1"], r["sgemm_start"]["2"]
     t.add("sgemm, train-step shapes, 1 / 2 threads", f"{s1['train_step_gflops']:.1f} / {s2['train_step_gflops']:.1f} GFLOP/s", "the limit")
     t.add("sgemm, forward shapes (1024 rows), 1 / 2 threads", f"{s1['forward_1024_gflops']:.1f} / {s2['forward_1024_gflops']:.1f} GFLOP/s",
@@ -833,24 +967,27 @@ def train_rows(t, r):
         x = r["train"][th]
         c = x["rmens"]
         t.add(f"train {th} thr: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
-              f"{x['fraction_of_sgemm']:.3f} of sgemm {c['sgemm_gflops']:.1f} (target >= 0.85)")
-        t.add(f"train {th} thr: PyTorch distinct pairs/s", f"{x['torch']['distinct_pairs_per_s']:.0f}",
-              f"rmens/torch = {x['vs_torch_distinct_pairs']:.2f}x (target >= 2)")
+              join(of_peak(c), f"{x['fraction_of_sgemm']:.3f} of sgemm {c['sgemm_gflops']:.1f} (target >= 0.85)"))
+        t.add(f"train {th} thr: PyTorch distinct pairs/s (GFLOP/s)",
+              f"{x['torch']['distinct_pairs_per_s']:.0f} ({x['torch']['gflops']:.1f})",
+              join(f"rmens/torch = {x['vs_torch_distinct_pairs']:.2f}x (target >= 2)", of_peak(x["torch"])))
         b = x.get("bf16")
         if b is None:
             continue
         if "rmens" in b:
             c = b["rmens"]
             t.add(f"train {th} thr bf16: distinct pairs/s (GFLOP/s)", f"{c['pairs_per_s']:.0f} ({c['train_gflops']:.1f})",
-                  f"{of_limit(b['fraction_of_bf16_limit'], b['bf16_limit_gflops'])}; {b['vs_rmens_fp32']:.2f}x fp32; "
-                  f"kernel {b['kernel']}")
+                  join(of_peak(c), f"{of_limit(b['fraction_of_bf16_limit'], b['bf16_limit_gflops'])}; "
+                       f"{b['vs_rmens_fp32']:.2f}x fp32; kernel {b['kernel']}"))
         else:
             t.unavailable(f"train {th} thr bf16: distinct pairs/s", b["unavailable"])
         if b.get("torch"):
             # no rmens bf16 ratio (rmens bf16 not measured): c is still rmens fp32's figures then
-            t.add(f"train {th} thr: PyTorch bf16 autocast distinct pairs/s", f"{b['torch']['distinct_pairs_per_s']:.0f}",
-                  f"rmens bf16/torch bf16 = {b['vs_torch_bf16_distinct_pairs']:.2f}x" if b.get("vs_torch_bf16_distinct_pairs")
-                  else f"rmens/torch bf16 = {c['pairs_per_s'] / b['torch']['distinct_pairs_per_s']:.2f}x (rmens fp32)")
+            t.add(f"train {th} thr: PyTorch bf16 autocast distinct pairs/s (GFLOP/s)",
+                  f"{b['torch']['distinct_pairs_per_s']:.0f} ({b['torch']['gflops']:.1f})",
+                  join(f"rmens bf16/torch bf16 = {b['vs_torch_bf16_distinct_pairs']:.2f}x" if b.get("vs_torch_bf16_distinct_pairs")
+                       else f"rmens/torch bf16 = {c['pairs_per_s'] / b['torch']['distinct_pairs_per_s']:.2f}x (rmens fp32)",
+                       of_peak(b["torch"])))
 
 
 def eval_rows(t, r):
@@ -862,12 +999,12 @@ def eval_rows(t, r):
         x = e[k]
         t.add(f"eval {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
               f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
-              f"{x['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.90); "
-              f"read {x['read_seconds']:.1f} s, score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s"
+              join(of_peak(x), f"{x['fraction_of_sgemm']:.3f} of sgemm {x['sgemm_forward_gflops']:.1f} (target >= 0.90); ")
+              + f"read {x['read_seconds']:.1f} s, score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s"
               + (f" = {100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s" if x.get("statistics_share") else ""))
     x = e["torch_2_threads"]
     t.add("eval PyTorch 2 thr: member-responses/s (GFLOP/s)", f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
-          f"rmens/torch = {e['vs_torch_scoring']:.2f}x scoring (target >= 1), {e['vs_torch_wall']:.2f}x wall")
+          join(f"rmens/torch = {e['vs_torch_scoring']:.2f}x scoring (target >= 1), {e['vs_torch_wall']:.2f}x wall", of_peak(x)))
     t.add("eval 2 ranks vs 1 rank x 2 thr / vs 2 x (1 rank x 1 thr)",
           f"{e['scaling_2_ranks_vs_1_rank_2_threads']:.2f} / {e['efficiency_2_ranks_vs_1_rank_1_thread']:.2f}", "")
     eval_bf16_rows(t, e)
@@ -884,14 +1021,16 @@ def eval_bf16_rows(t, e):
         x = b[k]
         t.add(f"eval bf16 {x['ranks']} rank x {x['threads']} thr: member-responses/s (GFLOP/s)",
               f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
-              f"{of_limit(x['fraction_of_bf16_limit'], x['bf16_limit_gflops'])}; {x['vs_fp32']:.2f}x fp32; "
+              join(of_peak(x), f"{of_limit(x['fraction_of_bf16_limit'], x['bf16_limit_gflops'])}; ") + f"{x['vs_fp32']:.2f}x fp32; "
               f"score {x['score_seconds']:.1f} s, stats {x['statistics_seconds']:.1f} s = "
               f"{100 * x['statistics_share']:.0f} % of {x['total_seconds']:.1f} s; kernel {x['kernel']}")
     if b.get("torch_2_threads"):
         x = b["torch_2_threads"]
         t.add("eval PyTorch bf16 2 thr: member-responses/s (GFLOP/s)", f"{x['member_responses_per_s']:.0f} ({x['gflops']:.1f})",
-              f"rmens bf16/torch bf16 = {b['vs_torch_bf16_scoring']:.2f}x scoring, {b['vs_torch_bf16_wall']:.2f}x wall"
-              if b.get("vs_torch_bf16_scoring") else f"rmens fp32/torch bf16 = {e['1x2']['member_responses_per_s'] / x['member_responses_per_s']:.2f}x scoring")
+              join(f"rmens bf16/torch bf16 = {b['vs_torch_bf16_scoring']:.2f}x scoring, {b['vs_torch_bf16_wall']:.2f}x wall"
+                   if b.get("vs_torch_bf16_scoring") else
+                   f"rmens fp32/torch bf16 = {e['1x2']['member_responses_per_s'] / x['member_responses_per_s']:.2f}x scoring",
+                   of_peak(x)))
 
 
 def ensemble_rows(t, r):
@@ -1040,7 +1179,10 @@ if __name__ == "__main__":
     p.add_argument("--out", default=None, help="output directory for bench.json (default <build>/bench)")
     p.add_argument("--data", default=None, help="directory for the stores (default <out>/data; deleted afterwards)")
     p.add_argument("--parts", default="bf16,train,ensemble,trunk,eval,large,memory,integrity",
-                   help="comma-separated subset of bf16,train,ensemble,trunk,eval,large,memory,integrity,active (active: not by default)")
+                   help="comma-separated subset of bf16,train,ensemble,trunk,eval,large,memory,integrity,active (active: not by "
+                        "default); the CPU peak and the sgemm limit are measured whatever it says: --parts peak measures only them")
+    p.add_argument("--peak-seconds", type=float, default=1.0,
+                   help="seconds per figure of the CPU peak (bench_peak: best of 5 ms samples), at the start and the end")
     p.add_argument("--trunk-heads", type=int, default=10, help="heads E of the shared trunk in the trunk part")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each workload (best kept)")
     p.add_argument("--sgemm-seconds", type=float, default=1.0, help="seconds per sgemm shape per measurement")
