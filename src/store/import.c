@@ -369,6 +369,12 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
         close_inputs(&in);
         return -1;
     }
+    /* half-precision inputs widened to float32 double the store: say so, and how to keep them */
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0 && !a->float16 && in.npy[IN_TRAIN_EMB].dtype == RM_NPY_FLOAT16 && in.npy[IN_TEST_EMB].dtype == RM_NPY_FLOAT16)
+        rm_warnf("%s and %s are float16; they are stored as float32 (twice the size, the same values): pass --float16 "
+                 "to keep them half", a->train_embeddings, a->test_embeddings);
     if (a->view) {
         rc = import_view(a, &in, dim, comm, result);
         close_inputs(&in);
