@@ -194,6 +194,10 @@ int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_sto
     /* the labels the members learnt from: what evaluation's calibration draws against */
     rc |= rm_h5_attr_double(file, "reward_scale", pairs->reward_scale);
     rc |= rm_h5_attr_double(file, "label_flip_rate", pairs->label_flip_rate);
+    /* the annotator as configured: evaluation's calibration outcomes follow it, not the
+     * config eval is given (rmens/eval/eval_calibration.h) */
+    rc |= rm_h5_attr_double(file, "annotator_beta", cfg->pairs_annotator_beta);
+    rc |= rm_h5_attr_double(file, "label_flip", cfg->pairs_label_flip);
     rc |= rm_h5_attr_double(file, "label_agreement", pairs->label_agreement);
     rc |= rm_h5_attr_int(file, "n_pairs", (long long)pairs->n);
     /* the validation split and its realised leak (train.val_split) */

@@ -114,10 +114,47 @@ static int calibration_reward_scale(const rm_settings *cfg, const char *members_
 }
 
 /* Switch the plan's calibration pairs on (eval.calibration_pairs > 0). Collective. */
-int rm_eval_setup_calibration(const rm_settings *cfg, const char *members_path, rm_store *store,
+/* The annotator the members learnt from, members.h5's annotator_beta and label_flip: the
+ * calibration outcomes follow it, and a config that says otherwise gets one warning naming
+ * both. Files from before the attributes keep the config's. Collective. */
+static int trained_annotator(const rm_settings *cfg, const char *members_path, MPI_Comm comm, rm_settings *used)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    double found[3] = {0.0, cfg->pairs_annotator_beta, cfg->pairs_label_flip}; /* present, beta, flip */
+    int rc = 0;
+    if (rank == 0) {
+        hid_t f = rm_h5_open_read(members_path, MPI_COMM_NULL);
+        htri_t exists = f < 0 ? -1 : H5Aexists(f, "annotator_beta");
+        if (f < 0) rc = rm_error_context("reading the members' annotator for the calibration pairs");
+        else if (exists < 0) rc = rm_errorf("%s: cannot look up the root attribute 'annotator_beta'", members_path);
+        else if (exists > 0) {
+            rc = rm_h5_read_attr_double(f, "annotator_beta", &found[1], members_path);
+            if (rc == 0) rc = rm_h5_read_attr_double(f, "label_flip", &found[2], members_path);
+            found[0] = rc == 0;
+        }
+        if (f >= 0) H5Fclose(f);
+    }
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    MPI_Bcast(found, 3, MPI_DOUBLE, 0, comm);
+    *used = *cfg; /* shallow: only the two numbers differ, and `used` frees nothing */
+    if (!found[0]) return 0;
+    if (rank == 0 && (found[1] != cfg->pairs_annotator_beta || found[2] != cfg->pairs_label_flip))
+        rm_warnf("calibration: the members were trained with pairs.annotator_beta = %g, pairs.label_flip = %g (%s); the "
+                 "config has %g, %g: the calibration outcomes use the members' annotator", found[1], found[2],
+                 members_path, cfg->pairs_annotator_beta, cfg->pairs_label_flip);
+    used->pairs_annotator_beta = found[1];
+    used->pairs_label_flip = found[2];
+    return 0;
+}
+
+int rm_eval_setup_calibration(const rm_settings *cfg_given, const char *members_path, rm_store *store,
                              const rm_ensemble *ensemble, rm_eval_plan *plan, MPI_Comm comm)
 {
-    if (cfg->eval_calibration_pairs <= 0) return 0;
+    if (cfg_given->eval_calibration_pairs <= 0) return 0;
+    rm_settings used;
+    if (trained_annotator(cfg_given, members_path, comm, &used) != 0) return -1;
+    const rm_settings *cfg = &used;
     double scale = 0.0;
     if (calibration_reward_scale(cfg, members_path, store, comm, &scale) != 0) return -1;
     double *member_scale = rm_alloc((size_t)ensemble->n_members, sizeof(double), "member score scales");

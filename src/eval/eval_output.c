@@ -511,6 +511,11 @@ int rm_eval_write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_resul
     if (rc == 0) rc = rm_h5_attr_int(f, "calibration_pairs", (long long)r->calibration_pairs);
     if (rc == 0 && r->calibration_pairs > 0)
         rc = rm_h5_attr_double(f, "calibration_reward_scale", p->calibration.annotator.reward_scale);
+    /* the annotator the outcomes were drawn with (the members', rmens/eval/eval_calibration.h) */
+    if (rc == 0 && r->calibration_pairs > 0)
+        rc = rm_h5_attr_double(f, "calibration_annotator_beta", p->calibration.annotator.beta);
+    if (rc == 0 && r->calibration_pairs > 0)
+        rc = rm_h5_attr_double(f, "calibration_label_flip", p->calibration.annotator.label_flip);
     if (rc != 0) return rm_error_context("results.h5: root attributes");
     hsize_t nb = (hsize_t)p->n_bon;
     long long bon_n[RM_MAX_LIST];

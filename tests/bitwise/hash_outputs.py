@@ -56,7 +56,9 @@ H5_EXCLUDED_ATTRS = {
     # split rule and its realised leak); the reference cannot hold them, and their own
     # tests (tests/member/test_val_split_prompts.py) check their values.
     "rmens-members": {("", "val_split"), ("", "n_train_pairs"), ("", "n_val_pairs"), ("", "val_prompt_overlap"),
-                      ("", "val_item_overlap")},
+                      ("", "val_item_overlap"),
+                      # the configured annotator (issue 30): calibration follows it at eval
+                      ("", "annotator_beta"), ("", "label_flip")},
     # results.h5 root: cpu (the CPU's name, host identity), eval_seconds (wall time), ranks
     # (the job's rank count: figures are rank-count independent, and the scenario name
     # already says it). precision, precision_requested and matmul_kernel are kept: on one
@@ -64,7 +66,9 @@ H5_EXCLUDED_ATTRS = {
     "rmens-results": {("", "cpu"), ("", "eval_seconds"), ("", "ranks"),
                       # precision_reason (added after the reference): why auto chose the
                       # precision, from the CPU's identity; precision itself stays hashed
-                      ("", "precision_reason")},
+                      ("", "precision_reason"),
+                      # the annotator the calibration outcomes used (issue 30)
+                      ("", "calibration_annotator_beta"), ("", "calibration_label_flip")},
     # checkpoint.h5: per member train_seconds (wall time of the member so far) and
     # train_time (wall time of the epoch in progress at the step the checkpoint was taken);
     # matched below for every member_<m> group.

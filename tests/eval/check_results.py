@@ -190,7 +190,15 @@ def check_calibration(dump, res, j, mem, zf, golden, problems):
     scale = float(res.attrs["calibration_reward_scale"])
     if not close(scale, want_scale, 1e-12):
         problems.append(f"calibration reward scale {scale} vs {want_scale}")
-    beta, flip = float(cfg["pairs.annotator_beta"]), float(cfg["pairs.label_flip"])
+    # the annotator: the members' (members.h5 annotator_beta, label_flip), else the config's
+    if "annotator_beta" in mem.attrs:
+        beta, flip = float(mem.attrs["annotator_beta"]), float(mem.attrs["label_flip"])
+    else:
+        beta, flip = float(cfg["pairs.annotator_beta"]), float(cfg["pairs.label_flip"])
+    if "calibration_annotator_beta" in res.attrs and (float(res.attrs["calibration_annotator_beta"]) != beta or
+                                                      float(res.attrs["calibration_label_flip"]) != flip):
+        problems.append(f"calibration annotator {res.attrs['calibration_annotator_beta']}, "
+                        f"{res.attrs['calibration_label_flip']} vs the members' {beta}, {flip}")
     diff = golden[q, a] - golden[q, b]
     if beta < 0:
         y = (diff > 0) | ((diff == 0) & (u_label < 0.5))
