@@ -15,8 +15,15 @@ file never opened through a link, outputs replace a link rather than write throu
 and a read-only mount (a private mount namespace, as full_disk.sh). After the table,
 positive checks: gzip, odd-chunk and one-element-chunk h5py stores give the figures of
 the original store; the symlinked outputs behave as said.
+The table runs in BAD_INPUTS_JOBS worker processes at once (default 3): almost all of a
+case is process start-up and MPI's launch, waiting rather than computing, so one at a time
+left the cores idle. Each worker builds its own fixtures in its own scratch directory and
+takes the next case of the table until none is left, so every check above holds per case
+as when they ran one by one (the case's output directory, its scratch directory, the files
+it must keep are its worker's alone); the results are printed in table order.
 Environment: RMENS, MPIRUN, SRCDIR (set by ctest); BAD_INPUTS_ONLY=TEXT runs the cases
-whose name holds TEXT (for editing the table; the positive checks always run)."""
+whose name holds TEXT (for editing the table; the positive checks always run);
+BAD_INPUTS_JOBS=N the number of workers (1: one after the other)."""
 import os
 import shutil
 import subprocess
@@ -30,7 +37,7 @@ RMENS = os.environ["RMENS"]
 MPIRUN = os.environ["MPIRUN"]
 SRC = os.environ["SRCDIR"]
 DEMO = os.path.join(SRC, "configs", "demo.cfg")
-WORK = tempfile.mkdtemp(prefix="rmens_bad_")
+WORK = None  # the scratch directory of this worker (run_worker)
 TIME_LIMIT = 120
 SMALL = ["synth.train_prompts=120", "synth.train_responses=4", "synth.test_prompts=12", "synth.test_responses=8",
          "synth.dim=16", "synth.bench_pairs=20", "model.hidden=[8]", "train.epochs=2", "train.batch_size=32",
@@ -457,7 +464,11 @@ def more_cases(add):
     add("val_fraction above 0.9", one("train.val_fraction=0.95"), None, "'train.val_fraction' = 0.95 is out of range [0, 0.9]")
     add("unknown pairs.mode", one("pairs.mode=both"), None, "'pairs.mode' = \"both\" is not one of cross_prompt|within_prompt")
     add("both_orders as integer", one("pairs.both_orders=1"), None, "'pairs.both_orders' expects a boolean (true/false), got an integer")
-    add("per_prompt zero", one("pairs.per_prompt=0"), None, "'pairs.per_prompt' = 0 is out of range [1, 1e+09]")
+    add("per_prompt negative", one("pairs.per_prompt=-1"), None, "'pairs.per_prompt' = -1 is out of range [0, 1e+09]")
+    # 0 means every pair of a prompt, which only within-prompt pairs have
+    add("per_prompt zero across prompts", one("pairs.sampling=prompts", "pairs.per_prompt=0", "pairs.count=0"), None,
+        "pairs.per_prompt = 0 (all pairs of a prompt) needs pairs.mode = \"within_prompt\"")
+    add("count zero without prompts", one("pairs.count=0"), None, "pairs.count = 0 (every prompt) needs pairs.sampling = \"prompts\"")
     add("per_prompt above the extremes' one pair", one("pairs.sampling=prompts", "pairs.mode=within_prompt", "pairs.candidates=extremes",
         "pairs.per_prompt=2", "pairs.count=240"), None, "pairs.per_prompt = 2 is more than the 1 distinct within_prompt pairs a prompt has with 2 candidate(s)")
     add("patience negative", one("train.patience=-1"), None, "'train.patience' = -1 is out of range [0, 1e+06]")
@@ -580,8 +591,7 @@ def figures(results_json):
 def positive_checks():
     """What must work: h5py-written stores of other layouts give the original figures; a
     symlinked run directory is followed; a symlinked members.h5 is replaced, its target
-    untouched. Returns the number of failures."""
-    failures = 0
+    untouched. Returns (line, failed) per check."""
 
     def train_eval(store, out):
         for verb in ("train", "eval"):
@@ -610,10 +620,7 @@ def positive_checks():
     r = run(["train", DEMO, "--force"] + sets(f"store={path('good.h5')}", f"output={path('link_members')}"))
     ok = r.returncode == 0 and not os.path.islink(path("link_members", "members.h5")) and digest(path("victim.h5")) == before
     checks.append(("symlinked members.h5 replaced, its target intact", None if ok else f"exit {r.returncode}: {r.stderr.strip()[:300]}"))
-    for name, p in checks:
-        print(("FAIL " if p else "ok   ") + name + (f": {p}" if p else ""))
-        failures += bool(p)
-    return failures
+    return [(("FAIL " if p else "ok   ") + name + (f": {p}" if p else ""), bool(p)) for name, p in checks]
 
 
 def listing(d):
@@ -667,62 +674,133 @@ def kinds_cases(add):
     SETUP["members.h5 unknown ensemble_kind"] = members_with({"ensemble_kind": "bagged"})
 
 
-def main():
-    make_fixtures()
-    make_integrity_fixtures()
-    make_views_fixtures()
-    make_more_fixtures()
-    failures = 0
+def check_case(name, argv, np_, fragment):
+    """Runs one case of the table in this worker's scratch directory: (line, failed)."""
+    # Each case gets a fresh output directory seeded with what it needs.
+    out = path("out")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    if "members dim differs" in name or "Inf in test rewards" in name or "existing without --force" in name \
+            or name in INTEGRITY_NEEDS_MEMBERS:
+        shutil.copy(path("trained", "members.h5"), out)
+    for d in ("empty_run", "bad_members"):
+        os.makedirs(path(d), exist_ok=True)
+    shutil.copy(path("members_truncated.h5"), path("bad_members", "members.h5"))
+    if name in SETUP:
+        SETUP[name]()
+    intact = {p: digest(p) for p in INTACT.get(name, [])}
+    before = {d: listing(path(d)) for d in ("out", "empty_run", "bad_members")}
+    top_before = set(os.listdir(WORK))
+    try:
+        r = run(argv, np_)
+    except subprocess.TimeoutExpired:
+        return f"FAIL {name}: no exit within {TIME_LIMIT}s", True
+    errors = [l for l in r.stderr.splitlines() if "error:" in l]
+    problems = []
+    if r.returncode == 0:
+        problems.append("exit code 0")
+    if len(errors) != 1:
+        problems.append(f"{len(errors)} error lines")
+    if not any(fragment in l for l in errors):
+        problems.append(f"fragment {fragment!r} not in the error")
+    after = {d: listing(path(d)) for d in before}
+    for d in before:
+        if after[d] != before[d]:
+            problems.append(f"{d}/ changed: {sorted(after[d] ^ before[d])}")
+    if set(os.listdir(WORK)) != top_before:
+        problems.append(f"new files: {sorted(set(os.listdir(WORK)) ^ top_before)}")
+    problems += [f"{p} changed" for p, d in intact.items() if digest(p) != d]
+    if problems:
+        return f"FAIL {name}: {'; '.join(problems)}\n  stderr: {r.stderr.strip()[:600]}", True
+    return f"ok   {name} (exit {r.returncode}): {errors[0].strip()[:150]}", False
+
+
+def table_of_cases():
     table = cases()
     only = os.environ.get("BAD_INPUTS_ONLY")  # a substring: run just those cases (when editing the table)
     if only:
         table = [t for t in table if only in t[0]]
-    for name, argv, np_, fragment in table:
-        # Each case gets a fresh output directory seeded with what it needs.
-        out = path("out")
-        shutil.rmtree(out, ignore_errors=True)
-        os.makedirs(out)
-        if "members dim differs" in name or "Inf in test rewards" in name or "existing without --force" in name \
-                or name in INTEGRITY_NEEDS_MEMBERS:
-            shutil.copy(path("trained", "members.h5"), out)
-        for d in ("empty_run", "bad_members"):
-            os.makedirs(path(d), exist_ok=True)
-        shutil.copy(path("members_truncated.h5"), path("bad_members", "members.h5"))
-        if name in SETUP:
-            SETUP[name]()
-        intact = {p: digest(p) for p in INTACT.get(name, [])}
-        before = {d: listing(path(d)) for d in ("out", "empty_run", "bad_members")}
-        top_before = set(os.listdir(WORK))
+    return table
+
+
+def run_worker(k, next_case, results):
+    """Worker k: its own scratch directory and fixtures; worker 0 first runs the positive
+    checks (they only add files beside the cases' directories, which each case compares
+    before and after itself); then cases of the table, the next unclaimed one each time.
+    Puts ("count", k, cases in its table), ("case", index, line, failed), ("positive",
+    order, line, failed) and finally ("done", k, error or None) on results."""
+    global WORK
+    WORK = tempfile.mkdtemp(prefix=f"rmens_bad_{k}_")
+    try:
+        make_fixtures()
+        make_integrity_fixtures()
+        make_views_fixtures()
+        make_more_fixtures()
+        table = table_of_cases()
+        results.put(("count", k, len(table)))
+        if k == 0:
+            for i, (line, failed) in enumerate(positive_checks()):
+                results.put(("positive", i, line, failed))
+        while True:
+            with next_case.get_lock():
+                i = next_case.value
+                next_case.value += 1
+            if i >= len(table):
+                break
+            results.put(("case", i) + check_case(*table[i]))
+        results.put(("done", k, None))
+    except BaseException as e:  # the fixtures or a check raised: the test fails, saying why
+        import traceback
+        results.put(("done", k, f"worker {k}: {e!r}\n{traceback.format_exc()}"))
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+def main():
+    import multiprocessing
+    import queue
+    jobs = max(1, int(os.environ.get("BAD_INPUTS_JOBS", "3")))
+    ctx = multiprocessing.get_context("fork")
+    next_case, results = ctx.Value("i", 0), ctx.Queue()
+    workers = [ctx.Process(target=run_worker, args=(k, next_case, results)) for k in range(jobs)]
+    for w in workers:
+        w.start()
+    cases_done, positive, errors, done, counts = {}, {}, [], 0, set()
+    while done < jobs:
         try:
-            r = run(argv, np_)
-        except subprocess.TimeoutExpired:
-            print(f"FAIL {name}: no exit within {TIME_LIMIT}s")
-            failures += 1
+            kind, i, *rest = results.get(timeout=10)
+        except queue.Empty:  # a worker that died without a word (a crash) fails the test
+            if all(not w.is_alive() for w in workers) and results.empty():
+                errors.append(f"{jobs - done} worker(s) ended without reporting")
+                break
             continue
-        errors = [l for l in r.stderr.splitlines() if "error:" in l]
-        problems = []
-        if r.returncode == 0:
-            problems.append("exit code 0")
-        if len(errors) != 1:
-            problems.append(f"{len(errors)} error lines")
-        if not any(fragment in l for l in errors):
-            problems.append(f"fragment {fragment!r} not in the error")
-        after = {d: listing(path(d)) for d in before}
-        for d in before:
-            if after[d] != before[d]:
-                problems.append(f"{d}/ changed: {sorted(after[d] ^ before[d])}")
-        if set(os.listdir(WORK)) != top_before:
-            problems.append(f"new files: {sorted(set(os.listdir(WORK)) ^ top_before)}")
-        problems += [f"{p} changed" for p, d in intact.items() if digest(p) != d]
-        if problems:
-            failures += 1
-            print(f"FAIL {name}: {'; '.join(problems)}\n  stderr: {r.stderr.strip()[:600]}")
+        if kind == "count":
+            counts.add(rest[0])
+        elif kind == "case":
+            cases_done[i] = rest
+        elif kind == "positive":
+            positive[i] = rest
         else:
-            print(f"ok   {name} (exit {r.returncode}): {errors[0].strip()[:150]}")
-    print(f"{len(table) - failures}/{len(table)} bad inputs handled")
-    failures += positive_checks()
-    shutil.rmtree(WORK, ignore_errors=True)
-    sys.exit(1 if failures else 0)
+            done += 1
+            if rest[0]:
+                errors.append(rest[0])
+    for w in workers:
+        w.join()
+    failures = 0
+    for i in sorted(cases_done):
+        line, failed = cases_done[i]
+        print(line)
+        failures += failed
+    print(f"{len(cases_done) - failures}/{len(cases_done)} bad inputs handled ({jobs} worker(s))")
+    for i in sorted(positive):
+        line, failed = positive[i]
+        print(line)
+        failures += failed
+    if len(counts) != 1 or len(cases_done) != max(counts, default=-1):
+        errors.append(f"the workers' tables have {sorted(counts)} cases, {len(cases_done)} were checked")
+    for e in errors:
+        print(f"FAIL {e}")
+    sys.exit(1 if failures or errors or not positive else 0)
 
 
 if __name__ == "__main__":
