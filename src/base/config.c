@@ -55,6 +55,7 @@ static const key_spec SCHEMA[] = {
     {"pairs.sampling", T_STRING, STR(pairs_sampling), "\"items\"", 0, 0, "items|prompts", "items: each pair's items drawn independently; prompts: count/per_prompt distinct prompts, per_prompt distinct pairs each"},
     {"pairs.per_prompt", T_INT, NUM(pairs_per_prompt), "1", 0, 1e9, NULL, "pairs per sampled prompt (pairs.sampling = \"prompts\"; must divide pairs.count); 0 with within_prompt: all distinct pairs of a prompt's candidates"},
     {"pairs.candidates", T_STRING, STR(pairs_candidates), "\"all\"", 0, 0, "all|random_two|middle_two|extremes", "responses of a prompt that may be compared: all; two random; the two beside the golden median; the golden best and worst"},
+    {"pairs.source", T_STRING, STR(pairs_source), "\"golden\"", 0, 0, "golden|store", "golden: pairs drawn by the design below and labelled by the simulated annotator from golden rewards; store: the store's human-labelled /pairs/train (chosen preferred), all or a seeded subset of pairs.count (the design keys then take the values that mean 'each stored pair once')"},
     {"pairs.both_orders", T_BOOL, NUM(pairs_both_orders), "false", 0, 0, NULL, "train on every pair in both orders (labels 1 and 0), as the seed code: changes drawn minibatches only, at twice the work"},
 
     {"model.hidden", T_INT_LIST, LIST(model_hidden, model_n_hidden, RM_MAX_HIDDEN), "[1024, 512]", 1, 1e6, NULL, "hidden layer widths; [] is a linear reward model"},
@@ -467,6 +468,55 @@ static int config_text(config_t *cfg, char **out)
     return 0;
 }
 
+/* pairs.source = "store": the pair design is "each stored pair once" (a pair is a prompt
+ * of the chosen and the rejected reply: within_prompt, one pair per prompt, the human label
+ * as a perfect annotator). Those values go into the configuration, so members.h5 and the
+ * checkpoint fingerprint record what was used; a key the user set to something else is
+ * refused, never overridden quietly. */
+static int apply_pairs_source(config_t *cfg, const char *path)
+{
+    const char *source = NULL;
+    if (config_lookup_string(cfg, "pairs.source", &source) != CONFIG_TRUE || strcmp(source, "store") != 0) return 0;
+    static const struct { const char *key, *value, *why; } design[] = {
+        {"pairs.mode", "\"within_prompt\"", "a stored pair compares its own two replies"},
+        {"pairs.sampling", "\"prompts\"", "pairs.count selects stored pairs"},
+        {"pairs.candidates", "\"all\"", "both replies of a stored pair are compared"},
+        {"pairs.per_prompt", "1", "each stored pair is used once"},
+        {"pairs.annotator_beta", "-1.0", "the labels are the store's human labels (pairs.label_flip adds noise)"},
+    };
+    for (size_t i = 0; i < sizeof design / sizeof design[0]; i++) {
+        config_setting_t *given = config_lookup(cfg, design[i].key);
+        config_t tmp;
+        if (parse_value(&tmp, design[i].value, design[i].key) != 0) return -1;
+        config_setting_t *want = config_lookup(&tmp, "v");
+        int differs = 0;
+        if (given) {
+            int type = config_setting_type(given);
+            if (type == CONFIG_TYPE_STRING)
+                differs = config_setting_type(want) != CONFIG_TYPE_STRING ||
+                          strcmp(config_setting_get_string(given), config_setting_get_string(want)) != 0;
+            else if (strcmp(design[i].key, "pairs.annotator_beta") == 0)
+                differs = (type == CONFIG_TYPE_FLOAT ? config_setting_get_float(given)
+                                                     : (double)config_setting_get_int64(given)) >= 0;
+            else
+                differs = type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64 ? 1
+                          : config_setting_get_int64(given) != config_setting_get_int64(want);
+        }
+        int rc = 0;
+        if (differs) {
+            char where[1200];
+            describe_origin(given, path, design[i].key, where, sizeof where);
+            rc = rm_errorf("%s: does not apply with pairs.source = \"store\" (%s; leave it out or set %s)", where,
+                           design[i].why, design[i].value);
+        } else if (!given) {
+            rc = set_path(cfg, design[i].key, want);
+        }
+        config_destroy(&tmp);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 int rm_settings_load(rm_settings *s, const char *path, const char *const *overrides, int n_overrides)
 {
     memset(s, 0, sizeof *s);
@@ -499,6 +549,7 @@ int rm_settings_load(rm_settings *s, const char *path, const char *const *overri
         config_destroy(&tmp);
         if (set_rc != 0) goto done;
     }
+    if (apply_pairs_source(&cfg, path) != 0) goto done;
     /* Defaults go through the same typed assignment as user values, and into the merged
      * configuration so that the provenance text is complete. */
     for (size_t i = 0; i < N_SCHEMA; i++) {

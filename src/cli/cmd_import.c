@@ -49,13 +49,13 @@ static const cli_option IMPORT_OPTIONS[] = {
      .value_name = "S"},
     {.name = "--task", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, task), .value_name = "S"},
     {.name = "--train-embeddings", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, train_embeddings),
-     .value_name = "F", .required = 1},
+     .value_name = "F"},
     {.name = "--train-rewards", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, train_rewards),
-     .value_name = "F", .required = 1},
+     .value_name = "F"},
     {.name = "--test-embeddings", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, test_embeddings),
-     .value_name = "F", .required = 1},
+     .value_name = "F"},
     {.name = "--test-rewards", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, test_rewards),
-     .value_name = "F", .required = 1},
+     .value_name = "F"},
     {.name = "--output", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, output),
      .value_name = "STORE", .required = 1},
     /* both or neither: rm_import says so when one comes alone */
@@ -63,6 +63,18 @@ static const cli_option IMPORT_OPTIONS[] = {
      .value_name = "F"},
     {.name = "--bench-rejected", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, bench_rejected),
      .value_name = "F"},
+    /* human-labelled preference pairs: the four together, groups optional */
+    {.name = "--train-chosen", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, train_chosen), .value_name = "F",
+     .help = "preference pairs (n, D) of the preferred replies (float32/float16)"},
+    {.name = "--train-rejected", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, train_rejected), .value_name = "F",
+     .help = "the rejected replies of the same pairs (n, D)"},
+    {.name = "--train-groups", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, train_groups), .value_name = "F",
+     .help = "optional (n,) int64: the dialogue or prompt of each pair"},
+    {.name = "--test-chosen", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, test_chosen), .value_name = "F",
+     .help = "the held-out pairs, as the train ones"},
+    {.name = "--test-rejected", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, test_rejected), .value_name = "F"},
+    {.name = "--test-groups", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, test_groups), .value_name = "F",
+     .help = "optional; no group may be in both splits"},
 };
 
 const cli_verb VERB_IMPORT = {
@@ -70,6 +82,8 @@ const cli_verb VERB_IMPORT = {
     .summary = "build a store from the paper's released .npy embeddings and golden rewards",
     .usage = "rmens import --train-embeddings F --train-rewards F --test-embeddings F --test-rewards F\n"
              "                    --output STORE [--bench-chosen F --bench-rejected F] [--float16] [--force]\n"
+             "   or: rmens import --train-chosen F --train-rejected F [--train-groups F]\n"
+             "                    --test-chosen F --test-rejected F [--test-groups F] --output STORE [...]\n"
              "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S] [--view NAME [--log1p]]",
     .args_size = sizeof(rm_import_args),
     .options = IMPORT_OPTIONS,
@@ -79,6 +93,11 @@ const cli_verb VERB_IMPORT = {
         "  embd_<gen>_<embedder>_<task>_<split>.npy     (prompts, responses, D) float32 or float16\n"
         "  reward_<gen>_<embedder>_<task>_<split>.npy   (prompts, responses, 1) or (prompts, responses)\n"
         "  bench chosen/rejected (optional)             (pairs, D)\n"
+        "Human preference pairs (a store of pairs, or beside the golden rewards):\n"
+        "  {train,test}_chosen.npy, {train,test}_rejected.npy   (pairs, D) float32 or float16\n"
+        "  {train,test}_group.npy (optional)                    (pairs,) int64\n"
+        "stored as /pairs/{train,test}/{chosen,rejected,group} (jobs/embed/embed.mjs pairs writes\n"
+        "these files from JSONL); train with pairs.source = \"store\" (configs/pairs.cfg).\n"
         "Each header is parsed strictly (magic, version 1/2/3, little-endian float dtype, C\n"
         "order, shape, exact file size) and all shapes are cross-checked before anything is\n"
         "written. The data then streams through in pieces of --chunk-mb (default 64) MiB per\n"

@@ -2,11 +2,18 @@
 #include "cli.h"
 
 #include "rmens/base/common.h"
+#include "rmens/base/parallel.h"
 #include "rmens/store/store.h"
+#include "rmens/store/store_pairs.h"
+
+#include <stdlib.h>
 
 static const char *const EMB_NAMES[2] = {"/train/embeddings", "/test/embeddings"};
 static const char *const REW_NAMES[2] = {"/train/rewards", "/test/rewards"};
 static const char *const GROUP_NAMES[3] = {"/train", "/test", "/bench"};
+static const char *const PAIR_GROUP_NAMES[2] = {"/pairs/train", "/pairs/test"};
+static const char *const PAIR_DATASETS[2][3] = {{"/pairs/train/chosen", "/pairs/train/rejected", "/pairs/train/group"},
+                                                {"/pairs/test/chosen", "/pairs/test/rejected", "/pairs/test/group"}};
 
 /* What the command line asks of inspect. */
 typedef struct {
@@ -21,6 +28,7 @@ static void chunk_text(rm_store *s, const char *dataset, char *buf, size_t n)
     unsigned long long dims[3];
     if (rm_store_chunk_dims(s, dataset, &rank, dims) != 0) snprintf(buf, n, "?");
     else if (rank == 0) snprintf(buf, n, "contiguous");
+    else if (rank == 1) snprintf(buf, n, "[%llu]", dims[0]);
     else if (rank == 2) snprintf(buf, n, "[%llu, %llu]", dims[0], dims[1]);
     else snprintf(buf, n, "[%llu, %llu, %llu]", dims[0], dims[1], dims[2]);
 }
@@ -36,23 +44,72 @@ static void print_integrity(const rm_store *s)
         printf("checksums       none: unprotected (written before rmens checksummed stores, or by another tool); "
                "corruption is not detected on read\n");
     else printf("checksums       partial: unprotected datasets, the first %s\n", without);
-    int groups = s->n_bench > 0 ? 3 : 2, recorded = 0;
-    for (int g = 0; g < groups; g++) recorded += s->digest[g][0] != '\0';
+    /* a store of pairs alone has no /train and /test (and so no bench) */
+    int first = s->has_golden ? 0 : 2, groups = s->n_bench > 0 ? 3 : 2, recorded = 0;
+    for (int g = first; g < groups; g++) recorded += s->digest[g][0] != '\0';
+    for (int sp = 0; sp < 2; sp++) recorded += s->pairs[sp].n > 0 && s->pairs[sp].digest[0] != '\0';
     if (recorded == 0) {
         printf("digests         none recorded\n");
         return;
     }
-    for (int g = 0; g < groups; g++)
+    for (int g = first; g < groups; g++)
         printf("digest %-8s %s\n", GROUP_NAMES[g], s->digest[g][0] ? s->digest[g] : "(none recorded)");
     for (int v = 1; v < s->n_views; v++)
         for (int g = 0; g < groups; g++)
             printf("digest %s%s %s\n", s->views[v].paths[4], GROUP_NAMES[g],
                    s->views[v].digest[g][0] ? s->views[v].digest[g] : "(none recorded)");
+    for (int sp = 0; sp < 2; sp++)
+        if (s->pairs[sp].n > 0)
+            printf("digest %-12s %s\n", PAIR_GROUP_NAMES[sp], s->pairs[sp].digest[0] ? s->pairs[sp].digest : "(none recorded)");
+}
+
+/* The pair splits: shapes, dtype, group ids, chunks, checksums. Collective (every rank
+ * reads the group ids to count the distinct groups); 0, or -1 with the message. */
+static int print_pairs(rm_store *s, int root)
+{
+    if (root) {
+        printf("\npairs           human-labelled preference pairs at /pairs%s\n",
+               s->has_golden ? "" : "; a store of pairs alone: its splits are the pairs,\n"
+                                    "                read as prompts of 2 responses (0 the chosen, 1 the rejected reply)");
+        printf("%-10s %8s %7s %-8s %-32s %-16s %-12s %s\n", "pair split", "pairs", "dim", "dtype", "group ids",
+               "chosen/rejected", "group chunks", "checksums");
+    }
+    int rc = 0;
+    for (int sp = 0; sp < 2 && rc == 0; sp++) {
+        const rm_store_pair_split *p = &s->pairs[sp];
+        if (p->n == 0) {
+            if (root) printf("%-10s absent\n", rm_split_name((rm_split)sp));
+            continue;
+        }
+        char groups[64] = "none (each pair its own)", cc[64], cg[64] = "-";
+        if (p->has_groups) {
+            int64_t *ids = rm_alloc(p->n, sizeof *ids, "group ids");
+            uint32_t *dense = rm_alloc(p->n, sizeof *dense, "group ids");
+            size_t distinct = 0;
+            int status = ids && dense ? rm_store_read_pair_groups(s, (rm_split)sp, ids) : -1;
+            if (status == 0) status = rm_pair_groups_dense(ids, p->n, dense, &distinct);
+            free(ids);
+            free(dense);
+            rc = rm_all_ok(s->comm, status);
+            if (rc != 0) break;
+            snprintf(groups, sizeof groups, "%zu ids, %zu distinct groups", p->n, distinct);
+            chunk_text(s, PAIR_DATASETS[sp][2], cg, sizeof cg);
+        }
+        chunk_text(s, PAIR_DATASETS[sp][0], cc, sizeof cc);
+        int datasets = p->has_groups ? 3 : 2, with = 0;
+        for (int k = 0; k < datasets; k++) with += p->checksum[k] != 0;
+        if (root)
+            printf("%-10s %8zu %7zu %-8s %-32s %-16s %-12s %s\n", rm_split_name((rm_split)sp), p->n, s->pairs_dim,
+                   rm_dtype_name(p->dtype), groups, cc, cg,
+                   with == datasets ? "Fletcher-32" : with == 0 ? "none (unprotected)" : "partial (unprotected datasets)");
+    }
+    return rc;
 }
 
 static void print_views(const rm_store *s);
 
-static void print_header(rm_store *s, int root)
+/* Collective; 0, or -1 with the message. */
+static int print_header(rm_store *s, int root)
 {
     if (root) {
         printf("store           %s\n", s->path);
@@ -60,9 +117,14 @@ static void print_header(rm_store *s, int root)
         printf("store_uuid      %s\n", s->uuid[0] ? s->uuid : "(none)");
         printf("embed_model     %s\nresponse_model  %s\ntask            %s\n", s->embed_model, s->response_model, s->task);
         print_integrity(s);
+    }
+    if (!s->has_golden) {
+        if (root) printf("\ngolden          absent: no /train, /test (golden rewards) in this store\n");
+        return print_pairs(s, root);
+    }
+    if (root)
         printf("\n%-6s %10s %10s %7s %-8s %-20s %-16s\n", "split", "prompts", "responses", "dim", "dtype",
                "embedding chunks", "reward chunks");
-    }
     for (int sp = 0; sp < 2; sp++) {
         char ce[64], cr[64];
         chunk_text(s, EMB_NAMES[sp], ce, sizeof ce);
@@ -72,6 +134,7 @@ static void print_header(rm_store *s, int root)
                    s->split[sp].n_responses, s->dim, rm_dtype_name(s->split[sp].dtype), ce, cr);
     }
     if (root) print_views(s);
+    return s->has_pairs ? print_pairs(s, root) : 0;
 }
 
 /* One line per view (format_version 2 stores; a version 1 store has the default alone). */
@@ -91,12 +154,14 @@ static void print_views(const rm_store *s)
 }
 
 /* The statistics pass. Collective; 0, or -1 with the message (invalid data included). */
+static int inspect_pair_statistics(rm_store *s, int root, size_t *bad_total, char *first_bad, size_t n_first_bad);
+
 static int inspect_statistics(rm_store *s, int root)
 {
     size_t bad_total = 0;
     char first_bad[256] = "";
     rm_split_stats st[2];
-    for (int sp = 0; sp < 2; sp++) {
+    for (int sp = 0; sp < 2 && s->has_golden; sp++) {
         if (rm_store_scan_split(s, (rm_split)sp, &st[sp]) != 0) return -1;
         if (st[sp].embedding_nonfinite && !first_bad[0])
             snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in %s", st[sp].embedding_nonfinite, EMB_NAMES[sp]);
@@ -104,7 +169,7 @@ static int inspect_statistics(rm_store *s, int root)
             snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in %s", st[sp].reward_nonfinite, REW_NAMES[sp]);
         bad_total += st[sp].embedding_nonfinite + st[sp].reward_nonfinite;
     }
-    if (root) {
+    if (root && s->has_golden) {
         printf("\n%-6s %11s %11s %11s %11s %13s %15s\n", "golden", "min", "max", "mean", "std", "NaN/Inf", "NaN/Inf emb");
         for (int sp = 0; sp < 2; sp++)
             printf("%-6s %11.5g %11.5g %11.5g %11.5g %6zu/%-6zu %7zu/%zu\n", rm_split_name((rm_split)sp), st[sp].reward_min,
@@ -122,10 +187,40 @@ static int inspect_statistics(rm_store *s, int root)
                    rm_dtype_name(s->bench_dtype), cb, bench_bad, bench_values);
         if (bench_bad && !first_bad[0]) snprintf(first_bad, sizeof first_bad, "%zu NaN/Inf values in /bench", bench_bad);
         bad_total += bench_bad;
-    } else if (root) {
+    } else if (root && s->has_golden) {
         printf("\nbench           absent\n");
     }
+    if (s->has_pairs && inspect_pair_statistics(s, root, &bad_total, first_bad, sizeof first_bad) != 0) return -1;
     if (bad_total > 0) return rm_errorf("%s: invalid store: %s (%zu non-finite values in all)", s->path, first_bad, bad_total);
+    return 0;
+}
+
+/* NaN/Inf and mean L2 norm of each pair split's chosen and rejected rows. The pairs are
+ * scanned as the store's splits (rm_store_use_pairs: after the golden statistics, which
+ * read the golden splits). Collective. */
+static int inspect_pair_statistics(rm_store *s, int root, size_t *bad_total, char *first_bad, size_t n_first_bad)
+{
+    if (!s->pairs_presented) {
+        if (s->pairs[0].n == 0 || s->pairs[1].n == 0) { /* not an rmens import: one pair split alone */
+            if (root) printf("\npair statistics skipped: the store has only %s\n", s->pairs[0].n ? "/pairs/train" : "/pairs/test");
+            return 0;
+        }
+        if (rm_store_use_pairs(s) != 0) return -1;
+    }
+    rm_split_stats st[2];
+    for (int sp = 0; sp < 2; sp++) {
+        if (rm_store_scan_split(s, (rm_split)sp, &st[sp]) != 0) return -1;
+        if (st[sp].embedding_nonfinite && !first_bad[0])
+            snprintf(first_bad, n_first_bad, "%zu NaN/Inf values in %s/chosen and rejected", st[sp].embedding_nonfinite,
+                     PAIR_GROUP_NAMES[sp]);
+        *bad_total += st[sp].embedding_nonfinite;
+    }
+    if (root) {
+        printf("\n%-10s %21s %26s\n", "pair split", "NaN/Inf emb", "mean L2 norm (all rows)");
+        for (int sp = 0; sp < 2; sp++)
+            printf("%-10s %10zu/%-10zu %26.5g\n", rm_split_name((rm_split)sp), st[sp].embedding_nonfinite,
+                   st[sp].embedding_values, st[sp].embedding_mean_norm);
+    }
     return 0;
 }
 
@@ -155,6 +250,19 @@ static int inspect_verify(rm_store *s, int root)
                 rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
                                "was written", s->path, name, recorded, v->computed);
         }
+    for (int sp = 0; sp < 2; sp++) {
+        const rm_group_verify *v = &r.pairs[sp];
+        if (!v->present) continue;
+        const char *verdict = v->digest == 1 ? "matches" : v->digest == 0 ? "MISMATCH" : "(none recorded to compare)";
+        if (root)
+            printf("verify %-12s %zu values, %zu NaN/Inf, digest %s %s\n", PAIR_GROUP_NAMES[sp], v->values, v->nonfinite,
+                   v->computed, verdict);
+        if (rc == 0 && v->nonfinite > 0)
+            rc = rm_errorf("%s: invalid store: %zu NaN/Inf values in %s", s->path, v->nonfinite, PAIR_GROUP_NAMES[sp]);
+        if (rc == 0 && v->digest == 0)
+            rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
+                           "was written", s->path, PAIR_GROUP_NAMES[sp], s->pairs[sp].digest, v->computed);
+    }
     if (root)
         printf("verified        %.1f MB in %.3f s: %.1f MB/s (%d rank%s, pieces of %zu MiB per rank)\n", r.bytes / 1e6,
                r.seconds, r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0, r.ranks, r.ranks == 1 ? "" : "s",
@@ -173,8 +281,8 @@ static int cmd_inspect(int argc, char **argv)
     if (rm_store_open(&s, args.store_path, comm) != 0) return cli_fail(VERB_INSPECT.name, comm);
     if (args.read_chunk_bytes) s.read_chunk_bytes = args.read_chunk_bytes;
     int root = cli_rank(comm) == 0;
-    print_header(&s, root);
-    int rc = args.verify ? inspect_verify(&s, root) : inspect_statistics(&s, root);
+    int rc = print_header(&s, root);
+    if (rc == 0) rc = args.verify ? inspect_verify(&s, root) : inspect_statistics(&s, root);
     int protected_store = rm_store_checksums(&s, NULL) == 1;
     rm_store_close(&s);
     if (rc != 0) return cli_fail(VERB_INSPECT.name, comm);
@@ -207,7 +315,9 @@ const cli_verb VERB_INSPECT = {
         "filters) and scans every value: prints the shapes, dtypes and chunking of each split,\n"
         "whether the datasets carry Fletcher-32 checksums (a store without is reported as\n"
         "unprotected), the golden reward statistics, the NaN/Inf counts and whether a /bench is\n"
-        "present. Exits non-zero (with a one-line reason) when the store is invalid, holds any\n"
+        "present. For human-labelled preference pairs (/pairs/train, /pairs/test) it prints their\n"
+        "pairs, D, dtype, group ids (and distinct groups), chunking, checksums, recorded digest,\n"
+        "NaN/Inf counts and mean L2 norm; a store of pairs alone has no golden statistics. Exits non-zero (with a one-line reason) when the store is invalid, holds any\n"
         "NaN/Inf, or a chunk fails its checksum. Under mpirun the ranks scan disjoint prompt\n"
         "ranges.\n"
         "\n",

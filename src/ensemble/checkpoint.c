@@ -69,6 +69,7 @@ char *rm_checkpoint_fingerprint(const rm_settings *c, const char *store_uuid)
                  c->ensemble_views[i]);
     if (c->train_l2 != 0)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " train.l2=%.17g", c->train_l2);
+    if (strcmp(c->pairs_source, "store") == 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " pairs.source=store");
     for (int i = 0; i < c->model_n_inputs; i++)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s%s", i ? "," : " model.inputs=",
                  c->model_inputs[i]);

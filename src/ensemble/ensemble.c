@@ -14,6 +14,7 @@
 #include "rmens/base/common.h"
 #include "rmens/member/family.h"
 #include "rmens/store/h5util.h"
+#include "rmens/store/store_pairs.h"
 #include "rmens/member/pairs.h"
 #include "rmens/member/train.h"
 #include "rmens/member/train_lists.h"
@@ -542,8 +543,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
     if ((rc = rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL))) != 0) goto out_paths;
     rm_store store;
-    if ((rc = rm_all_ok(comm, rm_store_open(&store, cfg->store, comm))) != 0) goto out_paths;
-    store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
+    if ((rc = rm_store_open_for_run(&store, cfg, comm)) != 0) goto out_paths;
     const rm_split_info *tr = &store.split[RM_SPLIT_TRAIN];
 
     /* one shared window per view the members use (the rewards are every view's) */
@@ -558,7 +558,11 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
                                          vp.dim[n_loaded]};
     }
     rm_pairs pairs;
-    rc = rm_pairs_build_from_settings(&pairs, cfg, ns->rewards, tr->n_prompts, tr->n_responses);
+    uint32_t *groups = NULL; /* pairs.source = "store": splits keep a dialogue's pairs together */
+    size_t n_groups = 0;
+    rc = rm_store_train_pair_groups(&store, &groups, &n_groups);
+    if (rc == 0) rc = rm_pairs_build_grouped(&pairs, cfg, ns->rewards, tr->n_prompts, tr->n_responses, groups, n_groups);
+    free(groups);
     if (rc == 0) rc = rm_member_split_overlap(cfg, &pairs, tr->n_prompts, tr->n_responses);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
     if ((rc = rm_all_ok(comm, check_batch_size(cfg, &pairs))) != 0) goto out_pairs;

@@ -199,6 +199,8 @@ int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_sto
     rc |= rm_h5_attr_double(file, "annotator_beta", cfg->pairs_annotator_beta);
     rc |= rm_h5_attr_double(file, "label_flip", cfg->pairs_label_flip);
     rc |= rm_h5_attr_double(file, "label_agreement", pairs->label_agreement);
+    /* "store": trained on the store's human-labelled pairs (rmens/store/store_pairs.h) */
+    rc |= rm_h5_attr_string(file, "pairs_source", cfg->pairs_source);
     rc |= rm_h5_attr_int(file, "n_pairs", (long long)pairs->n);
     /* the validation split and its realised leak (train.val_split) */
     rc |= rm_h5_attr_string(file, "val_split", pairs->split_rule ? pairs->split_rule : cfg->train_val_split);

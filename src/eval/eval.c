@@ -8,6 +8,8 @@
  * standardised, optionally written to /predictions, and reduced per prompt into its
  * block. Benchmark pairs follow the same pattern. Rank 0 sums the blocks and writes. */
 #include "rmens/eval/eval.h"
+#include "rmens/eval/eval_pairs.h"
+#include "rmens/store/store_pairs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -68,6 +70,45 @@ static int eval_paths_create(eval_paths *p, const rm_settings *cfg, MPI_Comm com
     return 0;
 }
 
+/* Where scored pieces go: /predictions (eval.save_predictions) and the test pairs' scores
+ * (a store of human-labelled pairs). */
+typedef struct {
+    rm_eval_predictions *predictions;
+    int save_predictions;
+    rm_pairs_test *pairs;
+} eval_sinks;
+
+static int eval_sinks_write(void *opaque, size_t q0, size_t q1, const float *z)
+{
+    eval_sinks *s = opaque;
+    if (s->pairs) rm_pairs_test_collect(s->pairs, q0, q1, z);
+    return s->save_predictions ? rm_eval_predictions_write(s->predictions, q0, q1, z) : 0;
+}
+
+static int eval_sinks_done(void *opaque)
+{
+    eval_sinks *s = opaque;
+    return s->save_predictions ? rm_eval_predictions_close(s->predictions) : 0;
+}
+
+/* The members' pairs.source (members.h5 root attribute pairs_source; absent: "golden")
+ * against the config's: evaluating members on labels other than the kind they learnt from
+ * is refused, naming both. Rank 0 reads, every rank learns the verdict. */
+static int check_pairs_source(const rm_settings *cfg, const char *members, int rank)
+{
+    if (rank != 0) return 0;
+    char recorded[32] = "golden";
+    hid_t f = H5Fopen(members, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return rm_errorf("%s: cannot open", members);
+    int rc = 0;
+    if (H5Aexists(f, "pairs_source") > 0) rc = rm_h5_read_attr_string(f, "pairs_source", recorded, sizeof recorded, members);
+    H5Fclose(f);
+    if (rc == 0 && strcmp(recorded, cfg->pairs_source) != 0)
+        rc = rm_errorf("%s was trained with pairs.source = \"%s\" but the config says \"%s\": evaluate with the "
+                       "training config", members, recorded, cfg->pairs_source);
+    return rc;
+}
+
 /* Rank 0: the figures into results.h5 (the file holding /predictions, or a new one) and
  * results.json, both renamed into place, then the table and the timing lines. *h5_created
  * says whether a temporary file may need removing after a failure. */
@@ -96,6 +137,7 @@ static int write_and_report(const rm_settings *cfg, const eval_paths *paths, con
     rm_eval_print_table(stdout, plan, res);
     rm_eval_print_diagnostics(stdout, plan, res);
     rm_eval_print_bias(stdout, plan, res);
+    if (res->pairs_test) rm_pairs_test_print(stdout, res->pairs_test, plan);
     double gflops = tm->flops / tm->score * 1e-9;
     printf("\nscored %zu test responses x %d members (+ %zu bench pairs) on %d rank(s): %.0f member-responses/s "
            "(%.1f GFLOP/s; tests/bench/run_bench.py measures it against this machine's sgemm rate)\n",
@@ -143,11 +185,14 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
     rm_eval_results res;
     memset(&res, 0, sizeof res);
     rm_eval_predictions ps = {-1, -1, paths.h5_temp, paths.h5, 0, 0};
-    rm_eval_sink sink = {rm_eval_predictions_write, rm_eval_predictions_close, &ps};
+    rm_pairs_test pairs_test;
+    memset(&pairs_test, 0, sizeof pairs_test);
+    eval_sinks sinks = {&ps, cfg->eval_save_predictions, NULL};
+    rm_eval_sink sink = {eval_sinks_write, eval_sinks_done, &sinks};
     rm_eval_timing tm;
     int store_open = 0, ensemble_loaded = 0, h5_created = 0, rc = 0;
 
-    if (rm_all_ok(comm, rm_store_open(&store, cfg->store, comm)) != 0) goto fail;
+    if (rm_store_open_for_run(&store, cfg, comm) != 0) goto fail;
     store_open = 1;
     const rm_split_info *test = &store.split[RM_SPLIT_TEST];
     size_t N = test->n_prompts, K = test->n_responses, D = store.dim;
@@ -173,8 +218,23 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         h5_created = 1;
         if (rm_all_ok(comm, rc) != 0) goto fail;
     }
-    if (rm_eval_score(cfg, comm, &store, &ensemble, &plan, threads, cfg->eval_save_predictions ? &sink : NULL, &res, &tm) != 0)
+    if (store.pairs_presented) { /* human-labelled test pairs: every member's scores gathered for pairs_test */
+        if (rm_all_ok(comm, check_pairs_source(cfg, paths.members, rank)) != 0) goto fail;
+        double *score_std = rm_alloc((size_t)E, sizeof(double), "member scales");
+        for (int m = 0; score_std && m < E; m++) score_std[m] = ensemble.members[m].score_std;
+        rc = score_std ? rm_pairs_test_create(&pairs_test, E, N, score_std) : -1;
+        free(score_std);
+        if (rm_all_ok(comm, rc) != 0) goto fail;
+        sinks.pairs = &pairs_test;
+    }
+    if (rm_eval_score(cfg, comm, &store, &ensemble, &plan, threads, cfg->eval_save_predictions || sinks.pairs ? &sink : NULL,
+                      &res, &tm) != 0)
         goto fail;
+    if (sinks.pairs) {
+        if (rm_pairs_test_gather(&pairs_test, comm) != 0) goto fail;
+        if (rm_all_ok(comm, rank == 0 ? rm_pairs_test_compute(&pairs_test, &plan) : 0) != 0) goto fail;
+        res.pairs_test = &pairs_test;
+    }
     double warm_seconds = 0;
     int warm_models = 0;
     if (warm && rm_warm_evaluate(cfg, comm, &store, NULL, &ensemble, &plan, threads, &res, &warm_models, &warm_seconds) != 0)
@@ -195,6 +255,7 @@ done:
     if (ensemble_loaded) rm_ensemble_free(&ensemble);
     if (store_open) rm_store_close(&store);
     rm_eval_results_free(&res);
+    rm_pairs_test_free(&pairs_test);
     rm_eval_plan_free(&plan);
     eval_paths_free(&paths);
     return rc;

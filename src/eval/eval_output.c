@@ -3,6 +3,7 @@
  * `rmens active` writes in the same layout. */
 #include "rmens/member/family_mlp.h"
 #include "rmens/eval/eval_output.h"
+#include "rmens/eval/eval_pairs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -370,6 +371,7 @@ int rm_eval_write_json(const char *path, const rm_eval_plan *p, const rm_eval_re
     }
     fputs("\n}", f);
     json_bias(f, p, r);
+    if (r->pairs_test) rm_pairs_test_json(f, r->pairs_test, p);
     fputs("\n}\n", f);
     /* Flushed and synced before the caller renames it into place: a full disk shows up
      * here (fwrite only fills the buffer), and after a crash the renamed file is whole. */
@@ -586,7 +588,9 @@ int rm_eval_write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_resul
         H5Gclose(g);
     }
     H5Gclose(abl);
-    return rc == 0 ? h5_bias(f, p, r) : rc;
+    if (rc == 0) rc = h5_bias(f, p, r);
+    if (rc == 0 && r->pairs_test) rc = rm_pairs_test_h5(f, r->pairs_test, p);
+    return rc;
 }
 
 /* ---- the table ---- */

@@ -305,20 +305,32 @@ enum { SIDE_TRAIN = 0, SIDE_VAL = 1, SIDE_HELD_OUT = 2 };
 
 static int prompt_sides(const rm_pairs_design *d, size_t N, unsigned char *side)
 {
-    memset(side, SIDE_TRAIN, N);
-    if (d->folds > 0 && rm_pairs_fold_prompts(d->seed, N, d->folds, d->heldout_fold, side) != 0) return -1;
-    for (size_t q = 0; q < N; q++) side[q] = side[q] ? SIDE_HELD_OUT : SIDE_TRAIN;
-    if (!d->split_prompts) return 0;
-    uint32_t *perm = rm_alloc(N, sizeof(uint32_t), "validation prompts");
-    if (!perm) return -1;
-    rm_permutation(d->seed, RM_STREAM_VAL_PROMPTS, perm, N);
-    size_t usable = 0;
-    for (size_t q = 0; q < N; q++) usable += side[q] != SIDE_HELD_OUT;
-    size_t n_val = (size_t)llround((double)usable * d->val_fraction), taken = 0;
-    for (size_t j = 0; j < N && taken < n_val; j++)
-        if (side[perm[j]] == SIDE_TRAIN) side[perm[j]] = SIDE_VAL, taken++;
-    free(perm);
-    return 0;
+    /* the units dealt: prompts, or their groups (then each prompt takes its group's side) */
+    size_t U = d->prompt_group ? d->n_groups : N;
+    unsigned char *unit = d->prompt_group ? rm_alloc(U + 1, 1, "group sides") : side;
+    if (!unit) return -1;
+    int rc = 0;
+    memset(unit, SIDE_TRAIN, U);
+    if (d->folds > 0 && rm_pairs_fold_prompts(d->seed, U, d->folds, d->heldout_fold, unit) != 0) rc = -1;
+    for (size_t q = 0; q < U && rc == 0; q++) unit[q] = unit[q] ? SIDE_HELD_OUT : SIDE_TRAIN;
+    if (rc == 0 && d->split_prompts) {
+        uint32_t *perm = rm_alloc(U, sizeof(uint32_t), "validation prompts");
+        if (!perm) rc = -1;
+        else {
+            rm_permutation(d->seed, RM_STREAM_VAL_PROMPTS, perm, U);
+            size_t usable = 0;
+            for (size_t q = 0; q < U; q++) usable += unit[q] != SIDE_HELD_OUT;
+            size_t n_val = (size_t)llround((double)usable * d->val_fraction), taken = 0;
+            for (size_t j = 0; j < U && taken < n_val; j++)
+                if (unit[perm[j]] == SIDE_TRAIN) unit[perm[j]] = SIDE_VAL, taken++;
+            free(perm);
+        }
+    }
+    if (d->prompt_group) {
+        for (size_t q = 0; q < N && rc == 0; q++) side[q] = unit[d->prompt_group[q]];
+        free(unit);
+    }
+    return rc;
 }
 
 /* order = the training pairs, then the validation pairs, then the dropped ones, each in
@@ -372,10 +384,18 @@ void rm_pairs_design_from_settings(rm_pairs_design *d, const rm_settings *cfg)
     d->folds = 0;
     d->heldout_fold = 0;
     d->seed = (uint64_t)cfg->seed;
+    d->prompt_group = NULL;
+    d->n_groups = 0;
 }
 
 int rm_pairs_build_from_settings(rm_pairs *p, const rm_settings *cfg, const float *rewards, size_t n_prompts,
                                  size_t n_responses)
+{
+    return rm_pairs_build_grouped(p, cfg, rewards, n_prompts, n_responses, NULL, 0);
+}
+
+int rm_pairs_build_grouped(rm_pairs *p, const rm_settings *cfg, const float *rewards, size_t n_prompts,
+                           size_t n_responses, const uint32_t *prompt_group, size_t n_groups)
 {
     memset(p, 0, sizeof *p);
     rm_annotator ann;
@@ -383,6 +403,8 @@ int rm_pairs_build_from_settings(rm_pairs *p, const rm_settings *cfg, const floa
     if (rm_annotator_from_settings(&ann, cfg, scale) != 0) return -1;
     rm_pairs_design d;
     rm_pairs_design_from_settings(&d, cfg);
+    d.prompt_group = prompt_group;
+    d.n_groups = n_groups;
     if (rm_pairs_build(p, rewards, n_prompts, n_responses, &d, &ann) != 0) return -1;
     if (strcmp(cfg->train_val_split, "entries") == 0) p->split_rule = "entries";
     return 0;

@@ -11,12 +11,16 @@
 #include "rmens/store/npy.h"
 #include "rmens/base/parallel.h"
 #include "rmens/store/store.h"
+#include "rmens/store/store_pairs.h"
 
 #define IMPORT_DEFAULT_CHUNK ((size_t)64 << 20)
 
-enum { IN_TRAIN_EMB, IN_TRAIN_REW, IN_TEST_EMB, IN_TEST_REW, IN_BENCH_CHOSEN, IN_BENCH_REJECTED, N_INPUTS };
+enum { IN_TRAIN_EMB, IN_TRAIN_REW, IN_TEST_EMB, IN_TEST_REW, IN_BENCH_CHOSEN, IN_BENCH_REJECTED,
+       IN_TRAIN_CHOSEN, IN_TRAIN_REJECTED, IN_TRAIN_GROUPS, IN_TEST_CHOSEN, IN_TEST_REJECTED, IN_TEST_GROUPS, N_INPUTS };
 static const char *const INPUT_LABELS[N_INPUTS] = {"train embeddings", "train rewards", "test embeddings",
-                                                   "test rewards", "bench chosen", "bench rejected"};
+                                                   "test rewards", "bench chosen", "bench rejected",
+                                                   "--train-chosen", "--train-rejected", "--train-groups",
+                                                   "--test-chosen", "--test-rejected", "--test-groups"};
 
 typedef struct {
     rm_npy npy[N_INPUTS];
@@ -42,9 +46,15 @@ static int input_error(const import_inputs *in, int which, const char *fmt, ...)
 }
 
 /* Shapes, ranks and dtypes of every input, and their agreement. Local. */
+static int check_pair_inputs(const import_inputs *in, size_t *dim);
+static int check_finite(const float *v, size_t n, const rm_npy *f, const char *label, size_t first_row, size_t row_len,
+                        size_t col_len, const char *row_word, const char *col_word);
+static int agree_pieces(MPI_Comm comm, size_t mine, size_t *most);
+
 static int check_inputs(const import_inputs *in, size_t *dim)
 {
     const rm_npy *f = in->npy;
+    if (!in->present[IN_TRAIN_EMB]) return check_pair_inputs(in, dim);
     for (int sp = 0; sp < 2; sp++) {
         int e = sp == 0 ? IN_TRAIN_EMB : IN_TEST_EMB, r = e + 1;
         if (f[e].ndim != 3) return input_error(in, e, "expected 3 dimensions (prompts, responses, D)");
@@ -76,7 +86,107 @@ static int check_inputs(const import_inputs *in, size_t *dim)
             return input_error(in, IN_BENCH_REJECTED, "%zu pairs but bench chosen has %zu",
                                f[IN_BENCH_REJECTED].shape[0], f[IN_BENCH_CHOSEN].shape[0]);
     }
+    return in->present[IN_TRAIN_CHOSEN] ? check_pair_inputs(in, dim) : 0;
+}
+
+/* The pair inputs: chosen and rejected (n, D) floats of one n and, with golden inputs, their
+ * D; group ids (n,) int64. *dim: set when 0 (a store of pairs alone), else checked. Local. */
+static int check_pair_inputs(const import_inputs *in, size_t *dim)
+{
+    const rm_npy *f = in->npy;
+    for (int sp = 0; sp < 2; sp++) {
+        int c = sp == 0 ? IN_TRAIN_CHOSEN : IN_TEST_CHOSEN, r = c + 1, g = c + 2;
+        for (int b = c; b <= r; b++) {
+            if (f[b].ndim != 2) return input_error(in, b, "expected 2 dimensions (pairs, D)");
+            if (f[b].dtype == RM_NPY_FLOAT64) return input_error(in, b, "unsupported dtype for embeddings (expected '<f4' or '<f2')");
+            if (f[b].shape[0] == 0) return input_error(in, b, "empty array");
+            if (*dim == 0) *dim = f[b].shape[1];
+            if (f[b].shape[1] != *dim)
+                return input_error(in, b, "embedding dimension %zu differs from the other inputs' %zu", f[b].shape[1], *dim);
+        }
+        if (f[r].shape[0] != f[c].shape[0])
+            return input_error(in, r, "%zu pairs but %s %s has %zu", f[r].shape[0], INPUT_LABELS[c], f[c].path, f[c].shape[0]);
+        if (!in->present[g]) continue;
+        if (!f[g].integer || f[g].ndim != 1) return input_error(in, g, "expected a 1-D int64 ('<i8') array of group ids");
+        if (f[g].shape[0] != f[c].shape[0])
+            return input_error(in, g, "%zu group ids but %s %s has %zu pairs", f[g].shape[0], INPUT_LABELS[c], f[c].path,
+                               f[c].shape[0]);
+    }
     return 0;
+}
+
+static int compare_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Both splits' group ids (NULL for a split without), and no id in both. Local. */
+static int read_pair_groups(import_inputs *in, int64_t *groups[2])
+{
+    for (int sp = 0; sp < 2; sp++) {
+        int g = sp == 0 ? IN_TRAIN_GROUPS : IN_TEST_GROUPS;
+        if (!in->present[g]) continue;
+        size_t n = in->npy[g].shape[0];
+        groups[sp] = rm_alloc(n, sizeof(int64_t), "group ids");
+        if (!groups[sp] || rm_npy_read_int64(&in->npy[g], 0, n, groups[sp]) != 0) return rm_error_context("%s", INPUT_LABELS[g]);
+    }
+    if (!groups[0] || !groups[1]) return 0;
+    size_t n0 = in->npy[IN_TRAIN_GROUPS].shape[0], n1 = in->npy[IN_TEST_GROUPS].shape[0];
+    int64_t *sorted = rm_alloc(n0, sizeof(int64_t), "group ids");
+    if (!sorted) return -1;
+    memcpy(sorted, groups[0], n0 * sizeof(int64_t));
+    qsort(sorted, n0, sizeof(int64_t), compare_i64);
+    int rc = 0;
+    for (size_t i = 0; i < n1 && rc == 0; i++)
+        if (bsearch(&groups[1][i], sorted, n0, sizeof(int64_t), compare_i64))
+            rc = rm_errorf("group %lld is in both %s %s and %s %s (test pair %zu): a group (dialogue, prompt) must be on "
+                           "one side of the split", (long long)groups[1][i], INPUT_LABELS[IN_TRAIN_GROUPS],
+                           in->npy[IN_TRAIN_GROUPS].path, INPUT_LABELS[IN_TEST_GROUPS], in->npy[IN_TEST_GROUPS].path, i);
+    free(sorted);
+    return rc;
+}
+
+/* Collective: the pairs of split sp, each rank its range of pairs in pieces, checked for
+ * NaN/Inf before any write; then the group ids. */
+static int import_pair_split(rm_store_writer *w, import_inputs *in, int sp, const int64_t *groups, size_t chunk_bytes,
+                             MPI_Comm comm, size_t *bytes_read)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int ic = sp == 0 ? IN_TRAIN_CHOSEN : IN_TEST_CHOSEN, ir = ic + 1;
+    rm_npy *fc = &in->npy[ic], *fr = &in->npy[ir];
+    size_t n = fc->shape[0], d = fc->shape[1];
+    size_t rows = chunk_bytes / (2 * d * sizeof(float));
+    if (rows == 0) rows = 1;
+    size_t begin, end, most = 0;
+    rm_partition(n, size, rank, &begin, &end);
+    if (rows > end - begin) rows = end - begin > 0 ? end - begin : 1;
+    if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
+    float *chosen = rm_alloc(rows * d, sizeof(float), "import pairs piece");
+    float *rejected = chosen ? rm_alloc(rows * d, sizeof(float), "import pairs piece") : NULL;
+    int rc = rm_all_ok(comm, rejected ? 0 : -1);
+    for (size_t i = 0; i < most && rc == 0; i++) {
+        size_t i0 = begin + i * rows, i1 = i0 + rows;
+        if (i0 > end) i0 = end;
+        if (i1 > end) i1 = end;
+        int status = 0;
+        if (i1 > i0) {
+            size_t ne = (i1 - i0) * d;
+            if (rm_npy_read_floats(fc, i0 * d, ne, chosen) != 0) status = rm_error_context("%s", INPUT_LABELS[ic]);
+            else if (rm_npy_read_floats(fr, i0 * d, ne, rejected) != 0) status = rm_error_context("%s", INPUT_LABELS[ir]);
+            else status = check_finite(chosen, ne, fc, INPUT_LABELS[ic], i0, d, 1, "pair", "dimension");
+            if (status == 0) status = check_finite(rejected, ne, fr, INPUT_LABELS[ir], i0, d, 1, "pair", "dimension");
+            *bytes_read += ne * ((size_t)fc->dtype + (size_t)fr->dtype);
+        }
+        rc = rm_all_ok(comm, status);
+        if (rc == 0) rc = rm_store_write_pairs(w, (rm_split)sp, i0, i1, chosen, rejected);
+    }
+    free(chosen);
+    free(rejected);
+    if (rc == 0 && groups) rc = rm_store_write_pair_groups(w, (rm_split)sp, groups);
+    return rc;
 }
 
 static void copy_name(char *dst, size_t n, const char *src)
@@ -347,12 +457,31 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
 {
     double start = rm_now();
     memset(result, 0, sizeof *result);
-    const char *paths[N_INPUTS] = {a->train_embeddings, a->train_rewards, a->test_embeddings,
-                                   a->test_rewards, a->bench_chosen, a->bench_rejected};
+    const char *paths[N_INPUTS] = {a->train_embeddings, a->train_rewards, a->test_embeddings, a->test_rewards,
+                                   a->bench_chosen,     a->bench_rejected, a->train_chosen,    a->train_rejected,
+                                   a->train_groups,     a->test_chosen,    a->test_rejected,   a->test_groups};
     import_inputs in;
     memset(&in, 0, sizeof in);
-    int rc = 0;
-    if (a->log1p && !a->view)
+    int64_t *groups[2] = {NULL, NULL};
+    int rc = 0, golden_given = 0, pairs_given = 0;
+    for (int i = IN_TRAIN_EMB; i <= IN_TEST_REW; i++) golden_given += paths[i] != NULL;
+    for (int i = IN_TRAIN_CHOSEN; i <= IN_TEST_GROUPS; i++)
+        if (i != IN_TRAIN_GROUPS && i != IN_TEST_GROUPS) pairs_given += paths[i] != NULL;
+    if (golden_given != 0 && golden_given != 4)
+        rc = rm_errorf("--train-embeddings, --train-rewards, --test-embeddings and --test-rewards go together (got %d of them)",
+                       golden_given);
+    else if (pairs_given != 0 && pairs_given != 4)
+        rc = rm_errorf("--train-chosen, --train-rejected, --test-chosen and --test-rejected go together (got %d of them)",
+                       pairs_given);
+    else if (golden_given + pairs_given == 0)
+        rc = rm_errorf("nothing to import: give --train-embeddings ... (golden rewards) or --train-chosen ... (pairs), or both");
+    else if ((a->train_groups || a->test_groups) && !pairs_given)
+        rc = rm_errorf("--train-groups/--test-groups belong to the pair inputs (--train-chosen ...)");
+    else if (a->view && pairs_given)
+        rc = rm_errorf("--view with pair inputs: views of pair stores are not supported");
+    else if (a->bench_chosen && !golden_given)
+        rc = rm_errorf("--bench-chosen/--bench-rejected need the golden-reward inputs (a store of pairs alone has no bench)");
+    else if (a->log1p && !a->view)
         rc = rm_errorf("--log1p applies to a --view (scalar features such as lengths), not to the store's embeddings");
     else if (!a->bench_chosen != !a->bench_rejected)
         rc = rm_errorf("--bench-chosen and --bench-rejected go together (got only %s)",
@@ -365,16 +494,19 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     }
     size_t dim = 0;
     if (rc == 0) rc = check_inputs(&in, &dim);
+    if (rc == 0 && pairs_given) rc = read_pair_groups(&in, groups);
     if (rm_all_ok(comm, rc) != 0) {
         close_inputs(&in);
+        free(groups[0]), free(groups[1]);
         return -1;
     }
     /* half-precision inputs widened to float32 double the store: say so, and how to keep them */
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
-    if (rank == 0 && !a->float16 && in.npy[IN_TRAIN_EMB].dtype == RM_NPY_FLOAT16 && in.npy[IN_TEST_EMB].dtype == RM_NPY_FLOAT16)
+    int first = golden_given ? IN_TRAIN_EMB : IN_TRAIN_CHOSEN, second = golden_given ? IN_TEST_EMB : IN_TEST_CHOSEN;
+    if (rank == 0 && !a->float16 && in.npy[first].dtype == RM_NPY_FLOAT16 && in.npy[second].dtype == RM_NPY_FLOAT16)
         rm_warnf("%s and %s are float16; they are stored as float32 (twice the size, the same values): pass --float16 "
-                 "to keep them half", a->train_embeddings, a->test_embeddings);
+                 "to keep them half", paths[first], paths[second]);
     if (a->view) {
         rc = import_view(a, &in, dim, comm, result);
         close_inputs(&in);
@@ -383,7 +515,7 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     }
 
     char gen[128], embedder[128], task[128], description[4096], uuid[64];
-    names_from_path(a->train_embeddings, gen, embedder, task, sizeof gen);
+    names_from_path(paths[first], gen, embedder, task, sizeof gen);
     /* Identity: the inputs' names and sizes and the stored dtype. */
     size_t used = (size_t)snprintf(description, sizeof description, "rmens-import-v1|float16=%d", a->float16);
     for (int i = 0; i < N_INPUTS; i++) {
@@ -396,8 +528,11 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     rm_dtype dtype = a->float16 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32;
     rm_store_layout layout = {
         .dim = dim,
-        .split = {{in.npy[IN_TRAIN_EMB].shape[0], in.npy[IN_TRAIN_EMB].shape[1], dtype},
-                  {in.npy[IN_TEST_EMB].shape[0], in.npy[IN_TEST_EMB].shape[1], dtype}},
+        .split = {{golden_given ? in.npy[IN_TRAIN_EMB].shape[0] : 0, golden_given ? in.npy[IN_TRAIN_EMB].shape[1] : 0, dtype},
+                  {golden_given ? in.npy[IN_TEST_EMB].shape[0] : 0, golden_given ? in.npy[IN_TEST_EMB].shape[1] : 0, dtype}},
+        .n_pairs = {pairs_given ? in.npy[IN_TRAIN_CHOSEN].shape[0] : 0, pairs_given ? in.npy[IN_TEST_CHOSEN].shape[0] : 0},
+        .pair_groups = {groups[0] != NULL, groups[1] != NULL},
+        .pairs_dtype = dtype,
         .n_bench = in.present[IN_BENCH_CHOSEN] ? in.npy[IN_BENCH_CHOSEN].shape[0] : 0,
         .embed_model = a->embed_model ? a->embed_model : embedder,
         .response_model = a->response_model ? a->response_model : gen,
@@ -409,20 +544,27 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     rm_store_writer w;
     if (rm_store_create(&w, a->output, comm, &layout, a->force) != 0) {
         close_inputs(&in);
+        free(groups[0]), free(groups[1]);
         return -1;
     }
     w.store.read_chunk_bytes = chunk_bytes;
     size_t bytes_read = 0;
-    rc = import_split(&w, &in, 0, 0, chunk_bytes, comm, &bytes_read, 0);
-    if (rc == 0) rc = import_split(&w, &in, 1, 0, chunk_bytes, comm, &bytes_read, 0);
-    if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read, 0);
+    if (golden_given) {
+        rc = import_split(&w, &in, 0, 0, chunk_bytes, comm, &bytes_read, 0);
+        if (rc == 0) rc = import_split(&w, &in, 1, 0, chunk_bytes, comm, &bytes_read, 0);
+        if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read, 0);
+    }
+    for (int sp = 0; sp < 2 && rc == 0 && pairs_given; sp++)
+        rc = import_pair_split(&w, &in, sp, groups[sp], chunk_bytes, comm, &bytes_read);
     close_inputs(&in);
+    free(groups[0]), free(groups[1]);
     if (import_finish(&w, rc, bytes_read, comm, result) != 0) return -1;
     size_t elem = dtype == RM_DTYPE_FLOAT16 ? 2 : 4;
     result->bytes_written = 0;
     for (int sp = 0; sp < 2; sp++)
         result->bytes_written += layout.split[sp].n_prompts * layout.split[sp].n_responses * (dim * elem + 4);
     result->bytes_written += layout.n_bench * 2 * dim * elem;
+    for (int sp = 0; sp < 2; sp++) result->bytes_written += layout.n_pairs[sp] * (2 * dim * elem + (layout.pair_groups[sp] ? 8 : 0));
     result->seconds = rm_now() - start;
     return 0;
 }

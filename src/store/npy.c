@@ -132,7 +132,9 @@ static int parse_header(rm_npy *f, const char *text, size_t len)
     if (strcmp(f->descr, "<f4") == 0) f->dtype = RM_NPY_FLOAT32;
     else if (strcmp(f->descr, "<f2") == 0) f->dtype = RM_NPY_FLOAT16;
     else if (strcmp(f->descr, "<f8") == 0) f->dtype = RM_NPY_FLOAT64;
-    else return rm_errorf("%s: unsupported dtype '%s' (expected little-endian float: '<f4', '<f2' or '<f8')", f->path, f->descr);
+    else if (strcmp(f->descr, "<i8") == 0) f->dtype = RM_NPY_FLOAT64, f->integer = 1; /* 8-byte items */
+    else return rm_errorf("%s: unsupported dtype '%s' (expected little-endian float: '<f4', '<f2' or '<f8'; '<i8' for group ids)",
+                          f->path, f->descr);
     return 0;
 }
 
@@ -238,8 +240,17 @@ const char *rm_npy_shape_string(const rm_npy *f, char *buf, size_t n)
     return buf;
 }
 
+int rm_npy_read_int64(rm_npy *f, size_t first, size_t count, int64_t *out)
+{
+    if (!f->integer) return rm_errorf("%s: dtype '%s': expected int64 ('<i8') group ids", f->path, f->descr);
+    if (first > f->n_items || count > f->n_items - first)
+        return rm_errorf("%s: read of items [%zu, %zu) past the end (%zu items)", f->path, first, first + count, f->n_items);
+    return read_exact(f, out, count * 8, f->data_offset + first * 8, "the data");
+}
+
 int rm_npy_read_floats(rm_npy *f, size_t first, size_t count, float *out)
 {
+    if (f->integer) return rm_errorf("%s: dtype '%s': expected floats", f->path, f->descr);
     if (first > f->n_items || count > f->n_items - first)
         return rm_errorf("%s: read of items [%zu, %zu) past the end (%zu items)", f->path, first, first + count, f->n_items);
     size_t item = (size_t)f->dtype;

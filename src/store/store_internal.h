@@ -76,4 +76,31 @@ int store_check_range(const rm_store *s, const char *name, size_t p0, size_t p1,
 #define AGREE_ON_RANGE(s, name, p0, p1, n) \
     do { if (rm_all_ok((s)->comm, store_check_range((s), (name), (p0), (p1), (n))) != 0) return -1; } while (0)
 
+/* ---- preference pairs (src/store/store_pairs.c, rmens/store/store_pairs.h) ---- */
+/* Open and check /pairs when present (from store_validate_open). Local. */
+int store_pairs_open(rm_store *s);
+/* Create /pairs/<split> objects of the layout (from rm_store_create). Collective. */
+int store_pairs_create(rm_store *s, const rm_store_layout *layout);
+/* Record the pair groups' content digests and check every value was written (commit). */
+int store_pairs_write_digests(rm_store_writer *w);
+/* Read prompts [p0, p1) of a presented pair split into out[(p1-p0) * 2 * D]. */
+int store_pairs_read_rows(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
+/* The human label as rewards: out[2i] = 1, out[2i + 1] = 0 for i in [0, p1 - p0). */
+int store_pairs_read_labels(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
+void store_pairs_close(rm_store *s);
+/* Chosen (which 0) or rejected (1) of pair split sp, digest base as in /pairs/<split>'s
+ * sequence (rejected after chosen); for --verify and inspect's scans. */
+transfer_target store_pair_target(const rm_store *s, int sp, int which);
+
+/* Open a float dataset of the given rank (used for /pairs): as the store's own opener. */
+int store_open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset, hsize_t dims[3],
+                               rm_dtype *dtype, int *fletcher);
+int store_read_digest_at(rm_store *s, const char *group, char *out);
+int store_inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher);
+/* The same chunked, Fletcher-32 dataset creation as the store's datasets (type: a float
+ * of `half` or, when int64, H5T_STD_I64LE). */
+int store_create_dataset(rm_store *s, const char *name, int rank, const hsize_t dims[3], int half, int int64,
+                         size_t target, hid_t *out);
+int store_create_group(rm_store *s, const char *name);
+
 #endif

@@ -139,6 +139,7 @@ void store_reset(rm_store *s)
     s->comm = MPI_COMM_NULL;
     s->file = H5I_INVALID_HID;
     for (int i = 0; i < 2; i++) s->embeddings[i] = s->rewards[i] = s->bench[i] = H5I_INVALID_HID;
+    for (int i = 0; i < 2; i++) s->pairs[i].chosen = s->pairs[i].rejected = s->pairs[i].group = H5I_INVALID_HID;
     for (int v = 0; v < RM_STORE_MAX_VIEWS; v++)
         for (int i = 0; i < 2; i++) s->views[v].embeddings[i] = s->views[v].bench[i] = H5I_INVALID_HID;
     s->n_views = 1;
@@ -159,6 +160,7 @@ int store_view_name_ok(const char *name)
 
 void store_close_datasets(rm_store *s)
 {
+    store_pairs_close(s);
     for (int i = 0; i < 2; i++) {
         rm_h5_close_id(&s->embeddings[i], H5Dclose);
         rm_h5_close_id(&s->rewards[i], H5Dclose);
@@ -273,6 +275,12 @@ uint64_t rm_store_digest_f32(uint64_t acc, const float *values, size_t n, uint64
 {
     /* Each term depends only on its own index, so the loop vectorises (no carried key). */
     for (size_t i = 0; i < n; i++) acc += mix64((first_index + i) * DIGEST_STEP ^ float_bits(values[i]));
+    return acc;
+}
+
+uint64_t rm_store_digest_i64(uint64_t acc, const int64_t *values, size_t n, uint64_t first_index)
+{
+    for (size_t i = 0; i < n; i++) acc += mix64((first_index + i) * DIGEST_STEP ^ (uint64_t)values[i]);
     return acc;
 }
 

@@ -14,7 +14,7 @@
 /* Which filters a dataset's chunks went through. Fletcher-32 marks it protected; a filter
  * this HDF5 lacks (h5py's lzf, a plugin that is not installed) would fail every read, so
  * the store is refused at open with the filter's name instead. */
-static int inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher)
+int store_inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher)
 {
     *fletcher = 0;
     hid_t dcpl = H5Dget_create_plist(d);
@@ -58,7 +58,7 @@ static int read_optional_string(hid_t obj, const char *name, char *buf, size_t n
 }
 
 /* The content_digest attribute of a group ("" when absent) into out[64]. */
-static int read_digest_at(rm_store *s, const char *group, char *out)
+int store_read_digest_at(rm_store *s, const char *group, char *out)
 {
     hid_t grp = H5Gopen2(s->file, group, H5P_DEFAULT);
     if (grp < 0) return rm_h5_fail(s->path, group, "H5Gopen2");
@@ -68,12 +68,12 @@ static int read_digest_at(rm_store *s, const char *group, char *out)
     return rc < 0 ? -1 : 0;
 }
 
-static int read_group_digest(rm_store *s, rm_store_group g) { return read_digest_at(s, STORE_GROUP_PATHS[g], s->digest[g]); }
+static int read_group_digest(rm_store *s, rm_store_group g) { return store_read_digest_at(s, STORE_GROUP_PATHS[g], s->digest[g]); }
 
 /* Open `name` and check its rank and type; dims filled; *dtype 0 float32, 1 float16.
  * half_allowed: whether float16 is acceptable (rewards must be float32). *fletcher: 1 when
  * the dataset carries a Fletcher-32 checksum. */
-static int open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset,
+int store_open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset,
                                 hsize_t dims[3], rm_dtype *dtype, int *fletcher)
 {
     /* H5Lexists needs every intermediate group to exist: check "/views", "/views/x", ...
@@ -123,7 +123,7 @@ static int open_checked_dataset(rm_store *s, const char *name, int rank, int hal
             rm_errorf("%s: %s: dimension %d is zero", s->path, name, i);
             goto fail;
         }
-    if (inspect_filters(s, name, d, fletcher) != 0) goto fail;
+    if (store_inspect_filters(s, name, d, fletcher) != 0) goto fail;
     *dset = d;
     d = H5I_INVALID_HID;
     rc = 0;
@@ -147,8 +147,8 @@ static int open_view(rm_store *s, int v)
         hsize_t d[3] = {0};
         char group[192];
         snprintf(group, sizeof group, "/views/%s/%s", w->name, STORE_SPLIT_NAMES[sp]);
-        if (open_checked_dataset(s, w->paths[sp], 3, 1, &w->embeddings[sp], d, &w->dtype[sp], &w->checksum_embeddings[sp]) != 0 ||
-            read_digest_at(s, group, w->digest[sp]) != 0)
+        if (store_open_checked_dataset(s, w->paths[sp], 3, 1, &w->embeddings[sp], d, &w->dtype[sp], &w->checksum_embeddings[sp]) != 0 ||
+            store_read_digest_at(s, group, w->digest[sp]) != 0)
             return -1;
         if (d[0] != s->split[sp].n_prompts || d[1] != s->split[sp].n_responses)
             return rm_errorf("%s: view '%s': %s has %llu prompts x %llu responses but %s has %zu x %zu: a view embeds the "
@@ -166,14 +166,14 @@ static int open_view(rm_store *s, int v)
     for (int b = 0; b < 2; b++) {
         hsize_t d[3] = {0};
         rm_dtype t;
-        if (open_checked_dataset(s, w->paths[2 + b], 2, 1, &w->bench[b], d, &t, &w->checksum_bench[b]) != 0) return -1;
+        if (store_open_checked_dataset(s, w->paths[2 + b], 2, 1, &w->bench[b], d, &t, &w->checksum_bench[b]) != 0) return -1;
         if (d[0] != s->n_bench || d[1] != w->dim)
             return rm_errorf("%s: view '%s': %s is [%llu, %llu], expected [%zu, %zu] (the default view's pairs, the view's D)",
                              s->path, w->name, w->paths[2 + b], (unsigned long long)d[0], (unsigned long long)d[1],
                              s->n_bench, w->dim);
         w->bench_dtype = t;
     }
-    return read_digest_at(s, group, w->digest[RM_GROUP_BENCH]);
+    return store_read_digest_at(s, group, w->digest[RM_GROUP_BENCH]);
 }
 
 /* format_version 2: the `views` attribute and every view it names. */
@@ -229,12 +229,16 @@ int store_validate_open(rm_store *s)
         read_optional_string(s->file, "store_uuid", s->uuid, sizeof s->uuid, what) < 0)
         return -1;
 
-    for (int sp = 0; sp < 2; sp++) {
+    /* /train and /test may be absent in a store of preference pairs alone */
+    htri_t has_train = H5Lexists(s->file, "/train", H5P_DEFAULT), has_pairs = H5Lexists(s->file, "/pairs", H5P_DEFAULT);
+    if (has_train < 0 || has_pairs < 0) return rm_h5_fail(s->path, "/train", "H5Lexists");
+    s->has_golden = has_train > 0 || has_pairs == 0;
+    for (int sp = 0; sp < 2 && s->has_golden; sp++) {
         hsize_t edims[3] = {0}, rdims[3] = {0};
         rm_dtype rtype;
-        if (open_checked_dataset(s, STORE_EMBEDDING_PATHS[sp], 3, 1, &s->embeddings[sp], edims, &s->split[sp].dtype,
+        if (store_open_checked_dataset(s, STORE_EMBEDDING_PATHS[sp], 3, 1, &s->embeddings[sp], edims, &s->split[sp].dtype,
                                  &s->checksum_embeddings[sp]) != 0 ||
-            open_checked_dataset(s, STORE_REWARD_PATHS[sp], 2, 0, &s->rewards[sp], rdims, &rtype, &s->checksum_rewards[sp]) != 0 ||
+            store_open_checked_dataset(s, STORE_REWARD_PATHS[sp], 2, 0, &s->rewards[sp], rdims, &rtype, &s->checksum_rewards[sp]) != 0 ||
             read_group_digest(s, (rm_store_group)sp) != 0)
             return -1;
         if (rdims[0] != edims[0] || rdims[1] != edims[1])
@@ -260,7 +264,7 @@ int store_validate_open(rm_store *s)
         hsize_t dims[2][3] = {{0}};
         rm_dtype types[2];
         for (int b = 0; b < 2; b++)
-            if (open_checked_dataset(s, STORE_BENCH_PATHS[b], 2, 1, &s->bench[b], dims[b], &types[b], &s->checksum_bench[b]) != 0)
+            if (store_open_checked_dataset(s, STORE_BENCH_PATHS[b], 2, 1, &s->bench[b], dims[b], &types[b], &s->checksum_bench[b]) != 0)
                 return -1;
         if (read_group_digest(s, RM_GROUP_BENCH) != 0) return -1;
         if (dims[0][0] != dims[1][0] || dims[0][1] != dims[1][1] || types[0] != types[1])
@@ -273,6 +277,7 @@ int store_validate_open(rm_store *s)
         s->n_bench = (size_t)dims[0][0];
         s->bench_dtype = types[0];
     }
+    if (has_pairs > 0 && store_pairs_open(s) != 0) return -1;
     rm_store_view *v0 = &s->views[0];
     v0->dim = s->dim;
     v0->dtype[0] = s->split[0].dtype, v0->dtype[1] = s->split[1].dtype, v0->bench_dtype = s->bench_dtype;
@@ -322,6 +327,7 @@ int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
 
 int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
 {
+    if (s->pairs_presented) return store_pairs_read_rows(s, split, p0, p1, out);
     AGREE_ON_RANGE(s, STORE_EMBEDDING_PATHS[split], p0, p1, s->split[split].n_prompts);
     transfer_target t = store_embeddings_target(s, split);
     return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
@@ -329,6 +335,7 @@ int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, 
 
 int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
 {
+    if (s->pairs_presented) return store_pairs_read_labels(s, split, p0, p1, out);
     AGREE_ON_RANGE(s, STORE_REWARD_PATHS[split], p0, p1, s->split[split].n_prompts);
     transfer_target t = store_rewards_target(s, split);
     return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
@@ -359,6 +366,7 @@ int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t 
 {
     if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
     if (s->views[view].ops) return s->views[view].ops->read_rows(s, view, (int)split, p0, p1, out);
+    if (s->pairs_presented) return store_pairs_read_rows(s, split, p0, p1, out); /* view 0: no views with pairs */
     transfer_target t = store_view_embeddings_target(s, view, split);
     AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
     return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
@@ -475,9 +483,29 @@ static int reduce_acc(MPI_Comm comm, scan_acc *a)
     return 0;
 }
 
+/* A presented pair split (rm_store_use_pairs, or a store of pairs alone): the embeddings are
+ * the chosen then the rejected rows, the rewards the human label (1 chosen, 0 rejected). */
+static int scan_pair_split(rm_store *s, rm_split split, rm_split_stats *out)
+{
+    scan_acc e = {0};
+    e.inner = s->pairs_dim;
+    for (int which = 0; which < 2; which++) {
+        transfer_target t = store_pair_target(s, (int)split, which);
+        if (scan_rows(s, &t, s->pairs[split].n, visit_embeddings, &e, NULL) != 0) return -1;
+    }
+    if (reduce_acc(s->comm, &e) != 0) return rm_all_ok(s->comm, -1);
+    out->embedding_values = (size_t)e.count;
+    out->embedding_nonfinite = (size_t)e.nonfinite;
+    out->embedding_mean_norm = e.norm_rows > 0 ? e.norm_sum / e.norm_rows : NAN;
+    out->reward_values = 2 * s->pairs[split].n;
+    out->reward_min = 0, out->reward_max = 1, out->reward_mean = 0.5, out->reward_std = 0.5;
+    return 0;
+}
+
 int rm_store_scan_split(rm_store *s, rm_split split, rm_split_stats *out)
 {
     memset(out, 0, sizeof *out);
+    if (s->pairs_presented) return scan_pair_split(s, split, out);
     scan_acc e = {0}, r = {0};
     e.inner = s->dim;
     r.min = INFINITY;
@@ -541,6 +569,10 @@ int rm_store_chunk_dims(rm_store *s, const char *dataset, int *rank, unsigned lo
 
 /* ---- integrity ---- */
 
+static const char *const PAIR_DATASET_PATHS[2][3] = {
+    {"/pairs/train/chosen", "/pairs/train/rejected", "/pairs/train/group"},
+    {"/pairs/test/chosen", "/pairs/test/rejected", "/pairs/test/group"}};
+
 int rm_store_checksums(const rm_store *s, const char **which)
 {
     const int *flags[3] = {s->checksum_embeddings, s->checksum_rewards, s->checksum_bench};
@@ -548,7 +580,7 @@ int rm_store_checksums(const rm_store *s, const char **which)
     int with = 0, without = 0;
     if (which) *which = NULL;
     for (int kind = 0; kind < 3; kind++)
-        for (int i = 0; i < 2 && (kind < 2 || s->n_bench > 0); i++) {
+        for (int i = 0; i < 2 && (kind < 2 ? s->has_golden : s->n_bench > 0); i++) {
             if (flags[kind][i]) {
                 with++;
             } else {
@@ -563,6 +595,15 @@ int rm_store_checksums(const rm_store *s, const char **which)
             if (flag) with++;
             else {
                 if (which && !*which) *which = s->views[v].paths[i];
+                without++;
+            }
+        }
+    for (int sp = 0; sp < 2; sp++)
+        for (int k = 0; k < 3 && s->pairs[sp].n > 0; k++) {
+            if (k == 2 && !s->pairs[sp].has_groups) continue;
+            if (s->pairs[sp].checksum[k]) with++;
+            else {
+                if (which && !*which) *which = PAIR_DATASET_PATHS[sp][k];
                 without++;
             }
         }
@@ -583,7 +624,7 @@ static int verify_group(rm_store *s, int view, rm_store_group g, rm_group_verify
 {
     memset(out, 0, sizeof *out);
     int bench = g == RM_GROUP_BENCH;
-    if (bench && s->n_bench == 0) return 0;
+    if (bench ? s->n_bench == 0 : !s->has_golden) return 0;
     transfer_target t[2] = {bench ? store_view_bench_target(s, view, 0) : store_view_embeddings_target(s, view, (rm_split)g),
                             bench ? store_view_bench_target(s, view, 1) : store_rewards_target(s, (rm_split)g)};
     int parts = bench || view == 0 ? 2 : 1;
@@ -605,9 +646,75 @@ static int verify_group(rm_store *s, int view, rm_store_group g, rm_group_verify
     return 0;
 }
 
+/* This rank's share of the group ids of pair split sp, read independently in pieces of at
+ * most read_chunk_bytes (HDF5 checks their chunks' checksums), added to *digest at their
+ * positions after the chosen and rejected values. *count: ids read. 0 or -1 (local). */
+static int digest_pair_group_ids(rm_store *s, int sp, uint64_t *digest, unsigned long long *count)
+{
+    const rm_store_pair_split *p = &s->pairs[sp];
+    int rank = 0, size = 1;
+    MPI_Comm_rank(s->comm, &rank);
+    MPI_Comm_size(s->comm, &size);
+    size_t begin, end, step = s->read_chunk_bytes / sizeof(int64_t);
+    rm_partition(p->n, size, rank, &begin, &end);
+    if (step == 0) step = 1;
+    if (step > end - begin) step = end - begin;
+    if (step == 0) return 0;
+    int64_t *ids = rm_alloc(step, sizeof *ids, "group ids");
+    hid_t file_space = ids ? H5Dget_space(p->group) : H5I_INVALID_HID;
+    int rc = ids ? 0 : -1;
+    if (rc == 0 && file_space < 0) rc = rm_h5_fail(s->path, PAIR_DATASET_PATHS[sp][2], "H5Dget_space");
+    uint64_t first = 2 * (uint64_t)p->n * s->pairs_dim;
+    for (size_t i0 = begin; i0 < end && rc == 0; i0 += step) {
+        hsize_t start = i0, n = end - i0 < step ? end - i0 : step;
+        hid_t mem_space = H5Screate_simple(1, &n, NULL);
+        if (mem_space < 0 || H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
+            H5Dread(p->group, H5T_NATIVE_INT64, mem_space, file_space, H5P_DEFAULT, ids) < 0) {
+            char what[96];
+            snprintf(what, sizeof what, "%s, pairs [%zu, %zu)", PAIR_DATASET_PATHS[sp][2], i0, i0 + (size_t)n);
+            rc = rm_h5_fail(s->path, what, "H5Dread");
+        } else {
+            *digest = rm_store_digest_i64(*digest, ids, (size_t)n, first + i0);
+            *count += n;
+        }
+        if (mem_space >= 0) H5Sclose(mem_space);
+    }
+    if (file_space >= 0) H5Sclose(file_space);
+    free(ids);
+    return rc;
+}
+
+/* /pairs/<split>: chosen, rejected, then the group ids (when recorded). */
+static int verify_pair_group(rm_store *s, int sp, rm_group_verify *out)
+{
+    memset(out, 0, sizeof *out);
+    const rm_store_pair_split *p = &s->pairs[sp];
+    if (p->n == 0) return 0;
+    transfer_target t[2] = {store_pair_target(s, sp, 0), store_pair_target(s, sp, 1)};
+    uint64_t digest = 0, total = 0;
+    unsigned long long counts[3][2] = {{0, 0}, {0, 0}, {0, 0}}, sums[3][2];
+    for (int k = 0; k < 2; k++)
+        if (scan_rows(s, &t[k], p->n, visit_count, counts[k], &digest) != 0) return -1;
+    if (p->has_groups && rm_all_ok(s->comm, digest_pair_group_ids(s, sp, &digest, &counts[2][0])) != 0) return -1;
+    if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&digest, &total, 1, MPI_UINT64_T, MPI_SUM, s->comm), "MPI_Allreduce")) != 0 ||
+        rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, sums, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm), "MPI_Allreduce")) != 0)
+        return -1;
+    out->present = 1;
+    out->values = (size_t)(sums[0][0] + sums[1][0] + sums[2][0]);
+    out->nonfinite = (size_t)(sums[0][1] + sums[1][1]);
+    out->bytes = (double)(sums[0][0] + sums[1][0]) * (t[0].half ? 2 : 4) + (double)sums[2][0] * 8;
+    rm_store_digest_format(total, out->computed, sizeof out->computed);
+    out->digest = p->digest[0] ? strcmp(p->digest, out->computed) == 0 : -1;
+    return 0;
+}
+
 int rm_store_verify(rm_store *s, rm_store_verify_report *out)
 {
     memset(out, 0, sizeof *out);
+    /* rm_store_use_pairs replaced the golden splits' shapes by the pairs' */
+    if (rm_all_ok(s->comm, s->pairs_presented && s->has_golden
+                               ? rm_errorf("%s: verify the store before presenting its pairs as splits", s->path) : 0) != 0)
+        return -1;
     MPI_Comm_size(s->comm, &out->ranks);
     if (rm_all_ok(s->comm, rm_mpi_check(MPI_Barrier(s->comm), "MPI_Barrier")) != 0) return -1;
     double start = MPI_Wtime();
@@ -620,6 +727,10 @@ int rm_store_verify(rm_store *s, rm_store_verify_report *out)
             if (verify_group(s, v, (rm_store_group)g, &out->view_group[v][g]) != 0) return -1;
             out->bytes += out->view_group[v][g].bytes;
         }
+    for (int sp = 0; sp < 2; sp++) {
+        if (verify_pair_group(s, sp, &out->pairs[sp]) != 0) return -1;
+        out->bytes += out->pairs[sp].bytes;
+    }
     double mine = MPI_Wtime() - start;
     return rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&mine, &out->seconds, 1, MPI_DOUBLE, MPI_MAX, s->comm), "MPI_Allreduce"));
 }

@@ -32,7 +32,7 @@ static hid_t untimed_creation_plist(hid_t cls, const char *path, const char *obj
     return p;
 }
 
-static int create_group(rm_store *s, const char *name)
+int store_create_group(rm_store *s, const char *name)
 {
     hid_t gcpl = untimed_creation_plist(H5P_GROUP_CREATE, s->path, name);
     if (gcpl < 0) return -1;
@@ -48,12 +48,13 @@ static int create_group(rm_store *s, const char *name)
 static void chunk_shape(int rank, const hsize_t dims[3], size_t elem, size_t target, hsize_t chunk[3])
 {
     size_t inner = rank == 3 ? (size_t)dims[2] : 1;
-    size_t row_bytes = (size_t)dims[1] * inner * elem;
+    size_t second = rank >= 2 ? (size_t)dims[1] : 1; /* a rank-1 dataset: rows of one value */
+    size_t row_bytes = second * inner * elem;
     chunk[2] = rank == 3 ? dims[2] : 0;
     if (row_bytes <= target) {
         size_t rows = target / row_bytes;
         chunk[0] = rows < dims[0] ? rows : dims[0];
-        chunk[1] = dims[1];
+        chunk[1] = rank >= 2 ? dims[1] : 0;
     } else {
         size_t cols = target / (inner * elem);
         chunk[0] = 1;
@@ -61,18 +62,19 @@ static void chunk_shape(int rank, const hsize_t dims[3], size_t elem, size_t tar
     }
 }
 
-static int create_dataset(rm_store *s, const char *name, int rank, const hsize_t dims[3], int half, size_t target, hid_t *out)
+int store_create_dataset(rm_store *s, const char *name, int rank, const hsize_t dims[3], int half, int int64,
+                         size_t target, hid_t *out)
 {
     hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, type = H5I_INVALID_HID;
     hsize_t chunk[3];
-    chunk_shape(rank, dims, half ? 2 : 4, target, chunk);
+    chunk_shape(rank, dims, int64 ? 8 : half ? 2 : 4, target, chunk);
     int rc = -1;
     if ((space = H5Screate_simple(rank, dims, NULL)) < 0) {
         rm_h5_fail(s->path, name, "H5Screate_simple");
         goto fail;
     }
     if ((dcpl = untimed_creation_plist(H5P_DATASET_CREATE, s->path, name)) < 0) goto fail;
-    if ((type = half ? store_half_type() : H5Tcopy(H5T_IEEE_F32LE)) < 0) {
+    if ((type = int64 ? H5Tcopy(H5T_STD_I64LE) : half ? store_half_type() : H5Tcopy(H5T_IEEE_F32LE)) < 0) {
         rm_h5_fail(s->path, name, "stored type");
         goto fail;
     }
@@ -118,7 +120,10 @@ void rm_store_uuid_from_text(const char *text, char *out, size_t n)
 static int validate_layout(const rm_store_layout *l, const char *path)
 {
     if (l->dim == 0) return rm_errorf("%s: embedding dimension must be at least 1", path);
-    for (int sp = 0; sp < 2; sp++)
+    int pairs_only = l->n_pairs[0] + l->n_pairs[1] > 0 && l->split[0].n_prompts == 0 && l->split[1].n_prompts == 0;
+    if (pairs_only && (l->n_bench > 0 || l->n_extra_views > 0))
+        return rm_errorf("%s: a store of pairs alone has no bench and no views", path);
+    for (int sp = 0; sp < 2 && !pairs_only; sp++)
         if (l->split[sp].n_prompts == 0 || l->split[sp].n_responses == 0)
             return rm_errorf("%s: %s split needs at least one prompt and one response (got %zu x %zu)", path,
                              STORE_SPLIT_NAMES[sp], l->split[sp].n_prompts, l->split[sp].n_responses);
@@ -145,6 +150,8 @@ static int layout_bytes(const rm_store_layout *l, const char *path, double *byte
         bench_bytes > SIZE_MAX - total)
         return rm_errorf("%s: the benchmark (%zu x %zu) is too large to address", path, l->n_bench, l->dim);
     *bytes = (double)(total + bench_bytes);
+    for (int sp = 0; sp < 2; sp++) /* pairs: an estimate, their sizes come from checked inputs */
+        *bytes += (double)l->n_pairs[sp] * ((double)l->dim * 2 * (l->pairs_dtype == RM_DTYPE_FLOAT16 ? 2 : 4) + 8);
     /* views: an estimate is enough here (their sizes were checked when they were planned) */
     for (int v = 0; v < l->n_extra_views; v++) {
         double per_value = l->extra_views[v].dtype == RM_DTYPE_FLOAT16 ? 2 : 4, rows = 2.0 * (double)l->n_bench;
@@ -244,14 +251,14 @@ static int create_view_objects(rm_store *s, int v)
     rm_store_view *w = &s->views[v];
     htri_t have_views = H5Lexists(s->file, "/views", H5P_DEFAULT);
     if (have_views < 0) return rm_h5_fail(s->path, "/views", "H5Lexists");
-    if (!have_views && create_group(s, "/views") != 0) return -1;
-    if (create_group(s, w->paths[4]) != 0) return -1;
+    if (!have_views && store_create_group(s, "/views") != 0) return -1;
+    if (store_create_group(s, w->paths[4]) != 0) return -1;
     char group[192];
     for (int sp = 0; sp < 2; sp++) {
         hsize_t dims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, w->dim};
         snprintf(group, sizeof group, "%s/%s", w->paths[4], STORE_SPLIT_NAMES[sp]);
-        if (create_group(s, group) != 0 ||
-            create_dataset(s, w->paths[sp], 3, dims, w->dtype[sp] == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
+        if (store_create_group(s, group) != 0 ||
+            store_create_dataset(s, w->paths[sp], 3, dims, w->dtype[sp] == RM_DTYPE_FLOAT16, 0, EMBEDDING_CHUNK_TARGET,
                            &w->embeddings[sp]) != 0)
             return -1;
         w->checksum_embeddings[sp] = 1;
@@ -259,9 +266,9 @@ static int create_view_objects(rm_store *s, int v)
     if (s->n_bench == 0) return 0;
     hsize_t bdims[3] = {s->n_bench, w->dim, 0};
     snprintf(group, sizeof group, "%s/bench", w->paths[4]);
-    if (create_group(s, group) != 0) return -1;
+    if (store_create_group(s, group) != 0) return -1;
     for (int b = 0; b < 2; b++) {
-        if (create_dataset(s, w->paths[2 + b], 2, bdims, w->bench_dtype == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
+        if (store_create_dataset(s, w->paths[2 + b], 2, bdims, w->bench_dtype == RM_DTYPE_FLOAT16, 0, EMBEDDING_CHUNK_TARGET,
                            &w->bench[b]) != 0)
             return -1;
         w->checksum_bench[b] = 1;
@@ -341,6 +348,8 @@ static void describe_store(rm_store *s, const rm_store_layout *layout, MPI_Comm 
     s->split[1] = layout->split[1];
     s->n_bench = layout->n_bench;
     s->bench_dtype = layout->split[0].dtype;
+    s->has_golden = layout->split[0].n_prompts > 0;
+    s->pairs_dim = layout->dim;
     snprintf(s->embed_model, sizeof s->embed_model, "%s", layout->embed_model ? layout->embed_model : "unknown");
     snprintf(s->response_model, sizeof s->response_model, "%s", layout->response_model ? layout->response_model : "unknown");
     snprintf(s->task, sizeof s->task, "%s", layout->task ? layout->task : "unknown");
@@ -376,20 +385,20 @@ static int write_root_attrs(rm_store *s, const char *provenance)
 /* Collective: the default view's groups and (chunked, Fletcher-32) datasets. */
 static int create_default_view(rm_store *s)
 {
-    for (int sp = 0; sp < 2; sp++) {
+    for (int sp = 0; sp < 2 && s->has_golden; sp++) {
         hsize_t edims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, s->dim};
         hsize_t rdims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, 0};
         int half = s->split[sp].dtype == RM_DTYPE_FLOAT16;
-        if (create_group(s, STORE_GROUP_PATHS[sp]) != 0 ||
-            create_dataset(s, STORE_EMBEDDING_PATHS[sp], 3, edims, half, EMBEDDING_CHUNK_TARGET, &s->embeddings[sp]) != 0 ||
-            create_dataset(s, STORE_REWARD_PATHS[sp], 2, rdims, 0, REWARD_CHUNK_TARGET, &s->rewards[sp]) != 0)
+        if (store_create_group(s, STORE_GROUP_PATHS[sp]) != 0 ||
+            store_create_dataset(s, STORE_EMBEDDING_PATHS[sp], 3, edims, half, 0, EMBEDDING_CHUNK_TARGET, &s->embeddings[sp]) != 0 ||
+            store_create_dataset(s, STORE_REWARD_PATHS[sp], 2, rdims, 0, 0, REWARD_CHUNK_TARGET, &s->rewards[sp]) != 0)
             return -1;
     }
     if (s->n_bench == 0) return 0;
     hsize_t bdims[3] = {s->n_bench, s->dim, 0};
-    if (create_group(s, STORE_GROUP_PATHS[RM_GROUP_BENCH]) != 0) return -1;
+    if (store_create_group(s, STORE_GROUP_PATHS[RM_GROUP_BENCH]) != 0) return -1;
     for (int b = 0; b < 2; b++)
-        if (create_dataset(s, STORE_BENCH_PATHS[b], 2, bdims, s->bench_dtype == RM_DTYPE_FLOAT16, EMBEDDING_CHUNK_TARGET,
+        if (store_create_dataset(s, STORE_BENCH_PATHS[b], 2, bdims, s->bench_dtype == RM_DTYPE_FLOAT16, 0, EMBEDDING_CHUNK_TARGET,
                            &s->bench[b]) != 0)
             return -1;
     return 0;
@@ -419,6 +428,7 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
     int rc = write_root_attrs(s, layout->provenance);
     if (rc == 0) rc = create_default_view(s);
     if (rc == 0) rc = create_extra_views(s, layout);
+    if (rc == 0) rc = store_pairs_create(s, layout);
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_abandon(w);
         return -1;
@@ -510,6 +520,7 @@ static int write_digests(rm_store_writer *w)
     for (int v = w->first_view; v < s->n_views && rc == 0; v++)
         for (int g = 0; g < 3 && rc == 0; g++) {
             if (g == RM_GROUP_BENCH && s->n_bench == 0) continue;
+            if (g != RM_GROUP_BENCH && !s->has_golden) continue; /* a store of pairs alone */
             char group[192], text[64];
             if (v == 0) snprintf(group, sizeof group, "%s", STORE_GROUP_PATHS[g]);
             else snprintf(group, sizeof group, "%s%s", s->views[v].paths[4], STORE_GROUP_PATHS[g]);
@@ -534,7 +545,7 @@ int rm_store_commit(rm_store_writer *w)
     MPI_Comm comm = s->comm;
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
-    if (write_digests(w) != 0) {
+    if (write_digests(w) != 0 || store_pairs_write_digests(w) != 0) {
         rm_store_abandon(w);
         return -1;
     }

@@ -47,6 +47,7 @@ typedef struct {
     long long pairs_per_prompt;  /* pairs per sampled prompt (sampling = "prompts") */
     char pairs_candidates[16];   /* "all" | "random_two" | "middle_two" | "extremes" */
     int pairs_both_orders;       /* train on each pair in both orders (labels 1 and 0) */
+    char pairs_source[16];       /* "golden" (simulated annotator) | "store" (the store's /pairs) */
 
     /* model.* */
     int model_n_hidden;

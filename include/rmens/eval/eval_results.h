@@ -75,6 +75,9 @@ typedef struct {
     /* eval.bias_features (rm_eval_bias_finish; 0 and NULL without it) */
     int n_bias;
     rm_bias_figures *bias;                 /* [n_bias] in plan->bias order */
+    /* a store of human-labelled pairs (rmens/eval/eval_pairs.h; NULL otherwise): results.json
+     * "pairs_test", results.h5 /pairs_test. Not owned. */
+    const struct rm_pairs_test *pairs_test;
 } rm_eval_results;
 
 #endif

@@ -50,6 +50,11 @@ typedef struct {
     int split_prompts;      /* train.val_split = "prompts" */
     int folds, heldout_fold;/* folds > 0: drop the pairs touching fold heldout_fold */
     uint64_t seed;
+    /* Groups of prompts that a split or fold keeps together (pairs.source = "store": the
+     * dialogue of each stored pair): prompt q belongs to group prompt_group[q] < n_groups,
+     * and the permutations above deal groups instead of prompts. NULL: each prompt alone. */
+    const uint32_t *prompt_group;
+    size_t n_groups;
 } rm_pairs_design;
 
 typedef struct {
@@ -81,6 +86,9 @@ int rm_pairs_build(rm_pairs *p, const float *rewards, size_t n_prompts, size_t n
  * settings, the design, the pairs. */
 int rm_pairs_build_from_settings(rm_pairs *p, const rm_settings *cfg, const float *rewards, size_t n_prompts,
                                  size_t n_responses);
+/* The same with prompts grouped (rm_pairs_design.prompt_group; NULL: ungrouped). */
+int rm_pairs_build_grouped(rm_pairs *p, const rm_settings *cfg, const float *rewards, size_t n_prompts,
+                           size_t n_responses, const uint32_t *prompt_group, size_t n_groups);
 void rm_pairs_free(rm_pairs *p);
 
 /* Re-split labelled pairs p (order: a permutation of them) by prompts as above, for

@@ -35,6 +35,13 @@ typedef struct {
      * line naming file, prompt and response). Recorded as attribute transform = "log1p" on
      * /views/NAME. */
     int log1p;
+    /* Human-labelled preference pairs (rmens/store/store_pairs.h): chosen and rejected
+     * embeddings (n, D) per split, both splits or neither, and optional int64 group ids
+     * (n,) per split (the dialogue or prompt of each pair; no group may be in both
+     * splits). With the golden-reward inputs the pairs go beside them; alone they make a
+     * store of pairs. */
+    const char *train_chosen, *train_rejected, *train_groups;
+    const char *test_chosen, *test_rejected, *test_groups;
 } rm_import_args;
 
 typedef struct {

@@ -21,6 +21,7 @@ typedef struct {
     int version;             /* 1, 2 or 3 */
     char descr[32];          /* as written, e.g. "<f4" */
     rm_npy_dtype dtype;      /* also the item size in bytes */
+    int integer;             /* '<i8' (then dtype is 8): read with rm_npy_read_int64 only */
     int ndim;
     size_t shape[RM_NPY_MAX_DIMS];
     size_t n_items;          /* prod(shape) */
@@ -34,6 +35,8 @@ typedef struct {
 int rm_npy_open(rm_npy *f, const char *path);
 /* Read items [first, first + count) (flat C order) as float32 into out. */
 int rm_npy_read_floats(rm_npy *f, size_t first, size_t count, float *out);
+/* Read items [first, first + count) of an '<i8' array (group ids) into out. */
+int rm_npy_read_int64(rm_npy *f, size_t first, size_t count, int64_t *out);
 void rm_npy_close(rm_npy *f);
 /* "(2000, 500, 2048)" into buf. */
 const char *rm_npy_shape_string(const rm_npy *f, char *buf, size_t n);

@@ -26,6 +26,17 @@
  * Each view group is chunked and checksummed like the default view's, and its digest
  * sums its embeddings alone (bench: chosen then rejected) in the same way.
  *
+ * Preference pairs (issue 29; rmens/store/store_pairs.h has the details): beside or
+ * instead of /train and /test, a store may hold human-labelled pairs,
+ *   /pairs/train/chosen, /pairs/train/rejected   [N_pairs, D]  float32 or IEEE float16
+ *   /pairs/train/group                           [N_pairs]     int64 (optional)
+ *   /pairs/test/...                              the same
+ *   /pairs/train, /pairs/test (groups)           attr content_digest: chosen, rejected,
+ *                                                then group values
+ * A store of pairs alone has no /train and /test. rm_store_use_pairs presents the pair
+ * splits as the store's splits (N_pairs prompts of K = 2 responses: chosen, rejected), so
+ * everything that reads prompt ranges reads pairs.
+ *
  * Every function taking a store is collective over the store's communicator unless
  * marked local: all ranks call it, each with its own (possibly empty) prompt range.
  * Reads never load a whole split to read a part of it: a range is read in pieces of at
@@ -125,6 +136,16 @@ typedef struct rm_store_view_ops {
     void (*release)(rm_store_view *v);
 } rm_store_view_ops;
 
+/* One split of human-labelled pairs (/pairs/train or /pairs/test). */
+typedef struct {
+    size_t n;                /* pairs; 0: the store has none */
+    rm_dtype dtype;          /* of chosen and rejected */
+    int has_groups;          /* /pairs/<split>/group exists */
+    hid_t chosen, rejected, group;
+    int checksum[3];         /* Fletcher-32 on chosen, rejected, group */
+    char digest[64];         /* recorded content_digest, "" when absent */
+} rm_store_pair_split;
+
 typedef struct rm_store {
     char path[1024];
     MPI_Comm comm;   /* duplicated at open; freed at close */
@@ -146,6 +167,11 @@ typedef struct rm_store {
     int format_version; /* 1, or 2 (views) */
     int n_views;        /* >= 1 */
     rm_store_view views[RM_STORE_MAX_VIEWS];
+    /* Preference pairs (rmens/store/store_pairs.h). has_golden: /train and /test exist;
+     * pairs_presented: rm_store_use_pairs made split[] the pair splits. */
+    rm_store_pair_split pairs[2];
+    size_t pairs_dim;
+    int has_pairs, has_golden, pairs_presented;
 } rm_store;
 
 typedef enum { RM_GROUP_TRAIN = 0, RM_GROUP_TEST = 1, RM_GROUP_BENCH = 2 } rm_store_group;
@@ -204,6 +230,7 @@ typedef struct {
 typedef struct {
     rm_group_verify group[3]; /* [rm_store_group] */
     rm_group_verify view_group[RM_STORE_MAX_VIEWS][3]; /* views v >= 1 ([0] unused) */
+    rm_group_verify pairs[2]; /* /pairs/train, /pairs/test: chosen, rejected, then group ids */
     double bytes, seconds;    /* all stored bytes read; wall time of the pass (slowest rank) */
     int ranks;
 } rm_store_verify_report;
@@ -213,6 +240,7 @@ int rm_store_verify(rm_store *s, rm_store_verify_report *out);
  * first_index.. of their group's sequence, added to acc (see Integrity above). */
 uint64_t rm_store_digest_f32(uint64_t acc, const float *values, size_t n, uint64_t first_index);
 uint64_t rm_store_digest_f16(uint64_t acc, const uint16_t *values, size_t n, uint64_t first_index);
+uint64_t rm_store_digest_i64(uint64_t acc, const int64_t *values, size_t n, uint64_t first_index);
 /* RM_STORE_DIGEST_PREFIX and 16 hex digits into out[n]. */
 void rm_store_digest_format(uint64_t digest, char *out, size_t n);
 
@@ -236,6 +264,12 @@ typedef struct {
     const rm_store_view_layout *extra_views;
     const char *embed_model, *response_model, *task;
     const char *uuid; /* NULL: derived from the content description and time */
+    /* Preference pairs (rmens/store/store_pairs.h): n_pairs[split] > 0 creates
+     * /pairs/<split> (chosen, rejected [n, dim] of pairs_dtype; group [n] when
+     * pair_groups[split]). With pairs, split[] may be all zero: a store of pairs alone. */
+    size_t n_pairs[2];
+    int pair_groups[2];
+    rm_dtype pairs_dtype;
     const char *provenance; /* how the store was made (written as root attribute 'provenance'
                                with 'rmens_version'); rank counts are left out on purpose: the
                                file is the same for any number of writing ranks */
@@ -249,6 +283,7 @@ typedef struct {
      * the sums over ranks give the digest attributes, and the counts must equal the
      * group's size (every value written exactly once, as synth and import do). */
     uint64_t digest[RM_STORE_MAX_VIEWS][3], written[RM_STORE_MAX_VIEWS][3];
+    uint64_t pairs_digest[2], pairs_written[2]; /* /pairs/train, /pairs/test, as digest[][] */
     int first_view;    /* views written by this writer: [first_view, n_views) (extend: the new one) */
 } rm_store_writer;
 
