@@ -678,8 +678,15 @@ int rm_active_run(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
         rc = rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job", cfg->parallel_ranks_per_member, c.size);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out;
     /* the store's shapes only (metadata): the pool is checked before anything is read or written */
+    if (strcmp(cfg->pairs_source, "store") == 0) /* a pool of stored pairs: issue 29, not built yet */
+        rc = rm_errorf("rmens active with pairs.source = \"store\" is not supported yet (the pool is drawn by pairs.* "
+                       "from golden rewards)");
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto out;
     if ((rc = rm_all_ok(comm, rm_store_open(&c.store, cfg->store, comm))) != 0) goto out;
     store_open = 1;
+    if (!c.store.has_golden)
+        rc = rm_errorf("%s holds human-labelled pairs only: rmens active draws its pool from golden rewards", cfg->store);
+    if ((rc = rm_all_ok(comm, rc)) != 0) goto out;
     c.store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
     if ((rc = rm_all_ok(comm, check_pool(cfg, &c.store))) != 0) goto out;
     if (c.rank == 0) rc = prepare_output(cfg, &c.paths, force, resume, &mode);

@@ -506,7 +506,7 @@ static int apply_pairs_source(config_t *cfg, const char *path)
         if (differs) {
             char where[1200];
             describe_origin(given, path, design[i].key, where, sizeof where);
-            rc = rm_errorf("%s: does not apply with pairs.source = \"store\" (%s; leave it out or set %s)", where,
+            rc = rm_errorf("%sdoes not apply with pairs.source = \"store\" (%s; leave it out or set %s)", where,
                            design[i].why, design[i].value);
         } else if (!given) {
             rc = set_path(cfg, design[i].key, want);

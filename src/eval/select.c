@@ -393,7 +393,13 @@ int rm_select(const rm_settings *cfg, const char *config_path, const char *const
     rc = rm_all_ok(comm, grid_create(&g, cfg, config_path, sets, n_sets));
     int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
     if (rc == 0) rc = rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL));
+    /* folds over stored pairs would need their dialogues kept together (not built yet) */
+    if (rc == 0 && strcmp(cfg->pairs_source, "store") == 0)
+        rc = rm_all_ok(comm, rm_errorf("rmens select with pairs.source = \"store\" is not supported yet: choose train.l2 "
+                                       "with rmens train --set train.val_split=\"prompts\" (validation by dialogue)"));
     if (rc == 0) rc = rm_all_ok(comm, rm_store_open(&store, cfg->store, comm));
+    if (rc == 0 && !store.has_golden)
+        rc = rm_all_ok(comm, rm_errorf("%s holds human-labelled pairs only: rmens select needs golden rewards", cfg->store));
     store_open = rc == 0;
     if (store_open) store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
     if (rc == 0 && store.split[RM_SPLIT_TRAIN].n_prompts < (size_t)g.folds)
