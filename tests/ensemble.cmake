@@ -2,9 +2,11 @@
 rmens_script_test(ensemble_ranks_identical ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/ranks_identical.sh)
 rmens_script_test(ensemble_data_parallel ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/data_parallel.sh)
 rmens_script_test(ensemble_faults ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/faults.sh)
-# Shared-trunk ensembles (ensemble.kind, issue 16).
-rmens_script_test(ensemble_shared_trunk ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/shared_trunk.sh)
-set_tests_properties(ensemble_shared_trunk PROPERTIES LABELS "mpi;e2e")
+# Shared-trunk ensembles (ensemble.kind, issue 16): two tests of one script, so that only the
+# SIGTERM-and-resume part runs alone (RUN_SERIAL, tests/CMakeLists.txt).
+rmens_script_test(ensemble_shared_trunk ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/shared_trunk.sh checks)
+rmens_script_test(ensemble_shared_trunk_resume ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/shared_trunk.sh resume)
+set_tests_properties(ensemble_shared_trunk ensemble_shared_trunk_resume PROPERTIES LABELS "mpi;e2e")
 # Members on several store views (issue 16).
 rmens_script_test(ensemble_views ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/views.sh)
 set_tests_properties(ensemble_views PROPERTIES LABELS "mpi;e2e")

@@ -13,11 +13,17 @@ run() { # NP S NAME
 }
 run 1 1 serial
 run 2 2 p2s2_a
-run 2 2 p2s2_b
 run 4 2 p4s2_a
-run 4 2 p4s2_b
-"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/p2s2_a/members.h5" "$WORK/p2s2_b/members.h5"
-"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/p4s2_a/members.h5" "$WORK/p4s2_b/members.h5"
-"$PYTHON" "$SRCDIR/tests/ensemble/compare_results.py" 0 "$WORK/p2s2_a/results.json" "$WORK/p2s2_b/results.json"
+# The second run of each layout: determinism run to run. Not under the sanitizers
+# (RMENS_SANITIZER_BUILD, tests/run.sh's second pass): it repeats the first run's code on
+# the first run's input, which the instrumented first run has checked already; the main
+# pass proves the determinism.
+if [ -z "${RMENS_SANITIZER_BUILD:-}" ]; then
+  run 2 2 p2s2_b
+  run 4 2 p4s2_b
+  "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/p2s2_a/members.h5" "$WORK/p2s2_b/members.h5"
+  "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/p4s2_a/members.h5" "$WORK/p4s2_b/members.h5"
+  "$PYTHON" "$SRCDIR/tests/ensemble/compare_results.py" 0 "$WORK/p2s2_a/results.json" "$WORK/p2s2_b/results.json"
+fi
 "$PYTHON" "$SRCDIR/tests/ensemble/compare_results.py" 1e-4 "$WORK/serial/results.json" "$WORK/p2s2_a/results.json" "$WORK/p4s2_a/results.json"
 echo "data_parallel: ok"

@@ -8,8 +8,14 @@
 # emulated bf16 backend where oneDNN would run).
 source "$(dirname "$0")/common.sh"
 PRECISION="${1:-fp32}"
+NPS=(1 2 3 4)
+# Under the sanitizers (RMENS_SANITIZER_BUILD, tests/run.sh's second pass) the bf16 runs take
+# 2 and 3 ranks only: what bf16 changes is the products, which run the same on any rank
+# count and here with 1 thread (2 ranks) and 2 threads (3 ranks); dealing members over 1-4
+# ranks is the same code in every precision, and the fp32 test runs it on all four.
+[ -n "${RMENS_SANITIZER_BUILD:-}" ] && [ "$PRECISION" != fp32 ] && NPS=(2 3)
 make_store
-for np in 1 2 3 4; do
+for np in "${NPS[@]}"; do
   run_mpi "$np" train "$CFG" "${COMMON_SETS[@]}" --set output="$WORK/run" --force \
     --set train.batch_size=300 --set model.hidden=[300,8] --set parallel.blas_threads=$(( np % 2 + 1 )) --set model.precision="$PRECISION" \
     >"$WORK/train_$np.log" 2>&1 \
@@ -27,7 +33,8 @@ for np in 1 2 3 4; do
   grep -q "peak memory" "$WORK/train_$np.log" || fail "$np ranks: no per-rank summary"
   grep -q "precision $PRECISION (" "$WORK/train_$np.log" || { cat "$WORK/train_$np.log"; fail "$np ranks: not trained in $PRECISION"; }
 done
-"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/members_1.h5" "$WORK/members_2.h5" "$WORK/members_3.h5" "$WORK/members_4.h5"
+files=(); for np in "${NPS[@]}"; do files+=("$WORK/members_$np.h5"); done
+"$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "${files[@]}"
 # The run record differs: ranks are recorded for provenance.
 "$PYTHON" - "$WORK/members_3.h5" "$PRECISION" <<'PY'
 import sys, h5py

@@ -13,9 +13,15 @@
 #  - `rmens active` (dopt, on the heads' last hidden layer) with a shared trunk: active.h5
 #    bitwise identical for 1 and 2 ranks;
 #  - settings a trunk cannot have: one-line error naming the key, exit 2, nothing written.
+# Usage: shared_trunk.sh [all|checks|resume]: `resume` is the SIGTERM and --resume part
+# alone, `checks` everything else (ctest runs them as two tests: only the SIGTERM part
+# needs to run alone, tests/CMakeLists.txt), `all` (the default) both.
+MODE="${1:-all}"
+case "$MODE" in all|checks|resume) ;; *) echo "usage: $0 [all|checks|resume]" >&2; exit 2 ;; esac
 source "$(dirname "$0")/common.sh"
 make_store || fail "synth"
 TRUNK=(--set ensemble.kind=shared_trunk)
+BOOT=("${TRUNK[@]}" --set ensemble.data=bootstrap)
 
 run() { # run NP NAME [--set ...]: train + eval into $WORK/NAME
   local np="$1" name="$2"; shift 2
@@ -23,12 +29,12 @@ run() { # run NP NAME [--set ...]: train + eval into $WORK/NAME
     "$@" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "run $name"; }
 }
 
+checks_units() {
 run 1 indep1 --set ensemble.members=1
 run 1 trunk1 --set ensemble.members=1 "${TRUNK[@]}"
 "$PYTHON" "$SRCDIR/tests/ensemble/check_trunk.py" "$SRCDIR/README.md" "$STORE" "$WORK/trunk1" \
   --independent "$WORK/indep1" || fail "one-head trunk != independent member 0"
 
-BOOT=("${TRUNK[@]}" --set ensemble.data=bootstrap)
 for np in 1 2 3; do run "$np" "trunk4_$np" "${BOOT[@]}" --set parallel.blas_threads=$(( np % 2 + 1 )); done
 grep -q 'shared trunk, heads 0-3 (mean) epoch 3/3' "$WORK/trunk4_1.log" || fail "no progress line of the unit"
 grep -q 'shared trunk: the 4 heads are scored by one forward of their unit per block' "$WORK/trunk4_1.log" \
@@ -54,7 +60,9 @@ assert b["provenance"]["precision"] == "bf16", b["provenance"]["precision"]
 assert abs(x - y) < 0.05, (x, y)
 print(f"bf16 shared trunk: mean pair accuracy {y:.4f} (fp32 {x:.4f})")
 PY
+}
 
+resume_part() {
 # Interrupted inside the unit: every head's checkpoint slot holds its part of the unit.
 LONG=("${BOOT[@]}" --set train.epochs=150 --set train.patience=0 --set train.batch_size=16)
 t0=$(date +%s.%N)
@@ -91,7 +99,9 @@ grep -q "checkpoint [0-9]* written" "$WORK/long.log" || fail "no checkpoint writ
 "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/long_ref/members.h5" "$WORK/long/members.h5" \
   || fail "an interrupted shared trunk differs from the uninterrupted one"
 echo "shared trunk resumed bitwise after $interrupted interruption(s), $(grep -c 'checkpoint [0-9]* written' "$WORK/long.log") checkpoint(s)"
+}
 
+checks_active_and_refusals() {
 ACTIVE=(--set ensemble.members=3 --set train.batch_size=32 --set active.pool=2000 --set active.initial=200
         --set active.batch=100 --set active.rounds=2 --set active.strategy=dopt "${TRUNK[@]}")
 for np in 1 2; do
@@ -117,4 +127,9 @@ bad 'ensemble.kind' --set ensemble.kind=bagged
 bad 'model.hidden' "${TRUNK[@]}" --set 'model.hidden=[]'
 bad 'ensemble.families' "${TRUNK[@]}" --set 'ensemble.families=["mlp","gbdt"]'
 bad 'ensemble.shared_init' "${TRUNK[@]}" --set ensemble.shared_init=true
-echo "shared_trunk: all checks passed"
+}
+
+if [ "$MODE" != resume ]; then checks_units; fi
+if [ "$MODE" != checks ]; then resume_part; fi
+if [ "$MODE" != resume ]; then checks_active_and_refusals; fi
+echo "shared_trunk ($MODE): all checks passed"

@@ -15,11 +15,18 @@ Builds pairs with tests/member/pairs_dump.c (on 1, 2 and 3 MPI ranks) and checks
     leaving it;
   - candidates: the golden-order positions each set allows (numpy argsort, ties by index);
   - bad designs: one-line errors naming the key and stating the range.
+Each section starts all its pairs_dump runs first (prefetch), PAIRS_JOBS at a time (default
+3: a run is mostly MPI's start-up, not work), then checks them in order as before.
+Under the sanitizers (RMENS_SANITIZER_BUILD, tests/run.sh's second pass) the 2- and 3-rank
+builds are left out: the pair building has no MPI in it (src/member/pairs.c), so each rank
+of those runs executes exactly the 1-rank run's code on the same input; that every rank
+gets the same pairs is this test's claim in the main pass.
 """
 import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -34,8 +41,29 @@ def check(cond, what):
         print("FAIL:", what)
 
 
-def build(N, K, sets, ranks=1, tag="p"):
-    """Run pairs_dump; return the list of per-rank dumps (dicts)."""
+POOL = ThreadPoolExecutor(max(1, int(os.environ.get("PAIRS_JOBS", "3"))))
+PENDING = {}  # (N, K, sets, ranks) -> future of its dumps, started by prefetch
+RUNS = [0]
+SANITIZER = bool(os.environ.get("RMENS_SANITIZER_BUILD"))
+
+
+def prefetch(N, K, sets, ranks=1):
+    """Start build(N, K, sets, ranks) in the background; build() with the same arguments
+    returns its result."""
+    RUNS[0] += 1
+    PENDING.setdefault((N, K, tuple(sets), ranks), []).append(POOL.submit(_build, N, K, sets, ranks, f"run{RUNS[0]}"))
+
+
+def build(N, K, sets, ranks=1, tag=None):
+    """Run pairs_dump (or take the run prefetch started); return the list of per-rank dumps (dicts)."""
+    started = PENDING.get((N, K, tuple(sets), ranks))
+    if started:
+        return started.pop(0).result()
+    RUNS[0] += 1
+    return _build(N, K, sets, ranks, f"run{RUNS[0]}")
+
+
+def _build(N, K, sets, ranks, tag):
     prefix = os.path.join(TMP, tag)
     for r in range(4):
         if os.path.exists(f"{prefix}.rank{r}.bin"):
@@ -59,8 +87,8 @@ def build(N, K, sets, ranks=1, tag="p"):
     return dumps
 
 
-def error_of(N, K, sets):
-    out = subprocess.run([MPIRUN, "-n", "1", DUMP, os.path.join(TMP, "bad"), str(N), str(K)] + list(sets),
+def error_of(N, K, sets, tag="bad"):
+    out = subprocess.run([MPIRUN, "-n", "1", DUMP, os.path.join(TMP, tag), str(N), str(K)] + list(sets),
                          capture_output=True, text=True)
     return out.returncode, out.stdout.strip()
 
@@ -75,6 +103,11 @@ def sigmoid(x):
 
 # ---- label flips -------------------------------------------------------------------
 N, K, n = 400, 10, 20000
+for flip in (0.0, 0.1, 0.25, 0.5):
+    prefetch(N, K, ["pairs.count=%d" % n, "pairs.annotator_beta=-1", "pairs.label_flip=%g" % flip, "seed=3"])
+for scale_set in ("std", "6.0"):
+    prefetch(N, K, ["pairs.count=%d" % n, "pairs.annotator_beta=1.0", "pairs.label_flip=0.25",
+                    "pairs.reward_scale=%s" % scale_set, "seed=4"])
 for flip in (0.0, 0.1, 0.25, 0.5):
     d = build(N, K, ["pairs.count=%d" % n, "pairs.annotator_beta=-1", "pairs.label_flip=%g" % flip, "seed=3"])[0]
     g = d["rewards"].reshape(-1)
@@ -103,16 +136,30 @@ designs = [["pairs.mode=\"cross_prompt\""], ["pairs.mode=\"within_prompt\""],
            ["pairs.sampling=\"prompts\"", "pairs.per_prompt=4", "pairs.mode=\"cross_prompt\""],
            ["pairs.sampling=\"prompts\"", "pairs.per_prompt=5", "pairs.mode=\"cross_prompt\"",
             "pairs.candidates=\"random_two\""]]
+RANKS = () if SANITIZER else (2, 3)  # see the docstring
 for design in designs:
     common = design + ["pairs.annotator_beta=1.0", "pairs.label_flip=0.2", "seed=7"]
-    ref = build(300, 10, common + ["pairs.count=1000"], 1, "r1")[0]
-    for ranks in (2, 3):
-        for r, d in enumerate(build(300, 10, common + ["pairs.count=1000"], ranks, f"r{ranks}")):
+    for ranks in (1,) + RANKS:
+        prefetch(300, 10, common + ["pairs.count=1000"], ranks)
+    prefetch(300, 10, common + ["pairs.count=1200"], 1)
+# (the runs of the next two sections start now too)
+for mode, pp in (("within_prompt", 6), ("cross_prompt", 4)):
+    prefetch(200, 10, [f"pairs.mode=\"{mode}\"", "pairs.sampling=\"prompts\"", f"pairs.per_prompt={pp}",
+                       "pairs.count=600", "seed=11"])
+for cand in ("middle_two", "extremes", "random_two", "all"):
+    for mode in ("within_prompt", "cross_prompt"):
+        prefetch(300, 10, [f"pairs.mode=\"{mode}\"", f"pairs.candidates=\"{cand}\"", "pairs.count=3000", "seed=5"])
+for design in designs:
+    common = design + ["pairs.annotator_beta=1.0", "pairs.label_flip=0.2", "seed=7"]
+    ref = build(300, 10, common + ["pairs.count=1000"], 1)[0]
+    for ranks in RANKS:
+        for r, d in enumerate(build(300, 10, common + ["pairs.count=1000"], ranks)):
             check(d["raw"] == ref["raw"], f"{design}: rank {r} of {ranks} built different pairs")
-    big = build(300, 10, common + ["pairs.count=1200"], 1, "big")[0]
+    big = build(300, 10, common + ["pairs.count=1200"], 1)[0]
     check(np.array_equal(big["winner"][:1000], ref["winner"]) and np.array_equal(big["loser"][:1000], ref["loser"]),
           f"{design}: the first 1000 pairs changed when pairs.count grew to 1200")
-print("pairs and labels identical on 1, 2, 3 ranks; first pairs unchanged when pairs.count grows")
+print("pairs and labels identical on " + ("1, 2, 3 ranks" if RANKS else "1 rank (sanitizer pass: see the docstring)")
+      + "; first pairs unchanged when pairs.count grows")
 
 # ---- sampling "prompts" --------------------------------------------------------------
 for mode, pp in (("within_prompt", 6), ("cross_prompt", 4)):
@@ -175,8 +222,8 @@ bad = [(["pairs.sampling=\"prompts\"", "pairs.per_prompt=5", "pairs.count=101"],
        (["pairs.reward_scale=-1"], "'pairs.reward_scale' = -1 is out of range: must be > 0"),
        (["pairs.candidates=\"middle\""], "'pairs.candidates' = \"middle\" is not one of all|random_two|middle_two|extremes"),
        (["pairs.sampling=\"pairs\""], "'pairs.sampling' = \"pairs\" is not one of items|prompts")]
-for sets, message in bad:
-    rc, out = error_of(300, 10, sets)
+errors = list(POOL.map(lambda i: error_of(300, 10, bad[i][0], f"bad{i}"), range(len(bad))))
+for (sets, message), (rc, out) in zip(bad, errors):
     check(rc != 0 and message in out and "\n" not in out, f"{sets}: exit {rc}, message {out!r}, expected {message!r}")
 print(f"{len(bad)} bad designs refused with one-line errors")
 

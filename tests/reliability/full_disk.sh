@@ -8,6 +8,11 @@
 # checkpoint.h5: a --resume whose periodic checkpoint fails keeps the previous checkpoint,
 # and the next --resume continues from it to members bitwise equal to an uninterrupted run.
 # Needs root (CI runs as root): re-executes itself under `unshare -m`.
+# After the store (which the others read), the import, train, checkpoint, eval and active
+# sections run at the same time, each on its own tmpfs and in its own files: most of a
+# section is process start-up and MPI's launch, which one after the other left the cores
+# idle. Nothing here is timed against a run: the checkpoint section waits for an epoch line
+# (up to 5 minutes), not a time, so the test needs no RUN_SERIAL (tests/CMakeLists.txt).
 if [ -z "${FULL_DISK_INNER:-}" ]; then
   unshare -m --propagation private true 2>/dev/null \
     || { echo "full_disk: cannot create a mount namespace here (needs root or CAP_SYS_ADMIN)" >&2; exit 1; }
@@ -76,6 +81,10 @@ with h5py.File(sys.argv[1], "r") as f:
 PY
 IMPORT=(import --train-embeddings "$WORK/embd_train.npy" --train-rewards "$WORK/reward_train.npy"
         --test-embeddings "$WORK/embd_test.npy" --test-rewards "$WORK/reward_test.npy")
+# the uninterrupted 2-rank members that the train and eval sections compare with / evaluate
+run_mpi 2 train "$CFG" "${SETS[@]}" --set output="$WORK/reference" >/dev/null || fail "reference train"
+
+section_import() {
 d=$(disk imported 64)
 expect_enospc import_small "$d" imported.h5 "$RMENS" "${IMPORT[@]}" --output "$d/imported.h5"
 umount "$d"
@@ -83,11 +92,12 @@ d=$(disk imported 236)
 expect_enospc import_reserve "$d" imported.h5 "${MPI2[@]}" "${IMPORT[@]}" --output "$d/imported.h5"
 grow "$d"
 "$RMENS" "${IMPORT[@]}" --output "$d/imported.h5" >/dev/null || fail "import with space"
+}
 
 # ---- train: members.h5, at several stages of its write; an older one stays ----
+section_train() {
 d=$(disk train 4096)
 run_mpi 2 train "$CFG" "${SETS[@]}" --set output="$d" --set seed=7 >/dev/null || fail "first train"
-run_mpi 2 train "$CFG" "${SETS[@]}" --set output="$WORK/reference" >/dev/null || fail "reference train"
 for free in 8 24 40; do   # KiB left: fails in a member's weights, a later member, the space reserve at close
   fill "$d" "$free"
   expect_enospc "members_${free}k" "$d" members.h5 "${MPI2[@]}" train "$CFG" "${SETS[@]}" --set output="$d" --force
@@ -95,14 +105,18 @@ for free in 8 24 40; do   # KiB left: fails in a member's weights, a later membe
 done
 run_mpi 2 train "$CFG" "${SETS[@]}" --set output="$d" --force >/dev/null || fail "train with space"
 "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/reference/members.h5" "$d/members.h5" >/dev/null
+}
 
 # ---- checkpoint.h5: a failed periodic checkpoint keeps the previous one ----
+section_checkpoint() {
 LONG=("${SETS[@]}" --set model.hidden=[64,32] --set train.epochs=100 --set train.patience=0 --set pairs.count=8000)
 run_mpi 2 train "$CFG" "${LONG[@]}" --set output="$WORK/long_reference" >/dev/null || fail "long reference"
 d=$(disk ckpt 4096)
 "$MPIRUN" --oversubscribe --bind-to none -n 2 "$RMENS" train "$CFG" "${LONG[@]}" --set output="$d" >"$WORK/ckpt1.log" 2>&1 &
 pid=$!
-for _ in $(seq 300); do grep -qs "epoch 5/" "$WORK/ckpt1.log" && break; sleep 0.05; done
+# SIGTERM once epoch 5 of 100 is logged, however long that takes up to 5 minutes (the other
+# sections, and other tests, share the cores): the stop is then mid-run, past a step boundary
+for _ in $(seq 6000); do grep -qs "epoch 5/" "$WORK/ckpt1.log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 kill -TERM $(pgrep -f "^$RMENS train $CFG .*output=$d\$") 2>/dev/null || true
 status=0; wait "$pid" || status=$?
 [ "$status" -eq 75 ] && [ -f "$d/checkpoint.h5" ] || { cat "$WORK/ckpt1.log"; fail "no checkpoint after SIGTERM (status $status)"; }
@@ -114,8 +128,10 @@ run_mpi 2 train "$CFG" "${LONG[@]}" --set output="$d" --resume >"$WORK/ckpt3.log
 grep -q "resuming from" "$WORK/ckpt3.log" || fail "the resume did not use the previous checkpoint"
 "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/long_reference/members.h5" "$d/members.h5" >/dev/null
 echo "checkpoint: resumed from the previous checkpoint, members bitwise equal"
+}
 
 # ---- eval: results.h5 then results.json; older results stay ----
+section_eval() {
 d=$(disk eval 4096)
 cp "$WORK/reference/members.h5" "$d/"
 run_mpi 2 eval "$CFG" "${SETS[@]}" --set output="$d" >/dev/null || fail "first eval"
@@ -141,7 +157,9 @@ done
 grep -q "cannot write /predictions" "$WORK/eval_predictions_predictions.log" \
   || { cat "$WORK/eval_predictions_predictions.log"; fail "eval_predictions_predictions: not the /predictions write"; }
 run_mpi 2 eval "$CFG" "${SETS[@]}" "${PRED[@]}" --set output="$d" --force >/dev/null || fail "eval with predictions, with space"
+}
 
+section_active() {
 # ---- active: a round's members, its state file (the peak of its disk use: the final
 # active.h5/json need less, so a static fill of a whole run cannot reach them: the final
 # active.h5 is reached through a resume below) ----
@@ -178,4 +196,24 @@ done
 ! grep -q "results.h5" "$WORK/active_final_8k.log" || { cat "$WORK/active_final_8k.log"; fail "active_final_8k: names results.h5"; }
 run_mpi 2 active "$CFG" "${ASETS[@]}" --set output="$out" --resume >/dev/null || fail "active final write with space"
 "$PYTHON" "$SRCDIR/tests/active/compare_active.py" "$d/first/active.h5" "$out/active.h5" >/dev/null
+}
+
+# The sections at once, each in a subshell (its `fail` ends it) with its output to a file;
+# then their outputs in this order and the faults they counted.
+pids=()
+for section in import train checkpoint eval active; do
+  ( faults=0; "section_$section"; echo "$faults" >"$WORK/section_$section.faults" ) >"$WORK/section_$section.log" 2>&1 &
+  pids+=($!)
+done
+failed=""
+i=0
+for section in import train checkpoint eval active; do
+  wait "${pids[$i]}" || failed+=" $section"
+  i=$((i + 1))
+done
+for section in import train checkpoint eval active; do
+  cat "$WORK/section_$section.log"
+  [ ! -f "$WORK/section_$section.faults" ] || faults=$((faults + $(cat "$WORK/section_$section.faults")))
+done
+[ -z "$failed" ] || fail "section(s)$failed failed (above)"
 echo "full_disk: ok ($faults ENOSPC faults survived)"

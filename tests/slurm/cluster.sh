@@ -433,9 +433,9 @@ slurm_cluster_stop() {
 # Wait until jobs end (any end state, or pending on a dependency that can never be met);
 # bounded. Usage: slurm_wait_jobs SECONDS JOBID...
 slurm_wait_jobs() {
-  local limit="$1" waited=0 pending
+  local limit="$1" waited=0 pending  # waited: in half seconds
   shift
-  while (( waited < limit )); do
+  while (( waited < 2 * limit )); do
     pending=0
     local id st
     for id in "$@"; do
@@ -450,7 +450,7 @@ slurm_wait_jobs() {
       done < <(scontrol show job "$id" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\) \(Reason=[A-Za-z_]*\).*/\1 \2/p')
     done
     (( pending )) || return 0
-    sleep 2; waited=$(( waited + 2 ))
+    sleep 0.5; waited=$(( waited + 1 ))
   done
   _slurm_cluster_log "jobs $* still running after ${limit}s"
   squeue -t all >&2 || true

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -32,6 +33,20 @@ def run(args, ranks=1, expect=None):
     if expect is not None and p.returncode != expect:
         check(False, f"{' '.join(cmd)}: exit {p.returncode}, expected {expect}\nstdout: {p.stdout}\nstderr: {p.stderr}")
     return p.returncode, p.stdout, p.stderr
+
+
+# Commands that run_all starts at once: a launch of rmens or store_tool (under mpirun or as
+# an MPI singleton) mostly waits on process and MPI start-up, so one at a time leaves the
+# cores idle. STORE_TEST_JOBS=1 runs them one by one.
+JOBS = max(1, int(os.environ.get("STORE_TEST_JOBS", "3")))
+
+
+def run_all(commands):
+    """Runs independent commands, each (args, ranks[, expect]) as run() takes them, JOBS at
+    a time; returns their (exit code, stdout, stderr) in the order given. The commands must
+    not depend on each other (distinct output files)."""
+    with ThreadPoolExecutor(JOBS) as pool:
+        return list(pool.map(lambda c: run(*c), commands))
 
 
 def synth(store, ranks=1, sets=(), force=True):

@@ -10,7 +10,7 @@ import sys
 import h5py
 import numpy as np
 
-from storetest import RMENS, SMALL_CFG, TempDir, check, finish, run
+from storetest import RMENS, SMALL_CFG, TempDir, check, finish, run, run_all
 
 tool = sys.argv[1]
 N, K, D, NT, KT = 300, 10, 64, 12, 9
@@ -27,10 +27,11 @@ def patch(path, fn):
     open(path, "wb").write(bytes(data))
 
 
-def expect_error(name, args, fragments, out_dir, ranks=1, verb="import"):
+def expect_error(name, args, fragments, out_dir, ranks=1, verb="import", result=None):
+    """result: the command's (code, stdout, stderr) when it has run already (expect_errors)."""
     before = sorted(os.listdir(out_dir))
     snapshot = {n: open(os.path.join(out_dir, n), "rb").read() for n in before}
-    code, out, err = run(args, ranks=ranks)
+    code, out, err = result if result is not None else run(args, ranks=ranks)
     lines = [l for l in err.strip().splitlines() if l.strip()]
     if ranks > 1:  # mpirun adds its own notice about the non-zero exit; ours is the rmens line
         lines = [l for l in lines if l.startswith("rmens")]
@@ -42,6 +43,21 @@ def expect_error(name, args, fragments, out_dir, ranks=1, verb="import"):
     check(after == before, f"{name}: left files behind: {sorted(set(after) - set(before))}")
     for n in before:
         check(open(os.path.join(out_dir, n), "rb").read() == snapshot[n], f"{name}: modified existing {n}")
+
+
+def expect_errors(cases):
+    """expect_error for independent cases at once (storetest.run_all): each case is
+    (name, args, fragments, out_dir, ranks, verb) with an out_dir of its own, listed and
+    snapshotted before any command starts and compared after all have ended."""
+    snapshots = [{n: open(os.path.join(c[3], n), "rb").read() for n in sorted(os.listdir(c[3]))} for c in cases]
+    results = run_all([(c[1], c[4]) for c in cases])
+    for (name, args, fragments, out_dir, ranks, verb), snap, result in zip(cases, snapshots, results):
+        after = sorted(os.listdir(out_dir))
+        check(after == sorted(snap), f"{name}: left files behind: {sorted(set(after) - set(snap))}")
+        for n in snap:
+            check(open(os.path.join(out_dir, n), "rb").read() == snap[n], f"{name}: modified existing {n}")
+        # the listing is now the one before: expect_error's own before/after checks pass through
+        expect_error(name, args, fragments, out_dir, ranks=ranks, verb=verb, result=result)
 
 
 with TempDir() as d:
@@ -123,10 +139,16 @@ with TempDir() as d:
         ("missing file", "test_rew", os.path.join(d, "no_such_file.npy"), ["cannot open", "No such file"]),
         ("directory", "train_emb", d, ["not a regular file"]),
     ]
+    # The .npy cases at once (expect_errors), each importing into a directory of its own.
+    batch = []
     for name, key, path, fragments in cases:
         for ranks in ((1, 2) if name in ("NaN in embeddings", "truncated data", "Inf in rewards") else (1,)):
-            expect_error(f"import: {name} ({ranks} rank{'s' if ranks > 1 else ''})", import_with((key, path)),
-                         [labels[key] + ": ", path] + fragments, out_dir, ranks=ranks)
+            own = os.path.join(d, f"out_case{len(batch)}")
+            os.mkdir(own)
+            batch.append((f"import: {name} ({ranks} rank{'s' if ranks > 1 else ''})",
+                          import_with((key, path), out=os.path.join(own, "store.h5")),
+                          [labels[key] + ": ", path] + fragments, own, ranks, "import"))
+    expect_errors(batch)
     os.chmod(os.path.join(d, "nan.npy"), 0)
     if os.geteuid() != 0:  # root reads anything
         expect_error("import: unreadable file", import_with(("train_emb", os.path.join(d, "nan.npy"))),
@@ -202,11 +224,15 @@ with TempDir() as d:
         ("NaN in embeddings", replace("train/embeddings", nan_store), ["invalid store", "1 NaN/Inf values in /train/embeddings"]),
         ("Inf in rewards", replace("test/rewards", inf_test_rew), ["invalid store", "1 NaN/Inf values in /test/rewards"]),
     ]
-    for name, mutate, fragments in store_cases:
-        path = os.path.join(out_dir, name.replace(" ", "_") + ".h5")
+    # at once (expect_errors), each store in a directory of its own
+    inspect_cases = []
+    for i, (name, mutate, fragments) in enumerate(store_cases):
+        own = os.path.join(d, f"inspect_case{i}")
+        os.mkdir(own)
+        path = os.path.join(own, name.replace(" ", "_") + ".h5")
         make_store(path, mutate)
-        expect_error(f"inspect: {name}", [RMENS, "inspect", path], [path + ": "] + fragments, out_dir, verb="inspect")
-        os.remove(path)
+        inspect_cases.append((f"inspect: {name}", [RMENS, "inspect", path], [path + ": "] + fragments, own, 1, "inspect"))
+    expect_errors(inspect_cases)
     # The reader itself refuses non-finite values, naming the dataset and the prompt.
     path = os.path.join(d, "nan_store.h5")
     make_store(path, replace("train/embeddings", nan_store))

@@ -14,7 +14,7 @@ import sys
 import h5py
 import numpy as np
 
-from storetest import RMENS, TempDir, check, digest, finish, run
+from storetest import RMENS, TempDir, check, digest, finish, run_all
 
 tool = sys.argv[1]
 # name: (shape, chunks); train chunks split every dimension, test chunks hold whole prompts.
@@ -45,12 +45,14 @@ def write_store(path, dtype, rng, userblock):
             f[group].attrs["content_digest"] = digest([f[group][n][...] for n in names])
 
 
-def read_with_tool(store, split, p0, p1, ranks, prefix):
+def tool_read(store, split, p0, p1, ranks, prefix):
+    """The store_tool command reading [p0, p1) of a split into PREFIX.<rank>.{a,b}."""
     for old in glob.glob(prefix + ".*"):
         os.remove(old)
-    code, _, err = run([tool, "read", store, split, p0, p1, 1000, prefix], ranks=ranks)
-    if not check(code == 0, f"{store} {split}[{p0}:{p1}] on {ranks} ranks: exit {code}: {err}"):
-        return None, None
+    return [tool, "read", store, split, p0, p1, 1000, prefix], ranks
+
+
+def read_back(prefix, ranks):
     return tuple(np.concatenate([np.fromfile(f"{prefix}.{r}.{x}", dtype=np.float32) for r in range(ranks)])
                  for x in ("a", "b"))
 
@@ -69,44 +71,35 @@ def flip_byte(src, dst, dataset, chunk_offset, offset_in_chunk):
         f.write(content)
 
 
+# Every command below is independent of the others (its own output prefix or file): the
+# files are all written first, the commands then run a few at a time (storetest.run_all),
+# and each result is checked as before.
 with TempDir() as d:
     rng = np.random.default_rng(18)
+    reads, verifies = [], []  # (store, split, p0, p1, ranks, prefix); (store, ranks)
     for dtype, userblock in ((np.float32, 0), (np.float16, 0), (np.float32, 512)):
         store = os.path.join(d, f"{np.dtype(dtype).name}_{userblock}.h5")
         write_store(store, dtype, rng, userblock)
         with h5py.File(store, "r") as f:
             check(f["train/embeddings"].id.get_chunk_info_by_coord((0, 0, 0)).filter_mask == 1, "chunk 0 not raw")
-            ranges = [("train", 0, 61), ("train", 5, 40), ("test", 0, 13), ("test", 1, 12), ("test", 4, 8),
-                      ("bench", 0, 17), ("bench", 3, 16)]
-            for index, (split, p0, p1) in enumerate(ranges):
-                names = ("bench/chosen", "bench/rejected") if split == "bench" else (f"{split}/embeddings", f"{split}/rewards")
-                for ranks in (index % 3 + 1, (index + 1) % 3 + 1):
-                    a, b = read_with_tool(store, split, p0, p1, ranks, os.path.join(d, "out"))
-                    what = f"{store} {split}[{p0}:{p1}] on {ranks} ranks"
-                    if a is not None:
-                        check(a.tobytes() == f[names[0]][p0:p1].astype(np.float32).tobytes(), f"{what}: {names[0]} differs")
-                        check(b.tobytes() == f[names[1]][p0:p1].astype(np.float32).tobytes(), f"{what}: {names[1]} differs")
+        ranges = [("train", 0, 61), ("train", 5, 40), ("test", 0, 13), ("test", 1, 12), ("test", 4, 8),
+                  ("bench", 0, 17), ("bench", 3, 16)]
+        for index, (split, p0, p1) in enumerate(ranges):
+            for ranks in (index % 3 + 1, (index + 1) % 3 + 1):
+                reads.append((store, split, p0, p1, ranks, os.path.join(d, f"out{len(reads)}")))
         for ranks in (1, 2):
-            _, out, _ = run([RMENS, "inspect", "--verify", store, "--read-chunk-mb", "1"], ranks=ranks, expect=0)
-            check(out.count(" matches") == 3 and "status          ok\n" in out, f"verify {store} on {ranks} ranks:\n{out}")
+            verifies.append((store, ranks))
 
     # Corruption: the chunk's prompt range, and its response range when it splits prompts.
     cases = [("train/embeddings", (14, 4, 9), "Fletcher-32 checksum mismatch in prompt 14, responses [4, 6)"),
              ("test/embeddings", (4, 0, 0), "Fletcher-32 checksum mismatch in prompts [4, 8)"),
              ("test/embeddings", (12, 0, 0), "Fletcher-32 checksum mismatch in prompts [12, 13)")]
+    corrupt = []  # (store, bad copy, dataset, chunk, message)
     for (dataset, chunk, message), userblock in [(c, u) for c in cases for u in (0, 512)]:
         store = os.path.join(d, f"float32_{userblock}.h5")
-        bad = os.path.join(d, "bad.h5")
+        bad = os.path.join(d, f"bad{len(corrupt)}.h5")
         flip_byte(store, bad, dataset, chunk, 3)
-        split = dataset.split("/")[0]
-        for ranks in (1, 2):
-            code, _, err = run([tool, "read", bad, split, 0, 61 if split == "train" else 13, 1000, os.path.join(d, "x")],
-                               ranks=ranks)
-            lines = [l for l in err.splitlines() if "error:" in l]
-            check(code != 0 and len(lines) == 1 and bad in lines[0] and f"/{dataset}: {message}" in lines[0],
-                  f"{store}: {dataset} chunk {chunk} corrupt, {ranks} ranks: exit {code}, stderr {err!r}")
-        code, _, err = run([RMENS, "inspect", "--verify", bad], ranks=2)
-        check(code != 0 and f"/{dataset}: {message}" in err, f"verify {dataset} chunk {chunk} corrupt: {err!r}")
+        corrupt.append((store, bad, dataset, chunk, message))
     # NaN/Inf: the first in the rows read, named, whether its chunk went into place or not.
     nan_store = os.path.join(d, "nan.h5")
     shutil.copy(os.path.join(d, "float32_0.h5"), nan_store)
@@ -114,10 +107,46 @@ with TempDir() as d:
         f["test/embeddings"][5, 3, 7] = np.inf
         f["test/embeddings"][9, 1, 0] = np.nan
         f["train/embeddings"][30, 5, 19] = np.nan
-    for split, p0, p1, where in (("test", 0, 13, "Inf at prompt 5, response 3"), ("test", 6, 13, "NaN at prompt 9, response 1"),
-                                 ("train", 0, 61, "NaN at prompt 30, response 5")):
+    nans = [(split, p0, p1, where, ranks)
+            for split, p0, p1, where in (("test", 0, 13, "Inf at prompt 5, response 3"), ("test", 6, 13, "NaN at prompt 9, response 1"),
+                                         ("train", 0, 61, "NaN at prompt 30, response 5"))
+            for ranks in (1, 2)]
+
+    commands = [tool_read(store, split, p0, p1, ranks, prefix) for store, split, p0, p1, ranks, prefix in reads]
+    commands += [([RMENS, "inspect", "--verify", store, "--read-chunk-mb", "1"], ranks, 0) for store, ranks in verifies]
+    for store, bad, dataset, chunk, message in corrupt:
+        split = dataset.split("/")[0]
         for ranks in (1, 2):
-            code, _, err = run([tool, "read", nan_store, split, p0, p1, 1000, os.path.join(d, "x")], ranks=ranks)
-            check(code != 0 and f"/{split}/embeddings: non-finite value {where}" in err,
-                  f"{split}[{p0}:{p1}] with NaN/Inf on {ranks} ranks: exit {code}, stderr {err!r}")
+            commands.append(([tool, "read", bad, split, 0, 61 if split == "train" else 13, 1000,
+                              os.path.join(d, f"x_{os.path.basename(bad)}_{ranks}")], ranks))
+        commands.append(([RMENS, "inspect", "--verify", bad], 2))
+    for i, (split, p0, p1, where, ranks) in enumerate(nans):
+        commands.append(([tool, "read", nan_store, split, p0, p1, 1000, os.path.join(d, f"nan{i}")], ranks))
+    results = iter(run_all(commands))
+
+    for store, split, p0, p1, ranks, prefix in reads:
+        code, _, err = next(results)
+        what = f"{store} {split}[{p0}:{p1}] on {ranks} ranks"
+        if not check(code == 0, f"{what}: exit {code}: {err}"):
+            continue
+        a, b = read_back(prefix, ranks)
+        names = ("bench/chosen", "bench/rejected") if split == "bench" else (f"{split}/embeddings", f"{split}/rewards")
+        with h5py.File(store, "r") as f:
+            check(a.tobytes() == f[names[0]][p0:p1].astype(np.float32).tobytes(), f"{what}: {names[0]} differs")
+            check(b.tobytes() == f[names[1]][p0:p1].astype(np.float32).tobytes(), f"{what}: {names[1]} differs")
+    for store, ranks in verifies:
+        _, out, _ = next(results)
+        check(out.count(" matches") == 3 and "status          ok\n" in out, f"verify {store} on {ranks} ranks:\n{out}")
+    for store, bad, dataset, chunk, message in corrupt:
+        for ranks in (1, 2):
+            code, _, err = next(results)
+            lines = [l for l in err.splitlines() if "error:" in l]
+            check(code != 0 and len(lines) == 1 and bad in lines[0] and f"/{dataset}: {message}" in lines[0],
+                  f"{store}: {dataset} chunk {chunk} corrupt, {ranks} ranks: exit {code}, stderr {err!r}")
+        code, _, err = next(results)
+        check(code != 0 and f"/{dataset}: {message}" in err, f"verify {dataset} chunk {chunk} corrupt: {err!r}")
+    for split, p0, p1, where, ranks in nans:
+        code, _, err = next(results)
+        check(code != 0 and f"/{split}/embeddings: non-finite value {where}" in err,
+              f"{split}[{p0}:{p1}] with NaN/Inf on {ranks} ranks: exit {code}, stderr {err!r}")
 finish("store_direct_chunks")

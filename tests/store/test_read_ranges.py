@@ -8,45 +8,48 @@ import sys
 import h5py
 import numpy as np
 
-from storetest import TempDir, check, finish, run, synth
+from storetest import TempDir, check, finish, run_all, synth
 
 tool = sys.argv[1]
 
 
-def read_with_tool(store, split, p0, p1, chunk_bytes, ranks, prefix):
+def tool_read(store, split, p0, p1, chunk_bytes, ranks, prefix):
+    """The store_tool command reading [p0, p1) into PREFIX.<rank>.{a,b}; exit 0 expected."""
     for old in glob.glob(prefix + ".*"):
         os.remove(old)
-    run([tool, "read", store, split, p0, p1, chunk_bytes, prefix], ranks=ranks, expect=0)
+    return [tool, "read", store, split, p0, p1, chunk_bytes, prefix], ranks, 0
+
+
+def read_back(prefix, ranks):
     a = np.concatenate([np.fromfile(f"{prefix}.{r}.a", dtype=np.float32) for r in range(ranks)])
     b = np.concatenate([np.fromfile(f"{prefix}.{r}.b", dtype=np.float32) for r in range(ranks)])
     return a, b
 
 
+def slices(store, split, p0, p1):
+    with h5py.File(store, "r") as f:
+        if split == "bench":
+            return (f["bench/chosen"][p0:p1].astype(np.float32).ravel(), f["bench/rejected"][p0:p1].astype(np.float32).ravel())
+        return f[f"{split}/embeddings"][p0:p1].astype(np.float32).ravel(), f[f"{split}/rewards"][p0:p1].ravel()
+
+
+# The stores are written first; every read then runs a few at a time (storetest.run_all),
+# each into its own output prefix, and is checked against h5py as before.
 with TempDir() as d:
+    reads, bad = [], []  # (what, store, split, p0, p1, ranks, prefix); (store, ranks, prefix)
     for dtype in ("float32", "float16"):
         store = os.path.join(d, f"{dtype}.h5")
         synth(store, sets=[f"synth.dtype={dtype}"])
-        with h5py.File(store, "r") as f:
-            ranges = [("train", 0, 301), ("train", 17, 123), ("test", 3, 50), ("test", 5, 5), ("bench", 2, 37)]
-            for index, (split, p0, p1) in enumerate(ranges):
-                if split == "bench":
-                    want_a = f["bench/chosen"][p0:p1].astype(np.float32).ravel()
-                    want_b = f["bench/rejected"][p0:p1].astype(np.float32).ravel()
-                else:
-                    want_a = f[f"{split}/embeddings"][p0:p1].astype(np.float32).ravel()
-                    want_b = f[f"{split}/rewards"][p0:p1].ravel()
-                # Every (piece bound, rank count) pair appears across the ranges; one
-                # mpirun each keeps the test at a few seconds.
-                for c, chunk_bytes in enumerate((50, 1000, 1 << 20)):
-                    for ranks in ((c + index) % 3 + 1,):
-                        a, b = read_with_tool(store, split, p0, p1, chunk_bytes, ranks, os.path.join(d, "out"))
-                        what = f"{dtype} {split}[{p0}:{p1}] chunk {chunk_bytes} B, {ranks} ranks"
-                        check(a.tobytes() == want_a.tobytes(), f"{what}: embeddings differ from h5py")
-                        check(b.tobytes() == want_b.tobytes(), f"{what}: rewards differ from h5py")
+        ranges = [("train", 0, 301), ("train", 17, 123), ("test", 3, 50), ("test", 5, 5), ("bench", 2, 37)]
+        for index, (split, p0, p1) in enumerate(ranges):
+            # Every (piece bound, rank count) pair appears across the ranges; one
+            # mpirun each keeps the test at a few seconds.
+            for c, chunk_bytes in enumerate((50, 1000, 1 << 20)):
+                for ranks in ((c + index) % 3 + 1,):
+                    reads.append((f"{dtype} {split}[{p0}:{p1}] chunk {chunk_bytes} B, {ranks} ranks", store, split, p0, p1,
+                                  chunk_bytes, ranks, os.path.join(d, f"out{len(reads)}")))
         for ranks in (1, 2):
-            code, out, err = run([tool, "read", store, "test", 40, 54, 1000, os.path.join(d, "bad")], ranks=ranks)
-            check(code != 0 and "/test/embeddings" in err and "outside [0, 53)" in err,
-                  f"out-of-range read on {ranks} ranks: exit {code}, stderr {err!r}")
+            bad.append((store, ranks, os.path.join(d, f"bad{len(bad)}")))
     # A store written by h5py itself (contiguous datasets, h5py's own float16 type).
     store = os.path.join(d, "h5py.h5")
     rng = np.random.default_rng(8)
@@ -58,10 +61,21 @@ with TempDir() as d:
             f[f"{split}/rewards"] = rng.normal(size=(n, k)).astype(np.float32)
         f["bench/chosen"] = rng.normal(size=(3, 10)).astype(np.float16)
         f["bench/rejected"] = rng.normal(size=(3, 10)).astype(np.float16)
-    with h5py.File(store, "r") as f:
-        for split, p0, p1, ranks in [("train", 2, 9, 2), ("test", 0, 5, 1), ("bench", 0, 3, 2)]:
-            a, b = read_with_tool(store, split, p0, p1, 30, ranks, os.path.join(d, "out"))
-            names = ("bench/chosen", "bench/rejected") if split == "bench" else (f"{split}/embeddings", f"{split}/rewards")
-            check(a.tobytes() == f[names[0]][p0:p1].astype(np.float32).tobytes(), f"h5py store: {names[0]}")
-            check(b.tobytes() == f[names[1]][p0:p1].astype(np.float32).tobytes(), f"h5py store: {names[1]}")
+    for split, p0, p1, ranks in [("train", 2, 9, 2), ("test", 0, 5, 1), ("bench", 0, 3, 2)]:
+        reads.append((f"h5py store {split}[{p0}:{p1}]", store, split, p0, p1, 30, ranks, os.path.join(d, f"out{len(reads)}")))
+
+    commands = [tool_read(store, split, p0, p1, chunk_bytes, ranks, prefix)
+                for _, store, split, p0, p1, chunk_bytes, ranks, prefix in reads]
+    commands += [([tool, "read", store, "test", 40, 54, 1000, prefix], ranks) for store, ranks, prefix in bad]
+    results = run_all(commands)
+    for (what, store, split, p0, p1, chunk_bytes, ranks, prefix), (code, _, _) in zip(reads, results):
+        if code != 0:
+            continue  # run_all has recorded the failure
+        a, b = read_back(prefix, ranks)
+        want_a, want_b = slices(store, split, p0, p1)
+        check(a.tobytes() == want_a.tobytes(), f"{what}: embeddings differ from h5py")
+        check(b.tobytes() == want_b.tobytes(), f"{what}: rewards differ from h5py")
+    for (store, ranks, _), (code, out, err) in zip(bad, results[len(reads):]):
+        check(code != 0 and "/test/embeddings" in err and "outside [0, 53)" in err,
+              f"out-of-range read on {ranks} ranks: exit {code}, stderr {err!r}")
 finish("store_read_ranges")
