@@ -32,6 +32,7 @@
 #include "rmens/base/common.h"
 #include "rmens/member/family.h"
 #include "rmens/store/h5util.h"
+#include "rmens/store/store_pairs.h"
 #include "rmens/base/parallel.h"
 #include "rmens/kernels/tiled_blas.h"
 #include "rmens/kernels/precision.h"
@@ -184,6 +185,28 @@ static int labelled_pairs(const active_ctx *c, rm_pairs *out)
 
 /* ---- scoring the pool ---- */
 
+/* The pool pairs are rows (winner, loser): the orientation is the label. The criteria
+ * are symmetric in theory but not in floating point (sigmoid(-d) is not 1 - sigmoid(d) to
+ * the last bit), so a pair unselected so far could sway the selection through its label.
+ * Each pair is read instead in the orientation where the members' summed score difference
+ * is >= 0: negation is exact, so a pair and its swapped copy get the same bits, whatever
+ * its label (tests/pairs/active_pairs.py swaps the unselected pairs and gets the same rounds). */
+static void orient_pairs(active_ctx *c, size_t b, size_t nb, size_t nl)
+{
+    const int E = c->deal.n_members, H = c->H;
+    for (size_t i = 0; i < nb; i++) {
+        float sum = 0.0f;
+        for (int m = 0; m < E; m++) sum += c->d[(size_t)m * nl + b + i];
+        if (!(sum < 0.0f)) continue;
+        for (int m = 0; m < E; m++) {
+            c->d[(size_t)m * nl + b + i] = -c->d[(size_t)m * nl + b + i];
+            if (!c->x) continue;
+            float *x = c->x + ((size_t)m * nl + b + i) * (size_t)H;
+            for (int h = 0; h < H; h++) x[h] = -x[h];
+        }
+    }
+}
+
 /* d (and x for the D-optimal rules) of this rank's pool pairs with every member. */
 static int score_pool(active_ctx *c)
 {
@@ -215,6 +238,7 @@ static int score_pool(active_ctx *c)
                 for (int h = 0; h < H; h++) out[h] = act[i * (size_t)H + h] - act[(nb + i) * (size_t)H + h];
             }
         }
+        if (rc == 0) orient_pairs(c, b, nb, nl);
     }
     for (int m = 0; ws && m < E; m++) rm_member_scorer_free(&ws[m]);
     free(ws), free(X), free(raw);
@@ -678,16 +702,9 @@ int rm_active_run(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
         rc = rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job", cfg->parallel_ranks_per_member, c.size);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out;
     /* the store's shapes only (metadata): the pool is checked before anything is read or written */
-    if (strcmp(cfg->pairs_source, "store") == 0) /* a pool of stored pairs: issue 29, not built yet */
-        rc = rm_errorf("rmens active with pairs.source = \"store\" is not supported yet (the pool is drawn by pairs.* "
-                       "from golden rewards)");
-    if ((rc = rm_all_ok(comm, rc)) != 0) goto out;
-    if ((rc = rm_all_ok(comm, rm_store_open(&c.store, cfg->store, comm))) != 0) goto out;
+    /* pairs.source = "store": the pool is stored pairs (each once), labelled by the human */
+    if ((rc = rm_store_open_for_run(&c.store, cfg, comm)) != 0) goto out;
     store_open = 1;
-    if (!c.store.has_golden)
-        rc = rm_errorf("%s holds human-labelled pairs only: rmens active draws its pool from golden rewards", cfg->store);
-    if ((rc = rm_all_ok(comm, rc)) != 0) goto out;
-    c.store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
     if ((rc = rm_all_ok(comm, check_pool(cfg, &c.store))) != 0) goto out;
     if (c.rank == 0) rc = prepare_output(cfg, &c.paths, force, resume, &mode);
     MPI_Bcast(&mode, 1, MPI_INT, 0, comm);

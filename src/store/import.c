@@ -428,6 +428,10 @@ static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, M
     size_t chunk_bytes = a->chunk_bytes ? a->chunk_bytes : IMPORT_DEFAULT_CHUNK;
     rm_store st;
     if (rm_store_open(&st, a->output, comm) != 0) return -1;
+    if (st.has_pairs) { /* the same on every rank: no agreement needed */
+        rm_store_close(&st);
+        return rm_errorf("%s holds preference pairs (/pairs): views of pair stores are not supported", a->output);
+    }
     st.read_chunk_bytes = chunk_bytes;
     int rc = rm_all_ok(comm, check_view_shapes(in, &st));
     for (int sp = 0; sp < 2 && rc == 0; sp++) rc = check_view_rewards(in, &st, sp, chunk_bytes, comm);
@@ -467,14 +471,18 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     for (int i = IN_TRAIN_EMB; i <= IN_TEST_REW; i++) golden_given += paths[i] != NULL;
     for (int i = IN_TRAIN_CHOSEN; i <= IN_TEST_GROUPS; i++)
         if (i != IN_TRAIN_GROUPS && i != IN_TEST_GROUPS) pairs_given += paths[i] != NULL;
-    if (golden_given != 0 && golden_given != 4)
-        rc = rm_errorf("--train-embeddings, --train-rewards, --test-embeddings and --test-rewards go together (got %d of them)",
-                       golden_given);
+    static const char *const golden_flags[4] = {"--train-embeddings", "--train-rewards", "--test-embeddings", "--test-rewards"};
+    static const char *const pair_flags[4] = {"--train-chosen", "--train-rejected", "--test-chosen", "--test-rejected"};
+    const int pair_inputs[4] = {IN_TRAIN_CHOSEN, IN_TRAIN_REJECTED, IN_TEST_CHOSEN, IN_TEST_REJECTED};
+    int missing_golden = 0, missing_pair = 0;
+    while (missing_golden < 3 && paths[IN_TRAIN_EMB + missing_golden]) missing_golden++;
+    while (missing_pair < 3 && paths[pair_inputs[missing_pair]]) missing_pair++;
+    if ((golden_given != 0 && golden_given != 4) || golden_given + pairs_given == 0)
+        rc = rm_errorf("missing %s: --train-embeddings, --train-rewards, --test-embeddings and --test-rewards go together%s",
+                       golden_flags[missing_golden], golden_given ? "" : " (or import pairs: --train-chosen ...)");
     else if (pairs_given != 0 && pairs_given != 4)
-        rc = rm_errorf("--train-chosen, --train-rejected, --test-chosen and --test-rejected go together (got %d of them)",
-                       pairs_given);
-    else if (golden_given + pairs_given == 0)
-        rc = rm_errorf("nothing to import: give --train-embeddings ... (golden rewards) or --train-chosen ... (pairs), or both");
+        rc = rm_errorf("missing %s: --train-chosen, --train-rejected, --test-chosen and --test-rejected go together",
+                       pair_flags[missing_pair]);
     else if ((a->train_groups || a->test_groups) && !pairs_given)
         rc = rm_errorf("--train-groups/--test-groups belong to the pair inputs (--train-chosen ...)");
     else if (a->view && pairs_given)
