@@ -23,6 +23,15 @@ it wrote, one a line:
                             Spearman of its first feature with the golden reward and with
                             each scorer, and the golden best-of-n of ranking by the feature
                             alone ("the longer answer wins") against the mean aggregator's
+  pairs_risk_coverage.png   only on a store of human-labelled pairs (results.json
+                            "pairs_test"): the mean ensemble's accuracy against the human
+                            label on the share of test pairs it is least uncertain about
+                            (coverage), beside its accuracy on all pairs and a single
+                            member's; the title has the disagreement AUROC
+  pairs_reliability.png     only with "pairs_test": reliability diagram of the mean
+                            ensemble's P(chosen preferred) on both orders of each test pair,
+                            marker area by pairs per bin, with ECE, Brier score and log loss
+                            of the mean ensemble and of a single member
 A figure (or curve) whose fields older results lack is skipped with a one-line note on
 stderr. The style and panels are those of the campaign figures (analysis/plots.py).
 """
@@ -30,6 +39,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plots  # noqa: E402  (also selects the Agg backend)
@@ -323,9 +333,107 @@ def plot_feature_bias(results, path, title):
     return True
 
 
+def wrapped(fig, title):
+    """A figure title with each line wrapped to the figure's width (about 10 characters an
+    inch at the title's size), so a long run label is not cut."""
+    width = max(20, int(10 * fig.get_figwidth()))
+    return "\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in title.split("\n"))
+
+
+def pairs_count(n, coverage):
+    """How many test pairs the evaluator keeps at `coverage` = j / 10: max(1, (j n + 5) // 10)."""
+    return max(1, (round(coverage * 10) * n + 5) // 10)
+
+
+def plot_pairs_risk_coverage(results, path, title):
+    """Selective accuracy of the mean ensemble on human-labelled test pairs: the pairs it is
+    least uncertain about first, against the share kept; its and a single member's accuracy
+    on all pairs as horizontal lines."""
+    pairs = results.get("pairs_test")
+    if not pairs:  # not a pair store: no figure, and nothing to note
+        return False
+    selective = pairs.get("selective")
+    if not selective or not selective.get("coverage"):
+        skipped("pairs_risk_coverage.png", "pairs_test.selective")
+        return False
+    n = int(pairs["n"])
+    coverage, accuracy = floats(selective["coverage"]), floats(selective["accuracy"])
+    fig, ax = plt.subplots(figsize=(7.4, 5.6))
+    colour, _, marker = plots.aggregator_style("mean")
+    ax.plot(coverage, accuracy, color=colour, marker=marker, markersize=6,
+            label="mean ensemble: the pairs of lowest disagreement")
+    full = lookup(pairs, "aggregators.mean.accuracy")
+    if full is None:
+        full = accuracy[-1]
+    ax.axhline(full, color=colour, linestyle="--", linewidth=1, label=f"mean ensemble: all {n} pairs ({full:.3f})")
+    single = pairs.get("single", {})
+    if single.get("accuracy") is not None:
+        s_colour, s_style, _ = plots.aggregator_style("single")
+        acc, std = float(single["accuracy"]), single.get("accuracy_std")
+        label = f"single member: all {n} pairs ({acc:.3f}"
+        if std is not None:
+            ax.axhspan(acc - std, acc + std, color=s_colour, alpha=0.15, linewidth=0)
+            label += f" ± {std:.3f} s.d. over {results.get('members', 'the')} members"
+        ax.axhline(acc, color=s_colour, linestyle=s_style, linewidth=1, label=label + ")")
+    ax.set_xlim(0.05, 1.03)
+    ax.set_xticks(coverage, [f"{c:g}\n({pairs_count(n, c)})" for c in coverage], fontsize=8)
+    ax.set_xlabel("coverage: share of test pairs kept, lowest member disagreement first\n(pairs kept)")
+    ax.set_ylabel("accuracy against the human label\n(share of kept pairs where the chosen reply scores higher)")
+    ax.grid(alpha=0.3)
+    auroc = pairs.get("disagreement_auroc")
+    auroc = "n/a" if auroc is None else f"{auroc:.3f}"
+    ax.set_title(f"{n} human-labelled test pairs; AUROC(disagreement → wrong) {auroc} (chance 0.5)", fontsize=9)
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    plots.finish(fig, path, wrapped(fig, f"Selective accuracy: keep the pairs the ensemble agrees on\n{title}"), legend=False)
+    return True
+
+
+def plot_pairs_reliability(results, path, title):
+    """Reliability diagram of the mean ensemble's P(chosen preferred) on the test pairs (both
+    orders of each pair), marker area by pairs per bin; a single member's figures beside."""
+    pairs = results.get("pairs_test")
+    if not pairs:  # not a pair store: no figure, and nothing to note
+        return False
+    bins = lookup(pairs, "reliability.mean")
+    if not bins or "mean_p" not in bins:
+        skipped("pairs_reliability.png", "pairs_test.reliability.mean")
+        return False
+    points = [(p, y, c) for p, y, c in zip(bins["mean_p"], bins["frac_chosen"], floats(bins["count"]))
+              if p is not None and y is not None and c > 0]  # null: an empty bin
+    fig, ax = plt.subplots(figsize=(6.8, 7.0))
+    ax.plot([0, 1], [0, 1], color="black", linestyle=":", linewidth=1, label="perfect calibration")
+    colour, style, marker = plots.aggregator_style("mean")
+    mean_cal = lookup(pairs, "aggregators.mean.calibration") or {}
+    if points:
+        x, y, count = zip(*points)
+        ax.plot(x, y, color=colour, linestyle=style, linewidth=1, alpha=0.5)
+        biggest = max(count)
+        ax.scatter(x, y, s=[15 + 385 * c / biggest for c in count], color=colour, marker=marker, alpha=0.75,
+                   edgecolors="white", linewidths=0.6, zorder=3,
+                   label=calibration_label("mean ensemble", mean_cal))
+        for xi, yi, c in zip(x, y, count):
+            ax.annotate(f"{c:.0f}", (xi, yi), xytext=(6, -9), textcoords="offset points", fontsize=7, color="0.3")
+    single_cal = lookup(pairs, "single.calibration")
+    if single_cal:  # figures only: the evaluator keeps no bins of the members
+        ax.plot([], [], linestyle="none", label=calibration_label(
+            f"single member (mean over {results.get('members', 'the')} members; no curve)", single_cal))
+    ax.set_xlim(-0.03, 1.03)  # room for the markers of bins at 0 and 1
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_aspect("equal")
+    ax.set_xlabel("predicted P(chosen preferred) of the mean ensemble")
+    ax.set_ylabel("observed share of chosen replies (human label)")
+    ax.set_title(f"{pairs['n']} test pairs, both orders: 2 × {pairs['n']} points in 15 equal-width bins;\n"
+                 "marker area and number: points per bin", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, frameon=False, labelspacing=0.8)
+    plots.finish(fig, path, wrapped(fig, f"Calibration on human-labelled pairs\n{title}"), legend=False)
+    return True
+
+
 FIGURES = [("bon_vs_kl.png", plot_bon_vs_kl), ("ensemble_size.png", plot_ensemble_size),
            ("reliability.png", plot_reliability), ("uncertainty_vs_error.png", plot_uncertainty),
-           ("feature_bias.png", plot_feature_bias)]
+           ("feature_bias.png", plot_feature_bias), ("pairs_risk_coverage.png", plot_pairs_risk_coverage),
+           ("pairs_reliability.png", plot_pairs_reliability)]
 
 
 def make_figures(run_dir):

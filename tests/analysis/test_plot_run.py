@@ -7,7 +7,11 @@ of the expected pixel size (read from its IHDR header: figure size x 110 dpi). T
 copy of results.json without the fields older results lack (proxy_bon, calibration,
 uncertainty.error_by_disagreement), that it still succeeds, notes each skipped figure or
 curve in one line on stderr, and writes the others; and that a directory without
-results.json is a clear error. Expects RMENS, MPIRUN, SRCDIR (set by ctest).
+results.json is a clear error. Then, on a store of the committed human-labelled pairs
+(tests/data/real/hh_rlhf_harmless_use_tail, `rmens import`) and `rmens run configs/pairs.cfg`
+(3 members, 10 epochs): that results.json has "pairs_test" and plot_run.py also writes
+pairs_risk_coverage.png and pairs_reliability.png, images matplotlib reads back; the runs
+without pairs_test above write neither. Expects RMENS, MPIRUN, SRCDIR (set by ctest).
 """
 import json
 import os
@@ -27,6 +31,9 @@ GOLDEN_ONLY = (770, 660)
 FIELDS = {"bon_vs_kl.png": "aggregators.mean.proxy_bon", "reliability.png": "aggregators.mean.calibration.bins",
           "uncertainty_vs_error.png": "uncertainty.error_by_disagreement"}
 MIN_BYTES = 15000  # a PNG of axes, labels and curves at these sizes; an empty canvas is ~5 kB
+# The figures of a run on a pair store (results.json "pairs_test") and nothing else.
+PAIRS_FIGURES = ("pairs_risk_coverage.png", "pairs_reliability.png")
+PAIRS_MIN_BYTES = 10000
 
 failures = []
 
@@ -87,6 +94,47 @@ def strip_new_fields(results):
     return results
 
 
+def readable_image(path):
+    """(height, width) of the PNG as matplotlib reads it back, or the error it raises."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.image
+    try:
+        return matplotlib.image.imread(path).shape[:2]
+    except Exception as e:  # noqa: BLE001  (the message is the failure)
+        return f"{type(e).__name__}: {e}"
+
+
+def check_pairs_run(rmens, mpirun, src, plot_run, work, env):
+    """A store of the committed human-labelled pairs, `rmens run configs/pairs.cfg` on it, and
+    plot_run.py: the run's figures plus the two pair figures, each a PNG matplotlib reads."""
+    data = os.path.join(src, "tests", "data", "real", "hh_rlhf_harmless_use_tail")
+    store, out = os.path.join(work, "pairs.h5"), os.path.join(work, "pairs_run")
+    arrays = [(f"--{split}-{part}", os.path.join(data, f"{split}_{stem}.npy"))
+              for split in ("train", "test") for part, stem in (("chosen", "chosen"), ("rejected", "rejected"),
+                                                                ("groups", "group"))]
+    run([rmens, "import", *[a for pair in arrays for a in pair], "--output", store, "--float16"], "rmens import")
+    sets = [f"store={store}", f"output={out}", "ensemble.members=3", "train.epochs=10", "parallel.blas_threads=1"]
+    run([mpirun, "--oversubscribe", "--bind-to", "none", "-n", "2", rmens, "run",
+         os.path.join(src, "configs", "pairs.cfg"), *[a for s in sets for a in ("--set", s)]], "rmens run (pairs)")
+    with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+        results = json.load(f)
+    if not check("pairs_test" in results, "results.json of a run on a pair store has no pairs_test"):
+        return
+    p = subprocess.run([PYTHON, plot_run, out], capture_output=True, text=True, timeout=300, env=env)
+    check(p.returncode == 0 and "Traceback" not in p.stderr,
+          f"plot_run.py on the pair run exited with {p.returncode}: {p.stderr.strip()}")
+    printed = [line for line in p.stdout.splitlines() if line.strip()]
+    for name in PAIRS_FIGURES:
+        path = os.path.join(out, "figures", name)
+        check(path in printed, f"plot_run.py did not print {path}: {printed}")
+        if not check(os.path.isfile(path), f"{path} missing"):
+            continue
+        check(os.path.getsize(path) > PAIRS_MIN_BYTES, f"{name}: only {os.path.getsize(path)} bytes")
+        shape = readable_image(path)
+        check(isinstance(shape, tuple) and min(shape) >= 300, f"{name}: matplotlib reads it back as {shape}")
+
+
 def main():
     rmens, mpirun, src = os.environ["RMENS"], os.environ["MPIRUN"], os.environ["SRCDIR"]
     plot_run = os.path.join(src, "analysis", "plot_run.py")
@@ -131,6 +179,14 @@ def main():
               f"expected 3 one-line notes (proxy panel, reliability, uncertainty), got {notes}")
         for name in ("reliability.png", "uncertainty_vs_error.png"):
             check(not os.path.exists(os.path.join(old_dir, "figures", name)), f"{name} drawn without its fields")
+
+        # Results without pairs_test (the synthetic run, the older results): no pair figure.
+        for directory in (run_dir, old_dir):
+            for name in PAIRS_FIGURES:
+                check(not os.path.exists(os.path.join(directory, "figures", name)),
+                      f"{name} drawn for {os.path.basename(directory)} (results without pairs_test)")
+
+        check_pairs_run(rmens, mpirun, src, plot_run, work, env)
 
         # No results at all: an error naming the file, no figure.
         empty = os.path.join(work, "empty")
