@@ -8,3 +8,8 @@ rmens_script_test(pairs_hh_rlhf ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pai
 set_tests_properties(pairs_hh_rlhf PROPERTIES LABELS "e2e;real" TIMEOUT 600)
 rmens_script_test(pairs_check_selftest ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pairs/check_pairs_test.py --selftest)
 set_tests_properties(pairs_check_selftest PROPERTIES LABELS "e2e")
+# rmens active on a pool of stored pairs: every strategy rank-invariant (1, 2 ranks) and
+# blind to labels it has not selected (a store with every unselected label reversed gives
+# the same rounds; the pool's pairs from tests/member/pairs_dump.c), resume after SIGKILL.
+rmens_script_test(pairs_active ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pairs/active_pairs.py $<TARGET_FILE:pairs_dump>)
+set_tests_properties(pairs_active PROPERTIES LABELS "e2e;real;mpi" TIMEOUT 600)
