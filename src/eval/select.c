@@ -21,6 +21,7 @@
 #include "rmens/member/member_scoring.h"
 #include "rmens/member/pairs.h"
 #include "rmens/store/store.h"
+#include "rmens/store/store_pairs.h"
 
 #define MAX_VALUES 32
 
@@ -168,7 +169,8 @@ static double fold_accuracy(const float *scores, const float *rewards, const uin
 }
 
 /* Train the point's members without fold f's pairs and score fold f. */
-static int run_job(const rm_settings *cfg, const rm_train_data *data, int folds, int fold, int members, double *score)
+static int run_job(const rm_settings *cfg, const rm_train_data *data, const uint32_t *groups, size_t n_groups, int folds,
+                   int fold, int members, double *score)
 {
     const size_t N = data->n_prompts, K = data->n_responses;
     rm_annotator ann;
@@ -177,6 +179,8 @@ static int run_job(const rm_settings *cfg, const rm_train_data *data, int folds,
     rm_pairs_design_from_settings(&d, cfg);
     d.folds = folds;
     d.heldout_fold = fold;
+    d.prompt_group = groups; /* stored pairs: a dialogue's pairs stay in one fold */
+    d.n_groups = n_groups;
     rm_pairs pairs;
     if (rm_pairs_build(&pairs, data->rewards, N, K, &d, &ann) != 0) return -1;
     unsigned char *in_fold = rm_alloc(N + 1, 1, "fold prompts");
@@ -184,7 +188,7 @@ static int run_job(const rm_settings *cfg, const rm_train_data *data, int folds,
     uint32_t *items = rm_alloc(N * K + 1, sizeof(uint32_t), "fold items");
     float *raw = rm_alloc(N * K + 1, sizeof(float), "fold scores");
     float *mean = rm_calloc(N * K + 1, sizeof(float), "fold scores");
-    int rc = in_fold && prompts && items && raw && mean ? rm_pairs_fold_prompts(d.seed, N, folds, fold, in_fold) : -1;
+    int rc = in_fold && prompts && items && raw && mean ? rm_pairs_heldout_prompts(&d, N, in_fold) : -1;
     size_t n_fold = 0;
     for (size_t p = 0; p < N && rc == 0; p++)
         if (in_fold[p]) {
@@ -215,6 +219,8 @@ typedef struct {
     int view[RM_MAX_SELECT_AXES * MAX_VALUES];
     rm_shared_split split[RM_MAX_SELECT_AXES * MAX_VALUES];
     rm_train_data data[RM_MAX_SELECT_AXES * MAX_VALUES];
+    uint32_t *groups; /* stored pairs: each train pair's group (rmens/store/store_pairs.h); NULL otherwise */
+    size_t n_groups;
 } windows;
 
 static int windows_load(windows *w, grid *g, rm_store *store, MPI_Comm comm, int threads)
@@ -248,7 +254,7 @@ static int cross_validate(grid *g, windows *w, MPI_Comm comm, int rank, int size
     double t0 = rm_now(), last = t0;
     for (int j = rank; j < n_jobs && rc == 0; j += size) {
         const int p = j / g->folds, f = j % g->folds;
-        rc = run_job(&g->settings[p], &w->data[g->view[p]], g->folds, f, g->members, &g->scores[j]);
+        rc = run_job(&g->settings[p], &w->data[g->view[p]], w->groups, w->n_groups, g->folds, f, g->members, &g->scores[j]);
         if (rc != 0) {
             rm_error_context("select.grid point %d, fold %d", p, f);
             break;
@@ -393,18 +399,14 @@ int rm_select(const rm_settings *cfg, const char *config_path, const char *const
     rc = rm_all_ok(comm, grid_create(&g, cfg, config_path, sets, n_sets));
     int threads = rm_set_blas_threads(comm, (int)cfg->parallel_blas_threads);
     if (rc == 0) rc = rm_all_ok(comm, rm_precision_select(cfg->model_precision, rank == 0, NULL));
-    /* folds over stored pairs would need their dialogues kept together (not built yet) */
-    if (rc == 0 && strcmp(cfg->pairs_source, "store") == 0)
-        rc = rm_all_ok(comm, rm_errorf("rmens select with pairs.source = \"store\" is not supported yet: choose train.l2 "
-                                       "with rmens train --set train.val_split=\"prompts\" (validation by dialogue)"));
-    if (rc == 0) rc = rm_all_ok(comm, rm_store_open(&store, cfg->store, comm));
-    if (rc == 0 && !store.has_golden)
-        rc = rm_all_ok(comm, rm_errorf("%s holds human-labelled pairs only: rmens select needs golden rewards", cfg->store));
+    /* pairs.source = "store": folds of stored pairs, a dialogue (group) never cut */
+    if (rc == 0) rc = rm_store_open_for_run(&store, cfg, comm);
     store_open = rc == 0;
-    if (store_open) store.read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
-    if (rc == 0 && store.split[RM_SPLIT_TRAIN].n_prompts < (size_t)g.folds)
-        rc = rm_all_ok(comm, rm_errorf("select.folds = %d is more than the %zu train prompts", g.folds,
-                                       store.split[RM_SPLIT_TRAIN].n_prompts));
+    if (rc == 0) rc = rm_all_ok(comm, rm_store_train_pair_groups(&store, &w.groups, &w.n_groups));
+    size_t units = w.groups ? w.n_groups : store_open ? store.split[RM_SPLIT_TRAIN].n_prompts : 0;
+    if (rc == 0 && units < (size_t)g.folds)
+        rc = rm_all_ok(comm, rm_errorf("select.folds = %d is more than the %zu train %s", g.folds, units,
+                                       w.groups ? "dialogues (pair groups)" : "prompts"));
     if (rc == 0) rc = windows_load(&w, &g, &store, comm, threads);
     if (rc == 0 && rank == 0)
         printf("[select] %d grid point(s) x %d folds = %d jobs of %d member(s) over %d rank(s)\n", g.n_points, g.folds,
@@ -422,6 +424,7 @@ int rm_select(const rm_settings *cfg, const char *config_path, const char *const
         for (int a = 0; a < g.n_axes; a++) point_override(&g, best, a, choice->items[a], sizeof choice->items[a]);
     }
     for (int i = 0; i < w.n; i++) rm_shared_split_free(&w.split[i]);
+    free(w.groups);
     if (store_open) rm_store_close(&store);
     grid_free(&g);
     free(path);

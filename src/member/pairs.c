@@ -333,6 +333,15 @@ static int prompt_sides(const rm_pairs_design *d, size_t N, unsigned char *side)
     return rc;
 }
 
+int rm_pairs_heldout_prompts(const rm_pairs_design *d, size_t n_prompts, unsigned char *in_fold)
+{
+    rm_pairs_design folds_only = *d;
+    folds_only.split_prompts = 0; /* the fold alone, not a validation split as well */
+    if (prompt_sides(&folds_only, n_prompts, in_fold) != 0) return -1;
+    for (size_t q = 0; q < n_prompts; q++) in_fold[q] = in_fold[q] == SIDE_HELD_OUT;
+    return 0;
+}
+
 /* order = the training pairs, then the validation pairs, then the dropped ones, each in
  * the order of the pairs' permutation (already in p->order). */
 int rm_pairs_split_by_prompts(rm_pairs *p, const rm_pairs_design *d, size_t N, size_t K)

@@ -15,7 +15,8 @@ is imported with `rmens import --train-chosen ...`, then:
   5. refusals, one line each naming the key or file: the pair design keys with
      pairs.source = "store", pairs.source = "golden" on a store of pairs alone, a store
      without pairs under "store", eval with a config whose pairs.source differs from the
-     members', rmens active and rmens select on stored pairs (not built yet).
+     members';
+  6. rmens select on the stored pairs (folds keep a dialogue's pairs together).
 Expects RMENS, MPIRUN, SRCDIR (set by ctest)."""
 import json
 import os
@@ -125,8 +126,16 @@ refused(base_args + ["--set", "pairs.annotator_beta=1.0"], "pairs.annotator_beta
 refused(base_args + ["--set", 'pairs.source="golden"'], "pairs.source", "a store of pairs alone under pairs.source = golden")
 refused(["eval", CFG, "--set", f'store="{store}"', "--set", f'output="{runs[1]}"', "--force", "--set", "pairs.label_flip=0.1",
          "--set", 'pairs.source="golden"'], "pairs.source", "eval with another pairs.source than the members'")
-refused(["active", CFG, "--set", f'store="{store}"', "--set", f'output="{os.path.join(work, "act")}"'], "active",
-        "rmens active on stored pairs")
+
+# 6. rmens select on stored pairs: dialogue-grouped folds of the train pairs
+out = os.path.join(work, "select")
+rmens(["select", CFG, "--set", f'store="{store}"', "--set", f'output="{out}"', "--set",
+       'select.grid=["train.l2: 0.001 | 0.004 | 0.03"]', "--set", "select.folds=5", "--set", "select.members=2"])
+sel = json.load(open(os.path.join(out, "select.json")))
+check(len(sel["grid"]) == 3 and all(len(p["fold_scores"]) == 5 for p in sel["grid"])
+      and sel["choice"]["settings"]["train.l2"] in ("0.001", "0.004", "0.03"),
+      f"rmens select on stored pairs: 3 points x 5 dialogue-grouped folds, chose train.l2 = "
+      f"{sel['choice']['settings']['train.l2']} (mean {sel['choice']['mean']:.4f})")
 if failures:
     sys.exit("FAILED: " + "; ".join(failures))
 print("hh_rlhf pairs: all checks passed")

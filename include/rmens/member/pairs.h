@@ -99,6 +99,11 @@ int rm_pairs_split_by_prompts(rm_pairs *p, const rm_pairs_design *d, size_t n_pr
  * = 1 for them, 0 otherwise (in_fold[N]). */
 int rm_pairs_fold_prompts(uint64_t seed, size_t n_prompts, int folds, int fold, unsigned char *in_fold);
 
+/* The train prompts the design's held-out fold holds (d->folds > 0): in_fold[q] = 1 when
+ * prompt q's unit (the prompt, or its group with d->prompt_group) is in fold
+ * d->heldout_fold, 0 otherwise (in_fold[N]). */
+int rm_pairs_heldout_prompts(const rm_pairs_design *d, size_t n_prompts, unsigned char *in_fold);
+
 /* The leak between a training and a validation list of pair ids (items p*K + k):
  * the fractions of validation pairs with an item whose prompt, or which item itself,
  * appears in a training pair. NaN without validation pairs. */
