@@ -35,6 +35,8 @@ import plots  # noqa: E402  (the campaign plotting helpers: one plotting module)
 
 METRICS = [("bon", "golden best-of-n (largest n)"), ("spearman", "Spearman (within prompt)"),
            ("pair_accuracy", "pair accuracy")]
+YLABELS = {"bon": "golden reward of the pick", "spearman": "Spearman with golden",
+           "pair_accuracy": "test pairs ordered as golden"}
 ORDER = ["random", "entropy", "disagreement", "bald", "levelset", "dopt", "past_dopt"]
 SECONDS = ("train", "score", "select", "evaluate")  # active.json rounds[].seconds
 
@@ -128,11 +130,20 @@ def summarise(groups, full_accuracy):
     return summary
 
 
-def plot(groups, path, aggregator):
+def largest_n(runs):
+    """The best-of-n the "bon" panel shows: the largest n the runs evaluated."""
+    return max((int(n) for run in runs for r in run["rounds"][:1] for a in r["aggregators"].values() for n in a["bon"]),
+               default=None)
+
+
+def plot(groups, path, aggregator, n=None):
     # one scale per metric (plots.panel_grid shares y, for panels of one metric)
     fig, axes = plots.plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.4 + 0.8), squeeze=False)
     axes = axes.flat
     for ax, (key, title) in zip(axes, METRICS):
+        if key == "bon" and n is not None:
+            title = title.replace("best-of-n", f"best-of-{n}")
+        ax.set_ylabel(YLABELS.get(key, key))
         for s, (labels, m, seeds) in groups.items():
             mean = np.nanmean(m[key], axis=0)
             line, = ax.plot(labels, mean, marker="o", ms=3, label=s)
@@ -167,7 +178,7 @@ def main(argv):
     summary = summarise(groups, full)
     os.makedirs(os.path.join(a.directory, "figures"), exist_ok=True)
     figure = os.path.join(a.directory, "figures", "active_curves.png")
-    plot(groups, figure, a.aggregator)
+    plot(groups, figure, a.aggregator, largest_n(runs))
     with open(os.path.join(a.directory, "active_summary.json"), "w") as f:
         json.dump({"aggregator": a.aggregator, "full_pair_accuracy": full, "strategies": summary}, f, indent=1)
     lines = [f"# rmens active: label efficiency ({len(runs)} runs)", "", full_note + "." + seeds_note, "",

@@ -167,10 +167,28 @@ def plot_ensemble_size(results, path, title):
             y = [f["bon"].get(str(n_max)) if metric == "bon_reward" else f.get(metric) for _, f in points]
             curves.append(Curve(a, [k for k, _ in points], floats(y)))
         plots.draw_size_panel(ax, curves, [int(k) for k in ks], label)
-        ax.set_xticks([int(k) for k in ks], [f"{k}\n({subsets(ablation[k])})" for k in ks],
-                      fontsize=8)
+        # many sizes: plain k ticks and the subsets each point averages in the axis label
+        # (ten "k (10 subsets)" tick labels ran into one strip)
+        if len(ks) > 5:
+            ax.set_xticks([int(k) for k in ks], [str(k) for k in ks], fontsize=8)
+            ax.set_xlabel(f"ensemble size k ({subset_ranges(ablation, ks)})", fontsize=8)
+        else:
+            ax.set_xticks([int(k) for k in ks], [f"{k}\n({subsets(ablation[k])})" for k in ks], fontsize=8)
     plots.finish(fig, path, f"Ensemble size (mean over random k-member subsets), best-of-{n_max}\n{title}")
     return True
+
+
+def subset_ranges(ablation, ks):
+    """`k 1-9: 10 subsets each; k 10: 1 subset`: the subsets averaged, runs of equal counts joined."""
+    runs = []
+    for k in ks:
+        count = ablation[k].get("subsets", "?")
+        if runs and runs[-1][2] == count:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k, count])
+    return "; ".join(f"k {a}{'' if a == b else '-' + str(b)}: {subsets({'subsets': c})}{' each' if a != b else ''}"
+                     for a, b, c in runs)
 
 
 def subsets(ablation_k):

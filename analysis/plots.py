@@ -20,6 +20,7 @@ figure layout (finish) are defined here once.
 """
 import csv
 import math
+import textwrap
 import os
 import sys
 from collections import defaultdict
@@ -154,6 +155,10 @@ def replicate_stats(rows, x_key, y_key):
 def finish(fig, path, title, note=None, legend=True, dpi=DPI):
     """Title the figure, gather the panels' legend entries into one legend below them
     (each label once; `legend=False` keeps the panels' own legends), lay it out and save."""
+    # each title line wrapped to the figure's width (about 10 characters an inch at this
+    # size), so a long run label or config path is never cut at the edges
+    width = max(20, int(fig.get_figwidth() * 10))
+    title = "\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in title.split("\n"))
     fig.suptitle(title, fontsize=12)
     handles, labels = [], []
     for ax in fig.axes if legend else []:

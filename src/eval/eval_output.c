@@ -688,7 +688,7 @@ void rm_eval_print_diagnostics(FILE *out, const rm_eval_plan *p, const rm_eval_r
     fprintf(out, "error of the mean's preferred side by member disagreement std(P_m) (bin: error rate, pairs):\n ");
     for (int b = 0; b < RM_DISAGREEMENT_BINS; b++) {
         if (d->count[b] == 0) continue;
-        fprintf(out, " [%.2f,%.2f%c %.3f (%.0f)", d->lower[b], d->upper[b], b + 1 < RM_DISAGREEMENT_BINS ? ')' : ']',
+        fprintf(out, " [%g,%g%c %.3f (%.0f)", d->lower[b], d->upper[b], b + 1 < RM_DISAGREEMENT_BINS ? ')' : ']',
                 d->error_rate[b], d->count[b]);
     }
     fputc('\n', out);
