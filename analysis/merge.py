@@ -19,6 +19,17 @@ run's config and its point.json sweep record), members, aggregator, n, kl_bon, b
 aggregate score: the proxy), oracle_bon, spearman, pair_accuracy,
 bench_accuracy, pick_quantile, above_median, the run's agreement and uncertainty figures, and
 train_seconds (its members' training time, from members.h5).
+
+When some run was judged on human-labelled test pairs (results.json "pairs_test": `rmens
+eval` on a pair store), both tables get more columns, empty for runs without them:
+campaign.csv pairs_accuracy (the row's aggregator's accuracy on the test pairs: the share
+of pairs whose chosen reply it scores higher, a tie half; for `single` the mean over
+members), pairs_ece, pairs_brier, pairs_log_loss (calibration of P(chosen preferred), on
+`mean` and `single` rows), pairs_selective_50 (the mean aggregator's accuracy on the half
+of the pairs where the members disagree least) and pairs_disagreement_auroc (on `mean`
+rows), pairs_n (test pairs, every row of the run); ablation.csv pairs_accuracy,
+pairs_accuracy_std (over the k-member subsets) and pairs_ece of the mean aggregator (on
+`mean` rows). A campaign without such runs has neither column set.
 """
 import csv
 import glob
@@ -32,6 +43,10 @@ NOT_SWEPT = {"store", "output"}
 AGREEMENT = ["member_spearman", "pair_agreement", "best_pick_agreement"]
 UNCERTAINTY = ["mean_std", "std_rank_error_spearman", "disagreement_auroc"]
 FIGURES = ["spearman", "pair_accuracy", "bench_accuracy", "pick_quantile", "above_median"]
+# Human-labelled test pairs (results.json "pairs_test"), only when some run has them.
+PAIRS_COLUMNS = ["pairs_accuracy", "pairs_ece", "pairs_brier", "pairs_log_loss", "pairs_selective_50",
+                 "pairs_disagreement_auroc", "pairs_n"]
+PAIRS_ABLATION_COLUMNS = ["pairs_accuracy", "pairs_accuracy_std", "pairs_ece"]
 
 
 # ---- a small reader for libconfig text (the `config` attribute of results.h5) ----
@@ -239,6 +254,36 @@ def ensemble_rows(base, ens, kl, oracle):
     return rows
 
 
+def pairs_cells(pt, aggregator):
+    """campaign.csv's pairs_* cells of one row (aggregator: an ensemble aggregator's name,
+    "single" or "oracle") from results.json "pairs_test" (None: the run has none)."""
+    if pt is None:
+        return {}
+    figs = pt.get("single") if aggregator == "single" else (pt.get("aggregators") or {}).get(aggregator)
+    figs = figs or {}
+    cal = figs.get("calibration") or {}
+    cells = {"pairs_accuracy": _num(figs.get("accuracy")), "pairs_ece": _num(cal.get("ece")),
+             "pairs_brier": _num(cal.get("brier")), "pairs_log_loss": _num(cal.get("log_loss")),
+             "pairs_n": pt.get("n", "")}
+    if aggregator == "mean":
+        sel = pt.get("selective") or {}
+        half = [a for c, a in zip(sel.get("coverage", []), sel.get("accuracy", [])) if abs(c - 0.5) < 1e-9]
+        cells["pairs_selective_50"] = _num(half[0] if half else None)
+        cells["pairs_disagreement_auroc"] = _num(pt.get("disagreement_auroc"))
+    return cells
+
+
+def pairs_size_cells(pt, k, aggregator):
+    """ablation.csv's pairs_* cells of one row: the mean aggregator's figures at size k."""
+    if pt is None or aggregator != "mean":
+        return {}
+    size = next((s for s in pt.get("ensemble_size", []) if int(s.get("k", -1)) == k), None)
+    if size is None:
+        return {}
+    return {"pairs_accuracy": _num(size.get("accuracy")), "pairs_accuracy_std": _num(size.get("accuracy_std")),
+            "pairs_ece": _num(size.get("ece"))}
+
+
 def merge(campaign, extra=()):
     runs, missing = find_runs(campaign, extra)
     if not runs:
@@ -251,20 +296,28 @@ def merge(campaign, extra=()):
         oracle = res.get("oracle_bon", {})
         base = {"run": r["run"], **{k: r["config"].get(k, "") for k in keys}, "members": res["members"],
                 "train_seconds": _num(r["train_seconds"])}
+        run_start = len(main_rows)
         main_rows += ensemble_rows(base, res, kl, oracle)
         single = {k: v for k, v in res["single"].items() if k != "std"}
         main_rows += aggregate_rows(base, "single", "single", single, kl, oracle)
         oracle_figs = {"bon": oracle}
         main_rows += aggregate_rows(base, "oracle", "oracle", oracle_figs, kl, oracle)
         for k, ens in sorted(res.get("ablation", {}).items(), key=lambda kv: int(kv[0])):
-            ablation_rows += [{**row, "ensemble_size": int(k), "subsets": ens.get("subsets", "")}
+            ablation_rows += [{**row, "ensemble_size": int(k), "subsets": ens.get("subsets", ""),
+                               **pairs_size_cells(res.get("pairs_test"), int(k), row["aggregator"])}
                               for row in ensemble_rows(base, ens, kl, oracle)]
+        if res.get("pairs_test") is not None:
+            for row in main_rows[run_start:]:
+                row.update(pairs_cells(res["pairs_test"], row["aggregator"]))
+    # The pairs columns only when some run has them: a campaign without is unchanged.
+    with_pairs = any(r["results"].get("pairs_test") is not None for r in runs)
     run_cols = [f"agreement_{k}" for k in AGREEMENT] + [f"uncertainty_{k}" for k in UNCERTAINTY]
     cols = ["run", *keys, "members", "aggregator", "n", "kl_bon", "bon_reward", "proxy_bon", "oracle_bon", *FIGURES,
-            *run_cols, "train_seconds"]
+            *run_cols, "train_seconds", *(PAIRS_COLUMNS if with_pairs else [])]
     write_csv(os.path.join(campaign, "campaign.csv"), cols, main_rows)
     abl_cols = ["run", *keys, "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward",
-                "proxy_bon", "oracle_bon", *FIGURES, *run_cols, "train_seconds"]
+                "proxy_bon", "oracle_bon", *FIGURES, *run_cols, "train_seconds",
+                *(PAIRS_ABLATION_COLUMNS if with_pairs else [])]
     write_csv(os.path.join(campaign, "ablation.csv"), abl_cols, ablation_rows)
     return {"runs": [r["run"] for r in runs], "missing": missing, "keys": keys,
             "rows": len(main_rows), "ablation_rows": len(ablation_rows)}

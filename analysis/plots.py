@@ -56,7 +56,7 @@ def swept_keys(rows):
     """The swept-key columns: everything between `run` and the fixed columns."""
     if not rows:
         return []
-    return [c for c in rows[0] if c not in FIXED and not c.startswith(("agreement_", "uncertainty_"))]
+    return [c for c in rows[0] if c not in FIXED and not c.startswith(("agreement_", "uncertainty_", "pairs_"))]
 
 
 def num(v):

@@ -22,6 +22,7 @@ import plots  # noqa: E402
 MAX_RUN_ROWS = 40  # keeps the report near one page; campaign.csv has every run
 
 
+
 def fmt(v, digits=3):
     x = plots.num(v)
     return "–" if math.isnan(x) else f"{x:.{digits}f}"
@@ -43,6 +44,44 @@ def key_header(keys):
 
 def key_cells(row, keys):
     return [plots.beta_label(row[k]) if k == plots.BETA else row[k] for k in keys]
+
+
+def store_lines(campaign):
+    """The "**Store:**" paragraph: which store the runs read (results.json provenance: path,
+    store_uuid) and whether it is synthetic (the store's root attributes: `rmens synth`
+    writes provenance "rmens synth|..." and task "synthetic(...)"), so a report never
+    passes synthetic data off as real. Self-contained: globs points/*/results.json."""
+    import glob
+    import json
+    stores = {}
+    for path in sorted(glob.glob(os.path.join(campaign, "points", "*", "results.json"))):
+        try:
+            with open(path, encoding="utf-8") as f:
+                prov = json.load(f).get("provenance", {})
+        except (OSError, ValueError):
+            continue
+        key = (prov.get("store", "?"), prov.get("store_uuid", "?"))
+        stores[key] = stores.get(key, 0) + 1
+    lines = []
+    for (path, uuid), n in sorted(stores.items()):
+        try:
+            import h5py
+            with h5py.File(path, "r") as h5:
+                attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in h5.attrs.items()}
+        except Exception as e:  # noqa: BLE001 - any failure only makes the kind unknown
+            attrs, why = None, f"{type(e).__name__}: {e}"
+        if attrs is None:
+            kind = f"synthetic or not: unknown (the store cannot be read here: {why})"
+        elif attrs.get("store_uuid") != uuid:
+            kind = (f"**the file there now is another store** (store_uuid {attrs.get('store_uuid', '?')}), "
+                    "so synthetic or not: unknown")
+        elif attrs.get("provenance", "").startswith("rmens synth|") or attrs.get("task", "").startswith("synthetic("):
+            kind = f"**synthetic** (written by `rmens synth`: {attrs.get('task', '')})"
+        else:
+            kind = f"real (imported: embed_model {attrs.get('embed_model', '?')}, task {attrs.get('task', '?')})"
+        runs = f" — {n} of {sum(stores.values())} runs" if len(stores) > 1 else ""
+        lines.append(f"**Store:** `{path}` (store_uuid `{uuid}`), {kind}{runs}.")
+    return [" ".join(lines) if len(lines) == 1 else "\n".join(f"- {x}" for x in lines), ""] if lines else []
 
 
 def write_report(campaign):
@@ -118,6 +157,7 @@ def write_report(campaign):
         bon_rows, rank_rows = bon_rows[:MAX_RUN_ROWS], rank_rows[:MAX_RUN_ROWS]
 
     kinds = kinds_section(rows, keys) if plots.KIND in keys else None
+    pairs = pairs_section(rows, keys, runs)
 
     sweep_path = os.path.join(campaign, "sweep.txt")
     name = os.path.basename(os.path.normpath(campaign))
@@ -129,6 +169,7 @@ def write_report(campaign):
              + (f" Sweep file: `sweep.txt`." if os.path.exists(sweep_path) else "")
              + f" Generated {now} by `analysis/report.py`; data in `campaign.csv` (run × aggregator × n)"
              " and `ablation.csv` (run × ensemble size × aggregator × n).", "",
+             *store_lines(campaign),
              f"## Best-of-{n_max}: expected golden reward of the selected response", "",
              "Exact expectation over n of the K test responses per prompt, averaged over prompts; "
              "best ensemble aggregator in bold; *best vs single* is its gain over one member (mean over members); "
@@ -142,7 +183,7 @@ def write_report(campaign):
              "ordered like the golden reward; member ρ: mean Spearman between members; ens. std: mean ensemble "
              "standard deviation of standardised scores; disagr. AUROC: member disagreement on a pair as a predictor "
              "of the ensemble mean ordering it wrongly (0.5 = chance).", "",
-             table(rank_header, rank_rows), "",
+             table(rank_header, rank_rows), "", *(pairs or []),
              f"## Overoptimization at n = {n_max}: proxy against golden", "",
              "*proxy*: the expected aggregate score (standardised) of the best-of-n pick; *gap* = proxy - golden reward "
              "of the same pick (a gap widening with n is the overoptimization signature; the two are in different "
@@ -173,6 +214,32 @@ def write_report(campaign):
     return info, figures, table(bon_header, bon_rows)
 
 
+def pairs_section(rows, keys, runs):
+    """## Human-labelled test pairs: per run judged on them (merge's pairs_* columns), the
+    mean ensemble's accuracy, calibration, selective accuracy and disagreement AUROC."""
+    if not rows or "pairs_n" not in rows[0]:
+        return None
+    by = {(r["run"], r["aggregator"]): r for r in rows}
+    body = []
+    for run in runs:
+        m, s = by.get((run, "mean"), {}), by.get((run, "single"), {})
+        n = next((r["pairs_n"] for r in rows if r["run"] == run and r["pairs_n"]), "")
+        if not n:
+            continue
+        body.append([run, *key_cells(s or m, keys), n, fmt(s.get("pairs_accuracy")), fmt(m.get("pairs_accuracy")),
+                     fmt(m.get("pairs_ece")), fmt(m.get("pairs_selective_50")), fmt(m.get("pairs_disagreement_auroc"))])
+    note = [f"*{len(body)} runs: the first {MAX_RUN_ROWS} shown; every run is in `campaign.csv`.*", ""] \
+        if len(body) > MAX_RUN_ROWS else []
+    header = ["run", *key_header(keys), "pairs", "acc. single", "acc. mean", "ECE mean", "acc. mean @50%",
+              "disagr. AUROC"]
+    return ["## Human-labelled test pairs", "",
+            "Runs judged on a pair store's `/pairs/test` (results.json `pairs_test`): accuracy = share of pairs "
+            "whose human-chosen reply scores higher (a tie half); ECE of the mean ensemble's P(chosen preferred); "
+            "*@50%*: its accuracy on the half of the pairs where the members disagree least; disagr. AUROC: "
+            "disagreement as a predictor of its errors. Runs without test pairs are left out.", "",
+            table(header, body[:MAX_RUN_ROWS]), "", *note]
+
+
 def kinds_section(rows, keys):
     """## Ensemble kinds: per kind and setting (mean over seeds) the golden best-of-n at the
     largest n of one member and of each aggregator, the best's gain, pair accuracy, and the
@@ -201,6 +268,7 @@ def main(argv):
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     info, figures, main_table = write_report(argv[0])
     print(main_table)
+    print("\n".join(x.replace("**", "").replace("`", "") for x in store_lines(argv[0]) if x))
     print(f"report: {len(info['runs'])} runs, {len(figures)} figures -> {os.path.join(argv[0], 'report.md')}"
           + (f" (missing: {', '.join(info['missing'])})" if info["missing"] else ""))
     return 0

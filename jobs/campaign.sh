@@ -8,9 +8,22 @@
 # Each step starts only when the previous one succeeded (--dependency=afterok; for an
 # array, when every task succeeded). One array task per grid point of the sweep file
 # (format: jobs/slurm/sweep.py); point i writes <campaign>/points/p<iiii>/. At the end
-# <campaign>/campaign.csv, <campaign>/figures/*.png and <campaign>/report.md exist.
-# Logs go to <campaign>/logs/, the job ids to <campaign>/jobs.txt. Run it from the
-# directory relative paths should be taken from (the repository root in the examples).
+# <campaign>/campaign.csv, <campaign>/figures/*.png and <campaign>/report.md exist; the
+# report names the store (path, store_uuid) and says whether it is synthetic.
+# Logs go to <campaign>/logs/, the job ids of the last submission to <campaign>/jobs.txt.
+# Run it from the directory relative paths should be taken from (the repository root in
+# the examples).
+#
+# The store: a store that does not exist is an error naming its path, unless the sweep
+# says `synth yes` (or RMENS_SYNTH=1): then the chain starts with `rmens synth`.
+#
+# Resubmitting resumes: a point whose results are complete (results.json, or active.json
+# for RMENS_VERBS=active, parses and has its main keys) is left out of the arrays, and a
+# point with members.h5 out of the train array; train/run/active continue from a
+# checkpoint (--resume), eval overwrites a point's partial results. When every point is
+# done, only the report job is submitted, and not even that when report.md is newer than
+# every result: then nothing is submitted and nothing is printed on stdout. Refused while
+# jobs of the last submission (jobs.txt) are still queued or running.
 #
 # Environment (defaults in brackets):
 #   RMENS_CAMPAIGN_DIR    campaign directory [the sweep's `output`]
@@ -21,14 +34,17 @@
 #   RMENS_PARTITION       partition [the cluster's default]
 #   RMENS_ARRAY_PARALLEL  at most this many grid points at once (--array=...%N) [no limit]
 #   RMENS_SBATCH_ARGS     extra sbatch arguments for every job (e.g. "--account=x --qos=y")
-#   RMENS_SYNTH           auto: write a synthetic store only when the sweep's store does
-#                         not exist yet; 1: always (overwrites); 0: never [auto]
-#   RMENS_VERBS           "train eval": separate train and eval arrays; "run": one array;
-#                         "active": rmens active per point (configs/sweeps/active.sweep),
-#                         reported by analysis/plot_active.py
-#                         running both per point (fewer queue waits) ["train eval"]
-#   RMENS_FORCE           1: pass --force (overwrite existing members/results) [0]
-#   RMENS_DRY_RUN         1: print the sbatch commands instead of submitting [0]
+#   RMENS_SYNTH           1: write a synthetic store when the sweep's store does not exist
+#                         (as `synth yes`); 0: never, whatever the sweep says
+#                         [the sweep's `synth yes|no`, default no]
+#   RMENS_VERBS           "train eval": separate train and eval arrays; "run": one array
+#                         running both per point (fewer queue waits); "active": rmens
+#                         active per point (configs/sweeps/active.sweep), reported by
+#                         analysis/plot_active.py ["train eval"]
+#   RMENS_FORCE           1: redo every point, with --force (overwrite existing
+#                         members/results) [0: skip the points that are done]
+#   RMENS_DRY_RUN         1: print the store, which points have results, and the sbatch
+#                         commands, instead of submitting [0]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY=/usr/bin/python3
@@ -58,16 +74,57 @@ if [ -f "$sweep" ] && ! cmp -s "$sweep_src" "$sweep"; then
   echo "campaign: $campaign already holds a different sweep ($sweep); use another RMENS_CAMPAIGN_DIR" >&2
   exit 1
 fi
+# Plan from the original (the copy is written only once the plan holds); a dry run's
+# jobs would read the original too, as it writes nothing.
+plan="$(cd "$(dirname "$sweep_src")" && pwd)/$(basename "$sweep_src")"
+[ "$dry" != 1 ] || sweep="$plan"
+points="$("$PY" "$SWEEP_TOOL" count "$plan")"
+mapfile -t base_args < <("$PY" "$SWEEP_TOOL" base-args "$plan")
+read -r -a verbs <<<"${RMENS_VERBS:-train eval}"
+for verb in "${verbs[@]}"; do
+  case "$verb" in train|eval|run|active) ;; *) echo "campaign: RMENS_VERBS: '$verb' is not train, eval, run or active" >&2; exit 2 ;; esac
+done
+# Which points each step must still run for (all of them with RMENS_FORCE=1).
+declare -A arrays
+pending=0
+for verb in "${verbs[@]}"; do
+  arrays[$verb]="$("$PY" "$SWEEP_TOOL" todo "$plan" --verbs "${verbs[*]}" --verb "$verb" --array)"
+done
+pending_list="$("$PY" "$SWEEP_TOOL" todo "$plan" --verbs "${verbs[*]}")"
+[ -z "$pending_list" ] || pending="$(wc -l <<<"$pending_list")"
+store_line="$("$PY" "$SWEEP_TOOL" store "$plan")"
+store_state="${store_line%%$'\t'*}" store_text="${store_line#*$'\t'}"
+if [ "$store_state" = missing ] && (( pending > 0 )); then
+  echo "campaign: error: $store_text" >&2
+  exit 1
+fi
 if [ "$dry" = 1 ]; then
-  sweep="$(cd "$(dirname "$sweep_src")" && pwd)/$(basename "$sweep_src")" # a dry run writes nothing
-else
+  echo "campaign: dry run of $points points of $sweep_src -> $campaign (nothing is submitted or written)" >&2
+  "$PY" "$SWEEP_TOOL" status "$plan" --verbs "${verbs[*]}" | sed 's/^/campaign: /' >&2
+  [ "${RMENS_FORCE:-0}" != 1 ] || echo "campaign: RMENS_FORCE=1: every point would be redone" >&2
+fi
+# Jobs of the previous submission still in the queue would run the same points twice.
+if [ "$dry" != 1 ] && [ -s "$campaign/jobs.txt" ] && command -v squeue >/dev/null; then
+  mapfile -t old_ids < <(cut -d' ' -f2 "$campaign/jobs.txt")
+  active="$(squeue -h -o '%i' 2>/dev/null | sed 's/_.*//' | sort -u | grep -xF -f <(printf '%s\n' "${old_ids[@]}") | tr '\n' ' ' || true)"
+  if [ -n "$active" ]; then
+    echo "campaign: jobs ${active% } of the last submission ($campaign/jobs.txt) are still queued or running; wait for them or scancel them" >&2
+    exit 1
+  fi
+fi
+# Report only when something is new: a point to run, or a result newer than report.md.
+report_md="$campaign/report.md"
+[ "${verbs[*]}" != active ] || report_md="$campaign/active_report.md" # analysis/plot_active.py's
+report_stale=1
+if (( pending == 0 )) && [ -f "$report_md" ] && [ "${RMENS_FORCE:-0}" != 1 ] &&
+   [ -z "$(find "$campaign/points" -name 'results.json' -newer "$report_md" -o -name 'active.json' -newer "$report_md" 2>/dev/null | head -n 1)" ]; then
+  report_stale=0
+fi
+if [ "$dry" != 1 ]; then
   mkdir -p "$campaign/logs"
   cp "$sweep_src" "$sweep"
-  : >"$campaign/jobs.txt"
+  if (( pending > 0 )) || (( report_stale )); then : >"$campaign/jobs.txt"; fi
 fi
-points="$("$PY" "$SWEEP_TOOL" count "$sweep")"
-mapfile -t base_args < <("$PY" "$SWEEP_TOOL" base-args "$sweep")
-store="$(printf '%s\n' "${base_args[@]}" | sed -n 's/^store=//p' | tail -n 1)"
 
 site=() # where and on whose account every job runs
 [ -z "${RMENS_PARTITION:-}" ] || site+=(--partition="$RMENS_PARTITION")
@@ -76,8 +133,8 @@ site+=(${RMENS_SBATCH_ARGS:-})
 common=(--parsable "${site[@]}" --ntasks="${RMENS_RANKS:-2}" --cpus-per-task="${RMENS_CPUS_PER_TASK:-1}" --time="${RMENS_TIME:-01:00:00}")
 force=()
 [ "${RMENS_FORCE:-0}" != 1 ] || force=(--force)
-array="0-$(( points - 1 ))"
-[ -z "${RMENS_ARRAY_PARALLEL:-}" ] || array+="%${RMENS_ARRAY_PARALLEL}"
+parallel=""
+[ -z "${RMENS_ARRAY_PARALLEL:-}" ] || parallel="%${RMENS_ARRAY_PARALLEL}"
 
 # submit NAME SBATCH_ARGS... -- prints the job id (or the command, on a dry run).
 submit() {
@@ -95,31 +152,41 @@ submit() {
 }
 after() { if [ -n "$1" ]; then echo "--dependency=afterok:$1"; fi; }
 
+echo "campaign: store $store_text" >&2
 previous=""
-synth_mode="${RMENS_SYNTH:-auto}"
-if [ "$synth_mode" = 1 ] || { [ "$synth_mode" = auto ] && [ ! -e "$store" ]; }; then
-  synth_force=()
-  [ ! -e "$store" ] || synth_force=(--force)
+if [ "$store_state" = synth ] && (( pending > 0 )); then
   previous="$(submit synth "${common[@]}" --ntasks=1 --job-name=rmens-synth --output="$campaign/logs/%x-%j.out" \
-              "$ROOT/jobs/slurm/single_node.sbatch" synth "${base_args[@]}" "${synth_force[@]}")"
+              "$ROOT/jobs/slurm/single_node.sbatch" synth "${base_args[@]}")"
 fi
 
-read -r -a verbs <<<"${RMENS_VERBS:-train eval}"
 for verb in "${verbs[@]}"; do
-  case "$verb" in train|eval|run|active) ;; *) echo "campaign: RMENS_VERBS: '$verb' is not train, eval, run or active" >&2; exit 2 ;; esac
+  if [ -z "${arrays[$verb]}" ]; then
+    echo "campaign: $verb: every point is done; no $verb array" >&2
+    continue
+  fi
+  resume=()
+  # (eval runs only for points without complete results: what it overwrites is partial)
+  case "$verb" in train|run|active) [ "${RMENS_FORCE:-0}" = 1 ] || resume=(--resume) ;; eval) [ "${RMENS_FORCE:-0}" = 1 ] || resume=(--force) ;; esac
   dep="$(after "$previous")"
-  previous="$(submit "$verb" "${common[@]}" --array="$array" --job-name="rmens-$verb" \
+  previous="$(submit "$verb" "${common[@]}" --array="${arrays[$verb]}$parallel" --job-name="rmens-$verb" \
               --output="$campaign/logs/%x-%A_%a.out" ${dep:+"$dep"} \
-              "$ROOT/jobs/slurm/sweep_array.sbatch" "$verb" "$sweep" "${force[@]}")"
+              "$ROOT/jobs/slurm/sweep_array.sbatch" "$verb" "$sweep" "${force[@]}" "${resume[@]}")"
 done
 
-dep="$(after "$previous")"
-report="$(submit report --parsable "${site[@]}" --ntasks=1 --cpus-per-task=1 --time=00:30:00 \
-          --job-name=rmens-report --output="$campaign/logs/%x-%j.out" ${dep:+"$dep"} \
-          "$ROOT/jobs/slurm/report.sbatch" "$campaign" ${RMENS_VERBS:+"$RMENS_VERBS"})"
+report=""
+if (( report_stale )); then
+  dep="$(after "$previous")"
+  report="$(submit report --parsable "${site[@]}" --ntasks=1 --cpus-per-task=1 --time=00:30:00 \
+            --job-name=rmens-report --output="$campaign/logs/%x-%j.out" ${dep:+"$dep"} \
+            "$ROOT/jobs/slurm/report.sbatch" "$campaign" ${RMENS_VERBS:+"$RMENS_VERBS"})"
+fi
 
-echo "campaign: $points points of $sweep_src -> $campaign" >&2
+if [ -z "$report" ]; then
+  echo "campaign: all $points points of $sweep_src have results and $report_md is up to date: nothing submitted (RMENS_FORCE=1 redoes them)" >&2
+  exit 0
+fi
+echo "campaign: $points points of $sweep_src -> $campaign ($pending to run)" >&2
 [ "$dry" = 1 ] || sed 's/^/campaign:   job /' "$campaign/jobs.txt" >&2
-echo "campaign: when job $report ends: $campaign/report.md (logs in $campaign/logs/)" >&2
+echo "campaign: when job $report ends: $report_md (logs in $campaign/logs/)" >&2
 # The report job's id on stdout, for scripts that wait for the campaign.
 echo "$report"

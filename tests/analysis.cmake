@@ -3,3 +3,11 @@
 # deleted) skips what it cannot draw with a note, writing the others.
 rmens_script_test(analysis_plot_run ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/analysis/test_plot_run.py)
 set_tests_properties(analysis_plot_run PROPERTIES LABELS "e2e;mpi;analysis")
+
+# Campaign CSVs with human-labelled test pairs (issue 29): analysis/merge.py's pairs_* columns
+# in campaign.csv and ablation.csv from a real run's results.json "pairs_test" (fixture
+# tests/analysis/pairs_results.json) beside a run without; analysis/report.py's pairs table; a
+# campaign without pairs runs keeps its columns. No rmens needed.
+add_test(NAME analysis_merge_pairs COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/analysis/test_merge_pairs.py)
+set_tests_properties(analysis_merge_pairs PROPERTIES LABELS "analysis" TIMEOUT 300
+  ENVIRONMENT "SRCDIR=${CMAKE_SOURCE_DIR};MPLBACKEND=Agg")

@@ -60,7 +60,7 @@ rmens_job_verb_args() {
   shift
   RMENS_JOB_ARGS=()
   if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && { [ "$verb" = train ] || [ "$verb" = run ]; }; then
-    for a in "$@"; do [ "$a" = --force ] || RMENS_JOB_ARGS+=("$a"); done
+    for a in "$@"; do [ "$a" = --force ] || [ "$a" = --resume ] || RMENS_JOB_ARGS+=("$a"); done
     RMENS_JOB_ARGS+=(--resume)
     rmens_job_log "restart ${SLURM_RESTART_COUNT}: continuing from the checkpoint (--resume)"
   else

@@ -7,7 +7,9 @@ Sweep file format (plain text, one statement per line, '#' starts a comment):
     output  runs/campaigns/demo       # campaign directory: absolute, or relative to the
                                       # directory you submit from (RMENS_CAMPAIGN_DIR overrides)
     store   store.h5                  # embedding store: absolute, or relative to the campaign
-                                      # directory (default store.h5; the chain's synth step writes it)
+                                      # directory (default store.h5)
+    synth   yes                       # the store is synthetic: `rmens synth` writes it when it
+                                      # does not exist (default no: a missing store is an error)
     set     train.epochs = 5          # a fixed override for every point (libconfig value)
     grid    ensemble.members = 1, 2, 4          # an axis of the grid: comma-separated values
     grid    pairs.annotator_beta = -1.0, 10.0   # values are libconfig literals: 5, 0.1, "bt",
@@ -21,6 +23,12 @@ The grid is the cartesian product of the `grid` axes in file order, the last axi
 fastest (a `variant` axis stands where its first line is); point i (0-based, = SLURM_ARRAY_TASK_ID) runs in <campaign>/points/p<iiii>/ with
 `--set key=value` for every `set` and for its own grid values, plus `store` and `output`.
 `synth.*` keys cannot be swept: all points of a campaign share one store.
+Without `synth yes` (or RMENS_SYNTH=1 in the environment) a store that does not exist is an
+error naming its path, so a misspelt path never turns into a synthetic campaign;
+RMENS_SYNTH=0 refuses synthesis even when the sweep asks for it.
+
+A point is done when the output of its last verb is complete: results.json (eval, run)
+or active.json (active) parses and has its main keys; members.h5 (train alone) opens.
 
 Commands (the campaign scripts call these; humans use `check`):
     sweep.py check SWEEP [--rmens BIN]  validate (key names against `BIN train --help`) and
@@ -32,6 +40,14 @@ Commands (the campaign scripts call these; humans use `check`):
                                         config path and all arguments of point INDEX, one per
                                         line; --record writes <point>/point.json
     sweep.py campaign-dir SWEEP         the campaign directory (absolute)
+    sweep.py store SWEEP                the store and what the campaign does with it, one line
+                                        "STATE<TAB>description": STATE exists | synth (missing,
+                                        synthesis asked) | missing (the description is the error)
+    sweep.py todo SWEEP --verbs V [--array]
+                                        indices (0-based) VERB = last of V must still run for,
+                                        one per line (--array: as a Slurm --array list);
+                                        RMENS_FORCE=1: every point
+    sweep.py status SWEEP --verbs V     every point, 1-based, and whether it has results
 Options common to all: --campaign DIR (overrides `output` and RMENS_CAMPAIGN_DIR).
 """
 import argparse
@@ -101,6 +117,8 @@ class Sweep:
         self.base = None
         self.output = None
         self.store = "store.h5"
+        self.synth = False  # `synth yes`: a missing store is written by `rmens synth`
+        self.synth_line = None
         self.sets = []   # [(key, value)]
         self.axes = []   # [(key, [values])]; a variant axis's values are its names
         self.variants = {}  # axis -> {name: [(key, value)]}
@@ -131,6 +149,11 @@ class Sweep:
                 if not rest:
                     raise SweepError(f"{where}: `{word}` needs a path")
                 setattr(self, word, rest.strip('"'))
+                self.lines[f"`{word}`"] = number
+            elif word == "synth":
+                if rest not in ("yes", "no"):
+                    raise SweepError(f"{where}: expected `synth yes` or `synth no`, got `synth {rest}`")
+                self.synth, self.synth_line = rest == "yes", number
             elif word in ("set", "grid"):
                 m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.+)", rest)
                 if not m:
@@ -154,7 +177,7 @@ class Sweep:
             elif word == "variant":
                 self._parse_variant(rest, where, number, keys_seen)
             else:
-                raise SweepError(f"{where}: unknown statement '{word}' (base, output, store, set, grid, variant)")
+                raise SweepError(f"{where}: unknown statement '{word}' (base, output, store, synth, set, grid, variant)")
         if not self.base:
             raise SweepError(f"{self.path}: no `base` line (the base config)")
         if not os.path.isabs(self.base):
@@ -203,7 +226,7 @@ class Sweep:
     def point(self, index):
         """The grid values of point `index` as [(key, value)]."""
         if not 0 <= index < self.count():
-            raise SweepError(f"point {index} is outside the grid (0..{self.count() - 1})")
+            raise SweepError(f"index {index} is outside the grid (0..{self.count() - 1}, 0-based)")
         combos = itertools.product(*[values for _, values in self.axes])
         values = next(itertools.islice(combos, index, None))
         return list(zip([key for key, _ in self.axes], values))
@@ -255,6 +278,119 @@ class Sweep:
         os.replace(tmp, os.path.join(directory, "point.json"))
 
 
+# ---- the store, and which points are done -------------------------------------------------
+
+def synth_wanted(sweep):
+    """Whether a missing store may be synthesised: RMENS_SYNTH (0|1) over the sweep's `synth`."""
+    env = os.environ.get("RMENS_SYNTH", "")
+    if env not in ("", "0", "1"):
+        raise SweepError(f"RMENS_SYNTH='{env}': expected 1 (synthesise a missing store) or 0 (never); "
+                         "unset, the sweep's `synth yes|no` decides")
+    return env == "1" if env else sweep.synth
+
+
+def store_attrs(path):
+    """The store's root attributes as strings, or raise SweepError."""
+    try:
+        import h5py
+    except ImportError as e:
+        raise SweepError(f"cannot read {path}: {e}")
+    try:
+        with h5py.File(path, "r") as f:
+            return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f.attrs.items()}
+    except (OSError, ValueError) as e:
+        raise SweepError(f"{path} is not a readable HDF5 store ({e})")
+
+
+def is_synthetic(attrs):
+    """A store `rmens synth` wrote: provenance "rmens synth|...", task "synthetic(...)"."""
+    return attrs.get("provenance", "").startswith("rmens synth|") or attrs.get("task", "").startswith("synthetic(")
+
+
+def describe_store(path):
+    try:
+        a = store_attrs(path)
+    except SweepError as e:
+        return f"{path} (unreadable: {e})"
+    kind = "SYNTHETIC (written by rmens synth)" if is_synthetic(a) else \
+        f"imported: embed_model {a.get('embed_model', '?')}, task {a.get('task', '?')}"
+    return f"{path} (store_uuid {a.get('store_uuid', '?')}; {kind})"
+
+
+def store_plan(sweep):
+    """(state, description) of the campaign's store: exists | synth | missing."""
+    if os.path.exists(sweep.store):
+        return "exists", describe_store(sweep.store)
+    if synth_wanted(sweep):
+        why = "RMENS_SYNTH=1" if os.environ.get("RMENS_SYNTH") == "1" else f"`synth yes`, {sweep.path}:{sweep.synth_line}"
+        return "synth", f"{sweep.store} does not exist: rmens synth writes a SYNTHETIC store there ({why})"
+    line = sweep.lines.get("`store`")
+    where = f"{sweep.path}:{line}" if line else f"{sweep.path} has no `store` line: the default store.h5 in the campaign"
+    return "missing", (f"the store {sweep.store} does not exist ({where}); fix the `store` path, or add `synth yes` "
+                       "to the sweep (or set RMENS_SYNTH=1) to have rmens synth write a synthetic store there")
+
+
+VERB_OUTPUT = {"train": "members.h5", "eval": "results.json", "run": "results.json", "active": "active.json"}
+REQUIRED_KEYS = {"results.json": ("members", "provenance", "aggregators"), "active.json": ("strategy", "provenance", "rounds")}
+
+
+def output_complete(directory, name):
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        return False
+    if name == "members.h5":
+        try:
+            store_attrs(path)
+            return True
+        except SweepError:
+            return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(k in data for k in REQUIRED_KEYS[name])
+
+
+def check_verbs(verbs):
+    words = verbs.split()
+    if not words or any(v not in VERB_OUTPUT for v in words):
+        raise SweepError(f"verbs '{verbs}': expected a list of train, eval, run, active")
+    return words
+
+
+def done(sweep, index, verbs):
+    """A point is done when the output of the campaign's last verb is complete."""
+    return output_complete(sweep.point_dir(index), VERB_OUTPUT[check_verbs(verbs)[-1]])
+
+
+def todo(sweep, verbs, verb=None):
+    """0-based indices step `verb` (default: the last) of the chain `verbs` must run for: the
+    points not done, less, for an earlier step (train of "train eval"), those whose output
+    of that step is complete. RMENS_FORCE=1: every point."""
+    words = check_verbs(verbs)
+    verb = verb or words[-1]
+    if verb not in words:
+        raise SweepError(f"verb '{verb}' is not one of '{verbs}'")
+    if os.environ.get("RMENS_FORCE", "0") == "1":
+        return list(range(sweep.count()))
+    return [i for i in range(sweep.count())
+            if not done(sweep, i, verbs)
+            and (verb == words[-1] or not output_complete(sweep.point_dir(i), VERB_OUTPUT[verb]))]
+
+
+def array_spec(indices):
+    """[0, 1, 2, 5, 7, 8] -> '0-2,5,7-8' (a Slurm --array list)."""
+    parts, start = [], None
+    for k, i in enumerate(indices):
+        if start is None:
+            start = i
+        if k + 1 == len(indices) or indices[k + 1] != i + 1:
+            parts.append(str(start) if start == i else f"{start}-{i}")
+            start = None
+    return ",".join(parts)
+
+
 def schema_keys(rmens):
     """Every config key, from `rmens train --help` (the key list at its end)."""
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
@@ -277,7 +413,7 @@ def check(sweep, rmens):
                 line = sweep.lines.get(key) or sweep.variant_lines.get(key)
                 raise SweepError(f"{sweep.path}:{line}: unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     print(f"sweep {sweep.path}: {sweep.count()} points, base {sweep.base}")
-    print(f"campaign {sweep.campaign}, store {sweep.store}")
+    print(f"campaign {sweep.campaign}, store {sweep.store}" + (" (synth yes: synthetic when missing)" if sweep.synth else ""))
     for key, value in sweep.sets:
         print(f"  set  {key} = {value}")
     header = ["point"] + [key for key, _ in sweep.axes]
@@ -289,12 +425,16 @@ def check(sweep, rmens):
 
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "count", "base-args", "point-args", "campaign-dir"])
+    parser.add_argument("command", choices=["check", "count", "base-args", "point-args", "campaign-dir", "store",
+                                            "todo", "status"])
     parser.add_argument("sweep")
     parser.add_argument("index", nargs="?", type=int)
     parser.add_argument("--campaign", help="campaign directory (overrides `output` and RMENS_CAMPAIGN_DIR)")
     parser.add_argument("--record", action="store_true", help="point-args: write <point>/point.json")
     parser.add_argument("--rmens", help="check: validate key names against this rmens binary")
+    parser.add_argument("--verbs", default="run", help="todo, status: the campaign's verbs (RMENS_VERBS) [run]")
+    parser.add_argument("--verb", help="todo: the step of --verbs to list for [the last]")
+    parser.add_argument("--array", action="store_true", help="todo: print a Slurm --array list")
     a = parser.parse_args(argv)
     try:
         sweep = Sweep(a.sweep, a.campaign)
@@ -304,6 +444,19 @@ def main(argv):
             print(sweep.count())
         elif a.command == "campaign-dir":
             print(sweep.campaign)
+        elif a.command == "store":
+            print("\t".join(store_plan(sweep)))
+        elif a.command == "todo":
+            indices = todo(sweep, a.verbs, a.verb)
+            if a.array:
+                print(array_spec(indices))
+            elif indices:
+                print("\n".join(str(i) for i in indices))
+        elif a.command == "status":
+            n, output = sweep.count(), VERB_OUTPUT[check_verbs(a.verbs)[-1]]
+            for i in range(n):
+                state = f"has results ({output})" if done(sweep, i, a.verbs) else "to run"
+                print(f"point {i + 1} of {n} (p{i:04d}): {state}")
         elif a.command == "base-args":
             print("\n".join(sweep.base_args()))
         elif a.command == "point-args":

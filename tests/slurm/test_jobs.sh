@@ -5,7 +5,9 @@
 #      run through jobs/slurm/multi_node.sbatch (srun --mpi=pmix) on the one node;
 #   2. jobs/slurm/sweep_array.sbatch: the 3 points of configs/sweeps/demo.sweep as a
 #      3-task array, each writing its own point directory with the right overrides;
-#   3. jobs/campaign.sh: the whole synth -> train array -> eval array -> report chain.
+#   3. jobs/campaign.sh: the whole synth -> train array -> eval array -> report chain;
+#      resubmitted when finished it submits nothing (no sbatch call at all); with one
+#      point's results gone, only that point's eval and the report (issue 30).
 # Checks the job states, the order the chain ran in, the outputs, that each grid point
 # got its own annotator beta, and that the same configuration gives the same figures
 # whichever way it was submitted.
@@ -153,9 +155,38 @@ for fig in bon_vs_kl ensemble_size annotator_quality uncertainty_vs_error; do
   grep -q "](figures/$fig.png)" "$chain/report.md" || fail "report.md does not embed $fig.png"
 done
 grep -q '| p0002 |' "$chain/report.md" || fail "report.md has no row for p0002"
+grep -q "^\*\*Store:\*\* \`$chain/store.h5\`.*\*\*synthetic\*\*" "$chain/report.md" || fail "report.md does not name its synthetic store"
+
+echo "test_jobs: chain: ${steps[*]} = jobs ${ids[*]} ran in order, CSV + 4 figures + report OK"
+
+# ---- 3b. resubmitting resumes: a finished campaign submits nothing ----
+shim="$work/shim"
+mkdir -p "$shim"
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec %s "$@"\n' "$work/sbatch_calls" "$(command -v sbatch)" >"$shim/sbatch"
+chmod +x "$shim/sbatch"
+cp "$chain/jobs.txt" "$work/jobs_before.txt"
+out="$(PATH="$shim:$PATH" "$SRCDIR/jobs/campaign.sh" "$SRCDIR/configs/sweeps/demo.sweep" 2>"$work/resubmit.log")" ||
+  { cat "$work/resubmit.log" >&2; fail "resubmitting the finished campaign failed"; }
+[ -z "$out" ] && [ ! -e "$work/sbatch_calls" ] || { cat "$work/resubmit.log" >&2; fail "resubmitting a finished campaign submitted '$out'"; }
+grep -q "nothing submitted" "$work/resubmit.log" || { cat "$work/resubmit.log" >&2; fail "no 'nothing submitted' message"; }
+cmp -s "$chain/jobs.txt" "$work/jobs_before.txt" || fail "jobs.txt changed although nothing was submitted"
+# One point's results gone: only its eval (it still has members.h5), then the report.
+before="$(bon_of "$chain/points/p0001/results.json")"
+rm "$chain/points/p0001/results.json" # results.h5 stays: eval overwrites a point's partial results
+report_job="$(PATH="$shim:$PATH" "$SRCDIR/jobs/campaign.sh" "$SRCDIR/configs/sweeps/demo.sweep" 2>"$work/resubmit.log")" ||
+  { cat "$work/resubmit.log" >&2; fail "resubmitting with one point's results gone failed"; }
+mapfile -t steps2 < <(cut -d' ' -f1 "$chain/jobs.txt")
+mapfile -t ids2 < <(cut -d' ' -f2 "$chain/jobs.txt")
+[ "${steps2[*]}" = "eval report" ] || { cat "$work/resubmit.log" >&2; fail "the resumed campaign submitted '${steps2[*]}', expected eval report"; }
+grep -q -- "--array=1 " "$work/sbatch_calls" || fail "the eval array is not point 2 alone: $(cat "$work/sbatch_calls")"
+slurm_wait_jobs 300 "${ids2[@]}" || fail "the resumed campaign did not finish"
+expect_completed "${ids2[@]}"
+[ "$(slurm_job_state "${ids2[0]}" | wc -l)" = 1 ] || fail "the eval array of the resumed campaign has more than one task"
+[ "$(bon_of "$chain/points/p0001/results.json")" = "$before" ] || fail "p0001 re-evaluated differs from its first evaluation"
+grep -q "none missing" "$chain/report.md" || fail "the resumed campaign's report misses a point"
+echo "test_jobs: resubmitted: finished -> nothing submitted; p0001 without results -> eval of point 2 + report (${ids2[*]}) OK"
 if [ -n "${RMENS_SLURM_TEST_KEEP:-}" ]; then
   rm -rf "$RMENS_SLURM_TEST_KEEP" && cp -r "$chain" "$RMENS_SLURM_TEST_KEEP"
   echo "test_jobs: chain campaign copied to $RMENS_SLURM_TEST_KEEP"
 fi
-echo "test_jobs: chain: ${steps[*]} = jobs ${ids[*]} ran in order, CSV + 4 figures + report OK"
 echo "test_jobs: PASS"
