@@ -22,5 +22,7 @@ rmens_script_test(store_views ${SYSTEM_PYTHON} ${STORE_TESTS}/test_views.py)
 rmens_script_test(store_direct_chunks ${SYSTEM_PYTHON} ${STORE_TESTS}/test_direct_chunks.py ${STORE_TOOL})
 # Stores of human preference pairs (issue 29): import on 1-3 ranks, h5py round trip, digests, inspect --verify, refusals.
 rmens_script_test(store_pair_store ${SYSTEM_PYTHON} ${STORE_TESTS}/test_pair_store.py)
+# Views of pair stores (issue 29): --view of pair inputs on 1 and 3 ranks, h5py round trip, digests, verify, refusals, runs.
+rmens_script_test(store_pair_views ${SYSTEM_PYTHON} ${STORE_TESTS}/test_pair_views.py)
 set_tests_properties(store_half store_synth_ranks store_synth_learnable store_read_ranges store_import
-  store_bad_input store_inspect store_integrity store_views store_direct_chunks store_pair_store PROPERTIES LABELS "e2e;store")
+  store_bad_input store_inspect store_integrity store_views store_direct_chunks store_pair_store store_pair_views PROPERTIES LABELS "e2e;store")

@@ -35,7 +35,9 @@ static const cli_option IMPORT_OPTIONS[] = {
              "/views/NAME/{train,test}/embeddings (and /bench/... when STORE has a\n"
              "bench: then --bench-chosen/--bench-rejected are required). The files\n"
              "must have STORE's prompts and responses and its rewards exactly; the\n"
-             "view goes into a copy renamed over STORE when complete"},
+             "view goes into a copy renamed over STORE when complete. A store of\n"
+             "pairs takes the view's --train-chosen ... --test-rejected instead (the\n"
+             "store's N per split, no groups): /views/NAME/pairs/{train,test}/..."},
     {.name = "--log1p", .kind = CLI_FLAG, .offset = offsetof(rm_import_args, log1p),
      .help = "with --view: store log(1 + x) of every value (count features such as\n"
              "lengths; each x > -1); /views/NAME records transform = \"log1p\""},

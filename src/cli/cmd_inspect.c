@@ -55,12 +55,44 @@ static void print_integrity(const rm_store *s)
     for (int g = first; g < groups; g++)
         printf("digest %-8s %s\n", GROUP_NAMES[g], s->digest[g][0] ? s->digest[g] : "(none recorded)");
     for (int v = 1; v < s->n_views; v++)
-        for (int g = 0; g < groups; g++)
+        for (int g = first; g < groups; g++)
             printf("digest %s%s %s\n", s->views[v].paths[4], GROUP_NAMES[g],
                    s->views[v].digest[g][0] ? s->views[v].digest[g] : "(none recorded)");
     for (int sp = 0; sp < 2; sp++)
         if (s->pairs[sp].n > 0)
             printf("digest %-12s %s\n", PAIR_GROUP_NAMES[sp], s->pairs[sp].digest[0] ? s->pairs[sp].digest : "(none recorded)");
+    for (int v = 1; v < s->n_views; v++)
+        for (int sp = 0; sp < 2; sp++)
+            if (s->pairs[sp].n > 0)
+                printf("digest %s %s\n", s->views[v].pairs_paths[sp][2],
+                       s->views[v].pairs_digest[sp][0] ? s->views[v].pairs_digest[sp] : "(none recorded)");
+}
+
+/* The views' pairs (a store with /pairs and views): one line per view. Local. */
+static void print_pair_views(rm_store *s)
+{
+    if (s->n_views < 2) return;
+    printf("\npair views      %d:", s->n_views);
+    for (int v = 0; v < s->n_views; v++) printf(" %s%s", s->views[v].name, v == 0 ? " (default)" : "");
+    printf("\n");
+    for (int v = 0; v < s->n_views; v++) {
+        const rm_store_view *w = &s->views[v];
+        char cc[64] = "-", dtypes[2][16] = {"absent", "absent"};
+        int with = 0, datasets = 0;
+        for (int sp = 0; sp < 2; sp++) {
+            if (s->pairs[sp].n == 0) continue;
+            snprintf(dtypes[sp], sizeof dtypes[sp], "%s", rm_dtype_name(v ? w->pairs_dtype[sp] : s->pairs[sp].dtype));
+            for (int k = 0; k < 2; k++, datasets++) with += v ? w->checksum_pairs[sp][k] != 0 : s->pairs[sp].checksum[k] != 0;
+        }
+        int first = s->pairs[0].n > 0 ? 0 : 1;
+        chunk_text(s, v ? w->pairs_paths[first][0] : PAIR_DATASETS[first][0], cc, sizeof cc);
+        char at[192];
+        if (v) snprintf(at, sizeof at, "/views/%s/pairs", w->name);
+        else snprintf(at, sizeof at, "/pairs");
+        printf("view %-10s D %-6zu train %-8s test %-8s chunks %-12s %-12s at %s\n", w->name, v ? w->dim : s->pairs_dim,
+               dtypes[0], dtypes[1], cc,
+               with == datasets ? "Fletcher-32" : with == 0 ? "unprotected" : "partial", at);
+    }
 }
 
 /* The pair splits: shapes, dtype, group ids, chunks, checksums. Collective (every rank
@@ -103,6 +135,7 @@ static int print_pairs(rm_store *s, int root)
                    rm_dtype_name(p->dtype), groups, cc, cg,
                    with == datasets ? "Fletcher-32" : with == 0 ? "none (unprotected)" : "partial (unprotected datasets)");
     }
+    if (rc == 0 && root) print_pair_views(s);
     return rc;
 }
 
@@ -263,6 +296,19 @@ static int inspect_verify(rm_store *s, int root)
             rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
                            "was written", s->path, PAIR_GROUP_NAMES[sp], s->pairs[sp].digest, v->computed);
     }
+    for (int view = 1; view < s->n_views; view++)
+        for (int sp = 0; sp < 2; sp++) {
+            const rm_group_verify *v = &r.view_pairs[view][sp];
+            if (!v->present) continue;
+            const char *name = s->views[view].pairs_paths[sp][2];
+            const char *verdict = v->digest == 1 ? "matches" : v->digest == 0 ? "MISMATCH" : "(none recorded to compare)";
+            if (root)
+                printf("verify %s %zu values, %zu NaN/Inf, digest %s %s\n", name, v->values, v->nonfinite, v->computed, verdict);
+            if (rc == 0 && v->nonfinite > 0) rc = rm_errorf("%s: invalid store: %zu NaN/Inf values in %s", s->path, v->nonfinite, name);
+            if (rc == 0 && v->digest == 0)
+                rc = rm_errorf("%s: %s: content digest mismatch (recorded %s, computed %s): the data differs from what "
+                               "was written", s->path, name, s->views[view].pairs_digest[sp], v->computed);
+        }
     if (root)
         printf("verified        %.1f MB in %.3f s: %.1f MB/s (%d rank%s, pieces of %zu MiB per rank)\n", r.bytes / 1e6,
                r.seconds, r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0, r.ranks, r.ranks == 1 ? "" : "s",

@@ -147,10 +147,14 @@ static int read_pair_groups(import_inputs *in, int64_t *groups[2])
     return rc;
 }
 
-/* Collective: the pairs of split sp, each rank its range of pairs in pieces, checked for
- * NaN/Inf before any write; then the group ids. */
-static int import_pair_split(rm_store_writer *w, import_inputs *in, int sp, const int64_t *groups, size_t chunk_bytes,
-                             MPI_Comm comm, size_t *bytes_read)
+static int apply_log1p(float *v, size_t n, const rm_npy *f, const char *label, size_t first_row, size_t row_len,
+                       size_t d, const char *row_word, const char *item_word);
+
+/* Collective: the pairs of split sp (of view `view`: 0 the store's /pairs), each rank its
+ * range of pairs in pieces, checked for NaN/Inf before any write (and, log1p_values,
+ * transformed); then the group ids (the default view's alone). */
+static int import_pair_split(rm_store_writer *w, import_inputs *in, int sp, int view, const int64_t *groups,
+                             size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read, int log1p_values)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -178,10 +182,14 @@ static int import_pair_split(rm_store_writer *w, import_inputs *in, int sp, cons
             else if (rm_npy_read_floats(fr, i0 * d, ne, rejected) != 0) status = rm_error_context("%s", INPUT_LABELS[ir]);
             else status = check_finite(chosen, ne, fc, INPUT_LABELS[ic], i0, d, 1, "pair", "dimension");
             if (status == 0) status = check_finite(rejected, ne, fr, INPUT_LABELS[ir], i0, d, 1, "pair", "dimension");
+            if (status == 0 && log1p_values)
+                status = apply_log1p(chosen, ne, fc, INPUT_LABELS[ic], i0, d, 1, "pair", "dimension");
+            if (status == 0 && log1p_values)
+                status = apply_log1p(rejected, ne, fr, INPUT_LABELS[ir], i0, d, 1, "pair", "dimension");
             *bytes_read += ne * ((size_t)fc->dtype + (size_t)fr->dtype);
         }
         rc = rm_all_ok(comm, status);
-        if (rc == 0) rc = rm_store_write_pairs(w, (rm_split)sp, i0, i1, chosen, rejected);
+        if (rc == 0) rc = rm_store_write_view_pairs(w, view, (rm_split)sp, i0, i1, chosen, rejected);
     }
     free(chosen);
     free(rejected);
@@ -423,18 +431,43 @@ static int import_finish(rm_store_writer *w, int rc, size_t bytes_read, MPI_Comm
     return 0;
 }
 
+/* The kinds of inputs a view needs are the kinds of data the store holds (golden splits,
+ * pairs, or both), and its pairs are the store's in number. Local (the same on every rank). */
+static int check_view_kinds(const import_inputs *in, const rm_store *st)
+{
+    int golden_given = in->present[IN_TRAIN_EMB], pairs_given = in->present[IN_TRAIN_CHOSEN];
+    if (!st->has_golden && golden_given)
+        return rm_errorf("store %s holds preference pairs alone (no /train, /test): give view inputs as --train-chosen, "
+                         "--train-rejected, --test-chosen and --test-rejected, not --train-embeddings ...", st->path);
+    if (st->has_golden && !golden_given)
+        return rm_errorf("store %s has golden splits (/train, /test): the view needs --train-embeddings, --train-rewards, "
+                         "--test-embeddings and --test-rewards too", st->path);
+    if (st->has_pairs && !pairs_given)
+        return rm_errorf("store %s has preference pairs (/pairs): the view needs --train-chosen, --train-rejected, "
+                         "--test-chosen and --test-rejected too", st->path);
+    if (!st->has_pairs && pairs_given)
+        return rm_errorf("store %s has no /pairs: leave out --train-chosen, --train-rejected, --test-chosen and "
+                         "--test-rejected", st->path);
+    for (int sp = 0; sp < 2 && pairs_given; sp++)
+        for (int c = sp == 0 ? IN_TRAIN_CHOSEN : IN_TEST_CHOSEN, k = c; k <= c + 1; k++)
+            if (in->npy[k].shape[0] != st->pairs[sp].n)
+                return rm_errorf("%s %s has %zu pairs but store %s has %zu in /pairs/%s: a view must embed the store's "
+                                 "pairs", INPUT_LABELS[k], in->npy[k].path, in->npy[k].shape[0], st->path, st->pairs[sp].n,
+                                 rm_split_name((rm_split)sp));
+    return 0;
+}
+
 static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, MPI_Comm comm, rm_import_result *result)
 {
     size_t chunk_bytes = a->chunk_bytes ? a->chunk_bytes : IMPORT_DEFAULT_CHUNK;
+    int golden_given = in->present[IN_TRAIN_EMB], pairs_given = in->present[IN_TRAIN_CHOSEN];
     rm_store st;
     if (rm_store_open(&st, a->output, comm) != 0) return -1;
-    if (st.has_pairs) { /* the same on every rank: no agreement needed */
-        rm_store_close(&st);
-        return rm_errorf("%s holds preference pairs (/pairs): views of pair stores are not supported", a->output);
-    }
     st.read_chunk_bytes = chunk_bytes;
-    int rc = rm_all_ok(comm, check_view_shapes(in, &st));
-    for (int sp = 0; sp < 2 && rc == 0; sp++) rc = check_view_rewards(in, &st, sp, chunk_bytes, comm);
+    int rc = check_view_kinds(in, &st);
+    if (rc == 0 && golden_given) rc = check_view_shapes(in, &st);
+    rc = rm_all_ok(comm, rc);
+    for (int sp = 0; sp < 2 && rc == 0 && golden_given; sp++) rc = check_view_rewards(in, &st, sp, chunk_bytes, comm);
     size_t n_bench = st.n_bench;
     rm_store_close(&st);
     if (rc != 0) return -1;
@@ -443,9 +476,11 @@ static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, M
     if (rm_store_extend(&w, a->output, comm, &view) != 0) return -1;
     w.store.read_chunk_bytes = chunk_bytes;
     size_t bytes_read = 0;
-    for (int sp = 0; sp < 2 && rc == 0; sp++)
+    for (int sp = 0; sp < 2 && rc == 0 && golden_given; sp++)
         rc = import_split(&w, in, sp, w.first_view, chunk_bytes, comm, &bytes_read, a->log1p);
     if (rc == 0 && n_bench > 0) rc = import_bench(&w, in, w.first_view, chunk_bytes, comm, &bytes_read, a->log1p);
+    for (int sp = 0; sp < 2 && rc == 0 && pairs_given; sp++)
+        rc = import_pair_split(&w, in, sp, w.first_view, NULL, chunk_bytes, comm, &bytes_read, a->log1p);
     if (rc == 0 && a->log1p) { /* what the values are: collective attribute write */
         hid_t g = H5Gopen2(w.store.file, w.store.views[w.first_view].paths[4], H5P_DEFAULT);
         if (g < 0) rc = rm_errorf("%s: cannot open %s", a->output, w.store.views[w.first_view].paths[4]);
@@ -485,8 +520,8 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
                        pair_flags[missing_pair]);
     else if ((a->train_groups || a->test_groups) && !pairs_given)
         rc = rm_errorf("--train-groups/--test-groups belong to the pair inputs (--train-chosen ...)");
-    else if (a->view && pairs_given)
-        rc = rm_errorf("--view with pair inputs: views of pair stores are not supported");
+    else if (a->view && (a->train_groups || a->test_groups))
+        rc = rm_errorf("--view with --train-groups/--test-groups: a view's pairs have the store's group ids (leave them out)");
     else if (a->bench_chosen && !golden_given)
         rc = rm_errorf("--bench-chosen/--bench-rejected need the golden-reward inputs (a store of pairs alone has no bench)");
     else if (a->log1p && !a->view)
@@ -563,7 +598,7 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
         if (rc == 0 && layout.n_bench > 0) rc = import_bench(&w, &in, 0, chunk_bytes, comm, &bytes_read, 0);
     }
     for (int sp = 0; sp < 2 && rc == 0 && pairs_given; sp++)
-        rc = import_pair_split(&w, &in, sp, groups[sp], chunk_bytes, comm, &bytes_read);
+        rc = import_pair_split(&w, &in, sp, 0, groups[sp], chunk_bytes, comm, &bytes_read, 0);
     close_inputs(&in);
     free(groups[0]), free(groups[1]);
     if (import_finish(&w, rc, bytes_read, comm, result) != 0) return -1;

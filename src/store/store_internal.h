@@ -83,14 +83,23 @@ int store_pairs_open(rm_store *s);
 int store_pairs_create(rm_store *s, const rm_store_layout *layout);
 /* Record the pair groups' content digests and check every value was written (commit). */
 int store_pairs_write_digests(rm_store_writer *w);
-/* Read prompts [p0, p1) of a presented pair split into out[(p1-p0) * 2 * D]. */
-int store_pairs_read_rows(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
+/* Read prompts [p0, p1) of a presented pair split of view `view` (0: /pairs) into
+ * out[(p1-p0) * 2 * D_view], chosen and rejected rows interleaved. */
+int store_pairs_read_rows(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out);
 /* The human label as rewards: out[2i] = 1, out[2i + 1] = 0 for i in [0, p1 - p0). */
 int store_pairs_read_labels(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
 void store_pairs_close(rm_store *s);
-/* Chosen (which 0) or rejected (1) of pair split sp, digest base as in /pairs/<split>'s
- * sequence (rejected after chosen); for --verify and inspect's scans. */
-transfer_target store_pair_target(const rm_store *s, int sp, int which);
+/* Chosen (which 0) or rejected (1) of pair split sp of view `view` (0: /pairs), digest base
+ * as in its group's sequence (rejected after chosen); for --verify and inspect's scans. */
+transfer_target store_pair_target(const rm_store *s, int view, int sp, int which);
+/* View v >= 1 of a store with /pairs: open and check /views/<name>/pairs/<split> for each
+ * split /pairs has ([N_pairs, D_v]; D_v the view's golden D when it has one). Local. */
+int store_view_pairs_open(rm_store *s, int v);
+/* Fill s->views[v].pairs_paths from its name (local). */
+void store_view_pairs_paths(rm_store *s, int v);
+/* Create view v's pair groups and datasets, planned (dim, dtype), for each split of /pairs.
+ * Collective. */
+int store_view_pairs_create(rm_store *s, int v);
 
 /* Open a float dataset of the given rank (used for /pairs): as the store's own opener. */
 int store_open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset, hsize_t dims[3],

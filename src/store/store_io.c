@@ -141,7 +141,10 @@ void store_reset(rm_store *s)
     for (int i = 0; i < 2; i++) s->embeddings[i] = s->rewards[i] = s->bench[i] = H5I_INVALID_HID;
     for (int i = 0; i < 2; i++) s->pairs[i].chosen = s->pairs[i].rejected = s->pairs[i].group = H5I_INVALID_HID;
     for (int v = 0; v < RM_STORE_MAX_VIEWS; v++)
-        for (int i = 0; i < 2; i++) s->views[v].embeddings[i] = s->views[v].bench[i] = H5I_INVALID_HID;
+        for (int i = 0; i < 2; i++) {
+            s->views[v].embeddings[i] = s->views[v].bench[i] = H5I_INVALID_HID;
+            s->views[v].pairs[i][0] = s->views[v].pairs[i][1] = H5I_INVALID_HID;
+        }
     s->n_views = 1;
     snprintf(s->views[0].name, sizeof s->views[0].name, "%s", RM_STORE_DEFAULT_VIEW);
     s->read_chunk_bytes = DEFAULT_READ_CHUNK_BYTES;

@@ -17,17 +17,84 @@ static const char *const PAIR_CHOSEN[2] = {"/pairs/train/chosen", "/pairs/test/c
 static const char *const PAIR_REJECTED[2] = {"/pairs/train/rejected", "/pairs/test/rejected"};
 static const char *const PAIR_GROUP_IDS[2] = {"/pairs/train/group", "/pairs/test/group"};
 
-/* chosen (which 0) or rejected (1) of split sp; in the digest sequence of /pairs/<split>
- * the rejected values follow the chosen ones, the groups follow both. */
-static transfer_target pair_target(const rm_store *s, int sp, int which)
+/* chosen (which 0) or rejected (1) of split sp of view v (0: /pairs); in the digest
+ * sequence of the pair group the rejected values follow the chosen ones, the groups
+ * (default view only) follow both. */
+static transfer_target pair_target(const rm_store *s, int v, int sp, int which)
 {
+    if (v > 0) {
+        const rm_store_view *w = &s->views[v];
+        transfer_target t = {w->pairs[sp][which], w->pairs_paths[sp][which], 2, w->dim, 1,
+                             w->pairs_dtype[sp] == RM_DTYPE_FLOAT16, "pair", "dimension",
+                             which ? (uint64_t)s->pairs[sp].n * w->dim : 0};
+        return t;
+    }
     const rm_store_pair_split *p = &s->pairs[sp];
     transfer_target t = {which ? p->rejected : p->chosen, which ? PAIR_REJECTED[sp] : PAIR_CHOSEN[sp], 2, s->pairs_dim, 1,
                          p->dtype == RM_DTYPE_FLOAT16, "pair", "dimension", which ? (uint64_t)p->n * s->pairs_dim : 0};
     return t;
 }
 
-transfer_target store_pair_target(const rm_store *s, int sp, int which) { return pair_target(s, sp, which); }
+transfer_target store_pair_target(const rm_store *s, int view, int sp, int which) { return pair_target(s, view, sp, which); }
+
+void store_view_pairs_paths(rm_store *s, int v)
+{
+    rm_store_view *w = &s->views[v];
+    for (int sp = 0; sp < 2; sp++) {
+        snprintf(w->pairs_paths[sp][2], sizeof w->pairs_paths[sp][2], "/views/%s/pairs/%s", w->name, STORE_SPLIT_NAMES[sp]);
+        snprintf(w->pairs_paths[sp][0], sizeof w->pairs_paths[sp][0], "/views/%s/pairs/%s/chosen", w->name, STORE_SPLIT_NAMES[sp]);
+        snprintf(w->pairs_paths[sp][1], sizeof w->pairs_paths[sp][1], "/views/%s/pairs/%s/rejected", w->name,
+                 STORE_SPLIT_NAMES[sp]);
+    }
+}
+
+int store_view_pairs_open(rm_store *s, int v)
+{
+    rm_store_view *w = &s->views[v];
+    store_view_pairs_paths(s, v);
+    for (int sp = 0; sp < 2; sp++) {
+        if (s->pairs[sp].n == 0) continue;
+        hsize_t d[2][3] = {{0}};
+        rm_dtype t[2];
+        for (int k = 0; k < 2; k++) {
+            if (store_open_checked_dataset(s, w->pairs_paths[sp][k], 2, 1, &w->pairs[sp][k], d[k], &t[k],
+                                           &w->checksum_pairs[sp][k]) != 0)
+                return -1;
+            if (d[k][0] != s->pairs[sp].n || (w->dim && d[k][1] != w->dim))
+                return rm_errorf("%s: view '%s': %s is [%llu, %llu], expected [%zu, %zu] (the store's pairs, the view's D)",
+                                 s->path, w->name, w->pairs_paths[sp][k], (unsigned long long)d[k][0],
+                                 (unsigned long long)d[k][1], s->pairs[sp].n, w->dim);
+            w->dim = (size_t)d[k][1];
+        }
+        if (t[0] != t[1])
+            return rm_errorf("%s: view '%s': %s is %s but %s is %s", s->path, w->name, w->pairs_paths[sp][0],
+                             rm_dtype_name(t[0]), w->pairs_paths[sp][1], rm_dtype_name(t[1]));
+        w->pairs_dtype[sp] = t[0];
+        if (store_read_digest_at(s, w->pairs_paths[sp][2], w->pairs_digest[sp]) != 0) return -1;
+    }
+    return 0;
+}
+
+int store_view_pairs_create(rm_store *s, int v)
+{
+    rm_store_view *w = &s->views[v];
+    store_view_pairs_paths(s, v);
+    char group[192];
+    snprintf(group, sizeof group, "%s/pairs", w->paths[4]);
+    if (store_create_group(s, group) != 0) return -1;
+    for (int sp = 0; sp < 2; sp++) {
+        if (s->pairs[sp].n == 0) continue;
+        hsize_t dims[3] = {s->pairs[sp].n, w->dim, 0};
+        int half = w->pairs_dtype[sp] == RM_DTYPE_FLOAT16;
+        if (store_create_group(s, w->pairs_paths[sp][2]) != 0) return -1;
+        for (int k = 0; k < 2; k++) {
+            if (store_create_dataset(s, w->pairs_paths[sp][k], 2, dims, half, 0, PAIR_CHUNK_TARGET, &w->pairs[sp][k]) != 0)
+                return -1;
+            w->checksum_pairs[sp][k] = 1;
+        }
+    }
+    return 0;
+}
 
 /* A rank-1 int64 dataset of n values. Local. */
 static int open_group_ids(rm_store *s, int sp)
@@ -69,8 +136,6 @@ out:
 
 int store_pairs_open(rm_store *s)
 {
-    if (s->format_version == RM_STORE_FORMAT_VERSION_VIEWS)
-        return rm_errorf("%s: the store has both views and /pairs: views of pair stores are not supported", s->path);
     for (int sp = 0; sp < 2; sp++) {
         rm_store_pair_split *p = &s->pairs[sp];
         htri_t exists = H5Lexists(s->file, PAIR_GROUPS[sp], H5P_DEFAULT);
@@ -124,6 +189,9 @@ int rm_store_use_pairs(rm_store *s)
         s->split[sp] = (rm_split_info){s->pairs[sp].n, 2, s->pairs[sp].dtype};
         s->views[0].dtype[sp] = s->pairs[sp].dtype;
     }
+    for (int v = 1; v < s->n_views; v++)
+        for (int sp = 0; sp < 2; sp++)
+            if (!s->views[v].ops) s->views[v].dtype[sp] = s->views[v].pairs_dtype[sp];
     s->pairs_presented = 1;
     return 0;
 }
@@ -144,14 +212,14 @@ int rm_store_open_for_run(rm_store *s, const rm_settings *cfg, MPI_Comm comm)
     return 0;
 }
 
-int store_pairs_read_rows(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
+int store_pairs_read_rows(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out)
 {
-    AGREE_ON_RANGE(s, PAIR_CHOSEN[split], p0, p1, s->pairs[split].n);
-    size_t n = p1 - p0, D = s->pairs_dim, count = 0;
+    transfer_target c = pair_target(s, view, split, 0), r = pair_target(s, view, split, 1);
+    AGREE_ON_RANGE(s, c.name, p0, p1, s->pairs[split].n);
+    size_t n = p1 - p0, D = c.n1, count = 0;
     int rc = rm_size_mul(n, D, &count, "pair rows");
     float *rejected = rc == 0 && n ? rm_alloc(count, sizeof(float), "pair rows") : NULL;
     if (rm_all_ok(s->comm, rc == 0 && (n == 0 || rejected) ? 0 : -1) != 0) return -1;
-    transfer_target c = pair_target(s, split, 0), r = pair_target(s, split, 1);
     /* chosen rows land in the first half of out, then spread to the even rows from the
      * last pair down, so no row is overwritten before it has moved */
     rc = store_read_rows(s, &c, p0, p1, out, CHECK_FAIL, NULL);
@@ -286,11 +354,22 @@ int store_pairs_create(rm_store *s, const rm_store_layout *layout)
 int rm_store_write_pairs(rm_store_writer *w, rm_split split, size_t i0, size_t i1, const float *chosen,
                          const float *rejected)
 {
+    return rm_store_write_view_pairs(w, 0, split, i0, i1, chosen, rejected);
+}
+
+int rm_store_write_view_pairs(rm_store_writer *w, int view, rm_split split, size_t i0, size_t i1, const float *chosen,
+                              const float *rejected)
+{
     rm_store *s = &w->store;
-    AGREE_ON_RANGE(s, PAIR_CHOSEN[split], i0, i1, s->pairs[split].n);
-    transfer_target c = pair_target(s, split, 0), r = pair_target(s, split, 1);
-    uint64_t *digest = &w->pairs_digest[split];
-    w->pairs_written[split] += ((chosen ? i1 - i0 : 0) + (rejected ? i1 - i0 : 0)) * s->pairs_dim;
+    int rc = 0;
+    if (view < 0 || view >= s->n_views || (view > 0 && view < w->first_view) || (view == 0 && w->first_view > 0))
+        rc = rm_errorf("%s: view %d is not one this writer writes", s->path, view);
+    else if (s->pairs[split].n == 0) rc = rm_errorf("%s: the store has no %s", s->path, PAIR_GROUPS[split]);
+    if (rm_all_ok(s->comm, rc) != 0) return -1;
+    transfer_target c = pair_target(s, view, split, 0), r = pair_target(s, view, split, 1);
+    AGREE_ON_RANGE(s, c.name, i0, i1, s->pairs[split].n);
+    uint64_t *digest = &w->pairs_digest[view][split];
+    w->pairs_written[view][split] += ((chosen ? i1 - i0 : 0) + (rejected ? i1 - i0 : 0)) * c.n1;
     if (store_transfer_rows(s, &c, 1, i0, chosen ? i1 : i0, (float *)chosen, CHECK_FAIL, digest) != 0) return -1;
     return store_transfer_rows(s, &r, 1, i0, rejected ? i1 : i0, (float *)rejected, CHECK_FAIL, digest);
 }
@@ -319,8 +398,8 @@ int rm_store_write_pair_groups(rm_store_writer *w, rm_split split, const int64_t
     if (dxpl >= 0) H5Pclose(dxpl);
     if (rank == 0) {
         uint64_t after = 2 * (uint64_t)p->n * s->pairs_dim;
-        w->pairs_digest[split] = rm_store_digest_i64(w->pairs_digest[split], groups, p->n, after);
-        w->pairs_written[split] += p->n;
+        w->pairs_digest[0][split] = rm_store_digest_i64(w->pairs_digest[0][split], groups, p->n, after);
+        w->pairs_written[0][split] += p->n;
     }
     return rm_all_ok(s->comm, rc);
 }
@@ -328,31 +407,36 @@ int rm_store_write_pair_groups(rm_store_writer *w, rm_split split, const int64_t
 int store_pairs_write_digests(rm_store_writer *w)
 {
     rm_store *s = &w->store;
-    if (!s->has_pairs || w->first_view > 0) return 0;
-    uint64_t total[2];
-    unsigned long long counts[2] = {w->pairs_written[0], w->pairs_written[1]}, total_counts[2];
-    if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(w->pairs_digest, total, 2, MPI_UINT64_T, MPI_SUM, s->comm),
+    if (!s->has_pairs) return 0;
+    enum { N = RM_STORE_MAX_VIEWS * 2 };
+    uint64_t total[N];
+    unsigned long long counts[N], total_counts[N];
+    for (int i = 0; i < N; i++) counts[i] = w->pairs_written[i / 2][i % 2];
+    if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(w->pairs_digest, total, N, MPI_UINT64_T, MPI_SUM, s->comm),
                                         "MPI_Allreduce")) != 0 ||
-        rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, total_counts, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm),
+        rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, total_counts, N, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm),
                                         "MPI_Allreduce")) != 0)
         return -1;
     int rc = 0;
-    for (int sp = 0; sp < 2 && rc == 0; sp++) {
-        const rm_store_pair_split *p = &s->pairs[sp];
-        if (p->n == 0) continue;
-        unsigned long long expected = 2ull * p->n * s->pairs_dim + (p->has_groups ? p->n : 0);
-        if (total_counts[sp] != expected) {
-            rc = rm_errorf("%s: %s: %llu values written, expected each of the %llu exactly once", s->path, PAIR_GROUPS[sp],
-                           total_counts[sp], expected);
-            break;
+    for (int v = w->first_view; v < s->n_views && rc == 0; v++)
+        for (int sp = 0; sp < 2 && rc == 0; sp++) {
+            const rm_store_pair_split *p = &s->pairs[sp];
+            if (p->n == 0) continue;
+            const char *group = v == 0 ? PAIR_GROUPS[sp] : s->views[v].pairs_paths[sp][2];
+            unsigned long long expected = v == 0 ? 2ull * p->n * s->pairs_dim + (p->has_groups ? p->n : 0)
+                                                 : 2ull * p->n * s->views[v].dim;
+            if (total_counts[2 * v + sp] != expected) {
+                rc = rm_errorf("%s: %s: %llu values written, expected each of the %llu exactly once", s->path, group,
+                               total_counts[2 * v + sp], expected);
+                break;
+            }
+            char text[64];
+            rm_store_digest_format(total[2 * v + sp], text, sizeof text);
+            hid_t g = H5Gopen2(s->file, group, H5P_DEFAULT);
+            if (g < 0) rc = rm_h5_fail(s->path, group, "H5Gopen2");
+            else rc = rm_h5_attr_string(g, "content_digest", text);
+            if (g >= 0) H5Gclose(g);
         }
-        char text[64];
-        rm_store_digest_format(total[sp], text, sizeof text);
-        hid_t g = H5Gopen2(s->file, PAIR_GROUPS[sp], H5P_DEFAULT);
-        if (g < 0) rc = rm_h5_fail(s->path, PAIR_GROUPS[sp], "H5Gopen2");
-        else rc = rm_h5_attr_string(g, "content_digest", text);
-        if (g >= 0) H5Gclose(g);
-    }
     return rm_all_ok(s->comm, rc);
 }
 
@@ -362,5 +446,7 @@ void store_pairs_close(rm_store *s)
         rm_h5_close_id(&s->pairs[sp].chosen, H5Dclose);
         rm_h5_close_id(&s->pairs[sp].rejected, H5Dclose);
         rm_h5_close_id(&s->pairs[sp].group, H5Dclose);
+        for (int v = 1; v < RM_STORE_MAX_VIEWS; v++)
+            for (int k = 0; k < 2; k++) rm_h5_close_id(&s->views[v].pairs[sp][k], H5Dclose);
     }
 }

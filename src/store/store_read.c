@@ -143,7 +143,7 @@ static int open_view(rm_store *s, int v)
     static const char *const leaf[4] = {"train/embeddings", "test/embeddings", "bench/chosen", "bench/rejected"};
     for (int i = 0; i < 4; i++) snprintf(w->paths[i], sizeof w->paths[i], "/views/%s/%s", w->name, leaf[i]);
     snprintf(w->paths[4], sizeof w->paths[4], "/views/%s", w->name);
-    for (int sp = 0; sp < 2; sp++) {
+    for (int sp = 0; sp < 2 && s->has_golden; sp++) {
         hsize_t d[3] = {0};
         char group[192];
         snprintf(group, sizeof group, "/views/%s/%s", w->name, STORE_SPLIT_NAMES[sp]);
@@ -160,6 +160,7 @@ static int open_view(rm_store *s, int v)
                              (unsigned long long)d[2], w->paths[0], w->dim);
         w->dim = (size_t)d[2];
     }
+    if (s->has_pairs && store_view_pairs_open(s, v) != 0) return -1;
     if (s->n_bench == 0) return 0;
     char group[192];
     snprintf(group, sizeof group, "/views/%s/bench", w->name);
@@ -327,7 +328,7 @@ int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
 
 int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
 {
-    if (s->pairs_presented) return store_pairs_read_rows(s, split, p0, p1, out);
+    if (s->pairs_presented) return store_pairs_read_rows(s, 0, split, p0, p1, out);
     AGREE_ON_RANGE(s, STORE_EMBEDDING_PATHS[split], p0, p1, s->split[split].n_prompts);
     transfer_target t = store_embeddings_target(s, split);
     return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
@@ -366,7 +367,7 @@ int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t 
 {
     if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
     if (s->views[view].ops) return s->views[view].ops->read_rows(s, view, (int)split, p0, p1, out);
-    if (s->pairs_presented) return store_pairs_read_rows(s, split, p0, p1, out); /* view 0: no views with pairs */
+    if (s->pairs_presented) return store_pairs_read_rows(s, view, split, p0, p1, out);
     transfer_target t = store_view_embeddings_target(s, view, split);
     AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
     return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
@@ -490,7 +491,7 @@ static int scan_pair_split(rm_store *s, rm_split split, rm_split_stats *out)
     scan_acc e = {0};
     e.inner = s->pairs_dim;
     for (int which = 0; which < 2; which++) {
-        transfer_target t = store_pair_target(s, (int)split, which);
+        transfer_target t = store_pair_target(s, 0, (int)split, which);
         if (scan_rows(s, &t, s->pairs[split].n, visit_embeddings, &e, NULL) != 0) return -1;
     }
     if (reduce_acc(s->comm, &e) != 0) return rm_all_ok(s->comm, -1);
@@ -590,7 +591,7 @@ int rm_store_checksums(const rm_store *s, const char **which)
         }
     for (int v = 1; v < s->n_views; v++)
         for (int i = 0; i < 4; i++) {
-            if (i >= 2 && s->n_bench == 0) continue;
+            if (i >= 2 ? s->n_bench == 0 : !s->has_golden) continue;
             int flag = i < 2 ? s->views[v].checksum_embeddings[i] : s->views[v].checksum_bench[i - 2];
             if (flag) with++;
             else {
@@ -598,6 +599,15 @@ int rm_store_checksums(const rm_store *s, const char **which)
                 without++;
             }
         }
+    for (int v = 1; v < s->n_views; v++)
+        for (int sp = 0; sp < 2; sp++)
+            for (int k = 0; k < 2 && s->pairs[sp].n > 0; k++) {
+                if (s->views[v].checksum_pairs[sp][k]) with++;
+                else {
+                    if (which && !*which) *which = s->views[v].pairs_paths[sp][k];
+                    without++;
+                }
+            }
     for (int sp = 0; sp < 2; sp++)
         for (int k = 0; k < 3 && s->pairs[sp].n > 0; k++) {
             if (k == 2 && !s->pairs[sp].has_groups) continue;
@@ -684,18 +694,19 @@ static int digest_pair_group_ids(rm_store *s, int sp, uint64_t *digest, unsigned
     return rc;
 }
 
-/* /pairs/<split>: chosen, rejected, then the group ids (when recorded). */
-static int verify_pair_group(rm_store *s, int sp, rm_group_verify *out)
+/* /pairs/<split>: chosen, rejected, then the group ids (when recorded); a further view's
+ * /views/<name>/pairs/<split>: chosen then rejected. */
+static int verify_pair_group(rm_store *s, int view, int sp, rm_group_verify *out)
 {
     memset(out, 0, sizeof *out);
     const rm_store_pair_split *p = &s->pairs[sp];
     if (p->n == 0) return 0;
-    transfer_target t[2] = {store_pair_target(s, sp, 0), store_pair_target(s, sp, 1)};
+    transfer_target t[2] = {store_pair_target(s, view, sp, 0), store_pair_target(s, view, sp, 1)};
     uint64_t digest = 0, total = 0;
     unsigned long long counts[3][2] = {{0, 0}, {0, 0}, {0, 0}}, sums[3][2];
     for (int k = 0; k < 2; k++)
         if (scan_rows(s, &t[k], p->n, visit_count, counts[k], &digest) != 0) return -1;
-    if (p->has_groups && rm_all_ok(s->comm, digest_pair_group_ids(s, sp, &digest, &counts[2][0])) != 0) return -1;
+    if (view == 0 && p->has_groups && rm_all_ok(s->comm, digest_pair_group_ids(s, sp, &digest, &counts[2][0])) != 0) return -1;
     if (rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&digest, &total, 1, MPI_UINT64_T, MPI_SUM, s->comm), "MPI_Allreduce")) != 0 ||
         rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(counts, sums, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, s->comm), "MPI_Allreduce")) != 0)
         return -1;
@@ -704,7 +715,8 @@ static int verify_pair_group(rm_store *s, int sp, rm_group_verify *out)
     out->nonfinite = (size_t)(sums[0][1] + sums[1][1]);
     out->bytes = (double)(sums[0][0] + sums[1][0]) * (t[0].half ? 2 : 4) + (double)sums[2][0] * 8;
     rm_store_digest_format(total, out->computed, sizeof out->computed);
-    out->digest = p->digest[0] ? strcmp(p->digest, out->computed) == 0 : -1;
+    const char *recorded = view == 0 ? p->digest : s->views[view].pairs_digest[sp];
+    out->digest = recorded[0] ? strcmp(recorded, out->computed) == 0 : -1;
     return 0;
 }
 
@@ -728,9 +740,14 @@ int rm_store_verify(rm_store *s, rm_store_verify_report *out)
             out->bytes += out->view_group[v][g].bytes;
         }
     for (int sp = 0; sp < 2; sp++) {
-        if (verify_pair_group(s, sp, &out->pairs[sp]) != 0) return -1;
+        if (verify_pair_group(s, 0, sp, &out->pairs[sp]) != 0) return -1;
         out->bytes += out->pairs[sp].bytes;
     }
+    for (int v = 1; v < s->n_views; v++)
+        for (int sp = 0; sp < 2; sp++) {
+            if (verify_pair_group(s, v, sp, &out->view_pairs[v][sp]) != 0) return -1;
+            out->bytes += out->view_pairs[v][sp].bytes;
+        }
     double mine = MPI_Wtime() - start;
     return rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&mine, &out->seconds, 1, MPI_DOUBLE, MPI_MAX, s->comm), "MPI_Allreduce"));
 }

@@ -121,8 +121,7 @@ static int validate_layout(const rm_store_layout *l, const char *path)
 {
     if (l->dim == 0) return rm_errorf("%s: embedding dimension must be at least 1", path);
     int pairs_only = l->n_pairs[0] + l->n_pairs[1] > 0 && l->split[0].n_prompts == 0 && l->split[1].n_prompts == 0;
-    if (pairs_only && (l->n_bench > 0 || l->n_extra_views > 0))
-        return rm_errorf("%s: a store of pairs alone has no bench and no views", path);
+    if (pairs_only && l->n_bench > 0) return rm_errorf("%s: a store of pairs alone has no bench", path);
     for (int sp = 0; sp < 2 && !pairs_only; sp++)
         if (l->split[sp].n_prompts == 0 || l->split[sp].n_responses == 0)
             return rm_errorf("%s: %s split needs at least one prompt and one response (got %zu x %zu)", path,
@@ -155,7 +154,8 @@ static int layout_bytes(const rm_store_layout *l, const char *path, double *byte
     /* views: an estimate is enough here (their sizes were checked when they were planned) */
     for (int v = 0; v < l->n_extra_views; v++) {
         double per_value = l->extra_views[v].dtype == RM_DTYPE_FLOAT16 ? 2 : 4, rows = 2.0 * (double)l->n_bench;
-        for (int sp = 0; sp < 2; sp++) rows += (double)l->split[sp].n_prompts * (double)l->split[sp].n_responses;
+        for (int sp = 0; sp < 2; sp++)
+            rows += (double)l->split[sp].n_prompts * (double)l->split[sp].n_responses + 2.0 * (double)l->n_pairs[sp];
         *bytes += rows * (double)l->extra_views[v].dim * per_value;
     }
     return 0;
@@ -240,7 +240,7 @@ static void plan_view(rm_store *s, int v, const rm_store_view_layout *l)
     static const char *const leaf[4] = {"train/embeddings", "test/embeddings", "bench/chosen", "bench/rejected"};
     snprintf(w->name, sizeof w->name, "%s", l->name);
     w->dim = l->dim;
-    w->dtype[0] = w->dtype[1] = w->bench_dtype = l->dtype;
+    w->dtype[0] = w->dtype[1] = w->bench_dtype = w->pairs_dtype[0] = w->pairs_dtype[1] = l->dtype;
     for (int i = 0; i < 4; i++) snprintf(w->paths[i], sizeof w->paths[i], "/views/%s/%s", l->name, leaf[i]);
     snprintf(w->paths[4], sizeof w->paths[4], "/views/%s", l->name);
 }
@@ -253,8 +253,10 @@ static int create_view_objects(rm_store *s, int v)
     if (have_views < 0) return rm_h5_fail(s->path, "/views", "H5Lexists");
     if (!have_views && store_create_group(s, "/views") != 0) return -1;
     if (store_create_group(s, w->paths[4]) != 0) return -1;
+    /* a store with /pairs: the view's pairs (before its golden datasets, if any) */
+    if (s->has_pairs && store_view_pairs_create(s, v) != 0) return -1;
     char group[192];
-    for (int sp = 0; sp < 2; sp++) {
+    for (int sp = 0; sp < 2 && s->has_golden; sp++) {
         hsize_t dims[3] = {s->split[sp].n_prompts, s->split[sp].n_responses, w->dim};
         snprintf(group, sizeof group, "%s/%s", w->paths[4], STORE_SPLIT_NAMES[sp]);
         if (store_create_group(s, group) != 0 ||
@@ -427,8 +429,8 @@ int rm_store_create(rm_store_writer *w, const char *path, MPI_Comm comm, const r
     describe_store(s, layout, comm);
     int rc = write_root_attrs(s, layout->provenance);
     if (rc == 0) rc = create_default_view(s);
+    if (rc == 0) rc = store_pairs_create(s, layout); /* before the views: they get pairs of their own */
     if (rc == 0) rc = create_extra_views(s, layout);
-    if (rc == 0) rc = store_pairs_create(s, layout);
     if (rm_all_ok(comm, rc) != 0) {
         rm_store_abandon(w);
         return -1;

@@ -11,8 +11,9 @@
     checksum) in chosen, rejected or the group ids is a digest mismatch, and a flipped
     byte in a group-id chunk a checksum error;
   - import refusals (mismatched N / D / group count, a group in both splits, a NaN, and a
-    --view onto a store of pairs) exit non-zero with one error line naming the file and
-    leave no output and no temporary file behind."""
+    --view of golden inputs onto a store of pairs) exit non-zero with one error line naming the file and
+    leave no output and no temporary file behind. (A --view of pair inputs onto a pair store
+    is accepted: tests/store/test_pair_views.py.)"""
 import os
 import shutil
 
@@ -249,7 +250,7 @@ with TempDir() as d:
                   f"synthetic /pairs/{sp}/group differs")
             check(f["pairs"][sp]["chosen"].shape == (n, D), f"synthetic /pairs/{sp}/chosen shape")
 
-    # ---- 7. a view onto a store of pairs is refused, the store untouched ----
+    # ---- 7. a view of golden inputs onto a store of pairs is refused, the store untouched ----
     vdir = os.path.join(d, "view")
     os.makedirs(vdir)
     target = os.path.join(vdir, "pairs.h5")

@@ -28,7 +28,9 @@ typedef struct {
      * bench pairs when the store has /bench), and the rewards files must equal the store's
      * rewards bit for bit as float32 (a mismatch: one line naming both files). The view
      * is written into a copy renamed over the store when complete: on any failure the
-     * store is left as it was. */
+     * store is left as it was. A store with /pairs takes the view's chosen and rejected
+     * files (train_chosen ... test_rejected, no group ids) of the store's N per split; the
+     * inputs must be of the kinds the store holds (golden, pairs, or both), else one line. */
     const char *view;
     /* --log1p (with --view): store log(1 + x) of every value, for count features such as
      * lengths whose raw scale one long answer dominates; every x must be > -1 (else one

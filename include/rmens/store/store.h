@@ -36,6 +36,13 @@
  * A store of pairs alone has no /train and /test. rm_store_use_pairs presents the pair
  * splits as the store's splits (N_pairs prompts of K = 2 responses: chosen, rejected), so
  * everything that reads prompt ranges reads pairs.
+ * Views of a pair store (format_version 2 with /pairs): every further view <name> also has
+ *   /views/<name>/pairs/train/chosen, .../rejected  [N_pairs, D_v]  float32 or IEEE float16
+ *   /views/<name>/pairs/test/...                    the same (for each split /pairs has)
+ *   /views/<name>/pairs/<split> (groups)            attr content_digest: chosen then rejected
+ * (and its /train, /test, /bench datasets above exactly when the store has golden splits),
+ * one D_v and dtype for all of them, chunked and checksummed like /pairs; no group ids of
+ * its own (the groups are the default view's). Presented pairs read every view's pairs.
  *
  * Every function taking a store is collective over the store's communicator unless
  * marked local: all ranks call it, each with its own (possibly empty) prompt range.
@@ -121,6 +128,13 @@ typedef struct {
     char digest[3][64];  /* [rm_store_group] recorded content_digest, "" when absent */
     char paths[5][160];  /* /views/<name>/train/embeddings, test/embeddings, bench/chosen,
                           * bench/rejected, and the view's group /views/<name> */
+    /* The view's preference pairs (stores with /pairs; views v >= 1, the default view's are
+     * the store's pairs[]): [split][chosen, rejected], present for each split /pairs has. */
+    hid_t pairs[2][2];
+    rm_dtype pairs_dtype[2];
+    int checksum_pairs[2][2];
+    char pairs_digest[2][64];       /* recorded content_digest of /views/<name>/pairs/<split> */
+    char pairs_paths[2][3][192];    /* [split]: .../pairs/<split>/chosen, /rejected, the group */
     /* A view computed from stored ones (the composite of model.inputs,
      * rmens/store/store_inputs.h): how its rows are read and its state released, and that
      * state. NULL for a stored view. The readers below dispatch through `ops`, so the
@@ -231,6 +245,7 @@ typedef struct {
     rm_group_verify group[3]; /* [rm_store_group] */
     rm_group_verify view_group[RM_STORE_MAX_VIEWS][3]; /* views v >= 1 ([0] unused) */
     rm_group_verify pairs[2]; /* /pairs/train, /pairs/test: chosen, rejected, then group ids */
+    rm_group_verify view_pairs[RM_STORE_MAX_VIEWS][2]; /* views v >= 1: /views/<name>/pairs/<split> */
     double bytes, seconds;    /* all stored bytes read; wall time of the pass (slowest rank) */
     int ranks;
 } rm_store_verify_report;
@@ -283,7 +298,8 @@ typedef struct {
      * the sums over ranks give the digest attributes, and the counts must equal the
      * group's size (every value written exactly once, as synth and import do). */
     uint64_t digest[RM_STORE_MAX_VIEWS][3], written[RM_STORE_MAX_VIEWS][3];
-    uint64_t pairs_digest[2], pairs_written[2]; /* /pairs/train, /pairs/test, as digest[][] */
+    uint64_t pairs_digest[RM_STORE_MAX_VIEWS][2], pairs_written[RM_STORE_MAX_VIEWS][2]; /* [view]: /pairs/<split>
+                                                  * (view 0) or /views/<name>/pairs/<split>, as digest[][] */
     int first_view;    /* views written by this writer: [first_view, n_views) (extend: the new one) */
 } rm_store_writer;
 
@@ -299,7 +315,8 @@ int rm_store_write_view_split(rm_store_writer *w, int view, rm_split split, size
 int rm_store_write_view_bench(rm_store_writer *w, int view, size_t i0, size_t i1, const float *chosen, const float *rejected);
 /* Add a view to the existing store at `path`: a copy of it at a temporary sibling gets
  * the view's (empty) datasets, format_version 2 and the longer `views`; write the view
- * with rm_store_write_view_* (view index w->first_view), then commit renames the copy over
+ * with rm_store_write_view_* (view index w->first_view; a store with /pairs: its pairs
+ * with rm_store_write_view_pairs of store_pairs.h), then commit renames the copy over
  * the store (atomic: the store is the old one or the new one, never a mix), or abandon. */
 int rm_store_extend(rm_store_writer *w, const char *path, MPI_Comm comm, const rm_store_view_layout *view);
 /* Close and atomically rename into place. */

@@ -9,8 +9,9 @@
  * Presented as splits (rm_store_use_pairs), pair i is prompt i with K = 2 responses,
  * response 0 the chosen and 1 the rejected reply; the pair split's rewards read as the
  * human label, 1 for the chosen and 0 for the rejected reply, so that every golden-order
- * figure on a presented split is a figure against the human label. Views of pair stores
- * are not supported yet: a store with both views and pairs is refused at open. */
+ * figure on a presented split is a figure against the human label. A further view of a
+ * pair store has its own chosen and rejected rows of the same pairs (its own D and dtype,
+ * the default view's groups); presented, reads of the view read them. */
 #ifndef RMENS_STORE_STORE_PAIRS_H
 #define RMENS_STORE_STORE_PAIRS_H
 
@@ -50,5 +51,8 @@ int rm_pair_groups_dense(const int64_t *groups, size_t n, uint32_t *dense, size_
 int rm_store_write_pairs(rm_store_writer *w, rm_split split, size_t i0, size_t i1, const float *chosen,
                          const float *rejected);
 int rm_store_write_pair_groups(rm_store_writer *w, rm_split split, const int64_t *groups);
+/* View `view`'s pairs (0: rm_store_write_pairs; else a view this writer writes, D its D). */
+int rm_store_write_view_pairs(rm_store_writer *w, int view, rm_split split, size_t i0, size_t i1, const float *chosen,
+                              const float *rejected);
 
 #endif
