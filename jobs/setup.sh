@@ -8,7 +8,7 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
           libopenblas-dev libconfig-dev libdnnl-dev libxgboost-dev python3 python3-numpy python3-h5py python3-scipy
-          python3-sklearn python3-matplotlib python3-xgboost ${RMENS_EXTRA_PACKAGES:-})
+          python3-sklearn python3-matplotlib python3-xgboost help2man groff-base man-db ${RMENS_EXTRA_PACKAGES:-})
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

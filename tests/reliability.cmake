@@ -15,3 +15,11 @@ set_property(TEST full_disk APPEND PROPERTY LABELS "reliability")
 # A rank killed mid-job (issue 18): train, eval, active on 2, 3, 4 ranks, 5 points each.
 rmens_script_test(kill_rank ${CMAKE_CURRENT_SOURCE_DIR}/reliability/kill_rank.sh)
 set_property(TEST kill_rank APPEND PROPERTY LABELS "reliability;mpi")
+# Ctrl-C without mpirun (issue 30): one SIGINT checkpoints (exit 75) and --resume is bitwise
+# the uninterrupted run; a second SIGINT ends at once. Timed: RUN_SERIAL (tests/CMakeLists.txt).
+rmens_script_test(interrupt ${CMAKE_CURRENT_SOURCE_DIR}/reliability/interrupt.sh)
+set_tests_properties(interrupt PROPERTIES LABELS "e2e;reliability")
+# Progress (issue 30): <output>/log.jsonl against members.h5 and active.json (1 and 2 ranks,
+# trees, shared trunk, active), the whole rank's ETA and round 0's line.
+rmens_script_test(progress_log ${CMAKE_CURRENT_SOURCE_DIR}/reliability/progress_log.sh)
+set_property(TEST progress_log APPEND PROPERTY LABELS "reliability;mpi")

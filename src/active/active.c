@@ -30,6 +30,7 @@
 #include "rmens/member/member_scoring.h"
 #include "rmens/member/trunk.h"
 #include "rmens/base/common.h"
+#include "rmens/base/jsonl.h"
 #include "rmens/member/family.h"
 #include "rmens/store/h5util.h"
 #include "rmens/store/store_pairs.h"
@@ -592,19 +593,45 @@ static void teardown(active_ctx *c)
     rm_shared_split_free(&c->ns);
 }
 
-static void print_round(const active_ctx *c, int round, const active_round *ar)
+/* The round's line on stdout, with the ETA of the rounds left (the mean time of the rounds
+ * run by this process so far: later rounds train on more labels, so it is a lower bound),
+ * and its object in <output>/log.jsonl. */
+static void print_round(const active_ctx *c, int round, const active_round *ar, double round_seconds)
 {
+    static double run_seconds = 0;
+    static int rounds_run = 0;
+    run_seconds += round_seconds, rounds_run++;
     if (c->rank != 0) return;
     const rm_eval_plan *p = &c->rec.plan;
     const rm_aggregate_figures *mean = &ar->fig.aggregate[0];
-    printf("[rank 0] round %d/%lld: %lld labels, criterion of the batch %.4g..%.4g; val_acc %.4f; test: best-of-%zu %.4f, "
+    char what[96];
+    if (round == 0)
+        snprintf(what, sizeof what, "the initial set (random)");
+    else
+        snprintf(what, sizeof what, "criterion of the batch %.4g..%.4g", ar->crit[1], ar->crit[2]);
+    printf("[rank 0] round %d/%lld: %lld labels, %s; val_acc %.4f; test: best-of-%zu %.4f, "
            "spearman %.4f, pair_acc %.4f (mean)",
-           round, c->cfg->active_rounds, ar->labels, ar->crit[1], ar->crit[2], ar->train[TRAIN_VAL_ACCURACY],
+           round, c->cfg->active_rounds, ar->labels, what, ar->train[TRAIN_VAL_ACCURACY],
            p->bon_n[p->n_bon - 1], mean->bon[p->n_bon - 1], mean->spearman, mean->pair_accuracy);
     if (c->rec.warm) printf(", %.4f, %.4f (warm)", ar->warm.spearman, ar->warm.pair_accuracy);
-    printf("; seconds train %.2f score %.2f select %.2f evaluate %.2f\n", ar->seconds[T_TRAIN], ar->seconds[T_SCORE],
+    printf("; seconds train %.2f score %.2f select %.2f evaluate %.2f", ar->seconds[T_TRAIN], ar->seconds[T_SCORE],
            ar->seconds[T_SELECT], ar->seconds[T_EVALUATE]);
+    const long long left = c->cfg->active_rounds - round;
+    if (left > 0) printf("; ETA %.0fs for the %lld round%s left\n", run_seconds / rounds_run * (double)left, left, left == 1 ? "" : "s");
+    else printf("\n");
     fflush(stdout);
+    rm_jsonl_line l;
+    rm_jsonl_begin(&l);
+    rm_jsonl_int(&l, "round", round);
+    rm_jsonl_int(&l, "labels", ar->labels);
+    rm_jsonl_double(&l, "test_pair_accuracy", mean->pair_accuracy, 17);
+    rm_jsonl_double(&l, "test_spearman", mean->spearman, 17);
+    rm_jsonl_double(&l, "test_best_of_n", mean->bon[p->n_bon - 1], 17);
+    rm_jsonl_double(&l, "val_accuracy", ar->train[TRAIN_VAL_ACCURACY], 17);
+    rm_jsonl_double(&l, "seconds", round_seconds, 6);
+    char *log = rm_path_join(c->cfg->output, "log.jsonl");
+    if (!log || rm_jsonl_append(log, &l) != 0) rm_warnf("%s (the round is not logged there)", rm_last_error());
+    free(log);
 }
 
 /* One round: select (r >= 1), train, evaluate, record, save. */
@@ -612,6 +639,8 @@ static int run_round(active_ctx *c, int round, int resume)
 {
     active_round *ar = &c->rec.rounds[round];
     memset(ar, 0, sizeof *ar);
+    const double t_round = rm_now();
+    rm_ensemble_log_round(round);
     int rc = 0;
     if (round == 0) {
         ar->selected = rm_alloc((size_t)c->cfg->active_initial, sizeof(uint32_t), "initial pairs");
@@ -628,13 +657,14 @@ static int run_round(active_ctx *c, int round, int resume)
     if ((rc = evaluate_round(c, ar)) != 0) return rc;
     MPI_Allreduce(MPI_IN_PLACE, &ar->seconds[T_EVALUATE], 1, MPI_DOUBLE, MPI_MAX, c->comm);
     c->rec.n_rounds = round + 1;
-    print_round(c, round, ar);
+    print_round(c, round, ar, rm_now() - t_round);
     return save_round(c, round);
 }
 
 static int run_rounds(active_ctx *c, int mode, int resume)
 {
     int first = 0;
+    rm_ensemble_log_start(c->cfg, c->comm, mode == 0); /* log.jsonl: a fresh run's starts empty */
     if (mode == 1) {
         if (restore_state(c) != 0) return -1;
         first = c->rec.n_rounds;

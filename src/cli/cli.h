@@ -40,5 +40,7 @@ int cli_fail(const char *verb, MPI_Comm comm);
 int cli_rank(MPI_Comm comm);
 
 extern const cli_verb VERB_SYNTH, VERB_IMPORT, VERB_INSPECT, VERB_TRAIN, VERB_EVAL, VERB_RUN, VERB_ACTIVE, VERB_SELECT;
+/* rmens --print-config: a global option with a verb's table (cmd_print_config.c; no MPI). */
+extern const cli_verb VERB_PRINT_CONFIG;
 
 #endif

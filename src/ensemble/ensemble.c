@@ -12,6 +12,7 @@
 #include "rmens/ensemble/ensemble.h"
 #include "rmens/ensemble/checkpoint.h"
 #include "rmens/base/common.h"
+#include "rmens/base/jsonl.h"
 #include "rmens/member/family.h"
 #include "rmens/store/h5util.h"
 #include "rmens/store/store_pairs.h"
@@ -115,25 +116,89 @@ typedef struct {
     int world_rank;
     int member_position, members_of_group; /* for the ETA over the group's members */
     int shared_trunk; /* the line is the unit's: means over its heads */
+    /* The whole job's ETA: seconds per member measured in this process (members count by
+     * their finished fraction of steps), times the members still to start. */
+    double t_mark;     /* rm_now() of the member's start or of its last progress line */
+    int step_mark;     /* steps (epochs, rounds) done at t_mark; also the steps logged */
+    double work_seconds, work_members;
+    char *log_path;    /* <output>/log.jsonl (NULL: no log) */
+    int log_failed;    /* warned once, no more lines */
 } progress_ctx;
+
+/* -1 outside `rmens active`; else the round whose members train (rm_ensemble_log_round) */
+static int log_round = -1;
+void rm_ensemble_log_round(int round) { log_round = round; }
+
+/* "42s", "3m05s", "2h07m": compact durations for the ETA */
+static const char *duration(double s, char buf[32])
+{
+    if (!(s >= 0) || s > 1e8) snprintf(buf, 32, "?");
+    else if (s < 59.5) snprintf(buf, 32, "%.0fs", s);
+    else if (s < 3599.5) snprintf(buf, 32, "%dm%02ds", (int)(s + 0.5) / 60, (int)(s + 0.5) % 60);
+    else snprintf(buf, 32, "%dh%02dm", (int)(s / 60 + 0.5) / 60, (int)(s / 60 + 0.5) % 60);
+    return buf;
+}
+
+/* Steps from_step..epoch of member m (the history, so that tree members' lines every
+ * 10 rounds log every round) into log.jsonl, each with the mean time of these steps. */
+static void log_member_steps(progress_ctx *ctx, const rm_member *m, int from_step, int epoch, double pairs_per_second,
+                             double seconds)
+{
+    for (int k = from_step; k < epoch && !ctx->log_failed; k++) {
+        rm_jsonl_line l;
+        rm_jsonl_begin(&l);
+        if (log_round >= 0) rm_jsonl_int(&l, "round", log_round);
+        rm_jsonl_int(&l, "member", m->index);
+        rm_jsonl_int(&l, "epoch", k + 1);
+        rm_jsonl_double(&l, "train_loss", m->train_loss[k], 17);
+        rm_jsonl_double(&l, "val_loss", m->val_loss[k], 17);
+        rm_jsonl_double(&l, "val_accuracy", m->val_accuracy[k], 17);
+        rm_jsonl_double(&l, "pairs_per_s", pairs_per_second, 6);
+        rm_jsonl_double(&l, "seconds", seconds / (epoch - from_step), 6);
+        rm_jsonl_int(&l, "rank", ctx->world_rank);
+        if (rm_jsonl_append(ctx->log_path, &l) != 0) {
+            rm_warnf("%s (no more lines are logged there; training goes on)", rm_last_error());
+            ctx->log_failed = 1;
+        }
+    }
+}
 
 static void print_progress(const rm_member *m, int epoch, int epochs, double train_loss, double val_loss,
                            double val_accuracy, double pairs_per_second, double eta_seconds, void *opaque)
 {
-    const progress_ctx *ctx = opaque;
+    progress_ctx *ctx = opaque;
+    const double now = rm_now(), seconds = now - ctx->t_mark;
+    const int from_step = ctx->step_mark < epoch ? ctx->step_mark : epoch - 1;
+    if (ctx->log_path) {
+        if (ctx->shared_trunk) /* m is the unit's array of heads: a line per head */
+            for (int e = 0; e < ctx->members_of_group; e++) log_member_steps(ctx, &m[e], from_step, epoch, pairs_per_second, seconds);
+        else
+            log_member_steps(ctx, m, from_step, epoch, pairs_per_second, seconds);
+    }
+    ctx->work_seconds += seconds;
+    ctx->work_members += (double)(epoch - from_step) / epochs;
+    ctx->t_mark = now, ctx->step_mark = epoch;
+    char eta[32];
     if (ctx->shared_trunk) {
         printf("[rank %d] shared trunk, heads 0-%d (mean) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  "
-               "%.0f pairs/s  ETA %.0fs\n",
+               "%.0f pairs/s  ETA %s\n",
                ctx->world_rank, ctx->members_of_group - 1, epoch, epochs, train_loss, val_loss, val_accuracy,
-               pairs_per_second, eta_seconds);
+               pairs_per_second, duration(eta_seconds, eta));
         fflush(stdout);
         return;
     }
+    /* eta_seconds is the member's own (0 when it ends here: its last step or an early
+     * stop); the members after it take the mean time of a member so far. */
+    const int current_left = eta_seconds > 0, after = ctx->members_of_group - ctx->member_position - 1;
+    const double per_member = ctx->work_members > 0 ? ctx->work_seconds / ctx->work_members : 0;
+    const double job_eta = eta_seconds + (after > 0 ? after * per_member : 0);
+    const int left = current_left + (after > 0 ? after : 0);
     /* a tree member's steps are boosting rounds (gbdt.rounds), an MLP's epochs */
     const char *step = rm_member_family(m)->step;
-    printf("[rank %d] member %d (%d/%d) %s %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  ETA %.0fs\n",
+    printf("[rank %d] member %d (%d/%d) %s %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  "
+           "ETA %s for this rank's %d member%s left\n",
            ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, step, epoch, epochs, train_loss,
-           val_loss, val_accuracy, pairs_per_second, eta_seconds);
+           val_loss, val_accuracy, pairs_per_second, duration(job_eta, eta), left, left == 1 ? "" : "s");
     fflush(stdout);
 }
 
@@ -173,9 +238,49 @@ static int injected_failure(int rank, int member)
 /* ---- stopping for checkpoints: SIGTERM / SIGUSR1 (what Slurm sends before a kill) or
  * the periodic timer. Handlers only set a flag; training looks at it between steps. */
 static volatile sig_atomic_t stop_signal = 0;
-static void on_stop_signal(int sig) { stop_signal = sig; }
+/* SIGINT (Ctrl-C) asks for the same checkpoint while training can take one (between
+ * rm_ensemble_catch_signals and the end of training); the second SIGINT, or one outside
+ * training, ends the process at once by the default action (exit status 130 in a shell). */
+static volatile sig_atomic_t interrupts = 0, interrupt_armed = 0, interrupt_quiet = 0;
+static void on_stop_signal(int sig)
+{
+    if (sig == SIGINT) {
+        if (!interrupt_armed || interrupts++ > 0) {
+            signal(SIGINT, SIG_DFL);
+            raise(SIGINT); /* delivered when this handler returns */
+            return;
+        }
+        static const char msg[] = "\nrmens: interrupt: stopping at the next step boundary with a checkpoint "
+                                  "(interrupt again to quit at once, losing the work since the last checkpoint)\n";
+        if (!interrupt_quiet && write(STDERR_FILENO, msg, sizeof msg - 1) < 0) { /* nothing to do */ }
+    }
+    stop_signal = sig;
+}
 
-void rm_catch_stop_signals(void) { rm_ensemble_catch_signals(NULL, NULL); }
+/* A SIGINT ignored when the process started (a background job of a script: the
+ * terminal's Ctrl-C is not for it) stays ignored. */
+static int interrupt_ignored = -1;
+static void note_ignored_interrupt(void)
+{
+    struct sigaction current;
+    if (interrupt_ignored < 0 && sigaction(SIGINT, NULL, &current) == 0) interrupt_ignored = current.sa_handler == SIG_IGN;
+}
+
+static void install_handlers(struct sigaction *old_term, struct sigaction *old_usr1, int with_interrupt)
+{
+    note_ignored_interrupt();
+    if (interrupt_ignored) with_interrupt = 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, old_term);
+    sigaction(SIGUSR1, &action, old_usr1);
+    if (with_interrupt) sigaction(SIGINT, &action, NULL);
+}
+
+/* Before MPI_Init: SIGTERM/SIGUSR1 only (a SIGINT while the job starts ends it at once). */
+void rm_catch_stop_signals(void) { install_handlers(NULL, NULL, 0); }
 
 typedef struct {
     double deadline; /* rm_now() of the next periodic checkpoint, 0: none */
@@ -354,6 +459,8 @@ static int train_slot(const rm_settings *cfg, rm_member_deal *d, const rm_train_
         control.resume_state = &resumed_state;
     }
     const rm_train_data *view_data = data + (d->n_views > 1 ? m % d->n_views : 0);
+    pctx->t_mark = rm_now();
+    pctx->step_mark = resuming ? resumed_state.next_epoch : 0;
     int rc = rm_train_member_controlled(cfg, view_data, pairs, m, d->group, &sl->member,
                                         d->group_rank == 0 ? print_progress : NULL, pctx, &control);
     if (resuming || warming) {
@@ -388,6 +495,8 @@ static int train_unit_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
     controls[0].should_stop = should_stop;
     controls[0].stop_ctx = clock;
     const int resuming = d->slots[0].status == RM_MEMBER_IN_PROGRESS;
+    pctx->t_mark = rm_now();
+    pctx->step_mark = resuming ? d->slots[0].state.next_epoch : 0;
     for (int m = 0; resuming && m < E; m++) {
         controls[m].resume_member = &d->slots[m].member;
         controls[m].resume_state = &d->slots[m].state;
@@ -419,9 +528,10 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
      * asked for, then all ranks meet. If every member is finished the caller writes them;
      * otherwise a checkpoint, and on a signal the job ends for requeueing. A rank with
      * nothing left to train waits at the meeting point. */
-    progress_ctx pctx = {d->rank, 0, d->mine, d->shared_trunk};
+    progress_ctx pctx = {d->rank, 0, d->mine, d->shared_trunk, rm_now(), 0, 0, 0, NULL, 0};
     for (int m = 0; m < E; m++) pctx.member_position += d->slots[m].trains && d->slots[m].status == RM_MEMBER_FINISHED;
-    int checkpoints = 0;
+    pctx.log_path = rm_path_join(cfg->output, "log.jsonl"); /* NULL (out of memory): no log */
+    int checkpoints = 0, rc = 0;
     for (;;) {
         if (d->shared_trunk)
             train_unit_slots(cfg, d, data, pairs, &clock, &pctx);
@@ -433,20 +543,27 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
         for (int m = 0; m < E; m++) unfinished |= d->slots[m].trains && d->slots[m].status != RM_MEMBER_FINISHED;
         int flags[2] = {unfinished, stop_signal != 0};
         MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, d->comm);
-        if (!flags[0]) return 0;
+        if (!flags[0]) break;
         double t_ckpt = rm_now();
         if (rm_checkpoint_write(checkpoint_path, d->comm, fingerprint, d->slots, E, d->member_params,
-                                rm_settings_max_epochs(cfg)) != 0)
-            return -1;
+                                rm_settings_max_epochs(cfg)) != 0) {
+            rc = -1;
+            break;
+        }
         checkpoints++;
         if (d->rank == 0) {
             printf("[rank 0] checkpoint %d written to %s in %.2fs%s%s\n", checkpoints, checkpoint_path, rm_now() - t_ckpt,
                    flags[1] ? "; stopping on signal (exit 75): continue with " : "", flags[1] ? resume_hint : "");
             fflush(stdout);
         }
-        if (flags[1]) return RM_EXIT_CHECKPOINTED;
+        if (flags[1]) {
+            rc = RM_EXIT_CHECKPOINTED;
+            break;
+        }
         arm_clock(&clock, cfg);
     }
+    free(pctx.log_path);
+    return rc;
 }
 
 int rm_members_write(const char *path, const rm_settings *cfg, const rm_store *store, const rm_pairs *pairs,
@@ -463,14 +580,35 @@ int rm_members_write(const char *path, const rm_settings *cfg, const rm_store *s
 
 int rm_ensemble_stop_requested(void) { return stop_signal != 0; }
 
+void rm_ensemble_log_start(const rm_settings *cfg, MPI_Comm comm, int fresh)
+{
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (fresh && rank == 0) {
+        char *path = rm_path_join(cfg->output, "log.jsonl");
+        if (path) unlink(path);
+        free(path);
+    }
+    MPI_Barrier(comm); /* no rank appends before the old log is gone */
+}
+
 void rm_ensemble_catch_signals(struct sigaction *old_term, struct sigaction *old_usr1)
 {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGTERM, &action, old_term);
-    sigaction(SIGUSR1, &action, old_usr1);
+    int initialised = 0, rank = 0;
+    MPI_Initialized(&initialised);
+    if (initialised) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    interrupt_quiet = rank != 0; /* one "interrupt" line per job */
+    install_handlers(old_term, old_usr1, 1);
+    interrupt_armed = !interrupt_ignored;
+}
+
+/* Training is over without a checkpoint to take: Ctrl-C ends the process at once again
+ * (`run`'s evaluation, which cannot checkpoint, included). */
+static void disarm_interrupt(void)
+{
+    if (!interrupt_armed) return;
+    interrupt_armed = 0;
+    signal(SIGINT, SIG_DFL);
 }
 
 /* Settings every member would reject: say so once, from rank 0's view (the same on
@@ -574,6 +712,7 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     char *fingerprint = rm_checkpoint_fingerprint(cfg, store.uuid);
     if ((rc = rm_all_ok(comm, fingerprint ? 0 : -1)) != 0) goto out_deal;
     if (mode == 2 && (rc = resume_slots(cfg, &deal, paths.checkpoint, fingerprint, comm, rank)) != 0) goto out_deal;
+    rm_ensemble_log_start(cfg, comm, mode == 0);
     rc = rm_ensemble_train_slots(cfg, &deal, data, &pairs, NULL, paths.checkpoint, fingerprint, "rmens train --resume");
     if (rc != 0) goto out_deal;
 
@@ -596,6 +735,7 @@ out_paths:
     if (rc != RM_EXIT_CHECKPOINTED) {
         sigaction(SIGTERM, &old_term, NULL);
         sigaction(SIGUSR1, &old_usr1, NULL);
+        disarm_interrupt();
     }
     return rc;
 }

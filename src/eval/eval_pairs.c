@@ -7,7 +7,7 @@
 
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
-#include "rmens/eval/eval_output.h"
+#include "rmens/eval/eval_format.h"
 #include "rmens/store/h5util.h"
 
 int rm_pairs_test_create(rm_pairs_test *t, int E, size_t n, const double *score_std)

@@ -492,6 +492,41 @@ static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, M
     return import_finish(&w, rc, bytes_read, comm, result);
 }
 
+/* Which inputs go together and with which options: one line naming the first that is
+ * missing or misplaced. *golden_given, *pairs_given: how many of each set's four inputs. */
+static int check_options(const rm_import_args *a, const char *const paths[N_INPUTS], int *golden_given, int *pairs_given)
+{
+    int rc = 0;
+    *golden_given = *pairs_given = 0;
+    for (int i = IN_TRAIN_EMB; i <= IN_TEST_REW; i++) *golden_given += paths[i] != NULL;
+    for (int i = IN_TRAIN_CHOSEN; i <= IN_TEST_GROUPS; i++)
+        if (i != IN_TRAIN_GROUPS && i != IN_TEST_GROUPS) *pairs_given += paths[i] != NULL;
+    static const char *const golden_flags[4] = {"--train-embeddings", "--train-rewards", "--test-embeddings", "--test-rewards"};
+    static const char *const pair_flags[4] = {"--train-chosen", "--train-rejected", "--test-chosen", "--test-rejected"};
+    const int pair_inputs[4] = {IN_TRAIN_CHOSEN, IN_TRAIN_REJECTED, IN_TEST_CHOSEN, IN_TEST_REJECTED};
+    int missing_golden = 0, missing_pair = 0;
+    while (missing_golden < 3 && paths[IN_TRAIN_EMB + missing_golden]) missing_golden++;
+    while (missing_pair < 3 && paths[pair_inputs[missing_pair]]) missing_pair++;
+    if ((*golden_given != 0 && *golden_given != 4) || *golden_given + *pairs_given == 0)
+        rc = rm_errorf("missing %s: --train-embeddings, --train-rewards, --test-embeddings and --test-rewards go together%s",
+                       golden_flags[missing_golden], *golden_given ? "" : " (or import pairs: --train-chosen ...)");
+    else if (*pairs_given != 0 && *pairs_given != 4)
+        rc = rm_errorf("missing %s: --train-chosen, --train-rejected, --test-chosen and --test-rejected go together",
+                       pair_flags[missing_pair]);
+    else if ((a->train_groups || a->test_groups) && !*pairs_given)
+        rc = rm_errorf("--train-groups/--test-groups belong to the pair inputs (--train-chosen ...)");
+    else if (a->view && (a->train_groups || a->test_groups))
+        rc = rm_errorf("--view with --train-groups/--test-groups: a view's pairs have the store's group ids (leave them out)");
+    else if (a->bench_chosen && !*golden_given)
+        rc = rm_errorf("--bench-chosen/--bench-rejected need the golden-reward inputs (a store of pairs alone has no bench)");
+    else if (a->log1p && !a->view)
+        rc = rm_errorf("--log1p applies to a --view (scalar features such as lengths), not to the store's embeddings");
+    else if (!a->bench_chosen != !a->bench_rejected)
+        rc = rm_errorf("--bench-chosen and --bench-rejected go together (got only %s)",
+                       a->bench_chosen ? "--bench-chosen" : "--bench-rejected");
+    return rc;
+}
+
 int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
 {
     double start = rm_now();
@@ -502,33 +537,8 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
     import_inputs in;
     memset(&in, 0, sizeof in);
     int64_t *groups[2] = {NULL, NULL};
-    int rc = 0, golden_given = 0, pairs_given = 0;
-    for (int i = IN_TRAIN_EMB; i <= IN_TEST_REW; i++) golden_given += paths[i] != NULL;
-    for (int i = IN_TRAIN_CHOSEN; i <= IN_TEST_GROUPS; i++)
-        if (i != IN_TRAIN_GROUPS && i != IN_TEST_GROUPS) pairs_given += paths[i] != NULL;
-    static const char *const golden_flags[4] = {"--train-embeddings", "--train-rewards", "--test-embeddings", "--test-rewards"};
-    static const char *const pair_flags[4] = {"--train-chosen", "--train-rejected", "--test-chosen", "--test-rejected"};
-    const int pair_inputs[4] = {IN_TRAIN_CHOSEN, IN_TRAIN_REJECTED, IN_TEST_CHOSEN, IN_TEST_REJECTED};
-    int missing_golden = 0, missing_pair = 0;
-    while (missing_golden < 3 && paths[IN_TRAIN_EMB + missing_golden]) missing_golden++;
-    while (missing_pair < 3 && paths[pair_inputs[missing_pair]]) missing_pair++;
-    if ((golden_given != 0 && golden_given != 4) || golden_given + pairs_given == 0)
-        rc = rm_errorf("missing %s: --train-embeddings, --train-rewards, --test-embeddings and --test-rewards go together%s",
-                       golden_flags[missing_golden], golden_given ? "" : " (or import pairs: --train-chosen ...)");
-    else if (pairs_given != 0 && pairs_given != 4)
-        rc = rm_errorf("missing %s: --train-chosen, --train-rejected, --test-chosen and --test-rejected go together",
-                       pair_flags[missing_pair]);
-    else if ((a->train_groups || a->test_groups) && !pairs_given)
-        rc = rm_errorf("--train-groups/--test-groups belong to the pair inputs (--train-chosen ...)");
-    else if (a->view && (a->train_groups || a->test_groups))
-        rc = rm_errorf("--view with --train-groups/--test-groups: a view's pairs have the store's group ids (leave them out)");
-    else if (a->bench_chosen && !golden_given)
-        rc = rm_errorf("--bench-chosen/--bench-rejected need the golden-reward inputs (a store of pairs alone has no bench)");
-    else if (a->log1p && !a->view)
-        rc = rm_errorf("--log1p applies to a --view (scalar features such as lengths), not to the store's embeddings");
-    else if (!a->bench_chosen != !a->bench_rejected)
-        rc = rm_errorf("--bench-chosen and --bench-rejected go together (got only %s)",
-                       a->bench_chosen ? "--bench-chosen" : "--bench-rejected");
+    int golden_given = 0, pairs_given = 0;
+    int rc = check_options(a, paths, &golden_given, &pairs_given);
     /* Every rank validates every header itself (they are small) and the ranks agree. */
     for (int i = 0; i < N_INPUTS && rc == 0; i++) {
         if (!paths[i]) continue;

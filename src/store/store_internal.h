@@ -88,7 +88,6 @@ int store_pairs_write_digests(rm_store_writer *w);
 int store_pairs_read_rows(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out);
 /* The human label as rewards: out[2i] = 1, out[2i + 1] = 0 for i in [0, p1 - p0). */
 int store_pairs_read_labels(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
-void store_pairs_close(rm_store *s);
 /* Chosen (which 0) or rejected (1) of pair split sp of view `view` (0: /pairs), digest base
  * as in its group's sequence (rejected after chosen); for --verify and inspect's scans. */
 transfer_target store_pair_target(const rm_store *s, int view, int sp, int which);
@@ -101,13 +100,20 @@ void store_view_pairs_paths(rm_store *s, int v);
  * Collective. */
 int store_view_pairs_create(rm_store *s, int v);
 
-/* Open a float dataset of the given rank (used for /pairs): as the store's own opener. */
+/* ---- HDF5 objects (src/store/store_objects.c) ---- */
+/* "<file>: <object>" into buf, for messages. */
+const char *store_object_what(const rm_store *s, const char *object, char *buf, size_t n);
+/* A string attribute into buf[n]: 0 read, 1 absent (buf ""), -1 error. */
+int store_read_optional_string(hid_t obj, const char *name, char *buf, size_t n, const char *what);
+/* Open a float dataset of the given rank, checking its type, shape and filters. */
 int store_open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset, hsize_t dims[3],
                                rm_dtype *dtype, int *fletcher);
 int store_read_digest_at(rm_store *s, const char *group, char *out);
 int store_inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher);
-/* The same chunked, Fletcher-32 dataset creation as the store's datasets (type: a float
- * of `half` or, when int64, H5T_STD_I64LE). */
+/* Creation properties without timestamps (identical content, identical file). */
+hid_t store_untimed_creation_plist(hid_t cls, const char *path, const char *object);
+/* The store's chunked, Fletcher-32 dataset creation (type: a float of `half` or, when
+ * int64, H5T_STD_I64LE), and its groups. */
 int store_create_dataset(rm_store *s, const char *name, int rank, const hsize_t dims[3], int half, int int64,
                          size_t target, hid_t *out);
 int store_create_group(rm_store *s, const char *name);

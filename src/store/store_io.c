@@ -163,7 +163,13 @@ int store_view_name_ok(const char *name)
 
 void store_close_datasets(rm_store *s)
 {
-    store_pairs_close(s);
+    for (int sp = 0; sp < 2; sp++) { /* preference pairs (store_pairs.c) and their views' */
+        rm_h5_close_id(&s->pairs[sp].chosen, H5Dclose);
+        rm_h5_close_id(&s->pairs[sp].rejected, H5Dclose);
+        rm_h5_close_id(&s->pairs[sp].group, H5Dclose);
+        for (int v = 1; v < RM_STORE_MAX_VIEWS; v++)
+            for (int k = 0; k < 2; k++) rm_h5_close_id(&s->views[v].pairs[sp][k], H5Dclose);
+    }
     for (int i = 0; i < 2; i++) {
         rm_h5_close_id(&s->embeddings[i], H5Dclose);
         rm_h5_close_id(&s->rewards[i], H5Dclose);

@@ -196,21 +196,6 @@ int rm_store_use_pairs(rm_store *s)
     return 0;
 }
 
-int rm_store_open_for_run(rm_store *s, const rm_settings *cfg, MPI_Comm comm)
-{
-    if (rm_store_open(s, cfg->store, comm) != 0) return -1;
-    s->read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
-    int rc = 0;
-    if (strcmp(cfg->pairs_source, "store") == 0) rc = rm_store_use_pairs(s);
-    else if (!s->has_golden)
-        rc = rm_all_ok(comm, rm_errorf("%s holds human-labelled pairs only (no golden rewards): set pairs.source = \"store\" "
-                                       "(configs/pairs.cfg)", s->path));
-    if (rc != 0) {
-        rm_store_close(s);
-        return -1;
-    }
-    return 0;
-}
 
 int store_pairs_read_rows(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out)
 {
@@ -440,13 +425,3 @@ int store_pairs_write_digests(rm_store_writer *w)
     return rm_all_ok(s->comm, rc);
 }
 
-void store_pairs_close(rm_store *s)
-{
-    for (int sp = 0; sp < 2; sp++) {
-        rm_h5_close_id(&s->pairs[sp].chosen, H5Dclose);
-        rm_h5_close_id(&s->pairs[sp].rejected, H5Dclose);
-        rm_h5_close_id(&s->pairs[sp].group, H5Dclose);
-        for (int v = 1; v < RM_STORE_MAX_VIEWS; v++)
-            for (int k = 0; k < 2; k++) rm_h5_close_id(&s->views[v].pairs[sp][k], H5Dclose);
-    }
-}

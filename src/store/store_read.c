@@ -1,6 +1,7 @@
 /* The embedding store, reading half (see include/rmens/store/store.h): open and validate,
  * range reads, whole-store scans for `rmens inspect`, and the --verify pass. */
 #include "store_internal.h"
+#include "rmens/store/store_pairs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,128 +12,8 @@
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
 
-/* Which filters a dataset's chunks went through. Fletcher-32 marks it protected; a filter
- * this HDF5 lacks (h5py's lzf, a plugin that is not installed) would fail every read, so
- * the store is refused at open with the filter's name instead. */
-int store_inspect_filters(rm_store *s, const char *name, hid_t d, int *fletcher)
-{
-    *fletcher = 0;
-    hid_t dcpl = H5Dget_create_plist(d);
-    if (dcpl < 0) return rm_h5_fail(s->path, name, "H5Dget_create_plist");
-    int n = H5Pget_nfilters(dcpl), rc = n < 0 ? rm_h5_fail(s->path, name, "H5Pget_nfilters") : 0;
-    for (int i = 0; rc == 0 && i < n; i++) {
-        unsigned flags = 0, config = 0;
-        size_t n_values = 0;
-        char filter_name[64] = "";
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_values, NULL, sizeof filter_name, filter_name, &config);
-        if (id < 0) rc = rm_h5_fail(s->path, name, "H5Pget_filter2");
-        else if (id == H5Z_FILTER_FLETCHER32) *fletcher = 1;
-        else if (H5Zfilter_avail(id) <= 0)
-            rc = rm_errorf("%s: %s: written with HDF5 filter %d (%s), which this HDF5 library does not have: "
-                           "rewrite it without that filter (h5py: compression=None or \"gzip\")",
-                           s->path, name, (int)id, filter_name[0] ? filter_name : "unnamed");
-    }
-    H5Pclose(dcpl);
-    return rc;
-}
-
-/* "<file>: <object>" for the attribute readers' messages. */
-static const char *object_what(const rm_store *s, const char *object, char *buf, size_t n)
-{
-    snprintf(buf, n, "%s: %s", s->path, object);
-    return buf;
-}
-
-/* String attribute `name` of obj into buf[n] (cut to fit): 1 when absent (buf = ""), 0 read,
- * -1 error. */
-static int read_optional_string(hid_t obj, const char *name, char *buf, size_t n, const char *what)
-{
-    buf[0] = '\0';
-    int exists = rm_h5_attr_exists(obj, name, what);
-    if (exists <= 0) return exists < 0 ? -1 : 1;
-    char *value = NULL;
-    if (rm_h5_read_attr_string_alloc(obj, name, &value, what) != 0) return -1;
-    snprintf(buf, n, "%s", value);
-    free(value);
-    return 0;
-}
-
-/* The content_digest attribute of a group ("" when absent) into out[64]. */
-int store_read_digest_at(rm_store *s, const char *group, char *out)
-{
-    hid_t grp = H5Gopen2(s->file, group, H5P_DEFAULT);
-    if (grp < 0) return rm_h5_fail(s->path, group, "H5Gopen2");
-    char what[1200];
-    int rc = read_optional_string(grp, "content_digest", out, 64, object_what(s, group, what, sizeof what));
-    H5Gclose(grp);
-    return rc < 0 ? -1 : 0;
-}
-
 static int read_group_digest(rm_store *s, rm_store_group g) { return store_read_digest_at(s, STORE_GROUP_PATHS[g], s->digest[g]); }
 
-/* Open `name` and check its rank and type; dims filled; *dtype 0 float32, 1 float16.
- * half_allowed: whether float16 is acceptable (rewards must be float32). *fletcher: 1 when
- * the dataset carries a Fletcher-32 checksum. */
-int store_open_checked_dataset(rm_store *s, const char *name, int rank, int half_allowed, hid_t *dset,
-                                hsize_t dims[3], rm_dtype *dtype, int *fletcher)
-{
-    /* H5Lexists needs every intermediate group to exist: check "/views", "/views/x", ...
-     * before "/views/x/train/embeddings". */
-    char prefix[256];
-    htri_t exists = 1;
-    for (const char *slash = strchr(name + 1, '/'); exists > 0; slash = slash ? strchr(slash + 1, '/') : NULL) {
-        snprintf(prefix, sizeof prefix, "%.*s", slash ? (int)(slash - name) : (int)strlen(name), name);
-        exists = H5Lexists(s->file, prefix, H5P_DEFAULT);
-        if (!slash) break;
-    }
-    if (exists < 0) return rm_h5_fail(s->path, name, "H5Lexists");
-    if (!exists) return rm_errorf("%s: %s: missing dataset", s->path, name);
-    hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT), space = H5I_INVALID_HID, type = H5I_INVALID_HID;
-    if (d < 0) return rm_h5_fail(s->path, name, "H5Dopen2");
-    int rc = -1, found_rank = 0;
-    char tdesc[64];
-    if ((space = H5Dget_space(d)) < 0) {
-        rm_h5_fail(s->path, name, "H5Dget_space");
-        goto fail;
-    }
-    if ((type = H5Dget_type(d)) < 0) {
-        rm_h5_fail(s->path, name, "H5Dget_type");
-        goto fail;
-    }
-    if ((found_rank = H5Sget_simple_extent_ndims(space)) < 0) {
-        rm_h5_fail(s->path, name, "H5Sget_simple_extent_ndims");
-        goto fail;
-    }
-    if (found_rank != rank) {
-        rm_errorf("%s: %s: expected rank %d, found rank %d", s->path, name, rank, found_rank);
-        goto fail;
-    }
-    if (H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
-        rm_h5_fail(s->path, name, "H5Sget_simple_extent_dims");
-        goto fail;
-    }
-    int kind = store_classify_float(type);
-    if (kind < 0 || (kind == 1 && !half_allowed)) {
-        rm_errorf("%s: %s: unsupported dtype %s (expected float32%s)", s->path, name,
-                  store_type_description(type, tdesc, sizeof tdesc), half_allowed ? " or IEEE float16" : "");
-        goto fail;
-    }
-    *dtype = kind == 1 ? RM_DTYPE_FLOAT16 : RM_DTYPE_FLOAT32;
-    for (int i = 0; i < rank; i++)
-        if (dims[i] == 0) {
-            rm_errorf("%s: %s: dimension %d is zero", s->path, name, i);
-            goto fail;
-        }
-    if (store_inspect_filters(s, name, d, fletcher) != 0) goto fail;
-    *dset = d;
-    d = H5I_INVALID_HID;
-    rc = 0;
-fail:
-    rm_h5_close_id(&space, H5Sclose);
-    rm_h5_close_id(&type, H5Tclose);
-    rm_h5_close_id(&d, H5Dclose);
-    return rc;
-}
 
 
 /* Open view v's datasets (names in s->views[v].name) and check them against the default
@@ -182,7 +63,7 @@ static int validate_views(rm_store *s)
 {
     char names[RM_STORE_MAX_VIEWS][64], what[1100];
     size_t count = 0;
-    object_what(s, "/", what, sizeof what);
+    store_object_what(s, "/", what, sizeof what);
     int exists = rm_h5_attr_exists(s->file, "views", what);
     if (exists < 0) return -1;
     if (!exists) return rm_errorf("%s: format_version 2 but root attribute 'views' is missing", s->path);
@@ -208,8 +89,8 @@ static int validate_views(rm_store *s)
 int store_validate_open(rm_store *s)
 {
     char format[64], what[1100];
-    object_what(s, "/", what, sizeof what);
-    int rc = read_optional_string(s->file, "format", format, sizeof format, what);
+    store_object_what(s, "/", what, sizeof what);
+    int rc = store_read_optional_string(s->file, "format", format, sizeof format, what);
     if (rc < 0) return -1;
     if (rc == 1) return rm_errorf("%s: not an rmens store (root attribute 'format' is missing)", s->path);
     if (strcmp(format, RM_STORE_FORMAT) != 0)
@@ -224,10 +105,10 @@ int store_validate_open(rm_store *s)
                          RM_STORE_FORMAT_VERSION, RM_STORE_FORMAT_VERSION_VIEWS);
     s->format_version = (int)version;
     /* descriptive, "" when absent */
-    if (read_optional_string(s->file, "embed_model", s->embed_model, sizeof s->embed_model, what) < 0 ||
-        read_optional_string(s->file, "response_model", s->response_model, sizeof s->response_model, what) < 0 ||
-        read_optional_string(s->file, "task", s->task, sizeof s->task, what) < 0 ||
-        read_optional_string(s->file, "store_uuid", s->uuid, sizeof s->uuid, what) < 0)
+    if (store_read_optional_string(s->file, "embed_model", s->embed_model, sizeof s->embed_model, what) < 0 ||
+        store_read_optional_string(s->file, "response_model", s->response_model, sizeof s->response_model, what) < 0 ||
+        store_read_optional_string(s->file, "task", s->task, sizeof s->task, what) < 0 ||
+        store_read_optional_string(s->file, "store_uuid", s->uuid, sizeof s->uuid, what) < 0)
         return -1;
 
     /* /train and /test may be absent in a store of preference pairs alone */
@@ -325,6 +206,22 @@ int rm_store_open(rm_store *s, const char *path, MPI_Comm comm)
     return 0;
 }
 
+
+int rm_store_open_for_run(rm_store *s, const rm_settings *cfg, MPI_Comm comm)
+{
+    if (rm_store_open(s, cfg->store, comm) != 0) return -1;
+    s->read_chunk_bytes = (size_t)cfg->parallel_read_chunk_mb << 20;
+    int rc = 0;
+    if (strcmp(cfg->pairs_source, "store") == 0) rc = rm_store_use_pairs(s);
+    else if (!s->has_golden)
+        rc = rm_all_ok(comm, rm_errorf("%s holds human-labelled pairs only (no golden rewards): set pairs.source = \"store\" "
+                                       "(configs/pairs.cfg)", s->path));
+    if (rc != 0) {
+        rm_store_close(s);
+        return -1;
+    }
+    return 0;
+}
 
 int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, float *out)
 {

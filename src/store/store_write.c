@@ -18,91 +18,9 @@
 #define EMBEDDING_CHUNK_TARGET ((size_t)4 << 20)
 #define REWARD_CHUNK_TARGET ((size_t)1 << 20)
 
-/* Object creation properties that make identical content give an identical file (no
- * timestamps). Negative with "<file>: <object>: <call> failed (...)" on failure. */
-static hid_t untimed_creation_plist(hid_t cls, const char *path, const char *object)
-{
-    hid_t p = H5Pcreate(cls);
-    if (p < 0) return rm_h5_fail(path, object, "H5Pcreate");
-    if (H5Pset_obj_track_times(p, 0) < 0) {
-        int rc = rm_h5_fail(path, object, "H5Pset_obj_track_times"); /* before the close clears HDF5's stack */
-        H5Pclose(p);
-        return rc;
-    }
-    return p;
-}
 
-int store_create_group(rm_store *s, const char *name)
-{
-    hid_t gcpl = untimed_creation_plist(H5P_GROUP_CREATE, s->path, name);
-    if (gcpl < 0) return -1;
-    hid_t g = H5Gcreate2(s->file, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    int rc = g < 0 ? rm_h5_fail(s->path, name, "H5Gcreate2") : 0;
-    H5Pclose(gcpl);
-    if (g >= 0) H5Gclose(g);
-    return rc;
-}
 
-/* Chunk of whole leading rows filling about `target` bytes; if one row alone exceeds it,
- * a single row cut along the second dimension. */
-static void chunk_shape(int rank, const hsize_t dims[3], size_t elem, size_t target, hsize_t chunk[3])
-{
-    size_t inner = rank == 3 ? (size_t)dims[2] : 1;
-    size_t second = rank >= 2 ? (size_t)dims[1] : 1; /* a rank-1 dataset: rows of one value */
-    size_t row_bytes = second * inner * elem;
-    chunk[2] = rank == 3 ? dims[2] : 0;
-    if (row_bytes <= target) {
-        size_t rows = target / row_bytes;
-        chunk[0] = rows < dims[0] ? rows : dims[0];
-        chunk[1] = rank >= 2 ? dims[1] : 0;
-    } else {
-        size_t cols = target / (inner * elem);
-        chunk[0] = 1;
-        chunk[1] = cols == 0 ? 1 : cols < dims[1] ? cols : dims[1];
-    }
-}
 
-int store_create_dataset(rm_store *s, const char *name, int rank, const hsize_t dims[3], int half, int int64,
-                         size_t target, hid_t *out)
-{
-    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, type = H5I_INVALID_HID;
-    hsize_t chunk[3];
-    chunk_shape(rank, dims, int64 ? 8 : half ? 2 : 4, target, chunk);
-    int rc = -1;
-    if ((space = H5Screate_simple(rank, dims, NULL)) < 0) {
-        rm_h5_fail(s->path, name, "H5Screate_simple");
-        goto fail;
-    }
-    if ((dcpl = untimed_creation_plist(H5P_DATASET_CREATE, s->path, name)) < 0) goto fail;
-    if ((type = int64 ? H5Tcopy(H5T_STD_I64LE) : half ? store_half_type() : H5Tcopy(H5T_IEEE_F32LE)) < 0) {
-        rm_h5_fail(s->path, name, "stored type");
-        goto fail;
-    }
-    /* Early allocation keeps the file layout independent of the writers (chunk addresses
-     * fixed at creation). Every element is written, so no fill of ours; with a filter HDF5
-     * still writes each chunk once, filled and checksummed, at creation, so that a chunk
-     * only partly written by one collective call can be read back and completed by the
-     * next (the price: the store is written twice). Fletcher-32: see Integrity in store.h. */
-    if (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0) {
-        rm_h5_fail(s->path, name, "H5Pset_chunk");
-        goto fail;
-    }
-    if (H5Pset_fletcher32(dcpl) < 0) {
-        rm_h5_fail(s->path, name, "H5Pset_fletcher32");
-        goto fail;
-    }
-    if ((*out = H5Dcreate2(s->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) {
-        rm_h5_fail(s->path, name, "H5Dcreate2");
-        goto fail;
-    }
-    rc = 0;
-fail:
-    rm_h5_close_id(&type, H5Tclose);
-    rm_h5_close_id(&dcpl, H5Pclose);
-    rm_h5_close_id(&space, H5Sclose);
-    return rc;
-}
 
 /* FNV-1a over a description, twice with different offsets, formatted like a UUID. */
 void rm_store_uuid_from_text(const char *text, char *out, size_t n)
@@ -321,7 +239,7 @@ static int create_file(rm_store_writer *w, const char *path, MPI_Comm comm, cons
     if (rm_all_ok(comm, rank != 0 ? prepare_create(w, path, layout, 1) : 0) != 0) return -1;
     if (rm_mpi_check(MPI_Comm_dup(comm, &s->comm), "MPI_Comm_dup") != 0) return rm_all_ok(comm, -1);
     hid_t fapl = rm_h5_file_access(s->path, s->comm);
-    hid_t fcpl = fapl < 0 ? H5I_INVALID_HID : untimed_creation_plist(H5P_FILE_CREATE, s->path, "/");
+    hid_t fcpl = fapl < 0 ? H5I_INVALID_HID : store_untimed_creation_plist(H5P_FILE_CREATE, s->path, "/");
     /* H5Fcreate is collective: nobody enters it unless everybody will. */
     int rc = rm_all_ok(comm, fcpl < 0 ? -1 : 0);
     if (rc == 0) {

@@ -35,7 +35,8 @@ fill() {
   (( free > $2 )) && fallocate -l "$(( (free - $2) * 1024 ))" "$1/filler"
   return 0
 }
-snapshot() { (cd "$1" && find . -type f ! -name filler ! -name rmens.lock -exec md5sum {} + | sort) >"$2"; }
+# (log.jsonl is a log, not an output: a --force run starts it anew, a --resume appends)
+snapshot() { (cd "$1" && find . -type f ! -name filler ! -name rmens.lock ! -name log.jsonl -exec md5sum {} + | sort) >"$2"; }
 # expect_enospc NAME DIR FILE COMMAND...: the command fails on a full disk as it must.
 expect_enospc() {
   local name="$1" dir="$2" file="$3"; shift 3

@@ -83,9 +83,17 @@ int rm_members_write(const char *path, const rm_settings *cfg, const rm_store *s
 int rm_member_deal_share(const rm_member_deal *d, rm_member *all);
 /* Rank 0's line about the pairs (count, split, annotator, label agreement). */
 void rm_pairs_print(const rm_pairs *pairs, const rm_settings *cfg);
-/* SIGTERM/SIGUSR1 become checkpoint requests (the old actions saved for restoring);
+/* SIGTERM/SIGUSR1 become checkpoint requests (the old actions saved for restoring), and
+ * so does a first SIGINT (Ctrl-C; unless SIGINT was ignored at start-up) until training
+ * ends without a checkpoint; a second SIGINT ends the process at once.
  * rm_ensemble_stop_requested() says whether one arrived. */
 void rm_ensemble_catch_signals(struct sigaction *old_term, struct sigaction *old_usr1);
 int rm_ensemble_stop_requested(void);
+/* <output>/log.jsonl: the group rank 0 of every member group appends a line per member
+ * epoch (tree members: per round) as it trains (rmens/base/jsonl.h). Collective: a fresh
+ * run (fresh != 0) removes the previous log first; a resumed one appends. */
+void rm_ensemble_log_start(const rm_settings *cfg, MPI_Comm comm, int fresh);
+/* `rmens active`: the round whose members train next ("round" in their log lines). */
+void rm_ensemble_log_round(int round);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "rmens/base/config.h"
 #include "rmens/ensemble/members_file.h"
+#include "rmens/eval/eval_format.h"
 #include "rmens/eval/eval_plan.h"
 #include "rmens/eval/eval_results.h"
 #include "rmens/store/store.h"
@@ -58,17 +59,7 @@ void rm_eval_json_ensemble(FILE *f, const rm_eval_plan *p, const rm_ensemble_fig
                            const char *indent, const rm_eval_results *r, const rm_aggregate_figures *warm);
 int rm_eval_h5_ensemble(hid_t g, const rm_eval_plan *p, const rm_ensemble_figures *e, const rm_eval_results *r,
                         const rm_aggregate_figures *warm);
-/* A JSON string, escaped. */
-void rm_json_string(FILE *f, const char *s);
 
-void rm_eval_json_number(FILE *f, double v);
-void rm_eval_json_array(FILE *f, const double *v, int n);
-/* The name of the file loc is in, for messages: "results.h5", or "active.h5" when rmens
- * active writes the same groups (the file being written is a temporary sibling,
- * ".<name>.<tag>.tmp": its <name>). Writes it to buf and returns buf. */
-const char *rm_eval_h5_file_label(hid_t loc, char *buf, size_t n);
-int rm_eval_h5_doubles(hid_t loc, const char *name, const double *v, int rank, const hsize_t *dims);
-hid_t rm_eval_h5_group(hid_t loc, const char *name);
 /* results.json / results.h5 parts of the calibration and error-by-disagreement figures. */
 void rm_eval_json_calibration(FILE *f, const rm_calibration_figures *c, int with_bins);
 void rm_eval_json_error_by_disagreement(FILE *f, const rm_disagreement_figures *d);

@@ -103,6 +103,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rmens/base/config.h"
+
 #define RM_STORE_FORMAT "rmens-store"
 #define RM_STORE_FORMAT_VERSION 1        /* a store of the default view alone */
 #define RM_STORE_FORMAT_VERSION_VIEWS 2  /* a store with views */
@@ -194,6 +196,10 @@ typedef enum { RM_GROUP_TRAIN = 0, RM_GROUP_TEST = 1, RM_GROUP_BENCH = 2 } rm_st
 
 /* Open and validate (format attrs, dataset ranks, shape agreement, dtypes). */
 int rm_store_open(rm_store *s, const char *path, MPI_Comm comm);
+/* Collective: open cfg->store for a run and present its pairs when pairs.source = "store".
+ * A store of pairs alone under pairs.source = "golden" is refused (its "rewards" would be
+ * the human labels fed to a simulated annotator), naming the key. */
+int rm_store_open_for_run(rm_store *s, const rm_settings *cfg, MPI_Comm comm);
 void rm_store_close(rm_store *s);
 
 /* Read embeddings of prompts [p0, p1) of a split into out[(p1-p0) * K * D] (float32). */

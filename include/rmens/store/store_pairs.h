@@ -26,10 +26,6 @@
  * store when it holds no pairs, or no pairs in a split. */
 int rm_store_use_pairs(rm_store *s);
 
-/* Collective: open cfg->store for a run and present its pairs when pairs.source = "store".
- * A store of pairs alone under pairs.source = "golden" is refused (its "rewards" would be
- * the human labels fed to a simulated annotator), naming the key. */
-int rm_store_open_for_run(rm_store *s, const rm_settings *cfg, MPI_Comm comm);
 
 /* Local: the group of every pair of a split into out[N_pairs] (0, 1, ... when the store
  * records none), read whole on each rank (8 bytes a pair). */
