@@ -11,3 +11,11 @@ set_tests_properties(analysis_plot_run PROPERTIES LABELS "e2e;mpi;analysis")
 add_test(NAME analysis_merge_pairs COMMAND ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/analysis/test_merge_pairs.py)
 set_tests_properties(analysis_merge_pairs PROPERTIES LABELS "analysis" TIMEOUT 300
   ENVIRONMENT "SRCDIR=${CMAKE_SOURCE_DIR};MPLBACKEND=Agg")
+
+# The rmens Python package (issue 30): analysis/ pip-installed (offline, --target) into a
+# temporary directory; its load_members reproduce results.h5 /predictions (MLP, tree member
+# when rmens has XGBoost, shared-trunk heads, model.inputs) to 1e-5; load_results, Store
+# (views, pairs) and `python3 -m rmens.plot_run` on real small runs.
+rmens_script_test(analysis_package ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/analysis/test_package.py
+                  $<BOOL:${RMENS_HAVE_XGBOOST}>)
+set_tests_properties(analysis_package PROPERTIES LABELS "e2e;mpi;analysis;python" TIMEOUT 300)

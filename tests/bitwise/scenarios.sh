@@ -69,6 +69,8 @@ scenario() {
   local name="$1" np="$2" verb="$3"; shift 3
   local t0=$SECONDS
   if rmens_np "$np" "logs/$name.log" "$verb" "$CFG" --set output="$name" "$@"; then
+    # log.jsonl (issue 30): the progress log, with wall times and rates; provenance, not output
+    [ -f "$name/log.jsonl" ] && mv "$name/log.jsonl" "logs/$name.log.jsonl"
     note "$name ($verb, $np rank(s)) $((SECONDS - t0))s"
   elif grep "XGBoost" "logs/$name.log" | grep -q "built without"; then
     rm -rf "$name"

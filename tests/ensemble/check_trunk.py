@@ -11,6 +11,7 @@ A shared-trunk run's members.h5 against outside references:
  - the heads share the trunk yet differ (their own initialisation and resample);
  - --independent: a one-head shared trunk equals independent member 0 bitwise, layer by
    layer (history and standardisation too)."""
+import os
 import re
 import sys
 
@@ -26,16 +27,18 @@ def readme_snippet(readme):
 
 
 def load_member(snippet, path, store, member):
-    """The snippet's model, group and standardised test scores z for member `member`."""
+    """The snippet's model and standardised test scores z for member `member` (the snippet
+    calls into the rmens package of analysis/, beside README.md)."""
     code = (snippet.replace("runs/demo/members.h5", path).replace("runs/demo/store.h5", store)
-            .replace('f["member_0"]', f'f["member_{member}"]'))
+            .replace("members[0]", f"members[{member}]"))
     scope = {}
     exec(code, scope)
-    return scope["model"], scope["g"], scope["z"]
+    return scope["model"], scope["z"]
 
 
 def main(argv):
     readme, store, run = argv[:3]
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(readme)), "analysis"))
     snippet = readme_snippet(readme)
     members = f"{run}/members.h5"
     with h5py.File(members, "r") as f:
@@ -52,9 +55,10 @@ def main(argv):
         predictions = r["predictions"][:]
     worst = 0.0
     for m in range(n):
-        _, _, z = load_member(snippet, members, store, m)
+        model, z = load_member(snippet, members, store, m)
         assert z.shape == predictions[m].shape, (z.shape, predictions[m].shape)
         worst = max(worst, float(np.abs(z - predictions[m]).max()))
+        assert model.head.weight.shape[0] == 1 and len(model.body) == 2 * last, "a head: the trunk's layers, then its own"
     print(f"{n} heads loaded with the README's PyTorch snippet reproduce rmens's predictions: "
           f"largest difference {worst:.2e}")
     assert worst < 1e-4, worst

@@ -41,6 +41,7 @@ HAVE_XGBOOST = len(sys.argv) > 1 and sys.argv[1] == "1"
 RMENS, MPIRUN, SRC = os.environ["RMENS"], os.environ["MPIRUN"], os.environ["SRCDIR"]
 CFG = os.path.join(SRC, "configs", "demo.cfg")
 README = os.path.join(SRC, "README.md")
+sys.path.insert(0, os.path.join(SRC, "analysis"))  # the README snippets import rmens
 TOL_MOMENTS = 1e-12
 TOL_PRED = 1e-5
 failures = []
@@ -72,11 +73,11 @@ def snippet(title):
     return m.group(1)
 
 
-def exec_snippet(code, members, store, member, split="test/embeddings"):
-    """Run a README snippet as written but for the paths, the member and (for the bench
-    pairs) the split it reads; returns its z."""
+def exec_snippet(code, members, store, member, split="test"):
+    """Run a README snippet (calls into the rmens package of analysis/) as written but for
+    the paths, the member and (for the bench pairs) the split it reads; returns its z."""
     code = (code.replace("runs/demo/members.h5", members).replace("runs/demo/store.h5", store)
-            .replace('f["member_0"]', f'f["member_{member}"]').replace("test/embeddings", split))
+            .replace("members[0]", f"members[{member}]").replace('"test")', f'"{split}")'))
     scope = {}
     exec(code, scope)
     return np.asarray(scope["z"])
@@ -248,7 +249,7 @@ def main():
                 pred3 = r["predictions"][()]
             differing = 0
             for m in range(pred3.shape[0]):
-                z = exec_snippet(xgb_code, os.path.join(run3, "members.h5"), store, m).astype(np.float32)
+                z = exec_snippet(xgb_code, os.path.join(run3, "members.h5"), store, m).astype(np.float32).reshape(-1)
                 got3 = pred3[m].reshape(-1)
                 bad = np.flatnonzero(z.view(np.uint32) != got3.view(np.uint32)) if z.shape == got3.shape else z
                 differing += bad.size
