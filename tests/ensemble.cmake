@@ -25,3 +25,5 @@ set_tests_properties(campaign_local PROPERTIES LABELS "e2e;analysis")
 rmens_script_test(ensemble_model_inputs ${SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/test_model_inputs.py
                   $<BOOL:${RMENS_HAVE_XGBOOST}>)
 set_tests_properties(ensemble_model_inputs PROPERTIES LABELS "mpi;e2e;python" TIMEOUT 300)
+# --dry-run of train, eval, run and active (issue 30): the plan, nothing written, refusals.
+rmens_script_test(ensemble_dry_run ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/dry_run.sh)

@@ -117,6 +117,27 @@ static int check_pool(const rm_settings *cfg, const rm_store *store)
     return 0;
 }
 
+/* The job's shape: one view, and parallel.ranks_per_member dividing the ranks. */
+static int check_job(const rm_settings *cfg, int n_ranks)
+{
+    /* The pool's pairs are scored on the default view's train rows and each round trains
+     * on one window: per-member views would need a pool window per view, not built yet. */
+    if (cfg->ensemble_n_views > 0)
+        return rm_errorf("rmens active does not support ensemble.views (members on several store views): remove "
+                         "ensemble.views, or run rmens train / rmens run for a multi-view ensemble");
+    if (n_ranks % cfg->parallel_ranks_per_member != 0)
+        return rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job",
+                         cfg->parallel_ranks_per_member, n_ranks);
+    return 0;
+}
+
+int rm_active_check(const rm_settings *cfg, int n_ranks, const rm_store *store)
+{
+    rm_active_strategy strategy;
+    if (check_settings(cfg, &strategy) != 0 || check_job(cfg, n_ranks) != 0) return -1;
+    return store ? check_pool(cfg, store) : 0;
+}
+
 /* Rank 0: 0 start afresh; 1 continue from the state; 2 the run is complete already. */
 static int prepare_output(const rm_settings *cfg, const active_paths *paths, int force, int resume, int *mode)
 {
@@ -723,13 +744,7 @@ int rm_active_run(const rm_settings *cfg, MPI_Comm comm, int force, int resume)
     int store_open = 0, mode = 0;
     if (rm_all_ok(comm, rc) != 0) goto out;
     rc = check_settings(cfg, &c.strategy);
-    /* The pool's pairs are scored on the default view's train rows and each round trains
-     * on one window: per-member views would need a pool window per view, not built yet. */
-    if (rc == 0 && cfg->ensemble_n_views > 0)
-        rc = rm_errorf("rmens active does not support ensemble.views (members on several store views): remove "
-                       "ensemble.views, or run rmens train / rmens run for a multi-view ensemble");
-    if (rc == 0 && c.size % cfg->parallel_ranks_per_member != 0)
-        rc = rm_errorf("parallel.ranks_per_member = %lld does not divide the %d ranks of the job", cfg->parallel_ranks_per_member, c.size);
+    if (rc == 0) rc = check_job(cfg, c.size);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out;
     /* the store's shapes only (metadata): the pool is checked before anything is read or written */
     /* pairs.source = "store": the pool is stored pairs (each once), labelled by the human */

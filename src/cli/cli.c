@@ -32,7 +32,8 @@ int cli_load_config(const cli_verb *verb, int argc, char **argv, cli_config_args
     return rm_all_ok(comm, rc) == 0 ? CLI_PARSED : -1;
 }
 
-int cli_run_locked(const cli_verb *verb, int argc, char **argv, cli_lock_mode mode, cli_locked_work work)
+int cli_run_locked(const cli_verb *verb, int argc, char **argv, cli_lock_mode mode, cli_locked_work work,
+                   cli_dry_run_work dry_run)
 {
     MPI_Comm comm = MPI_COMM_WORLD;
     cli_config_args args;
@@ -40,6 +41,12 @@ int cli_run_locked(const cli_verb *verb, int argc, char **argv, cli_lock_mode mo
     int loaded = cli_load_config(verb, argc, argv, &args, &cfg, comm);
     if (loaded == CLI_HELP_SHOWN) return 0;
     if (loaded != CLI_PARSED) return cli_fail(verb->name, comm);
+    if (args.dry_run && dry_run) {
+        /* no lock: a dry run writes nothing, not even <output>/rmens.lock */
+        int rc = dry_run(verb, &cfg, &args, comm);
+        rm_settings_free(&cfg);
+        return rc == 0 ? 0 : cli_fail(verb->name, comm);
+    }
     rm_output_lock lock;
     if (rm_output_lock_acquire(&lock, cfg.output, mode == CLI_LOCK_EXCLUSIVE, verb->name, comm) != 0) {
         rm_settings_free(&cfg);

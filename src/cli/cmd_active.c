@@ -11,7 +11,7 @@ static int active_learning(const rm_settings *cfg, const cli_config_args *args, 
 static int cmd_active(int argc, char **argv)
 {
     /* exclusive: every round rewrites members.h5, active.h5 and the checkpoints */
-    return cli_run_locked(&VERB_ACTIVE, argc, argv, CLI_LOCK_EXCLUSIVE, active_learning);
+    return cli_run_locked(&VERB_ACTIVE, argc, argv, CLI_LOCK_EXCLUSIVE, active_learning, cli_dry_run_active);
 }
 
 static const cli_option ACTIVE_OPTIONS[] = {
@@ -23,12 +23,15 @@ static const cli_option ACTIVE_OPTIONS[] = {
      .help = "continue an interrupted run (after a round from active_state.h5,\n"
              "inside a round's training from checkpoint.h5): bitwise the same\n"
              "active.h5 (outside /run) as an uninterrupted run"},
+    {.name = "--dry-run", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, dry_run),
+     .help = "check the settings, the pool against the store, ranks and the deal,\n"
+             "estimate memory and print the plan; write nothing"},
 };
 
 const cli_verb VERB_ACTIVE = {
     .name = "active",
     .summary = "active reward modelling: the ensemble chooses the pairs to label",
-    .usage = "mpirun -n P rmens active CONFIG [--set KEY=VALUE]... [--force] [--resume]",
+    .usage = "mpirun -n P rmens active CONFIG [--set KEY=VALUE]... [--force] [--resume] [--dry-run]",
     .args_size = sizeof(cli_config_args),
     .positional = "CONFIG",
     .positional_offset = offsetof(cli_config_args, config_path),

@@ -11,7 +11,7 @@ static int evaluate(const rm_settings *cfg, const cli_config_args *args, MPI_Com
 static int cmd_eval(int argc, char **argv)
 {
     /* shared: eval reads the members, which no writer may change meanwhile (rmens/store/lock.h) */
-    return cli_run_locked(&VERB_EVAL, argc, argv, CLI_LOCK_SHARED, evaluate);
+    return cli_run_locked(&VERB_EVAL, argc, argv, CLI_LOCK_SHARED, evaluate, cli_dry_run_eval);
 }
 
 static const cli_option EVAL_OPTIONS[] = {
@@ -19,12 +19,15 @@ static const cli_option EVAL_OPTIONS[] = {
      .help = "override a config key (libconfig syntax; repeatable)"},
     {.name = "--force", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, force),
      .help = "overwrite existing results.h5 / results.json"},
+    {.name = "--dry-run", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, dry_run),
+     .help = "check the store, members.h5 (dim, store_uuid) and the figures' plan,\n"
+             "estimate memory and print the plan; score and write nothing"},
 };
 
 const cli_verb VERB_EVAL = {
     .name = "eval",
     .summary = "evaluate an ensemble on the test split (best-of-n, Spearman, agreement, ...)",
-    .usage = "mpirun -n P rmens eval CONFIG [--set KEY=VALUE]... [--force]",
+    .usage = "mpirun -n P rmens eval CONFIG [--set KEY=VALUE]... [--force] [--dry-run]",
     .args_size = sizeof(cli_config_args),
     .positional = "CONFIG",
     .positional_offset = offsetof(cli_config_args, config_path),

@@ -15,7 +15,7 @@ static int train_then_evaluate(const rm_settings *cfg, const cli_config_args *ar
 static int cmd_run(int argc, char **argv)
 {
     /* one exclusive lock for both steps: eval here reads what this job wrote */
-    return cli_run_locked(&VERB_RUN, argc, argv, CLI_LOCK_EXCLUSIVE, train_then_evaluate);
+    return cli_run_locked(&VERB_RUN, argc, argv, CLI_LOCK_EXCLUSIVE, train_then_evaluate, cli_dry_run_run);
 }
 
 static const cli_option RUN_OPTIONS[] = {
@@ -25,12 +25,15 @@ static const cli_option RUN_OPTIONS[] = {
      .help = "overwrite existing members and results"},
     {.name = "--resume", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, resume),
      .help = "continue training from <output>/checkpoint.h5 (see rmens train --help)"},
+    {.name = "--dry-run", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, dry_run),
+     .help = "check what train and eval can check without computing and print\n"
+             "the plan (see rmens train --help); write nothing"},
 };
 
 const cli_verb VERB_RUN = {
     .name = "run",
     .summary = "train then evaluate an ensemble in one job",
-    .usage = "mpirun -n P rmens run CONFIG [--set KEY=VALUE]... [--force] [--resume]",
+    .usage = "mpirun -n P rmens run CONFIG [--set KEY=VALUE]... [--force] [--resume] [--dry-run]",
     .args_size = sizeof(cli_config_args),
     .positional = "CONFIG",
     .positional_offset = offsetof(cli_config_args, config_path),

@@ -29,7 +29,7 @@ static int select_train_evaluate(const rm_settings *cfg, const cli_config_args *
 
 static int cmd_select(int argc, char **argv)
 {
-    return cli_run_locked(&VERB_SELECT, argc, argv, CLI_LOCK_EXCLUSIVE, select_train_evaluate);
+    return cli_run_locked(&VERB_SELECT, argc, argv, CLI_LOCK_EXCLUSIVE, select_train_evaluate, NULL);
 }
 
 static const cli_option SELECT_OPTIONS[] = {

@@ -11,7 +11,7 @@ static int train(const rm_settings *cfg, const cli_config_args *args, MPI_Comm c
 static int cmd_train(int argc, char **argv)
 {
     /* exclusive: train writes members.h5 and checkpoint.h5 */
-    return cli_run_locked(&VERB_TRAIN, argc, argv, CLI_LOCK_EXCLUSIVE, train);
+    return cli_run_locked(&VERB_TRAIN, argc, argv, CLI_LOCK_EXCLUSIVE, train, cli_dry_run_train);
 }
 
 static const cli_option TRAIN_OPTIONS[] = {
@@ -23,12 +23,16 @@ static const cli_option TRAIN_OPTIONS[] = {
      .help = "continue from <output>/checkpoint.h5 (finished members are not\n"
              "retrained; the result is bitwise identical to an uninterrupted run);\n"
              "without a checkpoint, train from the start"},
+    {.name = "--dry-run", .kind = CLI_FLAG, .offset = offsetof(cli_config_args, dry_run),
+     .help = "check everything that needs no computing (store, views, ranks, the\n"
+             "deal of members, memory, existing files) and print the plan; write\n"
+             "nothing"},
 };
 
 const cli_verb VERB_TRAIN = {
     .name = "train",
     .summary = "train an ensemble of reward models over MPI ranks",
-    .usage = "mpirun -n P rmens train CONFIG [--set KEY=VALUE]... [--force] [--resume]",
+    .usage = "mpirun -n P rmens train CONFIG [--set KEY=VALUE]... [--force] [--resume] [--dry-run]",
     .args_size = sizeof(cli_config_args),
     .positional = "CONFIG",
     .positional_offset = offsetof(cli_config_args, config_path),

@@ -40,4 +40,12 @@
 /* `rmens active`: the whole run of cfg on comm (see src/active/active.c). */
 int rm_active_run(const rm_settings *cfg, MPI_Comm comm, int force, int resume);
 
+/* The checks rm_active_run makes before any work (local; `rmens active --dry-run`): the
+ * settings (strategy, pool / initial / batch / rounds, batch size, family rules), the
+ * job's shape on n_ranks ranks (no ensemble.views, parallel.ranks_per_member dividing the
+ * ranks) and, when `store` is open for the run (NULL: skipped), the pool against its
+ * train split. 0, or -1 with the message naming the key. */
+struct rm_store;
+int rm_active_check(const rm_settings *cfg, int n_ranks, const struct rm_store *store);
+
 #endif
