@@ -62,7 +62,7 @@ static const key_spec SCHEMA[] = {
     {"model.objective", T_STRING, STR(model_objective), "\"bt\"", 0, 0, "bt|clf", "bt: Bradley-Terry on pairs; clf: pointwise classification"},
     {"model.family", T_STRING, STR(model_family), "\"mlp\"", 0, 0, "mlp|gbdt", "mlp: the MLP of model.hidden; gbdt: gradient-boosted trees (XGBoost, gbdt.*)"},
     {"model.inputs", T_STRING_LIST, LIST(model_inputs, model_n_inputs, RM_MAX_VIEWS), "[]", 0, 0, NULL, "store views concatenated feature-wise into every member's input, each feature standardised by its train-split mean and std (recorded in members.h5 /inputs); e.g. [\"default\", \"length\"] ([]: each member's view as stored)"},
-    {"model.precision", T_STRING, STR(model_precision), "\"fp32\"", 0, 0, "fp32|bf16|auto", "products of the verb that runs: fp32 (OpenBLAS); bf16 (bf16 operands, fp32 accumulation, oneDNN on AMX/AVX512-BF16, emulated on sgemm elsewhere); auto: bf16 where oneDNN runs AMX, else fp32"},
+    {"model.precision", T_STRING, STR(model_precision), "\"fp32\"", 0, 0, "fp32|bf16|auto", "products of the verb that runs: fp32 (OpenBLAS); bf16 (bf16 operands, fp32 accumulation, oneDNN on AMX/AVX512-BF16, emulated on sgemm elsewhere); auto: bf16 where the CPU runs bf16 at full rate (AMX; AVX512_BF16 at 512-bit width, AMD family 26 and later), else fp32, decided from the CPU's identity and recorded with its reason"},
 
     {"train.epochs", T_INT, NUM(train_epochs), "30", 1, 1e6, NULL, "training epochs"},
     {"train.batch_size", T_INT, NUM(train_batch_size), "512", 1, 1e7, NULL, "pairs per minibatch"},
