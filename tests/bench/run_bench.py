@@ -331,7 +331,8 @@ class Bench:
                           "--set", "synth.bench_pairs=0", "--set", f"ensemble.members={MEMBERS}",
                           "--set", f"pairs.count={self.a.ensemble_pairs}", "--set", f"train.epochs={self.a.ensemble_epochs}",
                           "--set", "train.batch_size=512", "--set", "train.patience=0", "--set", "model.hidden=[1024, 512]",
-                          "--set", "eval.chunk_prompts=16", "--set", "eval.ablation_sizes=[]"]
+                          "--set", "eval.chunk_prompts=16", "--set", "eval.ablation_sizes=[]",
+                          "--set", "model.precision=fp32"]  # case_study.cfg says auto; bf16 runs add their own --set
         self.config = os.path.join(SRC, "configs", "case_study.cfg")
         if not os.path.exists(store):
             log(f"synth: test split {self.a.test_prompts} x 500 x {D} float32 ({self.a.test_prompts * 500 * D * 4 / 1e9:.2f} GB)")
@@ -492,7 +493,8 @@ class Bench:
                 "--set", "synth.train_responses=10", "--set", f"synth.test_prompts={a.large_test_prompts}",
                 "--set", "synth.test_responses=500", "--set", "synth.bench_pairs=0", "--set", f"pairs.count={a.large_pairs}",
                 "--set", "train.epochs=1", "--set", f"train.batch_size={min(512, train_pairs)}", "--set", "train.patience=0",
-                "--set", "model.hidden=[1024, 512]", "--set", "eval.chunk_prompts=16", "--set", "parallel.blas_threads=1"]
+                "--set", "model.hidden=[1024, 512]", "--set", "eval.chunk_prompts=16", "--set", "parallel.blas_threads=1",
+                "--set", "model.precision=fp32"]  # case_study.cfg says auto; the bf16 evals add their own
         sizes = a.large_sizes
         res = {"sizes": sizes, "test_prompts": a.large_test_prompts, "test_responses": 500, "ranks": 2, "threads": 1}
         log(f"large ensembles: synth test split {a.large_test_prompts} x 500 x {D}; train E = {sizes} tiny members")
@@ -510,7 +512,7 @@ class Bench:
                 res["bf16"] = {"unavailable": why}
                 continue
             p = res[precision] = {}
-            extra = ["--set", "model.precision=bf16"] if precision == "bf16" else []
+            extra = ["--set", f"model.precision={precision}"]  # explicit: case_study.cfg says auto
             cases = [(str(E), E, [f"{E + 1}"]) for E in sizes] + [(f"{E_max}_ablation", E_max, [str(k) for k in ablation])]
             for key, E, abl in cases:
                 best = None
@@ -550,7 +552,8 @@ class Bench:
                     "--set", f"synth.test_prompts={prompts}", "--set", "synth.test_responses=500", "--set", "synth.bench_pairs=0",
                     "--set", "ensemble.members=2", "--set", "pairs.count=1000", "--set", "train.epochs=1",
                     "--set", "train.batch_size=256", "--set", "model.hidden=[16]",  # cheap model: the split's size is the point
-                    "--set", f"eval.chunk_prompts={self.a.memory_chunk}", "--set", "eval.ablation_sizes=[]"]
+                    "--set", f"eval.chunk_prompts={self.a.memory_chunk}", "--set", "eval.ablation_sizes=[]",
+                    "--set", "model.precision=fp32"]
             free = shutil.disk_usage(self.data).free
             if free < gb(prompts) * 1e9 * 1.1 + 5e9:
                 res[label] = {"skipped": f"needs {gb(prompts):.1f} GB, {free / 1e9:.1f} GB free on {self.data}"}
@@ -732,7 +735,7 @@ class Bench:
                 log(f"case study: model.precision=auto skipped: {why}")
                 continue
             log(f"case study: synth {res['synth_seconds']:.0f} s; rmens run on 2 ranks, model.precision={precision}")
-            extra = ["--set", f"model.precision={precision}"] if precision != "fp32" else []
+            extra = ["--set", f"model.precision={precision}"]  # explicit: case_study.cfg says auto
             out, wall = run(self.mpi(2) + [self.rmens, "run", config] + sets + extra + ["--force"])
             with open(os.path.join(self.out, "case_study_run.log" if precision == "fp32" else f"case_study_run_{precision}.log"), "w") as f:
                 f.write(out)
