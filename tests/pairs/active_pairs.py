@@ -150,6 +150,14 @@ killed = proc.poll() is None
 if killed:
     os.killpg(proc.pid, signal.SIGKILL)
 proc.wait()
+# Open MPI starts the ranks in process groups of their own: kill every process of this run
+# (its output path is in their command lines) and wait until none is left, so that no rank
+# still holds the output's lock when --resume starts
+for _ in range(200):
+    subprocess.run(["pkill", "-KILL", "-f", out], capture_output=True)
+    if subprocess.run(["pgrep", "-f", out], capture_output=True).returncode != 0:
+        break
+    time.sleep(0.05)
 resume = active_args(store, out, strategy, slow)
 resume.remove("--force")
 rmens(resume + ["--resume"])
