@@ -150,26 +150,43 @@ static int read_pair_groups(import_inputs *in, int64_t *groups[2])
 static int apply_log1p(float *v, size_t n, const rm_npy *f, const char *label, size_t first_row, size_t row_len,
                        size_t d, const char *row_word, const char *item_word);
 
-/* Collective: the pairs of split sp (of view `view`: 0 the store's /pairs), each rank its
- * range of pairs in pieces, checked for NaN/Inf before any write (and, log1p_values,
- * transformed); then the group ids (the default view's alone). */
-static int import_pair_split(rm_store_writer *w, import_inputs *in, int sp, int view, const int64_t *groups,
-                             size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read, int log1p_values)
+/* Where import_chosen_rejected writes a piece: the bench pairs or a split's pairs of a view. */
+typedef int (*piece_writer)(rm_store_writer *w, int view, int split, size_t i0, size_t i1, const float *chosen,
+                            const float *rejected);
+
+static int write_bench_piece(rm_store_writer *w, int view, int split, size_t i0, size_t i1, const float *chosen,
+                             const float *rejected)
+{
+    (void)split;
+    return rm_store_write_view_bench(w, view, i0, i1, chosen, rejected);
+}
+
+static int write_pairs_piece(rm_store_writer *w, int view, int split, size_t i0, size_t i1, const float *chosen,
+                             const float *rejected)
+{
+    return rm_store_write_view_pairs(w, view, (rm_split)split, i0, i1, chosen, rejected);
+}
+
+/* Collective: the (n, D) inputs ic (chosen) and ir (rejected), each rank its range of pairs
+ * in pieces, read, checked for NaN/Inf before any write (naming the pair, and with
+ * col_len == 1 the dimension: col_word) and, log1p_values, transformed, then written. */
+static int import_chosen_rejected(rm_store_writer *w, import_inputs *in, int ic, int ir, size_t col_len,
+                                  const char *col_word, piece_writer write, int view, int split, size_t chunk_bytes,
+                                  MPI_Comm comm, size_t *bytes_read, int log1p_values, const char *what)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    int ic = sp == 0 ? IN_TRAIN_CHOSEN : IN_TEST_CHOSEN, ir = ic + 1;
     rm_npy *fc = &in->npy[ic], *fr = &in->npy[ir];
-    size_t n = fc->shape[0], d = fc->shape[1];
+    size_t n = fc->shape[0], d = fc->shape[1], cl = col_len ? col_len : d;
     size_t rows = chunk_bytes / (2 * d * sizeof(float));
     if (rows == 0) rows = 1;
     size_t begin, end, most = 0;
     rm_partition(n, size, rank, &begin, &end);
     if (rows > end - begin) rows = end - begin > 0 ? end - begin : 1;
     if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
-    float *chosen = rm_alloc(rows * d, sizeof(float), "import pairs piece");
-    float *rejected = chosen ? rm_alloc(rows * d, sizeof(float), "import pairs piece") : NULL;
+    float *chosen = rm_alloc(rows * d, sizeof(float), what);
+    float *rejected = chosen ? rm_alloc(rows * d, sizeof(float), what) : NULL;
     int rc = rm_all_ok(comm, rejected ? 0 : -1);
     for (size_t i = 0; i < most && rc == 0; i++) {
         size_t i0 = begin + i * rows, i1 = i0 + rows;
@@ -180,19 +197,29 @@ static int import_pair_split(rm_store_writer *w, import_inputs *in, int sp, int 
             size_t ne = (i1 - i0) * d;
             if (rm_npy_read_floats(fc, i0 * d, ne, chosen) != 0) status = rm_error_context("%s", INPUT_LABELS[ic]);
             else if (rm_npy_read_floats(fr, i0 * d, ne, rejected) != 0) status = rm_error_context("%s", INPUT_LABELS[ir]);
-            else status = check_finite(chosen, ne, fc, INPUT_LABELS[ic], i0, d, 1, "pair", "dimension");
-            if (status == 0) status = check_finite(rejected, ne, fr, INPUT_LABELS[ir], i0, d, 1, "pair", "dimension");
+            else status = check_finite(chosen, ne, fc, INPUT_LABELS[ic], i0, d, cl, "pair", col_word);
+            if (status == 0) status = check_finite(rejected, ne, fr, INPUT_LABELS[ir], i0, d, cl, "pair", col_word);
+            if (status == 0 && log1p_values) status = apply_log1p(chosen, ne, fc, INPUT_LABELS[ic], i0, d, cl, "pair", col_word);
             if (status == 0 && log1p_values)
-                status = apply_log1p(chosen, ne, fc, INPUT_LABELS[ic], i0, d, 1, "pair", "dimension");
-            if (status == 0 && log1p_values)
-                status = apply_log1p(rejected, ne, fr, INPUT_LABELS[ir], i0, d, 1, "pair", "dimension");
+                status = apply_log1p(rejected, ne, fr, INPUT_LABELS[ir], i0, d, cl, "pair", col_word);
             *bytes_read += ne * ((size_t)fc->dtype + (size_t)fr->dtype);
         }
         rc = rm_all_ok(comm, status);
-        if (rc == 0) rc = rm_store_write_view_pairs(w, view, (rm_split)sp, i0, i1, chosen, rejected);
+        if (rc == 0) rc = write(w, view, split, i0, i1, chosen, rejected);
     }
     free(chosen);
     free(rejected);
+    return rc;
+}
+
+/* Collective: the pairs of split sp (of view `view`: 0 the store's /pairs), then the group
+ * ids (the default view's alone). */
+static int import_pair_split(rm_store_writer *w, import_inputs *in, int sp, int view, const int64_t *groups,
+                             size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read, int log1p_values)
+{
+    int ic = sp == 0 ? IN_TRAIN_CHOSEN : IN_TEST_CHOSEN;
+    int rc = import_chosen_rejected(w, in, ic, ic + 1, 1, "dimension", write_pairs_piece, view, sp, chunk_bytes, comm,
+                                    bytes_read, log1p_values, "import pairs piece");
     if (rc == 0 && groups) rc = rm_store_write_pair_groups(w, (rm_split)sp, groups);
     return rc;
 }
@@ -318,44 +345,8 @@ static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view,
 static int import_bench(rm_store_writer *w, import_inputs *in, int view, size_t chunk_bytes, MPI_Comm comm, size_t *bytes_read,
                         int log1p_values)
 {
-    int rank = 0, size = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    rm_npy *fc = &in->npy[IN_BENCH_CHOSEN], *fj = &in->npy[IN_BENCH_REJECTED];
-    size_t n = fc->shape[0], d = fc->shape[1];
-    size_t rows = chunk_bytes / (2 * d * sizeof(float));
-    if (rows == 0) rows = 1;
-    size_t begin, end, most = 0;
-    rm_partition(n, size, rank, &begin, &end);
-    if (rows > end - begin) rows = end - begin > 0 ? end - begin : 1;
-    if (agree_pieces(comm, (end - begin + rows - 1) / rows, &most) != 0) return -1;
-    float *chosen = rm_alloc(rows * d, sizeof(float), "import bench piece");
-    float *rejected = chosen ? rm_alloc(rows * d, sizeof(float), "import bench piece") : NULL;
-    int rc = rm_all_ok(comm, rejected ? 0 : -1);
-    for (size_t i = 0; i < most && rc == 0; i++) {
-        size_t i0 = begin + i * rows, i1 = i0 + rows;
-        if (i0 > end) i0 = end;
-        if (i1 > end) i1 = end;
-        int status = 0;
-        if (i1 > i0) {
-            size_t ne = (i1 - i0) * d;
-            if (rm_npy_read_floats(fc, i0 * d, ne, chosen) != 0) status = rm_error_context("%s", INPUT_LABELS[IN_BENCH_CHOSEN]);
-            else if (rm_npy_read_floats(fj, i0 * d, ne, rejected) != 0)
-                status = rm_error_context("%s", INPUT_LABELS[IN_BENCH_REJECTED]);
-            else status = check_finite(chosen, ne, fc, INPUT_LABELS[IN_BENCH_CHOSEN], i0, d, d, "pair", "");
-            if (status == 0) status = check_finite(rejected, ne, fj, INPUT_LABELS[IN_BENCH_REJECTED], i0, d, d, "pair", "");
-            if (status == 0 && log1p_values)
-                status = apply_log1p(chosen, ne, fc, INPUT_LABELS[IN_BENCH_CHOSEN], i0, d, d, "pair", "");
-            if (status == 0 && log1p_values)
-                status = apply_log1p(rejected, ne, fj, INPUT_LABELS[IN_BENCH_REJECTED], i0, d, d, "pair", "");
-            *bytes_read += ne * ((size_t)fc->dtype + (size_t)fj->dtype);
-        }
-        rc = rm_all_ok(comm, status);
-        if (rc == 0) rc = rm_store_write_view_bench(w, view, i0, i1, chosen, rejected);
-    }
-    free(chosen);
-    free(rejected);
-    return rc;
+    return import_chosen_rejected(w, in, IN_BENCH_CHOSEN, IN_BENCH_REJECTED, 0, "", write_bench_piece, view, 0, chunk_bytes,
+                                  comm, bytes_read, log1p_values, "import bench piece");
 }
 
 /* ---- --view: a further view of an existing store ---- */
