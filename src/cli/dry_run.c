@@ -26,6 +26,7 @@
 #include "rmens/ensemble/ensemble.h"
 #include "rmens/ensemble/ensemble_views.h"
 #include "rmens/ensemble/members_file.h"
+#include "rmens/eval/eval.h"
 #include "rmens/eval/eval_bias.h"
 #include "rmens/eval/eval_plan.h"
 #include "rmens/eval/warm.h"
@@ -585,21 +586,6 @@ int cli_dry_run_train(const cli_verb *verb, const rm_settings *cfg, const cli_co
     return rc;
 }
 
-/* eval's check of the members' pairs.source (check_pairs_source in src/eval/eval.c). Rank 0. */
-static int check_pairs_source(const rm_settings *cfg, const char *members)
-{
-    char recorded[32] = "golden";
-    hid_t f = H5Fopen(members, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return rm_errorf("%s: cannot open", members);
-    int rc = 0;
-    if (H5Aexists(f, "pairs_source") > 0) rc = rm_h5_read_attr_string(f, "pairs_source", recorded, sizeof recorded, members);
-    H5Fclose(f);
-    if (rc == 0 && strcmp(recorded, cfg->pairs_source) != 0)
-        rc = rm_errorf("%s was trained with pairs.source = \"%s\" but the config says \"%s\": evaluate with the "
-                       "training config", members, recorded, cfg->pairs_source);
-    return rc;
-}
-
 /* The figures' plan for E members on the test split, with eval.bias_features' views;
  * eval's warnings about what the split or the ensemble cannot honour (rank 0). */
 static int eval_plan_checks(dry_ctx *c, int E, rm_eval_plan *plan)
@@ -661,7 +647,7 @@ int cli_dry_run_eval(const cli_verb *verb, const rm_settings *cfg, const cli_con
         rm_warnf("members.h5 was trained on store %s, evaluating on store %s", e.store_uuid, c.store.uuid);
     if (rc == 0) rc = rm_all_ok(comm, rm_warm_decide(cfg, &e, &warm));
     if (rc == 0) rc = eval_plan_checks(&c, e.n_members, &plan);
-    if (rc == 0 && c.store.pairs_presented) rc = rm_all_ok(comm, c.rank == 0 ? check_pairs_source(cfg, members) : 0);
+    if (rc == 0 && c.store.pairs_presented) rc = rm_all_ok(comm, c.rank == 0 ? rm_eval_check_pairs_source(cfg, members) : 0);
     if (rc == 0 && c.rank == 0) {
         double member_bytes = 0;
         size_t max_dim = 0;

@@ -91,12 +91,8 @@ static int eval_sinks_done(void *opaque)
     return s->save_predictions ? rm_eval_predictions_close(s->predictions) : 0;
 }
 
-/* The members' pairs.source (members.h5 root attribute pairs_source; absent: "golden")
- * against the config's: evaluating members on labels other than the kind they learnt from
- * is refused, naming both. Rank 0 reads, every rank learns the verdict. */
-static int check_pairs_source(const rm_settings *cfg, const char *members, int rank)
+int rm_eval_check_pairs_source(const rm_settings *cfg, const char *members)
 {
-    if (rank != 0) return 0;
     char recorded[32] = "golden";
     hid_t f = H5Fopen(members, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return rm_errorf("%s: cannot open", members);
@@ -219,7 +215,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         if (rm_all_ok(comm, rc) != 0) goto fail;
     }
     if (store.pairs_presented) { /* human-labelled test pairs: every member's scores gathered for pairs_test */
-        if (rm_all_ok(comm, check_pairs_source(cfg, paths.members, rank)) != 0) goto fail;
+        if (rm_all_ok(comm, rank == 0 ? rm_eval_check_pairs_source(cfg, paths.members) : 0) != 0) goto fail;
         double *score_std = rm_alloc((size_t)E, sizeof(double), "member scales");
         for (int m = 0; score_std && m < E; m++) score_std[m] = ensemble.members[m].score_std;
         rc = score_std ? rm_pairs_test_create(&pairs_test, E, N, score_std) : -1;

@@ -22,4 +22,9 @@
  * results.json into the output directory, print the table on rank 0. Collective. */
 int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force);
 
+/* Local (rank 0): the members' pairs.source (members.h5 root attribute pairs_source;
+ * absent: "golden") against cfg's. Evaluating members on labels of another kind than they
+ * learnt from is refused, naming both; the dry run makes the same check. */
+int rm_eval_check_pairs_source(const rm_settings *cfg, const char *members);
+
 #endif
