@@ -27,7 +27,7 @@
 #
 # Environment (defaults in brackets):
 #   RMENS_CAMPAIGN_DIR    campaign directory [the sweep's `output`]
-#   RMENS                 rmens binary [<repo>/build/rmens]
+#   RMENS                 rmens binary [<repo>/build/rmens; installed: P/bin/rmens]
 #   RMENS_RANKS           MPI ranks per run (sbatch --ntasks) [2]
 #   RMENS_CPUS_PER_TASK   cores per rank = BLAS threads per rank [1]
 #   RMENS_TIME            time limit of each run, train or eval (sbatch --time) [01:00:00]
@@ -56,7 +56,8 @@ if [ $# -ne 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
 fi
 sweep_src="$1"
 export RMENS_ROOT="$ROOT"
-export RMENS="${RMENS:-$ROOT/build/rmens}"
+source "$ROOT/jobs/find_rmens.sh"
+export RMENS="${RMENS:-$(rmens_default_binary "$ROOT")}"
 [ -x "$RMENS" ] || { echo "campaign: rmens binary '$RMENS' is not executable (build it: jobs/setup.sh)" >&2; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 

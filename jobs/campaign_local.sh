@@ -15,7 +15,7 @@
 # covers the points that finished, and the exit status is 1 if any point failed. Points
 # are numbered from 1 ("point 3 of 30"); p<iiii> directories count from 0 (p0002).
 #
-# Environment: RMENS [build/rmens], RMENS_RANKS [2], RMENS_CAMPAIGN_DIR [the sweep's output],
+# Environment: RMENS [build/rmens; installed: P/bin/rmens], RMENS_RANKS [2], RMENS_CAMPAIGN_DIR [the sweep's output],
 # RMENS_SYNTH [the sweep's `synth yes|no`]: 1 synthesises a missing store, 0 never does,
 # RMENS_FORCE=1 redoes every point (rmens --force), RMENS_DRY_RUN=1 prints the plan (the
 # store, and which points have results) and runs nothing,
@@ -29,7 +29,8 @@ if [ $# -ne 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
   [ $# -eq 1 ] && exit 0 || exit 2
 fi
-export RMENS="${RMENS:-$ROOT/build/rmens}"
+source "$ROOT/jobs/find_rmens.sh"
+export RMENS="${RMENS:-$(rmens_default_binary "$ROOT")}"
 [ -x "$RMENS" ] || { echo "campaign: rmens binary '$RMENS' is not executable (build it: jobs/setup.sh)" >&2; exit 1; }
 verb="${RMENS_VERBS:-run}"
 case "$verb" in run|active) ;; *) echo "campaign: RMENS_VERBS: '$verb' is not run or active" >&2; exit 2 ;; esac

@@ -5,7 +5,8 @@
 # (OPENBLAS_NUM_THREADS), never more, so BLAS threads do not oversubscribe the cores.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RMENS="${RMENS:-$ROOT/build/rmens}"
+source "$ROOT/jobs/find_rmens.sh"
+RMENS="${RMENS:-$(rmens_default_binary "$ROOT")}"
 ranks="$(nproc)"
 if [ "${1:-}" = "-n" ]; then ranks="$2"; shift 2; fi
 if [ $# -lt 1 ]; then echo "usage: jobs/launch.sh [-n RANKS] VERB CONFIG [options]" >&2; exit 2; fi

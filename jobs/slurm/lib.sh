@@ -7,7 +7,8 @@
 # Environment (all optional):
 #   RMENS_ROOT          repository root (default: two levels above the submitted script,
 #                       which the job record keeps: the running copy sits in slurmd's spool)
-#   RMENS               rmens binary (default: $RMENS_ROOT/build/rmens)
+#   RMENS               rmens binary (default: $RMENS_ROOT/build/rmens, or P/bin/rmens in an
+#                       installed tree P/share/rmens, or the rmens on PATH)
 #   RMENS_WORKDIR       directory the verb runs in; relative paths in configs are relative
 #                       to it (default: the directory sbatch was called from)
 #   RMENS_MPIRUN_ARGS   extra mpirun arguments (single-node launcher)
@@ -32,7 +33,8 @@ rmens_job_find_root() {
     return 1
   fi
   export RMENS_ROOT
-  export RMENS="${RMENS:-$RMENS_ROOT/build/rmens}"
+  source "$RMENS_ROOT/jobs/find_rmens.sh"
+  export RMENS="${RMENS:-$(rmens_default_binary "$RMENS_ROOT")}"
   if [ ! -x "$RMENS" ]; then
     rmens_job_log "rmens binary '$RMENS' is not executable: build it (jobs/setup.sh) or set RMENS"
     return 1

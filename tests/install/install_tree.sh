@@ -5,7 +5,8 @@
 #    `rmens --help` lists, P/share/bash-completion/completions/rmens, P/share/rmens/{configs,
 #    jobs,analysis}, P/share/doc/rmens/CITATION.cff;
 #  - the installed rmens runs the demo from another directory with the installed config
-#    (synth, then run on 2 MPI ranks, then the installed analysis/plot_run.py), small sizes;
+#    (synth, then run on 2 MPI ranks through the installed jobs/launch.sh, which finds
+#    P/bin/rmens by itself, then the installed analysis/plot_run.py), small sizes;
 #  - every man page renders with man -l (and groff) without a warning;
 #  - the completion offers the verbs, each verb's options and the config keys for --set,
 #    the same sets as the installed binary's --help texts;
@@ -71,8 +72,12 @@ SMALL=(--set synth.train_prompts=300 --set synth.test_prompts=40 --set synth.ben
        --set pairs.count=1500 --set train.epochs=2 --set eval.calibration_pairs=2000)
 # PATH holds the installed bin only for rmens: `rmens` alone must be the installed one
 PATH="$P/bin:$PATH" rmens synth "$CFG" "${SMALL[@]}" --force >"$WORK/synth.log" 2>&1 || { cat "$WORK/synth.log"; fail "installed rmens synth"; }
-PATH="$P/bin:$PATH" "$MPIRUN" --oversubscribe -n 2 --bind-to none rmens run "$CFG" "${SMALL[@]}" \
-  --set parallel.blas_threads=1 --force >"$WORK/run.log" 2>&1 || { cat "$WORK/run.log"; fail "installed rmens run on 2 ranks"; }
+# the installed launcher, with neither RMENS set nor an rmens on PATH, must find P/bin/rmens
+# (jobs/find_rmens.sh: the installed tree P/share/rmens sits two levels under P/bin)
+found="$(env -u RMENS PATH=/usr/bin:/bin bash -c 'source "$1/jobs/find_rmens.sh"; rmens_default_binary "$1"' _ "$P/share/rmens")"
+[ "$found" = "$(cd "$P/bin" && pwd)/rmens" ] || fail "the installed job scripts default to '$found', not $P/bin/rmens"
+env -u RMENS "$P/share/rmens/jobs/launch.sh" -n 2 run "$CFG" "${SMALL[@]}" --force >"$WORK/run.log" 2>&1 ||
+  { cat "$WORK/run.log"; fail "installed jobs/launch.sh -n 2 run (the installed rmens on 2 ranks)"; }
 [ -f runs/demo/store.h5 ] && [ -f runs/demo/members.h5 ] && [ -f runs/demo/results.json ] ||
   fail "the demo did not write runs/demo/{store.h5,members.h5,results.json} under the working directory"
 "$PYTHON" - runs/demo/results.json <<'PY' || fail "results.json of the installed demo"
