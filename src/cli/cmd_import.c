@@ -12,22 +12,27 @@ static int cmd_import(int argc, char **argv)
     if (parsed != CLI_PARSED) return cli_fail(VERB_IMPORT.name, comm);
     rm_import_result result;
     if (rm_import(&args, comm, &result) != 0) return cli_fail(VERB_IMPORT.name, comm);
-    if (cli_rank(comm) == 0 && args.view) {
-        double mb = (double)result.bytes_read / 1e6;
-        printf("rmens import: added view '%s' (%s embeddings) to %s: read %.1f MB of .npy data in %.2f s\n", args.view,
-               args.float16 ? "float16" : "float32", args.output, mb, result.seconds);
-    } else if (cli_rank(comm) == 0) {
-        double mb = (double)result.bytes_read / 1e6;
-        printf("rmens import: wrote %s (%s embeddings): read %.1f MB of .npy data in %.2f s (%.1f MB/s)\n", args.output,
-               args.float16 ? "float16" : "float32", mb, result.seconds, result.seconds > 0 ? mb / result.seconds : 0.0);
-    }
+    /* the stored precision and why: the "float16 stays float16 unless asked" */
+    const char *precision = !result.float16   ? "float32 embeddings"
+                            : args.float16    ? "float16 embeddings (--float16)"
+                                              : "float16 embeddings, as the inputs; --float32 widens them";
+    double mb = (double)result.bytes_read / 1e6;
+    if (cli_rank(comm) == 0 && args.view)
+        printf("rmens import: added view '%s' (%s) to %s: read %.1f MB of .npy data in %.2f s\n", args.view, precision,
+               args.output, mb, result.seconds);
+    else if (cli_rank(comm) == 0)
+        printf("rmens import: wrote %s (%s): read %.1f MB of .npy data in %.2f s (%.1f MB/s)\n", args.output, precision,
+               mb, result.seconds, result.seconds > 0 ? mb / result.seconds : 0.0);
     return 0;
 }
 
 /* Listed in --help in this order; the inputs and STORE are described by the usage line. */
 static const cli_option IMPORT_OPTIONS[] = {
     {.name = "--float16", .kind = CLI_FLAG, .offset = offsetof(rm_import_args, float16),
-     .help = "store embeddings as IEEE half (rounded to nearest even)"},
+     .help = "store embeddings as IEEE half (rounded to nearest even); default: half\n"
+             "when every embedding input is float16 (and no --log1p), else float32"},
+    {.name = "--float32", .kind = CLI_FLAG, .offset = offsetof(rm_import_args, float32),
+     .help = "store embeddings as float32 even when the inputs are float16"},
     {.name = "--force", .kind = CLI_FLAG, .offset = offsetof(rm_import_args, force),
      .help = "overwrite an existing STORE"},
     {.name = "--view", .kind = CLI_TEXT, .offset = offsetof(rm_import_args, view), .value_name = "NAME",
@@ -83,7 +88,7 @@ const cli_verb VERB_IMPORT = {
     .name = "import",
     .summary = "build a store from the paper's released .npy embeddings and golden rewards",
     .usage = "rmens import --train-embeddings F --train-rewards F --test-embeddings F --test-rewards F\n"
-             "                    --output STORE [--bench-chosen F --bench-rejected F] [--float16] [--force]\n"
+             "                    --output STORE [--bench-chosen F --bench-rejected F] [--float16|--float32] [--force]\n"
              "   or: rmens import --train-chosen F --train-rejected F [--train-groups F]\n"
              "                    --test-chosen F --test-rejected F [--test-groups F] --output STORE [...]\n"
              "                    [--chunk-mb N] [--embed-model S] [--response-model S] [--task S] [--view NAME [--log1p]]",

@@ -510,12 +510,30 @@ static int check_options(const rm_import_args *a, const char *const paths[N_INPU
         rc = rm_errorf("--view with --train-groups/--test-groups: a view's pairs have the store's group ids (leave them out)");
     else if (a->bench_chosen && !*golden_given)
         rc = rm_errorf("--bench-chosen/--bench-rejected need the golden-reward inputs (a store of pairs alone has no bench)");
+    else if (a->float16 && a->float32)
+        rc = rm_errorf("--float16 and --float32 contradict each other (give one, or neither to keep the inputs' precision)");
     else if (a->log1p && !a->view)
         rc = rm_errorf("--log1p applies to a --view (scalar features such as lengths), not to the store's embeddings");
     else if (!a->bench_chosen != !a->bench_rejected)
         rc = rm_errorf("--bench-chosen and --bench-rejected go together (got only %s)",
                        a->bench_chosen ? "--bench-chosen" : "--bench-rejected");
     return rc;
+}
+
+/* Whether every embedding input (golden, bench and pair embeddings; not rewards or groups)
+ * is float16. */
+static int all_embeddings_half(const import_inputs *in)
+{
+    static const int embedding_inputs[] = {IN_TRAIN_EMB,    IN_TEST_EMB,       IN_BENCH_CHOSEN, IN_BENCH_REJECTED,
+                                           IN_TRAIN_CHOSEN, IN_TRAIN_REJECTED, IN_TEST_CHOSEN,  IN_TEST_REJECTED};
+    int any = 0;
+    for (size_t i = 0; i < sizeof embedding_inputs / sizeof *embedding_inputs; i++) {
+        int k = embedding_inputs[i];
+        if (!in->present[k]) continue;
+        if (in->npy[k].dtype != RM_NPY_FLOAT16) return 0;
+        any = 1;
+    }
+    return any;
 }
 
 int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
@@ -544,13 +562,13 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
         free(groups[0]), free(groups[1]);
         return -1;
     }
-    /* half-precision inputs widened to float32 double the store: say so, and how to keep them */
-    int rank = 0;
-    MPI_Comm_rank(comm, &rank);
-    int first = golden_given ? IN_TRAIN_EMB : IN_TRAIN_CHOSEN, second = golden_given ? IN_TEST_EMB : IN_TEST_CHOSEN;
-    if (rank == 0 && !a->float16 && in.npy[first].dtype == RM_NPY_FLOAT16 && in.npy[second].dtype == RM_NPY_FLOAT16)
-        rm_warnf("%s and %s are float16; they are stored as float32 (twice the size, the same values): pass --float16 "
-                 "to keep them half", paths[first], paths[second]);
+    int first = golden_given ? IN_TRAIN_EMB : IN_TRAIN_CHOSEN;
+    /* the stored dtype: as asked, else the inputs' own (every embedding file float16 and no
+     * transform: half; widening would double the store for the same values) */
+    rm_import_args resolved = *a;
+    resolved.float16 = a->float16 || (!a->float32 && !a->log1p && all_embeddings_half(&in));
+    result->float16 = resolved.float16;
+    a = &resolved;
     if (a->view) {
         rc = import_view(a, &in, dim, comm, result);
         close_inputs(&in);

@@ -1,6 +1,6 @@
 """`rmens import` of .npy files written by numpy round-trips exactly: float32 and float16
 embeddings, .npy versions 1.0/2.0/3.0, rewards (N, K, 1) or (N, K) in float32/float64,
-optional bench, --float16 storage (numpy's rounding), 1 and 2 ranks with pieces smaller
+optional bench, float16 inputs kept half unless --float32, --float16 storage (numpy's rounding), 1 and 2 ranks with pieces smaller
 than a split. The attributes come from the file names; the store_uuid from the inputs."""
 import os
 
@@ -63,18 +63,25 @@ def compare(p, out, store_half, bench=True):
 
 with TempDir() as d:
     rng = np.random.default_rng(11)
-    cases = [  # tag, input dtype, reward dtype, rewards (N, K, 1)?, npy version, --float16, ranks, --chunk-mb
-        ("f32v1", np.float32, np.float32, True, (1, 0), False, 1, None),
-        ("f32v3", np.float32, np.float32, True, (3, 0), True, 2, "1"),
-        ("f16v2", np.float16, np.float64, False, (2, 0), False, 2, "1"),
-        ("f16v1", np.float16, np.float32, True, (1, 0), True, 1, "1"),
+    # tag, input dtype, reward dtype, rewards (N, K, 1)?, npy version, precision flag, ranks, --chunk-mb;
+    # no flag keeps the inputs' precision (float16 files stay half), a flag forces one
+    cases = [
+        ("f32v1", np.float32, np.float32, True, (1, 0), None, 1, None),
+        ("f32v3", np.float32, np.float32, True, (3, 0), "--float16", 2, "1"),
+        ("f16v2", np.float16, np.float64, False, (2, 0), None, 2, "1"),
+        ("f16w", np.float16, np.float32, True, (2, 0), "--float32", 1, None),
+        ("f16v1", np.float16, np.float32, True, (1, 0), "--float16", 1, "1"),
     ]
-    for tag, emb_dtype, rew_dtype, shape3, version, half, ranks, chunk in cases:
+    summaries = {None: "float16 embeddings, as the inputs; --float32 widens them", "--float16": "float16 embeddings (--float16)"}
+    for tag, emb_dtype, rew_dtype, shape3, version, flag, ranks, chunk in cases:
         p = make_inputs(d, tag, emb_dtype, rew_dtype, shape3, version, rng)
         out = os.path.join(d, f"{tag}.h5")
-        args = import_args(p, out) + (["--float16"] if half else []) + (["--chunk-mb", chunk] if chunk else [])
+        half = flag == "--float16" or (flag is None and emb_dtype == np.float16)
+        args = import_args(p, out) + ([flag] if flag else []) + (["--chunk-mb", chunk] if chunk else [])
         code, stdout, stderr = run(args, ranks=ranks, expect=0)
         check("MB/s" in stdout, f"{tag}: import reports its throughput: {stdout!r}")
+        said = summaries[flag] if half else "float32 embeddings"
+        check(f"({said})" in stdout, f"{tag}: the summary does not say '({said})': {stdout!r}")
         attrs = compare(p, out, half)
         check(attrs["embed_model"] == tag and attrs["response_model"] == "gemma7b" and attrs["task"] == "harmless",
               f"{tag}: attributes from the file names: {attrs}")
@@ -88,8 +95,10 @@ with TempDir() as d:
     # Without a bench, with explicit attributes.
     out = os.path.join(d, "nobench.h5")
     run(import_args(p, out, bench=False) + ["--embed-model", "E", "--task", "T"], expect=0)
-    attrs = compare(p, out, False, bench=False)
+    attrs = compare(p, out, True, bench=False)  # the last case's float16 inputs, kept half
     check(attrs["embed_model"] == "E" and attrs["task"] == "T" and attrs["response_model"] == "gemma7b",
           f"explicit attributes: {attrs}")
+    code, _, stderr = run(import_args(p, os.path.join(d, "both.h5")) + ["--float16", "--float32"])
+    check(code == 1 and "--float16 and --float32 contradict" in stderr, f"--float16 --float32 refused: {stderr!r}")
     check(not [n for n in os.listdir(d) if n.startswith(".")], f"no temporary files left: {os.listdir(d)}")
 finish("store_import")

@@ -18,7 +18,10 @@ typedef struct {
     const char *train_embeddings, *train_rewards, *test_embeddings, *test_rewards;
     const char *bench_chosen, *bench_rejected; /* both or neither */
     const char *output;
-    int float16; /* store embeddings as IEEE half */
+    /* The stored embeddings' precision: float16 forces IEEE half, float32 single (both: an
+     * error); neither keeps the inputs' own: half when every embedding file is float16
+     * (and no --log1p transform makes new values), else float32. */
+    int float16, float32;
     int force;
     size_t chunk_bytes; /* 0: 64 MiB */
     /* Attributes; NULL: parsed from the embeddings' file names (embd_<gen>_<embedder>_<task>_<split>). */
@@ -49,6 +52,7 @@ typedef struct {
 typedef struct {
     size_t bytes_read, bytes_written; /* .npy data read, embedding+reward data written (all ranks) */
     double seconds;
+    int float16; /* the embeddings were stored as IEEE half (as resolved from the args) */
 } rm_import_result;
 
 int rm_import(const rm_import_args *args, MPI_Comm comm, rm_import_result *result);
