@@ -479,7 +479,7 @@ static int evaluate_round(active_ctx *c, active_round *ar)
     rm_eval_results res;
     memset(&res, 0, sizeof res);
     rm_eval_timing tm;
-    int rc = rm_eval_score(c->cfg, c->comm, &c->store, &ens, &c->rec.plan, c->threads, NULL, &res, &tm);
+    int rc = rm_eval_score(c->cfg, c->comm, &c->store, &ens, &c->rec.plan, c->threads, NULL, NULL, &res, &tm);
     if (rc == 0 && c->rank == 0) ar->fig = res.full;
     rm_eval_results_free(&res);
     if (rc == 0 && c->rec.warm) rc = evaluate_warm(c, &ens, ar);
