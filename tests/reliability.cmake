@@ -23,3 +23,8 @@ set_tests_properties(interrupt PROPERTIES LABELS "e2e;reliability")
 # trees, shared trunk, active), the whole rank's ETA and round 0's line.
 rmens_script_test(progress_log ${CMAKE_CURRENT_SOURCE_DIR}/reliability/progress_log.sh)
 set_property(TEST progress_log APPEND PROPERTY LABELS "reliability;mpi")
+# Progress lines and --quiet (issue 30): synth, import and eval print throttled progress
+# lines with an ETA (RMENS_PROGRESS_SECONDS sets the period); -q keeps the summary, warnings
+# and errors alone, and changes no output file.
+rmens_script_test(progress_quiet ${CMAKE_CURRENT_SOURCE_DIR}/reliability/progress_quiet.sh)
+set_property(TEST progress_quiet APPEND PROPERTY LABELS "reliability;mpi")

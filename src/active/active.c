@@ -31,6 +31,7 @@
 #include "rmens/member/trunk.h"
 #include "rmens/base/common.h"
 #include "rmens/base/jsonl.h"
+#include "rmens/base/progress.h"
 #include "rmens/member/family.h"
 #include "rmens/store/h5util.h"
 #include "rmens/store/store_pairs.h"
@@ -423,7 +424,7 @@ static int train_round(active_ctx *c, int round, int resume, active_round *ar)
         rc = rm_checkpoint_read(c->paths.checkpoint, fp, c->cfg, c->deal.member_dim, c->deal.member_params, c->deal.slots,
                                 c->deal.n_members);
         rc = rm_all_ok(c->comm, rc);
-        if (rc == 0 && c->rank == 0) printf("[rank 0] round %d: resuming its training from %s\n", round, c->paths.checkpoint);
+        if (rc == 0 && c->rank == 0) rm_infof("[rank 0] round %d: resuming its training from %s", round, c->paths.checkpoint);
     }
     const int warm = c->cfg->active_warm_start && c->have_members;
     if (rc == 0)
@@ -478,7 +479,7 @@ static int evaluate_round(active_ctx *c, active_round *ar)
     rm_eval_results res;
     memset(&res, 0, sizeof res);
     rm_eval_timing tm;
-    int rc = rm_eval_score(c->cfg, c->comm, &c->store, &ens, &c->rec.plan, c->threads, NULL, &res, &tm);
+    int rc = rm_eval_score(c->cfg, c->comm, &c->store, &ens, &c->rec.plan, c->threads, NULL, NULL, &res, &tm);
     if (rc == 0 && c->rank == 0) ar->fig = res.full;
     rm_eval_results_free(&res);
     if (rc == 0 && c->rec.warm) rc = evaluate_warm(c, &ens, ar);
@@ -525,7 +526,7 @@ static int restore_state(active_ctx *c)
     if (rm_all_ok(c->comm, rc) != 0) return -1;
     rc = rm_member_deal_share(&c->deal, c->members);
     c->have_members = rc == 0;
-    if (c->rank == 0) printf("[rank 0] resuming after round %d (%zu labelled pairs)\n", last, c->n_lab);
+    if (c->rank == 0) rm_infof("[rank 0] resuming after round %d (%zu labelled pairs)", last, c->n_lab);
     return rc;
 }
 
@@ -614,15 +615,11 @@ static void teardown(active_ctx *c)
     rm_shared_split_free(&c->ns);
 }
 
-/* The round's line on stdout, with the ETA of the rounds left (the mean time of the rounds
- * run by this process so far: later rounds train on more labels, so it is a lower bound),
- * and its object in <output>/log.jsonl. */
-static void print_round(const active_ctx *c, int round, const active_round *ar, double round_seconds)
+/* The round's progress line on stdout, with the ETA of the rounds left (the mean time of
+ * the rounds run by this process so far: later rounds train on more labels, so it is a
+ * lower bound); none with --quiet. */
+static void print_round_line(const active_ctx *c, int round, const active_round *ar, double eta_seconds)
 {
-    static double run_seconds = 0;
-    static int rounds_run = 0;
-    run_seconds += round_seconds, rounds_run++;
-    if (c->rank != 0) return;
     const rm_eval_plan *p = &c->rec.plan;
     const rm_aggregate_figures *mean = &ar->fig.aggregate[0];
     char what[96];
@@ -638,9 +635,22 @@ static void print_round(const active_ctx *c, int round, const active_round *ar, 
     printf("; seconds train %.2f score %.2f select %.2f evaluate %.2f", ar->seconds[T_TRAIN], ar->seconds[T_SCORE],
            ar->seconds[T_SELECT], ar->seconds[T_EVALUATE]);
     const long long left = c->cfg->active_rounds - round;
-    if (left > 0) printf("; ETA %.0fs for the %lld round%s left\n", run_seconds / rounds_run * (double)left, left, left == 1 ? "" : "s");
+    char eta[RM_DURATION_CHARS];
+    if (left > 0) printf("; ETA %s for the %lld round%s left\n", rm_duration(eta_seconds, eta), left, left == 1 ? "" : "s");
     else printf("\n");
     fflush(stdout);
+}
+
+/* The round's line on stdout and its object in <output>/log.jsonl. */
+static void print_round(const active_ctx *c, int round, const active_round *ar, double round_seconds)
+{
+    static double run_seconds = 0;
+    static int rounds_run = 0;
+    run_seconds += round_seconds, rounds_run++;
+    if (c->rank != 0) return;
+    const rm_eval_plan *p = &c->rec.plan;
+    const rm_aggregate_figures *mean = &ar->fig.aggregate[0];
+    if (!rm_is_quiet()) print_round_line(c, round, ar, run_seconds / rounds_run * (double)(c->cfg->active_rounds - round));
     rm_jsonl_line l;
     rm_jsonl_begin(&l);
     rm_jsonl_int(&l, "round", round);

@@ -7,6 +7,7 @@
 
 #include "rmens/base/common.h"
 #include "rmens/base/config.h"
+#include "rmens/base/progress.h"
 
 #define CLI_MAX_MIB (1L << 20) /* a 1 TiB piece: far beyond any memory, so a typo, not a choice */
 
@@ -100,6 +101,10 @@ int cli_parse(const cli_verb *verb, int argc, char **argv, void *dest)
             if (rank == 0) cli_print_help(verb, stdout);
             return CLI_HELP_SHOWN;
         }
+        if (!verb->without_quiet && (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0)) {
+            rm_set_quiet(1);
+            continue;
+        }
         /* "-" alone is an argument (a conventional name for standard input), not an option */
         if (arg[0] == '-' && arg[1] != '\0') {
             if (parse_option(verb, argc, argv, &i, args) != 0) return -1;
@@ -134,12 +139,22 @@ static void print_option_entry(const cli_option *opt, int help_column, FILE *out
     }
 }
 
+/* Every verb's -q/--quiet (cli_parse handles it): listed after the verb's own options. */
+static const cli_option QUIET_OPTION = {
+    .name = "--quiet",
+    .kind = CLI_FLAG,
+    .help = "print only errors, warnings and the closing summary line (no\n"
+            "progress lines, tables or other information; files are the same)",
+    .help_label = "-q, --quiet",
+};
+
 void cli_print_help(const cli_verb *verb, FILE *out)
 {
     fprintf(out, "usage: %s\n\n%s\n\n%s", verb->usage, verb->summary, verb->description);
     fprintf(out, "options:\n");
     for (int o = 0; o < verb->n_options; o++)
         if (verb->options[o].help) print_option_entry(&verb->options[o], verb->help_column, out);
+    if (!verb->without_quiet) print_option_entry(&QUIET_OPTION, verb->help_column, out);
     if (verb->epilogue) fprintf(out, "\n%s", verb->epilogue);
     if (verb->lists_config_keys) {
         fprintf(out, "\nconfig keys:\n");

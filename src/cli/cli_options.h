@@ -59,6 +59,8 @@ typedef struct {
     int help_column;
     const char *epilogue;    /* NULL: none */
     int lists_config_keys;
+    /* 1: no -q/--quiet (--print-config, whose output is all it does); every verb takes it */
+    int without_quiet;
 
     int (*run)(int argc, char **argv); /* argv[0] is the verb's name */
 } cli_verb;
@@ -66,6 +68,8 @@ typedef struct {
 typedef enum { CLI_PARSED = 0, CLI_HELP_SHOWN = 1 } cli_parse_outcome;
 
 /* Fill `dest` (the verb's argument struct; zeroed first) from argv[1..argc-1], in order.
+ * -q/--quiet, which every verb takes, sets the process's verbosity (rm_set_quiet,
+ * rmens/base/progress.h) instead of a field: the layers below ask base, not the verb.
  * Returns CLI_PARSED; CLI_HELP_SHOWN when --help or -h comes before any usage error (rank
  * 0 printed the help: exit 0); or -1 with a one-line message naming the offending option
  * or argument. Every rank sees the same argv, so every rank reaches the same outcome

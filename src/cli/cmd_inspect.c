@@ -3,6 +3,7 @@
 
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
+#include "rmens/base/progress.h"
 #include "rmens/store/store.h"
 #include "rmens/store/store_pairs.h"
 
@@ -327,8 +328,9 @@ static int cmd_inspect(int argc, char **argv)
     if (rm_store_open(&s, args.store_path, comm) != 0) return cli_fail(VERB_INSPECT.name, comm);
     if (args.read_chunk_bytes) s.read_chunk_bytes = args.read_chunk_bytes;
     int root = cli_rank(comm) == 0;
-    int rc = print_header(&s, root);
-    if (rc == 0) rc = args.verify ? inspect_verify(&s, root) : inspect_statistics(&s, root);
+    int describes = root && !rm_is_quiet(); /* --quiet: the status line alone, or the error */
+    int rc = print_header(&s, describes);
+    if (rc == 0) rc = args.verify ? inspect_verify(&s, describes) : inspect_statistics(&s, describes);
     int protected_store = rm_store_checksums(&s, NULL) == 1;
     rm_store_close(&s);
     if (rc != 0) return cli_fail(VERB_INSPECT.name, comm);

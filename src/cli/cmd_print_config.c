@@ -56,5 +56,6 @@ const cli_verb VERB_PRINT_CONFIG = {
     .help_column = 20,
     .epilogue = "example:  rmens --print-config configs/demo.cfg --set train.epochs=3 > merged.cfg\n",
     .lists_config_keys = 1,
+    .without_quiet = 1,
     .run = cmd_print_config,
 };

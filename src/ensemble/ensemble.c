@@ -13,6 +13,7 @@
 #include "rmens/ensemble/checkpoint.h"
 #include "rmens/base/common.h"
 #include "rmens/base/jsonl.h"
+#include "rmens/base/progress.h"
 #include "rmens/member/family.h"
 #include "rmens/store/h5util.h"
 #include "rmens/store/store_pairs.h"
@@ -92,10 +93,9 @@ int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MP
         const rm_precision_info *precision = rm_precision_current();
         char view_text[96] = "";
         if (store->n_views > 1) snprintf(view_text, sizeof view_text, " (view %s)", store->views[view].name);
-        printf("[rank %d] node %s: train split%s %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d\n",
-               world_rank, host, view_text, tr->n_prompts, tr->n_responses, dim, ns->bytes, node_size, t_read,
-               precision->precision, precision->kernel, threads);
-        fflush(stdout);
+        rm_infof("[rank %d] node %s: train split%s %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d",
+                 world_rank, host, view_text, tr->n_prompts, tr->n_responses, dim, ns->bytes, node_size, t_read,
+                 precision->precision, precision->kernel, threads);
     }
     return 0;
 }
@@ -128,16 +128,6 @@ typedef struct {
 /* -1 outside `rmens active`; else the round whose members train (rm_ensemble_log_round) */
 static int log_round = -1;
 void rm_ensemble_log_round(int round) { log_round = round; }
-
-/* "42s", "3m05s", "2h07m": compact durations for the ETA */
-static const char *duration(double s, char buf[32])
-{
-    if (!(s >= 0) || s > 1e8) snprintf(buf, 32, "?");
-    else if (s < 59.5) snprintf(buf, 32, "%.0fs", s);
-    else if (s < 3599.5) snprintf(buf, 32, "%dm%02ds", (int)(s + 0.5) / 60, (int)(s + 0.5) % 60);
-    else snprintf(buf, 32, "%dh%02dm", (int)(s / 60 + 0.5) / 60, (int)(s / 60 + 0.5) % 60);
-    return buf;
-}
 
 /* Steps from_step..epoch of member m (the history, so that tree members' lines every
  * 10 rounds log every round) into log.jsonl, each with the mean time of these steps. */
@@ -178,12 +168,13 @@ static void print_progress(const rm_member *m, int epoch, int epochs, double tra
     ctx->work_seconds += seconds;
     ctx->work_members += (double)(epoch - from_step) / epochs;
     ctx->t_mark = now, ctx->step_mark = epoch;
-    char eta[32];
+    if (rm_is_quiet()) return; /* the log above is written all the same */
+    char eta[RM_DURATION_CHARS];
     if (ctx->shared_trunk) {
         printf("[rank %d] shared trunk, heads 0-%d (mean) epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  "
                "%.0f pairs/s  ETA %s\n",
                ctx->world_rank, ctx->members_of_group - 1, epoch, epochs, train_loss, val_loss, val_accuracy,
-               pairs_per_second, duration(eta_seconds, eta));
+               pairs_per_second, rm_duration(eta_seconds, eta));
         fflush(stdout);
         return;
     }
@@ -198,7 +189,7 @@ static void print_progress(const rm_member *m, int epoch, int epochs, double tra
     printf("[rank %d] member %d (%d/%d) %s %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  %.0f pairs/s  "
            "ETA %s for this rank's %d member%s left\n",
            ctx->world_rank, m->index, ctx->member_position + 1, ctx->members_of_group, step, epoch, epochs, train_loss,
-           val_loss, val_accuracy, pairs_per_second, duration(job_eta, eta), left, left == 1 ? "" : "s");
+           val_loss, val_accuracy, pairs_per_second, rm_duration(job_eta, eta), left, left == 1 ? "" : "s");
     fflush(stdout);
 }
 
@@ -551,10 +542,12 @@ int rm_ensemble_train_slots(const rm_settings *cfg, rm_member_deal *d, const rm_
             break;
         }
         checkpoints++;
-        if (d->rank == 0) {
-            printf("[rank 0] checkpoint %d written to %s in %.2fs%s%s\n", checkpoints, checkpoint_path, rm_now() - t_ckpt,
-                   flags[1] ? "; stopping on signal (exit 75): continue with " : "", flags[1] ? resume_hint : "");
+        if (d->rank == 0 && flags[1]) { /* the run's last line, --quiet or not: how to go on */
+            printf("[rank 0] checkpoint %d written to %s in %.2fs; stopping on signal (exit 75): continue with %s\n",
+                   checkpoints, checkpoint_path, rm_now() - t_ckpt, resume_hint);
             fflush(stdout);
+        } else if (d->rank == 0) {
+            rm_infof("[rank 0] checkpoint %d written to %s in %.2fs", checkpoints, checkpoint_path, rm_now() - t_ckpt);
         }
         if (flags[1]) {
             rc = RM_EXIT_CHECKPOINTED;
@@ -632,9 +625,8 @@ static int resume_slots(const rm_settings *cfg, rm_member_deal *deal, const char
     if (rank == 0) {
         int counts[3] = {0, 0, 0};
         for (int m = 0; m < E; m++) counts[deal->slots[m].status]++;
-        printf("[rank 0] resuming from %s: %d member(s) finished, %d in progress, %d to start\n", checkpoint,
-               counts[RM_MEMBER_FINISHED], counts[RM_MEMBER_IN_PROGRESS], counts[RM_MEMBER_PENDING]);
-        fflush(stdout);
+        rm_infof("[rank 0] resuming from %s: %d member(s) finished, %d in progress, %d to start", checkpoint,
+                 counts[RM_MEMBER_FINISHED], counts[RM_MEMBER_IN_PROGRESS], counts[RM_MEMBER_PENDING]);
     }
     return 0;
 }
@@ -647,9 +639,8 @@ static int finish_run(const rm_settings *cfg, const rm_member_deal *deal, const 
     int rc = rm_members_write(paths->members, cfg, store, pairs, deal, rm_now() - t0);
     if (rc != 0) return rc;
     if (rank == 0) unlink(paths->checkpoint); /* the run is complete: nothing to resume */
-    printf("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB\n", rank, deal->mine, rm_now() - t0,
-           (double)rm_peak_rss() / 1048576.0);
-    fflush(stdout);
+    rm_infof("[rank %d] done: %d member(s) trained, wall %.2fs, peak memory %.1f MiB", rank, deal->mine, rm_now() - t0,
+             (double)rm_peak_rss() / 1048576.0);
     MPI_Barrier(comm);
     if (rank == 0) printf("wrote %s\n", paths->members);
     return 0;
@@ -742,18 +733,17 @@ out_paths:
 
 void rm_pairs_print(const rm_pairs *pairs, const rm_settings *cfg)
 {
-    printf("[rank 0] %zu %s pairs (%zu train, %zu validation; sampling %s, candidates %s), annotator beta %g, "
-           "reward scale %.6g, label flips %.4f (pairs.label_flip %g): labels agree with the golden order for %.4f of pairs\n",
-           pairs->n, cfg->pairs_mode, pairs->n_train, pairs->n_val, cfg->pairs_sampling, cfg->pairs_candidates,
-           cfg->pairs_annotator_beta, pairs->reward_scale, pairs->label_flip_rate, cfg->pairs_label_flip,
-           pairs->label_agreement);
+    rm_infof("[rank 0] %zu %s pairs (%zu train, %zu validation; sampling %s, candidates %s), annotator beta %g, "
+             "reward scale %.6g, label flips %.4f (pairs.label_flip %g): labels agree with the golden order for %.4f of pairs",
+             pairs->n, cfg->pairs_mode, pairs->n_train, pairs->n_val, cfg->pairs_sampling, cfg->pairs_candidates,
+             cfg->pairs_annotator_beta, pairs->reward_scale, pairs->label_flip_rate, cfg->pairs_label_flip,
+             pairs->label_agreement);
     if (pairs->n_train + pairs->n_val < pairs->n)
-        printf("[rank 0] %zu pairs dropped: an item on each side of the split\n", pairs->n - pairs->n_train - pairs->n_val);
+        rm_infof("[rank 0] %zu pairs dropped: an item on each side of the split", pairs->n - pairs->n_train - pairs->n_val);
     if (pairs->n_val > 0)
-        printf("[rank 0] validation split \"%s\": %.4f of validation pairs share a prompt with training pairs, %.4f a response%s\n",
-               pairs->split_rule, pairs->val_prompt_overlap, pairs->val_item_overlap,
-               pairs->val_prompt_overlap > 0 ? " (validation figures are optimistic; train.val_split = \"prompts\" removes the leak)" : "");
-    fflush(stdout);
+        rm_infof("[rank 0] validation split \"%s\": %.4f of validation pairs share a prompt with training pairs, %.4f a response%s",
+                 pairs->split_rule, pairs->val_prompt_overlap, pairs->val_item_overlap,
+                 pairs->val_prompt_overlap > 0 ? " (validation figures are optimistic; train.val_split = \"prompts\" removes the leak)" : "");
 }
 
 void rm_member_deal_set_views(rm_member_deal *d, const rm_settings *cfg, const rm_view_plan *vp)

@@ -28,6 +28,7 @@
 #include "rmens/store/h5util.h"
 #include "rmens/model/model.h"
 #include "rmens/base/parallel.h"
+#include "rmens/base/progress.h"
 #include "rmens/kernels/tiled_blas.h"
 #include "rmens/kernels/precision.h"
 #include "rmens/store/store.h"
@@ -105,31 +106,12 @@ int rm_eval_check_pairs_source(const rm_settings *cfg, const char *members)
     return rc;
 }
 
-/* Rank 0: the figures into results.h5 (the file holding /predictions, or a new one) and
- * results.json, both renamed into place, then the table and the timing lines. *h5_created
- * says whether a temporary file may need removing after a failure. */
-static int write_and_report(const rm_settings *cfg, const eval_paths *paths, const rm_store *store,
-                            const rm_ensemble *ensemble, const rm_eval_plan *plan, const rm_eval_results *res,
-                            const rm_eval_timing *tm, int size, double t_start, int warm, int warm_models,
-                            double warm_seconds, int *h5_created)
+/* The table, the figures' diagnostics and the timing lines (results.json holds the figures). */
+static void print_report(const rm_store *store, const rm_ensemble *ensemble, const rm_eval_plan *plan,
+                         const rm_eval_results *res, const rm_eval_timing *tm, int size, double t_start, int warm,
+                         int warm_models, double warm_seconds)
 {
-    int rc = 0;
     size_t N = store->split[RM_SPLIT_TEST].n_prompts, K = store->split[RM_SPLIT_TEST].n_responses;
-    rm_eval_provenance prov = {cfg, paths->members, store, size, rm_now() - t_start, ensemble};
-    /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
-    hid_t f = cfg->eval_save_predictions ? H5Fopen(paths->h5_temp, H5F_ACC_RDWR, H5P_DEFAULT)
-                                         : rm_h5_create_parallel(paths->h5_temp, MPI_COMM_NULL);
-    if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", paths->h5_temp);
-    *h5_created = 1;
-    if (rc == 0) rc = rm_eval_write_h5_figures(f, plan, res, &prov);
-    if (f >= 0 && rm_h5_close(f, paths->h5) != 0 && rc == 0) rc = -1; /* a full disk shows up here */
-    if (rc == 0 && rm_eval_write_json(paths->json_temp, plan, res, &prov) != 0)
-        rc = rm_error_context("writing %s", paths->json);
-    if (rc == 0 && rename(paths->h5_temp, paths->h5) != 0)
-        rc = rm_errorf("cannot rename %s to %s: %s", paths->h5_temp, paths->h5, strerror(errno));
-    if (rc == 0 && rename(paths->json_temp, paths->json) != 0)
-        rc = rm_errorf("cannot rename %s to %s: %s", paths->json_temp, paths->json, strerror(errno));
-    if (rc != 0) return rc;
     rm_eval_print_table(stdout, plan, res);
     rm_eval_print_diagnostics(stdout, plan, res);
     rm_eval_print_bias(stdout, plan, res);
@@ -145,7 +127,35 @@ static int write_and_report(const rm_settings *cfg, const eval_paths *paths, con
     if (warm)
         printf("warm: %d weight-averaged model(s) (the ensemble and its distinct ablation subsets) "
                "standardised and scored in %.2f s\n", warm_models, warm_seconds);
-    printf("wrote %s and %s\n", paths->h5, paths->json);
+}
+
+/* Rank 0: the figures into results.h5 (the file holding /predictions, or a new one) and
+ * results.json, both renamed into place, then the table and the timing lines (not with
+ * --quiet) and the summary line "wrote ...". *h5_created says whether a temporary file may
+ * need removing after a failure. */
+static int write_and_report(const rm_settings *cfg, const eval_paths *paths, const rm_store *store,
+                            const rm_ensemble *ensemble, const rm_eval_plan *plan, const rm_eval_results *res,
+                            const rm_eval_timing *tm, int size, double t_start, int warm, int warm_models,
+                            double warm_seconds, int *h5_created)
+{
+    int rc = 0;
+    rm_eval_provenance prov = {cfg, paths->members, store, size, rm_now() - t_start, ensemble};
+    /* figures go into the file holding /predictions, or a new one: serial, rank 0 */
+    hid_t f = cfg->eval_save_predictions ? H5Fopen(paths->h5_temp, H5F_ACC_RDWR, H5P_DEFAULT)
+                                         : rm_h5_create_parallel(paths->h5_temp, MPI_COMM_NULL);
+    if (f < 0) rc = rm_errorf("%s: cannot open to write the figures", paths->h5_temp);
+    *h5_created = 1;
+    if (rc == 0) rc = rm_eval_write_h5_figures(f, plan, res, &prov);
+    if (f >= 0 && rm_h5_close(f, paths->h5) != 0 && rc == 0) rc = -1; /* a full disk shows up here */
+    if (rc == 0 && rm_eval_write_json(paths->json_temp, plan, res, &prov) != 0)
+        rc = rm_error_context("writing %s", paths->json);
+    if (rc == 0 && rename(paths->h5_temp, paths->h5) != 0)
+        rc = rm_errorf("cannot rename %s to %s: %s", paths->h5_temp, paths->h5, strerror(errno));
+    if (rc == 0 && rename(paths->json_temp, paths->json) != 0)
+        rc = rm_errorf("cannot rename %s to %s: %s", paths->json_temp, paths->json, strerror(errno));
+    if (rc != 0) return rc;
+    if (!rm_is_quiet()) print_report(store, ensemble, plan, res, tm, size, t_start, warm, warm_models, warm_seconds);
+    printf("wrote %s and %s\n", paths->h5, paths->json); /* the summary, --quiet or not */
     fflush(stdout);
     return 0;
 }
@@ -224,7 +234,7 @@ int rm_evaluate(const rm_settings *cfg, MPI_Comm comm, int force)
         sinks.pairs = &pairs_test;
     }
     if (rm_eval_score(cfg, comm, &store, &ensemble, &plan, threads, cfg->eval_save_predictions || sinks.pairs ? &sink : NULL,
-                      &res, &tm) != 0)
+                      "eval", &res, &tm) != 0)
         goto fail;
     if (sinks.pairs) {
         if (rm_pairs_test_gather(&pairs_test, comm) != 0) goto fail;

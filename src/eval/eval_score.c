@@ -16,6 +16,7 @@
 #include "rmens/member/family.h"
 #include "rmens/model/model.h"
 #include "rmens/base/parallel.h"
+#include "rmens/base/progress.h"
 #include "rmens/store/store.h"
 #include "rmens/member/trunk.h"
 
@@ -46,6 +47,7 @@ typedef struct {
     rm_mlp unit;
     rm_mlp_workspace unit_ws;
     float *unit_raw;              /* [SCORE_ROWS, E] */
+    rm_progress_meter *progress;  /* the verb's progress in responses (NULL: none) */
 } scorer;
 
 /* z[m * z_stride + r] = standardised score of row r by member m, for rows [0, rows) of
@@ -150,6 +152,26 @@ static void scorer_free(scorer *sc)
     memset(sc, 0, sizeof *sc);
 }
 
+/* This rank's blocks [b0, b1) of test prompts and their prompts [p_begin, p_end). */
+static void test_share(const rm_store *store, int rank, int size, size_t *b0, size_t *b1, size_t *p_begin, size_t *p_end)
+{
+    size_t N = store->split[RM_SPLIT_TEST].n_prompts;
+    size_t n_blocks = (N + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS;
+    rm_partition(n_blocks, size, rank, b0, b1);
+    *p_begin = *b0 * RM_EVAL_BLOCK_PROMPTS;
+    *p_end = *b1 * RM_EVAL_BLOCK_PROMPTS < N ? *b1 * RM_EVAL_BLOCK_PROMPTS : N;
+    if (*p_begin > *p_end) *p_begin = *p_end;
+}
+
+/* This rank's benchmark pairs [i0, i1), dealt in blocks of BENCH_BLOCK. */
+static void bench_share(const rm_store *store, int rank, int size, size_t *i0, size_t *i1)
+{
+    size_t n_bench_blocks = (store->n_bench + BENCH_BLOCK - 1) / BENCH_BLOCK, c0, c1;
+    rm_partition(n_bench_blocks, size, rank, &c0, &c1);
+    *i0 = c0 * BENCH_BLOCK, *i1 = c1 * BENCH_BLOCK < store->n_bench ? c1 * BENCH_BLOCK : store->n_bench;
+    if (*i0 > *i1) *i0 = *i1;
+}
+
 /* The test split: each rank its blocks of prompts, read once in pieces, scored and
  * accumulated into its figure blocks. */
 static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
@@ -159,14 +181,11 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    const rm_split_info *test = &store->split[RM_SPLIT_TEST];
-    size_t N = test->n_prompts, K = test->n_responses, D = sc->max_dim; /* D: the widest view's, for the buffer */
+    size_t K = store->split[RM_SPLIT_TEST].n_responses, D = sc->max_dim; /* D: the widest view's, for the buffer */
     int E = sc->ens->n_members;
     /* this rank's blocks of prompts, and the number of pieces every rank will read */
-    size_t n_blocks = (N + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS, b0, b1;
-    rm_partition(n_blocks, size, rank, &b0, &b1);
-    size_t p_begin = b0 * RM_EVAL_BLOCK_PROMPTS, p_end = b1 * RM_EVAL_BLOCK_PROMPTS < N ? b1 * RM_EVAL_BLOCK_PROMPTS : N;
-    if (p_begin > p_end) p_begin = p_end;
+    size_t b0, b1, p_begin, p_end;
+    test_share(store, rank, size, &b0, &b1, &p_begin, &p_end);
     /* pieces hold whole blocks, so that scoring calls start at block boundaries */
     size_t chunk_blocks = ((size_t)cfg->eval_chunk_prompts + RM_EVAL_BLOCK_PROMPTS - 1) / RM_EVAL_BLOCK_PROMPTS;
     size_t chunk = chunk_blocks * RM_EVAL_BLOCK_PROMPTS;
@@ -211,6 +230,7 @@ static int score_test_split(const rm_settings *cfg, MPI_Comm comm, rm_store *sto
             for (size_t b = q0; b < q1; b += RM_EVAL_BLOCK_PROMPTS) { /* one prompt block at a time */
                 size_t b_end = b + RM_EVAL_BLOCK_PROMPTS < q1 ? b + RM_EVAL_BLOCK_PROMPTS : q1;
                 score_rows(sc, view, emb + (b - q0) * K * Dv, Dv, (b_end - b) * K, z + (b - q0) * K, rows);
+                rm_progress_advance(sc->progress, (double)((b_end - b) * K) / sc->n_views);
             }
         }
         if ((rc = rm_all_ok(comm, rc ? rc : sc->failed)) != 0) break;
@@ -239,11 +259,8 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    size_t D = sc->max_dim, E = (size_t)sc->ens->n_members;
-    size_t n_bench_blocks = (store->n_bench + BENCH_BLOCK - 1) / BENCH_BLOCK, c0, c1;
-    rm_partition(n_bench_blocks, size, rank, &c0, &c1);
-    size_t i0 = c0 * BENCH_BLOCK, i1 = c1 * BENCH_BLOCK < store->n_bench ? c1 * BENCH_BLOCK : store->n_bench;
-    if (i0 > i1) i0 = i1;
+    size_t D = sc->max_dim, E = (size_t)sc->ens->n_members, i0, i1;
+    bench_share(store, rank, size, &i0, &i1);
     const size_t piece_pairs = (size_t)BENCH_PIECE_BLOCKS * BENCH_BLOCK;
     long long my_bench_pieces = (long long)((i1 - i0 + piece_pairs - 1) / piece_pairs), bench_pieces = 0;
     MPI_Allreduce(&my_bench_pieces, &bench_pieces, 1, MPI_LONG_LONG, MPI_MAX, comm);
@@ -266,6 +283,7 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
             /* j0 is a multiple of BENCH_BLOCK = SCORE_ROWS: calls start at fixed positions */
             score_rows(sc, view, bench_c, Dv, j1 - j0, zc, j1 - j0);
             score_rows(sc, view, bench_r, Dv, j1 - j0, zr, j1 - j0);
+            rm_progress_advance(sc->progress, 2.0 * (double)(j1 - j0) / sc->n_views);
         }
         if ((rc = rm_all_ok(comm, rc ? rc : sc->failed)) != 0) break;
         rm_eval_accumulate_bench(plan, work, zc, zr, j1 - j0, j1 - j0, bench_counts);
@@ -274,12 +292,23 @@ static int score_bench(MPI_Comm comm, rm_store *store, const rm_eval_plan *plan,
     return rc;
 }
 
-int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_ensemble *e,
-                  const rm_eval_plan *plan, int threads, const rm_eval_sink *sink, rm_eval_results *res,
-                  rm_eval_timing *timing)
+/* The meter of a verb's scoring: this rank's test responses and bench pairs' two sides. */
+static void progress_begin(rm_progress_meter *meter, const char *verb, const rm_store *store, int rank, int size)
 {
-    int rank;
+    size_t b0, b1, p_begin, p_end, i0, i1;
+    test_share(store, rank, size, &b0, &b1, &p_begin, &p_end);
+    bench_share(store, rank, size, &i0, &i1);
+    double responses = (double)(p_end - p_begin) * (double)store->split[RM_SPLIT_TEST].n_responses + 2.0 * (double)(i1 - i0);
+    rm_progress_begin(meter, verb, "responses", responses, rank, size);
+}
+
+int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_ensemble *e,
+                  const rm_eval_plan *plan, int threads, const rm_eval_sink *sink, const char *progress_verb,
+                  rm_eval_results *res, rm_eval_timing *timing)
+{
+    int rank, size;
     MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
     memset(timing, 0, sizeof *timing);
     scorer sc;
     rm_eval_work work; /* bench pairs */
@@ -291,10 +320,11 @@ int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const 
     int64_t *bench_total = rm_calloc(plan->n_bench_counts, sizeof(int64_t), "bench counts");
     size_t n_local_blocks = 0;
     int rc = scorer_create(&sc, e, store);
-    if (rc == 0 && sc.by_unit && rank == 0) {
-        printf("[rank 0] shared trunk: the %d heads are scored by one forward of their unit per block\n", e->n_members);
-        fflush(stdout);
-    }
+    if (rc == 0 && sc.by_unit && rank == 0)
+        rm_infof("[rank 0] shared trunk: the %d heads are scored by one forward of their unit per block", e->n_members);
+    rm_progress_meter meter;
+    if (progress_verb) progress_begin(&meter, progress_verb, store, rank, size);
+    sc.progress = progress_verb ? &meter : NULL;
     if (rc == 0) rc = total && bench_counts && bench_total ? 0 : -1;
     if (rc == 0) rc = rm_eval_work_create(&work, plan);
     if (rc == 0) rc = rm_eval_team_create(&team, plan, threads);

@@ -11,6 +11,7 @@
 
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
+#include "rmens/base/progress.h"
 #include "rmens/ensemble/ensemble.h"
 #include "rmens/ensemble/ensemble_views.h"
 #include "rmens/eval/eval_output.h"
@@ -251,7 +252,8 @@ static int cross_validate(grid *g, windows *w, MPI_Comm comm, int rank, int size
     const int n_jobs = g->n_points * g->folds;
     int mine = 0, done = 0, rc = 0;
     for (int j = rank; j < n_jobs; j += size) mine++;
-    double t0 = rm_now(), last = t0;
+    double t0 = rm_now(), last = t0, period = rm_progress_period();
+    const int prints = rank == 0 && !rm_is_quiet();
     for (int j = rank; j < n_jobs && rc == 0; j += size) {
         const int p = j / g->folds, f = j % g->folds;
         rc = run_job(&g->settings[p], &w->data[g->view[p]], w->groups, w->n_groups, g->folds, f, g->members, &g->scores[j]);
@@ -261,10 +263,11 @@ static int cross_validate(grid *g, windows *w, MPI_Comm comm, int rank, int size
         }
         done++;
         double now = rm_now();
-        if (rank == 0 && (now - last > 10 || done == mine || done == 1)) {
-            double eta = (now - t0) / done * (mine - done);
-            printf("[select] rank 0: %d/%d of its jobs (point %d/%d, fold %d/%d: pair accuracy %.4f), %.0f s, ETA %.0f s\n",
-                   done, mine, p + 1, g->n_points, f + 1, g->folds, g->scores[j], now - t0, eta);
+        if (prints && (now - last >= period || done == mine || done == 1)) {
+            char elapsed[RM_DURATION_CHARS], eta[RM_DURATION_CHARS];
+            printf("[select] rank 0: %d/%d of its jobs (point %d/%d, fold %d/%d: pair accuracy %.4f), %s elapsed, ETA %s\n",
+                   done, mine, p + 1, g->n_points, f + 1, g->folds, g->scores[j], rm_duration(now - t0, elapsed),
+                   rm_duration((now - t0) / done * (mine - done), eta));
             fflush(stdout);
             last = now;
         }
@@ -409,12 +412,12 @@ int rm_select(const rm_settings *cfg, const char *config_path, const char *const
                                        w.groups ? "dialogues (pair groups)" : "prompts"));
     if (rc == 0) rc = windows_load(&w, &g, &store, comm, threads);
     if (rc == 0 && rank == 0)
-        printf("[select] %d grid point(s) x %d folds = %d jobs of %d member(s) over %d rank(s)\n", g.n_points, g.folds,
-               g.n_points * g.folds, g.members, size);
+        rm_infof("[select] %d grid point(s) x %d folds = %d jobs of %d member(s) over %d rank(s)", g.n_points, g.folds,
+                 g.n_points * g.folds, g.members, size);
     if (rc == 0) rc = cross_validate(&g, &w, comm, rank, size);
     int best = rc == 0 ? best_point(&g) : 0;
     if (rc == 0 && rank == 0) {
-        print_table(&g, best);
+        if (!rm_is_quiet()) print_table(&g, best); /* select.json holds it */
         rc = write_json(path, &g, best, cfg, &store, size);
         if (rc == 0) printf("[select] wrote %s; training the ensemble with point %d\n", path, best);
     }

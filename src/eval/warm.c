@@ -228,7 +228,7 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
         /* the feature's Spearman with each warm model, when the evaluation has bias features */
         if (rc == 0 && plan->bias.n_views > 0) rc = rm_all_ok(comm, rm_eval_plan_bias(&single_plan, single_cfg, store));
     }
-    if (rc == 0) rc = rm_eval_score(single_cfg, comm, store, &w, &single_plan, threads, NULL, &warm_res, &tm);
+    if (rc == 0) rc = rm_eval_score(single_cfg, comm, store, &w, &single_plan, threads, NULL, NULL, &warm_res, &tm);
     if (rc == 0 && rank == 0) {
         res->ablation_warm = rm_calloc((size_t)plan->n_sizes + 1, sizeof *res->ablation_warm, "eval.warm: results");
         if (!res->ablation_warm) rc = -1;

@@ -10,6 +10,7 @@
 #include "rmens/store/h5util.h"
 #include "rmens/store/npy.h"
 #include "rmens/base/parallel.h"
+#include "rmens/base/progress.h"
 #include "rmens/store/store.h"
 #include "rmens/store/store_pairs.h"
 
@@ -25,6 +26,7 @@ static const char *const INPUT_LABELS[N_INPUTS] = {"train embeddings", "train re
 typedef struct {
     rm_npy npy[N_INPUTS];
     int present[N_INPUTS];
+    rm_progress_meter progress; /* responses (rows of the embeddings' files) read on this rank */
 } import_inputs;
 
 static void close_inputs(import_inputs *in)
@@ -203,6 +205,7 @@ static int import_chosen_rejected(rm_store_writer *w, import_inputs *in, int ic,
             if (status == 0 && log1p_values)
                 status = apply_log1p(rejected, ne, fr, INPUT_LABELS[ir], i0, d, cl, "pair", col_word);
             *bytes_read += ne * ((size_t)fc->dtype + (size_t)fr->dtype);
+            rm_progress_advance(&in->progress, 2.0 * (double)(i1 - i0));
         }
         rc = rm_all_ok(comm, status);
         if (rc == 0) rc = write(w, view, split, i0, i1, chosen, rejected);
@@ -330,6 +333,7 @@ static int import_split(rm_store_writer *w, import_inputs *in, int sp, int view,
             if (status == 0 && log1p_values)
                 status = apply_log1p(emb, ne, fe, INPUT_LABELS[ie], p0, k * d, d, "prompt", "response");
             *bytes_read += ne * (size_t)fe->dtype + (view == 0 ? nr * (size_t)fr->dtype : 0);
+            rm_progress_advance(&in->progress, (double)nr);
         }
         /* A bad piece anywhere stops everyone before the next collective write. */
         rc = rm_all_ok(comm, status);
@@ -483,6 +487,23 @@ static int import_view(const rm_import_args *a, import_inputs *in, size_t dim, M
     return import_finish(&w, rc, bytes_read, comm, result);
 }
 
+/* Responses this rank imports: its prompts' of each golden split, and both sides of its
+ * bench pairs and preference pairs (the partitions of import_split and
+ * import_chosen_rejected). Local. */
+static double import_share(const import_inputs *in, int size, int rank)
+{
+    double responses = 0;
+    size_t begin, end;
+    for (int i = 0; i < N_INPUTS; i++) {
+        int golden = i == IN_TRAIN_EMB || i == IN_TEST_EMB;
+        int pairs = i == IN_BENCH_CHOSEN || i == IN_TRAIN_CHOSEN || i == IN_TEST_CHOSEN;
+        if (!in->present[i] || !(golden || pairs)) continue;
+        rm_partition(in->npy[i].shape[0], size, rank, &begin, &end);
+        responses += (double)(end - begin) * (golden ? (double)in->npy[i].shape[1] : 2.0);
+    }
+    return responses;
+}
+
 /* Which inputs go together and with which options: one line naming the first that is
  * missing or misplaced. *golden_given, *pairs_given: how many of each set's four inputs. */
 static int check_options(const rm_import_args *a, const char *const paths[N_INPUTS], int *golden_given, int *pairs_given)
@@ -562,6 +583,10 @@ int rm_import(const rm_import_args *a, MPI_Comm comm, rm_import_result *result)
         free(groups[0]), free(groups[1]);
         return -1;
     }
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    rm_progress_begin(&in.progress, "import", "responses", import_share(&in, size, rank), rank, size);
     int first = golden_given ? IN_TRAIN_EMB : IN_TRAIN_CHOSEN;
     /* the stored dtype: as asked, else the inputs' own (every embedding file float16 and no
      * transform: half; widening would double the store for the same values) */

@@ -7,6 +7,7 @@
 
 #include "rmens/base/common.h"
 #include "rmens/base/parallel.h"
+#include "rmens/base/progress.h"
 #include "rmens/base/rng.h"
 #include "rmens/store/store.h"
 
@@ -121,9 +122,10 @@ static void synth_response(const synth_model *m, const double *x, uint64_t strea
     }
 }
 
-/* Generate prompts [p0, p1) of a split into emb/rewards. */
+/* Generate prompts [p0, p1) of a split into emb/rewards, counting responses on `progress`
+ * (a piece can take seconds: the meter sees every prompt). */
 static void synth_split_rows(const synth_model *m, uint64_t first_global_prompt, uint64_t response_base, size_t k_count,
-                             size_t p0, size_t p1, double *x, float *emb, float *rewards)
+                             size_t p0, size_t p1, double *x, float *emb, float *rewards, rm_progress_meter *progress)
 {
     for (size_t p = p0; p < p1; p++) {
         double offset = synth_prompt(m, first_global_prompt + p, x);
@@ -132,6 +134,7 @@ static void synth_split_rows(const synth_model *m, uint64_t first_global_prompt,
             synth_response(m, x, RM_STREAM_SYNTH_RESPONSE, response_base + (uint64_t)p * k_count + k, e);
             rewards[(p - p0) * k_count + k] = (float)(offset + synth_golden(m, e));
         }
+        rm_progress_advance(progress, (double)k_count);
     }
 }
 
@@ -227,12 +230,76 @@ static int agree_pieces(MPI_Comm comm, size_t mine, size_t *most)
     return 0;
 }
 
+/* What synth_write_contents shares with its parts: the piece buffers and the meter. */
+typedef struct {
+    rm_store_writer *w;
+    const synth_model *m;
+    const synth_views *views;
+    MPI_Comm comm;
+    int rank, size;
+    float *emb, *rewards, *view_piece;
+    double *x;
+    size_t widest; /* the widest view's D: a row's room in view_piece */
+    rm_progress_meter progress;
+} synth_job;
+
+/* Collective: the benchmark pairs, each rank its range in pieces of bench_rows pairs. emb
+ * holds [rows, 2, D]: chosen rows copied to the front half, rejected after. */
+static int synth_write_bench(synth_job *j, uint64_t first_prompt, size_t n_bench, size_t bench_rows)
+{
+    const synth_model *m = j->m;
+    const size_t D = m->dim;
+    size_t begin, end, most = 0;
+    rm_partition(n_bench, j->size, j->rank, &begin, &end);
+    size_t mine = (end - begin + bench_rows - 1) / bench_rows;
+    if (agree_pieces(j->comm, mine, &most) != 0) return -1;
+    float *pair = rm_alloc(2 * D, sizeof(float), "benchmark pair");
+    int rc = rm_all_ok(j->comm, pair ? 0 : -1);
+    for (size_t i = 0; i < most && rc == 0; i++) {
+        size_t i0 = begin + i * bench_rows, i1 = i0 + bench_rows;
+        if (i0 > end) i0 = end;
+        if (i1 > end) i1 = end;
+        float *chosen = j->emb, *rejected = j->emb + (i1 - i0) * D;
+        for (size_t b = i0; b < i1; b++) {
+            synth_prompt(m, first_prompt + b, j->x); /* the offset is shared: it cancels */
+            double g[2];
+            for (int r = 0; r < 2; r++) {
+                synth_response(m, j->x, RM_STREAM_SYNTH_BENCH, (uint64_t)b * 2 + (uint64_t)r, pair + (size_t)r * D);
+                g[r] = synth_golden(m, pair + (size_t)r * D);
+            }
+            int best = g[1] > g[0];
+            memcpy(chosen + (b - i0) * D, pair + (size_t)best * D, D * sizeof(float));
+            memcpy(rejected + (b - i0) * D, pair + (size_t)(1 - best) * D, D * sizeof(float));
+            rm_progress_advance(&j->progress, 2);
+        }
+        rc = rm_store_write_bench(j->w, i0, i1, chosen, rejected);
+        if (rc == 0)
+            rc = synth_write_views(j->w, j->views, 1, RM_SPLIT_TRAIN, i0, i1, i1 - i0, chosen, rejected, D, j->view_piece,
+                                   j->view_piece ? j->view_piece + (i1 - i0) * j->widest : NULL); /* NULL: no views */
+    }
+    free(pair);
+    return rc;
+}
+
+/* Responses this rank generates: its prompts' of each split and both sides of its bench pairs. */
+static double synth_share(const size_t n[2], const size_t k[2], size_t n_bench, int size, int rank)
+{
+    size_t begin, end;
+    double responses = 0;
+    for (int sp = 0; sp < 2; sp++) {
+        rm_partition(n[sp], size, rank, &begin, &end);
+        responses += (double)(end - begin) * (double)k[sp];
+    }
+    rm_partition(n_bench, size, rank, &begin, &end);
+    return responses + 2.0 * (double)(end - begin);
+}
+
 static int synth_write_contents(rm_store_writer *w, const synth_model *m, const synth_views *views, const rm_settings *cfg,
                                 MPI_Comm comm)
 {
-    int rank = 0, size = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    synth_job j = {.w = w, .m = m, .views = views, .comm = comm};
+    MPI_Comm_rank(comm, &j.rank);
+    MPI_Comm_size(comm, &j.size);
     const size_t n[2] = {(size_t)cfg->synth_train_prompts, (size_t)cfg->synth_test_prompts};
     const size_t k[2] = {(size_t)cfg->synth_train_responses, (size_t)cfg->synth_test_responses};
     const size_t n_bench = (size_t)cfg->synth_bench_pairs;
@@ -246,71 +313,39 @@ static int synth_write_contents(rm_store_writer *w, const synth_model *m, const 
     size_t max_floats = bench_rows * 2 * D;
     for (int sp = 0; sp < 2; sp++)
         if (piece_rows[sp] * k[sp] * D > max_floats) max_floats = piece_rows[sp] * k[sp] * D;
-    size_t widest = D;
-    for (int i = 0; i < views->n; i++) widest = views->dim[i] > widest ? views->dim[i] : widest;
-    float *emb = NULL, *rewards = NULL, *view_piece = NULL;
-    double *x = NULL;
+    j.widest = D;
+    for (int i = 0; i < views->n; i++) j.widest = views->dim[i] > j.widest ? views->dim[i] : j.widest;
     int rc = 0;
-    if (!(emb = rm_alloc(max_floats, sizeof(float), "synthetic embeddings piece")) ||
-        !(rewards = rm_alloc(max_floats / D + 2 * bench_rows, sizeof(float), "synthetic rewards piece")) ||
-        !(x = rm_alloc(D, sizeof(double), "synthetic prompt vector")) ||
+    if (!(j.emb = rm_alloc(max_floats, sizeof(float), "synthetic embeddings piece")) ||
+        !(j.rewards = rm_alloc(max_floats / D + 2 * bench_rows, sizeof(float), "synthetic rewards piece")) ||
+        !(j.x = rm_alloc(D, sizeof(double), "synthetic prompt vector")) ||
         /* a view's piece: as many rows as the default view's, at the view's D (bench: two halves) */
-        (views->n && !(view_piece = rm_alloc(max_floats / D * widest, sizeof(float), "synthetic view piece"))))
+        (views->n && !(j.view_piece = rm_alloc(max_floats / D * j.widest, sizeof(float), "synthetic view piece"))))
         rc = -1;
     if ((rc = rm_all_ok(comm, rc)) != 0) goto done;
+    rm_progress_begin(&j.progress, "synth", "responses", synth_share(n, k, n_bench, j.size, j.rank), j.rank, j.size);
 
     for (int sp = 0; sp < 2 && rc == 0; sp++) {
         size_t begin, end, most = 0;
-        rm_partition(n[sp], size, rank, &begin, &end);
+        rm_partition(n[sp], j.size, j.rank, &begin, &end);
         size_t mine = (end - begin + piece_rows[sp] - 1) / piece_rows[sp];
         if ((rc = agree_pieces(comm, mine, &most)) != 0) break;
         for (size_t i = 0; i < most && rc == 0; i++) {
             size_t p0 = begin + i * piece_rows[sp], p1 = p0 + piece_rows[sp];
             if (p0 > end) p0 = end;
             if (p1 > end) p1 = end;
-            synth_split_rows(m, first_prompt[sp], response_base[sp], k[sp], p0, p1, x, emb, rewards);
-            rc = rm_store_write_split(w, (rm_split)sp, p0, p1, emb, rewards);
+            synth_split_rows(m, first_prompt[sp], response_base[sp], k[sp], p0, p1, j.x, j.emb, j.rewards, &j.progress);
+            rc = rm_store_write_split(w, (rm_split)sp, p0, p1, j.emb, j.rewards);
             if (rc == 0)
-                rc = synth_write_views(w, views, 0, (rm_split)sp, p0, p1, (p1 - p0) * k[sp], emb, NULL, D, view_piece, NULL);
+                rc = synth_write_views(w, views, 0, (rm_split)sp, p0, p1, (p1 - p0) * k[sp], j.emb, NULL, D, j.view_piece, NULL);
         }
     }
-    if (rc == 0 && n_bench > 0) {
-        /* emb holds [rows, 2, D]: chosen rows copied to the front half, rejected after. */
-        size_t begin, end, most = 0;
-        rm_partition(n_bench, size, rank, &begin, &end);
-        size_t mine = (end - begin + bench_rows - 1) / bench_rows;
-        if ((rc = agree_pieces(comm, mine, &most)) == 0) {
-            float *pair = rm_alloc(2 * D, sizeof(float), "benchmark pair");
-            if (rm_all_ok(comm, pair ? 0 : -1) != 0) rc = -1;
-            for (size_t i = 0; i < most && rc == 0; i++) {
-                size_t i0 = begin + i * bench_rows, i1 = i0 + bench_rows;
-                if (i0 > end) i0 = end;
-                if (i1 > end) i1 = end;
-                float *chosen = emb, *rejected = emb + (i1 - i0) * D;
-                for (size_t b = i0; b < i1; b++) {
-                    synth_prompt(m, (uint64_t)n[0] + n[1] + b, x); /* the offset is shared: it cancels */
-                    double g[2];
-                    for (int r = 0; r < 2; r++) {
-                        synth_response(m, x, RM_STREAM_SYNTH_BENCH, (uint64_t)b * 2 + (uint64_t)r, pair + (size_t)r * D);
-                        g[r] = synth_golden(m, pair + (size_t)r * D);
-                    }
-                    int best = g[1] > g[0];
-                    memcpy(chosen + (b - i0) * D, pair + (size_t)best * D, D * sizeof(float));
-                    memcpy(rejected + (b - i0) * D, pair + (size_t)(1 - best) * D, D * sizeof(float));
-                }
-                rc = rm_store_write_bench(w, i0, i1, chosen, rejected);
-                if (rc == 0)
-                    rc = synth_write_views(w, views, 1, RM_SPLIT_TRAIN, i0, i1, i1 - i0, chosen, rejected, D, view_piece,
-                                           view_piece ? view_piece + (i1 - i0) * widest : NULL); /* NULL: no views */
-            }
-            free(pair);
-        }
-    }
+    if (rc == 0 && n_bench > 0) rc = synth_write_bench(&j, (uint64_t)n[0] + n[1], n_bench, bench_rows);
 done:
-    free(emb);
-    free(rewards);
-    free(x);
-    free(view_piece);
+    free(j.emb);
+    free(j.rewards);
+    free(j.x);
+    free(j.view_piece);
     return rc;
 }
 

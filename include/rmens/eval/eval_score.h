@@ -29,9 +29,11 @@ typedef struct {
 
 /* Collective: score the store's test split and bench pairs with every member of e (every
  * rank holds all of them), reduce in block order, and on rank 0 compute *res (the
- * caller frees it). Bitwise identical for any rank count. */
+ * caller frees it). Bitwise identical for any rank count. progress_verb (NULL: none):
+ * the label of rank 0's progress lines in responses scored (rmens/base/progress.h), for
+ * a verb whose scoring is its long part (eval; active has its rounds' lines). */
 int rm_eval_score(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_ensemble *e,
-                  const rm_eval_plan *plan, int threads, const rm_eval_sink *sink, rm_eval_results *res,
-                  rm_eval_timing *timing);
+                  const rm_eval_plan *plan, int threads, const rm_eval_sink *sink, const char *progress_verb,
+                  rm_eval_results *res, rm_eval_timing *timing);
 
 #endif
