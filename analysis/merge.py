@@ -28,8 +28,15 @@ members), pairs_ece, pairs_brier, pairs_log_loss (calibration of P(chosen prefer
 `mean` and `single` rows), pairs_selective_50 (the mean aggregator's accuracy on the half
 of the pairs where the members disagree least) and pairs_disagreement_auroc (on `mean`
 rows), pairs_n (test pairs, every row of the run); ablation.csv pairs_accuracy,
-pairs_accuracy_std (over the k-member subsets) and pairs_ece of the mean aggregator (on
-`mean` rows). A campaign without such runs has neither column set.
+pairs_accuracy_std (over the k-member subsets), pairs_ece and pairs_ece_std of the mean
+aggregator (on `mean` rows). A campaign without such runs has neither column set.
+
+ablation.csv also has, right after each figure it averages over the random k-member subsets
+(bon_reward, proxy_bon, spearman, pair_accuracy, bench_accuracy, pick_quantile,
+above_median, agreement_*, uncertainty_*), that figure's population standard deviation over
+the subsets: bon_reward_std, proxy_bon_std, spearman_std, ..., uncertainty_disagreement_auroc_std
+(results.json ablation.<k>.std_over_subsets; 0 for k = E, one subset; empty for results
+written before it existed).
 """
 import csv
 import glob
@@ -46,7 +53,10 @@ FIGURES = ["spearman", "pair_accuracy", "bench_accuracy", "pick_quantile", "abov
 # Human-labelled test pairs (results.json "pairs_test"), only when some run has them.
 PAIRS_COLUMNS = ["pairs_accuracy", "pairs_ece", "pairs_brier", "pairs_log_loss", "pairs_selective_50",
                  "pairs_disagreement_auroc", "pairs_n"]
-PAIRS_ABLATION_COLUMNS = ["pairs_accuracy", "pairs_accuracy_std", "pairs_ece"]
+PAIRS_ABLATION_COLUMNS = ["pairs_accuracy", "pairs_accuracy_std", "pairs_ece", "pairs_ece_std"]
+# ablation.csv: beside each figure of an ablation entry, its population std over the entry's
+# random k-member subsets (results.json "std_over_subsets"; empty for older results).
+STD = "_std"
 
 
 # ---- a small reader for libconfig text (the `config` attribute of results.h5) ----
@@ -245,13 +255,42 @@ def aggregate_rows(base, part, agg_name, figures, kl, oracle):
     return rows
 
 
+def run_figures(ens):
+    """The agreement_* and uncertainty_* cells of an ensemble (or of its std_over_subsets)."""
+    cells = {f"agreement_{k}": _num((ens.get("agreement") or {}).get(k)) for k in AGREEMENT}
+    cells.update({f"uncertainty_{k}": _num((ens.get("uncertainty") or {}).get(k)) for k in UNCERTAINTY})
+    return cells
+
+
 def ensemble_rows(base, ens, kl, oracle):
     rows = []
-    extra = {f"agreement_{k}": _num(ens.get("agreement", {}).get(k)) for k in AGREEMENT}
-    extra.update({f"uncertainty_{k}": _num(ens.get("uncertainty", {}).get(k)) for k in UNCERTAINTY})
+    extra = run_figures(ens)
     for name, figures in ens["aggregators"].items():
         rows += aggregate_rows({**base, **extra}, "ensemble", name, figures, kl, oracle)
     return rows
+
+
+def std_cells(spread, aggregator, n):
+    """ablation.csv's <figure>_std cells of one row from its entry's "std_over_subsets"
+    (None: older results, every cell empty)."""
+    if spread is None:
+        return {}
+    figures = (spread.get("aggregators") or {}).get(aggregator) or {}
+    cells = {"bon_reward" + STD: _num((figures.get("bon") or {}).get(n)),
+             "proxy_bon" + STD: _num((figures.get("proxy_bon") or {}).get(n))}
+    cells.update({f + STD: _num(figures.get(f)) for f in FIGURES})
+    cells.update({k + STD: v for k, v in run_figures(spread).items()})
+    return cells
+
+
+def with_std(columns):
+    """The columns with each std-over-subsets column right after its figure."""
+    out = []
+    for c in columns:
+        out.append(c)
+        if c in ("bon_reward", "proxy_bon", *FIGURES) or c.startswith(("agreement_", "uncertainty_")):
+            out.append(c + STD)
+    return out
 
 
 def pairs_cells(pt, aggregator):
@@ -281,7 +320,7 @@ def pairs_size_cells(pt, k, aggregator):
     if size is None:
         return {}
     return {"pairs_accuracy": _num(size.get("accuracy")), "pairs_accuracy_std": _num(size.get("accuracy_std")),
-            "pairs_ece": _num(size.get("ece"))}
+            "pairs_ece": _num(size.get("ece")), "pairs_ece_std": _num(size.get("ece_std"))}
 
 
 def merge(campaign, extra=()):
@@ -304,6 +343,7 @@ def merge(campaign, extra=()):
         main_rows += aggregate_rows(base, "oracle", "oracle", oracle_figs, kl, oracle)
         for k, ens in sorted(res.get("ablation", {}).items(), key=lambda kv: int(kv[0])):
             ablation_rows += [{**row, "ensemble_size": int(k), "subsets": ens.get("subsets", ""),
+                               **std_cells(ens.get("std_over_subsets"), row["aggregator"], str(row["n"])),
                                **pairs_size_cells(res.get("pairs_test"), int(k), row["aggregator"])}
                               for row in ensemble_rows(base, ens, kl, oracle)]
         if res.get("pairs_test") is not None:
@@ -315,8 +355,8 @@ def merge(campaign, extra=()):
     cols = ["run", *keys, "members", "aggregator", "n", "kl_bon", "bon_reward", "proxy_bon", "oracle_bon", *FIGURES,
             *run_cols, "train_seconds", *(PAIRS_COLUMNS if with_pairs else [])]
     write_csv(os.path.join(campaign, "campaign.csv"), cols, main_rows)
-    abl_cols = ["run", *keys, "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon", "bon_reward",
-                "proxy_bon", "oracle_bon", *FIGURES, *run_cols, "train_seconds",
+    abl_cols = ["run", *keys, "members", "ensemble_size", "subsets", "aggregator", "n", "kl_bon",
+                *with_std(["bon_reward", "proxy_bon"]), "oracle_bon", *with_std([*FIGURES, *run_cols]), "train_seconds",
                 *(PAIRS_ABLATION_COLUMNS if with_pairs else [])]
     write_csv(os.path.join(campaign, "ablation.csv"), abl_cols, ablation_rows)
     return {"runs": [r["run"] for r in runs], "missing": missing, "keys": keys,

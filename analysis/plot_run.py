@@ -12,7 +12,9 @@ it wrote, one a line:
                             standardised aggregate score); proxy rising while golden
                             flattens is over-optimisation of the reward model
   ensemble_size.png         the ensemble-size ablation: best-of-n golden reward at the
-                            largest n and Spearman against the number of members k
+                            largest n and Spearman against the number of members k, per
+                            aggregator the mean over the random k-member subsets with error
+                            bars of +- 1 s.d. over them (std_over_subsets)
   reliability.png           reliability diagram of the preference probabilities of the
                             mean ensemble and of a single member, with ECE, Brier score,
                             log loss and the number of pairs per bin
@@ -159,13 +161,24 @@ def plot_ensemble_size(results, path, title):
     ks = sorted(ablation, key=int)
     n_max = max(max(int(n) for n in ablation[k]["aggregators"][a]["bon"]) for k in ks for a in ablation[k]["aggregators"])
     aggs = plots.aggregator_order({a for k in ks for a in ablation[k]["aggregators"]})
+    # the spread over each size's subsets (results.json ablation.<k>.std_over_subsets)
+    spread = all("std_over_subsets" in ablation[k] for k in ks)
+    if not spread:
+        skipped("ensemble_size.png: the spread over subsets", "ablation.<k>.std_over_subsets")
+
+    def value(figures, metric):
+        return figures["bon"].get(str(n_max)) if metric == "bon_reward" else figures.get(metric)
+
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.8))
     for ax, (metric, label) in zip(axes, plots.size_metrics(n_max)):
         curves = []
         for a in aggs:
-            points = [(int(k), ablation[k]["aggregators"][a]) for k in ks if a in ablation[k]["aggregators"]]
-            y = [f["bon"].get(str(n_max)) if metric == "bon_reward" else f.get(metric) for _, f in points]
-            curves.append(Curve(a, [k for k, _ in points], floats(y)))
+            sizes = [k for k in ks if a in ablation[k]["aggregators"]]
+            y = [value(ablation[k]["aggregators"][a], metric) for k in sizes]
+            # (not lookup(): an aggregator's name may hold a dot, uwo_0.5)
+            err = [value((ablation[k]["std_over_subsets"].get("aggregators") or {}).get(a) or {"bon": {}}, metric)
+                   for k in sizes] if spread else None
+            curves.append(Curve(a, [int(k) for k in sizes], floats(y), err=floats(err) if err else None))
         plots.draw_size_panel(ax, curves, [int(k) for k in ks], label)
         # many sizes: plain k ticks and the subsets each point averages in the axis label
         # (ten "k (10 subsets)" tick labels ran into one strip)
@@ -174,7 +187,8 @@ def plot_ensemble_size(results, path, title):
             ax.set_xlabel(f"ensemble size k ({subset_ranges(ablation, ks)})", fontsize=8)
         else:
             ax.set_xticks([int(k) for k in ks], [f"{k}\n({subsets(ablation[k])})" for k in ks], fontsize=8)
-    plots.finish(fig, path, f"Ensemble size (mean over random k-member subsets), best-of-{n_max}\n{title}")
+    what = "mean ± 1 s.d." if spread else "mean"
+    plots.finish(fig, path, f"Ensemble size ({what} over random k-member subsets), best-of-{n_max}\n{title}")
     return True
 
 

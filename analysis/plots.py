@@ -8,7 +8,9 @@ Reads CAMPAIGN_DIR/campaign.csv and ablation.csv and writes CAMPAIGN_DIR/figures
                             KL(best-of-n) = log n - (n-1)/n, per aggregator, with a single
                             member and the oracle (true best-of-n); one panel per setting
   ensemble_size.png         best-of-n golden reward at the largest n, and Spearman, against
-                            ensemble size k (the ensemble-size ablation)
+                            ensemble size k (the ensemble-size ablation), with error bars
+                            of +- 1 s.d. over the random k-member subsets (ablation.csv's
+                            *_std columns, averaged over seeds)
   annotator_quality.png     per aggregator against annotator quality (when it is swept)
   uncertainty_vs_error.png  ensemble disagreement against the ensemble's errors
 A setting is one combination of the swept keys other than the seed; runs that differ only
@@ -196,7 +198,7 @@ KL_LABEL = "KL(best-of-n) = log n − (n−1)/n  [nats]"
 class Curve(NamedTuple):
     """One line of a panel: `name` picks colour, line style and legend label
     (aggregator_style, aggregator_label; `label` and `style` override them); lo/hi, when
-    given, draw a band."""
+    given, draw a band; err, when given, error bars of y +- err (NaN: none at that x)."""
     name: str
     x: Sequence[float]
     y: Sequence[float]
@@ -204,6 +206,7 @@ class Curve(NamedTuple):
     hi: Optional[Sequence[float]] = None
     label: Optional[str] = None
     style: Optional[str] = None
+    err: Optional[Sequence[float]] = None
 
 
 def kl_of_n(n):
@@ -211,14 +214,21 @@ def kl_of_n(n):
     return math.log(n) - (n - 1) / n
 
 
-def draw_curves(ax, curves, markersize=3.5):
-    """Draw each Curve in its aggregator's style, with its band where it has one."""
-    for c in curves:
+def draw_curves(ax, curves, markersize=3.5, dodge=0.0):
+    """Draw each Curve in its aggregator's style, with its band and error bars where it has
+    them. dodge: curve i of n is drawn shifted by (i - (n - 1) / 2) * dodge along x, so that
+    the error bars of several curves at one x stand side by side instead of on top of
+    each other."""
+    for i, c in enumerate(curves):
         colour, style, marker = aggregator_style(c.name)
-        ax.plot(c.x, c.y, linestyle=c.style or style, marker=marker, markersize=markersize, color=colour,
+        x = [v + (i - (len(curves) - 1) / 2) * dodge for v in c.x] if dodge else c.x
+        ax.plot(x, c.y, linestyle=c.style or style, marker=marker, markersize=markersize, color=colour,
                 label=c.label or aggregator_label(c.name))
         if c.lo is not None and c.hi is not None:
-            ax.fill_between(c.x, c.lo, c.hi, color=colour, alpha=0.15, linewidth=0)
+            ax.fill_between(x, c.lo, c.hi, color=colour, alpha=0.15, linewidth=0)
+        err = np.array([math.nan if e is None else e for e in c.err], float) if c.err is not None else None
+        if err is not None and np.isfinite(err).any():  # (matplotlib's errorbar fails on all-NaN bars)
+            ax.errorbar(x, c.y, yerr=err, fmt="none", ecolor=colour, elinewidth=1.0, capsize=2.0, alpha=0.85)
 
 
 def add_n_axis(ax, ns):
@@ -243,11 +253,21 @@ def draw_bon_panel(ax, curves, ns, ylabel="golden reward of best-of-n pick", tit
         ax.set_title(title, fontsize=9)
 
 
+SPREAD_LABEL = "± 1 s.d. over subsets"
+
+
 def draw_size_panel(ax, curves, ks, ylabel, title=None):
-    """An ensemble-size panel: `curves` against the number of members k."""
-    draw_curves(ax, curves, markersize=5)
+    """An ensemble-size panel: `curves` against the number of members k. Curves with error
+    bars (err: the spread over a size's random subsets) are dodged apart along k, and the
+    y label says what the bars are."""
+    ks = sorted(ks)
+    bars = [c for c in curves if c.err is not None]
+    gap = min([b - a for a, b in zip(ks, ks[1:])] or [1])
+    # the curves side by side over at most half the gap between neighbouring sizes
+    dodge = 0.5 * gap / len(curves) if bars and len(curves) > 1 else 0.0
+    draw_curves(ax, curves, markersize=5 if not bars else 4, dodge=dodge)
     ax.set_xlabel("ensemble size k [members]")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(f"{ylabel}\n(mean {SPREAD_LABEL})" if bars else ylabel)
     ax.set_xticks(sorted(ks))
     ax.grid(alpha=0.3)
     if title:
@@ -282,19 +302,41 @@ def plot_bon_vs_kl(rows, keys, path):
     finish(fig, path, "Best-of-n: golden reward against KL, per aggregator", note)
 
 
+def with_subset_spread(curve, rows, x_key, y_key):
+    """The curve with error bars of +- its figure's std over the random subsets (ablation.csv's
+    <y_key>_std, averaged over replicate runs), or unchanged when no row has that column filled."""
+    by_x = defaultdict(list)
+    for r in rows:
+        if r["aggregator"] == curve.name and r.get(y_key + "_std") not in (None, ""):
+            by_x[num(r[x_key])].append(num(r[y_key + "_std"]))
+    if not by_x:
+        return curve
+    return curve._replace(err=[float(np.nanmean(by_x[x])) if by_x.get(x) else math.nan for x in curve.x])
+
+
 def plot_ensemble_size(abl, keys, path):
     setting_keys = [k for k in keys if k not in REPLICATE_KEYS]
     n_max = max(int(r["n"]) for r in abl)
     rows = [r for r in abl if int(r["n"]) == n_max]
     groups, note = capped(group_rows(rows, setting_keys), "ensemble_size")
     fig, axes = plt.subplots(2, len(groups), figsize=(max(4.0 * len(groups), 6), 7.2), squeeze=False)
+    spread = replicates = False
     for col, (values, grows) in enumerate(groups):
         aggs = aggregator_order({r["aggregator"] for r in grows})
         ks = {int(r["ensemble_size"]) for r in grows}
+        replicates |= len({r["run"] for r in grows}) > 1
         for row, (metric, label) in enumerate(size_metrics(n_max)):
-            draw_size_panel(axes[row][col], replicate_curves(grows, "ensemble_size", metric, aggs), ks, label,
+            curves = [with_subset_spread(c, grows, "ensemble_size", metric)
+                      for c in replicate_curves(grows, "ensemble_size", metric, aggs)]
+            spread |= any(c.err is not None for c in curves)
+            draw_size_panel(axes[row][col], curves, ks, label,
                             title=setting_label(setting_keys, values) if row == 0 else None)
-    finish(fig, path, f"Ensemble-size ablation (mean over random k-member subsets), n = {n_max}", note)
+    what = ["mean over random k-member subsets"]
+    if spread:
+        what.append(f"bars {SPREAD_LABEL}" + (", mean over seeds" if replicates else ""))
+    if replicates:
+        what.append("band: min-max over seeds")
+    finish(fig, path, f"Ensemble-size ablation ({'; '.join(what)}), n = {n_max}", note)
 
 
 def plot_annotator_quality(rows, keys, path):

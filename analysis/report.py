@@ -194,7 +194,8 @@ def write_report(campaign):
         "bon_vs_kl.png": "Golden reward of best-of-n against KL(best-of-n), per aggregator, with a single member "
                          "and the oracle. A curve that bends down at large n over-optimises the reward model.",
         "ensemble_size.png": f"Ensemble-size ablation: best-of-{n_max} golden reward and Spearman ρ against the number "
-                             "of members k (random k-member subsets of each trained ensemble).",
+                             "of members k (random k-member subsets of each trained ensemble; error bars ± 1 s.d. "
+                             "over the subsets).",
         "annotator_quality.png": "Aggregators against annotator quality (perfect labels, then decreasing β, i.e. more "
                                  "label noise).",
         "uncertainty_vs_error.png": "Uncertainty against error: ensemble disagreement against the mean ensemble's "

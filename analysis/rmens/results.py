@@ -11,7 +11,8 @@ from ._h5 import attrs, text
 
 class Results(collections.abc.Mapping):
     """A run's results: a read-only mapping over results.json (results["aggregators"]["mean"]
-    ["bon"]["4"], ...), with results.h5 opened on first use (.h5, lazy h5py).
+    ["bon"]["4"], results["ablation"]["2"]["std_over_subsets"]["aggregators"]["mean"]
+    ["spearman"], ...), with results.h5 opened on first use (.h5, lazy h5py).
 
       .json         the results.json dict ({} when the run has only results.h5)
       .h5           results.h5 as an h5py.File (opened read-only on first access)

@@ -132,25 +132,29 @@ static void finish_subset(const rm_eval_plan *p, int s, const double *total, con
     out->member_spearman = n ? sum / n : NAN;
 }
 
-/* Mean over the values that are defined; NaN when none is. */
-static void nan_mean_accumulate(double *sum, double *count, double v)
+void rm_eval_mean_std_fields(const double *in, int n, size_t fields, double *mean, double *std)
 {
-    if (isnan(v)) return;
-    *sum += v;
-    *count += 1;
-}
-
-static void average_ensemble_figures(const rm_eval_plan *p, const rm_ensemble_figures *in, int n, rm_ensemble_figures *out)
-{
-    /* field by field over a flat view: every field of rm_ensemble_figures is a double */
-    size_t fields = sizeof(rm_ensemble_figures) / sizeof(double);
-    (void)p;
     for (size_t f = 0; f < fields; f++) {
         double sum = 0.0, count = 0.0;
-        for (int i = 0; i < n; i++) nan_mean_accumulate(&sum, &count, ((const double *)&in[i])[f]);
-        ((double *)out)[f] = count > 0 ? sum / count : NAN;
+        for (int i = 0; i < n; i++) {
+            double v = in[(size_t)i * fields + f];
+            if (isnan(v)) continue;
+            sum += v;
+            count += 1;
+        }
+        double m = count > 0 ? sum / count : NAN, ss = 0.0;
+        mean[f] = m;
+        if (!std) continue;
+        for (int i = 0; i < n; i++) {
+            double v = in[(size_t)i * fields + f];
+            if (!isnan(v)) ss += (v - m) * (v - m);
+        }
+        std[f] = count > 0 ? sqrt(ss / count) : NAN;
     }
 }
+
+/* Every field of these records is a double: they are averaged as flat arrays. */
+#define FIELDS_OF(type) (sizeof(type) / sizeof(double))
 
 int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *bench_total, size_t n_bench,
                    rm_eval_results *out)
@@ -161,10 +165,11 @@ int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *be
     out->single = rm_calloc((size_t)E, sizeof *out->single, "results");
     out->member_spearman_matrix = rm_calloc((size_t)E * (size_t)E, sizeof(double), "results");
     out->ablation = rm_calloc((size_t)p->n_sizes + 1, sizeof *out->ablation, "results");
+    out->ablation_std = rm_calloc((size_t)p->n_sizes + 1, sizeof *out->ablation_std, "results");
     int max_subsets = 1;
     for (int i = 0; i < p->n_sizes; i++) max_subsets = p->size_subsets[i] > max_subsets ? p->size_subsets[i] : max_subsets;
     rm_ensemble_figures *tmp = rm_calloc((size_t)max_subsets, sizeof *tmp, "results");
-    if (!out->single || !out->member_spearman_matrix || !out->ablation || !tmp) {
+    if (!out->single || !out->member_spearman_matrix || !out->ablation || !out->ablation_std || !tmp) {
         free(tmp);
         rm_eval_results_free(out);
         return -1;
@@ -187,22 +192,14 @@ int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *be
                          &out->single[m]);
     }
     /* mean and population deviation over members, field by field */
-    size_t fields = sizeof(rm_aggregate_figures) / sizeof(double);
-    for (size_t f = 0; f < fields; f++) {
-        double sum = 0.0, count = 0.0;
-        for (int m = 0; m < E; m++) nan_mean_accumulate(&sum, &count, ((double *)&out->single[m])[f]);
-        double mean = count > 0 ? sum / count : NAN, ss = 0.0;
-        for (int m = 0; m < E; m++) {
-            double v = ((double *)&out->single[m])[f];
-            if (!isnan(v)) ss += (v - mean) * (v - mean);
-        }
-        ((double *)&out->single_mean)[f] = mean;
-        ((double *)&out->single_std)[f] = count > 0 ? sqrt(ss / count) : NAN;
-    }
+    rm_eval_mean_std_fields((const double *)out->single, E, FIELDS_OF(rm_aggregate_figures), (double *)&out->single_mean,
+                            (double *)&out->single_std);
+    /* and over each ablation size's subsets */
     for (int i = 0; i < p->n_sizes; i++) {
         for (int s = 0; s < p->size_subsets[i]; s++)
             finish_subset(p, p->size_first[i] + s, total, bench_total, n_bench, matrix, &tmp[s]);
-        average_ensemble_figures(p, tmp, p->size_subsets[i], &out->ablation[i]);
+        rm_eval_mean_std_fields((const double *)tmp, p->size_subsets[i], FIELDS_OF(rm_ensemble_figures),
+                                (double *)&out->ablation[i], (double *)&out->ablation_std[i]);
     }
     free(tmp);
     if (rm_eval_calibration_finish(p, total, out) != 0 || rm_eval_bias_finish(p, total, out) != 0) {
@@ -217,8 +214,10 @@ void rm_eval_results_free(rm_eval_results *r)
     free(r->single);
     free(r->member_spearman_matrix);
     free(r->ablation);
+    free(r->ablation_std);
     free(r->calibration_member);
     free(r->ablation_warm);
+    free(r->ablation_warm_std);
     for (int i = 0; r->bias && i < r->n_bias; i++) free(r->bias[i].member);
     free(r->bias);
     memset(r, 0, sizeof *r);

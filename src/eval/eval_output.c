@@ -338,10 +338,15 @@ int rm_eval_write_json(const char *path, const rm_eval_plan *p, const rm_eval_re
     fputs(",\n\"oracle_bon\": ", f);
     json_bon(f, p, r->oracle_bon);
     fputs(",\n\"ablation\": {", f);
+    /* kl is the same for every subset: its spread over them is 0 */
+    const double no_spread[RM_MAX_LIST] = {0};
     for (int i = 0; i < p->n_sizes; i++) {
         fprintf(f, "%s\n  \"%d\": {\"subsets\": %d,\n    ", i ? "," : "", p->sizes[i], p->size_subsets[i]);
         json_ensemble(f, p, &r->ablation[i], r->kl, "    ", NULL, r->has_warm ? &r->ablation_warm[i] : NULL);
-        fputc('}', f);
+        /* after the mean's keys, so readers of those see them unchanged */
+        fputs(",\n    \"std_over_subsets\": {", f);
+        json_ensemble(f, p, &r->ablation_std[i], no_spread, "      ", NULL, r->has_warm ? &r->ablation_warm_std[i] : NULL);
+        fputs("}}", f);
     }
     fputs("\n}", f);
     json_bias(f, p, r);
@@ -442,6 +447,46 @@ static int h5_bias(hid_t f, const rm_eval_plan *p, const rm_eval_results *r)
     return rc;
 }
 
+/* /ablation/<k>/: attribute subsets, the member subsets [subsets, k], the figures averaged
+ * over them and their spread over them in std_over_subsets/ (the same layout). */
+static int h5_ablation(hid_t f, const rm_eval_plan *p, const rm_eval_results *r)
+{
+    hid_t abl = rm_eval_h5_group(f, "ablation");
+    if (abl < 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < p->n_sizes && rc == 0; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%d", p->sizes[i]);
+        hid_t g = rm_eval_h5_group(abl, name);
+        if (g < 0) {
+            rc = -1;
+            break;
+        }
+        rc = rm_h5_attr_int(g, "subsets", p->size_subsets[i]);
+        /* the member subsets themselves, [subsets, k] */
+        int k = p->sizes[i];
+        int *lists = rc == 0 ? rm_alloc((size_t)p->size_subsets[i] * (size_t)k, sizeof(int), "results") : NULL;
+        if (!lists) rc = -1;
+        if (rc == 0) {
+            for (int s = 0; s < p->size_subsets[i]; s++)
+                memcpy(lists + (size_t)s * (size_t)k, p->subsets[p->size_first[i] + s].members, sizeof(int) * (size_t)k);
+            hsize_t d[2] = {(hsize_t)p->size_subsets[i], (hsize_t)k};
+            char file[128];
+            rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0,
+                                     rm_eval_h5_file_label(g, file, sizeof file));
+        }
+        free(lists);
+        if (rc == 0) rc = h5_ensemble(g, p, &r->ablation[i], NULL, r->has_warm ? &r->ablation_warm[i] : NULL);
+        hid_t spread = rc == 0 ? rm_eval_h5_group(g, "std_over_subsets") : H5I_INVALID_HID;
+        if (rc == 0 && spread < 0) rc = -1;
+        if (rc == 0) rc = h5_ensemble(spread, p, &r->ablation_std[i], NULL, r->has_warm ? &r->ablation_warm_std[i] : NULL);
+        if (spread >= 0) H5Gclose(spread);
+        H5Gclose(g);
+    }
+    H5Gclose(abl);
+    return rc;
+}
+
 int rm_eval_write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_results *r, const rm_eval_provenance *prov)
 {
     int E = p->n_members;
@@ -504,35 +549,8 @@ int rm_eval_write_h5_figures(hid_t f, const rm_eval_plan *p, const rm_eval_resul
     H5Gclose(single);
     if (rc != 0) return -1;
 
-    hid_t abl = rm_eval_h5_group(f, "ablation");
-    if (abl < 0) return -1;
-    for (int i = 0; i < p->n_sizes && rc == 0; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "%d", p->sizes[i]);
-        hid_t g = rm_eval_h5_group(abl, name);
-        if (g < 0) {
-            rc = -1;
-            break;
-        }
-        rc = rm_h5_attr_int(g, "subsets", p->size_subsets[i]);
-        /* the member subsets themselves, [subsets, k] */
-        int k = p->sizes[i];
-        int *lists = rc == 0 ? rm_alloc((size_t)p->size_subsets[i] * (size_t)k, sizeof(int), "results") : NULL;
-        if (!lists) rc = -1;
-        if (rc == 0) {
-            for (int s = 0; s < p->size_subsets[i]; s++)
-                memcpy(lists + (size_t)s * (size_t)k, p->subsets[p->size_first[i] + s].members, sizeof(int) * (size_t)k);
-            hsize_t d[2] = {(hsize_t)p->size_subsets[i], (hsize_t)k};
-            char file[128];
-            rc = rm_h5_write_dataset(g, "members", H5T_STD_I32LE, H5T_NATIVE_INT, 2, d, lists, 1, 0,
-                                     rm_eval_h5_file_label(g, file, sizeof file));
-        }
-        free(lists);
-        if (rc == 0) rc = h5_ensemble(g, p, &r->ablation[i], NULL, r->has_warm ? &r->ablation_warm[i] : NULL);
-        H5Gclose(g);
-    }
-    H5Gclose(abl);
-    if (rc == 0) rc = h5_bias(f, p, r);
+    if (h5_ablation(f, p, r) != 0) return -1;
+    rc = h5_bias(f, p, r);
     if (rc == 0 && r->pairs_test) rc = rm_pairs_test_h5(f, r->pairs_test, p);
     return rc;
 }
@@ -578,13 +596,15 @@ void rm_eval_print_table(FILE *out, const rm_eval_plan *p, const rm_eval_results
             r->full.member_spearman, r->full.pair_agreement, r->full.best_pick_agreement);
     fprintf(out, "uncertainty: mean std %.4f, Spearman(std, |rank error|) %.4f, AUROC(disagreement -> mean wrong) %.4f\n",
             r->full.mean_std, r->full.std_rank_error_spearman, r->full.disagreement_auroc);
-    fprintf(out, "\nensemble-size ablation (mean over random subsets; aggregator mean unless named)\n");
-    fprintf(out, "%4s %7s %10s %10s %10s %10s %10s %9s %9s\n", "k", "subsets", "bon(max n)", "min bon", "spearman",
-            "pair_acc", "bench", "agree", "auroc");
+    fprintf(out, "\nensemble-size ablation (mean over random subsets, s.d.: of bon(max n) over them; aggregator mean "
+                 "unless named)\n");
+    fprintf(out, "%4s %7s %10s %8s %10s %10s %10s %10s %9s %9s\n", "k", "subsets", "bon(max n)", "s.d.", "min bon",
+            "spearman", "pair_acc", "bench", "agree", "auroc");
     for (int i = 0; i < p->n_sizes; i++) {
         const rm_ensemble_figures *e = &r->ablation[i];
         fprintf(out, "%4d %7d", p->sizes[i], p->size_subsets[i]);
         print_number(out, e->aggregate[0].bon[p->n_bon - 1], 10);
+        print_number(out, r->ablation_std[i].aggregate[0].bon[p->n_bon - 1], 8);
         print_number(out, e->aggregate[1].bon[p->n_bon - 1], 10);
         print_number(out, e->aggregate[0].spearman, 10);
         print_number(out, e->aggregate[0].pair_accuracy, 10);

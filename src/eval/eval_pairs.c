@@ -23,8 +23,9 @@ int rm_pairs_test_create(rm_pairs_test *t, int E, size_t n, const double *score_
     t->size_accuracy = rm_calloc(RM_MAX_LIST, sizeof(double), "test pairs");
     t->size_accuracy_std = rm_calloc(RM_MAX_LIST, sizeof(double), "test pairs");
     t->size_calibration = rm_calloc(RM_MAX_LIST, sizeof(rm_pairs_calibration), "test pairs");
+    t->size_calibration_std = rm_calloc(RM_MAX_LIST, sizeof(rm_pairs_calibration), "test pairs");
     if (!t->z || !t->score_std || !t->member_accuracy || !t->member_calibration || !t->size_accuracy ||
-        !t->size_accuracy_std || !t->size_calibration) {
+        !t->size_accuracy_std || !t->size_calibration || !t->size_calibration_std) {
         rm_pairs_test_free(t);
         return -1;
     }
@@ -35,7 +36,7 @@ int rm_pairs_test_create(rm_pairs_test *t, int E, size_t n, const double *score_
 void rm_pairs_test_free(rm_pairs_test *t)
 {
     free(t->z), free(t->score_std), free(t->member_accuracy), free(t->member_calibration);
-    free(t->size_accuracy), free(t->size_accuracy_std), free(t->size_calibration);
+    free(t->size_accuracy), free(t->size_accuracy_std), free(t->size_calibration), free(t->size_calibration_std);
     memset(t, 0, sizeof *t);
 }
 
@@ -176,6 +177,36 @@ static void uncertainty_figures(rm_pairs_test *t, const double *mean_agg, by_u *
     t->disagreement_auroc = n_err > 0 && n_ok > 0 ? (rank_sum - n_err * (n_err + 1) / 2) / (n_err * n_ok) : NAN;
 }
 
+/* Per ablation size of the plan: the mean and population std over its subsets of each
+ * subset's mean-aggregator accuracy and calibration. agg: scratch of 2n doubles. */
+static int ensemble_size_figures(rm_pairs_test *t, const rm_eval_plan *p, double *agg)
+{
+    for (int s = 0; s < p->n_sizes; s++) {
+        int count = p->size_subsets[s];
+        double *figures = rm_alloc((size_t)count * 4, sizeof(double), "test pair figures"); /* [count][4] */
+        if (!figures) return -1;
+        for (int j = 0; j < count; j++) {
+            const rm_eval_subset *sub = &p->subsets[p->size_first[s] + j];
+            rm_pairs_calibration c;
+            subset_figures(t, sub->members, sub->k, &figures[4 * j], &c, agg);
+            figures[4 * j + 1] = c.ece, figures[4 * j + 2] = c.brier, figures[4 * j + 3] = c.log_loss;
+        }
+        double mean[4], std[4];
+        for (int f = 0; f < 4; f++) {
+            double sum = 0.0, ss = 0.0;
+            for (int j = 0; j < count; j++) sum += figures[4 * j + f];
+            mean[f] = sum / count;
+            for (int j = 0; j < count; j++) ss += (figures[4 * j + f] - mean[f]) * (figures[4 * j + f] - mean[f]);
+            std[f] = sqrt(ss / count);
+        }
+        t->size_accuracy[s] = mean[0], t->size_accuracy_std[s] = std[0];
+        t->size_calibration[s] = (rm_pairs_calibration){mean[1], mean[2], mean[3]};
+        t->size_calibration_std[s] = (rm_pairs_calibration){std[1], std[2], std[3]};
+        free(figures);
+    }
+    return 0;
+}
+
 int rm_pairs_test_compute(rm_pairs_test *t, const rm_eval_plan *p)
 {
     size_t n = t->n;
@@ -230,30 +261,9 @@ int rm_pairs_test_compute(rm_pairs_test *t, const rm_eval_plan *p)
     t->single_calibration = (rm_pairs_calibration){cal_sum.ece / E, cal_sum.brier / E, cal_sum.log_loss / E};
     uncertainty_figures(t, mean_agg, order);
     /* the ensemble-size ablation: the plan's subsets of each size */
-    for (int s = 0; s < p->n_sizes; s++) {
-        int count = p->size_subsets[s];
-        double *accs = rm_alloc((size_t)count, sizeof(double), "test pair figures");
-        if (!accs) {
-            free(agg), free(mean_agg), free(scratch), free(all), free(order);
-            return -1;
-        }
-        double sum = 0.0, ss = 0.0;
-        rm_pairs_calibration c_sum = {0, 0, 0};
-        for (int j = 0; j < count; j++) {
-            const rm_eval_subset *sub = &p->subsets[p->size_first[s] + j];
-            rm_pairs_calibration c;
-            subset_figures(t, sub->members, sub->k, &accs[j], &c, agg);
-            sum += accs[j];
-            c_sum.ece += c.ece, c_sum.brier += c.brier, c_sum.log_loss += c.log_loss;
-        }
-        t->size_accuracy[s] = sum / count;
-        for (int j = 0; j < count; j++) ss += (accs[j] - t->size_accuracy[s]) * (accs[j] - t->size_accuracy[s]);
-        t->size_accuracy_std[s] = sqrt(ss / count);
-        t->size_calibration[s] = (rm_pairs_calibration){c_sum.ece / count, c_sum.brier / count, c_sum.log_loss / count};
-        free(accs);
-    }
+    int rc = ensemble_size_figures(t, p, agg);
     free(agg), free(mean_agg), free(scratch), free(all), free(order);
-    return 0;
+    return rc;
 }
 
 /* ---- output ---- */
@@ -325,6 +335,13 @@ void rm_pairs_test_json(FILE *f, const rm_pairs_test *t, const rm_eval_plan *p)
         rm_eval_json_number(f, t->size_calibration[s].brier);
         fputs(", \"log_loss\": ", f);
         rm_eval_json_number(f, t->size_calibration[s].log_loss);
+        /* the spread of the calibration over the subsets, after the older keys */
+        fputs(", \"ece_std\": ", f);
+        rm_eval_json_number(f, t->size_calibration_std[s].ece);
+        fputs(", \"brier_std\": ", f);
+        rm_eval_json_number(f, t->size_calibration_std[s].brier);
+        fputs(", \"log_loss_std\": ", f);
+        rm_eval_json_number(f, t->size_calibration_std[s].log_loss);
         fputc('}', f);
     }
     fputs("]}", f);
@@ -376,9 +393,10 @@ void rm_pairs_test_print(FILE *out, const rm_pairs_test *t, const rm_eval_plan *
         fprintf(out, "%s%d%% %.3f", j ? ", " : "", (j + 1) * 100 / RM_SELECTIVE_LEVELS, t->selective_accuracy[j]);
     fprintf(out, "\nAUROC(std of P_m -> the mean errs) %.4f\n", t->disagreement_auroc);
     if (p->n_sizes > 0) {
-        fprintf(out, "by ensemble size (mean aggregator, mean over subsets): ");
+        fprintf(out, "by ensemble size (mean aggregator, mean +- s.d. over subsets): ");
         for (int s = 0; s < p->n_sizes; s++)
-            fprintf(out, "%sk=%d %.4f (ECE %.4f)", s ? ", " : "", p->sizes[s], t->size_accuracy[s], t->size_calibration[s].ece);
+            fprintf(out, "%sk=%d %.4f +- %.4f (ECE %.4f)", s ? ", " : "", p->sizes[s], t->size_accuracy[s],
+                    t->size_accuracy_std[s], t->size_calibration[s].ece);
         fputc('\n', out);
     }
 }

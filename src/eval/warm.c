@@ -15,7 +15,6 @@
 #include "rmens/member/member_scoring.h"
 #include "rmens/eval/warm.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,23 +135,6 @@ static int standardise_warm(rm_ensemble *w, const int *sizes, rm_store *store, i
     return rc;
 }
 
-/* Mean over the values that are defined, field by field, as the ablation averages the
- * other aggregators (NaN when none is). */
-static void mean_figures(const rm_aggregate_figures *in, int n, rm_aggregate_figures *out)
-{
-    size_t fields = sizeof(rm_aggregate_figures) / sizeof(double);
-    for (size_t f = 0; f < fields; f++) {
-        double sum = 0.0, count = 0.0;
-        for (int i = 0; i < n; i++) {
-            double v = ((const double *)&in[i])[f];
-            if (isnan(v)) continue;
-            sum += v;
-            count += 1;
-        }
-        ((double *)out)[f] = count > 0 ? sum / count : NAN;
-    }
-}
-
 /* The subsets' distinct member lists: model_of[j] for the full ensemble (j = 0) and the
  * ablation subsets (j >= 1: plan subset E + j), distinct[d] the first subset of each.
  * Ablation draws repeat member lists, and its whole-ensemble size is the full ensemble:
@@ -231,7 +213,8 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
     if (rc == 0) rc = rm_eval_score(single_cfg, comm, store, &w, &single_plan, threads, NULL, NULL, &warm_res, &tm);
     if (rc == 0 && rank == 0) {
         res->ablation_warm = rm_calloc((size_t)plan->n_sizes + 1, sizeof *res->ablation_warm, "eval.warm: results");
-        if (!res->ablation_warm) rc = -1;
+        res->ablation_warm_std = rm_calloc((size_t)plan->n_sizes + 1, sizeof *res->ablation_warm_std, "eval.warm: results");
+        if (!res->ablation_warm || !res->ablation_warm_std) rc = -1;
         else {
             res->warm = warm_res.single[model_of[0]];
             /* the full ensemble's warm model is this pass's member model_of[0] */
@@ -239,7 +222,11 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
                 res->bias[i].warm = warm_res.bias[i].member[model_of[0]];
             for (int i = 0; i < plan->n_sizes; i++) {
                 for (int s = 0; s < plan->size_subsets[i]; s++) draws[s] = warm_res.single[model_of[plan->size_first[i] + s - E]];
-                mean_figures(draws, plan->size_subsets[i], &res->ablation_warm[i]);
+                /* mean and spread over the subsets' own weight averages, as the ablation treats
+                 * the other aggregators */
+                rm_eval_mean_std_fields((const double *)draws, plan->size_subsets[i],
+                                        sizeof(rm_aggregate_figures) / sizeof(double),
+                                        (double *)&res->ablation_warm[i], (double *)&res->ablation_warm_std[i]);
             }
             res->has_warm = 1;
         }

@@ -13,7 +13,7 @@ with only TMP on the path for it, `import rmens` (from TMP, not the source tree)
     through member.score(store, "test") and through the torch module / booster callable
     called on Store.features; raw() standardised by score_mean / score_std is the score;
   - rmens.load_results: results.json as a mapping, results.h5 lazily (attrs, config,
-    predictions); rmens.Store: views, splits, lazy datasets, features of two views, rewards,
+    predictions, the ablation's std_over_subsets in both); rmens.Store: views, splits, lazy datasets, features of two views, rewards,
     and on a pair store (the committed human-labelled pairs, `rmens import`) /pairs;
   - `python3 -m rmens.plot_run RUN_DIR` writes the run's figures like analysis/plot_run.py.
 Expects RMENS, MPIRUN, SRCDIR (set by ctest); the argument says whether rmens has XGBoost.
@@ -179,6 +179,11 @@ def main():
         check(abs(float(r2.h5["aggregators/mean"].attrs["spearman"]) - r2["aggregators"]["mean"]["spearman"]) < 1e-9,
               "load_results: results.h5 and results.json disagree on the mean's spearman")
         check(np.array_equal(r2.predictions[0, :2], mlp_pred[0, :2]), "load_results: a slice of /predictions")
+        # the ablation's spread over subsets, in both files (k = 1 and 2 = E: one subset each, std 0)
+        for k, entry in r2["ablation"].items():
+            spread = entry.get("std_over_subsets", {}).get("aggregators", {}).get("mean", {})
+            check(spread.get("spearman") == float(r2.h5[f"ablation/{k}/std_over_subsets/aggregators/mean"].attrs["spearman"])
+                  == 0.0, f"load_results: ablation {k} std_over_subsets {spread}")
         r2.close()
         r.close()
 

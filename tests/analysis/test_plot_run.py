@@ -5,8 +5,11 @@ then the figures of the run.
 Checks that plot_run.py prints the four figures' paths, and that each is a non-empty PNG
 of the expected pixel size (read from its IHDR header: figure size x 110 dpi). Then, on a
 copy of results.json without the fields older results lack (proxy_bon, calibration,
-uncertainty.error_by_disagreement), that it still succeeds, notes each skipped figure or
-curve in one line on stderr, and writes the others; and that a directory without
+uncertainty.error_by_disagreement, the ablation's std_over_subsets), that it still
+succeeds, notes each skipped figure or curve in one line on stderr, and writes the others;
+that ensemble_size.png draws per aggregator error bars of exactly +- its std_over_subsets
+figure at each k (the figure captured before it is saved) and its y labels say
+"± 1 s.d. over subsets"; and that a directory without
 results.json is a clear error. Then, on a store of the committed human-labelled pairs
 (tests/data/real/hh_rlhf_harmless_use_tail, `rmens import`) and `rmens run configs/pairs.cfg`
 (3 members, 10 epochs): that results.json has "pairs_test" and plot_run.py also writes
@@ -85,13 +88,64 @@ def check_figures(printed, directory, expected):
 
 
 def strip_new_fields(results):
-    """results.json as an evaluator without the issue-13 diagnostics wrote it."""
+    """results.json as an evaluator without the issue-13 diagnostics (and without the
+    ablation's spread over subsets, issue 30) wrote it."""
     for figures in list(results["aggregators"].values()) + [results["single"]]:
         figures.pop("proxy_bon", None)
         figures.pop("calibration", None)
     results["single"].get("std", {}).pop("proxy_bon", None)
     results.get("uncertainty", {}).pop("error_by_disagreement", None)
+    for entry in results.get("ablation", {}).values():
+        entry.pop("std_over_subsets", None)
     return results
+
+
+def drawn_spread(analysis, results, work):
+    """ensemble_size.png's panels as plot_run.py draws them for `results` (plots.finish kept
+    from closing the figure): per panel its y label and, per error-bar set in drawing order,
+    {k: half length of the bar at k} (x rounded back from the dodge)."""
+    sys.path.insert(0, analysis)
+    import plot_run
+    import plots
+    kept = []
+    finish = plots.finish
+    plots.finish = lambda fig, *a, **kw: kept.append(fig)
+    try:
+        plot_run.plot_ensemble_size(results, os.path.join(work, "unused.png"), "test")
+    finally:
+        plots.finish = finish
+    panels = []
+    for ax in kept[0].axes:
+        bars = []
+        for container in ax.containers:
+            segments = container.lines[2][0].get_segments()  # the vertical bars: [[x, y - e], [x, y + e]]
+            bars.append({round(float(seg[0][0])): (float(seg[1][1]) - float(seg[0][1])) / 2 for seg in segments})
+        panels.append((ax.get_ylabel(), bars))
+    return panels
+
+
+def check_spread(analysis, results, work):
+    """Both ensemble_size.png panels: one error-bar set per aggregator, each bar +- the
+    aggregator's std_over_subsets figure at that k, and the y label saying so."""
+    aggs = [a for a in ("mean", "min", "median") if a in results["aggregators"]] + \
+        sorted(a for a in results["aggregators"] if a.startswith("uwo_"))
+    n_max = max(int(n) for n in results["aggregators"]["mean"]["bon"])
+    panels = drawn_spread(analysis, results, work)
+    check(len(panels) == 2, f"ensemble_size.png has {len(panels)} panels")
+    checked = 0
+    for (label, bars), metric in zip(panels, ("bon", "spearman")):
+        check("± 1 s.d. over subsets" in label, f"ensemble_size.png y label {label!r} does not name the spread")
+        check(len(bars) == len(aggs), f"ensemble_size.png {metric}: {len(bars)} error-bar sets for {len(aggs)} aggregators")
+        for a, drawn in zip(aggs, bars):
+            for k, entry in results["ablation"].items():
+                figures = entry["std_over_subsets"]["aggregators"][a]
+                want = figures["bon"][str(n_max)] if metric == "bon" else figures["spearman"]
+                got = drawn.get(int(k))
+                if check(got is not None, f"ensemble_size.png {metric} {a}: no bar at k = {k}"):
+                    check(abs(got - want) < 1e-9, f"ensemble_size.png {metric} {a} k = {k}: bar +-{got}, std {want}")
+                    checked += 1
+    check(checked > 0 and any(v > 0 for _, bars in panels for b in bars for v in b.values()),
+          "ensemble_size.png: no non-zero error bar checked")
 
 
 def readable_image(path):
@@ -164,6 +218,7 @@ def main():
         check(p.returncode == 0, f"plot_run.py exited with {p.returncode}: {p.stderr.strip()}")
         check_figures(p.stdout, run_dir, EXPECTED)
         check("skipped" not in p.stderr, f"plot_run.py skipped parts of a full run: {p.stderr.strip()}")
+        check_spread(os.path.join(src, "analysis"), results, work)
 
         # Older results: the figures they have fields for, a one-line note for each skipped one.
         old_dir = os.path.join(work, "old")
@@ -175,8 +230,8 @@ def main():
         check("Traceback" not in p.stderr, f"plot_run.py on older results: {p.stderr.strip()}")
         check_figures(p.stdout, old_dir, {"bon_vs_kl.png": GOLDEN_ONLY, "ensemble_size.png": EXPECTED["ensemble_size.png"]})
         notes = [line for line in p.stderr.splitlines() if line.strip()]
-        check(len(notes) == 3 and all(line.startswith("plot_run: ") and "skipped" in line for line in notes),
-              f"expected 3 one-line notes (proxy panel, reliability, uncertainty), got {notes}")
+        check(len(notes) == 4 and all(line.startswith("plot_run: ") and "skipped" in line for line in notes),
+              f"expected 4 one-line notes (proxy panel, spread over subsets, reliability, uncertainty), got {notes}")
         for name in ("reliability.png", "uncertainty_vs_error.png"):
             check(not os.path.exists(os.path.join(old_dir, "figures", name)), f"{name} drawn without its fields")
 

@@ -20,6 +20,7 @@ provenance below, which is replaced by a fixed placeholder before hashing (so th
 formatting, key order and the %.17g figures are all checked). The placeholder keeps the
 file valid JSON, and the script checks that nothing it removed was a figure.
 """
+import fnmatch
 import hashlib
 import json
 import os
@@ -42,6 +43,14 @@ H5_EXCLUDED_GROUPS = {
     # active.h5 /run: ranks, wall_seconds, round_seconds [R+1, 4] (timings), precision,
     # precision_requested, matmul_kernel, cpu (as in members.h5; tests/active/compare_active.py).
     "rmens-active": {"run"},
+}
+# Groups added after the reference, matched by fnmatch pattern per format (figures, not
+# provenance: left out because the reference cannot hold them; their own tests check them).
+H5_EXCLUDED_GROUP_PATTERNS = {
+    # results.h5 /ablation/<k>/std_over_subsets (issue 30): the spread over the subsets of
+    # each figure the entry averages, checked against numpy by tests/eval/check_results.py
+    # and check_warm.py; the mean beside it stays hashed
+    "rmens-results": ["ablation/*/std_over_subsets"],
 }
 H5_EXCLUDED_ATTRS = {
     # every format: `version` is rmens's version string (RMENS_VERSION): provenance, and
@@ -81,6 +90,28 @@ H5_EXCLUDED_ATTRS = {
 # score, select, evaluate), a flat object of numbers.
 JSON_PROVENANCE_LINE = re.compile(r'^"provenance": \{[^{}\n]*\},?$', re.M)
 JSON_SECONDS = re.compile(r'"seconds": \{[^{}\n]*\}')
+# results.json: every ablation entry's "std_over_subsets" object (issue 30, after the
+# entry's other keys; the H5 group above in JSON form) is cut out with its leading comma,
+# which leaves the bytes the reference was written from.
+JSON_ADDED_OBJECT = re.compile(r',\n *"std_over_subsets": \{')
+
+
+def strip_added_objects(text):
+    """text without each JSON_ADDED_OBJECT match and the object it opens (up to its
+    matching brace: the object holds numbers, null and plain keys, no braces in strings)."""
+    out, at = [], 0
+    for m in JSON_ADDED_OBJECT.finditer(text):
+        if m.start() < at:
+            continue
+        depth, end = 1, m.end()
+        while depth:
+            if end >= len(text):
+                sys.exit("hash_outputs.py: an unterminated \"std_over_subsets\" object")
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            end += 1
+        out.append(text[at:m.start()])
+        at = end
+    return "".join(out) + text[at:]
 
 
 def excluded_attr(fmt, path, name):
@@ -135,6 +166,7 @@ def hash_h5(path):
         if not fmt:
             sys.exit(f"hash_outputs.py: {path}: no `format` attribute: not an rmens file")
         skip_groups = H5_EXCLUDED_GROUPS.get(fmt, set())
+        skip_patterns = H5_EXCLUDED_GROUP_PATTERNS.get(fmt, [])
 
         def put(*chunks):
             for c in chunks:
@@ -153,7 +185,7 @@ def hash_h5(path):
             attrs(group, gpath)
             for name in sorted(group):
                 opath = f"{gpath}/{name}" if gpath else name
-                if opath in skip_groups:
+                if opath in skip_groups or any(fnmatch.fnmatchcase(opath, pat) for pat in skip_patterns):
                     continue
                 obj = group.get(name, getlink=True)
                 if not isinstance(obj, h5py.HardLink):
@@ -177,6 +209,7 @@ def hash_h5(path):
 
 def hash_json(path):
     text = open(path, "rb").read().decode()
+    text = strip_added_objects(text)
     lines = JSON_PROVENANCE_LINE.findall(text)
     if len(lines) != 1:
         sys.exit(f"hash_outputs.py: {path}: expected one top-level provenance line, found {len(lines)}")

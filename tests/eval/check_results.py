@@ -18,12 +18,17 @@ usage: check_results.py [--pairs-dump BINARY] STORE MEMBERS RESULTS_P1.h5 [RESUL
     the mean's P(a over b) from /predictions and the members' score_std, and from them ECE,
     Brier and log loss (scikit-learn: calibration_curve, brier_score_loss, log_loss; numpy
     np.histogram bins) and the error by disagreement;
+  - every ablation entry: each subset's figures (/ablation/<k>/members) recomputed from
+    /predictions as above; their mean (undefined values skipped) is the entry and their
+    population std (np.std) its std_over_subsets, to 1e-9 (exactly 0 for k = E's one
+    subset); a self-test then perturbs copies of the results and checks that this is caught;
   - results.json has the documented shape and the same numbers as results.h5.
 """
 import subprocess
 import itertools
 import json
 import math
+import os
 import sys
 
 import h5py
@@ -121,21 +126,23 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+def diagnostics(score, golden, bon_n):
+    """Proxy best-of-n, the best-of-K pick's golden quantile and above-median share of scores [N, K]."""
+    N = len(golden)
+    proxy = [np.mean([bon_exact(score[p], score[p], n) for p in range(N)]) for n in bon_n]
+    q, above = [], []
+    for p in range(N):
+        picks = np.flatnonzero(score[p] == score[p].max())
+        q.append(np.mean([(golden[p] <= golden[p][i]).mean() for i in picks]))
+        above.append(np.mean(golden[p][picks] > np.median(golden[p])))
+    return proxy, float(np.mean(q)), float(np.mean(above))
+
+
 def check_diagnostics(res, j, aggs, zd, golden, bon_n, problems):
     """Proxy best-of-n, pick quantile and above-median share of every aggregate and member."""
-    N, K = golden.shape
-
-    def diagnostics(score):
-        proxy = [np.mean([bon_exact(score[p], score[p], n) for p in range(N)]) for n in bon_n]
-        q, above = [], []
-        for p in range(N):
-            picks = np.flatnonzero(score[p] == score[p].max())
-            q.append(np.mean([(golden[p] <= golden[p][i]).mean() for i in picks]))
-            above.append(np.mean(golden[p][picks] > np.median(golden[p])))
-        return proxy, float(np.mean(q)), float(np.mean(above))
 
     def compare(label, got_proxy, got_q, got_above, score):
-        proxy, q, above = diagnostics(score)
+        proxy, q, above = diagnostics(score, golden, bon_n)
         if not all(close(float(a), b) for a, b in zip(got_proxy, proxy)):
             problems.append(f"{label}: proxy_bon {list(got_proxy)} vs {proxy}")
         if not close(float(got_q), q) or not close(float(got_above), above):
@@ -389,7 +396,8 @@ def agreement_and_uncertainty(zd, E, golden):
     levels_wrong, levels_right = [], []
     for p in range(N):
         signs = np.sign(zd[:, p, iu[0]] - zd[:, p, iu[1]])  # [E, pairs]
-        same_pairs = sum((signs[a] == signs[b]).astype(int) for a in range(E) for b in range(a + 1, E))
+        same_pairs = np.zeros(len(iu[0]), int) + sum((signs[a] == signs[b]).astype(int)
+                                                     for a in range(E) for b in range(a + 1, E))
         agree += same_pairs.sum()
         compared += same_pairs.size * E * (E - 1) // 2
         for a in range(E):
@@ -402,7 +410,7 @@ def agreement_and_uncertainty(zd, E, golden):
         picks_same.append(np.mean([np.argmax(zd[m, p]) == pick for m in range(E)]))
         sd = zd[:, p].std(0)
         err = np.abs(stats.rankdata(mean) - stats.rankdata(golden[p]))
-        r = stats.spearmanr(sd, err).correlation
+        r = stats.spearmanr(sd, err).correlation if np.ptp(sd) > 0 else math.nan  # one member: sd 0
         if not math.isnan(r):
             std_rank.append(r)
         # how many member pairs disagree on each response pair, where the mean is wrong / right
@@ -416,11 +424,14 @@ def agreement_and_uncertainty(zd, E, golden):
     matrix = {}
     for a, b, r in rho_pairs:
         matrix.setdefault((a, b), []).append(r)
-    member_spearman = np.mean([np.mean(v) for v in matrix.values()])
-    auroc = stats.mannwhitneyu(levels_wrong, levels_right).statistic / (len(levels_wrong) * len(levels_right))
-    return {"agreement@pair_agreement": agree / compared, "agreement@member_spearman": member_spearman,
-            "agreement@best_pick_agreement": np.mean(picks_same),
-            "uncertainty@mean_std": zd.std(0).mean(), "uncertainty@std_rank_error_spearman": np.mean(std_rank),
+    # one member (an ablation subset of size 1): no member pairs, so these are undefined
+    member_spearman = np.mean([np.mean(v) for v in matrix.values()]) if matrix else math.nan
+    auroc = stats.mannwhitneyu(levels_wrong, levels_right).statistic / (len(levels_wrong) * len(levels_right)) \
+        if E >= 2 else math.nan
+    return {"agreement@pair_agreement": agree / compared if compared else math.nan,
+            "agreement@member_spearman": member_spearman, "agreement@best_pick_agreement": np.mean(picks_same),
+            "uncertainty@mean_std": zd.std(0).mean(),
+            "uncertainty@std_rank_error_spearman": np.mean(std_rank) if std_rank else math.nan,
             "uncertainty@disagreement_auroc": auroc}
 
 
@@ -439,6 +450,144 @@ def check_ablation(res, E, problems):
     subsets = res["ablation/2/members"][()]
     if subsets.shape != (3, 2) or not all(len(set(s)) == 2 for s in subsets):
         problems.append(f"ablation/2/members {subsets}")
+
+
+def subset_figures(zd, chosen, rejected, golden, bon_n):
+    """Every figure an ablation entry averages, of the ensemble of members zd [k, N, K]
+    (chosen, rejected: their bench scores [k, pairs]), as {"group/name@attr" or dataset
+    path: value}, the paths of /ablation/<k>/ and of its std_over_subsets group."""
+    out = {}
+    c, r = aggregates(chosen), aggregates(rejected)
+    for name, score in aggregates(zd).items():
+        g = f"aggregators/{name}"
+        bon, rho, acc = figures(score, golden, bon_n)
+        proxy, q, above = diagnostics(score, golden, bon_n)
+        out.update({f"{g}/bon": bon, f"{g}/proxy_bon": proxy, f"{g}@spearman": rho, f"{g}@pair_accuracy": acc,
+                    f"{g}@bench_accuracy": float(np.mean((c[name] > r[name]) + 0.5 * (c[name] == r[name]))),
+                    f"{g}@pick_quantile": q, f"{g}@above_median": above})
+    out.update(agreement_and_uncertainty(zd, zd.shape[0], golden))
+    return out
+
+
+def nan_mean_std(values):
+    """Mean and population std (np.std, ddof 0) over the values that are defined, per
+    element; NaN where none is."""
+    a = np.array(values, float)
+    defined = ~np.isnan(a)
+    count = defined.sum(0)
+    mean = np.where(count > 0, np.where(defined, a, 0).sum(0) / np.maximum(count, 1), math.nan)
+    std = np.array([np.std(a[:, i][defined[:, i]]) if count[i] else math.nan for i in range(a.shape[1])]) \
+        if a.ndim == 2 else (np.std(a[defined]) if count else math.nan)
+    return mean, std
+
+
+def stored(group, key):
+    """A figure of an ablation group by subset_figures' key: an attribute or a dataset."""
+    if "@" in key:
+        path, attr = key.split("@")
+        return float(group[path].attrs[attr])
+    return group[key][()]
+
+
+def json_figure(entry, key, bon_n):
+    """The same figure from a results.json ablation entry (or its std_over_subsets)."""
+    path, attr = key.split("@") if "@" in key else (key, None)
+    node = entry
+    for part in path.split("/"):
+        node = node[part]
+    if attr is not None:
+        v = node[attr]
+        return math.nan if v is None else v
+    return [math.nan if node[str(n)] is None else node[str(n)] for n in bon_n]
+
+
+def ablation_subset_figures(res, st, mem, zd, golden, bon_n):
+    """{k: [subset_figures of each subset of /ablation/<k>/members]} from /predictions."""
+    E = zd.shape[0]
+    chosen = np.stack([member_view_scores(st, mem, m, "bench/chosen") for m in range(E)])
+    rejected = np.stack([member_view_scores(st, mem, m, "bench/rejected") for m in range(E)])
+    out = {}
+    for k in sorted(res["ablation"], key=int):
+        subsets = [list(map(int, s)) for s in res[f"ablation/{k}/members"][()]]
+        out[k] = [subset_figures(zd[s], chosen[s], rejected[s], golden, bon_n) for s in subsets]
+    return out
+
+
+def check_ablation_spread(res, j, per_subset, bon_n):
+    """Every ablation entry against its subsets' figures (per_subset, ablation_subset_figures):
+    their mean (NaN skipped) is the entry, their population std (np.std) its
+    std_over_subsets (exactly 0 for one subset), in results.h5 to 1e-9 and in results.json
+    as in results.h5. Returns (problems, figures checked)."""
+    problems, checked = [], 0
+    for k, each in per_subset.items():
+        group, entry = res[f"ablation/{k}"], j["ablation"][k]
+        if "std_over_subsets" not in group or "std_over_subsets" not in entry:
+            problems.append(f"ablation {k}: no std_over_subsets (results.h5 / results.json)")
+            continue
+        for key in each[0]:
+            mean, std = nan_mean_std([e[key] for e in each])
+            for label, want, h5_group, json_entry in [("mean", mean, group, entry),
+                                                      ("std_over_subsets", std, group["std_over_subsets"],
+                                                       entry["std_over_subsets"])]:
+                want = np.atleast_1d(want)
+                got = np.atleast_1d(np.asarray(stored(h5_group, key), float))
+                got_json = np.atleast_1d(np.asarray(json_figure(json_entry, key, bon_n), float))
+                if len(got) != len(want) or not all(close(float(g), float(w)) for g, w in zip(got, want)):
+                    problems.append(f"ablation {k} {label} {key}: results.h5 {list(got)} vs numpy {list(want)}")
+                if len(got_json) != len(got) or not all(close(float(a), float(b), 0) for a, b in zip(got_json, got)):
+                    problems.append(f"ablation {k} {label} {key}: results.json {list(got_json)} vs results.h5 {list(got)}")
+                if label == "std_over_subsets" and len(each) == 1 and not all(v == 0 or math.isnan(v) for v in got):
+                    problems.append(f"ablation {k}: one subset, but std_over_subsets {key} is {list(got)}, not 0")
+                checked += len(want)
+    return problems, checked
+
+
+def selftest_ablation_spread(res_path, j, per_subset, bon_n):
+    """check_ablation_spread must catch a perturbed std: each perturbation of a copy of the
+    results (results.h5 attribute, dataset element, results.json value, a one-subset std
+    off 0) has to be reported. Returns the problems of this self-test."""
+    import copy
+    import shutil
+    import tempfile
+    k = next(k for k, each in per_subset.items() if len(each) > 1 and int(k) >= 2)  # member pairs: agreement defined
+    one = next(k for k, each in per_subset.items() if len(each) == 1)  # k = E: the whole ensemble
+    spread = f"ablation/{k}/std_over_subsets/aggregators/mean"
+    whole = f"ablation/{one}/std_over_subsets/aggregators/min"
+
+    def attr(f, path, name, delta):
+        f[path].attrs[name] = float(f[path].attrs[name]) + delta
+
+    def element(f, path, delta):
+        v = f[path][()]
+        v[-1] += delta
+        f[path][...] = v
+
+    def in_json(entry, delta):
+        entry["std_over_subsets"]["aggregators"]["median"]["pair_accuracy"] += delta
+
+    cases = [("results.h5 std spearman +1e-8", lambda f: attr(f, spread, "spearman", 1e-8), None),
+             ("results.h5 std bon[-1] -1e-8", lambda f: element(f, f"{spread}/bon", -1e-8), None),
+             ("results.h5 std agreement +1e-8", lambda f: attr(f, f"ablation/{k}/std_over_subsets/agreement",
+                                                               "pair_agreement", 1e-8), None),
+             ("results.json std pair_accuracy +1e-12", None, lambda jj: in_json(jj["ablation"][k], 1e-12)),
+             (f"results.h5 k = {one} std spearman 1e-12", lambda f: attr(f, whole, "spearman", 1e-12), None)]
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, edit_h5, edit_json in cases:
+            path = os.path.join(tmp, "results.h5")
+            shutil.copyfile(res_path, path)
+            jj = copy.deepcopy(j)
+            if edit_h5:
+                with h5py.File(path, "r+") as f:
+                    edit_h5(f)
+            if edit_json:
+                edit_json(jj)
+            with h5py.File(path, "r") as f:
+                found, _ = check_ablation_spread(f, jj, per_subset, bon_n)
+            if not found:
+                problems.append(f"self-test: the ablation check missed a perturbation: {label}")
+    print(f"check_results: ablation self-test: {len(cases) - len(problems)} of {len(cases)} perturbations caught")
+    return problems
 
 
 def check_results_json(j, res, E, aggs, bon_n, problems):
@@ -493,6 +642,12 @@ def main():
     j = json.load(open(json_path))
     check_results_json(j, res, E, aggs, bon_n, problems)
     check_diagnostics(res, j, aggs, zd, golden, bon_n, problems)
+    per_subset = ablation_subset_figures(res, st, mem, zd, golden, bon_n)
+    found, checked = check_ablation_spread(res, j, per_subset, bon_n)
+    problems += found
+    print(f"check_results: ablation mean and std over subsets: {checked} figures recomputed from /predictions")
+    if not found:
+        problems += selftest_ablation_spread(result_paths[0], j, per_subset, bon_n)
     if dump:
         check_calibration(dump, res, j, mem, zf, golden, problems)
     elif j["aggregators"]["mean"]["calibration"] is not None:

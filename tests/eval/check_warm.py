@@ -10,7 +10,7 @@ usage: check_warm.py STORE MEMBERS RESULTS_P1.h5 [RESULTS_Pn.h5 ...] RESULTS.jso
     best-of-n, Spearman, pair accuracy, bench accuracy, proxy best-of-n, pick quantile and
     above-median share; compared to aggregators/warm of the full ensemble and, for every
     ablation size, to the mean over its subsets (ablation/<k>/members) of each subset's
-    weight average;
+    weight average, and std_over_subsets/aggregators/warm to their np.std;
   - results.json has aggregators.warm with the fields of the other aggregators and the
     numbers of results.h5.
 """
@@ -117,6 +117,7 @@ def main():
                 problems.append(f"{label}: {k} {got[k]} vs numpy {v}")
 
     full = warm_figures(list(range(E)))
+    stds_checked = 0
     compare("aggregators/warm", res["aggregators/warm"], full)
     for k in res["ablation"]:
         subsets = res[f"ablation/{k}/members"][()]
@@ -124,6 +125,14 @@ def main():
         want = {f: (list(np.mean([e[f] for e in each], 0)) if isinstance(full[f], list) else float(np.mean([e[f] for e in each])))
                 for f in full}
         compare(f"ablation/{k}/aggregators/warm", res[f"ablation/{k}/aggregators/warm"], want)
+        # and their population std over the subsets (np.std), 0 for a single subset
+        spread = {f: (list(np.std([e[f] for e in each], 0)) if isinstance(full[f], list) else float(np.std([e[f] for e in each])))
+                  for f in full}
+        compare(f"ablation/{k}/std_over_subsets/aggregators/warm", res[f"ablation/{k}/std_over_subsets/aggregators/warm"],
+                spread)
+        if len(subsets) == 1 and any(v != 0 for v in res[f"ablation/{k}/std_over_subsets/aggregators/warm/bon"][()]):
+            problems.append(f"ablation/{k}: one subset, but the warm std over subsets is not 0")
+        stds_checked += 1
 
     j = json.load(open(json_path))
     names = list(j["aggregators"])
@@ -136,12 +145,18 @@ def main():
     for k, entry in j["ablation"].items():
         if "warm" not in entry["aggregators"]:
             problems.append(f"results.json: ablation {k} has no warm")
+        spread = entry.get("std_over_subsets", {}).get("aggregators", {}).get("warm")
+        g = res[f"ablation/{k}/std_over_subsets/aggregators/warm"]
+        if spread is None or [spread["bon"][str(n)] for n in bon_n] != list(g["bon"][()]) or \
+                spread["spearman"] != g.attrs["spearman"]:
+            problems.append(f"results.json: ablation {k} std_over_subsets warm missing or differs from results.h5")
 
     if problems:
         print("\n".join(problems[:40]))
         print(f"FAIL: {len(problems)} problem(s)")
         sys.exit(1)
-    print(f"warm checked against numpy: full ensemble of {E} and {len(res['ablation'])} ablation sizes, "
+    print(f"warm checked against numpy: full ensemble of {E} and {len(res['ablation'])} ablation sizes "
+          f"(mean and std over subsets of {stds_checked}), "
           f"bon {[round(b, 4) for b in full['bon']]}, pair accuracy {full['pair_accuracy']:.4f}")
 
 

@@ -119,6 +119,44 @@ static void check_calibration(const rm_settings *cfg, const rm_eval_plan *plan, 
     }
 }
 
+/* rm_eval_mean_std_fields on values worked by hand: NaN skipped, NaN when none is defined,
+ * population deviation, no std asked for. */
+static void check_mean_std_fields(void)
+{
+    const double in[4 * 3] = {1.0, NAN, 2.0, /* record 0 */
+                              3.0, NAN, 2.0, /* record 1 */
+                              NAN, NAN, 2.0, /* record 2 */
+                              8.0, NAN, 2.0};
+    double mean[3], std[3], mean_only[3];
+    rm_eval_mean_std_fields(in, 4, 3, mean, std);
+    CHECK(mean[0] == 4.0 && std[0] == sqrt(26.0 / 3.0)); /* (1-4)^2 + (3-4)^2 + (8-4)^2 = 26 over 3 values */
+    CHECK(isnan(mean[1]) && isnan(std[1]));
+    CHECK(mean[2] == 2.0 && std[2] == 0.0);
+    rm_eval_mean_std_fields(in, 1, 3, mean_only, NULL); /* one record: itself */
+    CHECK(mean_only[0] == 1.0 && isnan(mean_only[1]) && mean_only[2] == 2.0);
+}
+
+/* The ablation's spread over subsets: defined exactly where the mean is; for the whole
+ * ensemble's one subset exactly 0; with identical members 0 up to the mean's rounding. */
+static void check_ablation_spread(const rm_eval_plan *plan, const rm_eval_results *res, int identical)
+{
+    size_t fields = sizeof(rm_ensemble_figures) / sizeof(double);
+    for (int i = 0; i < plan->n_sizes; i++) {
+        const double *mean = (const double *)&res->ablation[i], *std = (const double *)&res->ablation_std[i];
+        int one_subset = plan->size_subsets[i] == 1, positive = 0;
+        for (size_t f = 0; f < fields; f++) {
+            CHECK(isnan(mean[f]) == isnan(std[f]));
+            if (isnan(std[f])) continue;
+            CHECK(std[f] >= 0.0);
+            if (one_subset) CHECK(std[f] == 0.0);
+            if (identical) CHECK(std[f] <= 1e-12);
+            positive += std[f] > 0.0;
+        }
+        /* several subsets of different members: their figures do differ */
+        if (!identical && !one_subset && plan->sizes[i] >= 2) CHECK(positive > 0);
+    }
+}
+
 static int run_case(MPI_Comm comm, int identical, const rm_settings *cfg)
 {
     int rank, size;
@@ -176,6 +214,7 @@ static int run_case(MPI_Comm comm, int identical, const rm_settings *cfg)
         CHECK(res.full.aggregate[0].bench_accuracy >= 0 && res.full.aggregate[0].bench_accuracy <= 1);
         CHECK(res.calibration_pairs == (uint64_t)cfg->eval_calibration_pairs);
         check_calibration(cfg, &plan, &res, identical);
+        check_ablation_spread(&plan, &res, identical);
 
         if (identical) {
             CHECK_CLOSE(res.full.member_spearman, 1.0, 1e-12);
@@ -226,6 +265,7 @@ int main(int argc, char **argv)
     const char *sets[] = {"eval.bon_n=[1,2,5,13,50]", "eval.uwo_lambda=[0.5,2.0]", "eval.ablation_subsets=3", "seed=7",
                           "eval.calibration_pairs=700", "pairs.annotator_beta=2.0", "pairs.label_flip=0.1"};
     if (test_settings_load(&cfg, sets, 7, NULL, 0) != 0) MPI_Abort(MPI_COMM_WORLD, 1);
+    check_mean_std_fields();
     run_case(MPI_COMM_WORLD, 0, &cfg);
     run_case(MPI_COMM_WORLD, 1, &cfg);
     rm_settings_free(&cfg);

@@ -19,7 +19,8 @@ non-null calibration); single.{accuracy, accuracy_std, calibration.{ece, brier,
 log_loss}}; members.{accuracy, ece, brier, log_loss} [E]; selective.{coverage, accuracy}
 [10]; disagreement_auroc (null without both classes); reliability.mean.{count, mean_p,
 frac_chosen} [15] (null means for empty bins); ensemble_size[] entries {k, subsets,
-accuracy, accuracy_std, ece, brier, log_loss}, one per k in results.h5.
+accuracy, accuracy_std, ece, brier, log_loss, ece_std, brier_std, log_loss_std}, one per k
+in results.h5.
 
 Every figure is recomputed in numpy (float64 from the float32 z; members summed in order,
 as rmens does) by the definitions of /work/spec/pairs_spec.md:
@@ -32,7 +33,7 @@ as rmens does) by the definitions of /work/spec/pairs_spec.md:
   correctness of the mean aggregator; disagreement_auroc: Mann-Whitney AUROC of u for the
   mean aggregator's errors (agg(c) <= agg(r)), ties half;
   ensemble_size: each subset's mean-aggregator accuracy and calibration, averaged over
-  subsets, accuracy_std the population std over subsets.
+  subsets, and <figure>_std the population std (np.std) of each over the subsets.
 Also against scikit-learn: brier_score_loss, log_loss, calibration_curve(n_bins=15,
 "uniform") per-bin means and its ECE (for every point set where no probability sits on an
 inner bin edge: sklearn puts those in the lower bin), roc_auc_score for the AUROC.
@@ -391,6 +392,7 @@ def check(results_dir, tol):
         c.num(f"{path}.accuracy_std", e.get("accuracy_std"), float(np.std(accs)))
         for key in figs:
             c.num(f"{path}.{key}", e.get(key), float(np.mean(figs[key])))
+            c.num(f"{path}.{key}_std", e.get(f"{key}_std"), float(np.std(figs[key])))
     return c, {"E": E, "n": n, "aggregators": sorted(aggs), "sizes": sorted(subsets), "subsets": n_subsets,
                "from": subsets_from, "sk_bins": sk_bins, "sk_sets": sk_sets}
 
@@ -513,9 +515,11 @@ def independent_figures(z, score_std, subsets, lambdas):
             for key in figs:
                 figs[key].append(f[key])
         mu = sum(accs) / len(accs)
+        means = {key: sum(v) / len(v) for key, v in figs.items()}
         sizes.append({"k": k, "subsets": len(subsets[k]), "accuracy": mu,
-                      "accuracy_std": math.sqrt(sum((a - mu) ** 2 for a in accs) / len(accs)),
-                      **{key: sum(v) / len(v) for key, v in figs.items()}})
+                      "accuracy_std": math.sqrt(sum((a - mu) ** 2 for a in accs) / len(accs)), **means,
+                      **{f"{key}_std": math.sqrt(sum((x - means[key]) ** 2 for x in v) / len(v))
+                         for key, v in figs.items()}})
     mmu = sum(macc) / E
     return {
         "n": n,
@@ -667,6 +671,9 @@ def selftest(keep):
         ("es_missing", lambda pt: pt["ensemble_size"].pop(1), "an ensemble_size entry removed"),
         ("es_std", lambda pt: pt["ensemble_size"][1].__setitem__("accuracy_std", pt["ensemble_size"][1]["accuracy"]),
          "ensemble_size[k=2].accuracy_std wrong"),
+        ("es_ece_std", lambda pt: pt["ensemble_size"][1].__setitem__("ece_std", pt["ensemble_size"][1]["ece_std"] + 1e-8),
+         "ensemble_size[k=2].ece_std + 1e-8"),
+        ("es_brier_std", lambda pt: pt["ensemble_size"][1].pop("brier_std"), "ensemble_size[k=2].brier_std missing"),
         ("mean_cal_missing", lambda pt: pt["aggregators"]["mean"].pop("calibration"),
          "aggregators.mean.calibration missing"),
         ("n", lambda pt: pt.__setitem__("n", 156), "n = 156"),

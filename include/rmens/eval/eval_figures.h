@@ -21,4 +21,11 @@ int rm_eval_finish(const rm_eval_plan *p, const double *total, const int64_t *be
                    rm_eval_results *out);
 void rm_eval_results_free(rm_eval_results *r);
 
+/* Field by field over n records of `fields` doubles (record i at in + i * fields): the mean
+ * and the population standard deviation of the values that are defined (a NaN is skipped;
+ * NaN when none is), summed in record order so the result is the same on any rank count.
+ * std may be NULL. Used for the spread over members, over ablation subsets and over the
+ * warm models of the subsets. */
+void rm_eval_mean_std_fields(const double *in, int n, size_t fields, double *mean, double *std);
+
 #endif

@@ -18,7 +18,8 @@
  *  - disagreement_auroc: AUROC of u for the mean aggregator's errors (agg_mean(chosen) <=
  *    agg_mean(rejected)), ties in u counting half; NaN without both classes;
  *  - ensemble_size: per ablation size k of the plan, the mean over its member subsets of
- *    the subset's mean-aggregator accuracy and calibration.
+ *    the subset's mean-aggregator accuracy and calibration, and their population std over
+ *    the subsets (accuracy_std, ece_std, brier_std, log_loss_std; 0 for one subset).
  * Every figure is computed on rank 0 from all the scores, in pair order, so it is bitwise
  * the same for any rank count. */
 #ifndef RMENS_EVAL_EVAL_PAIRS_H
@@ -55,6 +56,7 @@ typedef struct rm_pairs_test {
     double bin_count[RM_CALIBRATION_BINS], bin_mean_p[RM_CALIBRATION_BINS], bin_frac_chosen[RM_CALIBRATION_BINS];
     double *size_accuracy, *size_accuracy_std;   /* [plan n_sizes] */
     rm_pairs_calibration *size_calibration;      /* [plan n_sizes] */
+    rm_pairs_calibration *size_calibration_std;  /* [plan n_sizes] population std over the subsets */
 } rm_pairs_test;
 
 /* Room for E members' scores of n pairs, zeroed; member scales from score_std[E]. */

@@ -58,6 +58,7 @@ typedef struct {
     double oracle_bon[RM_MAX_LIST];
     double *member_spearman_matrix;        /* [E * E], 1 on the diagonal */
     rm_ensemble_figures *ablation;         /* [n_sizes], averaged over the size's subsets */
+    rm_ensemble_figures *ablation_std;     /* [n_sizes], their population std over the subsets (0 for one subset) */
     double kl[RM_MAX_LIST];
     size_t n_bench;
     /* calibration pairs (all NaN / 0 when eval.calibration_pairs = 0) */
@@ -68,10 +69,11 @@ typedef struct {
     rm_disagreement_figures error_by_disagreement;
     /* the warm aggregator (rmens/eval/warm.h; filled by rm_warm_evaluate, has_warm 0 otherwise):
      * the weight average of the full ensemble, and per ablation size the mean over its
-     * subsets of each subset's weight average */
+     * subsets of each subset's weight average, and their population std over the subsets */
     int has_warm;
     rm_aggregate_figures warm;
     rm_aggregate_figures *ablation_warm;   /* [n_sizes] */
+    rm_aggregate_figures *ablation_warm_std; /* [n_sizes] */
     /* eval.bias_features (rm_eval_bias_finish; 0 and NULL without it) */
     int n_bias;
     rm_bias_figures *bias;                 /* [n_bias] in plan->bias order */

@@ -19,7 +19,8 @@
  * on the test split and bench pairs like a member and reported as aggregators.warm (the
  * fields of every aggregator) in results.json / results.h5, for the full ensemble and for
  * each ablation size: there the mean over the same random k-member subsets the other
- * aggregators use of the figures of each subset's own weight average.
+ * aggregators use of the figures of each subset's own weight average (and their population
+ * std over those subsets, std_over_subsets).
  *
  * Refused with one line naming why, before anything is written: eval.warm = true without
  * shared_init = 1, and warm (true, or auto with shared_init = 1) over members that are not
@@ -53,7 +54,7 @@ int rm_warm_average(const rm_ensemble *e, const int *list, int k, rm_member *out
 
 /* Collective: build the warm model of the full ensemble and of every ablation subset of
  * plan (once per distinct member list), standardise them on the train split, score them on
- * the test split, and on rank 0 fill res->warm and res->ablation_warm (res from
+ * the test split, and on rank 0 fill res->warm, res->ablation_warm and res->ablation_warm_std (res from
  * rm_eval_score of the same plan). train: the store's train split (of the members' view)
  * already in memory, or NULL to read it here. *n_models: the distinct models; *seconds:
  * the slowest rank's time for all of it. */
