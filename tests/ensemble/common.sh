@@ -31,14 +31,25 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # after `DELAY` seconds (a function printing them), the later ones may finish. Exit 75 (a
 # checkpoint) adds to $interrupted, any other failure fails the test; `CHECK POINT OUT
 # STATUS` judges each attempt. Leaves the attempts made in $attempts.
+# An optional 7th argument READY is a pattern of a line the run prints once its signal
+# handlers are armed: the delay counts from that line's next appearance in OUT.log, so that
+# a loaded machine's slow start-up cannot turn the SIGTERM into a kill before main().
 sigterm_until_done() {
-  local point="$1" out="$2" start="$3" ranks_of="$4" delay="$5" check="$6"
-  local status=1 ranks args=()
+  local point="$1" out="$2" start="$3" ranks_of="$4" delay="$5" check="$6" ready="${7:-}"
+  local status=1 ranks args=() seen
   attempts=0
   while [ "$status" -ne 0 ]; do
     attempts=$((attempts + 1)); (( attempts <= 8 )) || fail "point $point: no completion after 8 attempts"
+    seen=$(grep -c -- "$ready" "$out.log" 2>/dev/null || true)
     "$start" "$out" "${args[@]}"
     if (( attempts <= 2 )); then
+      if [ -n "$ready" ]; then
+        for _ in $(seq 1 600); do
+          (( $(grep -c -- "$ready" "$out.log" 2>/dev/null || true) > ${seen:-0} )) && break
+          kill -0 "$pid" 2>/dev/null || break
+          sleep 0.1
+        done
+      fi
       sleep "$("$delay")"
       ranks=$("$ranks_of" "$pid")
       [ -n "$ranks" ] && kill -TERM $ranks 2>/dev/null || true

@@ -45,7 +45,8 @@ interrupted=0
 for point in $(seq 1 "$points"); do
   out="$WORK/sigterm_$point"
   mkdir -p "$out"
-  sigterm_until_done "$point" "$out" start_training ranks_of sigterm_delay check_attempt
+  # from the node's "train split ... in one shared window" line: the handlers are armed by then
+  sigterm_until_done "$point" "$out" start_training ranks_of sigterm_delay check_attempt "\] node .* shared window"
   [ ! -e "$out/checkpoint.h5" ] || fail "point $point: checkpoint left after completion"
   "$PYTHON" "$SRCDIR/tests/ensemble/compare_members.py" "$WORK/reference/members.h5" "$out/members.h5"
   echo "point $point: $((attempts - 1)) interruption(s), $(grep -c 'resuming from' "$out.log" || true) resume(s)"
