@@ -330,6 +330,12 @@ static int cmd_inspect(int argc, char **argv)
     int root = cli_rank(comm) == 0;
     int describes = root && !rm_is_quiet(); /* --quiet: the status line alone, or the error */
     int rc = print_header(&s, describes);
+    /* progress over this rank's share of the scan (about the job's values over the ranks) */
+    rm_progress_meter meter;
+    int ranks = 1;
+    MPI_Comm_size(comm, &ranks);
+    rm_progress_begin(&meter, "inspect", "values", rm_store_scan_values(&s, args.verify) / ranks, cli_rank(comm), ranks);
+    s.progress = &meter;
     if (rc == 0) rc = args.verify ? inspect_verify(&s, describes) : inspect_statistics(&s, describes);
     int protected_store = rm_store_checksums(&s, NULL) == 1;
     rm_store_close(&s);

@@ -322,6 +322,7 @@ static int scan_rows(rm_store *s, const transfer_target *t, size_t n_rows,
         if (r1 > end) r1 = end;
         rc = store_read_rows(s, t, r0, r1, buf, CHECK_NONE, digest); /* agreed: all ranks stop together */
         if (rc == 0 && r1 > r0) visit(buf, r1 - r0, row_len, acc);
+        if (rc == 0) rm_progress_advance(s->progress, (double)(r1 - r0) * (double)row_len);
     }
     free(buf);
     return rc;
@@ -583,6 +584,7 @@ static int digest_pair_group_ids(rm_store *s, int sp, uint64_t *digest, unsigned
         } else {
             *digest = rm_store_digest_i64(*digest, ids, (size_t)n, first + i0);
             *count += n;
+            rm_progress_advance(s->progress, (double)n);
         }
         if (mem_space >= 0) H5Sclose(mem_space);
     }
@@ -647,4 +649,23 @@ int rm_store_verify(rm_store *s, rm_store_verify_report *out)
         }
     double mine = MPI_Wtime() - start;
     return rm_all_ok(s->comm, rm_mpi_check(MPI_Allreduce(&mine, &out->seconds, 1, MPI_DOUBLE, MPI_MAX, s->comm), "MPI_Allreduce"));
+}
+
+double rm_store_scan_values(const rm_store *s, int verify)
+{
+    double values = 0;
+    /* the golden splits (embeddings of every view verify reads, rewards once) and the bench */
+    for (int v = 0; v < (verify ? s->n_views : 1); v++) {
+        double dim = (double)(v == 0 ? s->dim : s->views[v].dim);
+        for (int sp = 0; sp < 2 && s->has_golden && !s->pairs_presented; sp++)
+            values += (double)s->split[sp].n_prompts * (double)s->split[sp].n_responses * (dim + (v == 0));
+        values += 2.0 * (double)s->n_bench * dim;
+    }
+    /* the pair splits: the statistics scan them only when both exist; verify reads the ids */
+    if (!verify && (s->pairs[0].n == 0 || s->pairs[1].n == 0)) return values;
+    for (int v = 0; v < (verify ? s->n_views : 1); v++)
+        for (int sp = 0; sp < 2; sp++)
+            values += (double)s->pairs[sp].n * (2.0 * (double)(v == 0 ? s->pairs_dim : s->views[v].dim) +
+                                                (verify && v == 0 && s->pairs[sp].has_groups));
+    return values;
 }

@@ -9,9 +9,9 @@
 # wall times); log.jsonl is written all the same.
 source "$SRCDIR/tests/ensemble/common.sh"
 
-LINE='^\[rank 0\] (synth|import|eval): (this rank.s )?[0-9]+/[0-9]+ responses \([0-9]+%\), [0-9.e+]+ responses/s, [0-9hms]+ elapsed, ETA [0-9hms?]+$'
+LINE='^\[rank 0\] (synth|import|eval|inspect): (this rank.s )?[0-9]+/[0-9]+ (responses|values) \([0-9]+%\), [0-9.e+]+ (responses|values)/s, [0-9hms]+ elapsed, ETA [0-9hms?]+$'
 # progress_lines VERB LOG: how many well-formed progress lines of VERB the log holds
-progress_lines() { grep -Ec "${LINE/(synth|import|eval)/$1}" "$2" || true; }
+progress_lines() { grep -Ec "${LINE/(synth|import|eval|inspect)/$1}" "$2" || true; }
 # no_progress LOG: no progress line of any verb, nor other "[rank N]" information
 no_progress() { ! grep -Eq '^\[rank [0-9]+\]|ETA' "$1"; }
 expect_lines() { # expect_lines VERB LOG WHAT
@@ -112,6 +112,12 @@ diff <(grep '^normal/' "$WORK/hashes.txt" | sed 's|^normal/||') <(grep '^quiet/'
   || fail "the quiet runs' outputs differ from the normal runs'"
 [ "$(grep -c . "$WORK/hashes.txt")" = 6 ] || { cat "$WORK/hashes.txt"; fail "not every output hashed"; }
 
+# inspect: the statistics and --verify scans on 1 and 2 ranks count the values they read
+"$RMENS" inspect "$STORE" >"$WORK/inspect.log" 2>&1 || { cat "$WORK/inspect.log"; fail "inspect"; }
+expect_lines inspect "$WORK/inspect.log" "inspect"
+run_mpi 2 inspect "$STORE" --verify >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log"; fail "inspect --verify, 2 ranks"; }
+expect_lines inspect "$WORK/verify.log" "inspect --verify"
+grep -q "^\[rank 0\] inspect: this rank's " "$WORK/verify.log" || fail "inspect --verify on 2 ranks: not rank 0's share"
 # inspect --quiet: the status line alone
 [ "$("$RMENS" inspect "$STORE" -q)" = "status          ok" ] || fail "inspect -q: not the status line alone"
 # --help of every verb lists -q, --quiet

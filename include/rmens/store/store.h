@@ -104,6 +104,7 @@
 #include <stdint.h>
 
 #include "rmens/base/config.h"
+#include "rmens/base/progress.h"
 
 #define RM_STORE_FORMAT "rmens-store"
 #define RM_STORE_FORMAT_VERSION 1        /* a store of the default view alone */
@@ -188,6 +189,9 @@ typedef struct rm_store {
     rm_store_pair_split pairs[2];
     size_t pairs_dim;
     int has_pairs, has_golden, pairs_presented;
+    /* The whole-store scans (statistics, --verify) advance it by the values this rank has
+     * read; NULL (rm_store_open's): silent. Set by `rmens inspect`. */
+    rm_progress_meter *progress;
 } rm_store;
 
 typedef enum { RM_GROUP_TRAIN = 0, RM_GROUP_TEST = 1, RM_GROUP_BENCH = 2 } rm_store_group;
@@ -256,6 +260,10 @@ typedef struct {
     int ranks;
 } rm_store_verify_report;
 int rm_store_verify(rm_store *s, rm_store_verify_report *out);
+/* The values (all ranks) that the statistics scans (verify 0: rm_store_scan_split of the
+ * golden splits, then of the pair splits when both exist, and rm_store_scan_bench) or
+ * rm_store_verify (verify 1: every dataset of every view) read: a progress meter's total. */
+double rm_store_scan_values(const rm_store *s, int verify);
 
 /* Content digest terms (local): the digest of values[0..n) that sit at positions
  * first_index.. of their group's sequence, added to acc (see Integrity above). */
