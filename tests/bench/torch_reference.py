@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The PyTorch reference doing the benchmark's work (issue 7), for the ratios.
 
-Mirrors the reference pipeline of ../shared/REFERENCE.md with Debian's python3-torch:
+Mirrors the reference pipeline (released with Sun et al. 2025) with Debian's python3-torch:
 MLP D -> 1024 -> 512 -> 1 (ReLU), "siamese" Bradley-Terry = BCE-with-logits on
 r(a) - r(b), Adam lr 1e-3; threads = OPENBLAS_NUM_THREADS (the same as rmens).
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The PyTorch reference's Bradley-Terry training step at the benchmark's shapes.
 
-Mirrors the reference pipeline (../shared/REFERENCE.md): MLP D -> 1024 -> 512 -> 1 with
+Mirrors the reference pipeline (released with Sun et al. 2025): MLP D -> 1024 -> 512 -> 1 with
 ReLU, a "siamese" BT step = BCE-with-logits on r(a) - r(b), Adam lr 1e-3, minibatch of
 512 pair evaluations, the same thread count as bench_train (OPENBLAS_NUM_THREADS, else 2).
 The reference stores every pair in both orders, so its rate of *distinct* pairs is half

@@ -9,7 +9,7 @@ T_PAIR: measured compute seconds per training pair on one rank (forward + backwa
 T_AR2:  measured seconds of one gradient allreduce (2,623,491 floats) between 2 ranks on
         different nodes; T_AR2_NODE: the same between 2 ranks of one node.
 
-The reference study (../shared/REFERENCE.md, configs/case_study.cfg): E = 10 members,
+The reference study (Sun et al. 2025, configs/case_study.cfg): E = 10 members,
 40 000 x 10 train embeddings and 2 000 x 500 test embeddings at D = 2048 (float32),
 10 000 pairs of which 8 000 train, batch B = 4 000 pairs, 30 epochs.
 
