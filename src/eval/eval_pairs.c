@@ -279,6 +279,17 @@ static void json_calibration(FILE *f, const rm_pairs_calibration *c)
     fputc('}', f);
 }
 
+/* `, "ece<suffix>": x, "brier<suffix>": y, "log_loss<suffix>": z` of one calibration */
+static void json_calibration_keys(FILE *f, const rm_pairs_calibration *c, const char *suffix)
+{
+    fprintf(f, ", \"ece%s\": ", suffix);
+    rm_eval_json_number(f, c->ece);
+    fprintf(f, ", \"brier%s\": ", suffix);
+    rm_eval_json_number(f, c->brier);
+    fprintf(f, ", \"log_loss%s\": ", suffix);
+    rm_eval_json_number(f, c->log_loss);
+}
+
 void rm_pairs_test_json(FILE *f, const rm_pairs_test *t, const rm_eval_plan *p)
 {
     int E = t->E;
@@ -329,19 +340,9 @@ void rm_pairs_test_json(FILE *f, const rm_pairs_test *t, const rm_eval_plan *p)
         rm_eval_json_number(f, t->size_accuracy[s]);
         fputs(", \"accuracy_std\": ", f);
         rm_eval_json_number(f, t->size_accuracy_std[s]);
-        fputs(", \"ece\": ", f);
-        rm_eval_json_number(f, t->size_calibration[s].ece);
-        fputs(", \"brier\": ", f);
-        rm_eval_json_number(f, t->size_calibration[s].brier);
-        fputs(", \"log_loss\": ", f);
-        rm_eval_json_number(f, t->size_calibration[s].log_loss);
+        json_calibration_keys(f, &t->size_calibration[s], "");
         /* the spread of the calibration over the subsets, after the older keys */
-        fputs(", \"ece_std\": ", f);
-        rm_eval_json_number(f, t->size_calibration_std[s].ece);
-        fputs(", \"brier_std\": ", f);
-        rm_eval_json_number(f, t->size_calibration_std[s].brier);
-        fputs(", \"log_loss_std\": ", f);
-        rm_eval_json_number(f, t->size_calibration_std[s].log_loss);
+        json_calibration_keys(f, &t->size_calibration_std[s], "_std");
         fputc('}', f);
     }
     fputs("]}", f);
