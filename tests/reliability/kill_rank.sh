@@ -69,6 +69,20 @@ print(f"{len(sys.argv) - 2} results.json identical to the uninterrupted run's (b
 PY
 }
 
+# Bounded waits, polled every 20 ms (done as soon as the condition holds). Times in
+# microseconds from $EPOCHREALTIME; the bound is in milliseconds.
+now_us() { echo "${EPOCHREALTIME/./}"; }
+# job_ends_within MS PID: PID (mpirun) has ended, at the latest MS after now
+job_ends_within() {
+  local deadline=$(( $(now_us) + $1 * 1000 ))
+  while kill -0 "$2" 2>/dev/null; do (( $(now_us) < deadline )) || return 1; sleep 0.02; done
+}
+# ranks_gone_within MS PATTERN: no process matches PATTERN any more, at the latest MS after now
+ranks_gone_within() {
+  local deadline=$(( $(now_us) + $1 * 1000 ))
+  while pgrep -f "$2" >/dev/null; do (( $(now_us) < deadline )) || return 1; sleep 0.02; done
+}
+
 survived=0
 for verb in $VERBS; do
   case "$verb" in train) t=$t_train ;; eval) t=$t_eval ;; active) t=$t_active ;; esac
@@ -87,14 +101,12 @@ for verb in $VERBS; do
       if [ "${#ranks[@]}" -gt 0 ]; then victim=${ranks[$((RANDOM % ${#ranks[@]}))]}; kill -KILL "$victim" 2>/dev/null || true; fi
       start=$SECONDS status=0
       # bounded: a job still running after BOUND seconds is a hang
-      for _ in $(seq 1 $((BOUND * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      if kill -0 "$pid" 2>/dev/null; then
+      if ! job_ends_within $((BOUND * 1000)) "$pid"; then
         pkill -KILL -f "rmens $verb $CFG .*output=$out\$" || true; kill -KILL "$pid" 2>/dev/null || true
         cat "$out.log"; fail "$verb np=$np point $point: job still running ${BOUND}s after killing rank pid $victim"
       fi
       wait "$pid" || status=$?
-      sleep 0.2
-      if pgrep -f "^$RMENS $verb $CFG .*output=$out\$" >/dev/null; then fail "$verb np=$np point $point: ranks outlived mpirun"; fi
+      ranks_gone_within 200 "^$RMENS $verb $CFG .*output=$out\$" || fail "$verb np=$np point $point: ranks outlived mpirun"
       [ -n "$victim" ] && [ "$status" -eq 0 ] && echo "note: $verb np=$np point $point finished before the kill"
       [ -n "$victim" ] && [ "$status" -ne 0 ] && survived=$((survived + 1))
       # the run after the fault: resume (train, active) or rerun (eval)
@@ -134,11 +146,9 @@ if mn_check; then
       [ -n "$victims" ] && { kill -KILL $victims 2>/dev/null || true; }
       start=$SECONDS status=0
       # a node's death goes through its daemon and TCP: a wider bound than on one node
-      for _ in $(seq 1 $((BOUND * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && { cat "$out.log"; fail "node $verb point $point: job still running $((BOUND * 2))s after a node's ranks died"; }
+      job_ends_within $((BOUND * 2000)) "$pid" || { cat "$out.log"; fail "node $verb point $point: job still running $((BOUND * 2))s after a node's ranks died"; }
       wait "$pid" || status=$?
-      sleep 0.3
-      pgrep -f "^$RMENS $verb $CFG .*output=$out\$" >/dev/null && fail "node $verb point $point: ranks outlived the job"
+      ranks_gone_within 300 "^$RMENS $verb $CFG .*output=$out\$" || fail "node $verb point $point: ranks outlived the job"
       [ -n "$victims" ] && [ "$status" -ne 0 ] && survived=$((survived + 1))
       MN_TIMEOUT=120 mn_mpirun 4 -- "$RMENS" "$verb" "$CFG" "${sets[@]}" --set output="$out" --resume >>"$out.log" 2>&1 \
         || { cat "$out.log"; fail "node $verb point $point: the resume failed"; }
