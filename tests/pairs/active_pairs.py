@@ -13,6 +13,13 @@ strategies:
      (tests/member/pairs_dump.c with the same pairs.* settings);
 and for one strategy a run killed (SIGKILL) after a round's state was saved continues with
 --resume to the uninterrupted run's active.h5 and members.h5.
+Under the sanitizers (RMENS_SANITIZER_BUILD, tests/run.sh's second pass, which hunts memory
+and UB errors and needs each code path once): two strategies instead of seven, bald (the
+pointwise criteria on the scored pool of stored pairs) and past_dopt (D-optimal on the pool
+pairs' features, the labelled set gathered, warm starts), on 1 and 2 ranks; random selects
+without scoring, and each strategy's own code runs in that pass in
+tests/active/ranks_identical.sh. The reversed-label check once (past_dopt), the resume after
+SIGKILL as in the main pass.
 usage: active_pairs.py PAIRS_DUMP   (RMENS, MPIRUN, SRCDIR from ctest)"""
 import os
 import shutil
@@ -32,6 +39,9 @@ DUMP = sys.argv[1]
 DATA = os.path.join(SRC, "tests", "data", "real", "hh_rlhf_harmless_use_tail")
 CFG = os.path.join(SRC, "configs", "pairs.cfg")
 STRATEGIES = ["random", "entropy", "disagreement", "bald", "levelset", "dopt", "past_dopt"]
+POISONED = STRATEGIES  # the strategies whose rounds are rerun on the reversed labels
+if os.environ.get("RMENS_SANITIZER_BUILD"):  # the code paths once (see above)
+    STRATEGIES, POISONED = ["bald", "past_dopt"], ["past_dopt"]
 ACTIVE = ["--set", "active.pool=1850", "--set", "active.initial=200", "--set", "active.batch=150", "--set",
           "active.rounds=2", "--set", "train.batch_size=64", "--set", "train.epochs=40", "--set", "ensemble.members=3"]
 failures = []
@@ -119,7 +129,7 @@ for name in os.listdir(DATA):
         shutil.copy(os.path.join(DATA, name), poisoned_dir)
 chosen = np.load(os.path.join(DATA, "train_chosen.npy"))
 rejected = np.load(os.path.join(DATA, "train_rejected.npy"))
-for strategy in STRATEGIES:
+for strategy in POISONED:
     flip = np.array([q not in used[strategy] for q in range(len(chosen))])
     new_chosen, new_rejected = chosen.copy(), rejected.copy()
     new_chosen[flip], new_rejected[flip] = rejected[flip], chosen[flip]

@@ -181,6 +181,10 @@ AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+# Start a job as soon as it can run: a job that becomes eligible by time (a requeued job's
+# begin time) or by a dependency would otherwise wait for the next backfill pass (30 s) or
+# main scheduling pass (60 s), the test idle meanwhile. A private test cluster of few jobs.
+SchedulerParameters=bf_interval=1,sched_interval=1
 MpiDefault=none
 ReturnToService=2
 # Requeued jobs (preemption test, jobs/slurm/*) may run again.
