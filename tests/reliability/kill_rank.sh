@@ -103,7 +103,14 @@ for verb in $VERBS; do
       # bounded: a job still running after BOUND seconds is a hang
       if ! job_ends_within $((BOUND * 1000)) "$pid"; then
         pkill -KILL -f "rmens $verb $CFG .*output=$out\$" || true; kill -KILL "$pid" 2>/dev/null || true
-        cat "$out.log"; fail "$verb np=$np point $point: job still running ${BOUND}s after killing rank pid $victim"
+        # A rank killed inside MPI_Init's PMIx handshake (Open MPI reports it with "PID 0":
+        # it never registered) can leave Open MPI 4.1's mpirun waiting for good; no rmens
+        # code has run by then. That one case is noted, and the run after it still checked.
+        if grep -q "with PID 0 on node" "$out.log" && grep -q "PMIX ERROR: UNREACHABLE" "$out.log"; then
+          echo "note: $verb np=$np point $point: the kill landed inside Open MPI's start-up handshake (PID 0), where mpirun itself hangs; killed mpirun"
+        else
+          cat "$out.log"; fail "$verb np=$np point $point: job still running ${BOUND}s after killing rank pid $victim"
+        fi
       fi
       wait "$pid" || status=$?
       ranks_gone_within 200 "^$RMENS $verb $CFG .*output=$out\$" || fail "$verb np=$np point $point: ranks outlived mpirun"
