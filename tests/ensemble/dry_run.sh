@@ -38,9 +38,10 @@ snapshot() {
     (cd "$1" && find . -printf '%p %s %T@\n' | sort && find . -type f -exec sha256sum {} + | sort)
   else echo "absent"; fi
 }
-# The stores' files (not their directory: opening a file with MPI-IO makes Open MPI create
-# and delete <file>.locktest.<rank> beside it, which any run does).
-stores() { (cd "$WORK/stores" && find . -type f -printf '%p %s %T@\n' | sort && sha256sum ./*.h5); }
+# The stores' files (not their directory, nor the <file>.locktest.<rank> files: opening a
+# file with MPI-IO makes Open MPI create and delete them beside it, which any run does, and
+# the refusals below run beside the other checks).
+stores() { (cd "$WORK/stores" && find . -type f ! -name '*.locktest.*' -printf '%p %s %T@\n' | sort && sha256sum ./*.h5); }
 
 # dry NAME NP VERB SETS... : a dry run that must succeed without touching $out (and the stores).
 dry() {
@@ -81,6 +82,35 @@ refused() {
   echo "ok   $name (refused: $(grep "^rmens $verb: error: " "$log.err"))"
 }
 
+# Bad settings: one error line, nothing written (the output directory does not exist).
+# These refusals share nothing with the checks above (their own output directory; they
+# write nothing, as the checks above verify of every dry run), and each is mostly mpirun's
+# launch and its ~2 s wait after a rank exits with an error: they run beside the per-store
+# checks, in the background, their lines printed after those.
+bad_settings() {
+  local out="$WORK/runs/refused"
+  for verb in train run active; do
+    refused "$verb-ranks_per_member" "parallel.ranks_per_member = 3 does not divide the 2 ranks" 2 $verb "${synth_sets[@]}" \
+      "${synth_active[@]}" --set parallel.ranks_per_member=3
+    refused "$verb-ranks_per_member-np1" "parallel.ranks_per_member = 2 does not divide the 1 ranks" 1 $verb "${synth_sets[@]}" \
+      "${synth_active[@]}" --set parallel.ranks_per_member=2
+    refused "$verb-missing-store" "$WORK/stores/missing.h5" 2 $verb "${synth_sets[@]}" "${synth_active[@]}" \
+      --set store="$WORK/stores/missing.h5"
+  done
+  for verb in train run; do
+    refused "$verb-bad-input-view" "no view 'nope'" 2 $verb "${synth_sets[@]}" --set 'model.inputs=["default","nope"]'
+    refused "$verb-bad-view" "no view 'nope'" 1 $verb "${synth_sets[@]}" --set 'ensemble.views=["nope"]'
+    refused "$verb-pairs-golden" "set pairs.source = \"store\"" 2 $verb "${pairs_sets[@]}" --set pairs.source=golden
+  done
+  refused "active-pool" "active.pool" 2 active "${synth_sets[@]}" "${synth_active[@]}" --set active.pool=2000000 --set active.initial=100
+  refused "active-views" "ensemble.views" 1 active "${synth_sets[@]}" "${synth_active[@]}" --set 'ensemble.views=["default"]'
+  refused "eval-no-members" "members.h5 does not exist" 2 eval "${synth_sets[@]}"
+  [ ! -e "$out" ] || fail "the refused dry runs created $out"
+}
+bad_settings >"$WORK/logs/bad_settings.out" 2>&1 &
+bad_pid=$!
+trap 'kill "$bad_pid" 2>/dev/null || true; wait "$bad_pid" 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
+
 for kind in synth pairs; do
   if [ "$kind" = synth ]; then uuid=$SYNTH_UUID; sets=("${synth_sets[@]}"); active=("${synth_active[@]}")
   else uuid=$PAIRS_UUID; sets=("${pairs_sets[@]}"); active=("${pairs_active[@]}"); fi
@@ -114,25 +144,10 @@ for kind in synth pairs; do
   refused "$kind-run-exists" "members.h5 already exists (use --force" 1 run "${sets[@]}"
 done
 
-# Bad settings: one error line, nothing written (the output directory does not exist).
-out="$WORK/runs/refused"
-for verb in train run active; do
-  refused "$verb-ranks_per_member" "parallel.ranks_per_member = 3 does not divide the 2 ranks" 2 $verb "${synth_sets[@]}" \
-    "${synth_active[@]}" --set parallel.ranks_per_member=3
-  refused "$verb-ranks_per_member-np1" "parallel.ranks_per_member = 2 does not divide the 1 ranks" 1 $verb "${synth_sets[@]}" \
-    "${synth_active[@]}" --set parallel.ranks_per_member=2
-  refused "$verb-missing-store" "$WORK/stores/missing.h5" 2 $verb "${synth_sets[@]}" "${synth_active[@]}" \
-    --set store="$WORK/stores/missing.h5"
-done
-for verb in train run; do
-  refused "$verb-bad-input-view" "no view 'nope'" 2 $verb "${synth_sets[@]}" --set 'model.inputs=["default","nope"]'
-  refused "$verb-bad-view" "no view 'nope'" 1 $verb "${synth_sets[@]}" --set 'ensemble.views=["nope"]'
-  refused "$verb-pairs-golden" "set pairs.source = \"store\"" 2 $verb "${pairs_sets[@]}" --set pairs.source=golden
-done
-refused "active-pool" "active.pool" 2 active "${synth_sets[@]}" "${synth_active[@]}" --set active.pool=2000000 --set active.initial=100
-refused "active-views" "ensemble.views" 1 active "${synth_sets[@]}" "${synth_active[@]}" --set 'ensemble.views=["default"]'
-refused "eval-no-members" "members.h5 does not exist" 2 eval "${synth_sets[@]}"
-[ ! -e "$out" ] || fail "the refused dry runs created $out"
+bad_status=0
+wait "$bad_pid" || bad_status=$?
+cat "$WORK/logs/bad_settings.out"
+[ "$bad_status" -eq 0 ] || fail "bad settings (above)"
 # eval on a trained directory: a missing store, a store of another D; the directory unchanged
 out="$WORK/runs/synth-trained"
 refused "eval-missing-store" "missing.h5" 1 eval "${synth_sets[@]}" --set store="$WORK/stores/missing.h5"
