@@ -146,10 +146,13 @@ void rm_lowp_round_rows(void *dst, size_t ld_dst, const float *src, size_t ld_sr
 
 struct rm_lowp_plan {
     int trans_a, trans_b, M, N, K, lda, ldb, ldc, mode;
+    int asked_packed; /* planned with RM_LOWP_PACKED_B (part of the cache key) */
+    int packed_b;     /* B is read in the kernel's own layout (b_md), made by rm_lowp_pack_b */
     unsigned long long last_used;
 #ifdef RMENS_HAVE_ONEDNN
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t a_md, b_md, c_md, bias_md, scratch_md;
+    dnnl_memory_desc_t plain_b_md; /* B as the caller keeps it (trans_b, ldb) */
     size_t scratch_bytes;
 #endif
 };
@@ -198,6 +201,29 @@ static int strided_md(dnnl_memory_desc_t *md, int rows, int cols, int ld, int tr
     return dnnl_check(dnnl_memory_desc_init_by_strides(md, 2, dims, type, strides), "dnnl_memory_desc_init_by_strides");
 }
 
+/* The layout oneDNN's kernel reads B in for products of this B (K, N) at the tile shape
+ * (M = RM_TILE_ROWS): every packed plan of this B, a tail tile's included, takes this one,
+ * so that one packed copy serves them all. */
+static int packed_layout(const rm_lowp_plan *p, dnnl_memory_desc_t *layout)
+{
+    dnnl_memory_desc_t a_md, b_any, c_md, bias_md;
+    dnnl_dims_t b_dims = {p->K, p->N};
+    if (strided_md(&a_md, RM_TILE_ROWS, p->K, p->K, 0, dnnl_bf16) != 0 ||
+        strided_md(&c_md, RM_TILE_ROWS, p->N, p->N, 0, dnnl_f32) != 0 ||
+        strided_md(&bias_md, 1, p->N, p->N, 0, dnnl_f32) != 0 ||
+        dnnl_check(dnnl_memory_desc_init_by_tag(&b_any, 2, b_dims, dnnl_bf16, dnnl_format_tag_any),
+                   "dnnl_memory_desc_init_by_tag") != 0)
+        return -1;
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    int rc = dnnl_check(dnnl_matmul_desc_init(&desc, &a_md, &b_any, p->mode == RM_LOWP_BIAS ? &bias_md : NULL, &c_md),
+                        "dnnl_matmul_desc_init");
+    if (rc == 0) rc = dnnl_check(dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL), "dnnl_primitive_desc_create");
+    if (rc == 0) *layout = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
 static int onednn_plan(rm_lowp_plan *p, char *impl, size_t impl_size)
 {
     /* planning runs on the calling thread: no OpenMP team there either (its idle threads
@@ -205,11 +231,24 @@ static int onednn_plan(rm_lowp_plan *p, char *impl, size_t impl_size)
     omp_set_num_threads(1);
     if (engine_ready() != 0) return -1;
     if (strided_md(&p->a_md, p->M, p->K, p->lda, p->trans_a, dnnl_bf16) != 0 ||
-        strided_md(&p->b_md, p->K, p->N, p->ldb, p->trans_b, dnnl_bf16) != 0 ||
+        strided_md(&p->plain_b_md, p->K, p->N, p->ldb, p->trans_b, dnnl_bf16) != 0 ||
         strided_md(&p->c_md, p->M, p->N, p->ldc, 0, dnnl_f32) != 0)
         return -1;
     if (p->mode == RM_LOWP_BIAS && strided_md(&p->bias_md, 1, p->N, p->N, 0, dnnl_f32) != 0) return -1;
+    p->b_md = p->plain_b_md;
     dnnl_matmul_desc_t desc;
+    if (p->packed_b) {
+        /* a packed B where oneDNN takes one for this shape; else this plan reads B as kept */
+        dnnl_memory_desc_t layout;
+        dnnl_primitive_desc_t pd = NULL;
+        p->packed_b = packed_layout(p, &layout) == 0 &&
+                      dnnl_matmul_desc_init(&desc, &p->a_md, &layout, p->mode == RM_LOWP_BIAS ? &p->bias_md : NULL,
+                                            &p->c_md) == dnnl_success &&
+                      dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success;
+        if (pd) dnnl_primitive_desc_destroy(pd);
+        if (p->packed_b) p->b_md = layout;
+        rm_error_clear();
+    }
     if (dnnl_check(dnnl_matmul_desc_init(&desc, &p->a_md, &p->b_md, p->mode == RM_LOWP_BIAS ? &p->bias_md : NULL, &p->c_md),
                    "dnnl_matmul_desc_init") != 0)
         return -1;
@@ -270,12 +309,14 @@ const rm_lowp_plan *rm_lowp_plan_get(int trans_a, int trans_b, int M, int N, int
     rm_lowp_plan key;
     memset(&key, 0, sizeof key);
     key.trans_a = trans_a, key.trans_b = trans_b, key.M = M, key.N = N, key.K = K;
-    key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.mode = mode;
+    /* packed_b: asked for; the planned plan says whether it got it */
+    key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.mode = mode & ~RM_LOWP_PACKED_B;
+    key.packed_b = (mode & RM_LOWP_PACKED_B) != 0;
     rm_lowp_plan *found = NULL;
     for (int i = 0; i < n_plans && !found; i++) {
         rm_lowp_plan *p = &plans[i];
         if (p->trans_a == key.trans_a && p->trans_b == key.trans_b && p->M == M && p->N == N && p->K == K &&
-            p->lda == lda && p->ldb == ldb && p->ldc == ldc && p->mode == mode)
+            p->lda == lda && p->ldb == ldb && p->ldc == ldc && p->mode == key.mode && p->asked_packed == key.packed_b)
             found = p;
     }
     int rc = 0;
@@ -292,8 +333,12 @@ const rm_lowp_plan *rm_lowp_plan_get(int trans_a, int trans_b, int M, int N, int
         plan_release(found);
 #endif
         *found = key;
+        found->asked_packed = key.packed_b;
 #ifdef RMENS_HAVE_ONEDNN
         if (lowp_backend == RM_MATMUL_BF16_ONEDNN) rc = onednn_plan(found, NULL, 0);
+        else found->packed_b = 0;
+#else
+        found->packed_b = 0; /* the emulated products read B as kept */
 #endif
         if (rc != 0) {
             if (victim == n_plans - 1) n_plans--;
@@ -358,6 +403,50 @@ void rm_lowp_run(const rm_lowp_plan *p, const void *A, const void *B, const floa
         for (int r = 0; r < p->M; r++) memcpy(C + (size_t)r * p->ldc, bias, (size_t)p->N * sizeof(float));
     cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans, p->trans_b ? CblasTrans : CblasNoTrans, p->M,
                 p->N, p->K, 1.0f, A, p->lda, B, p->ldb, p->mode == RM_LOWP_OVERWRITE ? 0.0f : 1.0f, C, p->ldc);
+}
+
+int rm_lowp_plan_packed(const rm_lowp_plan *p) { return p && p->packed_b; }
+
+size_t rm_lowp_packed_b_bytes(const rm_lowp_plan *p)
+{
+#ifdef RMENS_HAVE_ONEDNN
+    if (p->packed_b) return dnnl_memory_desc_get_size(&p->b_md);
+#endif
+    (void)p;
+    return 0;
+}
+
+int rm_lowp_pack_b(const rm_lowp_plan *p, const void *B, void *packed)
+{
+#ifdef RMENS_HAVE_ONEDNN
+    if (!p->packed_b) return rm_errorf("internal: rm_lowp_pack_b on a plan that reads B as kept");
+    omp_set_num_threads(1);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    dnnl_stream_t stream = NULL;
+    int rc = dnnl_check(dnnl_reorder_primitive_desc_create(&pd, &p->plain_b_md, engine, &p->b_md, engine, NULL),
+                        "dnnl_reorder_primitive_desc_create");
+    if (rc == 0) rc = dnnl_check(dnnl_primitive_create(&reorder, pd), "dnnl_primitive_create(reorder)");
+    if (rc == 0) rc = dnnl_check(dnnl_memory_create(&from, &p->plain_b_md, engine, (void *)B), "dnnl_memory_create");
+    if (rc == 0) rc = dnnl_check(dnnl_memory_create(&to, &p->b_md, engine, packed), "dnnl_memory_create");
+    if (rc == 0) rc = dnnl_check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "dnnl_stream_create");
+    if (rc == 0) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        rc = dnnl_check(dnnl_primitive_execute(reorder, stream, 2, args), "dnnl_primitive_execute(reorder)");
+        if (rc == 0) rc = dnnl_check(dnnl_stream_wait(stream), "dnnl_stream_wait");
+    }
+    if (stream) dnnl_stream_destroy(stream);
+    if (to) dnnl_memory_destroy(to);
+    if (from) dnnl_memory_destroy(from);
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (rc != 0) return rm_error_context("packing a bf16 operand %d x %d", p->K, p->N);
+    return 0;
+#else
+    (void)B, (void)packed;
+    return p->packed_b ? 0 : rm_errorf("internal: rm_lowp_pack_b on a plan that reads B as kept");
+#endif
 }
 
 void rm_lowp_set_backend(rm_matmul_backend backend)

@@ -64,10 +64,10 @@ static int plan_tiles(tile_plans *p, int trans_a, int trans_b, int rows, int N, 
 static const rm_lowp_plan *plan_for(const tile_plans *p, int rows) { return rows == BF16_TILE_ROWS ? p->full : p->tail; }
 
 /* layer l on B rows: out (B,OC) = inp (B,C) @ W^T + bias; W (OC,C) as nn.Linear */
-static int plan_forward(tile_plans *p, const rm_mlp *m, int l, int B)
+static int plan_forward(tile_plans *p, const rm_mlp *m, int l, int B, int packed)
 {
     int C = m->dims[l], OC = m->dims[l + 1];
-    return plan_tiles(p, 0, 1, B, OC, C, C, C, OC, RM_LOWP_BIAS);
+    return plan_tiles(p, 0, 1, B, OC, C, C, C, OC, RM_LOWP_BIAS | (packed ? RM_LOWP_PACKED_B : 0));
 }
 
 /* dW (OC,C) += dout^T (OC,B) @ inp (B,C): tiles over the rows of dW */
@@ -89,7 +89,8 @@ static int plan_input_grad(tile_plans *p, const rm_mlp *m, int l, int B)
 void rm_mlp_bf16_workspace_free(rm_mlp_workspace *ws)
 {
     free(ws->low_weights);
-    for (int l = 0; l < RM_MAX_LAYERS; l++) free(ws->low_act[l]);
+    for (int l = 0; l < RM_MAX_LAYERS; l++) free(ws->low_act[l]), free(ws->low_packed[l]);
+    memset(ws->low_packed, 0, sizeof ws->low_packed);
     for (int i = 0; i < 2; i++) free(ws->low_grad[i]);
     ws->low_weights = NULL;
     memset(ws->low_act, 0, sizeof ws->low_act);
@@ -117,7 +118,7 @@ int rm_mlp_bf16_workspace_alloc(rm_mlp_workspace *ws, const rm_mlp *m)
     for (int l = 0; l < m->n_layers && ok; l++) {
         if (!is_product_layer(m, l)) continue;
         tile_plans p;
-        ok = plan_forward(&p, m, l, ws->capacity) == 0 && plan_weight_grad(&p, m, l, ws->capacity) == 0 &&
+        ok = plan_forward(&p, m, l, ws->capacity, 0) == 0 && plan_weight_grad(&p, m, l, ws->capacity) == 0 &&
              (l == 0 || plan_input_grad(&p, m, l, ws->capacity) == 0);
     }
     if (!ok) {
@@ -178,8 +179,9 @@ static void forward_tile(const void *p, int t)
             rm_lowp_round(a, j->inp + r0 * (size_t)C, (size_t)rows * (size_t)C);
     }
     float *out = j->out + r0 * (size_t)OC;
-    rm_lowp_run(plan_for(&j->plans, rows), a, lowp_at(j->ws->low_weights, m->weight_offset[l]),
-                m->params + m->bias_offset[l], out);
+    const rm_lowp_plan *plan = plan_for(&j->plans, rows);
+    const void *w = rm_lowp_plan_packed(plan) ? j->ws->low_packed[l] : lowp_at(j->ws->low_weights, m->weight_offset[l]);
+    rm_lowp_run(plan, a, w, m->params + m->bias_offset[l], out);
     if (l + 1 < m->n_layers && is_product_layer(m, l + 1))
         rm_lowp_relu_round(out, lowp_at(j->ws->low_act[l + 1], r0 * (size_t)OC), (size_t)rows * (size_t)OC);
     else
@@ -205,6 +207,26 @@ static void head_tile(const void *p, int t)
     if (l < m->n_layers - 1) relu_forward(out, (size_t)rows * (size_t)OC);
 }
 
+/* Frozen weights (scoring) in the kernel's own layout, once per workspace and parameters:
+ * a layer whose full-tile product takes no packed B keeps reading low_weights. */
+static int pack_frozen_weights(const rm_mlp *m, rm_mlp_workspace *ws)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        free(ws->low_packed[l]);
+        ws->low_packed[l] = NULL;
+        if (!is_product_layer(m, l)) continue;
+        int C = m->dims[l], OC = m->dims[l + 1];
+        const rm_lowp_plan *full = rm_lowp_plan_get(0, 1, BF16_TILE_ROWS, OC, C, C, C, OC, RM_LOWP_BIAS | RM_LOWP_PACKED_B);
+        if (!full) return -1;
+        if (!rm_lowp_plan_packed(full)) continue;
+        size_t bytes = (rm_lowp_packed_b_bytes(full) + 63) / 64 * 64;
+        if (!(ws->low_packed[l] = aligned_alloc(64, bytes)))
+            return rm_errorf("out of memory: %zu MiB of packed bf16 weights for scoring", bytes >> 20);
+        if (rm_lowp_pack_b(full, lowp_at(ws->low_weights, m->weight_offset[l]), ws->low_packed[l]) != 0) return -1;
+    }
+    return 0;
+}
+
 int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, const void *X_low, int B,
                         float *scores, int frozen)
 {
@@ -214,14 +236,18 @@ int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, c
         !(ws->low_act[0] = rm_alloc((size_t)ws->capacity * (size_t)m->dims[0], ws->low_elem, "bf16 copy of the batch")))
         return -1;
     ws->low_input = X_low ? X_low : ws->low_act[0]; /* what the backward's first layer reads */
-    if (!frozen || ws->low_weights_of != m->params) rm_mlp_bf16_round(ws->low_weights, m->params, m->n_params);
+    if (!frozen || ws->low_weights_of != m->params) {
+        rm_mlp_bf16_round(ws->low_weights, m->params, m->n_params);
+        ws->low_weights_of = NULL;
+        if (frozen && pack_frozen_weights(m, ws) != 0) return -1;
+    }
     ws->low_weights_of = frozen ? m->params : NULL;
     const float *inp = X;
     for (int l = 0; l < m->n_layers; l++) {
         layer_job job = {m, ws, inp, l == 0 ? X_low : NULL, l == m->n_layers - 1 ? scores : ws->act[l + 1], B, l,
                          {NULL, NULL}};
         if (is_product_layer(m, l)) {
-            if (plan_forward(&job.plans, m, l, B) != 0) return -1;
+            if (plan_forward(&job.plans, m, l, B, frozen && ws->low_packed[l]) != 0) return -1;
             rm_tiled_run(forward_tile, &job, tile_count(B));
         } else {
             rm_tiled_run(head_tile, &job, tile_count(B));

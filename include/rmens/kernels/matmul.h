@@ -39,6 +39,13 @@ void rm_lowp_round_rows(void *dst, size_t ld_dst, const float *src, size_t ld_sr
 
 /* How a product writes C. */
 enum { RM_LOWP_OVERWRITE = 0, RM_LOWP_ACCUMULATE = 1, RM_LOWP_BIAS = 2 /* C = product + bias row */ };
+/* Or-ed into the mode: B is used by many products (frozen weights), so read it in the
+ * layout the kernel wants, made once by rm_lowp_pack_b, instead of the kernel repacking the
+ * kept B inside every product. The layout depends on B's shape alone (not on M), so one
+ * packed copy serves full and tail tiles. Where the backend takes no packed B for a shape
+ * the plan reads B as kept: rm_lowp_plan_packed says which to pass. Same bits either way
+ * (the kernel packs a kept B into this layout itself; tests/model/test_bf16.c checks). */
+enum { RM_LOWP_PACKED_B = 8 };
 
 /* A planned product  C (M,N) = op(A) (M,K) @ op(B) (K,N)  [+ C | + bias (N) per row]:
  * A row-major (M,K) with leading dimension lda, or transposed (stored (K,M));
@@ -52,6 +59,13 @@ const rm_lowp_plan *rm_lowp_plan_get(int trans_a, int trans_b, int M, int N, int
  * (fp32, N) for RM_LOWP_BIAS plans, else NULL. */
 void rm_lowp_run(const rm_lowp_plan *plan, const void *A, const void *B, const float *bias, float *C);
 
+/* Whether the plan reads B packed (rm_lowp_pack_b) rather than as kept. */
+int rm_lowp_plan_packed(const rm_lowp_plan *plan);
+/* Bytes of a packed B for a packed plan, 0 otherwise. */
+size_t rm_lowp_packed_b_bytes(const rm_lowp_plan *plan);
+/* packed (rm_lowp_packed_b_bytes, 64-byte aligned) = B (as kept: trans_b, ldb) in the
+ * plan's layout; on the calling thread. -1 with an error. */
+int rm_lowp_pack_b(const rm_lowp_plan *plan, const void *B, void *packed);
 /* The oneDNN implementation name of a reference-shape plan ("" if none). */
 const char *rm_lowp_kernel_name(void);
 

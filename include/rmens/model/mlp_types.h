@@ -32,6 +32,8 @@ typedef struct {
     void *low_grad[2];             /* output gradients of product layers, [capacity, max width] */
     size_t low_elem;               /* bytes per element of the above */
     const float *low_weights_of;   /* rm_mlp_forward_frozen: the parameters low_weights hold */
+    void *low_packed[RM_MAX_LAYERS]; /* frozen weights of product layer l in the kernel's layout
+                                        (rm_lowp_pack_b), or NULL: the products read low_weights */
     const void *low_input;         /* the last forward's rounded batch (low_act[0] or prepared rows) */
 } rm_mlp_workspace;
 
