@@ -68,6 +68,23 @@ static void gather_pairs(float *X, const float *embeddings, size_t dim, const rm
     rm_tiled_run(gather_piece, &job, (int)((n + GATHER_PAIRS - 1) / GATHER_PAIRS));
 }
 
+/* The 2n scores of pairs ids[0..n) (winners, then losers) into b->scores: from the rows
+ * rounded once (b->rows) when the first product runs in bf16, else from the fp32 rows.
+ * The backward that follows takes batch_rows(b). */
+static void score_pairs(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
+                        const uint32_t *ids, size_t n)
+{
+    if (b->rows.table) {
+        rm_train_rows_gather(&b->rows, b->X_low, ids, n);
+        rm_mlp_forward_rounded(mlp, &b->ws, b->X_low, (int)(2 * n), b->scores);
+    } else {
+        gather_pairs(b->X, data->embeddings, data->dim, pairs, ids, n);
+        rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * n), b->scores);
+    }
+}
+
+static const float *batch_rows(const train_buffers *b) { return b->rows.table ? NULL : b->X; }
+
 /* Summed objective over 2n scores (winners then losers) with dscores; labels for clf. */
 static double objective_loss(int clf, const float *scores, size_t n, float *dscores, float *labels)
 {
@@ -135,6 +152,8 @@ static void buffers_free(train_buffers *b)
     rm_mlp_workspace_free(&b->ws);
     rm_adam_free(&b->adam);
     free(b->X);
+    free(b->X_low);
+    rm_train_rows_free(&b->rows);
     free(b->scores);
     free(b->dscores);
     free(b->labels);
@@ -169,8 +188,7 @@ static void validate_share(const rm_mlp *mlp, train_buffers *b, const rm_train_d
     for (int e = 0; e < 2 * b->heads; e++) sums[e] = 0;
     for (size_t start = 0; start < n; start += chunk) {
         size_t count = n - start < chunk ? n - start : chunk;
-        gather_pairs(b->X, data->embeddings, data->dim, pairs, ids + start, count);
-        rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * count), b->scores);
+        score_pairs(mlp, b, data, pairs, ids + start, count);
         for (int e = 0; e < b->heads; e++) {
             float *col = (float *)head_column(b, count, e);
             for (size_t i = 0; i < count; i++) sums[2 * e + 1] += col[i] > col[count + i];
@@ -276,8 +294,7 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
     b->grads[n_params] = 0;
     b->grads[n_params + 1] = stop_request;
     if (mine > 0) {
-        gather_pairs(b->X, data->embeddings, data->dim, pairs, b->batch_ids, mine);
-        rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * mine), b->scores);
+        score_pairs(mlp, b, data, pairs, b->batch_ids, mine);
         /* d(mean loss over the whole minibatch): every rank divides by the full size, so
          * the Allreduce sum is the gradient of the minibatch mean. */
         const float scale = (float)(1.0 / ((r->clf ? 2.0 : 1.0) * (double)n_step));
@@ -288,7 +305,7 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
         } else {
             loss = heads_objective(b, r, mine, scale, b->grads + n_params + 2);
         }
-        rm_mlp_backward_pairs(mlp, &b->ws, b->X, (int)(2 * mine), b->dscores, b->grads);
+        rm_mlp_backward_pairs(mlp, &b->ws, batch_rows(b), (int)(2 * mine), b->dscores, b->grads);
         /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero, but
          * the float sum of +g and -g is not, and Adam would turn that round-off into
          * lr-sized random steps (an arbitrary drift of every score). */
@@ -435,6 +452,9 @@ static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *controls,
              allocate_buffers(b, u->mlp, u->out, u->heads, u->n_list, u->n_val, &u->r, u->data->dim, u->share_cap,
                               u->epochs) != 0 ||
              rm_member_lists_of(cfg, u->pairs, u->index, u->heads == 1, b->train_ids, b->val_ids) != 0;
+    if (!failed) failed = rm_train_rows_create(&b->rows, u->mlp, u->data, u->pairs) != 0;
+    if (!failed && b->rows.table)
+        failed = !(b->X_low = rm_alloc(2 * u->share_cap * u->data->dim, b->rows.elem, "minibatch rows (bf16)"));
     if (!failed && u->heads > 1 && strcmp(cfg->ensemble_data, "bootstrap") == 0) {
         b->head_weights = rm_alloc((size_t)u->heads * u->n_list, sizeof(float), "heads' bootstrap weights");
         b->batch_pos = rm_alloc(u->share_cap, sizeof(uint32_t), "minibatch list positions");

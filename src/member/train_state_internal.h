@@ -9,6 +9,7 @@
 #include "rmens/member/member.h"
 #include "rmens/member/train_state.h"
 #include "rmens/member/pairs.h"
+#include "train_rows.h"
 
 /* Everything the training loop allocates, freed in one place. */
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
     uint32_t *batch_pos;  /* [share_cap] list positions of batch_ids (with head_weights) */
     float *batch_weights; /* [heads][share_cap] the step's pairs' weights (with head_weights) */
     float *column, *dcolumn; /* [rows_cap] one head's scores and their gradients */
+    rm_train_rows rows;   /* bf16: the pairs' rows rounded once (train_rows.h); rows.table NULL: fp32 X */
+    void *X_low;          /* [rows_cap, dim] the step's rows gathered from rows.table */
 } train_buffers;
 
 /* The rules of the loop (train.*, pairs.both_orders, ensemble.data, model.objective). */

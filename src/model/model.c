@@ -166,6 +166,20 @@ void rm_mlp_forward_again(const rm_mlp *m, rm_mlp_workspace *ws, const float *X,
     else if (rm_mlp_bf16_forward(m, ws, X, NULL, B, scores, 0) != 0) bf16_failed();
 }
 
+int rm_mlp_takes_rounded_rows(const rm_mlp *m)
+{
+    return bf16_products() && m->n_layers > 1 && m->dims[1] > 1; /* the first layer is a bf16 product */
+}
+
+void rm_mlp_forward_rounded(const rm_mlp *m, rm_mlp_workspace *ws, const void *X_low, int B, float *scores)
+{
+    if (!rm_mlp_takes_rounded_rows(m) || !X_low) {
+        fprintf(stderr, "rmens: error: internal: rm_mlp_forward_rounded without a bf16 first layer or rows\n");
+        abort();
+    }
+    if (rm_mlp_bf16_forward(m, ws, NULL, X_low, B, scores, 0) != 0) bf16_failed();
+}
+
 int rm_mlp_input_create(rm_mlp_input *in, size_t max_values)
 {
     memset(in, 0, sizeof *in);

@@ -13,7 +13,13 @@
  *  3. the bf16 MLP (forward and backward) against the fp32 one on the same data: scores and
  *     gradients agree to bf16 accuracy (this catches wiring errors: a wrong operand, a
  *     missing ReLU, a tail tile skipped), and the oneDNN and emulated MLPs agree closely;
- *  4. results do not depend on the thread count (1 vs 2 vs 3 threads, bitwise). */
+ *  4. results do not depend on the thread count (1 vs 2 vs 3 threads, bitwise);
+ *  5. training on rows rounded once (rm_mlp_forward_rounded, then the backward with X = NULL,
+ *     as src/member/train_rows.c feeds it) gives the scores and gradients of the fp32 rows,
+ *     bitwise;
+ *  6. scoring with frozen weights (rm_mlp_forward_frozen: oneDNN reads them packed in its
+ *     kernel's layout, made once) gives the training forward's scores bitwise, full and
+ *     tail tiles, on its first call and on the calls that reuse the packed copy. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +231,47 @@ static void free_result(mlp_result *r)
     free(r->grads);
 }
 
+static void check_rounded_rows(const rm_mlp *m, const float *X, int B, const mlp_result *want, const char *backend)
+{
+    if (!rm_mlp_takes_rounded_rows(m)) {
+        printf("MLP %d-%d-...: first layer not a bf16 product, trained on fp32 rows\n", m->dims[0], m->dims[1]);
+        return;
+    }
+    rm_mlp_workspace ws;
+    CHECK(rm_mlp_workspace_create(&ws, m, B) == 0);
+    void *low = malloc((size_t)B * (size_t)m->dims[0] * rm_lowp_size());
+    rm_lowp_round(low, X, (size_t)B * (size_t)m->dims[0]);
+    mlp_result got = {malloc((size_t)B * sizeof(float)), calloc(m->n_params, sizeof(float))};
+    float *dscores = malloc((size_t)B * sizeof(float));
+    rm_mlp_forward_rounded(m, &ws, low, B, got.scores);
+    rm_bt_loss(got.scores, B / 2, dscores, NULL);
+    rm_mlp_backward_pairs(m, &ws, NULL, B, dscores, got.grads);
+    CHECK(same_bits(&got, want, m, B));
+    printf("MLP %d-...-1 B %d, %s: trained on rows rounded once = on the fp32 rows, bitwise\n", m->dims[0], B, backend);
+    free_result(&got);
+    free(dscores);
+    free(low);
+    rm_mlp_workspace_free(&ws);
+}
+
+static void check_frozen_scores(const rm_mlp *m, const float *X, int B, const float *want, const char *backend)
+{
+    rm_mlp_workspace ws;
+    CHECK(rm_mlp_workspace_create(&ws, m, B) == 0);
+    float *got = malloc((size_t)B * sizeof(float));
+    for (int call = 0; call < 2; call++) {
+        memset(got, 0, (size_t)B * sizeof(float));
+        rm_mlp_forward_frozen(m, &ws, X, NULL, B, got);
+        CHECK(memcmp(got, want, (size_t)B * sizeof(float)) == 0);
+    }
+    int packed = 0;
+    for (int l = 0; l < m->n_layers; l++) packed += ws.low_packed[l] != NULL;
+    printf("MLP %d-...-1 B %d, %s: frozen scoring (%d layer(s) read packed weights) = the forward, bitwise\n",
+           m->dims[0], B, backend, packed);
+    free(got);
+    rm_mlp_workspace_free(&ws);
+}
+
 static void check_mlp(int dim, const int *hidden, int n_hidden, int B, int have_onednn)
 {
     rm_mlp m;
@@ -251,6 +298,8 @@ static void check_mlp(int dim, const int *hidden, int n_hidden, int B, int have_
          * wiring error (wrong operand, lost ReLU, skipped tile) is O(1). */
         CHECK(es < 2e-2 && eg < 0.15);
         CHECK(es > 0);                 /* and they really ran in bf16 */
+        check_frozen_scores(&m, X, B, bf16[k].scores, k ? "oneDNN" : "emulated");
+        check_rounded_rows(&m, X, B, &bf16[k], k ? "oneDNN" : "emulated");
         /* bitwise the same for 1 and 3 threads */
         for (int threads = 1; threads <= 3; threads += 2) {
             rm_tiled_set_threads(threads);

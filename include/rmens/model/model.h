@@ -75,8 +75,15 @@ void rm_mlp_forward_frozen(const rm_mlp *m, rm_mlp_workspace *ws, const float *X
  * the block is packed for the first layer's product once (repacked if another forward
  * came in between). The bits are the same as rm_mlp_forward's. */
 void rm_mlp_forward_again(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, float *scores);
+/* Training on rows kept rounded for the products: where the first layer's product runs in
+ * bf16 (rm_mlp_takes_rounded_rows), a caller that scores the same rows at every step may
+ * round them once (rm_lowp_round, the backend's form) and pass them here instead of the
+ * fp32 rows; the backward that follows then takes X = NULL. Rounding is per value, so the
+ * bits are those of rm_mlp_forward on the fp32 rows. */
+int rm_mlp_takes_rounded_rows(const rm_mlp *m);
+void rm_mlp_forward_rounded(const rm_mlp *m, rm_mlp_workspace *ws, const void *X_low, int B, float *scores);
 /* grads[n_params] += d loss / d params, given dscores[B] = d loss / d scores and the
- * activations of the last forward on the same X. */
+ * activations of the last forward on the same X (NULL after rm_mlp_forward_rounded). */
 void rm_mlp_backward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, int B, const float *dscores, float *grads);
 /* The same for B = 2n rows that are n pairs: row i and row n+i are the two sides of pair i
  * (winners first, then losers). Bias gradients add each pair's two rows first, so that a
