@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -170,4 +171,18 @@ int rm_mkdir_p(const char *path)
         rc = rm_errorf("cannot create directory '%s': %s", buf, strerror(errno));
     free(buf);
     return rc;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+void rm_populate_pages(void *addr, size_t bytes)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || bytes == 0) return;
+    /* whole pages inside the range: the neighbours' pages are theirs to fill */
+    uintptr_t begin = ((uintptr_t)addr + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t end = ((uintptr_t)addr + bytes) / (uintptr_t)page * (uintptr_t)page;
+    if (end > begin) (void)madvise((void *)begin, end - begin, MADV_POPULATE_WRITE);
 }

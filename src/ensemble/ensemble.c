@@ -79,6 +79,7 @@ int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MP
     size_t p0, p1;
     rm_partition(tr->n_prompts, node_size, node_rank, &p0, &p1);
     size_t row = tr->n_responses * dim;
+    rm_populate_pages(ns->embeddings + p0 * row, (p1 - p0) * row * sizeof(float));
     rc = rm_store_read_view_embeddings(store, view, RM_SPLIT_TRAIN, p0, p1, ns->embeddings + p0 * row);
     if (rm_all_ok(comm, rc) != 0) return -1;
     rc = rm_store_read_rewards(store, RM_SPLIT_TRAIN, p0, p1, ns->rewards + p0 * tr->n_responses);
