@@ -207,22 +207,37 @@ static void head_tile(const void *p, int t)
     if (l < m->n_layers - 1) relu_forward(out, (size_t)rows * (size_t)OC);
 }
 
-/* Frozen weights (scoring) in the kernel's own layout, once per workspace and parameters:
- * a layer whose full-tile product takes no packed B keeps reading low_weights. */
-static int pack_frozen_weights(const rm_mlp *m, rm_mlp_workspace *ws)
+/* A forward of at least this many tiles packs the weights it has just rounded even though
+ * they change at the next step (training's minibatches): one reorder of the weights
+ * against each tile's own repacking of them inside the product. */
+#define PACK_MIN_TILES 16
+
+/* The weights in the kernel's own layout (on = 1): once per workspace and parameters when
+ * frozen (scoring), once per call for large training batches; on = 0 drops them, so that
+ * no product reads a copy of older weights. A layer whose full-tile product takes no
+ * packed B keeps reading low_weights. The buffers are kept from call to call. */
+static int pack_weights(const rm_mlp *m, rm_mlp_workspace *ws, int on)
 {
     for (int l = 0; l < m->n_layers; l++) {
-        free(ws->low_packed[l]);
-        ws->low_packed[l] = NULL;
-        if (!is_product_layer(m, l)) continue;
-        int C = m->dims[l], OC = m->dims[l + 1];
-        const rm_lowp_plan *full = rm_lowp_plan_get(0, 1, BF16_TILE_ROWS, OC, C, C, C, OC, RM_LOWP_BIAS | RM_LOWP_PACKED_B);
-        if (!full) return -1;
-        if (!rm_lowp_plan_packed(full)) continue;
+        const rm_lowp_plan *full = NULL;
+        if (on && is_product_layer(m, l)) {
+            int C = m->dims[l], OC = m->dims[l + 1];
+            full = rm_lowp_plan_get(0, 1, BF16_TILE_ROWS, OC, C, C, C, OC, RM_LOWP_BIAS | RM_LOWP_PACKED_B);
+            if (!full) return -1;
+        }
+        if (!rm_lowp_plan_packed(full)) {
+            free(ws->low_packed[l]);
+            ws->low_packed[l] = NULL;
+            continue;
+        }
         size_t bytes = (rm_lowp_packed_b_bytes(full) + 63) / 64 * 64;
-        if (!(ws->low_packed[l] = aligned_alloc(64, bytes)))
-            return rm_errorf("out of memory: %zu MiB of packed bf16 weights for scoring", bytes >> 20);
-        if (rm_lowp_pack_b(full, lowp_at(ws->low_weights, m->weight_offset[l]), ws->low_packed[l]) != 0) return -1;
+        if (!ws->low_packed[l] && !(ws->low_packed[l] = aligned_alloc(64, bytes)))
+            return rm_errorf("out of memory: %zu MiB of packed bf16 weights", bytes >> 20);
+        if (rm_lowp_pack_b(full, lowp_at(ws->low_weights, m->weight_offset[l]), ws->low_packed[l]) != 0) {
+            free(ws->low_packed[l]);
+            ws->low_packed[l] = NULL;
+            return -1;
+        }
     }
     return 0;
 }
@@ -239,7 +254,7 @@ int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, c
     if (!frozen || ws->low_weights_of != m->params) {
         rm_mlp_bf16_round(ws->low_weights, m->params, m->n_params);
         ws->low_weights_of = NULL;
-        if (frozen && pack_frozen_weights(m, ws) != 0) return -1;
+        if (pack_weights(m, ws, frozen || tile_count(B) >= PACK_MIN_TILES) != 0) return -1;
     }
     ws->low_weights_of = frozen ? m->params : NULL;
     const float *inp = X;
@@ -247,7 +262,7 @@ int rm_mlp_bf16_forward(const rm_mlp *m, rm_mlp_workspace *ws, const float *X, c
         layer_job job = {m, ws, inp, l == 0 ? X_low : NULL, l == m->n_layers - 1 ? scores : ws->act[l + 1], B, l,
                          {NULL, NULL}};
         if (is_product_layer(m, l)) {
-            if (plan_forward(&job.plans, m, l, B, frozen && ws->low_packed[l]) != 0) return -1;
+            if (plan_forward(&job.plans, m, l, B, ws->low_packed[l] != NULL) != 0) return -1;
             rm_tiled_run(forward_tile, &job, tile_count(B));
         } else {
             rm_tiled_run(head_tile, &job, tile_count(B));

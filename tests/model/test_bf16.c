@@ -17,7 +17,9 @@
  *  5. training on rows rounded once (rm_mlp_forward_rounded, then the backward with X = NULL,
  *     as src/member/train_rows.c feeds it) gives the scores and gradients of the fp32 rows,
  *     bitwise;
- *  6. scoring with frozen weights (rm_mlp_forward_frozen: oneDNN reads them packed in its
+ *  6. a training forward of 16 tiles or more (weights packed for that call) gives, bitwise,
+ *     the scores of the same rows scored one tile at a time (weights read as kept);
+ *  7. scoring with frozen weights (rm_mlp_forward_frozen: oneDNN reads them packed in its
  *     kernel's layout, made once) gives the training forward's scores bitwise, full and
  *     tail tiles, on its first call and on the calls that reuse the packed copy. */
 #include <math.h>
@@ -231,6 +233,25 @@ static void free_result(mlp_result *r)
     free(r->grads);
 }
 
+static void check_large_batch(const rm_mlp *m, const char *backend)
+{
+    const int B = 16 * 256, tile = 256; /* PACK_MIN_TILES tiles of BF16_TILE_ROWS */
+    float *X = random_floats((size_t)B * (size_t)m->dims[0], 901, 1.0);
+    float *whole = malloc((size_t)B * sizeof(float)), *tiles = malloc((size_t)B * sizeof(float));
+    rm_mlp_workspace ws;
+    CHECK(rm_mlp_workspace_create(&ws, m, B) == 0);
+    rm_mlp_forward(m, &ws, X, B, whole);
+    int packed = 0;
+    for (int l = 0; l < m->n_layers; l++) packed += ws.low_packed[l] != NULL;
+    for (int r = 0; r < B; r += tile) rm_mlp_forward(m, &ws, X + (size_t)r * (size_t)m->dims[0], tile, tiles + r);
+    for (int l = 0; l < m->n_layers; l++) CHECK(ws.low_packed[l] == NULL); /* small calls read the weights as kept */
+    CHECK(memcmp(whole, tiles, (size_t)B * sizeof(float)) == 0);
+    printf("MLP %d-...-1 B %d, %s: training forward (%d layer(s) packed for the call) = tile by tile, bitwise\n",
+           m->dims[0], B, backend, packed);
+    rm_mlp_workspace_free(&ws);
+    free(X), free(whole), free(tiles);
+}
+
 static void check_rounded_rows(const rm_mlp *m, const float *X, int B, const mlp_result *want, const char *backend)
 {
     if (!rm_mlp_takes_rounded_rows(m)) {
@@ -300,6 +321,7 @@ static void check_mlp(int dim, const int *hidden, int n_hidden, int B, int have_
         CHECK(es > 0);                 /* and they really ran in bf16 */
         check_frozen_scores(&m, X, B, bf16[k].scores, k ? "oneDNN" : "emulated");
         check_rounded_rows(&m, X, B, &bf16[k], k ? "oneDNN" : "emulated");
+        if (dim == 2048) check_large_batch(&m, k ? "oneDNN" : "emulated");
         /* bitwise the same for 1 and 3 threads */
         for (int threads = 1; threads <= 3; threads += 2) {
             rm_tiled_set_threads(threads);
