@@ -18,6 +18,7 @@
 #include "rmens/base/common.h"
 #include "rmens/model/optim.h"
 #include "rmens/base/parallel.h"
+#include "rmens/base/progress.h"
 #include "rmens/base/rng.h"
 #include "rmens/member/trunk.h"
 #include "rmens/member/shared_init.h"
@@ -74,13 +75,41 @@ static void gather_pairs(float *X, const float *embeddings, size_t dim, const rm
 static void score_pairs(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
                         const uint32_t *ids, size_t n)
 {
-    if (b->rows.table) {
-        rm_train_rows_gather(&b->rows, b->X_low, ids, n);
-        rm_mlp_forward_rounded(mlp, &b->ws, b->X_low, (int)(2 * n), b->scores);
-    } else {
-        gather_pairs(b->X, data->embeddings, data->dim, pairs, ids, n);
-        rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * n), b->scores);
-    }
+    double t0 = rm_now();
+    if (b->rows.table) rm_train_rows_gather(&b->rows, b->X_low, ids, n);
+    else gather_pairs(b->X, data->embeddings, data->dim, pairs, ids, n);
+    double t1 = rm_now();
+    if (b->rows.table) rm_mlp_forward_rounded(mlp, &b->ws, b->X_low, (int)(2 * n), b->scores);
+    else rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * n), b->scores);
+    b->phase[PHASE_GATHER] += t1 - t0;
+    b->phase[PHASE_FORWARD] += rm_now() - t1;
+}
+
+/* A phase's seconds since *t, added to b->phase[k]; *t moves to now. */
+static void phase_add(train_buffers *b, int k, double *t)
+{
+    double now = rm_now();
+    b->phase[k] += now - *t;
+    *t = now;
+}
+
+/* The per-member line: where the time went, so that a slow phase shows without a profiler. */
+static void phase_report(const train_buffers *b, int index, int heads)
+{
+    static const char *names[N_PHASES] = {"set-up",   "gather", "forward",    "objective",       "backward",
+                                          "gradient sum", "Adam",   "validation", "kept weights and standardisation"};
+    double total = 0;
+    for (int k = 0; k < N_PHASES; k++) total += b->phase[k];
+    if (!(total > 0)) return;
+    char line[512];
+    int world_rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    int used = snprintf(line, sizeof line, "[rank %d] %s %d time %.1f s:", world_rank,
+                        heads > 1 ? "shared trunk of members 0 .." : "member", heads > 1 ? heads - 1 : index, total);
+    for (int k = 0; k < N_PHASES && used > 0 && (size_t)used < sizeof line; k++)
+        used += snprintf(line + used, sizeof line - (size_t)used, "%s %s %.1f%%", k ? "," : "", names[k],
+                         100.0 * b->phase[k] / total);
+    rm_infof("%s", line);
 }
 
 static const float *batch_rows(const train_buffers *b) { return b->rows.table ? NULL : b->X; }
@@ -295,6 +324,7 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
     b->grads[n_params + 1] = stop_request;
     if (mine > 0) {
         score_pairs(mlp, b, data, pairs, b->batch_ids, mine);
+        double t = rm_now();
         /* d(mean loss over the whole minibatch): every rank divides by the full size, so
          * the Allreduce sum is the gradient of the minibatch mean. */
         const float scale = (float)(1.0 / ((r->clf ? 2.0 : 1.0) * (double)n_step));
@@ -305,7 +335,9 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
         } else {
             loss = heads_objective(b, r, mine, scale, b->grads + n_params + 2);
         }
+        phase_add(b, PHASE_OBJECTIVE, &t);
         rm_mlp_backward_pairs(mlp, &b->ws, batch_rows(b), (int)(2 * mine), b->dscores, b->grads);
+        phase_add(b, PHASE_BACKWARD, &t);
         /* Under BT the output bias cancels in r_w - r_l: its gradient is exactly zero, but
          * the float sum of +g and -g is not, and Adam would turn that round-off into
          * lr-sized random steps (an arbitrary drift of every score). */
@@ -315,13 +347,16 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
     }
     /* Every rank sees the same total loss and so stops together on a NaN. */
     const int extra = 2 + (b->heads > 1 ? b->heads : 0);
+    double t = rm_now();
     if (size > 1 &&
         MPI_Allreduce(MPI_IN_PLACE, b->grads, (int)(n_params + (size_t)extra), MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS)
         return rm_errorf("member %d: MPI_Allreduce of the gradient failed", index);
+    phase_add(b, PHASE_SUM, &t);
     *batch_loss = b->grads[n_params];
     if (!isfinite(*batch_loss)) return 0; /* the caller names the minibatch */
     if (r->l2 > 0) add_l2(mlp, b->grads, r->l2);
     rm_adam_step_clear(&b->adam, mlp->params, b->grads, lr, weight_decay);
+    phase_add(b, PHASE_ADAM, &t);
     return 0;
 }
 
@@ -521,7 +556,9 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
     const uint64_t seed = rm_member_seed((uint64_t)cfg->seed, index);
     train_buffers b;
     loop_state ls = {INFINITY, 0, 0, 0, 0};
+    const double t_setup = rm_now();
     if (unit_setup(&u, &b, controls, &ls) != 0) goto fail;
+    b.phase[PHASE_SETUP] = rm_now() - t_setup;
     const size_t n_params = u.mlp->n_params, steps = (n_list + batch - 1) / batch;
     /* entries one epoch trains on: the loss is their mean (per pair for bt, per item for
      * clf, as the reference's BCE losses average; validation is normalised the same way) */
@@ -569,8 +606,12 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
                 return 0;
             }
         }
+        /* validation's own gather and forward count as validation, not as training's */
+        const double t_val = rm_now(), gathered = b.phase[PHASE_GATHER], forwarded = b.phase[PHASE_FORWARD];
         if (validate_epoch(u.mlp, &b, data, pairs, u.n_val, &u.r, u.share_cap, group, u.rank, u.size, index, val_sums) != 0)
             goto fail_losses;
+        b.phase[PHASE_VALIDATION] += rm_now() - t_val;
+        b.phase[PHASE_GATHER] = gathered, b.phase[PHASE_FORWARD] = forwarded;
         int stop = record_epoch(&u, &b, &ls, epoch, head_train, val_sums);
         double seconds = rm_now() - t_epoch;
         ls.train_time += seconds;
@@ -584,7 +625,10 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
         if (stop) break;
     }
     free(head_train);
+    const double t_finish = rm_now();
     if (unit_finish(&u, &b) != 0) goto fail;
+    b.phase[PHASE_FINISH] = rm_now() - t_finish;
+    if (u.rank == 0) phase_report(&b, index, heads);
     buffers_free(&b);
     rm_mlp_free(&u.unit);
     free(u.mean_val);

@@ -11,6 +11,21 @@
 #include "rmens/member/pairs.h"
 #include "train_rows.h"
 
+/* Where a member's training time goes (the per-member line "time: ..."): wall seconds of
+ * each phase on this rank, timed around the calls. */
+enum {
+    PHASE_SETUP,       /* model, lists, buffers, the rounded rows */
+    PHASE_GATHER,      /* the minibatch's rows */
+    PHASE_FORWARD,
+    PHASE_OBJECTIVE,   /* loss and its gradient w.r.t. the scores */
+    PHASE_BACKWARD,
+    PHASE_SUM,         /* the gradient's Allreduce over the member's ranks */
+    PHASE_ADAM,
+    PHASE_VALIDATION,
+    PHASE_FINISH,      /* the kept weights, standardisation over the train responses */
+    N_PHASES
+};
+
 /* Everything the training loop allocates, freed in one place. */
 typedef struct {
     rm_mlp_workspace ws;
@@ -33,6 +48,7 @@ typedef struct {
     float *column, *dcolumn; /* [rows_cap] one head's scores and their gradients */
     rm_train_rows rows;   /* bf16: the pairs' rows rounded once (train_rows.h); rows.table NULL: fp32 X */
     void *X_low;          /* [rows_cap, dim] the step's rows gathered from rows.table */
+    double phase[N_PHASES]; /* seconds per phase (enum above) */
 } train_buffers;
 
 /* The rules of the loop (train.*, pairs.both_orders, ensemble.data, model.objective). */
