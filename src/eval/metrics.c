@@ -237,11 +237,16 @@ int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes)
     memset(t, 0, sizeof *t);
     t->K = K;
     t->n_sizes = n_sizes;
-    size_t cells;
-    if (rm_size_mul(K, (size_t)(n_sizes > 0 ? n_sizes : 1), &cells, "best-of-n table") != 0) return -1;
+    t->n_groups = (n_sizes + RM_BON_LANES - 1) / RM_BON_LANES;
+    size_t cells, lane_cells;
+    if (rm_size_mul(K, (size_t)(n_sizes > 0 ? n_sizes : 1), &cells, "best-of-n table") != 0 ||
+        rm_size_mul3((size_t)(t->n_groups > 0 ? t->n_groups : 1), K, RM_BON_LANES, &lane_cells, "best-of-n table") != 0)
+        return -1;
     t->win = rm_alloc(cells, sizeof(double), "best-of-n table");
     t->first = rm_alloc((size_t)(n_sizes > 0 ? n_sizes : 1), sizeof(size_t), "best-of-n table");
-    if (!t->win || !t->first) {
+    t->by_position = rm_calloc(lane_cells, sizeof(double), "best-of-n table");
+    t->group_first = rm_alloc((size_t)(t->n_groups > 0 ? t->n_groups : 1), sizeof(size_t), "best-of-n table");
+    if (!t->win || !t->first || !t->by_position || !t->group_first) {
         rm_bon_table_free(t);
         return -1;
     }
@@ -251,6 +256,10 @@ int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes)
         size_t first = 0;
         while (first + 1 < K && win[first] == 0.0) first++;
         t->first[j] = first;
+        size_t group = (size_t)j / RM_BON_LANES, lane = (size_t)j % RM_BON_LANES;
+        double *lanes = t->by_position + group * K * RM_BON_LANES;
+        for (size_t i = 0; i < K; i++) lanes[i * RM_BON_LANES + lane] = win[i];
+        if (lane == 0 || first < t->group_first[group]) t->group_first[group] = first;
     }
     return 0;
 }
@@ -259,10 +268,50 @@ void rm_bon_table_free(rm_bon_table *t)
 {
     free(t->win);
     free(t->first);
+    free(t->by_position);
+    free(t->group_first);
     memset(t, 0, sizeof *t);
 }
 
-void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out)
+/* Whether every value of v[0..n) is finite (v - v is 0 then, NaN for an infinity or NaN). */
+static int all_finite(const double *v, size_t n)
+{
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) finite &= v[i] - v[i] == 0.0;
+    return finite;
+}
+
+/* The sums of rm_bon_expected of RM_BON_LANES sizes side by side, for a and (if not NULL)
+ * b. Each size's sum is one chain of fused multiply-adds whose every step waits for the
+ * previous one (4 cycles), and one size at a time that latency was all the cost; the
+ * chains of a group are independent, so here they advance together. Each lane is still
+ * its size's own chain in order: from group_first to its own first it adds
+ * fma(0, x, +0) = +0 (x finite), the sum it starts from, and from there the same terms. */
+static void expect_group(const double *w, size_t i0, size_t K, const double *a, const double *b, double *sum_a,
+                         double *sum_b)
+{
+    double sa[RM_BON_LANES] = {0}, sb[RM_BON_LANES] = {0};
+    if (b) {
+        for (size_t i = i0; i < K; i++) {
+            const double *wi = w + i * RM_BON_LANES, ai = a[i], bi = b[i];
+            for (int l = 0; l < RM_BON_LANES; l++) {
+                sa[l] = BON_MULTIPLY_ADD(wi[l], ai, sa[l]);
+                sb[l] = BON_MULTIPLY_ADD(wi[l], bi, sb[l]);
+            }
+        }
+    } else {
+        for (size_t i = i0; i < K; i++) {
+            const double *wi = w + i * RM_BON_LANES, ai = a[i];
+            for (int l = 0; l < RM_BON_LANES; l++) sa[l] = BON_MULTIPLY_ADD(wi[l], ai, sa[l]);
+        }
+    }
+    memcpy(sum_a, sa, sizeof sa);
+    memcpy(sum_b, sb, sizeof sb);
+}
+
+/* One vector the old way, size by size: for values that are not all finite, where a
+ * skipped zero term (0 x inf = NaN) is not the same as an added one. */
+static void expect_each(const rm_bon_table *t, const double *golden_by_score, double *out)
 {
     /* rm_bon_expected itself, so that the sum compiles to the same instructions (whether
      * the compiler contracts it into fused multiply-adds or not), from the first non-zero
@@ -271,6 +320,35 @@ void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, d
         size_t first = t->first[j];
         out[j] = rm_bon_expected(t->win + (size_t)j * t->K + first, golden_by_score + first, t->K - first);
     }
+}
+
+void rm_bon_table_expect2(const rm_bon_table *t, const double *a, double *out_a, const double *b, double *out_b)
+{
+    if (t->n_groups == 0) return;
+    size_t K = t->K, from = t->group_first[0];
+    for (int g = 1; g < t->n_groups; g++) from = t->group_first[g] < from ? t->group_first[g] : from;
+    int finite_a = all_finite(a + from, K - from), finite_b = !b || all_finite(b + from, K - from);
+    if (!finite_a) expect_each(t, a, out_a);
+    if (!finite_b) expect_each(t, b, out_b);
+    if (!finite_a && (!b || !finite_b)) return;
+    if (!finite_a) { /* only b is left */
+        a = b, out_a = out_b;
+        b = NULL;
+    } else if (!finite_b) {
+        b = NULL;
+    }
+    for (int g = 0; g < t->n_groups; g++) {
+        double sum_a[RM_BON_LANES], sum_b[RM_BON_LANES];
+        expect_group(t->by_position + (size_t)g * K * RM_BON_LANES, t->group_first[g], K, a, b, sum_a, sum_b);
+        int lanes = t->n_sizes - g * RM_BON_LANES < RM_BON_LANES ? t->n_sizes - g * RM_BON_LANES : RM_BON_LANES;
+        memcpy(out_a + g * RM_BON_LANES, sum_a, (size_t)lanes * sizeof(double));
+        if (b) memcpy(out_b + g * RM_BON_LANES, sum_b, (size_t)lanes * sizeof(double));
+    }
+}
+
+void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out)
+{
+    rm_bon_table_expect2(t, golden_by_score, out, NULL, NULL);
 }
 
 /* ---- rank correlation ---- */
@@ -574,13 +652,13 @@ void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, co
     }
     if (n > 0) pick_figures(g, sorted, top, n, out);
     else out->pick_quantile = out->above_median = NAN;
+    double *score_by_score = NULL;
     if (proxy_bon) { /* the scores in ascending order: the proxy's "golden_by_score" */
-        double *score_by_score = s->values[2];
+        score_by_score = s->values[2];
         for (size_t i = 0; i < n; i++) score_by_score[i] = sorted[i].value;
-        rm_bon_table_expect(bon_table, score_by_score, proxy_bon);
     }
     count_discordant(g, sorted, n, s, &discordant, &joint_ties);
-    rm_bon_table_expect(bon_table, by_score, bon);
+    rm_bon_table_expect2(bon_table, by_score, bon, score_by_score, proxy_bon);
     out->spearman = rm_pearson(ranks, g->ranks, n);
     /* rm_pair_accuracy_counts with golden as x and score as y of rm_count_pairs */
     int64_t pairs = (int64_t)n * ((int64_t)n - 1) / 2;

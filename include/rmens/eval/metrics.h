@@ -69,11 +69,14 @@ double rm_bon_expected(const double *win, const double *golden_by_score, size_t 
 double rm_best_of_n(const double *score, const double *golden, size_t K, size_t n, rm_metric_scratch *s);
 
 /* The win probabilities of several n at once, for rm_bon_table_expect. */
+#define RM_BON_LANES 8 /* sizes n summed side by side: one AVX-512 register of doubles */
 typedef struct {
     size_t K;
-    int n_sizes;
+    int n_sizes, n_groups; /* n_groups: n_sizes in groups of RM_BON_LANES */
     double *win;   /* [n_sizes][K] rm_bon_win_probabilities */
     size_t *first; /* [n_sizes] first non-zero win: the terms below it add exact zeros */
+    double *by_position; /* [n_groups][K][RM_BON_LANES] win transposed, 0 in the padding lanes */
+    size_t *group_first; /* [n_groups] the smallest first of the group's sizes */
 } rm_bon_table;
 
 int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes);
@@ -81,6 +84,9 @@ void rm_bon_table_free(rm_bon_table *t);
 /* out[j] = rm_bon_expected(win_j, golden_by_score, K), bit for bit: the same sum without
  * its leading zero terms (which leave it unchanged). */
 void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out);
+/* The same for two vectors at once (out_b NULL: b is not used): the best-of-n of the
+ * golden rewards and its proxy share one pass over the table. */
+void rm_bon_table_expect2(const rm_bon_table *t, const double *a, double *out_a, const double *b, double *out_b);
 
 /* ---- rank correlation and pairwise order ---- */
 
