@@ -235,6 +235,12 @@ void rm_aggregate(const float *z, size_t member_stride, const int *members, int 
 
 /* Population standard deviation over the k members, per response. */
 void rm_member_std(const float *z, size_t member_stride, const int *members, int k, size_t K, double *out);
+/* Both moments those use, per response: mean[r], the mean aggregate itself, and ss[r], the
+ * sum of squared deviations from it, so that uwo (mean[r] - lambda * ss[r] / k) and the
+ * std (sqrt(ss[r] / k)) of one subset come from one pass, bit for bit rm_aggregate's and
+ * rm_member_std's. */
+void rm_member_moments(const float *z, size_t member_stride, const int *members, int k, size_t K, double *mean,
+                       double *ss);
 
 /* Pair sign masks of one prompt for the pair statistics: for each pair i < j (in the
  * order (0,1), (0,2), ..., (1,2), ...), `words` 64-bit words of bits by member: gt has
