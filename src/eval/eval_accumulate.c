@@ -185,7 +185,7 @@ static void prompt_shared(const rm_eval_plan *p, rm_eval_work *w, const float *z
     double *pair_slot = d + p->member_spearman_offset;
     for (int a = 0; a < E; a++)
         for (int b = a + 1; b < E; b++, pair_slot += 2)
-            add_mean(pair_slot, rm_pearson(w->member_ranks + (size_t)a * K, w->member_ranks + (size_t)b * K, K));
+            add_mean(pair_slot, rm_pearson_ranks(w->member_ranks + (size_t)a * K, w->member_ranks + (size_t)b * K, K));
     if (p->n_pair_columns > 0 && !p->pair_table) rm_pair_masks(z, member_stride, E, K, w->pair_gt, w->pair_eq);
 }
 

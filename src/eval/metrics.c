@@ -375,12 +375,49 @@ double rm_pearson(const double *a, const double *b, size_t n)
     return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
 }
 
+/* Up to this n every sum of rm_pearson over average ranks is exact (below 2^53 / 4). */
+#define PEARSON_RANKS_EXACT_MAX 100000
+
+double rm_pearson_ranks(const double *a, const double *b, size_t n)
+{
+    if (n < 2 || n > PEARSON_RANKS_EXACT_MAX) return rm_pearson(a, b, n);
+    /* Average ranks sum to n(n + 1) / 2 whatever the ties, so both means are (n + 1) / 2
+     * exactly; the deviations are halves of integers, their products quarters of
+     * integers, and every partial sum of them a multiple of 1/4 below n^3 / 12: exact. So
+     * rm_pearson's sums, taken in any order, are these, in 8 lanes here. */
+    double sum_aa[8] = {0}, sum_bb[8] = {0}, sum_ab[8] = {0}, centre = 0.5 * (double)(n + 1);
+    size_t blocked = n / 8 * 8;
+    for (size_t i = 0; i < blocked; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double da = a[i + (size_t)l] - centre, db = b[i + (size_t)l] - centre;
+            sum_aa[l] += da * da;
+            sum_bb[l] += db * db;
+            sum_ab[l] += da * db;
+        }
+    for (size_t i = blocked; i < n; i++) {
+        double da = a[i] - centre, db = b[i] - centre;
+        sum_aa[0] += da * da;
+        sum_bb[0] += db * db;
+        sum_ab[0] += da * db;
+    }
+    double saa = 0.0, sbb = 0.0, sab = 0.0;
+    for (int l = 0; l < 8; l++) {
+        saa += sum_aa[l];
+        sbb += sum_bb[l];
+        sab += sum_ab[l];
+    }
+    /* from here rm_pearson's own expressions */
+    if (saa <= 0.0 || sbb <= 0.0) return NAN;
+    double r = sab / sqrt(saa * sbb);
+    return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
+}
+
 double rm_spearman(const double *x, const double *y, size_t n, rm_metric_scratch *s)
 {
     double *rx = s->values[0], *ry = s->values[1];
     rm_average_ranks(x, n, rx, s);
     rm_average_ranks(y, n, ry, s);
-    return rm_pearson(rx, ry, n);
+    return rm_pearson_ranks(rx, ry, n);
 }
 
 /* Pairs within runs of equal values of a sorted sequence: sum of t(t-1)/2 over runs. */
@@ -659,7 +696,7 @@ void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, co
     }
     count_discordant(g, sorted, n, s, &discordant, &joint_ties);
     rm_bon_table_expect2(bon_table, by_score, bon, score_by_score, proxy_bon);
-    out->spearman = rm_pearson(ranks, g->ranks, n);
+    out->spearman = rm_pearson_ranks(ranks, g->ranks, n);
     /* rm_pair_accuracy_counts with golden as x and score as y of rm_count_pairs */
     int64_t pairs = (int64_t)n * ((int64_t)n - 1) / 2;
     int64_t concordant = pairs - discordant - g->tied_pairs - score_ties + joint_ties;
@@ -770,6 +807,36 @@ static inline double min_as_fmin(double value, double x)
     return x < value || value != value ? x : value;
 }
 
+/* The median of a full tile of responses, all members sorted side by side: an odd-even
+ * transposition sort (k rounds of exchanges of neighbours) that exchanges only a strictly
+ * greater value is, like the insertion sort of one response's members, a stable sort, so
+ * the two leave the same values (the same zeros of either sign) in the middle. The order
+ * of NaN is no order: a tile with one returns 0 and takes the insertion sort. */
+#define MEDIAN_TILE_MAX_K 16
+static int member_median_tile(const float *restrict z, size_t member_stride, const int *members, int k, size_t r0,
+                              double *restrict out)
+{
+    double v[MEDIAN_TILE_MAX_K][MOMENT_TILE];
+    int nan = 0;
+    for (int i = 0; i < k; i++) {
+        const float *zi = z + (size_t)members[i] * member_stride + r0;
+        for (size_t t = 0; t < MOMENT_TILE; t++) {
+            v[i][t] = zi[t];
+            nan |= zi[t] != zi[t];
+        }
+    }
+    if (nan) return 0;
+    for (int round = 0; round < k; round++)
+        for (int i = round % 2; i + 1 < k; i += 2)
+            for (size_t t = 0; t < MOMENT_TILE; t++) {
+                double a = v[i][t], b = v[i + 1][t];
+                v[i][t] = b < a ? b : a;
+                v[i + 1][t] = b < a ? a : b;
+            }
+    for (size_t t = 0; t < MOMENT_TILE; t++) out[t] = k % 2 ? v[k / 2][t] : 0.5 * (v[k / 2 - 1][t] + v[k / 2][t]);
+    return 1;
+}
+
 /* The min aggregate over n responses from r0 (inlined with n constant for full tiles). */
 static inline __attribute__((always_inline)) void member_min_n(const float *restrict z, size_t member_stride,
                                                                const int *members, int k, size_t r0, size_t n,
@@ -787,10 +854,15 @@ SEPARATE_MULTIPLY_ADD void rm_aggregate(const float *z, size_t member_stride, co
                                         rm_aggregator agg, double lambda, double *out, double *sort_scratch)
 {
     if (agg == RM_AGG_MEDIAN) {
-        for (size_t r = 0; r < K; r++) {
-            for (int i = 0; i < k; i++) sort_scratch[i] = z[(size_t)members[i] * member_stride + r];
-            insertion_sort(sort_scratch, k);
-            out[r] = k % 2 ? sort_scratch[k / 2] : 0.5 * (sort_scratch[k / 2 - 1] + sort_scratch[k / 2]);
+        for (size_t r0 = 0; r0 < K; r0 += MOMENT_TILE) {
+            size_t n = K - r0 < MOMENT_TILE ? K - r0 : MOMENT_TILE;
+            if (n == MOMENT_TILE && k <= MEDIAN_TILE_MAX_K && member_median_tile(z, member_stride, members, k, r0, out + r0))
+                continue;
+            for (size_t r = r0; r < r0 + n; r++) {
+                for (int i = 0; i < k; i++) sort_scratch[i] = z[(size_t)members[i] * member_stride + r];
+                insertion_sort(sort_scratch, k);
+                out[r] = k % 2 ? sort_scratch[k / 2] : 0.5 * (sort_scratch[k / 2 - 1] + sort_scratch[k / 2]);
+            }
         }
         return;
     }

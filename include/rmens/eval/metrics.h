@@ -92,6 +92,9 @@ void rm_bon_table_expect2(const rm_bon_table *t, const double *a, double *out_a,
 
 /* Pearson correlation; NaN when either input is constant or n < 2. */
 double rm_pearson(const double *a, const double *b, size_t n);
+/* rm_pearson of two vectors of average ranks (as rm_average_ranks gives them, ties and
+ * all), bit for bit: on ranks its sums are exact, so they are taken here in any order. */
+double rm_pearson_ranks(const double *a, const double *b, size_t n);
 /* Spearman rank correlation (Pearson of average ranks), as scipy.stats.spearmanr. */
 double rm_spearman(const double *x, const double *y, size_t n, rm_metric_scratch *s);
 
