@@ -598,11 +598,13 @@ static inline int64_t bitset_at_or_above(const uint64_t *bits, const int32_t *su
     return suffix[w + 1] + __builtin_popcountll(bits[w] >> (position % 64));
 }
 
-static inline void bitset_add(uint64_t *bits, int32_t *suffix, int32_t words, int32_t position)
+static inline void bitset_add(uint64_t *bits, int32_t *suffix, int32_t position)
 {
     int32_t w = position / 64;
     bits[w] |= (uint64_t)1 << (position % 64);
-    for (int32_t i = 0; i < words; i++) suffix[i] += i <= w;
+    /* all BITSET_MAX_WORDS counts (one vector operation): those from the bit set's words on
+     * never change, as w < words */
+    for (int32_t i = 0; i < BITSET_MAX_WORDS; i++) suffix[i] += i <= w;
 }
 
 /* Discordant pairs and pairs tied in both, over the runs of tied scores in s->keyed. */
@@ -628,7 +630,7 @@ static void count_discordant(const rm_golden_sorted *g, const rm_keyed *sorted, 
         for (size_t i = start; i < end; i++) {
             size_t r = sorted[i].index;
             in_run[g->dense[r]] = 0;
-            if (bitset) bitset_add(s->bits, suffix, words, (int32_t)g->position[r]);
+            if (bitset) bitset_add(s->bits, suffix, (int32_t)g->position[r]);
             else fenwick_add(tree, g->levels, g->dense[r]);
         }
         start = end;
