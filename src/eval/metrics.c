@@ -863,6 +863,17 @@ static inline double min_as_fmin(double value, double x)
  * the two leave the same values (the same zeros of either sign) in the middle. The order
  * of NaN is no order: a tile with one returns 0 and takes the insertion sort. */
 #define MEDIAN_TILE_MAX_K 16
+
+/* One exchange of neighbours for a tile: x[t], y[t] swapped where x[t] > y[t]. */
+__attribute__((noinline)) static void exchange_greater(double *restrict x, double *restrict y)
+{
+    for (size_t t = 0; t < MOMENT_TILE; t++) {
+        double a = x[t], b = y[t];
+        int swap = b < a;
+        x[t] = swap ? b : a;
+        y[t] = swap ? a : b;
+    }
+}
 static int member_median_tile(const float *restrict z, size_t member_stride, const int *members, int k, size_t r0,
                               double *restrict out)
 {
@@ -878,11 +889,7 @@ static int member_median_tile(const float *restrict z, size_t member_stride, con
     if (nan) return 0;
     for (int round = 0; round < k; round++)
         for (int i = round % 2; i + 1 < k; i += 2)
-            for (size_t t = 0; t < MOMENT_TILE; t++) {
-                double a = v[i][t], b = v[i + 1][t];
-                v[i][t] = b < a ? b : a;
-                v[i + 1][t] = b < a ? a : b;
-            }
+            exchange_greater(v[i], v[i + 1]);
     for (size_t t = 0; t < MOMENT_TILE; t++) out[t] = k % 2 ? v[k / 2][t] : 0.5 * (v[k / 2 - 1][t] + v[k / 2][t]);
     return 1;
 }
