@@ -238,7 +238,7 @@ static void ensemble_figures(const rm_eval_plan *p, rm_eval_work *w, int s, doub
 
     /* uncertainty: ensemble deviation (rm_member_std from the subset's moments), and
      * whether it tracks the mean's rank error (rm_spearman of the two) */
-    for (size_t r = 0; r < K; r++) w->spread[r] = sqrt(w->square_sum[r] / sub->k);
+    rm_std_from_moments(w->square_sum, sub->k, K, w->spread);
     double spread_sum = 0.0;
     for (size_t r = 0; r < K; r++) spread_sum += w->spread[r];
     add_mean(ens + SLOT_MEAN_STD, spread_sum / (double)K);
@@ -284,8 +284,7 @@ static void subset_figures(const rm_eval_plan *p, rm_eval_work *w, int s, const 
                 rm_member_moments(z, member_stride, sub->members, sub->k, K, w->aggregate, w->square_sum);
             moments = 1;
             if (a >= 3) {
-                double lambda = p->uwo_lambda[a - 3];
-                for (size_t r = 0; r < K; r++) agg[r] = mean[r] - lambda * w->square_sum[r] / sub->k;
+                rm_uwo_from_moments(mean, w->square_sum, sub->k, p->uwo_lambda[a - 3], K, agg);
                 /* equal to the mean (one member, or members that agree): the mean's figures */
                 if (memcmp(agg, mean, K * sizeof *agg) == 0) {
                     memcpy(d + own, d + mean_source, p->aggregator_slots * sizeof *d);

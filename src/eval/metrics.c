@@ -836,6 +836,37 @@ SEPARATE_MULTIPLY_ADD void rm_member_moments(const float *z, size_t member_strid
     }
 }
 
+/* Element-wise loops over tiles of MOMENT_TILE responses, the count known to the compiler in
+ * full tiles so that GCC's -O2 vectorises them: f(t) for t < n, n = MOMENT_TILE or less. */
+#define FOR_TILES(K, r0, n, body)                                                                                      \
+    for (size_t r0 = 0; r0 < (K); r0 += MOMENT_TILE) {                                                                 \
+        if ((K) - r0 >= MOMENT_TILE) {                                                                                 \
+            const size_t n = MOMENT_TILE;                                                                              \
+            body                                                                                                       \
+        } else {                                                                                                       \
+            const size_t n = (K) - r0;                                                                                 \
+            body                                                                                                       \
+        }                                                                                                              \
+    }
+
+void rm_uwo_from_moments(const double *restrict mean, const double *restrict ss, int k, double lambda, size_t K,
+                         double *restrict out)
+{
+    FOR_TILES(K, r0, n, {
+        for (size_t t = 0; t < n; t++) out[r0 + t] = mean[r0 + t] - lambda * ss[r0 + t] / k;
+    })
+}
+
+/* sqrt of a sum of squares over k (never negative, so never an error for errno): without
+ * errno to keep, the square roots vectorise; each is correctly rounded either way. */
+__attribute__((optimize("no-math-errno"))) void rm_std_from_moments(const double *restrict ss, int k, size_t K,
+                                                                     double *restrict out)
+{
+    FOR_TILES(K, r0, n, {
+        for (size_t t = 0; t < n; t++) out[r0 + t] = sqrt(ss[r0 + t] / k);
+    })
+}
+
 static void insertion_sort(double *v, int n)
 {
     for (int i = 1; i < n; i++) {

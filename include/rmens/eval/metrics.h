@@ -244,6 +244,10 @@ void rm_member_std(const float *z, size_t member_stride, const int *members, int
  * rm_member_std's. */
 void rm_member_moments(const float *z, size_t member_stride, const int *members, int k, size_t K, double *mean,
                        double *ss);
+/* From those moments: out[r] = mean[r] - lambda * ss[r] / k (rm_aggregate's uwo) and
+ * out[r] = sqrt(ss[r] / k) (rm_member_std), bit for bit. */
+void rm_uwo_from_moments(const double *mean, const double *ss, int k, double lambda, size_t K, double *out);
+void rm_std_from_moments(const double *ss, int k, size_t K, double *out);
 
 /* Pair sign masks of one prompt for the pair statistics: for each pair i < j (in the
  * order (0,1), (0,2), ..., (1,2), ...), `words` 64-bit words of bits by member: gt has
