@@ -225,7 +225,7 @@ double rm_expected_calibration_error(const double *count, const double *probabil
  * p = 1/2; NaN for a golden tie (no order to err against). */
 double rm_preference_error(double p, double golden_a, double golden_b);
 
-/* ---- ensembles ---- */
+/* ---- ensembles (src/eval/metrics_ensemble.c) ---- */
 
 typedef enum { RM_AGG_MEAN = 0, RM_AGG_MIN = 1, RM_AGG_MEDIAN = 2, RM_AGG_UWO = 3 } rm_aggregator;
 
