@@ -11,7 +11,11 @@
  * (K = 500, 10 members, 82 subsets x up to 5 aggregators) this took the statistics from
  * 0.072 s to ~0.01 s of CPU per prompt, against ~0.26 s of fp32 scoring per prompt and
  * core (rmens eval of 100 such prompts at D = 2048 on 2 ranks: statistics 26% -> 4.5% of
- * the evaluation's wall time; the median of 6 runs).
+ * the evaluation's wall time; the median of 6 runs). Issue 31 halved that again (10.5 ->
+ * ~5 ms of CPU per prompt on real bf16 scores, the best of repeated runs on a shared
+ * machine): a subset's mean, uwo aggregates and member std come from one pass of moments;
+ * a uwo aggregate equal to the mean copies its figures; the best-of-n sums of all n run
+ * side by side; sorts take 4 radix passes; Pearson of ranks sums exactly in lanes.
  *
  * Determinism. A prompt's figures go into a zeroed delta and are then added to the block,
  * one addition per slot and prompt as before (a delta of 0 for a skipped NaN leaves the
