@@ -11,7 +11,11 @@
  * (K = 500, 10 members, 82 subsets x up to 5 aggregators) this took the statistics from
  * 0.072 s to ~0.01 s of CPU per prompt, against ~0.26 s of fp32 scoring per prompt and
  * core (rmens eval of 100 such prompts at D = 2048 on 2 ranks: statistics 26% -> 4.5% of
- * the evaluation's wall time; the median of 6 runs).
+ * the evaluation's wall time; the median of 6 runs). Issue 31 halved that again (10.5 ->
+ * ~5 ms of CPU per prompt on real bf16 scores, the best of repeated runs on a shared
+ * machine): a subset's mean, uwo aggregates and member std come from one pass of moments;
+ * a uwo aggregate equal to the mean copies its figures; the best-of-n sums of all n run
+ * side by side; sorts take 4 radix passes; Pearson of ranks sums exactly in lanes.
  *
  * Determinism. A prompt's figures go into a zeroed delta and are then added to the block,
  * one addition per slot and prompt as before (a delta of 0 for a skipped NaN leaves the
@@ -43,6 +47,10 @@ static int work_buffers(rm_eval_work *w, const rm_eval_plan *p)
     w->spread = rm_alloc(K, sizeof(double), "evaluation work");
     w->rank_error = rm_alloc(K, sizeof(double), "evaluation work");
     w->sort_buffer = rm_alloc(E, sizeof(double), "evaluation work");
+    w->square_sum = rm_alloc(K, sizeof(double), "evaluation work");
+    w->spread_ranks = rm_alloc(K, sizeof(double), "evaluation work");
+    w->error_ranks = rm_alloc(K, sizeof(double), "evaluation work");
+    w->error_start = rm_alloc(2 * K + 2, sizeof(int32_t), "evaluation work");
     w->mean_dense = rm_alloc(K, sizeof(int32_t), "evaluation work");
     w->member_pick = rm_alloc(E, sizeof(int), "evaluation work");
     w->delta = rm_alloc(p->n_slots, sizeof(double), "evaluation work");
@@ -53,7 +61,8 @@ static int work_buffers(rm_eval_work *w, const rm_eval_plan *p)
         if (!w->bias_scratch) return -1;
     }
     return w->golden && w->bon_values && w->aggregate && w->ranks && w->mean_ranks && w->member_ranks && w->spread &&
-                   w->rank_error && w->sort_buffer && w->mean_dense && w->member_pick && w->delta &&
+                   w->rank_error && w->sort_buffer && w->square_sum && w->spread_ranks && w->error_ranks &&
+                   w->error_start && w->mean_dense && w->member_pick && w->delta &&
                    w->proxy_values && w->member_probability
                ? 0
                : -1;
@@ -117,6 +126,10 @@ void rm_eval_work_free(rm_eval_work *w)
     free(w->spread);
     free(w->rank_error);
     free(w->sort_buffer);
+    free(w->square_sum);
+    free(w->spread_ranks);
+    free(w->error_ranks);
+    free(w->error_start);
     free(w->mean_dense);
     free(w->member_pick);
     if (w->pairs.masks) rm_pair_table_free(&w->pairs);
@@ -185,15 +198,37 @@ static void prompt_shared(const rm_eval_plan *p, rm_eval_work *w, const float *z
     double *pair_slot = d + p->member_spearman_offset;
     for (int a = 0; a < E; a++)
         for (int b = a + 1; b < E; b++, pair_slot += 2)
-            add_mean(pair_slot, rm_pearson(w->member_ranks + (size_t)a * K, w->member_ranks + (size_t)b * K, K));
+            add_mean(pair_slot, rm_pearson_ranks(w->member_ranks + (size_t)a * K, w->member_ranks + (size_t)b * K, K));
     if (p->n_pair_columns > 0 && !p->pair_table) rm_pair_masks(z, member_stride, E, K, w->pair_gt, w->pair_eq);
 }
 
+/* rm_average_ranks of values that are halves of integers in [0, K] (rank errors, the
+ * distance of two average ranks), without sorting: a tied block's average rank needs only
+ * how many values are below it and how many equal it. start[2 K + 2] is scratch. Returns
+ * -1 (nothing done) if a value is not such a half. */
+static int half_integer_ranks(const double *values, size_t K, int32_t *start, double *ranks)
+{
+    size_t keys = 2 * K + 1;
+    memset(start, 0, (keys + 1) * sizeof *start);
+    for (size_t r = 0; r < K; r++) {
+        double twice = 2.0 * values[r];
+        if (!(twice >= 0.0 && twice <= (double)(keys - 1)) || twice != (double)(size_t)twice) return -1;
+        start[(size_t)twice + 1]++;
+    }
+    for (size_t key = 1; key <= keys; key++) start[key] += start[key - 1]; /* now responses below key */
+    for (size_t r = 0; r < K; r++) {
+        size_t key = (size_t)(2.0 * values[r]);
+        /* positions start..end-1 hold 1-based ranks start+1..end: their mean, as there */
+        ranks[r] = 0.5 * (double)((size_t)start[key] + 1 + (size_t)start[key + 1]);
+    }
+    return 0;
+}
+
 /* Ensemble figures of subset s (an ensemble source) from its mean in w->aggregate, with
- * ranks in w->mean_ranks and dense ranks in w->mean_dense. The pair table's part is
- * counted later for all columns at once. */
-static void ensemble_figures(const rm_eval_plan *p, rm_eval_work *w, int s, const float *z, size_t member_stride,
-                             double *ens)
+ * ranks in w->mean_ranks and dense ranks in w->mean_dense, and its sums of squared
+ * deviations in w->square_sum. The pair table's part is counted later for all columns at
+ * once. */
+static void ensemble_figures(const rm_eval_plan *p, rm_eval_work *w, int s, double *ens)
 {
     const rm_eval_subset *sub = &p->subsets[s];
     size_t K = p->n_responses;
@@ -205,13 +240,17 @@ static void ensemble_figures(const rm_eval_plan *p, rm_eval_work *w, int s, cons
     for (int i = 0; i < sub->k; i++) same += (size_t)w->member_pick[sub->members[i]] == mean_pick;
     add_mean(ens + SLOT_BEST_PICK, (double)same / sub->k);
 
-    /* uncertainty: ensemble deviation, and whether it tracks the mean's rank error */
-    rm_member_std(z, member_stride, sub->members, sub->k, K, w->spread);
+    /* uncertainty: ensemble deviation (rm_member_std from the subset's moments), and
+     * whether it tracks the mean's rank error (rm_spearman of the two) */
+    rm_std_from_moments(w->square_sum, sub->k, K, w->spread);
     double spread_sum = 0.0;
     for (size_t r = 0; r < K; r++) spread_sum += w->spread[r];
     add_mean(ens + SLOT_MEAN_STD, spread_sum / (double)K);
     for (size_t r = 0; r < K; r++) w->rank_error[r] = fabs(w->mean_ranks[r] - w->gold.ranks[r]);
-    add_mean(ens + SLOT_STD_RANK, rm_spearman(w->spread, w->rank_error, K, &w->scratch));
+    rm_average_ranks(w->spread, K, w->spread_ranks, &w->scratch);
+    if (half_integer_ranks(w->rank_error, K, w->error_start, w->error_ranks) != 0)
+        rm_average_ranks(w->rank_error, K, w->error_ranks, &w->scratch);
+    add_mean(ens + SLOT_STD_RANK, rm_pearson_ranks(w->spread_ranks, w->error_ranks, K));
 
     if (sub->k < 2) return;
     ens[SLOT_AGREE + 1] += (double)(K * (K - 1) / 2) * (double)sub->k * (double)(sub->k - 1) / 2.0;
@@ -233,6 +272,9 @@ static void subset_figures(const rm_eval_plan *p, rm_eval_work *w, int s, const 
     const rm_eval_subset *sub = &p->subsets[s];
     size_t K = p->n_responses;
     int mean_fresh = 0; /* w->aggregate row 0, mean_ranks, mean_dense hold this subset's mean */
+    int moments = 0;    /* w->aggregate row 0 and w->square_sum hold its moments */
+    const double *mean = w->aggregate;
+    size_t mean_source = p->figure_source[(size_t)s * (size_t)p->n_aggregators];
     for (int a = 0; a < sub->n_aggregators; a++) {
         size_t own = sub->offset + (size_t)a * p->aggregator_slots;
         size_t source = p->figure_source[(size_t)s * (size_t)p->n_aggregators + (size_t)a];
@@ -241,20 +283,32 @@ static void subset_figures(const rm_eval_plan *p, rm_eval_work *w, int s, const 
             continue;
         }
         double *agg = w->aggregate + (size_t)a * K;
-        rm_aggregator kind = a < 3 ? (rm_aggregator)a : RM_AGG_UWO;
-        rm_aggregate(z, member_stride, sub->members, sub->k, K, kind, a < 3 ? 0.0 : p->uwo_lambda[a - 3], agg,
-                     w->sort_buffer);
+        if (a == RM_AGG_MEAN || a >= 3) { /* mean and uwo: rm_aggregate's values, from one pass over the members */
+            if (!moments)
+                rm_member_moments(z, member_stride, sub->members, sub->k, K, w->aggregate, w->square_sum);
+            moments = 1;
+            if (a >= 3) {
+                rm_uwo_from_moments(mean, w->square_sum, sub->k, p->uwo_lambda[a - 3], K, agg);
+                /* equal to the mean (one member, or members that agree): the mean's figures */
+                if (memcmp(agg, mean, K * sizeof *agg) == 0) {
+                    memcpy(d + own, d + mean_source, p->aggregator_slots * sizeof *d);
+                    continue;
+                }
+            }
+        } else {
+            rm_aggregate(z, member_stride, sub->members, sub->k, K, (rm_aggregator)a, 0.0, agg, w->sort_buffer);
+        }
         aggregate_figures(p, w, agg, a == 0 ? w->mean_ranks : w->ranks, a == 0 ? w->mean_dense : NULL, d + own);
         mean_fresh |= a == 0;
     }
     if (!sub->ensemble_figures || p->ensemble_source[s] != s) return;
-    if (!mean_fresh) { /* its mean's figures came from another subset: the mean itself is needed here */
-        rm_aggregate(z, member_stride, sub->members, sub->k, K, RM_AGG_MEAN, 0.0, w->aggregate, w->sort_buffer);
+    if (!moments) rm_member_moments(z, member_stride, sub->members, sub->k, K, w->aggregate, w->square_sum);
+    if (!mean_fresh) { /* its mean's figures came from another subset: the mean's ranks are needed here */
         rm_score_figures f;
         rm_score_figures_compute(w->aggregate, &w->gold, &w->bon, w->bon_values, NULL, w->mean_ranks, w->mean_dense,
                                  &f, &w->scratch);
     }
-    ensemble_figures(p, w, s, z, member_stride, d + sub->offset + (size_t)sub->n_aggregators * p->aggregator_slots);
+    ensemble_figures(p, w, s, d + sub->offset + (size_t)sub->n_aggregators * p->aggregator_slots);
 }
 
 /* The pair table's counts into each column's ensemble slots. */

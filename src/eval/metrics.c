@@ -100,27 +100,13 @@ static inline uint64_t radix_key(double v)
     return b >> 63 ? ~b : b | (uint64_t)1 << 63;
 }
 
-/* The same order as keyed_sort by least-significant-digit radix sort of radix_key: each
- * pass is a stable counting sort of one byte, so equal keys keep the index order; bytes
- * equal in every key (exponent bytes, the zero low bytes of values that came from floats)
- * are skipped. At K = 500 a sort with its average ranks takes 7 us against 18 us for the
- * merge sort, whose comparisons the branch predictor cannot guess (radix-sorting only the
- * high 32 bits and fixing up runs was no faster). Returns -1 (nothing done) on a NaN,
- * which has no place in the order. */
-static int radix_sort_keyed(const double *values, size_t n, rm_metric_scratch *s)
+/* Stable counting sorts of from[0..n) by bytes d0..d1-1 of key (least significant first,
+ * count[d] holding each byte's histogram); bytes equal in every key are skipped. Returns
+ * the array that holds the result (from or to). */
+static uint32_t *radix_passes(const uint64_t *key, uint32_t *from, uint32_t *to, uint32_t (*count)[256], int d0,
+                              int d1, size_t n)
 {
-    uint64_t *key = s->radix_keys;
-    uint32_t *from = s->radix_index[0], *to = s->radix_index[1], (*count)[256] = s->radix_counts;
-    memset(count, 0, 8 * sizeof *count);
-    int nan = 0;
-    for (size_t i = 0; i < n; i++) {
-        nan |= isnan(values[i]);
-        uint64_t k = key[i] = radix_key(values[i]);
-        from[i] = (uint32_t)i;
-        for (int d = 0; d < 8; d++) count[d][(k >> (8 * d)) & 255]++;
-    }
-    if (nan) return -1;
-    for (int d = 0; d < 8; d++) {
+    for (int d = d0; d < d1; d++) {
         uint32_t *c = count[d];
         if (c[(key[0] >> (8 * d)) & 255] == n) continue; /* one value of this byte: nothing moves */
         uint32_t sum = 0;
@@ -137,7 +123,69 @@ static int radix_sort_keyed(const double *values, size_t n, rm_metric_scratch *s
         from = to;
         to = swap;
     }
-    for (size_t i = 0; i < n; i++) s->keyed[i] = (rm_keyed){values[from[i]], from[i]};
+    return from;
+}
+
+/* Runs of order[] longer than this, equal in the high 32 bits of their keys, are not sorted
+ * by insertion: the whole sort takes all 8 bytes instead. */
+#define RADIX_RUN_MAX 32
+
+/* Sort the runs of order[0..n) that share the high 32 bits of their key by the whole key,
+ * stably (they are in index order: ties stay so). Returns -1 (order left partly sorted) at
+ * a run longer than RADIX_RUN_MAX. */
+static int sort_high_runs(const uint64_t *key, uint32_t *order, size_t n)
+{
+    for (size_t start = 0; start < n;) {
+        size_t end = start + 1;
+        uint64_t high = key[order[start]] >> 32;
+        while (end < n && key[order[end]] >> 32 == high) end++;
+        if (end - start > RADIX_RUN_MAX) return -1;
+        for (size_t i = start + 1; i < end; i++) {
+            uint32_t x = order[i];
+            size_t j = i;
+            while (j > start && key[order[j - 1]] > key[x]) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = x;
+        }
+        start = end;
+    }
+    return 0;
+}
+
+/* The same order as keyed_sort by radix sort of radix_key: each pass is a stable counting
+ * sort of one byte, so equal keys keep the index order. At K = 500 a sort with its average
+ * ranks took 7 us against 18 us for the merge sort, whose comparisons the branch predictor
+ * cannot guess. Only the high 4 bytes are sorted by passes: the few runs of responses
+ * equal in those are then ordered by insertion; that took the sorts of the case study's
+ * aggregates (means of 10 members' scores fill all 8 bytes, 7 to 8 passes) from 30% to
+ * ~20% of its statistics. Keys crowded into long runs of equal high bytes (values within
+ * 2^-20 of each other) take the 8 passes instead. Returns -1 (nothing done) on a NaN,
+ * which has no place in the order. */
+static int radix_sort_keyed(const double *values, size_t n, rm_metric_scratch *s)
+{
+    uint64_t *key = s->radix_keys;
+    uint32_t *from = s->radix_index[0], *to = s->radix_index[1], (*count)[256] = s->radix_counts;
+    memset(count + 4, 0, 4 * sizeof *count);
+    int nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        nan |= isnan(values[i]);
+        uint64_t k = key[i] = radix_key(values[i]);
+        from[i] = (uint32_t)i;
+        for (int d = 4; d < 8; d++) count[d][(k >> (8 * d)) & 255]++;
+    }
+    if (nan) return -1;
+    uint32_t *order = radix_passes(key, from, to, count, 4, 8, n);
+    if (sort_high_runs(key, order, n) != 0) { /* all 8 bytes, from the index order */
+        memset(count, 0, 8 * sizeof *count);
+        for (size_t i = 0; i < n; i++) {
+            from[i] = (uint32_t)i;
+            for (int d = 0; d < 8; d++) count[d][(key[i] >> (8 * d)) & 255]++;
+        }
+        order = radix_passes(key, from, to, count, 0, 8, n);
+    }
+    for (size_t i = 0; i < n; i++) s->keyed[i] = (rm_keyed){values[order[i]], order[i]};
     return 0;
 }
 
@@ -237,11 +285,16 @@ int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes)
     memset(t, 0, sizeof *t);
     t->K = K;
     t->n_sizes = n_sizes;
-    size_t cells;
-    if (rm_size_mul(K, (size_t)(n_sizes > 0 ? n_sizes : 1), &cells, "best-of-n table") != 0) return -1;
+    t->n_groups = (n_sizes + RM_BON_LANES - 1) / RM_BON_LANES;
+    size_t cells, lane_cells;
+    if (rm_size_mul(K, (size_t)(n_sizes > 0 ? n_sizes : 1), &cells, "best-of-n table") != 0 ||
+        rm_size_mul3((size_t)(t->n_groups > 0 ? t->n_groups : 1), K, RM_BON_LANES, &lane_cells, "best-of-n table") != 0)
+        return -1;
     t->win = rm_alloc(cells, sizeof(double), "best-of-n table");
     t->first = rm_alloc((size_t)(n_sizes > 0 ? n_sizes : 1), sizeof(size_t), "best-of-n table");
-    if (!t->win || !t->first) {
+    t->by_position = rm_calloc(lane_cells, sizeof(double), "best-of-n table");
+    t->group_first = rm_alloc((size_t)(t->n_groups > 0 ? t->n_groups : 1), sizeof(size_t), "best-of-n table");
+    if (!t->win || !t->first || !t->by_position || !t->group_first) {
         rm_bon_table_free(t);
         return -1;
     }
@@ -251,6 +304,10 @@ int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes)
         size_t first = 0;
         while (first + 1 < K && win[first] == 0.0) first++;
         t->first[j] = first;
+        size_t group = (size_t)j / RM_BON_LANES, lane = (size_t)j % RM_BON_LANES;
+        double *lanes = t->by_position + group * K * RM_BON_LANES;
+        for (size_t i = 0; i < K; i++) lanes[i * RM_BON_LANES + lane] = win[i];
+        if (lane == 0 || first < t->group_first[group]) t->group_first[group] = first;
     }
     return 0;
 }
@@ -259,10 +316,50 @@ void rm_bon_table_free(rm_bon_table *t)
 {
     free(t->win);
     free(t->first);
+    free(t->by_position);
+    free(t->group_first);
     memset(t, 0, sizeof *t);
 }
 
-void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out)
+/* Whether every value of v[0..n) is finite (v - v is 0 then, NaN for an infinity or NaN). */
+static int all_finite(const double *v, size_t n)
+{
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) finite &= v[i] - v[i] == 0.0;
+    return finite;
+}
+
+/* The sums of rm_bon_expected of RM_BON_LANES sizes side by side, for a and (if not NULL)
+ * b. Each size's sum is one chain of fused multiply-adds whose every step waits for the
+ * previous one (4 cycles), and one size at a time that latency was all the cost; the
+ * chains of a group are independent, so here they advance together. Each lane is still
+ * its size's own chain in order: from group_first to its own first it adds
+ * fma(0, x, +0) = +0 (x finite), the sum it starts from, and from there the same terms. */
+static void expect_group(const double *w, size_t i0, size_t K, const double *a, const double *b, double *sum_a,
+                         double *sum_b)
+{
+    double sa[RM_BON_LANES] = {0}, sb[RM_BON_LANES] = {0};
+    if (b) {
+        for (size_t i = i0; i < K; i++) {
+            const double *wi = w + i * RM_BON_LANES, ai = a[i], bi = b[i];
+            for (int l = 0; l < RM_BON_LANES; l++) {
+                sa[l] = BON_MULTIPLY_ADD(wi[l], ai, sa[l]);
+                sb[l] = BON_MULTIPLY_ADD(wi[l], bi, sb[l]);
+            }
+        }
+    } else {
+        for (size_t i = i0; i < K; i++) {
+            const double *wi = w + i * RM_BON_LANES, ai = a[i];
+            for (int l = 0; l < RM_BON_LANES; l++) sa[l] = BON_MULTIPLY_ADD(wi[l], ai, sa[l]);
+        }
+    }
+    memcpy(sum_a, sa, sizeof sa);
+    memcpy(sum_b, sb, sizeof sb);
+}
+
+/* One vector the old way, size by size: for values that are not all finite, where a
+ * skipped zero term (0 x inf = NaN) is not the same as an added one. */
+static void expect_each(const rm_bon_table *t, const double *golden_by_score, double *out)
 {
     /* rm_bon_expected itself, so that the sum compiles to the same instructions (whether
      * the compiler contracts it into fused multiply-adds or not), from the first non-zero
@@ -271,6 +368,35 @@ void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, d
         size_t first = t->first[j];
         out[j] = rm_bon_expected(t->win + (size_t)j * t->K + first, golden_by_score + first, t->K - first);
     }
+}
+
+void rm_bon_table_expect2(const rm_bon_table *t, const double *a, double *out_a, const double *b, double *out_b)
+{
+    if (t->n_groups == 0) return;
+    size_t K = t->K, from = t->group_first[0];
+    for (int g = 1; g < t->n_groups; g++) from = t->group_first[g] < from ? t->group_first[g] : from;
+    int finite_a = all_finite(a + from, K - from), finite_b = !b || all_finite(b + from, K - from);
+    if (!finite_a) expect_each(t, a, out_a);
+    if (!finite_b) expect_each(t, b, out_b);
+    if (!finite_a && (!b || !finite_b)) return;
+    if (!finite_a) { /* only b is left */
+        a = b, out_a = out_b;
+        b = NULL;
+    } else if (!finite_b) {
+        b = NULL;
+    }
+    for (int g = 0; g < t->n_groups; g++) {
+        double sum_a[RM_BON_LANES], sum_b[RM_BON_LANES];
+        expect_group(t->by_position + (size_t)g * K * RM_BON_LANES, t->group_first[g], K, a, b, sum_a, sum_b);
+        int lanes = t->n_sizes - g * RM_BON_LANES < RM_BON_LANES ? t->n_sizes - g * RM_BON_LANES : RM_BON_LANES;
+        memcpy(out_a + g * RM_BON_LANES, sum_a, (size_t)lanes * sizeof(double));
+        if (b) memcpy(out_b + g * RM_BON_LANES, sum_b, (size_t)lanes * sizeof(double));
+    }
+}
+
+void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out)
+{
+    rm_bon_table_expect2(t, golden_by_score, out, NULL, NULL);
 }
 
 /* ---- rank correlation ---- */
@@ -297,12 +423,49 @@ double rm_pearson(const double *a, const double *b, size_t n)
     return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
 }
 
+/* Up to this n every sum of rm_pearson over average ranks is exact (below 2^53 / 4). */
+#define PEARSON_RANKS_EXACT_MAX 100000
+
+double rm_pearson_ranks(const double *a, const double *b, size_t n)
+{
+    if (n < 2 || n > PEARSON_RANKS_EXACT_MAX) return rm_pearson(a, b, n);
+    /* Average ranks sum to n(n + 1) / 2 whatever the ties, so both means are (n + 1) / 2
+     * exactly; the deviations are halves of integers, their products quarters of
+     * integers, and every partial sum of them a multiple of 1/4 below n^3 / 12: exact. So
+     * rm_pearson's sums, taken in any order, are these, in 8 lanes here. */
+    double sum_aa[8] = {0}, sum_bb[8] = {0}, sum_ab[8] = {0}, centre = 0.5 * (double)(n + 1);
+    size_t blocked = n / 8 * 8;
+    for (size_t i = 0; i < blocked; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double da = a[i + (size_t)l] - centre, db = b[i + (size_t)l] - centre;
+            sum_aa[l] += da * da;
+            sum_bb[l] += db * db;
+            sum_ab[l] += da * db;
+        }
+    for (size_t i = blocked; i < n; i++) {
+        double da = a[i] - centre, db = b[i] - centre;
+        sum_aa[0] += da * da;
+        sum_bb[0] += db * db;
+        sum_ab[0] += da * db;
+    }
+    double saa = 0.0, sbb = 0.0, sab = 0.0;
+    for (int l = 0; l < 8; l++) {
+        saa += sum_aa[l];
+        sbb += sum_bb[l];
+        sab += sum_ab[l];
+    }
+    /* from here rm_pearson's own expressions */
+    if (saa <= 0.0 || sbb <= 0.0) return NAN;
+    double r = sab / sqrt(saa * sbb);
+    return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
+}
+
 double rm_spearman(const double *x, const double *y, size_t n, rm_metric_scratch *s)
 {
     double *rx = s->values[0], *ry = s->values[1];
     rm_average_ranks(x, n, rx, s);
     rm_average_ranks(y, n, ry, s);
-    return rm_pearson(rx, ry, n);
+    return rm_pearson_ranks(rx, ry, n);
 }
 
 /* Pairs within runs of equal values of a sorted sequence: sum of t(t-1)/2 over runs. */
@@ -483,11 +646,13 @@ static inline int64_t bitset_at_or_above(const uint64_t *bits, const int32_t *su
     return suffix[w + 1] + __builtin_popcountll(bits[w] >> (position % 64));
 }
 
-static inline void bitset_add(uint64_t *bits, int32_t *suffix, int32_t words, int32_t position)
+static inline void bitset_add(uint64_t *bits, int32_t *suffix, int32_t position)
 {
     int32_t w = position / 64;
     bits[w] |= (uint64_t)1 << (position % 64);
-    for (int32_t i = 0; i < words; i++) suffix[i] += i <= w;
+    /* all BITSET_MAX_WORDS counts (one vector operation): those from the bit set's words on
+     * never change, as w < words */
+    for (int32_t i = 0; i < BITSET_MAX_WORDS; i++) suffix[i] += i <= w;
 }
 
 /* Discordant pairs and pairs tied in both, over the runs of tied scores in s->keyed. */
@@ -513,7 +678,7 @@ static void count_discordant(const rm_golden_sorted *g, const rm_keyed *sorted, 
         for (size_t i = start; i < end; i++) {
             size_t r = sorted[i].index;
             in_run[g->dense[r]] = 0;
-            if (bitset) bitset_add(s->bits, suffix, words, (int32_t)g->position[r]);
+            if (bitset) bitset_add(s->bits, suffix, (int32_t)g->position[r]);
             else fenwick_add(tree, g->levels, g->dense[r]);
         }
         start = end;
@@ -574,14 +739,14 @@ void rm_score_figures_compute(const double *score, const rm_golden_sorted *g, co
     }
     if (n > 0) pick_figures(g, sorted, top, n, out);
     else out->pick_quantile = out->above_median = NAN;
+    double *score_by_score = NULL;
     if (proxy_bon) { /* the scores in ascending order: the proxy's "golden_by_score" */
-        double *score_by_score = s->values[2];
+        score_by_score = s->values[2];
         for (size_t i = 0; i < n; i++) score_by_score[i] = sorted[i].value;
-        rm_bon_table_expect(bon_table, score_by_score, proxy_bon);
     }
     count_discordant(g, sorted, n, s, &discordant, &joint_ties);
-    rm_bon_table_expect(bon_table, by_score, bon);
-    out->spearman = rm_pearson(ranks, g->ranks, n);
+    rm_bon_table_expect2(bon_table, by_score, bon, score_by_score, proxy_bon);
+    out->spearman = rm_pearson_ranks(ranks, g->ranks, n);
     /* rm_pair_accuracy_counts with golden as x and score as y of rm_count_pairs */
     int64_t pairs = (int64_t)n * ((int64_t)n - 1) / 2;
     int64_t concordant = pairs - discordant - g->tied_pairs - score_ties + joint_ties;
@@ -617,144 +782,4 @@ double rm_auroc_levels(const double *positives, const double *negatives, int lev
     }
     if (n_pos == 0.0 || n_neg == 0.0) return NAN;
     return favourable / (n_pos * n_neg);
-}
-
-/* ---- ensembles ---- */
-
-static void insertion_sort(double *v, int n)
-{
-    for (int i = 1; i < n; i++) {
-        double x = v[i];
-        int j = i - 1;
-        while (j >= 0 && v[j] > x) {
-            v[j + 1] = v[j];
-            j--;
-        }
-        v[j + 1] = x;
-    }
-}
-
-void rm_aggregate(const float *z, size_t member_stride, const int *members, int k, size_t K,
-                  rm_aggregator agg, double lambda, double *out, double *sort_scratch)
-{
-    for (size_t r = 0; r < K; r++) {
-        double value;
-        if (agg == RM_AGG_MIN) {
-            value = z[(size_t)members[0] * member_stride + r];
-            for (int i = 1; i < k; i++) value = fmin(value, (double)z[(size_t)members[i] * member_stride + r]);
-        } else if (agg == RM_AGG_MEDIAN) {
-            for (int i = 0; i < k; i++) sort_scratch[i] = z[(size_t)members[i] * member_stride + r];
-            insertion_sort(sort_scratch, k);
-            value = k % 2 ? sort_scratch[k / 2] : 0.5 * (sort_scratch[k / 2 - 1] + sort_scratch[k / 2]);
-        } else {
-            double sum = 0.0;
-            for (int i = 0; i < k; i++) sum += z[(size_t)members[i] * member_stride + r];
-            value = sum / k;
-            if (agg == RM_AGG_UWO) { /* two-pass population variance: exact 0 for equal members */
-                double ss = 0.0;
-                for (int i = 0; i < k; i++) {
-                    double d = z[(size_t)members[i] * member_stride + r] - value;
-                    ss += d * d;
-                }
-                value -= lambda * ss / k;
-            }
-        }
-        out[r] = value;
-    }
-}
-
-void rm_member_std(const float *z, size_t member_stride, const int *members, int k, size_t K, double *out)
-{
-    for (size_t r = 0; r < K; r++) {
-        double sum = 0.0, ss = 0.0;
-        for (int i = 0; i < k; i++) sum += z[(size_t)members[i] * member_stride + r];
-        double mean = sum / k;
-        for (int i = 0; i < k; i++) {
-            double d = z[(size_t)members[i] * member_stride + r] - mean;
-            ss += d * d;
-        }
-        out[r] = sqrt(ss / k);
-    }
-}
-
-size_t rm_pair_mask_words(int n_members)
-{
-    return ((size_t)n_members + 63) / 64;
-}
-
-void rm_pair_masks(const float *z, size_t member_stride, int n_members, size_t K, uint64_t *gt, uint64_t *eq)
-{
-    size_t words = rm_pair_mask_words(n_members);
-    size_t n_pairs = K * (K - 1) / 2;
-    memset(gt, 0, n_pairs * words * sizeof *gt);
-    memset(eq, 0, n_pairs * words * sizeof *eq);
-    for (int m = 0; m < n_members; m++) {
-        const float *zm = z + (size_t)m * member_stride;
-        uint64_t bit = (uint64_t)1 << (m % 64);
-        size_t word = (size_t)m / 64, p = 0;
-        for (size_t i = 0; i < K; i++)
-            for (size_t j = i + 1; j < K; j++, p++) {
-                /* branch-free: the compiler vectorises the inner loop */
-                gt[p * words + word] |= bit & -(uint64_t)(zm[i] > zm[j]);
-                eq[p * words + word] |= bit & -(uint64_t)(zm[i] == zm[j]);
-            }
-    }
-}
-
-void rm_pair_subset_stats(const uint64_t *gt, const uint64_t *eq, size_t words, size_t K, const uint64_t *subset, int k,
-                          const double *reference, const double *golden, double *wrong, double *right,
-                          double *agreeing)
-{
-    int64_t member_pairs = (int64_t)k * (k - 1) / 2;
-    size_t levels = (size_t)member_pairs + 1;
-    /* Counted in integers, without a branch on each pair's (unpredictable) correctness,
-     * and added to the double histograms once: every count is an integer below 2^53, so
-     * the doubles end up exactly as if 1.0 had been added per pair. */
-    enum { LOCAL_LEVELS = 1024 };
-    int64_t counts[2][LOCAL_LEVELS]; /* [0] wrong, [1] right, per level; more levels (k > 45):
-                                      * counted straight into the doubles */
-    int local = levels <= LOCAL_LEVELS;
-    if (local) {
-        memset(counts[0], 0, levels * sizeof(int64_t));
-        memset(counts[1], 0, levels * sizeof(int64_t));
-    }
-    int64_t agree = 0;
-    size_t p = 0;
-    for (size_t i = 0; i < K; i++) {
-        const double golden_i = golden[i], reference_i = reference[i];
-        for (size_t j = i + 1; j < K; j++, p++) {
-            int g = 0, q = 0;
-            if (words == 1) { /* up to 64 members: the common case */
-                g = __builtin_popcountll(gt[p] & subset[0]);
-                q = __builtin_popcountll(eq[p] & subset[0]);
-            } else {
-                for (size_t w = 0; w < words; w++) {
-                    g += __builtin_popcountll(gt[p * words + w] & subset[w]);
-                    q += __builtin_popcountll(eq[p * words + w] & subset[w]);
-                }
-            }
-            int l = k - g - q;
-            int64_t agreeing_pairs = (int64_t)g * (g - 1) / 2 + (int64_t)l * (l - 1) / 2 + (int64_t)q * (q - 1) / 2;
-            agree += agreeing_pairs;
-            int64_t level = member_pairs - agreeing_pairs;
-            /* Branch-free (the golden order of a pair is a coin flip to the predictor): the
-             * reference orders the pair as the golden rewards do; pairs tied in golden
-             * reward are not counted (the store holds no NaN). */
-            int golden_above = golden_i > golden[j], golden_below = golden_i < golden[j];
-            int correct = (golden_above & (reference_i > reference[j])) | (golden_below & (reference_i < reference[j]));
-            int counted = golden_above | golden_below;
-            if (local) {
-                counts[correct][level] += counted;
-            } else if (counted) {
-                if (correct) right[level] += 1.0;
-                else wrong[level] += 1.0;
-            }
-        }
-    }
-    if (local)
-        for (size_t v = 0; v < levels; v++) {
-            wrong[v] += (double)counts[0][v];
-            right[v] += (double)counts[1][v];
-        }
-    *agreeing += (double)agree;
 }

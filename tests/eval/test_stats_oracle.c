@@ -65,14 +65,18 @@ static void test_sort(void)
     oracle_scratch os;
     CHECK(rm_metric_scratch_create(&s, MAXK) == 0 && oracle_metric_scratch_create(&os, MAXK) == 0);
     for (size_t a = 0; a < sizeof Ks / sizeof Ks[0]; a++)
-        for (int trial = 0; trial < 16; trial++) {
+        for (int trial = 0; trial < 20; trial++) {
             size_t K = Ks[a];
             for (size_t r = 0; r < K; r++) {
                 v[r] = random_value(300 + a * 100 + (uint64_t)trial, r, trial % 5);
                 if (trial >= 5 && r % 7 == 3) v[r] = r % 2 ? -0.0 : 0.0;
                 if (trial >= 8 && r % 11 == 5) v[r] = r % 2 ? INFINITY : -INFINITY;
                 if (trial >= 10 && (float)v[r] != v[r]) v[r] = (float)v[r]; /* low mantissa bytes zero */
-                if (trial >= 13 && r == K / 2) v[r] = NAN;
+                if (trial >= 13 && trial < 16 && r == K / 2) v[r] = NAN;
+                /* values that differ only below the high 32 bits of the radix key, in runs of
+                 * K / 7 (up to 85: sorted by insertion up to 32, by all 8 bytes beyond), with
+                 * repeats */
+                if (trial >= 16) v[r] = (double)(r % 7) + ldexp(floor(8 * random_value(trial, r, 0)), -36);
             }
             rm_sort_order(v, K, order, &s);
             oracle_sort_order(v, K, oracle_order, &os);
@@ -83,6 +87,31 @@ static void test_sort(void)
         }
     rm_metric_scratch_free(&s);
     oracle_metric_scratch_free(&os);
+}
+
+/* rm_pearson_ranks against the oracle's Pearson of the same average ranks, bit for bit:
+ * ties of every kind, K below, at and above multiples of its 8 lanes. */
+static void test_pearson_ranks(void)
+{
+    enum { MAXK = 1100 };
+    static double x[MAXK], y[MAXK], rx[MAXK], ry[MAXK];
+    size_t Ks[] = {1, 2, 3, 7, 8, 9, 17, 64, 500, 1023};
+    rm_metric_scratch s;
+    CHECK(rm_metric_scratch_create(&s, MAXK) == 0);
+    for (size_t a = 0; a < sizeof Ks / sizeof Ks[0]; a++)
+        for (int trial = 0; trial < 25; trial++) {
+            size_t K = Ks[a];
+            for (size_t r = 0; r < K; r++) {
+                x[r] = random_value(700 + a * 100 + (uint64_t)trial, r, trial % 5);
+                y[r] = random_value(900 + a * 100 + (uint64_t)trial, r, (trial / 5) % 5);
+                if (trial % 7 == 6) y[r] = x[r] + 0.5 * y[r]; /* correlated */
+            }
+            rm_average_ranks(x, K, rx, &s);
+            rm_average_ranks(y, K, ry, &s);
+            check_same(rm_pearson_ranks(rx, ry, K), oracle_pearson(rx, ry, K), "pearson of ranks", K);
+            check_same(rm_pearson_ranks(rx, rx, K), oracle_pearson(rx, rx, K), "pearson of ranks", K);
+        }
+    rm_metric_scratch_free(&s);
 }
 
 /* The figures the oracle predates: the proxy best-of-n against the oracle's expectation
@@ -370,6 +399,7 @@ static void test_accumulate(void)
 int main(void)
 {
     test_sort();
+    test_pearson_ranks();
     test_score_figures();
     test_pair_table();
     test_accumulate();

@@ -17,6 +17,9 @@ typedef struct {
     double *golden, *bon_values; /* [K], [n_bon] */
     double *aggregate;       /* [n_aggregators][K] */
     double *ranks, *mean_ranks, *member_ranks, *spread, *rank_error, *sort_buffer;
+    double *square_sum;      /* [K] the current subset's sum of squared deviations from its mean */
+    double *spread_ranks, *error_ranks; /* [K] each */
+    int32_t *error_start;    /* [2 K + 2] responses below each rank error, counted */
     int32_t *mean_dense;     /* [K] dense ranks of the current subset's mean */
     int *member_pick;        /* [E] best-of-K pick of each member */
     double *proxy_values;    /* [n_bon] */

@@ -69,11 +69,14 @@ double rm_bon_expected(const double *win, const double *golden_by_score, size_t 
 double rm_best_of_n(const double *score, const double *golden, size_t K, size_t n, rm_metric_scratch *s);
 
 /* The win probabilities of several n at once, for rm_bon_table_expect. */
+#define RM_BON_LANES 8 /* sizes n summed side by side: one AVX-512 register of doubles */
 typedef struct {
     size_t K;
-    int n_sizes;
+    int n_sizes, n_groups; /* n_groups: n_sizes in groups of RM_BON_LANES */
     double *win;   /* [n_sizes][K] rm_bon_win_probabilities */
     size_t *first; /* [n_sizes] first non-zero win: the terms below it add exact zeros */
+    double *by_position; /* [n_groups][K][RM_BON_LANES] win transposed, 0 in the padding lanes */
+    size_t *group_first; /* [n_groups] the smallest first of the group's sizes */
 } rm_bon_table;
 
 int rm_bon_table_create(rm_bon_table *t, size_t K, const size_t *n, int n_sizes);
@@ -81,11 +84,17 @@ void rm_bon_table_free(rm_bon_table *t);
 /* out[j] = rm_bon_expected(win_j, golden_by_score, K), bit for bit: the same sum without
  * its leading zero terms (which leave it unchanged). */
 void rm_bon_table_expect(const rm_bon_table *t, const double *golden_by_score, double *out);
+/* The same for two vectors at once (out_b NULL: b is not used): the best-of-n of the
+ * golden rewards and its proxy share one pass over the table. */
+void rm_bon_table_expect2(const rm_bon_table *t, const double *a, double *out_a, const double *b, double *out_b);
 
 /* ---- rank correlation and pairwise order ---- */
 
 /* Pearson correlation; NaN when either input is constant or n < 2. */
 double rm_pearson(const double *a, const double *b, size_t n);
+/* rm_pearson of two vectors of average ranks (as rm_average_ranks gives them, ties and
+ * all), bit for bit: on ranks its sums are exact, so they are taken here in any order. */
+double rm_pearson_ranks(const double *a, const double *b, size_t n);
 /* Spearman rank correlation (Pearson of average ranks), as scipy.stats.spearmanr. */
 double rm_spearman(const double *x, const double *y, size_t n, rm_metric_scratch *s);
 
@@ -216,7 +225,7 @@ double rm_expected_calibration_error(const double *count, const double *probabil
  * p = 1/2; NaN for a golden tie (no order to err against). */
 double rm_preference_error(double p, double golden_a, double golden_b);
 
-/* ---- ensembles ---- */
+/* ---- ensembles (src/eval/metrics_ensemble.c) ---- */
 
 typedef enum { RM_AGG_MEAN = 0, RM_AGG_MIN = 1, RM_AGG_MEDIAN = 2, RM_AGG_UWO = 3 } rm_aggregator;
 
@@ -229,6 +238,16 @@ void rm_aggregate(const float *z, size_t member_stride, const int *members, int 
 
 /* Population standard deviation over the k members, per response. */
 void rm_member_std(const float *z, size_t member_stride, const int *members, int k, size_t K, double *out);
+/* Both moments those use, per response: mean[r], the mean aggregate itself, and ss[r], the
+ * sum of squared deviations from it, so that uwo (mean[r] - lambda * ss[r] / k) and the
+ * std (sqrt(ss[r] / k)) of one subset come from one pass, bit for bit rm_aggregate's and
+ * rm_member_std's. */
+void rm_member_moments(const float *z, size_t member_stride, const int *members, int k, size_t K, double *mean,
+                       double *ss);
+/* From those moments: out[r] = mean[r] - lambda * ss[r] / k (rm_aggregate's uwo) and
+ * out[r] = sqrt(ss[r] / k) (rm_member_std), bit for bit. */
+void rm_uwo_from_moments(const double *mean, const double *ss, int k, double lambda, size_t K, double *out);
+void rm_std_from_moments(const double *ss, int k, size_t K, double *out);
 
 /* Pair sign masks of one prompt for the pair statistics: for each pair i < j (in the
  * order (0,1), (0,2), ..., (1,2), ...), `words` 64-bit words of bits by member: gt has
