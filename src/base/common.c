@@ -75,11 +75,39 @@ int rm_size_mul3(size_t a, size_t b, size_t c, size_t *out, const char *what)
     return rm_size_mul(ab, c, out, what);
 }
 
+/* Buffers of this size and more start on a 2 MiB boundary and are advised for transparent
+ * huge pages (MADV_HUGEPAGE; the kernel's default mode honours only advised ranges): the
+ * scored rows, packed weights and activations are read again and again, and with 4 KiB
+ * pages their TLB misses cost eval's scoring 7 % on a Zen 5 (huge pages: 625-637 against
+ * 584-589 GFLOP/s). Smaller ones are plain malloc. */
+#define LARGE_BYTES ((size_t)4 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void *alloc_bytes(size_t bytes, size_t alignment)
+{
+    if (bytes < LARGE_BYTES) {
+        if (alignment <= 16) return malloc(bytes ? bytes : 1);
+        void *p = NULL;
+        return posix_memalign(&p, alignment, bytes) == 0 ? p : NULL;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, bytes) != 0) return NULL;
+    (void)madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* a hint: refused, 4 KiB pages as before */
+    return p;
+}
+
 void *rm_alloc(size_t n, size_t size, const char *what)
 {
     size_t bytes = 0;
     if (rm_size_mul(n, size, &bytes, what) != 0) return NULL;
-    void *p = malloc(bytes ? bytes : 1);
+    void *p = alloc_bytes(bytes, 16);
+    if (!p) rm_errorf("%s: out of memory allocating %zu bytes", what, bytes);
+    return p;
+}
+
+void *rm_alloc_aligned(size_t bytes, size_t alignment, const char *what)
+{
+    void *p = alloc_bytes(bytes, alignment);
     if (!p) rm_errorf("%s: out of memory allocating %zu bytes", what, bytes);
     return p;
 }

@@ -231,8 +231,7 @@ static int pack_weights(const rm_mlp *m, rm_mlp_workspace *ws, int on)
             continue;
         }
         size_t bytes = (rm_lowp_packed_b_bytes(full) + 63) / 64 * 64;
-        if (!ws->low_packed[l] && !(ws->low_packed[l] = aligned_alloc(64, bytes)))
-            return rm_errorf("out of memory: %zu MiB of packed bf16 weights", bytes >> 20);
+        if (!ws->low_packed[l] && !(ws->low_packed[l] = rm_alloc_aligned(bytes, 64, "packed bf16 weights"))) return -1;
         if (rm_lowp_pack_b(full, lowp_at(ws->low_weights, m->weight_offset[l]), ws->low_packed[l]) != 0) {
             free(ws->low_packed[l]);
             ws->low_packed[l] = NULL;

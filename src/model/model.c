@@ -144,8 +144,8 @@ int rm_mlp_workspace_pack(rm_mlp_workspace *ws, const rm_mlp *m)
         total += n;
     }
     if (total == 0) return 0;
-    ws->packed = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
-    if (!ws->packed) return rm_errorf("out of memory: %zu MiB of packed weights for scoring", (total * sizeof(float)) >> 20);
+    ws->packed = rm_alloc_aligned((total * sizeof(float) + 63) / 64 * 64, 64, "packed weights for scoring");
+    if (!ws->packed) return -1;
     for (int l = 0; l < m->n_layers; l++)
         if (ws->packed_offset[l] != (size_t)-1)
             rm_own_sgemm_pack_b(CblasTrans, m->dims[l + 1], m->dims[l], m->params + m->weight_offset[l], m->dims[l],

@@ -4,15 +4,21 @@
  * OPENBLAS_NUM_THREADS. The limit, measured in the same run and alternating with it: the
  * same blocks through OpenBLAS's own threaded cblas_sgemm, the two hidden-layer products
  * of every member (the head, 0.02% of the FLOPs, left out as in bench_sgemm).
- * Usage: bench_score [members] [rows] [rounds] [pack 0|1]. Prints a table and one JSON line. */
+ * Usage: bench_score [members] [rows] [rounds] [pack 0|1] [fp32|bf16]. bf16: the products
+ * through rmens's bf16 path (oneDNN where the CPU has a bf16 kernel, else emulated), on the
+ * rounding of each block shared by the members (rm_mlp_input) and the weights packed once
+ * (rm_mlp_forward_frozen), exactly as eval scores. Prints a table and one JSON line. */
 #include <cblas.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rmens/base/common.h"
 #include "rmens/model/model.h"
 #include "rmens/base/rng.h"
+#include "rmens/kernels/precision.h"
+#include "rmens/kernels/tiled_blas.h"
 
 enum { D = 2048, H1 = 1024, H2 = 512, BLOCK = 1024 };
 
@@ -26,6 +32,11 @@ int main(int argc, char **argv)
     size_t rows = argc > 2 ? (size_t)atoll(argv[2]) : 32768;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
     const int pack = argc > 4 ? atoi(argv[4]) : 1; /* as rmens eval: rm_mlp_workspace_pack for every member */
+    const int bf16 = argc > 5 && strcmp(argv[5], "bf16") == 0;
+    if (bf16 && rm_precision_set_backend(rm_precision_onednn_available() ? RM_MATMUL_BF16_ONEDNN : RM_MATMUL_BF16_EMULATED) != 0) {
+        fprintf(stderr, "bench_score: %s\n", rm_last_error());
+        return 2;
+    }
     if (E < 1 || rows < BLOCK || rounds < 1) {
         fprintf(stderr, "usage: bench_score [members >= 1] [rows >= %d] [rounds >= 1]\n", BLOCK);
         return 2;
@@ -44,15 +55,21 @@ int main(int argc, char **argv)
         if (pack && rm_mlp_workspace_pack(&ws[m], &members[m]) != 0) return 2;
     }
     rm_mlp_set_threads(threads);
+    rm_mlp_input input;
+    if (rm_mlp_input_create(&input, (size_t)BLOCK * D) != 0) return 2;
     const size_t blocks = rows / BLOCK;
     const double flops = (double)blocks * BLOCK * E * rm_mlp_forward_flops(&members[0], 1);
     const double limit_flops = (double)blocks * BLOCK * E * 2.0 * ((double)D * H1 + (double)H1 * H2);
     double best_score = 0, best_limit = 0;
     for (int round = 0; round < rounds + 1; round++) {
         double t0 = rm_now();
-        for (size_t b = 0; b < blocks; b++)
+        for (size_t b = 0; b < blocks; b++) {
+            const float *block = emb + b * BLOCK * D;
+            if (bf16) rm_mlp_input_prepare(&input, block, (size_t)BLOCK * D); /* as src/eval/eval_score.c */
             for (int m = 0; m < E; m++) /* as rmens eval */
-                (m == 0 ? rm_mlp_forward : rm_mlp_forward_again)(&members[m], &ws[m], emb + b * BLOCK * D, BLOCK, scores);
+                if (bf16) rm_mlp_forward_frozen(&members[m], &ws[m], block, &input, BLOCK, scores);
+                else (m == 0 ? rm_mlp_forward : rm_mlp_forward_again)(&members[m], &ws[m], block, BLOCK, scores);
+        }
         double t1 = rm_now();
         openblas_set_num_threads(threads);
         for (size_t b = 0; b < blocks; b++)
@@ -75,11 +92,14 @@ int main(int argc, char **argv)
     printf("%-44s %12d\n", "threads", threads);
     printf("%-44s %12d\n", "members", E);
     printf("%-44s %12s\n", "weights packed once (rm_mlp_workspace_pack)", pack ? "yes" : "no");
+    printf("%-44s %12s\n", "precision", bf16 ? rm_precision_current()->kernel : "fp32");
     printf("%-44s %12.1f\n", "sgemm limit, same blocks, GFLOP/s", best_limit / 1e9);
     printf("%-44s %12.1f\n", "scoring, GFLOP/s", best_score / 1e9);
     printf("%-44s %12.3f\n", "fraction of the sgemm limit", best_score / best_limit);
     printf("{\"bench\": \"score\", \"threads\": %d, \"members\": %d, \"sgemm_gflops\": %.2f, \"score_gflops\": %.2f, "
-           "\"fraction_of_sgemm\": %.4f, \"packed_weights\": %d}\n", threads, E, best_limit / 1e9, best_score / 1e9, best_score / best_limit, pack);
+           "\"fraction_of_sgemm\": %.4f, \"packed_weights\": %d, \"precision\": \"%s\"}\n", threads, E, best_limit / 1e9,
+           best_score / 1e9, best_score / best_limit, pack, bf16 ? "bf16" : "fp32");
+    rm_mlp_input_free(&input);
     for (int m = 0; m < E; m++) {
         rm_mlp_workspace_free(&ws[m]);
         rm_mlp_free(&members[m]);

@@ -42,6 +42,9 @@ int rm_size_mul3(size_t a, size_t b, size_t c, size_t *out, const char *what);
 /* calloc/malloc of n * size bytes with overflow check; NULL with error naming `what` on failure. */
 void *rm_alloc(size_t n, size_t size, const char *what);
 void *rm_calloc(size_t n, size_t size, const char *what);
+/* bytes at a multiple of `alignment` (a power of two, at least sizeof(void *)); free() frees
+ * it. Like rm_alloc, 4 MiB and more come on huge-page boundaries, advised for huge pages. */
+void *rm_alloc_aligned(size_t bytes, size_t alignment, const char *what);
 /* Map the pages of [addr, addr + bytes) for writing in one call (Linux's
  * MADV_POPULATE_WRITE), before a large read fills them: a page fault per 4 KiB page costs
  * a trap each, which under a hypervisor made a quarter of reading the train split. Only a
