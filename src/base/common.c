@@ -78,8 +78,8 @@ int rm_size_mul3(size_t a, size_t b, size_t c, size_t *out, const char *what)
 /* Buffers of this size and more start on a 2 MiB boundary and are advised for transparent
  * huge pages (MADV_HUGEPAGE; the kernel's default mode honours only advised ranges): the
  * scored rows, packed weights and activations are read again and again, and with 4 KiB
- * pages their TLB misses cost eval's scoring 7 % on a Zen 5 (huge pages: 625-637 against
- * 584-589 GFLOP/s). Smaller ones are plain malloc. */
+ * pages their TLB misses cost bf16 eval's scoring 11 % on a Zen 5 (advised: 648-651
+ * against 584-589 GFLOP/s). Smaller ones are plain malloc. */
 #define LARGE_BYTES ((size_t)4 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)
 
