@@ -70,6 +70,7 @@ static const key_spec SCHEMA[] = {
     {"train.weight_decay", T_FLOAT, NUM(train_weight_decay), "0.0", 0, 1e3, NULL, "decoupled weight decay (AdamW), per step, times the learning rate"},
     {"train.l2", T_FLOAT, NUM(train_l2), "0.0", 0, 1e6, NULL, "L2 penalty (l2 / 2) |W|^2 on every weight matrix (not biases), added to the mean pair loss's gradient before Adam: a regulariser that acts at any step count (train.weight_decay shrinks by lr x wd per step only); with all N pairs of a data set in both orders, l2 = 1 / (C N) is scikit-learn LogisticRegression's C. MLP members; trees use gbdt.lambda"},
     {"train.val_fraction", T_FLOAT, NUM(train_val_fraction), "0.2", 0, 0.9, NULL, "fraction of pairs held out for validation"},
+    {"train.standardise_responses", T_INT, NUM(train_standardise_responses), "0", 0, 4e9, NULL, "train responses a member's score mean and std (its standardisation) are computed on: 0 all N x K of them (one forward per response and member); N: N of them evenly spaced over the split (item floor(j N_items / N)), the same for every member"},
     {"train.patience", T_INT, NUM(train_patience), "3", 0, 1e6, NULL, "epochs without validation improvement before stopping (0: never stop early)"},
     {"train.checkpoint_minutes", T_FLOAT, NUM(train_checkpoint_minutes), "10.0", 0, 1e6, NULL, "minutes between periodic checkpoints (0: only on signal)"},
     {"train.restore_best", T_BOOL, NUM(train_restore_best), "true", 0, 0, NULL, "end with the weights of the lowest validation loss (false: the last weights, as the seed code)"},

@@ -92,11 +92,11 @@ int rm_warm_average(const rm_ensemble *e, const int *list, int k, rm_member *out
     return 0;
 }
 
-/* Each warm model with k >= 2 standardised on one rank (dealt round-robin) over the whole
- * train split of view `view`, then shared: the result is that of one rank whatever the
- * rank count. */
+/* Each warm model with k >= 2 standardised on one rank (dealt round-robin) over the train
+ * split of view `view` (train.standardise_responses of it, as the members), then shared:
+ * the result is that of one rank whatever the rank count. */
 static int standardise_warm(rm_ensemble *w, const int *sizes, rm_store *store, int view, const rm_train_data *loaded,
-                            MPI_Comm comm, int threads)
+                            size_t sample, MPI_Comm comm, int threads)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -113,7 +113,7 @@ static int standardise_warm(rm_ensemble *w, const int *sizes, rm_store *store, i
     int rc = stats ? 0 : -1;
     for (int j = 0; j < w->n_members && rc == 0; j++) {
         if (sizes[j] < 2 || j % size != rank) continue;
-        rc = rm_member_standardise_train(&w->members[j], &data, MPI_COMM_SELF);
+        rc = rm_member_standardise_train(&w->members[j], &data, sample, MPI_COMM_SELF);
         if (rc != 0) rm_error_context("eval.warm: model %d", j);
         else stats[2 * j] = w->members[j].score_mean, stats[2 * j + 1] = w->members[j].score_std;
     }
@@ -191,7 +191,8 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
     if (rc == 0) view = view_of_member[0]; /* every member's (rm_warm_decide) */
     free(view_of_member);
     rc = rm_all_ok(comm, rc);
-    if (rc == 0 && E >= 2) rc = standardise_warm(&w, sizes, store, view, train, comm, threads);
+    if (rc == 0 && E >= 2)
+        rc = standardise_warm(&w, sizes, store, view, train, (size_t)cfg->train_standardise_responses, comm, threads);
 
     rm_eval_plan single_plan;
     memset(&single_plan, 0, sizeof single_plan);

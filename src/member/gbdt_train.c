@@ -308,7 +308,7 @@ int rm_gbdt_train_member(const rm_settings *cfg, const rm_train_data *data, cons
     MPI_Bcast(ints, 3, MPI_LONG_LONG, 0, group);
     out->epochs_run = (int)ints[0], out->best_epoch = (int)ints[1], out->pairs_trained = ints[2];
     if (rm_family_gbdt.bcast(out, group, rank, 0) != 0) goto fail;
-    if (rm_member_standardise_train(out, data, group) != 0) goto fail;
+    if (rm_member_standardise_train(out, data, (size_t)cfg->train_standardise_responses, group) != 0) goto fail;
     out->train_seconds = rm_now() - t0;
     return 0;
 fail:

@@ -16,29 +16,47 @@
 
 /* Standardisation over all N*K train responses: each rank scores a contiguous share,
  * then mean and (population) standard deviation in two passes from the group totals. */
-int rm_member_standardise_train(rm_member *out, const rm_train_data *data, MPI_Comm group)
+int rm_member_standardise_train(rm_member *out, const rm_train_data *data, size_t sample, MPI_Comm group)
 {
-    return rm_members_standardise_train(out, 1, NULL, data, group);
+    return rm_members_standardise_train(out, 1, NULL, data, sample, group);
 }
 
-int rm_members_standardise_train(rm_member *out, int E, const rm_mlp *unit, const rm_train_data *data, MPI_Comm group)
+/* The evenly spaced sample's items: floor(j n / sample), j < sample (increasing, distinct). */
+static uint32_t *sample_items(size_t n_items, size_t sample)
+{
+    uint32_t *items = rm_alloc(sample, sizeof(uint32_t), "standardisation sample");
+    for (size_t j = 0; items && j < sample; j++)
+        items[j] = (uint32_t)((unsigned __int128)j * n_items / sample);
+    return items;
+}
+
+int rm_members_standardise_train(rm_member *out, int E, const rm_mlp *unit, const rm_train_data *data, size_t sample,
+                                 MPI_Comm group)
 {
     const int index = out[0].index;
     int rank = 0, size = 1;
     MPI_Comm_rank(group, &rank);
     MPI_Comm_size(group, &size);
-    /* a contiguous share of the items per rank */
+    /* a contiguous share of the items (of the sample's items) per rank */
     size_t n_items = data->n_prompts * data->n_responses;
+    uint32_t *items = NULL;
+    int status = 0;
+    if (sample > 0 && sample < n_items && n_items <= UINT32_MAX) {
+        status = (items = sample_items(n_items, sample)) ? 0 : -1;
+        n_items = sample;
+    }
     size_t lo, hi;
     rm_partition_floor(n_items, size, rank, &lo, &hi);
     const size_t n = hi - lo, cols = (size_t)E;
     float *local = rm_alloc(n * cols, sizeof(float), "standardisation scores");
     double *sums = rm_calloc(2 * cols, sizeof(double), "standardisation sums"), *squares = sums + cols;
-    int status = 0;
-    if (!local || !sums) status = -1;
-    else if (unit ? rm_member_score(unit, data->embeddings + lo * data->dim, data->dim, NULL, n, local) != 0
-                  : rm_member_score_items(out, data->embeddings + lo * data->dim, data->dim, NULL, n, local) != 0)
+    const float *rows = items ? data->embeddings : data->embeddings + lo * data->dim;
+    const uint32_t *mine = items ? items + lo : NULL;
+    if (!local || !sums || status != 0) status = -1;
+    else if (unit ? rm_member_score(unit, rows, data->dim, mine, n, local) != 0
+                  : rm_member_score_items(out, rows, data->dim, mine, n, local) != 0)
         status = rm_error_context("member %d: scoring the train responses", index);
+    free(items);
     if (size > 1 ? rm_all_ok(group, status) != 0 : status != 0) {
         free(local);
         free(sums);

@@ -521,7 +521,8 @@ static int unit_finish(unit_run *u, train_buffers *b)
     if (u->size > 1 && MPI_Bcast(u->mlp->params, (int)n_params, MPI_FLOAT, 0, u->group) != MPI_SUCCESS)
         return rm_errorf("member %d: MPI_Bcast of the parameters failed", u->index);
     /* the heads' statistics from one forward of the unit (the trunk once for all heads) */
-    if (rm_members_standardise_train(u->out, u->heads, u->heads > 1 ? &u->unit : NULL, u->data, u->group) != 0)
+    if (rm_members_standardise_train(u->out, u->heads, u->heads > 1 ? &u->unit : NULL, u->data,
+                                     (size_t)u->cfg->train_standardise_responses, u->group) != 0)
         return -1;
     for (int e = 0; e < u->heads; e++) {
         rm_member *m = &u->out[e];

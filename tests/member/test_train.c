@@ -22,6 +22,7 @@
 #include "rmens/base/config.h"
 #include "rmens/member/pairs.h"
 #include "rmens/member/train.h"
+#include "rmens/member/member_scoring.h"
 #include "../common/synthetic.h"
 
 /* The test's settings, then a case's extra overrides (exits 2 if they do not load). */
@@ -220,6 +221,32 @@ static void check_standardisation(const rm_train_data *data, const rm_member *m0
     free(s);
 }
 
+/* train.standardise_responses = k: the statistics of the k evenly spaced items
+ * floor(j n / k), and k >= n the statistics of all of them, bit for bit. */
+static void check_standardisation_sample(const rm_train_data *data, const rm_member *m0)
+{
+    size_t n = data->n_prompts * data->n_responses, k = n / 3 + 1;
+    uint32_t *items = malloc(sizeof(uint32_t) * k);
+    float *s = malloc(sizeof(float) * k);
+    for (size_t j = 0; j < k; j++) items[j] = (uint32_t)(j * n / k);
+    CHECK(items[0] == 0 && items[k - 1] < n && items[1] > items[0]);
+    CHECK(rm_member_score(&m0->mlp, data->embeddings, data->dim, items, k, s) == 0);
+    double mean = 0, ss = 0;
+    for (size_t i = 0; i < k; i++) mean += s[i];
+    mean /= (double)k;
+    for (size_t i = 0; i < k; i++) ss += (s[i] - mean) * (s[i] - mean);
+    rm_member copy = *m0;
+    CHECK(rm_member_standardise_train(&copy, data, k, MPI_COMM_SELF) == 0);
+    CHECK(copy.score_mean == mean && copy.score_std == sqrt(ss / (double)k));
+    CHECK(fabs(copy.score_mean - m0->score_mean) > 0); /* a sample, not all items */
+    printf("standardisation on %zu of %zu items: mean %.6f (all: %.6f), std %.6f (all: %.6f)\n", k, n, mean,
+           m0->score_mean, copy.score_std, m0->score_std);
+    CHECK(rm_member_standardise_train(&copy, data, n, MPI_COMM_SELF) == 0);
+    CHECK(copy.score_mean == m0->score_mean && copy.score_std == m0->score_std);
+    free(items);
+    free(s);
+}
+
 /* Deterministic and independent of the BLAS thread count (the any-number-of-ranks
  * guarantee rests on it); another member index gives another initialisation and order.
  * Leaves the BLAS at 2 threads, as main set it. */
@@ -305,6 +332,7 @@ static void check_training(const synth_split *train_split, const synth_split *te
     train_first_member(&cfg, &data, &pairs, test, &m0);
     check_best_epoch_kept(&data, &pairs, &m0);
     check_standardisation(&data, &m0);
+    check_standardisation_sample(&data, &m0);
     check_deterministic(&cfg, &data, &pairs, &m0);
     check_bootstrap(&data, &pairs, &m0);
     check_clf_objective(&data, &pairs, test);

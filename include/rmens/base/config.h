@@ -65,6 +65,7 @@ typedef struct {
 
     /* train.* */
     long long train_epochs, train_batch_size, train_patience;
+    long long train_standardise_responses; /* 0: standardise members over all train responses; N: N evenly spaced */
     double train_learning_rate, train_weight_decay, train_val_fraction;
     double train_l2;              /* L2 penalty l2/2 * |W|^2 on the weights, in the loss's gradient */
     double train_checkpoint_minutes;

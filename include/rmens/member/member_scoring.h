@@ -20,11 +20,15 @@ void rm_member_scorer_free(rm_member_scorer *s);
 int rm_member_score_items(const rm_member *m, const float *embeddings, size_t dim, const uint32_t *items, size_t n,
                           float *scores);
 
-/* Mean and population standard deviation of member m's scores over all train items,
- * into m->score_mean / score_std (collective over group; each rank scores its share). */
-int rm_member_standardise_train(rm_member *m, const rm_train_data *data, MPI_Comm group);
+/* Mean and population standard deviation of member m's scores over the train items, into
+ * m->score_mean / score_std (collective over group; each rank scores its share): all N x K
+ * of them (sample = 0, or >= N x K), or `sample` of them evenly spaced over the split
+ * (item floor(j N K / sample) for j < sample: no random draw, the same items for every
+ * member; train.standardise_responses). */
+int rm_member_standardise_train(rm_member *m, const rm_train_data *data, size_t sample, MPI_Comm group);
 /* The same for E members at once: with `unit` (a shared trunk's E-output MLP) one forward
  * scores every head, member e's statistics from column e; unit NULL: E = 1, m's own scores. */
-int rm_members_standardise_train(rm_member *m, int E, const rm_mlp *unit, const rm_train_data *data, MPI_Comm group);
+int rm_members_standardise_train(rm_member *m, int E, const rm_mlp *unit, const rm_train_data *data, size_t sample,
+                                 MPI_Comm group);
 
 #endif
