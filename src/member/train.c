@@ -38,51 +38,20 @@ static void shuffle(uint64_t seed, uint64_t stream, uint64_t base, uint32_t *per
     }
 }
 
-/* X rows [0, n) = winners of pairs ids[0..n), rows [n, 2n) = their losers: 8 MB per
- * minibatch at the reference shapes, copied in pieces over the model's threads (alone, it
- * was 3% of a step at 2 threads). */
-#define GATHER_PAIRS 64 /* pairs per piece */
-
-typedef struct {
-    float *X;
-    const float *embeddings;
-    size_t dim, n;
-    const rm_pairs *pairs;
-    const uint32_t *ids;
-} gather_job;
-
-static void gather_piece(const void *p, int piece)
-{
-    const gather_job *j = p;
-    const size_t dim = j->dim, begin = (size_t)piece * GATHER_PAIRS;
-    const size_t end = j->n - begin < GATHER_PAIRS ? j->n : begin + GATHER_PAIRS;
-    for (size_t i = begin; i < end; i++) {
-        memcpy(j->X + i * dim, j->embeddings + (size_t)j->pairs->winner[j->ids[i]] * dim, dim * sizeof(float));
-        memcpy(j->X + (j->n + i) * dim, j->embeddings + (size_t)j->pairs->loser[j->ids[i]] * dim, dim * sizeof(float));
-    }
-}
-
-static void gather_pairs(float *X, const float *embeddings, size_t dim, const rm_pairs *pairs,
-                         const uint32_t *ids, size_t n)
-{
-    gather_job job = {X, embeddings, dim, n, pairs, ids};
-    rm_tiled_run(gather_piece, &job, (int)((n + GATHER_PAIRS - 1) / GATHER_PAIRS));
-}
-
 /* The 2n scores of pairs ids[0..n) (winners, then losers) into b->scores: from the rows
  * rounded once (b->rows) when the first product runs in bf16, else from the fp32 rows.
- * The backward that follows takes batch_rows(b). */
+ * The backward that follows takes batch_rows(b). timed: the gather and the forward count
+ * in b->phase (a training step; validation is timed as a whole by its caller). */
 static void score_pairs(const rm_mlp *mlp, train_buffers *b, const rm_train_data *data, const rm_pairs *pairs,
-                        const uint32_t *ids, size_t n)
+                        const uint32_t *ids, size_t n, int timed)
 {
     double t0 = rm_now();
     if (b->rows.table) rm_train_rows_gather(&b->rows, b->X_low, ids, n);
-    else gather_pairs(b->X, data->embeddings, data->dim, pairs, ids, n);
+    else rm_gather_pair_rows(b->X, data->embeddings, data->dim * sizeof(float), pairs->winner, pairs->loser, ids, n);
     double t1 = rm_now();
     if (b->rows.table) rm_mlp_forward_rounded(mlp, &b->ws, b->X_low, (int)(2 * n), b->scores);
     else rm_mlp_forward(mlp, &b->ws, b->X, (int)(2 * n), b->scores);
-    b->phase[PHASE_GATHER] += t1 - t0;
-    b->phase[PHASE_FORWARD] += rm_now() - t1;
+    if (timed) b->phase[PHASE_GATHER] += t1 - t0, b->phase[PHASE_FORWARD] += rm_now() - t1;
 }
 
 /* A phase's seconds since *t, added to b->phase[k]; *t moves to now. */
@@ -217,7 +186,7 @@ static void validate_share(const rm_mlp *mlp, train_buffers *b, const rm_train_d
     for (int e = 0; e < 2 * b->heads; e++) sums[e] = 0;
     for (size_t start = 0; start < n; start += chunk) {
         size_t count = n - start < chunk ? n - start : chunk;
-        score_pairs(mlp, b, data, pairs, ids + start, count);
+        score_pairs(mlp, b, data, pairs, ids + start, count, 0);
         for (int e = 0; e < b->heads; e++) {
             float *col = (float *)head_column(b, count, e);
             for (size_t i = 0; i < count; i++) sums[2 * e + 1] += col[i] > col[count + i];
@@ -323,7 +292,7 @@ static int train_step(rm_mlp *mlp, train_buffers *b, const rm_train_data *data, 
     b->grads[n_params] = 0;
     b->grads[n_params + 1] = stop_request;
     if (mine > 0) {
-        score_pairs(mlp, b, data, pairs, b->batch_ids, mine);
+        score_pairs(mlp, b, data, pairs, b->batch_ids, mine, 1);
         double t = rm_now();
         /* d(mean loss over the whole minibatch): every rank divides by the full size, so
          * the Allreduce sum is the gradient of the minibatch mean. */
@@ -607,12 +576,10 @@ static int train_mlp_unit(const rm_settings *cfg, const rm_train_data *data, con
                 return 0;
             }
         }
-        /* validation's own gather and forward count as validation, not as training's */
-        const double t_val = rm_now(), gathered = b.phase[PHASE_GATHER], forwarded = b.phase[PHASE_FORWARD];
+        const double t_val = rm_now();
         if (validate_epoch(u.mlp, &b, data, pairs, u.n_val, &u.r, u.share_cap, group, u.rank, u.size, index, val_sums) != 0)
             goto fail_losses;
         b.phase[PHASE_VALIDATION] += rm_now() - t_val;
-        b.phase[PHASE_GATHER] = gathered, b.phase[PHASE_FORWARD] = forwarded;
         int stop = record_epoch(&u, &b, &ls, epoch, head_train, val_sums);
         double seconds = rm_now() - t_epoch;
         ls.train_time += seconds;

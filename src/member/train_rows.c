@@ -77,7 +77,8 @@ int rm_train_rows_create(rm_train_rows *t, const rm_mlp *mlp, const rm_train_dat
     /* a table larger than the cap (pairs over most of a big split) is not worth its memory:
      * the steps then round the gathered rows as before */
     if (t->n_rows * t->dim > RM_TRAIN_ROWS_MAX_BYTES / t->elem ||
-        !(t->table = malloc(t->n_rows * t->dim * t->elem))) {
+        !(t->table = rm_alloc(t->n_rows * t->dim, t->elem, "rounded train rows"))) {
+        rm_error_clear(); /* not an error: the fp32 gather serves */
         free(item_of_row);
         rm_train_rows_free(t);
         return 0;
@@ -89,26 +90,31 @@ int rm_train_rows_create(rm_train_rows *t, const rm_mlp *mlp, const rm_train_dat
 }
 
 typedef struct {
-    const rm_train_rows *t;
-    char *X_low;
-    const uint32_t *ids;
-    size_t n;
+    char *dst;
+    const char *src;
+    size_t row_bytes, n;
+    const uint32_t *winner, *loser, *ids;
 } gather_job;
 
 static void gather_piece(const void *p, int piece)
 {
     const gather_job *j = p;
-    const size_t row_bytes = j->t->dim * j->t->elem, begin = (size_t)piece * ROWS_PER_PIECE;
+    const size_t row = j->row_bytes, begin = (size_t)piece * ROWS_PER_PIECE;
     const size_t end = j->n - begin < ROWS_PER_PIECE ? j->n : begin + ROWS_PER_PIECE;
-    const char *table = j->t->table;
     for (size_t i = begin; i < end; i++) {
-        memcpy(j->X_low + i * row_bytes, table + (size_t)j->t->winner[j->ids[i]] * row_bytes, row_bytes);
-        memcpy(j->X_low + (j->n + i) * row_bytes, table + (size_t)j->t->loser[j->ids[i]] * row_bytes, row_bytes);
+        memcpy(j->dst + i * row, j->src + (size_t)j->winner[j->ids[i]] * row, row);
+        memcpy(j->dst + (j->n + i) * row, j->src + (size_t)j->loser[j->ids[i]] * row, row);
     }
+}
+
+void rm_gather_pair_rows(void *dst, const void *src, size_t row_bytes, const uint32_t *winner, const uint32_t *loser,
+                         const uint32_t *ids, size_t n)
+{
+    gather_job job = {dst, src, row_bytes, n, winner, loser, ids};
+    rm_tiled_run(gather_piece, &job, (int)((n + ROWS_PER_PIECE - 1) / ROWS_PER_PIECE));
 }
 
 void rm_train_rows_gather(const rm_train_rows *t, void *X_low, const uint32_t *ids, size_t n)
 {
-    gather_job job = {t, X_low, ids, n};
-    rm_tiled_run(gather_piece, &job, (int)((n + ROWS_PER_PIECE - 1) / ROWS_PER_PIECE));
+    rm_gather_pair_rows(X_low, t->table, t->dim * t->elem, t->winner, t->loser, ids, n);
 }
