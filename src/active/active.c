@@ -476,6 +476,7 @@ static int evaluate_round(active_ctx *c, active_round *ar)
     ens.n_members = c->deal.n_members;
     ens.members = c->members;
     ens.dim = (int)c->store.dim;
+    ens.standardise_responses = c->cfg->train_standardise_responses; /* trained here, with this config */
     rm_eval_results res;
     memset(&res, 0, sizeof res);
     rm_eval_timing tm;

@@ -210,6 +210,9 @@ int rm_members_file_write(const char *path, const rm_settings *cfg, const rm_sto
     rc |= rm_h5_attr_double(file, "val_item_overlap", pairs->val_item_overlap);
     rc |= rm_h5_attr_string(file, "ensemble_kind", cfg->ensemble_kind);
     rc |= rm_h5_attr_int(file, "shared_init", cfg->ensemble_shared_init ? 1 : 0); /* eval's warm needs 1 (rmens/eval/warm.h) */
+    /* the train responses the members' score mean and std come from: eval's warm models
+     * are standardised on the same ones */
+    rc |= rm_h5_attr_int(file, "standardise_responses", cfg->train_standardise_responses);
     char inputs_view[64] = "";
     if (rc == 0 && cfg->model_n_inputs > 0) rc = write_inputs(file, cfg, store, rank, inputs_view, sizeof inputs_view);
     /* a trunk's input is its members' view: the composite, ensemble.views[0], or the default */
@@ -367,10 +370,18 @@ int rm_ensemble_load(rm_ensemble *e, const char *path, MPI_Comm comm, int expect
         if (rc == 0 && strcmp(kind, "independent") != 0 && strcmp(kind, "shared_trunk") != 0)
             rc = rm_errorf("root attribute ensemble_kind = \"%s\": expected \"independent\" or \"shared_trunk\"", kind);
         e->shared_trunk = rc == 0 && strcmp(kind, "shared_trunk") == 0;
+        /* files from before train.standardise_responses: -1, not recorded */
+        e->standardise_responses = -1;
+        htri_t has_sample = rc == 0 ? H5Aexists(file, "standardise_responses") : 0;
+        if (has_sample < 0) rc = rm_errorf("/: H5Aexists(standardise_responses) failed");
+        if (has_sample > 0) rc = rm_h5_read_attr_int(file, "standardise_responses", &e->standardise_responses, "/");
+        if (rc == 0 && has_sample > 0 && e->standardise_responses < 0)
+            rc = rm_errorf("root attribute standardise_responses = %lld: expected 0 or more", e->standardise_responses);
     }
     MPI_Bcast(&n_members, 1, MPI_LONG_LONG, 0, comm);
     MPI_Bcast(&shared_init, 1, MPI_LONG_LONG, 0, comm);
     MPI_Bcast(&e->shared_trunk, 1, MPI_INT, 0, comm);
+    MPI_Bcast(&e->standardise_responses, 1, MPI_LONG_LONG, 0, comm);
     e->shared_init = shared_init == 1;
     if (rm_all_ok(comm, rc) != 0) goto fail;
     e->members = rm_calloc((size_t)n_members, sizeof(rm_member), "members");

@@ -153,6 +153,18 @@ static int distinct_subsets(const rm_eval_plan *plan, int n_warm, int *model_of,
     return n;
 }
 
+/* The train responses the warm models are standardised on: those the members were (the
+ * value members.h5 records), whatever the config eval is given says; files from before
+ * the attribute take the config's. */
+static size_t warm_standardise_sample(const rm_settings *cfg, const rm_ensemble *e, int rank)
+{
+    if (e->standardise_responses < 0) return (size_t)cfg->train_standardise_responses;
+    if (rank == 0 && e->standardise_responses != cfg->train_standardise_responses)
+        rm_warnf("eval.warm: the members were standardised with train.standardise_responses = %lld; the config has "
+                 "%lld: the warm models follow the members", e->standardise_responses, cfg->train_standardise_responses);
+    return (size_t)e->standardise_responses;
+}
+
 int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, const rm_train_data *train,
                      const rm_ensemble *e, const rm_eval_plan *plan, int threads, rm_eval_results *res, int *n_models,
                      double *seconds)
@@ -192,7 +204,7 @@ int rm_warm_evaluate(const rm_settings *cfg, MPI_Comm comm, rm_store *store, con
     free(view_of_member);
     rc = rm_all_ok(comm, rc);
     if (rc == 0 && E >= 2)
-        rc = standardise_warm(&w, sizes, store, view, train, (size_t)cfg->train_standardise_responses, comm, threads);
+        rc = standardise_warm(&w, sizes, store, view, train, warm_standardise_sample(cfg, e, rank), comm, threads);
 
     rm_eval_plan single_plan;
     memset(&single_plan, 0, sizeof single_plan);

@@ -12,11 +12,15 @@
 #              shared-init members has no warm; members.h5 with shared_init = 2 refused;
 #              ensemble.shared_init with trees or two views refused by train before
 #              anything is written
+#   recorded   members standardised on a sample (train.standardise_responses = 250): members.h5
+#              records it; eval given another value warns once and standardises the warm
+#              models as the members were (figures byte-identical to eval with 250); a
+#              members.h5 without the attribute (older files) follows the config
 #   init       shared initialisation through real training: one full-batch epoch (every
 #              member sees the same gradient up to the summation order) leaves
 #              shared-init members within float rounding of each other, independent ones far
 #              apart; member 0 is bitwise the same with and without the key
-MODE="${1:?usage: warm.sh identical|numpy|refused|init}"
+MODE="${1:?usage: warm.sh identical|numpy|refused|recorded|init}"
 source "$SRCDIR/tests/ensemble/common.sh" # WORK, CFG, STORE, COMMON_SETS, run_mpi, fail
 SETS=("${COMMON_SETS[@]}" --set output="$WORK/run" --set "eval.bon_n=[1,2,3,5,12]" --set "eval.uwo_lambda=[0.5]"
       --set eval.ablation_subsets=3 --set eval.chunk_prompts=5 --set eval.calibration_pairs=2000)
@@ -121,6 +125,26 @@ refused)
     [ ! -e "$WORK/run/members.h5" ] || fail "refused train wrote members.h5 ($bad)"
   done
   echo "warm refusals: ok"
+  ;;
+recorded)
+  SAMPLE=(--set train.standardise_responses=250)
+  train "${SHARED[@]}" "${SAMPLE[@]}"
+  "$PYTHON" -c 'import sys, h5py; v = int(h5py.File(sys.argv[1], "r").attrs["standardise_responses"]); assert v == 250, v' \
+    "$WORK/run/members.h5" || fail "members.h5 does not record standardise_responses = 250"
+  evaluate 2 "${SAMPLE[@]}"
+  grep -q "warning: .*standardise_responses" "$WORK/eval.log" && { cat "$WORK/eval.log"; fail "warned with the members' own value"; }
+  grep -v '^"provenance": ' "$WORK/run/results.json" >"$WORK/same.json"
+  grep -q '"warm": {"bon"' "$WORK/same.json" || fail "results.json has no aggregators.warm"
+  evaluate 2 --set train.standardise_responses=0
+  [ "$(grep -c "warning: eval.warm: the members were standardised with train.standardise_responses = 250; the config has 0" "$WORK/eval.log")" = 1 ] ||
+    { cat "$WORK/eval.log"; fail "no single warning that the config's standardise_responses differs from the members'"; }
+  grep -v '^"provenance": ' "$WORK/run/results.json" | cmp - "$WORK/same.json" || fail "warm followed the config, not the members"
+  # an older members.h5 (no attribute): the config's value, which here moves warm's figures
+  "$PYTHON" -c 'import sys, h5py; del h5py.File(sys.argv[1], "r+").attrs["standardise_responses"]' "$WORK/run/members.h5"
+  evaluate 2 --set train.standardise_responses=0
+  grep -q "warning: .*standardise_responses" "$WORK/eval.log" && { cat "$WORK/eval.log"; fail "warned without a recorded value"; }
+  grep -v '^"provenance": ' "$WORK/run/results.json" | cmp -s - "$WORK/same.json" && fail "without the attribute, warm did not follow the config"
+  echo "warm standardisation follows the members: ok"
   ;;
 init)
   # 1200 pairs, 20% validation: 960 training pairs in one batch

@@ -43,6 +43,8 @@ typedef struct {
     char (*member_view)[64]; /* [n_members] member attribute `view`, "" when absent */
     int shared_trunk;        /* root ensemble_kind = "shared_trunk": the members are heads on one trunk */
     int shared_init;         /* root attribute shared_init = 1 (absent: 0) */
+    long long standardise_responses; /* root attribute: train.standardise_responses of the
+                                        members' standardisation (absent, older files: -1) */
     int n_inputs;            /* /inputs: the views of model.inputs (0: none) */
     char inputs[RM_MAX_VIEWS][64];
     size_t inputs_dim;
