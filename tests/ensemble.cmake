@@ -16,6 +16,10 @@ rmens_script_test(ensemble_ranks_identical_bf16_emulated ${CMAKE_CURRENT_SOURCE_
 set_property(TEST ensemble_ranks_identical_bf16_emulated APPEND PROPERTY ENVIRONMENT "RMENS_BF16_EMULATE=1")
 set_tests_properties(ensemble_ranks_identical ensemble_ranks_identical_bf16 ensemble_ranks_identical_bf16_emulated
                      ensemble_data_parallel ensemble_faults PROPERTIES LABELS "mpi;e2e")
+# Only the train responses the members use are read (rm_member_items_read), and the members
+# are bitwise those of a whole read.
+rmens_script_test(ensemble_partial_read ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/partial_read.sh $<BOOL:${RMENS_HAVE_XGBOOST}>)
+set_tests_properties(ensemble_partial_read PROPERTIES LABELS "mpi;e2e")
 rmens_script_test(campaign_local ${CMAKE_CURRENT_SOURCE_DIR}/ensemble/campaign_local.sh)
 set_tests_properties(campaign_local PROPERTIES LABELS "e2e;analysis")
 # model.inputs (issue 28): views concatenated and standardised by the train split's moments;

@@ -555,7 +555,7 @@ static int setup(active_ctx *c)
     c->threads = rm_set_blas_threads(c->comm, (int)cfg->parallel_blas_threads);
     if (rm_all_ok(c->comm, rm_precision_select(cfg->model_precision, c->rank == 0, NULL)) != 0) return -1;
     if (rm_shared_split_load(&c->ns, &c->store, c->comm, c->threads) != 0) return -1;
-    c->data = (rm_train_data){c->ns.embeddings, c->ns.rewards, tr->n_prompts, tr->n_responses, c->store.dim};
+    c->data = (rm_train_data){c->ns.embeddings, c->ns.rewards, tr->n_prompts, tr->n_responses, c->store.dim, c->ns.loaded};
     /* the pool: pairs.* with pairs.count = active.pool and no validation split */
     double scale = rm_annotator_scale(cfg, c->ns.rewards, tr->n_prompts * tr->n_responses);
     rm_pairs_design design;

@@ -2,9 +2,11 @@
  * src/ensemble/members_file.c).
  *
  * Shape of a run on P ranks with S ranks per member:
- *   1. every node reads the train split once into a node-shared window (each rank of the
- *      node reads a contiguous shard of prompts with collective parallel HDF5);
- *   2. every rank builds the same preference pairs (counter-based RNG, no communication);
+ *   1. every node reads the train split's rewards once into a node-shared window (each
+ *      rank of the node reads a contiguous shard of prompts with collective parallel HDF5);
+ *   2. every rank builds the same preference pairs (counter-based RNG, no communication),
+ *      and the window gets the embeddings of the responses the members read (all, or the
+ *      pairs' and the standardisation sample's: rm_member_items_read);
  *   3. G = P / S groups train members g, g+G, g+2G, ... (data-parallel inside a group);
  *   4. members.h5 is written collectively at a temporary name, then renamed. */
 #define _GNU_SOURCE
@@ -42,10 +44,14 @@ int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, in
 
 int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm, int threads)
 {
-    double t_read = rm_now();
-    int world_rank;
-    MPI_Comm_rank(comm, &world_rank);
+    if (rm_shared_split_open_view(ns, store, view, comm) != 0) return -1;
+    return rm_shared_split_read(ns, store, view, comm, threads, NULL);
+}
+
+int rm_shared_split_open_view(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm)
+{
     memset(ns, 0, sizeof *ns);
+    ns->t_start = rm_now();
     ns->window = MPI_WIN_NULL;
     const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];
     size_t n_items = 0, n_values = 0, bytes = 0;
@@ -72,31 +78,64 @@ int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MP
     ns->bytes = bytes;
     ns->embeddings = base;
     ns->rewards = ns->embeddings + n_values;
+    ns->n_loaded = n_items;
 
     /* Each rank of the node fills its shard; the reads are collective over the whole job,
      * so every rank of every node takes part at the same time. */
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ns->window);
     size_t p0, p1;
     rm_partition(tr->n_prompts, node_size, node_rank, &p0, &p1);
-    size_t row = tr->n_responses * dim;
-    rm_populate_pages(ns->embeddings + p0 * row, (p1 - p0) * row * sizeof(float));
-    rc = rm_store_read_view_embeddings(store, view, RM_SPLIT_TRAIN, p0, p1, ns->embeddings + p0 * row);
-    if (rm_all_ok(comm, rc) != 0) return -1;
     rc = rm_store_read_rewards(store, RM_SPLIT_TRAIN, p0, p1, ns->rewards + p0 * tr->n_responses);
+    if (rm_all_ok(comm, rc) != 0) {
+        rm_shared_split_free(ns);
+        return -1;
+    }
+    MPI_Win_sync(ns->window);
+    MPI_Barrier(ns->node);
+    MPI_Win_sync(ns->window);
+    return 0;
+}
+
+int rm_shared_split_read(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm, int threads,
+                         const uint8_t *wanted)
+{
+    int world_rank, node_rank, node_size;
+    MPI_Comm_rank(comm, &world_rank);
+    MPI_Comm_rank(ns->node, &node_rank);
+    MPI_Comm_size(ns->node, &node_size);
+    const rm_split_info *tr = &store->split[RM_SPLIT_TRAIN];
+    const size_t n_items = tr->n_prompts * tr->n_responses, dim = rm_store_view_dim(store, view);
+    int rc = 0;
+    if (wanted) {
+        ns->loaded = rm_alloc(n_items, 1, "responses read");
+        rc = ns->loaded ? 0 : -1;
+        ns->n_loaded = 0;
+        for (size_t i = 0; rc == 0 && i < n_items; i++) ns->n_loaded += (ns->loaded[i] = wanted[i] != 0);
+    }
+    if (rm_all_ok(comm, rc) != 0) return -1;
+    size_t p0, p1;
+    rm_partition(tr->n_prompts, node_size, node_rank, &p0, &p1);
+    size_t row = tr->n_responses * dim;
+    /* the pages a whole shard's read writes, mapped at once: under some hypervisors
+     * faulting them one by one was a quarter of the read */
+    if (!wanted) rm_populate_pages(ns->embeddings + p0 * row, (p1 - p0) * row * sizeof(float));
+    rc = rm_store_read_view_items(store, view, RM_SPLIT_TRAIN, p0, p1, ns->loaded, ns->embeddings + p0 * row);
     if (rm_all_ok(comm, rc) != 0) return -1;
     MPI_Win_sync(ns->window);
     MPI_Barrier(ns->node);
     MPI_Win_sync(ns->window);
-    t_read = rm_now() - t_read;
+    double t_read = rm_now() - ns->t_start;
     if (node_rank == 0) {
         char host[256] = "?";
         gethostname(host, sizeof host);
         const rm_precision_info *precision = rm_precision_current();
-        char view_text[96] = "";
+        char view_text[96] = "", read_text[128] = "";
         if (store->n_views > 1) snprintf(view_text, sizeof view_text, " (view %s)", store->views[view].name);
-        rm_infof("[rank %d] node %s: train split%s %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s), read in %.2fs; precision %s (%s); BLAS threads %d",
-                 world_rank, host, view_text, tr->n_prompts, tr->n_responses, dim, ns->bytes, node_size, t_read,
-                 precision->precision, precision->kernel, threads);
+        if (wanted)
+            snprintf(read_text, sizeof read_text, ", the %zu of its %zu responses the run reads", ns->n_loaded, n_items);
+        rm_infof("[rank %d] node %s: train split%s %zu x %zu x %zu in one shared window of %zu bytes for %d rank(s)%s, read in %.2fs; precision %s (%s); BLAS threads %d",
+                 world_rank, host, view_text, tr->n_prompts, tr->n_responses, dim, ns->bytes, node_size, read_text,
+                 t_read, precision->precision, precision->kernel, threads);
     }
     return 0;
 }
@@ -108,6 +147,8 @@ void rm_shared_split_free(rm_shared_split *ns)
         MPI_Win_free(&ns->window);
     }
     if (ns->node != MPI_COMM_NULL && ns->node != 0) MPI_Comm_free(&ns->node);
+    free(ns->loaded);
+    ns->loaded = NULL;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -682,11 +723,10 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     rm_shared_split ns_views[RM_MAX_VIEWS], *ns = ns_views;
     rm_train_data data[RM_MAX_VIEWS];
     int n_loaded = 0;
-    for (; n_loaded < vp.n; n_loaded++) {
-        if ((rc = rm_shared_split_load_view(&ns[n_loaded], &store, vp.index[n_loaded], comm, threads)) != 0) goto out_split;
-        data[n_loaded] = (rm_train_data){ns[n_loaded].embeddings, ns[n_loaded].rewards, tr->n_prompts, tr->n_responses,
-                                         vp.dim[n_loaded]};
-    }
+    /* the windows and the rewards first: the pairs, drawn from the rewards, say which
+     * embeddings the members will read */
+    for (; n_loaded < vp.n; n_loaded++)
+        if ((rc = rm_shared_split_open_view(&ns[n_loaded], &store, vp.index[n_loaded], comm)) != 0) goto out_split;
     rm_pairs pairs;
     uint32_t *groups = NULL; /* pairs.source = "store": splits keep a dialogue's pairs together */
     size_t n_groups = 0;
@@ -695,6 +735,14 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
     free(groups);
     if (rc == 0) rc = rm_member_split_overlap(cfg, &pairs, tr->n_prompts, tr->n_responses);
     if ((rc = rm_all_ok(comm, rc)) != 0) goto out_split;
+    uint8_t *wanted = NULL;
+    rc = rm_all_ok(comm, rm_member_items_read(cfg, &pairs, tr->n_prompts * tr->n_responses, &wanted));
+    for (int v = 0; v < vp.n && rc == 0; v++) {
+        rc = rm_shared_split_read(&ns[v], &store, vp.index[v], comm, threads, wanted);
+        data[v] = (rm_train_data){ns[v].embeddings, ns[v].rewards, tr->n_prompts, tr->n_responses, vp.dim[v], ns[v].loaded};
+    }
+    free(wanted);
+    if (rc != 0) goto out_pairs;
     if ((rc = rm_all_ok(comm, check_batch_size(cfg, &pairs))) != 0) goto out_pairs;
     if (rank == 0) rm_pairs_print(&pairs, cfg);
 

@@ -237,7 +237,7 @@ static int windows_load(windows *w, grid *g, rm_store *store, MPI_Comm comm, int
             if ((size_t)w->n == sizeof w->view / sizeof w->view[0]) return rm_errorf("rmens select: too many distinct inputs");
             if (rm_shared_split_load_view(&w->split[i], store, vp.index[0], comm, threads) != 0) return -1;
             w->view[i] = vp.index[0];
-            w->data[i] = (rm_train_data){w->split[i].embeddings, w->split[i].rewards, tr->n_prompts, tr->n_responses, vp.dim[0]};
+            w->data[i] = (rm_train_data){w->split[i].embeddings, w->split[i].rewards, tr->n_prompts, tr->n_responses, vp.dim[0], w->split[i].loaded};
             w->n++;
         }
         g->view[p] = i;

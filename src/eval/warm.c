@@ -92,6 +92,22 @@ int rm_warm_average(const rm_ensemble *e, const int *list, int k, rm_member *out
     return 0;
 }
 
+/* The train split's window with the embeddings of the standardisation's responses (all of
+ * them without a sample): the rest are never read. */
+static int read_sample(rm_shared_split *ns, rm_store *store, int view, size_t sample, MPI_Comm comm, int threads)
+{
+    const rm_split_info *train = &store->split[RM_SPLIT_TRAIN];
+    const size_t n_items = train->n_prompts * train->n_responses, n = rm_standardise_items(n_items, sample);
+    uint8_t *wanted = n ? rm_calloc(n_items, 1, "eval.warm: train responses read") : NULL;
+    int rc = rm_all_ok(comm, n && !wanted ? -1 : 0);
+    for (size_t j = 0; rc == 0 && j < n; j++) wanted[rm_standardise_item(j, n_items, n)] = 1;
+    if (rc == 0 && (rc = rm_shared_split_open_view(ns, store, view, comm)) == 0 &&
+        (rc = rm_shared_split_read(ns, store, view, comm, threads, wanted)) != 0)
+        rm_shared_split_free(ns);
+    free(wanted);
+    return rc;
+}
+
 /* Each warm model with k >= 2 standardised on one rank (dealt round-robin) over the train
  * split of view `view` (train.standardise_responses of it, as the members), then shared:
  * the result is that of one rank whatever the rank count. */
@@ -103,12 +119,11 @@ static int standardise_warm(rm_ensemble *w, const int *sizes, rm_store *store, i
     MPI_Comm_size(comm, &size);
     rm_shared_split ns;
     memset(&ns, 0, sizeof ns);
-    if (!loaded && rm_shared_split_load_view(&ns, store, view, comm, threads) != 0)
-        return rm_error_context("eval.warm: train split");
     const rm_split_info *train = &store->split[RM_SPLIT_TRAIN];
+    if (!loaded && read_sample(&ns, store, view, sample, comm, threads) != 0) return rm_error_context("eval.warm: train split");
     rm_train_data data = loaded ? *loaded
                                 : (rm_train_data){ns.embeddings, ns.rewards, train->n_prompts, train->n_responses,
-                                                  rm_store_view_dim(store, view)};
+                                                  rm_store_view_dim(store, view), ns.loaded};
     double *stats = rm_calloc((size_t)w->n_members * 2, sizeof(double), "eval.warm: standardisation");
     int rc = stats ? 0 : -1;
     for (int j = 0; j < w->n_members && rc == 0; j++) {

@@ -99,6 +99,7 @@ static int build_data(gbdt_data *d, const rm_settings *cfg, const rm_train_data 
     uint32_t *items = rm_alloc(2 * (d->n_train + d->n_val) + 1, sizeof(uint32_t), "member items");
     float *labels = rm_alloc(2 * d->n_train + 1, sizeof(float), "labels");
     int rc = ids && items && labels ? rm_member_lists(cfg, pairs, index, ids, ids + d->n_train) : -1;
+    if (rc == 0) rc = rm_member_require_pairs(data, pairs);
     if (rc == 0 && d->n_train == 0) rc = rm_errorf("no training pairs");
     size_t n = d->n_train;
     for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -15,6 +15,17 @@
  * small enough that the activations stay a few MB. */
 #define RM_SCORE_ROWS 1024
 
+int rm_train_data_require(const rm_train_data *data, const uint32_t *items, size_t n, const char *what)
+{
+    if (!data->loaded) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!data->loaded[items[i]])
+            return rm_errorf("%s: train response %u (prompt %zu) was not read from the store (rm_member_items_read "
+                             "leaves it out): an internal error",
+                             what, items[i], (size_t)items[i] / data->n_responses);
+    return 0;
+}
+
 int rm_member_score(const rm_mlp *mlp, const float *embeddings, size_t dim, const uint32_t *items,
                     size_t n, float *scores)
 {

@@ -21,12 +21,16 @@ int rm_member_standardise_train(rm_member *out, const rm_train_data *data, size_
     return rm_members_standardise_train(out, 1, NULL, data, sample, group);
 }
 
+size_t rm_standardise_items(size_t n_items, size_t sample)
+{
+    return sample > 0 && sample < n_items && n_items <= UINT32_MAX ? sample : 0;
+}
+
 /* The evenly spaced sample's items: floor(j n / sample), j < sample (increasing, distinct). */
 static uint32_t *sample_items(size_t n_items, size_t sample)
 {
     uint32_t *items = rm_alloc(sample, sizeof(uint32_t), "standardisation sample");
-    for (size_t j = 0; items && j < sample; j++)
-        items[j] = (uint32_t)((unsigned __int128)j * n_items / sample);
+    for (size_t j = 0; items && j < sample; j++) items[j] = (uint32_t)rm_standardise_item(j, n_items, sample);
     return items;
 }
 
@@ -41,12 +45,15 @@ int rm_members_standardise_train(rm_member *out, int E, const rm_mlp *unit, cons
     size_t n_items = data->n_prompts * data->n_responses;
     uint32_t *items = NULL;
     int status = 0;
-    if (sample > 0 && sample < n_items && n_items <= UINT32_MAX) {
+    if (rm_standardise_items(n_items, sample) > 0) {
         status = (items = sample_items(n_items, sample)) ? 0 : -1;
         n_items = sample;
     }
     size_t lo, hi;
     rm_partition_floor(n_items, size, rank, &lo, &hi);
+    if (status == 0 && data->loaded)
+        status = items ? rm_train_data_require(data, items + lo, hi - lo, "standardisation")
+                       : rm_errorf("standardisation over all train responses: only some were read (an internal error)");
     const size_t n = hi - lo, cols = (size_t)E;
     float *local = rm_alloc(n * cols, sizeof(float), "standardisation scores");
     double *sums = rm_calloc(2 * cols, sizeof(double), "standardisation sums"), *squares = sums + cols;

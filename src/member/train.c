@@ -456,6 +456,7 @@ static int unit_setup(unit_run *u, train_buffers *b, rm_train_control *controls,
              allocate_buffers(b, u->mlp, u->out, u->heads, u->n_list, u->n_val, &u->r, u->data->dim, u->share_cap,
                               u->epochs) != 0 ||
              rm_member_lists_of(cfg, u->pairs, u->index, u->heads == 1, b->train_ids, b->val_ids) != 0;
+    if (!failed) failed = rm_member_require_pairs(u->data, u->pairs) != 0;
     if (!failed) failed = rm_train_rows_create(&b->rows, u->mlp, u->data, u->pairs) != 0;
     if (!failed && b->rows.table)
         failed = !(b->X_low = rm_alloc(2 * u->share_cap * u->data->dim, b->rows.elem, "minibatch rows (bf16)"));

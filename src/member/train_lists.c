@@ -9,6 +9,7 @@
 #include "member_internal.h"
 #include "rmens/base/common.h"
 #include "rmens/base/rng.h"
+#include "rmens/member/member_scoring.h"
 #include "rmens/member/trunk.h"
 
 /* Pairs a split may use: all of them, unless a held-out fold dropped some (rmens select). */
@@ -110,4 +111,30 @@ int rm_trunk_head_weights(const rm_settings *cfg, const rm_pairs *pairs, int ind
         for (size_t c = 0; c < repeat; c++) weights[pick * repeat + c] += 1.0f;
     }
     return 0;
+}
+
+int rm_member_items_read(const rm_settings *cfg, const rm_pairs *pairs, size_t n_items, uint8_t **wanted)
+{
+    *wanted = NULL;
+    const size_t sample = rm_standardise_items(n_items, (size_t)cfg->train_standardise_responses);
+    if (sample == 0) return 0; /* the standardisation reads every item */
+    uint8_t *w = rm_calloc(n_items, 1, "train responses read");
+    if (!w) return -1;
+    for (size_t j = 0; j < sample; j++) w[rm_standardise_item(j, n_items, sample)] = 1;
+    for (size_t i = 0; i < pairs->n; i++) {
+        if (pairs->winner[i] >= n_items || pairs->loser[i] >= n_items) {
+            free(w);
+            return rm_errorf("pair %zu: item %u or %u is outside the %zu train responses", i, pairs->winner[i],
+                             pairs->loser[i], n_items);
+        }
+        w[pairs->winner[i]] = w[pairs->loser[i]] = 1;
+    }
+    *wanted = w;
+    return 0;
+}
+
+int rm_member_require_pairs(const rm_train_data *data, const rm_pairs *pairs)
+{
+    if (rm_train_data_require(data, pairs->winner, pairs->n, "training pairs (winners)") != 0) return -1;
+    return rm_train_data_require(data, pairs->loser, pairs->n, "training pairs (losers)");
 }

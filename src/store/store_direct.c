@@ -50,6 +50,7 @@ typedef struct {
     unsigned char *scratch; /* one chunk and its checksum; allocated when first needed */
     unsigned char *slice;   /* SLICE_BYTES, where each slice read from fd is verified */
     int fd;                 /* the store, for reading chunks by address (see open_raw) */
+    const uint8_t *wanted;  /* NULL, or the items to copy (store_read_rows_wanted) */
 } direct_read;
 
 /* Whether t's stored chunk bytes are its values and their checksum: 1 (chunked, Fletcher-32
@@ -127,13 +128,15 @@ static void copy_box(direct_read *r, const hsize_t o[3], const hsize_t e[3], con
     size_t b0 = o[1], b1 = min_size(o[1] + e[1], t->n1), d0 = o[2], d1 = min_size(o[2] + e[2], t->n2);
     size_t src_row = e[1] * e[2], src_col = e[2], dst_row = t->n1 * t->n2;
     size_t run = d1 - d0, cols = b1 - b0, rows = a1 - a0;
-    /* Dimensions contiguous in both layouts make longer runs (whole chunks, usually). */
-    if (run == e[2] && run == t->n2) {
+    /* Dimensions contiguous in both layouts make longer runs (whole chunks, usually);
+     * with a mask, one item a run. */
+    if (run == e[2] && run == t->n2 && !r->wanted) {
         run *= cols, cols = 1;
         if (run == src_row && run == dst_row) run *= rows, rows = 1;
     }
     for (size_t a = a0; a < a0 + rows; a++)
         for (size_t b = b0; b < b0 + cols; b++) {
+            if (r->wanted && !r->wanted[a * t->n1 + b]) continue;
             size_t from = (a - o[0]) * src_row + (b - o[1]) * src_col + (d0 - o[2]);
             size_t at = (a * t->n1 + b) * t->n2 + d0; /* the value's index in the dataset */
             float *dst = r->buf + (at - r->p0 * dst_row);
@@ -228,6 +231,24 @@ static void verify_slice(direct_read *r, const hsize_t origin[3], const unsigned
     }
 }
 
+/* The slice's bytes [off, off + len) of the chunk at `origin` into dst (the chunk's place):
+ * all of them, or with a mask those of the wanted items (in place, a chunk holds whole
+ * items, n2 values each). */
+static void place_slice(const direct_read *r, const hsize_t origin[3], int in_place, unsigned char *dst, size_t off,
+                        size_t len)
+{
+    if (!r->wanted || !in_place) {
+        memcpy(dst + off, r->slice, len);
+        return;
+    }
+    const size_t item_bytes = r->t->n2 * r->g.elem, first = (size_t)origin[0] * r->t->n1;
+    for (size_t b = off; b < off + len;) {
+        size_t item = b / item_bytes, end = min_size((item + 1) * item_bytes, off + len);
+        if (r->wanted[first + item]) memcpy(dst + b, r->slice + (b - off), end - b);
+        b = end;
+    }
+}
+
 /* All of [offset, offset + n) of the file. */
 static int pread_all(const direct_read *r, void *dst, size_t n, uint64_t offset)
 {
@@ -255,7 +276,7 @@ static int fetch_chunk(direct_read *r, const hsize_t origin[3], haddr_t address,
             size_t len = min_size(SLICE_BYTES, n - off);
             if (pread_all(r, r->slice, len, address + off) != 0) return -1;
             verify_slice(r, origin, r->slice, off, len, c);
-            memcpy(dst + off, r->slice, len);
+            place_slice(r, origin, c->in_place, dst, off, len);
         }
         return pread_all(r, stored, 4, address + n);
     }
@@ -277,8 +298,10 @@ static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
     const chunk_geometry *g = &r->g;
     size_t end = origin[0] + g->chunk[0];
     chunk_check c = {.bad = SIZE_MAX};
+    /* With a mask, H5Dread_chunk's whole chunk (and its checksum after it) would land on
+     * items not wanted: by that route the chunk goes through the scratch buffer. */
     c.in_place = !t->half && g->chunk[1] == t->n1 && g->chunk[2] == t->n2 && origin[0] >= r->p0 &&
-                 (r->fd >= 0 ? end <= r->p1 : end < r->p1);
+                 (r->fd >= 0 ? end <= r->p1 : end < r->p1 && !r->wanted);
     *done = c.in_place;
     hsize_t size = 0;
     haddr_t address = 0;
@@ -306,6 +329,22 @@ static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
     return 0;
 }
 
+/* The NaN/Inf check of the wanted items of rows [a0, a1), copied from a scratch chunk
+ * (the only values of those rows in the buffer). */
+static int check_wanted(const direct_read *r, size_t a0, size_t a1)
+{
+    const transfer_target *t = r->t;
+    for (size_t a = a0; a < a1 && r->check == CHECK_FAIL; a++)
+        for (size_t b = 0; b < t->n1; b++) {
+            if (!r->wanted[a * t->n1 + b]) continue;
+            const float *v = r->buf + ((a - r->p0) * t->n1 + b) * t->n2;
+            size_t bad = store_first_nonfinite(v, t->n2);
+            if (bad < t->n2)
+                return store_report_nonfinite(r->s, t, "non-finite value", a, 0, t->n1, b * t->n2 + bad, v[bad]);
+        }
+    return 0;
+}
+
 /* The chunks of rows [q, q + chunk rows), then the digest and NaN/Inf checks of the rows
  * wanted among them while they are still in cache (unless done with the chunk). */
 static int read_band(direct_read *r, size_t q)
@@ -322,6 +361,7 @@ static int read_band(direct_read *r, size_t q)
     size_t a0 = q > r->p0 ? q : r->p0, a1 = min_size(q + g->chunk[0], r->p1), row = t->n1 * t->n2;
     const float *v = r->buf + (a0 - r->p0) * row;
     size_t n = (a1 - a0) * row;
+    if (r->wanted) return check_wanted(r, a0, a1);
     if (r->digest && !t->half) *r->digest = rm_store_digest_f32(*r->digest, v, n, t->digest_base + a0 * row);
     if (r->check == CHECK_FAIL) {
         size_t bad = store_first_nonfinite(v, n);
@@ -366,8 +406,14 @@ static int read_direct(direct_read *r)
 
 int store_read_rows(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check, uint64_t *digest)
 {
+    return store_read_rows_wanted(s, t, p0, p1, buf, check, digest, NULL);
+}
+
+int store_read_rows_wanted(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check,
+                           uint64_t *digest, const uint8_t *wanted)
+{
     direct_read r = {s, t, {{0}, {0}, 0, 0}, p0, p1, buf, check, digest, H5I_INVALID_HID, H5I_INVALID_HID,
-                     H5I_INVALID_HID, NULL, NULL, -1};
+                     H5I_INVALID_HID, NULL, NULL, -1, wanted};
     /* The metadata is the same on every rank, and so is the verdict; agreeing on it keeps
      * the collective calls matched even when a rank's HDF5 call failed. */
     int direct = direct_geometry(s, t, &r.g), verdict = 0;

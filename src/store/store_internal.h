@@ -54,6 +54,14 @@ int store_transfer_rows(rm_store *s, const transfer_target *t, int write, size_t
  * Fletcher-32 are read chunk by chunk and verified by rmens (src/store/store_direct.c);
  * everything else goes through store_transfer_rows. */
 int store_read_rows(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check, uint64_t *digest);
+/* As store_read_rows, but only the items (row a, column b: item a * n1 + b, a value of
+ * `wanted` [n0 * n1] that is non-zero) must land in buf; the others may be left as they
+ * were. Where the direct read serves, they are: each chunk is still read and verified
+ * whole, but only the wanted items are copied, so the pages of the others are never
+ * touched. The NaN/Inf check covers every value verified in place and, on the other
+ * routes, the items copied. wanted NULL: every item. */
+int store_read_rows_wanted(rm_store *s, const transfer_target *t, size_t p0, size_t p1, float *buf, int check,
+                           uint64_t *digest, const uint8_t *wanted);
 transfer_target store_embeddings_target(const rm_store *s, rm_split split);
 transfer_target store_rewards_target(const rm_store *s, rm_split split);
 transfer_target store_bench_target(const rm_store *s, int which);

@@ -270,6 +270,17 @@ int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t 
     return store_read_rows(s, &t, p0, p1, out, CHECK_FAIL, NULL);
 }
 
+int rm_store_read_view_items(rm_store *s, int view, rm_split split, size_t p0, size_t p1, const uint8_t *wanted,
+                             float *out)
+{
+    if (rm_all_ok(s->comm, check_view_index(s, view)) != 0) return -1;
+    /* derived views and presented pairs: every row, as rm_store_read_view_embeddings */
+    if (!wanted || s->views[view].ops || s->pairs_presented) return rm_store_read_view_embeddings(s, view, split, p0, p1, out);
+    transfer_target t = store_view_embeddings_target(s, view, split);
+    AGREE_ON_RANGE(s, t.name, p0, p1, s->split[split].n_prompts);
+    return store_read_rows_wanted(s, &t, p0, p1, out, CHECK_FAIL, NULL, wanted);
+}
+
 int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float *chosen, float *rejected)
 {
     if (view == 0) return rm_store_read_bench(s, i0, i1, chosen, rejected);

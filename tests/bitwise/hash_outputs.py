@@ -67,7 +67,10 @@ H5_EXCLUDED_ATTRS = {
     "rmens-members": {("", "val_split"), ("", "n_train_pairs"), ("", "n_val_pairs"), ("", "val_prompt_overlap"),
                       ("", "val_item_overlap"),
                       # the configured annotator (issue 30): calibration follows it at eval
-                      ("", "annotator_beta"), ("", "label_flip"), ("", "pairs_source")},
+                      ("", "annotator_beta"), ("", "label_flip"), ("", "pairs_source"),
+                      # train.standardise_responses of the members' standardisation (issue
+                      # 31): eval's warm follows it; tests/eval/warm.sh recorded checks it
+                      ("", "standardise_responses")},
     # results.h5 root: cpu (the CPU's name, host identity), eval_seconds (wall time), ranks
     # (the job's rank count: figures are rank-count independent, and the scenario name
     # already says it). precision, precision_requested and matmul_kernel are kept: on one

@@ -129,7 +129,7 @@ int main(int argc, char **argv)
     /* 16 prompts x 512 responses of random embeddings: 64 MB, rewards random */
     size_t n_prompts = 16, n_responses = 512, n_items = n_prompts * n_responses;
     float *emb = random_matrix(n_items * D, 20), *rewards = random_matrix(n_items, 21);
-    rm_train_data data = {emb, rewards, n_prompts, n_responses, D};
+    rm_train_data data = {emb, rewards, n_prompts, n_responses, D, NULL};
     char count[64], epochs_set[64], batch[64];
     snprintf(count, sizeof count, "pairs.count=%lld", pairs_per_epoch);
     snprintf(epochs_set, sizeof epochs_set, "train.epochs=%d", epochs);

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
         write_file(dir, "order.u32", pairs.order, sizeof(uint32_t), pairs.n))
         status = 1;
 
-    rm_train_data data = {train.embeddings, train.rewards, N, K, D};
+    rm_train_data data = {train.embeddings, train.rewards, N, K, D, NULL};
     for (int m = 0; m < members && status == 0; m++) {
         rm_member member;
         if (rm_train_member(&cfg, &data, &pairs, m, MPI_COMM_SELF, &member, NULL, NULL) != 0) {

@@ -326,7 +326,7 @@ static void check_training(const synth_split *train_split, const synth_split *te
     CHECK(test_pairs_build(&pairs, train_split->rewards, train_split->n_prompts, train_split->n_responses,
                          cfg.pairs_mode, 3000, cfg.pairs_annotator_beta, cfg.train_val_fraction, (uint64_t)cfg.seed) == 0);
     rm_train_data data = {train_split->embeddings, train_split->rewards, train_split->n_prompts,
-                          train_split->n_responses, train_split->dim};
+                          train_split->n_responses, train_split->dim, NULL};
 
     rm_member m0;
     train_first_member(&cfg, &data, &pairs, test, &m0);
@@ -363,7 +363,7 @@ static void check_errors(const synth_split *train_split)
     CHECK(test_pairs_build(&pairs, train_split->rewards, train_split->n_prompts, train_split->n_responses,
                          "cross_prompt", 300, 1.0, 0.2, 1) == 0);
     rm_train_data data = {train_split->embeddings, train_split->rewards, train_split->n_prompts,
-                          train_split->n_responses, train_split->dim};
+                          train_split->n_responses, train_split->dim, NULL};
     rm_settings bad = cfg;
     bad.train_batch_size = 241;
     expect_error(&bad, &data, &pairs, "train.batch_size = 241 is larger than the 240 training pairs");

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     rm_pairs pairs;
     CHECK(test_pairs_build(&pairs, split.rewards, split.n_prompts, split.n_responses, cfg.pairs_mode, 3000,
                          cfg.pairs_annotator_beta, cfg.train_val_fraction, (uint64_t)cfg.seed) == 0);
-    rm_train_data data = {split.embeddings, split.rewards, split.n_prompts, split.n_responses, split.dim};
+    rm_train_data data = {split.embeddings, split.rewards, split.n_prompts, split.n_responses, split.dim, NULL};
 
     rm_member single, dp, dp_again;
     CHECK(train(&cfg, &data, &pairs, MPI_COMM_SELF, &single) == 0);

@@ -96,6 +96,40 @@ static int run_read(char **argv)
     return rc;
 }
 
+/* readitems STORE SPLIT P0 P1 MOD OUTPREFIX: rm_store_read_view_items of the items with
+ * item % MOD == 1 into a buffer of UNREAD (12345), rows [P0, P1) over the ranks. */
+static int run_read_items(char **argv)
+{
+    const char *path = argv[2], *split = argv[3], *prefix = argv[7];
+    size_t p0 = strtoull(argv[4], NULL, 10), p1 = strtoull(argv[5], NULL, 10), mod = strtoull(argv[6], NULL, 10);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    rm_store s;
+    if (rm_store_open(&s, path, MPI_COMM_WORLD) != 0) return -1;
+    size_t begin, end;
+    rm_partition(p1 - p0, size, rank, &begin, &end);
+    begin += p0;
+    end += p0;
+    rm_split sp = strcmp(split, "test") == 0 ? RM_SPLIT_TEST : RM_SPLIT_TRAIN;
+    size_t K = s.split[sp].n_responses, n_items = s.split[sp].n_prompts * K, row = K * s.dim;
+    uint8_t *wanted = rm_alloc(n_items + 1, 1, "wanted");
+    float *a = rm_alloc((end - begin) * row + 1, sizeof(float), "a");
+    int rc = a && wanted && mod > 0 ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n_items; i++) wanted[i] = i % mod == 1;
+    for (size_t i = 0; rc == 0 && i < (end - begin) * row; i++) a[i] = 12345.0f;
+    if (rc == 0) rc = rm_store_read_view_items(&s, 0, sp, begin, end, wanted, a);
+    if (rc == 0) {
+        char name[2048];
+        snprintf(name, sizeof name, "%s.%d.a", prefix, rank);
+        rc = write_raw(name, a, (end - begin) * row * sizeof(float));
+    }
+    free(a);
+    free(wanted);
+    rm_store_close(&s);
+    return rc;
+}
+
 static int run_readbench(char **argv)
 {
     int rank, size;
@@ -153,8 +187,9 @@ int main(int argc, char **argv)
     int rc;
     if (argc == 5 && strcmp(argv[1], "half") == 0) rc = run_half(argv);
     else if (argc == 8 && strcmp(argv[1], "read") == 0) rc = run_read(argv);
+    else if (argc == 8 && strcmp(argv[1], "readitems") == 0) rc = run_read_items(argv);
     else if (argc == 4 && strcmp(argv[1], "readbench") == 0) rc = run_readbench(argv);
-    else rc = rm_errorf("usage: store_tool half OUT_FLOATS FLOATS_IN OUT_HALVES | read STORE SPLIT P0 P1 CHUNK_BYTES OUTPREFIX | readbench STORE CHUNK_MB");
+    else rc = rm_errorf("usage: store_tool half OUT_FLOATS FLOATS_IN OUT_HALVES | read STORE SPLIT P0 P1 CHUNK_BYTES OUTPREFIX | readitems STORE SPLIT P0 P1 MOD OUTPREFIX | readbench STORE CHUNK_MB");
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rc != 0 && rank == 0) fprintf(stderr, "store_tool: error: %s\n", rm_last_error());

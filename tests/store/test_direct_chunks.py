@@ -5,7 +5,10 @@ float16, with and without a user block (chunks read by address or by H5Dread_chu
 C reader on 1, 2 and 3 ranks returns exactly h5py's slices, also for a chunk
 stored with the filter skipped (filter mask 1) and a chunk never written (fill value);
 `rmens inspect --verify` matches digests computed by numpy; a flipped byte in a chunk is
-one error naming the file, the dataset and the chunk's prompt (and response) range."""
+one error naming the file, the dataset and the chunk's prompt (and response) range.
+Reading some items only (rm_store_read_view_items, the train split of a run): the wanted
+ones are h5py's, the others are left as they were (by address) or h5py's (H5Dread_chunk
+puts whole chunks in place), and a flipped byte in an item not wanted still fails the read."""
 import glob
 import os
 import shutil
@@ -122,6 +125,18 @@ with TempDir() as d:
         commands.append(([RMENS, "inspect", "--verify", bad], 2))
     for i, (split, p0, p1, where, ranks) in enumerate(nans):
         commands.append(([tool, "read", nan_store, split, p0, p1, 1000, os.path.join(d, f"nan{i}")], ranks))
+    # Some items only (item % 3 == 1): every store and way, splits cut anywhere, 1-3 ranks.
+    item_reads = []  # (store, split, p0, p1, ranks, prefix)
+    for store in sorted(glob.glob(os.path.join(d, "float*_*.h5"))):
+        for index, (split, p0, p1) in enumerate((("train", 0, 61), ("train", 5, 40), ("test", 0, 13), ("test", 4, 9))):
+            item_reads.append((store, split, p0, p1, index % 3 + 1, os.path.join(d, f"items{len(item_reads)}")))
+    commands += [([tool, "readitems", store, split, p0, p1, 3, prefix], ranks)
+                 for store, split, p0, p1, ranks, prefix in item_reads]
+    # the corrupt chunks' flipped value is item 14*6+4 = 88, 4*5 = 20, 12*5 = 60: none has item % 3 == 1
+    for store, bad, dataset, chunk, message in corrupt:
+        split = dataset.split("/")[0]
+        commands.append(([tool, "readitems", bad, split, 0, 61 if split == "train" else 13, 3,
+                          os.path.join(d, f"xi_{os.path.basename(bad)}")], 2))
     results = iter(run_all(commands))
 
     for store, split, p0, p1, ranks, prefix in reads:
@@ -149,4 +164,26 @@ with TempDir() as d:
         code, _, err = next(results)
         check(code != 0 and f"/{split}/embeddings: non-finite value {where}" in err,
               f"{split}[{p0}:{p1}] with NaN/Inf on {ranks} ranks: exit {code}, stderr {err!r}")
+    for store, split, p0, p1, ranks, prefix in item_reads:
+        code, _, err = next(results)
+        what = f"{store} {split}[{p0}:{p1}] items % 3 == 1 on {ranks} ranks"
+        if not check(code == 0, f"{what}: exit {code}: {err}"):
+            continue
+        got = np.concatenate([np.fromfile(f"{prefix}.{r}.a", dtype=np.float32) for r in range(ranks)])
+        with h5py.File(store, "r") as f:
+            want = f[f"{split}/embeddings"][p0:p1].astype(np.float32)
+        K, D = want.shape[1], want.shape[2]
+        got = got.reshape(p1 - p0, K, D)
+        items = (np.arange(p0, p1)[:, None] * K + np.arange(K)[None, :])
+        wanted = items % 3 == 1
+        check(got[wanted].tobytes() == want[wanted].tobytes(), f"{what}: the wanted items differ from h5py's")
+        unread = np.all(got[~wanted] == 12345.0, axis=1)
+        same = np.all(got[~wanted] == want[~wanted], axis=1)
+        check(bool(np.all(unread | same)), f"{what}: an item not wanted holds neither h5py's values nor the buffer's")
+        if "_0.h5" in store:  # chunks read by address: only the wanted items are written
+            check(bool(np.all(unread)), f"{what}: {int((~unread).sum())} items not wanted were written")
+    for store, bad, dataset, chunk, message in corrupt:
+        code, _, err = next(results)
+        check(code != 0 and f"/{dataset}: {message}" in err,
+              f"{dataset} chunk {chunk} corrupt, read for other items: exit {code}, stderr {err!r}")
 finish("store_direct_chunks")

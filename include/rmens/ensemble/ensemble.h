@@ -31,17 +31,30 @@ int rm_ensemble_train(const rm_settings *cfg, MPI_Comm comm, int force, int resu
 
 /* The train split in one node-shared window: every rank of a node reads a contiguous
  * shard of prompts (collective parallel HDF5) into it. Collective; rank 0 of each node
- * prints the node's line (host, bytes, read time, precision, `threads`). */
+ * prints the node's line (host, bytes, responses read, read time, precision, `threads`). */
 typedef struct {
     MPI_Comm node;
     MPI_Win window;
     float *embeddings; /* [N*K*D] */
     float *rewards;    /* [N*K] */
     size_t bytes;      /* window size on this node */
+    uint8_t *loaded;   /* NULL: every response's embedding is in the window; else [N*K],
+                          1 where it is (rm_shared_split_read with a mask) */
+    size_t n_loaded;   /* responses whose embeddings were asked for */
+    double t_start;    /* rm_now() at rm_shared_split_open_view, for the read time */
 } rm_shared_split;
 int rm_shared_split_load(rm_shared_split *ns, rm_store *store, MPI_Comm comm, int threads);
 /* The same for store view `view` (its embeddings; the rewards are the same in every view). */
 int rm_shared_split_load_view(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm, int threads);
+/* rm_shared_split_load_view in two steps, for a caller that knows from the rewards which
+ * responses it will read (training: its pairs' and the standardisation sample's): open
+ * makes the window and reads the rewards; read fills in the embeddings of every response
+ * (wanted NULL) or of the wanted ones ([N*K], non-zero: needed; copied into ns->loaded),
+ * leaving the others' pages untouched where the store allows (rm_store_read_view_items):
+ * a run that reads a seventh of the responses then neither writes nor holds the rest. */
+int rm_shared_split_open_view(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm);
+int rm_shared_split_read(rm_shared_split *ns, rm_store *store, int view, MPI_Comm comm, int threads,
+                         const uint8_t *wanted);
 void rm_shared_split_free(rm_shared_split *ns);
 
 /* Members dealt over groups of parallel.ranks_per_member ranks: group g trains members

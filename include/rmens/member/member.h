@@ -22,7 +22,13 @@ typedef struct {
     const float *embeddings; /* [N * K * D] float32, item p*K+k at row p*K+k */
     const float *rewards;    /* [N * K] golden rewards */
     size_t n_prompts, n_responses, dim;
+    const uint8_t *loaded;   /* NULL: every item's row is there; else [N * K], 1 where it
+                                is (the rest were never read: rm_member_items_read) */
 } rm_train_data;
+
+/* 0 when every item of items[n] has its row in data (data->loaded); else the error, which
+ * names `what`: reading a row that was never read is a bug, never a silent zero. */
+int rm_train_data_require(const rm_train_data *data, const uint32_t *items, size_t n, const char *what);
 
 /* A trained member: weights, standardisation and history. */
 typedef struct {

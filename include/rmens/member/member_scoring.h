@@ -26,6 +26,13 @@ int rm_member_score_items(const rm_member *m, const float *embeddings, size_t di
  * (item floor(j N K / sample) for j < sample: no random draw, the same items for every
  * member; train.standardise_responses). */
 int rm_member_standardise_train(rm_member *m, const rm_train_data *data, size_t sample, MPI_Comm group);
+/* The standardisation's items: 0 when it reads all n_items (sample 0 or >= n_items);
+ * else `sample`, and rm_standardise_item(j) for j < sample is item j of them. */
+size_t rm_standardise_items(size_t n_items, size_t sample);
+static inline size_t rm_standardise_item(size_t j, size_t n_items, size_t sample)
+{
+    return (size_t)((unsigned __int128)j * n_items / sample);
+}
 /* The same for E members at once: with `unit` (a shared trunk's E-output MLP) one forward
  * scores every head, member e's statistics from column e; unit NULL: E = 1, m's own scores. */
 int rm_members_standardise_train(rm_member *m, int E, const rm_mlp *unit, const rm_train_data *data, size_t sample,

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "rmens/base/config.h"
+#include "rmens/member/member.h"
 #include "rmens/member/pairs.h"
 
 /* Member `index`'s training and validation lists, as pair ids (train.val_split):
@@ -19,6 +20,15 @@
  * NULL); the lists go into caller arrays of those sizes. */
 size_t rm_member_list_sizes(const rm_settings *cfg, const rm_pairs *pairs, size_t *n_val);
 int rm_member_lists(const rm_settings *cfg, const rm_pairs *pairs, int index, uint32_t *train_ids, uint32_t *val_ids);
+
+/* The train items (flat p * K + k) a run's members read, of n_items: every item of every
+ * pair (each member's lists are drawn from them) and the standardisation's
+ * (train.standardise_responses). *wanted = NULL when that is all of them; else
+ * wanted[n_items], 1 for those (caller frees). For rm_shared_split_read: the rest of the
+ * train split is never read. */
+int rm_member_items_read(const rm_settings *cfg, const rm_pairs *pairs, size_t n_items, uint8_t **wanted);
+/* rm_train_data_require for every item of every pair. */
+int rm_member_require_pairs(const rm_train_data *data, const rm_pairs *pairs);
 
 /* The realised leak of member 0's lists (the same split for every member but under
  * "entries"): pairs->val_prompt_overlap and val_item_overlap (rm_pairs_split_overlap). */

@@ -214,6 +214,12 @@ int rm_store_read_embeddings(rm_store *s, rm_split split, size_t p0, size_t p1, 
 int rm_store_find_view(const rm_store *s, const char *name);
 size_t rm_store_view_dim(const rm_store *s, int view);
 int rm_store_read_view_embeddings(rm_store *s, int view, rm_split split, size_t p0, size_t p1, float *out);
+/* As rm_store_read_view_embeddings, when only some responses are needed: wanted[N * K]
+ * (item p * K + k of the split, non-zero: needed). The wanted ones land in out; the others
+ * may be left as they were (a store of Fletcher-32 chunks leaves them: every chunk is still
+ * verified, but the pages of unwanted rows are never written), or be read too. */
+int rm_store_read_view_items(rm_store *s, int view, rm_split split, size_t p0, size_t p1, const uint8_t *wanted,
+                             float *out);
 int rm_store_read_view_bench(rm_store *s, int view, size_t i0, size_t i1, float *chosen, float *rejected);
 /* Read golden rewards of prompts [p0, p1) into out[(p1-p0) * K]. */
 int rm_store_read_rewards(rm_store *s, rm_split split, size_t p0, size_t p1, float *out);
