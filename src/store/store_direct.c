@@ -210,6 +210,7 @@ static int checksum_mismatch(const direct_read *r, const hsize_t origin[3])
 typedef struct {
     rm_fletcher32_state sum;
     size_t bad;     /* index of the first NaN/Inf in the chunk, SIZE_MAX if none (yet) */
+    float bad_value; /* and its value (with a mask its item may not be copied) */
     int in_place;   /* float32 whole rows in the caller's buffer: check and digest too */
 } chunk_check;
 
@@ -225,7 +226,7 @@ static void verify_slice(direct_read *r, const hsize_t origin[3], const unsigned
         const float *v = (const float *)(bytes + b);
         if (r->check == CHECK_FAIL && c->bad == SIZE_MAX) {
             size_t k = store_first_nonfinite(v, m / sizeof *v);
-            if (k < m / sizeof *v) c->bad = at + k;
+            if (k < m / sizeof *v) c->bad = at + k, c->bad_value = v[k];
         }
         if (r->digest) *r->digest = rm_store_digest_f32(*r->digest, v, m / sizeof *v, first + at);
     }
@@ -324,7 +325,7 @@ static int read_chunk(direct_read *r, const hsize_t origin[3], int *done)
     /* a corrupt chunk is reported as such, whatever its values */
     if (!rm_fletcher32_stored_matches(rm_fletcher32_final(&c.sum), stored)) return checksum_mismatch(r, origin);
     if (c.bad != SIZE_MAX)
-        return store_report_nonfinite(r->s, t, "non-finite value", origin[0], 0, t->n1, c.bad, ((const float *)dst)[c.bad]);
+        return store_report_nonfinite(r->s, t, "non-finite value", origin[0], 0, t->n1, c.bad, c.bad_value);
     if (!c.in_place) copy_box(r, origin, g->chunk, dst);
     return 0;
 }

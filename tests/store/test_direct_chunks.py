@@ -125,6 +125,9 @@ with TempDir() as d:
         commands.append(([RMENS, "inspect", "--verify", bad], 2))
     for i, (split, p0, p1, where, ranks) in enumerate(nans):
         commands.append(([tool, "read", nan_store, split, p0, p1, 1000, os.path.join(d, f"nan{i}")], ranks))
+    # a NaN in an item not wanted (9 * 5 + 1 = 46, 46 % 4 != 1) of a chunk read in place: still
+    # refused, and named as the NaN it is (its item is never copied)
+    commands.append(([tool, "readitems", nan_store, "test", 6, 13, 4, os.path.join(d, "nan_items")], 1))
     # Some items only (item % 3 == 1): every store and way, splits cut anywhere, 1-3 ranks.
     item_reads = []  # (store, split, p0, p1, ranks, prefix)
     for store in sorted(glob.glob(os.path.join(d, "float*_*.h5"))):
@@ -164,6 +167,9 @@ with TempDir() as d:
         code, _, err = next(results)
         check(code != 0 and f"/{split}/embeddings: non-finite value {where}" in err,
               f"{split}[{p0}:{p1}] with NaN/Inf on {ranks} ranks: exit {code}, stderr {err!r}")
+    code, _, err = next(results)
+    check(code != 0 and "/test/embeddings: non-finite value NaN at prompt 9, response 1" in err,
+          f"items of test[6:13] with a NaN in an item not wanted: exit {code}, stderr {err!r}")
     for store, split, p0, p1, ranks, prefix in item_reads:
         code, _, err = next(results)
         what = f"{store} {split}[{p0}:{p1}] items % 3 == 1 on {ranks} ranks"
